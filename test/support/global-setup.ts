@@ -1,0 +1,60 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { migrate } from '../../src/infra/migrator.js';
+import { ensureDatabaseExists, startEmbeddedPostgres, type RunningPostgres } from '../../src/infra/postgres.js';
+import { startTemporalDevServer, type RunningTemporal } from '../../src/infra/temporal-server.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Maintenance database URL of the test server; test files create their own databases on it. */
+    postgresAdminUrl: string;
+    /** A migrated database to clone (CREATE DATABASE … TEMPLATE). */
+    templateDatabase: string;
+    temporalAddress: string;
+    temporalUiUrl: string;
+  }
+}
+
+const TEMPLATE = 'dise_test_template';
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/** Starts one PostgreSQL and one Temporal dev server for the whole run; each file gets its own database. */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'dise-test-'));
+  chmodSync(scratch, 0o755); // PostgreSQL runs as the postgres user and must reach its data dir
+  let postgres: RunningPostgres | undefined;
+  let adminUrl = process.env.DATABASE_URL ? withDatabase(process.env.DATABASE_URL, 'postgres') : undefined;
+  if (!adminUrl) {
+    postgres = await startEmbeddedPostgres({ dir: path.join(scratch, 'postgres') });
+    adminUrl = postgres.adminUrl;
+  }
+  await ensureDatabaseExists(adminUrl, TEMPLATE);
+  await migrate(withDatabase(adminUrl, TEMPLATE));
+
+  let temporal: RunningTemporal | undefined;
+  let temporalAddress = process.env.TEMPORAL_ADDRESS;
+  let uiUrl = '';
+  if (!temporalAddress) {
+    temporal = await startTemporalDevServer({ dir: path.join(scratch, 'temporal'), log: (l) => console.error(`[temporal] ${l}`) });
+    temporalAddress = temporal.address;
+    uiUrl = temporal.uiUrl ?? '';
+  }
+
+  project.provide('postgresAdminUrl', adminUrl);
+  project.provide('templateDatabase', TEMPLATE);
+  project.provide('temporalAddress', temporalAddress);
+  project.provide('temporalUiUrl', uiUrl);
+
+  return async () => {
+    await temporal?.stop();
+    await postgres?.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  };
+}

@@ -1,0 +1,29 @@
+import { defineConfig } from 'vitest/config';
+
+// unit: no services. integration and e2e: a real PostgreSQL and a real Temporal dev server, started
+// once for the run by test/support/global-setup.ts (or taken from DATABASE_URL / TEMPORAL_ADDRESS).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          pool: 'forks',
+          poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+        },
+      },
+    ],
+  },
+});
