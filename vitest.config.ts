@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 // once for the run by test/support/global-setup.ts (or taken from DATABASE_URL / TEMPORAL_ADDRESS).
 export default defineConfig({
   test: {
+    // Two cores: at most two test files at once.
+    poolOptions: { forks: { maxForks: 2, minForks: 1 }, threads: { maxThreads: 2, minThreads: 1 } },
     projects: [
       {
         test: {
@@ -21,7 +23,6 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 120_000,
           pool: 'forks',
-          poolOptions: { forks: { maxForks: 2, minForks: 1 } },
         },
       },
     ],

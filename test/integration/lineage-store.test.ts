@@ -95,6 +95,11 @@ describe('registering versions', () => {
     expect((await store.getLineage('validator@2.1.2')).inheritedRules).toEqual(['avoid_global', 'avoid_parent']);
   });
 
+  it('registers a batch parents-first whatever its order', async () => {
+    const out = await store.registerMany([version('order', '1.1.0', ['order@1.0.0']), version('order', '1.0.0')]);
+    expect(out.map((o) => [o.id, o.generation])).toEqual([['order@1.1.0', 1], ['order@1.0.0', 0]]);
+  });
+
   it('taints every healthy descendant in one statement', async () => {
     await store.registerVersion(version('taint', '1.0.0'));
     await store.registerVersion(version('taint', '1.1.0', ['taint@1.0.0']));
@@ -159,6 +164,20 @@ describe('bad input is refused with a typed error and writes nothing', () => {
     await expectRefused(() => store.registerVersion(version('solo', '1.0.0', [], { mutation: { type: 'refactor', description: 'x' } })), 'INVALID_INPUT', /mutation: a root version/);
     const tests = [{ name: 't', input: 1, expect: 1 }, { name: 't', input: 2, expect: 2 }];
     await expectRefused(() => store.registerVersion(version('solo', '1.0.0', [], { tests })), 'INVALID_INPUT', /tests\[1\]\.name: "t" is used twice/);
+  });
+
+  it('a batch is all or nothing, and its cycles are refused', async () => {
+    const batch = [
+      version('batch', '1.1.0', ['batch@1.0.0']),
+      version('batch', '1.0.0'),
+      version('batch', '1.2.0', ['batch@1.1.0', 'batch@0.9.0']),
+    ];
+    await expectRefused(() => store.registerMany(batch), 'UNKNOWN_PARENT', /parents\[1\]: unknown parent version batch@0\.9\.0/);
+    await expectRefused(
+      () => store.registerMany([version('loop', '1.0.0', ['loop@2.0.0']), version('loop', '2.0.0', ['loop@1.0.0'])]),
+      'CYCLE',
+      /name each other as parents/,
+    );
   });
 
   it('a failure inside the transaction rolls every write back', async () => {

@@ -1,0 +1,27 @@
+import { installTemporalRuntime } from '../../infra/temporal-runtime.js';
+import { createPrismaClient } from '../../infra/database.js';
+import { startWorker } from '../../worker.js';
+import { assertMigrated, resolveTemporal, type Output } from '../context.js';
+import { UsageError } from '../errors.js';
+import { readLiveDevState } from '../../infra/dev-state.js';
+
+/** `dise worker`: a worker against TEMPORAL_ADDRESS and DATABASE_URL (or the running dev stack). */
+export async function workerCommand(options: { taskQueue?: string }, out: Output): Promise<void> {
+  installTemporalRuntime();
+  const temporal = resolveTemporal();
+  const url = process.env.DATABASE_URL ?? readLiveDevState()?.database;
+  if (!url) throw new UsageError('no database: set DATABASE_URL, or start the embedded stack with `dise dev`');
+  const prisma = createPrismaClient(url);
+  await assertMigrated(prisma);
+  const worker = await startWorker({ temporal, prisma, taskQueue: options.taskQueue });
+  out.info(`worker polling task queue ${worker.worker.options.taskQueue} on ${temporal.address} (namespace ${temporal.namespace}); Ctrl-C stops it`);
+  const stop = () => void worker.shutdown();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await worker.done;
+  } finally {
+    await prisma.$disconnect();
+  }
+  out.info('worker stopped');
+}

@@ -1,0 +1,30 @@
+import { InvalidIdError } from '../shared/ids.js';
+import { LineageError } from '../lineage/errors.js';
+import { ManifestError } from '../lineage/manifest.js';
+import { MigrationError } from '../infra/migrator.js';
+
+/** Exit codes of the `dise` command (DESIGN.md §9). */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** Bad usage or input: the user must change the command, a file or a value. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof UsageError || err instanceof LineageError || err instanceof ManifestError || err instanceof InvalidIdError) {
+    return EXIT.usage;
+  }
+  if (err instanceof MigrationError) return EXIT.usage;
+  return EXIT.failed;
+}
+
+/** One line for the user; the stack only with --verbose. */
+export function describeError(err: unknown, verbose: boolean): string {
+  if (!(err instanceof Error)) return `error: ${String(err)}`;
+  if (verbose && err.stack) return `error: ${err.stack}`;
+  return `error: ${err.message}`;
+}

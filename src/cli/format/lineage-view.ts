@@ -1,0 +1,84 @@
+import type { Health, ToolLineage } from '../../shared/lineage-types.js';
+import { healthBadge, paint, stamp, titleCase } from './style.js';
+
+export interface LineageViewExtras {
+  /** Health of every version named in the view (ancestors, children, regenerated versions). */
+  healthOf: Map<string, Health>;
+  /** For each rule created here: how many versions it reached. */
+  ruleReach?: Map<string, number>;
+  color?: boolean;
+}
+
+const DETECTION_LABEL: Record<string, string> = {
+  runtime: 'Runtime monitoring',
+  test: 'Test suite',
+  regression_test: 'Regression test',
+  static_analysis: 'Static analysis',
+  report: 'Reported by a caller',
+};
+
+/** The seed's `lineage` view: status, ancestry, failures, mutations, rules created, recovery. */
+export function renderLineage(l: ToolLineage, extras: LineageViewExtras): string {
+  const color = extras.color ?? false;
+  const lines: string[] = [];
+  lines.push(paint(`Tool Lineage: ${l.id}`, 'bold', color));
+  const status = healthBadge(l.health, color);
+  const why = l.health === 'pruned' || l.health === 'failed' ? ` (${l.failures.at(-1)?.description ?? 'failure recorded'})` : '';
+  lines.push(`Status: ${status}${why}`);
+  if (l.prunedAt) lines.push(`Pruned: ${stamp(l.prunedAt)}`);
+  if (l.description) lines.push(`Description: ${l.description}`);
+  lines.push(`Generation: ${l.generation}   Executions: ${l.executionCount}   Success rate: ${(l.successRate * 100).toFixed(1)}%`);
+  if (l.route.toolRoutedTo) {
+    lines.push(`Routing: ${l.route.routed ? 'callers of ' + l.name + ' are routed here' : `callers of ${l.name} go to ${l.route.toolRoutedTo}`}`);
+  }
+
+  lines.push('', 'Ancestry:');
+  const chain = [...l.ancestorPath, l.id];
+  chain.forEach((id, i) => {
+    const last = i === chain.length - 1;
+    const health = id === l.id ? l.health : extras.healthOf.get(id);
+    const badge = health ? healthBadge(health, color) : '?';
+    lines.push(`  ${last ? '└─' : '├─'} ${id} (${badge})${last ? ' ← You are here' : ''}`);
+  });
+  if (l.parents.length > 1) lines.push(`  (merge of ${l.parents.join(' + ')})`);
+  if (l.children.length) {
+    lines.push(`  Children: ${l.children.map((c) => `${c} (${healthBadge(extras.healthOf.get(c) ?? 'healthy', color)})`).join(', ')}`);
+  }
+
+  lines.push('', 'Failures:');
+  if (!l.failures.length) lines.push('  none');
+  l.failures.forEach((f, i) => {
+    lines.push(`  ${i + 1}. [${stamp(f.timestamp)}] ${titleCase(f.failureType)}: ${f.description}`);
+    lines.push(`     Severity: ${titleCase(f.severity)}`);
+    lines.push(`     Detection: ${DETECTION_LABEL[f.detectionMethod] ?? titleCase(f.detectionMethod)}`);
+    if (f.testCaseFailed) lines.push(`     Test: ${f.testCaseFailed}`);
+  });
+
+  lines.push('', 'Mutations Applied:');
+  if (!l.mutations.length) lines.push('  none (root version)');
+  for (const m of l.mutations) {
+    lines.push(`  - [${stamp(m.timestamp)}] ${titleCase(m.mutationType)}: ${m.description}`);
+    if (m.fitnessBefore !== null || m.fitnessAfter !== null) {
+      lines.push(`    Fitness: ${m.fitnessBefore ?? '?'} → ${m.fitnessAfter ?? '?'}`);
+    }
+  }
+
+  lines.push('', 'Avoidance Rules Created:');
+  if (!l.avoidanceRules.length) lines.push('  none');
+  for (const r of l.avoidanceRules) {
+    lines.push(`  - ${r.ruleId}: ${r.description}`);
+    const reach = extras.ruleReach?.get(r.ruleId);
+    lines.push(`    Scope: ${r.propagationScope}${reach !== undefined ? `   Propagated to: ${reach} version(s)` : ''}`);
+  }
+  if (l.inheritedRules.length) lines.push(`  Inherited: ${l.inheritedRules.join(', ')}`);
+
+  if (l.regeneratedFrom || l.regeneratedAs.length) {
+    lines.push('', 'Recovery:');
+    if (l.regeneratedFrom) lines.push(`  Regenerated from healthy ancestor ${l.regeneratedFrom}`);
+    for (const r of l.regeneratedAs) {
+      const h = extras.healthOf.get(r);
+      lines.push(`  ${paint('✓', 'green', color)} Auto-regenerated as ${r}${h ? ` (${healthBadge(h, color)})` : ''}`);
+    }
+  }
+  return lines.join('\n');
+}

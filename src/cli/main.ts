@@ -1,0 +1,108 @@
+import { Command, CommanderError, Option } from 'commander';
+import { dev } from './commands/dev.js';
+import { lineage, LINEAGE_FORMATS } from './commands/lineage.js';
+import { migrateCommand } from './commands/migrate.js';
+import { toolAdd } from './commands/tool-add.js';
+import { workerCommand } from './commands/worker.js';
+import { consoleOutput, type Output } from './context.js';
+import { describeError, EXIT, exitCodeFor } from './errors.js';
+
+/** Builds the `dise` program. `out` is injectable so tests can capture results and messages. */
+export function buildProgram(out: Output = consoleOutput): Command {
+  const program = new Command('dise')
+    .description('dise-heal: self-healing tool lineages on Temporal')
+    .option('--verbose', 'print stack traces with errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Environment:
+  DATABASE_URL        PostgreSQL to use (default: embedded PostgreSQL under .dise/)
+  TEMPORAL_ADDRESS    Temporal frontend host:port (default: the dev server of \`dise dev\`)
+  TEMPORAL_NAMESPACE  namespace (default: default); TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/KEY for Cloud
+  DISE_HOME           state folder (default: ./.dise)
+
+Examples:
+  $ dise dev
+  $ dise tool add examples/email-validator.yaml
+  $ dise lineage email_validator@2.0.0`,
+    );
+
+  program
+    .command('dev')
+    .description('start the embedded stack: PostgreSQL, migrations, Temporal dev server + UI, and a worker')
+    .option('--no-worker', 'do not run a worker in this process')
+    .addHelpText('after', '\nPrints `ready temporal=… ui=… database=…` and writes .dise/dev.json. Ctrl-C stops it.\n\nExample:\n  $ dise dev')
+    .action(async (opts: { worker: boolean }) => dev(opts, out));
+
+  program
+    .command('migrate')
+    .description('apply pending database migrations (prisma/migrations)')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nExample:\n  $ DATABASE_URL=postgresql://dise:dise@db:5432/dise dise migrate')
+    .action(async (opts: { json?: boolean }) => migrateCommand({ json: Boolean(opts.json) }, out));
+
+  program
+    .command('worker')
+    .description('run a worker against TEMPORAL_ADDRESS and DATABASE_URL (or the running `dise dev`)')
+    .option('--task-queue <name>', 'task queue to poll (default: dise-heal)')
+    .addHelpText('after', '\nExample:\n  $ TEMPORAL_ADDRESS=temporal:7233 DATABASE_URL=postgresql://… dise worker')
+    .action(async (opts: { taskQueue?: string }) => workerCommand(opts, out));
+
+  const tool = program.command('tool').description('register and list tool versions');
+  tool
+    .command('add')
+    .description('register tool versions from manifest files (YAML or JSON, one manifest or a list each)')
+    .argument('<file...>', 'manifest files')
+    .option('--no-route', 'do not route callers to the new versions')
+    .option('--json', 'print the registered versions as JSON')
+    .addHelpText('after', '\nAll versions of all files are registered together, or none on an error.\n\nExample:\n  $ dise tool add email_validator.yaml')
+    .action(async (files: string[], opts: { route: boolean; json?: boolean }) => {
+      await toolAdd(files, { route: opts.route, json: Boolean(opts.json) }, out);
+    });
+
+  program
+    .command('lineage')
+    .description("show a version's lineage: status, ancestry, failures, mutations, rules, recovery")
+    .argument('<id>', 'version id (name@1.2.3 or name_v1.2.3) or tool name (its routed version)')
+    .option('--json', 'print every field of the lineage as JSON')
+    .addOption(new Option('--format <format>', 'output format').choices([...LINEAGE_FORMATS]).default('text'))
+    .addHelpText('after', '\nExample:\n  $ dise lineage email_validator@2.0.0 --json')
+    .action(async (id: string, opts: { json?: boolean; format: string }) => lineage(id, { json: Boolean(opts.json), format: opts.format }, out));
+
+  return program;
+}
+
+/** Runs the command line; returns the exit code instead of exiting, for tests. */
+export async function runCli(argv: string[], out: Output = consoleOutput): Promise<number> {
+  const program = buildProgram(out);
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => out.info(s.trimEnd()), writeOut: (s) => out.result(s.trimEnd()) });
+  for (const command of program.commands) {
+    command.exitOverride();
+    for (const sub of command.commands) sub.exitOverride();
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage;
+    }
+    out.info(describeError(err, Boolean(program.opts().verbose)));
+    return exitCodeFor(err);
+  }
+}
+
+const isMain = process.argv[1] && /(?:bin[\\/]dise(?:\.mjs)?|cli[\\/]main\.ts)$/.test(process.argv[1]);
+if (isMain) {
+  runCli(process.argv.slice(2))
+    .then((code) => {
+      process.exitCode = code;
+    })
+    .catch((err: unknown) => {
+      process.stderr.write(`${describeError(err, true)}\n`);
+      process.exitCode = EXIT.failed;
+    });
+}

@@ -1,0 +1,107 @@
+import { appendFileSync } from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_NAMESPACE } from '../shared/constants.js';
+import { startWorker, type RunningWorker } from '../worker.js';
+import { createPrismaClient, redactUrl, type PrismaClient } from './database.js';
+import { readDevState, removeDevState, writeDevState, type DevState } from './dev-state.js';
+import { migrate } from './migrator.js';
+import { isProcessAlive } from './net.js';
+import { ensureDir } from './paths.js';
+import { startEmbeddedPostgres, type RunningPostgres } from './postgres.js';
+import { temporalSettingsFromEnv, type TemporalSettings } from './temporal-connection.js';
+import { adoptTemporal, startTemporalDevServer, temporalAnswers, type RunningTemporal } from './temporal-server.js';
+
+export interface DevStackOptions {
+  /** State folder (`.dise/`). */
+  dir: string;
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+  /** Run a worker in this process (default true). */
+  worker?: boolean;
+}
+
+export interface DevStack {
+  state: DevState;
+  temporal: TemporalSettings;
+  prisma: PrismaClient;
+  worker?: RunningWorker;
+  stop(): Promise<void>;
+}
+
+/**
+ * The embedded stack behind `dise dev`: PostgreSQL (DATABASE_URL or embedded), migrations, a Temporal
+ * dev server with its UI (or TEMPORAL_ADDRESS), and a worker. Services left running by a killed
+ * earlier run are adopted, not fought over.
+ */
+export async function startDevStack(options: DevStackOptions): Promise<DevStack> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? (() => undefined);
+  const dir = ensureDir(options.dir);
+  const stopping: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stopping.splice(0).reverse()) await stop().catch((err: Error) => log(`while stopping: ${err.message}`));
+  };
+
+  try {
+    let databaseUrl = env.DATABASE_URL;
+    let postgres: RunningPostgres | undefined;
+    if (!databaseUrl) {
+      const pgDir = ensureDir(path.join(dir, 'postgres'));
+      const pgLog = path.join(pgDir, 'server.log');
+      log(`starting PostgreSQL (embedded, data in ${pgDir}, log in ${pgLog})`);
+      postgres = await startEmbeddedPostgres({ dir: pgDir, log: (l) => appendFileSync(pgLog, l + '\n') });
+      stopping.push(() => postgres!.stop());
+      databaseUrl = postgres.url;
+    }
+    const report = await migrate(databaseUrl, { log });
+    if (report.applied.length) log(`applied ${report.applied.length} migration(s)`);
+
+    let temporal: TemporalSettings | undefined = temporalSettingsFromEnv(env);
+    let server: RunningTemporal | undefined;
+    if (!temporal) {
+      const stale = readDevState(dir);
+      if (stale?.temporalPid && isProcessAlive(stale.temporalPid) && (await temporalAnswers(stale.temporal))) {
+        log(`adopting the Temporal dev server left running at ${stale.temporal} (pid ${stale.temporalPid})`);
+        server = adoptTemporal(stale.temporal, stale.ui, stale.temporalPid);
+      } else {
+        server = await startTemporalDevServer({ dir: path.join(dir, 'temporal'), env, log });
+      }
+      stopping.push(() => server!.stop());
+      temporal = { address: server.address, namespace: server.namespace, tls: false };
+    }
+
+    const prisma = createPrismaClient(databaseUrl);
+    stopping.push(() => prisma.$disconnect());
+    let worker: RunningWorker | undefined;
+    if (options.worker ?? true) {
+      worker = await startWorker({ temporal, prisma });
+      stopping.push(() => worker!.shutdown());
+    }
+
+    const state: DevState = {
+      pid: process.pid,
+      temporal: temporal.address,
+      ui: server?.uiUrl ?? null,
+      namespace: temporal.namespace ?? DEFAULT_NAMESPACE,
+      database: databaseUrl,
+      temporalPid: server?.pid ?? null,
+      postgresPort: postgres?.port ?? null,
+      startedAt: new Date().toISOString(),
+    };
+    writeDevState(state, dir);
+    log(`database ${redactUrl(databaseUrl)}`);
+    return {
+      state,
+      temporal,
+      prisma,
+      worker,
+      async stop() {
+        await stopAll();
+        removeDevState(dir);
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,13 @@
+import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+
+let installed = false;
+
+/**
+ * Installs the Temporal runtime once, logging at `level` (default WARN, or DISE_LOG_LEVEL) so the CLI
+ * shows our progress, not the SDK's chatter. Must run before the first worker or native connection.
+ */
+export function installTemporalRuntime(level: LogLevel = (process.env.DISE_LOG_LEVEL?.toUpperCase() as LogLevel) || 'WARN'): void {
+  if (installed) return;
+  installed = true;
+  Runtime.install({ logger: new DefaultLogger(level) });
+}

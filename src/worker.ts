@@ -1,0 +1,58 @@
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from './activities/index.js';
+import type { PrismaClient } from './infra/database.js';
+import { connectionOptions, type TemporalSettings } from './infra/temporal-connection.js';
+import { LineageStore } from './lineage/store.js';
+import { TASK_QUEUE } from './shared/constants.js';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+
+export interface DiseWorkerOptions {
+  temporal: TemporalSettings;
+  prisma: PrismaClient;
+  taskQueue?: string;
+  /** Concurrency limits; defaults suit a 2-core machine. */
+  maxConcurrentActivityTaskExecutions?: number;
+  maxConcurrentWorkflowTaskExecutions?: number;
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  connection: NativeConnection;
+  /** Resolves when the worker has stopped (after shutdown()). */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** Creates and starts a worker on the dise-heal task queue. */
+export async function startWorker(options: DiseWorkerOptions): Promise<RunningWorker> {
+  const connection = await NativeConnection.connect(connectionOptions(options.temporal));
+  const store = new LineageStore(options.prisma);
+  let worker: Worker;
+  try {
+    worker = await Worker.create({
+      connection,
+      namespace: options.temporal.namespace,
+      taskQueue: options.taskQueue ?? TASK_QUEUE,
+      workflowsPath: WORKFLOWS_PATH,
+      activities: createActivities({ prisma: options.prisma, store }),
+      maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 20,
+      maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions ?? 20,
+      bundlerOptions: { ignoreModules: [] },
+    });
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
+  const done = worker.run().finally(() => connection.close());
+  return {
+    worker,
+    connection,
+    done,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}

@@ -1,0 +1,5 @@
+/**
+ * The worker's workflowsPath: every workflow dise-heal runs is re-exported here.
+ * Workflow code is deterministic: it imports only src/shared and @temporalio/workflow.
+ */
+export {};
