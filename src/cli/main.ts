@@ -76,12 +76,13 @@ Examples:
 /** Runs the command line; returns the exit code instead of exiting, for tests. */
 export async function runCli(argv: string[], out: Output = consoleOutput): Promise<number> {
   const program = buildProgram(out);
-  program.exitOverride();
-  program.configureOutput({ writeErr: (s) => out.info(s.trimEnd()), writeOut: (s) => out.result(s.trimEnd()) });
-  for (const command of program.commands) {
+  // Settings are copied to subcommands when they are created, so apply them to the whole tree.
+  const configure = (command: Command) => {
     command.exitOverride();
-    for (const sub of command.commands) sub.exitOverride();
-  }
+    command.configureOutput({ writeErr: (s) => out.info(s.trimEnd()), writeOut: (s) => out.result(s.trimEnd()) });
+    command.commands.forEach(configure);
+  };
+  configure(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.ok;

@@ -1,0 +1,95 @@
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isProcessAlive } from '../../src/infra/net.js';
+import { runDise, startDise, waitForExit } from '../support/cli.js';
+
+// `dise dev` as a new user runs it: the real command in a child process with its own .dise/ folder,
+// its own embedded PostgreSQL and Temporal dev server.
+const home = mkdtempSync(path.join(os.tmpdir(), 'dise-dev-e2e-'));
+chmodSync(home, 0o755);
+const env = { ...process.env, DISE_HOME: home, DATABASE_URL: '', TEMPORAL_ADDRESS: '', NO_COLOR: '1' };
+delete env.DATABASE_URL;
+delete env.TEMPORAL_ADDRESS;
+
+afterAll(() => {
+  rmSync(home, { recursive: true, force: true });
+});
+
+const ROOT = `name: greeter
+version: 1.0.0
+description: Say hello
+code: |
+  function run(input) { return 'hello ' + input.name; }
+tests:
+  - name: greets
+    input: { name: ada }
+    expect: hello ada
+`;
+const CHILD = `name: greeter
+version: 1.1.0
+parents: [greeter@1.0.0]
+description: Say hello politely
+code: |
+  function run(input) { return 'hello, ' + input.name; }
+mutation:
+  type: feature_add
+  description: Add a comma
+`;
+
+describe('dise dev', () => {
+  it('starts the stack, serves the UI, registers and shows lineage, is reused, and stops cleanly on Ctrl-C', async () => {
+    const first = await startDise(['dev'], env, /^ready /);
+    const m = /^ready temporal=(\S+) ui=(\S+) database=(\S+)$/.exec(first.line);
+    expect(m, first.line).not.toBeNull();
+    const [, temporal, ui, database] = m!;
+    const devJson = JSON.parse(readFileSync(path.join(home, 'dev.json'), 'utf8'));
+    expect(devJson).toMatchObject({ temporal, ui, database, pid: first.child.pid });
+
+    const page = await fetch(ui!);
+    expect(page.status).toBe(200);
+
+    const files = [path.join(home, 'root.yaml'), path.join(home, 'child.yaml')];
+    writeFileSync(files[0]!, ROOT);
+    writeFileSync(files[1]!, CHILD);
+    const add = await runDise(['tool', 'add', ...files], env);
+    expect(add.code, add.stderr).toBe(0);
+    expect(add.stdout).toContain('greeter@1.0.0 healthy');
+    expect(add.stdout).toContain('greeter@1.1.0 healthy (routed)');
+
+    const shown = await runDise(['lineage', 'greeter_v1.1.0', '--json'], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    const lineage = JSON.parse(shown.stdout);
+    expect(lineage).toMatchObject({ id: 'greeter@1.1.0', parents: ['greeter@1.0.0'], generation: 1, health: 'healthy' });
+    expect(lineage.mutations[0]).toMatchObject({ mutationType: 'feature_add', description: 'Add a comma' });
+
+    const again = await runDise(['dev'], env);
+    expect(again.code).toBe(0);
+    expect(again.stdout.trim()).toBe(first.line);
+    expect(again.stderr).toMatch(/already running/);
+
+    const pgPid = Number(readFileSync(path.join(home, 'postgres', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    expect(isProcessAlive(pgPid)).toBe(true);
+    first.child.kill('SIGINT');
+    expect(await waitForExit(first.child)).toBe(0);
+    expect(isProcessAlive(devJson.temporalPid)).toBe(false);
+    expect(isProcessAlive(pgPid)).toBe(false);
+    expect(existsSync(path.join(home, 'dev.json'))).toBe(false);
+  });
+
+  it('recovers a stale .dise/ left by a killed run, keeping its data', async () => {
+    const killed = await startDise(['dev'], env, /^ready /);
+    const state = JSON.parse(readFileSync(path.join(home, 'dev.json'), 'utf8'));
+    killed.child.kill('SIGKILL');
+    await waitForExit(killed.child);
+
+    const next = await startDise(['dev'], env, /^ready /);
+    const shown = await runDise(['lineage', 'greeter@1.1.0', '--json'], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(JSON.parse(shown.stdout).id).toBe('greeter@1.1.0');
+    next.child.kill('SIGINT');
+    expect(await waitForExit(next.child)).toBe(0);
+    expect(isProcessAlive(state.temporalPid)).toBe(false);
+  });
+});

@@ -1,0 +1,107 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import { PACKAGE_ROOT } from '../../src/infra/paths.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { tableCounts } from '../support/fixtures.js';
+import { captureOutput } from '../support/output.js';
+
+let db: TestDatabase;
+const dir = mkdtempSync(path.join(os.tmpdir(), 'dise-cli-'));
+const examples = path.join(PACKAGE_ROOT, 'examples');
+
+function file(name: string, text: string): string {
+  const f = path.join(dir, name);
+  writeFileSync(f, text);
+  return f;
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  process.env.DATABASE_URL = db.url;
+});
+afterAll(async () => {
+  delete process.env.DATABASE_URL;
+  await db.drop();
+});
+
+describe('dise tool add / lineage', () => {
+  it('registers the example lineage, routes the newest version and prints each id with its health', async () => {
+    const out = captureOutput();
+    const code = await runCli(['tool', 'add', path.join(examples, 'email-validator.yaml'), path.join(examples, 'email-validator-optimized.yaml')], out);
+    expect(code, out.stderr.join('\n')).toBe(0);
+    expect(out.stdout).toEqual([
+      'email_validator@1.0.0 healthy',
+      'email_validator@1.1.0 healthy',
+      'email_validator@1.0.1 healthy',
+      'email_validator@2.0.0 healthy',
+      'email_validator@2.1.0 healthy (routed)',
+    ]);
+    const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'email_validator'`);
+    expect(route!.version_id).toBe('email_validator@2.1.0');
+  });
+
+  it('--no-route leaves the route alone; --json prints the registrations', async () => {
+    const out = captureOutput();
+    const f = file('next.yaml', 'name: email_validator\nversion: 3.0.0\nparents: [email_validator@2.0.0]\ncode: "function run(x) { return false; }"\nmutation: { type: refactor, description: stub }\n');
+    expect(await runCli(['tool', 'add', '--no-route', '--json', f], out)).toBe(0);
+    expect(JSON.parse(out.stdout.join(''))).toMatchObject({ registered: [{ id: 'email_validator@3.0.0', routed: false, generation: 3 }] });
+    const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'email_validator'`);
+    expect(route!.version_id).toBe('email_validator@2.1.0');
+  });
+
+  it('prints the seed lineage view for an id or a tool name', async () => {
+    const out = captureOutput();
+    expect(await runCli(['lineage', 'email_validator'], out)).toBe(0);
+    const text = out.stdout.join('\n');
+    expect(text).toContain('Tool Lineage: email_validator@2.1.0');
+    expect(text).toMatch(/├─ email_validator@1\.0\.0 \(✓ Healthy\)/);
+    expect(text).toMatch(/└─ email_validator@2\.1\.0 \(✓ Healthy\) ← You are here/);
+    expect(text).toContain('Optimization: Optimize for speed');
+    expect(text).toContain('Fitness: 0.85 → 0.95');
+  });
+
+  it('exits 2 naming file and field for a bad manifest, and writes nothing', async () => {
+    const before = await tableCounts(db);
+    const good = file('good.yaml', 'name: other\nversion: 1.0.0\ncode: "function run(x) { return x; }"\n');
+    const bad = file('bad.yaml', 'name: other\nversion: "1.1"\nparents: [other@1.0.0]\ncode: "function run(x) { return x; }"\n');
+    const out = captureOutput();
+    expect(await runCli(['tool', 'add', good, bad], out)).toBe(2);
+    expect(out.stderr.join('\n')).toContain(`error: ${bad}: version: must be semver`);
+    expect(await tableCounts(db)).toEqual(before);
+  });
+
+  it('exits 2 for an unknown parent across files, and writes nothing', async () => {
+    const before = await tableCounts(db);
+    const a = file('a.yaml', 'name: other\nversion: 1.0.0\ncode: "function run(x) { return x; }"\n');
+    const b = file('b.yaml', 'name: other\nversion: 1.1.0\nparents: [other@0.9.0]\ncode: "function run(x) { return x; }"\nmutation: { type: refactor, description: x }\n');
+    const out = captureOutput();
+    expect(await runCli(['tool', 'add', a, b], out)).toBe(2);
+    expect(out.stderr.join('\n')).toMatch(/unknown parent version other@0\.9\.0/);
+    expect(await tableCounts(db)).toEqual(before);
+  });
+
+  it('exits 2 for an unknown version and for bad usage, without stack traces', async () => {
+    const out = captureOutput();
+    expect(await runCli(['lineage', 'nope@1.0.0'], out)).toBe(2);
+    expect(out.stderr.join('\n')).toBe('error: unknown version nope@1.0.0');
+    const usage = captureOutput();
+    expect(await runCli(['tool', 'add'], usage)).toBe(2);
+    expect(usage.stderr.join('\n')).toMatch(/missing required argument 'file'/);
+  });
+
+  it('refuses to work on a database that is not migrated, saying how to fix it', async () => {
+    const empty = await createTestDatabase({ migrated: false });
+    process.env.DATABASE_URL = empty.url;
+    try {
+      const out = captureOutput();
+      expect(await runCli(['lineage', 'email_validator@1.0.0'], out)).toBe(2);
+      expect(out.stderr.join('\n')).toMatch(/missing migration\(s\) .*run `dise migrate` first/);
+    } finally {
+      process.env.DATABASE_URL = db.url;
+      await empty.drop();
+    }
+  });
+});
