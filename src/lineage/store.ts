@@ -1,4 +1,4 @@
-import { Prisma } from '../generated/prisma/client.js';
+import type { Prisma } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
 import { InvalidIdError, looksLikeVersionId, parseVersionId, toVersionRef, type VersionRef } from '../shared/ids.js';
 import {

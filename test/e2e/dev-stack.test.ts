@@ -9,9 +9,9 @@ import { runDise, startDise, waitForExit } from '../support/cli.js';
 // its own embedded PostgreSQL and Temporal dev server.
 const home = mkdtempSync(path.join(os.tmpdir(), 'dise-dev-e2e-'));
 chmodSync(home, 0o755);
-const env = { ...process.env, DISE_HOME: home, DATABASE_URL: '', TEMPORAL_ADDRESS: '', NO_COLOR: '1' };
-delete env.DATABASE_URL;
-delete env.TEMPORAL_ADDRESS;
+// Not the test run's services: this stack starts its own, as on a fresh machine.
+const { DATABASE_URL: _db, TEMPORAL_ADDRESS: _temporal, ...inherited } = process.env;
+const env: NodeJS.ProcessEnv = { ...inherited, DISE_HOME: home, NO_COLOR: '1' };
 
 afterAll(() => {
   rmSync(home, { recursive: true, force: true });

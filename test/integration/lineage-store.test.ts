@@ -166,6 +166,20 @@ describe('bad input is refused with a typed error and writes nothing', () => {
     await expectRefused(() => store.registerVersion(version('solo', '1.0.0', [], { tests })), 'INVALID_INPUT', /tests\[1\]\.name: "t" is used twice/);
   });
 
+  it('a PRUNED or FAILED parent, naming its healed replacement', async () => {
+    await store.registerVersion(version('healed', '1.0.0'));
+    await store.registerVersion(version('healed', '1.1.0', ['healed@1.0.0']));
+    await db.query(`UPDATE tool_lineage SET health_status = 'pruned' WHERE tool_id = 'healed@1.1.0'`);
+    await expectRefused(() => store.registerVersion(version('healed', '1.2.0', ['healed@1.1.0'])), 'UNUSABLE_PARENT', /healed@1\.1\.0 is PRUNED.*no healed replacement exists yet/);
+    await store.registerVersion(version('healed', '1.1.1', ['healed@1.0.0'], { health: 'regenerated', regeneratedFrom: 'healed@1.0.0', replaces: 'healed@1.1.0' }));
+    await expectRefused(() => store.registerVersion(version('healed', '1.2.0', ['healed@1.1.0'])), 'UNUSABLE_PARENT', /use its healed replacement healed@1\.1\.1/);
+    const healed = await store.getLineage('healed@1.1.1');
+    expect(healed).toMatchObject({ health: 'regenerated', regeneratedFrom: 'healed@1.0.0', parents: ['healed@1.0.0'] });
+    expect((await store.getLineage('healed@1.1.0')).regeneratedAs).toEqual(['healed@1.1.1']);
+    // The regenerated edge is not ancestry: the healed version is no descendant of the pruned one.
+    expect((await store.descendants('healed@1.1.0')).map((d) => d.id)).toEqual([]);
+  });
+
   it('a batch is all or nothing, and its cycles are refused', async () => {
     const batch = [
       version('batch', '1.1.0', ['batch@1.0.0']),

@@ -1,0 +1,80 @@
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { migrate } from '../src/infra/migrator.js';
+import { ensureDatabaseExists, startEmbeddedPostgres, type RunningPostgres } from '../src/infra/postgres.js';
+
+export interface BenchDatabase {
+  url: string;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/**
+ * A fresh, migrated database for one benchmark: on DATABASE_URL's server when set, otherwise on the
+ * embedded PostgreSQL under .dise/ (started for the run and stopped after).
+ */
+export async function benchDatabase(name: string): Promise<BenchDatabase> {
+  let embedded: RunningPostgres | undefined;
+  let adminUrl: string;
+  if (process.env.DATABASE_URL) {
+    adminUrl = withDatabase(process.env.DATABASE_URL, 'postgres');
+  } else {
+    embedded = await startEmbeddedPostgres();
+    adminUrl = embedded.adminUrl;
+  }
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await admin.end();
+  await ensureDatabaseExists(adminUrl, name);
+  const url = withDatabase(adminUrl, name);
+  await migrate(url);
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  return {
+    url,
+    pool,
+    async close() {
+      await pool.end();
+      await embedded?.stop();
+    },
+  };
+}
+
+export async function time<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const start = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - start, value };
+}
+
+export async function medianOf(runs: number, fn: () => Promise<unknown>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) times.push((await time(fn)).ms);
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+export function fmtMs(ms: number): string {
+  return ms >= 100 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(2)} ms`;
+}
+
+/** Deterministic pseudo-random numbers, so every run builds the same DAG. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function progress(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
