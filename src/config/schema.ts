@@ -1,0 +1,89 @@
+import { z } from 'zod';
+
+/**
+ * config.yaml: the seed's `self_healing` and `lineage_tracking` sections, plus `llm`, `sandbox` and
+ * `runtime`. Every key has the seed's default; unknown keys are errors (strict objects), so a typo
+ * never silently falls back to a default.
+ */
+// A missing section means "all defaults": prefault feeds {} through the section's own defaults.
+const section = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape).prefault({} as never);
+
+export const configSchema = z.strictObject({
+  self_healing: section({
+    enabled: z.boolean().default(true),
+    detection: section({
+      test_based: z.boolean().default(true),
+      runtime_monitoring: z.boolean().default(true),
+      static_analysis: z.boolean().default(true),
+    }),
+    thresholds: section({
+      /** Trigger healing after this many failures of a version. */
+      failure_count_trigger: z.int().min(1).max(1_000_000).default(3),
+      /** Error rate over the execution window that triggers investigation. */
+      error_rate_threshold: z.number().gt(0).lt(1).default(0.05),
+      /** Fractional fitness drop against the version's history. */
+      performance_degradation: z.number().gt(0).lt(1).default(0.3),
+      /** How many recent executions the error rate is computed over (the seed's 100). */
+      execution_window: z.int().min(10).max(100_000).default(100),
+    }),
+    pruning: section({
+      auto_prune_critical: z.boolean().default(true),
+      keep_pruned_history: z.boolean().default(true),
+      taint_descendants: z.boolean().default(true),
+    }),
+    regeneration: section({
+      auto_regenerate: z.boolean().default(true),
+      max_regeneration_attempts: z.int().min(1).max(10).default(3),
+      require_test_validation: z.boolean().default(true),
+    }),
+    propagation: section({
+      default_scope: z.enum(['descendants', 'all_similar', 'global']).default('descendants'),
+      critical_failures_global: z.boolean().default(true),
+      /** pg_trgm similarity (0..1) of description + code above which tools count as similar. */
+      similarity_threshold: z.number().min(0).max(1).default(0.3),
+    }),
+    monitoring: section({
+      health_check_interval_seconds: z.int().min(1).max(86_400).default(300),
+      continuous_monitoring: z.boolean().default(true),
+    }),
+  }),
+  lineage_tracking: section({
+    enabled: z.boolean().default(true),
+    storage_path: z.string().min(1).default('lineage/'),
+    max_history_depth: z.int().min(1).max(100_000).default(100),
+    compress_old_lineage: z.boolean().default(true),
+  }),
+  llm: section({
+    model: z.string().min(1).default('gpt-4o-mini'),
+    /** OpenAI-compatible endpoint; OPENAI_BASE_URL overrides it. */
+    base_url: z.url().nullable().default(null),
+    timeout_seconds: z.number().gt(0).max(600).default(60),
+    temperature: z.number().min(0).max(2).default(0.2),
+  }),
+  sandbox: section({
+    /** Per-call time limit of tool code. */
+    timeout_ms: z.int().min(1).max(60_000).default(1000),
+    /** Memory limit of each tool's isolate (isolated-vm needs at least 8 MB). */
+    memory_limit_mb: z.int().min(8).max(4096).default(64),
+    /** Largest JSON output a tool may return. */
+    max_output_bytes: z.int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  }),
+  runtime: section({
+    /** Execution records are written in batches of at most this many… */
+    batch_size: z.int().min(1).max(100_000).default(1000),
+    /** …or at least this often. */
+    flush_interval_ms: z.int().min(1).max(60_000).default(200),
+    /** Full routing refresh in case a notification was missed. */
+    route_refresh_seconds: z.int().min(1).max(3600).default(30),
+  }),
+});
+
+export type DiseConfig = z.infer<typeof configSchema>;
+export type SandboxConfig = DiseConfig['sandbox'];
+export type ThresholdsConfig = DiseConfig['self_healing']['thresholds'];
+export type RuntimeConfig = DiseConfig['runtime'];
+
+/** The defaults: the seed's values. */
+export function defaultConfig(): DiseConfig {
+  return configSchema.parse({});
+}
