@@ -3,7 +3,8 @@
 export const TASK_QUEUE = 'dise-heal';
 export const DEFAULT_NAMESPACE = 'default';
 
-/** The health monitor runs once per namespace under this id. */
+/** The health monitor runs once per namespace under this id, as this workflow type. */
+export const HEALTH_MONITOR_WORKFLOW_TYPE = 'healthMonitorWorkflow';
 export const HEALTH_MONITOR_WORKFLOW_ID = 'dise-health-monitor';
 
 /** A heal of a version runs under `heal:<versionId>`, so a second trigger joins it. */

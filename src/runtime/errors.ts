@@ -1,0 +1,31 @@
+import type { Health } from '../shared/lineage-types.js';
+
+export { ToolExecutionError } from '../sandbox/errors.js';
+
+/** No tool or version by that name. */
+export class UnknownToolError extends Error {
+  constructor(readonly nameOrId: string) {
+    super(`unknown tool or version "${nameOrId}" (register it with \`dise tool add\`)`);
+    this.name = 'UnknownToolError';
+  }
+}
+
+/** The seed's can_reuse_tool said no: the version is pruned, failed or tainted. */
+export class ToolUnavailableError extends Error {
+  constructor(
+    readonly versionId: string,
+    readonly health: Health,
+    readonly replacement: string | null,
+  ) {
+    const why =
+      health === 'pruned'
+        ? `has been pruned due to a critical bug`
+        : health === 'failed'
+          ? `has known failures`
+          : health === 'degraded'
+            ? `is tainted by a pruned ancestor`
+            : `is not routable (${health})`;
+    super(`tool ${versionId} ${why}${replacement ? `; callers of its tool are routed to ${replacement}` : ''}`);
+    this.name = 'ToolUnavailableError';
+  }
+}

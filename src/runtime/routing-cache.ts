@@ -1,0 +1,128 @@
+import pg from 'pg';
+import type { Health } from '../shared/lineage-types.js';
+
+export interface VersionInfo {
+  id: string;
+  name: string;
+  health: Health;
+  code: string;
+  codeHash: string;
+}
+
+export const ROUTING_CHANNEL = 'dise_routing';
+
+/**
+ * Routes and version health, cached in memory and invalidated by PostgreSQL notifications
+ * (LISTEN dise_routing, sent by triggers when a route moves or a health changes), with a periodic
+ * full refresh as a safety net for missed notifications.
+ */
+export class RoutingCache {
+  private readonly routes = new Map<string, string | null>();
+  private readonly versions = new Map<string, VersionInfo>();
+  private listener: pg.Client | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Bumped on every invalidation: lets tests and callers observe refreshes. */
+  generation = 0;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly databaseUrl: string,
+    private readonly refreshSeconds: number,
+    private readonly log: (line: string) => void = () => undefined,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.listen();
+    this.refreshTimer = setInterval(() => this.invalidateAll(), this.refreshSeconds * 1000);
+    this.refreshTimer.unref();
+  }
+
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.databaseUrl });
+    client.on('notification', (msg) => {
+      if (msg.channel === ROUTING_CHANNEL && msg.payload) this.invalidateTool(msg.payload);
+    });
+    client.on('error', (err) => {
+      this.log(`routing listener lost its connection (${err.message}); reconnecting`);
+      this.scheduleReconnect();
+    });
+    client.on('end', () => this.scheduleReconnect());
+    await client.connect();
+    await client.query(`LISTEN ${ROUTING_CHANNEL}`);
+    this.listener = client;
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer) return;
+    this.listener = undefined;
+    // Whatever changed while we were deaf must be read again.
+    this.invalidateAll();
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.closed) return;
+      this.listen().catch((err: Error) => {
+        this.log(`routing listener reconnect failed: ${err.message}`);
+        this.scheduleReconnect();
+      });
+    }, 500);
+    this.reconnectTimer.unref();
+  }
+
+  invalidateTool(name: string): void {
+    this.routes.delete(name);
+    for (const [id, info] of this.versions) if (info.name === name) this.versions.delete(id);
+    this.generation++;
+  }
+
+  invalidateAll(): void {
+    this.routes.clear();
+    this.versions.clear();
+    this.generation++;
+  }
+
+  /** The routed version id of a tool, or null when it has no route. */
+  async route(name: string): Promise<string | null> {
+    const cached = this.routes.get(name);
+    if (cached !== undefined) return cached;
+    const { rows } = await this.pool.query<{ version_id: string }>('SELECT version_id FROM routes WHERE tool_name = $1', [name]);
+    const versionId = rows[0]?.version_id ?? null;
+    this.routes.set(name, versionId);
+    return versionId;
+  }
+
+  routeSync(name: string): string | null | undefined {
+    return this.routes.get(name);
+  }
+
+  versionSync(id: string): VersionInfo | undefined {
+    return this.versions.get(id);
+  }
+
+  async version(id: string): Promise<VersionInfo | undefined> {
+    const cached = this.versions.get(id);
+    if (cached) return cached;
+    const { rows } = await this.pool.query<{ tool_id: string; tool_name: string; health_status: Health; code: string; code_hash: string }>(
+      'SELECT tool_id, tool_name, health_status, code, code_hash FROM tool_lineage WHERE tool_id = $1',
+      [id],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    const info: VersionInfo = { id: row.tool_id, name: row.tool_name, health: row.health_status, code: row.code, codeHash: row.code_hash };
+    this.versions.set(id, info);
+    return info;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.refreshTimer);
+    clearTimeout(this.reconnectTimer);
+    const listener = this.listener;
+    this.listener = undefined;
+    if (listener) {
+      listener.removeAllListeners('end');
+      await listener.end().catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,291 @@
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { defaultConfig, type DiseConfig } from '../config/schema.js';
+import { ToolExecutionError } from '../sandbox/errors.js';
+import { Sandbox } from '../sandbox/sandbox.js';
+import { looksLikeVersionId, parseVersionId } from '../shared/ids.js';
+import { ROUTABLE_HEALTH, SEVERITIES, type JsonValue, type Severity } from '../shared/lineage-types.js';
+import type { FailureReport } from '../shared/messages.js';
+import { ToolUnavailableError, UnknownToolError } from './errors.js';
+import { crossesThreshold, ExecutionRecorder, type ThresholdCrossing } from './execution-recorder.js';
+import type { MonitorSignaler } from './monitor-signaler.js';
+import { RoutingCache, type VersionInfo } from './routing-cache.js';
+
+export interface ToolRuntimeOptions {
+  databaseUrl: string;
+  config?: DiseConfig;
+  /** Where threshold crossings and critical failures are reported; none means they are only stored. */
+  signaler?: MonitorSignaler;
+  /** Who this runtime is, in reports (default runtime:<host>:<pid>). */
+  source?: string;
+  log?: (line: string) => void;
+}
+
+export interface WrongResultReport {
+  input: JsonValue;
+  observed: JsonValue;
+  expected?: JsonValue;
+  description?: string;
+  severity?: Severity;
+}
+
+/** Sandbox errors that are attacks on the host, not bugs: each is critical on its own. */
+const CRITICAL_KINDS = new Set(['host_access']);
+
+function preview(value: JsonValue | undefined): string {
+  const text = JSON.stringify(value) ?? 'undefined';
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+/**
+ * The runtime guard tool callers go through: resolves a tool name to its routed version (cached,
+ * refreshed by database notifications), refuses pruned, failed or tainted versions, runs the code in
+ * the sandbox, records every execution in batches and reports failures to the health monitor —
+ * once per threshold crossing, and at once for critical failures.
+ */
+export class ToolRuntime {
+  readonly sandbox: Sandbox;
+  readonly routing: RoutingCache;
+  readonly recorder: ExecutionRecorder;
+  private readonly pool: pg.Pool;
+  private readonly config: DiseConfig;
+  private readonly source: string;
+  private readonly pendingSignals = new Set<Promise<void>>();
+  private readonly log: (line: string) => void;
+  /** Reports not yet delivered (Temporal unreachable); retried in the background and on close. */
+  private undelivered: FailureReport[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+  signalsSent = 0;
+
+  private constructor(private readonly options: ToolRuntimeOptions) {
+    this.config = options.config ?? defaultConfig();
+    this.log = options.log ?? (() => undefined);
+    this.source = options.source ?? `runtime:${os.hostname()}:${process.pid}`;
+    this.pool = new pg.Pool({ connectionString: options.databaseUrl, max: 4 });
+    this.pool.on('error', (err) => this.log(`database connection error: ${err.message}`));
+    this.sandbox = new Sandbox(this.config.sandbox);
+    this.routing = new RoutingCache(this.pool, options.databaseUrl, this.config.runtime.route_refresh_seconds, this.log);
+    this.recorder = new ExecutionRecorder(this.pool, {
+      batchSize: this.config.runtime.batch_size,
+      flushIntervalMs: this.config.runtime.flush_interval_ms,
+      failureCountTrigger: this.config.self_healing.thresholds.failure_count_trigger,
+      onCrossing: (c) => this.onCrossing(c),
+      log: this.log,
+    });
+  }
+
+  /** Connects to the database and starts listening for routing changes. */
+  static async create(options: ToolRuntimeOptions): Promise<ToolRuntime> {
+    const runtime = new ToolRuntime(options);
+    try {
+      await runtime.routing.start();
+    } catch (err) {
+      await runtime.close();
+      throw err;
+    }
+    return runtime;
+  }
+
+  /** Resolves a tool name (its routed version) or a version id, refusing versions callers must not use. */
+  async resolve(nameOrId: string): Promise<VersionInfo> {
+    let versionId: string;
+    if (looksLikeVersionId(nameOrId)) {
+      versionId = parseVersionId(nameOrId).id;
+    } else {
+      const routed = this.routing.routeSync(nameOrId) ?? (await this.routing.route(nameOrId));
+      if (!routed) throw new UnknownToolError(nameOrId);
+      versionId = routed;
+    }
+    const info = this.routing.versionSync(versionId) ?? (await this.routing.version(versionId));
+    if (!info) throw new UnknownToolError(nameOrId);
+    if (!ROUTABLE_HEALTH.includes(info.health)) {
+      const routed = await this.routing.route(info.name);
+      throw new ToolUnavailableError(info.id, info.health, routed && routed !== info.id ? routed : null);
+    }
+    return info;
+  }
+
+  /** Calls a tool through the guard; resolves with its output or rejects with a typed error. */
+  async call(nameOrId: string, input: JsonValue): Promise<JsonValue> {
+    return (await this.callDetailed(nameOrId, input)).output;
+  }
+
+  /** Like call(), also telling which version answered and how long it took. */
+  async callDetailed(nameOrId: string, input: JsonValue): Promise<{ output: JsonValue; versionId: string; durationMs: number }> {
+    const info = await this.resolve(nameOrId);
+    let inputJson: string | undefined;
+    try {
+      inputJson = JSON.stringify(input);
+    } catch {
+      inputJson = undefined;
+    }
+    if (inputJson === undefined) throw new ToolExecutionError('invalid_input', 'input is not a JSON value');
+    const started = performance.now();
+    try {
+      const output = this.sandbox.runJson(info.codeHash, info.code, inputJson);
+      const durationMs = performance.now() - started;
+      this.recorder.record({ versionId: info.id, ok: true, errorType: null, errorMessage: null, durationMs, inputJson });
+      return { output: JSON.parse(output) as JsonValue, versionId: info.id, durationMs };
+    } catch (err) {
+      const e = err instanceof ToolExecutionError ? err : new ToolExecutionError('thrown', String(err));
+      this.recorder.record({ versionId: info.id, ok: false, errorType: e.errorType, errorMessage: e.message, durationMs: performance.now() - started, inputJson });
+      if (CRITICAL_KINDS.has(e.kind)) {
+        const failureId = await this.storeFailure(info.id, {
+          failureType: 'security_vulnerability',
+          description: e.message,
+          severity: 'critical',
+          detectionMethod: 'runtime',
+          stackTrace: e.toolStack,
+          evidence: { input: JSON.parse(inputJson) as JsonValue, errorType: e.errorType },
+        });
+        this.send({
+          versionId: info.id,
+          toolName: info.name,
+          kind: 'critical',
+          failureCount: failureId.failureCount,
+          severity: 'critical',
+          failureType: 'security_vulnerability',
+          description: e.message,
+          failureId: failureId.id,
+          reportedAt: new Date().toISOString(),
+          source: this.source,
+        });
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Records a wrong result observed outside the runtime (the seed's "Accepted 'user@@domain.com'").
+   * Counts as a failure of the version; a critical one is reported to the monitor at once.
+   */
+  async report(versionInput: string, wrong: WrongResultReport): Promise<{ failureId: number; failureCount: number; signalled: boolean }> {
+    const versionId = parseVersionId(versionInput).id;
+    const severity = wrong.severity ?? 'high';
+    if (!SEVERITIES.includes(severity)) throw new Error(`severity: "${severity}" is not one of ${SEVERITIES.join(', ')}`);
+    const info = await this.routing.version(versionId);
+    if (!info) throw new UnknownToolError(versionInput);
+    const description =
+      wrong.description ??
+      `wrong result for input ${preview(wrong.input)}: returned ${preview(wrong.observed)}` +
+        (wrong.expected !== undefined ? `, expected ${preview(wrong.expected)}` : '');
+    const stored = await this.storeFailure(versionId, {
+      failureType: 'wrong_output',
+      description,
+      severity,
+      detectionMethod: 'report',
+      stackTrace: null,
+      evidence: { input: wrong.input, observed: wrong.observed, ...(wrong.expected !== undefined ? { expected: wrong.expected } : {}) },
+    });
+    const trigger = this.config.self_healing.thresholds.failure_count_trigger;
+    const crossed = crossesThreshold(stored.failureCount - 1, stored.failureCount, trigger);
+    const signalled = severity === 'critical' || crossed;
+    if (signalled) {
+      this.send({
+        versionId,
+        toolName: info.name,
+        kind: severity === 'critical' ? 'critical' : 'threshold',
+        failureCount: stored.failureCount,
+        severity,
+        failureType: 'wrong_output',
+        description,
+        failureId: stored.id,
+        reportedAt: new Date().toISOString(),
+        source: this.source,
+      });
+    }
+    return { failureId: stored.id, failureCount: stored.failureCount, signalled };
+  }
+
+  /** Inserts a failure row and bumps failure_count atomically; returns the new count. */
+  private async storeFailure(
+    versionId: string,
+    f: { failureType: string; description: string; severity: Severity; detectionMethod: string; stackTrace: string | null; evidence: JsonValue },
+  ): Promise<{ id: number; failureCount: number }> {
+    const { rows } = await this.pool.query<{ id: number; failure_count: number }>(
+      `WITH f AS (
+         INSERT INTO failures (tool_id, failure_type, description, stack_trace, detection_method, severity, evidence)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id
+       ), c AS (
+         UPDATE tool_lineage SET failure_count = failure_count + 1 WHERE tool_id = $1 RETURNING failure_count
+       )
+       SELECT f.id, c.failure_count FROM f, c`,
+      [versionId, f.failureType, f.description, f.stackTrace, f.detectionMethod, f.severity, JSON.stringify(f.evidence)],
+    );
+    const row = rows[0]!;
+    return { id: row.id, failureCount: row.failure_count };
+  }
+
+  private onCrossing(c: ThresholdCrossing): void {
+    this.send({
+      versionId: c.versionId,
+      toolName: c.toolName,
+      kind: 'threshold',
+      failureCount: c.failureCount,
+      severity: 'high',
+      failureType: c.errorType ?? 'runtime_errors',
+      description: `${c.failureCount} failed calls (threshold ${this.config.self_healing.thresholds.failure_count_trigger})${c.errorMessage ? `; last: ${c.errorMessage}` : ''}`,
+      reportedAt: new Date().toISOString(),
+      source: this.source,
+    });
+  }
+
+  private send(report: FailureReport): void {
+    const signaler = this.options.signaler;
+    if (!signaler) return;
+    const p = signaler
+      .failureReported(report)
+      .then(() => {
+        this.signalsSent++;
+      })
+      .catch((err: Error) => {
+        this.log(`could not signal the health monitor (${err.message}); will retry`);
+        this.undelivered.push(report);
+        this.scheduleRetry();
+      })
+      .finally(() => this.pendingSignals.delete(p));
+    this.pendingSignals.add(p);
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      const retry = this.undelivered.splice(0);
+      retry.forEach((r) => this.send(r));
+    }, 1000);
+    this.retryTimer.unref();
+  }
+
+  /** Writes buffered executions and waits for signals in flight. */
+  async flush(): Promise<void> {
+    await this.recorder.flush();
+    while (this.pendingSignals.size) await Promise.allSettled([...this.pendingSignals]);
+  }
+
+  /** Clean stop: flushes every execution and report, then releases the sandbox and connections. */
+  async close(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.recorder.close();
+        break;
+      } catch (err) {
+        if (attempt >= 20) {
+          this.log(`giving up on ${this.recorder.pending} unrecorded execution(s): ${(err as Error).message}`);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 2000)));
+      }
+    }
+    while (this.pendingSignals.size) await Promise.allSettled([...this.pendingSignals]);
+    if (this.undelivered.length && this.options.signaler) {
+      clearTimeout(this.retryTimer);
+      const retry = this.undelivered.splice(0);
+      for (const r of retry) await this.options.signaler.failureReported(r).catch((err: Error) => this.log(`lost report for ${r.versionId}: ${err.message}`));
+    }
+    await this.routing.close();
+    this.sandbox.close();
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,43 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { Severity } from './lineage-types.js';
+
+/**
+ * The signal contract between tool runtimes (in any language) and the health monitor workflow.
+ * A runtime reports with signalWithStart on workflow id HEALTH_MONITOR_WORKFLOW_ID, workflow type
+ * HEALTH_MONITOR_WORKFLOW_TYPE, task queue TASK_QUEUE, signal name `failureReported`, and one
+ * argument shaped like FailureReport (JSON).
+ */
+export interface FailureReport {
+  /** The version that failed, `name@semver`. */
+  versionId: string;
+  toolName: string;
+  /** `threshold`: failure_count reached failure_count_trigger; `critical`: one critical failure. */
+  kind: 'threshold' | 'critical';
+  /** failure_count after the failures that caused this report. */
+  failureCount: number;
+  severity: Severity;
+  /** e.g. timeout, TypeError, wrong_output, host_access. */
+  failureType: string;
+  description: string;
+  /** Row id in `failures`, when the failure was stored as one. */
+  failureId?: number | null;
+  /** ISO-8601 time of the report. */
+  reportedAt: string;
+  /** Who reported: e.g. `runtime:host:pid`. */
+  source: string;
+}
+
+export const failureReportedSignal = defineSignal<[FailureReport]>('failureReported');
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+export const checkNowSignal = defineSignal('checkNow');
+
+export interface MonitorStatus {
+  paused: boolean;
+  lastCheckAt: string | null;
+  checks: number;
+  findings: { versionId: string; reason: string }[];
+  healsStarted: string[];
+  pendingReports: number;
+}
+export const monitorStatusQuery = defineQuery<MonitorStatus>('status');

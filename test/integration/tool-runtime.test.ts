@@ -1,0 +1,206 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { defaultConfig } from '../../src/config/schema.js';
+import { PACKAGE_ROOT } from '../../src/infra/paths.js';
+import { LineageStore } from '../../src/lineage/store.js';
+import { MemorySignaler, TemporalMonitorSignaler, ToolExecutionError, ToolRuntime, ToolUnavailableError, UnknownToolError } from '../../src/runtime/index.js';
+import { failureReportedSignal } from '../../src/shared/messages.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { version } from '../support/fixtures.js';
+
+let db: TestDatabase;
+let store: LineageStore;
+const runtimes: ToolRuntime[] = [];
+
+const DOUBLE = 'function run(x) { return x * 2; }';
+const TRIPLE = 'function run(x) { return x * 3; }';
+const FAILING = "function run(x) { throw new Error('always fails: ' + x); }";
+
+async function runtime(extra: Partial<Parameters<typeof ToolRuntime.create>[0]> = {}): Promise<ToolRuntime> {
+  const config = defaultConfig();
+  config.runtime.flush_interval_ms = 50;
+  const r = await ToolRuntime.create({ databaseUrl: db.url, config, ...extra });
+  runtimes.push(r);
+  return r;
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  store = new LineageStore(db.prisma);
+  await store.registerVersion(version('doubler', '1.0.0', [], { code: DOUBLE }));
+  await store.registerVersion(version('doubler', '1.1.0', ['doubler@1.0.0'], { code: TRIPLE }));
+  await store.setRoute('doubler@1.1.0', 'test');
+  await store.registerVersion(version('flaky', '1.0.0', [], { code: FAILING }));
+  await store.setRoute('flaky@1.0.0', 'test');
+});
+
+afterAll(async () => {
+  for (const r of runtimes) await r.close().catch(() => undefined);
+  await db.drop();
+});
+
+describe('ToolRuntime', () => {
+  it('calls the routed version, or an explicit one, and records every execution in batches', async () => {
+    const rt = await runtime();
+    expect(await rt.call('doubler', 5)).toBe(15);
+    expect(await rt.call('doubler@1.0.0', 5)).toBe(10);
+    expect(await rt.call('doubler_v1.1.0', 2)).toBe(6);
+    await rt.flush();
+    const rows = await db.query<{ tool_id: string; execution_count: number; failure_count: number; success_rate: number }>(
+      `SELECT tool_id, execution_count, failure_count, success_rate FROM tool_lineage WHERE tool_name = 'doubler' ORDER BY tool_id`,
+    );
+    expect(rows).toEqual([
+      { tool_id: 'doubler@1.0.0', execution_count: 1, failure_count: 0, success_rate: 1 },
+      { tool_id: 'doubler@1.1.0', execution_count: 2, failure_count: 0, success_rate: 1 },
+    ]);
+    const executions = await db.query<{ ok: boolean; input: unknown; input_hash: string }>(`SELECT ok, input, input_hash FROM executions WHERE tool_id = 'doubler@1.1.0'`);
+    expect(executions).toHaveLength(2);
+    expect(executions.every((e) => e.ok && e.input === null && /^[0-9a-f]{64}$/.test(e.input_hash))).toBe(true);
+  });
+
+  it('refuses unknown tools and pruned, failed or tainted versions with typed errors', async () => {
+    const rt = await runtime();
+    await expect(rt.call('nope', 1)).rejects.toBeInstanceOf(UnknownToolError);
+    await expect(rt.call('doubler@9.0.0', 1)).rejects.toBeInstanceOf(UnknownToolError);
+    await store.registerVersion(version('guarded', '1.0.0', [], { code: DOUBLE }));
+    await store.registerVersion(version('guarded', '1.1.0', ['guarded@1.0.0'], { code: DOUBLE }));
+    await store.setRoute('guarded@1.0.0', 'test');
+    for (const health of ['pruned', 'failed', 'degraded'] as const) {
+      await db.query(`UPDATE tool_lineage SET health_status = $1 WHERE tool_id = 'guarded@1.1.0'`, [health]);
+      await new Promise((r) => setTimeout(r, 100)); // the notification invalidates the cache
+      const err = await rt.call('guarded@1.1.0', 1).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ToolUnavailableError);
+      expect((err as ToolUnavailableError).health).toBe(health);
+      expect((err as Error).message).toMatch(/routed to guarded@1\.0\.0/);
+    }
+  });
+
+  it('loses no execution on a clean stop', async () => {
+    const config = defaultConfig();
+    config.runtime.batch_size = 100;
+    config.runtime.flush_interval_ms = 60_000;
+    const rt = await ToolRuntime.create({ databaseUrl: db.url, config });
+    await store.registerVersion(version('counted', '1.0.0', [], { code: DOUBLE }));
+    for (let i = 0; i < 1234; i++) await rt.call('counted@1.0.0', i);
+    await rt.close();
+    const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE tool_id = 'counted@1.0.0'`);
+    expect(row!.n).toBe(1234);
+  });
+
+  it('records a failed call with its input and error type, and reports hostile code as critical', async () => {
+    const signaler = new MemorySignaler();
+    const rt = await runtime({ signaler });
+    await store.registerVersion(version('sneaky', '1.0.0', [], { code: "function run(x) { if (x === 'escape') return process.env; return x; }" }));
+    const err = await rt.call('sneaky@1.0.0', 'escape').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ToolExecutionError);
+    expect((err as ToolExecutionError).kind).toBe('host_access');
+    expect(await rt.call('sneaky@1.0.0', 'fine')).toBe('fine');
+    await rt.flush();
+    const [exec] = await db.query<{ error_type: string; input: unknown }>(`SELECT error_type, input FROM executions WHERE tool_id = 'sneaky@1.0.0' AND NOT ok`);
+    expect(exec).toEqual({ error_type: 'host_access', input: 'escape' });
+    expect(signaler.reports).toHaveLength(1);
+    expect(signaler.reports[0]).toMatchObject({ versionId: 'sneaky@1.0.0', kind: 'critical', severity: 'critical', failureType: 'security_vulnerability' });
+    const [failure] = await db.query<{ failure_type: string; severity: string }>(`SELECT failure_type, severity FROM failures WHERE tool_id = 'sneaky@1.0.0'`);
+    expect(failure).toEqual({ failure_type: 'security_vulnerability', severity: 'critical' });
+  });
+
+  it('records a wrong result reported from outside, with its evidence', async () => {
+    const signaler = new MemorySignaler();
+    const rt = await runtime({ signaler });
+    await store.registerVersion(version('reported', '1.0.0', [], { code: "function run(x) { return String(x).includes('@'); }" }));
+    const first = await rt.report('reported_v1.0.0', { input: 'user@@domain.com', observed: true, expected: false });
+    expect(first).toMatchObject({ failureCount: 1, signalled: false });
+    const [row] = await db.query<{ failure_type: string; detection_method: string; severity: string; description: string; evidence: unknown }>(
+      `SELECT failure_type, detection_method, severity, description, evidence FROM failures WHERE id = $1`,
+      [first.failureId],
+    );
+    expect(row).toEqual({
+      failure_type: 'wrong_output',
+      detection_method: 'report',
+      severity: 'high',
+      description: 'wrong result for input "user@@domain.com": returned true, expected false',
+      evidence: { input: 'user@@domain.com', observed: true, expected: false },
+    });
+    const critical = await rt.report('reported@1.0.0', { input: '@domain.com', observed: true, severity: 'critical', description: "Accepted '@domain.com'" });
+    expect(critical.signalled).toBe(true);
+    await rt.flush();
+    expect(signaler.reports.map((r) => [r.kind, r.description])).toEqual([['critical', "Accepted '@domain.com'"]]);
+    await rt.report('reported@1.0.0', { input: 'user@', observed: true });
+    await rt.flush();
+    expect(signaler.reports.map((r) => r.kind)).toEqual(['critical', 'threshold']);
+  });
+});
+
+describe('ToolRuntime across processes and with Temporal', () => {
+  it('stops routing to a pruned version within one second in every runtime process', async () => {
+    await store.registerVersion(version('shared', '1.0.0', [], { code: DOUBLE }));
+    await store.registerVersion(version('shared', '1.1.0', ['shared@1.0.0'], { code: TRIPLE }));
+    await store.setRoute('shared@1.1.0', 'test');
+    const children: { child: ChildProcess; lines: { at?: number; version?: string; error?: string; ready?: boolean }[] }[] = [];
+    for (let i = 0; i < 2; i++) {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(PACKAGE_ROOT, 'test/support/runtime-child.ts'), db.url, 'shared', '10'], {
+        cwd: PACKAGE_ROOT,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const entry = { child, lines: [] as { at?: number; version?: string; error?: string }[] };
+      let buf = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const parts = buf.split('\n');
+        buf = parts.pop()!;
+        for (const p of parts) if (p.trim()) entry.lines.push(JSON.parse(p));
+      });
+      children.push(entry);
+    }
+    const until = async (cond: () => boolean, ms: number) => {
+      const end = Date.now() + ms;
+      while (!cond()) {
+        if (Date.now() > end) throw new Error('condition not met in time');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    try {
+      await until(() => children.every((c) => c.lines.filter((l) => l.version === 'shared@1.1.0').length >= 5), 30_000);
+      const prunedAt = Date.now();
+      await db.query(`BEGIN; UPDATE tool_lineage SET health_status = 'pruned' WHERE tool_id = 'shared@1.1.0'; UPDATE routes SET version_id = 'shared@1.0.0' WHERE tool_name = 'shared'; COMMIT;`);
+      await until(() => children.every((c) => c.lines.some((l) => (l.at ?? 0) > prunedAt + 1000)), 10_000);
+      for (const c of children) {
+        const lastOld = Math.max(...c.lines.filter((l) => l.version === 'shared@1.1.0').map((l) => l.at!));
+        expect(lastOld - prunedAt).toBeLessThan(1000);
+        const after = c.lines.filter((l) => (l.at ?? 0) > prunedAt + 1000);
+        expect(after.length).toBeGreaterThan(0);
+        expect(after.every((l) => l.version === 'shared@1.0.0')).toBe(true);
+      }
+    } finally {
+      for (const c of children) c.child.kill('SIGTERM');
+    }
+  });
+
+  it('signals the monitor exactly once when 50 concurrent failing calls cross the threshold', async () => {
+    const connection = await Connection.connect({ address: inject('temporalAddress') });
+    const client = new Client({ connection });
+    const workflowId = `monitor-test-${Date.now()}`;
+    const signaler = new TemporalMonitorSignaler(client, { workflowId, taskQueue: `no-worker-${Date.now()}` });
+    const config = defaultConfig();
+    config.runtime.batch_size = 7; // the 50 failures land in several batches
+    const rt = await ToolRuntime.create({ databaseUrl: db.url, config, signaler });
+    try {
+      const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => rt.call('flaky', i)));
+      expect(results.every((r) => r.status === 'rejected')).toBe(true);
+      await rt.flush();
+      const [row] = await db.query<{ failure_count: number }>(`SELECT failure_count FROM tool_lineage WHERE tool_id = 'flaky@1.0.0'`);
+      expect(row!.failure_count).toBe(50);
+      const history = await client.workflow.getHandle(workflowId).fetchHistory();
+      const signals = (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === failureReportedSignal.name);
+      expect(signals).toHaveLength(1);
+      expect(rt.signalsSent).toBe(1);
+    } finally {
+      await rt.close();
+      await client.workflow.getHandle(workflowId).terminate('test done').catch(() => undefined);
+      await connection.close();
+    }
+  });
+});
