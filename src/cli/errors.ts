@@ -1,7 +1,10 @@
 import { InvalidIdError } from '../shared/ids.js';
 import { LineageError } from '../lineage/errors.js';
 import { ManifestError } from '../lineage/manifest.js';
+import { ConfigError } from '../config/load.js';
 import { MigrationError } from '../infra/migrator.js';
+import { ToolExecutionError } from '../sandbox/errors.js';
+import { UnknownToolError } from '../runtime/errors.js';
 
 /** Exit codes of the `dise` command (DESIGN.md §9). */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -18,7 +21,8 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError || err instanceof LineageError || err instanceof ManifestError || err instanceof InvalidIdError) {
     return EXIT.usage;
   }
-  if (err instanceof MigrationError) return EXIT.usage;
+  if (err instanceof MigrationError || err instanceof ConfigError || err instanceof UnknownToolError) return EXIT.usage;
+  if (err instanceof ToolExecutionError && err.kind === 'invalid_input') return EXIT.usage;
   return EXIT.failed;
 }
 

@@ -1,16 +1,25 @@
 import { Command, CommanderError, Option } from 'commander';
+import { loadConfig } from '../config/load.js';
+import type { DiseConfig } from '../config/schema.js';
+import { call } from './commands/call.js';
 import { dev } from './commands/dev.js';
 import { lineage, LINEAGE_FORMATS } from './commands/lineage.js';
 import { migrateCommand } from './commands/migrate.js';
+import { report } from './commands/report.js';
 import { toolAdd } from './commands/tool-add.js';
+import { toolList } from './commands/tool-list.js';
 import { workerCommand } from './commands/worker.js';
 import { consoleOutput, type Output } from './context.js';
 import { describeError, EXIT, exitCodeFor } from './errors.js';
 
 /** Builds the `dise` program. `out` is injectable so tests can capture results and messages. */
-export function buildProgram(out: Output = consoleOutput): Command {
+export function buildProgram(out: Output = consoleOutput, exitCode: { value: number } = { value: 0 }): Command {
+  let cached: DiseConfig | undefined;
+  /** config.yaml is read and validated once, when a command first needs it. */
+  const config = (): DiseConfig => (cached ??= loadConfig(program.opts<{ config?: string }>().config));
   const program = new Command('dise')
     .description('dise-heal: self-healing tool lineages on Temporal')
+    .option('--config <path>', 'config file (default: $DISE_CONFIG, else ./config.yaml when present)')
     .option('--verbose', 'print stack traces with errors')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
@@ -21,6 +30,7 @@ Environment:
   TEMPORAL_ADDRESS    Temporal frontend host:port (default: the dev server of \`dise dev\`)
   TEMPORAL_NAMESPACE  namespace (default: default); TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/KEY for Cloud
   DISE_HOME           state folder (default: ./.dise)
+  DISE_CONFIG         config file (see config.example.yaml)
 
 Examples:
   $ dise dev
@@ -58,8 +68,38 @@ Examples:
     .option('--json', 'print the registered versions as JSON')
     .addHelpText('after', '\nAll versions of all files are registered together, or none on an error.\n\nExample:\n  $ dise tool add email_validator.yaml')
     .action(async (files: string[], opts: { route: boolean; json?: boolean }) => {
-      await toolAdd(files, { route: opts.route, json: Boolean(opts.json) }, out);
+      exitCode.value = (await toolAdd(files, { route: opts.route, json: Boolean(opts.json) }, config(), out)).exitCode;
     });
+  tool
+    .command('list')
+    .description('tools, their routed version and its health')
+    .option('--json', 'print the list as JSON')
+    .addHelpText('after', '\nExample:\n  $ dise tool list --json')
+    .action(async (opts: { json?: boolean }) => toolList({ json: Boolean(opts.json) }, out));
+
+  program
+    .command('call')
+    .description('call a tool through the runtime guard and print its output (JSON)')
+    .argument('<tool>', 'tool name (its routed version) or version id')
+    .argument('<json>', 'the input, as JSON')
+    .option('--json', 'print {output, versionId, durationMs}')
+    .addHelpText('after', `\nExit code 1 when the tool fails (the error names the kind: timeout, memory_limit, thrown, …).\n\nExample:\n  $ dise call email_validator '"user@example.com"'`)
+    .action(async (tool: string, json: string, opts: { json?: boolean }) => call(tool, json, { json: Boolean(opts.json) }, config(), out));
+
+  program
+    .command('report')
+    .description('report a wrong result or failure of a version, observed outside the runtime')
+    .argument('<id>', 'version id (or tool name: its routed version)')
+    .requiredOption('--input <json>', 'the input that gave the wrong result')
+    .option('--observed <json>', 'what the tool returned')
+    .option('--expected <json>', 'what it should have returned (becomes a regression test when healed)')
+    .option('--description <text>', "what went wrong, e.g. \"Accepted 'user@@domain.com'\"")
+    .addOption(new Option('--severity <level>', 'how bad it is; critical signals the monitor at once').choices(['critical', 'high', 'medium', 'low']))
+    .option('--json', 'print the stored failure as JSON')
+    .addHelpText('after', `\nExample:\n  $ dise report email_validator@2.1.0 --input '"user@@domain.com"' --observed true --expected false`)
+    .action(async (id: string, opts: { input: string; observed?: string; expected?: string; description?: string; severity?: string; json?: boolean }) =>
+      report(id, { ...opts, json: Boolean(opts.json) }, config(), out),
+    );
 
   program
     .command('lineage')
@@ -75,7 +115,8 @@ Examples:
 
 /** Runs the command line; returns the exit code instead of exiting, for tests. */
 export async function runCli(argv: string[], out: Output = consoleOutput): Promise<number> {
-  const program = buildProgram(out);
+  const exitCode = { value: 0 };
+  const program = buildProgram(out, exitCode);
   // Settings are copied to subcommands when they are created, so apply them to the whole tree.
   const configure = (command: Command) => {
     command.exitOverride();
@@ -85,7 +126,7 @@ export async function runCli(argv: string[], out: Output = consoleOutput): Promi
   configure(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return EXIT.ok;
+    return exitCode.value;
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;

@@ -55,6 +55,28 @@ export interface RegisterVersionInput {
   replaces?: string | null;
 }
 
+/** What a registration validator decided about a version just inserted (inside the transaction). */
+export interface ValidationOutcome {
+  health: Health;
+  failures: DetectedFailureInput[];
+}
+
+export interface DetectedFailureInput {
+  failureType: string;
+  description: string;
+  stackTrace: string | null;
+  testCaseFailed: string | null;
+  detectionMethod: string;
+  severity: Severity;
+  evidence: JsonValue;
+}
+
+/** Runs inside the registration transaction, after the version, its tests and rules are written. */
+export type RegistrationValidator = (
+  tx: Prisma.TransactionClient,
+  version: { id: string; code: string; parents: string[] },
+) => Promise<ValidationOutcome>;
+
 export interface RegisteredVersion {
   id: string;
   name: string;
@@ -64,6 +86,8 @@ export interface RegisteredVersion {
   relationship: RelationshipType | null;
   health: Health;
   inheritedRules: string[];
+  /** What validation found (empty when the version passed or was not validated). */
+  failures?: DetectedFailureInput[];
 }
 
 type Db = PrismaClient | Prisma.TransactionClient;
@@ -104,13 +128,23 @@ export class LineageStore {
    * Registers several versions in one transaction, parents before children whatever the input order:
    * either all are registered or, on the first refusal, none.
    */
-  async registerMany(inputs: RegisterVersionInput[]): Promise<RegisteredVersion[]> {
+  async registerMany(inputs: RegisterVersionInput[], options: { validate?: RegistrationValidator } = {}): Promise<RegisteredVersion[]> {
     const ordered = orderParentsFirst(inputs.map((input, index) => ({ input, index, ref: this.validateIdentity(input) })));
     const checked = ordered.map((item) => ({ ...item, prepared: this.prepare(item.input, item.ref) }));
     const results = await this.prisma.$transaction(
       async (tx) => {
         const out: { index: number; registered: RegisteredVersion }[] = [];
-        for (const item of checked) out.push({ index: item.index, registered: await this.insertVersion(tx, item.ref, item.input, item.prepared) });
+        for (const item of checked) {
+          const registered = await this.insertVersion(tx, item.ref, item.input, item.prepared);
+          if (options.validate) {
+            const outcome = await options.validate(tx, { id: registered.id, code: item.input.code, parents: registered.parents });
+            await tx.toolLineage.update({ where: { toolId: registered.id }, data: { healthStatus: outcome.health } });
+            await this.recordFailures(registered.id, outcome.failures, tx);
+            registered.health = outcome.health;
+            registered.failures = outcome.failures;
+          }
+          out.push({ index: item.index, registered });
+        }
         return out;
       },
       { timeout: 60_000, maxWait: 10_000 },
@@ -552,9 +586,9 @@ export class LineageStore {
   }
 
   /** The version's suite: tests introduced by it or by any ancestor (never by another branch). */
-  async suiteFor(idInput: string): Promise<TestCaseRecord[]> {
+  async suiteFor(idInput: string, db: Db = this.prisma): Promise<TestCaseRecord[]> {
     const id = normalizeVersionId(idInput).id;
-    const rows = await this.prisma.$queryRaw<
+    const rows = await db.$queryRaw<
       { id: number; tool_id: string; name: string; input: JsonValue; expected: JsonValue; critical: boolean; origin: string; source_failure_id: number | null }[]
     >`
       WITH RECURSIVE a(id) AS (
@@ -576,6 +610,43 @@ export class LineageStore {
       origin: r.origin as 'authored' | 'minted',
       sourceFailureId: r.source_failure_id,
     }));
+  }
+
+  /** Every avoidance rule that applies to a version (inherited, propagated or global). */
+  async rulesInScope(idInput: string, db: Db = this.prisma): Promise<AvoidanceRuleRecord[]> {
+    const id = normalizeVersionId(idInput).id;
+    const rows = await db.avoidanceRule.findMany({
+      where: { OR: [{ inheritance: { some: { toolId: id } } }, { propagationScope: 'global' }] },
+      orderBy: { createdAt: 'asc' },
+    });
+    return rows.map((r) => ({
+      ruleId: r.ruleId,
+      description: r.description,
+      patternToAvoid: r.patternToAvoid,
+      patternKind: r.patternKind,
+      reason: r.reason,
+      sourceFailure: r.sourceFailure,
+      propagationScope: r.propagationScope as PropagationScope,
+      createdAt: r.createdAt.toISOString(),
+    }));
+  }
+
+  /** Stores detector findings against a version and counts them in failure_count. */
+  async recordFailures(versionId: string, failures: DetectedFailureInput[], db: Db = this.prisma): Promise<void> {
+    if (!failures.length) return;
+    await db.failure.createMany({
+      data: failures.map((f) => ({
+        toolId: versionId,
+        failureType: f.failureType,
+        description: f.description,
+        stackTrace: f.stackTrace,
+        testCaseFailed: f.testCaseFailed?.slice(0, 255) ?? null,
+        detectionMethod: f.detectionMethod,
+        severity: f.severity,
+        evidence: f.evidence as Prisma.InputJsonValue,
+      })),
+    });
+    await db.toolLineage.update({ where: { toolId: versionId }, data: { failureCount: { increment: failures.length } } });
   }
 
   // ---------------------------------------------------------------- routing

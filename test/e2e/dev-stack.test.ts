@@ -32,10 +32,10 @@ version: 1.1.0
 parents: [greeter@1.0.0]
 description: Say hello politely
 code: |
-  function run(input) { return 'hello, ' + input.name; }
+  function run(input) { return input.polite ? 'hello, dear ' + input.name : 'hello ' + input.name; }
 mutation:
   type: feature_add
-  description: Add a comma
+  description: Add a polite form
 `;
 
 describe('dise dev', () => {
@@ -62,7 +62,7 @@ describe('dise dev', () => {
     expect(shown.code, shown.stderr).toBe(0);
     const lineage = JSON.parse(shown.stdout);
     expect(lineage).toMatchObject({ id: 'greeter@1.1.0', parents: ['greeter@1.0.0'], generation: 1, health: 'healthy' });
-    expect(lineage.mutations[0]).toMatchObject({ mutationType: 'feature_add', description: 'Add a comma' });
+    expect(lineage.mutations[0]).toMatchObject({ mutationType: 'feature_add', description: 'Add a polite form' });
 
     const again = await runDise(['dev'], env);
     expect(again.code).toBe(0);

@@ -45,7 +45,8 @@ describe('dise tool add / lineage', () => {
 
   it('--no-route leaves the route alone; --json prints the registrations', async () => {
     const out = captureOutput();
-    const f = file('next.yaml', 'name: email_validator\nversion: 3.0.0\nparents: [email_validator@2.0.0]\ncode: "function run(x) { return false; }"\nmutation: { type: refactor, description: stub }\n');
+    const code = JSON.stringify("function run(x) { return typeof x === 'string' && /^[^@\\s]+@[^@\\s]+\\.[a-z]{2,}$/i.test(x.trim()); }");
+    const f = file('next.yaml', `name: email_validator\nversion: 3.0.0\nparents: [email_validator@2.0.0]\ncode: ${code}\nmutation: { type: refactor, description: simpler regex }\n`);
     expect(await runCli(['tool', 'add', '--no-route', '--json', f], out)).toBe(0);
     expect(JSON.parse(out.stdout.join(''))).toMatchObject({ registered: [{ id: 'email_validator@3.0.0', routed: false, generation: 3 }] });
     const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'email_validator'`);

@@ -1,9 +1,12 @@
+import type { DiseConfig } from '../../config/schema.js';
+import { registrationValidator } from '../../detection/registration.js';
 import { readManifestFile } from '../../lineage/manifest.js';
+import { Sandbox } from '../../sandbox/sandbox.js';
 import type { RegisterVersionInput, RegisteredVersion } from '../../lineage/store.js';
 import { compareSemver, parseVersionId } from '../../shared/ids.js';
 import { ROUTABLE_HEALTH } from '../../shared/lineage-types.js';
 import { withDatabase, type Output } from '../context.js';
-import { UsageError } from '../errors.js';
+import { EXIT, UsageError } from '../errors.js';
 
 export interface ToolAddOptions {
   route: boolean;
@@ -15,16 +18,27 @@ export interface ToolAddResult {
 }
 
 /**
- * `dise tool add <file>...`: every manifest of every file is registered in one transaction (all or
- * nothing). The newest passing version of each tool becomes its route unless --no-route.
+ * `dise tool add <file>...`: every manifest of every file is validated (static analysis, rule gates,
+ * its suite, regression against its parent) and registered in one transaction (all or nothing). A
+ * version that fails is stored FAILED with its failures; the newest passing version of each tool
+ * becomes its route unless --no-route. Exit code 1 when any version failed validation.
  */
-export async function toolAdd(files: string[], options: ToolAddOptions, out: Output): Promise<ToolAddResult> {
+export async function toolAdd(files: string[], options: ToolAddOptions, config: DiseConfig, out: Output): Promise<ToolAddResult & { exitCode: number }> {
   if (!files.length) throw new UsageError('tool add: name at least one manifest file');
   const inputs: { file: string; input: RegisterVersionInput }[] = [];
   for (const file of files) for (const input of readManifestFile(file)) inputs.push({ file, input });
 
   return withDatabase(out, async ({ store, prisma }) => {
-    const registered = await store.registerMany(inputs.map((i) => i.input));
+    const sandbox = new Sandbox(config.sandbox);
+    let registered: RegisteredVersion[];
+    try {
+      registered = await store.registerMany(
+        inputs.map((i) => i.input),
+        { validate: registrationValidator(store, sandbox, config) },
+      );
+    } finally {
+      sandbox.close();
+    }
     const routed = new Set<string>();
     if (options.route) {
       const newest = new Map<string, RegisteredVersion>();
@@ -49,8 +63,11 @@ export async function toolAdd(files: string[], options: ToolAddOptions, out: Out
     } else {
       for (const r of result.registered) {
         out.result(`${r.id} ${r.health}${r.routed ? ' (routed)' : ''}`);
+        for (const f of r.failures ?? []) out.info(`  ${r.id}: [${f.severity}] ${f.failureType}: ${f.description}`);
       }
     }
-    return result;
+    const failed = result.registered.filter((r) => r.health === 'failed');
+    if (failed.length) out.info(`${failed.length} version(s) failed validation and were stored FAILED (never routed)`);
+    return { ...result, exitCode: failed.length ? EXIT.failed : EXIT.ok };
   });
 }

@@ -1,0 +1,24 @@
+import { withDatabase, type Output } from '../context.js';
+import { colorEnabled, healthBadge } from '../format/style.js';
+
+/** `dise tool list`: every tool, its routed version and that version's health. */
+export async function toolList(options: { json: boolean }, out: Output): Promise<void> {
+  await withDatabase(out, async ({ store }) => {
+    const tools = await store.listTools();
+    if (options.json) {
+      out.result(JSON.stringify(tools, null, 2));
+      return;
+    }
+    if (!tools.length) {
+      out.info('no tools registered yet (dise tool add <manifest>)');
+      return;
+    }
+    const color = colorEnabled();
+    const width = Math.max(4, ...tools.map((t) => t.name.length));
+    const vwidth = Math.max(6, ...tools.map((t) => (t.routedVersion ?? '-').length));
+    out.result(`${'TOOL'.padEnd(width)}  ${'ROUTED'.padEnd(vwidth)}  VERSIONS  HEALTH`);
+    for (const t of tools) {
+      out.result(`${t.name.padEnd(width)}  ${(t.routedVersion ?? '-').padEnd(vwidth)}  ${String(t.versions).padStart(8)}  ${t.health ? healthBadge(t.health, color) : '-'}`);
+    }
+  });
+}

@@ -1,0 +1,27 @@
+import { Client, Connection } from '@temporalio/client';
+import { connectionOptions, type TemporalSettings } from '../infra/temporal-connection.js';
+import { TemporalMonitorSignaler, type MonitorSignaler } from '../runtime/monitor-signaler.js';
+import { resolveTemporal, type Output } from './context.js';
+
+export interface TemporalHandle {
+  client: Client;
+  settings: TemporalSettings;
+  close(): Promise<void>;
+}
+
+export async function connectTemporal(settings: TemporalSettings = resolveTemporal()): Promise<TemporalHandle> {
+  const connection = await Connection.connect({ ...connectionOptions(settings), connectTimeout: 5000 });
+  const client = new Client({ connection, namespace: settings.namespace });
+  return { client, settings, close: () => connection.close() };
+}
+
+/** A signaler to the health monitor when Temporal is reachable; otherwise none, said once. */
+export async function optionalSignaler(out: Output): Promise<{ signaler?: MonitorSignaler; close(): Promise<void> }> {
+  try {
+    const temporal = await connectTemporal();
+    return { signaler: new TemporalMonitorSignaler(temporal.client), close: temporal.close };
+  } catch (err) {
+    out.info(`note: not reporting to the health monitor (${(err as Error).message}); failures are still recorded`);
+    return { close: async () => undefined };
+  }
+}

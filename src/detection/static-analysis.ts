@@ -1,0 +1,230 @@
+import * as acorn from 'acorn';
+import * as walk from 'acorn-walk';
+import esquery from 'esquery';
+import type { DetectedFailure } from './types.js';
+
+export interface StaticFinding {
+  check: 'eval' | 'function_constructor' | 'dynamic_import' | 'with_statement' | 'host_global' | 'constructor_escape' | 'prototype_access' | 'parse_error';
+  message: string;
+  line: number;
+  column: number;
+}
+
+/** Globals of a host (Node, browsers, other runtimes) that tool code has no business touching. */
+export const HOST_GLOBALS = new Set([
+  'process', 'require', 'globalThis', 'global', 'window', 'self', 'module', 'exports', 'Buffer', '__dirname',
+  '__filename', 'fetch', 'XMLHttpRequest', 'WebSocket', 'importScripts', 'Deno', 'Bun', 'WebAssembly', 'SharedArrayBuffer', 'Atomics',
+]);
+
+type AnyNode = acorn.AnyNode;
+
+export function parseForAnalysis(code: string): acorn.Program {
+  return acorn.parse(code, { ecmaVersion: 'latest', sourceType: 'script', locations: true });
+}
+
+/** Names the code declares itself (variables, functions, parameters, classes, catch bindings). */
+function declaredNames(program: acorn.Program): Set<string> {
+  const names = new Set<string>();
+  const addPattern = (p: acorn.Pattern | null | undefined): void => {
+    if (!p) return;
+    switch (p.type) {
+      case 'Identifier':
+        names.add(p.name);
+        break;
+      case 'ObjectPattern':
+        p.properties.forEach((prop) => addPattern(prop.type === 'RestElement' ? prop.argument : prop.value));
+        break;
+      case 'ArrayPattern':
+        p.elements.forEach((e) => addPattern(e));
+        break;
+      case 'RestElement':
+        addPattern(p.argument);
+        break;
+      case 'AssignmentPattern':
+        addPattern(p.left);
+        break;
+      default:
+        break;
+    }
+  };
+  walk.full(program, (node: AnyNode) => {
+    if (node.type === 'VariableDeclarator') addPattern(node.id);
+    if (node.type === 'FunctionDeclaration' || node.type === 'FunctionExpression' || node.type === 'ArrowFunctionExpression') {
+      if ('id' in node && node.id) names.add(node.id.name);
+      node.params.forEach((p) => addPattern(p));
+    }
+    if (node.type === 'ClassDeclaration' && node.id) names.add(node.id.name);
+    if (node.type === 'CatchClause') addPattern(node.param);
+  });
+  return names;
+}
+
+/** True when `node` (an Identifier) is read as a variable, not used as a property name or key. */
+function isReference(node: acorn.Identifier, ancestors: AnyNode[]): boolean {
+  const parent = ancestors[ancestors.length - 2];
+  if (!parent) return true;
+  if (parent.type === 'MemberExpression' && parent.property === node && !parent.computed) return false;
+  if ((parent.type === 'Property' || parent.type === 'MethodDefinition' || parent.type === 'PropertyDefinition') && parent.key === node && !parent.computed) {
+    return parent.type === 'Property' && parent.shorthand;
+  }
+  if (parent.type === 'LabeledStatement' || parent.type === 'BreakStatement' || parent.type === 'ContinueStatement') return false;
+  return true;
+}
+
+function propertyName(node: acorn.MemberExpression): string | undefined {
+  if (!node.computed && node.property.type === 'Identifier') return node.property.name;
+  if (node.property.type === 'Literal' && typeof node.property.value === 'string') return node.property.value;
+  return undefined;
+}
+
+/** The built-in security checks over a real JavaScript AST. */
+export function securityFindings(program: acorn.Program): StaticFinding[] {
+  const findings: StaticFinding[] = [];
+  const declared = declaredNames(program);
+  const at = (node: AnyNode) => ({ line: node.loc?.start.line ?? 0, column: (node.loc?.start.column ?? 0) + 1 });
+  walk.fullAncestor(program, (node: AnyNode, _state: unknown, ancestors: AnyNode[]) => {
+    switch (node.type) {
+      case 'CallExpression':
+      case 'NewExpression':
+        if (node.callee.type === 'Identifier' && node.callee.name === 'eval' && !declared.has('eval')) {
+          findings.push({ check: 'eval', message: 'eval() runs arbitrary code', ...at(node) });
+        }
+        if (node.callee.type === 'Identifier' && node.callee.name === 'Function' && !declared.has('Function')) {
+          findings.push({ check: 'function_constructor', message: 'the Function constructor runs arbitrary code', ...at(node) });
+        }
+        break;
+      case 'ImportExpression':
+        findings.push({ check: 'dynamic_import', message: 'dynamic import() loads code', ...at(node) });
+        break;
+      case 'WithStatement':
+        findings.push({ check: 'with_statement', message: '`with` makes scope resolution unpredictable', ...at(node) });
+        break;
+      case 'Identifier':
+        if (HOST_GLOBALS.has(node.name) && !declared.has(node.name) && isReference(node, ancestors)) {
+          findings.push({ check: 'host_global', message: `access to the host global \`${node.name}\``, ...at(node) });
+        }
+        break;
+      case 'MemberExpression': {
+        const name = propertyName(node);
+        if (name === 'constructor' && node.object.type === 'MemberExpression' && propertyName(node.object) === 'constructor') {
+          findings.push({ check: 'constructor_escape', message: '`.constructor.constructor` reaches the Function constructor', ...at(node) });
+        }
+        if (name === '__proto__' || name === '__defineGetter__' || name === '__defineSetter__') {
+          findings.push({ check: 'prototype_access', message: `\`${name}\` tampers with prototypes`, ...at(node) });
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  });
+  return findings;
+}
+
+/** Static analysis as a detector: any security finding is a critical `security_vulnerability`. */
+export function detectSecurityIssues(code: string): { failure: DetectedFailure | null; findings: StaticFinding[] } {
+  let program: acorn.Program;
+  try {
+    program = parseForAnalysis(code);
+  } catch (err) {
+    const e = err as SyntaxError & { loc?: { line: number; column: number } };
+    const finding: StaticFinding = { check: 'parse_error', message: e.message, line: e.loc?.line ?? 0, column: (e.loc?.column ?? 0) + 1 };
+    return {
+      findings: [finding],
+      failure: {
+        failureType: 'static_analysis',
+        description: `code does not parse: ${e.message}`,
+        stackTrace: null,
+        testCaseFailed: null,
+        detectionMethod: 'static_analysis',
+        severity: 'high',
+        evidence: { findings: [finding] } as never,
+      },
+    };
+  }
+  const findings = securityFindings(program);
+  if (!findings.length) return { failure: null, findings };
+  return {
+    findings,
+    failure: {
+      failureType: 'security_vulnerability',
+      description: `found ${findings.length} security issue(s): ${findings.map((f) => `${f.message} (line ${f.line})`).join('; ')}`,
+      stackTrace: null,
+      testCaseFailed: null,
+      detectionMethod: 'static_analysis',
+      severity: 'critical',
+      evidence: { findings } as never,
+    },
+  };
+}
+
+export interface GateRule {
+  ruleId: string;
+  description: string;
+  patternToAvoid: string;
+  /** regex | ast (an esquery selector) | semantic (description only: for the LLM, not checked here) */
+  patternKind: string;
+}
+
+export interface GateViolation {
+  ruleId: string;
+  description: string;
+  patternKind: 'regex' | 'ast';
+  pattern: string;
+  line: number;
+  excerpt: string;
+}
+
+/** Checks code against every machine-checkable avoidance rule; semantic rules are skipped here. */
+export function checkRuleGates(code: string, rules: GateRule[]): GateViolation[] {
+  const violations: GateViolation[] = [];
+  let program: acorn.Program | undefined;
+  const lines = code.split('\n');
+  for (const rule of rules) {
+    if (rule.patternKind === 'regex') {
+      let re: RegExp;
+      try {
+        re = new RegExp(rule.patternToAvoid, 'm');
+      } catch {
+        continue; // an unusable pattern cannot gate; it stays a description for the LLM
+      }
+      const m = re.exec(code);
+      if (m) {
+        const line = code.slice(0, m.index).split('\n').length;
+        violations.push({ ruleId: rule.ruleId, description: rule.description, patternKind: 'regex', pattern: rule.patternToAvoid, line, excerpt: (lines[line - 1] ?? '').trim() });
+      }
+    } else if (rule.patternKind === 'ast') {
+      program ??= parseForAnalysis(code);
+      let matches: AnyNode[];
+      try {
+        matches = esquery.match(program as never, esquery.parse(rule.patternToAvoid)) as unknown as AnyNode[];
+      } catch {
+        continue;
+      }
+      const first = matches[0];
+      if (first) {
+        const line = first.loc?.start.line ?? 0;
+        violations.push({ ruleId: rule.ruleId, description: rule.description, patternKind: 'ast', pattern: rule.patternToAvoid, line, excerpt: (lines[line - 1] ?? '').trim() });
+      }
+    }
+  }
+  return violations;
+}
+
+/** Gate violations as a detector result. */
+export function detectGateViolations(code: string, rules: GateRule[]): { failure: DetectedFailure | null; violations: GateViolation[] } {
+  const violations = checkRuleGates(code, rules);
+  if (!violations.length) return { failure: null, violations };
+  return {
+    violations,
+    failure: {
+      failureType: 'avoidance_rule_violation',
+      description: `violates ${violations.length} avoidance rule(s): ${violations.map((v) => `${v.ruleId} "${v.description}" (line ${v.line}: ${v.excerpt})`).join('; ')}`,
+      stackTrace: null,
+      testCaseFailed: null,
+      detectionMethod: 'rule_gate',
+      severity: 'critical',
+      evidence: { violations } as never,
+    },
+  };
+}
