@@ -1,0 +1,61 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/config/schema.js';
+import { jsonEqual } from '../../src/detection/json-equal.js';
+import { detectRegression, detectTestFailures, runSuite, type SuiteTest } from '../../src/detection/test-runner.js';
+import { validateVersion } from '../../src/detection/validate-version.js';
+import { Sandbox } from '../../src/sandbox/sandbox.js';
+
+const sandbox = new Sandbox(defaultConfig().sandbox);
+afterAll(() => sandbox.close());
+
+const REGEX = "function run(x) { return typeof x === 'string' && /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$/.test(x); }";
+const AT_CHECK = "function run(x) { return String(x).indexOf('@') !== -1; }";
+const suite: SuiteTest[] = [
+  { id: 1, name: 'accepts a plain address', input: 'a@b.co', expected: true, critical: true },
+  { id: 2, name: 'rejects a double at', input: 'a@@b.co', expected: false, critical: true },
+  { id: 3, name: 'rejects a trailing at', input: 'user@', expected: false, critical: false },
+];
+
+describe('test runner and detectors', () => {
+  it('compares JSON structurally', () => {
+    expect(jsonEqual({ a: [1, { b: null }], c: 'x' }, { c: 'x', a: [1, { b: null }] })).toBe(true);
+    expect(jsonEqual({ a: 1 }, { a: 1, b: undefined as never })).toBe(false);
+    expect(jsonEqual([1, 2], [2, 1])).toBe(false);
+    expect(jsonEqual(0, false)).toBe(false);
+  });
+
+  it('reports only critical test failures as a health failure', () => {
+    const results = runSuite(sandbox, 'at', AT_CHECK, suite);
+    expect(results.map((r) => r.passed)).toEqual([true, false, false]);
+    const failure = detectTestFailures(results);
+    expect(failure).toMatchObject({ failureType: 'test_failure', severity: 'critical', testCaseFailed: 'rejects a double at', detectionMethod: 'test' });
+    expect(failure!.description).toMatch(/1 critical test\(s\) failed \(and 1 non-critical\)/);
+    expect(detectTestFailures(runSuite(sandbox, 'at', AT_CHECK, [suite[0]!, suite[2]!]))).toBeNull();
+  });
+
+  it('records a thrown error as a failed test with its message', () => {
+    const [r] = runSuite(sandbox, 'boom', "function run(x) { throw new RangeError('nope'); }", [suite[0]!]);
+    expect(r).toMatchObject({ passed: false, error: { kind: 'RangeError', message: 'RangeError: nope' } });
+  });
+
+  it('finds regressions: tests the parent passes and the child fails', () => {
+    const parent = runSuite(sandbox, 'regex', REGEX, suite);
+    const child = runSuite(sandbox, 'at', AT_CHECK, suite);
+    const regression = detectRegression(parent, child, 'v@1.0.0');
+    expect(regression).toMatchObject({ failureType: 'regression', severity: 'critical', detectionMethod: 'regression_test' });
+    expect(regression!.description).toMatch(/broke 2 test\(s\) that v@1\.0\.0 passes/);
+    expect(detectRegression(child, parent, 'v@2.0.0')).toBeNull();
+  });
+
+  it('validates a version with every detector, and honours the static-analysis switch', () => {
+    const config = defaultConfig();
+    const evil = "function run(x) { return eval('1') === 1 && typeof x === 'string'; }";
+    const report = validateVersion(sandbox, config, { id: 'v@2.0.0', code: evil, suite: [], rules: [] });
+    expect(report.healthy).toBe(false);
+    expect(report.failures.map((f) => f.failureType)).toEqual(['security_vulnerability']);
+    config.self_healing.detection.static_analysis = false;
+    expect(validateVersion(sandbox, config, { id: 'v@2.0.0', code: evil, suite: [], rules: [] }).healthy).toBe(true);
+    config.self_healing.detection.test_based = false;
+    expect(validateVersion(sandbox, config, { id: 'v@2.0.0', code: AT_CHECK, suite, rules: [] }).healthy).toBe(true);
+  });
+});
