@@ -36,18 +36,25 @@ export async function detectRuntimeFailures(
       WHERE t.health_status IN ('healthy', 'regenerated')
         AND (NOT ${onlyRouted}::boolean OR EXISTS (SELECT 1 FROM routes r WHERE r.version_id = t.tool_id))
     ),
-    windowed AS (
-      SELECT c.tool_id, w.calls, w.errors, w.top_error, w.last_message
+    rated AS (
+      -- Index-only scans of (tool_id, id DESC, ok, error_type): the last N calls of every candidate.
+      SELECT c.tool_id, w.calls, w.errors
       FROM candidates c
       CROSS JOIN LATERAL (
-        SELECT count(*)::int AS calls,
-               count(*) FILTER (WHERE NOT e.ok)::int AS errors,
-               mode() WITHIN GROUP (ORDER BY e.error_type) FILTER (WHERE NOT e.ok) AS top_error,
-               (array_agg(e.error_message ORDER BY e.id DESC) FILTER (WHERE NOT e.ok))[1] AS last_message
-        FROM (SELECT ok, error_type, error_message, id FROM executions
-              WHERE tool_id = c.tool_id ORDER BY id DESC LIMIT ${thresholds.execution_window}) e
+        SELECT count(*)::int AS calls, count(*) FILTER (WHERE NOT e.ok)::int AS errors
+        FROM (SELECT ok FROM executions WHERE tool_id = c.tool_id ORDER BY id DESC LIMIT ${thresholds.execution_window}) e
       ) w
       WHERE w.calls >= 10 AND w.errors::float8 / w.calls > ${thresholds.error_rate_threshold}
+    ),
+    windowed AS (
+      -- Details only for the versions over the threshold: the most common error in the window
+      -- (still index-only) and the message of the latest failure (one row).
+      SELECT r.tool_id, r.calls, r.errors,
+             (SELECT e.error_type FROM (SELECT ok, error_type FROM executions WHERE tool_id = r.tool_id
+                                        ORDER BY id DESC LIMIT ${thresholds.execution_window}) e
+              WHERE NOT e.ok GROUP BY e.error_type ORDER BY count(*) DESC, e.error_type LIMIT 1) AS top_error,
+             (SELECT error_message FROM executions WHERE tool_id = r.tool_id AND NOT ok ORDER BY id DESC LIMIT 1) AS last_message
+      FROM rated r
     ),
     fitness AS (
       SELECT f.tool_id,
