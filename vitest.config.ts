@@ -20,6 +20,7 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['test/support/global-setup.ts'],
+          setupFiles: ['test/support/setup-integration.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
           pool: 'forks',

@@ -1,9 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
+import { defaultConfig, type DiseConfig } from './config/schema.js';
 import type { PrismaClient } from './infra/database.js';
 import { connectionOptions, type TemporalSettings } from './infra/temporal-connection.js';
 import { LineageStore } from './lineage/store.js';
+import { LlmClient, llmSettingsFrom, type LlmSettings } from './llm/client.js';
+import { Sandbox } from './sandbox/sandbox.js';
 import { TASK_QUEUE } from './shared/constants.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
@@ -11,6 +14,9 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', impo
 export interface DiseWorkerOptions {
   temporal: TemporalSettings;
   prisma: PrismaClient;
+  config?: DiseConfig;
+  /** The LLM to use; by default from OPENAI_API_KEY / OPENAI_BASE_URL and config.llm; null forces offline. */
+  llm?: LlmSettings | null;
   taskQueue?: string;
   /** Concurrency limits; defaults suit a 2-core machine. */
   maxConcurrentActivityTaskExecutions?: number;
@@ -29,6 +35,10 @@ export interface RunningWorker {
 export async function startWorker(options: DiseWorkerOptions): Promise<RunningWorker> {
   const connection = await NativeConnection.connect(connectionOptions(options.temporal));
   const store = new LineageStore(options.prisma);
+  const config = options.config ?? defaultConfig();
+  const sandbox = new Sandbox(config.sandbox);
+  const llmSettings = options.llm === undefined ? llmSettingsFrom(config) : options.llm;
+  const llm = llmSettings ? new LlmClient(llmSettings) : null;
   let worker: Worker;
   try {
     worker = await Worker.create({
@@ -36,16 +46,20 @@ export async function startWorker(options: DiseWorkerOptions): Promise<RunningWo
       namespace: options.temporal.namespace,
       taskQueue: options.taskQueue ?? TASK_QUEUE,
       workflowsPath: WORKFLOWS_PATH,
-      activities: createActivities({ prisma: options.prisma, store }),
+      activities: createActivities({ prisma: options.prisma, store, config, sandbox, llm }),
       maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 20,
       maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions ?? 20,
       bundlerOptions: { ignoreModules: [] },
     });
   } catch (err) {
+    sandbox.close();
     await connection.close();
     throw err;
   }
-  const done = worker.run().finally(() => connection.close());
+  const done = worker.run().finally(async () => {
+    sandbox.close();
+    await connection.close();
+  });
   return {
     worker,
     connection,

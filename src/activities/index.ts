@@ -1,19 +1,34 @@
-import type { PrismaClient } from '../infra/database.js';
-import type { LineageStore } from '../lineage/store.js';
+import { analyzeFailureActivity } from './analyze-failure.js';
+import { createAvoidanceRuleActivity } from './create-avoidance-rule.js';
+import type { ActivityDeps } from './deps.js';
+import { findHealthyAncestorActivity } from './find-healthy-ancestor.js';
+import { finishHealActivity } from './finish-heal.js';
+import { promoteActivity } from './promote.js';
+import { propagateRuleActivity } from './propagate-rule.js';
+import { pruneBranchActivity } from './prune-branch.js';
+import { recordFailureActivity } from './record-failure.js';
+import { regenerateActivity } from './regenerate.js';
+import { validateCandidateActivity } from './validate-candidate.js';
 
-/** What activities are built from; the worker creates these once. */
-export interface ActivityDeps {
-  prisma: PrismaClient;
-  store: LineageStore;
-}
+export type { ActivityDeps } from './deps.js';
 
 /**
- * Builds the activity functions the worker registers. Each healing step lives in its own file under
- * src/activities and is wired here with its dependencies (no module-level clients).
+ * Builds the activity functions the worker registers. Each healing step lives in its own file and is
+ * wired here with its dependencies (no module-level clients).
  */
 export function createActivities(deps: ActivityDeps) {
-  void deps;
-  return {};
+  return {
+    recordFailure: recordFailureActivity(deps),
+    analyzeFailure: analyzeFailureActivity(deps),
+    pruneBranch: pruneBranchActivity(deps),
+    createAvoidanceRule: createAvoidanceRuleActivity(deps),
+    propagateRule: propagateRuleActivity(deps),
+    findHealthyAncestor: findHealthyAncestorActivity(deps),
+    regenerate: regenerateActivity(deps),
+    validateCandidate: validateCandidateActivity(deps),
+    promote: promoteActivity(deps),
+    finishHeal: finishHealActivity(deps),
+  };
 }
 
 export type DiseActivities = ReturnType<typeof createActivities>;

@@ -53,6 +53,8 @@ export interface RegisterVersionInput {
   regeneratedFrom?: string | null;
   /** For regenerated versions: the failed version this one replaces (a `regenerated` edge). */
   replaces?: string | null;
+  /** The heal that creates this version (unique: promotion is idempotent). */
+  healId?: string | null;
 }
 
 /** What a registration validator decided about a version just inserted (inside the transaction). */
@@ -128,7 +130,10 @@ export class LineageStore {
    * Registers several versions in one transaction, parents before children whatever the input order:
    * either all are registered or, on the first refusal, none.
    */
-  async registerMany(inputs: RegisterVersionInput[], options: { validate?: RegistrationValidator } = {}): Promise<RegisteredVersion[]> {
+  async registerMany(
+    inputs: RegisterVersionInput[],
+    options: { validate?: RegistrationValidator; afterInsert?: (tx: Prisma.TransactionClient, registered: RegisteredVersion) => Promise<void> } = {},
+  ): Promise<RegisteredVersion[]> {
     const ordered = orderParentsFirst(inputs.map((input, index) => ({ input, index, ref: this.validateIdentity(input) })));
     const checked = ordered.map((item) => ({ ...item, prepared: this.prepare(item.input, item.ref) }));
     const results = await this.prisma.$transaction(
@@ -143,6 +148,7 @@ export class LineageStore {
             registered.health = outcome.health;
             registered.failures = outcome.failures;
           }
+          await options.afterInsert?.(tx, registered);
           out.push({ index: item.index, registered });
         }
         return out;
@@ -224,6 +230,7 @@ export class LineageStore {
         description: input.description ?? '',
         category: input.category ?? '',
         regeneratedFrom,
+        healId: input.healId ?? null,
       },
     });
     if (relationship) {

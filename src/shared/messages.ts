@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { HealProgress } from './heal-types.js';
 import type { Severity } from './lineage-types.js';
 
 /**
@@ -41,3 +42,6 @@ export interface MonitorStatus {
   pendingReports: number;
 }
 export const monitorStatusQuery = defineQuery<MonitorStatus>('status');
+
+/** selfHealWorkflow's live state: step, attempt, partial results. */
+export const healProgressQuery = defineQuery<HealProgress>('progress');

@@ -2,4 +2,4 @@
  * The worker's workflowsPath: every workflow dise-heal runs is re-exported here.
  * Workflow code is deterministic: it imports only src/shared and @temporalio/workflow.
  */
-export {};
+export { selfHealWorkflow } from './self-heal.js';

@@ -1,0 +1,146 @@
+import esquery from 'esquery';
+import { checkRuleGates } from '../detection/static-analysis.js';
+import { bisect, candidateAncestors, isBad, passesToday, pathBetween } from '../healing/ancestry.js';
+import { gatherFailingCases, reproduces, TRANSIENT_ERRORS, type FailingCase } from '../healing/failing-cases.js';
+import { analyzeOffline, lineDiff } from '../healing/offline-analysis.js';
+import { analyzeWithLlm } from '../llm/analyst.js';
+import { MalformedAnswerError, PermanentLlmError } from '../llm/client.js';
+import type { FailureAnalysis } from '../shared/heal-types.js';
+import type { PropagationScope } from '../shared/lineage-types.js';
+import { requireVersion, type ActivityDeps } from './deps.js';
+
+export interface AnalyzeFailureInput {
+  healId: string;
+  versionId: string;
+  failureId: number;
+  /** False forces the offline analysis (e.g. after the LLM kept failing). */
+  useLlm: boolean;
+}
+
+const SECURITY_TYPES = new Set(['security_vulnerability', 'host_access']);
+
+function describeCases(cases: FailingCase[]): string {
+  return cases
+    .slice(0, 8)
+    .map((c) => `- input ${JSON.stringify(c.input)}${c.observed !== undefined ? ` returned ${JSON.stringify(c.observed)}` : ''}${c.expected !== undefined ? `, expected ${JSON.stringify(c.expected)}` : ''}${c.errorType ? ` failed with ${c.errorType}` : ''}`)
+    .join('\n');
+}
+
+/** A machine pattern is kept only if it is usable and does not forbid what the good version does. */
+function checkedPattern(pattern: string, kind: 'regex' | 'ast' | 'semantic', goodCode: string): 'regex' | 'ast' | 'semantic' {
+  if (kind === 'semantic') return kind;
+  try {
+    if (kind === 'regex') new RegExp(pattern);
+    else esquery.parse(pattern);
+  } catch {
+    return 'semantic';
+  }
+  const hit = checkRuleGates(goodCode, [{ ruleId: 'probe', description: '', patternToAvoid: pattern, patternKind: kind }]);
+  return hit.length ? 'semantic' : kind;
+}
+
+/**
+ * Step 2: what went wrong, and whose fault it is. Finds the nearest ancestor that passes today's
+ * suite; if it fails the failing inputs the same way, the cause is older or environmental and
+ * nothing will be pruned; if the failure no longer reproduces and looks transient, neither. Otherwise
+ * bisects the path from that ancestor to the failed version for the version that introduced the
+ * failure, and explains the change (LLM when configured, else a diff-based analysis).
+ */
+export function analyzeFailureActivity(deps: ActivityDeps) {
+  return async function analyzeFailure(input: AnalyzeFailureInput): Promise<FailureAnalysis> {
+    const failed = await requireVersion(deps, input.versionId);
+    const failure = await deps.prisma.failure.findUnique({ where: { id: input.failureId } });
+    const failureText = failure?.description ?? 'failure';
+    const cases = await gatherFailingCases(deps.prisma, input.versionId, input.failureId);
+    const defaultScope: PropagationScope =
+      SECURITY_TYPES.has(failure?.failureType ?? '') && deps.config.self_healing.propagation.critical_failures_global
+        ? 'global'
+        : deps.config.self_healing.propagation.default_scope;
+    const base = { problematicPattern: '', patternKind: 'semantic' as const, ruleDescription: '', scope: defaultScope, source: 'offline' as const, failingCases: cases.length, bisect: [] };
+
+    let lastGood: { id: string; code: string } | undefined;
+    for (const candidate of await candidateAncestors(deps.prisma, deps.store, input.versionId)) {
+      if ((await passesToday(deps.sandbox, deps.config, deps.store, candidate)).passed) {
+        lastGood = candidate;
+        break;
+      }
+    }
+    if (!lastGood) {
+      return { ...base, recoverable: false, verdict: 'unrecoverable', reason: `no ancestor of ${input.versionId} passes its suite today: nothing to heal from`, culpritId: null, lastGoodId: null };
+    }
+
+    const reproducedByFailed = cases.filter((c) => reproduces(deps.sandbox, failed.code, c));
+    if (cases.length && !reproducedByFailed.length) {
+      const transient = cases.every((c) => c.errorType && TRANSIENT_ERRORS.has(c.errorType));
+      return {
+        ...base,
+        recoverable: true,
+        verdict: 'transient',
+        reason: transient
+          ? `the failures (${[...new Set(cases.map((c) => c.errorType))].join(', ')}) do not reproduce now: a transient fault, not the code`
+          : `none of the ${cases.length} failing input(s) reproduces against ${input.versionId} now; nothing to prune on this evidence`,
+        culpritId: null,
+        lastGoodId: lastGood.id,
+      };
+    }
+    if (reproducedByFailed.length && reproducedByFailed.every((c) => reproduces(deps.sandbox, lastGood.code, c))) {
+      return {
+        ...base,
+        recoverable: true,
+        verdict: 'not_this_mutation',
+        reason: `${lastGood.id}, which passes its suite, fails the same ${reproducedByFailed.length} input(s) the same way: the cause is the environment or an older bug, not ${input.versionId}'s mutation`,
+        culpritId: null,
+        lastGoodId: lastGood.id,
+      };
+    }
+
+    const pathIds = await pathBetween(deps.store, lastGood.id, input.versionId);
+    const rows = await deps.prisma.toolLineage.findMany({ where: { toolId: { in: pathIds } }, select: { toolId: true, code: true } });
+    const codeOf = new Map(rows.map((r) => [r.toolId, r.code]));
+    const path = pathIds.map((id) => ({ id, code: codeOf.get(id)! }));
+    const { culprit, probes } = await bisect(path, (v) => isBad(deps.sandbox, deps.config, deps.store, v, reproducedByFailed));
+    const culpritIndex = pathIds.indexOf(culprit);
+    const before = path[culpritIndex - 1]!;
+    const culpritRow = await deps.prisma.toolLineage.findUnique({
+      where: { toolId: culprit },
+      include: { mutations: { orderBy: { id: 'desc' }, take: 1 } },
+    });
+    const mutation = culpritRow?.mutations[0]?.description ?? null;
+    const badCode = culpritRow!.code;
+    const common = { recoverable: true, verdict: 'mutation' as const, culpritId: culprit, lastGoodId: lastGood.id, bisect: probes, failingCases: cases.length };
+
+    if (input.useLlm && deps.llm) {
+      try {
+        const answer = await analyzeWithLlm(deps.llm, {
+          failedId: input.versionId,
+          culpritId: culprit,
+          goodId: before.id,
+          failure: failureText,
+          failureType: failure?.failureType ?? 'failure',
+          mutation,
+          diff: lineDiff(before.code, badCode),
+          goodCode: before.code,
+          badCode,
+          failingCases: describeCases(reproducedByFailed),
+        });
+        return {
+          ...common,
+          recoverable: answer.recoverable,
+          reason: answer.reason,
+          problematicPattern: answer.problematic_pattern,
+          patternKind: checkedPattern(answer.problematic_pattern, answer.pattern_kind, before.code),
+          ruleDescription: answer.rule_description,
+          scope: defaultScope === 'global' ? 'global' : answer.scope,
+          source: 'llm',
+        };
+      } catch (err) {
+        // Transient errors propagate: Temporal retries them. A malformed or refused answer falls back.
+        if (!(err instanceof MalformedAnswerError || err instanceof PermanentLlmError)) throw err;
+        const offline = analyzeOffline({ goodCode: before.code, badCode, goodId: before.id, badId: culprit, mutation, failure: failureText });
+        return { ...common, ...offline, reason: `${offline.reason} (offline analysis: ${err.message})`, scope: defaultScope, source: 'offline' };
+      }
+    }
+    const offline = analyzeOffline({ goodCode: before.code, badCode, goodId: before.id, badId: culprit, mutation, failure: failureText });
+    return { ...common, ...offline, scope: defaultScope, source: 'offline' };
+  };
+}

@@ -1,0 +1,29 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { DiseConfig } from '../config/schema.js';
+import type { PrismaClient } from '../infra/database.js';
+import type { LineageStore } from '../lineage/store.js';
+import type { LlmClient } from '../llm/client.js';
+import type { Sandbox } from '../sandbox/sandbox.js';
+
+/** What activities are built from; the worker creates these once. */
+export interface ActivityDeps {
+  prisma: PrismaClient;
+  store: LineageStore;
+  config: DiseConfig;
+  sandbox: Sandbox;
+  /** Null: the offline strategy (diff analysis, rollback regeneration). */
+  llm: LlmClient | null;
+}
+
+/** Business errors no retry can fix. */
+export const NON_RETRYABLE = ['UnknownVersion', 'InvalidHealInput', 'PermanentLlmError', 'LineageError'] as const;
+
+export function nonRetryable(type: (typeof NON_RETRYABLE)[number], message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: true });
+}
+
+export async function requireVersion(deps: ActivityDeps, versionId: string) {
+  const v = await deps.prisma.toolLineage.findUnique({ where: { toolId: versionId } });
+  if (!v) throw nonRetryable('UnknownVersion', `unknown version ${versionId}`);
+  return v;
+}

@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+import type { Prisma } from '../generated/prisma/client.js';
+import { candidateAncestors, passesToday } from '../healing/ancestry.js';
+import { gatherFailingCases, reproduces, runCase } from '../healing/failing-cases.js';
+import type { AncestorResult } from '../shared/heal-types.js';
+import type { ActivityDeps } from './deps.js';
+
+export interface FindHealthyAncestorInput {
+  healId: string;
+  failedId: string;
+  culpritId: string;
+  failureId: number;
+}
+
+/**
+ * Step 6: walks up from the pruned version (merges included), nearest first, and validates each
+ * ancestor against today's suite and rule gates and on the failing inputs — never trusting a stored
+ * health flag. The first that passes is where the heal starts, and every failing input is minted
+ * into a test attached to it (so every descendant, the regenerated version included, must pass it):
+ * expecting the reported correct value or, when none was given, that ancestor's own output.
+ */
+export function findHealthyAncestorActivity(deps: ActivityDeps) {
+  return async function findHealthyAncestor(input: FindHealthyAncestorInput): Promise<AncestorResult> {
+    const cases = [
+      ...(await gatherFailingCases(deps.prisma, input.failedId, input.failureId)),
+      ...(input.culpritId !== input.failedId ? await gatherFailingCases(deps.prisma, input.culpritId, null) : []),
+    ];
+    const tried: AncestorResult['tried'] = [];
+    for (const candidate of await candidateAncestors(deps.prisma, deps.store, input.culpritId)) {
+      const today = await passesToday(deps.sandbox, deps.config, deps.store, candidate);
+      if (!today.passed) {
+        tried.push({ id: candidate.id, passed: false, why: today.why });
+        continue;
+      }
+      const repro = cases.find((c) => reproduces(deps.sandbox, candidate.code, c));
+      if (repro) {
+        tried.push({ id: candidate.id, passed: false, why: `fails the failing input ${JSON.stringify(repro.input)} too` });
+        continue;
+      }
+      tried.push({ id: candidate.id, passed: true, why: null });
+
+      const minted = cases.flatMap((c) => {
+        const expected = c.expected !== undefined ? c.expected : runCase(deps.sandbox, candidate.code, c.input).output;
+        if (expected === undefined) return []; // the ancestor cannot answer it either: nothing to pin
+        const key = createHash('sha256').update(JSON.stringify(c.input)).digest('hex').slice(0, 10);
+        return [{ name: `minted: ${input.failedId} input ${key}`, input: c.input, expected, sourceFailureId: c.failureId ?? input.failureId }];
+      });
+      if (minted.length) {
+        await deps.prisma.testCase.createMany({
+          data: minted.map((m) => ({
+            toolId: candidate.id,
+            name: m.name,
+            input: m.input as Prisma.InputJsonValue,
+            expected: m.expected as Prisma.InputJsonValue,
+            critical: true,
+            origin: 'minted',
+            sourceFailureId: m.sourceFailureId,
+          })),
+          skipDuplicates: true,
+        });
+      }
+      return { ancestorId: candidate.id, tried, mintedTests: minted.length };
+    }
+    return { ancestorId: null, tried, mintedTests: 0 };
+  };
+}

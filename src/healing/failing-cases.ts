@@ -1,0 +1,105 @@
+import { jsonEqual } from '../detection/json-equal.js';
+import type { PrismaClient } from '../infra/database.js';
+import { codeHash } from '../lineage/tool-code.js';
+import { ToolExecutionError } from '../sandbox/errors.js';
+import type { Sandbox } from '../sandbox/sandbox.js';
+import type { JsonValue } from '../shared/lineage-types.js';
+
+/** One input a version got wrong, and how. */
+export interface FailingCase {
+  input: JsonValue;
+  /** A wrong output that was observed. */
+  observed?: JsonValue;
+  /** The correct output, when someone said what it is. */
+  expected?: JsonValue;
+  /** The error the call ended with, for failed calls. */
+  errorType?: string;
+  failureId: number | null;
+  source: 'report' | 'execution' | 'test';
+}
+
+/** Error kinds that can come from the environment rather than the code. */
+export const TRANSIENT_ERRORS = new Set(['timeout', 'memory_limit']);
+
+const MAX_CASES = 25;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Gathers what the version got wrong: reported wrong results (with their evidence), inputs of its
+ * recent failed calls, and failed tests recorded against it. Deduplicated by input, at most 25.
+ */
+export async function gatherFailingCases(prisma: PrismaClient, versionId: string, focusFailureId: number | null): Promise<FailingCase[]> {
+  const cases: FailingCase[] = [];
+  const seen = new Set<string>();
+  const add = (c: FailingCase) => {
+    const key = JSON.stringify(c.input);
+    if (seen.has(key) || cases.length >= MAX_CASES) return;
+    seen.add(key);
+    cases.push(c);
+  };
+  const failures = await prisma.failure.findMany({
+    where: { toolId: versionId },
+    orderBy: { id: 'desc' },
+    take: 100,
+    select: { id: true, failureType: true, evidence: true },
+  });
+  // The failure that triggered the heal first, then the others, newest first.
+  failures.sort((a, b) => Number(b.id === focusFailureId) - Number(a.id === focusFailureId));
+  for (const f of failures) {
+    const ev = f.evidence;
+    if (!isObject(ev)) continue;
+    if (f.failureType === 'wrong_output' && 'input' in ev) {
+      add({
+        input: ev.input as JsonValue,
+        ...('observed' in ev && ev.observed !== null ? { observed: ev.observed as JsonValue } : {}),
+        ...('expected' in ev ? { expected: ev.expected as JsonValue } : {}),
+        failureId: f.id,
+        source: 'report',
+      });
+    }
+    if ((f.failureType === 'test_failure' || f.failureType === 'regression') && Array.isArray(ev.failed ?? ev.regressions)) {
+      for (const t of (ev.failed ?? ev.regressions) as { input: JsonValue; expected: JsonValue }[]) {
+        add({ input: t.input, expected: t.expected, failureId: f.id, source: 'test' });
+      }
+    }
+  }
+  const executions = await prisma.execution.findMany({
+    where: { toolId: versionId, ok: false, input: { not: null as never } },
+    orderBy: { id: 'desc' },
+    take: 200,
+    select: { input: true, errorType: true },
+  });
+  for (const e of executions) {
+    if (e.input === null) continue;
+    add({ input: e.input as JsonValue, ...(e.errorType ? { errorType: e.errorType } : {}), failureId: focusFailureId, source: 'execution' });
+  }
+  return cases;
+}
+
+export interface CaseOutcome {
+  output?: JsonValue;
+  errorType?: string;
+}
+
+export function runCase(sandbox: Sandbox, code: string, input: JsonValue): CaseOutcome {
+  try {
+    return { output: sandbox.run(codeHash(code), code, input) };
+  } catch (err) {
+    return { errorType: err instanceof ToolExecutionError ? err.errorType : 'thrown' };
+  }
+}
+
+/** Does `code` fail this case the same way the failed version did? */
+export function reproduces(sandbox: Sandbox, code: string, c: FailingCase): boolean {
+  const outcome = runCase(sandbox, code, c.input);
+  if (outcome.errorType !== undefined) {
+    // An error reproduces an error of the same type, or any wrong-output case (no usable answer).
+    return c.errorType !== undefined ? c.errorType === outcome.errorType : true;
+  }
+  if (c.expected !== undefined) return !jsonEqual(outcome.output, c.expected);
+  if (c.observed !== undefined) return jsonEqual(outcome.output, c.observed);
+  return false; // the case was an error, this run answered
+}

@@ -1,0 +1,162 @@
+import type { JsonValue, PropagationScope, Severity } from './lineage-types.js';
+
+/** What triggers a heal: a runtime report, the health monitor, or an operator. */
+export type HealTrigger = 'report' | 'monitor' | 'manual' | 'runtime';
+
+export interface HealFailureInput {
+  failureType: string;
+  description: string;
+  severity: Severity;
+  detectionMethod: string;
+  /** When the failure is already stored (e.g. reported through the runtime). */
+  failureId?: number | null;
+  /** For wrong outputs: what was observed. */
+  evidence?: JsonValue;
+}
+
+export interface SelfHealInput {
+  versionId: string;
+  failure: HealFailureInput;
+  trigger: HealTrigger;
+}
+
+/** The worker's configuration as it applies to one heal (recorded in history by recordFailure). */
+export interface HealSettings {
+  enabled: boolean;
+  autoPruneCritical: boolean;
+  taintDescendants: boolean;
+  autoRegenerate: boolean;
+  maxRegenerationAttempts: number;
+  requireTestValidation: boolean;
+  llm: boolean;
+}
+
+export interface RecordFailureResult {
+  failureId: number;
+  toolName: string;
+  settings: HealSettings;
+}
+
+export type Verdict =
+  /** The failed version (or an ancestor between it and the last good one) introduced the failure. */
+  | 'mutation'
+  /** The last validated ancestor fails the same way: an older bug or the environment, not this mutation. */
+  | 'not_this_mutation'
+  /** The failure does not reproduce now and looks transient (timeouts, limits, unreachable dependencies). */
+  | 'transient'
+  /** Nothing to heal from: no ancestor passes its suite. */
+  | 'unrecoverable';
+
+/** The seed's FailureAnalysis, plus where the failure came from. */
+export interface FailureAnalysis {
+  recoverable: boolean;
+  verdict: Verdict;
+  reason: string;
+  /** The version that introduced the failure (bisected), the one to prune. */
+  culpritId: string | null;
+  /** The nearest ancestor that passes today's suite and does not reproduce the failure. */
+  lastGoodId: string | null;
+  /** Versions tried while bisecting, with their result. */
+  bisect: { id: string; bad: boolean }[];
+  problematicPattern: string;
+  /** How the pattern is checked: regex, ast (esquery selector) or semantic (description only). */
+  patternKind: 'regex' | 'ast' | 'semantic';
+  ruleDescription: string;
+  scope: PropagationScope;
+  /** Where the analysis came from. */
+  source: 'llm' | 'offline';
+  /** How many failing inputs the verdict rests on. */
+  failingCases: number;
+}
+
+export interface PruneResult {
+  prunedId: string;
+  prunedCount: number;
+  taintedCount: number;
+  tainted: string[];
+  reroutedTo: string | null;
+}
+
+export interface RuleResult {
+  ruleId: string;
+  scope: PropagationScope;
+}
+
+export interface PropagationResult {
+  ruleId: string;
+  scope: PropagationScope;
+  reached: number;
+  similarTools: string[];
+}
+
+export interface AncestorResult {
+  ancestorId: string | null;
+  /** Candidates looked at, nearest first, and why each was passed over. */
+  tried: { id: string; passed: boolean; why: string | null }[];
+  mintedTests: number;
+}
+
+export interface RegenerationCandidate {
+  strategy: 'llm' | 'rollback';
+  /** Null when the LLM answer was unusable (counts as a failed attempt). */
+  code: string | null;
+  notes: string;
+}
+
+export interface Rejection {
+  kind: 'test' | 'gate' | 'static' | 'replay' | 'malformed' | 'llm_error';
+  message: string;
+}
+
+export interface CandidateValidation {
+  ok: boolean;
+  rejections: Rejection[];
+  testsRun: number;
+  replayed: number;
+}
+
+export interface PromoteResult {
+  newVersionId: string;
+  restored: string[];
+}
+
+export type HealStep =
+  | 'starting'
+  | 'recordFailure'
+  | 'analyzeFailure'
+  | 'pruneBranch'
+  | 'createAvoidanceRule'
+  | 'propagateRule'
+  | 'findHealthyAncestor'
+  | 'regenerate'
+  | 'validateCandidate'
+  | 'promote'
+  | 'done';
+
+export type HealStatus = 'running' | 'healed' | 'unhealed' | 'not_pruned' | 'routed_to_ancestor' | 'disabled' | 'cancelled' | 'failed';
+
+export interface HealAttempt {
+  attempt: number;
+  strategy: 'llm' | 'rollback' | null;
+  ok: boolean;
+  rejections: Rejection[];
+}
+
+/** What the `progress` query returns, and what a heal ends with. */
+export interface HealProgress {
+  versionId: string;
+  step: HealStep;
+  status: HealStatus;
+  attempt: number;
+  maxAttempts: number;
+  failureId: number | null;
+  analysis: FailureAnalysis | null;
+  prune: PruneResult | null;
+  rule: RuleResult | null;
+  propagation: PropagationResult | null;
+  ancestor: AncestorResult | null;
+  attempts: HealAttempt[];
+  newVersionId: string | null;
+  restored: string[];
+  message: string;
+}

@@ -1,0 +1,213 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { DiseActivities } from '../activities/index.js';
+import type {
+  CandidateValidation,
+  HealProgress,
+  HealStatus,
+  HealStep,
+  RegenerationCandidate,
+  Rejection,
+  SelfHealInput,
+} from '../shared/heal-types.js';
+import { healProgressQuery } from '../shared/messages.js';
+import { DISE_HEAL_STATUS, DISE_HEAL_STEP } from '../shared/search-attributes.js';
+
+/** Business errors that retrying cannot fix (see src/activities/deps.ts). */
+const NON_RETRYABLE = ['UnknownVersion', 'InvalidHealInput', 'PermanentLlmError', 'LineageError'];
+
+/** Database steps: quick, retried patiently (a restarted PostgreSQL must not fail a heal). */
+const dbStep: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 30, nonRetryableErrorTypes: NON_RETRYABLE },
+};
+/** Steps that run tool code in the sandbox (validation against suites), possibly many versions. */
+const sandboxStep: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '15 seconds', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
+};
+/** Steps that may call the LLM: transient errors (429, 5xx, timeouts) are retried a few times. */
+const llmStep: ActivityOptions = {
+  startToCloseTimeout: '3 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 4, nonRetryableErrorTypes: NON_RETRYABLE },
+};
+
+const db = proxyActivities<DiseActivities>(dbStep);
+const sandbox = proxyActivities<DiseActivities>(sandboxStep);
+const llm = proxyActivities<DiseActivities>(llmStep);
+
+function describe(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * One healing cycle for one version (workflow id `heal:<versionId>`): record the failure, analyse and
+ * bisect it, prune the version that introduced it and taint its descendants, turn it into an
+ * avoidance rule and propagate it, find a healthy ancestor (minting the failing inputs into tests on
+ * it), regenerate up to `max_regeneration_attempts` times — each candidate validated, each rejection
+ * fed to the next attempt — and promote the first that passes. Query `progress` for live state.
+ * Cancellation leaves the lineage consistent: callers routed to a usable version, the run recorded.
+ */
+export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgress> {
+  const { runId: healId, workflowId } = workflowInfo();
+  const progress: HealProgress = {
+    versionId: input.versionId,
+    step: 'starting',
+    status: 'running',
+    attempt: 0,
+    maxAttempts: 0,
+    failureId: null,
+    analysis: null,
+    prune: null,
+    rule: null,
+    propagation: null,
+    ancestor: null,
+    attempts: [],
+    newVersionId: null,
+    restored: [],
+    message: 'starting',
+  };
+  setHandler(healProgressQuery, () => progress);
+
+  const enter = (step: HealStep, message: string) => {
+    progress.step = step;
+    progress.message = message;
+    upsertSearchAttributes([
+      { key: DISE_HEAL_STEP, value: step },
+      { key: DISE_HEAL_STATUS, value: progress.status },
+    ]);
+  };
+  const finish = async (status: HealStatus, message: string, error: string | null = null): Promise<HealProgress> => {
+    progress.status = status;
+    enter('done', message);
+    await db.finishHeal({ healId, workflowId, versionId: input.versionId, progress, error });
+    return progress;
+  };
+
+  try {
+    enter('recordFailure', `recording the failure of ${input.versionId}`);
+    const recorded = await db.recordFailure({ healId, workflowId, versionId: input.versionId, failure: input.failure, trigger: input.trigger });
+    const settings = recorded.settings;
+    progress.failureId = recorded.failureId;
+    progress.maxAttempts = settings.maxRegenerationAttempts;
+    if (!settings.enabled) return await finish('disabled', 'self-healing is disabled (self_healing.enabled: false); the failure is recorded');
+
+    enter('analyzeFailure', `analysing the failure${settings.llm ? ' (LLM)' : ' (offline)'} and bisecting the lineage`);
+    const analysisInput = { healId, versionId: input.versionId, failureId: recorded.failureId, useLlm: settings.llm };
+    let analysis;
+    try {
+      analysis = await llm.analyzeFailure(analysisInput);
+    } catch (err) {
+      if (!settings.llm || isCancellation(err)) throw err;
+      // The LLM kept failing: the diff-based analysis still lets the heal go on.
+      analysis = await sandbox.analyzeFailure({ ...analysisInput, useLlm: false });
+    }
+    progress.analysis = analysis;
+    if (analysis.verdict !== 'mutation' || !analysis.culpritId) {
+      const status: HealStatus = analysis.verdict === 'unrecoverable' ? 'unhealed' : 'not_pruned';
+      return await finish(status, analysis.reason);
+    }
+    if (!analysis.recoverable) return await finish('unhealed', `not recoverable: ${analysis.reason}`);
+    if (!settings.autoPruneCritical) return await finish('not_pruned', `auto-pruning is off; ${analysis.culpritId} introduced the failure: ${analysis.reason}`);
+
+    enter('pruneBranch', `pruning ${analysis.culpritId}${settings.taintDescendants ? ' and tainting its descendants' : ''}`);
+    progress.prune = await db.pruneBranch({ healId, failedId: input.versionId, failureId: recorded.failureId, analysis, taintDescendants: settings.taintDescendants });
+
+    enter('createAvoidanceRule', 'turning the failure into an avoidance rule');
+    progress.rule = await db.createAvoidanceRule({ healId, sourceVersionId: analysis.culpritId, failureId: recorded.failureId, analysis });
+
+    enter('propagateRule', `propagating ${progress.rule.ruleId} (${progress.rule.scope})`);
+    progress.propagation = await db.propagateRule({ ruleId: progress.rule.ruleId });
+
+    enter('findHealthyAncestor', 'validating ancestors against today’s suite and minting regression tests');
+    const ancestor = await sandbox.findHealthyAncestor({ healId, failedId: input.versionId, culpritId: analysis.culpritId, failureId: recorded.failureId });
+    progress.ancestor = ancestor;
+    if (!ancestor.ancestorId) return await finish('unhealed', `no ancestor of ${analysis.culpritId} passes today's suite and the failing inputs`);
+    if (!settings.autoRegenerate) {
+      return await finish('routed_to_ancestor', `regeneration is off: callers are routed to ${ancestor.ancestorId}`);
+    }
+
+    const ruleIds = [progress.rule.ruleId];
+    const rejections: string[] = [];
+    for (let attempt = 1; attempt <= settings.maxRegenerationAttempts; attempt++) {
+      progress.attempt = attempt;
+      enter('regenerate', `regenerating from ${ancestor.ancestorId} (attempt ${attempt} of ${settings.maxRegenerationAttempts})`);
+      let candidate: RegenerationCandidate;
+      try {
+        candidate = await llm.regenerate({ healId, attempt, ancestorId: ancestor.ancestorId, culpritId: analysis.culpritId, ruleIds, rejections, useLlm: settings.llm });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const rejection: Rejection = { kind: 'llm_error', message: describe(err) };
+        progress.attempts.push({ attempt, strategy: settings.llm ? 'llm' : 'rollback', ok: false, rejections: [rejection] });
+        rejections.push(`attempt ${attempt}: ${rejection.message}`);
+        continue;
+      }
+      if (candidate.code === null) {
+        const rejection: Rejection = { kind: 'malformed', message: candidate.notes };
+        progress.attempts.push({ attempt, strategy: candidate.strategy, ok: false, rejections: [rejection] });
+        rejections.push(`attempt ${attempt}: unusable answer: ${candidate.notes}`);
+        continue;
+      }
+
+      enter('validateCandidate', `validating attempt ${attempt}`);
+      const validation: CandidateValidation = await sandbox.validateCandidate({
+        healId,
+        attempt,
+        code: candidate.code,
+        ancestorId: ancestor.ancestorId,
+        failedId: input.versionId,
+        culpritId: analysis.culpritId,
+        ruleIds,
+        requireTests: settings.requireTestValidation,
+      });
+      progress.attempts.push({ attempt, strategy: candidate.strategy, ok: validation.ok, rejections: validation.rejections });
+      if (!validation.ok) {
+        rejections.push(...validation.rejections.map((r) => `attempt ${attempt}: ${r.kind}: ${r.message}`));
+        continue;
+      }
+
+      enter('promote', `promoting attempt ${attempt} and routing callers to it`);
+      progress.status = 'healed';
+      const promoted = await db.promote({
+        healId,
+        failedId: input.versionId,
+        culpritId: analysis.culpritId,
+        ancestorId: ancestor.ancestorId,
+        code: candidate.code,
+        strategy: candidate.strategy,
+        notes: candidate.notes,
+        ruleIds,
+        progress,
+      });
+      progress.newVersionId = promoted.newVersionId;
+      progress.restored = promoted.restored;
+      enter('done', `healed: callers of ${input.versionId.split('@')[0]} are routed to ${promoted.newVersionId}`);
+      return progress;
+    }
+    return await finish('unhealed', `no candidate passed validation in ${settings.maxRegenerationAttempts} attempt(s); callers stay on ${ancestor.ancestorId}`);
+  } catch (err) {
+    if (isCancellation(err)) {
+      // Whatever step was interrupted, leave the lineage consistent before ending as cancelled.
+      await CancellationScope.nonCancellable(async () => {
+        progress.status = 'cancelled';
+        progress.message = `cancelled during ${progress.step}`;
+        await db.finishHeal({ healId, workflowId, versionId: input.versionId, progress, error: null });
+      });
+      throw err;
+    }
+    progress.status = 'failed';
+    progress.message = describe(err);
+    await CancellationScope.nonCancellable(() => db.finishHeal({ healId, workflowId, versionId: input.versionId, progress, error: describe(err) }));
+    throw ApplicationFailure.create({ type: 'HealFailed', message: `heal of ${input.versionId} failed during ${progress.step}: ${describe(err)}`, nonRetryable: true });
+  }
+}

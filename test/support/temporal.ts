@@ -1,0 +1,37 @@
+import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { inject } from 'vitest';
+import { defaultConfig, type DiseConfig } from '../../src/config/schema.js';
+import { DEFAULT_NAMESPACE } from '../../src/shared/constants.js';
+import type { LlmSettings } from '../../src/llm/client.js';
+import { startWorker, type RunningWorker } from '../../src/worker.js';
+import type { TestDatabase } from './database.js';
+
+export interface TestTemporal {
+  client: Client;
+  connection: Connection;
+  close(): Promise<void>;
+}
+
+export async function connectTestTemporal(): Promise<TestTemporal> {
+  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  return { client: new Client({ connection }), connection, close: () => connection.close() };
+}
+
+export function uniqueTaskQueue(prefix = 'test'): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+/** A real worker for one test database, on its own task queue. */
+export async function startTestWorker(
+  db: TestDatabase,
+  { taskQueue, config = defaultConfig(), llm = null }: { taskQueue: string; config?: DiseConfig; llm?: LlmSettings | null },
+): Promise<RunningWorker> {
+  return startWorker({
+    temporal: { address: inject('temporalAddress'), namespace: DEFAULT_NAMESPACE, tls: false },
+    prisma: db.prisma,
+    config,
+    llm,
+    taskQueue,
+  });
+}
