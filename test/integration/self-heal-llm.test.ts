@@ -1,0 +1,162 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/config/schema.js';
+import { startHeal } from '../../src/healing/start-heal.js';
+import { LineageStore } from '../../src/lineage/store.js';
+import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
+import type { RunningWorker } from '../../src/worker.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { registerEmailStory, V201_CODE, V2_CODE, WRONG_RESULTS } from '../support/email-story.js';
+import { FakeOpenAI } from '../support/fake-openai.js';
+import { connectTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
+
+// The LLM path end to end: the real `openai` SDK against a scripted OpenAI-compatible server on
+// loopback, with slow, failing and malformed answers.
+
+let db: TestDatabase;
+let store: LineageStore;
+let temporal: TestTemporal;
+let worker: RunningWorker;
+let llm: FakeOpenAI;
+const taskQueue = uniqueTaskQueue('heal-llm');
+let counter = 0;
+
+const ANALYSIS = {
+  recoverable: true,
+  reason: "The optimization replaced the comprehensive regex with a simple '@' check",
+  problematic_pattern: 'CallExpression[callee.property.name="indexOf"]',
+  pattern_kind: 'ast',
+  rule_description: 'Never replace comprehensive validation with simple substring checks',
+  scope: 'descendants',
+};
+const regen = (code: string, notes = 'cached the regex, fast path first') => ({ content: { code, notes } });
+/** Accepts 'user@@domain.com' without using indexOf: passes the gate, fails the minted tests. */
+const STILL_WRONG = "function run(input) { return typeof input === 'string' && input.includes('@') && input.length > 3; }";
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  store = new LineageStore(db.prisma);
+  temporal = await connectTestTemporal();
+  llm = new FakeOpenAI();
+  await llm.start();
+  const config = defaultConfig();
+  worker = await startTestWorker(db, { taskQueue, config, llm: { apiKey: 'test-key', baseURL: llm.url, model: 'scripted-model', timeoutMs: 1500, temperature: 0 } });
+});
+afterAll(async () => {
+  await worker.shutdown();
+  await temporal.close();
+  await llm.stop();
+  await db.drop();
+});
+beforeEach(() => {
+  llm.requests.length = 0;
+});
+
+/** A fresh copy of the story under its own tool name, its wrong results reported; returns v2's id. */
+async function brokenTool(): Promise<{ name: string; v1: string; v2: string }> {
+  const name = `email_llm_${++counter}`;
+  await registerEmailStory(store, name);
+  const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+  for (const w of WRONG_RESULTS) await runtime.report(`${name}@2.0.0`, w);
+  await runtime.close();
+  return { name, v1: `${name}@1.0.0`, v2: `${name}@2.0.0` };
+}
+
+async function heal(versionId: string) {
+  const { handle } = await startHeal(
+    temporal.client,
+    { versionId, trigger: 'report', failure: { failureType: 'logic_error', description: 'accepts invalid emails', severity: 'critical', detectionMethod: 'report' } },
+    { taskQueue },
+  );
+  return { handle, result: await handle.result() };
+}
+
+describe('selfHealWorkflow with an LLM', () => {
+  it('heals the story with the LLM: its analysis becomes the rule, its code the new version', async () => {
+    const t = await brokenTool();
+    llm.script('FailureAnalysis', [{ content: ANALYSIS }]).script('RegeneratedTool', [regen(V201_CODE)]);
+    const { result } = await heal(t.v2);
+    expect(result.status).toBe('healed');
+    expect(result.analysis).toMatchObject({ source: 'llm', culpritId: t.v2, patternKind: 'ast', ruleDescription: ANALYSIS.rule_description });
+    expect(result.attempts).toEqual([{ attempt: 1, strategy: 'llm', ok: true, rejections: [] }]);
+    const healed = await store.getLineage(`${t.name}@2.0.1`);
+    expect(healed).toMatchObject({ code: V201_CODE, health: 'regenerated', regeneratedFrom: t.v1 });
+    expect(healed.mutations[0]!.description).toMatch(/Regenerated from .*@1\.0\.0 \(self-healing\): Optimize for speed/);
+
+    const [analysis] = llm.requestsFor('FailureAnalysis');
+    const prompt = analysis!.body.messages[1]!.content;
+    expect(prompt).toContain(`FAILED TOOL: ${t.v2}`);
+    expect(prompt).toContain('MUTATION APPLIED: Optimize for speed');
+    expect(prompt).toContain("+   if (input.indexOf('@') === -1) return false;");
+    expect(prompt).toContain('input "user@@domain.com" returned true, expected false');
+    const [regeneration] = llm.requestsFor('RegeneratedTool');
+    const regenPrompt = regeneration!.body.messages[1]!.content;
+    expect(regenPrompt).toContain('Original Goal: Optimize for speed');
+    expect(regenPrompt).toContain(`AVOID: ${ANALYSIS.rule_description}`);
+    expect(regenPrompt).toContain(`Base Implementation: ${t.v1}`);
+  });
+
+  it('retries an answer slower than the timeout, then uses the next one', async () => {
+    const t = await brokenTool();
+    llm.script('FailureAnalysis', [{ content: ANALYSIS, delayMs: 4000 }, { content: ANALYSIS }]).script('RegeneratedTool', [regen(V201_CODE)]);
+    const { result } = await heal(t.v2);
+    expect(result.status).toBe('healed');
+    expect(result.analysis!.source).toBe('llm');
+    expect(llm.requestsFor('FailureAnalysis')).toHaveLength(2);
+  });
+
+  it('retries 500s and dropped connections (Temporal’s retry, not the SDK’s)', async () => {
+    const t = await brokenTool();
+    llm.script('FailureAnalysis', [{ status: 500 }, { drop: true }, { content: ANALYSIS }]).script('RegeneratedTool', [{ status: 503 }, regen(V201_CODE)]);
+    const { handle, result } = await heal(t.v2);
+    expect(result.status).toBe('healed');
+    expect(result.attempts).toHaveLength(1);
+    expect(llm.requestsFor('FailureAnalysis')).toHaveLength(3);
+    expect(llm.requestsFor('RegeneratedTool')).toHaveLength(2);
+    const history = await handle.fetchHistory();
+    const retried = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes && (e.activityTaskStartedEventAttributes.attempt ?? 1) > 1);
+    expect(retried.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('falls back to the offline analysis on malformed JSON, and counts a malformed regeneration as a failed attempt', async () => {
+    const t = await brokenTool();
+    llm
+      .script('FailureAnalysis', [{ content: 'Sure! The problem is the @ check.' }])
+      .script('RegeneratedTool', [{ content: { code: 42 } }, regen(V201_CODE)]);
+    const { result } = await heal(t.v2);
+    expect(result.status).toBe('healed');
+    expect(result.analysis!.source).toBe('offline');
+    expect(result.analysis!.reason).toMatch(/offline analysis: the LLM answer is not JSON/);
+    expect(result.attempts.map((a) => [a.attempt, a.ok, a.rejections[0]?.kind])).toEqual([
+      [1, false, 'malformed'],
+      [2, true, undefined],
+    ]);
+    expect(llm.requestsFor('RegeneratedTool')[1]!.body.messages[1]!.content).toMatch(/PREVIOUS ATTEMPTS WERE REJECTED:\n- attempt 1: unusable answer/);
+  });
+
+  it('rejects code that breaks the new rule and feeds the rejection into the next attempt', async () => {
+    const t = await brokenTool();
+    llm.script('FailureAnalysis', [{ content: ANALYSIS }]).script('RegeneratedTool', [regen(V2_CODE, 'kept the fast check'), regen(V201_CODE)]);
+    const { result } = await heal(t.v2);
+    expect(result.status).toBe('healed');
+    expect(result.attempts[0]!.ok).toBe(false);
+    expect(result.attempts[0]!.rejections.map((r) => r.kind)).toContain('gate');
+    const second = llm.requestsFor('RegeneratedTool')[1]!.body.messages[1]!.content;
+    expect(second).toMatch(/attempt 1: gate: violates avoid_[0-9a-f]{8} "Never replace comprehensive validation with simple substring checks"/);
+  });
+
+  it('ends unhealed after three candidates that fail a test, with the reasons recorded and callers on v1.0.0', async () => {
+    const t = await brokenTool();
+    llm.script('FailureAnalysis', [{ content: ANALYSIS }]).script('RegeneratedTool', [regen(STILL_WRONG)]);
+    const { result } = await heal(t.v2);
+    expect(result.status).toBe('unhealed');
+    expect(result.attempts).toHaveLength(3);
+    expect(result.attempts.every((a) => !a.ok && a.rejections.some((r) => r.kind === 'test' && /minted: .* input/.test(r.message)))).toBe(true);
+    expect(llm.requestsFor('RegeneratedTool')).toHaveLength(3);
+    const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = $1`, [t.name]);
+    expect(route!.version_id).toBe(t.v1);
+    const [run] = await db.query<{ status: string; result: { attempts: unknown[] } }>(`SELECT status, result FROM heal_runs WHERE tool_id = $1`, [t.v2]);
+    expect(run!.status).toBe('unhealed');
+    expect(run!.result.attempts).toHaveLength(3);
+    expect(await db.query(`SELECT 1 FROM tool_lineage WHERE tool_id = $1`, [`${t.name}@2.0.1`])).toHaveLength(0);
+  });
+});
