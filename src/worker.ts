@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
+import { autoHeartbeat } from './activities/heartbeat.js';
 import { createActivities } from './activities/index.js';
 import { defaultConfig, type DiseConfig } from './config/schema.js';
 import type { PrismaClient } from './infra/database.js';
@@ -18,6 +19,8 @@ export interface DiseWorkerOptions {
   /** The LLM to use; by default from OPENAI_API_KEY / OPENAI_BASE_URL and config.llm; null forces offline. */
   llm?: LlmSettings | null;
   taskQueue?: string;
+  /** Extra activity interceptors (after the built-in heartbeat). */
+  activityInterceptors?: ActivityInterceptorsFactory[];
   /** Concurrency limits; defaults suit a 2-core machine. */
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
@@ -49,7 +52,7 @@ export async function startWorker(options: DiseWorkerOptions): Promise<RunningWo
       activities: createActivities({ prisma: options.prisma, store, config, sandbox, llm }),
       maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 20,
       maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions ?? 20,
-      bundlerOptions: { ignoreModules: [] },
+      interceptors: { activity: [autoHeartbeat, ...(options.activityInterceptors ?? [])] },
     });
   } catch (err) {
     sandbox.close();

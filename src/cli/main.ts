@@ -5,7 +5,10 @@ import { call } from './commands/call.js';
 import { dev } from './commands/dev.js';
 import { lineage, LINEAGE_FORMATS } from './commands/lineage.js';
 import { migrateCommand } from './commands/migrate.js';
+import { heal, healCancel, healStatus } from './commands/heal.js';
+import { pruned } from './commands/pruned.js';
 import { report } from './commands/report.js';
+import { rules } from './commands/rules.js';
 import { toolAdd } from './commands/tool-add.js';
 import { toolList } from './commands/tool-list.js';
 import { workerCommand } from './commands/worker.js';
@@ -109,6 +112,58 @@ Examples:
     .addOption(new Option('--format <format>', 'output format').choices([...LINEAGE_FORMATS]).default('text'))
     .addHelpText('after', '\nExample:\n  $ dise lineage email_validator@2.0.0 --json')
     .action(async (id: string, opts: { json?: boolean; format: string }) => lineage(id, { json: Boolean(opts.json), format: opts.format }, out));
+
+  program
+    .command('heal')
+    .description('start (or join) the heal of a version; with --wait, print each step and the result')
+    .argument('<id>', 'version id (or tool name: its routed version)')
+    .option('--wait', 'follow the heal to its end; exit 1 unless it healed')
+    .option('--reason <text>', 'why, recorded as the failure that triggered it')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExample:\n  $ dise heal email_validator@2.1.0 --wait')
+    .action(async (id: string, opts: { wait?: boolean; reason?: string; json?: boolean }) => {
+      exitCode.value = await heal(id, { wait: Boolean(opts.wait), json: Boolean(opts.json), reason: opts.reason }, out);
+    });
+  program
+    .command('heal-status')
+    .description('the progress of a running heal, or how the last one ended')
+    .argument('<id>', 'version id')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExample:\n  $ dise heal-status email_validator@2.1.0')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      exitCode.value = await healStatus(id, { json: Boolean(opts.json) }, out);
+    });
+  program
+    .command('heal-cancel')
+    .description('cancel a running heal (callers stay on a usable version; the cancel is recorded)')
+    .argument('<id>', 'version id')
+    .option('--wait', 'wait until the heal has ended')
+    .addHelpText('after', '\nExample:\n  $ dise heal-cancel email_validator@2.1.0 --wait')
+    .action(async (id: string, opts: { wait?: boolean }) => {
+      exitCode.value = await healCancel(id, { wait: Boolean(opts.wait) }, out);
+    });
+  program
+    .command('heal-retry')
+    .description('start a new heal of a version after an earlier one ended (joins one that is running)')
+    .argument('<id>', 'version id')
+    .option('--wait', 'follow the heal to its end; exit 1 unless it healed')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExample:\n  $ dise heal-retry email_validator@2.1.0 --wait')
+    .action(async (id: string, opts: { wait?: boolean; json?: boolean }) => {
+      exitCode.value = await heal(id, { wait: Boolean(opts.wait), json: Boolean(opts.json), retry: true, reason: 'heal retried by an operator' }, out);
+    });
+  program
+    .command('pruned')
+    .description('pruned versions and why')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExample:\n  $ dise pruned --json')
+    .action(async (opts: { json?: boolean }) => pruned({ json: Boolean(opts.json) }, out));
+  program
+    .command('rules')
+    .description('avoidance rules: scope, pattern, source, and how many versions each affects')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExample:\n  $ dise rules')
+    .action(async (opts: { json?: boolean }) => rules({ json: Boolean(opts.json) }, out));
 
   return program;
 }

@@ -588,6 +588,7 @@ export class LineageStore {
       prunedAt: iso(row.prunedAt),
       regeneratedFrom: row.regeneratedFrom,
       regeneratedAs: row.childEdges.filter((e) => e.relationshipType === 'regenerated').map((e) => e.childId),
+      pruneEvidence: (row.pruneEvidence ?? null) as JsonValue | null,
       route: { routed: route?.versionId === row.toolId, toolRoutedTo: route?.versionId ?? null },
     };
   }

@@ -94,5 +94,7 @@ export interface ToolLineage {
   prunedAt: string | null;
   regeneratedFrom: string | null;
   regeneratedAs: string[];
+  /** Why the version was pruned: failure, diff, failing tests, metric window, static findings, analysis. */
+  pruneEvidence: JsonValue | null;
   route: { routed: boolean; toolRoutedTo: string | null };
 }

@@ -1,4 +1,5 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -26,18 +27,27 @@ import { DISE_HEAL_STATUS, DISE_HEAL_STEP } from '../shared/search-attributes.js
 const NON_RETRYABLE = ['UnknownVersion', 'InvalidHealInput', 'PermanentLlmError', 'LineageError'];
 
 /** Database steps: quick, retried patiently (a restarted PostgreSQL must not fail a heal). */
+// Every activity heartbeats each second (src/activities/heartbeat.ts): a lost worker is noticed within
+// the heartbeat timeout, and cancellation reaches a running step. WAIT_CANCELLATION_COMPLETED keeps a
+// cancelled heal from recording its end while a step is still writing.
 const dbStep: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
+  heartbeatTimeout: '5 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 30, nonRetryableErrorTypes: NON_RETRYABLE },
 };
 /** Steps that run tool code in the sandbox (validation against suites), possibly many versions. */
 const sandboxStep: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '15 seconds', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
 };
 /** Steps that may call the LLM: transient errors (429, 5xx, timeouts) are retried a few times. */
 const llmStep: ActivityOptions = {
   startToCloseTimeout: '3 minutes',
+  heartbeatTimeout: '10 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 4, nonRetryableErrorTypes: NON_RETRYABLE },
 };
 

@@ -1,6 +1,14 @@
 import type { Health, ToolLineage } from '../../shared/lineage-types.js';
 import { healthBadge, paint, stamp, titleCase } from './style.js';
 
+interface PruneEvidence {
+  analysis?: { verdict: string; source: string; reason: string; lastGoodId: string | null; bisect?: { id: string; bad: boolean }[] } | null;
+  reported?: unknown;
+  metricWindow?: unknown;
+  staticFindings?: { description: string }[];
+  diff?: string | null;
+}
+
 export interface LineageViewExtras {
   /** Health of every version named in the view (ancestors, children, regenerated versions). */
   healthOf: Map<string, Health>;
@@ -71,6 +79,27 @@ export function renderLineage(l: ToolLineage, extras: LineageViewExtras): string
     lines.push(`    Scope: ${r.propagationScope}${reach !== undefined ? `   Propagated to: ${reach} version(s)` : ''}`);
   }
   if (l.inheritedRules.length) lines.push(`  Inherited: ${l.inheritedRules.join(', ')}`);
+
+  const evidence = l.pruneEvidence as PruneEvidence | null;
+  if (evidence) {
+    lines.push('', 'Prune Decision:');
+    const a = evidence.analysis;
+    if (a) {
+      lines.push(`  Verdict: ${a.verdict} (${a.source} analysis)${a.lastGoodId ? `; last good version ${a.lastGoodId}` : ''}`);
+      lines.push(`  Reason: ${a.reason}`);
+      if (a.bisect?.length) lines.push(`  Bisected: ${a.bisect.map((b) => `${b.id} ${b.bad ? 'bad' : 'good'}`).join(', ')}`);
+    }
+    const reported = evidence.reported as { input?: unknown; observed?: unknown; expected?: unknown } | null;
+    if (reported?.input !== undefined) {
+      lines.push(`  Evidence: input ${JSON.stringify(reported.input)} returned ${JSON.stringify(reported.observed)}${reported.expected !== undefined ? `, expected ${JSON.stringify(reported.expected)}` : ''}`);
+    }
+    if (evidence.metricWindow) lines.push(`  Metric window: ${JSON.stringify(evidence.metricWindow)}`);
+    if (evidence.staticFindings?.length) lines.push(`  Static findings: ${evidence.staticFindings.map((f) => f.description).join('; ')}`);
+    if (evidence.diff) {
+      lines.push('  Diff:');
+      for (const d of evidence.diff.split('\n').slice(0, 12)) lines.push(`    ${paint(d, d.startsWith('+') ? 'green' : 'red', color)}`);
+    }
+  }
 
   if (l.regeneratedFrom || l.regeneratedAs.length) {
     lines.push('', 'Recovery:');

@@ -1,0 +1,21 @@
+import type { HealProgress } from '../../shared/heal-types.js';
+
+/** A heal's outcome in a few lines: verdict, prune, rule, ancestor, attempts, result. */
+export function renderHeal(p: HealProgress): string {
+  const lines = [`Heal of ${p.versionId}: ${p.status.toUpperCase()} (${p.message})`];
+  if (p.analysis) {
+    lines.push(`  Analysis (${p.analysis.source}): ${p.analysis.verdict}${p.analysis.culpritId ? `, introduced by ${p.analysis.culpritId}` : ''} — ${p.analysis.reason}`);
+    if (p.analysis.bisect.length) lines.push(`  Bisected: ${p.analysis.bisect.map((b) => `${b.id} ${b.bad ? 'bad' : 'good'}`).join(', ')}`);
+  }
+  if (p.prune) lines.push(`  Pruned ${p.prune.prunedId}; tainted ${p.prune.taintedCount} descendant(s)${p.prune.reroutedTo ? `; callers rerouted to ${p.prune.reroutedTo}` : ''}`);
+  if (p.rule) lines.push(`  Rule ${p.rule.ruleId} (${p.rule.scope})${p.propagation ? `, reached ${p.propagation.reached} version(s)` : ''}`);
+  if (p.ancestor) {
+    lines.push(`  Healthy ancestor: ${p.ancestor.ancestorId ?? 'none'}${p.ancestor.mintedTests ? `; minted ${p.ancestor.mintedTests} regression test(s) on it` : ''}`);
+  }
+  for (const a of p.attempts) {
+    lines.push(`  Attempt ${a.attempt} (${a.strategy ?? '?'}): ${a.ok ? 'passed validation' : 'rejected'}`);
+    for (const r of a.rejections.slice(0, 5)) lines.push(`    - ${r.kind}: ${r.message}`);
+  }
+  if (p.newVersionId) lines.push(`  New version: ${p.newVersionId} (routed)${p.restored.length ? `; restored ${p.restored.join(', ')}` : ''}`);
+  return lines.join('\n');
+}
