@@ -58,18 +58,23 @@ export function analyzeFailureActivity(deps: ActivityDeps) {
         : deps.config.self_healing.propagation.default_scope;
     const base = { problematicPattern: '', patternKind: 'semantic' as const, ruleDescription: '', scope: defaultScope, source: 'offline' as const, failingCases: cases.length, bisect: [] };
 
+    const reproducedByFailed = cases.filter((c) => reproduces(deps.sandbox, failed.code, c));
+    // Walk up, nearest first: the first ancestor that passes today's suite is the last validated
+    // one; the first that also answers the failing inputs correctly is where the bug is absent.
+    let validated: { id: string; code: string } | undefined;
     let lastGood: { id: string; code: string } | undefined;
     for (const candidate of await candidateAncestors(deps.prisma, deps.store, input.versionId)) {
-      if ((await passesToday(deps.sandbox, deps.config, deps.store, candidate)).passed) {
+      if (!(await passesToday(deps.sandbox, deps.config, deps.store, candidate)).passed) continue;
+      validated ??= candidate;
+      if (!reproducedByFailed.some((c) => reproduces(deps.sandbox, candidate.code, c))) {
         lastGood = candidate;
         break;
       }
     }
-    if (!lastGood) {
+    if (!validated) {
       return { ...base, recoverable: false, verdict: 'unrecoverable', reason: `no ancestor of ${input.versionId} passes its suite today: nothing to heal from`, culpritId: null, lastGoodId: null };
     }
 
-    const reproducedByFailed = cases.filter((c) => reproduces(deps.sandbox, failed.code, c));
     if (cases.length && !reproducedByFailed.length) {
       const transient = cases.every((c) => c.errorType && TRANSIENT_ERRORS.has(c.errorType));
       return {
@@ -80,17 +85,17 @@ export function analyzeFailureActivity(deps: ActivityDeps) {
           ? `the failures (${[...new Set(cases.map((c) => c.errorType))].join(', ')}) do not reproduce now: a transient fault, not the code`
           : `none of the ${cases.length} failing input(s) reproduces against ${input.versionId} now; nothing to prune on this evidence`,
         culpritId: null,
-        lastGoodId: lastGood.id,
+        lastGoodId: validated.id,
       };
     }
-    if (reproducedByFailed.length && reproducedByFailed.every((c) => reproduces(deps.sandbox, lastGood.code, c))) {
+    if (!lastGood) {
       return {
         ...base,
         recoverable: true,
         verdict: 'not_this_mutation',
-        reason: `${lastGood.id}, which passes its suite, fails the same ${reproducedByFailed.length} input(s) the same way: the cause is the environment or an older bug, not ${input.versionId}'s mutation`,
+        reason: `${validated.id}, which passes its suite, fails the same ${reproducedByFailed.length} input(s) the same way, as does every validated ancestor: the cause is the environment or an older bug, not ${input.versionId}'s mutation`,
         culpritId: null,
-        lastGoodId: lastGood.id,
+        lastGoodId: validated.id,
       };
     }
 

@@ -1,4 +1,5 @@
 import type { Prisma } from '../generated/prisma/client.js';
+import { gatherFailingCases } from '../healing/failing-cases.js';
 import { lineDiff } from '../healing/offline-analysis.js';
 import type { FailureAnalysis, PruneResult } from '../shared/heal-types.js';
 import { requireVersion, type ActivityDeps } from './deps.js';
@@ -32,7 +33,13 @@ export function pruneBranchActivity(deps: ActivityDeps) {
       failure: failure ? { id: failure.id, type: failure.failureType, description: failure.description, severity: failure.severity, detection: failure.detectionMethod } : null,
       metricWindow: failure?.detectionMethod === 'runtime' ? failure.evidence : null,
       failingTests: failure && ['test_failure', 'regression'].includes(failure.failureType) ? failure.evidence : null,
-      reported: failure?.failureType === 'wrong_output' ? failure.evidence : null,
+      failingInputs: (await gatherFailingCases(deps.prisma, input.failedId, input.failureId)).slice(0, 10).map((c) => ({
+        input: c.input,
+        ...(c.observed !== undefined ? { observed: c.observed } : {}),
+        ...(c.expected !== undefined ? { expected: c.expected } : {}),
+        ...(c.errorType ? { errorType: c.errorType } : {}),
+        source: c.source,
+      })),
       staticFindings,
       diff: lastGood ? lineDiff(lastGood.code, culprit.code) : null,
       analysis: input.analysis,

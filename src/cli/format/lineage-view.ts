@@ -3,7 +3,7 @@ import { healthBadge, paint, stamp, titleCase } from './style.js';
 
 interface PruneEvidence {
   analysis?: { verdict: string; source: string; reason: string; lastGoodId: string | null; bisect?: { id: string; bad: boolean }[] } | null;
-  reported?: unknown;
+  failingInputs?: { input: unknown; observed?: unknown; expected?: unknown; errorType?: string }[];
   metricWindow?: unknown;
   staticFindings?: { description: string }[];
   diff?: string | null;
@@ -89,9 +89,9 @@ export function renderLineage(l: ToolLineage, extras: LineageViewExtras): string
       lines.push(`  Reason: ${a.reason}`);
       if (a.bisect?.length) lines.push(`  Bisected: ${a.bisect.map((b) => `${b.id} ${b.bad ? 'bad' : 'good'}`).join(', ')}`);
     }
-    const reported = evidence.reported as { input?: unknown; observed?: unknown; expected?: unknown } | null;
-    if (reported?.input !== undefined) {
-      lines.push(`  Evidence: input ${JSON.stringify(reported.input)} returned ${JSON.stringify(reported.observed)}${reported.expected !== undefined ? `, expected ${JSON.stringify(reported.expected)}` : ''}`);
+    for (const c of (evidence.failingInputs ?? []).slice(0, 5)) {
+      const what = c.errorType ? `failed with ${c.errorType}` : `returned ${JSON.stringify(c.observed)}${c.expected !== undefined ? `, expected ${JSON.stringify(c.expected)}` : ''}`;
+      lines.push(`  Evidence: input ${JSON.stringify(c.input)} ${what}`);
     }
     if (evidence.metricWindow) lines.push(`  Metric window: ${JSON.stringify(evidence.metricWindow)}`);
     if (evidence.staticFindings?.length) lines.push(`  Static findings: ${evidence.staticFindings.map((f) => f.description).join('; ')}`);
