@@ -19,6 +19,8 @@ export interface DiseWorkerOptions {
   /** The LLM to use; by default from OPENAI_API_KEY / OPENAI_BASE_URL and config.llm; null forces offline. */
   llm?: LlmSettings | null;
   taskQueue?: string;
+  /** A prebuilt workflow bundle (bundleWorkflowCode), instead of bundling src/workflows at start. */
+  workflowBundlePath?: string;
   /** Extra activity interceptors (after the built-in heartbeat). */
   activityInterceptors?: ActivityInterceptorsFactory[];
   /** Concurrency limits; defaults suit a 2-core machine. */
@@ -48,7 +50,7 @@ export async function startWorker(options: DiseWorkerOptions): Promise<RunningWo
       connection,
       namespace: options.temporal.namespace,
       taskQueue: options.taskQueue ?? TASK_QUEUE,
-      workflowsPath: WORKFLOWS_PATH,
+      ...(options.workflowBundlePath ? { workflowBundle: { codePath: options.workflowBundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
       activities: createActivities({ prisma: options.prisma, store, config, sandbox, llm }),
       maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 20,
       maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions ?? 20,

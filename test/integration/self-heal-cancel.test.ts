@@ -1,0 +1,91 @@
+import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { defaultConfig } from '../../src/config/schema.js';
+import { startHeal } from '../../src/healing/start-heal.js';
+import { LineageStore } from '../../src/lineage/store.js';
+import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
+import { startWorker, type RunningWorker } from '../../src/worker.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
+import { lineageViolations } from '../support/invariants.js';
+import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
+
+// Cancelling a heal while each of its steps runs: the heal ends cancelled, recorded as such, with
+// callers routed to a usable version and no half-made version.
+
+const STEPS = ['recordFailure', 'analyzeFailure', 'pruneBranch', 'createAvoidanceRule', 'propagateRule', 'findHealthyAncestor', 'regenerate', 'validateCandidate', 'promote'];
+
+let db: TestDatabase;
+let store: LineageStore;
+let temporal: TestTemporal;
+let worker: RunningWorker;
+const taskQueue = uniqueTaskQueue('heal-cancel');
+
+/** Holds the first attempt of the step under test until the heal is cancelled. */
+let holdStep: string | null = null;
+let entered: () => void = () => undefined;
+const holdInterceptor: ActivityInterceptorsFactory = (ctx) => ({
+  inbound: {
+    async execute(input, next) {
+      if (ctx.info.activityType === holdStep && ctx.info.attempt === 1) {
+        entered();
+        await Promise.race([ctx.cancelled, new Promise((r) => setTimeout(r, 20_000))]);
+      }
+      return next(input);
+    },
+  },
+});
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  store = new LineageStore(db.prisma);
+  temporal = await connectTestTemporal();
+  worker = await startWorker({
+    temporal: { address: inject('temporalAddress'), namespace: 'default', tls: false },
+    prisma: db.prisma,
+    config: defaultConfig(),
+    llm: null,
+    taskQueue,
+    activityInterceptors: [holdInterceptor],
+  });
+});
+afterAll(async () => {
+  await worker.shutdown();
+  await temporal.close();
+  await db.drop();
+});
+
+describe('cancelling a heal', () => {
+  it.each(STEPS)('during %s leaves the lineage consistent', async (step) => {
+    const tool = `cancelled_${step.toLowerCase()}`;
+    await registerEmailStory(store, tool);
+    const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+    for (const w of WRONG_RESULTS) await runtime.report(`${tool}@2.0.0`, w);
+    await runtime.close();
+
+    holdStep = step;
+    const reached = new Promise<void>((r) => (entered = r));
+    const { handle } = await startHeal(
+      temporal.client,
+      { versionId: `${tool}@2.0.0`, trigger: 'manual', failure: { failureType: 'logic_error', description: 'accepts invalid emails', severity: 'critical', detectionMethod: 'report' } },
+      { taskQueue },
+    );
+    await reached;
+    await handle.cancel();
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+
+    const [run] = await db.query<{ status: string; finished_at: Date | null }>(`SELECT status, finished_at FROM heal_runs WHERE tool_id = $1`, [`${tool}@2.0.0`]);
+    expect(run).toMatchObject({ status: 'cancelled' });
+    expect(run!.finished_at).not.toBeNull();
+    expect(await db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [tool])).toHaveLength(0);
+    expect(await lineageViolations(db, tool)).toEqual([]);
+    const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = $1`, [tool]);
+    // Before the prune callers stay where they were; from the prune on they are on the healthy v1.0.0.
+    const pruned = STEPS.indexOf(step) > STEPS.indexOf('pruneBranch');
+    expect(route!.version_id).toBe(pruned ? `${tool}@1.0.0` : `${tool}@2.0.0`);
+  }, 60_000);
+});

@@ -1,0 +1,39 @@
+/**
+ * A dise worker in its own process, for fault tests. With KILL_AFTER=<activity>, the first attempt of
+ * that activity runs to completion (its writes committed) and then the process announces
+ * `AFTER <activity>` on stdout and hangs, waiting to be killed with SIGKILL.
+ */
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { createPrismaClient } from '../../src/infra/database.js';
+import { installTemporalRuntime } from '../../src/infra/temporal-runtime.js';
+import { startWorker } from '../../src/worker.js';
+
+installTemporalRuntime('ERROR');
+const { DATABASE_URL, TEMPORAL_ADDRESS, TASK_QUEUE, KILL_AFTER, WORKFLOW_BUNDLE } = process.env;
+const prisma = createPrismaClient(DATABASE_URL!);
+
+const hangAfter: ActivityInterceptorsFactory = (ctx) => ({
+  inbound: {
+    async execute(input, next) {
+      const result = await next(input);
+      if (KILL_AFTER && ctx.info.activityType === KILL_AFTER && ctx.info.attempt === 1) {
+        process.stdout.write(`AFTER ${KILL_AFTER}\n`);
+        await new Promise(() => undefined);
+      }
+      return result;
+    },
+  },
+});
+
+const worker = await startWorker({
+  temporal: { address: TEMPORAL_ADDRESS!, namespace: 'default', tls: false },
+  prisma,
+  llm: null,
+  taskQueue: TASK_QUEUE!,
+  workflowBundlePath: WORKFLOW_BUNDLE,
+  activityInterceptors: [hangAfter],
+});
+process.stdout.write('READY\n');
+process.on('SIGTERM', () => void worker.shutdown());
+await worker.done;
+await prisma.$disconnect();
