@@ -46,7 +46,7 @@ Examples:
     .description('start the embedded stack: PostgreSQL, migrations, Temporal dev server + UI, and a worker')
     .option('--no-worker', 'do not run a worker in this process')
     .addHelpText('after', '\nPrints `ready temporal=… ui=… database=…` and writes .dise/dev.json. Ctrl-C stops it.\n\nExample:\n  $ dise dev')
-    .action(async (opts: { worker: boolean }) => dev(opts, out));
+    .action(async (opts: { worker: boolean }) => dev(opts, config(), out));
 
   program
     .command('migrate')
@@ -60,7 +60,7 @@ Examples:
     .description('run a worker against TEMPORAL_ADDRESS and DATABASE_URL (or the running `dise dev`)')
     .option('--task-queue <name>', 'task queue to poll (default: dise-heal)')
     .addHelpText('after', '\nExample:\n  $ TEMPORAL_ADDRESS=temporal:7233 DATABASE_URL=postgresql://… dise worker')
-    .action(async (opts: { taskQueue?: string }) => workerCommand(opts, out));
+    .action(async (opts: { taskQueue?: string }) => workerCommand(opts, config(), out));
 
   const tool = program.command('tool').description('register and list tool versions');
   tool

@@ -1,5 +1,6 @@
 import { appendFileSync } from 'node:fs';
 import path from 'node:path';
+import type { DiseConfig } from '../config/schema.js';
 import { DEFAULT_NAMESPACE } from '../shared/constants.js';
 import { startWorker, type RunningWorker } from '../worker.js';
 import { createPrismaClient, redactUrl, type PrismaClient } from './database.js';
@@ -18,6 +19,7 @@ export interface DevStackOptions {
   log?: (line: string) => void;
   /** Run a worker in this process (default true). */
   worker?: boolean;
+  config?: DiseConfig;
 }
 
 export interface DevStack {
@@ -74,7 +76,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     stopping.push(() => prisma.$disconnect());
     let worker: RunningWorker | undefined;
     if (options.worker ?? true) {
-      worker = await startWorker({ temporal, prisma });
+      worker = await startWorker({ temporal, prisma, config: options.config });
       stopping.push(() => worker!.shutdown());
     }
 

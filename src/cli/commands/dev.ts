@@ -1,3 +1,4 @@
+import type { DiseConfig } from '../../config/schema.js';
 import { installTemporalRuntime } from '../../infra/temporal-runtime.js';
 import { readLiveDevState, readyLine } from '../../infra/dev-state.js';
 import { startDevStack } from '../../infra/dev-stack.js';
@@ -8,7 +9,7 @@ import type { Output } from '../context.js';
  * `dise dev`: start the embedded stack, print one `ready …` line, and run until Ctrl-C, then stop
  * everything it started. A second `dise dev` while one runs reuses it.
  */
-export async function dev(options: { worker: boolean }, out: Output): Promise<void> {
+export async function dev(options: { worker: boolean }, config: DiseConfig, out: Output): Promise<void> {
   const dir = stateDir();
   const live = readLiveDevState(dir);
   if (live) {
@@ -18,7 +19,7 @@ export async function dev(options: { worker: boolean }, out: Output): Promise<vo
   }
   installTemporalRuntime();
   const started = Date.now();
-  const stack = await startDevStack({ dir, log: (l) => out.info(l), worker: options.worker });
+  const stack = await startDevStack({ dir, log: (l) => out.info(l), worker: options.worker, config });
   out.info(`started in ${((Date.now() - started) / 1000).toFixed(1)} s; Ctrl-C stops everything`);
   out.result(readyLine(stack.state));
 

@@ -30,27 +30,59 @@ async function withTemporal<T>(fn: (t: TemporalHandle) => Promise<T>): Promise<T
   }
 }
 
-/** Prints each step as the heal reaches it, then its outcome. */
-async function follow(handle: HealHandle, out: Output, json: boolean): Promise<HealProgress> {
-  let last = '';
-  const done = handle.result();
-  let finished = false;
-  void done.then(
-    () => (finished = true),
-    () => (finished = true),
-  );
-  while (!finished) {
-    try {
-      const p = await handle.query(healProgressQuery);
-      const line = `[${p.step}] ${p.message}`;
-      if (line !== last && !json) out.info(line);
-      last = line;
-    } catch {
-      // not started yet, or just finished
+const STEP_TEXT: Record<string, string> = {
+  recordFailure: 'recording the failure',
+  analyzeFailure: 'analysing the failure and bisecting the lineage',
+  pruneBranch: 'pruning the version that introduced it and tainting its descendants',
+  createAvoidanceRule: 'turning the failure into an avoidance rule',
+  propagateRule: 'propagating the rule',
+  findHealthyAncestor: 'validating ancestors against today’s suite and minting regression tests',
+  regenerate: 'regenerating from the healthy ancestor',
+  validateCandidate: 'validating the candidate',
+  promote: 'promoting the new version and routing callers to it',
+  finishHeal: 'recording how the heal ended',
+};
+
+/**
+ * Prints each step as the heal reaches it — read from the workflow's history with long polls, so no
+ * step is missed however fast it runs — then returns the heal's outcome.
+ */
+async function follow(temporal: TemporalHandle, handle: HealHandle, out: Output, json: boolean): Promise<HealProgress> {
+  const runId = (await handle.describe()).runId;
+  const seen = new Map<string, number>();
+  let nextPageToken: Uint8Array | undefined;
+  for (;;) {
+    const page = await temporal.client.workflowService.getWorkflowExecutionHistory({
+      namespace: temporal.settings.namespace,
+      execution: { workflowId: handle.workflowId, runId },
+      nextPageToken,
+      waitNewEvent: true,
+    });
+    let closed = false;
+    for (const e of page.history?.events ?? []) {
+      const scheduled = e.activityTaskScheduledEventAttributes?.activityType?.name;
+      if (scheduled && !json) {
+        const n = (seen.get(scheduled) ?? 0) + 1;
+        seen.set(scheduled, n);
+        out.info(`[${scheduled}] ${STEP_TEXT[scheduled] ?? scheduled}${n > 1 ? ` (${n})` : ''}`);
+      }
+      const failure = e.activityTaskFailedEventAttributes?.failure ?? e.activityTaskTimedOutEventAttributes?.failure;
+      if (failure && !json) out.info(`  … step failed, Temporal will retry: ${failure.message ?? 'timeout'}`);
+      if (
+        e.workflowExecutionCompletedEventAttributes ||
+        e.workflowExecutionFailedEventAttributes ||
+        e.workflowExecutionCanceledEventAttributes ||
+        e.workflowExecutionTerminatedEventAttributes ||
+        e.workflowExecutionTimedOutEventAttributes ||
+        e.workflowExecutionContinuedAsNewEventAttributes
+      ) {
+        closed = true;
+      }
     }
-    await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 200))]);
+    if (closed || !page.nextPageToken?.length) break;
+    nextPageToken = page.nextPageToken;
   }
-  return done;
+  return handle.result();
 }
 
 function exitFor(p: HealProgress): number {
@@ -60,7 +92,8 @@ function exitFor(p: HealProgress): number {
 /** `dise heal <id>`: start (or join) the heal of a version; with --wait, follow it to the end. */
 export async function heal(id: string, options: HealOptions & { retry?: boolean }, out: Output): Promise<number> {
   const versionId = await withDatabase(out, async ({ store }) => store.resolve(id));
-  return withTemporal(async ({ client, settings }) => {
+  return withTemporal(async (temporal) => {
+    const { client, settings } = temporal;
     const { handle, joined } = await startHeal(
       client,
       {
@@ -77,7 +110,7 @@ export async function heal(id: string, options: HealOptions & { retry?: boolean 
       return EXIT.ok;
     }
     try {
-      const result = await follow(handle, out, options.json);
+      const result = await follow(temporal, handle, out, options.json);
       out.result(options.json ? JSON.stringify(result, null, 2) : renderHeal(result));
       return exitFor(result);
     } catch (err) {

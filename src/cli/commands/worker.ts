@@ -1,3 +1,5 @@
+import { llmSettingsFrom } from '../../llm/client.js';
+import type { DiseConfig } from '../../config/schema.js';
 import { installTemporalRuntime } from '../../infra/temporal-runtime.js';
 import { createPrismaClient } from '../../infra/database.js';
 import { startWorker } from '../../worker.js';
@@ -6,14 +8,16 @@ import { UsageError } from '../errors.js';
 import { readLiveDevState } from '../../infra/dev-state.js';
 
 /** `dise worker`: a worker against TEMPORAL_ADDRESS and DATABASE_URL (or the running dev stack). */
-export async function workerCommand(options: { taskQueue?: string }, out: Output): Promise<void> {
+export async function workerCommand(options: { taskQueue?: string }, config: DiseConfig, out: Output): Promise<void> {
   installTemporalRuntime();
   const temporal = resolveTemporal();
   const url = process.env.DATABASE_URL ?? readLiveDevState()?.database;
   if (!url) throw new UsageError('no database: set DATABASE_URL, or start the embedded stack with `dise dev`');
   const prisma = createPrismaClient(url);
   await assertMigrated(prisma);
-  const worker = await startWorker({ temporal, prisma, taskQueue: options.taskQueue });
+  const worker = await startWorker({ temporal, prisma, config, taskQueue: options.taskQueue });
+  const llm = llmSettingsFrom(config);
+  out.info(llm ? `LLM: ${llm.model}${llm.baseURL ? ` at ${llm.baseURL}` : ''}` : 'LLM: none, offline strategy (set OPENAI_API_KEY or OPENAI_BASE_URL to use one)');
   out.info(`worker polling task queue ${worker.worker.options.taskQueue} on ${temporal.address} (namespace ${temporal.namespace}); Ctrl-C stops it`);
   const stop = () => void worker.shutdown();
   process.once('SIGINT', stop);

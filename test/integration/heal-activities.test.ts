@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../src/activities/index.js';
+import { defaultConfig } from '../../src/config/schema.js';
+import { LineageStore } from '../../src/lineage/store.js';
+import { Sandbox } from '../../src/sandbox/sandbox.js';
+import type { FailureAnalysis } from '../../src/shared/heal-types.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { V1_CODE, V2_CODE } from '../support/email-story.js';
+
+// Activities called directly (their behaviour, not the orchestration): rule propagation by scope and
+// minting tests from a wrong result reported without the correct value.
+
+let db: TestDatabase;
+let store: LineageStore;
+const config = defaultConfig();
+const sandbox = new Sandbox(config.sandbox);
+let acts: ReturnType<typeof createActivities>;
+
+const analysis = (scope: FailureAnalysis['scope']): FailureAnalysis => ({
+  recoverable: true,
+  verdict: 'mutation',
+  reason: 'r',
+  culpritId: 'mail@1.1.0',
+  lastGoodId: 'mail@1.0.0',
+  bisect: [],
+  problematicPattern: 'CallExpression[callee.property.name="indexOf"]',
+  patternKind: 'ast',
+  ruleDescription: 'no bare indexOf checks',
+  scope,
+  source: 'offline',
+  failingCases: 1,
+});
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  store = new LineageStore(db.prisma);
+  acts = createActivities({ prisma: db.prisma, store, config, sandbox, llm: null });
+  const fn = (body: string) => `function run(input) { ${body} }`;
+  await store.registerMany([
+    { name: 'mail', version: '1.0.0', description: 'Validate an email address', code: V1_CODE },
+    { name: 'mail', version: '1.1.0', parents: ['mail@1.0.0'], description: 'Validate an email address', code: V2_CODE, mutation: { type: 'optimization', description: 'fast' } },
+    { name: 'mail', version: '1.2.0', parents: ['mail@1.1.0'], description: 'Validate an email address', code: V2_CODE + '\n//', mutation: { type: 'refactor', description: 'x' } },
+    { name: 'mail', version: '1.0.1', parents: ['mail@1.0.0'], description: 'Validate an email address', code: V1_CODE + '\n//', mutation: { type: 'refactor', description: 'x' } },
+    // Another tool much like mail (similar description and code), and one unlike it.
+    { name: 'email_check', version: '1.0.0', description: 'Validate an email address quickly', code: V1_CODE.replace('input', 'value').replace('input', 'value') },
+    { name: 'adder', version: '1.0.0', description: 'Add two numbers', code: fn('return input.a + input.b;') },
+  ]);
+});
+afterAll(async () => {
+  sandbox.close();
+  await db.drop();
+});
+
+async function holders(ruleId: string): Promise<string[]> {
+  return (await db.query<{ tool_id: string }>(`SELECT tool_id FROM rule_inheritance WHERE rule_id = $1 ORDER BY tool_id`, [ruleId])).map((r) => r.tool_id);
+}
+
+describe('rule propagation by scope', () => {
+  it('descendants: the source and everything below it, nothing beside it', async () => {
+    const rule = await acts.createAvoidanceRule({ healId: 'heal-desc', sourceVersionId: 'mail@1.1.0', failureId: 0, analysis: analysis('descendants') });
+    const result = await acts.propagateRule({ ruleId: rule.ruleId });
+    expect(await holders(rule.ruleId)).toEqual(['mail@1.1.0', 'mail@1.2.0']);
+    expect(result.reached).toBe(1);
+  });
+
+  it('all_similar: also every version of tools whose description and code are similar', async () => {
+    const rule = await acts.createAvoidanceRule({ healId: 'heal-similar', sourceVersionId: 'mail@1.1.0', failureId: 0, analysis: analysis('all_similar') });
+    const result = await acts.propagateRule({ ruleId: rule.ruleId });
+    expect(result.similarTools).toEqual(['email_check']);
+    expect(await holders(rule.ruleId)).toEqual(['email_check@1.0.0', 'mail@1.1.0', 'mail@1.2.0']);
+  });
+
+  it('global: every version, and every version registered later', async () => {
+    const rule = await acts.createAvoidanceRule({ healId: 'heal-global', sourceVersionId: 'mail@1.1.0', failureId: 0, analysis: analysis('global') });
+    await acts.propagateRule({ ruleId: rule.ruleId });
+    const all = (await db.query<{ tool_id: string }>(`SELECT tool_id FROM tool_lineage ORDER BY tool_id`)).map((r) => r.tool_id);
+    expect(await holders(rule.ruleId)).toEqual(all);
+    const later = await store.registerVersion({ name: 'later', version: '1.0.0', code: 'function run(x) { return x; }' });
+    expect(later.inheritedRules).toContain(rule.ruleId);
+  });
+
+  it('is idempotent: propagating twice writes nothing new', async () => {
+    const rule = await acts.createAvoidanceRule({ healId: 'heal-desc', sourceVersionId: 'mail@1.1.0', failureId: 0, analysis: analysis('descendants') });
+    const before = await holders(rule.ruleId);
+    await acts.propagateRule({ ruleId: rule.ruleId });
+    expect(await holders(rule.ruleId)).toEqual(before);
+  });
+});
+
+describe('minting failures into tests', () => {
+  it("expects the healthy ancestor's own output when no correct value was reported", async () => {
+    const [failure] = await db.query<{ id: number }>(
+      `INSERT INTO failures (tool_id, failure_type, description, detection_method, severity, evidence)
+       VALUES ('mail@1.2.0', 'wrong_output', 'accepts a double at', 'report', 'high', '{"input": "a@@b.co", "observed": true}') RETURNING id`,
+    );
+    const result = await acts.findHealthyAncestor({ healId: 'heal-mint', failedId: 'mail@1.2.0', culpritId: 'mail@1.1.0', failureId: failure!.id });
+    expect(result.ancestorId).toBe('mail@1.0.0');
+    expect(result.tried[0]).toEqual({ id: 'mail@1.0.0', passed: true, why: null });
+    const [minted] = await db.query<{ tool_id: string; input: unknown; expected: unknown; origin: string; source_failure_id: number }>(
+      `SELECT tool_id, input, expected, origin, source_failure_id FROM test_cases WHERE origin = 'minted'`,
+    );
+    expect(minted).toEqual({ tool_id: 'mail@1.0.0', input: 'a@@b.co', expected: false, origin: 'minted', source_failure_id: failure!.id });
+    // Minting again (a retried step) adds nothing.
+    await acts.findHealthyAncestor({ healId: 'heal-mint', failedId: 'mail@1.2.0', culpritId: 'mail@1.1.0', failureId: failure!.id });
+    expect(await db.query(`SELECT 1 FROM test_cases WHERE origin = 'minted'`)).toHaveLength(1);
+    // Every descendant of the ancestor now carries it: the buggy line fails it, the sibling passes.
+    expect((await store.suiteFor('mail@1.0.1')).map((t) => t.origin)).toContain('minted');
+  });
+});

@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import { LineageStore } from '../../src/lineage/store.js';
+import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
+import { TASK_QUEUE } from '../../src/shared/constants.js';
+import type { RunningWorker } from '../../src/worker.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
+import { captureOutput } from '../support/output.js';
+import { connectTestTemporal, startTestWorker, type TestTemporal } from '../support/temporal.js';
+
+// The operator's commands against a real worker on the default task queue.
+
+let db: TestDatabase;
+let store: LineageStore;
+let temporal: TestTemporal;
+let worker: RunningWorker;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  store = new LineageStore(db.prisma);
+  temporal = await connectTestTemporal();
+  worker = await startTestWorker(db, { taskQueue: TASK_QUEUE });
+  process.env.DATABASE_URL = db.url;
+  process.env.TEMPORAL_ADDRESS = inject('temporalAddress');
+});
+afterAll(async () => {
+  delete process.env.DATABASE_URL;
+  delete process.env.TEMPORAL_ADDRESS;
+  await worker.shutdown();
+  await temporal.close();
+  await db.drop();
+});
+
+async function brokenTool(name: string) {
+  await registerEmailStory(store, name);
+  const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+  for (const w of WRONG_RESULTS) await runtime.report(`${name}@2.0.0`, w);
+  await runtime.close();
+}
+
+describe('dise heal and friends', () => {
+  it('heal --wait prints each step as it happens and the result, and the heal is findable by search attributes', async () => {
+    await brokenTool('cli_heal');
+    const out = captureOutput();
+    const code = await runCli(['heal', 'cli_heal', '--wait', '--reason', 'accepts user@@domain.com'], out);
+    expect(code, out.stderr.join('\n')).toBe(0);
+    const steps = out.stderr.filter((l) => l.startsWith('[')).map((l) => /^\[(\w+)\]/.exec(l)![1]);
+    expect(steps).toEqual(['recordFailure', 'analyzeFailure', 'pruneBranch', 'createAvoidanceRule', 'propagateRule', 'findHealthyAncestor', 'regenerate', 'validateCandidate', 'promote']);
+    expect(out.stderr[0]).toMatch(/^started heal heal:cli_heal@2\.0\.0/);
+    const text = out.stdout.join('\n');
+    expect(text).toMatch(/^Heal of cli_heal@2\.0\.0: HEALED/);
+    expect(text).toMatch(/New version: cli_heal@2\.0\.1 \(routed\)/);
+
+    let found: string[] = [];
+    for (let i = 0; i < 50 && !found.length; i++) {
+      found = [];
+      for await (const wf of temporal.client.workflow.list({ query: `DiseTool = "cli_heal" AND DiseHealStatus = "healed"` })) found.push(wf.workflowId);
+      if (!found.length) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(found).toEqual(['heal:cli_heal@2.0.0']);
+  });
+
+  it('heal-status shows how the heal ended; a second heal joins the finished one; heal-retry runs a new one', async () => {
+    const status = captureOutput();
+    expect(await runCli(['heal-status', 'cli_heal@2.0.0'], status)).toBe(0);
+    expect(status.stdout[0]).toBe('heal:cli_heal@2.0.0: COMPLETED');
+    expect(status.stdout.join('\n')).toMatch(/HEALED/);
+
+    const again = captureOutput();
+    expect(await runCli(['heal', 'cli_heal@2.0.0', '--json'], again)).toBe(0);
+    expect(JSON.parse(again.stdout[0]!)).toMatchObject({ workflowId: 'heal:cli_heal@2.0.0', joined: true });
+
+    const retry = captureOutput();
+    const code = await runCli(['heal-retry', 'cli_heal@2.0.0', '--wait', '--json'], retry);
+    // The version is already pruned and replaced: the new run finds nothing left to heal.
+    const result = JSON.parse(retry.stdout.join(''));
+    expect(result.versionId).toBe('cli_heal@2.0.0');
+    expect(code).toBe(result.status === 'healed' ? 0 : 1);
+    expect(await db.query(`SELECT 1 FROM heal_runs WHERE tool_id = 'cli_heal@2.0.0'`)).toHaveLength(2);
+  });
+
+  it('heal-cancel cancels a running heal; heal-status of an unknown heal says how to start one', async () => {
+    const none = captureOutput();
+    expect(await runCli(['heal-status', 'cli_heal@1.0.0'], none)).toBe(2);
+    expect(none.stderr.join('\n')).toMatch(/no heal of cli_heal@1\.0\.0 has run \(start one with `dise heal cli_heal@1\.0\.0`\)/);
+    const notRunning = captureOutput();
+    expect(await runCli(['heal-cancel', 'cli_heal@2.0.0'], notRunning)).toBe(2);
+    expect(notRunning.stderr.join('\n')).toMatch(/no running heal of cli_heal@2\.0\.0 to cancel/);
+  });
+});
