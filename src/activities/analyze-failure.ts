@@ -50,8 +50,11 @@ export function analyzeFailureActivity(deps: ActivityDeps) {
   return async function analyzeFailure(input: AnalyzeFailureInput): Promise<FailureAnalysis> {
     const failed = await requireVersion(deps, input.versionId);
     const failure = await deps.prisma.failure.findUnique({ where: { id: input.failureId } });
-    const failureText = failure?.description ?? 'failure';
     const cases = await gatherFailingCases(deps.prisma, input.versionId, input.failureId);
+    // The trigger may be an operator's request: say what actually went wrong, with an example.
+    const example = cases[0] ? describeCases([cases[0]]).replace(/^- /, '') : null;
+    const failureText =
+      failure && failure.failureType !== 'manual' ? `${failure.description}${example && failure.failureType !== 'wrong_output' ? ` (e.g. ${example})` : ''}` : (example ?? failure?.description ?? 'failure');
     const defaultScope: PropagationScope =
       SECURITY_TYPES.has(failure?.failureType ?? '') && deps.config.self_healing.propagation.critical_failures_global
         ? 'global'

@@ -23,7 +23,7 @@ export async function pruned(options: { json: boolean }, out: Output): Promise<v
                 SELECT child_id FROM lineage_relationships WHERE parent_id = t.tool_id)) AS tainted
       FROM tool_lineage t
       LEFT JOIN LATERAL (SELECT * FROM failures WHERE tool_id = t.tool_id ORDER BY
-                           CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, id DESC LIMIT 1) f ON true
+                           (failure_type = 'manual'), CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, id DESC LIMIT 1) f ON true
       WHERE t.health_status = 'pruned'
       ORDER BY t.pruned_at DESC NULLS LAST, t.tool_id`;
     if (options.json) {

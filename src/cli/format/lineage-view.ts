@@ -31,7 +31,9 @@ export function renderLineage(l: ToolLineage, extras: LineageViewExtras): string
   const lines: string[] = [];
   lines.push(paint(`Tool Lineage: ${l.id}`, 'bold', color));
   const status = healthBadge(l.health, color);
-  const why = l.health === 'pruned' || l.health === 'failed' ? ` (${l.failures.at(-1)?.description ?? 'failure recorded'})` : '';
+  // The most telling failure: a detector's or a caller's, not an operator's request to heal.
+  const telling = [...l.failures].reverse().find((f) => f.failureType !== 'manual') ?? l.failures.at(-1);
+  const why = l.health === 'pruned' || l.health === 'failed' ? ` (${telling?.description ?? 'failure recorded'})` : '';
   lines.push(`Status: ${status}${why}`);
   if (l.prunedAt) lines.push(`Pruned: ${stamp(l.prunedAt)}`);
   if (l.description) lines.push(`Description: ${l.description}`);
