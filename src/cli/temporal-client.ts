@@ -15,8 +15,13 @@ export async function connectTemporal(settings: TemporalSettings = resolveTempor
   return { client, settings, close: () => connection.close() };
 }
 
-/** A signaler to the health monitor when Temporal is reachable; otherwise none, said once. */
-export async function optionalSignaler(out: Output): Promise<{ signaler?: MonitorSignaler; close(): Promise<void> }> {
+/**
+ * A signaler to the health monitor when Temporal is reachable; otherwise none, said once.
+ * DISE_SIGNAL_MONITOR=0 turns signalling off (failures are still recorded; the monitor's next check
+ * finds them).
+ */
+export async function optionalSignaler(out: Output, env: NodeJS.ProcessEnv = process.env): Promise<{ signaler?: MonitorSignaler; close(): Promise<void> }> {
+  if (env.DISE_SIGNAL_MONITOR === '0') return { close: async () => undefined };
   try {
     const temporal = await connectTemporal();
     return { signaler: new TemporalMonitorSignaler(temporal.client), close: temporal.close };

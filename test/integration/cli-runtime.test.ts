@@ -13,15 +13,15 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'dise-cli-rt-'));
 beforeAll(async () => {
   db = await createTestDatabase();
   process.env.DATABASE_URL = db.url;
-  // No Temporal for these commands: they must still record everything.
-  process.env.TEMPORAL_ADDRESS = '127.0.0.1:1';
+  // No monitor for these commands: they must still record everything.
+  process.env.DISE_SIGNAL_MONITOR = '0';
   const out = captureOutput();
   const code = await runCli(['tool', 'add', path.join(PACKAGE_ROOT, 'examples/email-validator.yaml'), path.join(PACKAGE_ROOT, 'examples/email-validator-optimized.yaml')], out);
   expect(code, out.stderr.join('\n')).toBe(0);
 });
 afterAll(async () => {
   delete process.env.DATABASE_URL;
-  delete process.env.TEMPORAL_ADDRESS;
+  delete process.env.DISE_SIGNAL_MONITOR;
   await db.drop();
 });
 
