@@ -1,4 +1,5 @@
 import { analyzeFailureActivity } from './analyze-failure.js';
+import { checkHealthActivity, monitorSettingsActivity } from './check-health.js';
 import { createAvoidanceRuleActivity } from './create-avoidance-rule.js';
 import type { ActivityDeps } from './deps.js';
 import { findHealthyAncestorActivity } from './find-healthy-ancestor.js';
@@ -28,6 +29,8 @@ export function createActivities(deps: ActivityDeps) {
     validateCandidate: validateCandidateActivity(deps),
     promote: promoteActivity(deps),
     finishHeal: finishHealActivity(deps),
+    checkHealth: checkHealthActivity(deps),
+    monitorSettings: monitorSettingsActivity(deps),
   };
 }
 

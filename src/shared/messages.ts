@@ -37,9 +37,16 @@ export interface MonitorStatus {
   paused: boolean;
   lastCheckAt: string | null;
   checks: number;
+  /** What the last check found. */
   findings: { versionId: string; reason: string }[];
+  /** Versions whose heal this monitor started (newest last, at most 200). */
   healsStarted: string[];
+  /** Reports received and not yet handled. */
   pendingReports: number;
+  /** Reports handled so far, over every continue-as-new. */
+  reportsHandled: number;
+  /** Runs of this monitor (1 + continue-as-new count). */
+  runs: number;
 }
 export const monitorStatusQuery = defineQuery<MonitorStatus>('status');
 

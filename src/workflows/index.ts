@@ -3,3 +3,4 @@
  * Workflow code is deterministic: it imports only src/shared and @temporalio/workflow.
  */
 export { selfHealWorkflow } from './self-heal.js';
+export { healthMonitorWorkflow, type HealthMonitorOptions, type MonitorState } from './health-monitor.js';

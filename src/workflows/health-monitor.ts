@@ -1,0 +1,144 @@
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { DiseActivities } from '../activities/index.js';
+import { healWorkflowId } from '../shared/constants.js';
+import type { HealthFinding } from '../shared/heal-types.js';
+import {
+  checkNowSignal,
+  failureReportedSignal,
+  monitorStatusQuery,
+  pauseSignal,
+  resumeSignal,
+  type FailureReport,
+  type MonitorStatus,
+} from '../shared/messages.js';
+import { selfHealWorkflow } from './self-heal.js';
+
+/** Options a monitor is started with; the state fields carry it across continue-as-new. */
+export interface HealthMonitorOptions {
+  /** Overrides monitoring.health_check_interval_seconds from the worker's config. */
+  intervalSeconds?: number;
+  /** Continue as new once the history passes this many events (Temporal may suggest it sooner). */
+  maxHistoryEvents?: number;
+  /** Carried over by continue-as-new. */
+  state?: MonitorState;
+}
+
+export interface MonitorState {
+  paused: boolean;
+  pendingReports: FailureReport[];
+  checks: number;
+  lastCheckAt: string | null;
+  findings: { versionId: string; reason: string }[];
+  healsStarted: string[];
+  reportsHandled: number;
+  runs: number;
+}
+
+const checks = proxyActivities<DiseActivities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+});
+
+/** How many started heals the status keeps (newest last). */
+const KEEP_HEALS = 200;
+
+/**
+ * The long-running health monitor (one per namespace, id `dise-health-monitor`). Every
+ * `monitoring.health_check_interval_seconds` (a Temporal timer), or at once on `checkNow` or a
+ * `failureReported` signal, it runs one `checkHealth` activity over every routed version and starts a
+ * child selfHealWorkflow per finding that calls for one (parent close policy ABANDON; a heal already
+ * running is joined, not duplicated). `pause`/`resume` stop and restart checks; query `status`. It
+ * continues as new when Temporal suggests it (or past `maxHistoryEvents`), after its handlers have
+ * finished, carrying its state and every report not yet handled.
+ */
+export async function healthMonitorWorkflow(options: HealthMonitorOptions = {}): Promise<void> {
+  const state: MonitorState = options.state ?? {
+    paused: false,
+    pendingReports: [],
+    checks: 0,
+    lastCheckAt: null,
+    findings: [],
+    healsStarted: [],
+    reportsHandled: 0,
+    runs: 0,
+  };
+  state.runs++;
+  let checkRequested = false;
+
+  setHandler(failureReportedSignal, (report) => {
+    state.pendingReports.push(report);
+  });
+  setHandler(checkNowSignal, () => {
+    checkRequested = true;
+  });
+  setHandler(pauseSignal, () => {
+    state.paused = true;
+  });
+  setHandler(resumeSignal, () => {
+    state.paused = false;
+  });
+  setHandler(monitorStatusQuery, (): MonitorStatus => ({
+    paused: state.paused,
+    lastCheckAt: state.lastCheckAt,
+    checks: state.checks,
+    findings: state.findings,
+    healsStarted: state.healsStarted,
+    pendingReports: state.pendingReports.length,
+    reportsHandled: state.reportsHandled,
+    runs: state.runs,
+  }));
+
+  const settings = await checks.monitorSettings();
+  const intervalMs = (options.intervalSeconds ?? settings.intervalSeconds) * 1000;
+  const maxHistoryEvents = options.maxHistoryEvents ?? 10_000;
+
+  for (;;) {
+    const woken = await condition(() => !state.paused && (checkRequested || state.pendingReports.length > 0), intervalMs);
+    const timerFired = !woken;
+    if (!state.paused && (timerFired ? settings.continuous || options.intervalSeconds !== undefined : true)) {
+      checkRequested = false;
+      // Take the reports now: any that arrive during the check wait for the next one.
+      const reported = state.pendingReports.splice(0);
+      const result = await checks.checkHealth({ reported });
+      state.checks++;
+      state.lastCheckAt = result.checkedAt;
+      state.reportsHandled += result.handledReports.length;
+      state.findings = result.findings.map((f) => ({ versionId: f.versionId, reason: f.reason }));
+      if (result.healingEnabled) {
+        for (const finding of result.findings.filter((f) => f.heal)) await startHeal(finding, state);
+      }
+    }
+    const info = workflowInfo();
+    if (info.continueAsNewSuggested || info.historyLength > maxHistoryEvents) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof healthMonitorWorkflow>({ ...options, state });
+    }
+  }
+}
+
+async function startHeal(finding: HealthFinding, state: MonitorState): Promise<void> {
+  try {
+    await startChild(selfHealWorkflow, {
+      workflowId: healWorkflowId(finding.versionId),
+      args: [{ versionId: finding.versionId, trigger: 'monitor', failure: finding.failure }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+    });
+    state.healsStarted.push(finding.versionId);
+    if (state.healsStarted.length > KEEP_HEALS) state.healsStarted.splice(0, state.healsStarted.length - KEEP_HEALS);
+  } catch (err) {
+    // A heal of this version is running (or finished healed): joined, not duplicated.
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+}

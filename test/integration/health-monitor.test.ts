@@ -1,0 +1,191 @@
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { autoHeartbeat } from '../../src/activities/heartbeat.js';
+import { createActivities } from '../../src/activities/index.js';
+import type { CheckHealthInput } from '../../src/activities/check-health.js';
+import { defaultConfig } from '../../src/config/schema.js';
+import { registerSearchAttributes } from '../../src/infra/search-attributes-admin.js';
+import { findTemporalTestServer } from '../../src/infra/temporal-cli.js';
+import { LineageStore } from '../../src/lineage/store.js';
+import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
+import { Sandbox } from '../../src/sandbox/sandbox.js';
+import { failureReportedSignal, monitorStatusQuery, pauseSignal, resumeSignal, checkNowSignal, type FailureReport } from '../../src/shared/messages.js';
+import { WORKFLOWS_PATH } from '../../src/worker.js';
+import type { healthMonitorWorkflow } from '../../src/workflows/health-monitor.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { uniqueTaskQueue } from '../support/temporal.js';
+
+// The monitor on Temporal's time-skipping test server: five-minute timers fire without real waiting.
+// Activities are the real ones, on a real PostgreSQL.
+
+let env: TestWorkflowEnvironment;
+let db: TestDatabase;
+let store: LineageStore;
+let worker: Worker;
+let running: Promise<void>;
+const sandbox = new Sandbox(defaultConfig().sandbox);
+const taskQueue = uniqueTaskQueue('monitor');
+const checkInputs: CheckHealthInput[] = [];
+
+const recordChecks: ActivityInterceptorsFactory = (ctx) => ({
+  inbound: {
+    async execute(input, next) {
+      if (ctx.info.activityType === 'checkHealth') checkInputs.push(input.args[0] as CheckHealthInput);
+      return next(input);
+    },
+  },
+});
+
+const V1 = "function run(input) { return typeof input === 'string' && /^[^@\\s]+@[^@\\s]+\\.[a-z]{2,}$/i.test(input); }";
+/** The "optimized" version throws on anything that is not a string. */
+const V2 = "function run(input) { const s = input.trim(); return s.length > 3 && s.split('@').length === 2; }";
+
+async function failingTool(name: string, errorEvery = 10): Promise<void> {
+  await store.registerMany([
+    { name, version: '1.0.0', code: V1, tests: [{ name: 'plain', input: 'a@b.co', expect: true }, { name: 'no at', input: 'ab.co', expect: false }] },
+    { name, version: '2.0.0', parents: [`${name}@1.0.0`], code: V2, mutation: { type: 'optimization', description: 'Optimize for speed' } },
+  ]);
+  await store.setRoute(`${name}@2.0.0`, 'test');
+  const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+  for (let i = 0; i < 100; i++) await runtime.call(name, i % errorEvery === 0 ? 42 : `user${i}@example.com`).catch(() => undefined);
+  await runtime.close();
+}
+
+async function startMonitor(id: string, options: Parameters<typeof healthMonitorWorkflow>[0] = {}) {
+  return env.client.workflow.start<typeof healthMonitorWorkflow>('healthMonitorWorkflow', { workflowId: id, taskQueue, args: [options] });
+}
+
+async function healExists(versionId: string): Promise<boolean> {
+  return env.client.workflow
+    .getHandle(`heal:${versionId}`)
+    .describe()
+    .then(() => true)
+    .catch(() => false);
+}
+
+beforeAll(async () => {
+  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: findTemporalTestServer() } } });
+  await registerSearchAttributes(env.connection, 'default');
+  db = await createTestDatabase();
+  store = new LineageStore(db.prisma);
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowsPath: WORKFLOWS_PATH,
+    activities: createActivities({ prisma: db.prisma, store, config: defaultConfig(), sandbox, llm: null }),
+    interceptors: { activity: [autoHeartbeat, recordChecks] },
+  });
+  running = worker.run();
+}, 120_000);
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  sandbox.close();
+  await env?.teardown();
+  await db?.drop();
+});
+
+describe('healthMonitorWorkflow', () => {
+  it('checks every 5 minutes without real waiting', async () => {
+    const started = Date.now();
+    const monitor = await startMonitor('monitor-timer');
+    await env.sleep('1 minute');
+    expect((await monitor.query(monitorStatusQuery)).checks).toBe(0);
+    await env.sleep('5 minutes');
+    expect((await monitor.query(monitorStatusQuery)).checks).toBe(1);
+    await env.sleep('10 minutes');
+    expect((await monitor.query(monitorStatusQuery)).checks).toBe(3);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    await monitor.terminate();
+  });
+
+  it('heals a tool whose error rate crosses 5% on the next check', async () => {
+    const monitor = await startMonitor('monitor-heal');
+    await failingTool('crossing'); // 10% of calls throw
+    expect(await healExists('crossing@2.0.0')).toBe(false);
+    await env.sleep('5 minutes');
+    const status = await monitor.query(monitorStatusQuery);
+    expect(status.findings).toContainEqual({ versionId: 'crossing@2.0.0', reason: 'error_rate' });
+    expect(status.healsStarted).toContain('crossing@2.0.0');
+    const heal = await env.client.workflow.getHandle('heal:crossing@2.0.0').result();
+    expect(heal).toMatchObject({ status: 'healed', newVersionId: 'crossing@2.0.1' });
+    const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'crossing'`);
+    expect(route!.version_id).toBe('crossing@2.0.1');
+    // The next check sees nothing left to heal and starts nothing again.
+    await env.sleep('5 minutes');
+    expect((await monitor.query(monitorStatusQuery)).healsStarted.filter((v) => v === 'crossing@2.0.0')).toHaveLength(1);
+    await monitor.terminate();
+  });
+
+  it('starts nothing while paused, and checks at once when resumed and asked', async () => {
+    const monitor = await startMonitor('monitor-pause');
+    await monitor.signal(pauseSignal);
+    await failingTool('paused_tool');
+    await env.sleep('15 minutes');
+    let status = await monitor.query(monitorStatusQuery);
+    expect(status).toMatchObject({ paused: true, checks: 0, healsStarted: [] });
+    expect(await healExists('paused_tool@2.0.0')).toBe(false);
+    await monitor.signal(resumeSignal);
+    await monitor.signal(checkNowSignal);
+    await env.sleep('1 second');
+    status = await monitor.query(monitorStatusQuery);
+    expect(status.checks).toBe(1);
+    expect(status.healsStarted).toContain('paused_tool@2.0.0');
+    await env.client.workflow.getHandle('heal:paused_tool@2.0.0').result();
+    await monitor.terminate();
+  });
+
+  it('keeps its state and queued reports across continue-as-new', async () => {
+    const monitor = await startMonitor('monitor-can', { maxHistoryEvents: 30 });
+    await env.sleep('12 minutes'); // two checks
+    await monitor.signal(pauseSignal);
+    const reports = Array.from({ length: 25 }, (_, i) => report(`queued_${i}@1.0.0`));
+    for (const r of reports) await monitor.signal(failureReportedSignal, r);
+    await env.sleep('6 minutes'); // the timer fires while paused: no check, but the history is long
+    const status = await monitor.query(monitorStatusQuery);
+    expect(status.runs).toBeGreaterThanOrEqual(2);
+    expect(status).toMatchObject({ paused: true, checks: 2, pendingReports: 25 });
+    const description = await monitor.describe();
+    expect(description.runId).not.toBe(monitor.firstExecutionRunId);
+    await monitor.signal(resumeSignal);
+    await env.sleep('1 second');
+    const after = await monitor.query(monitorStatusQuery);
+    expect(after).toMatchObject({ paused: false, checks: 3, pendingReports: 0, reportsHandled: 25 });
+    await monitor.terminate();
+  });
+
+  it('handles 1,000 reports sent in a burst across continue-as-new, each once', async () => {
+    checkInputs.length = 0;
+    const monitor = await startMonitor('monitor-burst', { maxHistoryEvents: 400 });
+    const ids = Array.from({ length: 1000 }, (_, i) => `burst_${i}@1.0.0`);
+    for (let i = 0; i < ids.length; i += 50) {
+      await Promise.all(ids.slice(i, i + 50).map((id) => monitor.signal(failureReportedSignal, report(id))));
+    }
+    let status = await monitor.query(monitorStatusQuery);
+    for (let i = 0; i < 100 && (status.reportsHandled < 1000 || status.pendingReports > 0); i++) {
+      await env.sleep('1 second');
+      status = await monitor.query(monitorStatusQuery);
+    }
+    expect(status.reportsHandled).toBe(1000);
+    expect(status.runs).toBeGreaterThanOrEqual(2);
+    const handled = checkInputs.flatMap((c) => c.reported.map((r) => r.versionId)).filter((v) => v.startsWith('burst_'));
+    expect(handled).toHaveLength(1000);
+    expect(new Set(handled).size).toBe(1000);
+    await monitor.terminate();
+  });
+});
+
+function report(versionId: string): FailureReport {
+  return {
+    versionId,
+    toolName: versionId.split('@')[0]!,
+    kind: 'threshold',
+    failureCount: 3,
+    severity: 'high',
+    failureType: 'runtime_errors',
+    description: '3 failed calls',
+    reportedAt: new Date(0).toISOString(),
+    source: 'test',
+  };
+}
