@@ -1,3 +1,4 @@
+import type { DiseConfig } from '../config/schema.js';
 import { createPrismaClient, type PrismaClient } from '../infra/database.js';
 import { readLiveDevState } from '../infra/dev-state.js';
 import { readMigrations } from '../infra/migrator.js';
@@ -28,11 +29,12 @@ export interface DatabaseHandle {
 }
 
 /**
- * The database a command works on: DATABASE_URL when set, else the running `dise dev`'s, else the
- * embedded PostgreSQL under .dise/ started (and migrated) for the duration of the command.
+ * The database a command works on: DATABASE_URL when set, else config.yaml's database.url, else the
+ * running `dise dev`'s, else the embedded PostgreSQL under .dise/ started (and migrated) for the
+ * duration of the command.
  */
-export async function openDatabase(out: Output, env: NodeJS.ProcessEnv = process.env): Promise<DatabaseHandle> {
-  let url = env.DATABASE_URL;
+export async function openDatabase(out: Output, config?: DiseConfig, env: NodeJS.ProcessEnv = process.env): Promise<DatabaseHandle> {
+  let url = env.DATABASE_URL || config?.database.url || undefined;
   let embedded: RunningPostgres | undefined;
   if (!url) url = readLiveDevState()?.database;
   if (!url) {
@@ -77,9 +79,9 @@ export async function assertMigrated(prisma: PrismaClient): Promise<void> {
   }
 }
 
-/** Temporal to talk to: TEMPORAL_ADDRESS (and friends) when set, else the running `dise dev`'s. */
-export function resolveTemporal(env: NodeJS.ProcessEnv = process.env): TemporalSettings {
-  const fromEnv = temporalSettingsFromEnv(env);
+/** Temporal to talk to: TEMPORAL_ADDRESS (and friends), else config.yaml's temporal section, else the running `dise dev`'s. */
+export function resolveTemporal(env: NodeJS.ProcessEnv = process.env, config?: DiseConfig): TemporalSettings {
+  const fromEnv = temporalSettingsFromEnv(env, config?.temporal);
   if (fromEnv) return fromEnv;
   const dev = readLiveDevState();
   if (dev) return { address: dev.temporal, namespace: dev.namespace ?? DEFAULT_NAMESPACE, tls: false };
@@ -87,8 +89,8 @@ export function resolveTemporal(env: NodeJS.ProcessEnv = process.env): TemporalS
 }
 
 /** Runs `fn` with a database and always closes it. */
-export async function withDatabase<T>(out: Output, fn: (db: DatabaseHandle) => Promise<T>): Promise<T> {
-  const db = await openDatabase(out);
+export async function withDatabase<T>(out: Output, fn: (db: DatabaseHandle) => Promise<T>, config?: DiseConfig): Promise<T> {
+  const db = await openDatabase(out, config);
   try {
     return await fn(db);
   } finally {

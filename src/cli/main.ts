@@ -6,6 +6,7 @@ import { dev } from './commands/dev.js';
 import { lineage, LINEAGE_FORMATS } from './commands/lineage.js';
 import { migrateCommand } from './commands/migrate.js';
 import { heal, healCancel, healStatus } from './commands/heal.js';
+import { health } from './commands/health.js';
 import { pruned } from './commands/pruned.js';
 import { report } from './commands/report.js';
 import { rules } from './commands/rules.js';
@@ -53,14 +54,15 @@ Examples:
     .description('apply pending database migrations (prisma/migrations)')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', '\nExample:\n  $ DATABASE_URL=postgresql://dise:dise@db:5432/dise dise migrate')
-    .action(async (opts: { json?: boolean }) => migrateCommand({ json: Boolean(opts.json) }, out));
+    .action(async (opts: { json?: boolean }) => migrateCommand({ json: Boolean(opts.json) }, config(), out));
 
   program
     .command('worker')
     .description('run a worker against TEMPORAL_ADDRESS and DATABASE_URL (or the running `dise dev`)')
     .option('--task-queue <name>', 'task queue to poll (default: dise-heal)')
+    .option('--monitor', 'also make sure the health monitor workflow runs (and register the search attributes)')
     .addHelpText('after', '\nExample:\n  $ TEMPORAL_ADDRESS=temporal:7233 DATABASE_URL=postgresql://… dise worker')
-    .action(async (opts: { taskQueue?: string }) => workerCommand(opts, config(), out));
+    .action(async (opts: { taskQueue?: string; monitor?: boolean }) => workerCommand(opts, config(), out));
 
   const tool = program.command('tool').description('register and list tool versions');
   tool
@@ -78,7 +80,7 @@ Examples:
     .description('tools, their routed version and its health')
     .option('--json', 'print the list as JSON')
     .addHelpText('after', '\nExample:\n  $ dise tool list --json')
-    .action(async (opts: { json?: boolean }) => toolList({ json: Boolean(opts.json) }, out));
+    .action(async (opts: { json?: boolean }) => toolList({ json: Boolean(opts.json) }, config(), out));
 
   program
     .command('call')
@@ -111,7 +113,7 @@ Examples:
     .option('--json', 'print every field of the lineage as JSON')
     .addOption(new Option('--format <format>', 'output format').choices([...LINEAGE_FORMATS]).default('text'))
     .addHelpText('after', '\nExample:\n  $ dise lineage email_validator@2.0.0 --json')
-    .action(async (id: string, opts: { json?: boolean; format: string }) => lineage(id, { json: Boolean(opts.json), format: opts.format }, out));
+    .action(async (id: string, opts: { json?: boolean; format: string }) => lineage(id, { json: Boolean(opts.json), format: opts.format }, config(), out));
 
   program
     .command('heal')
@@ -122,7 +124,7 @@ Examples:
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  $ dise heal email_validator@2.1.0 --wait')
     .action(async (id: string, opts: { wait?: boolean; reason?: string; json?: boolean }) => {
-      exitCode.value = await heal(id, { wait: Boolean(opts.wait), json: Boolean(opts.json), reason: opts.reason }, out);
+      exitCode.value = await heal(id, { wait: Boolean(opts.wait), json: Boolean(opts.json), reason: opts.reason }, config(), out);
     });
   program
     .command('heal-status')
@@ -131,7 +133,7 @@ Examples:
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ dise heal-status email_validator@2.1.0')
     .action(async (id: string, opts: { json?: boolean }) => {
-      exitCode.value = await healStatus(id, { json: Boolean(opts.json) }, out);
+      exitCode.value = await healStatus(id, { json: Boolean(opts.json) }, config(), out);
     });
   program
     .command('heal-cancel')
@@ -140,7 +142,7 @@ Examples:
     .option('--wait', 'wait until the heal has ended')
     .addHelpText('after', '\nExample:\n  $ dise heal-cancel email_validator@2.1.0 --wait')
     .action(async (id: string, opts: { wait?: boolean }) => {
-      exitCode.value = await healCancel(id, { wait: Boolean(opts.wait) }, out);
+      exitCode.value = await healCancel(id, { wait: Boolean(opts.wait) }, config(), out);
     });
   program
     .command('heal-retry')
@@ -150,20 +152,26 @@ Examples:
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  $ dise heal-retry email_validator@2.1.0 --wait')
     .action(async (id: string, opts: { wait?: boolean; json?: boolean }) => {
-      exitCode.value = await heal(id, { wait: Boolean(opts.wait), json: Boolean(opts.json), retry: true, reason: 'heal retried by an operator' }, out);
+      exitCode.value = await heal(id, { wait: Boolean(opts.wait), json: Boolean(opts.json), retry: true, reason: 'heal retried by an operator' }, config(), out);
     });
+  program
+    .command('health')
+    .description("the system health report: versions by health, recent failures and their heals, healing stats, the monitor")
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExample:\n  $ dise health')
+    .action(async (opts: { json?: boolean }) => health({ json: Boolean(opts.json) }, config(), out));
   program
     .command('pruned')
     .description('pruned versions and why')
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ dise pruned --json')
-    .action(async (opts: { json?: boolean }) => pruned({ json: Boolean(opts.json) }, out));
+    .action(async (opts: { json?: boolean }) => pruned({ json: Boolean(opts.json) }, config(), out));
   program
     .command('rules')
     .description('avoidance rules: scope, pattern, source, and how many versions each affects')
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ dise rules')
-    .action(async (opts: { json?: boolean }) => rules({ json: Boolean(opts.json) }, out));
+    .action(async (opts: { json?: boolean }) => rules({ json: Boolean(opts.json) }, config(), out));
 
   return program;
 }

@@ -53,6 +53,23 @@ export const configSchema = z.strictObject({
     max_history_depth: z.int().min(1).max(100_000).default(100),
     compress_old_lineage: z.boolean().default(true),
   }),
+  /** Connection settings: DATABASE_URL and TEMPORAL_* environment variables override these. */
+  database: section({
+    /** PostgreSQL URL; none means the embedded PostgreSQL under .dise/ (or the running `dise dev`'s). */
+    url: z.string().min(1).nullable().default(null),
+  }),
+  temporal: section({
+    /** Frontend host:port; none means the dev server of `dise dev`. */
+    address: z.string().min(1).nullable().default(null),
+    namespace: z.string().min(1).default('default'),
+    /** Temporal Cloud API key (implies TLS). Prefer TEMPORAL_API_KEY over writing it here. */
+    api_key: z.string().min(1).nullable().default(null),
+    tls: z.boolean().default(false),
+    tls_cert_path: z.string().min(1).nullable().default(null),
+    tls_key_path: z.string().min(1).nullable().default(null),
+    tls_ca_path: z.string().min(1).nullable().default(null),
+    tls_server_name: z.string().min(1).nullable().default(null),
+  }),
   llm: section({
     model: z.string().min(1).default('gpt-4o-mini'),
     /** OpenAI-compatible endpoint; OPENAI_BASE_URL overrides it. */

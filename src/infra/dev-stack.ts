@@ -1,6 +1,8 @@
 import { appendFileSync } from 'node:fs';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import type { DiseConfig } from '../config/schema.js';
+import { ensureHealthMonitor } from '../healing/monitor-client.js';
 import { DEFAULT_NAMESPACE } from '../shared/constants.js';
 import { startWorker, type RunningWorker } from '../worker.js';
 import { createPrismaClient, redactUrl, type PrismaClient } from './database.js';
@@ -9,7 +11,7 @@ import { migrate } from './migrator.js';
 import { isProcessAlive } from './net.js';
 import { ensureDir } from './paths.js';
 import { startEmbeddedPostgres, type RunningPostgres } from './postgres.js';
-import { temporalSettingsFromEnv, type TemporalSettings } from './temporal-connection.js';
+import { connectionOptions, temporalSettingsFromEnv, type TemporalSettings } from './temporal-connection.js';
 import { adoptTemporal, startTemporalDevServer, temporalAnswers, type RunningTemporal } from './temporal-server.js';
 
 export interface DevStackOptions {
@@ -45,7 +47,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   };
 
   try {
-    let databaseUrl = env.DATABASE_URL;
+    let databaseUrl = env.DATABASE_URL || options.config?.database.url || undefined;
     let postgres: RunningPostgres | undefined;
     if (!databaseUrl) {
       const pgDir = ensureDir(path.join(dir, 'postgres'));
@@ -58,7 +60,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     const report = await migrate(databaseUrl, { log });
     if (report.applied.length) log(`applied ${report.applied.length} migration(s)`);
 
-    let temporal: TemporalSettings | undefined = temporalSettingsFromEnv(env);
+    let temporal: TemporalSettings | undefined = temporalSettingsFromEnv(env, options.config?.temporal);
     let server: RunningTemporal | undefined;
     if (!temporal) {
       const stale = readDevState(dir);
@@ -78,6 +80,14 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     if (options.worker ?? true) {
       worker = await startWorker({ temporal, prisma, config: options.config });
       stopping.push(() => worker!.shutdown());
+      // The health monitor is a workflow: it runs wherever a worker polls, and survives restarts.
+      const connection = await Connection.connect(connectionOptions(temporal));
+      try {
+        await ensureHealthMonitor(new Client({ connection, namespace: temporal.namespace }));
+        log('health monitor running (workflow dise-health-monitor)');
+      } finally {
+        await connection.close();
+      }
     }
 
     const state: DevState = {

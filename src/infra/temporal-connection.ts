@@ -16,25 +16,41 @@ export interface TemporalSettings {
   tls: boolean;
 }
 
-/** Reads TEMPORAL_* variables; returns undefined when TEMPORAL_ADDRESS is not set. */
-export function temporalSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): TemporalSettings | undefined {
-  const address = env.TEMPORAL_ADDRESS;
+/** The `temporal` section of config.yaml (see src/config/schema.ts). */
+export interface TemporalFileSettings {
+  address: string | null;
+  namespace: string;
+  api_key: string | null;
+  tls: boolean;
+  tls_cert_path: string | null;
+  tls_key_path: string | null;
+  tls_ca_path: string | null;
+  tls_server_name: string | null;
+}
+
+/**
+ * Where Temporal is: TEMPORAL_* environment variables override config.yaml's `temporal` section;
+ * undefined when neither names an address.
+ */
+export function temporalSettingsFromEnv(env: NodeJS.ProcessEnv = process.env, file?: TemporalFileSettings): TemporalSettings | undefined {
+  const address = env.TEMPORAL_ADDRESS || file?.address || undefined;
   if (!address) return undefined;
-  const apiKey = env.TEMPORAL_API_KEY || undefined;
-  const tlsCertPath = env.TEMPORAL_TLS_CERT || undefined;
-  const tlsKeyPath = env.TEMPORAL_TLS_KEY || undefined;
+  const apiKey = env.TEMPORAL_API_KEY || file?.api_key || undefined;
+  const tlsCertPath = env.TEMPORAL_TLS_CERT || file?.tls_cert_path || undefined;
+  const tlsKeyPath = env.TEMPORAL_TLS_KEY || file?.tls_key_path || undefined;
   if (Boolean(tlsCertPath) !== Boolean(tlsKeyPath)) {
-    throw new Error('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (client certificate and its key)');
+    throw new Error('the TLS client certificate and its key must be set together (TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY or temporal.tls_cert_path/tls_key_path)');
   }
+  const tlsFlag = env.TEMPORAL_TLS !== undefined ? env.TEMPORAL_TLS === 'true' || env.TEMPORAL_TLS === '1' : Boolean(file?.tls);
   return {
     address,
-    namespace: env.TEMPORAL_NAMESPACE || DEFAULT_NAMESPACE,
+    namespace: env.TEMPORAL_NAMESPACE || file?.namespace || DEFAULT_NAMESPACE,
     tlsCertPath,
     tlsKeyPath,
-    tlsServerName: env.TEMPORAL_TLS_SERVER_NAME || undefined,
-    tlsServerRootCaPath: env.TEMPORAL_TLS_CA || undefined,
+    tlsServerName: env.TEMPORAL_TLS_SERVER_NAME || file?.tls_server_name || undefined,
+    tlsServerRootCaPath: env.TEMPORAL_TLS_CA || file?.tls_ca_path || undefined,
     apiKey,
-    tls: Boolean(apiKey || tlsCertPath || env.TEMPORAL_TLS === 'true' || env.TEMPORAL_TLS === '1'),
+    tls: Boolean(apiKey || tlsCertPath || tlsFlag),
   };
 }
 

@@ -8,7 +8,7 @@ import { optionalSignaler } from '../temporal-client.js';
 export async function call(nameOrId: string, inputText: string, options: { json: boolean }, config: DiseConfig, out: Output): Promise<void> {
   const input = parseJsonArgument(inputText, 'input');
   await withDatabase(out, async (db) => {
-    const { signaler, close } = await optionalSignaler(out);
+    const { signaler, close } = await optionalSignaler(out, config);
     const runtime = await ToolRuntime.create({ databaseUrl: db.url, config, signaler, log: out.info });
     try {
       const result = await runtime.callDetailed(nameOrId, input);
@@ -21,5 +21,5 @@ export async function call(nameOrId: string, inputText: string, options: { json:
       await runtime.close();
       await close();
     }
-  });
+  }, config);
 }

@@ -1,3 +1,4 @@
+import type { DiseConfig } from '../../config/schema.js';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { readLiveDevState } from '../../infra/dev-state.js';
 import { startHeal, type HealHandle } from '../../healing/start-heal.js';
@@ -21,8 +22,8 @@ function uiLink(workflowId: string, namespace: string): string | null {
   return ui ? `${ui}/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}` : null;
 }
 
-async function withTemporal<T>(fn: (t: TemporalHandle) => Promise<T>): Promise<T> {
-  const temporal = await connectTemporal();
+async function withTemporal<T>(config: DiseConfig, fn: (t: TemporalHandle) => Promise<T>): Promise<T> {
+  const temporal = await connectTemporal(config);
   try {
     return await fn(temporal);
   } finally {
@@ -90,9 +91,9 @@ function exitFor(p: HealProgress): number {
 }
 
 /** `dise heal <id>`: start (or join) the heal of a version; with --wait, follow it to the end. */
-export async function heal(id: string, options: HealOptions & { retry?: boolean }, out: Output): Promise<number> {
-  const versionId = await withDatabase(out, async ({ store }) => store.resolve(id));
-  return withTemporal(async (temporal) => {
+export async function heal(id: string, options: HealOptions & { retry?: boolean }, config: DiseConfig, out: Output): Promise<number> {
+  const versionId = await withDatabase(out, async ({ store }) => store.resolve(id), config);
+  return withTemporal(config, async (temporal) => {
     const { client, settings } = temporal;
     const { handle, joined } = await startHeal(
       client,
@@ -121,10 +122,10 @@ export async function heal(id: string, options: HealOptions & { retry?: boolean 
 }
 
 /** `dise heal-status <id>`: the live progress of a running heal, or how the last one ended. */
-export async function healStatus(id: string, options: { json: boolean }, out: Output): Promise<number> {
-  const versionId = await withDatabase(out, async ({ store }) => store.resolve(id));
+export async function healStatus(id: string, options: { json: boolean }, config: DiseConfig, out: Output): Promise<number> {
+  const versionId = await withDatabase(out, async ({ store }) => store.resolve(id), config);
   const workflowId = healWorkflowId(versionId);
-  return withTemporal(async ({ client }) => {
+  return withTemporal(config, async ({ client }) => {
     const handle = client.workflow.getHandle<typeof selfHealWorkflow>(workflowId);
     let status: string;
     try {
@@ -139,7 +140,7 @@ export async function healStatus(id: string, options: { json: boolean }, out: Ou
       progress = await withDatabase(out, async ({ prisma }) => {
         const run = await prisma.healRun.findFirst({ where: { workflowId }, orderBy: { startedAt: 'desc' } });
         return (run?.result as unknown as HealProgress | null) ?? null;
-      });
+      }, config);
     }
     if (options.json) out.result(JSON.stringify({ workflowId, temporalStatus: status, progress }, null, 2));
     else {
@@ -151,9 +152,9 @@ export async function healStatus(id: string, options: { json: boolean }, out: Ou
 }
 
 /** `dise heal-cancel <id>`: cancel a running heal; it leaves the lineage consistent and records the cancel. */
-export async function healCancel(id: string, options: { wait: boolean }, out: Output): Promise<number> {
-  const versionId = await withDatabase(out, async ({ store }) => store.resolve(id));
-  return withTemporal(async ({ client }) => {
+export async function healCancel(id: string, options: { wait: boolean }, config: DiseConfig, out: Output): Promise<number> {
+  const versionId = await withDatabase(out, async ({ store }) => store.resolve(id), config);
+  return withTemporal(config, async ({ client }) => {
     const handle = client.workflow.getHandle<typeof selfHealWorkflow>(healWorkflowId(versionId));
     const description = await handle.describe().catch(() => null);
     if (!description || description.status.name !== 'RUNNING') throw new UsageError(`no running heal of ${versionId} to cancel`);

@@ -1,3 +1,4 @@
+import type { DiseConfig } from '../../config/schema.js';
 import type { Health } from '../../shared/lineage-types.js';
 import { withDatabase, type Output } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -7,7 +8,7 @@ import { colorEnabled } from '../format/style.js';
 export const LINEAGE_FORMATS = ['text'] as const;
 
 /** `dise lineage <id>`: the seed's lineage view, or the whole ToolLineage as JSON. */
-export async function lineage(id: string, options: { json: boolean; format: string }, out: Output): Promise<void> {
+export async function lineage(id: string, options: { json: boolean; format: string }, config: DiseConfig, out: Output): Promise<void> {
   if (!(LINEAGE_FORMATS as readonly string[]).includes(options.format)) {
     throw new UsageError(`--format: unknown format "${options.format}"; use one of ${LINEAGE_FORMATS.join(', ')}`);
   }
@@ -31,5 +32,5 @@ export async function lineage(id: string, options: { json: boolean; format: stri
         color: colorEnabled(),
       }),
     );
-  });
+  }, config);
 }

@@ -1,3 +1,4 @@
+import type { DiseConfig } from '../../config/schema.js';
 import { readLiveDevState } from '../../infra/dev-state.js';
 import { redactUrl } from '../../infra/database.js';
 import { migrate } from '../../infra/migrator.js';
@@ -5,8 +6,8 @@ import { startEmbeddedPostgres } from '../../infra/postgres.js';
 import type { Output } from '../context.js';
 
 /** `dise migrate`: apply pending migrations to DATABASE_URL, the running dev stack, or the embedded database. */
-export async function migrateCommand(options: { json: boolean }, out: Output): Promise<void> {
-  let url = process.env.DATABASE_URL ?? readLiveDevState()?.database;
+export async function migrateCommand(options: { json: boolean }, config: DiseConfig, out: Output): Promise<void> {
+  let url = process.env.DATABASE_URL || config.database.url || readLiveDevState()?.database;
   const embedded = url ? undefined : await startEmbeddedPostgres();
   url ??= embedded!.url;
   try {

@@ -1,3 +1,4 @@
+import type { DiseConfig } from '../../config/schema.js';
 import { withDatabase, type Output } from '../context.js';
 import { stamp, titleCase } from '../format/style.js';
 
@@ -12,7 +13,7 @@ interface PrunedRow {
 }
 
 /** `dise pruned`: pruned versions and why (the seed's `pruned` view). */
-export async function pruned(options: { json: boolean }, out: Output): Promise<void> {
+export async function pruned(options: { json: boolean }, config: DiseConfig, out: Output): Promise<void> {
   await withDatabase(out, async ({ prisma }) => {
     const rows = await prisma.$queryRaw<PrunedRow[]>`
       SELECT t.tool_id AS id, to_char(t.pruned_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "prunedAt",
@@ -40,5 +41,5 @@ export async function pruned(options: { json: boolean }, out: Output): Promise<v
       out.result(`     Pruned ${stamp(r.prunedAt)}${r.replacedBy ? `, replaced by ${r.replacedBy}` : ''}`);
       if (r.why) out.result(`     Why: ${r.why}`);
     });
-  });
+  }, config);
 }

@@ -25,7 +25,7 @@ export async function report(versionId: string, options: ReportOptions, config: 
   }
   await withDatabase(out, async (db) => {
     const id = await db.store.resolve(versionId);
-    const { signaler, close } = await optionalSignaler(out);
+    const { signaler, close } = await optionalSignaler(out, config);
     const runtime = await ToolRuntime.create({ databaseUrl: db.url, config, signaler, log: out.info });
     try {
       const result = await runtime.report(id, {
@@ -45,5 +45,5 @@ export async function report(versionId: string, options: ReportOptions, config: 
       await runtime.close();
       await close();
     }
-  });
+  }, config);
 }

@@ -1,3 +1,4 @@
+import type { DiseConfig } from '../../config/schema.js';
 import { withDatabase, type Output } from '../context.js';
 
 interface RuleRow {
@@ -13,7 +14,7 @@ interface RuleRow {
 }
 
 /** `dise rules`: avoidance rules, their scope, source, and how many versions each affects. */
-export async function rules(options: { json: boolean }, out: Output): Promise<void> {
+export async function rules(options: { json: boolean }, config: DiseConfig, out: Output): Promise<void> {
   await withDatabase(out, async ({ prisma }) => {
     const rows = await prisma.$queryRaw<RuleRow[]>`
       SELECT r.rule_id AS "ruleId", r.description, r.propagation_scope AS scope, r.pattern_kind AS "patternKind",
@@ -36,5 +37,5 @@ export async function rules(options: { json: boolean }, out: Output): Promise<vo
       out.result(`     Source: ${r.source}`);
       out.result(`     Affects: ${r.scope === 'global' ? 'ALL tools' : `${r.affects} version(s)`}`);
     });
-  });
+  }, config);
 }

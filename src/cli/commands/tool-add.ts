@@ -69,5 +69,5 @@ export async function toolAdd(files: string[], options: ToolAddOptions, config: 
     const failed = result.registered.filter((r) => r.health === 'failed');
     if (failed.length) out.info(`${failed.length} version(s) failed validation and were stored FAILED (never routed)`);
     return { ...result, exitCode: failed.length ? EXIT.failed : EXIT.ok };
-  });
+  }, config);
 }

@@ -1,8 +1,9 @@
+import type { DiseConfig } from '../../config/schema.js';
 import { withDatabase, type Output } from '../context.js';
 import { colorEnabled, healthBadge } from '../format/style.js';
 
 /** `dise tool list`: every tool, its routed version and that version's health. */
-export async function toolList(options: { json: boolean }, out: Output): Promise<void> {
+export async function toolList(options: { json: boolean }, config: DiseConfig, out: Output): Promise<void> {
   await withDatabase(out, async ({ store }) => {
     const tools = await store.listTools();
     if (options.json) {
@@ -20,5 +21,5 @@ export async function toolList(options: { json: boolean }, out: Output): Promise
     for (const t of tools) {
       out.result(`${t.name.padEnd(width)}  ${(t.routedVersion ?? '-').padEnd(vwidth)}  ${String(t.versions).padStart(8)}  ${t.health ? healthBadge(t.health, color) : '-'}`);
     }
-  });
+  }, config);
 }
