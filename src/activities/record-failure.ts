@@ -52,7 +52,14 @@ export function recordFailureActivity(deps: ActivityDeps) {
       });
     });
     const c = deps.config.self_healing;
+    let healedBy: string | null = null;
+    if (version.healthStatus === 'pruned') {
+      const replacement = await deps.store.healedReplacement(input.versionId);
+      const usable = replacement && (await deps.prisma.toolLineage.findFirst({ where: { toolId: replacement, healthStatus: { in: ['healthy', 'regenerated'] } }, select: { toolId: true } }));
+      healedBy = usable ? replacement : null;
+    }
     return {
+      healedBy,
       failureId: failureId!,
       toolName: version.toolName,
       settings: {

@@ -35,6 +35,8 @@ export interface RecordFailureResult {
   failureId: number;
   toolName: string;
   settings: HealSettings;
+  /** The version is already pruned and replaced by this routable version: nothing left to heal. */
+  healedBy: string | null;
 }
 
 export type Verdict =

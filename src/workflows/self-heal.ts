@@ -111,6 +111,10 @@ export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgre
     progress.failureId = recorded.failureId;
     progress.maxAttempts = settings.maxRegenerationAttempts;
     if (!settings.enabled) return await finish('disabled', 'self-healing is disabled (self_healing.enabled: false); the failure is recorded');
+    if (recorded.healedBy) {
+      progress.newVersionId = recorded.healedBy;
+      return await finish('healed', `already pruned and replaced by ${recorded.healedBy}; the new failure is recorded`);
+    }
 
     enter('analyzeFailure', `analysing the failure${settings.llm ? ' (LLM)' : ' (offline)'} and bisecting the lineage`);
     const analysisInput = { healId, versionId: input.versionId, failureId: recorded.failureId, useLlm: settings.llm };

@@ -64,6 +64,12 @@ describe('dise dev', () => {
     expect(lineage).toMatchObject({ id: 'greeter@1.1.0', parents: ['greeter@1.0.0'], generation: 1, health: 'healthy' });
     expect(lineage.mutations[0]).toMatchObject({ mutationType: 'feature_add', description: 'Add a polite form' });
 
+    const health = await runDise(['health', '--json'], env);
+    expect(health.code, health.stderr).toBe(0);
+    const report = JSON.parse(health.stdout);
+    expect(report).toMatchObject({ tools: 1, versions: 2, monitor: { reachable: true, paused: false } });
+    expect(report.byHealth.healthy).toEqual({ count: 2, percent: 100 });
+
     const again = await runDise(['dev'], env);
     expect(again.code).toBe(0);
     expect(again.stdout.trim()).toBe(first.line);

@@ -74,10 +74,12 @@ describe('dise heal and friends', () => {
 
     const retry = captureOutput();
     const code = await runCli(['heal-retry', 'cli_heal@2.0.0', '--wait', '--json'], retry);
-    // The version is already pruned and replaced: the new run finds nothing left to heal.
+    // The version is already pruned and replaced: the new run records the failure and makes nothing new.
     const result = JSON.parse(retry.stdout.join(''));
-    expect(result.versionId).toBe('cli_heal@2.0.0');
-    expect(code).toBe(result.status === 'healed' ? 0 : 1);
+    expect(result).toMatchObject({ versionId: 'cli_heal@2.0.0', status: 'healed', newVersionId: 'cli_heal@2.0.1' });
+    expect(result.message).toMatch(/already pruned and replaced by cli_heal@2\.0\.1/);
+    expect(code).toBe(0);
+    expect(await db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = 'cli_heal' AND health_status = 'regenerated'`)).toHaveLength(1);
     expect(await db.query(`SELECT 1 FROM heal_runs WHERE tool_id = 'cli_heal@2.0.0'`)).toHaveLength(2);
   });
 
@@ -88,5 +90,23 @@ describe('dise heal and friends', () => {
     const notRunning = captureOutput();
     expect(await runCli(['heal-cancel', 'cli_heal@2.0.0'], notRunning)).toBe(2);
     expect(notRunning.stderr.join('\n')).toMatch(/no running heal of cli_heal@2\.0\.0 to cancel/);
+  });
+});
+
+describe('dise health', () => {
+  it("prints the seed's System Health Report from the database", async () => {
+    const out = captureOutput();
+    expect(await runCli(['health'], out)).toBe(0);
+    const text = out.stdout.join('\n');
+    expect(text).toMatch(/^System Health Report/);
+    expect(text).toMatch(/Versions: 3 across 1 tool\(s\)/);
+    expect(text).toMatch(/❌ Pruned\s+1 {2}\(33\.3%\)/);
+    expect(text).toMatch(/Recent Failures:\n {2}\[.*\] cli_heal@2\.0\.0 {2}Wrong Output \(high\): .* — heal: healed → cli_heal@2\.0\.1/);
+    expect(text).toMatch(/Heal events: 2 {3}Successes: \d/);
+    const json = captureOutput();
+    expect(await runCli(['health', '--json'], json)).toBe(0);
+    const report = JSON.parse(json.stdout.join(''));
+    expect(report.byHealth.regenerated).toEqual({ count: 1, percent: (100 * 1) / 3 });
+    expect(report.healing.events).toBe(2);
   });
 });

@@ -1,6 +1,6 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleWorkflowCode, DefaultLogger, Worker, type ActivityInterceptorsFactory, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { autoHeartbeat } from '../../src/activities/heartbeat.js';
 import { createActivities } from '../../src/activities/index.js';
 import type { CheckHealthInput } from '../../src/activities/check-health.js';
@@ -10,7 +10,7 @@ import { findTemporalTestServer } from '../../src/infra/temporal-cli.js';
 import { LineageStore } from '../../src/lineage/store.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
-import { failureReportedSignal, monitorStatusQuery, pauseSignal, resumeSignal, checkNowSignal, type FailureReport } from '../../src/shared/messages.js';
+import { checkNowSignal, failureReportedSignal, monitorStatusQuery, pauseSignal, resumeSignal, type FailureReport, type MonitorStatus } from '../../src/shared/messages.js';
 import { WORKFLOWS_PATH } from '../../src/worker.js';
 import type { healthMonitorWorkflow } from '../../src/workflows/health-monitor.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -52,8 +52,25 @@ async function failingTool(name: string, errorEvery = 10): Promise<void> {
   await runtime.close();
 }
 
+/**
+ * Skips time once the monitor has no activity in flight: the test server does not skip time while
+ * an activity runs, and a sleep requested in that window can wait in real time.
+ */
+async function skip(monitor: { describe: () => Promise<{ raw: unknown }> }, duration: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const raw = (await monitor.describe()).raw as { pendingActivities?: unknown[] };
+    if (!raw.pendingActivities?.length) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await env.sleep(duration);
+}
+
 async function startMonitor(id: string, options: Parameters<typeof healthMonitorWorkflow>[0] = {}) {
   return env.client.workflow.start<typeof healthMonitorWorkflow>('healthMonitorWorkflow', { workflowId: id, taskQueue, args: [options] });
+}
+
+async function healthOf(versionId: string): Promise<string | undefined> {
+  return (await db.query<{ health_status: string }>(`SELECT health_status FROM tool_lineage WHERE tool_id = $1`, [versionId]))[0]?.health_status;
 }
 
 async function healExists(versionId: string): Promise<boolean> {
@@ -64,48 +81,58 @@ async function healExists(versionId: string): Promise<boolean> {
     .catch(() => false);
 }
 
+let bundle: WorkflowBundleWithSourceMap;
+
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: findTemporalTestServer() } } });
-  await registerSearchAttributes(env.connection, 'default');
   db = await createTestDatabase();
   store = new LineageStore(db.prisma);
+  bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('ERROR') });
+}, 120_000);
+afterAll(async () => {
+  sandbox.close();
+  await db?.drop();
+});
+
+// A fresh time-skipping server per test: its time lock is per server, and a test must not inherit
+// another's skipped or held time.
+beforeEach(async () => {
+  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: findTemporalTestServer() } } });
+  await registerSearchAttributes(env.connection, 'default');
   worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
-    workflowsPath: WORKFLOWS_PATH,
+    workflowBundle: bundle,
     activities: createActivities({ prisma: db.prisma, store, config: defaultConfig(), sandbox, llm: null }),
     interceptors: { activity: [autoHeartbeat, recordChecks] },
   });
   running = worker.run();
 }, 120_000);
-afterAll(async () => {
-  worker?.shutdown();
+afterEach(async () => {
+  worker.shutdown();
   await running;
-  sandbox.close();
-  await env?.teardown();
-  await db?.drop();
+  await env.teardown();
 });
 
 describe('healthMonitorWorkflow', () => {
   it('checks every 5 minutes without real waiting', async () => {
     const started = Date.now();
     const monitor = await startMonitor('monitor-timer');
-    await env.sleep('1 minute');
+    await skip(monitor, '1 minute');
     expect((await monitor.query(monitorStatusQuery)).checks).toBe(0);
-    await env.sleep('5 minutes');
+    await skip(monitor, '5 minutes');
     expect((await monitor.query(monitorStatusQuery)).checks).toBe(1);
-    await env.sleep('10 minutes');
+    await skip(monitor, '10 minutes');
     expect((await monitor.query(monitorStatusQuery)).checks).toBe(3);
     expect(Date.now() - started).toBeLessThan(30_000);
-    await monitor.terminate();
   });
 
   it('heals a tool whose error rate crosses 5% on the next check', async () => {
     const monitor = await startMonitor('monitor-heal');
     await failingTool('crossing'); // 10% of calls throw
     expect(await healExists('crossing@2.0.0')).toBe(false);
-    await env.sleep('5 minutes');
-    const status = await monitor.query(monitorStatusQuery);
+    await skip(monitor, '5 minutes');
+    // The check has run; the child heal starts right after it.
+    const status = await eventually(monitor, (s) => s.healsStarted.length > 0);
     expect(status.findings).toContainEqual({ versionId: 'crossing@2.0.0', reason: 'error_rate' });
     expect(status.healsStarted).toContain('crossing@2.0.0');
     const heal = await env.client.workflow.getHandle('heal:crossing@2.0.0').result();
@@ -113,46 +140,44 @@ describe('healthMonitorWorkflow', () => {
     const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'crossing'`);
     expect(route!.version_id).toBe('crossing@2.0.1');
     // The next check sees nothing left to heal and starts nothing again.
-    await env.sleep('5 minutes');
+    await skip(monitor, '5 minutes');
     expect((await monitor.query(monitorStatusQuery)).healsStarted.filter((v) => v === 'crossing@2.0.0')).toHaveLength(1);
-    await monitor.terminate();
   });
 
   it('starts nothing while paused, and checks at once when resumed and asked', async () => {
     const monitor = await startMonitor('monitor-pause');
     await monitor.signal(pauseSignal);
     await failingTool('paused_tool');
-    await env.sleep('15 minutes');
+    await skip(monitor, '15 minutes');
     let status = await monitor.query(monitorStatusQuery);
     expect(status).toMatchObject({ paused: true, checks: 0, healsStarted: [] });
     expect(await healExists('paused_tool@2.0.0')).toBe(false);
     await monitor.signal(resumeSignal);
     await monitor.signal(checkNowSignal);
-    await env.sleep('1 second');
-    status = await monitor.query(monitorStatusQuery);
+    // Real waiting here: the check runs at once, no timer involved.
+    status = await eventually(monitor, (s) => s.checks >= 1 && s.healsStarted.length > 0);
     expect(status.checks).toBe(1);
     expect(status.healsStarted).toContain('paused_tool@2.0.0');
-    await env.client.workflow.getHandle('heal:paused_tool@2.0.0').result();
-    await monitor.terminate();
+    // Wait for the heal in real time (the time-skipping client's result() would skew its time lock).
+    for (let i = 0; i < 100 && (await healthOf('paused_tool@2.0.0')) !== 'pruned'; i++) await new Promise((r) => setTimeout(r, 100));
   });
 
   it('keeps its state and queued reports across continue-as-new', async () => {
     const monitor = await startMonitor('monitor-can', { maxHistoryEvents: 30 });
-    await env.sleep('12 minutes'); // two checks
+    await skip(monitor, '12 minutes'); // two checks
     await monitor.signal(pauseSignal);
     const reports = Array.from({ length: 25 }, (_, i) => report(`queued_${i}@1.0.0`));
     for (const r of reports) await monitor.signal(failureReportedSignal, r);
-    await env.sleep('6 minutes'); // the timer fires while paused: no check, but the history is long
+    await skip(monitor, '6 minutes'); // the timer fires while paused: no check, but the history is long
     const status = await monitor.query(monitorStatusQuery);
     expect(status.runs).toBeGreaterThanOrEqual(2);
     expect(status).toMatchObject({ paused: true, checks: 2, pendingReports: 25 });
     const description = await monitor.describe();
     expect(description.runId).not.toBe(monitor.firstExecutionRunId);
     await monitor.signal(resumeSignal);
-    await env.sleep('1 second');
+    await skip(monitor, '1 second');
     const after = await monitor.query(monitorStatusQuery);
     expect(after).toMatchObject({ paused: false, checks: 3, pendingReports: 0, reportsHandled: 25 });
-    await monitor.terminate();
   });
 
   it('handles 1,000 reports sent in a burst across continue-as-new, each once', async () => {
@@ -164,7 +189,7 @@ describe('healthMonitorWorkflow', () => {
     }
     let status = await monitor.query(monitorStatusQuery);
     for (let i = 0; i < 100 && (status.reportsHandled < 1000 || status.pendingReports > 0); i++) {
-      await env.sleep('1 second');
+      await skip(monitor, '1 second');
       status = await monitor.query(monitorStatusQuery);
     }
     expect(status.reportsHandled).toBe(1000);
@@ -172,9 +197,18 @@ describe('healthMonitorWorkflow', () => {
     const handled = checkInputs.flatMap((c) => c.reported.map((r) => r.versionId)).filter((v) => v.startsWith('burst_'));
     expect(handled).toHaveLength(1000);
     expect(new Set(handled).size).toBe(1000);
-    await monitor.terminate();
   });
 });
+
+/** Polls the monitor's status in real time until `ok` holds (or 10 s pass). */
+async function eventually(monitor: { query: (q: typeof monitorStatusQuery) => Promise<MonitorStatus> }, ok: (s: MonitorStatus) => boolean): Promise<MonitorStatus> {
+  let status = await monitor.query(monitorStatusQuery);
+  for (let i = 0; i < 100 && !ok(status); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    status = await monitor.query(monitorStatusQuery);
+  }
+  return status;
+}
 
 function report(versionId: string): FailureReport {
   return {
