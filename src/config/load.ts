@@ -56,11 +56,13 @@ export function configFilePath(explicit: string | undefined, env: NodeJS.Process
 
 /** Reads and validates the configuration once, at an entry point. */
 export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): DiseConfig {
-  const file = configFilePath(explicit, env, cwd);
-  if (!file) return parseConfig({});
+  const resolved = configFilePath(explicit, env, cwd);
+  if (!resolved) return parseConfig({});
+  // Messages name the file as the user gave it.
+  const file = explicit ?? env.DISE_CONFIG ?? 'config.yaml';
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readFileSync(resolved, 'utf8');
   } catch (err) {
     throw new ConfigError(file, null, `cannot read file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
