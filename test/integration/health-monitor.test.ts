@@ -53,13 +53,15 @@ async function failingTool(name: string, errorEvery = 10): Promise<void> {
 }
 
 /**
- * Skips time once the monitor has no activity in flight: the test server does not skip time while
- * an activity runs, and a sleep requested in that window can wait in real time.
+ * Skips time once the monitor is idle on its timer: no workflow task and no activity in flight, and
+ * a timer started. The test server does not skip time while work is in flight, and a sleep asked for
+ * in that window can wait in real time.
  */
-async function skip(monitor: { describe: () => Promise<{ raw: unknown }> }, duration: string): Promise<void> {
-  for (let i = 0; i < 50; i++) {
-    const raw = (await monitor.describe()).raw as { pendingActivities?: unknown[] };
-    if (!raw.pendingActivities?.length) break;
+async function skip(monitor: { describe: () => Promise<{ raw: unknown }>; fetchHistory: () => Promise<{ events?: unknown[] | null }> }, duration: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const raw = (await monitor.describe()).raw as { pendingActivities?: unknown[]; pendingWorkflowTask?: unknown };
+    const events = ((await monitor.fetchHistory()).events ?? []) as { timerStartedEventAttributes?: unknown }[];
+    if (!raw.pendingActivities?.length && !raw.pendingWorkflowTask && events.some((e) => e.timerStartedEventAttributes)) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   await env.sleep(duration);
@@ -113,7 +115,7 @@ afterEach(async () => {
   await env.teardown();
 });
 
-describe('healthMonitorWorkflow', () => {
+describe('healthMonitorWorkflow', { timeout: 120_000 }, () => {
   it('checks every 5 minutes without real waiting', async () => {
     const started = Date.now();
     const monitor = await startMonitor('monitor-timer');
@@ -175,8 +177,7 @@ describe('healthMonitorWorkflow', () => {
     const description = await monitor.describe();
     expect(description.runId).not.toBe(monitor.firstExecutionRunId);
     await monitor.signal(resumeSignal);
-    await skip(monitor, '1 second');
-    const after = await monitor.query(monitorStatusQuery);
+    const after = await eventually(monitor, (s) => s.checks >= 3);
     expect(after).toMatchObject({ paused: false, checks: 3, pendingReports: 0, reportsHandled: 25 });
   });
 
@@ -187,11 +188,8 @@ describe('healthMonitorWorkflow', () => {
     for (let i = 0; i < ids.length; i += 50) {
       await Promise.all(ids.slice(i, i + 50).map((id) => monitor.signal(failureReportedSignal, report(id))));
     }
-    let status = await monitor.query(monitorStatusQuery);
-    for (let i = 0; i < 100 && (status.reportsHandled < 1000 || status.pendingReports > 0); i++) {
-      await skip(monitor, '1 second');
-      status = await monitor.query(monitorStatusQuery);
-    }
+    // Reports wake the monitor at once: no timer, so real-time polling.
+    const status = await eventually(monitor, (s) => s.reportsHandled >= 1000 && s.pendingReports === 0, 60_000);
     expect(status.reportsHandled).toBe(1000);
     expect(status.runs).toBeGreaterThanOrEqual(2);
     const handled = checkInputs.flatMap((c) => c.reported.map((r) => r.versionId)).filter((v) => v.startsWith('burst_'));
@@ -200,10 +198,10 @@ describe('healthMonitorWorkflow', () => {
   });
 });
 
-/** Polls the monitor's status in real time until `ok` holds (or 10 s pass). */
-async function eventually(monitor: { query: (q: typeof monitorStatusQuery) => Promise<MonitorStatus> }, ok: (s: MonitorStatus) => boolean): Promise<MonitorStatus> {
+/** Polls the monitor's status in real time until `ok` holds (or the timeout passes). */
+async function eventually(monitor: { query: (q: typeof monitorStatusQuery) => Promise<MonitorStatus> }, ok: (s: MonitorStatus) => boolean, timeoutMs = 10_000): Promise<MonitorStatus> {
   let status = await monitor.query(monitorStatusQuery);
-  for (let i = 0; i < 100 && !ok(status); i++) {
+  for (let i = 0; i < timeoutMs / 100 && !ok(status); i++) {
     await new Promise((r) => setTimeout(r, 100));
     status = await monitor.query(monitorStatusQuery);
   }
