@@ -4,11 +4,10 @@ import { autoHeartbeat } from './activities/heartbeat.js';
 import { createActivities } from './activities/index.js';
 import { defaultConfig, type DiseConfig } from './config/schema.js';
 import type { PrismaClient } from './infra/database.js';
-import { connectionOptions, type TemporalSettings } from './infra/temporal-connection.js';
+import { connectionOptions, taskQueueFromEnv, type TemporalSettings } from './infra/temporal-connection.js';
 import { LineageStore } from './lineage/store.js';
 import { LlmClient, llmSettingsFrom, type LlmSettings } from './llm/client.js';
 import { Sandbox } from './sandbox/sandbox.js';
-import { TASK_QUEUE } from './shared/constants.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
 
@@ -49,7 +48,7 @@ export async function startWorker(options: DiseWorkerOptions): Promise<RunningWo
     worker = await Worker.create({
       connection,
       namespace: options.temporal.namespace,
-      taskQueue: options.taskQueue ?? TASK_QUEUE,
+      taskQueue: options.taskQueue ?? taskQueueFromEnv(),
       ...(options.workflowBundlePath ? { workflowBundle: { codePath: options.workflowBundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
       activities: createActivities({ prisma: options.prisma, store, config, sandbox, llm }),
       maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 20,

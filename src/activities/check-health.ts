@@ -30,9 +30,12 @@ export function checkHealthActivity(deps: ActivityDeps) {
   return async function checkHealth(input: CheckHealthInput): Promise<HealthCheckResult> {
     const c = deps.config.self_healing;
     const findings = new Map<string, HealthFinding>();
+    // One finding per version: one that calls for a heal wins, and a caller's report (which carries
+    // the failing input) wins over a bare count.
+    const rank = (f: HealthFinding) => (f.heal ? 2 : 0) + (f.reason === 'reported' ? 1 : 0);
     const add = (f: HealthFinding) => {
       const existing = findings.get(f.versionId);
-      if (!existing || (f.heal && !existing.heal)) findings.set(f.versionId, f);
+      if (!existing || rank(f) > rank(existing)) findings.set(f.versionId, f);
     };
     const [routeCount] = await deps.prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM routes`;
     const versionsChecked = routeCount?.n ?? 0;

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { DiseConfig } from '../config/schema.js';
 import { call } from './commands/call.js';
+import { demo } from './commands/demo.js';
 import { dev } from './commands/dev.js';
 import { lineage, LINEAGE_FORMATS } from './commands/lineage.js';
 import { migrateCommand } from './commands/migrate.js';
@@ -48,6 +49,14 @@ Examples:
     .option('--no-worker', 'do not run a worker in this process')
     .addHelpText('after', '\nPrints `ready temporal=… ui=… database=…` and writes .dise/dev.json. Ctrl-C stops it.\n\nExample:\n  $ dise dev')
     .action(async (opts: { worker: boolean }) => dev(opts, config(), out));
+
+  program
+    .command('demo')
+    .description("the seed's email-validator story end to end on the embedded stack: break, detect, prune, learn, regenerate, reroute")
+    .addHelpText('after', '\nUses a running `dise dev` if there is one, else starts the embedded stack for the run. With\nOPENAI_API_KEY (or OPENAI_BASE_URL) set, the LLM analyses and regenerates. Prints a JSON summary on stdout.\n\nExample:\n  $ npm run demo')
+    .action(async () => {
+      exitCode.value = await demo(config(), out);
+    });
 
   program
     .command('migrate')

@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { TLSConfig } from '@temporalio/client';
-import { DEFAULT_NAMESPACE } from '../shared/constants.js';
+import { DEFAULT_NAMESPACE, TASK_QUEUE } from '../shared/constants.js';
+
+/** The task queue workers poll and heals run on: DISE_TASK_QUEUE, else `dise-heal`. */
+export function taskQueueFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DISE_TASK_QUEUE || TASK_QUEUE;
+}
 
 /** Where and how to reach Temporal: a dev server, a self-hosted cluster or Temporal Cloud. */
 export interface TemporalSettings {

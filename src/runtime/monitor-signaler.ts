@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
-import { HEALTH_MONITOR_WORKFLOW_ID, HEALTH_MONITOR_WORKFLOW_TYPE, TASK_QUEUE } from '../shared/constants.js';
+import { taskQueueFromEnv } from '../infra/temporal-connection.js';
+import { HEALTH_MONITOR_WORKFLOW_ID, HEALTH_MONITOR_WORKFLOW_TYPE } from '../shared/constants.js';
 import { failureReportedSignal, type FailureReport } from '../shared/messages.js';
 
 /** Where a runtime sends failure reports. */
@@ -20,7 +21,7 @@ export class TemporalMonitorSignaler implements MonitorSignaler {
   async failureReported(report: FailureReport): Promise<void> {
     await this.client.workflow.signalWithStart(HEALTH_MONITOR_WORKFLOW_TYPE, {
       workflowId: this.target.workflowId ?? HEALTH_MONITOR_WORKFLOW_ID,
-      taskQueue: this.target.taskQueue ?? TASK_QUEUE,
+      taskQueue: this.target.taskQueue ?? taskQueueFromEnv(),
       args: [{}],
       signal: failureReportedSignal,
       signalArgs: [report],

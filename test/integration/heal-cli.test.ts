@@ -3,12 +3,11 @@ import { inject } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { LineageStore } from '../../src/lineage/store.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
-import { TASK_QUEUE } from '../../src/shared/constants.js';
 import type { RunningWorker } from '../../src/worker.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { captureOutput } from '../support/output.js';
-import { connectTestTemporal, startTestWorker, type TestTemporal } from '../support/temporal.js';
+import { connectTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
 
 // The operator's commands against a real worker on the default task queue.
 
@@ -21,13 +20,16 @@ beforeAll(async () => {
   db = await createTestDatabase();
   store = new LineageStore(db.prisma);
   temporal = await connectTestTemporal();
-  worker = await startTestWorker(db, { taskQueue: TASK_QUEUE });
+  // Its own task queue (DISE_TASK_QUEUE), so no other test file's worker takes its tasks.
+  process.env.DISE_TASK_QUEUE = uniqueTaskQueue('cli');
+  worker = await startTestWorker(db, { taskQueue: process.env.DISE_TASK_QUEUE });
   process.env.DATABASE_URL = db.url;
   process.env.TEMPORAL_ADDRESS = inject('temporalAddress');
 });
 afterAll(async () => {
   delete process.env.DATABASE_URL;
   delete process.env.TEMPORAL_ADDRESS;
+  delete process.env.DISE_TASK_QUEUE;
   await worker.shutdown();
   await temporal.close();
   await db.drop();

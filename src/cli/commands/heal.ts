@@ -1,6 +1,7 @@
 import type { DiseConfig } from '../../config/schema.js';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { readLiveDevState } from '../../infra/dev-state.js';
+import { taskQueueFromEnv } from '../../infra/temporal-connection.js';
 import { startHeal, type HealHandle } from '../../healing/start-heal.js';
 import { healWorkflowId } from '../../shared/constants.js';
 import type { HealProgress } from '../../shared/heal-types.js';
@@ -48,7 +49,7 @@ const STEP_TEXT: Record<string, string> = {
  * Prints each step as the heal reaches it — read from the workflow's history with long polls, so no
  * step is missed however fast it runs — then returns the heal's outcome.
  */
-async function follow(temporal: TemporalHandle, handle: HealHandle, out: Output, json: boolean): Promise<HealProgress> {
+export async function followHeal(temporal: TemporalHandle, handle: HealHandle, out: Output, json: boolean): Promise<HealProgress> {
   const runId = (await handle.describe()).runId;
   const seen = new Map<string, number>();
   let nextPageToken: Uint8Array | undefined;
@@ -102,7 +103,7 @@ export async function heal(id: string, options: HealOptions & { retry?: boolean 
         trigger: 'manual',
         failure: { failureType: 'manual', description: options.reason ?? 'heal requested by an operator', severity: 'high', detectionMethod: 'manual' },
       },
-      { retry: options.retry ?? false },
+      { retry: options.retry ?? false, taskQueue: taskQueueFromEnv() },
     );
     const link = uiLink(handle.workflowId, settings.namespace);
     out.info(`${joined ? 'joined the running' : 'started'} heal ${handle.workflowId}${link ? ` — ${link}` : ''}`);
@@ -111,7 +112,7 @@ export async function heal(id: string, options: HealOptions & { retry?: boolean 
       return EXIT.ok;
     }
     try {
-      const result = await follow(temporal, handle, out, options.json);
+      const result = await followHeal(temporal, handle, out, options.json);
       out.result(options.json ? JSON.stringify(result, null, 2) : renderHeal(result));
       return exitFor(result);
     } catch (err) {

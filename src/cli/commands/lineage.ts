@@ -2,10 +2,13 @@ import type { DiseConfig } from '../../config/schema.js';
 import type { Health } from '../../shared/lineage-types.js';
 import { withDatabase, type Output } from '../context.js';
 import { UsageError } from '../errors.js';
+import { renderDot, renderMermaid, type GraphEdge, type GraphNode } from '../format/lineage-graph.js';
 import { renderLineage } from '../format/lineage-view.js';
+import type { PrismaClient } from '../../infra/database.js';
+import type { RelationshipType } from '../../shared/lineage-types.js';
 import { colorEnabled } from '../format/style.js';
 
-export const LINEAGE_FORMATS = ['text'] as const;
+export const LINEAGE_FORMATS = ['text', 'mermaid', 'dot'] as const;
 
 /** `dise lineage <id>`: the seed's lineage view, or the whole ToolLineage as JSON. */
 export async function lineage(id: string, options: { json: boolean; format: string }, config: DiseConfig, out: Output): Promise<void> {
@@ -16,6 +19,11 @@ export async function lineage(id: string, options: { json: boolean; format: stri
     const l = await store.getLineage(await store.resolve(id));
     if (options.json) {
       out.result(JSON.stringify(l, null, 2));
+      return;
+    }
+    if (options.format === 'mermaid' || options.format === 'dot') {
+      const { nodes, edges } = await lineageGraph(prisma, l.id);
+      out.result(options.format === 'mermaid' ? renderMermaid(nodes, edges) : renderDot(nodes, edges));
       return;
     }
     const named = [...l.ancestorPath, ...l.children, ...l.regeneratedAs, ...l.parents];
@@ -33,4 +41,36 @@ export async function lineage(id: string, options: { json: boolean; format: stri
       }),
     );
   }, config);
+}
+
+/**
+ * The picture around a version: every version of its tool, plus the ancestors it was forked from,
+ * with all their edges (one query for the nodes, one for the edges).
+ */
+async function lineageGraph(prisma: PrismaClient, id: string): Promise<{ nodes: GraphNode[]; edges: GraphEdge[] }> {
+  const rows = await prisma.$queryRaw<{ tool_id: string; health_status: Health; note: string | null }[]>`
+    WITH RECURSIVE tool AS (SELECT tool_id FROM tool_lineage WHERE tool_name = (SELECT tool_name FROM tool_lineage WHERE tool_id = ${id})),
+    anc(id) AS (
+      SELECT tool_id FROM tool
+      UNION
+      SELECT r.parent_id FROM lineage_relationships r JOIN anc ON r.child_id = anc.id WHERE r.relationship_type IN ('direct', 'merge', 'fork')
+    )
+    SELECT t.tool_id, t.health_status,
+           (SELECT m.description FROM mutations m WHERE m.tool_id = t.tool_id ORDER BY m.id DESC LIMIT 1) AS note
+    FROM anc JOIN tool_lineage t ON t.tool_id = anc.id
+    ORDER BY t.generation, t.major, t.minor, t.patch, t.tool_id`;
+  const ids = rows.map((r) => r.tool_id);
+  const edges = await prisma.lineageRelationship.findMany({
+    where: { childId: { in: ids }, parentId: { in: ids } },
+    orderBy: { id: 'asc' },
+    select: { parentId: true, childId: true, relationshipType: true },
+  });
+  return {
+    nodes: rows.map((r) => ({ id: r.tool_id, health: r.health_status, note: r.note ?? 'root' })),
+    edges: edges.map((e) =>
+      e.relationshipType === 'regenerated'
+        ? { from: e.parentId, to: e.childId, type: 'regenerated' as RelationshipType }
+        : { from: e.parentId, to: e.childId, type: e.relationshipType as RelationshipType },
+    ),
+  };
 }

@@ -1,0 +1,147 @@
+import { performance } from 'node:perf_hooks';
+import { Client, Connection } from '@temporalio/client';
+import type { DiseConfig } from '../../config/schema.js';
+import { emailLineage, DEMO_TRAFFIC } from '../../demo/email-lineage.js';
+import { registrationValidator } from '../../detection/registration.js';
+import { createPrismaClient } from '../../infra/database.js';
+import { readLiveDevState } from '../../infra/dev-state.js';
+import { startDevStack, type DevStack } from '../../infra/dev-stack.js';
+import { stateDir } from '../../infra/paths.js';
+import { connectionOptions, type TemporalSettings } from '../../infra/temporal-connection.js';
+import { installTemporalRuntime } from '../../infra/temporal-runtime.js';
+import { LineageStore } from '../../lineage/store.js';
+import { llmSettingsFrom } from '../../llm/client.js';
+import { TemporalMonitorSignaler } from '../../runtime/monitor-signaler.js';
+import { ToolRuntime } from '../../runtime/tool-runtime.js';
+import { Sandbox } from '../../sandbox/sandbox.js';
+import { DEFAULT_NAMESPACE, healWorkflowId } from '../../shared/constants.js';
+import type { HealProgress } from '../../shared/heal-types.js';
+import type { selfHealWorkflow } from '../../workflows/self-heal.js';
+import type { Output } from '../context.js';
+import { EXIT } from '../errors.js';
+import { renderHeal } from '../format/heal-view.js';
+import { colorEnabled, paint } from '../format/style.js';
+import { followHeal } from './heal.js';
+import { health } from './health.js';
+import { lineage } from './lineage.js';
+import { rules } from './rules.js';
+
+/**
+ * `dise demo`: the seed's email-validator story, end to end, on the embedded stack (or a running
+ * `dise dev`): register the lineage (with a merge), send traffic through the runtime guard, let the
+ * "optimize for speed" mutation break it, and watch the runtime report it, the monitor start the
+ * heal, and the heal prune, learn, mint tests, regenerate, validate and reroute. Each run uses a
+ * fresh tool name, so it can run again and again.
+ */
+export async function demo(config: DiseConfig, out: Output): Promise<number> {
+  const color = colorEnabled(process.stderr);
+  const started = performance.now();
+  const say = (text: string) => out.info(`${paint(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s]`, 'gray', color)} ${text}`);
+  const title = (text: string) => out.info(`\n${paint(`== ${text}`, 'bold', color)}`);
+
+  installTemporalRuntime();
+  title('1. The embedded stack');
+  let stack: DevStack | undefined;
+  let databaseUrl: string;
+  let temporal: TemporalSettings;
+  let ui: string | null;
+  const live = readLiveDevState();
+  if (live) {
+    say(`using the running \`dise dev\` (pid ${live.pid})`);
+    databaseUrl = live.database;
+    temporal = { address: live.temporal, namespace: live.namespace ?? DEFAULT_NAMESPACE, tls: false };
+    ui = live.ui;
+  } else {
+    say('starting PostgreSQL, Temporal (with its UI), a worker and the health monitor…');
+    stack = await startDevStack({ dir: stateDir(), config, log: (l) => say(l) });
+    databaseUrl = stack.state.database;
+    temporal = stack.temporal;
+    ui = stack.state.ui;
+  }
+  say(`Temporal UI: ${ui ?? '(none)'}`);
+  const llm = llmSettingsFrom(config);
+  say(llm ? `LLM: ${llm.model}${llm.baseURL ? ` at ${llm.baseURL}` : ''} (analysis and regeneration)` : 'LLM: none — offline strategy (diff analysis, rollback regeneration); set OPENAI_API_KEY to use one');
+
+  const prisma = createPrismaClient(databaseUrl);
+  const store = new LineageStore(prisma);
+  const connection = await Connection.connect(connectionOptions(temporal));
+  const client = new Client({ connection, namespace: temporal.namespace });
+  const sandbox = new Sandbox(config.sandbox);
+  let runtime: ToolRuntime | undefined;
+  try {
+    let name = 'email_validator';
+    for (let n = 2; await prisma.toolLineage.count({ where: { toolName: name } }); n++) name = `email_validator_${n}`;
+    const broken = `${name}@2.2.0`;
+
+    title('2. The lineage');
+    const registered = await store.registerMany(emailLineage(name), { validate: registrationValidator(store, sandbox, config) });
+    for (const r of registered) say(`registered ${r.id} (${r.relationship ?? 'root'}${r.parents.length ? ` of ${r.parents.join(' + ')}` : ''}) — ${r.health}`);
+    await store.setRoute(broken, 'newest version (demo)');
+    say(`callers of ${name} are routed to ${broken}: "Optimize for speed", 40% faster…`);
+
+    title('3. Traffic through the runtime guard');
+    runtime = await ToolRuntime.create({ databaseUrl, config, signaler: new TemporalMonitorSignaler(client), log: (l) => say(l) });
+    let wrong = 0;
+    for (const t of DEMO_TRAFFIC) {
+      const { output, versionId } = await runtime.callDetailed(name, t.input);
+      const ok = output === t.valid;
+      say(`${versionId}(${JSON.stringify(t.input)}) = ${JSON.stringify(output)}${ok ? '' : paint(`  ✗ wrong: ${t.valid ? 'valid' : 'invalid'} address`, 'red', color)}`);
+      if (!ok) {
+        wrong++;
+        const reported = await runtime.report(versionId, { input: t.input, observed: output, expected: t.valid, description: `Accepted '${t.input}'` });
+        if (reported.signalled) say(paint(`failure_count reached ${reported.failureCount}: the runtime signalled the health monitor (failureReported)`, 'yellow', color));
+      }
+    }
+    await runtime.flush();
+    say(`${wrong} wrong answers reported by callers`);
+
+    title('4. Self-healing');
+    const handle = client.workflow.getHandle<typeof selfHealWorkflow>(healWorkflowId(broken));
+    for (let i = 0; i < 300; i++) {
+      if (await handle.describe().then(() => true, () => false)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    say(`the monitor started ${handle.workflowId}${ui ? ` — ${ui}/namespaces/${temporal.namespace}/workflows/${encodeURIComponent(handle.workflowId)}` : ''}`);
+    const result: HealProgress = await followHeal({ client, connection, settings: temporal, close: async () => undefined }, handle, { info: (l) => say(l), result: (t) => out.result(t) }, false);
+    out.info('');
+    out.info(renderHeal(result));
+
+    title('5. After the heal');
+    let right = 0;
+    for (const t of DEMO_TRAFFIC) {
+      const { output, versionId } = await runtime.callDetailed(name, t.input);
+      if (output === t.valid) right++;
+      else say(paint(`${versionId}(${JSON.stringify(t.input)}) = ${JSON.stringify(output)} ✗ still wrong`, 'red', color));
+    }
+    say(`${right}/${DEMO_TRAFFIC.length} answers right, from ${result.newVersionId ?? '?'}`);
+    const minted = await prisma.testCase.count({ where: { origin: 'minted', tool: { toolName: name } } });
+    say(`${minted} failing inputs minted into regression tests; no descendant can repeat them`);
+    await runtime.close();
+    runtime = undefined;
+
+    title(`6. dise lineage ${broken}`);
+    const show = { info: out.info, result: out.info };
+    await lineage(broken, { json: false, format: 'text' }, { ...config, database: { url: databaseUrl } }, show);
+    title(`7. dise lineage ${name} --format mermaid`);
+    await lineage(broken, { json: false, format: 'mermaid' }, { ...config, database: { url: databaseUrl } }, show);
+    title('8. dise rules');
+    await rules({ json: false }, { ...config, database: { url: databaseUrl } }, show);
+    title('9. dise health');
+    await health({ json: false }, { ...config, database: { url: databaseUrl }, temporal: { ...config.temporal, address: temporal.address, namespace: temporal.namespace } }, show);
+
+    out.info('');
+    say(`done: ${result.status === 'healed' ? paint(`healed — callers of ${name} are on ${result.newVersionId}`, 'green', color) : paint(`heal ended ${result.status}`, 'red', color)}`);
+    if (ui) say(`inspect the heal in the Temporal UI: ${ui}/namespaces/${temporal.namespace}/workflows/${encodeURIComponent(handle.workflowId)}`);
+    out.result(JSON.stringify({ tool: name, broken, healed: result.newVersionId, status: result.status, ui }));
+    return result.status === 'healed' ? EXIT.ok : EXIT.failed;
+  } finally {
+    await runtime?.close();
+    sandbox.close();
+    await connection.close();
+    await prisma.$disconnect();
+    if (stack) {
+      say('stopping the embedded stack (its data stays in .dise/)');
+      await stack.stop();
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PACKAGE_ROOT } from '../../src/infra/paths.js';
+import { startEmbeddedPostgres } from '../../src/infra/postgres.js';
+import { runDise } from '../support/cli.js';
+
+// `npm run demo` as a new user runs it, twice in a row, on its own embedded stack; the story's
+// facts are then read from the database, not from the printed text.
+const home = mkdtempSync(path.join(os.tmpdir(), 'dise-demo-e2e-'));
+chmodSync(home, 0o755);
+const { DATABASE_URL: _db, TEMPORAL_ADDRESS: _t, OPENAI_API_KEY: _k, OPENAI_BASE_URL: _u, ...inherited } = process.env;
+const env: NodeJS.ProcessEnv = { ...inherited, DISE_HOME: home, NO_COLOR: '1' };
+
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+async function facts(tool: string) {
+  const postgres = await startEmbeddedPostgres({ dir: path.join(home, 'postgres') });
+  const client = new pg.Client({ connectionString: postgres.url });
+  await client.connect();
+  try {
+    const q = async <T extends pg.QueryResultRow>(sql: string) => (await client.query<T>(sql, [tool])).rows;
+    return {
+      health: Object.fromEntries((await q<{ tool_id: string; health_status: string }>(`SELECT tool_id, health_status FROM tool_lineage WHERE tool_name = $1`)).map((r) => [r.tool_id, r.health_status])),
+      merges: (await q<{ n: number }>(`SELECT count(DISTINCT child_id)::int AS n FROM lineage_relationships WHERE relationship_type = 'merge' AND child_id LIKE $1 || '@%'`))[0]!.n,
+      rules: await q<{ source_failure: string; pattern_kind: string }>(`SELECT source_failure, pattern_kind FROM avoidance_rules WHERE source_failure LIKE $1 || '@%'`),
+      minted: await q<{ tool_id: string; input: string; expected: boolean }>(`SELECT tc.tool_id, tc.input, tc.expected FROM test_cases tc JOIN tool_lineage t ON t.tool_id = tc.tool_id WHERE tc.origin = 'minted' AND t.tool_name = $1`),
+      route: (await q<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = $1`))[0]?.version_id,
+      regenerated: (await q<{ tool_id: string; regenerated_from: string }>(`SELECT tool_id, regenerated_from FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`)),
+      heal: (await q<{ status: string }>(`SELECT status FROM heal_runs WHERE tool_id = $1 || '@2.2.0'`))[0]?.status,
+    };
+  } finally {
+    await client.end();
+    await postgres.stop();
+  }
+}
+
+describe('npm run demo', () => {
+  it('plays the seed story to a healed route, and can be run twice in a row', async () => {
+    const first = await runDise(['demo'], env, 170_000);
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ tool: 'email_validator', status: 'healed', healed: 'email_validator@2.2.1' });
+    expect(first.stderr).toMatch(/Temporal UI: http:\/\/127\.0\.0\.1:\d+/);
+    expect(first.stderr).toMatch(/inspect the heal in the Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/heal%3Aemail_validator%402\.2\.0/);
+    for (const step of ['[pruneBranch]', '[createAvoidanceRule]', '[findHealthyAncestor]', '[regenerate]', '[validateCandidate]', '[promote]']) {
+      expect(first.stderr).toContain(step);
+    }
+
+    const f = await facts('email_validator');
+    expect(f.merges).toBe(1);
+    expect(f.health['email_validator@2.2.0']).toBe('pruned');
+    expect(f.rules).toEqual([{ source_failure: 'email_validator@2.2.0', pattern_kind: 'ast' }]);
+    expect(f.minted.length).toBeGreaterThanOrEqual(3);
+    expect(f.minted.every((m) => m.tool_id === 'email_validator@2.1.0' && m.expected === false)).toBe(true);
+    expect(f.regenerated).toEqual([{ tool_id: 'email_validator@2.2.1', regenerated_from: 'email_validator@2.1.0' }]);
+    expect(f.route).toBe('email_validator@2.2.1');
+    expect(f.heal).toBe('healed');
+
+    // The README's picture is this demo's output.
+    const readme = readFileSync(path.join(PACKAGE_ROOT, 'README.md'), 'utf8');
+    const picture = /```mermaid\n([\s\S]*?)\n```/.exec(readme)?.[1];
+    const mermaid = /== 7\. dise lineage email_validator --format mermaid\n([\s\S]*?)\n\n== 8/.exec(first.stderr)?.[1];
+    expect(mermaid).toBeDefined();
+    expect(picture).toBe(mermaid);
+
+    const second = await runDise(['demo'], env, 170_000);
+    expect(second.code, second.stderr).toBe(0);
+    expect(JSON.parse(second.stdout)).toMatchObject({ tool: 'email_validator_2', status: 'healed', healed: 'email_validator_2@2.2.1' });
+    expect((await facts('email_validator_2')).route).toBe('email_validator_2@2.2.1');
+  }, 360_000);
+});
