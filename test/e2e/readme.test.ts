@@ -51,6 +51,7 @@ function readmeExamples(text: string): Example[] {
 
 function normalize(line: string): string {
   return line
+    // eslint-disable-next-line no-control-regex -- ANSI colour codes
     .replace(/\u001b\[\d+m/g, '')
     .replace(/\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}/g, '<time>')
     .replace(/\d+\.\d+ ms/g, '<n> ms')
