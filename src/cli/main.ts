@@ -73,7 +73,10 @@ Examples:
     .addHelpText('after', '\nExample:\n  $ TEMPORAL_ADDRESS=temporal:7233 DATABASE_URL=postgresql://… dise worker')
     .action(async (opts: { taskQueue?: string; monitor?: boolean }) => workerCommand(opts, config(), out));
 
-  const tool = program.command('tool').description('register and list tool versions');
+  const tool = program
+    .command('tool')
+    .description('register and list tool versions')
+    .addHelpText('after', '\nExamples:\n  $ dise tool add examples/email-validator.yaml\n  $ dise tool list --json');
   tool
     .command('add')
     .description('register tool versions from manifest files (YAML or JSON, one manifest or a list each)')
