@@ -1,4 +1,4 @@
-import type { Prisma } from '../generated/prisma/client.js';
+import { Prisma } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
 import { InvalidIdError, looksLikeVersionId, parseVersionId, toVersionRef, type VersionRef } from '../shared/ids.js';
 import {
@@ -21,6 +21,16 @@ import { codeHash, parseToolCode } from './tool-code.js';
 
 /** Edges that make up ancestry. A `regenerated` edge links a healed version to the one it replaced. */
 const LINEAGE_EDGE_TYPES: RelationshipType[] = ['direct', 'merge', 'fork'];
+
+/** `WITH RECURSIVE d(id)`: every descendant of a version along lineage edges, each once. */
+function descendantSet(id: string): Prisma.Sql {
+  return Prisma.sql`WITH RECURSIVE d(id) AS (
+        SELECT child_id FROM lineage_relationships WHERE parent_id = ${id} AND relationship_type = ANY(${LINEAGE_EDGE_TYPES}::varchar[])
+        UNION
+        SELECT r.child_id FROM lineage_relationships r JOIN d ON r.parent_id = d.id
+        WHERE r.relationship_type = ANY(${LINEAGE_EDGE_TYPES}::varchar[])
+      )`;
+}
 
 export interface MutationInput {
   type: MutationType;
@@ -413,12 +423,7 @@ export class LineageStore {
   async descendants(idInput: string, db: Db = this.prisma): Promise<{ id: string; generation: number; health: Health }[]> {
     const id = normalizeVersionId(idInput).id;
     return db.$queryRaw<{ id: string; generation: number; health: Health }[]>`
-      WITH RECURSIVE d(id) AS (
-        SELECT child_id FROM lineage_relationships WHERE parent_id = ${id} AND relationship_type = ANY(${LINEAGE_EDGE_TYPES}::varchar[])
-        UNION
-        SELECT r.child_id FROM lineage_relationships r JOIN d ON r.parent_id = d.id
-        WHERE r.relationship_type = ANY(${LINEAGE_EDGE_TYPES}::varchar[])
-      )
+      ${descendantSet(id)}
       SELECT t.tool_id AS id, t.generation, t.health_status AS health
       FROM d JOIN tool_lineage t ON t.tool_id = d.id
       ORDER BY t.generation, t.tool_id`;
@@ -428,12 +433,7 @@ export class LineageStore {
   async countDescendants(idInput: string): Promise<number> {
     const id = normalizeVersionId(idInput).id;
     const [row] = await this.prisma.$queryRaw<{ n: bigint }[]>`
-      WITH RECURSIVE d(id) AS (
-        SELECT child_id FROM lineage_relationships WHERE parent_id = ${id} AND relationship_type = ANY(${LINEAGE_EDGE_TYPES}::varchar[])
-        UNION
-        SELECT r.child_id FROM lineage_relationships r JOIN d ON r.parent_id = d.id
-        WHERE r.relationship_type = ANY(${LINEAGE_EDGE_TYPES}::varchar[])
-      )
+      ${descendantSet(id)}
       SELECT count(*) AS n FROM d`;
     return Number(row?.n ?? 0);
   }
@@ -445,12 +445,7 @@ export class LineageStore {
   async taintDescendants(idInput: string, db: Db = this.prisma): Promise<string[]> {
     const id = normalizeVersionId(idInput).id;
     const rows = await db.$queryRaw<{ tool_id: string }[]>`
-      WITH RECURSIVE d(id) AS (
-        SELECT child_id FROM lineage_relationships WHERE parent_id = ${id} AND relationship_type = ANY(${LINEAGE_EDGE_TYPES}::varchar[])
-        UNION
-        SELECT r.child_id FROM lineage_relationships r JOIN d ON r.parent_id = d.id
-        WHERE r.relationship_type = ANY(${LINEAGE_EDGE_TYPES}::varchar[])
-      )
+      ${descendantSet(id)}
       UPDATE tool_lineage t SET health_status = 'degraded', updated_at = now()
       FROM d WHERE t.tool_id = d.id AND t.health_status = 'healthy'
       RETURNING t.tool_id`;
