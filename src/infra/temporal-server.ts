@@ -30,6 +30,10 @@ export interface TemporalDevServerOptions {
   readyTimeoutMs?: number;
 }
 
+async function preferredPort(port: number): Promise<number> {
+  return (await isPortOpen(port)) ? freePort() : port;
+}
+
 /** `--search-attribute` flags for our keys (DESIGN.md §4). */
 export function searchAttributeFlags(): string[] {
   return DISE_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]);
@@ -80,9 +84,10 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   const log = options.log ?? (() => undefined);
   const env = options.env ?? process.env;
   const dir = ensureDir(options.dir);
-  const port = options.port ?? (await freePort());
+  // Temporal's usual ports when they are free (stable addresses and UI links), else any free ones.
+  const port = options.port ?? (await preferredPort(7233));
   const ui = options.ui ?? true;
-  const uiPort = options.uiPort ?? (await freePort());
+  const uiPort = options.uiPort ?? (await preferredPort(port === 7233 ? 8233 : port + 1000));
   const address = `127.0.0.1:${port}`;
   const uiUrl = ui ? `http://127.0.0.1:${uiPort}` : null;
   const dbFile = path.join(dir, 'temporal.db');

@@ -133,6 +133,11 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
     say(`done: ${result.status === 'healed' ? paint(`healed — callers of ${name} are on ${result.newVersionId}`, 'green', color) : paint(`heal ended ${result.status}`, 'red', color)}`);
     if (ui) say(`inspect the heal in the Temporal UI: ${ui}/namespaces/${temporal.namespace}/workflows/${encodeURIComponent(handle.workflowId)}`);
     out.result(JSON.stringify({ tool: name, broken, healed: result.newVersionId, status: result.status, ui }));
+    if (stack && ui && process.stdin.isTTY) {
+      // The UI lives as long as the stack: keep it up for the person at the terminal.
+      say('the stack stays up so the Temporal UI can be explored; press Ctrl-C to stop it');
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    }
     return result.status === 'healed' ? EXIT.ok : EXIT.failed;
   } finally {
     await runtime?.close();
