@@ -68,7 +68,12 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         log(`adopting the Temporal dev server left running at ${stale.temporal} (pid ${stale.temporalPid})`);
         server = adoptTemporal(stale.temporal, stale.ui, stale.temporalPid);
       } else {
-        server = await startTemporalDevServer({ dir: path.join(dir, 'temporal'), env, log });
+        const temporalDir = path.join(dir, 'temporal');
+        server = await startTemporalDevServer({ dir: temporalDir, env, log, preferUsualPorts: true }).catch((err: Error) => {
+          // The usual ports were taken between the check and the start: any free ones will do.
+          log(`retrying on free ports (${err.message.split('\n')[0]})`);
+          return startTemporalDevServer({ dir: temporalDir, env, log });
+        });
       }
       stopping.push(() => server!.stop());
       temporal = { address: server.address, namespace: server.namespace, tls: false };

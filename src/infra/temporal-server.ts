@@ -28,6 +28,11 @@ export interface TemporalDevServerOptions {
   env?: NodeJS.ProcessEnv;
   /** Wait at most this long for the server to answer. */
   readyTimeoutMs?: number;
+  /**
+   * Use Temporal's usual ports (7233, UI 8233) when they are free, for stable addresses and UI
+   * links (`dise dev`); otherwise, and by default, any free ports.
+   */
+  preferUsualPorts?: boolean;
 }
 
 async function preferredPort(port: number): Promise<number> {
@@ -84,10 +89,10 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   const log = options.log ?? (() => undefined);
   const env = options.env ?? process.env;
   const dir = ensureDir(options.dir);
-  // Temporal's usual ports when they are free (stable addresses and UI links), else any free ones.
-  const port = options.port ?? (await preferredPort(7233));
+  const pick = async (usual: number) => (options.preferUsualPorts ? preferredPort(usual) : freePort());
+  const port = options.port ?? (await pick(7233));
   const ui = options.ui ?? true;
-  const uiPort = options.uiPort ?? (await preferredPort(port === 7233 ? 8233 : port + 1000));
+  const uiPort = options.uiPort ?? (await pick(8233));
   const address = `127.0.0.1:${port}`;
   const uiUrl = ui ? `http://127.0.0.1:${uiPort}` : null;
   const dbFile = path.join(dir, 'temporal.db');
