@@ -69,7 +69,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         server = adoptTemporal(stale.temporal, stale.ui, stale.temporalPid);
       } else {
         const temporalDir = path.join(dir, 'temporal');
-        server = await startTemporalDevServer({ dir: temporalDir, env, log, preferUsualPorts: true }).catch((err: Error) => {
+        server = await startTemporalDevServer({ dir: temporalDir, env, log, preferUsualPorts: env.DISE_FREE_PORTS !== '1' }).catch((err: Error) => {
           // The usual ports were taken between the check and the start: any free ones will do.
           log(`retrying on free ports (${err.message.split('\n')[0]})`);
           return startTemporalDevServer({ dir: temporalDir, env, log });

@@ -12,7 +12,7 @@ import { runDise } from '../support/cli.js';
 const home = mkdtempSync(path.join(os.tmpdir(), 'dise-demo-e2e-'));
 chmodSync(home, 0o755);
 const { DATABASE_URL: _db, TEMPORAL_ADDRESS: _t, OPENAI_API_KEY: _k, OPENAI_BASE_URL: _u, ...inherited } = process.env;
-const env: NodeJS.ProcessEnv = { ...inherited, DISE_HOME: home, NO_COLOR: '1' };
+const env: NodeJS.ProcessEnv = { ...inherited, DISE_HOME: home, NO_COLOR: '1', DISE_FREE_PORTS: '1' };
 
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 

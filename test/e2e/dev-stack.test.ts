@@ -11,7 +11,7 @@ const home = mkdtempSync(path.join(os.tmpdir(), 'dise-dev-e2e-'));
 chmodSync(home, 0o755);
 // Not the test run's services: this stack starts its own, as on a fresh machine.
 const { DATABASE_URL: _db, TEMPORAL_ADDRESS: _temporal, ...inherited } = process.env;
-const env: NodeJS.ProcessEnv = { ...inherited, DISE_HOME: home, NO_COLOR: '1' };
+const env: NodeJS.ProcessEnv = { ...inherited, DISE_HOME: home, NO_COLOR: '1', DISE_FREE_PORTS: '1' };
 
 afterAll(() => {
   rmSync(home, { recursive: true, force: true });
