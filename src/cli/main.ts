@@ -4,6 +4,7 @@ import type { DiseConfig } from '../config/schema.js';
 import { call } from './commands/call.js';
 import { demo } from './commands/demo.js';
 import { dev } from './commands/dev.js';
+import { doctor } from './commands/doctor.js';
 import { lineage, LINEAGE_FORMATS } from './commands/lineage.js';
 import { migrateCommand } from './commands/migrate.js';
 import { heal, healCancel, healStatus } from './commands/heal.js';
@@ -172,6 +173,14 @@ Examples:
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ dise health')
     .action(async (opts: { json?: boolean }) => health({ json: Boolean(opts.json) }, config(), out));
+  program
+    .command('doctor')
+    .description('check the lineage invariants (acyclic, usable routes, taint, rule inheritance, regenerated edges, heal runs vs Temporal)')
+    .option('--json', 'print the violations as JSON')
+    .addHelpText('after', '\nExit code 1 when any invariant is violated.\n\nExample:\n  $ dise doctor')
+    .action(async (opts: { json?: boolean }) => {
+      exitCode.value = await doctor({ json: Boolean(opts.json) }, config(), out);
+    });
   program
     .command('pruned')
     .description('pruned versions and why')

@@ -385,9 +385,14 @@ export class LineageStore {
         UPDATE lineage_relationships SET relationship_type = 'merge'
         WHERE child_id = ${child} AND relationship_type IN ('direct', 'fork')
           AND (SELECT count(*) FROM lineage_relationships WHERE child_id = ${child} AND relationship_type <> 'regenerated') > 1`;
-      await tx.$executeRaw`
-        UPDATE tool_lineage SET generation = GREATEST(generation, (SELECT generation + 1 FROM tool_lineage WHERE tool_id = ${parent}))
-        WHERE tool_id = ${child}`;
+      // Keep every edge going down the generations: push the child, then its descendants, down as
+      // far as needed (one set-based statement per level that moves).
+      for (let moved = 1, guard = 0; moved > 0 && guard < 100_000; guard++) {
+        moved = await tx.$executeRaw`
+          UPDATE tool_lineage c SET generation = p.generation + 1
+          FROM lineage_relationships r JOIN tool_lineage p ON p.tool_id = r.parent_id
+          WHERE r.child_id = c.tool_id AND r.relationship_type = ANY(${LINEAGE_EDGE_TYPES}::varchar[]) AND c.generation <= p.generation`;
+      }
       await tx.$executeRaw`
         INSERT INTO rule_inheritance (tool_id, rule_id, via)
         SELECT ${child}, rule_id, 'ancestor' FROM rule_inheritance WHERE tool_id = ${parent}
