@@ -74,7 +74,7 @@ function ancestorsRef(parents: number[][], start: number): Set<number> {
 describe('lineage walks over random DAGs', () => {
   it('ancestors, descendants and taint equal the in-memory reference; the invariants hold', async () => {
     await fc.assert(
-      fc.asyncProperty(dagArb, async ({ n, parents, target }) => {
+      fc.asyncProperty(dagArb, async ({ parents, target }) => {
         const tool = `prop_${++run}`;
         // Every 7th node starts a fork: a version of another tool descended from this one.
         const id = (i: number) => (i % 7 === 6 ? `${tool}_fork@${i}.0.0` : `${tool}@${i}.0.0`);
