@@ -28,6 +28,8 @@ export interface RunningPostgres {
 
 export interface EmbeddedPostgresOptions {
   dir?: string;
+  /** A fixed port (e.g. to restart a server where its clients expect it); default any free one. */
+  port?: number;
   database?: string;
   log?: (line: string) => void;
 }
@@ -111,7 +113,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   }
   if (existing && !isProcessAlive(existing.pid)) rmSync(path.join(dataDir, 'postmaster.pid'), { force: true });
 
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     user: EMBEDDED_USER,

@@ -1,0 +1,104 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { defaultConfig } from '../../src/config/schema.js';
+import { lineageViolations } from '../../src/doctor/invariants.js';
+import { startHeal } from '../../src/healing/start-heal.js';
+import { createPrismaClient, type PrismaClient } from '../../src/infra/database.js';
+import { migrate } from '../../src/infra/migrator.js';
+import { startEmbeddedPostgres, type RunningPostgres } from '../../src/infra/postgres.js';
+import { LineageStore } from '../../src/lineage/store.js';
+import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
+import { startWorker, type RunningWorker } from '../../src/worker.js';
+import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
+import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
+
+// PostgreSQL stopped for 10 s in the middle of a heal, then started again on the same port: the
+// step that hit the dead database is retried by Temporal until it is back, the heal ends with
+// exactly one new version, and every execution recorded before the outage is still there.
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'dise-pg-fault-'));
+chmodSync(dir, 0o755);
+let postgres: RunningPostgres;
+let prisma: PrismaClient;
+let temporal: TestTemporal;
+let worker: RunningWorker;
+const taskQueue = uniqueTaskQueue('pg-fault');
+
+let holdStep: string | null = null;
+let entered: () => void = () => undefined;
+let release: () => void = () => undefined;
+const hold: ActivityInterceptorsFactory = (ctx) => ({
+  inbound: {
+    async execute(input, next) {
+      if (ctx.info.activityType === holdStep && ctx.info.attempt === 1) {
+        const released = new Promise<void>((r) => (release = r));
+        entered();
+        await released;
+      }
+      return next(input);
+    },
+  },
+});
+
+beforeAll(async () => {
+  postgres = await startEmbeddedPostgres({ dir: path.join(dir, 'postgres') });
+  await migrate(postgres.url);
+  prisma = createPrismaClient(postgres.url);
+  temporal = await connectTestTemporal();
+  worker = await startWorker({
+    temporal: { address: inject('temporalAddress'), namespace: 'default', tls: false },
+    prisma,
+    config: defaultConfig(),
+    llm: null,
+    taskQueue,
+    activityInterceptors: [hold],
+  });
+}, 120_000);
+afterAll(async () => {
+  await worker?.shutdown();
+  await temporal?.close();
+  await prisma?.$disconnect();
+  await postgres?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('PostgreSQL restarted during a heal', () => {
+  it('finishes the heal with exactly one new version and loses no execution', async () => {
+    const store = new LineageStore(prisma);
+    await registerEmailStory(store, 'pg_fault');
+    const runtime = await ToolRuntime.create({ databaseUrl: postgres.url });
+    for (let i = 0; i < 250; i++) await runtime.call('pg_fault', `user${i}@example.com`);
+    for (const w of WRONG_RESULTS) await runtime.report('pg_fault@2.0.0', w);
+    await runtime.close();
+    const before = await prisma.execution.count({ where: { toolId: 'pg_fault@2.0.0' } });
+    expect(before).toBe(250);
+
+    holdStep = 'findHealthyAncestor';
+    const reached = new Promise<void>((r) => (entered = r));
+    const { handle } = await startHeal(
+      temporal.client,
+      { versionId: 'pg_fault@2.0.0', trigger: 'report', failure: { failureType: 'logic_error', description: 'accepts invalid emails', severity: 'critical', detectionMethod: 'report' } },
+      { taskQueue },
+    );
+    await reached;
+    const port = postgres.port;
+    await postgres.stop();
+    release(); // the step now meets a dead database, and fails until it is back
+    await new Promise((r) => setTimeout(r, 10_000));
+    postgres = await startEmbeddedPostgres({ dir: path.join(dir, 'postgres'), port });
+
+    const result = await handle.result();
+    expect(result.status).toBe('healed');
+    expect(result.newVersionId).toBe('pg_fault@2.0.1');
+    expect(await prisma.toolLineage.count({ where: { toolName: 'pg_fault', healthStatus: 'regenerated' } })).toBe(1);
+    expect(await prisma.execution.count({ where: { toolId: 'pg_fault@2.0.0' } })).toBe(before);
+    expect(await lineageViolations(prisma)).toEqual([]);
+    const history = await handle.fetchHistory();
+    const retried = (history.events ?? []).some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
+    expect(retried).toBe(true);
+  }, 120_000);
+});
