@@ -9,7 +9,7 @@
 import type pg from 'pg';
 import { createPrismaClient } from '../src/infra/database.js';
 import { LineageStore } from '../src/lineage/store.js';
-import { benchDatabase, fmtMs, medianOf, progress, rng, time } from './support.js';
+import { benchDatabase, fmtMs, medianOf, printFigures, progress, rng, time } from './support.js';
 
 const TOTAL = Number(process.env.BENCH_VERSIONS ?? 100_000);
 const MEDIUM = 5_001; // a root with exactly 5,000 descendants, for the taint comparison
@@ -143,24 +143,19 @@ async function main(): Promise<void> {
       [`our one-statement taint (${tainted.toLocaleString()} descendants)`, fmtMs(ours), 'median of 5'],
       ['ratio seed / ours', `${(seed.ms / ours).toFixed(1)}x`, 'target >= 50x'],
     ];
-    const width = Math.max(...rows.map((r) => r[0].length));
-    console.log('\nbench:lineage');
-    for (const [k, v, note] of rows) console.log(`  ${k.padEnd(width)}  ${v.padStart(10)}   ${note}`);
-    console.log(
-      JSON.stringify({
-        bench: 'lineage',
-        versions: total,
-        merges,
-        registerMs: register,
-        ancestorsMs: ancestors,
-        ancestors: ancestorsCount,
-        descendantsMs: descendants,
-        descendants: descendantsCount,
-        seedTaintMs: seed.ms,
-        oursTaintMs: ours,
-        ratio: seed.ms / ours,
-      }),
-    );
+    printFigures('bench:lineage', rows, {
+      bench: 'lineage',
+      versions: total,
+      merges,
+      registerMs: register,
+      ancestorsMs: ancestors,
+      ancestors: ancestorsCount,
+      descendantsMs: descendants,
+      descendants: descendantsCount,
+      seedTaintMs: seed.ms,
+      oursTaintMs: ours,
+      ratio: seed.ms / ours,
+    });
   } finally {
     await prisma.$disconnect();
     await db.close();

@@ -12,7 +12,7 @@ import { createPrismaClient } from '../src/infra/database.js';
 import { LineageStore } from '../src/lineage/store.js';
 import { ExecutionRecorder } from '../src/runtime/execution-recorder.js';
 import { ToolRuntime } from '../src/runtime/tool-runtime.js';
-import { benchDatabase, fmtMs, medianOf, progress, time } from './support.js';
+import { benchDatabase, fmtMs, medianOf, printFigures, progress, time } from './support.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 200_000);
@@ -131,10 +131,7 @@ async function main(): Promise<void> {
     figures.fleetFindings = findings.length;
     rows.push([`fleet health query (${FLEET.toLocaleString()} versions × 100 executions)`, fmtMs(fleetMs), `median of 5, ${findings.length} findings, target < 300 ms`]);
 
-    const width = Math.max(...rows.map((r) => r[0].length));
-    console.log('\nbench:runtime');
-    for (const [k, v, note] of rows) console.log(`  ${k.padEnd(width)}  ${v.padStart(12)}   ${note}`);
-    console.log(JSON.stringify({ bench: 'runtime', ...figures }));
+    printFigures('bench:runtime', rows, { bench: 'runtime', ...figures });
   } finally {
     await prisma.$disconnect();
     await db.close();

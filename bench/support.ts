@@ -78,3 +78,11 @@ export function rng(seed: number): () => number {
 export function progress(message: string): void {
   process.stderr.write(`${message}\n`);
 }
+
+/** Prints a benchmark's figures as an aligned table, then one JSON line for machines. */
+export function printFigures(title: string, rows: [string, string, string][], figures: Record<string, unknown>): void {
+  const width = Math.max(...rows.map((r) => r[0].length));
+  console.log(`\n${title}`);
+  for (const [what, value, note] of rows) console.log(`  ${what.padEnd(width)}  ${value.padStart(12)}   ${note}`);
+  console.log(JSON.stringify(figures));
+}

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { DiseConfig } from '../config/schema.js';
+import type { HEAL_NON_RETRYABLE_ERRORS } from '../shared/heal-types.js';
 import type { PrismaClient } from '../infra/database.js';
 import type { LineageStore } from '../lineage/store.js';
 import type { LlmClient } from '../llm/client.js';
@@ -15,10 +16,8 @@ export interface ActivityDeps {
   llm: LlmClient | null;
 }
 
-/** Business errors no retry can fix. */
-export const NON_RETRYABLE = ['UnknownVersion', 'InvalidHealInput', 'PermanentLlmError', 'LineageError'] as const;
-
-export function nonRetryable(type: (typeof NON_RETRYABLE)[number], message: string): ApplicationFailure {
+/** A business error no retry can fix; its type is listed in HEAL_NON_RETRYABLE_ERRORS. */
+export function nonRetryable(type: (typeof HEAL_NON_RETRYABLE_ERRORS)[number], message: string): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: true });
 }
 

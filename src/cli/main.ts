@@ -1,24 +1,15 @@
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { DiseConfig } from '../config/schema.js';
-import { call } from './commands/call.js';
-import { demo } from './commands/demo.js';
-import { dev } from './commands/dev.js';
-import { doctor } from './commands/doctor.js';
-import { lineage, LINEAGE_FORMATS } from './commands/lineage.js';
-import { migrateCommand } from './commands/migrate.js';
-import { heal, healCancel, healStatus } from './commands/heal.js';
-import { health } from './commands/health.js';
-import { pruned } from './commands/pruned.js';
-import { report } from './commands/report.js';
-import { rules } from './commands/rules.js';
-import { toolAdd } from './commands/tool-add.js';
-import { toolList } from './commands/tool-list.js';
-import { workerCommand } from './commands/worker.js';
 import { consoleOutput, type Output } from './context.js';
+import { LINEAGE_FORMATS } from './lineage-formats.js';
 import { describeError, EXIT, exitCodeFor } from './errors.js';
 
-/** Builds the `dise` program. `out` is injectable so tests can capture results and messages. */
+/**
+ * Builds the `dise` program. `out` is injectable so tests can capture results and messages.
+ * Each command's module is imported when the command runs: `dise --help` or `dise lineage` do not
+ * load the Temporal worker, isolated-vm or the LLM client.
+ */
 export function buildProgram(out: Output = consoleOutput, exitCode: { value: number } = { value: 0 }): Command {
   let cached: DiseConfig | undefined;
   /** config.yaml is read and validated once, when a command first needs it. */
@@ -49,14 +40,14 @@ Examples:
     .description('start the embedded stack: PostgreSQL, migrations, Temporal dev server + UI, and a worker')
     .option('--no-worker', 'do not run a worker in this process')
     .addHelpText('after', '\nPrints `ready temporal=… ui=… database=…` and writes .dise/dev.json. Ctrl-C stops it.\n\nExample:\n  $ dise dev')
-    .action(async (opts: { worker: boolean }) => dev(opts, config(), out));
+    .action(async (opts: { worker: boolean }) => (await import('./commands/dev.js')).dev(opts, config(), out));
 
   program
     .command('demo')
     .description("the seed's email-validator story end to end on the embedded stack: break, detect, prune, learn, regenerate, reroute")
     .addHelpText('after', '\nUses a running `dise dev` if there is one, else starts the embedded stack for the run. With\nOPENAI_API_KEY (or OPENAI_BASE_URL) set, the LLM analyses and regenerates. Prints a JSON summary on stdout.\n\nExample:\n  $ npm run demo')
     .action(async () => {
-      exitCode.value = await demo(config(), out);
+      exitCode.value = await (await import('./commands/demo.js')).demo(config(), out);
     });
 
   program
@@ -64,7 +55,7 @@ Examples:
     .description('apply pending database migrations (prisma/migrations)')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', '\nExample:\n  $ DATABASE_URL=postgresql://dise:dise@db:5432/dise dise migrate')
-    .action(async (opts: { json?: boolean }) => migrateCommand({ json: Boolean(opts.json) }, config(), out));
+    .action(async (opts: { json?: boolean }) => (await import('./commands/migrate.js')).migrateCommand({ json: Boolean(opts.json) }, config(), out));
 
   program
     .command('worker')
@@ -72,7 +63,7 @@ Examples:
     .option('--task-queue <name>', 'task queue to poll (default: dise-heal)')
     .option('--monitor', 'also make sure the health monitor workflow runs (and register the search attributes)')
     .addHelpText('after', '\nExample:\n  $ TEMPORAL_ADDRESS=temporal:7233 DATABASE_URL=postgresql://… dise worker')
-    .action(async (opts: { taskQueue?: string; monitor?: boolean }) => workerCommand(opts, config(), out));
+    .action(async (opts: { taskQueue?: string; monitor?: boolean }) => (await import('./commands/worker.js')).workerCommand(opts, config(), out));
 
   const tool = program
     .command('tool')
@@ -86,14 +77,14 @@ Examples:
     .option('--json', 'print the registered versions as JSON')
     .addHelpText('after', '\nAll versions of all files are registered together, or none on an error.\n\nExample:\n  $ dise tool add email_validator.yaml')
     .action(async (files: string[], opts: { route: boolean; json?: boolean }) => {
-      exitCode.value = (await toolAdd(files, { route: opts.route, json: Boolean(opts.json) }, config(), out)).exitCode;
+      exitCode.value = (await (await import('./commands/tool-add.js')).toolAdd(files, { route: opts.route, json: Boolean(opts.json) }, config(), out)).exitCode;
     });
   tool
     .command('list')
     .description('tools, their routed version and its health')
     .option('--json', 'print the list as JSON')
     .addHelpText('after', '\nExample:\n  $ dise tool list --json')
-    .action(async (opts: { json?: boolean }) => toolList({ json: Boolean(opts.json) }, config(), out));
+    .action(async (opts: { json?: boolean }) => (await import('./commands/tool-list.js')).toolList({ json: Boolean(opts.json) }, config(), out));
 
   program
     .command('call')
@@ -102,7 +93,7 @@ Examples:
     .argument('<json>', 'the input, as JSON')
     .option('--json', 'print {output, versionId, durationMs}')
     .addHelpText('after', `\nExit code 1 when the tool fails (the error names the kind: timeout, memory_limit, thrown, …).\n\nExample:\n  $ dise call email_validator '"user@example.com"'`)
-    .action(async (tool: string, json: string, opts: { json?: boolean }) => call(tool, json, { json: Boolean(opts.json) }, config(), out));
+    .action(async (tool: string, json: string, opts: { json?: boolean }) => (await import('./commands/call.js')).call(tool, json, { json: Boolean(opts.json) }, config(), out));
 
   program
     .command('report')
@@ -116,7 +107,7 @@ Examples:
     .option('--json', 'print the stored failure as JSON')
     .addHelpText('after', `\nExample:\n  $ dise report email_validator@2.1.0 --input '"user@@domain.com"' --observed true --expected false`)
     .action(async (id: string, opts: { input: string; observed?: string; expected?: string; description?: string; severity?: string; json?: boolean }) =>
-      report(id, { ...opts, json: Boolean(opts.json) }, config(), out),
+      (await import('./commands/report.js')).report(id, { ...opts, json: Boolean(opts.json) }, config(), out),
     );
 
   program
@@ -126,7 +117,7 @@ Examples:
     .option('--json', 'print every field of the lineage as JSON')
     .addOption(new Option('--format <format>', 'output format').choices([...LINEAGE_FORMATS]).default('text'))
     .addHelpText('after', '\nExample:\n  $ dise lineage email_validator@2.0.0 --json')
-    .action(async (id: string, opts: { json?: boolean; format: string }) => lineage(id, { json: Boolean(opts.json), format: opts.format }, config(), out));
+    .action(async (id: string, opts: { json?: boolean; format: string }) => (await import('./commands/lineage.js')).lineage(id, { json: Boolean(opts.json), format: opts.format }, config(), out));
 
   program
     .command('heal')
@@ -137,7 +128,7 @@ Examples:
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  $ dise heal email_validator@2.1.0 --wait')
     .action(async (id: string, opts: { wait?: boolean; reason?: string; json?: boolean }) => {
-      exitCode.value = await heal(id, { wait: Boolean(opts.wait), json: Boolean(opts.json), reason: opts.reason }, config(), out);
+      exitCode.value = await (await import('./commands/heal.js')).heal(id, { wait: Boolean(opts.wait), json: Boolean(opts.json), reason: opts.reason }, config(), out);
     });
   program
     .command('heal-status')
@@ -146,7 +137,7 @@ Examples:
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ dise heal-status email_validator@2.1.0')
     .action(async (id: string, opts: { json?: boolean }) => {
-      exitCode.value = await healStatus(id, { json: Boolean(opts.json) }, config(), out);
+      exitCode.value = await (await import('./commands/heal.js')).healStatus(id, { json: Boolean(opts.json) }, config(), out);
     });
   program
     .command('heal-cancel')
@@ -155,7 +146,7 @@ Examples:
     .option('--wait', 'wait until the heal has ended')
     .addHelpText('after', '\nExample:\n  $ dise heal-cancel email_validator@2.1.0 --wait')
     .action(async (id: string, opts: { wait?: boolean }) => {
-      exitCode.value = await healCancel(id, { wait: Boolean(opts.wait) }, config(), out);
+      exitCode.value = await (await import('./commands/heal.js')).healCancel(id, { wait: Boolean(opts.wait) }, config(), out);
     });
   program
     .command('heal-retry')
@@ -165,34 +156,34 @@ Examples:
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  $ dise heal-retry email_validator@2.1.0 --wait')
     .action(async (id: string, opts: { wait?: boolean; json?: boolean }) => {
-      exitCode.value = await heal(id, { wait: Boolean(opts.wait), json: Boolean(opts.json), retry: true, reason: 'heal retried by an operator' }, config(), out);
+      exitCode.value = await (await import('./commands/heal.js')).heal(id, { wait: Boolean(opts.wait), json: Boolean(opts.json), retry: true, reason: 'heal retried by an operator' }, config(), out);
     });
   program
     .command('health')
     .description("the system health report: versions by health, recent failures and their heals, healing stats, the monitor")
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ dise health')
-    .action(async (opts: { json?: boolean }) => health({ json: Boolean(opts.json) }, config(), out));
+    .action(async (opts: { json?: boolean }) => (await import('./commands/health.js')).health({ json: Boolean(opts.json) }, config(), out));
   program
     .command('doctor')
     .description('check the lineage invariants (acyclic, usable routes, taint, rule inheritance, regenerated edges, heal runs vs Temporal)')
     .option('--json', 'print the violations as JSON')
     .addHelpText('after', '\nExit code 1 when any invariant is violated.\n\nExample:\n  $ dise doctor')
     .action(async (opts: { json?: boolean }) => {
-      exitCode.value = await doctor({ json: Boolean(opts.json) }, config(), out);
+      exitCode.value = await (await import('./commands/doctor.js')).doctor({ json: Boolean(opts.json) }, config(), out);
     });
   program
     .command('pruned')
     .description('pruned versions and why')
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ dise pruned --json')
-    .action(async (opts: { json?: boolean }) => pruned({ json: Boolean(opts.json) }, config(), out));
+    .action(async (opts: { json?: boolean }) => (await import('./commands/pruned.js')).pruned({ json: Boolean(opts.json) }, config(), out));
   program
     .command('rules')
     .description('avoidance rules: scope, pattern, source, and how many versions each affects')
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ dise rules')
-    .action(async (opts: { json?: boolean }) => rules({ json: Boolean(opts.json) }, config(), out));
+    .action(async (opts: { json?: boolean }) => (await import('./commands/rules.js')).rules({ json: Boolean(opts.json) }, config(), out));
 
   return program;
 }

@@ -5,6 +5,7 @@ import {
   HEALTH,
   MUTATION_TYPES,
   type AvoidanceRuleRecord,
+  type DetectedFailure,
   type FailureRecord,
   type Health,
   type JsonValue,
@@ -70,18 +71,9 @@ export interface RegisterVersionInput {
 /** What a registration validator decided about a version just inserted (inside the transaction). */
 export interface ValidationOutcome {
   health: Health;
-  failures: DetectedFailureInput[];
+  failures: DetectedFailure[];
 }
 
-export interface DetectedFailureInput {
-  failureType: string;
-  description: string;
-  stackTrace: string | null;
-  testCaseFailed: string | null;
-  detectionMethod: string;
-  severity: Severity;
-  evidence: JsonValue;
-}
 
 /** Runs inside the registration transaction, after the version, its tests and rules are written. */
 export type RegistrationValidator = (
@@ -99,10 +91,33 @@ export interface RegisteredVersion {
   health: Health;
   inheritedRules: string[];
   /** What validation found (empty when the version passed or was not validated). */
-  failures?: DetectedFailureInput[];
+  failures?: DetectedFailure[];
 }
 
 type Db = PrismaClient | Prisma.TransactionClient;
+
+/** An avoidance_rules row as the seed's AvoidanceRule (dates as ISO strings). */
+function toRuleRecord(r: {
+  ruleId: string;
+  description: string;
+  patternToAvoid: string;
+  patternKind: string;
+  reason: string;
+  sourceFailure: string;
+  propagationScope: string;
+  createdAt: Date;
+}): AvoidanceRuleRecord {
+  return {
+    ruleId: r.ruleId,
+    description: r.description,
+    patternToAvoid: r.patternToAvoid,
+    patternKind: r.patternKind,
+    reason: r.reason,
+    sourceFailure: r.sourceFailure,
+    propagationScope: r.propagationScope as PropagationScope,
+    createdAt: r.createdAt.toISOString(),
+  };
+}
 
 function iso(d: Date | null | undefined): string | null {
   return d ? d.toISOString() : null;
@@ -486,11 +501,6 @@ export class LineageStore {
 
   // ---------------------------------------------------------------- reads
 
-  async exists(idInput: string): Promise<boolean> {
-    const id = normalizeVersionId(idInput).id;
-    return (await this.prisma.toolLineage.count({ where: { toolId: id } })) > 0;
-  }
-
   /** Resolves a tool name or a version id to a version id: a name goes to its routed version. */
   async resolve(nameOrId: string): Promise<string> {
     if (looksLikeVersionId(nameOrId)) {
@@ -567,18 +577,7 @@ export class LineageStore {
         }),
       ),
       generation: row.generation,
-      avoidanceRules: row.rulesCreated.map(
-        (r): AvoidanceRuleRecord => ({
-          ruleId: r.ruleId,
-          description: r.description,
-          patternToAvoid: r.patternToAvoid,
-          patternKind: r.patternKind,
-          reason: r.reason,
-          sourceFailure: r.sourceFailure,
-          propagationScope: r.propagationScope as PropagationScope,
-          createdAt: r.createdAt.toISOString(),
-        }),
-      ),
+      avoidanceRules: row.rulesCreated.map(toRuleRecord),
       inheritedRules: row.inheritedRules.map((r) => r.ruleId),
       fitnessHistory: row.fitnessHistory.map((f) => f.fitnessScore),
       executionCount: row.executionCount,
@@ -627,20 +626,11 @@ export class LineageStore {
       where: { OR: [{ inheritance: { some: { toolId: id } } }, { propagationScope: 'global' }] },
       orderBy: { createdAt: 'asc' },
     });
-    return rows.map((r) => ({
-      ruleId: r.ruleId,
-      description: r.description,
-      patternToAvoid: r.patternToAvoid,
-      patternKind: r.patternKind,
-      reason: r.reason,
-      sourceFailure: r.sourceFailure,
-      propagationScope: r.propagationScope as PropagationScope,
-      createdAt: r.createdAt.toISOString(),
-    }));
+    return rows.map(toRuleRecord);
   }
 
   /** Stores detector findings against a version and counts them in failure_count. */
-  async recordFailures(versionId: string, failures: DetectedFailureInput[], db: Db = this.prisma): Promise<void> {
+  async recordFailures(versionId: string, failures: DetectedFailure[], db: Db = this.prisma): Promise<void> {
     if (!failures.length) return;
     await db.failure.createMany({
       data: failures.map((f) => ({
@@ -709,9 +699,4 @@ function orderParentsFirst<T extends { input: RegisterVersionInput; ref: Version
   };
   items.forEach(visit);
   return out;
-}
-
-/** Prisma wraps errors thrown inside interactive transactions; callers want ours back. */
-export function isLineageError(err: unknown): err is LineageError {
-  return err instanceof LineageError;
 }

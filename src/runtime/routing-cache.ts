@@ -23,8 +23,6 @@ export class RoutingCache {
   private refreshTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  /** Bumped on every invalidation: lets tests and callers observe refreshes. */
-  generation = 0;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -73,13 +71,11 @@ export class RoutingCache {
   invalidateTool(name: string): void {
     this.routes.delete(name);
     for (const [id, info] of this.versions) if (info.name === name) this.versions.delete(id);
-    this.generation++;
   }
 
   invalidateAll(): void {
     this.routes.clear();
     this.versions.clear();
-    this.generation++;
   }
 
   /** The routed version id of a tool, or null when it has no route. */

@@ -1,5 +1,8 @@
 import type { JsonValue, PropagationScope, Severity } from './lineage-types.js';
 
+/** Failure types of heal activities that no retry can fix (thrown as non-retryable application failures). */
+export const HEAL_NON_RETRYABLE_ERRORS = ['UnknownVersion', 'InvalidHealInput', 'PermanentLlmError', 'LineageError'] as const;
+
 /** What triggers a heal: a runtime report, the health monitor, or an operator. */
 export type HealTrigger = 'report' | 'monitor' | 'manual' | 'runtime';
 

@@ -11,20 +11,20 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { DiseActivities } from '../activities/index.js';
-import type {
-  CandidateValidation,
-  HealProgress,
-  HealStatus,
-  HealStep,
-  RegenerationCandidate,
-  Rejection,
-  SelfHealInput,
+import {
+  HEAL_NON_RETRYABLE_ERRORS,
+  type CandidateValidation,
+  type HealProgress,
+  type HealStatus,
+  type HealStep,
+  type RegenerationCandidate,
+  type Rejection,
+  type SelfHealInput,
 } from '../shared/heal-types.js';
 import { healProgressQuery } from '../shared/messages.js';
 import { DISE_HEAL_STATUS, DISE_HEAL_STEP } from '../shared/search-attributes.js';
 
-/** Business errors that retrying cannot fix (see src/activities/deps.ts). */
-const NON_RETRYABLE = ['UnknownVersion', 'InvalidHealInput', 'PermanentLlmError', 'LineageError'];
+const NON_RETRYABLE = [...HEAL_NON_RETRYABLE_ERRORS];
 
 /** Database steps: quick, retried patiently (a restarted PostgreSQL must not fail a heal). */
 // Every activity heartbeats each second (src/activities/heartbeat.ts): a lost worker is noticed within

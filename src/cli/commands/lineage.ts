@@ -8,7 +8,7 @@ import type { PrismaClient } from '../../infra/database.js';
 import type { RelationshipType } from '../../shared/lineage-types.js';
 import { colorEnabled } from '../format/style.js';
 
-export const LINEAGE_FORMATS = ['text', 'mermaid', 'dot'] as const;
+import { LINEAGE_FORMATS } from '../lineage-formats.js';
 
 /** `dise lineage <id>`: the seed's lineage view, or the whole ToolLineage as JSON. */
 export async function lineage(id: string, options: { json: boolean; format: string }, config: DiseConfig, out: Output): Promise<void> {
@@ -67,10 +67,7 @@ async function lineageGraph(prisma: PrismaClient, id: string): Promise<{ nodes: 
   });
   return {
     nodes: rows.map((r) => ({ id: r.tool_id, health: r.health_status, note: r.note ?? 'root' })),
-    edges: edges.map((e) =>
-      e.relationshipType === 'regenerated'
-        ? { from: e.parentId, to: e.childId, type: 'regenerated' as RelationshipType }
-        : { from: e.parentId, to: e.childId, type: e.relationshipType as RelationshipType },
-    ),
+    // A `regenerated` edge runs from the replaced version to its replacement, as drawn.
+    edges: edges.map((e) => ({ from: e.parentId, to: e.childId, type: e.relationshipType as RelationshipType })),
   };
 }
