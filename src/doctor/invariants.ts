@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../infra/database.js';
 
 export interface Violation {
@@ -82,6 +83,32 @@ export async function lineageViolations(prisma: PrismaClient): Promise<Violation
 }
 
 /** Heal runs the database calls running, for comparing with Temporal. */
-export async function runningHealRuns(prisma: PrismaClient): Promise<{ id: string; workflowId: string; toolId: string }[]> {
+export interface RunningHealRun {
+  id: string;
+  workflowId: string;
+  toolId: string;
+}
+
+export async function runningHealRuns(prisma: PrismaClient): Promise<RunningHealRun[]> {
   return prisma.healRun.findMany({ where: { status: 'running' }, select: { id: true, workflowId: true, toolId: true }, orderBy: { startedAt: 'asc' } });
+}
+
+/** One violation per heal run the database calls running that Temporal says is not running. */
+export async function healRunViolations(running: RunningHealRun[], client: Client): Promise<Violation[]> {
+  const violations: Violation[] = [];
+  for (const run of running) {
+    const status = await client.workflow
+      .getHandle(run.workflowId, run.id)
+      .describe()
+      .then((d) => d.status.name, () => 'NOT_FOUND');
+    if (status !== 'RUNNING') {
+      violations.push({ invariant: 'heal_runs', message: `heal run ${run.id} of ${run.toolId} is recorded as running, but Temporal says ${run.workflowId} is ${status}`, ids: [run.toolId, run.workflowId, run.id] });
+    }
+  }
+  return violations;
+}
+
+/** Everything `dise doctor` checks: the lineage invariants and the heal runs against Temporal. */
+export async function allViolations(prisma: PrismaClient, client: Client): Promise<Violation[]> {
+  return [...(await lineageViolations(prisma)), ...(await healRunViolations(await runningHealRuns(prisma), client))];
 }

@@ -8,12 +8,12 @@ import { defaultConfig } from '../../src/config/schema.js';
 import { registerSearchAttributes } from '../../src/infra/search-attributes-admin.js';
 import { findTemporalTestServer } from '../../src/infra/temporal-cli.js';
 import { LineageStore } from '../../src/lineage/store.js';
-import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
 import { checkNowSignal, failureReportedSignal, monitorStatusQuery, pauseSignal, resumeSignal, type FailureReport, type MonitorStatus } from '../../src/shared/messages.js';
 import { WORKFLOWS_PATH } from '../../src/worker.js';
 import type { healthMonitorWorkflow } from '../../src/workflows/health-monitor.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { registerThrowingTool } from '../support/fixtures.js';
 import { uniqueTaskQueue } from '../support/temporal.js';
 
 // The monitor on Temporal's time-skipping test server: five-minute timers fire without real waiting.
@@ -36,21 +36,6 @@ const recordChecks: ActivityInterceptorsFactory = (ctx) => ({
     },
   },
 });
-
-const V1 = "function run(input) { return typeof input === 'string' && /^[^@\\s]+@[^@\\s]+\\.[a-z]{2,}$/i.test(input); }";
-/** The "optimized" version throws on anything that is not a string. */
-const V2 = "function run(input) { const s = input.trim(); return s.length > 3 && s.split('@').length === 2; }";
-
-async function failingTool(name: string, errorEvery = 10): Promise<void> {
-  await store.registerMany([
-    { name, version: '1.0.0', code: V1, tests: [{ name: 'plain', input: 'a@b.co', expect: true }, { name: 'no at', input: 'ab.co', expect: false }] },
-    { name, version: '2.0.0', parents: [`${name}@1.0.0`], code: V2, mutation: { type: 'optimization', description: 'Optimize for speed' } },
-  ]);
-  await store.setRoute(`${name}@2.0.0`, 'test');
-  const runtime = await ToolRuntime.create({ databaseUrl: db.url });
-  for (let i = 0; i < 100; i++) await runtime.call(name, i % errorEvery === 0 ? 42 : `user${i}@example.com`).catch(() => undefined);
-  await runtime.close();
-}
 
 /**
  * Skips time once the monitor is idle on its timer: no workflow task and no activity in flight, and
@@ -130,7 +115,7 @@ describe('healthMonitorWorkflow', { timeout: 120_000 }, () => {
 
   it('heals a tool whose error rate crosses 5% on the next check', async () => {
     const monitor = await startMonitor('monitor-heal');
-    await failingTool('crossing'); // 10% of calls throw
+    await registerThrowingTool(store, db.url, 'crossing'); // 10% of calls throw
     expect(await healExists('crossing@2.0.0')).toBe(false);
     await skip(monitor, '5 minutes');
     // The check has run; the child heal starts right after it.
@@ -149,7 +134,7 @@ describe('healthMonitorWorkflow', { timeout: 120_000 }, () => {
   it('starts nothing while paused, and checks at once when resumed and asked', async () => {
     const monitor = await startMonitor('monitor-pause');
     await monitor.signal(pauseSignal);
-    await failingTool('paused_tool');
+    await registerThrowingTool(store, db.url, 'paused_tool');
     await skip(monitor, '15 minutes');
     let status = await monitor.query(monitorStatusQuery);
     expect(status).toMatchObject({ paused: true, checks: 0, healsStarted: [] });

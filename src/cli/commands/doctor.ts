@@ -1,5 +1,5 @@
 import type { DiseConfig } from '../../config/schema.js';
-import { lineageViolations, runningHealRuns, type Violation } from '../../doctor/invariants.js';
+import { healRunViolations, lineageViolations, runningHealRuns } from '../../doctor/invariants.js';
 import { withDatabase, type Output } from '../context.js';
 import { EXIT } from '../errors.js';
 import { connectTemporal } from '../temporal-client.js';
@@ -15,15 +15,7 @@ export async function doctor(options: { json: boolean }, config: DiseConfig, out
     try {
       const temporal = await connectTemporal(config);
       try {
-        for (const run of running) {
-          const status = await temporal.client.workflow
-            .getHandle(run.workflowId, run.id)
-            .describe()
-            .then((d) => d.status.name, () => 'NOT_FOUND');
-          if (status !== 'RUNNING') {
-            violations.push({ invariant: 'heal_runs', message: `heal run ${run.id} of ${run.toolId} is recorded as running, but Temporal says ${run.workflowId} is ${status}`, ids: [run.toolId, run.workflowId, run.id] } satisfies Violation);
-          }
-        }
+        violations.push(...(await healRunViolations(running, temporal.client)));
       } finally {
         await temporal.close();
       }

@@ -1,0 +1,164 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/config/schema.js';
+import { allViolations } from '../../src/doctor/invariants.js';
+import { startHeal } from '../../src/healing/start-heal.js';
+import { freePort, isProcessAlive, waitFor } from '../../src/infra/net.js';
+import { startTemporalDevServer, type RunningTemporal } from '../../src/infra/temporal-server.js';
+import { LineageStore } from '../../src/lineage/store.js';
+import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
+import { DEFAULT_NAMESPACE } from '../../src/shared/constants.js';
+import { monitorStatusQuery } from '../../src/shared/messages.js';
+import type { HealProgress } from '../../src/shared/heal-types.js';
+import { startWorker, type RunningWorker } from '../../src/worker.js';
+import type { healthMonitorWorkflow } from '../../src/workflows/health-monitor.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
+import { registerThrowingTool } from '../support/fixtures.js';
+import { uniqueTaskQueue } from '../support/temporal.js';
+
+// The Temporal dev server killed (SIGKILL) and started again on the same port with the same
+// database file: once in the middle of a heal, and once while the health monitor waits on its timer.
+// The worker and the client are never restarted; they reconnect by themselves. Each heal ends with
+// exactly one new version, no execution is lost, and the doctor (lineage invariants plus heal runs
+// compared with Temporal) is clean.
+//
+// This file runs its own Temporal server, not the shared one, since it kills it.
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'dise-temporal-fault-'));
+let port: number;
+let server: RunningTemporal;
+let connection: Connection;
+let client: Client;
+let db: TestDatabase;
+let store: LineageStore;
+let worker: RunningWorker;
+const taskQueue = uniqueTaskQueue('temporal-fault');
+
+let holdStep: string | null = null;
+let entered: () => void = () => undefined;
+let release: () => void = () => undefined;
+const hold: ActivityInterceptorsFactory = (ctx) => ({
+  inbound: {
+    async execute(input, next) {
+      if (ctx.info.activityType === holdStep && ctx.info.attempt === 1) {
+        const released = new Promise<void>((r) => (release = r));
+        entered();
+        await released;
+      }
+      return next(input);
+    },
+  },
+});
+
+async function startServer(): Promise<RunningTemporal> {
+  return startTemporalDevServer({ dir, port, ui: false, readyTimeoutMs: 90_000 });
+}
+
+/** SIGKILL: no chance to flush or say goodbye; the database file is all that survives. */
+async function killServer(): Promise<void> {
+  const pid = server.pid!;
+  process.kill(pid, 'SIGKILL');
+  await waitFor(async () => !isProcessAlive(pid), { timeoutMs: 10_000, what: `Temporal (pid ${pid}) to die` });
+}
+
+async function executionCount(toolId: string): Promise<number> {
+  return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE tool_id = $1`, [toolId]))[0]!.n;
+}
+
+async function regeneratedCount(toolName: string): Promise<number> {
+  return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [toolName]))[0]!.n;
+}
+
+beforeAll(async () => {
+  port = await freePort();
+  server = await startServer();
+  connection = await Connection.connect({ address: server.address });
+  client = new Client({ connection, namespace: DEFAULT_NAMESPACE });
+  db = await createTestDatabase();
+  store = new LineageStore(db.prisma);
+  worker = await startWorker({
+    temporal: { address: server.address, namespace: DEFAULT_NAMESPACE, tls: false },
+    prisma: db.prisma,
+    config: defaultConfig(),
+    llm: null,
+    taskQueue,
+    activityInterceptors: [hold],
+  });
+}, 180_000);
+afterAll(async () => {
+  await worker?.shutdown();
+  await connection?.close();
+  await server?.stop();
+  await db?.drop();
+  rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+describe('the Temporal dev server restarted', () => {
+  it('during a heal: the heal finishes with exactly one new version and loses nothing', async () => {
+    await registerEmailStory(store, 'tfault');
+    const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+    for (let i = 0; i < 200; i++) await runtime.call('tfault', `user${i}@example.com`);
+    for (const w of WRONG_RESULTS) await runtime.report('tfault@2.0.0', w);
+    await runtime.close();
+    const before = await executionCount('tfault@2.0.0');
+    expect(before).toBe(200);
+
+    holdStep = 'regenerate';
+    const reached = new Promise<void>((r) => (entered = r));
+    const { handle } = await startHeal(
+      client,
+      { versionId: 'tfault@2.0.0', trigger: 'report', failure: { failureType: 'logic_error', description: 'accepts invalid emails', severity: 'critical', detectionMethod: 'report' } },
+      { taskQueue },
+    );
+    await reached;
+    await killServer();
+    release(); // the activity finishes while nobody can hear its result
+    await new Promise((r) => setTimeout(r, 5_000));
+    server = await startServer();
+
+    const result = (await handle.result()) as HealProgress;
+    expect(result).toMatchObject({ status: 'healed', newVersionId: 'tfault@2.0.1' });
+    expect(await regeneratedCount('tfault')).toBe(1);
+    expect(await executionCount('tfault@2.0.0')).toBe(before);
+    const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'tfault'`);
+    expect(route!.version_id).toBe('tfault@2.0.1');
+    expect(await allViolations(db.prisma, client)).toEqual([]);
+  }, 240_000);
+
+  it("during the monitor's timer: the timer fires after the restart and the heal it starts completes", async () => {
+    holdStep = null;
+    await registerThrowingTool(store, db.url, 'tmonitor');
+    const before = await executionCount('tmonitor@2.0.0');
+    const monitor = await client.workflow.start<typeof healthMonitorWorkflow>('healthMonitorWorkflow', {
+      workflowId: 'monitor-temporal-fault',
+      taskQueue,
+      args: [{ intervalSeconds: 15 }],
+    });
+    // Wait until the monitor sleeps on its first timer, then kill the server under it.
+    await waitFor(async () => ((await monitor.fetchHistory()).events ?? []).some((e) => e.timerStartedEventAttributes), { timeoutMs: 30_000, what: 'the monitor timer' });
+    expect((await monitor.query(monitorStatusQuery)).checks).toBe(0);
+    await killServer();
+    // Down past the timer's deadline.
+    await new Promise((r) => setTimeout(r, 18_000));
+    server = await startServer();
+
+    await waitFor(
+      async () => ((await monitor.query(monitorStatusQuery).catch(() => null))?.healsStarted ?? []).includes('tmonitor@2.0.0'),
+      { timeoutMs: 90_000, intervalMs: 500, what: 'the monitor to start a heal after the restart' },
+    );
+    const status = await monitor.query(monitorStatusQuery);
+    expect(status.checks).toBeGreaterThanOrEqual(1);
+    expect(status.findings).toContainEqual({ versionId: 'tmonitor@2.0.0', reason: 'error_rate' });
+    const heal = (await client.workflow.getHandle('heal:tmonitor@2.0.0').result()) as HealProgress;
+    expect(heal).toMatchObject({ status: 'healed', newVersionId: 'tmonitor@2.0.1' });
+    expect(await regeneratedCount('tmonitor')).toBe(1);
+    expect(await executionCount('tmonitor@2.0.0')).toBe(before);
+    expect(await allViolations(db.prisma, client)).toEqual([]);
+    await monitor.terminate('test over');
+  }, 240_000);
+});
