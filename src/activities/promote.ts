@@ -1,5 +1,6 @@
 import type { Prisma } from '../generated/prisma/client.js';
 import { passesToday } from '../healing/ancestry.js';
+import { LineageError } from '../lineage/errors.js';
 import type { MutationType } from '../shared/lineage-types.js';
 import type { HealProgress, PromoteResult } from '../shared/heal-types.js';
 import { requireVersion, type ActivityDeps } from './deps.js';
@@ -29,6 +30,63 @@ async function nextPatchVersion(deps: ActivityDeps, culpritId: string): Promise<
   return { name: culprit.toolName, version: `${culprit.major}.${culprit.minor}.${patch}` };
 }
 
+/** How often promote picks another patch number after losing a race for one. */
+const MAX_PATCH_TRIES = 10;
+
+/** The insert lost a race for the version number (checked first, or refused by the unique key). */
+function isPatchTaken(err: unknown): boolean {
+  if (err instanceof LineageError) return err.code === 'DUPLICATE_VERSION';
+  return (err as { code?: unknown }).code === 'P2002';
+}
+
+/** Registers the candidate as the culprit's next free patch, routes to it, and records the heal run. */
+async function registerNextPatch(deps: ActivityDeps, input: PromoteInput): Promise<string> {
+  const culprit = await deps.prisma.toolLineage.findUnique({ where: { toolId: input.culpritId }, include: { mutations: { orderBy: { id: 'desc' }, take: 1 } } });
+  const lastMutation = culprit?.mutations[0];
+  const { name, version } = await nextPatchVersion(deps, input.culpritId);
+  const ancestor = await requireVersion(deps, input.ancestorId);
+  const [registered] = await deps.store.registerMany(
+    [
+      {
+        name,
+        version,
+        parents: [input.ancestorId],
+        code: input.code,
+        description: culprit?.description || ancestor.description,
+        category: culprit?.category || ancestor.category,
+        health: 'regenerated',
+        regeneratedFrom: input.ancestorId,
+        replaces: input.culpritId,
+        healId: input.healId,
+        mutation: {
+          type: input.strategy === 'rollback' ? 'bug_fix' : ((lastMutation?.mutationType as MutationType | undefined) ?? 'bug_fix'),
+          description:
+            input.strategy === 'rollback'
+              ? `Rollback of ${input.culpritId} to ${input.ancestorId} (self-healing, offline regeneration)`
+              : `Regenerated from ${input.ancestorId} (self-healing): ${lastMutation?.description ?? 'recover'}`,
+          prompt: input.notes,
+          fitnessBefore: lastMutation?.fitnessBefore ?? null,
+          fitnessAfter: null,
+        },
+      },
+    ],
+    {
+      afterInsert: async (tx, v) => {
+        await tx.$executeRaw`
+          INSERT INTO rule_inheritance (tool_id, rule_id, via)
+          SELECT ${v.id}, rule_id, 'source' FROM avoidance_rules WHERE rule_id = ANY(${input.ruleIds}::varchar[])
+          ON CONFLICT (tool_id, rule_id) DO NOTHING`;
+        await deps.store.setRoute(v.id, `healed ${input.culpritId} (heal ${input.healId})`, tx);
+        await tx.healRun.update({
+          where: { id: input.healId },
+          data: { status: 'healed', result: { ...input.progress, newVersionId: v.id, status: 'healed', step: 'done' } as unknown as Prisma.InputJsonValue, finishedAt: new Date() },
+        });
+      },
+    },
+  );
+  return registered!.id;
+}
+
 /**
  * Step 9: registers the validated candidate as the failed version's next patch — parent edge to the
  * ancestor, a `regenerated` edge to the pruned version, health REGENERATED, the inherited rules plus
@@ -38,52 +96,16 @@ async function nextPatchVersion(deps: ActivityDeps, culpritId: string): Promise<
  */
 export function promoteActivity(deps: ActivityDeps) {
   return async function promote(input: PromoteInput): Promise<PromoteResult> {
-    let newVersionId = (await deps.prisma.toolLineage.findUnique({ where: { healId: input.healId }, select: { toolId: true } }))?.toolId;
-    if (!newVersionId) {
-      const culprit = await deps.prisma.toolLineage.findUnique({ where: { toolId: input.culpritId }, include: { mutations: { orderBy: { id: 'desc' }, take: 1 } } });
-      const lastMutation = culprit?.mutations[0];
-      const { name, version } = await nextPatchVersion(deps, input.culpritId);
-      const ancestor = await requireVersion(deps, input.ancestorId);
-      const [registered] = await deps.store.registerMany(
-        [
-          {
-            name,
-            version,
-            parents: [input.ancestorId],
-            code: input.code,
-            description: culprit?.description || ancestor.description,
-            category: culprit?.category || ancestor.category,
-            health: 'regenerated',
-            regeneratedFrom: input.ancestorId,
-            replaces: input.culpritId,
-            healId: input.healId,
-            mutation: {
-              type: input.strategy === 'rollback' ? 'bug_fix' : ((lastMutation?.mutationType as MutationType | undefined) ?? 'bug_fix'),
-              description:
-                input.strategy === 'rollback'
-                  ? `Rollback of ${input.culpritId} to ${input.ancestorId} (self-healing, offline regeneration)`
-                  : `Regenerated from ${input.ancestorId} (self-healing): ${lastMutation?.description ?? 'recover'}`,
-              prompt: input.notes,
-              fitnessBefore: lastMutation?.fitnessBefore ?? null,
-              fitnessAfter: null,
-            },
-          },
-        ],
-        {
-          afterInsert: async (tx, v) => {
-            await tx.$executeRaw`
-              INSERT INTO rule_inheritance (tool_id, rule_id, via)
-              SELECT ${v.id}, rule_id, 'source' FROM avoidance_rules WHERE rule_id = ANY(${input.ruleIds}::varchar[])
-              ON CONFLICT (tool_id, rule_id) DO NOTHING`;
-            await deps.store.setRoute(v.id, `healed ${input.culpritId} (heal ${input.healId})`, tx);
-            await tx.healRun.update({
-              where: { id: input.healId },
-              data: { status: 'healed', result: { ...input.progress, newVersionId: v.id, status: 'healed', step: 'done' } as unknown as Prisma.InputJsonValue, finishedAt: new Date() },
-            });
-          },
-        },
-      );
-      newVersionId = registered!.id;
+    const byHeal = async () => (await deps.prisma.toolLineage.findUnique({ where: { healId: input.healId }, select: { toolId: true } }))?.toolId;
+    let newVersionId = await byHeal();
+    // Two heals of sibling versions can pick the same free patch at once; the loser takes the next.
+    for (let tries = 1; !newVersionId; tries++) {
+      try {
+        newVersionId = await registerNextPatch(deps, input);
+      } catch (err) {
+        if (tries >= MAX_PATCH_TRIES || !isPatchTaken(err)) throw err;
+        newVersionId = await byHeal(); // an earlier attempt of this heal may have won
+      }
     }
 
     // Re-validate what the prune tainted: those that pass today's suite and every gate are restored.

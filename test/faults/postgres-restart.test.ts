@@ -5,7 +5,7 @@ import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { defaultConfig } from '../../src/config/schema.js';
-import { lineageViolations } from '../../src/doctor/invariants.js';
+import { allViolations } from '../../src/doctor/invariants.js';
 import { startHeal } from '../../src/healing/start-heal.js';
 import { createPrismaClient, type PrismaClient } from '../../src/infra/database.js';
 import { migrate } from '../../src/infra/migrator.js';
@@ -96,7 +96,7 @@ describe('PostgreSQL restarted during a heal', () => {
     expect(result.newVersionId).toBe('pg_fault@2.0.1');
     expect(await prisma.toolLineage.count({ where: { toolName: 'pg_fault', healthStatus: 'regenerated' } })).toBe(1);
     expect(await prisma.execution.count({ where: { toolId: 'pg_fault@2.0.0' } })).toBe(before);
-    expect(await lineageViolations(prisma)).toEqual([]);
+    expect(await allViolations(prisma, temporal.client)).toEqual([]);
     const history = await handle.fetchHistory();
     const retried = (history.events ?? []).some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
     expect(retried).toBe(true);

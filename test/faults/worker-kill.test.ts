@@ -5,6 +5,7 @@ import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { allViolations } from '../../src/doctor/invariants.js';
 import { startHeal } from '../../src/healing/start-heal.js';
 import { PACKAGE_ROOT } from '../../src/infra/paths.js';
 import { LineageStore } from '../../src/lineage/store.js';
@@ -90,6 +91,7 @@ describe('a worker killed with SIGKILL in the middle of a heal', () => {
     const [run] = await db.query<{ status: string }>(`SELECT status FROM heal_runs WHERE tool_id = $1`, [`${tool}@2.0.0`]);
     expect(run!.status).toBe('healed');
     expect(await lineageViolations(db, tool)).toEqual([]);
+    expect(await allViolations(db.prisma, temporal.client)).toEqual([]); // the whole doctor, heal runs included
     const history = await handle.fetchHistory();
     const retried = (history.events ?? []).some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
     expect(retried).toBe(true);

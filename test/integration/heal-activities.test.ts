@@ -107,3 +107,28 @@ describe('minting failures into tests', () => {
     expect((await store.suiteFor('mail@1.0.1')).map((t) => t.origin)).toContain('minted');
   });
 });
+
+describe('promote', () => {
+  it('gives sibling heals promoted at the same moment distinct patch numbers, none failing', async () => {
+    // Five broken siblings 3.0.0 … 3.0.4: each heal's "next free patch" is 3.0.5 when they all look
+    // at once, so all but one lose the race for it and must take the next.
+    const siblings = [0, 1, 2, 3, 4].map((p) => ({ name: 'race', version: `3.0.${p}`, code: V1_CODE + `\n// ${p}` }));
+    await store.registerMany(siblings);
+    await db.query(
+      `INSERT INTO heal_runs (id, workflow_id, tool_id, status) SELECT 'heal-race-' || p, 'heal:race@3.0.' || p, 'race@3.0.' || p, 'running' FROM generate_series(0, 4) p`,
+    );
+    const progress = {} as Parameters<typeof acts.promote>[0]['progress'];
+    const results = await Promise.all(
+      [0, 1, 2, 3, 4].map((p) =>
+        acts.promote({ healId: `heal-race-${p}`, failedId: `race@3.0.${p}`, culpritId: `race@3.0.${p}`, ancestorId: `race@3.0.${p}`, code: V1_CODE, strategy: 'rollback', notes: '', ruleIds: [], progress }),
+      ),
+    );
+    const made = results.map((r) => r.newVersionId).sort();
+    expect(made).toEqual(['race@3.0.5', 'race@3.0.6', 'race@3.0.7', 'race@3.0.8', 'race@3.0.9']);
+    const runs = await db.query<{ status: string }>(`SELECT status FROM heal_runs WHERE id LIKE 'heal-race-%'`);
+    expect(runs.map((r) => r.status)).toEqual(['healed', 'healed', 'healed', 'healed', 'healed']);
+    // A retried promote of the same heal finds its version instead of taking another number.
+    const again = await acts.promote({ healId: 'heal-race-0', failedId: 'race@3.0.0', culpritId: 'race@3.0.0', ancestorId: 'race@3.0.0', code: V1_CODE, strategy: 'rollback', notes: '', ruleIds: [], progress });
+    expect(made).toContain(again.newVersionId);
+  });
+});
