@@ -4,7 +4,6 @@
  * by side with the baseline of the same ten steps called directly in this process (no Temporal), so
  * the ratio is what durability costs.
  */
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
 import { defaultConfig } from '../src/config/schema.js';
@@ -12,13 +11,11 @@ import { createActivities } from '../src/activities/index.js';
 import { startHeal } from '../src/healing/start-heal.js';
 import { Sandbox } from '../src/sandbox/sandbox.js';
 import { createPrismaClient } from '../src/infra/database.js';
-import { stateDir } from '../src/infra/paths.js';
 import { installTemporalRuntime } from '../src/infra/temporal-runtime.js';
-import { startTemporalDevServer } from '../src/infra/temporal-server.js';
 import { LineageStore } from '../src/lineage/store.js';
 import { ToolRuntime } from '../src/runtime/tool-runtime.js';
 import { startWorker } from '../src/worker.js';
-import { benchDatabase, progress } from './support.js';
+import { benchDatabase, benchTemporal, progress } from './support.js';
 
 const HEALS = Number(process.env.BENCH_HEALS ?? 20);
 const V1 = "function run(input) { return typeof input === 'string' && /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$/.test(input); }";
@@ -48,10 +45,8 @@ function median(xs: number[]): number {
 async function main(): Promise<void> {
   installTemporalRuntime('ERROR');
   const db = await benchDatabase('dise_bench_heal');
-  const temporalServer = process.env.TEMPORAL_ADDRESS
-    ? undefined
-    : await startTemporalDevServer({ dir: path.join(stateDir(), 'bench-temporal'), ui: false });
-  const address = process.env.TEMPORAL_ADDRESS ?? temporalServer!.address;
+  const temporalServer = await benchTemporal('bench-temporal');
+  const address = temporalServer.address;
   const prisma = createPrismaClient(db.url);
   const store = new LineageStore(prisma);
   const taskQueue = `bench-heal-${Date.now()}`;
@@ -116,7 +111,7 @@ async function main(): Promise<void> {
     await worker.shutdown();
     await connection.close();
     await prisma.$disconnect();
-    await temporalServer?.stop();
+    await temporalServer.stop();
     await db.close();
   }
 }

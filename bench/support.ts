@@ -1,7 +1,11 @@
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { migrate } from '../src/infra/migrator.js';
+import { stateDir } from '../src/infra/paths.js';
 import { ensureDatabaseExists, startEmbeddedPostgres, type RunningPostgres } from '../src/infra/postgres.js';
+import { startTemporalDevServer } from '../src/infra/temporal-server.js';
 
 export interface BenchDatabase {
   url: string;
@@ -44,6 +48,24 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
       await embedded?.stop();
     },
   };
+}
+
+/**
+ * A Temporal server for one benchmark: TEMPORAL_ADDRESS when set, otherwise a headless dev server
+ * on a fresh database under .dise/ (a kept one would answer an earlier run's heal ids with their
+ * old results).
+ */
+export async function benchTemporal(name: string): Promise<{ address: string; stop(): Promise<void> }> {
+  if (process.env.TEMPORAL_ADDRESS) return { address: process.env.TEMPORAL_ADDRESS, stop: async () => undefined };
+  const dir = path.join(stateDir(), name);
+  rmSync(dir, { recursive: true, force: true });
+  const server = await startTemporalDevServer({ dir, ui: false });
+  return { address: server.address, stop: () => server.stop() };
+}
+
+export function percentile(xs: number[], p: number): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 export async function time<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {

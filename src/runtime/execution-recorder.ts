@@ -26,9 +26,19 @@ export interface RecorderOptions {
   failureCountTrigger: number;
   /** Records kept while the database is unreachable before the oldest are dropped. */
   maxBuffered?: number;
+  /**
+   * While the database takes writes, callers wait (see backpressure()) once this many records are
+   * pending, so a runtime never makes executions faster than it can store them. Default 20 batches.
+   */
+  highWater?: number;
   onCrossing: (crossing: ThresholdCrossing) => void;
   log?: (line: string) => void;
 }
+
+const BATCHES_PER_TRANSACTION = 10;
+
+/** deadlock_detected, serialization_failure. */
+const TRANSIENT_SQLSTATES = new Set(['40P01', '40001']);
 
 export function inputHash(inputJson: string): string {
   return createHash('sha256').update(inputJson).digest('hex');
@@ -43,10 +53,15 @@ export function crossesThreshold(before: number, after: number, trigger: number)
 }
 
 /**
- * Writes executions in batches: one INSERT of the rows and one set-based UPDATE of the per-version
- * counters per batch, in one transaction. The counter update returns the new failure counts, so the
- * process whose batch crosses the threshold — and only that one, row locks serialise the updates —
- * reports the crossing. Records survive a database outage in memory and are flushed on close.
+ * Writes executions in batches: INSERTs of the rows and set-based UPDATEs of the per-version
+ * counters, in one transaction per up to ten batches. Versions with failures in the batch are
+ * counted in that transaction, waiting for their rows: the update returns the new failure counts, so
+ * the process whose batch crosses the threshold — and only that one — reports the crossing. Versions
+ * without failures are counted in the same transaction only if no other runtime holds their rows
+ * (SKIP LOCKED); otherwise their calls are carried to the next write, so runtimes never queue behind
+ * each other on a popular version. Records survive a database outage in memory and are flushed, with
+ * anything carried, on close. Callers wait (backpressure) when records pile up faster than they can
+ * be written.
  */
 export class ExecutionRecorder {
   private buffer: ExecutionRecord[] = [];
@@ -54,6 +69,10 @@ export class ExecutionRecorder {
   private flushing: Promise<void> | undefined;
   private immediate = false;
   private closed = false;
+  /** The last write failed: records pile up (to maxBuffered) instead of stalling callers. */
+  private failing = false;
+  /** Calls of versions whose counters were busy at the last write, per version, to add later. */
+  private carried = new Map<string, number>();
   dropped = 0;
   written = 0;
 
@@ -87,6 +106,16 @@ export class ExecutionRecorder {
     }
   }
 
+  /**
+   * A promise to wait on when too many records are pending and the database is taking writes (the
+   * flush in progress); null otherwise. The runtime awaits it after recording a call.
+   */
+  backpressure(): Promise<void> | null {
+    const highWater = this.options.highWater ?? this.options.batchSize * 20;
+    if (this.buffer.length < highWater || this.failing) return null;
+    return this.flush().catch(() => undefined);
+  }
+
   /** Writes everything buffered so far (one flush at a time). */
   async flush(): Promise<void> {
     while (this.flushing) await this.flushing;
@@ -98,13 +127,20 @@ export class ExecutionRecorder {
   }
 
   private async drain(): Promise<void> {
+    let conflicts = 0;
     while (this.buffer.length) {
-      const batch = this.buffer.splice(0, this.options.batchSize);
+      // Up to BATCHES_PER_TRANSACTION batches share one transaction and one counter update: under
+      // load, the counters (hot rows every runtime updates) are touched once per 10 batches.
+      const batch = this.buffer.splice(0, this.options.batchSize * BATCHES_PER_TRANSACTION);
       try {
         await this.write(batch);
         this.written += batch.length;
+        this.failing = false;
       } catch (err) {
         this.buffer.unshift(...batch);
+        // A deadlock or serialization failure is another writer's bad timing: write again now.
+        if (TRANSIENT_SQLSTATES.has((err as { code?: string }).code ?? '') && ++conflicts <= 10) continue;
+        this.failing = true;
         this.options.log?.(`could not record ${batch.length} execution(s), will retry: ${(err as Error).message}`);
         throw err;
       }
@@ -122,36 +158,37 @@ export class ExecutionRecorder {
       }
       perVersion.set(r.versionId, v);
     }
+    // Versions with failures in this batch are counted now (the threshold decision needs it);
+    // versions without are counted when their rows are free, with what earlier batches carried.
+    const failing = [...perVersion.keys()].filter((id) => perVersion.get(id)!.fails > 0).sort();
+    const passing = new Map(this.carried);
+    for (const [id, v] of perVersion) if (!v.fails) passing.set(id, (passing.get(id) ?? 0) + v.calls);
     const client = await this.pool.connect();
     let crossings: ThresholdCrossing[] = [];
     try {
       await client.query('BEGIN');
-      await client.query(
-        `INSERT INTO executions (tool_id, ok, error_type, error_message, duration_ms, input_hash, input)
-         SELECT * FROM unnest($1::varchar[], $2::bool[], $3::varchar[], $4::text[], $5::float8[], $6::varchar[], $7::jsonb[])`,
-        [
-          batch.map((r) => r.versionId),
-          batch.map((r) => r.ok),
-          batch.map((r) => r.errorType),
-          batch.map((r) => r.errorMessage),
-          batch.map((r) => r.durationMs),
-          batch.map((r) => inputHash(r.inputJson)),
-          batch.map((r) => (r.ok ? null : r.inputJson)),
-        ],
-      );
-      const ids = [...perVersion.keys()].sort(); // a stable lock order avoids deadlocks between runtimes
-      const { rows } = await client.query<{ tool_id: string; tool_name: string; after: number; fails: number }>(
-        `UPDATE tool_lineage t
-         SET execution_count = t.execution_count + v.calls,
-             failure_count = t.failure_count + v.fails,
-             success_rate = (t.success_rate * t.execution_count + (v.calls - v.fails)) / (t.execution_count + v.calls),
-             last_executed = now()
-         FROM unnest($1::varchar[], $2::int[], $3::int[]) AS v(id, calls, fails)
-         WHERE t.tool_id = v.id
-         RETURNING t.tool_id, t.tool_name, t.failure_count AS after, v.fails`,
-        [ids, ids.map((id) => perVersion.get(id)!.calls), ids.map((id) => perVersion.get(id)!.fails)],
-      );
+      for (let i = 0; i < batch.length; i += this.options.batchSize) {
+        const chunk = batch.slice(i, i + this.options.batchSize);
+        await client.query(
+          `INSERT INTO executions (tool_id, ok, error_type, error_message, duration_ms, input_hash, input)
+           SELECT * FROM unnest($1::varchar[], $2::bool[], $3::varchar[], $4::text[], $5::float8[], $6::varchar[], $7::jsonb[])`,
+          [
+            chunk.map((r) => r.versionId),
+            chunk.map((r) => r.ok),
+            chunk.map((r) => r.errorType),
+            chunk.map((r) => r.errorMessage),
+            chunk.map((r) => r.durationMs),
+            chunk.map((r) => inputHash(r.inputJson)),
+            chunk.map((r) => (r.ok ? null : r.inputJson)),
+          ],
+        );
+      }
+      const rows = await this.addCounts(client, failing, failing.map((id) => perVersion.get(id)!.calls), failing.map((id) => perVersion.get(id)!.fails), false);
+      const passingIds = [...passing.keys()].sort();
+      const counted = await this.addCounts(client, passingIds, passingIds.map((id) => passing.get(id)!), passingIds.map(() => 0), true);
       await client.query('COMMIT');
+      for (const r of counted) passing.delete(r.tool_id);
+      this.carried = passing;
       crossings = rows
         .filter((r) => r.fails > 0 && crossesThreshold(r.after - r.fails, r.after, this.options.failureCountTrigger))
         .map((r) => {
@@ -167,11 +204,64 @@ export class ExecutionRecorder {
     for (const c of crossings) this.options.onCrossing(c);
   }
 
+  /**
+   * Adds calls and failures to the versions' counters. Locks them first in one order (an UPDATE …
+   * FROM locks in its join's order, which differs between batches and would deadlock two runtimes);
+   * with `skipLocked`, versions another runtime is updating right now are left out (and returned
+   * not), instead of queueing behind it.
+   */
+  private async addCounts(client: pg.PoolClient, ids: string[], calls: number[], fails: number[], skipLocked: boolean) {
+    if (!ids.length) return [];
+    const { rows } = await client.query<{ tool_id: string; tool_name: string; after: number; fails: number }>(
+      `WITH locked AS MATERIALIZED (
+         SELECT tool_id FROM tool_lineage WHERE tool_id = ANY($1::varchar[]) ORDER BY tool_id FOR NO KEY UPDATE ${skipLocked ? 'SKIP LOCKED' : ''}
+       )
+       UPDATE tool_lineage t
+       SET execution_count = t.execution_count + v.calls,
+           failure_count = t.failure_count + v.fails,
+           success_rate = (t.success_rate * t.execution_count + (v.calls - v.fails)) / (t.execution_count + v.calls),
+           last_executed = now()
+       FROM unnest($1::varchar[], $2::int[], $3::int[]) AS v(id, calls, fails), locked
+       WHERE t.tool_id = v.id AND locked.tool_id = v.id
+       RETURNING t.tool_id, t.tool_name, t.failure_count AS after, v.fails`,
+      [ids, calls, fails],
+    );
+    return rows;
+  }
+
+  /** Counts carried over because their versions were busy; written (waiting for them) on close. */
+  get carriedVersions(): number {
+    return this.carried.size;
+  }
+
+  /** Writes everything buffered and every carried count, waiting for busy versions. */
+  async flushAll(): Promise<void> {
+    await this.flush();
+    await this.writeCarried();
+  }
+
+  private async writeCarried(): Promise<void> {
+    if (!this.carried.size) return;
+    const ids = [...this.carried.keys()].sort();
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await this.addCounts(client, ids, ids.map((id) => this.carried.get(id)!), ids.map(() => 0), false);
+      await client.query('COMMIT');
+      this.carried = new Map();
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
   /** Flushes what is left and stops the timer. */
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
-    await this.flush();
+    await this.flushAll();
     this.closed = true;
   }
 }

@@ -22,6 +22,12 @@ export class RoutingCache {
   private listener: pg.Client | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  /**
+   * Bumped by every invalidation (per tool, and all at once): a read that started before one must
+   * not store what it read, or a notification arriving mid-query would be lost.
+   */
+  private readonly stamps = new Map<string, number>();
+  private allStamp = 0;
   private closed = false;
 
   constructor(
@@ -33,7 +39,12 @@ export class RoutingCache {
 
   async start(): Promise<void> {
     await this.listen();
-    this.refreshTimer = setInterval(() => this.invalidateAll(), this.refreshSeconds * 1000);
+    this.refreshTimer = setInterval(() => {
+      // Read again everything cached, in one query, rather than one query per tool on next use.
+      const names = [...this.routes.keys()];
+      this.invalidateAll();
+      this.preload(names).catch((err: Error) => this.log(`routing refresh failed: ${err.message}`));
+    }, this.refreshSeconds * 1000);
     this.refreshTimer.unref();
   }
 
@@ -68,12 +79,18 @@ export class RoutingCache {
     this.reconnectTimer.unref();
   }
 
+  private stamp(name: string): string {
+    return `${this.allStamp}:${this.stamps.get(name) ?? 0}`;
+  }
+
   invalidateTool(name: string): void {
+    this.stamps.set(name, (this.stamps.get(name) ?? 0) + 1);
     this.routes.delete(name);
     for (const [id, info] of this.versions) if (info.name === name) this.versions.delete(id);
   }
 
   invalidateAll(): void {
+    this.allStamp++;
     this.routes.clear();
     this.versions.clear();
   }
@@ -82,9 +99,10 @@ export class RoutingCache {
   async route(name: string): Promise<string | null> {
     const cached = this.routes.get(name);
     if (cached !== undefined) return cached;
+    const stamp = this.stamp(name);
     const { rows } = await this.pool.query<{ version_id: string }>('SELECT version_id FROM routes WHERE tool_name = $1', [name]);
     const versionId = rows[0]?.version_id ?? null;
-    this.routes.set(name, versionId);
+    if (this.stamp(name) === stamp) this.routes.set(name, versionId);
     return versionId;
   }
 
@@ -99,6 +117,7 @@ export class RoutingCache {
   async version(id: string): Promise<VersionInfo | undefined> {
     const cached = this.versions.get(id);
     if (cached) return cached;
+    const stamp = this.stamp(id.slice(0, id.indexOf('@')));
     const { rows } = await this.pool.query<{ tool_id: string; tool_name: string; health_status: Health; code: string; code_hash: string }>(
       'SELECT tool_id, tool_name, health_status, code, code_hash FROM tool_lineage WHERE tool_id = $1',
       [id],
@@ -106,8 +125,31 @@ export class RoutingCache {
     const row = rows[0];
     if (!row) return undefined;
     const info: VersionInfo = { id: row.tool_id, name: row.tool_name, health: row.health_status, code: row.code, codeHash: row.code_hash };
-    this.versions.set(id, info);
+    if (this.stamp(row.tool_name) === stamp) this.versions.set(id, info);
     return info;
+  }
+
+  /**
+   * Reads the routes of `names` (every tool when omitted) and their routed versions in one query,
+   * so a runtime serving many tools starts warm. Returns how many routes it cached.
+   */
+  async preload(names?: string[]): Promise<number> {
+    const before = { all: this.allStamp, tools: new Map(this.stamps) };
+    const fresh = (name: string) => this.allStamp === before.all && (this.stamps.get(name) ?? 0) === (before.tools.get(name) ?? 0);
+    const { rows } = await this.pool.query<{ route: string; tool_id: string; tool_name: string; health_status: Health; code: string; code_hash: string }>(
+      `SELECT r.tool_name AS route, t.tool_id, t.tool_name, t.health_status, t.code, t.code_hash
+       FROM routes r JOIN tool_lineage t ON t.tool_id = r.version_id
+       ${names ? 'WHERE r.tool_name = ANY($1::varchar[])' : ''}`,
+      names ? [names] : [],
+    );
+    let cached = 0;
+    for (const row of rows) {
+      if (!fresh(row.route) || !fresh(row.tool_name)) continue;
+      this.routes.set(row.route, row.tool_id);
+      this.versions.set(row.tool_id, { id: row.tool_id, name: row.tool_name, health: row.health_status, code: row.code, codeHash: row.code_hash });
+      cached++;
+    }
+    return cached;
   }
 
   async close(): Promise<void> {

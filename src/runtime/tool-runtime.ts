@@ -87,6 +87,19 @@ export class ToolRuntime {
     return runtime;
   }
 
+  /** Executions recorded in memory and not yet written. */
+  get pendingExecutions(): number {
+    return this.recorder.pending;
+  }
+
+  /**
+   * Warms the routing cache: the routes of `names` (every tool when omitted) and their versions, in
+   * one query. Optional; without it each tool is read on its first call.
+   */
+  async preload(names?: string[]): Promise<number> {
+    return this.routing.preload(names);
+  }
+
   /** Resolves a tool name (its routed version) or a version id, refusing versions callers must not use. */
   async resolve(nameOrId: string): Promise<VersionInfo> {
     let versionId: string;
@@ -126,10 +139,14 @@ export class ToolRuntime {
       const output = this.sandbox.runJson(info.codeHash, info.code, inputJson);
       const durationMs = performance.now() - started;
       this.recorder.record({ versionId: info.id, ok: true, errorType: null, errorMessage: null, durationMs, inputJson });
+      const full = this.recorder.backpressure();
+      if (full) await full;
       return { output: JSON.parse(output) as JsonValue, versionId: info.id, durationMs };
     } catch (err) {
       const e = err instanceof ToolExecutionError ? err : new ToolExecutionError('thrown', String(err));
       this.recorder.record({ versionId: info.id, ok: false, errorType: e.errorType, errorMessage: e.message, durationMs: performance.now() - started, inputJson });
+      const full = this.recorder.backpressure();
+      if (full) await full;
       if (CRITICAL_KINDS.has(e.kind)) {
         const failureId = await this.storeFailure(info.id, {
           failureType: 'security_vulnerability',
@@ -260,7 +277,7 @@ export class ToolRuntime {
 
   /** Writes buffered executions and waits for signals in flight. */
   async flush(): Promise<void> {
-    await this.recorder.flush();
+    await this.recorder.flushAll();
     while (this.pendingSignals.size) await Promise.allSettled([...this.pendingSignals]);
   }
 

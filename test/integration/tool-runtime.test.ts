@@ -203,4 +203,101 @@ describe('ToolRuntime across processes and with Temporal', () => {
       await connection.close();
     }
   });
+
+  it('keeps exact counters when several runtimes record the same versions at once, without deadlocks', async () => {
+    const names = Array.from({ length: 30 }, (_, i) => `busy_${i}`);
+    await store.registerMany(names.map((n) => version(n, '1.0.0', [], { code: DOUBLE })));
+    const logs: string[] = [];
+    const make = () => {
+      const config = defaultConfig();
+      config.runtime.batch_size = 25;
+      config.runtime.flush_interval_ms = 5;
+      return ToolRuntime.create({ databaseUrl: db.url, config, log: (l) => logs.push(l) });
+    };
+    const rts = await Promise.all([make(), make(), make(), make()]);
+    // Every runtime calls every version, in a different order, for many small batches.
+    await Promise.all(
+      rts.map(async (rt, k) => {
+        for (let round = 0; round < 40; round++) {
+          for (let i = 0; i < names.length; i++) await rt.call(`${names[(i * (k + 1) + round) % names.length]}@1.0.0`, i);
+          await new Promise((r) => setImmediate(r));
+        }
+      }),
+    );
+    await Promise.all(rts.map((rt) => rt.close()));
+    const rows = await db.query<{ tool_id: string; execution_count: number; n: number }>(
+      `SELECT t.tool_id, t.execution_count, (SELECT count(*)::int FROM executions e WHERE e.tool_id = t.tool_id) AS n
+       FROM tool_lineage t WHERE t.tool_name LIKE 'busy\\_%'`,
+    );
+    expect(rows).toHaveLength(30);
+    expect(rows.reduce((sum, r) => sum + r.n, 0)).toBe(4 * 40 * 30);
+    for (const r of rows) expect(r.execution_count).toBe(r.n);
+    expect(logs.filter((l) => l.includes('could not record'))).toEqual([]);
+  });
+
+  it('makes callers wait (backpressure) instead of buffering without bound while the database keeps up', async () => {
+    const config = defaultConfig();
+    config.runtime.batch_size = 10; // high-water mark: 20 batches = 200 records
+    config.runtime.flush_interval_ms = 60_000;
+    const rt = await runtime({ config });
+    await store.registerVersion(version('pressed', '1.0.0', [], { code: DOUBLE }));
+    let most = 0;
+    for (let i = 0; i < 3000; i++) {
+      await rt.call('pressed@1.0.0', i);
+      most = Math.max(most, rt.pendingExecutions);
+    }
+    expect(most).toBeLessThanOrEqual(200);
+    await rt.flush();
+    const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE tool_id = 'pressed@1.0.0'`);
+    expect(row!.n).toBe(3000);
+  });
+
+  it('preloads every route and its version in one query', async () => {
+    const rt = await runtime();
+    const routed = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM routes`);
+    expect(await rt.preload()).toBe(routed[0]!.n);
+    expect(await rt.preload(['doubler', 'no_such_tool'])).toBe(1);
+    expect(await rt.call('doubler', 1)).toBe(3);
+  });
+
+  it('picks up a route change it was never told about on its periodic refresh', async () => {
+    await store.registerVersion(version('quiet', '1.0.0', [], { code: DOUBLE }));
+    await store.registerVersion(version('quiet', '1.1.0', ['quiet@1.0.0'], { code: TRIPLE }));
+    await store.setRoute('quiet@1.0.0', 'test');
+    const config = defaultConfig();
+    config.runtime.route_refresh_seconds = 1;
+    const rt = await runtime({ config });
+    expect(await rt.call('quiet', 1)).toBe(2);
+    // Move the route with the notification trigger off: only the periodic refresh can see it.
+    await db.query(`BEGIN; ALTER TABLE routes DISABLE TRIGGER routes_notify_routing; UPDATE routes SET version_id = 'quiet@1.1.0' WHERE tool_name = 'quiet'; ALTER TABLE routes ENABLE TRIGGER routes_notify_routing; COMMIT;`);
+    expect(await rt.call('quiet', 1)).toBe(2); // still cached
+    const deadline = Date.now() + 5000;
+    let answer: unknown = 2;
+    while (answer !== 3 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      answer = await rt.call('quiet', 1);
+    }
+    expect(answer).toBe(3);
+  });
+
+  it('reconnects its routing listener after losing it, and hears the next change', async () => {
+    await store.registerVersion(version('deaf', '1.0.0', [], { code: DOUBLE }));
+    await store.registerVersion(version('deaf', '1.1.0', ['deaf@1.0.0'], { code: TRIPLE }));
+    await store.setRoute('deaf@1.0.0', 'test');
+    const config = defaultConfig();
+    config.runtime.route_refresh_seconds = 3600; // no periodic refresh: only LISTEN can tell it
+    const rt = await runtime({ config });
+    expect(await rt.call('deaf', 1)).toBe(2);
+    await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`);
+    await new Promise((r) => setTimeout(r, 1500)); // reconnects after 500 ms
+    expect(await rt.call('deaf', 1)).toBe(2); // cached again, after the reconnect's invalidation
+    await store.setRoute('deaf@1.1.0', 'test');
+    const deadline = Date.now() + 5000;
+    let answer: unknown = 2;
+    while (answer !== 3 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      answer = await rt.call('deaf', 1);
+    }
+    expect(answer).toBe(3);
+  });
 });
