@@ -28,6 +28,8 @@ export class RoutingCache {
    */
   private readonly stamps = new Map<string, number>();
   private allStamp = 0;
+  /** The listener was lost: notifications may have been missed since. */
+  private deaf = false;
   private closed = false;
 
   constructor(
@@ -60,14 +62,20 @@ export class RoutingCache {
     client.on('end', () => this.scheduleReconnect());
     await client.connect();
     await client.query(`LISTEN ${ROUTING_CHANNEL}`);
+    if (this.deaf) {
+      // Whatever changed while we could not hear it must be read again.
+      this.deaf = false;
+      this.invalidateAll();
+    }
     this.listener = client;
   }
 
   private scheduleReconnect(): void {
     if (this.closed || this.reconnectTimer) return;
     this.listener = undefined;
-    // Whatever changed while we were deaf must be read again.
-    this.invalidateAll();
+    // Keep answering from the cache until the listener is back (during a database outage nothing can
+    // change, and the cache is what keeps tools answering); the reconnect then drops it.
+    this.deaf = true;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       if (this.closed) return;

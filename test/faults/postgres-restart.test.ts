@@ -14,6 +14,7 @@ import { LineageStore } from '../../src/lineage/store.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import { startWorker, type RunningWorker } from '../../src/worker.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
+import { version } from '../support/fixtures.js';
 import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
 
 // PostgreSQL stopped for 10 s in the middle of a heal, then started again on the same port: the
@@ -100,5 +101,34 @@ describe('PostgreSQL restarted during a heal', () => {
     const history = await handle.fetchHistory();
     const retried = (history.events ?? []).some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
     expect(retried).toBe(true);
+  }, 120_000);
+
+  it('keeps a calling runtime answering through the outage, and stores every call once it is back', async () => {
+    const store = new LineageStore(prisma);
+    await store.registerVersion(version('outage', '1.0.0', [], { code: 'function run(x) { return x + 1; }' }));
+    await store.setRoute('outage@1.0.0', 'test');
+    const config = defaultConfig();
+    config.runtime.flush_interval_ms = 50;
+    const logs: string[] = [];
+    const runtime = await ToolRuntime.create({ databaseUrl: postgres.url, config, log: (l) => logs.push(l) });
+    try {
+      for (let i = 0; i < 100; i++) expect(await runtime.call('outage', i)).toBe(i + 1);
+      await runtime.flush();
+      const port = postgres.port;
+      await postgres.stop();
+      // The database is gone: calls are answered from the routing cache and their records wait.
+      for (let i = 0; i < 500; i++) expect(await runtime.call('outage', i)).toBe(i + 1);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(runtime.pendingExecutions).toBe(500);
+      expect(logs.some((l) => l.includes('could not record'))).toBe(true);
+      postgres = await startEmbeddedPostgres({ dir: path.join(dir, 'postgres'), port });
+      // The recorder's timer writes them without being asked.
+      for (let i = 0; i < 200 && runtime.pendingExecutions > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(runtime.pendingExecutions).toBe(0);
+    } finally {
+      await runtime.close();
+    }
+    expect(await prisma.execution.count({ where: { toolId: 'outage@1.0.0' } })).toBe(600);
+    expect(await allViolations(prisma, temporal.client)).toEqual([]);
   }, 120_000);
 });
