@@ -8,19 +8,8 @@
  * per second to offer; 0, the default, means as fast as it can).
  */
 import { ToolRuntime } from '../src/runtime/index.js';
-import { rng } from './support.js';
+import { rng, type LoadCounts } from './support.js';
 
-interface Counts {
-  calls: number;
-  ok: number;
-  /** Calls that reached the sandbox and so were recorded as executions (answers and tool errors). */
-  recorded: number;
-  /** Errors by name: refused (a pruned route between prune and promote), tool errors… */
-  errors: Record<string, number>;
-  /** Calls answered by a regenerated version (name@x.y.1). */
-  healedAnswers: number;
-  ms: number;
-}
 
 const tools = Number(process.env.LOAD_TOOLS ?? 1000);
 const rate = Number(process.env.LOAD_RATE ?? 0);
@@ -31,7 +20,7 @@ const runtime = await ToolRuntime.create({ databaseUrl: process.env.DATABASE_URL
 let running = false;
 let stopped: () => void = () => undefined;
 const done = new Promise<void>((r) => (stopped = r));
-const counts: Counts = { calls: 0, ok: 0, recorded: 0, errors: {}, healedAnswers: 0, ms: 0 };
+const counts: LoadCounts = { calls: 0, ok: 0, recorded: 0, errors: {}, healedAnswers: 0, ms: 0 };
 
 const INPUTS = ['user@example.com', 'a.b@c.io', 'user@@domain.com', 'no-at-sign', '@x.io', 'x@y', 'first.last@sub.domain.org'];
 

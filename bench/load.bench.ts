@@ -25,7 +25,7 @@ import { installTemporalRuntime } from '../src/infra/temporal-runtime.js';
 import { LineageStore, type RegisterVersionInput } from '../src/lineage/store.js';
 import { ToolRuntime } from '../src/runtime/tool-runtime.js';
 import { startWorker } from '../src/worker.js';
-import { benchDatabase, benchTemporal, percentile, printFigures, progress } from './support.js';
+import { benchDatabase, benchTemporal, percentile, printFigures, progress, type LoadCounts } from './support.js';
 
 const TOOLS = Number(process.env.BENCH_TOOLS ?? 1000);
 const PROCS = Number(process.env.BENCH_PROCS ?? 20);
@@ -46,14 +46,6 @@ const TESTS = [
   { name: 'no at', input: 'ab.co', expect: false },
 ];
 
-interface Counts {
-  calls: number;
-  ok: number;
-  recorded: number;
-  errors: Record<string, number>;
-  healedAnswers: number;
-  ms: number;
-}
 
 /** Tools load_0 … load_<TOOLS-1>: 1.0.0 and a child 1.1.0 that callers are routed to; every
  * (TOOLS/HEALS)-th tool's 1.1.0 is the broken "optimization". Plus solo_<k> for the baseline heals. */
@@ -87,19 +79,19 @@ function startRuntimes(n: number, databaseUrl: string, rate = 0): Promise<ChildP
   );
 }
 
-async function stopRuntimes(children: ChildProcess[]): Promise<Counts> {
+async function stopRuntimes(children: ChildProcess[]): Promise<LoadCounts> {
   const all = await Promise.all(
     children.map(
       (child) =>
-        new Promise<Counts>((resolve, reject) => {
+        new Promise<LoadCounts>((resolve, reject) => {
           child.removeAllListeners('exit');
-          child.once('message', (m) => resolve((m as { counts: Counts }).counts));
+          child.once('message', (m) => resolve((m as { counts: LoadCounts }).counts));
           child.once('exit', (code) => reject(new Error(`runtime process exited with ${code} before sending its counts`)));
           child.send('stop');
         }),
     ),
   );
-  const total: Counts = { calls: 0, ok: 0, recorded: 0, errors: {}, healedAnswers: 0, ms: 0 };
+  const total: LoadCounts = { calls: 0, ok: 0, recorded: 0, errors: {}, healedAnswers: 0, ms: 0 };
   for (const c of all) {
     total.calls += c.calls;
     total.ok += c.ok;

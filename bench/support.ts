@@ -108,3 +108,16 @@ export function printFigures(title: string, rows: [string, string, string][], fi
   for (const [what, value, note] of rows) console.log(`  ${what.padEnd(width)}  ${value.padStart(12)}   ${note}`);
   console.log(JSON.stringify(figures));
 }
+
+/** What one runtime process of bench:load sends back when stopped. */
+export interface LoadCounts {
+  calls: number;
+  ok: number;
+  /** Calls that reached the sandbox and so were recorded as executions (answers and tool errors). */
+  recorded: number;
+  /** Errors by name: refused (a pruned route between prune and promote), tool errors… */
+  errors: Record<string, number>;
+  /** Calls answered by a regenerated version (name@x.y.1). */
+  healedAnswers: number;
+  ms: number;
+}

@@ -1,7 +1,6 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { defaultConfig } from '../../src/config/schema.js';
@@ -15,6 +14,7 @@ import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import { startWorker, type RunningWorker } from '../../src/worker.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { version } from '../support/fixtures.js';
+import { activityHold } from '../support/hold.js';
 import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
 
 // PostgreSQL stopped for 10 s in the middle of a heal, then started again on the same port: the
@@ -29,21 +29,7 @@ let temporal: TestTemporal;
 let worker: RunningWorker;
 const taskQueue = uniqueTaskQueue('pg-fault');
 
-let holdStep: string | null = null;
-let entered: () => void = () => undefined;
-let release: () => void = () => undefined;
-const hold: ActivityInterceptorsFactory = (ctx) => ({
-  inbound: {
-    async execute(input, next) {
-      if (ctx.info.activityType === holdStep && ctx.info.attempt === 1) {
-        const released = new Promise<void>((r) => (release = r));
-        entered();
-        await released;
-      }
-      return next(input);
-    },
-  },
-});
+const hold = activityHold();
 
 beforeAll(async () => {
   postgres = await startEmbeddedPostgres({ dir: path.join(dir, 'postgres') });
@@ -56,7 +42,7 @@ beforeAll(async () => {
     config: defaultConfig(),
     llm: null,
     taskQueue,
-    activityInterceptors: [hold],
+    activityInterceptors: [hold.interceptor],
   });
 }, 120_000);
 afterAll(async () => {
@@ -78,8 +64,7 @@ describe('PostgreSQL restarted during a heal', () => {
     const before = await prisma.execution.count({ where: { toolId: 'pg_fault@2.0.0' } });
     expect(before).toBe(250);
 
-    holdStep = 'findHealthyAncestor';
-    const reached = new Promise<void>((r) => (entered = r));
+    const reached = hold.arm('findHealthyAncestor');
     const { handle } = await startHeal(
       temporal.client,
       { versionId: 'pg_fault@2.0.0', trigger: 'report', failure: { failureType: 'logic_error', description: 'accepts invalid emails', severity: 'critical', detectionMethod: 'report' } },
@@ -88,7 +73,7 @@ describe('PostgreSQL restarted during a heal', () => {
     await reached;
     const port = postgres.port;
     await postgres.stop();
-    release(); // the step now meets a dead database, and fails until it is back
+    hold.release(); // the step now meets a dead database, and fails until it is back
     await new Promise((r) => setTimeout(r, 10_000));
     postgres = await startEmbeddedPostgres({ dir: path.join(dir, 'postgres'), port });
 

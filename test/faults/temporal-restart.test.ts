@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config/schema.js';
 import { allViolations } from '../../src/doctor/invariants.js';
@@ -19,6 +18,7 @@ import type { healthMonitorWorkflow } from '../../src/workflows/health-monitor.j
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { registerThrowingTool } from '../support/fixtures.js';
+import { activityHold } from '../support/hold.js';
 import { uniqueTaskQueue } from '../support/temporal.js';
 
 // The Temporal dev server killed (SIGKILL) and started again on the same port with the same
@@ -39,21 +39,7 @@ let store: LineageStore;
 let worker: RunningWorker;
 const taskQueue = uniqueTaskQueue('temporal-fault');
 
-let holdStep: string | null = null;
-let entered: () => void = () => undefined;
-let release: () => void = () => undefined;
-const hold: ActivityInterceptorsFactory = (ctx) => ({
-  inbound: {
-    async execute(input, next) {
-      if (ctx.info.activityType === holdStep && ctx.info.attempt === 1) {
-        const released = new Promise<void>((r) => (release = r));
-        entered();
-        await released;
-      }
-      return next(input);
-    },
-  },
-});
+const hold = activityHold();
 
 async function startServer(): Promise<RunningTemporal> {
   return startTemporalDevServer({ dir, port, ui: false, readyTimeoutMs: 90_000 });
@@ -87,7 +73,7 @@ beforeAll(async () => {
     config: defaultConfig(),
     llm: null,
     taskQueue,
-    activityInterceptors: [hold],
+    activityInterceptors: [hold.interceptor],
   });
 }, 180_000);
 afterAll(async () => {
@@ -108,8 +94,7 @@ describe('the Temporal dev server restarted', () => {
     const before = await executionCount('tfault@2.0.0');
     expect(before).toBe(200);
 
-    holdStep = 'regenerate';
-    const reached = new Promise<void>((r) => (entered = r));
+    const reached = hold.arm('regenerate');
     const { handle } = await startHeal(
       client,
       { versionId: 'tfault@2.0.0', trigger: 'report', failure: { failureType: 'logic_error', description: 'accepts invalid emails', severity: 'critical', detectionMethod: 'report' } },
@@ -117,7 +102,7 @@ describe('the Temporal dev server restarted', () => {
     );
     await reached;
     await killServer();
-    release(); // the activity finishes while nobody can hear its result
+    hold.release(); // the activity finishes while nobody can hear its result
     await new Promise((r) => setTimeout(r, 5_000));
     server = await startServer();
 
@@ -131,7 +116,7 @@ describe('the Temporal dev server restarted', () => {
   }, 240_000);
 
   it("during the monitor's timer: the timer fires after the restart and the heal it starts completes", async () => {
-    holdStep = null;
+    void hold.arm(null);
     await registerThrowingTool(store, db.url, 'tmonitor');
     const before = await executionCount('tmonitor@2.0.0');
     const monitor = await client.workflow.start<typeof healthMonitorWorkflow>('healthMonitorWorkflow', {

@@ -27,6 +27,17 @@ async function runtime(extra: Partial<Parameters<typeof ToolRuntime.create>[0]> 
   return r;
 }
 
+/** Calls `tool` with 1 until it answers `expected` or `ms` pass; returns the last answer. */
+async function answerWithin(rt: ToolRuntime, tool: string, expected: unknown, ms: number): Promise<unknown> {
+  const deadline = Date.now() + ms;
+  let answer = await rt.call(tool, 1);
+  while (answer !== expected && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    answer = await rt.call(tool, 1);
+  }
+  return answer;
+}
+
 beforeAll(async () => {
   db = await createTestDatabase();
   store = new LineageStore(db.prisma);
@@ -271,13 +282,7 @@ describe('ToolRuntime across processes and with Temporal', () => {
     // Move the route with the notification trigger off: only the periodic refresh can see it.
     await db.query(`BEGIN; ALTER TABLE routes DISABLE TRIGGER routes_notify_routing; UPDATE routes SET version_id = 'quiet@1.1.0' WHERE tool_name = 'quiet'; ALTER TABLE routes ENABLE TRIGGER routes_notify_routing; COMMIT;`);
     expect(await rt.call('quiet', 1)).toBe(2); // still cached
-    const deadline = Date.now() + 5000;
-    let answer: unknown = 2;
-    while (answer !== 3 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      answer = await rt.call('quiet', 1);
-    }
-    expect(answer).toBe(3);
+    expect(await answerWithin(rt, 'quiet', 3, 5000)).toBe(3);
   });
 
   it('reconnects its routing listener after losing it, and hears the next change', async () => {
@@ -292,12 +297,6 @@ describe('ToolRuntime across processes and with Temporal', () => {
     await new Promise((r) => setTimeout(r, 1500)); // reconnects after 500 ms
     expect(await rt.call('deaf', 1)).toBe(2); // cached again, after the reconnect's invalidation
     await store.setRoute('deaf@1.1.0', 'test');
-    const deadline = Date.now() + 5000;
-    let answer: unknown = 2;
-    while (answer !== 3 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      answer = await rt.call('deaf', 1);
-    }
-    expect(answer).toBe(3);
+    expect(await answerWithin(rt, 'deaf', 3, 5000)).toBe(3);
   });
 });
