@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config/schema.js';
+import { allViolations } from '../../src/doctor/invariants.js';
 import { startHeal } from '../../src/healing/start-heal.js';
 import { LineageStore } from '../../src/lineage/store.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
@@ -106,9 +107,16 @@ describe('selfHealWorkflow with an LLM', () => {
 
   it('retries 500s and dropped connections (Temporal’s retry, not the SDK’s)', async () => {
     const t = await brokenTool();
+    const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+    for (let i = 0; i < 50; i++) await runtime.call(t.v2, `user${i}@example.com`);
+    await runtime.close();
     llm.script('FailureAnalysis', [{ status: 500 }, { drop: true }, { content: ANALYSIS }]).script('RegeneratedTool', [{ status: 503 }, regen(V201_CODE)]);
     const { handle, result } = await heal(t.v2);
     expect(result.status).toBe('healed');
+    // Exactly one new version, nothing lost, and the whole doctor clean.
+    expect(await db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [t.name])).toHaveLength(1);
+    expect(await db.query(`SELECT 1 FROM executions WHERE tool_id = $1`, [t.v2])).toHaveLength(50);
+    expect(await allViolations(db.prisma, temporal.client)).toEqual([]);
     expect(result.attempts).toHaveLength(1);
     expect(llm.requestsFor('FailureAnalysis')).toHaveLength(3);
     expect(llm.requestsFor('RegeneratedTool')).toHaveLength(2);
