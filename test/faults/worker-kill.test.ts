@@ -67,6 +67,7 @@ describe('a worker killed with SIGKILL in the middle of a heal', () => {
     const tool = `killed_${step.toLowerCase()}`;
     await registerEmailStory(store, tool);
     const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+    for (let i = 0; i < 40; i++) await runtime.call(tool, `user${i}@example.com`);
     for (const w of WRONG_RESULTS) await runtime.report(`${tool}@2.0.0`, w);
     await runtime.close();
     const taskQueue = uniqueTaskQueue(`kill-${step}`);
@@ -90,6 +91,7 @@ describe('a worker killed with SIGKILL in the middle of a heal', () => {
     expect(await db.query(`SELECT 1 FROM failures WHERE tool_id = $1 AND dedupe_key IS NOT NULL`, [`${tool}@2.0.0`])).toHaveLength(1);
     const [run] = await db.query<{ status: string }>(`SELECT status FROM heal_runs WHERE tool_id = $1`, [`${tool}@2.0.0`]);
     expect(run!.status).toBe('healed');
+    expect(await db.query(`SELECT 1 FROM executions WHERE tool_id = $1`, [`${tool}@2.0.0`])).toHaveLength(40); // nothing lost
     expect(await lineageViolations(db, tool)).toEqual([]);
     expect(await allViolations(db.prisma, temporal.client)).toEqual([]); // the whole doctor, heal runs included
     const history = await handle.fetchHistory();

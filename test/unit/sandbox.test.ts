@@ -5,16 +5,21 @@ import { Sandbox } from '../../src/sandbox/sandbox.js';
 
 const config = { ...defaultConfig().sandbox, timeout_ms: 200, memory_limit_mb: 16, max_output_bytes: 64 * 1024 };
 const sandbox = new Sandbox(config);
-afterAll(() => sandbox.close());
+/** For the memory bomb: time enough that only the memory limit can stop it, however loaded the machine. */
+const roomy = new Sandbox({ ...config, timeout_ms: 20_000 });
+afterAll(() => {
+  sandbox.close();
+  roomy.close();
+});
 
 /** Hostile code whose run() misbehaves only when asked to, so the next call of the same version works. */
 function hostile(body: string): string {
   return `function run(input) {\n  if (input && input.attack) {\n${body}\n  }\n  return { ok: true, echo: input };\n}`;
 }
 
-function failure(key: string, code: string, input: unknown): ToolExecutionError {
+function failure(key: string, code: string, input: unknown, box = sandbox): ToolExecutionError {
   try {
-    sandbox.run(key, code, input as never);
+    box.run(key, code, input as never);
   } catch (err) {
     if (err instanceof ToolExecutionError) return err;
     throw err;
@@ -24,7 +29,6 @@ function failure(key: string, code: string, input: unknown): ToolExecutionError 
 
 const cases: [string, string, ToolErrorKind, RegExp][] = [
   ['an infinite loop', 'for (;;) {}', 'timeout', /time limit of 200 ms/],
-  ['a memory bomb', 'const hog = []; for (;;) hog.push(new Array(100000).fill(input));', 'memory_limit', /memory limit of 16 MB/],
   ['a thrown error', "throw new TypeError('bad input shape');", 'thrown', /TypeError: bad input shape/],
   ['deep recursion', 'const f = (n) => f(n + 1) + 1; return f(0);', 'thrown', /RangeError: Maximum call stack/],
   ['a function result', 'return function () {};', 'non_json_result', /result is a function/],
@@ -51,6 +55,15 @@ describe('sandbox: hostile code ends as a typed failure and the next call works'
     expect(err.kind).toBe(kind);
     expect(err.message).toMatch(message);
     expect(sandbox.run(key, code, { n: 2 })).toEqual({ ok: true, echo: { n: 2 } });
+  });
+
+  it('a memory bomb', () => {
+    const code = hostile('const hog = []; for (;;) hog.push(new Array(100000).fill(input));');
+    expect(roomy.run('bomb', code, { n: 1 })).toEqual({ ok: true, echo: { n: 1 } });
+    const err = failure('bomb', code, { attack: true }, roomy);
+    expect(err.kind).toBe('memory_limit');
+    expect(err.message).toMatch(/memory limit of 16 MB/);
+    expect(roomy.run('bomb', code, { n: 2 })).toEqual({ ok: true, echo: { n: 2 } });
   });
 
   it('keeps the host untouched by prototype pollution inside the isolate', () => {
