@@ -97,7 +97,8 @@ async function main(): Promise<void> {
     const recorded = await time(async () => {
       for (let i = 0; i < RECORDS; i++) {
         const ok = i % 20 !== 0;
-        recorder.record({ versionId: 'bench_tool@1.0.0', ok, errorType: ok ? null : 'TypeError', errorMessage: ok ? null : 'boom', durationMs: 0.02, inputJson: `"user${i}@example.com"` });
+        const full = recorder.record({ versionId: 'bench_tool@1.0.0', ok, errorType: ok ? null : 'TypeError', errorMessage: ok ? null : 'boom', durationMs: 0.02, inputJson: `"user${i}@example.com"` });
+        if (full) await full; // backpressure, as in the runtime
         if (i % 5000 === 4999) await new Promise((r) => setImmediate(r));
       }
       await recorder.close();

@@ -1,4 +1,4 @@
-import { Prisma } from '../generated/prisma/client.js';
+import { Prisma, type AvoidanceRule } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
 import { InvalidIdError, looksLikeVersionId, parseVersionId, toVersionRef, type VersionRef } from '../shared/ids.js';
 import {
@@ -97,16 +97,7 @@ export interface RegisteredVersion {
 type Db = PrismaClient | Prisma.TransactionClient;
 
 /** An avoidance_rules row as the seed's AvoidanceRule (dates as ISO strings). */
-function toRuleRecord(r: {
-  ruleId: string;
-  description: string;
-  patternToAvoid: string;
-  patternKind: string;
-  reason: string;
-  sourceFailure: string;
-  propagationScope: string;
-  createdAt: Date;
-}): AvoidanceRuleRecord {
+function toRuleRecord(r: AvoidanceRule): AvoidanceRuleRecord {
   return {
     ruleId: r.ruleId,
     description: r.description,

@@ -27,8 +27,9 @@ export interface RecorderOptions {
   /** Records kept while the database is unreachable before the oldest are dropped. */
   maxBuffered?: number;
   /**
-   * While the database takes writes, callers wait (see backpressure()) once this many records are
-   * pending, so a runtime never makes executions faster than it can store them. Default 20 batches.
+   * While the database takes writes, callers wait (record() returns the flush) once this many
+   * records are pending, so a runtime never makes executions faster than it can store them.
+   * Default 20 batches.
    */
   highWater?: number;
   onCrossing: (crossing: ThresholdCrossing) => void;
@@ -88,7 +89,11 @@ export class ExecutionRecorder {
     return this.buffer.length;
   }
 
-  record(record: ExecutionRecord): void {
+  /**
+   * Buffers one execution. Returns a promise to wait on when too many records are pending while the
+   * database takes writes (backpressure: the flush in progress), null otherwise.
+   */
+  record(record: ExecutionRecord): Promise<void> | null {
     if (this.closed) throw new Error('the execution recorder is closed');
     this.buffer.push(record);
     const max = this.options.maxBuffered ?? 1_000_000;
@@ -97,6 +102,9 @@ export class ExecutionRecorder {
       this.buffer.splice(0, excess);
       this.dropped += excess;
     }
+    if (this.buffer.length >= (this.options.highWater ?? this.options.batchSize * 20) && !this.failing) {
+      return this.flush().catch(() => undefined);
+    }
     if (this.buffer.length >= this.options.batchSize && !this.immediate) {
       this.immediate = true;
       setImmediate(() => {
@@ -104,23 +112,27 @@ export class ExecutionRecorder {
         void this.flush().catch(() => undefined);
       });
     }
-  }
-
-  /**
-   * A promise to wait on when too many records are pending and the database is taking writes (the
-   * flush in progress); null otherwise. The runtime awaits it after recording a call.
-   */
-  backpressure(): Promise<void> | null {
-    const highWater = this.options.highWater ?? this.options.batchSize * 20;
-    if (this.buffer.length < highWater || this.failing) return null;
-    return this.flush().catch(() => undefined);
+    return null;
   }
 
   /** Writes everything buffered so far (one flush at a time). */
   async flush(): Promise<void> {
+    await this.exclusive(() => this.drain());
+  }
+
+  /** Writes everything buffered and every carried count, waiting for busy versions. */
+  async flushAll(): Promise<void> {
+    await this.exclusive(async () => {
+      await this.drain();
+      await this.writeCarried();
+    });
+  }
+
+  /** One writer at a time: the carried counts must not be written by two at once. */
+  private async exclusive(work: () => Promise<void>): Promise<void> {
     while (this.flushing) await this.flushing;
-    if (!this.buffer.length) return;
-    this.flushing = this.drain().finally(() => {
+    if (!this.buffer.length && !this.carried.size) return;
+    this.flushing = work().finally(() => {
       this.flushing = undefined;
     });
     await this.flushing;
@@ -163,10 +175,7 @@ export class ExecutionRecorder {
     const failing = [...perVersion.keys()].filter((id) => perVersion.get(id)!.fails > 0).sort();
     const passing = new Map(this.carried);
     for (const [id, v] of perVersion) if (!v.fails) passing.set(id, (passing.get(id) ?? 0) + v.calls);
-    const client = await this.pool.connect();
-    let crossings: ThresholdCrossing[] = [];
-    try {
-      await client.query('BEGIN');
+    const { rows, counted } = await this.transaction(async (client) => {
       for (let i = 0; i < batch.length; i += this.options.batchSize) {
         const chunk = batch.slice(i, i + this.options.batchSize);
         await client.query(
@@ -183,24 +192,20 @@ export class ExecutionRecorder {
           ],
         );
       }
-      const rows = await this.addCounts(client, failing, failing.map((id) => perVersion.get(id)!.calls), failing.map((id) => perVersion.get(id)!.fails), false);
       const passingIds = [...passing.keys()].sort();
-      const counted = await this.addCounts(client, passingIds, passingIds.map((id) => passing.get(id)!), passingIds.map(() => 0), true);
-      await client.query('COMMIT');
-      for (const r of counted) passing.delete(r.tool_id);
-      this.carried = passing;
-      crossings = rows
-        .filter((r) => r.fails > 0 && crossesThreshold(r.after - r.fails, r.after, this.options.failureCountTrigger))
-        .map((r) => {
-          const last = perVersion.get(r.tool_id)!.last;
-          return { versionId: r.tool_id, toolName: r.tool_name, failureCount: r.after, errorType: last?.errorType ?? null, errorMessage: last?.errorMessage ?? null };
-        });
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+      return {
+        rows: await this.addCounts(client, failing, failing.map((id) => perVersion.get(id)!.calls), failing.map((id) => perVersion.get(id)!.fails), false),
+        counted: await this.addCounts(client, passingIds, passingIds.map((id) => passing.get(id)!), passingIds.map(() => 0), true),
+      };
+    });
+    for (const r of counted) passing.delete(r.tool_id);
+    this.carried = passing;
+    const crossings = rows
+      .filter((r) => r.fails > 0 && crossesThreshold(r.after - r.fails, r.after, this.options.failureCountTrigger))
+      .map((r) => {
+        const last = perVersion.get(r.tool_id)!.last;
+        return { versionId: r.tool_id, toolName: r.tool_name, failureCount: r.after, errorType: last?.errorType ?? null, errorMessage: last?.errorMessage ?? null };
+      });
     for (const c of crossings) this.options.onCrossing(c);
   }
 
@@ -229,26 +234,21 @@ export class ExecutionRecorder {
     return rows;
   }
 
-  /** Counts carried over because their versions were busy; written (waiting for them) on close. */
-  get carriedVersions(): number {
-    return this.carried.size;
-  }
-
-  /** Writes everything buffered and every carried count, waiting for busy versions. */
-  async flushAll(): Promise<void> {
-    await this.flush();
-    await this.writeCarried();
-  }
-
+  /** Counts carried over because their versions were busy, written waiting for them. */
   private async writeCarried(): Promise<void> {
     if (!this.carried.size) return;
     const ids = [...this.carried.keys()].sort();
+    await this.transaction((client) => this.addCounts(client, ids, ids.map((id) => this.carried.get(id)!), ids.map(() => 0), false));
+    this.carried = new Map();
+  }
+
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      await this.addCounts(client, ids, ids.map((id) => this.carried.get(id)!), ids.map(() => 0), false);
+      const result = await work(client);
       await client.query('COMMIT');
-      this.carried = new Map();
+      return result;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;

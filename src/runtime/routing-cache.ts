@@ -144,16 +144,17 @@ export class RoutingCache {
   async preload(names?: string[]): Promise<number> {
     const before = { all: this.allStamp, tools: new Map(this.stamps) };
     const fresh = (name: string) => this.allStamp === before.all && (this.stamps.get(name) ?? 0) === (before.tools.get(name) ?? 0);
-    const { rows } = await this.pool.query<{ route: string; tool_id: string; tool_name: string; health_status: Health; code: string; code_hash: string }>(
-      `SELECT r.tool_name AS route, t.tool_id, t.tool_name, t.health_status, t.code, t.code_hash
+    // A route always points at a version of its own tool (setRoute derives it from the version id).
+    const { rows } = await this.pool.query<{ tool_id: string; tool_name: string; health_status: Health; code: string; code_hash: string }>(
+      `SELECT t.tool_id, t.tool_name, t.health_status, t.code, t.code_hash
        FROM routes r JOIN tool_lineage t ON t.tool_id = r.version_id
        ${names ? 'WHERE r.tool_name = ANY($1::varchar[])' : ''}`,
       names ? [names] : [],
     );
     let cached = 0;
     for (const row of rows) {
-      if (!fresh(row.route) || !fresh(row.tool_name)) continue;
-      this.routes.set(row.route, row.tool_id);
+      if (!fresh(row.tool_name)) continue;
+      this.routes.set(row.tool_name, row.tool_id);
       this.versions.set(row.tool_id, { id: row.tool_id, name: row.tool_name, health: row.health_status, code: row.code, codeHash: row.code_hash });
       cached++;
     }

@@ -138,14 +138,12 @@ export class ToolRuntime {
     try {
       const output = this.sandbox.runJson(info.codeHash, info.code, inputJson);
       const durationMs = performance.now() - started;
-      this.recorder.record({ versionId: info.id, ok: true, errorType: null, errorMessage: null, durationMs, inputJson });
-      const full = this.recorder.backpressure();
+      const full = this.recorder.record({ versionId: info.id, ok: true, errorType: null, errorMessage: null, durationMs, inputJson });
       if (full) await full;
       return { output: JSON.parse(output) as JsonValue, versionId: info.id, durationMs };
     } catch (err) {
       const e = err instanceof ToolExecutionError ? err : new ToolExecutionError('thrown', String(err));
-      this.recorder.record({ versionId: info.id, ok: false, errorType: e.errorType, errorMessage: e.message, durationMs: performance.now() - started, inputJson });
-      const full = this.recorder.backpressure();
+      const full = this.recorder.record({ versionId: info.id, ok: false, errorType: e.errorType, errorMessage: e.message, durationMs: performance.now() - started, inputJson });
       if (full) await full;
       if (CRITICAL_KINDS.has(e.kind)) {
         const failureId = await this.storeFailure(info.id, {

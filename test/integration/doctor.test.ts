@@ -2,34 +2,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { startHeal } from '../../src/healing/start-heal.js';
-import { LineageStore } from '../../src/lineage/store.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
-import type { RunningWorker } from '../../src/worker.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { captureOutput } from '../support/output.js';
-import { connectTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
+import { useHealStack } from '../support/heal-stack.js';
 
-let db: TestDatabase;
-let store: LineageStore;
-let temporal: TestTemporal;
-let worker: RunningWorker;
-const taskQueue = uniqueTaskQueue('doctor');
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  store = new LineageStore(db.prisma);
-  temporal = await connectTestTemporal();
-  worker = await startTestWorker(db, { taskQueue });
-  process.env.DATABASE_URL = db.url;
+const h = useHealStack('doctor');
+beforeAll(() => {
+  process.env.DATABASE_URL = h.db.url;
   process.env.TEMPORAL_ADDRESS = inject('temporalAddress');
 });
-afterAll(async () => {
+afterAll(() => {
   delete process.env.DATABASE_URL;
   delete process.env.TEMPORAL_ADDRESS;
-  await worker.shutdown();
-  await temporal.close();
-  await db.drop();
 });
 
 async function doctor(): Promise<{ code: number; violations: { invariant: string; ids: string[] }[] }> {
@@ -40,13 +25,13 @@ async function doctor(): Promise<{ code: number; violations: { invariant: string
 
 describe('dise doctor', () => {
   it('is clean after a heal, and after a late merge re-levels the generations', async () => {
-    await registerEmailStory(store, 'doc');
-    const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+    await registerEmailStory(h.store, 'doc');
+    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
     for (const w of WRONG_RESULTS) await runtime.report('doc@2.0.0', w);
     await runtime.close();
-    const { handle } = await startHeal(temporal.client, { versionId: 'doc@2.0.0', trigger: 'report', failure: { failureType: 'logic_error', description: 'x', severity: 'critical', detectionMethod: 'report' } }, { taskQueue });
+    const { handle } = await startHeal(h.temporal.client, { versionId: 'doc@2.0.0', trigger: 'report', failure: { failureType: 'logic_error', description: 'x', severity: 'critical', detectionMethod: 'report' } }, { taskQueue: h.taskQueue });
     expect((await handle.result()).status).toBe('healed');
-    await store.registerMany([
+    await h.store.registerMany([
       { name: 'deep', version: '1.0.0', code: 'function run(x) { return x; }' },
       { name: 'deep', version: '1.1.0', parents: ['deep@1.0.0'], code: 'function run(x) { return x; }' },
       { name: 'deep', version: '1.2.0', parents: ['deep@1.1.0'], code: 'function run(x) { return x; }' },
@@ -55,21 +40,21 @@ describe('dise doctor', () => {
       { name: 'side', version: '1.2.0', parents: ['side@1.1.0'], code: 'function run(x) { return x; }' },
       { name: 'side', version: '1.3.0', parents: ['side@1.2.0'], code: 'function run(x) { return x; }' },
     ]);
-    await store.addParent('deep@1.1.0', 'side@1.3.0');
+    await h.store.addParent('deep@1.1.0', 'side@1.3.0');
     const out = captureOutput();
     expect(await runCli(['doctor'], out)).toBe(0);
     expect(out.stdout[0]).toMatch(/^doctor: the lineage is consistent/);
   });
 
   it('reports each broken invariant with the ids involved, and exits 1', async () => {
-    await db.query(`UPDATE routes SET version_id = 'doc@2.0.0' WHERE tool_name = 'doc'`); // routed to a pruned version
-    await db.query(`UPDATE tool_lineage SET generation = 0 WHERE tool_id = 'deep@1.2.0'`); // an edge going up
-    await db.query(`UPDATE tool_lineage SET health_status = 'healthy', updated_at = '2000-01-01' WHERE tool_id = 'deep@1.2.0'`);
-    await db.query(`UPDATE tool_lineage SET health_status = 'pruned', pruned_at = now() WHERE tool_id = 'deep@1.1.0'`); // a healthy child never re-validated
-    await db.query(`INSERT INTO avoidance_rules (rule_id, description, pattern_to_avoid, reason, source_failure, propagation_scope) VALUES ('avoid_stray', 'x', 'x', 'x', 'side@1.0.0', 'descendants')`);
-    await db.query(`INSERT INTO rule_inheritance (tool_id, rule_id, via) VALUES ('doc@1.0.0', 'avoid_stray', 'descendants')`); // not a descendant of side
-    await db.query(`DELETE FROM lineage_relationships WHERE child_id = 'doc@2.0.1' AND relationship_type = 'regenerated'`);
-    await db.query(`INSERT INTO heal_runs (id, workflow_id, tool_id, status) VALUES ('no-such-run', 'heal:doc@1.0.0', 'doc@1.0.0', 'running')`);
+    await h.db.query(`UPDATE routes SET version_id = 'doc@2.0.0' WHERE tool_name = 'doc'`); // routed to a pruned version
+    await h.db.query(`UPDATE tool_lineage SET generation = 0 WHERE tool_id = 'deep@1.2.0'`); // an edge going up
+    await h.db.query(`UPDATE tool_lineage SET health_status = 'healthy', updated_at = '2000-01-01' WHERE tool_id = 'deep@1.2.0'`);
+    await h.db.query(`UPDATE tool_lineage SET health_status = 'pruned', pruned_at = now() WHERE tool_id = 'deep@1.1.0'`); // a healthy child never re-validated
+    await h.db.query(`INSERT INTO avoidance_rules (rule_id, description, pattern_to_avoid, reason, source_failure, propagation_scope) VALUES ('avoid_stray', 'x', 'x', 'x', 'side@1.0.0', 'descendants')`);
+    await h.db.query(`INSERT INTO rule_inheritance (tool_id, rule_id, via) VALUES ('doc@1.0.0', 'avoid_stray', 'descendants')`); // not a descendant of side
+    await h.db.query(`DELETE FROM lineage_relationships WHERE child_id = 'doc@2.0.1' AND relationship_type = 'regenerated'`);
+    await h.db.query(`INSERT INTO heal_runs (id, workflow_id, tool_id, status) VALUES ('no-such-run', 'heal:doc@1.0.0', 'doc@1.0.0', 'running')`);
     const { code, violations } = await doctor();
     expect(code).toBe(1);
     const by = (inv: string) => violations.filter((v) => v.invariant === inv).map((v) => v.ids);

@@ -1,36 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { startHeal } from '../../src/healing/start-heal.js';
-import { LineageStore } from '../../src/lineage/store.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
-import type { RunningWorker } from '../../src/worker.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { registerEmailStory, V1_CODE, WRONG_RESULTS } from '../support/email-story.js';
 import { captureOutput } from '../support/output.js';
-import { connectTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
+import { useHealStack } from '../support/heal-stack.js';
 
-let db: TestDatabase;
-let store: LineageStore;
-let temporal: TestTemporal;
-let worker: RunningWorker;
-const taskQueue = uniqueTaskQueue('heal');
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  store = new LineageStore(db.prisma);
-  temporal = await connectTestTemporal();
-  worker = await startTestWorker(db, { taskQueue });
-});
-afterAll(async () => {
-  await worker.shutdown();
-  await temporal.close();
-  await db.drop();
-});
+const h = useHealStack('heal');
 
 describe("the seed's email-validator story, offline", () => {
   it('prunes v2.0.0, learns a rule, mints tests, regenerates v2.0.1 from v1.0.0 and routes to it', async () => {
-    await registerEmailStory(store);
-    const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+    await registerEmailStory(h.store);
+    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
     for (const w of WRONG_RESULTS) {
       expect(await runtime.call('email_validator', w.input)).toBe(true); // wrong, as in the seed
       await runtime.report('email_validator@2.0.0', w);
@@ -38,9 +19,9 @@ describe("the seed's email-validator story, offline", () => {
     await runtime.close();
 
     const { handle } = await startHeal(
-      temporal.client,
+      h.temporal.client,
       { versionId: 'email_validator_v2.0.0', trigger: 'report', failure: { failureType: 'logic_error', description: 'Email validation too permissive, accepts invalid emails', severity: 'critical', detectionMethod: 'runtime' } },
-      { taskQueue },
+      { taskQueue: h.taskQueue },
     );
     const result = await handle.result();
     expect(result.status).toBe('healed');
@@ -49,7 +30,7 @@ describe("the seed's email-validator story, offline", () => {
     expect(result.attempts).toEqual([{ attempt: 1, strategy: 'rollback', ok: true, rejections: [] }]);
 
     // The story's facts, from the database.
-    const v2 = await store.getLineage('email_validator@2.0.0');
+    const v2 = await h.store.getLineage('email_validator@2.0.0');
     expect(v2.health).toBe('pruned');
     expect(v2.prunedAt).not.toBeNull();
     expect(v2.regeneratedAs).toEqual(['email_validator@2.0.1']);
@@ -57,13 +38,13 @@ describe("the seed's email-validator story, offline", () => {
     const rule = v2.avoidanceRules[0]!;
     expect(rule).toMatchObject({ patternKind: 'ast', patternToAvoid: 'CallExpression[callee.property.name="indexOf"]', propagationScope: 'descendants', sourceFailure: 'email_validator@2.0.0' });
 
-    const healed = await store.getLineage('email_validator@2.0.1');
+    const healed = await h.store.getLineage('email_validator@2.0.1');
     expect(healed).toMatchObject({ health: 'regenerated', regeneratedFrom: 'email_validator@1.0.0', parents: ['email_validator@1.0.0'], code: V1_CODE });
     expect(healed.inheritedRules).toContain(rule.ruleId);
     expect(healed.route).toEqual({ routed: true, toolRoutedTo: 'email_validator@2.0.1' });
     expect(healed.mutations[0]!.description).toMatch(/Rollback of email_validator@2\.0\.0 to email_validator@1\.0\.0/);
 
-    const minted = await db.query<{ tool_id: string; input: unknown; expected: unknown; origin: string; source_failure_id: number | null }>(
+    const minted = await h.db.query<{ tool_id: string; input: unknown; expected: unknown; origin: string; source_failure_id: number | null }>(
       `SELECT tool_id, input, expected, origin, source_failure_id FROM test_cases WHERE origin = 'minted' ORDER BY id`,
     );
     expect(minted.map((m) => [m.tool_id, m.input, m.expected])).toEqual(
@@ -71,18 +52,18 @@ describe("the seed's email-validator story, offline", () => {
     );
     expect(minted.every((m) => m.source_failure_id !== null)).toBe(true);
     // The minted tests now belong to every descendant of v1.0.0's suite, the healed version's included.
-    expect((await store.suiteFor('email_validator@2.0.1')).filter((t) => t.origin === 'minted')).toHaveLength(minted.length);
+    expect((await h.store.suiteFor('email_validator@2.0.1')).filter((t) => t.origin === 'minted')).toHaveLength(minted.length);
 
-    const [run] = await db.query<{ status: string; workflow_id: string }>(`SELECT status, workflow_id FROM heal_runs`);
+    const [run] = await h.db.query<{ status: string; workflow_id: string }>(`SELECT status, workflow_id FROM heal_runs`);
     expect(run).toEqual({ status: 'healed', workflow_id: 'heal:email_validator@2.0.0' });
 
     // Callers now get the right answer.
-    const after = await ToolRuntime.create({ databaseUrl: db.url });
+    const after = await ToolRuntime.create({ databaseUrl: h.db.url });
     expect(await after.callDetailed('email_validator', 'user@@domain.com')).toMatchObject({ output: false, versionId: 'email_validator@2.0.1' });
     await after.close();
 
     // And the lineage view tells the story.
-    process.env.DATABASE_URL = db.url;
+    process.env.DATABASE_URL = h.db.url;
     const out = captureOutput();
     expect(await runCli(['lineage', 'email_validator@2.0.0'], out)).toBe(0);
     delete process.env.DATABASE_URL;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import pg from 'pg';
 import { defaultConfig } from '../../src/config/schema.js';
 import { PACKAGE_ROOT } from '../../src/infra/paths.js';
 import { LineageStore } from '../../src/lineage/store.js';
@@ -298,5 +299,42 @@ describe('ToolRuntime across processes and with Temporal', () => {
     expect(await rt.call('deaf', 1)).toBe(2); // cached again, after the reconnect's invalidation
     await store.setRoute('deaf@1.1.0', 'test');
     expect(await answerWithin(rt, 'deaf', 3, 5000)).toBe(3);
+  });
+
+  it('writes a batch again at once when PostgreSQL picks it as the victim of a deadlock', async () => {
+    await store.registerMany([version('dl_a', '1.0.0', [], { code: FAILING }), version('dl_b', '1.0.0', [], { code: FAILING })]);
+    const logs: string[] = [];
+    const config = defaultConfig();
+    config.runtime.flush_interval_ms = 60_000; // only the flush below writes
+    const rt = await runtime({ config, log: (l) => logs.push(l) });
+    await rt.call('dl_a@1.0.0', 1).catch(() => undefined);
+    await rt.call('dl_b@1.0.0', 1).catch(() => undefined);
+    // Another session holds dl_b; the runtime's write locks dl_a, then waits for dl_b…
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      await other.query(`BEGIN; SELECT 1 FROM tool_lineage WHERE tool_id = 'dl_b@1.0.0' FOR UPDATE`);
+      const flushed = rt.flush();
+      const waiting = async () => (await db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).length > 0;
+      for (let i = 0; i < 100 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(await waiting()).toBe(true);
+      await new Promise((r) => setTimeout(r, 300));
+      // …and the other session now wants dl_a: a deadlock. The runtime waited first, so its check
+      // fires first and PostgreSQL aborts its transaction; the other session gets dl_a.
+      await other.query(`SELECT 1 FROM tool_lineage WHERE tool_id = 'dl_a@1.0.0' FOR UPDATE`);
+      await other.query('COMMIT');
+      await flushed;
+    } finally {
+      await other.end();
+    }
+    expect(logs.filter((l) => l.includes('could not record'))).toEqual([]);
+    const rows = await db.query<{ tool_id: string; failure_count: number; n: number }>(
+      `SELECT t.tool_id, t.failure_count, (SELECT count(*)::int FROM executions e WHERE e.tool_id = t.tool_id) AS n
+       FROM tool_lineage t WHERE t.tool_name IN ('dl_a', 'dl_b') ORDER BY t.tool_id`,
+    );
+    expect(rows).toEqual([
+      { tool_id: 'dl_a@1.0.0', failure_count: 1, n: 1 },
+      { tool_id: 'dl_b@1.0.0', failure_count: 1, n: 1 },
+    ]);
   });
 });

@@ -103,7 +103,7 @@ export async function heal(id: string, options: HealOptions & { retry?: boolean 
         trigger: 'manual',
         failure: { failureType: 'manual', description: options.reason ?? 'heal requested by an operator', severity: 'high', detectionMethod: 'manual' },
       },
-      { retry: options.retry ?? false, taskQueue: taskQueueFromEnv() },
+      { retry: options.retry ?? false, taskQueue: taskQueueFromEnv(), detectJoined: true },
     );
     const link = uiLink(handle.workflowId, settings.namespace);
     out.info(`${joined ? 'joined the running' : 'started'} heal ${handle.workflowId}${link ? ` — ${link}` : ''}`);
