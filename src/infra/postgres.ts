@@ -142,5 +142,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   }
   const adminUrl = urlFor(port, 'postgres');
   await ensureDatabaseExists(adminUrl, database);
-  return { url: urlFor(port, database), adminUrl, port, owned: true, stop: () => server.stop() };
+  // server.stop() resolves when the process it spawned exits; as root that is a wrapper around the
+  // postmaster, which may still be shutting down (and answering). Wait for the postmaster itself.
+  const postmaster = readPostmasterPid(dataDir)?.pid;
+  const stop = async () => {
+    await server.stop();
+    if (postmaster) await waitFor(async () => !isProcessAlive(postmaster), { timeoutMs: 30_000, what: `PostgreSQL (pid ${postmaster}) to stop` });
+  };
+  return { url: urlFor(port, database), adminUrl, port, owned: true, stop };
 }

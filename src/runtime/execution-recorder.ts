@@ -72,6 +72,8 @@ export class ExecutionRecorder {
   private closed = false;
   /** The last write failed: records pile up (to maxBuffered) instead of stalling callers. */
   private failing = false;
+  /** Records taken from the buffer by the write in progress. */
+  private inFlight = 0;
   /** Calls of versions whose counters were busy at the last write, per version, to add later. */
   private carried = new Map<string, number>();
   dropped = 0;
@@ -85,8 +87,9 @@ export class ExecutionRecorder {
     this.timer.unref();
   }
 
+  /** Records not written yet: buffered, or in a write that has not committed. */
   get pending(): number {
-    return this.buffer.length;
+    return this.buffer.length + this.inFlight;
   }
 
   /**
@@ -144,6 +147,7 @@ export class ExecutionRecorder {
       // Up to BATCHES_PER_TRANSACTION batches share one transaction and one counter update: under
       // load, the counters (hot rows every runtime updates) are touched once per 10 batches.
       const batch = this.buffer.splice(0, this.options.batchSize * BATCHES_PER_TRANSACTION);
+      this.inFlight = batch.length;
       try {
         await this.write(batch);
         this.written += batch.length;
@@ -155,6 +159,8 @@ export class ExecutionRecorder {
         this.failing = true;
         this.options.log?.(`could not record ${batch.length} execution(s), will retry: ${(err as Error).message}`);
         throw err;
+      } finally {
+        this.inFlight = 0;
       }
     }
   }
