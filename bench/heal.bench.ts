@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const client = new Client({ connection });
   const runtime = await ToolRuntime.create({ databaseUrl: db.url });
   const sandbox = new Sandbox(defaultConfig().sandbox);
-  const acts = createActivities({ prisma, store, config: defaultConfig(), sandbox, llm: null });
+  const acts = createActivities({ store, config: defaultConfig(), sandbox, llm: null });
   const register = async (name: string) => {
     await store.registerMany([
       { name, version: '1.0.0', code: V1, tests: [{ name: 'plain', input: 'a@b.co', expect: true }] },

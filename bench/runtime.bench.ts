@@ -126,8 +126,9 @@ async function main(): Promise<void> {
     await db.pool.query('VACUUM ANALYZE executions');
     await db.pool.query('ANALYZE tool_lineage');
     const thresholds = config.self_healing.thresholds;
-    const findings = await detectRuntimeFailures(prisma, thresholds);
-    const fleetMs = await medianOf(5, () => detectRuntimeFailures(prisma, thresholds));
+    const executions = new LineageStore(prisma).executions;
+    const findings = await detectRuntimeFailures(executions, thresholds);
+    const fleetMs = await medianOf(5, () => detectRuntimeFailures(executions, thresholds));
     figures.fleetQueryMs = fleetMs;
     figures.fleetFindings = findings.length;
     rows.push([`fleet health query (${FLEET.toLocaleString()} versions × 100 executions)`, fmtMs(fleetMs), `median of 5, ${findings.length} findings, target < 300 ms`]);

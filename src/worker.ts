@@ -50,7 +50,7 @@ export async function startWorker(options: DiseWorkerOptions): Promise<RunningWo
       namespace: options.temporal.namespace,
       taskQueue: options.taskQueue ?? taskQueueFromEnv(),
       ...(options.workflowBundlePath ? { workflowBundle: { codePath: options.workflowBundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
-      activities: createActivities({ prisma: options.prisma, store, config, sandbox, llm }),
+      activities: createActivities({ store, config, sandbox, llm }),
       maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 20,
       maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions ?? 20,
       interceptors: { activity: [autoHeartbeat, ...(options.activityInterceptors ?? [])] },

@@ -1,6 +1,7 @@
 import esquery from 'esquery';
 import { checkRuleGates } from '../detection/static-analysis.js';
-import { bisect, candidateAncestors, isBad, passesToday, pathBetween } from '../healing/ancestry.js';
+import { bisect, candidateAncestors, isBad, pathBetween } from '../healing/ancestry.js';
+import { judgeStoredVersion } from '../judge/plans.js';
 import { gatherFailingCases, reproduces, TRANSIENT_ERRORS, type FailingCase } from '../healing/failing-cases.js';
 import { analyzeOffline, lineDiff } from '../healing/offline-analysis.js';
 import { analyzeWithLlm } from '../llm/analyst.js';
@@ -49,8 +50,8 @@ function checkedPattern(pattern: string, kind: 'regex' | 'ast' | 'semantic', goo
 export function analyzeFailureActivity(deps: ActivityDeps) {
   return async function analyzeFailure(input: AnalyzeFailureInput): Promise<FailureAnalysis> {
     const failed = await requireVersion(deps, input.versionId);
-    const failure = await deps.prisma.failure.findUnique({ where: { id: input.failureId } });
-    const cases = await gatherFailingCases(deps.prisma, input.versionId, input.failureId);
+    const failure = await deps.store.failures.find(input.failureId);
+    const cases = await gatherFailingCases(deps.store, input.versionId, input.failureId);
     // The trigger may be an operator's request: say what actually went wrong, with an example.
     const example = cases[0] ? describeCases([cases[0]]).replace(/^- /, '') : null;
     const failureText =
@@ -66,8 +67,8 @@ export function analyzeFailureActivity(deps: ActivityDeps) {
     // one; the first that also answers the failing inputs correctly is where the bug is absent.
     let validated: { id: string; code: string } | undefined;
     let lastGood: { id: string; code: string } | undefined;
-    for (const candidate of await candidateAncestors(deps.prisma, deps.store, input.versionId)) {
-      if (!(await passesToday(deps.sandbox, deps.config, deps.store, candidate)).passed) continue;
+    for (const candidate of await candidateAncestors(deps.store, input.versionId)) {
+      if (!(await judgeStoredVersion(deps, candidate)).passed) continue;
       validated ??= candidate;
       if (!reproducedByFailed.some((c) => reproduces(deps.sandbox, candidate.code, c))) {
         lastGood = candidate;
@@ -103,18 +104,13 @@ export function analyzeFailureActivity(deps: ActivityDeps) {
     }
 
     const pathIds = await pathBetween(deps.store, lastGood.id, input.versionId);
-    const rows = await deps.prisma.toolLineage.findMany({ where: { toolId: { in: pathIds } }, select: { toolId: true, code: true } });
-    const codeOf = new Map(rows.map((r) => [r.toolId, r.code]));
+    const codeOf = await deps.store.graph.codes(pathIds);
     const path = pathIds.map((id) => ({ id, code: codeOf.get(id)! }));
-    const { culprit, probes } = await bisect(path, (v) => isBad(deps.sandbox, deps.config, deps.store, v, reproducedByFailed));
+    const { culprit, probes } = await bisect(path, (v) => isBad(deps, v, reproducedByFailed));
     const culpritIndex = pathIds.indexOf(culprit);
     const before = path[culpritIndex - 1]!;
-    const culpritRow = await deps.prisma.toolLineage.findUnique({
-      where: { toolId: culprit },
-      include: { mutations: { orderBy: { id: 'desc' }, take: 1 } },
-    });
-    const mutation = culpritRow?.mutations[0]?.description ?? null;
-    const badCode = culpritRow!.code;
+    const mutation = (await deps.store.graph.latestMutation(culprit))?.description ?? null;
+    const badCode = codeOf.get(culprit)!;
     const common = { recoverable: true, verdict: 'mutation' as const, culpritId: culprit, lastGoodId: lastGood.id, bisect: probes, failingCases: cases.length };
 
     if (input.useLlm && deps.llm) {

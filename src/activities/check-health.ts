@@ -2,22 +2,14 @@ import { detectRuntimeFailures } from '../detection/runtime-health.js';
 import { runSuite } from '../detection/test-runner.js';
 import { codeHash } from '../lineage/tool-code.js';
 import type { HealthCheckResult, HealthFinding, MonitorSettings } from '../shared/heal-types.js';
-import type { JsonValue, Severity } from '../shared/lineage-types.js';
+import type { Severity } from '../shared/lineage-types.js';
 import type { FailureReport } from '../shared/messages.js';
+import type { RoutedMintedTest } from '../lineage/tests.js';
 import type { ActivityDeps } from './deps.js';
 
 export interface CheckHealthInput {
   /** Reports received by signal since the last check. */
   reported: FailureReport[];
-}
-
-interface MintedRow {
-  version_id: string;
-  code: string;
-  test_id: number;
-  name: string;
-  input: JsonValue;
-  expected: JsonValue;
 }
 
 /**
@@ -37,11 +29,11 @@ export function checkHealthActivity(deps: ActivityDeps) {
       const existing = findings.get(f.versionId);
       if (!existing || rank(f) > rank(existing)) findings.set(f.versionId, f);
     };
-    const [routeCount] = await deps.prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM routes`;
-    const versionsChecked = routeCount?.n ?? 0;
+    const { store } = deps;
+    const versionsChecked = await store.routing.routeCount();
 
     if (c.detection.runtime_monitoring) {
-      for (const r of await detectRuntimeFailures(deps.prisma, c.thresholds, { onlyRouted: true })) {
+      for (const r of await detectRuntimeFailures(store.executions, c.thresholds, { onlyRouted: true })) {
         const isRate = r.failure.failureType === 'runtime_errors';
         add({
           versionId: r.versionId,
@@ -54,33 +46,19 @@ export function checkHealthActivity(deps: ActivityDeps) {
       }
     }
 
-    const counted = await deps.prisma.$queryRaw<{ tool_id: string; failure_count: number }[]>`
-      SELECT t.tool_id, t.failure_count FROM routes r JOIN tool_lineage t ON t.tool_id = r.version_id
-      WHERE t.health_status IN ('healthy', 'regenerated') AND t.failure_count >= ${c.thresholds.failure_count_trigger}`;
+    const counted = await store.routing.routedAtFailureCount(c.thresholds.failure_count_trigger);
     for (const row of counted) {
-      const description = `${row.failure_count} failures recorded (failure_count_trigger ${c.thresholds.failure_count_trigger})`;
-      add({ versionId: row.tool_id, reason: 'failure_count', severity: 'high', description, heal: true, failure: { failureType: 'failure_count', description, severity: 'high', detectionMethod: 'runtime' } });
+      const description = `${row.failureCount} failures recorded (failure_count_trigger ${c.thresholds.failure_count_trigger})`;
+      add({ versionId: row.versionId, reason: 'failure_count', severity: 'high', description, heal: true, failure: { failureType: 'failure_count', description, severity: 'high', detectionMethod: 'runtime' } });
     }
 
     if (c.detection.test_based) {
-      // Minted tests attached to any ancestor of a routed version (or to it), in one statement.
-      const minted = await deps.prisma.$queryRaw<MintedRow[]>`
-        WITH RECURSIVE routed AS (
-          SELECT t.tool_id, t.code FROM routes r JOIN tool_lineage t ON t.tool_id = r.version_id
-          WHERE t.health_status IN ('healthy', 'regenerated')
-        ), anc(root, id) AS (
-          SELECT tool_id, tool_id FROM routed
-          UNION
-          SELECT a.root, e.parent_id FROM anc a JOIN lineage_relationships e ON e.child_id = a.id AND e.relationship_type IN ('direct', 'merge', 'fork')
-        )
-        SELECT r.tool_id AS version_id, r.code, tc.id AS test_id, tc.name, tc.input, tc.expected
-        FROM anc JOIN routed r ON r.tool_id = anc.root JOIN test_cases tc ON tc.tool_id = anc.id AND tc.origin = 'minted'
-        ORDER BY r.tool_id, tc.id`;
-      const byVersion = new Map<string, MintedRow[]>();
-      for (const m of minted) byVersion.set(m.version_id, [...(byVersion.get(m.version_id) ?? []), m]);
+      const minted = await store.tests.mintedForRouted();
+      const byVersion = new Map<string, RoutedMintedTest[]>();
+      for (const m of minted) byVersion.set(m.versionId, [...(byVersion.get(m.versionId) ?? []), m]);
       for (const [versionId, tests] of byVersion) {
         const code = tests[0]!.code;
-        const failed = runSuite(deps.sandbox, codeHash(code), code, tests.map((t) => ({ id: t.test_id, name: t.name, input: t.input, expected: t.expected, critical: true }))).filter((r) => !r.passed);
+        const failed = runSuite(deps.sandbox, codeHash(code), code, tests.map((t) => ({ id: t.testId, name: t.name, input: t.input, expected: t.expected, critical: true }))).filter((r) => !r.passed);
         if (failed.length) {
           const description = `fails ${failed.length} minted regression test(s), e.g. "${failed[0]!.name}"`;
           add({
@@ -97,9 +75,7 @@ export function checkHealthActivity(deps: ActivityDeps) {
 
     const handledReports = [...new Set(input.reported.map((r) => r.versionId))];
     if (handledReports.length) {
-      const routable = new Set(
-        (await deps.prisma.toolLineage.findMany({ where: { toolId: { in: handledReports }, healthStatus: { in: ['healthy', 'regenerated'] } }, select: { toolId: true } })).map((v) => v.toolId),
-      );
+      const routable = await store.routing.routableAmong(handledReports);
       for (const report of input.reported) {
         if (!routable.has(report.versionId)) continue;
         const severity: Severity = report.severity;

@@ -18,27 +18,16 @@ export function ruleIdFor(healId: string): string {
 export function createAvoidanceRuleActivity(deps: ActivityDeps) {
   return async function createAvoidanceRule(input: CreateAvoidanceRuleInput): Promise<RuleResult> {
     const ruleId = ruleIdFor(input.healId);
-    const failure = await deps.prisma.failure.findUnique({ where: { id: input.failureId }, select: { description: true } });
+    const failure = await deps.store.failures.find(input.failureId);
     const a = input.analysis;
-    await deps.prisma.$transaction(async (tx) => {
-      await tx.avoidanceRule.upsert({
-        where: { ruleId },
-        create: {
-          ruleId,
-          description: a.ruleDescription,
-          patternToAvoid: a.problematicPattern,
-          patternKind: a.patternKind,
-          reason: failure?.description ?? a.reason,
-          sourceFailure: input.sourceVersionId,
-          propagationScope: a.scope,
-        },
-        update: {},
-      });
-      await tx.ruleInheritance.upsert({
-        where: { toolId_ruleId: { toolId: input.sourceVersionId, ruleId } },
-        create: { toolId: input.sourceVersionId, ruleId, via: 'source' },
-        update: {},
-      });
+    await deps.store.rules.create({
+      ruleId,
+      description: a.ruleDescription,
+      patternToAvoid: a.problematicPattern,
+      patternKind: a.patternKind,
+      reason: failure?.description ?? a.reason,
+      sourceVersionId: input.sourceVersionId,
+      scope: a.scope,
     });
     return { ruleId, scope: a.scope };
   };

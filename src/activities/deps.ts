@@ -1,14 +1,13 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { DiseConfig } from '../config/schema.js';
 import type { HEAL_NON_RETRYABLE_ERRORS } from '../shared/heal-types.js';
-import type { PrismaClient } from '../infra/database.js';
+import type { VersionRow } from '../lineage/graph.js';
 import type { LineageStore } from '../lineage/store.js';
 import type { LlmClient } from '../llm/client.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 
-/** What activities are built from; the worker creates these once. */
+/** What activities are built from; the worker creates these once. The store is their only way to the database. */
 export interface ActivityDeps {
-  prisma: PrismaClient;
   store: LineageStore;
   config: DiseConfig;
   sandbox: Sandbox;
@@ -21,8 +20,8 @@ export function nonRetryable(type: (typeof HEAL_NON_RETRYABLE_ERRORS)[number], m
   return ApplicationFailure.create({ type, message, nonRetryable: true });
 }
 
-export async function requireVersion(deps: ActivityDeps, versionId: string) {
-  const v = await deps.prisma.toolLineage.findUnique({ where: { toolId: versionId } });
+export async function requireVersion(deps: ActivityDeps, versionId: string): Promise<VersionRow> {
+  const v = await deps.store.graph.version(versionId);
   if (!v) throw nonRetryable('UnknownVersion', `unknown version ${versionId}`);
   return v;
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Prisma } from '../generated/prisma/client.js';
-import { candidateAncestors, passesToday } from '../healing/ancestry.js';
+import { candidateAncestors } from '../healing/ancestry.js';
+import { judgeStoredVersion } from '../judge/plans.js';
 import { gatherFailingCases, reproduces, runCase } from '../healing/failing-cases.js';
 import type { AncestorResult } from '../shared/heal-types.js';
 import type { ActivityDeps } from './deps.js';
@@ -22,12 +22,12 @@ export interface FindHealthyAncestorInput {
 export function findHealthyAncestorActivity(deps: ActivityDeps) {
   return async function findHealthyAncestor(input: FindHealthyAncestorInput): Promise<AncestorResult> {
     const cases = [
-      ...(await gatherFailingCases(deps.prisma, input.failedId, input.failureId)),
-      ...(input.culpritId !== input.failedId ? await gatherFailingCases(deps.prisma, input.culpritId, null) : []),
+      ...(await gatherFailingCases(deps.store, input.failedId, input.failureId)),
+      ...(input.culpritId !== input.failedId ? await gatherFailingCases(deps.store, input.culpritId, null) : []),
     ];
     const tried: AncestorResult['tried'] = [];
-    for (const candidate of await candidateAncestors(deps.prisma, deps.store, input.culpritId)) {
-      const today = await passesToday(deps.sandbox, deps.config, deps.store, candidate);
+    for (const candidate of await candidateAncestors(deps.store, input.culpritId)) {
+      const today = await judgeStoredVersion(deps, candidate);
       if (!today.passed) {
         tried.push({ id: candidate.id, passed: false, why: today.why });
         continue;
@@ -45,20 +45,7 @@ export function findHealthyAncestorActivity(deps: ActivityDeps) {
         const key = createHash('sha256').update(JSON.stringify(c.input)).digest('hex').slice(0, 10);
         return [{ name: `minted: ${input.failedId} input ${key}`, input: c.input, expected, sourceFailureId: c.failureId ?? input.failureId }];
       });
-      if (minted.length) {
-        await deps.prisma.testCase.createMany({
-          data: minted.map((m) => ({
-            toolId: candidate.id,
-            name: m.name,
-            input: m.input as Prisma.InputJsonValue,
-            expected: m.expected as Prisma.InputJsonValue,
-            critical: true,
-            origin: 'minted',
-            sourceFailureId: m.sourceFailureId,
-          })),
-          skipDuplicates: true,
-        });
-      }
+      await deps.store.tests.mint(candidate.id, minted);
       return { ancestorId: candidate.id, tried, mintedTests: minted.length };
     }
     return { ancestorId: null, tried, mintedTests: 0 };

@@ -1,4 +1,3 @@
-import type { Prisma } from '../generated/prisma/client.js';
 import type { HealProgress } from '../shared/heal-types.js';
 import type { ActivityDeps } from './deps.js';
 
@@ -17,35 +16,14 @@ export interface FinishHealInput {
  */
 export function finishHealActivity(deps: ActivityDeps) {
   return async function finishHeal(input: FinishHealInput): Promise<{ routedTo: string | null }> {
-    const version = await deps.prisma.toolLineage.findUnique({ where: { toolId: input.versionId }, select: { toolName: true } });
-    return deps.prisma.$transaction(async (tx) => {
-      await tx.healRun.upsert({
-        where: { id: input.healId },
-        create: {
-          id: input.healId,
-          workflowId: input.workflowId,
-          toolId: input.versionId,
-          status: input.progress.status,
-          result: input.progress as unknown as Prisma.InputJsonValue,
-          error: input.error ?? null,
-          finishedAt: new Date(),
-        },
-        update: { status: input.progress.status, result: input.progress as unknown as Prisma.InputJsonValue, error: input.error ?? null, finishedAt: new Date() },
-      });
+    const { store } = deps;
+    const version = await store.graph.version(input.versionId);
+    return store.transaction(async (tx) => {
+      await store.healRuns.finish(input, tx);
       if (!version) return { routedTo: null };
-      const route = await tx.route.findUnique({ where: { toolName: version.toolName }, include: { version: { select: { healthStatus: true } } } });
-      if (route && ['healthy', 'regenerated'].includes(route.version.healthStatus)) return { routedTo: route.versionId };
       const preferred = input.progress.ancestor?.ancestorId ?? input.progress.analysis?.lastGoodId ?? null;
-      const target =
-        (preferred && (await tx.toolLineage.findFirst({ where: { toolId: preferred, toolName: version.toolName, healthStatus: { in: ['healthy', 'regenerated'] } }, select: { toolId: true } }))) ||
-        (await tx.toolLineage.findFirst({
-          where: { toolName: version.toolName, healthStatus: { in: ['healthy', 'regenerated'] } },
-          orderBy: [{ major: 'desc' }, { minor: 'desc' }, { patch: 'desc' }],
-          select: { toolId: true },
-        }));
-      if (!target || !route) return { routedTo: route?.versionId ?? null };
-      await deps.store.setRoute(target.toolId, `heal ${input.healId} ended ${input.progress.status}`, tx);
-      return { routedTo: target.toolId };
+      const routedTo = await store.routing.ensureRoutable(version.name, preferred, `heal ${input.healId} ended ${input.progress.status}`, tx);
+      return { routedTo };
     });
   };
 }

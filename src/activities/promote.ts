@@ -1,7 +1,5 @@
-import type { Prisma } from '../generated/prisma/client.js';
-import { passesToday } from '../healing/ancestry.js';
+import { judgeStoredVersion } from '../judge/plans.js';
 import { LineageError } from '../lineage/errors.js';
-import type { MutationType } from '../shared/lineage-types.js';
 import type { HealProgress, PromoteResult } from '../shared/heal-types.js';
 import { requireVersion, type ActivityDeps } from './deps.js';
 
@@ -20,14 +18,10 @@ export interface PromoteInput {
 /** The failed version's next free patch number: 2.2.0 → 2.2.1 (or the first free one above). */
 async function nextPatchVersion(deps: ActivityDeps, culpritId: string): Promise<{ name: string; version: string }> {
   const culprit = await requireVersion(deps, culpritId);
-  const taken = await deps.prisma.toolLineage.findMany({
-    where: { toolName: culprit.toolName, major: culprit.major, minor: culprit.minor, patch: { gt: culprit.patch } },
-    select: { patch: true },
-  });
-  const used = new Set(taken.map((t) => t.patch));
+  const used = await deps.store.graph.patchesAbove(culprit.name, culprit.major, culprit.minor, culprit.patch);
   let patch = culprit.patch + 1;
   while (used.has(patch)) patch++;
-  return { name: culprit.toolName, version: `${culprit.major}.${culprit.minor}.${patch}` };
+  return { name: culprit.name, version: `${culprit.major}.${culprit.minor}.${patch}` };
 }
 
 /** How often promote picks another patch number after losing a race for one. */
@@ -41,8 +35,8 @@ function isPatchTaken(err: unknown): boolean {
 
 /** Registers the candidate as the culprit's next free patch, routes to it, and records the heal run. */
 async function registerNextPatch(deps: ActivityDeps, input: PromoteInput): Promise<string> {
-  const culprit = await deps.prisma.toolLineage.findUnique({ where: { toolId: input.culpritId }, include: { mutations: { orderBy: { id: 'desc' }, take: 1 } } });
-  const lastMutation = culprit?.mutations[0];
+  const culprit = await deps.store.graph.version(input.culpritId);
+  const lastMutation = await deps.store.graph.latestMutation(input.culpritId);
   const { name, version } = await nextPatchVersion(deps, input.culpritId);
   const ancestor = await requireVersion(deps, input.ancestorId);
   const [registered] = await deps.store.registerMany(
@@ -59,7 +53,7 @@ async function registerNextPatch(deps: ActivityDeps, input: PromoteInput): Promi
         replaces: input.culpritId,
         healId: input.healId,
         mutation: {
-          type: input.strategy === 'rollback' ? 'bug_fix' : ((lastMutation?.mutationType as MutationType | undefined) ?? 'bug_fix'),
+          type: input.strategy === 'rollback' ? 'bug_fix' : (lastMutation?.type ?? 'bug_fix'),
           description:
             input.strategy === 'rollback'
               ? `Rollback of ${input.culpritId} to ${input.ancestorId} (self-healing, offline regeneration)`
@@ -72,15 +66,9 @@ async function registerNextPatch(deps: ActivityDeps, input: PromoteInput): Promi
     ],
     {
       afterInsert: async (tx, v) => {
-        await tx.$executeRaw`
-          INSERT INTO rule_inheritance (tool_id, rule_id, via)
-          SELECT ${v.id}, rule_id, 'source' FROM avoidance_rules WHERE rule_id = ANY(${input.ruleIds}::varchar[])
-          ON CONFLICT (tool_id, rule_id) DO NOTHING`;
-        await deps.store.setRoute(v.id, `healed ${input.culpritId} (heal ${input.healId})`, tx);
-        await tx.healRun.update({
-          where: { id: input.healId },
-          data: { status: 'healed', result: { ...input.progress, newVersionId: v.id, status: 'healed', step: 'done' } as unknown as Prisma.InputJsonValue, finishedAt: new Date() },
-        });
+        await deps.store.rules.grantByIds(v.id, input.ruleIds, tx);
+        await deps.store.routing.setRoute(v.id, `healed ${input.culpritId} (heal ${input.healId})`, tx);
+        await deps.store.healRuns.healed(input.healId, input.progress, v.id, tx);
       },
     },
   );
@@ -96,7 +84,7 @@ async function registerNextPatch(deps: ActivityDeps, input: PromoteInput): Promi
  */
 export function promoteActivity(deps: ActivityDeps) {
   return async function promote(input: PromoteInput): Promise<PromoteResult> {
-    const byHeal = async () => (await deps.prisma.toolLineage.findUnique({ where: { healId: input.healId }, select: { toolId: true } }))?.toolId;
+    const byHeal = async () => (await deps.store.graph.versionByHeal(input.healId)) ?? undefined;
     let newVersionId = await byHeal();
     // Two heals of sibling versions can pick the same free patch at once; the loser takes the next.
     for (let tries = 1; !newVersionId; tries++) {
@@ -109,16 +97,14 @@ export function promoteActivity(deps: ActivityDeps) {
     }
 
     // Re-validate what the prune tainted: those that pass today's suite and every gate are restored.
-    const degraded = (await deps.store.descendants(input.culpritId)).filter((d) => d.health === 'degraded');
-    const rows = await deps.prisma.toolLineage.findMany({ where: { toolId: { in: degraded.map((d) => d.id) } }, select: { toolId: true, code: true } });
+    const degraded = (await deps.store.graph.descendants(input.culpritId)).filter((d) => d.health === 'degraded' && d.id !== input.failedId);
+    const codes = await deps.store.graph.codes(degraded.map((d) => d.id));
     const restored: string[] = [];
-    for (const r of rows) {
-      if (r.toolId === input.failedId) continue;
-      if ((await passesToday(deps.sandbox, deps.config, deps.store, { id: r.toolId, code: r.code })).passed) restored.push(r.toolId);
+    for (const [id, code] of codes) {
+      if ((await judgeStoredVersion(deps, { id, code })).passed) restored.push(id);
     }
-    if (restored.length) {
-      await deps.prisma.toolLineage.updateMany({ where: { toolId: { in: restored }, healthStatus: 'degraded' }, data: { healthStatus: 'healthy', updatedAt: new Date() } });
-    }
+    restored.sort();
+    await deps.store.graph.restore(restored);
     return { newVersionId, restored };
   };
 }

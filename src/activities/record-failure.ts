@@ -1,4 +1,3 @@
-import type { Prisma } from '../generated/prisma/client.js';
 import type { HealFailureInput, HealTrigger, RecordFailureResult } from '../shared/heal-types.js';
 import { nonRetryable, requireVersion, type ActivityDeps } from './deps.js';
 
@@ -16,52 +15,41 @@ export interface RecordFailureInput {
  */
 export function recordFailureActivity(deps: ActivityDeps) {
   return async function recordFailure(input: RecordFailureInput): Promise<RecordFailureResult> {
+    const { store } = deps;
     const version = await requireVersion(deps, input.versionId);
     let failureId = input.failure.failureId ?? null;
-    await deps.prisma.$transaction(async (tx) => {
+    await store.transaction(async (tx) => {
       if (failureId !== null) {
-        const existing = await tx.failure.findUnique({ where: { id: failureId }, select: { toolId: true } });
+        const existing = await store.failures.find(failureId, tx);
         if (!existing || existing.toolId !== input.versionId) {
           throw nonRetryable('InvalidHealInput', `failure #${failureId} is not a failure of ${input.versionId}`);
         }
       } else {
-        const dedupeKey = `${input.healId}:trigger`;
-        const found = await tx.failure.findUnique({ where: { dedupeKey }, select: { id: true } });
-        if (found) {
-          failureId = found.id;
-        } else {
-          const created = await tx.failure.create({
-            data: {
-              toolId: input.versionId,
-              failureType: input.failure.failureType,
-              description: input.failure.description,
-              detectionMethod: input.failure.detectionMethod,
-              severity: input.failure.severity,
-              dedupeKey,
-              evidence: (input.failure.evidence ?? undefined) as Prisma.InputJsonValue | undefined,
-            },
-          });
-          failureId = created.id;
-          await tx.toolLineage.update({ where: { toolId: input.versionId }, data: { failureCount: { increment: 1 } } });
-        }
+        failureId = await store.failures.recordOnce(
+          input.versionId,
+          {
+            failureType: input.failure.failureType,
+            description: input.failure.description,
+            detectionMethod: input.failure.detectionMethod,
+            severity: input.failure.severity,
+            evidence: input.failure.evidence ?? null,
+            dedupeKey: `${input.healId}:trigger`,
+          },
+          tx,
+        );
       }
-      await tx.healRun.upsert({
-        where: { id: input.healId },
-        create: { id: input.healId, workflowId: input.workflowId, toolId: input.versionId, status: 'running', trigger: input.trigger },
-        update: {},
-      });
+      await store.healRuns.open({ healId: input.healId, workflowId: input.workflowId, versionId: input.versionId, trigger: input.trigger }, tx);
     });
     const c = deps.config.self_healing;
     let healedBy: string | null = null;
-    if (version.healthStatus === 'pruned') {
-      const replacement = await deps.store.healedReplacement(input.versionId);
-      const usable = replacement && (await deps.prisma.toolLineage.findFirst({ where: { toolId: replacement, healthStatus: { in: ['healthy', 'regenerated'] } }, select: { toolId: true } }));
-      healedBy = usable ? replacement : null;
+    if (version.health === 'pruned') {
+      const replacement = await store.graph.healedReplacement(input.versionId);
+      healedBy = replacement && (await store.routing.isRoutable(replacement)) ? replacement : null;
     }
     return {
       healedBy,
       failureId: failureId!,
-      toolName: version.toolName,
+      toolName: version.name,
       settings: {
         enabled: c.enabled,
         autoPruneCritical: c.pruning.auto_prune_critical,

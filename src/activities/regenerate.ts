@@ -26,14 +26,8 @@ export function regenerateActivity(deps: ActivityDeps) {
     if (!input.useLlm || !deps.llm) {
       return { strategy: 'rollback', code: ancestor.code, notes: `rollback to ${input.ancestorId}'s code (offline strategy)` };
     }
-    const culprit = await deps.prisma.toolLineage.findUnique({
-      where: { toolId: input.culpritId },
-      include: { mutations: { orderBy: { id: 'desc' }, take: 1 } },
-    });
-    const goal = culprit?.mutations[0]?.description ?? `improve ${input.ancestorId}`;
-    const inScope = await deps.store.rulesInScope(input.ancestorId);
-    const extra = await deps.prisma.avoidanceRule.findMany({ where: { ruleId: { in: input.ruleIds } } });
-    const rules = [...inScope, ...extra.filter((r) => !inScope.some((s) => s.ruleId === r.ruleId))];
+    const goal = (await deps.store.graph.latestMutation(input.culpritId))?.description ?? `improve ${input.ancestorId}`;
+    const rules = await deps.store.rules.inScopeWith(input.ancestorId, input.ruleIds);
     try {
       const answer = await regenerateWithLlm(deps.llm, {
         ancestorId: input.ancestorId,

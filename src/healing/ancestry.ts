@@ -1,10 +1,5 @@
-import type { DiseConfig } from '../config/schema.js';
-import { checkRuleGates } from '../detection/static-analysis.js';
-import { runSuite, type SuiteTest } from '../detection/test-runner.js';
-import type { PrismaClient } from '../infra/database.js';
+import { judgeStoredVersion, type JudgeDeps } from '../judge/plans.js';
 import type { LineageStore } from '../lineage/store.js';
-import { codeHash } from '../lineage/tool-code.js';
-import type { Sandbox } from '../sandbox/sandbox.js';
 import type { Health } from '../shared/lineage-types.js';
 import { reproduces, type FailingCase } from './failing-cases.js';
 
@@ -16,44 +11,18 @@ export interface AncestorCandidate {
 }
 
 /** Ancestors a heal may start from, nearest first; pruned and failed ones are never candidates. */
-export async function candidateAncestors(prisma: PrismaClient, store: LineageStore, versionId: string): Promise<AncestorCandidate[]> {
-  const ancestors = (await store.ancestors(versionId)).filter((a) => a.health !== 'pruned' && a.health !== 'failed');
-  if (!ancestors.length) return [];
-  const rows = await prisma.toolLineage.findMany({ where: { toolId: { in: ancestors.map((a) => a.id) } }, select: { toolId: true, code: true } });
-  const code = new Map(rows.map((r) => [r.toolId, r.code]));
+export async function candidateAncestors(store: LineageStore, versionId: string): Promise<AncestorCandidate[]> {
+  const ancestors = (await store.graph.ancestors(versionId)).filter((a) => a.health !== 'pruned' && a.health !== 'failed');
+  const code = await store.graph.codes(ancestors.map((a) => a.id));
   return ancestors
     .map((a) => ({ id: a.id, generation: a.generation, health: a.health, code: code.get(a.id)! }))
     .sort((a, b) => b.generation - a.generation || a.id.localeCompare(b.id));
 }
 
-export async function suiteOf(store: LineageStore, versionId: string): Promise<SuiteTest[]> {
-  return (await store.suiteFor(versionId)).map((t) => ({ id: t.id, name: t.name, input: t.input, expected: t.expected, critical: t.critical, toolId: t.toolId, origin: t.origin }));
-}
-
-/**
- * Validates a version against today's suite (its tests and its ancestors', minted ones included)
- * and the rule gates in its scope — never trusting a stored health flag.
- */
-export async function passesToday(
-  sandbox: Sandbox,
-  config: DiseConfig,
-  store: LineageStore,
-  candidate: { id: string; code: string },
-): Promise<{ passed: boolean; why: string | null }> {
-  const suite = await suiteOf(store, candidate.id);
-  if (config.self_healing.detection.test_based && suite.length) {
-    const failed = runSuite(sandbox, codeHash(candidate.code), candidate.code, suite).filter((r) => !r.passed && r.critical);
-    if (failed.length) return { passed: false, why: `fails ${failed.length} critical test(s), e.g. "${failed[0]!.name}"` };
-  }
-  const violations = checkRuleGates(candidate.code, await store.rulesInScope(candidate.id));
-  if (violations.length) return { passed: false, why: `violates rule ${violations[0]!.ruleId}` };
-  return { passed: true, why: null };
-}
-
-/** A version is bad on the evidence when it fails its suite or reproduces any failing case. */
-export async function isBad(sandbox: Sandbox, config: DiseConfig, store: LineageStore, v: { id: string; code: string }, cases: FailingCase[]): Promise<boolean> {
-  if (cases.some((c) => reproduces(sandbox, v.code, c))) return true;
-  return !(await passesToday(sandbox, config, store, v)).passed;
+/** A version is bad on the evidence when it reproduces any failing case or the judge refuses it today. */
+export async function isBad(deps: JudgeDeps, v: { id: string; code: string }, cases: FailingCase[]): Promise<boolean> {
+  if (cases.some((c) => reproduces(deps.sandbox, v.code, c))) return true;
+  return !(await judgeStoredVersion(deps, v)).passed;
 }
 
 /**
@@ -61,7 +30,7 @@ export async function isBad(sandbox: Sandbox, config: DiseConfig, store: Lineage
  * good one lies on it; otherwise just [good, failed].
  */
 export async function pathBetween(store: LineageStore, goodId: string, failedId: string): Promise<string[]> {
-  const chain = [...(await store.ancestorPath(failedId)), failedId];
+  const chain = [...(await store.graph.ancestorPath(failedId)), failedId];
   const at = chain.indexOf(goodId);
   return at >= 0 ? chain.slice(at) : [goodId, failedId];
 }

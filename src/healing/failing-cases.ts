@@ -1,5 +1,5 @@
 import { jsonEqual } from '../detection/json-equal.js';
-import type { PrismaClient } from '../infra/database.js';
+import type { LineageStore } from '../lineage/store.js';
 import { codeHash } from '../lineage/tool-code.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
@@ -31,7 +31,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * Gathers what the version got wrong: reported wrong results (with their evidence), inputs of its
  * recent failed calls, and failed tests recorded against it. Deduplicated by input, at most 25.
  */
-export async function gatherFailingCases(prisma: PrismaClient, versionId: string, focusFailureId: number | null): Promise<FailingCase[]> {
+export async function gatherFailingCases(store: LineageStore, versionId: string, focusFailureId: number | null): Promise<FailingCase[]> {
   const cases: FailingCase[] = [];
   const seen = new Set<string>();
   const add = (c: FailingCase) => {
@@ -40,12 +40,7 @@ export async function gatherFailingCases(prisma: PrismaClient, versionId: string
     seen.add(key);
     cases.push(c);
   };
-  const failures = await prisma.failure.findMany({
-    where: { toolId: versionId },
-    orderBy: { id: 'desc' },
-    take: 100,
-    select: { id: true, failureType: true, evidence: true },
-  });
+  const failures = await store.failures.ofVersion(versionId, 100);
   // The failure that triggered the heal first, then the others, newest first.
   failures.sort((a, b) => Number(b.id === focusFailureId) - Number(a.id === focusFailureId));
   for (const f of failures) {
@@ -66,15 +61,8 @@ export async function gatherFailingCases(prisma: PrismaClient, versionId: string
       }
     }
   }
-  const executions = await prisma.execution.findMany({
-    where: { toolId: versionId, ok: false, input: { not: null as never } },
-    orderBy: { id: 'desc' },
-    take: 200,
-    select: { input: true, errorType: true },
-  });
-  for (const e of executions) {
-    if (e.input === null) continue;
-    add({ input: e.input as JsonValue, ...(e.errorType ? { errorType: e.errorType } : {}), failureId: focusFailureId, source: 'execution' });
+  for (const e of await store.executions.failedCalls(versionId, 200)) {
+    add({ input: e.input, ...(e.errorType ? { errorType: e.errorType } : {}), failureId: focusFailureId, source: 'execution' });
   }
   return cases;
 }

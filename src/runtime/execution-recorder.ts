@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { addExecutionCounts, insertExecutions } from '../lineage/executions.js';
 
 export interface ExecutionRecord {
   versionId: string;
@@ -184,18 +185,9 @@ export class ExecutionRecorder {
     const { rows, counted } = await this.transaction(async (client) => {
       for (let i = 0; i < batch.length; i += this.options.batchSize) {
         const chunk = batch.slice(i, i + this.options.batchSize);
-        await client.query(
-          `INSERT INTO executions (tool_id, ok, error_type, error_message, duration_ms, input_hash, input)
-           SELECT * FROM unnest($1::varchar[], $2::bool[], $3::varchar[], $4::text[], $5::float8[], $6::varchar[], $7::jsonb[])`,
-          [
-            chunk.map((r) => r.versionId),
-            chunk.map((r) => r.ok),
-            chunk.map((r) => r.errorType),
-            chunk.map((r) => r.errorMessage),
-            chunk.map((r) => r.durationMs),
-            chunk.map((r) => inputHash(r.inputJson)),
-            chunk.map((r) => (r.ok ? null : r.inputJson)),
-          ],
+        await insertExecutions(
+          client,
+          chunk.map((r) => ({ versionId: r.versionId, ok: r.ok, errorType: r.errorType, errorMessage: r.errorMessage, durationMs: r.durationMs, inputHash: inputHash(r.inputJson), inputJson: r.ok ? null : r.inputJson })),
         );
       }
       const passingIds = [...passing.keys()].sort();
@@ -215,29 +207,9 @@ export class ExecutionRecorder {
     for (const c of crossings) this.options.onCrossing(c);
   }
 
-  /**
-   * Adds calls and failures to the versions' counters. Locks them first in one order (an UPDATE …
-   * FROM locks in its join's order, which differs between batches and would deadlock two runtimes);
-   * with `skipLocked`, versions another runtime is updating right now are left out (and returned
-   * not), instead of queueing behind it.
-   */
-  private async addCounts(client: pg.PoolClient, ids: string[], calls: number[], fails: number[], skipLocked: boolean) {
-    if (!ids.length) return [];
-    const { rows } = await client.query<{ tool_id: string; tool_name: string; after: number; fails: number }>(
-      `WITH locked AS MATERIALIZED (
-         SELECT tool_id FROM tool_lineage WHERE tool_id = ANY($1::varchar[]) ORDER BY tool_id FOR NO KEY UPDATE ${skipLocked ? 'SKIP LOCKED' : ''}
-       )
-       UPDATE tool_lineage t
-       SET execution_count = t.execution_count + v.calls,
-           failure_count = t.failure_count + v.fails,
-           success_rate = (t.success_rate * t.execution_count + (v.calls - v.fails)) / (t.execution_count + v.calls),
-           last_executed = now()
-       FROM unnest($1::varchar[], $2::int[], $3::int[]) AS v(id, calls, fails), locked
-       WHERE t.tool_id = v.id AND locked.tool_id = v.id
-       RETURNING t.tool_id, t.tool_name, t.failure_count AS after, v.fails`,
-      [ids, calls, fails],
-    );
-    return rows;
+  /** Adds calls and failures to the versions' counters (see addExecutionCounts). */
+  private addCounts(client: pg.PoolClient, ids: string[], calls: number[], fails: number[], skipLocked: boolean) {
+    return addExecutionCounts(client, ids, calls, fails, skipLocked);
   }
 
   /** Counts carried over because their versions were busy, written waiting for them. */

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Health } from '../shared/lineage-types.js';
+import { runtimeRouting } from '../lineage/routing.js';
 
 export interface VersionInfo {
   id: string;
@@ -108,8 +109,7 @@ export class RoutingCache {
     const cached = this.routes.get(name);
     if (cached !== undefined) return cached;
     const stamp = this.stamp(name);
-    const { rows } = await this.pool.query<{ version_id: string }>('SELECT version_id FROM routes WHERE tool_name = $1', [name]);
-    const versionId = rows[0]?.version_id ?? null;
+    const versionId = await runtimeRouting.routeOf(this.pool, name);
     if (this.stamp(name) === stamp) this.routes.set(name, versionId);
     return versionId;
   }
@@ -126,11 +126,7 @@ export class RoutingCache {
     const cached = this.versions.get(id);
     if (cached) return cached;
     const stamp = this.stamp(id.slice(0, id.indexOf('@')));
-    const { rows } = await this.pool.query<{ tool_id: string; tool_name: string; health_status: Health; code: string; code_hash: string }>(
-      'SELECT tool_id, tool_name, health_status, code, code_hash FROM tool_lineage WHERE tool_id = $1',
-      [id],
-    );
-    const row = rows[0];
+    const row = await runtimeRouting.version(this.pool, id);
     if (!row) return undefined;
     const info: VersionInfo = { id: row.tool_id, name: row.tool_name, health: row.health_status, code: row.code, codeHash: row.code_hash };
     if (this.stamp(row.tool_name) === stamp) this.versions.set(id, info);
@@ -144,13 +140,7 @@ export class RoutingCache {
   async preload(names?: string[]): Promise<number> {
     const before = { all: this.allStamp, tools: new Map(this.stamps) };
     const fresh = (name: string) => this.allStamp === before.all && (this.stamps.get(name) ?? 0) === (before.tools.get(name) ?? 0);
-    // A route always points at a version of its own tool (setRoute derives it from the version id).
-    const { rows } = await this.pool.query<{ tool_id: string; tool_name: string; health_status: Health; code: string; code_hash: string }>(
-      `SELECT t.tool_id, t.tool_name, t.health_status, t.code, t.code_hash
-       FROM routes r JOIN tool_lineage t ON t.tool_id = r.version_id
-       ${names ? 'WHERE r.tool_name = ANY($1::varchar[])' : ''}`,
-      names ? [names] : [],
-    );
+    const rows = await runtimeRouting.routedVersions(this.pool, names);
     let cached = 0;
     for (const row of rows) {
       if (!fresh(row.tool_name)) continue;

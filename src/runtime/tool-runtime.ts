@@ -2,6 +2,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { defaultConfig, type DiseConfig } from '../config/schema.js';
+import { insertFailures, type SqlRunner } from '../lineage/failures.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
 import { Sandbox } from '../sandbox/sandbox.js';
 import { looksLikeVersionId, parseVersionId } from '../shared/ids.js';
@@ -32,6 +33,11 @@ export interface WrongResultReport {
 
 /** Sandbox errors that are attacks on the host, not bugs: each is critical on its own. */
 const CRITICAL_KINDS = new Set(['host_access']);
+
+/** The data layer's SQL texts over this runtime's node-postgres pool. */
+function pgRunner(pool: pg.Pool): SqlRunner {
+  return { query: async <R>(text: string, values: unknown[]) => (await pool.query(text, values)).rows as R[] };
+}
 
 function preview(value: JsonValue | undefined): string {
   const text = JSON.stringify(value) ?? 'undefined';
@@ -218,18 +224,8 @@ export class ToolRuntime {
     versionId: string,
     f: { failureType: string; description: string; severity: Severity; detectionMethod: string; stackTrace: string | null; evidence: JsonValue },
   ): Promise<{ id: number; failureCount: number }> {
-    const { rows } = await this.pool.query<{ id: number; failure_count: number }>(
-      `WITH f AS (
-         INSERT INTO failures (tool_id, failure_type, description, stack_trace, detection_method, severity, evidence)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id
-       ), c AS (
-         UPDATE tool_lineage SET failure_count = failure_count + 1 WHERE tool_id = $1 RETURNING failure_count
-       )
-       SELECT f.id, c.failure_count FROM f, c`,
-      [versionId, f.failureType, f.description, f.stackTrace, f.detectionMethod, f.severity, JSON.stringify(f.evidence)],
-    );
-    const row = rows[0]!;
-    return { id: row.id, failureCount: row.failure_count };
+    const { ids, failureCount } = await insertFailures(pgRunner(this.pool), versionId, [f]);
+    return { id: ids[0]!, failureCount };
   }
 
   private onCrossing(c: ThresholdCrossing): void {

@@ -6,6 +6,9 @@ export type Health = (typeof HEALTH)[number];
 export const RELATIONSHIP_TYPES = ['direct', 'merge', 'fork', 'regenerated'] as const;
 export type RelationshipType = (typeof RELATIONSHIP_TYPES)[number];
 
+/** Edges that make up ancestry. A `regenerated` edge links a healed version to the one it replaced. */
+export const LINEAGE_EDGE_TYPES = ['direct', 'merge', 'fork'] as const satisfies readonly RelationshipType[];
+
 export const MUTATION_TYPES = ['optimization', 'bug_fix', 'feature_add', 'refactor', 'security'] as const;
 export type MutationType = (typeof MUTATION_TYPES)[number];
 
@@ -15,7 +18,7 @@ export type Severity = (typeof SEVERITIES)[number];
 export const PROPAGATION_SCOPES = ['descendants', 'all_similar', 'global'] as const;
 export type PropagationScope = (typeof PROPAGATION_SCOPES)[number];
 
-/** Health values that callers may be routed to (the seed's can_reuse_tool). */
+/** Health values that callers may be routed to (a version the runtime guard lets callers reuse). */
 export const ROUTABLE_HEALTH: readonly Health[] = ['healthy', 'regenerated'];
 
 /** JSON values: tool inputs, outputs and expectations. */
@@ -48,7 +51,7 @@ export interface DetectedFailure {
   description: string;
   stackTrace: string | null;
   testCaseFailed: string | null;
-  detectionMethod: 'test' | 'regression_test' | 'runtime' | 'static_analysis' | 'rule_gate';
+  detectionMethod: 'test' | 'regression_test' | 'runtime' | 'static_analysis' | 'rule_gate' | 'replay';
   severity: Severity;
   evidence: JsonValue;
 }

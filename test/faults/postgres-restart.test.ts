@@ -82,7 +82,7 @@ describe('PostgreSQL restarted during a heal', () => {
     expect(result.newVersionId).toBe('pg_fault@2.0.1');
     expect(await prisma.toolLineage.count({ where: { toolName: 'pg_fault', healthStatus: 'regenerated' } })).toBe(1);
     expect(await prisma.execution.count({ where: { toolId: 'pg_fault@2.0.0' } })).toBe(before);
-    expect(await allViolations(prisma, temporal.client)).toEqual([]);
+    expect(await allViolations(new LineageStore(prisma), temporal.client)).toEqual([]);
     const history = await handle.fetchHistory();
     const retried = (history.events ?? []).some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
     expect(retried).toBe(true);
@@ -116,6 +116,6 @@ describe('PostgreSQL restarted during a heal', () => {
       await runtime.close();
     }
     expect(await prisma.execution.count({ where: { toolId: 'outage@1.0.0' } })).toBe(600);
-    expect(await allViolations(prisma, temporal.client)).toEqual([]);
+    expect(await allViolations(new LineageStore(prisma), temporal.client)).toEqual([]);
   }, 120_000);
 });

@@ -112,7 +112,7 @@ describe('the Temporal dev server restarted', () => {
     expect(await executionCount('tfault@2.0.0')).toBe(before);
     const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'tfault'`);
     expect(route!.version_id).toBe('tfault@2.0.1');
-    expect(await allViolations(db.prisma, client)).toEqual([]);
+    expect(await allViolations(new LineageStore(db.prisma), client)).toEqual([]);
   }, 240_000);
 
   it("during the monitor's timer: the timer fires after the restart and the heal it starts completes", async () => {
@@ -143,7 +143,7 @@ describe('the Temporal dev server restarted', () => {
     expect(heal).toMatchObject({ status: 'healed', newVersionId: 'tmonitor@2.0.1' });
     expect(await regeneratedCount('tmonitor')).toBe(1);
     expect(await executionCount('tmonitor@2.0.0')).toBe(before);
-    expect(await allViolations(db.prisma, client)).toEqual([]);
+    expect(await allViolations(new LineageStore(db.prisma), client)).toEqual([]);
     await monitor.terminate('test over');
   }, 240_000);
 });

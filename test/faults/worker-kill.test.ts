@@ -93,7 +93,7 @@ describe('a worker killed with SIGKILL in the middle of a heal', () => {
     expect(run!.status).toBe('healed');
     expect(await db.query(`SELECT 1 FROM executions WHERE tool_id = $1`, [`${tool}@2.0.0`])).toHaveLength(40); // nothing lost
     expect(await lineageViolations(db, tool)).toEqual([]);
-    expect(await allViolations(db.prisma, temporal.client)).toEqual([]); // the whole doctor, heal runs included
+    expect(await allViolations(new LineageStore(db.prisma), temporal.client)).toEqual([]); // the whole doctor, heal runs included
     const history = await handle.fetchHistory();
     const retried = (history.events ?? []).some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
     expect(retried).toBe(true);

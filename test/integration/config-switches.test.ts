@@ -64,7 +64,7 @@ describe('config switches', () => {
     expect(await healthOf('sw_disabled@2.0.0')).toBe('healthy');
     expect(await db.query(`SELECT 1 FROM failures WHERE tool_id = 'sw_disabled@2.0.0' AND dedupe_key IS NOT NULL`)).toHaveLength(1);
     // …and the monitor's checks tell it not to start heals.
-    const acts = createActivities({ prisma: db.prisma, store, config: withSwitch((c) => (c.self_healing.enabled = false)), sandbox: new Sandbox(defaultConfig().sandbox), llm: null });
+    const acts = createActivities({ store, config: withSwitch((c) => (c.self_healing.enabled = false)), sandbox: new Sandbox(defaultConfig().sandbox), llm: null });
     expect((await acts.checkHealth({ reported: [] })).healingEnabled).toBe(false);
   });
 
@@ -89,7 +89,7 @@ describe('config switches', () => {
 
   it('propagation.critical_failures_global decides whether a security failure’s rule is global', async () => {
     const acts = (global: boolean) =>
-      createActivities({ prisma: db.prisma, store, config: withSwitch((c) => (c.self_healing.propagation.critical_failures_global = global)), sandbox: new Sandbox(defaultConfig().sandbox), llm: null });
+      createActivities({ store, config: withSwitch((c) => (c.self_healing.propagation.critical_failures_global = global)), sandbox: new Sandbox(defaultConfig().sandbox), llm: null });
     await store.registerMany([
       { name: 'sw_sec', version: '1.0.0', code: 'function run(x) { return String(x).length; }', tests: [{ name: 'len', input: 'abc', expect: 3 }] },
       { name: 'sw_sec', version: '1.1.0', parents: ['sw_sec@1.0.0'], code: "function run(x) { if (x === 'boom') return process.env; return String(x).length; }", mutation: { type: 'refactor', description: 'x' } },

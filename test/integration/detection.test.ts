@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config/schema.js';
-import { registrationValidator } from '../../src/detection/registration.js';
+import { registrationValidator } from '../../src/judge/registration.js';
 import { detectRuntimeFailures } from '../../src/detection/runtime-health.js';
 import { LineageStore } from '../../src/lineage/store.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 const register = (...inputs: Parameters<LineageStore['registerVersion']>[0][]) =>
-  store.registerMany(inputs, { validate: registrationValidator(store, sandbox, config) });
+  store.registerMany(inputs, { validate: registrationValidator({ store, sandbox, config }) });
 
 describe('validation at registration', () => {
   it('stores a version failing a critical test as FAILED with its failure records', async () => {
@@ -104,7 +104,7 @@ describe('runtime detection over the fleet', () => {
     await executions('quiet@1.0.0', 0, 9); // too few calls to judge
     await executions('recovered@1.0.0', 0, 50); // old failures…
     await executions('recovered@1.0.0', 100, 0); // …outside the last 100 calls
-    const findings = await detectRuntimeFailures(db.prisma, config.self_healing.thresholds);
+    const findings = await detectRuntimeFailures(store.executions, config.self_healing.thresholds);
     const byId = Object.fromEntries(findings.map((f) => [f.versionId, f.failure]));
     expect(Object.keys(byId).sort()).toEqual(['broken@1.0.0', 'wobbly@1.0.0']);
     expect(byId['wobbly@1.0.0']).toMatchObject({ failureType: 'runtime_errors', severity: 'medium', detectionMethod: 'runtime', stackTrace: 'x is null' });
@@ -117,10 +117,10 @@ describe('runtime detection over the fleet', () => {
     await db.query(
       `INSERT INTO fitness_history (tool_id, fitness_score) SELECT 'slowing@1.0.0', s FROM unnest(ARRAY[0.9,0.9,0.92,0.88,0.9,0.5,0.5,0.55,0.5,0.5]::float8[]) s`,
     );
-    const findings = await detectRuntimeFailures(db.prisma, config.self_healing.thresholds);
+    const findings = await detectRuntimeFailures(store.executions, config.self_healing.thresholds);
     expect(findings.find((f) => f.versionId === 'slowing@1.0.0')?.failure).toMatchObject({ failureType: 'performance_degradation', severity: 'medium' });
     await store.setRoute('broken@1.0.0', 'test');
-    const routed = await detectRuntimeFailures(db.prisma, config.self_healing.thresholds, { onlyRouted: true });
+    const routed = await detectRuntimeFailures(store.executions, config.self_healing.thresholds, { onlyRouted: true });
     expect(routed.map((f) => f.versionId)).toEqual(['broken@1.0.0']);
   });
 });

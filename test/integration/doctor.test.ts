@@ -64,7 +64,7 @@ describe('dise doctor', () => {
     // (doc@2.0.1 also loses the right to its rule once its regenerated relation is gone.)
     expect(by('rules')).toContainEqual(['doc@1.0.0', 'avoid_stray']);
     expect(by('regenerated')).toEqual([['doc@2.0.1']]);
-    expect(by('heal_runs')).toEqual([['doc@1.0.0', 'heal:doc@1.0.0', 'no-such-run']]);
+    expect(by('heal-runs')).toEqual([['doc@1.0.0', 'heal:doc@1.0.0', 'no-such-run']]);
     const text = captureOutput();
     expect(await runCli(['doctor'], text)).toBe(1);
     expect(text.stdout.join('\n')).toMatch(/\[routes\] callers of doc are routed to doc@2\.0\.0, which is PRUNED/);

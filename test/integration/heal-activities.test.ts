@@ -34,7 +34,7 @@ const analysis = (scope: FailureAnalysis['scope']): FailureAnalysis => ({
 beforeAll(async () => {
   db = await createTestDatabase();
   store = new LineageStore(db.prisma);
-  acts = createActivities({ prisma: db.prisma, store, config, sandbox, llm: null });
+  acts = createActivities({ store, config, sandbox, llm: null });
   const fn = (body: string) => `function run(input) { ${body} }`;
   await store.registerMany([
     { name: 'mail', version: '1.0.0', description: 'Validate an email address', code: V1_CODE },

@@ -89,7 +89,7 @@ beforeEach(async () => {
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: bundle,
-    activities: createActivities({ prisma: db.prisma, store, config: defaultConfig(), sandbox, llm: null }),
+    activities: createActivities({ store, config: defaultConfig(), sandbox, llm: null }),
     interceptors: { activity: [autoHeartbeat, recordChecks] },
   });
   running = worker.run();

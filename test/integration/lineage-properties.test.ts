@@ -92,7 +92,7 @@ describe('lineage walks over random DAGs', () => {
         await db.query(`UPDATE tool_lineage SET health_status = 'pruned', pruned_at = now() WHERE tool_id = $1`, [id(target)]);
         const tainted = await store.taintDescendants(id(target));
         expect(tainted.sort()).toEqual(ids(descendantsRef(parents, target)));
-        const violations = (await lineageViolations(db.prisma)).filter((v) => v.ids.some((x) => x.startsWith(`${tool}`)));
+        const violations = (await lineageViolations(new LineageStore(db.prisma))).filter((v) => v.ids.some((x) => x.startsWith(`${tool}`)));
         expect(violations).toEqual([]);
       }),
       { numRuns: 25, seed: 20261126 },

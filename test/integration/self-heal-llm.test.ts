@@ -116,7 +116,7 @@ describe('selfHealWorkflow with an LLM', () => {
     // Exactly one new version, nothing lost, and the whole doctor clean.
     expect(await db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [t.name])).toHaveLength(1);
     expect(await db.query(`SELECT 1 FROM executions WHERE tool_id = $1`, [t.v2])).toHaveLength(50);
-    expect(await allViolations(db.prisma, temporal.client)).toEqual([]);
+    expect(await allViolations(new LineageStore(db.prisma), temporal.client)).toEqual([]);
     expect(result.attempts).toHaveLength(1);
     expect(llm.requestsFor('FailureAnalysis')).toHaveLength(3);
     expect(llm.requestsFor('RegeneratedTool')).toHaveLength(2);

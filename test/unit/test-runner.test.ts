@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config/schema.js';
 import { jsonEqual } from '../../src/detection/json-equal.js';
 import { detectRegression, detectTestFailures, runSuite, type SuiteTest } from '../../src/detection/test-runner.js';
-import { validateVersion } from '../../src/detection/validate-version.js';
+import { configSkips, judgeVersion } from '../../src/judge/judge.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
 
 const sandbox = new Sandbox(defaultConfig().sandbox);
@@ -50,12 +50,15 @@ describe('test runner and detectors', () => {
   it('validates a version with every detector, and honours the static-analysis switch', () => {
     const config = defaultConfig();
     const evil = "function run(x) { return eval('1') === 1 && typeof x === 'string'; }";
-    const report = validateVersion(sandbox, config, { id: 'v@2.0.0', code: evil, suite: [], rules: [] });
-    expect(report.healthy).toBe(false);
+    const judge = (code: string, tests: typeof suite) =>
+      judgeVersion(sandbox, { id: 'v@2.0.0', code, suite: tests, rules: [], baseline: null, replayInputs: [] }, configSkips(config));
+    const report = judge(evil, []);
+    expect(report.passed).toBe(false);
     expect(report.failures.map((f) => f.failureType)).toEqual(['security_vulnerability']);
     config.self_healing.detection.static_analysis = false;
-    expect(validateVersion(sandbox, config, { id: 'v@2.0.0', code: evil, suite: [], rules: [] }).healthy).toBe(true);
+    expect(judge(evil, []).passed).toBe(true);
+    expect(judge(evil, []).skipped).toContainEqual({ check: 'static', why: 'detection.static_analysis is off in config.yaml' });
     config.self_healing.detection.test_based = false;
-    expect(validateVersion(sandbox, config, { id: 'v@2.0.0', code: AT_CHECK, suite, rules: [] }).healthy).toBe(true);
+    expect(judge(AT_CHECK, suite).passed).toBe(true);
   });
 });

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
 import type { DiseConfig } from '../../config/schema.js';
 import { emailLineage, DEMO_TRAFFIC } from '../../demo/email-lineage.js';
-import { registrationValidator } from '../../detection/registration.js';
+import { registrationValidator } from '../../judge/registration.js';
 import { createPrismaClient } from '../../infra/database.js';
 import { readLiveDevState } from '../../infra/dev-state.js';
 import { startDevStack, type DevStack } from '../../infra/dev-stack.js';
@@ -70,11 +70,11 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
   let runtime: ToolRuntime | undefined;
   try {
     let name = 'email_validator';
-    for (let n = 2; await prisma.toolLineage.count({ where: { toolName: name } }); n++) name = `email_validator_${n}`;
+    for (let n = 2; await store.graph.versionCount(name); n++) name = `email_validator_${n}`;
     const broken = `${name}@2.2.0`;
 
     title('2. The lineage');
-    const registered = await store.registerMany(emailLineage(name), { validate: registrationValidator(store, sandbox, config) });
+    const registered = await store.registerMany(emailLineage(name), { validate: registrationValidator({ store, sandbox, config }) });
     for (const r of registered) say(`registered ${r.id} (${r.relationship ?? 'root'}${r.parents.length ? ` of ${r.parents.join(' + ')}` : ''}) — ${r.health}`);
     await store.setRoute(broken, 'newest version (demo)');
     say(`callers of ${name} are routed to ${broken}: "Optimize for speed", 40% faster…`);
@@ -114,7 +114,7 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
       else say(paint(`${versionId}(${JSON.stringify(t.input)}) = ${JSON.stringify(output)} ✗ still wrong`, 'red', color));
     }
     say(`${right}/${DEMO_TRAFFIC.length} answers right, from ${result.newVersionId ?? '?'}`);
-    const minted = await prisma.testCase.count({ where: { origin: 'minted', tool: { toolName: name } } });
+    const minted = await store.tests.mintedCount(name);
     say(`${minted} failing inputs minted into regression tests; no descendant can repeat them`);
     await runtime.close();
     runtime = undefined;

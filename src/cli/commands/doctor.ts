@@ -1,5 +1,5 @@
 import type { DiseConfig } from '../../config/schema.js';
-import { healRunViolations, lineageViolations, runningHealRuns } from '../../doctor/invariants.js';
+import { healRunViolations, lineageViolations } from '../../doctor/invariants.js';
 import { withDatabase, type Output } from '../context.js';
 import { EXIT } from '../errors.js';
 import { connectTemporal } from '../temporal-client.js';
@@ -9,7 +9,7 @@ import { connectTemporal } from '../temporal-client.js';
  * running is running in Temporal. Prints each violation with the ids involved; exit 1 when any.
  */
 export async function doctor(options: { json: boolean }, config: DiseConfig, out: Output): Promise<number> {
-  const { violations, running } = await withDatabase(out, async ({ prisma }) => ({ violations: await lineageViolations(prisma), running: await runningHealRuns(prisma) }), config);
+  const { violations, running } = await withDatabase(out, async ({ store }) => ({ violations: await lineageViolations(store), running: await store.healRuns.running() }), config);
   let temporalNote: string | null = null;
   if (running.length) {
     try {

@@ -138,10 +138,7 @@ export async function healStatus(id: string, options: { json: boolean }, config:
     let progress: HealProgress | null = null;
     if (status === 'RUNNING' || status === 'COMPLETED') progress = await handle.query(healProgressQuery).catch(() => null);
     if (!progress) {
-      progress = await withDatabase(out, async ({ prisma }) => {
-        const run = await prisma.healRun.findFirst({ where: { workflowId }, orderBy: { startedAt: 'desc' } });
-        return (run?.result as unknown as HealProgress | null) ?? null;
-      }, config);
+      progress = await withDatabase(out, async ({ store }) => store.healRuns.latestResult(workflowId), config);
     }
     if (options.json) out.result(JSON.stringify({ workflowId, temporalStatus: status, progress }, null, 2));
     else {

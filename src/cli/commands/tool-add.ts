@@ -1,5 +1,5 @@
 import type { DiseConfig } from '../../config/schema.js';
-import { registrationValidator } from '../../detection/registration.js';
+import { registrationValidator } from '../../judge/registration.js';
 import { readManifestFile } from '../../lineage/manifest.js';
 import { Sandbox } from '../../sandbox/sandbox.js';
 import type { RegisterVersionInput, RegisteredVersion } from '../../lineage/store.js';
@@ -28,13 +28,13 @@ export async function toolAdd(files: string[], options: ToolAddOptions, config: 
   const inputs: { file: string; input: RegisterVersionInput }[] = [];
   for (const file of files) for (const input of readManifestFile(file)) inputs.push({ file, input });
 
-  return withDatabase(out, async ({ store, prisma }) => {
+  return withDatabase(out, async ({ store }) => {
     const sandbox = new Sandbox(config.sandbox);
     let registered: RegisteredVersion[];
     try {
       registered = await store.registerMany(
         inputs.map((i) => i.input),
-        { validate: registrationValidator(store, sandbox, config) },
+        { validate: registrationValidator({ store, sandbox, config }) },
       );
     } finally {
       sandbox.close();
@@ -49,8 +49,8 @@ export async function toolAdd(files: string[], options: ToolAddOptions, config: 
       }
       for (const r of newest.values()) {
         // Only move a route forward: a newer routed version already in place wins.
-        const existing = await prisma.route.findUnique({ where: { toolName: r.name } });
-        if (existing && compareSemver(parseVersionId(existing.versionId), parseVersionId(r.id)) > 0) continue;
+        const existing = await store.routing.routeOf(r.name);
+        if (existing && compareSemver(parseVersionId(existing), parseVersionId(r.id)) > 0) continue;
         await store.setRoute(r.id, 'registered by dise tool add');
         routed.add(r.id);
       }

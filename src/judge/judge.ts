@@ -1,0 +1,184 @@
+import type { DiseConfig } from '../config/schema.js';
+import { jsonEqual } from '../detection/json-equal.js';
+import { detectGateViolations, detectSecurityIssues, type GateRule, type GateViolation, type StaticFinding } from '../detection/static-analysis.js';
+import { detectRegression, detectTestFailures, runSuite, type SuiteTest, type TestResult } from '../detection/test-runner.js';
+import { LineageError } from '../lineage/errors.js';
+import { codeHash, parseToolCode } from '../lineage/tool-code.js';
+import { ToolExecutionError } from '../sandbox/errors.js';
+import type { Sandbox } from '../sandbox/sandbox.js';
+import type { Rejection } from '../shared/heal-types.js';
+import type { DetectedFailure, JsonValue } from '../shared/lineage-types.js';
+
+/** Everything the judge can check, in the order it checks them. */
+export const JUDGE_CHECKS = ['parse', 'static', 'gates', 'suite', 'regression', 'replay'] as const;
+export type JudgeCheck = (typeof JUDGE_CHECKS)[number];
+
+/** Checks a caller leaves out, each with the reason it states. */
+export type SkippedChecks = Partial<Record<JudgeCheck, string>>;
+
+/** What the judge looks at: the code, and the evidence its checks need. */
+export interface JudgeCase {
+  /** The version's id, or a label such as `candidate 2 of heal:…`. */
+  id: string;
+  code: string;
+  /** Every test in scope (its own and its ancestors', minted ones included). */
+  suite: SuiteTest[];
+  /** Every avoidance rule in scope. */
+  rules: GateRule[];
+  /** The version it is compared with: regression on the suite, and the answers on replayed inputs. */
+  baseline: { id: string; code: string } | null;
+  /** Recorded real inputs to replay against the baseline. */
+  replayInputs: JsonValue[];
+}
+
+export interface Verdict {
+  /** No critical finding. */
+  passed: boolean;
+  /** What was found, as stored failure records. */
+  failures: DetectedFailure[];
+  /** The same findings one by one, for the next regeneration attempt. */
+  rejections: Rejection[];
+  tests: TestResult[];
+  staticFindings: StaticFinding[];
+  gateViolations: GateViolation[];
+  testsRun: number;
+  replayed: number;
+  /** The checks not run, and why (the caller's reasons, or missing evidence). */
+  skipped: { check: JudgeCheck; why: string }[];
+  /** The first reason it did not pass, for one-line reports. */
+  why: string | null;
+}
+
+/** At most this many replay mismatches are reported. */
+const MAX_REPLAY_REJECTIONS = 5;
+
+/** The checks a config switch turns off, with the switch named. */
+export function configSkips(config: DiseConfig): SkippedChecks {
+  const d = config.self_healing.detection;
+  const skip: SkippedChecks = {};
+  if (!d.static_analysis) skip.static = 'detection.static_analysis is off in config.yaml';
+  if (!d.test_based) {
+    skip.suite = 'detection.test_based is off in config.yaml';
+    skip.regression = 'detection.test_based is off in config.yaml';
+  }
+  return skip;
+}
+
+function outcome(sandbox: Sandbox, code: string, input: JsonValue): { output?: JsonValue; errorType?: string } {
+  try {
+    return { output: sandbox.run(codeHash(code), code, input) };
+  } catch (err) {
+    return { errorType: err instanceof ToolExecutionError ? err.errorType : 'thrown' };
+  }
+}
+
+function describeTest(r: TestResult): string {
+  return `fails "${r.name}": ${r.error ? r.error.message : `expected ${JSON.stringify(r.expected)}, got ${JSON.stringify(r.actual)}`}`;
+}
+
+/**
+ * The one judge of "is this code good here?": parse, static security analysis, every rule gate in
+ * scope, the suite (critical tests decide), regression against the baseline (tests it passes that
+ * this code fails) and replay of recorded inputs (this code must answer as the baseline does).
+ * Registration, the ancestor search, candidate validation and re-validation of tainted versions
+ * all call it; each states which checks it skips and why. A verdict passes when nothing critical
+ * was found.
+ */
+export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks = {}): Verdict {
+  const failures: DetectedFailure[] = [];
+  const rejections: Rejection[] = [];
+  const skipped: Verdict['skipped'] = [];
+  const verdict = (): Verdict => {
+    const critical = failures.filter((f) => f.severity === 'critical');
+    return { passed: !critical.length, failures, rejections, tests, staticFindings, gateViolations, testsRun, replayed, skipped, why: critical[0]?.description ?? null };
+  };
+  const runs = (check: JudgeCheck, missing?: string): boolean => {
+    const why = skip[check] ?? missing;
+    if (why) skipped.push({ check, why });
+    return !why;
+  };
+  let tests: TestResult[] = [];
+  let staticFindings: StaticFinding[] = [];
+  let gateViolations: GateViolation[] = [];
+  let testsRun = 0;
+  let replayed = 0;
+
+  if (runs('parse')) {
+    try {
+      parseToolCode(c.code);
+    } catch (err) {
+      if (!(err instanceof LineageError)) throw err;
+      failures.push({ failureType: 'invalid_code', description: err.message, stackTrace: null, testCaseFailed: null, detectionMethod: 'static_analysis', severity: 'critical', evidence: { field: err.field ?? 'code' } });
+      rejections.push({ kind: 'static', message: err.message });
+      // Nothing else can run on code that does not parse.
+      for (const check of JUDGE_CHECKS.slice(1)) skipped.push({ check, why: 'the code does not parse' });
+      return verdict();
+    }
+  }
+  if (runs('static')) {
+    const security = detectSecurityIssues(c.code);
+    staticFindings = security.findings;
+    if (security.failure) {
+      failures.push(security.failure);
+      rejections.push({ kind: 'static', message: security.failure.description });
+    }
+  }
+  if (runs('gates')) {
+    const gates = detectGateViolations(c.code, c.rules);
+    gateViolations = gates.violations;
+    if (gates.failure) failures.push(gates.failure);
+    for (const v of gates.violations) rejections.push({ kind: 'gate', message: `violates ${v.ruleId} "${v.description}" at line ${v.line}: ${v.excerpt}` });
+  }
+  const runSuiteCheck = runs('suite', c.suite.length ? undefined : 'no tests in scope');
+  const runRegression = runs('regression', !c.suite.length ? 'no tests in scope' : !c.baseline ? 'nothing to compare with' : undefined);
+  if (runSuiteCheck || runRegression) {
+    tests = runSuite(sandbox, codeHash(c.code), c.code, c.suite);
+    testsRun = tests.length;
+  }
+  if (runSuiteCheck) {
+    const failed = detectTestFailures(tests);
+    if (failed) failures.push(failed);
+    for (const r of tests) if (!r.passed && r.critical) rejections.push({ kind: 'test', message: describeTest(r) });
+  }
+  if (runRegression && c.baseline) {
+    const baseline = runSuite(sandbox, codeHash(c.baseline.code), c.baseline.code, c.suite);
+    const regression = detectRegression(baseline, tests, c.baseline.id);
+    if (regression) {
+      failures.push(regression);
+      const passedByBaseline = new Set(baseline.filter((r) => r.passed).map((r) => r.name));
+      for (const r of tests) {
+        // Critical failures were reported by the suite check already.
+        if (!r.passed && passedByBaseline.has(r.name) && !(runSuiteCheck && r.critical)) rejections.push({ kind: 'test', message: describeTest(r) });
+      }
+    }
+  }
+  if (runs('replay', !c.baseline ? 'nothing to compare with' : !c.replayInputs.length ? 'no recorded inputs' : undefined) && c.baseline) {
+    const mismatches: { input: JsonValue; expected: JsonValue | undefined; got: JsonValue | string | undefined }[] = [];
+    for (const input of c.replayInputs) {
+      const expected = outcome(sandbox, c.baseline.code, input);
+      if (expected.errorType !== undefined) continue; // the baseline cannot answer it: nothing to compare
+      replayed++;
+      const got = outcome(sandbox, c.code, input);
+      if (got.errorType !== undefined || !jsonEqual(got.output, expected.output)) {
+        mismatches.push({ input, expected: expected.output, got: got.errorType ?? got.output });
+        rejections.push({
+          kind: 'replay',
+          message: `recorded input ${JSON.stringify(input)}: ${c.baseline.id} answers ${JSON.stringify(expected.output)}, ${c.id} ${got.errorType ?? JSON.stringify(got.output)}`,
+        });
+        if (mismatches.length >= MAX_REPLAY_REJECTIONS) break;
+      }
+    }
+    if (mismatches.length) {
+      failures.push({
+        failureType: 'replay_mismatch',
+        description: `answers ${mismatches.length} recorded input(s) differently from ${c.baseline.id}, e.g. ${JSON.stringify(mismatches[0]!.input)}`,
+        stackTrace: null,
+        testCaseFailed: null,
+        detectionMethod: 'replay',
+        severity: 'critical',
+        evidence: { baseline: c.baseline.id, mismatches: mismatches.map((m) => ({ input: m.input, expected: m.expected ?? null, got: m.got ?? null })) },
+      });
+    }
+  }
+  return verdict();
+}

@@ -1,0 +1,15 @@
+import type { RegistrationValidator } from '../lineage/registration.js';
+import { judgeWithScope, type JudgeDeps } from './plans.js';
+
+/**
+ * The check every new version passes at registration (`dise tool add`, the demo): the judge with
+ * the registration plan, inside the registration's transaction — static analysis, the rule gates in
+ * its scope, its suite and regression against its first parent. A version with a critical finding
+ * is stored FAILED with its failure records, and so never routed.
+ */
+export function registrationValidator(deps: JudgeDeps): RegistrationValidator {
+  return async (tx, version) => {
+    const verdict = await judgeWithScope(deps, 'registration', version, { scopeOf: version.id, baselineId: version.parents[0] ?? null }, tx);
+    return { health: verdict.passed ? 'healthy' : 'failed', failures: verdict.failures };
+  };
+}

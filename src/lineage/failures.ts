@@ -1,0 +1,124 @@
+import type { PrismaClient } from '../infra/database.js';
+import type { DetectedFailure, JsonValue, Severity } from '../shared/lineage-types.js';
+import type { Db } from './sql.js';
+
+/** A failure to store against a version. */
+export interface FailureInput {
+  failureType: string;
+  description: string;
+  stackTrace?: string | null;
+  testCaseFailed?: string | null;
+  detectionMethod: string;
+  severity: Severity;
+  evidence?: JsonValue | null;
+  /** Stores the failure once however often it is offered (e.g. `<healId>:trigger`). */
+  dedupeKey?: string | null;
+}
+
+/** Anything that runs a parameterised SQL text: node-postgres pools and clients, or Prisma (adapted). */
+export interface SqlRunner {
+  query<R>(text: string, values: unknown[]): Promise<R[]>;
+}
+
+/**
+ * The one statement that stores failures: inserts them (a dedupe key already stored is skipped) and
+ * adds what was inserted to the version's failure_count, atomically. Returns the new ids and count.
+ * Registration, heals and the runtime (over node-postgres) all store failures through it.
+ */
+const INSERT_FAILURES_SQL = `
+  WITH f AS (
+    INSERT INTO failures (tool_id, failure_type, description, stack_trace, test_case_failed, detection_method, severity, evidence, dedupe_key)
+    SELECT $1, v.* FROM unnest($2::varchar[], $3::text[], $4::text[], $5::varchar[], $6::varchar[], $7::varchar[], $8::jsonb[], $9::varchar[])
+      AS v(failure_type, description, stack_trace, test_case_failed, detection_method, severity, evidence, dedupe_key)
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id
+  ), c AS (
+    UPDATE tool_lineage SET failure_count = failure_count + (SELECT count(*)::int FROM f) WHERE tool_id = $1 RETURNING failure_count
+  )
+  SELECT COALESCE((SELECT array_agg(id ORDER BY id) FROM f), '{}') AS ids, (SELECT failure_count FROM c) AS failure_count`;
+
+export async function insertFailures(
+  runner: SqlRunner,
+  versionId: string,
+  failures: FailureInput[],
+): Promise<{ ids: number[]; failureCount: number }> {
+  const [row] = await runner.query<{ ids: number[]; failure_count: number | null }>(INSERT_FAILURES_SQL, [
+    versionId,
+    failures.map((f) => f.failureType),
+    failures.map((f) => f.description),
+    failures.map((f) => f.stackTrace ?? null),
+    failures.map((f) => f.testCaseFailed?.slice(0, 255) ?? null),
+    failures.map((f) => f.detectionMethod),
+    failures.map((f) => f.severity),
+    failures.map((f) => (f.evidence === undefined || f.evidence === null ? null : JSON.stringify(f.evidence))),
+    failures.map((f) => f.dedupeKey ?? null),
+  ]);
+  return { ids: (row?.ids ?? []).map(Number), failureCount: row?.failure_count ?? 0 };
+}
+
+/** Runs data-layer SQL texts through Prisma (or a Prisma transaction). */
+export function prismaRunner(db: Db): SqlRunner {
+  return { query: <R>(text: string, values: unknown[]) => db.$queryRawUnsafe<R[]>(text, ...values) };
+}
+
+export interface StoredFailure {
+  id: number;
+  toolId: string;
+  failureType: string;
+  description: string;
+  detectionMethod: string;
+  severity: string;
+  evidence: JsonValue | null;
+}
+
+/** The `failures` table and each version's failure_count. */
+export class FailureStore {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /** Stores detector findings against a version and counts them in failure_count. */
+  async record(versionId: string, failures: (DetectedFailure | FailureInput)[], db: Db = this.prisma): Promise<{ ids: number[]; failureCount: number }> {
+    if (!failures.length) return { ids: [], failureCount: 0 };
+    return insertFailures(prismaRunner(db), versionId, failures);
+  }
+
+  /** The failure a heal was started for, stored once per heal (a retried step finds it again). */
+  async recordOnce(versionId: string, failure: FailureInput & { dedupeKey: string }, db: Db = this.prisma): Promise<number> {
+    const existing = await db.failure.findUnique({ where: { dedupeKey: failure.dedupeKey }, select: { id: true } });
+    if (existing) return existing.id;
+    const { ids } = await this.record(versionId, [failure], db);
+    if (ids[0] !== undefined) return ids[0];
+    // Another attempt stored it between the read and the insert.
+    return (await db.failure.findUniqueOrThrow({ where: { dedupeKey: failure.dedupeKey }, select: { id: true } })).id;
+  }
+
+  async find(id: number, db: Db = this.prisma): Promise<StoredFailure | null> {
+    const f = await db.failure.findUnique({ where: { id } });
+    return f ? toStored(f) : null;
+  }
+
+  /** The newest failures of a version (at most `limit`), newest first. */
+  async ofVersion(versionId: string, limit: number, db: Db = this.prisma): Promise<StoredFailure[]> {
+    const rows = await db.failure.findMany({ where: { toolId: versionId }, orderBy: { id: 'desc' }, take: limit });
+    return rows.map(toStored);
+  }
+
+  /** What static analysis and the rule gates found against a version. */
+  async staticFindings(versionId: string, db: Db = this.prisma): Promise<{ failureType: string; description: string }[]> {
+    return db.failure.findMany({
+      where: { toolId: versionId, detectionMethod: { in: ['static_analysis', 'rule_gate'] } },
+      select: { failureType: true, description: true },
+    });
+  }
+}
+
+function toStored(f: { id: number; toolId: string; failureType: string; description: string; detectionMethod: string; severity: string; evidence: unknown }): StoredFailure {
+  return {
+    id: f.id,
+    toolId: f.toolId,
+    failureType: f.failureType,
+    description: f.description,
+    detectionMethod: f.detectionMethod,
+    severity: f.severity,
+    evidence: (f.evidence ?? null) as JsonValue | null,
+  };
+}

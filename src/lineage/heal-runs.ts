@@ -1,0 +1,78 @@
+import type { PrismaClient } from '../infra/database.js';
+import type { HealProgress, HealTrigger } from '../shared/heal-types.js';
+import { asJson, type Db } from './sql.js';
+
+/** A heal run the database calls running, for comparing with Temporal. */
+export interface RunningHealRun {
+  id: string;
+  workflowId: string;
+  toolId: string;
+}
+
+export interface HealStats {
+  events: number;
+  successes: number;
+  failures: number;
+  running: number;
+  averageRecoverySeconds: number | null;
+}
+
+/** heal_runs: each heal as the CLI, the health report and `dise doctor` see it. */
+export class HealRunStore {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /** Opens the run of a heal (once: a retried step finds it open). */
+  async open(run: { healId: string; workflowId: string; versionId: string; trigger: HealTrigger }, db: Db = this.prisma): Promise<void> {
+    await db.healRun.upsert({
+      where: { id: run.healId },
+      create: { id: run.healId, workflowId: run.workflowId, toolId: run.versionId, status: 'running', trigger: run.trigger },
+      update: {},
+    });
+  }
+
+  /** Records how a heal ended, with its whole progress. */
+  async finish(run: { healId: string; workflowId: string; versionId: string; progress: HealProgress; error?: string | null }, db: Db = this.prisma): Promise<void> {
+    const ended = { status: run.progress.status, result: asJson(run.progress), error: run.error ?? null, finishedAt: new Date() };
+    await db.healRun.upsert({
+      where: { id: run.healId },
+      create: { id: run.healId, workflowId: run.workflowId, toolId: run.versionId, ...ended },
+      update: ended,
+    });
+  }
+
+  /** Records a heal as healed by `newVersionId` (inside the promotion's transaction). */
+  async healed(healId: string, progress: HealProgress, newVersionId: string, db: Db = this.prisma): Promise<void> {
+    await db.healRun.update({
+      where: { id: healId },
+      data: { status: 'healed', result: asJson({ ...progress, newVersionId, status: 'healed', step: 'done' }), finishedAt: new Date() },
+    });
+  }
+
+  async running(): Promise<RunningHealRun[]> {
+    return this.prisma.healRun.findMany({ where: { status: 'running' }, select: { id: true, workflowId: true, toolId: true }, orderBy: { startedAt: 'asc' } });
+  }
+
+  /** The recorded end of the latest run of a workflow id, if any. */
+  async latestResult(workflowId: string): Promise<HealProgress | null> {
+    const run = await this.prisma.healRun.findFirst({ where: { workflowId }, orderBy: { startedAt: 'desc' }, select: { result: true } });
+    return (run?.result as unknown as HealProgress | null) ?? null;
+  }
+
+  /** Heal events, successes, failures, running heals and the mean time to heal. */
+  async stats(): Promise<HealStats> {
+    const [s] = await this.prisma.$queryRaw<{ events: number; successes: number; failures: number; running: number; avg_seconds: number | null }[]>`
+      SELECT count(*)::int AS events,
+             count(*) FILTER (WHERE status = 'healed')::int AS successes,
+             count(*) FILTER (WHERE status IN ('unhealed', 'failed'))::int AS failures,
+             count(*) FILTER (WHERE status = 'running')::int AS running,
+             avg(EXTRACT(EPOCH FROM finished_at - started_at)) FILTER (WHERE status = 'healed')::float8 AS avg_seconds
+      FROM heal_runs`;
+    return {
+      events: s?.events ?? 0,
+      successes: s?.successes ?? 0,
+      failures: s?.failures ?? 0,
+      running: s?.running ?? 0,
+      averageRecoverySeconds: s?.avg_seconds ?? null,
+    };
+  }
+}

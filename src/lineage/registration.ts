@@ -1,0 +1,327 @@
+import type { Prisma } from '../generated/prisma/client.js';
+import type { PrismaClient } from '../infra/database.js';
+import { InvalidIdError, parseVersionId, toVersionRef, type VersionRef } from '../shared/ids.js';
+import {
+  HEALTH,
+  MUTATION_TYPES,
+  type DetectedFailure,
+  type Health,
+  type MutationType,
+  type RelationshipType,
+} from '../shared/lineage-types.js';
+import { LineageError } from './errors.js';
+import type { FailureStore } from './failures.js';
+import type { GraphStore } from './graph.js';
+import { normalizeVersionId } from './ids.js';
+import type { RuleStore } from './rules.js';
+import type { AuthoredTest, TestStore } from './tests.js';
+import { codeHash, parseToolCode } from './tool-code.js';
+
+export interface MutationInput {
+  type: MutationType;
+  description: string;
+  prompt?: string | null;
+  fitnessBefore?: number | null;
+  fitnessAfter?: number | null;
+}
+
+export type TestCaseInput = AuthoredTest;
+
+export interface RegisterVersionInput {
+  name: string;
+  version: string;
+  /** Parent ids, either spelling. None for a root; two or more make a merge. */
+  parents?: string[];
+  code: string;
+  description?: string;
+  category?: string;
+  mutation?: MutationInput | null;
+  tests?: TestCaseInput[];
+  /** Stored health (default healthy). Validation by the detectors sets it before registration. */
+  health?: Health;
+  /** The healthy ancestor a regenerated version was built from. */
+  regeneratedFrom?: string | null;
+  /** For regenerated versions: the failed version this one replaces (a `regenerated` edge). */
+  replaces?: string | null;
+  /** The heal that creates this version (unique: promotion is idempotent). */
+  healId?: string | null;
+}
+
+/** What a registration validator decided about a version just inserted (inside the transaction). */
+export interface ValidationOutcome {
+  health: Health;
+  failures: DetectedFailure[];
+}
+
+
+/** Runs inside the registration transaction, after the version, its tests and rules are written. */
+export type RegistrationValidator = (
+  tx: Prisma.TransactionClient,
+  version: { id: string; code: string; parents: string[] },
+) => Promise<ValidationOutcome>;
+
+export interface RegisteredVersion {
+  id: string;
+  name: string;
+  version: string;
+  generation: number;
+  parents: string[];
+  relationship: RelationshipType | null;
+  health: Health;
+  inheritedRules: string[];
+  /** What validation found (empty when the version passed or was not validated). */
+  failures?: DetectedFailure[];
+}
+
+/**
+ * Registration: a version with its edges, mutation, authored tests and inherited rules, validated
+ * inside the same transaction. Every refusal is a LineageError raised before anything is written.
+ */
+export class Registration {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly graph: GraphStore,
+    private readonly failures: FailureStore,
+    private readonly rules: RuleStore,
+    private readonly tests: TestStore,
+  ) {}
+
+  /** Registers one version with its edges, mutation, tests and inherited rules, in one transaction. */
+  async registerVersion(input: RegisterVersionInput): Promise<RegisteredVersion> {
+    const [registered] = await this.registerMany([input]);
+    return registered!;
+  }
+
+  /**
+   * Registers several versions in one transaction, parents before children whatever the input order:
+   * either all are registered or, on the first refusal, none.
+   */
+  async registerMany(
+    inputs: RegisterVersionInput[],
+    options: { validate?: RegistrationValidator; afterInsert?: (tx: Prisma.TransactionClient, registered: RegisteredVersion) => Promise<void> } = {},
+  ): Promise<RegisteredVersion[]> {
+    const ordered = orderParentsFirst(inputs.map((input, index) => ({ input, index, ref: this.validateIdentity(input) })));
+    const checked = ordered.map((item) => ({ ...item, prepared: this.prepare(item.input, item.ref) }));
+    const results = await this.prisma.$transaction(
+      async (tx) => {
+        const out: { index: number; registered: RegisteredVersion }[] = [];
+        for (const item of checked) {
+          const registered = await this.insertVersion(tx, item.ref, item.input, item.prepared);
+          if (options.validate) {
+            const outcome = await options.validate(tx, { id: registered.id, code: item.input.code, parents: registered.parents });
+            await this.graph.setHealth(registered.id, outcome.health, tx);
+            await this.failures.record(registered.id, outcome.failures, tx);
+            registered.health = outcome.health;
+            registered.failures = outcome.failures;
+          }
+          await options.afterInsert?.(tx, registered);
+          out.push({ index: item.index, registered });
+        }
+        return out;
+      },
+      { timeout: 60_000, maxWait: 10_000 },
+    );
+    return results.sort((a, b) => a.index - b.index).map((r) => r.registered);
+  }
+
+  /** Checks everything that needs no database; throws before any write. */
+  private prepare(input: RegisterVersionInput, ref: VersionRef) {
+    const parents = this.validateParents(input.parents ?? [], ref.id);
+    parseToolCode(input.code);
+    this.validateMutation(input.mutation, parents.length);
+    this.validateTests(input.tests ?? []);
+    const health = input.health ?? 'healthy';
+    if (!HEALTH.includes(health)) throw new LineageError('INVALID_INPUT', `health: unknown value "${health}"`, 'health');
+    const regeneratedFrom = input.regeneratedFrom ? normalizeVersionId(input.regeneratedFrom, 'regeneratedFrom').id : null;
+    const replaces = input.replaces ? normalizeVersionId(input.replaces, 'replaces').id : null;
+    return { parents, health, regeneratedFrom, replaces };
+  }
+
+  private async insertVersion(
+    tx: Prisma.TransactionClient,
+    ref: VersionRef,
+    input: RegisterVersionInput,
+    { parents, health, regeneratedFrom, replaces }: ReturnType<Registration['prepare']>,
+  ): Promise<RegisteredVersion> {
+    const existing = await tx.toolLineage.findUnique({ where: { toolId: ref.id }, select: { toolId: true } });
+    if (existing) {
+      throw new LineageError('DUPLICATE_VERSION', `version ${ref.id} is already registered`, 'version', [ref.id]);
+    }
+    const parentRows = parents.length
+      ? await tx.toolLineage.findMany({
+          where: { toolId: { in: parents } },
+          select: { toolId: true, toolName: true, generation: true, healthStatus: true },
+        })
+      : [];
+    const byId = new Map(parentRows.map((p) => [p.toolId, p]));
+    for (const [i, parentId] of parents.entries()) {
+      const parent = byId.get(parentId);
+      if (!parent) {
+        throw new LineageError('UNKNOWN_PARENT', `parents[${i}]: unknown parent version ${parentId}`, `parents[${i}]`, [parentId]);
+      }
+      if (parent.healthStatus === 'pruned' || parent.healthStatus === 'failed') {
+        const replacement = await this.graph.healedReplacement(parentId, tx);
+        throw new LineageError(
+          'UNUSABLE_PARENT',
+          `parents[${i}]: ${parentId} is ${parent.healthStatus.toUpperCase()} and cannot be a parent; ` +
+            (replacement ? `use its healed replacement ${replacement}` : 'no healed replacement exists yet'),
+          `parents[${i}]`,
+          replacement ? [parentId, replacement] : [parentId],
+        );
+      }
+    }
+    for (const [field, id] of [['regeneratedFrom', regeneratedFrom], ['replaces', replaces]] as const) {
+      if (id && !(await tx.toolLineage.findUnique({ where: { toolId: id }, select: { toolId: true } }))) {
+        throw new LineageError('UNKNOWN_VERSION', `${field}: unknown version ${id}`, field, [id]);
+      }
+    }
+
+    const generation = parentRows.length ? Math.max(...parentRows.map((p) => p.generation)) + 1 : 0;
+    const relationship: RelationshipType | null =
+      parents.length === 0 ? null : parents.length > 1 ? 'merge' : byId.get(parents[0]!)!.toolName === ref.name ? 'direct' : 'fork';
+
+    await tx.toolLineage.create({
+      data: {
+        toolId: ref.id,
+        toolName: ref.name,
+        version: ref.version,
+        fullName: `${ref.name}_v${ref.version}`,
+        major: ref.major,
+        minor: ref.minor,
+        patch: ref.patch,
+        healthStatus: health,
+        generation,
+        code: input.code,
+        codeHash: codeHash(input.code),
+        description: input.description ?? '',
+        category: input.category ?? '',
+        regeneratedFrom,
+        healId: input.healId ?? null,
+      },
+    });
+    if (relationship) {
+      await tx.lineageRelationship.createMany({
+        data: parents.map((parentId) => ({ childId: ref.id, parentId, relationshipType: relationship })),
+      });
+    }
+    if (replaces) {
+      await tx.lineageRelationship.create({ data: { childId: ref.id, parentId: replaces, relationshipType: 'regenerated' } });
+    }
+    if (input.mutation) {
+      const parentCode = parents.length
+        ? ((await tx.toolLineage.findUnique({ where: { toolId: parents[0]! }, select: { code: true } }))?.code ?? '')
+        : '';
+      await tx.mutation.create({
+        data: {
+          toolId: ref.id,
+          mutationType: input.mutation.type,
+          description: input.mutation.description,
+          promptUsed: input.mutation.prompt ?? null,
+          codeDiffHash: codeHash(`${parentCode}\u0000${input.code}`),
+          fitnessBefore: input.mutation.fitnessBefore ?? null,
+          fitnessAfter: input.mutation.fitnessAfter ?? null,
+        },
+      });
+      if (input.mutation.fitnessAfter !== undefined && input.mutation.fitnessAfter !== null) {
+        await tx.fitnessHistory.create({ data: { toolId: ref.id, fitnessScore: input.mutation.fitnessAfter } });
+      }
+    }
+    await this.tests.addAuthored(ref.id, input.tests ?? [], tx);
+    // Rule closure: every rule any parent holds (parents already hold their ancestors' rules), plus
+    // every global rule.
+    await this.rules.inheritFromParents(ref.id, parents, tx);
+    const inherited = await this.rules.heldBy(ref.id, tx);
+
+    return {
+      id: ref.id,
+      name: ref.name,
+      version: ref.version,
+      generation,
+      parents,
+      relationship,
+      health,
+      inheritedRules: inherited,
+    };
+  }
+
+  private validateIdentity(input: RegisterVersionInput): VersionRef {
+    if (typeof input.name !== 'string' || input.name === '') {
+      throw new LineageError('INVALID_NAME', 'name: required', 'name');
+    }
+    if (typeof input.version !== 'string' || input.version === '') {
+      throw new LineageError('INVALID_SEMVER', 'version: required', 'version');
+    }
+    try {
+      return toVersionRef(input.name, input.version);
+    } catch (err) {
+      if (err instanceof InvalidIdError) {
+        const field = err.field === 'name' ? 'name' : 'version';
+        throw new LineageError(field === 'name' ? 'INVALID_NAME' : 'INVALID_SEMVER', `${field}: ${err.message}`, field);
+      }
+      throw err;
+    }
+  }
+
+  private validateParents(parents: string[], selfId: string): string[] {
+    if (!Array.isArray(parents)) throw new LineageError('INVALID_INPUT', 'parents: must be a list of version ids', 'parents');
+    const ids = parents.map((p, i) => normalizeVersionId(p, `parents[${i}]`).id);
+    const seen = new Set<string>();
+    for (const [i, id] of ids.entries()) {
+      if (id === selfId) throw new LineageError('CYCLE', `parents[${i}]: ${id} cannot be its own parent`, `parents[${i}]`, [id]);
+      if (seen.has(id)) throw new LineageError('INVALID_INPUT', `parents[${i}]: ${id} is listed twice`, `parents[${i}]`, [id]);
+      seen.add(id);
+    }
+    return ids;
+  }
+
+  private validateMutation(mutation: MutationInput | null | undefined, parentCount: number): void {
+    if (!mutation) return;
+    if (parentCount === 0) {
+      throw new LineageError('INVALID_INPUT', 'mutation: a root version (no parents) has no mutation', 'mutation');
+    }
+    if (!MUTATION_TYPES.includes(mutation.type)) {
+      throw new LineageError('INVALID_INPUT', `mutation.type: "${mutation.type}" is not one of ${MUTATION_TYPES.join(', ')}`, 'mutation.type');
+    }
+    if (!mutation.description) throw new LineageError('INVALID_INPUT', 'mutation.description: required', 'mutation.description');
+  }
+
+  private validateTests(tests: TestCaseInput[]): void {
+    const names = new Set<string>();
+    for (const [i, t] of tests.entries()) {
+      if (!t.name) throw new LineageError('INVALID_INPUT', `tests[${i}].name: required`, `tests[${i}].name`);
+      if (names.has(t.name)) throw new LineageError('INVALID_INPUT', `tests[${i}].name: "${t.name}" is used twice`, `tests[${i}].name`);
+      names.add(t.name);
+    }
+  }
+
+}
+
+/** Sorts a batch so that a version comes after any parent defined in the same batch. */
+function orderParentsFirst<T extends { input: RegisterVersionInput; ref: VersionRef }>(items: T[]): T[] {
+  const byId = new Map(items.map((item) => [item.ref.id, item]));
+  const placed = new Set<string>();
+  const visiting = new Set<string>();
+  const out: T[] = [];
+  const visit = (item: T) => {
+    if (placed.has(item.ref.id)) return;
+    if (visiting.has(item.ref.id)) {
+      throw new LineageError('CYCLE', `versions in this batch name each other as parents (at ${item.ref.id})`, 'parents', [item.ref.id]);
+    }
+    visiting.add(item.ref.id);
+    for (const p of item.input.parents ?? []) {
+      let parentId: string | undefined;
+      try {
+        parentId = parseVersionId(p).id;
+      } catch {
+        parentId = undefined; // reported with its field by prepare()
+      }
+      const parent = parentId ? byId.get(parentId) : undefined;
+      if (parent && parent !== item) visit(parent);
+    }
+    visiting.delete(item.ref.id);
+    placed.add(item.ref.id);
+    out.push(item);
+  };
+  items.forEach(visit);
+  return out;
+}

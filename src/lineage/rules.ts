@@ -1,0 +1,173 @@
+import { Prisma, type AvoidanceRule } from '../generated/prisma/client.js';
+import type { PrismaClient } from '../infra/database.js';
+import type { AvoidanceRuleRecord, PropagationScope } from '../shared/lineage-types.js';
+import { descendantSet, NEWEST_FIRST, type Db } from './sql.js';
+
+/** An avoidance_rules row as an AvoidanceRuleRecord (dates as ISO strings). */
+export function toRuleRecord(r: AvoidanceRule): AvoidanceRuleRecord {
+  return {
+    ruleId: r.ruleId,
+    description: r.description,
+    patternToAvoid: r.patternToAvoid,
+    patternKind: r.patternKind,
+    reason: r.reason,
+    sourceFailure: r.sourceFailure,
+    propagationScope: r.propagationScope as PropagationScope,
+    createdAt: r.createdAt.toISOString(),
+  };
+}
+
+export interface NewRule {
+  ruleId: string;
+  description: string;
+  patternToAvoid: string;
+  patternKind: string;
+  reason: string;
+  sourceVersionId: string;
+  scope: PropagationScope;
+}
+
+/** A rule row for listings: scope, source and how many versions hold it. */
+export interface RuleListing {
+  ruleId: string;
+  description: string;
+  scope: string;
+  patternKind: string;
+  pattern: string;
+  source: string;
+  reason: string;
+  affects: number;
+  createdAt: string;
+}
+
+/**
+ * The one statement that gives versions rules: `rows` is a SELECT yielding (tool_id, rule_id, via);
+ * a version that holds a rule already keeps it as it was.
+ */
+export async function grantRules(db: Db, rows: Prisma.Sql): Promise<number> {
+  return db.$executeRaw`
+    INSERT INTO rule_inheritance (tool_id, rule_id, via)
+    ${rows}
+    ON CONFLICT (tool_id, rule_id) DO NOTHING`;
+}
+
+/** avoidance_rules and rule_inheritance: creating rules, propagating them, and what applies where. */
+export class RuleStore {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /** Creates a rule held by the version it was learned from (idempotent: the id is the heal's). */
+  async create(rule: NewRule, db: Db = this.prisma): Promise<void> {
+    const write = async (tx: Db) => {
+      await tx.avoidanceRule.upsert({
+        where: { ruleId: rule.ruleId },
+        create: {
+          ruleId: rule.ruleId,
+          description: rule.description,
+          patternToAvoid: rule.patternToAvoid,
+          patternKind: rule.patternKind,
+          reason: rule.reason,
+          sourceFailure: rule.sourceVersionId,
+          propagationScope: rule.scope,
+        },
+        update: {},
+      });
+      await grantRules(tx, Prisma.sql`SELECT ${rule.sourceVersionId}::varchar, ${rule.ruleId}::varchar, 'source'`);
+    };
+    if (db === this.prisma) await this.prisma.$transaction((tx) => write(tx));
+    else await write(db);
+  }
+
+  /** Gives a new version every rule its parents hold (they hold their ancestors') and every global rule. */
+  async inheritFromParents(versionId: string, parents: string[], db: Db = this.prisma): Promise<void> {
+    await grantRules(
+      db,
+      Prisma.sql`SELECT ${versionId}::varchar, rule_id, 'ancestor' FROM rule_inheritance WHERE tool_id = ANY(${parents}::varchar[])
+        UNION
+        SELECT ${versionId}::varchar, rule_id, 'global' FROM avoidance_rules WHERE propagation_scope = 'global'`,
+    );
+  }
+
+  /** Gives a version the named rules, as their holder (`source`): a healed version keeps what its heal learned. */
+  async grantByIds(versionId: string, ruleIds: string[], db: Db = this.prisma): Promise<void> {
+    if (!ruleIds.length) return;
+    await grantRules(db, Prisma.sql`SELECT ${versionId}::varchar, rule_id, 'source' FROM avoidance_rules WHERE rule_id = ANY(${ruleIds}::varchar[])`);
+  }
+
+  /**
+   * Propagates a rule by its scope, set-based: `descendants` (every descendant of the version that
+   * broke), `all_similar` (those, plus every version of the tools whose newest description and code
+   * are trigram-similar to it at or above `similarityThreshold`), `global` (every version).
+   */
+  async propagate(ruleId: string, similarityThreshold: number): Promise<{ scope: PropagationScope; reached: number; similarTools: string[] } | null> {
+    const rule = await this.prisma.avoidanceRule.findUnique({ where: { ruleId } });
+    if (!rule) return null;
+    const scope = rule.propagationScope as PropagationScope;
+    const source = rule.sourceFailure;
+    let similarTools: string[] = [];
+    await this.prisma.$transaction(async (tx) => {
+      await grantRules(tx, Prisma.sql`${descendantSet(source)} SELECT id, ${ruleId}::varchar, 'descendants' FROM d`);
+      if (scope === 'all_similar') {
+        const similar = await tx.$queryRaw<{ tool_name: string }[]>`
+          WITH src AS (SELECT tool_name, description || ' ' || code AS text FROM tool_lineage WHERE tool_id = ${source}),
+          newest AS (
+            SELECT DISTINCT ON (tool_name) tool_name, description || ' ' || code AS text
+            FROM tool_lineage ORDER BY tool_name, ${NEWEST_FIRST}
+          )
+          SELECT n.tool_name FROM newest n, src
+          WHERE n.tool_name <> src.tool_name AND similarity(n.text, src.text) >= ${similarityThreshold}
+          ORDER BY n.tool_name`;
+        similarTools = similar.map((s) => s.tool_name);
+        await grantRules(tx, Prisma.sql`SELECT tool_id, ${ruleId}::varchar, 'all_similar' FROM tool_lineage WHERE tool_name = ANY(${similarTools}::varchar[])`);
+      }
+      if (scope === 'global') {
+        await grantRules(tx, Prisma.sql`SELECT tool_id, ${ruleId}::varchar, 'global' FROM tool_lineage`);
+      }
+    });
+    const reached = await this.prisma.ruleInheritance.count({ where: { ruleId, via: { not: 'source' } } });
+    return { scope, reached, similarTools };
+  }
+
+  /** Every avoidance rule that applies to a version (inherited, propagated or global). */
+  async inScope(versionId: string, db: Db = this.prisma): Promise<AvoidanceRuleRecord[]> {
+    const rows = await db.avoidanceRule.findMany({
+      where: { OR: [{ inheritance: { some: { toolId: versionId } } }, { propagationScope: 'global' }] },
+      orderBy: { createdAt: 'asc' },
+    });
+    return rows.map(toRuleRecord);
+  }
+
+  async byIds(ruleIds: string[], db: Db = this.prisma): Promise<AvoidanceRuleRecord[]> {
+    if (!ruleIds.length) return [];
+    const rows = await db.avoidanceRule.findMany({ where: { ruleId: { in: ruleIds } }, orderBy: { createdAt: 'asc' } });
+    return rows.map(toRuleRecord);
+  }
+
+  /** The rules in scope of a version plus `extra` ids (a heal's new rule before it is inherited), each once. */
+  async inScopeWith(versionId: string, extra: string[], db: Db = this.prisma): Promise<AvoidanceRuleRecord[]> {
+    const inScope = await this.inScope(versionId, db);
+    const more = (await this.byIds(extra, db)).filter((r) => !inScope.some((s) => s.ruleId === r.ruleId));
+    return [...inScope, ...more];
+  }
+
+  /** The ids of the rules a version holds. */
+  async heldBy(versionId: string, db: Db = this.prisma): Promise<string[]> {
+    const rows = await db.ruleInheritance.findMany({ where: { toolId: versionId }, select: { ruleId: true }, orderBy: { ruleId: 'asc' } });
+    return rows.map((r) => r.ruleId);
+  }
+
+  /** How many versions hold each rule. */
+  async reach(ruleIds: string[]): Promise<Map<string, number>> {
+    const rows = await this.prisma.ruleInheritance.groupBy({ by: ['ruleId'], where: { ruleId: { in: ruleIds } }, _count: { _all: true } });
+    return new Map(rows.map((r) => [r.ruleId, r._count._all]));
+  }
+
+  /** Every rule with its scope, source and how many versions hold it (`dise rules`). */
+  async list(): Promise<RuleListing[]> {
+    const rows = await this.prisma.$queryRaw<(Omit<RuleListing, 'createdAt'> & { createdAt: Date })[]>`
+      SELECT r.rule_id AS "ruleId", r.description, r.propagation_scope AS scope, r.pattern_kind AS "patternKind",
+             r.pattern_to_avoid AS pattern, r.source_failure AS source, r.reason, r.created_at AS "createdAt",
+             (SELECT count(*)::int FROM rule_inheritance i WHERE i.rule_id = r.rule_id) AS affects
+      FROM avoidance_rules r ORDER BY r.created_at, r.rule_id`;
+    return rows.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() }));
+  }
+}

@@ -1,0 +1,74 @@
+import { Prisma } from '../generated/prisma/client.js';
+import type { PrismaClient } from '../infra/database.js';
+import { LINEAGE_EDGE_TYPES, ROUTABLE_HEALTH } from '../shared/lineage-types.js';
+
+/**
+ * The SQL facts every statement on the lineage tables shares, spelled once: what a lineage edge is,
+ * what a routable version is, the recursive walks, and the newest routable version of a tool.
+ */
+
+/** A Prisma client or an open transaction: every data-layer method takes either. */
+export type Db = PrismaClient | Prisma.TransactionClient;
+
+/** `'a', 'b'`: a SQL list of fixed vocabulary, built only from the constants below (never from input). */
+function literalList(values: readonly string[]): string {
+  return values.map((v) => `'${v.replace(/'/g, "''")}'`).join(', ');
+}
+
+/** For node-postgres text queries (the runtime's hot path). */
+export const LINEAGE_EDGE_LIST = literalList(LINEAGE_EDGE_TYPES);
+export const ROUTABLE_HEALTH_LIST = literalList(ROUTABLE_HEALTH);
+
+function column(alias: string | undefined, name: string): string {
+  return alias ? `${alias}.${name}` : name;
+}
+
+/** `<alias>.relationship_type` is an ancestry edge (direct, merge or fork; never `regenerated`). */
+export function isLineageEdge(alias?: string): Prisma.Sql {
+  return Prisma.raw(`${column(alias, 'relationship_type')} IN (${LINEAGE_EDGE_LIST})`);
+}
+
+/** `<alias>.health_status` lets callers be routed to the version. */
+export function isRoutable(alias?: string): Prisma.Sql {
+  return Prisma.raw(`${column(alias, 'health_status')} IN (${ROUTABLE_HEALTH_LIST})`);
+}
+
+/** `WITH RECURSIVE d(id)`: every descendant of a version along lineage edges, each once. */
+export function descendantSet(id: string): Prisma.Sql {
+  return Prisma.sql`WITH RECURSIVE d(id) AS (
+        SELECT child_id FROM lineage_relationships WHERE parent_id = ${id} AND ${isLineageEdge()}
+        UNION
+        SELECT r.child_id FROM lineage_relationships r JOIN d ON r.parent_id = d.id WHERE ${isLineageEdge('r')}
+      )`;
+}
+
+/** `WITH RECURSIVE a(id)`: every ancestor of a version (and the version itself with `includeSelf`). */
+export function ancestorSet(id: string, { includeSelf = false }: { includeSelf?: boolean } = {}): Prisma.Sql {
+  const start = includeSelf
+    ? Prisma.sql`SELECT ${id}::varchar`
+    : Prisma.sql`SELECT parent_id FROM lineage_relationships WHERE child_id = ${id} AND ${isLineageEdge()}`;
+  return Prisma.sql`WITH RECURSIVE a(id) AS (
+        ${start}
+        UNION
+        SELECT r.parent_id FROM lineage_relationships r JOIN a ON r.child_id = a.id WHERE ${isLineageEdge('r')}
+      )`;
+}
+
+/** Newest first by semantic version: the order that decides "the newest version of a tool". */
+export const NEWEST_FIRST = Prisma.raw('major DESC, minor DESC, patch DESC');
+
+/**
+ * A scalar subquery: the newest routable version of the tool named by `toolName`, leaving out the
+ * ids `exclude` (a SQL expression yielding ids) when given.
+ */
+export function newestRoutable(toolName: Prisma.Sql, exclude?: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`(SELECT nr.tool_id FROM tool_lineage nr
+          WHERE nr.tool_name = ${toolName} AND ${isRoutable('nr')}
+            ${exclude ? Prisma.sql`AND nr.tool_id NOT IN (${exclude})` : Prisma.empty}
+          ORDER BY nr.major DESC, nr.minor DESC, nr.patch DESC LIMIT 1)`;
+}
+
+/** Rows of a table as Prisma JSON input (Prisma wants InputJsonValue, not our JsonValue). */
+export function asJson(value: unknown): Prisma.InputJsonValue {
+  return value as Prisma.InputJsonValue;
+}

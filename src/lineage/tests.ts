@@ -1,0 +1,106 @@
+import type { PrismaClient } from '../infra/database.js';
+import type { JsonValue, TestCaseRecord } from '../shared/lineage-types.js';
+import { ancestorSet, asJson, isLineageEdge, isRoutable, type Db } from './sql.js';
+
+export interface AuthoredTest {
+  name: string;
+  input: JsonValue;
+  expect: JsonValue;
+  critical?: boolean;
+}
+
+/** A failing input turned into a test on the ancestor a heal starts from. */
+export interface MintedTest {
+  name: string;
+  input: JsonValue;
+  expected: JsonValue;
+  sourceFailureId: number | null;
+}
+
+/** A minted test that applies to a routed version, with that version's code. */
+export interface RoutedMintedTest {
+  versionId: string;
+  code: string;
+  testId: number;
+  name: string;
+  input: JsonValue;
+  expected: JsonValue;
+}
+
+/** test_cases: authored tests, minted tests, and the suite of a version. */
+export class TestStore {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  async addAuthored(versionId: string, tests: AuthoredTest[], db: Db = this.prisma): Promise<void> {
+    if (!tests.length) return;
+    await db.testCase.createMany({
+      data: tests.map((t) => ({
+        toolId: versionId,
+        name: t.name,
+        input: asJson(t.input),
+        expected: asJson(t.expect),
+        critical: t.critical ?? true,
+        origin: 'authored',
+      })),
+    });
+  }
+
+  /** Attaches minted tests to a version (critical; a name already there is kept as it was). */
+  async mint(versionId: string, tests: MintedTest[], db: Db = this.prisma): Promise<void> {
+    if (!tests.length) return;
+    await db.testCase.createMany({
+      data: tests.map((m) => ({
+        toolId: versionId,
+        name: m.name,
+        input: asJson(m.input),
+        expected: asJson(m.expected),
+        critical: true,
+        origin: 'minted',
+        sourceFailureId: m.sourceFailureId,
+      })),
+      skipDuplicates: true,
+    });
+  }
+
+  /** The version's suite: tests introduced by it or by any ancestor (never by another branch). */
+  async suiteFor(versionId: string, db: Db = this.prisma): Promise<TestCaseRecord[]> {
+    const rows = await db.$queryRaw<
+      { id: number; tool_id: string; name: string; input: JsonValue; expected: JsonValue; critical: boolean; origin: string; source_failure_id: number | null }[]
+    >`
+      ${ancestorSet(versionId, { includeSelf: true })}
+      SELECT t.id, t.tool_id, t.name, t.input, t.expected, t.critical, t.origin, t.source_failure_id
+      FROM test_cases t JOIN a ON t.tool_id = a.id
+      ORDER BY t.id`;
+    return rows.map((r) => ({
+      id: r.id,
+      toolId: r.tool_id,
+      name: r.name,
+      input: r.input,
+      expected: r.expected,
+      critical: r.critical,
+      origin: r.origin as 'authored' | 'minted',
+      sourceFailureId: r.source_failure_id,
+    }));
+  }
+
+  /** Minted tests attached to any ancestor of a routed, routable version (or to it), in one statement. */
+  async mintedForRouted(): Promise<RoutedMintedTest[]> {
+    const rows = await this.prisma.$queryRaw<{ version_id: string; code: string; test_id: number; name: string; input: JsonValue; expected: JsonValue }[]>`
+      WITH RECURSIVE routed AS (
+        SELECT t.tool_id, t.code FROM routes r JOIN tool_lineage t ON t.tool_id = r.version_id WHERE ${isRoutable('t')}
+      ), anc(root, id) AS (
+        SELECT tool_id, tool_id FROM routed
+        UNION
+        SELECT a.root, e.parent_id FROM anc a JOIN lineage_relationships e ON e.child_id = a.id AND ${isLineageEdge('e')}
+      )
+      SELECT r.tool_id AS version_id, r.code, tc.id AS test_id, tc.name, tc.input, tc.expected
+      FROM anc JOIN routed r ON r.tool_id = anc.root JOIN test_cases tc ON tc.tool_id = anc.id AND tc.origin = 'minted'
+      ORDER BY r.tool_id, tc.id`;
+    return rows.map((r) => ({ versionId: r.version_id, code: r.code, testId: r.test_id, name: r.name, input: r.input, expected: r.expected }));
+  }
+
+  /** How many minted tests the versions of a tool carry. */
+  async mintedCount(toolName: string): Promise<number> {
+    return this.prisma.testCase.count({ where: { origin: 'minted', tool: { toolName } } });
+  }
+}
