@@ -1,9 +1,9 @@
 import esquery from 'esquery';
-import { checkRuleGates } from '../detection/static-analysis.js';
 import { bisect, candidateAncestors, isBad, pathBetween } from '../healing/ancestry.js';
 import { judgeStoredVersion } from '../judge/plans.js';
 import { gatherFailingCases, reproduces, TRANSIENT_ERRORS, type FailingCase } from '../healing/failing-cases.js';
-import { analyzeOffline, lineDiff } from '../healing/offline-analysis.js';
+import { analyzeOffline, lineDiff, patternMatches } from '../healing/offline-analysis.js';
+import { revertChange } from '../healing/revert.js';
 import { analyzeWithLlm } from '../llm/analyst.js';
 import { MalformedAnswerError, PermanentLlmError } from '../llm/client.js';
 import type { FailureAnalysis } from '../shared/heal-types.js';
@@ -27,8 +27,11 @@ function describeCases(cases: FailingCase[]): string {
     .join('\n');
 }
 
-/** A machine pattern is kept only if it is usable and does not forbid what the good version does. */
-function checkedPattern(pattern: string, kind: 'regex' | 'ast' | 'semantic', goodCode: string): 'regex' | 'ast' | 'semantic' {
+/**
+ * A machine pattern is kept only if it is usable, matches the code that broke, and matches neither the
+ * good code nor any code the heal may produce; otherwise it is advice (semantic), never a gate.
+ */
+function checkedPattern(pattern: string, kind: 'regex' | 'ast' | 'semantic', badCode: string, notIn: string[]): 'regex' | 'ast' | 'semantic' {
   if (kind === 'semantic') return kind;
   try {
     if (kind === 'regex') new RegExp(pattern);
@@ -36,8 +39,8 @@ function checkedPattern(pattern: string, kind: 'regex' | 'ast' | 'semantic', goo
   } catch {
     return 'semantic';
   }
-  const hit = checkRuleGates(goodCode, [{ ruleId: 'probe', description: '', patternToAvoid: pattern, patternKind: kind }]);
-  return hit.length ? 'semantic' : kind;
+  if (!patternMatches(pattern, kind, badCode)) return 'semantic';
+  return notIn.some((code) => patternMatches(pattern, kind, code)) ? 'semantic' : kind;
 }
 
 /**
@@ -60,7 +63,7 @@ export function analyzeFailureActivity(deps: ActivityDeps) {
       SECURITY_TYPES.has(failure?.failureType ?? '') && deps.config.self_healing.propagation.critical_failures_global
         ? 'global'
         : deps.config.self_healing.propagation.default_scope;
-    const base = { problematicPattern: '', patternKind: 'semantic' as const, ruleDescription: '', scope: defaultScope, source: 'offline' as const, failingCases: cases.length, bisect: [] };
+    const base = { problematicPattern: '', patternKind: 'semantic' as const, ruleDescription: '', scope: defaultScope, source: 'offline' as const, failingCases: cases.length, bisect: [], culpritParentId: null, reproduced: false };
 
     const reproducedByFailed = cases.filter((c) => reproduces(deps.sandbox, failed.code, c));
     // Walk up, nearest first: the first ancestor that passes today's suite is the last validated
@@ -111,7 +114,22 @@ export function analyzeFailureActivity(deps: ActivityDeps) {
     const before = path[culpritIndex - 1]!;
     const mutation = (await deps.store.graph.latestMutation(culprit))?.description ?? null;
     const badCode = codeOf.get(culprit)!;
-    const common = { recoverable: true, verdict: 'mutation' as const, culpritId: culprit, lastGoodId: lastGood.id, bisect: probes, failingCases: cases.length };
+    // What the heal is expected to produce: a rule must never forbid it.
+    const revert = culprit !== input.versionId ? revertChange({ culpritCode: badCode, failedCode: failed.code, parentCode: before.code }) : null;
+    const healedCodes = [lastGood.code, before.code, ...(revert?.ok ? [revert.code] : [])];
+    // Nothing learned from nothing: a gate only when a failing input was reproduced on the culprit.
+    const reproduced = reproducedByFailed.some((c) => reproduces(deps.sandbox, badCode, c));
+    const common = {
+      recoverable: true,
+      verdict: 'mutation' as const,
+      culpritId: culprit,
+      culpritParentId: before.id,
+      lastGoodId: lastGood.id,
+      bisect: probes,
+      failingCases: cases.length,
+      reproduced,
+    };
+    const offline = () => analyzeOffline({ goodCode: before.code, badCode, goodId: before.id, badId: culprit, mutation, failure: failureText, healedCodes, reproduced });
 
     if (input.useLlm && deps.llm) {
       try {
@@ -132,7 +150,7 @@ export function analyzeFailureActivity(deps: ActivityDeps) {
           recoverable: answer.recoverable,
           reason: answer.reason,
           problematicPattern: answer.problematic_pattern,
-          patternKind: checkedPattern(answer.problematic_pattern, answer.pattern_kind, before.code),
+          patternKind: reproduced ? checkedPattern(answer.problematic_pattern, answer.pattern_kind, badCode, healedCodes) : 'semantic',
           ruleDescription: answer.rule_description,
           scope: defaultScope === 'global' ? 'global' : answer.scope,
           source: 'llm',
@@ -140,11 +158,10 @@ export function analyzeFailureActivity(deps: ActivityDeps) {
       } catch (err) {
         // Transient errors propagate: Temporal retries them. A malformed or refused answer falls back.
         if (!(err instanceof MalformedAnswerError || err instanceof PermanentLlmError)) throw err;
-        const offline = analyzeOffline({ goodCode: before.code, badCode, goodId: before.id, badId: culprit, mutation, failure: failureText });
-        return { ...common, ...offline, reason: `${offline.reason} (offline analysis: ${err.message})`, scope: defaultScope, source: 'offline' };
+        const fallback = offline();
+        return { ...common, ...fallback, reason: `${fallback.reason} (offline analysis: ${err.message})`, scope: defaultScope, source: 'offline' };
       }
     }
-    const offline = analyzeOffline({ goodCode: before.code, badCode, goodId: before.id, badId: culprit, mutation, failure: failureText });
-    return { ...common, ...offline, scope: defaultScope, source: 'offline' };
+    return { ...common, ...offline(), scope: defaultScope, source: 'offline' };
   };
 }

@@ -1,6 +1,7 @@
 import * as acorn from 'acorn';
 import * as walk from 'acorn-walk';
 import esquery from 'esquery';
+import { normalizedTokens } from './tokens.js';
 import type { DetectedFailure } from './types.js';
 
 export interface StaticFinding {
@@ -162,14 +163,18 @@ export interface GateRule {
   ruleId: string;
   description: string;
   patternToAvoid: string;
-  /** regex | ast (an esquery selector) | semantic (description only: for the LLM, not checked here) */
+  /**
+   * regex (over the code) | ast (an esquery selector) | tokens (a regex over the normalised token
+   * stream: renames and reformatting do not hide a match) | semantic (description only: for people and
+   * the LLM, never a gate)
+   */
   patternKind: string;
 }
 
 export interface GateViolation {
   ruleId: string;
   description: string;
-  patternKind: 'regex' | 'ast';
+  patternKind: 'regex' | 'ast' | 'tokens';
   pattern: string;
   line: number;
   excerpt: string;
@@ -179,6 +184,7 @@ export interface GateViolation {
 export function checkRuleGates(code: string, rules: GateRule[]): GateViolation[] {
   const violations: GateViolation[] = [];
   let program: acorn.Program | undefined;
+  let stream: ReturnType<typeof normalizedTokens> | undefined;
   const lines = code.split('\n');
   for (const rule of rules) {
     if (rule.patternKind === 'regex') {
@@ -192,6 +198,20 @@ export function checkRuleGates(code: string, rules: GateRule[]): GateViolation[]
       if (m) {
         const line = code.slice(0, m.index).split('\n').length;
         violations.push({ ruleId: rule.ruleId, description: rule.description, patternKind: 'regex', pattern: rule.patternToAvoid, line, excerpt: (lines[line - 1] ?? '').trim() });
+      }
+    } else if (rule.patternKind === 'tokens') {
+      stream ??= normalizedTokens(code);
+      let re: RegExp;
+      try {
+        re = new RegExp(`(?:^| )${rule.patternToAvoid}(?= |$)`);
+      } catch {
+        continue;
+      }
+      const m = stream ? re.exec(stream.text) : null;
+      if (m && stream) {
+        const tokenIndex = stream.text.slice(0, m.index + (m[0].startsWith(' ') ? 1 : 0)).split(' ').length - 1;
+        const line = stream.lines[tokenIndex] ?? 0;
+        violations.push({ ruleId: rule.ruleId, description: rule.description, patternKind: 'tokens', pattern: rule.patternToAvoid, line, excerpt: (lines[line - 1] ?? '').trim() });
       }
     } else if (rule.patternKind === 'ast') {
       program ??= parseForAnalysis(code);

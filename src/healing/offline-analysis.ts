@@ -1,120 +1,236 @@
-import * as walk from 'acorn-walk';
 import type * as acorn from 'acorn';
-import { parseForAnalysis } from '../detection/static-analysis.js';
+import * as walk from 'acorn-walk';
+import { diffComm } from 'node-diff3';
+import { checkRuleGates, parseForAnalysis } from '../detection/static-analysis.js';
+import { normalizedTokens } from '../detection/tokens.js';
 
-/** What changed between two code bodies, structurally: calls and regex literals added and removed. */
-export interface CodeChange {
-  addedCalls: string[];
-  removedCalls: string[];
-  addedRegexes: string[];
-  removedRegexes: string[];
-  addedLines: string[];
-  removedLines: string[];
+/** A line diff with two lines of context around each change: for evidence, prompts and people. */
+export function lineDiff(before: string, after: string, context = 2): string {
+  const out: string[] = [];
+  const blocks = diffComm(before.split('\n'), after.split('\n'));
+  blocks.forEach((block, i) => {
+    if ('common' in block && block.common) {
+      const lines = block.common;
+      const head = i > 0 ? lines.slice(0, context) : [];
+      const tail = i < blocks.length - 1 ? lines.slice(Math.max(head.length, lines.length - context)) : [];
+      out.push(...head.map((l) => `  ${l}`));
+      if (head.length + tail.length < lines.length && (head.length || tail.length)) out.push('  …');
+      out.push(...tail.map((l) => `  ${l}`));
+    } else {
+      out.push(...(block.buffer1 ?? []).map((l) => `- ${l}`), ...(block.buffer2 ?? []).map((l) => `+ ${l}`));
+    }
+  });
+  return out.join('\n');
 }
 
-function features(code: string): { calls: Set<string>; regexes: Set<string> } {
-  const calls = new Set<string>();
-  const regexes = new Set<string>();
+/** The constructs of a code body that rules can be written about. */
+interface Features {
+  /** `.trim()` for method calls, `parseInt()` for plain calls. */
+  calls: Map<string, number>;
+  /** `/pattern/flags` → the literal's pattern and flags. */
+  regexes: Map<string, { pattern: string; flags: string }>;
+  /** Number and string literals as arguments of a call: `slice(… 40 …)`. */
+  callArguments: Map<string, { call: string; value: string | number }>;
+  operators: Map<string, number>;
+}
+
+function callName(node: acorn.CallExpression): string | null {
+  if (node.callee.type === 'Identifier') return `${node.callee.name}()`;
+  if (node.callee.type === 'MemberExpression' && !node.callee.computed && node.callee.property.type === 'Identifier') return `.${node.callee.property.name}()`;
+  return null;
+}
+
+function features(code: string): Features | null {
   let program: acorn.Program;
   try {
     program = parseForAnalysis(code);
   } catch {
-    return { calls, regexes };
+    return null;
   }
+  const f: Features = { calls: new Map(), regexes: new Map(), callArguments: new Map(), operators: new Map() };
+  const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
   walk.full(program, (node: acorn.AnyNode) => {
     if (node.type === 'CallExpression') {
-      if (node.callee.type === 'Identifier') calls.add(`${node.callee.name}()`);
-      if (node.callee.type === 'MemberExpression' && !node.callee.computed && node.callee.property.type === 'Identifier') {
-        calls.add(`.${node.callee.property.name}()`);
+      const name = callName(node);
+      if (name) {
+        bump(f.calls, name);
+        for (const arg of node.arguments) {
+          if (arg.type === 'Literal' && (typeof arg.value === 'number' || typeof arg.value === 'string')) {
+            f.callArguments.set(`${name}:${JSON.stringify(arg.value)}`, { call: name, value: arg.value });
+          }
+        }
       }
     }
-    if (node.type === 'Literal' && 'regex' in node && node.regex) regexes.add(`/${node.regex.pattern}/${node.regex.flags}`);
+    if (node.type === 'Literal' && 'regex' in node && node.regex) f.regexes.set(`/${node.regex.pattern}/${node.regex.flags}`, node.regex);
+    if (node.type === 'BinaryExpression' || node.type === 'LogicalExpression') bump(f.operators, node.operator);
   });
-  return { calls, regexes };
-}
-
-const meaningful = (line: string) => {
-  const t = line.trim();
-  return t && !t.startsWith('//') && t !== '{' && t !== '}' ? t : null;
-};
-
-export function diffCode(before: string, after: string): CodeChange {
-  const a = features(before);
-  const b = features(after);
-  const linesA = new Set(before.split('\n').map(meaningful).filter((l): l is string => l !== null));
-  const linesB = new Set(after.split('\n').map(meaningful).filter((l): l is string => l !== null));
-  return {
-    addedCalls: [...b.calls].filter((c) => !a.calls.has(c)),
-    removedCalls: [...a.calls].filter((c) => !b.calls.has(c)),
-    addedRegexes: [...b.regexes].filter((r) => !a.regexes.has(r)),
-    removedRegexes: [...a.regexes].filter((r) => !b.regexes.has(r)),
-    addedLines: [...linesB].filter((l) => !linesA.has(l)),
-    removedLines: [...linesA].filter((l) => !linesB.has(l)),
-  };
-}
-
-/** A unified-style line diff, for evidence and prompts (not a minimal diff: good enough to read). */
-export function lineDiff(before: string, after: string): string {
-  const a = before.split('\n');
-  const b = after.split('\n');
-  const setA = new Set(a);
-  const setB = new Set(b);
-  return [...a.filter((l) => !setB.has(l)).map((l) => `- ${l}`), ...b.filter((l) => !setA.has(l)).map((l) => `+ ${l}`)].join('\n');
+  return f;
 }
 
 function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
-function selectorFor(call: string): string {
-  if (call.startsWith('.')) return `CallExpression[callee.property.name="${call.slice(1, -2)}"]`;
-  return `CallExpression[callee.name="${call.slice(0, -2)}"]`;
+/** A value inside an esquery attribute selector's double quotes. */
+function selectorString(s: string): string {
+  return s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
 }
+
+function methodSelector(call: string): string {
+  return call.startsWith('.') ? `CallExpression[callee.property.name="${call.slice(1, -2)}"]` : `CallExpression[callee.name="${call.slice(0, -2)}"]`;
+}
+
+export type PatternKind = 'regex' | 'ast' | 'tokens' | 'semantic';
 
 export interface OfflineAnalysis {
   problematicPattern: string;
-  patternKind: 'regex' | 'ast' | 'semantic';
+  patternKind: PatternKind;
   ruleDescription: string;
   reason: string;
 }
 
-/**
- * Diff-based analysis of the change that introduced a failure, with no LLM: the constructs the
- * mutation added become the pattern to avoid (an AST selector for a new call, else a regex for a new
- * line), checked so that it never matches the good version's code.
- */
-export function analyzeOffline(args: { goodCode: string; badCode: string; goodId: string; badId: string; mutation: string | null; failure: string }): OfflineAnalysis {
-  const change = diffCode(args.goodCode, args.badCode);
-  const removed = [...change.removedRegexes.map(() => 'regex validation'), ...change.removedCalls].filter((v, i, all) => all.indexOf(v) === i);
-  const added = change.addedCalls;
-  const what = args.mutation ? `the mutation "${args.mutation}"` : `the change from ${args.goodId}`;
-  const reason = `${what} in ${args.badId} ${removed.length ? `removed ${removed.join(', ')}` : 'changed the logic'}${added.length ? ` and added ${added.join(', ')}` : ''}; it now fails: ${args.failure}`;
+interface RuleCandidate {
+  pattern: string;
+  kind: 'ast' | 'tokens';
+  /** Advice to a developer, completed by "made <version> fail: …". */
+  advice: string;
+  /** What the change did, for the analysis' reason. */
+  summary: string;
+}
 
-  const candidates: { pattern: string; kind: 'ast' | 'regex'; label: string }[] = [
-    ...added.map((c) => ({ pattern: selectorFor(c), kind: 'ast' as const, label: `a bare ${c} check` })),
-    ...change.addedLines.filter((l) => l.length >= 8).map((l) => ({ pattern: escapeRegex(l), kind: 'regex' as const, label: `\`${l}\`` })),
-  ];
-  for (const c of candidates) {
-    if (matchesCode(c, args.goodCode)) continue; // never forbid what the good version does
-    const instead = removed.length ? ` in place of ${removed.join(' and ')}` : '';
-    return {
-      problematicPattern: c.pattern,
-      patternKind: c.kind,
-      ruleDescription: `Never use ${c.label}${instead}: ${args.badId} did and failed (${args.failure})`,
-      reason,
-    };
+/** Does a machine-checkable pattern match the code? */
+export function patternMatches(pattern: string, kind: PatternKind, code: string): boolean {
+  if (kind === 'semantic') return false;
+  try {
+    return checkRuleGates(code, [{ ruleId: 'probe', description: '', patternToAvoid: pattern, patternKind: kind }]).length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Rule candidates from the smallest structural differences between the good and the bad code, most
+ * telling first: a call the change removed (the bad code lacks it), a regex literal it changed, a
+ * call argument it changed, a call it added, an operator it swapped — then the changed span of the
+ * normalised token stream.
+ */
+function ruleCandidates(good: Features, bad: Features, goodCode: string, badCode: string): RuleCandidate[] {
+  const out: RuleCandidate[] = [];
+  // Methods first: `.trim()` says more about what was lost than `String()`.
+  const removedCalls = [...good.calls.keys()].filter((c) => !bad.calls.has(c)).sort((a, b) => Number(b.startsWith('.')) - Number(a.startsWith('.')));
+  const addedCalls = [...bad.calls.keys()].filter((c) => !good.calls.has(c));
+  const removedRegexes = [...good.regexes.entries()].filter(([k]) => !bad.regexes.has(k));
+  const addedRegexes = [...bad.regexes.entries()].filter(([k]) => !good.regexes.has(k));
+
+  for (const [key, r] of addedRegexes) {
+    const was = removedRegexes[0]?.[0];
+    out.push({
+      pattern: `Literal[regex.pattern="${selectorString(r.pattern)}"][regex.flags="${selectorString(r.flags)}"]`,
+      kind: 'ast',
+      advice: was ? `keep the regex \`${was}\`; changing it to \`${key}\`` : `don't use the regex \`${key}\`; it`,
+      summary: was ? `changed the regex \`${was}\` to \`${key}\`` : `added the regex \`${key}\``,
+    });
+  }
+  for (const call of removedCalls) {
+    if (addedCalls.length && removedRegexes.length) continue; // a replaced check is told below
+    out.push({ pattern: `Program:not(:has(${methodSelector(call)}))`, kind: 'ast', advice: `keep \`${call}\`; dropping it`, summary: `dropped \`${call}\`` });
+  }
+  for (const [key, arg] of bad.callArguments) {
+    if (good.callArguments.has(key)) continue;
+    const was = [...good.callArguments.values()].find((g) => g.call === arg.call);
+    if (!was) continue;
+    const value = typeof arg.value === 'number' ? String(arg.value) : `"${selectorString(arg.value)}"`;
+    out.push({
+      pattern: `${methodSelector(arg.call)} > Literal[value=${value}]`,
+      kind: 'ast',
+      advice: `keep \`${arg.call.replace('()', `(… ${JSON.stringify(was.value)} …)`)}\`; changing it to ${JSON.stringify(arg.value)}`,
+      summary: `changed ${JSON.stringify(was.value)} to ${JSON.stringify(arg.value)} in \`${arg.call}\``,
+    });
+  }
+  for (const call of addedCalls) {
+    const instead = removedRegexes.length ? `the regex check \`${removedRegexes[0]![0]}\`` : removedCalls.length ? `\`${removedCalls.join('`, `')}\`` : null;
+    out.push({
+      pattern: methodSelector(call),
+      kind: 'ast',
+      advice: instead ? `don't replace ${instead} with \`${call}\`; doing so` : `don't use \`${call}\` here; it`,
+      summary: instead ? `replaced ${instead} with \`${call}\`` : `added \`${call}\``,
+    });
+  }
+  for (const [op, n] of bad.operators) {
+    if ((good.operators.get(op) ?? 0) >= n) continue;
+    const swapped = [...good.operators.keys()].find((o) => (bad.operators.get(o) ?? 0) < good.operators.get(o)!);
+    if (!swapped) continue;
+    out.push({ pattern: `BinaryExpression[operator="${selectorString(op)}"]`, kind: 'ast', advice: `keep \`${swapped}\`; changing it to \`${op}\``, summary: `changed \`${swapped}\` to \`${op}\`` });
+  }
+  const span = changedTokenSpan(goodCode, badCode);
+  if (span) out.push({ pattern: span.pattern, kind: 'tokens', advice: `don't write \`${span.text}\`; it`, summary: `wrote \`${span.text}\`` });
+  return out;
+}
+
+/** The tokens the bad code has where the good code differs (normalised, with one token of context). */
+function changedTokenSpan(goodCode: string, badCode: string): { pattern: string; text: string } | null {
+  const a = normalizedTokens(goodCode)?.tokens;
+  const b = normalizedTokens(badCode)?.tokens;
+  if (!a || !b) return null;
+  let start = 0;
+  while (start < a.length && start < b.length && a[start] === b[start]) start++;
+  let endA = a.length;
+  let endB = b.length;
+  while (endA > start && endB > start && a[endA - 1] === b[endB - 1]) {
+    endA--;
+    endB--;
+  }
+  const tokens = b.slice(Math.max(0, start - 1), Math.min(b.length, endB + 1));
+  if (!tokens.length || tokens.length > 12) return null; // a span that long is no rule, it is a rewrite
+  return { pattern: tokens.map(escapeRegex).join(' '), text: tokens.join(' ') };
+}
+
+/**
+ * Diff-based analysis of the change that introduced a failure, with no LLM. The rule is the smallest
+ * structural difference that explains it — an esquery selector, or a regex over the normalised token
+ * stream — kept only if it matches the bad code and matches neither the good code nor any healed
+ * code given (so it can gate future versions without refusing the fix). When no such pattern exists
+ * the rule is `semantic`: advice for people and the LLM, not a gate. Without `reproduced` evidence
+ * (a failing input the bad code gets wrong) nothing machine-checkable is learned.
+ */
+export function analyzeOffline(args: {
+  goodCode: string;
+  badCode: string;
+  goodId: string;
+  badId: string;
+  mutation: string | null;
+  failure: string;
+  /** Code the rule must not match: the heal's expected result (a revert) when known. */
+  healedCodes?: string[];
+  /** The failure was reproduced on the bad code (a failing input it gets wrong). */
+  reproduced: boolean;
+}): OfflineAnalysis {
+  const good = features(args.goodCode);
+  const bad = features(args.badCode);
+  const what = args.mutation ? `the mutation "${args.mutation}"` : `the change from ${args.goodId}`;
+  const candidates = good && bad ? ruleCandidates(good, bad, args.goodCode, args.badCode) : [];
+  const chosen = args.reproduced
+    ? candidates.find(
+        (c) =>
+          patternMatches(c.pattern, c.kind, args.badCode) &&
+          !patternMatches(c.pattern, c.kind, args.goodCode) &&
+          !(args.healedCodes ?? []).some((h) => patternMatches(c.pattern, c.kind, h)),
+      )
+    : undefined;
+  const reason = `${what} in ${args.badId} ${chosen ? chosen.summary : 'changed the code (no single construct explains the failure)'}; it now fails: ${args.failure}`;
+  if (chosen) {
+    return { problematicPattern: chosen.pattern, patternKind: chosen.kind, ruleDescription: `${capitalise(chosen.advice)} made ${args.badId} fail: ${args.failure}`, reason };
   }
   return {
-    problematicPattern: `Changes like ${args.badId}'s: ${args.failure}`,
+    problematicPattern: '',
     patternKind: 'semantic',
-    ruleDescription: `Keep the behaviour of ${args.goodId} that ${args.badId} lost: ${args.failure}`,
+    ruleDescription: args.reproduced
+      ? `Keep the behaviour of ${args.goodId} that ${args.badId} lost (${args.failure}); no single code construct explains it, so this rule is advice, not a gate`
+      : `${args.badId} was reported failing (${args.failure}) with no failing input to reproduce it; nothing is learned as a gate`,
     reason,
   };
 }
 
-function matchesCode(c: { pattern: string; kind: 'ast' | 'regex' }, code: string): boolean {
-  if (c.kind === 'regex') return new RegExp(c.pattern, 'm').test(code);
-  const { calls } = features(code);
-  const name = /"([^"]+)"/.exec(c.pattern)?.[1];
-  return c.pattern.includes('callee.property.name') ? calls.has(`.${name}()`) : calls.has(`${name}()`);
+function capitalise(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }

@@ -59,13 +59,17 @@ export interface FailureAnalysis {
   reason: string;
   /** The version that introduced the failure (bisected), the one to prune. */
   culpritId: string | null;
+  /** The version the culprit changed (its parent on the path from the last good one): what a revert restores. */
+  culpritParentId: string | null;
   /** The nearest ancestor that passes today's suite and does not reproduce the failure. */
   lastGoodId: string | null;
+  /** A failing input was reproduced on the culprit: only then is a machine-checkable rule (a gate) learned. */
+  reproduced: boolean;
   /** Versions tried while bisecting, with their result. */
   bisect: { id: string; bad: boolean }[];
   problematicPattern: string;
-  /** How the pattern is checked: regex, ast (esquery selector) or semantic (description only). */
-  patternKind: 'regex' | 'ast' | 'semantic';
+  /** How the pattern is checked: regex, ast (esquery selector), tokens (regex over the normalised token stream) or semantic (description only: no gate). */
+  patternKind: 'regex' | 'ast' | 'tokens' | 'semantic';
   ruleDescription: string;
   scope: PropagationScope;
   /** Where the analysis came from. */

@@ -46,7 +46,16 @@ export async function createTestDatabase({ migrated = true }: { migrated?: boole
     async drop() {
       await prisma.$disconnect();
       await pool.end();
-      await admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+      // Connections may still be closing: a forced drop would kill them mid-close, and the error
+      // would surface in whichever test file runs next. Wait for them (5 s at most), then force.
+      await admin(async (c) => {
+        for (let i = 0; i < 50; i++) {
+          const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+          if (!rows[0]?.n) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      });
     },
   };
 }
