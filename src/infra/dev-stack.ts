@@ -2,7 +2,7 @@ import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { DiseConfig } from '../config/schema.js';
-import { ensureHealthMonitor } from '../healing/monitor-client.js';
+import { ensureHealthMonitor } from '../client/monitor-client.js';
 import { DEFAULT_NAMESPACE } from '../shared/constants.js';
 import { startWorker, type RunningWorker } from '../worker.js';
 import { createPrismaClient, redactUrl, type PrismaClient } from './database.js';
