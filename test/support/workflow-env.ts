@@ -32,8 +32,8 @@ export interface WorkflowTestEnv {
 
 let runtimeInstalled = false;
 
-/** One time-skipping server and one workflow bundle for a test file. */
-export async function createWorkflowTestEnv(): Promise<WorkflowTestEnv> {
+/** One time-skipping server and one workflow bundle for a test file (pass a bundle to reuse it). */
+export async function createWorkflowTestEnv(reuse?: WorkflowBundleWithSourceMap): Promise<WorkflowTestEnv> {
   if (!runtimeInstalled) {
     // Quiet: a workflow that fails on purpose is not news.
     Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } } });
@@ -41,7 +41,7 @@ export async function createWorkflowTestEnv(): Promise<WorkflowTestEnv> {
   }
   const [env, bundle] = await Promise.all([
     TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: findTemporalTestServer() } } }),
-    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('ERROR') }),
+    reuse ?? bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('ERROR') }),
   ]);
   await registerSearchAttributes(env.connection, env.namespace ?? 'default');
   return {
