@@ -5,7 +5,7 @@ import { emailLineage, DEMO_TRAFFIC } from '../../demo/email-lineage.js';
 import { registrationValidator } from '../../detection/registration.js';
 import { createPrismaClient } from '../../infra/database.js';
 import { readLiveDevState } from '../../infra/dev-state.js';
-import { startDevStack, type DevStack } from '../../infra/dev-stack.js';
+import { startDevStack, type DevStack } from '../dev-stack.js';
 import { stateDir } from '../../infra/paths.js';
 import { connectionOptions, type TemporalSettings } from '../../infra/temporal-connection.js';
 import { installTemporalRuntime } from '../../infra/temporal-runtime.js';
