@@ -15,7 +15,7 @@ export type Severity = (typeof SEVERITIES)[number];
 export const PROPAGATION_SCOPES = ['descendants', 'all_similar', 'global'] as const;
 export type PropagationScope = (typeof PROPAGATION_SCOPES)[number];
 
-/** Health values that callers may be routed to (the seed's can_reuse_tool). */
+/** Health values that callers may be routed to (what can_reuse_tool answers). */
 export const ROUTABLE_HEALTH: readonly Health[] = ['healthy', 'regenerated'];
 
 /** JSON values: tool inputs, outputs and expectations. */
@@ -42,7 +42,7 @@ export interface FailureRecord {
   timestamp: string;
 }
 
-/** The seed's FailureRecord as a detector returns it (not yet stored), with its evidence. */
+/** A FailureRecord as a detector returns it (not yet stored), with its evidence. */
 export interface DetectedFailure {
   failureType: string;
   description: string;
@@ -75,7 +75,7 @@ export interface TestCaseRecord {
   sourceFailureId: number | null;
 }
 
-/** Everything the seed's ToolLineage holds, plus the code. Dates cross boundaries as ISO strings. */
+/** Everything a ToolLineage holds, plus the code. Dates cross boundaries as ISO strings. */
 export interface ToolLineage {
   id: string;
   toolId: string;

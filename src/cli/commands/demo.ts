@@ -27,7 +27,7 @@ import { lineage } from './lineage.js';
 import { rules } from './rules.js';
 
 /**
- * `dise demo`: the seed's email-validator story, end to end, on the embedded stack (or a running
+ * `dise demo`: the email-validator story, end to end, on the embedded stack (or a running
  * `dise dev`): register the lineage (with a merge), send traffic through the runtime guard, let the
  * "optimize for speed" mutation break it, and watch the runtime report it, the monitor start the
  * heal, and the heal prune, learn, mint tests, regenerate, validate and reroute. Each run uses a

@@ -15,7 +15,7 @@ export interface HealthReport {
   monitor: (MonitorStatus & { reachable: true }) | { reachable: false; reason: string };
 }
 
-/** `dise health`: the seed's System Health Report, from the database and the monitor's `status` query. */
+/** `dise health`: the System Health Report, from the database and the monitor's `status` query. */
 export async function health(options: { json: boolean }, config: DiseConfig, out: Output): Promise<void> {
   const report: HealthReport = await withDatabase(out, async ({ prisma }): Promise<HealthReport> => {
     const counts = await prisma.$queryRaw<{ health_status: Health; n: number }[]>`SELECT health_status, count(*)::int AS n FROM tool_lineage GROUP BY health_status`;

@@ -12,7 +12,7 @@ interface PrunedRow {
   tainted: number;
 }
 
-/** `dise pruned`: pruned versions and why (the seed's `pruned` view). */
+/** `dise pruned`: pruned versions and why (the `pruned` view). */
 export async function pruned(options: { json: boolean }, config: DiseConfig, out: Output): Promise<void> {
   await withDatabase(out, async ({ prisma }) => {
     const rows = await prisma.$queryRaw<PrunedRow[]>`
