@@ -97,20 +97,34 @@ async function withMonitor(stubs: MonitorStubs, options: HealthMonitorOptions, f
       await fn(monitor);
     } finally {
       // Leave nothing waiting on this task queue once its worker is gone.
-      const started = (await monitor.query(monitorStatusQuery).catch(() => null))?.healsStarted ?? [];
+      const started = (await statusOf(monitor).catch(() => null))?.healsStarted ?? [];
       await monitor.terminate('test over').catch(() => undefined);
       for (const id of started) await on.env.client.workflow.getHandle(`heal:${id}`).terminate('test over').catch(() => undefined);
     }
   });
 }
 
+/**
+ * The monitor's status. A query sent while the monitor continues as new can go unanswered on the test
+ * server, so each try has a deadline and a lost one is sent again.
+ */
+async function statusOf(monitor: Monitor): Promise<MonitorStatus> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await t.env.client.withDeadline(Date.now() + 1_000, () => monitor.query(monitorStatusQuery));
+    } catch (err) {
+      if (attempt >= 5) throw err;
+    }
+  }
+}
+
 /** Polls the status (real time: signals need no timer) until `ok` holds. */
 async function eventually(monitor: Monitor, ok: (s: MonitorStatus) => boolean, timeoutMs = 5_000): Promise<MonitorStatus> {
   const until = Date.now() + timeoutMs;
-  let status = await monitor.query(monitorStatusQuery);
+  let status = await statusOf(monitor);
   while (!ok(status) && Date.now() < until) {
     await new Promise((r) => setTimeout(r, 25));
-    status = await monitor.query(monitorStatusQuery);
+    status = await statusOf(monitor);
   }
   return status;
 }
@@ -133,7 +147,7 @@ describe('healthMonitorWorkflow', { timeout: 30_000 }, () => {
   it('answers the status query before any check', async () => {
     const stubs = monitorStubs();
     await withMonitor(stubs, {}, async (monitor) => {
-      expect(await monitor.query(monitorStatusQuery)).toEqual({
+      expect(await statusOf(monitor)).toEqual({
         paused: false,
         lastCheckAt: null,
         checks: 0,
