@@ -64,6 +64,48 @@ export default tseslint.config(
     },
   },
   {
+    // Layers: no arrow runs upward. Infra (servers, connections, migrations) knows nothing of the
+    // client helpers, the CLI, the worker or the healing code built on it.
+    files: ['src/infra/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../cli/*', '../client/*', '../worker', '../worker.js', '../healing/*', '../activities/*', '../workflows/*', '../runtime/*', '../lineage/*'],
+              message: 'src/infra is the bottom layer: it must not import the layers built on it.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // src/shared is imported by workflows, activities, clients and the CLI: it imports nothing of theirs.
+    files: ['src/shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['../*', '!../shared/*'], message: 'src/shared imports only src/shared (and @temporalio/common or /workflow).' }],
+        },
+      ],
+    },
+  },
+  {
+    // Temporal client code lives in src/client; healing algorithms and the client helpers do not mix.
+    files: ['src/healing/**/*.ts', 'src/client/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['../cli/*', '../worker', '../worker.js'], message: 'No arrow upward: the CLI and the worker are built on these.' }],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
 import { defaultConfig } from '../src/config/schema.js';
 import { createActivities } from '../src/activities/index.js';
-import { startHeal } from '../src/healing/start-heal.js';
+import { startHeal } from '../src/client/start-heal.js';
 import { Sandbox } from '../src/sandbox/sandbox.js';
 import { createPrismaClient } from '../src/infra/database.js';
 import { installTemporalRuntime } from '../src/infra/temporal-runtime.js';

@@ -3,7 +3,7 @@
  *
  * Builds 100,000 versions with merges, then measures: registering one more version, the ancestors
  * of a deep leaf, the descendants of a node with 50,000+ descendants, and our one-statement
- * descendants-plus-taint walk against the seed's per-node walk (a get and an update per descendant)
+ * descendants-plus-taint walk against a per-node walk (a get and an update per descendant)
  * on the same 5,000 descendants, side by side in this process.
  */
 import type pg from 'pg';
@@ -109,8 +109,8 @@ async function main(): Promise<void> {
     const reset = () => db.pool.query(`UPDATE tool_lineage SET health_status = 'healthy' WHERE tool_name = 'medium'`);
     const taintTargets = await store.descendants(mediumRoot);
     await reset();
-    const seed = await time(async () => {
-      // The seed's prune_branch: for each descendant, get its lineage and update its health.
+    const perNode = await time(async () => {
+      // A per-node prune_branch: for each descendant, get its lineage and update its health.
       const ids = (await store.descendants(mediumRoot)).map((d) => d.id);
       for (const id of ids) {
         const row = await prisma.toolLineage.findUnique({ where: { toolId: id } });
@@ -130,8 +130,8 @@ async function main(): Promise<void> {
     }
     oursRuns.sort((a, b) => a - b);
     const ours = oursRuns[2]!;
-    if (tainted !== taintTargets.length || seed.value !== taintTargets.length) {
-      throw new Error(`walks disagree: ours tainted ${tainted}, seed walked ${seed.value}, expected ${taintTargets.length}`);
+    if (tainted !== taintTargets.length || perNode.value !== taintTargets.length) {
+      throw new Error(`walks disagree: ours tainted ${tainted}, per-node walked ${perNode.value}, expected ${taintTargets.length}`);
     }
 
     const rows: [string, string, string][] = [
@@ -139,9 +139,9 @@ async function main(): Promise<void> {
       ['register one more version (2 parents)', fmtMs(register), 'median of 20'],
       [`ancestors of a deep leaf (${ancestorsCount.toLocaleString()} ancestors)`, fmtMs(ancestors), 'median of 10'],
       [`descendants of a node (${descendantsCount.toLocaleString()} descendants)`, fmtMs(descendants), `median of 5, target < 500 ms`],
-      [`seed per-node taint walk (${seed.value.toLocaleString()} descendants)`, fmtMs(seed.ms), 'a get + an update per descendant'],
+      [`per-node taint walk (${perNode.value.toLocaleString()} descendants)`, fmtMs(perNode.ms), 'a get + an update per descendant'],
       [`our one-statement taint (${tainted.toLocaleString()} descendants)`, fmtMs(ours), 'median of 5'],
-      ['ratio seed / ours', `${(seed.ms / ours).toFixed(1)}x`, 'target >= 50x'],
+      ['ratio per-node / ours', `${(perNode.ms / ours).toFixed(1)}x`, 'target >= 50x'],
     ];
     printFigures('bench:lineage', rows, {
       bench: 'lineage',
@@ -152,9 +152,9 @@ async function main(): Promise<void> {
       ancestors: ancestorsCount,
       descendantsMs: descendants,
       descendants: descendantsCount,
-      seedTaintMs: seed.ms,
+      perNodeTaintMs: perNode.ms,
       oursTaintMs: ours,
-      ratio: seed.ms / ours,
+      ratio: perNode.ms / ours,
     });
   } finally {
     await prisma.$disconnect();

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
 import { defaultConfig } from '../src/config/schema.js';
-import { startHeal } from '../src/healing/start-heal.js';
+import { startHeal } from '../src/client/start-heal.js';
 import { createPrismaClient } from '../src/infra/database.js';
 import { PACKAGE_ROOT } from '../src/infra/paths.js';
 import { installTemporalRuntime } from '../src/infra/temporal-runtime.js';

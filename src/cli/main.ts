@@ -44,7 +44,7 @@ Examples:
 
   program
     .command('demo')
-    .description("the seed's email-validator story end to end on the embedded stack: break, detect, prune, learn, regenerate, reroute")
+    .description("the email-validator story end to end on the embedded stack: break, detect, prune, learn, regenerate, reroute")
     .addHelpText('after', '\nUses a running `dise dev` if there is one, else starts the embedded stack for the run. With\nOPENAI_API_KEY (or OPENAI_BASE_URL) set, the LLM analyses and regenerates. Prints a JSON summary on stdout.\n\nExample:\n  $ npm run demo')
     .action(async () => {
       exitCode.value = await (await import('./commands/demo.js')).demo(config(), out);

@@ -1,20 +1,14 @@
-import { Client, Connection } from '@temporalio/client';
 import type { DiseConfig } from '../config/schema.js';
-import { connectionOptions, type TemporalSettings } from '../infra/temporal-connection.js';
+import { connectTemporalClient, type TemporalHandle } from '../client/connection.js';
+import type { TemporalSettings } from '../infra/temporal-connection.js';
 import { TemporalMonitorSignaler, type MonitorSignaler } from '../runtime/monitor-signaler.js';
 import { resolveTemporal, type Output } from './context.js';
 
-export interface TemporalHandle {
-  client: Client;
-  connection: Connection;
-  settings: TemporalSettings;
-  close(): Promise<void>;
-}
+export type { TemporalHandle } from '../client/connection.js';
 
+/** The CLI's Temporal client: TEMPORAL_* / config.yaml, else the running `dise dev` stack. */
 export async function connectTemporal(config?: DiseConfig, settings: TemporalSettings = resolveTemporal(process.env, config)): Promise<TemporalHandle> {
-  const connection = await Connection.connect({ ...connectionOptions(settings), connectTimeout: 5000 });
-  const client = new Client({ connection, namespace: settings.namespace });
-  return { client, connection, settings, close: () => connection.close() };
+  return connectTemporalClient(settings);
 }
 
 /**

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
 /**
- * config.yaml: the seed's `self_healing` and `lineage_tracking` sections, plus `llm`, `sandbox` and
- * `runtime`. Every key has the seed's default; unknown keys are errors (strict objects), so a typo
+ * config.yaml: the `self_healing` and `lineage_tracking` sections, plus `llm`, `sandbox` and
+ * `runtime`. Every key has its documented default; unknown keys are errors (strict objects), so a typo
  * never silently falls back to a default.
  */
 // A missing section means "all defaults": prefault feeds {} through the section's own defaults.
@@ -23,7 +23,7 @@ export const configSchema = z.strictObject({
       error_rate_threshold: z.number().gt(0).lt(1).default(0.05),
       /** Fractional fitness drop against the version's history. */
       performance_degradation: z.number().gt(0).lt(1).default(0.3),
-      /** How many recent executions the error rate is computed over (the seed's 100). */
+      /** How many recent executions the error rate is computed over (100 by default). */
       execution_window: z.int().min(10).max(100_000).default(100),
     }),
     pruning: section({
@@ -100,7 +100,7 @@ export type SandboxConfig = DiseConfig['sandbox'];
 export type ThresholdsConfig = DiseConfig['self_healing']['thresholds'];
 export type RuntimeConfig = DiseConfig['runtime'];
 
-/** The defaults: the seed's values. */
+/** The defaults, as config.example.yaml documents them. */
 export function defaultConfig(): DiseConfig {
   return configSchema.parse({});
 }

@@ -1,7 +1,7 @@
 import type { RegisterVersionInput } from '../lineage/store.js';
 
 /**
- * The seed's email validator lineage (its first diagram): 1.0.0 → {1.1.0, 1.0.1} → 2.0.0 (a merge)
+ * The email-validator story's lineage: 1.0.0 → {1.1.0, 1.0.1} → 2.0.0 (a merge)
  * → 2.1.0 → 2.2.0, where 2.2.0 "optimizes for speed" by replacing the regex with an '@' check.
  */
 export function emailLineage(name: string): RegisterVersionInput[] {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { LlmClient } from './client.js';
 
-/** What we ask the analyst for: the seed's FailureAnalysis, as strict JSON. */
+/** What we ask the analyst for: a FailureAnalysis, as strict JSON. */
 export const llmAnalysisSchema = z.strictObject({
   recoverable: z.boolean(),
   reason: z.string().min(1),
@@ -31,7 +31,7 @@ pattern_kind "regex" (a JavaScript regular expression matched against the code) 
 selector over an ESTree AST, e.g. CallExpression[callee.property.name="indexOf"]); it must NOT match
 the good version's code. Use "semantic" only when no mechanical pattern captures the mistake.`;
 
-/** Asks the LLM what went wrong (the seed's analyze_failure prompt, answered as JSON). */
+/** Asks the LLM what went wrong (the analyze_failure prompt, answered as JSON). */
 export async function analyzeWithLlm(llm: LlmClient, p: AnalysisPrompt): Promise<LlmAnalysis> {
   const user = `Analyze this tool failure:
 FAILED TOOL: ${p.failedId}

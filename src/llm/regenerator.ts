@@ -20,7 +20,7 @@ const SYSTEM = `You regenerate a JavaScript tool. The tool is a script defining 
 takes and returns JSON values, with no require, imports, process, network or timers.
 Answer with JSON only: {"code": "<the whole script>", "notes": "<what you changed>"}.`;
 
-/** The seed's regenerate_from_ancestor prompt: the ancestor, the goal, every rule and every rejection. */
+/** The regenerate_from_ancestor prompt: the ancestor, the goal, every rule and every rejection. */
 export async function regenerateWithLlm(llm: LlmClient, p: RegenerationPrompt): Promise<LlmRegeneration> {
   const constraints = p.rules
     .map((r, i) => `${i + 1}. AVOID: ${r.description}\n   Pattern: ${r.patternToAvoid}\n   Reason: ${r.reason}\n   Source: ${r.sourceFailure}`)

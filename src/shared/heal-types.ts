@@ -52,7 +52,7 @@ export type Verdict =
   /** Nothing to heal from: no ancestor passes its suite. */
   | 'unrecoverable';
 
-/** The seed's FailureAnalysis, plus where the failure came from. */
+/** A FailureAnalysis (the data model's), plus where the failure came from. */
 export interface FailureAnalysis {
   recoverable: boolean;
   verdict: Verdict;

@@ -1,5 +1,5 @@
 /**
- * Version ids: `<name>@<semver>` (e.g. `email_validator@2.2.0`). The seed's spelling
+ * Version ids: `<name>@<semver>` (e.g. `email_validator@2.2.0`). The legacy spelling
  * `email_validator_v2.2.0` is accepted as input everywhere and normalised to the canonical form.
  * Pure functions: imported by workflows, activities, the CLI and the runtime alike.
  */
@@ -51,12 +51,12 @@ export function formatVersionId(name: string, version: string): string {
 function splitId(input: string): { name: string; version: string } | undefined {
   const at = input.lastIndexOf('@');
   if (at > 0) return { name: input.slice(0, at), version: input.slice(at + 1) };
-  const seed = /^(.+)_v(\d+\.\d+\.\d+)$/.exec(input);
-  if (seed) return { name: seed[1] as string, version: seed[2] as string };
+  const legacy = /^(.+)_v(\d+\.\d+\.\d+)$/.exec(input);
+  if (legacy) return { name: legacy[1] as string, version: legacy[2] as string };
   return undefined;
 }
 
-/** Parses `name@X.Y.Z` or the seed's `name_vX.Y.Z`; throws InvalidIdError naming what is wrong. */
+/** Parses `name@X.Y.Z` or the legacy `name_vX.Y.Z` id spelling; throws InvalidIdError naming what is wrong. */
 export function parseVersionId(input: string): VersionRef {
   const parts = splitId(input.trim());
   if (!parts) {

@@ -45,7 +45,7 @@ export interface FailureRecord {
   timestamp: string;
 }
 
-/** The seed's FailureRecord as a detector returns it (not yet stored), with its evidence. */
+/** A FailureRecord as a detector returns it (not yet stored), with its evidence. */
 export interface DetectedFailure {
   failureType: string;
   description: string;
@@ -78,7 +78,7 @@ export interface TestCaseRecord {
   sourceFailureId: number | null;
 }
 
-/** Everything the seed's ToolLineage holds, plus the code. Dates cross boundaries as ISO strings. */
+/** Everything a ToolLineage holds, plus the code. Dates cross boundaries as ISO strings. */
 export interface ToolLineage {
   id: string;
   toolId: string;

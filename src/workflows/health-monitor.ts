@@ -2,6 +2,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  log,
   ParentClosePolicy,
   proxyActivities,
   setHandler,
@@ -10,8 +11,9 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { DiseActivities } from '../activities/index.js';
-import { healWorkflowId } from '../shared/constants.js';
+import { healStartOptions } from '../shared/heal-start.js';
 import type { HealthFinding } from '../shared/heal-types.js';
+import { InvalidIdError } from '../shared/ids.js';
 import {
   checkNowSignal,
   failureReportedSignal,
@@ -127,14 +129,21 @@ export async function healthMonitorWorkflow(options: HealthMonitorOptions = {}):
   }
 }
 
+/** Starts the heal of a finding the way every heal is started (src/shared/heal-start.ts), as an abandoned child. */
 async function startHeal(finding: HealthFinding, state: MonitorState): Promise<void> {
+  let options;
   try {
-    await startChild(selfHealWorkflow, {
-      workflowId: healWorkflowId(finding.versionId),
-      args: [{ versionId: finding.versionId, trigger: 'monitor', failure: finding.failure }],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-    });
+    options = healStartOptions({ versionId: finding.versionId, trigger: 'monitor', failure: finding.failure });
+  } catch (err) {
+    // Ids come from the lineage tables, so this is not expected; one bad id must not stall the monitor.
+    if (err instanceof InvalidIdError) {
+      log.warn(`not healing ${finding.versionId}: ${err.message}`);
+      return;
+    }
+    throw err;
+  }
+  try {
+    await startChild(selfHealWorkflow, { ...options, parentClosePolicy: ParentClosePolicy.ABANDON });
     state.healsStarted.push(finding.versionId);
     if (state.healsStarted.length > KEEP_HEALS) state.healsStarted.splice(0, state.healsStarted.length - KEEP_HEALS);
   } catch (err) {

@@ -21,6 +21,7 @@ import {
   type Rejection,
   type SelfHealInput,
 } from '../shared/heal-types.js';
+import { healStepMessage, type HealStepMessageArgs } from '../shared/heal-steps.js';
 import { healProgressQuery } from '../shared/messages.js';
 import { DISE_HEAL_STATUS, DISE_HEAL_STEP } from '../shared/search-attributes.js';
 
@@ -89,9 +90,10 @@ export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgre
   };
   setHandler(healProgressQuery, () => progress);
 
-  const enter = (step: HealStep, message: string) => {
+  // Every step's message comes from the catalogue in src/shared/heal-steps.ts, which the CLI reads too.
+  const enter = <S extends HealStep>(step: S, ...args: HealStepMessageArgs<S>) => {
     progress.step = step;
-    progress.message = message;
+    progress.message = healStepMessage(step, ...args);
     upsertSearchAttributes([
       { key: DISE_HEAL_STEP, value: step },
       { key: DISE_HEAL_STATUS, value: progress.status },
@@ -105,7 +107,7 @@ export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgre
   };
 
   try {
-    enter('recordFailure', `recording the failure of ${input.versionId}`);
+    enter('recordFailure', input.versionId);
     const recorded = await db.recordFailure({ healId, workflowId, versionId: input.versionId, failure: input.failure, trigger: input.trigger });
     const settings = recorded.settings;
     progress.failureId = recorded.failureId;
@@ -116,7 +118,7 @@ export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgre
       return await finish('healed', `already pruned and replaced by ${recorded.healedBy}; the new failure is recorded`);
     }
 
-    enter('analyzeFailure', `analysing the failure${settings.llm ? ' (LLM)' : ' (offline)'} and bisecting the lineage`);
+    enter('analyzeFailure', settings.llm);
     const analysisInput = { healId, versionId: input.versionId, failureId: recorded.failureId, useLlm: settings.llm };
     let analysis;
     try {
@@ -134,16 +136,16 @@ export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgre
     if (!analysis.recoverable) return await finish('unhealed', `not recoverable: ${analysis.reason}`);
     if (!settings.autoPruneCritical) return await finish('not_pruned', `auto-pruning is off; ${analysis.culpritId} introduced the failure: ${analysis.reason}`);
 
-    enter('pruneBranch', `pruning ${analysis.culpritId}${settings.taintDescendants ? ' and tainting its descendants' : ''}`);
+    enter('pruneBranch', analysis.culpritId, settings.taintDescendants);
     progress.prune = await db.pruneBranch({ healId, failedId: input.versionId, failureId: recorded.failureId, analysis, taintDescendants: settings.taintDescendants });
 
-    enter('createAvoidanceRule', 'turning the failure into an avoidance rule');
+    enter('createAvoidanceRule');
     progress.rule = await db.createAvoidanceRule({ healId, sourceVersionId: analysis.culpritId, failureId: recorded.failureId, analysis });
 
-    enter('propagateRule', `propagating ${progress.rule.ruleId} (${progress.rule.scope})`);
+    enter('propagateRule', progress.rule.ruleId, progress.rule.scope);
     progress.propagation = await db.propagateRule({ ruleId: progress.rule.ruleId });
 
-    enter('findHealthyAncestor', 'validating ancestors against today’s suite and minting regression tests');
+    enter('findHealthyAncestor');
     const ancestor = await sandbox.findHealthyAncestor({ healId, failedId: input.versionId, culpritId: analysis.culpritId, failureId: recorded.failureId });
     progress.ancestor = ancestor;
     if (!ancestor.ancestorId) return await finish('unhealed', `no ancestor of ${analysis.culpritId} passes today's suite and the failing inputs`);
@@ -155,7 +157,7 @@ export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgre
     const rejections: string[] = [];
     for (let attempt = 1; attempt <= settings.maxRegenerationAttempts; attempt++) {
       progress.attempt = attempt;
-      enter('regenerate', `regenerating from ${ancestor.ancestorId} (attempt ${attempt} of ${settings.maxRegenerationAttempts})`);
+      enter('regenerate', ancestor.ancestorId, attempt, settings.maxRegenerationAttempts);
       let candidate: RegenerationCandidate;
       try {
         candidate = await llm.regenerate({ healId, attempt, ancestorId: ancestor.ancestorId, culpritId: analysis.culpritId, ruleIds, rejections, useLlm: settings.llm });
@@ -173,7 +175,7 @@ export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgre
         continue;
       }
 
-      enter('validateCandidate', `validating attempt ${attempt}`);
+      enter('validateCandidate', attempt);
       const validation: CandidateValidation = await sandbox.validateCandidate({
         healId,
         attempt,
@@ -190,7 +192,7 @@ export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgre
         continue;
       }
 
-      enter('promote', `promoting attempt ${attempt} and routing callers to it`);
+      enter('promote', attempt);
       progress.status = 'healed';
       const promoted = await db.promote({
         healId,

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { defaultConfig } from '../../src/config/schema.js';
 import { allViolations } from '../../src/doctor/invariants.js';
-import { startHeal } from '../../src/healing/start-heal.js';
+import { startHeal } from '../../src/client/start-heal.js';
 import { createPrismaClient, type PrismaClient } from '../../src/infra/database.js';
 import { migrate } from '../../src/infra/migrator.js';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/infra/postgres.js';

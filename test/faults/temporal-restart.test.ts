@@ -5,7 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config/schema.js';
 import { allViolations } from '../../src/doctor/invariants.js';
-import { startHeal } from '../../src/healing/start-heal.js';
+import { startHeal } from '../../src/client/start-heal.js';
 import { freePort, isProcessAlive, waitFor } from '../../src/infra/net.js';
 import { startTemporalDevServer, type RunningTemporal } from '../../src/infra/temporal-server.js';
 import { LineageStore } from '../../src/lineage/store.js';

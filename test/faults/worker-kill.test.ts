@@ -6,7 +6,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { allViolations } from '../../src/doctor/invariants.js';
-import { startHeal } from '../../src/healing/start-heal.js';
+import { startHeal } from '../../src/client/start-heal.js';
 import { PACKAGE_ROOT } from '../../src/infra/paths.js';
 import { LineageStore } from '../../src/lineage/store.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';

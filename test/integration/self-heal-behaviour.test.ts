@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
-import { startHeal } from '../../src/healing/start-heal.js';
+import { startHeal } from '../../src/client/start-heal.js';
 import { LineageError } from '../../src/lineage/errors.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import type { HealFailureInput } from '../../src/shared/heal-types.js';

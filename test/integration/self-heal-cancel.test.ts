@@ -3,7 +3,7 @@ import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { defaultConfig } from '../../src/config/schema.js';
-import { startHeal } from '../../src/healing/start-heal.js';
+import { startHeal } from '../../src/client/start-heal.js';
 import { LineageStore } from '../../src/lineage/store.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import { startWorker, type RunningWorker } from '../../src/worker.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config/schema.js';
 import { allViolations } from '../../src/doctor/invariants.js';
-import { startHeal } from '../../src/healing/start-heal.js';
+import { startHeal } from '../../src/client/start-heal.js';
 import { LineageStore } from '../../src/lineage/store.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import type { RunningWorker } from '../../src/worker.js';

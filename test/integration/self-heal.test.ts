@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
-import { startHeal } from '../../src/healing/start-heal.js';
+import { startHeal } from '../../src/client/start-heal.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import { registerEmailStory, V1_CODE, WRONG_RESULTS } from '../support/email-story.js';
 import { captureOutput } from '../support/output.js';

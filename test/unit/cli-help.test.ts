@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/main.js';
@@ -24,5 +27,37 @@ describe('the dise command line', () => {
       const command = all.find(([n]) => n === name)![1];
       expect(command.options.map((o) => o.long), name).toContain('--json');
     }
+  });
+});
+
+// Users meet the product's own words (the email-validator story, the legacy `name_vX.Y.Z` id
+// spelling, the System Health Report), never the name of the document the project grew from.
+describe('the words users see', () => {
+  const SEED = /\bseeds?\b|\bseed's\b/i;
+
+  it('`dise --help` and every command\'s --help never say "seed"', () => {
+    const texts: [string, string][] = [['dise', ''], ...all.map(([name]) => [name, ''] as [string, string])];
+    program.configureOutput({ writeOut: (s) => (texts[0]![1] += s) });
+    program.outputHelp();
+    all.forEach(([, command], i) => {
+      command.configureOutput({ writeOut: (s) => (texts[i + 1]![1] += s) });
+      command.outputHelp();
+    });
+    for (const [name, help] of texts) {
+      expect(help.length, name).toBeGreaterThan(0);
+      expect(help, `dise ${name} --help`).not.toMatch(SEED);
+    }
+  });
+
+  it('the demo, the health report and the CLI views never say "seed"', () => {
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const files = [
+      'src/cli/commands/demo.ts',
+      'src/cli/commands/health.ts',
+      'src/cli/main.ts',
+      ...readdirSync(path.join(root, 'src/demo')).map((f) => `src/demo/${f}`),
+      ...readdirSync(path.join(root, 'src/cli/format')).map((f) => `src/cli/format/${f}`),
+    ];
+    for (const file of files) expect(readFileSync(path.join(root, file), 'utf8'), file).not.toMatch(SEED);
   });
 });

@@ -5,7 +5,7 @@ import { emailLineage, DEMO_TRAFFIC } from '../../demo/email-lineage.js';
 import { registrationValidator } from '../../judge/registration.js';
 import { createPrismaClient } from '../../infra/database.js';
 import { readLiveDevState } from '../../infra/dev-state.js';
-import { startDevStack, type DevStack } from '../../infra/dev-stack.js';
+import { startDevStack, type DevStack } from '../dev-stack.js';
 import { stateDir } from '../../infra/paths.js';
 import { connectionOptions, type TemporalSettings } from '../../infra/temporal-connection.js';
 import { installTemporalRuntime } from '../../infra/temporal-runtime.js';
@@ -27,7 +27,7 @@ import { lineage } from './lineage.js';
 import { rules } from './rules.js';
 
 /**
- * `dise demo`: the seed's email-validator story, end to end, on the embedded stack (or a running
+ * `dise demo`: the email-validator story, end to end, on the embedded stack (or a running
  * `dise dev`): register the lineage (with a merge), send traffic through the runtime guard, let the
  * "optimize for speed" mutation break it, and watch the runtime report it, the monitor start the
  * heal, and the heal prune, learn, mint tests, regenerate, validate and reroute. Each run uses a

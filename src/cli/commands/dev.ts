@@ -1,7 +1,7 @@
 import type { DiseConfig } from '../../config/schema.js';
 import { installTemporalRuntime } from '../../infra/temporal-runtime.js';
 import { readLiveDevState, readyLine } from '../../infra/dev-state.js';
-import { startDevStack } from '../../infra/dev-stack.js';
+import { startDevStack } from '../dev-stack.js';
 import { stateDir } from '../../infra/paths.js';
 import type { Output } from '../context.js';
 

@@ -2,8 +2,9 @@ import type { DiseConfig } from '../../config/schema.js';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { readLiveDevState } from '../../infra/dev-state.js';
 import { taskQueueFromEnv } from '../../infra/temporal-connection.js';
-import { startHeal, type HealHandle } from '../../healing/start-heal.js';
+import { startHeal, type HealHandle } from '../../client/start-heal.js';
 import { healWorkflowId } from '../../shared/constants.js';
+import { HEAL_STEPS, healStepOfActivity } from '../../shared/heal-steps.js';
 import type { HealProgress } from '../../shared/heal-types.js';
 import { healProgressQuery } from '../../shared/messages.js';
 import type { selfHealWorkflow } from '../../workflows/self-heal.js';
@@ -32,18 +33,11 @@ async function withTemporal<T>(config: DiseConfig, fn: (t: TemporalHandle) => Pr
   }
 }
 
-const STEP_TEXT: Record<string, string> = {
-  recordFailure: 'recording the failure',
-  analyzeFailure: 'analysing the failure and bisecting the lineage',
-  pruneBranch: 'pruning the version that introduced it and tainting its descendants',
-  createAvoidanceRule: 'turning the failure into an avoidance rule',
-  propagateRule: 'propagating the rule',
-  findHealthyAncestor: 'validating ancestors against today’s suite and minting regression tests',
-  regenerate: 'regenerating from the healthy ancestor',
-  validateCandidate: 'validating the candidate',
-  promote: 'promoting the new version and routing callers to it',
-  finishHeal: 'recording how the heal ended',
-};
+/** The step line of an activity scheduled in a heal's history, from the catalogue the workflow reads too. */
+function stepLine(activityType: string): string {
+  const step = healStepOfActivity(activityType);
+  return step ? HEAL_STEPS[step].line : activityType;
+}
 
 /**
  * Prints each step as the heal reaches it — read from the workflow's history with long polls, so no
@@ -66,7 +60,7 @@ export async function followHeal(temporal: TemporalHandle, handle: HealHandle, o
       if (scheduled && !json) {
         const n = (seen.get(scheduled) ?? 0) + 1;
         seen.set(scheduled, n);
-        out.info(`[${scheduled}] ${STEP_TEXT[scheduled] ?? scheduled}${n > 1 ? ` (${n})` : ''}`);
+        out.info(`[${scheduled}] ${stepLine(scheduled)}${n > 1 ? ` (${n})` : ''}`);
       }
       const failure = e.activityTaskFailedEventAttributes?.failure ?? e.activityTaskTimedOutEventAttributes?.failure;
       if (failure && !json) out.info(`  … step failed, Temporal will retry: ${failure.message ?? 'timeout'}`);

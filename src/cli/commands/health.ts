@@ -17,7 +17,7 @@ export interface HealthReport {
   monitor: (MonitorStatus & { reachable: true }) | { reachable: false; reason: string };
 }
 
-/** `dise health`: the seed's System Health Report, from the database and the monitor's `status` query. */
+/** `dise health`: the System Health Report, from the database and the monitor's `status` query. */
 export async function health(options: { json: boolean }, config: DiseConfig, out: Output): Promise<void> {
   const report: HealthReport = await withDatabase(out, async ({ store }): Promise<HealthReport> => {
     const counts = await store.views.healthCounts();

@@ -7,7 +7,7 @@ import { colorEnabled } from '../format/style.js';
 
 import { LINEAGE_FORMATS } from '../lineage-formats.js';
 
-/** `dise lineage <id>`: the seed's lineage view, or the whole ToolLineage as JSON. */
+/** `dise lineage <id>`: the lineage view, or the whole ToolLineage as JSON. */
 export async function lineage(id: string, options: { json: boolean; format: string }, config: DiseConfig, out: Output): Promise<void> {
   if (!(LINEAGE_FORMATS as readonly string[]).includes(options.format)) {
     throw new UsageError(`--format: unknown format "${options.format}"; use one of ${LINEAGE_FORMATS.join(', ')}`);

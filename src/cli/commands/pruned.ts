@@ -2,7 +2,7 @@ import type { DiseConfig } from '../../config/schema.js';
 import { withDatabase, type Output } from '../context.js';
 import { stamp, titleCase } from '../format/style.js';
 
-/** `dise pruned`: pruned versions and why (the seed's `pruned` view). */
+/** `dise pruned`: pruned versions and why. */
 export async function pruned(options: { json: boolean }, config: DiseConfig, out: Output): Promise<void> {
   await withDatabase(out, async ({ store }) => {
     const rows = await store.views.pruned();

@@ -1,4 +1,4 @@
-import { ensureHealthMonitor } from '../../healing/monitor-client.js';
+import { ensureHealthMonitor } from '../../client/monitor-client.js';
 import { registerSearchAttributes } from '../../infra/search-attributes-admin.js';
 import { connectTemporal } from '../temporal-client.js';
 import { llmSettingsFrom } from '../../llm/client.js';

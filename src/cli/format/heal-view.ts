@@ -1,8 +1,11 @@
+import { HEAL_STEPS } from '../../shared/heal-steps.js';
 import type { HealProgress } from '../../shared/heal-types.js';
 
 /** A heal's outcome in a few lines: verdict, prune, rule, ancestor, attempts, result. */
 export function renderHeal(p: HealProgress): string {
   const lines = [`Heal of ${p.versionId}: ${p.status.toUpperCase()} (${p.message})`];
+  // A heal that is running, or ended early (cancelled, failed), says which step it is or was at.
+  if (p.step !== 'done') lines.push(`  Step: ${p.step} — ${HEAL_STEPS[p.step].line}`);
   if (p.analysis) {
     lines.push(`  Analysis (${p.analysis.source}): ${p.analysis.verdict}${p.analysis.culpritId ? `, introduced by ${p.analysis.culpritId}` : ''} — ${p.analysis.reason}`);
     if (p.analysis.bisect.length) lines.push(`  Bisected: ${p.analysis.bisect.map((b) => `${b.id} ${b.bad ? 'bad' : 'good'}`).join(', ')}`);

@@ -13,7 +13,7 @@ export interface GraphEdge {
   type: RelationshipType;
 }
 
-/** Colours as in the seed's diagrams: pruned red, regenerated green, degraded amber. */
+/** Colours as in the README's lineage diagrams: pruned red, regenerated green, degraded amber. */
 const STYLE: Partial<Record<Health, { fill: string; stroke: string }>> = {
   pruned: { fill: '#ff6b6b', stroke: '#c92a2a' },
   failed: { fill: '#ffa8a8', stroke: '#c92a2a' },

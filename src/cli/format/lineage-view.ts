@@ -25,7 +25,7 @@ const DETECTION_LABEL: Record<string, string> = {
   report: 'Reported by a caller',
 };
 
-/** The seed's `lineage` view: status, ancestry, failures, mutations, rules created, recovery. */
+/** The `lineage` view: status, ancestry, failures, mutations, rules created, recovery. */
 export function renderLineage(l: ToolLineage, extras: LineageViewExtras): string {
   const color = extras.color ?? false;
   const lines: string[] = [];

@@ -25,7 +25,7 @@ export function healthBadge(health: Health, color: boolean): string {
   return paint(`${h.mark} ${h.label}`, h.color, color);
 }
 
-/** `2025-01-22 14:23:15` (UTC), the seed's timestamp style. */
+/** `2025-01-22 14:23:15` (UTC), the style of every timestamp the CLI prints. */
 export function stamp(isoString: string | null): string {
   if (!isoString) return '-';
   return isoString.replace('T', ' ').replace(/\.\d+Z$/, '').replace(/Z$/, '');

@@ -1,18 +1,18 @@
 import { appendFileSync } from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import type { DiseConfig } from '../config/schema.js';
-import { ensureHealthMonitor } from '../healing/monitor-client.js';
+import { connectTemporalClient } from '../client/connection.js';
+import { ensureHealthMonitor } from '../client/monitor-client.js';
 import { DEFAULT_NAMESPACE } from '../shared/constants.js';
 import { startWorker, type RunningWorker } from '../worker.js';
-import { createPrismaClient, redactUrl, type PrismaClient } from './database.js';
-import { readDevState, removeDevState, writeDevState, type DevState } from './dev-state.js';
-import { migrate } from './migrator.js';
-import { isProcessAlive } from './net.js';
-import { ensureDir } from './paths.js';
-import { startEmbeddedPostgres, type RunningPostgres } from './postgres.js';
-import { connectionOptions, temporalSettingsFromEnv, type TemporalSettings } from './temporal-connection.js';
-import { adoptTemporal, startTemporalDevServer, temporalAnswers, type RunningTemporal } from './temporal-server.js';
+import { createPrismaClient, redactUrl, type PrismaClient } from '../infra/database.js';
+import { readDevState, removeDevState, writeDevState, type DevState } from '../infra/dev-state.js';
+import { migrate } from '../infra/migrator.js';
+import { isProcessAlive } from '../infra/net.js';
+import { ensureDir } from '../infra/paths.js';
+import { startEmbeddedPostgres, type RunningPostgres } from '../infra/postgres.js';
+import { temporalSettingsFromEnv, type TemporalSettings } from '../infra/temporal-connection.js';
+import { adoptTemporal, startTemporalDevServer, temporalAnswers, type RunningTemporal } from '../infra/temporal-server.js';
 
 export interface DevStackOptions {
   /** State folder (`.dise/`). */
@@ -86,9 +86,9 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       worker = await startWorker({ temporal, prisma, config: options.config });
       stopping.push(() => worker!.shutdown());
       // The health monitor is a workflow: it runs wherever a worker polls, and survives restarts.
-      const connection = await Connection.connect(connectionOptions(temporal));
+      const connection = await connectTemporalClient(temporal, { connectTimeoutMs: 10_000 });
       try {
-        await ensureHealthMonitor(new Client({ connection, namespace: temporal.namespace }));
+        await ensureHealthMonitor(connection.client);
         log('health monitor running (workflow dise-health-monitor)');
       } finally {
         await connection.close();
