@@ -31,9 +31,10 @@ async function healDirectly(acts: Activities, versionId: string, failureId: numb
   const rule = await acts.createAvoidanceRule({ healId, sourceVersionId: analysis.culpritId!, failureId: recorded.failureId, analysis });
   await acts.propagateRule({ ruleId: rule.ruleId });
   const ancestor = await acts.findHealthyAncestor({ healId, failedId: versionId, culpritId: analysis.culpritId!, failureId: recorded.failureId });
-  const candidate = await acts.regenerate({ healId, attempt: 1, ancestorId: ancestor.ancestorId!, culpritId: analysis.culpritId!, ruleIds: [rule.ruleId], rejections: [], useLlm: false });
-  await acts.validateCandidate({ healId, attempt: 1, code: candidate.code!, ancestorId: ancestor.ancestorId!, failedId: versionId, culpritId: analysis.culpritId!, ruleIds: [rule.ruleId], requireTests: true });
-  const promoted = await acts.promote({ healId, failedId: versionId, culpritId: analysis.culpritId!, ancestorId: ancestor.ancestorId!, code: candidate.code!, strategy: 'rollback', notes: '', ruleIds: [rule.ruleId], progress: {} as never });
+  const common = { healId, attempt: 1, ancestorId: ancestor.ancestorId!, failedId: versionId, culpritId: analysis.culpritId!, ruleIds: [rule.ruleId] };
+  const candidate = await acts.regenerate({ ...common, strategy: 'rollback', culpritParentId: analysis.culpritParentId, mistake: analysis.reason, rejections: [] });
+  const validation = await acts.validateCandidate({ ...common, code: candidate.code!, strategy: 'rollback', builtOn: candidate.builtOn!, requireTests: true });
+  const promoted = await acts.promote({ ...common, code: candidate.code!, strategy: 'rollback', builtOn: candidate.builtOn!, setAside: validation.setAside, notes: '', progress: {} as never });
   return promoted.newVersionId;
 }
 

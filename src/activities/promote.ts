@@ -1,6 +1,6 @@
 import { judgeStoredVersion } from '../judge/plans.js';
 import { LineageError } from '../lineage/errors.js';
-import type { HealProgress, PromoteResult } from '../shared/heal-types.js';
+import type { HealProgress, PromoteResult, RegenerationStrategy, SetAsideTest } from '../shared/heal-types.js';
 import { requireVersion, type ActivityDeps } from './deps.js';
 
 export interface PromoteInput {
@@ -9,15 +9,19 @@ export interface PromoteInput {
   culpritId: string;
   ancestorId: string;
   code: string;
-  strategy: 'llm' | 'rollback';
+  strategy: RegenerationStrategy;
+  /** What the candidate is built on: the failed version (a revert) or the healthy ancestor. */
+  builtOn: string;
   notes: string;
+  /** The culprit's tests that encode the bug, set aside for the new version and its descendants. */
+  setAside: SetAsideTest[];
   ruleIds: string[];
   progress: HealProgress;
 }
 
-/** The failed version's next free patch number: 2.2.0 → 2.2.1 (or the first free one above). */
-async function nextPatchVersion(deps: ActivityDeps, culpritId: string): Promise<{ name: string; version: string }> {
-  const culprit = await requireVersion(deps, culpritId);
+/** A version's next free patch number: 2.2.0 → 2.2.1 (or the first free one above). */
+async function nextPatchVersion(deps: ActivityDeps, versionId: string): Promise<{ name: string; version: string }> {
+  const culprit = await requireVersion(deps, versionId);
   const used = await deps.store.graph.patchesAbove(culprit.name, culprit.major, culprit.minor, culprit.patch);
   let patch = culprit.patch + 1;
   while (used.has(patch)) patch++;
@@ -33,40 +37,56 @@ function isPatchTaken(err: unknown): boolean {
   return (err as { code?: unknown }).code === 'P2002';
 }
 
-/** Registers the candidate as the culprit's next free patch, routes to it, and records the heal run. */
+/** What the new version's mutation says it is. */
+async function mutationFor(deps: ActivityDeps, input: PromoteInput) {
+  const culpritMutation = await deps.store.graph.latestMutation(input.culpritId);
+  const common = { prompt: input.notes, fitnessBefore: culpritMutation?.fitnessBefore ?? null, fitnessAfter: null };
+  if (input.builtOn === input.failedId) {
+    const how = input.strategy === 'revert' ? 'three-way revert' : 'LLM revision';
+    return { type: 'bug_fix' as const, description: `Revert of ${input.culpritId}'s change on top of ${input.failedId} (self-healing, ${how}); the later changes are kept`, ...common };
+  }
+  if (input.strategy === 'rollback') {
+    return { type: 'bug_fix' as const, description: `Rollback of ${input.culpritId} to ${input.ancestorId} (self-healing); every change after ${input.ancestorId} is lost`, ...common };
+  }
+  return { type: culpritMutation?.type ?? 'bug_fix', description: `Regenerated from ${input.ancestorId} (self-healing): ${culpritMutation?.description ?? 'recover'}`, ...common };
+}
+
+/**
+ * Registers the candidate, routes to it and records the heal run, in one transaction. A candidate
+ * built on the failed version (a revert) is that version's next patch: a direct edge from it (the
+ * changes it keeps), a `regenerated` edge from it (what it replaces) and a `reverts` edge from the
+ * culprit (whose change it undoes), with the culprit's bug-encoding tests set aside. A candidate built
+ * on the healthy ancestor is the culprit's next patch: a direct edge from the ancestor and a
+ * `regenerated` edge from the culprit.
+ */
 async function registerNextPatch(deps: ActivityDeps, input: PromoteInput): Promise<string> {
   const culprit = await deps.store.graph.version(input.culpritId);
-  const lastMutation = await deps.store.graph.latestMutation(input.culpritId);
-  const { name, version } = await nextPatchVersion(deps, input.culpritId);
-  const ancestor = await requireVersion(deps, input.ancestorId);
+  const base = await requireVersion(deps, input.builtOn);
+  const revert = input.builtOn === input.failedId && input.failedId !== input.culpritId;
+  const { name, version } = await nextPatchVersion(deps, revert ? input.failedId : input.culpritId);
   const [registered] = await deps.store.registerMany(
     [
       {
         name,
         version,
-        parents: [input.ancestorId],
+        parents: [input.builtOn],
         code: input.code,
-        description: culprit?.description || ancestor.description,
-        category: culprit?.category || ancestor.category,
+        description: (revert ? base.description : culprit?.description) || base.description,
+        category: (revert ? base.category : culprit?.category) || base.category,
         health: 'regenerated',
-        regeneratedFrom: input.ancestorId,
-        replaces: input.culpritId,
+        regeneratedFrom: input.builtOn,
+        replaces: revert ? input.failedId : input.culpritId,
+        reverts: revert ? input.culpritId : null,
         healId: input.healId,
-        mutation: {
-          type: input.strategy === 'rollback' ? 'bug_fix' : (lastMutation?.type ?? 'bug_fix'),
-          description:
-            input.strategy === 'rollback'
-              ? `Rollback of ${input.culpritId} to ${input.ancestorId} (self-healing, offline regeneration)`
-              : `Regenerated from ${input.ancestorId} (self-healing): ${lastMutation?.description ?? 'recover'}`,
-          prompt: input.notes,
-          fitnessBefore: lastMutation?.fitnessBefore ?? null,
-          fitnessAfter: null,
-        },
+        mutation: await mutationFor(deps, input),
       },
     ],
     {
       afterInsert: async (tx, v) => {
         await deps.store.rules.grantByIds(v.id, input.ruleIds, tx);
+        if (revert) {
+          await deps.store.tests.suspend(v.id, input.setAside.map((t) => t.testId), input.healId, `introduced by ${input.culpritId} and failed by the healthy ${input.ancestorId}: it encodes the bug`, tx);
+        }
         await deps.store.routing.setRoute(v.id, `healed ${input.culpritId} (heal ${input.healId})`, tx);
         await deps.store.healRuns.healed(input.healId, input.progress, v.id, tx);
       },
@@ -76,11 +96,10 @@ async function registerNextPatch(deps: ActivityDeps, input: PromoteInput): Promi
 }
 
 /**
- * Step 9: registers the validated candidate as the failed version's next patch — parent edge to the
- * ancestor, a `regenerated` edge to the pruned version, health REGENERATED, the inherited rules plus
- * the new ones — routes callers to it and records the heal run, in one transaction keyed by the heal
- * (a retry after a crash finds the version instead of making another). Then re-validates the
- * descendants the prune tainted and restores those that pass.
+ * Step 9: registers the validated candidate (see registerNextPatch for its edges and number), health
+ * REGENERATED, the inherited rules plus the new ones; routes callers to it and records the heal run,
+ * in one transaction keyed by the heal (a retry after a crash finds the version instead of making
+ * another). Then re-validates the descendants the prune tainted and restores those that pass.
  */
 export function promoteActivity(deps: ActivityDeps) {
   return async function promote(input: PromoteInput): Promise<PromoteResult> {

@@ -58,6 +58,7 @@ export function recordFailureActivity(deps: ActivityDeps) {
         maxRegenerationAttempts: c.regeneration.max_regeneration_attempts,
         requireTestValidation: c.regeneration.require_test_validation,
         llm: deps.llm !== null,
+        strategies: c.regeneration.strategies.filter((s) => s !== 'llm' || deps.llm !== null),
       },
     };
   };

@@ -1,46 +1,106 @@
-import { regenerateWithLlm } from '../llm/regenerator.js';
+import { pathBetween } from '../healing/ancestry.js';
+import { lineDiff } from '../healing/offline-analysis.js';
+import { revertChange } from '../healing/revert.js';
 import { MalformedAnswerError, PermanentLlmError } from '../llm/client.js';
-import type { RegenerationCandidate } from '../shared/heal-types.js';
+import { regenerateWithLlm, reviseWithLlm } from '../llm/regenerator.js';
+import type { RegenerationCandidate, RegenerationStrategy } from '../shared/heal-types.js';
 import { requireVersion, type ActivityDeps } from './deps.js';
 
 export interface RegenerateInput {
   healId: string;
   attempt: number;
+  strategy: RegenerationStrategy;
   ancestorId: string;
+  failedId: string;
   culpritId: string;
+  /** The version the culprit changed: what a revert restores. */
+  culpritParentId: string | null;
+  /** Why the culprit's change is wrong, for the LLM. */
+  mistake: string;
   ruleIds: string[];
   /** Why earlier attempts were rejected: fed to the next one. */
   rejections: string[];
-  useLlm: boolean;
 }
 
 /**
- * Step 7: a new version from the healthy ancestor that keeps the mutation's goal and obeys every rule
- * in scope — by the LLM when configured, else a rollback (the ancestor's own code). An unusable
- * answer is returned as a failed attempt (code null); transient LLM errors are thrown for Temporal
- * to retry.
+ * Step 7: a candidate by one strategy. `revert` undoes the culprit's change on top of the failed
+ * version with a three-way merge (offline; a conflict is a failed attempt); `llm` has the LLM rewrite
+ * the failed version without the mistake, keeping the later changes — or regenerate from the healthy
+ * ancestor when the failed version is itself the culprit; `rollback` is the ancestor's own code. An
+ * unusable answer is a failed attempt (code null); transient LLM errors are thrown for Temporal to
+ * retry.
  */
 export function regenerateActivity(deps: ActivityDeps) {
   return async function regenerate(input: RegenerateInput): Promise<RegenerationCandidate> {
+    const { store } = deps;
     const ancestor = await requireVersion(deps, input.ancestorId);
-    if (!input.useLlm || !deps.llm) {
-      return { strategy: 'rollback', code: ancestor.code, notes: `rollback to ${input.ancestorId}'s code (offline strategy)` };
+    const failed = await requireVersion(deps, input.failedId);
+    const culprit = await requireVersion(deps, input.culpritId);
+    const keepsLaterWork = input.culpritId !== input.failedId;
+
+    if (input.strategy === 'rollback') {
+      return { strategy: 'rollback', code: ancestor.code, notes: `rollback to ${input.ancestorId}'s code`, builtOn: input.ancestorId };
     }
-    const goal = (await deps.store.graph.latestMutation(input.culpritId))?.description ?? `improve ${input.ancestorId}`;
-    const rules = await deps.store.rules.inScopeWith(input.ancestorId, input.ruleIds);
+
+    if (input.strategy === 'revert') {
+      if (!keepsLaterWork) {
+        return { strategy: 'revert', code: null, notes: `nothing after ${input.culpritId} to keep: a revert of it would be a rollback`, builtOn: null };
+      }
+      const parent = input.culpritParentId ? await requireVersion(deps, input.culpritParentId) : ancestor;
+      const result = revertChange({ culpritCode: culprit.code, failedCode: failed.code, parentCode: parent.code });
+      if (!result.ok) return { strategy: 'revert', code: null, notes: `revert of ${input.culpritId} on ${input.failedId} conflicts: ${result.reason}`, builtOn: null };
+      return {
+        strategy: 'revert',
+        code: result.code,
+        notes: `reverted ${input.culpritId}'s change (against ${parent.id}) on top of ${input.failedId}, merged by ${result.granularity}`,
+        builtOn: input.failedId,
+      };
+    }
+
+    if (!deps.llm) return { strategy: 'llm', code: null, notes: 'no LLM is configured (set OPENAI_API_KEY)', builtOn: null };
+    const scopeOf = keepsLaterWork ? input.failedId : input.ancestorId;
+    const rules = (await store.rules.inScopeWith(scopeOf, input.ruleIds)).map((r) => ({
+      ruleId: r.ruleId,
+      description: r.description,
+      patternToAvoid: r.patternToAvoid,
+      reason: r.reason,
+      sourceFailure: r.sourceFailure,
+    }));
     try {
+      if (keepsLaterWork) {
+        const parent = input.culpritParentId ? await requireVersion(deps, input.culpritParentId) : ancestor;
+        const path = await pathBetween(store, input.culpritId, input.failedId);
+        const laterGoals = [];
+        for (const id of path.slice(1)) {
+          const m = await store.graph.latestMutation(id);
+          if (m) laterGoals.push({ versionId: id, goal: `${m.description} (${m.type})` });
+        }
+        const answer = await reviseWithLlm(deps.llm, {
+          failedId: input.failedId,
+          failedCode: failed.code,
+          culpritId: input.culpritId,
+          culpritDiff: lineDiff(parent.code, culprit.code),
+          culpritMistake: input.mistake,
+          laterGoals,
+          rules,
+          rejections: input.rejections,
+          attempt: input.attempt,
+        });
+        return { strategy: 'llm', code: answer.code, notes: answer.notes, builtOn: input.failedId };
+      }
+      const goal = (await store.graph.latestMutation(input.culpritId))?.description ?? `improve ${input.ancestorId}`;
       const answer = await regenerateWithLlm(deps.llm, {
         ancestorId: input.ancestorId,
         ancestorCode: ancestor.code,
         goal,
-        rules: rules.map((r) => ({ ruleId: r.ruleId, description: r.description, patternToAvoid: r.patternToAvoid, reason: r.reason, sourceFailure: r.sourceFailure })),
+        rules,
         rejections: input.rejections,
         attempt: input.attempt,
       });
-      return { strategy: 'llm', code: answer.code, notes: answer.notes };
+      return { strategy: 'llm', code: answer.code, notes: answer.notes, builtOn: input.ancestorId };
     } catch (err) {
       if (err instanceof MalformedAnswerError || err instanceof PermanentLlmError) {
-        return { strategy: 'llm', code: null, notes: err.message };
+        return { strategy: 'llm', code: null, notes: err.message, builtOn: null };
       }
       throw err;
     }

@@ -1,11 +1,17 @@
-import { judgeWithScope } from '../judge/plans.js';
-import type { CandidateValidation } from '../shared/heal-types.js';
+import { runSuite } from '../detection/test-runner.js';
+import { pathBetween } from '../healing/ancestry.js';
+import { judgeWithScope, toSuiteTests } from '../judge/plans.js';
+import { codeHash } from '../lineage/tool-code.js';
+import type { CandidateValidation, FeaturesKept, RegenerationStrategy, SetAsideTest } from '../shared/heal-types.js';
 import { requireVersion, type ActivityDeps } from './deps.js';
 
 export interface ValidateCandidateInput {
   healId: string;
   attempt: number;
   code: string;
+  strategy: RegenerationStrategy;
+  /** What the candidate is built on: the failed version (revert, LLM revision) or the healthy ancestor. */
+  builtOn: string;
   ancestorId: string;
   failedId: string;
   culpritId: string;
@@ -14,28 +20,48 @@ export interface ValidateCandidateInput {
 }
 
 /**
- * Step 8: the judge with the candidate plan, against the healthy ancestor it was made from: the
- * candidate must parse and define run(), pass static analysis and every rule gate in scope (the new
- * rules included), pass the ancestor's suite — minted tests included — wherever the ancestor does,
- * and answer recorded real inputs of the failed versions as the ancestor does. Each rejection says
- * why, for the next attempt.
+ * Step 8: the judge decides. A candidate built on the healthy ancestor is judged as before against
+ * it: parse, static analysis, every rule gate in scope (the new rules included), the ancestor's suite
+ * (minted tests included) and regression against it, and the ancestor's answers to recorded real
+ * inputs. A candidate built on the failed version must pass the failed version's whole suite —
+ * features added after the culprit included — less the tests the culprit introduced that encode the
+ * bug (the healthy ancestor fails them: set aside, and named), with regression against the failed
+ * version. Either way the result says how many of the features added after the culprit it keeps.
  */
 export function validateCandidateActivity(deps: ActivityDeps) {
   return async function validateCandidate(input: ValidateCandidateInput): Promise<CandidateValidation> {
-    await requireVersion(deps, input.ancestorId);
+    const { store } = deps;
+    const ancestor = await requireVersion(deps, input.ancestorId);
+    const onFailed = input.builtOn === input.failedId;
+
+    // Tests introduced from the culprit down to the failed version: the features at stake.
+    const path = new Set(input.culpritId === input.failedId ? [input.failedId] : await pathBetween(store, input.culpritId, input.failedId));
+    const pathTests = toSuiteTests((await store.tests.suiteFor(input.failedId)).filter((t) => path.has(t.toolId) && t.origin === 'authored'));
+    const culpritTests = pathTests.filter((t) => t.toolId === input.culpritId);
+    const setAside: SetAsideTest[] = runSuite(deps.sandbox, codeHash(ancestor.code), ancestor.code, culpritTests)
+      .map((r, i) => ({ r, t: culpritTests[i]! }))
+      .filter(({ r }) => !r.passed)
+      .map(({ t }) => ({ testId: t.id!, name: t.name, introducedBy: input.culpritId }));
+    const asideIds = new Set(setAside.map((s) => s.testId));
+    const featureTests = pathTests.filter((t) => !asideIds.has(t.id!));
+    const results = runSuite(deps.sandbox, codeHash(input.code), input.code, featureTests);
+    const features: FeaturesKept = { kept: results.filter((r) => r.passed).length, total: results.length, lost: results.filter((r) => !r.passed).map((r) => r.name) };
+
     const why = 'regeneration.require_test_validation is off in config.yaml';
     const verdict = await judgeWithScope(
       deps,
-      'candidate',
-      { id: `candidate ${input.attempt}`, code: input.code },
-      {
-        scopeOf: input.ancestorId,
-        extraRuleIds: input.ruleIds,
-        baselineId: input.ancestorId,
-        replayFrom: [input.failedId, input.culpritId],
-        skip: input.requireTests ? {} : { suite: why, regression: why },
-      },
+      onFailed ? 'revert' : 'candidate',
+      { id: `candidate ${input.attempt} (${input.strategy})`, code: input.code },
+      onFailed
+        ? { scopeOf: input.failedId, extraRuleIds: input.ruleIds, baselineId: input.failedId, excludeTests: [...asideIds], skip: input.requireTests ? {} : { suite: why, regression: why } }
+        : {
+            scopeOf: input.ancestorId,
+            extraRuleIds: input.ruleIds,
+            baselineId: input.ancestorId,
+            replayFrom: [input.failedId, input.culpritId],
+            skip: input.requireTests ? {} : { suite: why, regression: why },
+          },
     );
-    return { ok: verdict.passed, rejections: verdict.rejections, testsRun: verdict.testsRun, replayed: verdict.replayed };
+    return { ok: verdict.passed, rejections: verdict.rejections, testsRun: verdict.testsRun, replayed: verdict.replayed, setAside: onFailed ? setAside : [], features };
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { REGENERATION_STRATEGIES } from '../shared/heal-types.js';
 
 /**
  * config.yaml: the `self_healing` and `lineage_tracking` sections, plus `llm`, `sandbox` and
@@ -35,6 +36,17 @@ export const configSchema = z.strictObject({
       auto_regenerate: z.boolean().default(true),
       max_regeneration_attempts: z.int().min(1).max(10).default(3),
       require_test_validation: z.boolean().default(true),
+      /**
+       * The strategies a heal tries, in order; leave one out to switch it off. revert: undo the
+       * culprit's change on top of the failed version (offline, keeps later features); llm: the
+       * LLM rewrites the failed version without the culprit's mistake (needs a key); rollback: the
+       * healthy ancestor's code as a new patch (the last resort).
+       */
+      strategies: z
+        .array(z.enum(REGENERATION_STRATEGIES))
+        .min(1)
+        .refine((s) => new Set(s).size === s.length, { message: 'each strategy at most once' })
+        .default(['revert', 'llm', 'rollback']),
     }),
     propagation: section({
       default_scope: z.enum(['descendants', 'all_similar', 'global']).default('descendants'),

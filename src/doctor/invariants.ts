@@ -3,7 +3,7 @@ import type { RunningHealRun } from '../lineage/heal-runs.js';
 import type { LineageStore } from '../lineage/store.js';
 
 export interface Violation {
-  invariant: 'acyclic' | 'routes' | 'taint' | 'rules' | 'regenerated' | 'heal-runs';
+  invariant: 'acyclic' | 'routes' | 'taint' | 'rules' | 'regenerated' | 'reverts' | 'heal-runs';
   message: string;
   ids: string[];
 }
@@ -16,7 +16,8 @@ export interface Violation {
  * - taint: no descendant of a pruned version is HEALTHY unless re-validated after the prune;
  * - rules: every inherited rule comes from an ancestor, the version itself, the version it replaces,
  *   or a wider scope (all_similar, global);
- * - regenerated: every regenerated version has its ancestor edge and its `regenerated` relation.
+ * - regenerated: every regenerated version has its ancestor edge and its `regenerated` relation;
+ * - reverts: a revert undoes one PRUNED ancestor of its own.
  */
 export async function lineageViolations(store: LineageStore): Promise<Violation[]> {
   const q = store.invariants;
@@ -45,6 +46,9 @@ export async function lineageViolations(store: LineageStore): Promise<Violation[
   const regenerated = await q.incompleteRegenerated();
   for (const r of regenerated) {
     violations.push({ invariant: 'regenerated', message: `the regenerated ${r.tool_id} lacks ${r.missing}`, ids: [r.tool_id] });
+  }
+  for (const r of await q.badReverts()) {
+    violations.push({ invariant: 'reverts', message: `${r.tool_id} reverts ${r.reverted}, which ${r.problem}`, ids: [r.tool_id, r.reverted] });
   }
   return violations;
 }

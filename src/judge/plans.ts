@@ -24,8 +24,16 @@ export const JUDGE_PLANS = {
     regression: 'the walk judges each ancestor on its own; its parent is judged next',
     replay: 'an ancestor is the reference recorded inputs are replayed against',
   },
-  /** A heal's candidate: everything, against the healthy ancestor it was made from. */
+  /** A heal's candidate made from the healthy ancestor (a rollback, an LLM regeneration): everything, against it. */
   candidate: {},
+  /**
+   * A heal's candidate built on the failed version (a revert, an LLM revision): the failed version's
+   * whole suite, later features included, minus the tests that encode the bug; regression against
+   * the failed version.
+   */
+  revert: {
+    replay: "a revert keeps the changes made after the culprit, so the ancestor's answers to recorded inputs are not the reference; the failed version's suite and the minted failing inputs decide",
+  },
 } as const satisfies Record<string, SkippedChecks>;
 
 export type JudgePurpose = keyof typeof JUDGE_PLANS;
@@ -46,6 +54,8 @@ export interface JudgeScope {
   replayFrom?: string[];
   /** Skips beyond the plan's, with reasons (e.g. `regeneration.require_test_validation` off). */
   skip?: SkippedChecks;
+  /** Tests of the suite left out (a revert's set-aside tests). */
+  excludeTests?: number[];
 }
 
 export const MAX_REPLAY_INPUTS = 200;
@@ -66,7 +76,8 @@ export async function judgeWithScope(
 ): Promise<Verdict> {
   const skip: SkippedChecks = { ...configSkips(deps.config), ...JUDGE_PLANS[purpose], ...scope.skip };
   const needs = (check: JudgeCheck) => !(check in skip);
-  const suite = needs('suite') || needs('regression') ? toSuiteTests(await deps.store.tests.suiteFor(scope.scopeOf, db)) : [];
+  const excluded = new Set(scope.excludeTests ?? []);
+  const suite = needs('suite') || needs('regression') ? toSuiteTests(await deps.store.tests.suiteFor(scope.scopeOf, db)).filter((t) => t.id === null || !excluded.has(t.id)) : [];
   const rules = needs('gates') ? await deps.store.rules.inScopeWith(scope.scopeOf, scope.extraRuleIds ?? [], db) : [];
   const baselineId = scope.baselineId ?? null;
   const baselineCode = baselineId && (needs('regression') || needs('replay')) ? (await deps.store.graph.codes([baselineId], db)).get(baselineId) : undefined;

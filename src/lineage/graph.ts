@@ -181,11 +181,11 @@ export class GraphStore {
     return rows.map((r) => r.id);
   }
 
-  /** The version that replaced a failed one (its `regenerated` edge), if any. */
+  /** The version that replaced a failed one (its `regenerated` edge) or reverted a pruned one, if any. */
   async healedReplacement(idInput: string, db: Db = this.prisma): Promise<string | null> {
     const id = normalizeVersionId(idInput).id;
     const edge = await db.lineageRelationship.findFirst({
-      where: { parentId: id, relationshipType: 'regenerated' },
+      where: { parentId: id, relationshipType: { in: ['regenerated', 'reverts'] } },
       orderBy: { id: 'desc' },
       select: { childId: true },
     });

@@ -54,6 +54,29 @@ export class InvariantQueries {
       ORDER BY i.tool_id, i.rule_id LIMIT 1000`;
   }
 
+  /**
+   * Reverts whose `reverts` edge is wrong: the version undone must be PRUNED and an ancestor of the
+   * revert, and a revert undoes exactly one version.
+   */
+  badReverts() {
+    return this.prisma.$queryRaw<{ tool_id: string; reverted: string; problem: string }[]>`
+      SELECT e.child_id AS tool_id, e.parent_id AS reverted,
+             CASE WHEN p.health_status <> 'pruned' THEN 'is ' || upper(p.health_status) || ', not PRUNED'
+                  WHEN (SELECT count(*) FROM lineage_relationships x WHERE x.child_id = e.child_id AND x.relationship_type = 'reverts') > 1 THEN 'is one of several versions it claims to revert'
+                  ELSE 'is not one of its ancestors' END AS problem
+      FROM lineage_relationships e JOIN tool_lineage p ON p.tool_id = e.parent_id
+      WHERE e.relationship_type = 'reverts'
+        AND (p.health_status <> 'pruned'
+             OR (SELECT count(*) FROM lineage_relationships x WHERE x.child_id = e.child_id AND x.relationship_type = 'reverts') > 1
+             OR NOT EXISTS (
+               WITH RECURSIVE a(id) AS (
+                 SELECT r.parent_id FROM lineage_relationships r WHERE r.child_id = e.child_id AND ${isLineageEdge('r')}
+                 UNION
+                 SELECT r.parent_id FROM lineage_relationships r JOIN a ON r.child_id = a.id WHERE ${isLineageEdge('r')}
+               ) SELECT 1 FROM a WHERE a.id = e.parent_id))
+      ORDER BY e.child_id`;
+  }
+
   /** Regenerated versions missing regenerated_from, their parent edge to it, or their `regenerated` relation. */
   incompleteRegenerated() {
     return this.prisma.$queryRaw<{ tool_id: string; missing: string }[]>`

@@ -43,6 +43,8 @@ export interface RegisterVersionInput {
   regeneratedFrom?: string | null;
   /** For regenerated versions: the failed version this one replaces (a `regenerated` edge). */
   replaces?: string | null;
+  /** For reverts: the pruned version whose change this one undoes (a `reverts` edge). */
+  reverts?: string | null;
   /** The heal that creates this version (unique: promotion is idempotent). */
   healId?: string | null;
 }
@@ -134,14 +136,15 @@ export class Registration {
     if (!HEALTH.includes(health)) throw new LineageError('INVALID_INPUT', `health: unknown value "${health}"`, 'health');
     const regeneratedFrom = input.regeneratedFrom ? normalizeVersionId(input.regeneratedFrom, 'regeneratedFrom').id : null;
     const replaces = input.replaces ? normalizeVersionId(input.replaces, 'replaces').id : null;
-    return { parents, health, regeneratedFrom, replaces };
+    const reverts = input.reverts ? normalizeVersionId(input.reverts, 'reverts').id : null;
+    return { parents, health, regeneratedFrom, replaces, reverts };
   }
 
   private async insertVersion(
     tx: Prisma.TransactionClient,
     ref: VersionRef,
     input: RegisterVersionInput,
-    { parents, health, regeneratedFrom, replaces }: ReturnType<Registration['prepare']>,
+    { parents, health, regeneratedFrom, replaces, reverts }: ReturnType<Registration['prepare']>,
   ): Promise<RegisteredVersion> {
     const existing = await tx.toolLineage.findUnique({ where: { toolId: ref.id }, select: { toolId: true } });
     if (existing) {
@@ -159,7 +162,9 @@ export class Registration {
       if (!parent) {
         throw new LineageError('UNKNOWN_PARENT', `parents[${i}]: unknown parent version ${parentId}`, `parents[${i}]`, [parentId]);
       }
-      if (parent.healthStatus === 'pruned' || parent.healthStatus === 'failed') {
+      // A revert is built on the failed version it replaces: the one heal-made exception.
+      const revertOfIt = reverts !== null && replaces === parentId;
+      if ((parent.healthStatus === 'pruned' || parent.healthStatus === 'failed') && !revertOfIt) {
         const replacement = await this.graph.healedReplacement(parentId, tx);
         throw new LineageError(
           'UNUSABLE_PARENT',
@@ -170,7 +175,7 @@ export class Registration {
         );
       }
     }
-    for (const [field, id] of [['regeneratedFrom', regeneratedFrom], ['replaces', replaces]] as const) {
+    for (const [field, id] of [['regeneratedFrom', regeneratedFrom], ['replaces', replaces], ['reverts', reverts]] as const) {
       if (id && !(await tx.toolLineage.findUnique({ where: { toolId: id }, select: { toolId: true } }))) {
         throw new LineageError('UNKNOWN_VERSION', `${field}: unknown version ${id}`, field, [id]);
       }
@@ -203,6 +208,9 @@ export class Registration {
       await tx.lineageRelationship.createMany({
         data: parents.map((parentId) => ({ childId: ref.id, parentId, relationshipType: relationship })),
       });
+    }
+    if (reverts) {
+      await tx.lineageRelationship.create({ data: { childId: ref.id, parentId: reverts, relationshipType: 'reverts' } });
     }
     if (replaces) {
       await tx.lineageRelationship.create({ data: { childId: ref.id, parentId: replaces, relationshipType: 'regenerated' } });

@@ -33,12 +33,18 @@ export function isRoutable(alias?: string): Prisma.Sql {
   return Prisma.raw(`${column(alias, 'health_status')} IN (${ROUTABLE_HEALTH_LIST})`);
 }
 
-/** `WITH RECURSIVE d(id)`: every descendant of a version along lineage edges, each once. */
+/**
+ * `WITH RECURSIVE d(id)`: every descendant of a version along lineage edges, each once. A version that
+ * reverts it (undoes its change) is not reached, nor is anything below such a version: a revert is
+ * the branch healed, not more of the branch.
+ */
 export function descendantSet(id: string): Prisma.Sql {
+  const notReverting = (alias: string) =>
+    Prisma.sql`NOT EXISTS (SELECT 1 FROM lineage_relationships x WHERE x.child_id = ${Prisma.raw(alias)}.child_id AND x.parent_id = ${id} AND x.relationship_type = 'reverts')`;
   return Prisma.sql`WITH RECURSIVE d(id) AS (
-        SELECT child_id FROM lineage_relationships WHERE parent_id = ${id} AND ${isLineageEdge()}
+        SELECT s.child_id FROM lineage_relationships s WHERE s.parent_id = ${id} AND ${isLineageEdge('s')} AND ${notReverting('s')}
         UNION
-        SELECT r.child_id FROM lineage_relationships r JOIN d ON r.parent_id = d.id WHERE ${isLineageEdge('r')}
+        SELECT r.child_id FROM lineage_relationships r JOIN d ON r.parent_id = d.id WHERE ${isLineageEdge('r')} AND ${notReverting('r')}
       )`;
 }
 

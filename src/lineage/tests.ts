@@ -62,7 +62,22 @@ export class TestStore {
     });
   }
 
-  /** The version's suite: tests introduced by it or by any ancestor (never by another branch). */
+  /**
+   * Sets tests aside for a version and its descendants (a revert's bug-encoding tests), once however
+   * often retried.
+   */
+  async suspend(versionId: string, testIds: number[], healId: string, reason: string, db: Db = this.prisma): Promise<void> {
+    if (!testIds.length) return;
+    await db.suspendedTest.createMany({ data: testIds.map((testId) => ({ versionId, testId, healId, reason })), skipDuplicates: true });
+  }
+
+  /** The tests set aside for a version itself. */
+  async suspendedAt(versionId: string): Promise<{ testId: number; name: string; introducedBy: string; reason: string }[]> {
+    const rows = await this.prisma.suspendedTest.findMany({ where: { versionId }, include: { test: { select: { name: true, toolId: true } } }, orderBy: { testId: 'asc' } });
+    return rows.map((r) => ({ testId: r.testId, name: r.test.name, introducedBy: r.test.toolId, reason: r.reason }));
+  }
+
+  /** The version's suite: tests introduced by it or by any ancestor (never by another branch), less those a revert set aside. */
   async suiteFor(versionId: string, db: Db = this.prisma): Promise<TestCaseRecord[]> {
     const rows = await db.$queryRaw<
       { id: number; tool_id: string; name: string; input: JsonValue; expected: JsonValue; critical: boolean; origin: string; source_failure_id: number | null }[]
@@ -70,6 +85,7 @@ export class TestStore {
       ${ancestorSet(versionId, { includeSelf: true })}
       SELECT t.id, t.tool_id, t.name, t.input, t.expected, t.critical, t.origin, t.source_failure_id
       FROM test_cases t JOIN a ON t.tool_id = a.id
+      WHERE NOT EXISTS (SELECT 1 FROM suspended_tests s JOIN a sa ON sa.id = s.version_id WHERE s.test_id = t.id)
       ORDER BY t.id`;
     return rows.map((r) => ({
       id: r.id,

@@ -1,10 +1,14 @@
 import type { PrismaClient } from '../infra/database.js';
-import type { FailureRecord, Health, JsonValue, MutationRecord, MutationType, RelationshipType, Severity, ToolLineage } from '../shared/lineage-types.js';
+import { LINEAGE_EDGE_TYPES, type FailureRecord, type Health, type JsonValue, type MutationRecord, type MutationType, type RelationshipType, type Severity, type ToolLineage } from '../shared/lineage-types.js';
 import { LineageError } from './errors.js';
 import type { GraphStore } from './graph.js';
 import { normalizeVersionId } from './ids.js';
 import { toRuleRecord } from './rules.js';
 import { isLineageEdge } from './sql.js';
+
+function isAncestryEdge(type: string): boolean {
+  return (LINEAGE_EDGE_TYPES as readonly string[]).includes(type);
+}
 
 /** A node and an edge of a lineage picture. */
 export interface PictureNode {
@@ -68,7 +72,7 @@ export class LineageViews {
     });
     if (!row) throw new LineageError('UNKNOWN_VERSION', `unknown version ${id}`, 'id', [id]);
     const route = await this.prisma.route.findUnique({ where: { toolName: row.toolName } });
-    const lineageParents = row.parentEdges.filter((e) => e.relationshipType !== 'regenerated');
+    const lineageParents = row.parentEdges.filter((e) => isAncestryEdge(e.relationshipType));
     return {
       id: row.toolId,
       toolId: row.toolId,
@@ -81,8 +85,9 @@ export class LineageViews {
       codeHash: row.codeHash,
       parents: lineageParents.map((e) => e.parentId),
       parentEdges: row.parentEdges.map((e) => ({ id: e.parentId, type: e.relationshipType as RelationshipType })),
-      children: row.childEdges.filter((e) => e.relationshipType !== 'regenerated').map((e) => e.childId),
+      children: row.childEdges.filter((e) => isAncestryEdge(e.relationshipType)).map((e) => e.childId),
       ancestorPath: await this.graph.ancestorPath(id),
+      ancestors: await this.ancestorsWithEdges(id),
       health: row.healthStatus as Health,
       failureCount: row.failureCount,
       failures: row.failures.map(
@@ -119,9 +124,33 @@ export class LineageViews {
       prunedAt: iso(row.prunedAt),
       regeneratedFrom: row.regeneratedFrom,
       regeneratedAs: row.childEdges.filter((e) => e.relationshipType === 'regenerated').map((e) => e.childId),
+      reverts: row.parentEdges.find((e) => e.relationshipType === 'reverts')?.parentId ?? null,
+      revertedBy: row.childEdges.filter((e) => e.relationshipType === 'reverts').map((e) => e.childId),
+      healedBy: row.healId ? await this.healOutcome(row.healId) : null,
       pruneEvidence: (row.pruneEvidence ?? null) as JsonValue | null,
       route: { routed: route?.versionId === row.toolId, toolRoutedTo: route?.versionId ?? null },
     };
+  }
+
+  /** Every ancestor with its parent edges (one statement for the set, one for the edges). */
+  private async ancestorsWithEdges(id: string): Promise<ToolLineage['ancestors']> {
+    const ancestors = await this.graph.ancestors(id);
+    const edges = await this.prisma.lineageRelationship.findMany({
+      where: { childId: { in: ancestors.map((a) => a.id) }, relationshipType: { in: [...LINEAGE_EDGE_TYPES] } },
+      orderBy: { id: 'asc' },
+      select: { childId: true, parentId: true, relationshipType: true },
+    });
+    return ancestors.map((a) => ({
+      ...a,
+      parents: edges.filter((e) => e.childId === a.id).map((e) => ({ id: e.parentId, type: e.relationshipType as RelationshipType })),
+    }));
+  }
+
+  /** How the heal that made a version made it: its strategy, the features it kept, the tests it set aside. */
+  private async healOutcome(healId: string): Promise<ToolLineage['healedBy']> {
+    const run = await this.prisma.healRun.findUnique({ where: { id: healId }, select: { result: true } });
+    const r = (run?.result ?? null) as { strategy?: string | null; features?: { kept: number; total: number; lost: string[] } | null; setAside?: { name: string; introducedBy: string }[] } | null;
+    return { healId, strategy: r?.strategy ?? null, features: r?.features ?? null, setAside: (r?.setAside ?? []).map((t) => ({ name: t.name, introducedBy: t.introducedBy })) };
   }
 
   /**

@@ -20,12 +20,21 @@ const SYSTEM = `You regenerate a JavaScript tool. The tool is a script defining 
 takes and returns JSON values, with no require, imports, process, network or timers.
 Answer with JSON only: {"code": "<the whole script>", "notes": "<what you changed>"}.`;
 
-/** The regenerate_from_ancestor prompt: the ancestor, the goal, every rule and every rejection. */
+function constraintsOf(rules: RegenerationPrompt['rules']): string {
+  return rules.map((r, i) => `${i + 1}. AVOID: ${r.description}\n   Pattern: ${r.patternToAvoid}\n   Reason: ${r.reason}\n   Source: ${r.sourceFailure}`).join('\n');
+}
+
+function previousOf(rejections: string[]): string {
+  return rejections.length ? `\nPREVIOUS ATTEMPTS WERE REJECTED:\n${rejections.map((r) => `- ${r}`).join('\n')}\n` : '';
+}
+
+/**
+ * Regeneration from the healthy ancestor (when the version that failed is the one that introduced
+ * the failure): the ancestor, the mutation's goal, every rule and every rejection.
+ */
 export async function regenerateWithLlm(llm: LlmClient, p: RegenerationPrompt): Promise<LlmRegeneration> {
-  const constraints = p.rules
-    .map((r, i) => `${i + 1}. AVOID: ${r.description}\n   Pattern: ${r.patternToAvoid}\n   Reason: ${r.reason}\n   Source: ${r.sourceFailure}`)
-    .join('\n');
-  const previous = p.rejections.length ? `\nPREVIOUS ATTEMPTS WERE REJECTED:\n${p.rejections.map((r) => `- ${r}`).join('\n')}\n` : '';
+  const constraints = constraintsOf(p.rules);
+  const previous = previousOf(p.rejections);
   const user = `Original Goal: ${p.goal}
 Base Implementation: ${p.ancestorId}
 ${p.ancestorCode}
@@ -39,4 +48,45 @@ Task: Regenerate this tool with the original goal, but strictly avoiding the pat
 4. Add safeguards against the specific failure mode
 This is attempt ${p.attempt}.`;
   return llm.json({ system: SYSTEM, user, schemaName: 'RegeneratedTool', schema: regenerationSchema });
+}
+
+export interface RevisionPrompt {
+  failedId: string;
+  failedCode: string;
+  culpritId: string;
+  /** The culprit's change as a line diff against its parent: what to undo. */
+  culpritDiff: string;
+  /** Why the culprit's change is wrong (the analysis). */
+  culpritMistake: string;
+  /** The goals of the mutations after the culprit, oldest first: what to keep. */
+  laterGoals: { versionId: string; goal: string }[];
+  rules: RegenerationPrompt['rules'];
+  rejections: string[];
+  attempt: number;
+}
+
+/**
+ * A revert by the LLM, for when the culprit lies above the failed version: the failed version's code,
+ * the culprit's diff and what to undo, the goals of the later mutations to keep, every rule and every
+ * rejection.
+ */
+export async function reviseWithLlm(llm: LlmClient, p: RevisionPrompt): Promise<LlmRegeneration> {
+  const later = p.laterGoals.length ? p.laterGoals.map((g) => `- ${g.versionId}: ${g.goal}`).join('\n') : '(none)';
+  const user = `Failed Version: ${p.failedId}
+${p.failedCode}
+THE CHANGE TO UNDO (${p.culpritId}, an ancestor of ${p.failedId}):
+${p.culpritDiff}
+What is wrong with it: ${p.culpritMistake}
+CHANGES MADE AFTER IT, TO KEEP:
+${later}
+CRITICAL CONSTRAINTS - MUST AVOID:
+${constraintsOf(p.rules) || '(none)'}
+${previousOf(p.rejections)}
+Task: Rewrite ${p.failedId} so that the mistake ${p.culpritId} introduced is gone, keeping everything
+the later changes added.
+1. Undo the harmful part of ${p.culpritId}'s change (keep its goal where that is safe)
+2. Keep every feature listed above and every existing test passing
+3. Absolutely avoid the prohibited patterns
+This is attempt ${p.attempt}.`;
+  return llm.json({ system: SYSTEM, user, schemaName: 'RevisedTool', schema: regenerationSchema });
 }

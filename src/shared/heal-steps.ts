@@ -53,9 +53,10 @@ export const HEAL_STEPS = {
     message: () => 'validating ancestors against today’s suite and minting regression tests',
   },
   regenerate: {
-    line: 'regenerating from the healthy ancestor',
+    line: 'making a candidate (revert, LLM or rollback)',
     activity: 'regenerate',
-    message: (ancestorId: string, attempt: number, maxAttempts: number) => `regenerating from ${ancestorId} (attempt ${attempt} of ${maxAttempts})`,
+    message: (strategy: string, baseId: string, attempt: number, maxAttempts: number) =>
+      `${strategy === 'revert' ? `reverting the culprit's change on ${baseId}` : strategy === 'rollback' ? `rolling back to ${baseId}` : `regenerating with the LLM from ${baseId}`} (attempt ${attempt} of ${maxAttempts})`,
   },
   validateCandidate: {
     line: 'validating the candidate',

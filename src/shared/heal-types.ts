@@ -3,6 +3,14 @@ import type { JsonValue, PropagationScope, Severity } from './lineage-types.js';
 /** Failure types of heal activities that no retry can fix (thrown as non-retryable application failures). */
 export const HEAL_NON_RETRYABLE_ERRORS = ['UnknownVersion', 'InvalidHealInput', 'PermanentLlmError', 'LineageError'] as const;
 
+/**
+ * How a heal makes a candidate, in the order tried by default: undo the culprit's change on top of
+ * the failed version (revert), have the LLM rewrite the failed version without the mistake (llm), or
+ * copy the healthy ancestor's code (rollback, which loses every later change).
+ */
+export const REGENERATION_STRATEGIES = ['revert', 'llm', 'rollback'] as const;
+export type RegenerationStrategy = (typeof REGENERATION_STRATEGIES)[number];
+
 /** What triggers a heal: a runtime report, the health monitor, or an operator. */
 export type HealTrigger = 'report' | 'monitor' | 'manual' | 'runtime';
 
@@ -32,6 +40,8 @@ export interface HealSettings {
   maxRegenerationAttempts: number;
   requireTestValidation: boolean;
   llm: boolean;
+  /** The strategies to try, in order (llm only when an LLM is configured). */
+  strategies: RegenerationStrategy[];
 }
 
 export interface RecordFailureResult {
@@ -106,15 +116,38 @@ export interface AncestorResult {
 }
 
 export interface RegenerationCandidate {
-  strategy: 'llm' | 'rollback';
-  /** Null when the LLM answer was unusable (counts as a failed attempt). */
+  strategy: RegenerationStrategy;
+  /** Null when no candidate came of it (a conflicting revert, an unusable LLM answer): a failed attempt. */
   code: string | null;
   notes: string;
+  /**
+   * The version the candidate is built on: the failed version for a revert (and an LLM rewrite of
+   * it), the healthy ancestor for a rollback (and an LLM regeneration from it).
+   */
+  builtOn: string | null;
 }
 
 export interface Rejection {
-  kind: 'test' | 'gate' | 'static' | 'replay' | 'malformed' | 'llm_error';
+  kind: 'test' | 'gate' | 'static' | 'replay' | 'differential' | 'malformed' | 'llm_error' | 'conflict';
   message: string;
+}
+
+/** A test set aside for a revert: the culprit introduced it and it encodes the bug. */
+export interface SetAsideTest {
+  testId: number;
+  name: string;
+  introducedBy: string;
+}
+
+/**
+ * Features kept: of the tests introduced on the path from the culprit to the failed version (those
+ * set aside left out), how many the new version passes.
+ */
+export interface FeaturesKept {
+  kept: number;
+  total: number;
+  /** Names of the tests the new version fails: features lost. */
+  lost: string[];
 }
 
 export interface CandidateValidation {
@@ -122,6 +155,8 @@ export interface CandidateValidation {
   rejections: Rejection[];
   testsRun: number;
   replayed: number;
+  setAside: SetAsideTest[];
+  features: FeaturesKept;
 }
 
 export interface PromoteResult {
@@ -146,7 +181,7 @@ export type HealStatus = 'running' | 'healed' | 'unhealed' | 'not_pruned' | 'rou
 
 export interface HealAttempt {
   attempt: number;
-  strategy: 'llm' | 'rollback' | null;
+  strategy: RegenerationStrategy | null;
   ok: boolean;
   rejections: Rejection[];
 }
@@ -166,6 +201,12 @@ export interface HealProgress {
   ancestor: AncestorResult | null;
   attempts: HealAttempt[];
   newVersionId: string | null;
+  /** How the new version was made. */
+  strategy: RegenerationStrategy | null;
+  /** Of the features added after the culprit, how many the new version keeps. */
+  features: FeaturesKept | null;
+  /** Tests the culprit introduced that encode the bug, set aside for the new version. */
+  setAside: SetAsideTest[];
   restored: string[];
   message: string;
 }

@@ -3,7 +3,12 @@
 export const HEALTH = ['healthy', 'degraded', 'failed', 'pruned', 'regenerated'] as const;
 export type Health = (typeof HEALTH)[number];
 
-export const RELATIONSHIP_TYPES = ['direct', 'merge', 'fork', 'regenerated'] as const;
+/**
+ * Edges of the lineage: `direct`, `merge` and `fork` make up ancestry; `regenerated` links a failed
+ * version to the version that replaced it; `reverts` links a pruned version to a version that undoes
+ * its change while keeping what came after it.
+ */
+export const RELATIONSHIP_TYPES = ['direct', 'merge', 'fork', 'regenerated', 'reverts'] as const;
 export type RelationshipType = (typeof RELATIONSHIP_TYPES)[number];
 
 /** Edges that make up ancestry. A `regenerated` edge links a healed version to the one it replaced. */
@@ -92,7 +97,10 @@ export interface ToolLineage {
   parents: string[];
   parentEdges: { id: string; type: RelationshipType }[];
   children: string[];
+  /** The first-parent path from the root down to (excluding) this version. */
   ancestorPath: string[];
+  /** Every ancestor (merged-in branches included), oldest generation first, each with its parent edges. */
+  ancestors: { id: string; generation: number; health: Health; parents: { id: string; type: RelationshipType }[] }[];
   health: Health;
   failureCount: number;
   failures: FailureRecord[];
@@ -108,6 +116,17 @@ export interface ToolLineage {
   prunedAt: string | null;
   regeneratedFrom: string | null;
   regeneratedAs: string[];
+  /** The pruned version whose change this version undoes (a revert), if any. */
+  reverts: string | null;
+  /** Versions that undo this version's change while keeping what came after it. */
+  revertedBy: string[];
+  /** For a version a heal made: how, and what it kept. */
+  healedBy: {
+    healId: string;
+    strategy: string | null;
+    features: { kept: number; total: number; lost: string[] } | null;
+    setAside: { name: string; introducedBy: string }[];
+  } | null;
   /** Why the version was pruned: failure, diff, failing tests, metric window, static findings, analysis. */
   pruneEvidence: JsonValue | null;
   route: { routed: boolean; toolRoutedTo: string | null };

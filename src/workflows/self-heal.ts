@@ -85,6 +85,9 @@ export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgre
     ancestor: null,
     attempts: [],
     newVersionId: null,
+    strategy: null,
+    features: null,
+    setAside: [],
     restored: [],
     message: 'starting',
   };
@@ -155,62 +158,94 @@ export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgre
 
     const ruleIds = [progress.rule.ruleId];
     const rejections: string[] = [];
-    for (let attempt = 1; attempt <= settings.maxRegenerationAttempts; attempt++) {
-      progress.attempt = attempt;
-      enter('regenerate', ancestor.ancestorId, attempt, settings.maxRegenerationAttempts);
-      let candidate: RegenerationCandidate;
-      try {
-        candidate = await llm.regenerate({ healId, attempt, ancestorId: ancestor.ancestorId, culpritId: analysis.culpritId, ruleIds, rejections, useLlm: settings.llm });
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        const rejection: Rejection = { kind: 'llm_error', message: describe(err) };
-        progress.attempts.push({ attempt, strategy: settings.llm ? 'llm' : 'rollback', ok: false, rejections: [rejection] });
-        rejections.push(`attempt ${attempt}: ${rejection.message}`);
-        continue;
-      }
-      if (candidate.code === null) {
-        const rejection: Rejection = { kind: 'malformed', message: candidate.notes };
-        progress.attempts.push({ attempt, strategy: candidate.strategy, ok: false, rejections: [rejection] });
-        rejections.push(`attempt ${attempt}: unusable answer: ${candidate.notes}`);
-        continue;
-      }
+    const culpritId = analysis.culpritId;
+    // Strategies in the configured order. A revert needs work after the culprit to keep; when the
+    // failed version is the culprit, a revert of it would be the rollback, so it is not tried.
+    const plan = settings.strategies
+      .filter((s) => s !== 'revert' || culpritId !== input.versionId)
+      .map((strategy) => ({ strategy, tries: strategy === 'llm' ? settings.maxRegenerationAttempts : 1 }));
+    progress.maxAttempts = plan.reduce((n, p) => n + p.tries, 0);
+    let attempt = 0;
+    for (const { strategy, tries } of plan) {
+      for (let round = 1; round <= tries; round++) {
+        attempt++;
+        progress.attempt = attempt;
+        const keepsLaterWork = strategy === 'revert' || (strategy === 'llm' && culpritId !== input.versionId);
+        enter('regenerate', strategy, keepsLaterWork ? input.versionId : ancestor.ancestorId, attempt, progress.maxAttempts);
+        let candidate: RegenerationCandidate;
+        try {
+          const regenerate = strategy === 'llm' ? llm.regenerate : sandbox.regenerate;
+          candidate = await regenerate({
+            healId,
+            attempt,
+            strategy,
+            ancestorId: ancestor.ancestorId,
+            failedId: input.versionId,
+            culpritId,
+            culpritParentId: analysis.culpritParentId,
+            mistake: analysis.ruleDescription || analysis.reason,
+            ruleIds,
+            rejections,
+          });
+        } catch (err) {
+          if (isCancellation(err)) throw err;
+          const rejection: Rejection = { kind: 'llm_error', message: describe(err) };
+          progress.attempts.push({ attempt, strategy, ok: false, rejections: [rejection] });
+          rejections.push(`attempt ${attempt}: ${rejection.message}`);
+          continue;
+        }
+        if (candidate.code === null || candidate.builtOn === null) {
+          const rejection: Rejection = { kind: strategy === 'revert' ? 'conflict' : 'malformed', message: candidate.notes };
+          progress.attempts.push({ attempt, strategy, ok: false, rejections: [rejection] });
+          rejections.push(`attempt ${attempt}: ${strategy === 'revert' ? 'no revert' : 'unusable answer'}: ${candidate.notes}`);
+          continue;
+        }
 
-      enter('validateCandidate', attempt);
-      const validation: CandidateValidation = await sandbox.validateCandidate({
-        healId,
-        attempt,
-        code: candidate.code,
-        ancestorId: ancestor.ancestorId,
-        failedId: input.versionId,
-        culpritId: analysis.culpritId,
-        ruleIds,
-        requireTests: settings.requireTestValidation,
-      });
-      progress.attempts.push({ attempt, strategy: candidate.strategy, ok: validation.ok, rejections: validation.rejections });
-      if (!validation.ok) {
-        rejections.push(...validation.rejections.map((r) => `attempt ${attempt}: ${r.kind}: ${r.message}`));
-        continue;
-      }
+        enter('validateCandidate', attempt);
+        const validation: CandidateValidation = await sandbox.validateCandidate({
+          healId,
+          attempt,
+          code: candidate.code,
+          strategy,
+          builtOn: candidate.builtOn,
+          ancestorId: ancestor.ancestorId,
+          failedId: input.versionId,
+          culpritId,
+          ruleIds,
+          requireTests: settings.requireTestValidation,
+        });
+        progress.attempts.push({ attempt, strategy, ok: validation.ok, rejections: validation.rejections });
+        if (!validation.ok) {
+          rejections.push(...validation.rejections.map((r) => `attempt ${attempt}: ${r.kind}: ${r.message}`));
+          continue;
+        }
 
-      enter('promote', attempt);
-      progress.status = 'healed';
-      const promoted = await db.promote({
-        healId,
-        failedId: input.versionId,
-        culpritId: analysis.culpritId,
-        ancestorId: ancestor.ancestorId,
-        code: candidate.code,
-        strategy: candidate.strategy,
-        notes: candidate.notes,
-        ruleIds,
-        progress,
-      });
-      progress.newVersionId = promoted.newVersionId;
-      progress.restored = promoted.restored;
-      enter('done', `healed: callers of ${input.versionId.split('@')[0]} are routed to ${promoted.newVersionId}`);
-      return progress;
+        enter('promote', attempt);
+        progress.status = 'healed';
+        progress.strategy = strategy;
+        progress.features = validation.features;
+        progress.setAside = validation.setAside;
+        const promoted = await db.promote({
+          healId,
+          failedId: input.versionId,
+          culpritId,
+          ancestorId: ancestor.ancestorId,
+          code: candidate.code,
+          strategy,
+          builtOn: candidate.builtOn,
+          setAside: validation.setAside,
+          notes: candidate.notes,
+          ruleIds,
+          progress,
+        });
+        progress.newVersionId = promoted.newVersionId;
+        progress.restored = promoted.restored;
+        const kept = validation.features.total ? `; features kept ${validation.features.kept}/${validation.features.total}` : '';
+        enter('done', `healed by ${strategy}: callers of ${input.versionId.split('@')[0]} are routed to ${promoted.newVersionId}${kept}`);
+        return progress;
+      }
     }
-    return await finish('unhealed', `no candidate passed validation in ${settings.maxRegenerationAttempts} attempt(s); callers stay on ${ancestor.ancestorId}`);
+    return await finish('unhealed', `no candidate passed validation in ${attempt} attempt(s) (${plan.map((p) => p.strategy).join(', ')}); callers stay on ${ancestor.ancestorId}`);
   } catch (err) {
     if (isCancellation(err)) {
       // Whatever step was interrupted, leave the lineage consistent before ending as cancelled.

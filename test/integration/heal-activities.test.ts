@@ -122,7 +122,7 @@ describe('promote', () => {
     const progress = {} as Parameters<typeof acts.promote>[0]['progress'];
     const results = await Promise.all(
       [0, 1, 2, 3, 4].map((p) =>
-        acts.promote({ healId: `heal-race-${p}`, failedId: `race@3.0.${p}`, culpritId: `race@3.0.${p}`, ancestorId: `race@3.0.${p}`, code: V1_CODE, strategy: 'rollback', notes: '', ruleIds: [], progress }),
+        acts.promote({ healId: `heal-race-${p}`, failedId: `race@3.0.${p}`, culpritId: `race@3.0.${p}`, ancestorId: `race@3.0.${p}`, builtOn: `race@3.0.${p}`, setAside: [], code: V1_CODE, strategy: 'rollback', notes: '', ruleIds: [], progress }),
       ),
     );
     const made = results.map((r) => r.newVersionId).sort();
@@ -130,7 +130,7 @@ describe('promote', () => {
     const runs = await db.query<{ status: string }>(`SELECT status FROM heal_runs WHERE id LIKE 'heal-race-%'`);
     expect(runs.map((r) => r.status)).toEqual(['healed', 'healed', 'healed', 'healed', 'healed']);
     // A retried promote of the same heal finds its version instead of taking another number.
-    const again = await acts.promote({ healId: 'heal-race-0', failedId: 'race@3.0.0', culpritId: 'race@3.0.0', ancestorId: 'race@3.0.0', code: V1_CODE, strategy: 'rollback', notes: '', ruleIds: [], progress });
+    const again = await acts.promote({ healId: 'heal-race-0', failedId: 'race@3.0.0', culpritId: 'race@3.0.0', ancestorId: 'race@3.0.0', builtOn: 'race@3.0.0', setAside: [], code: V1_CODE, strategy: 'rollback', notes: '', ruleIds: [], progress });
     expect(made).toContain(again.newVersionId);
   });
 });

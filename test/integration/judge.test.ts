@@ -82,6 +82,8 @@ describe('one judge', () => {
         culpritId: id,
         ruleIds: [],
         requireTests: true,
+        strategy: 'rollback',
+        builtOn: 'judged@1.0.0',
       });
       verdicts[name] = { registration: stored.health === 'healthy', ancestor: ancestor.passed, candidate: candidate.ok };
     }
@@ -98,7 +100,7 @@ describe('one judge', () => {
     const expected = { 'judged@1.2.0': 'test', 'judged@1.3.0': 'static', 'judged@1.4.0': 'gate' } as const;
     for (const [id, kind] of Object.entries(expected)) {
       const stored = (await store.graph.version(id))!;
-      const candidate = await acts.validateCandidate({ healId: 'h', attempt: 1, code: stored.code, ancestorId: 'judged@1.0.0', failedId: id, culpritId: id, ruleIds: [], requireTests: true });
+      const candidate = await acts.validateCandidate({ healId: 'h', attempt: 1, code: stored.code, ancestorId: 'judged@1.0.0', failedId: id, culpritId: id, ruleIds: [], requireTests: true, strategy: 'rollback', builtOn: 'judged@1.0.0' });
       expect(candidate.rejections.map((r) => r.kind)).toContain(kind);
       const ancestor = await judgeStoredVersion({ store, sandbox, config }, { id, code: stored.code });
       const failures = (await store.failures.ofVersion(id, 10)).map((f) => f.detectionMethod);

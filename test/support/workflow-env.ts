@@ -79,6 +79,7 @@ export function healSettings(overrides: Partial<HealSettings> = {}): HealSetting
     maxRegenerationAttempts: 3,
     requireTestValidation: true,
     llm: false,
+    strategies: overrides.llm ? ['revert', 'llm', 'rollback'] : ['revert', 'rollback'],
     ...overrides,
   };
 }
@@ -93,7 +94,9 @@ export function analysis(culpritId: string | null, overrides: Partial<FailureAna
     verdict: 'mutation',
     reason: 'the mutation dropped the double-@ check',
     culpritId,
+    culpritParentId: null,
     lastGoodId: null,
+    reproduced: true,
     bisect: [],
     problematicPattern: '/@/',
     patternKind: 'regex',
@@ -109,4 +112,4 @@ export function ancestorFound(ancestorId: string | null): AncestorResult {
   return { ancestorId, tried: ancestorId ? [{ id: ancestorId, passed: true, why: null }] : [], mintedTests: ancestorId ? 1 : 0 };
 }
 
-export const PASSED: CandidateValidation = { ok: true, rejections: [], testsRun: 3, replayed: 0 };
+export const PASSED: CandidateValidation = { ok: true, rejections: [], testsRun: 3, replayed: 0, setAside: [], features: { kept: 0, total: 0, lost: [] } };

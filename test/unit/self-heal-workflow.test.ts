@@ -49,9 +49,14 @@ const CODE = 'function run(input) { return input; }';
  * Stubs for a heal that goes all the way (record → … → promote), with overrides per activity.
  * `settings` are what recordFailure reports from the worker's config.
  */
-function healStubs(settings: Partial<HealSettings>, overrides: (h: Heal) => StubActivities = () => ({})): { heal: Heal; activities: StubActivities } {
+function healStubs(
+  settings: Partial<HealSettings>,
+  overrides: (h: Heal) => StubActivities = () => ({}),
+  { culpritVersion = '2.1.0' }: { culpritVersion?: string } = {},
+): { heal: Heal; activities: StubActivities } {
   const name = uniqueName('tool');
-  const heal: Heal = { name, versionId: `${name}@2.1.0`, culpritId: `${name}@2.0.0`, ancestorId: `${name}@1.0.0`, calls: [], finished: [], regenerations: [] };
+  // By default the failed version is the culprit (nothing after it to keep, so no revert is tried).
+  const heal: Heal = { name, versionId: `${name}@2.1.0`, culpritId: `${name}@${culpritVersion}`, ancestorId: `${name}@1.0.0`, calls: [], finished: [], regenerations: [] };
   const defaults: StubActivities = {
     recordFailure: async () => recorded({ toolName: name }, settings),
     analyzeFailure: async (input) => analysis(heal.culpritId, { source: input.useLlm ? 'llm' : 'offline' }),
@@ -59,7 +64,12 @@ function healStubs(settings: Partial<HealSettings>, overrides: (h: Heal) => Stub
     createAvoidanceRule: async () => ({ ruleId: 'rule-1', scope: 'descendants' }),
     propagateRule: async (input) => ({ ruleId: input.ruleId, scope: 'descendants', reached: 2, similarTools: [] }),
     findHealthyAncestor: async () => ancestorFound(heal.ancestorId),
-    regenerate: async (input) => ({ strategy: input.useLlm ? 'llm' : 'rollback', code: CODE, notes: `attempt ${input.attempt}` }),
+    regenerate: async (input) => ({
+      strategy: input.strategy,
+      code: CODE,
+      notes: `attempt ${input.attempt}`,
+      builtOn: input.strategy === 'rollback' || input.culpritId === input.failedId ? input.ancestorId : input.failedId,
+    }),
     validateCandidate: async () => PASSED,
     promote: async () => ({ newVersionId: `${name}@2.1.1`, restored: [] }),
     finishHeal: async () => ({ routedTo: heal.ancestorId }),
@@ -99,7 +109,7 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
   it('heals through the LLM: every step in order, the candidate promoted, nothing left to finish', async () => {
     const { heal, activities } = healStubs({ llm: true });
     const result = await runHeal(heal, activities);
-    expect(result).toMatchObject({ status: 'healed', step: 'done', newVersionId: `${heal.name}@2.1.1`, attempt: 1, maxAttempts: 3 });
+    expect(result).toMatchObject({ status: 'healed', step: 'done', newVersionId: `${heal.name}@2.1.1`, attempt: 1, maxAttempts: 4 });
     expect(result.attempts).toEqual([{ attempt: 1, strategy: 'llm', ok: true, rejections: [] }]);
     expect(result.analysis?.source).toBe('llm');
     expect(activityTypes(heal)).toEqual([
@@ -125,7 +135,7 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
     const result = await runHeal(heal, activities);
     expect(result.status).toBe('healed');
     expect(result.attempts).toEqual([{ attempt: 1, strategy: 'rollback', ok: true, rejections: [] }]);
-    expect(heal.regenerations[0]).toMatchObject({ useLlm: false, ancestorId: heal.ancestorId, culpritId: heal.culpritId, rejections: [] });
+    expect(heal.regenerations[0]).toMatchObject({ strategy: 'rollback', ancestorId: heal.ancestorId, culpritId: heal.culpritId, rejections: [] });
     const attributes = (await t.env.client.workflow.getHandle(`heal:${heal.versionId}`).describe()).typedSearchAttributes;
     expect(attributes.get(DISE_TOOL)).toBe(heal.name);
     expect(attributes.get(DISE_VERSION)).toBe(heal.versionId);
@@ -150,8 +160,8 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
     const { heal, activities } = healStubs({ llm: true }, () => ({
       regenerate: async (i) => {
         if (i.attempt === 1) throw permanent('the model refused');
-        if (i.attempt === 2) return { strategy: 'llm', code: null, notes: 'no code block in the answer' };
-        return { strategy: 'llm', code: CODE, notes: 'third time' };
+        if (i.attempt === 2) return { strategy: 'llm', code: null, notes: 'no code block in the answer', builtOn: null };
+        return { strategy: 'llm', code: CODE, notes: 'third time', builtOn: i.ancestorId };
       },
     }));
     const result = await runHeal(heal, activities);
@@ -167,16 +177,52 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
   });
 
   it('ends unhealed when every attempt is rejected, callers staying on the ancestor', async () => {
-    const { heal, activities } = healStubs({ llm: false, maxRegenerationAttempts: 2 }, () => ({
-      validateCandidate: async (i) => ({ ok: false, rejections: [{ kind: 'test', message: `attempt ${i.attempt} fails "rejects a double at"` }], testsRun: 3, replayed: 0 }),
+    const { heal, activities } = healStubs({ llm: true, strategies: ['llm'], maxRegenerationAttempts: 2 }, () => ({
+      validateCandidate: async (i) => ({ ...PASSED, ok: false, rejections: [{ kind: 'test', message: `attempt ${i.attempt} fails "rejects a double at"` }] }),
     }));
     const result = await runHeal(heal, activities);
     expect(result).toMatchObject({ status: 'unhealed', step: 'done', attempt: 2, maxAttempts: 2, newVersionId: null });
-    expect(result.message).toBe(`no candidate passed validation in 2 attempt(s); callers stay on ${heal.ancestorId}`);
+    expect(result.message).toBe(`no candidate passed validation in 2 attempt(s) (llm); callers stay on ${heal.ancestorId}`);
     expect(heal.regenerations[1]!.rejections).toEqual(['attempt 1: test: attempt 1 fails "rejects a double at"']);
     expect(activityTypes(heal)).not.toContain('promote');
     expect(heal.finished).toHaveLength(1);
     expect(heal.finished[0]!.progress.status).toBe('unhealed');
+  });
+
+  it('reverts first when the culprit lies above the failed version, building on the failed version', async () => {
+    const features = { kept: 1, total: 1, lost: [] };
+    const setAside = [{ testId: 4, name: 'encodes the bug', introducedBy: 'x' }];
+    const { heal, activities } = healStubs({ llm: true }, () => ({ validateCandidate: async () => ({ ...PASSED, features, setAside }) }), { culpritVersion: '2.0.0' });
+    const result = await runHeal(heal, activities);
+    expect(result).toMatchObject({ status: 'healed', strategy: 'revert', features, setAside, maxAttempts: 5 });
+    expect(result.attempts).toEqual([{ attempt: 1, strategy: 'revert', ok: true, rejections: [] }]);
+    expect(result.message).toMatch(/^healed by revert: .*; features kept 1\/1$/);
+    const promote = heal.calls.find(([type]) => type === 'promote')![1] as { strategy: string; builtOn: string; setAside: unknown };
+    expect(promote).toMatchObject({ strategy: 'revert', builtOn: heal.versionId, setAside });
+  });
+
+  it('falls back from a conflicting revert to the LLM, then to rollback, recording each', async () => {
+    const { heal, activities } = healStubs(
+      { llm: true, maxRegenerationAttempts: 2 },
+      () => ({
+        regenerate: async (i) => {
+          if (i.strategy === 'revert') return { strategy: 'revert', code: null, notes: '1 conflicting change(s)', builtOn: null };
+          if (i.strategy === 'llm') throw permanent('the model refused');
+          return { strategy: 'rollback', code: CODE, notes: 'rollback', builtOn: i.ancestorId };
+        },
+      }),
+      { culpritVersion: '2.0.0' },
+    );
+    const result = await runHeal(heal, activities);
+    expect(result).toMatchObject({ status: 'healed', strategy: 'rollback', attempt: 4, maxAttempts: 4 });
+    expect(result.attempts.map((a) => [a.strategy, a.ok, a.rejections.map((r) => r.kind)])).toEqual([
+      ['revert', false, ['conflict']],
+      ['llm', false, ['llm_error']],
+      ['llm', false, ['llm_error']],
+      ['rollback', true, []],
+    ]);
+    expect(heal.regenerations.map((r) => r.strategy)).toEqual(['revert', 'llm', 'llm', 'rollback']);
+    expect(heal.regenerations[3]!.rejections[0]).toBe('attempt 1: no revert: 1 conflicting change(s)');
   });
 
   it('records the failure and stops when self-healing is disabled', async () => {

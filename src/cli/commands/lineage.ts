@@ -23,7 +23,7 @@ export async function lineage(id: string, options: { json: boolean; format: stri
       out.result(options.format === 'mermaid' ? renderMermaid(nodes, edges) : renderDot(nodes, edges));
       return;
     }
-    const named = [...l.ancestorPath, ...l.children, ...l.regeneratedAs, ...l.parents];
+    const named = [...l.ancestorPath, ...l.children, ...l.regeneratedAs, ...l.revertedBy, ...l.parents];
 
     out.result(
       renderLineage(l, {

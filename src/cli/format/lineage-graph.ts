@@ -31,12 +31,15 @@ function escapeLabel(s: string): string {
   return s.replace(/"/g, "'").replace(/[<>]/g, '');
 }
 
-/** A mermaid `graph TD` of the lineage; the healing edge (failed → regenerated) is dotted. */
+const HEALING_LABEL: Partial<Record<RelationshipType, string>> = { regenerated: 'healed', reverts: 'reverted' };
+
+/** A mermaid `graph TD` of the lineage; healing edges (failed → regenerated, pruned → revert) are dotted. */
 export function renderMermaid(nodes: GraphNode[], edges: GraphEdge[]): string {
   const lines = ['graph TD'];
   for (const n of nodes) lines.push(`    ${safeId(n.id)}["${escapeLabel(n.id)}<br/>${MARK[n.health]}${escapeLabel(n.note)}"]`);
   for (const e of edges) {
-    lines.push(e.type === 'regenerated' ? `    ${safeId(e.from)} -.-> |healed| ${safeId(e.to)}` : `    ${safeId(e.from)} --> ${safeId(e.to)}`);
+    const label = HEALING_LABEL[e.type];
+    lines.push(label ? `    ${safeId(e.from)} -.-> |${label}| ${safeId(e.to)}` : `    ${safeId(e.from)} ${e.type === 'merge' ? '==>' : '-->'} ${safeId(e.to)}`);
   }
   for (const n of nodes) {
     const style = STYLE[n.health];
@@ -54,7 +57,8 @@ export function renderDot(nodes: GraphNode[], edges: GraphEdge[]): string {
     lines.push(`  "${n.id}" [label="${escapeLabel(n.id)}\\n${escapeLabel(n.health.toUpperCase())}: ${escapeLabel(n.note)}"${color}];`);
   }
   for (const e of edges) {
-    lines.push(e.type === 'regenerated' ? `  "${e.from}" -> "${e.to}" [style=dotted, label="healed"];` : `  "${e.from}" -> "${e.to}";`);
+    const label = HEALING_LABEL[e.type];
+    lines.push(label ? `  "${e.from}" -> "${e.to}" [style=dotted, label="${label}"];` : `  "${e.from}" -> "${e.to}"${e.type === 'merge' ? ' [penwidth=2, label="merge"]' : ''};`);
   }
   lines.push('}');
   return lines.join('\n');

@@ -42,15 +42,15 @@ export function renderLineage(l: ToolLineage, extras: LineageViewExtras): string
     lines.push(`Routing: ${l.route.routed ? 'callers of ' + l.name + ' are routed here' : `callers of ${l.name} go to ${l.route.toolRoutedTo}`}`);
   }
 
+  // Every ancestor, merged-in branches included, oldest first; a merge names what it merges.
   lines.push('', 'Ancestry:');
-  const chain = [...l.ancestorPath, l.id];
-  chain.forEach((id, i) => {
+  const chain = [...l.ancestors.map((a) => ({ id: a.id, health: a.health, parents: a.parents.map((p) => p.id) })), { id: l.id, health: l.health, parents: l.parents }];
+  chain.forEach((a, i) => {
     const last = i === chain.length - 1;
-    const health = id === l.id ? l.health : extras.healthOf.get(id);
-    const badge = health ? healthBadge(health, color) : '?';
-    lines.push(`  ${last ? '└─' : '├─'} ${id} (${badge})${last ? ' ← You are here' : ''}`);
+    const merge = a.parents.length > 1 ? `  merge of ${a.parents.join(' + ')}` : '';
+    const offPath = !last && !l.ancestorPath.includes(a.id) ? `  (merged in via ${chain.slice(i + 1).find((c) => c.parents.includes(a.id))?.id ?? '?'})` : '';
+    lines.push(`  ${last ? '└─' : '├─'} ${a.id} (${healthBadge(a.health, color)})${merge}${offPath}${last ? ' ← You are here' : ''}`);
   });
-  if (l.parents.length > 1) lines.push(`  (merge of ${l.parents.join(' + ')})`);
   if (l.children.length) {
     lines.push(`  Children: ${l.children.map((c) => `${c} (${healthBadge(extras.healthOf.get(c) ?? 'healthy', color)})`).join(', ')}`);
   }
@@ -103,9 +103,23 @@ export function renderLineage(l: ToolLineage, extras: LineageViewExtras): string
     }
   }
 
-  if (l.regeneratedFrom || l.regeneratedAs.length) {
+  if (l.regeneratedFrom || l.regeneratedAs.length || l.revertedBy.length) {
     lines.push('', 'Recovery:');
-    if (l.regeneratedFrom) lines.push(`  Regenerated from healthy ancestor ${l.regeneratedFrom}`);
+    if (l.reverts) {
+      lines.push(`  Revert: undoes ${l.reverts}'s change on top of ${l.regeneratedFrom ?? '?'}, keeping what came after it`);
+    } else if (l.regeneratedFrom) {
+      const rollback = l.healedBy?.strategy === 'rollback';
+      lines.push(`  ${rollback ? 'Rolled back' : 'Regenerated'} from healthy ancestor ${l.regeneratedFrom}`);
+    }
+    const f = l.healedBy?.features;
+    if (f && f.total) {
+      lines.push(`  Features kept: ${f.kept}/${f.total}${f.lost.length ? ` (lost: ${f.lost.join(', ')})` : ''}`);
+    }
+    for (const t of l.healedBy?.setAside ?? []) lines.push(`  Set aside: "${t.name}" (introduced by ${t.introducedBy}; it encodes the bug)`);
+    for (const r of l.revertedBy) {
+      const h = extras.healthOf.get(r);
+      lines.push(`  ${paint('✓', 'green', color)} Change reverted in ${r}${h ? ` (${healthBadge(h, color)})` : ''}`);
+    }
     for (const r of l.regeneratedAs) {
       const h = extras.healthOf.get(r);
       lines.push(`  ${paint('✓', 'green', color)} Auto-regenerated as ${r}${h ? ` (${healthBadge(h, color)})` : ''}`);
