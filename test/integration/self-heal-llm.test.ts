@@ -6,7 +6,7 @@ import { LineageStore } from '../../src/lineage/store.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import type { RunningWorker } from '../../src/worker.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { registerEmailStory, V201_CODE, V2_CODE, WRONG_RESULTS } from '../support/email-story.js';
+import { registerEmailStory, V1_CODE, V201_CODE, V2_CODE, WRONG_RESULTS } from '../support/email-story.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
 import { connectTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
 
@@ -152,19 +152,20 @@ describe('selfHealWorkflow with an LLM', () => {
     expect(second).toMatch(/attempt 1: gate: violates avoid_[0-9a-f]{8} "Never replace comprehensive validation with simple substring checks"/);
   });
 
-  it('ends unhealed after three candidates that fail a test, with the reasons recorded and callers on v1.0.0', async () => {
+  it('falls back to rollback after three LLM candidates that fail a test, with every rejection recorded', async () => {
     const t = await brokenTool();
     llm.script('FailureAnalysis', [{ content: ANALYSIS }]).script('RegeneratedTool', [regen(STILL_WRONG)]);
     const { result } = await heal(t.v2);
-    expect(result.status).toBe('unhealed');
-    expect(result.attempts).toHaveLength(3);
-    expect(result.attempts.every((a) => !a.ok && a.rejections.some((r) => r.kind === 'test' && /minted: .* input/.test(r.message)))).toBe(true);
+    expect(result).toMatchObject({ status: 'healed', strategy: 'rollback', newVersionId: `${t.name}@2.0.1` });
+    expect(result.attempts.map((a) => [a.strategy, a.ok])).toEqual([['llm', false], ['llm', false], ['llm', false], ['rollback', true]]);
+    expect(result.attempts.slice(0, 3).every((a) => a.rejections.some((r) => r.kind === 'test' && /minted: .* input/.test(r.message)))).toBe(true);
     expect(llm.requestsFor('RegeneratedTool')).toHaveLength(3);
     const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = $1`, [t.name]);
-    expect(route!.version_id).toBe(t.v1);
+    expect(route!.version_id).toBe(`${t.name}@2.0.1`);
+    const [healed] = await db.query<{ code: string; regenerated_from: string }>(`SELECT code, regenerated_from FROM tool_lineage WHERE tool_id = $1`, [`${t.name}@2.0.1`]);
+    expect(healed).toEqual({ code: V1_CODE, regenerated_from: t.v1 });
     const [run] = await db.query<{ status: string; result: { attempts: unknown[] } }>(`SELECT status, result FROM heal_runs WHERE tool_id = $1`, [t.v2]);
-    expect(run!.status).toBe('unhealed');
-    expect(run!.result.attempts).toHaveLength(3);
-    expect(await db.query(`SELECT 1 FROM tool_lineage WHERE tool_id = $1`, [`${t.name}@2.0.1`])).toHaveLength(0);
+    expect(run!.status).toBe('healed');
+    expect(run!.result.attempts).toHaveLength(4);
   });
 });
