@@ -14,6 +14,7 @@ import { WORKFLOWS_PATH } from '../../src/worker.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { lineageViolations } from '../support/invariants.js';
+import { registerSlugStory, SLUG_WRONG } from '../support/slug-story.js';
 import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
 
 // A worker killed with SIGKILL right after an activity committed its writes, then restarted: the
@@ -21,6 +22,13 @@ import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../supp
 // one new version and a consistent lineage. One test per activity of the heal.
 
 const STEPS = ['recordFailure', 'analyzeFailure', 'pruneBranch', 'createAvoidanceRule', 'propagateRule', 'findHealthyAncestor', 'regenerate', 'validateCandidate', 'promote'];
+
+/** Two heals: the email story (the failed version is the culprit: a rollback) and the slug story (a revert). */
+const STORIES = {
+  rollback: { register: registerEmailStory, failed: '2.0.0', culprit: '2.0.0', healed: '2.0.1', wrong: WRONG_RESULTS, call: (i: number) => `user${i}@example.com` },
+  revert: { register: registerSlugStory, failed: '1.3.0', culprit: '1.2.0', healed: '1.3.1', wrong: SLUG_WRONG, call: (i: number) => `Title ${i}` },
+} as const;
+const CASES = (Object.keys(STORIES) as (keyof typeof STORIES)[]).flatMap((story) => STEPS.map((step) => [story, step] as const));
 
 let db: TestDatabase;
 let store: LineageStore;
@@ -63,19 +71,21 @@ function startChild(taskQueue: string, killAfter?: string): Promise<{ child: Chi
 }
 
 describe('a worker killed with SIGKILL in the middle of a heal', () => {
-  it.each(STEPS)('after %s: the heal finishes with exactly one new version', async (step) => {
-    const tool = `killed_${step.toLowerCase()}`;
-    await registerEmailStory(store, tool);
+  it.each(CASES)('%s heal, after %s: finishes with exactly one new version', async (storyName, step) => {
+    const story = STORIES[storyName];
+    const tool = `killed_${storyName}_${step.toLowerCase()}`;
+    const failed = `${tool}@${story.failed}`;
+    await story.register(store, tool);
     const runtime = await ToolRuntime.create({ databaseUrl: db.url });
-    for (let i = 0; i < 40; i++) await runtime.call(tool, `user${i}@example.com`);
-    for (const w of WRONG_RESULTS) await runtime.report(`${tool}@2.0.0`, w);
+    for (let i = 0; i < 40; i++) await runtime.call(tool, story.call(i));
+    for (const w of story.wrong) await runtime.report(failed, w);
     await runtime.close();
     const taskQueue = uniqueTaskQueue(`kill-${step}`);
 
     const first = await startChild(taskQueue, step);
     const { handle } = await startHeal(
       temporal.client,
-      { versionId: `${tool}@2.0.0`, trigger: 'report', failure: { failureType: 'logic_error', description: 'accepts invalid emails', severity: 'critical', detectionMethod: 'report' } },
+      { versionId: failed, trigger: 'report', failure: { failureType: 'logic_error', description: 'wrong answers', severity: 'critical', detectionMethod: 'report' } },
       { taskQueue },
     );
     await first.killed;
@@ -85,13 +95,14 @@ describe('a worker killed with SIGKILL in the middle of a heal', () => {
     const result = await handle.result();
     second.child.kill('SIGTERM');
     expect(result.status).toBe('healed');
-    expect(result.newVersionId).toBe(`${tool}@2.0.1`);
+    expect(result.strategy).toBe(storyName);
+    expect(result.newVersionId).toBe(`${tool}@${story.healed}`);
     expect(await db.query(`SELECT tool_id FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [tool])).toHaveLength(1);
-    expect(await db.query(`SELECT 1 FROM avoidance_rules WHERE source_failure = $1`, [`${tool}@2.0.0`])).toHaveLength(1);
-    expect(await db.query(`SELECT 1 FROM failures WHERE tool_id = $1 AND dedupe_key IS NOT NULL`, [`${tool}@2.0.0`])).toHaveLength(1);
-    const [run] = await db.query<{ status: string }>(`SELECT status FROM heal_runs WHERE tool_id = $1`, [`${tool}@2.0.0`]);
+    expect(await db.query(`SELECT 1 FROM avoidance_rules WHERE source_failure = $1`, [`${tool}@${story.culprit}`])).toHaveLength(1);
+    expect(await db.query(`SELECT 1 FROM failures WHERE tool_id = $1 AND dedupe_key IS NOT NULL`, [failed])).toHaveLength(1);
+    const [run] = await db.query<{ status: string }>(`SELECT status FROM heal_runs WHERE tool_id = $1`, [failed]);
     expect(run!.status).toBe('healed');
-    expect(await db.query(`SELECT 1 FROM executions WHERE tool_id = $1`, [`${tool}@2.0.0`])).toHaveLength(40); // nothing lost
+    expect(await db.query(`SELECT 1 FROM executions WHERE tool_id = $1`, [failed])).toHaveLength(40); // nothing lost
     expect(await lineageViolations(db, tool)).toEqual([]);
     expect(await allViolations(new LineageStore(db.prisma), temporal.client)).toEqual([]); // the whole doctor, heal runs included
     const history = await handle.fetchHistory();

@@ -10,12 +10,20 @@ import { startWorker, type RunningWorker } from '../../src/worker.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { lineageViolations } from '../support/invariants.js';
+import { registerSlugStory, SLUG_WRONG } from '../support/slug-story.js';
 import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
 
 // Cancelling a heal while each of its steps runs: the heal ends cancelled, recorded as such, with
 // callers routed to a usable version and no half-made version.
 
 const STEPS = ['recordFailure', 'analyzeFailure', 'pruneBranch', 'createAvoidanceRule', 'propagateRule', 'findHealthyAncestor', 'regenerate', 'validateCandidate', 'promote'];
+
+/** The email story heals by rollback (the failed version is the culprit), the slug story by revert. */
+const STORIES = {
+  rollback: { register: registerEmailStory, failed: '2.0.0', lastGood: '1.0.0', wrong: WRONG_RESULTS },
+  revert: { register: registerSlugStory, failed: '1.3.0', lastGood: '1.1.0', wrong: SLUG_WRONG },
+} as const;
+const CASES = (Object.keys(STORIES) as (keyof typeof STORIES)[]).flatMap((story) => STEPS.map((step) => [story, step] as const));
 
 let db: TestDatabase;
 let store: LineageStore;
@@ -58,18 +66,20 @@ afterAll(async () => {
 });
 
 describe('cancelling a heal', () => {
-  it.each(STEPS)('during %s leaves the lineage consistent', async (step) => {
-    const tool = `cancelled_${step.toLowerCase()}`;
-    await registerEmailStory(store, tool);
+  it.each(CASES)('%s heal, during %s, leaves the lineage consistent', async (storyName, step) => {
+    const story = STORIES[storyName];
+    const tool = `cancelled_${storyName}_${step.toLowerCase()}`;
+    const failed = `${tool}@${story.failed}`;
+    await story.register(store, tool);
     const runtime = await ToolRuntime.create({ databaseUrl: db.url });
-    for (const w of WRONG_RESULTS) await runtime.report(`${tool}@2.0.0`, w);
+    for (const w of story.wrong) await runtime.report(failed, w);
     await runtime.close();
 
     holdStep = step;
     const reached = new Promise<void>((r) => (entered = r));
     const { handle } = await startHeal(
       temporal.client,
-      { versionId: `${tool}@2.0.0`, trigger: 'manual', failure: { failureType: 'logic_error', description: 'accepts invalid emails', severity: 'critical', detectionMethod: 'report' } },
+      { versionId: failed, trigger: 'manual', failure: { failureType: 'logic_error', description: 'wrong answers', severity: 'critical', detectionMethod: 'report' } },
       { taskQueue },
     );
     await reached;
@@ -78,14 +88,14 @@ describe('cancelling a heal', () => {
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
 
-    const [run] = await db.query<{ status: string; finished_at: Date | null }>(`SELECT status, finished_at FROM heal_runs WHERE tool_id = $1`, [`${tool}@2.0.0`]);
+    const [run] = await db.query<{ status: string; finished_at: Date | null }>(`SELECT status, finished_at FROM heal_runs WHERE tool_id = $1`, [failed]);
     expect(run).toMatchObject({ status: 'cancelled' });
     expect(run!.finished_at).not.toBeNull();
     expect(await db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [tool])).toHaveLength(0);
     expect(await lineageViolations(db, tool)).toEqual([]);
     const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = $1`, [tool]);
-    // Before the prune callers stay where they were; from the prune on they are on the healthy v1.0.0.
+    // Before the prune callers stay where they were; from the prune on they are on the last good version.
     const pruned = STEPS.indexOf(step) > STEPS.indexOf('pruneBranch');
-    expect(route!.version_id).toBe(pruned ? `${tool}@1.0.0` : `${tool}@2.0.0`);
+    expect(route!.version_id).toBe(pruned ? `${tool}@${story.lastGood}` : failed);
   }, 60_000);
 });

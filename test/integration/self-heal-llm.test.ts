@@ -8,6 +8,7 @@ import type { RunningWorker } from '../../src/worker.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { registerEmailStory, V1_CODE, V201_CODE, V2_CODE, WRONG_RESULTS } from '../support/email-story.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
+import { SLUG_V12, SLUG_WRONG, slugStory } from '../support/slug-story.js';
 import { connectTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
 
 // The LLM path end to end: the real `openai` SDK against a scripted OpenAI-compatible server on
@@ -167,5 +168,33 @@ describe('selfHealWorkflow with an LLM', () => {
     const [run] = await db.query<{ status: string; result: { attempts: unknown[] } }>(`SELECT status, result FROM heal_runs WHERE tool_id = $1`, [t.v2]);
     expect(run!.status).toBe('healed');
     expect(run!.result.attempts).toHaveLength(4);
+  });
+
+  it('revises the failed version when the revert conflicts: the prompt has its code, the change to undo and the features to keep', async () => {
+    const name = `slug_llm_${++counter}`;
+    const [v1, v11, v12, v13] = slugStory(name);
+    // 1.3.0 touches the very regex 1.2.0 narrowed: the three-way revert conflicts.
+    const v13Code = SLUG_V12.replace('/[^a-z]+/g', "/[^a-z']+/g");
+    await store.registerMany([v1!, v11!, v12!, { ...v13!, code: v13Code, tests: [{ name: 'keeps apostrophes', input: "Don't Stop", expect: "don't-stop", critical: true }], mutation: { type: 'feature_add', description: 'Keep apostrophes' } }]);
+    await store.setRoute(`${name}@1.3.0`, 'newest');
+    const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+    for (const w of SLUG_WRONG) await runtime.report(`${name}@1.3.0`, w);
+    await runtime.close();
+    const fixed = v13Code.replace("/[^a-z']+/g", "/[^a-z0-9']+/g");
+    llm
+      .script('FailureAnalysis', [{ content: { ...ANALYSIS, problematic_pattern: 'Literal[regex.pattern="[^a-z]+"]', rule_description: 'Keep digits in slugs' } }])
+      .script('RevisedTool', [regen(fixed, 'digits back in the character class, apostrophes kept')]);
+    const { result } = await heal(`${name}@1.3.0`);
+    expect(result).toMatchObject({ status: 'healed', strategy: 'llm', newVersionId: `${name}@1.3.1`, features: { kept: 1, total: 1, lost: [] } });
+    expect(result.attempts.map((a) => [a.strategy, a.ok])).toEqual([['revert', false], ['llm', true]]);
+    const prompt = llm.requestsFor('RevisedTool')[0]!.body.messages[1]!.content;
+    expect(prompt).toContain(`Failed Version: ${name}@1.3.0`);
+    expect(prompt).toContain(v13Code);
+    expect(prompt).toContain(`THE CHANGE TO UNDO (${name}@1.2.0`);
+    expect(prompt).toContain("-     .replace(/[^a-z0-9]+/g, '-')");
+    expect(prompt).toContain(`- ${name}@1.3.0: Keep apostrophes (feature_add)`);
+    expect(prompt).toMatch(/PREVIOUS ATTEMPTS WERE REJECTED:\n- attempt 1: no revert: .*conflict/);
+    const l = await store.getLineage(`${name}@1.3.1`);
+    expect(l).toMatchObject({ code: fixed, parents: [`${name}@1.3.0`], reverts: `${name}@1.2.0` });
   });
 });
