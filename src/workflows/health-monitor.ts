@@ -11,7 +11,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { DiseActivities } from '../activities/index.js';
-import { healStartOptions } from '../shared/heal-start.js';
+import { healStartOptions, type HealStartOptions } from '../shared/heal-start.js';
 import type { HealthFinding } from '../shared/heal-types.js';
 import { InvalidIdError } from '../shared/ids.js';
 import {
@@ -131,7 +131,7 @@ export async function healthMonitorWorkflow(options: HealthMonitorOptions = {}):
 
 /** Starts the heal of a finding the way every heal is started (src/shared/heal-start.ts), as an abandoned child. */
 async function startHeal(finding: HealthFinding, state: MonitorState): Promise<void> {
-  let options;
+  let options: HealStartOptions;
   try {
     options = healStartOptions({ versionId: finding.versionId, trigger: 'monitor', failure: finding.failure });
   } catch (err) {
