@@ -2,7 +2,8 @@
  * npm run bench:heal — time from a reported failure to the healed route (offline strategy), median of
  * 20 heals through selfHealWorkflow on the embedded stack, and the history length of one heal; side
  * by side with the baseline of the same ten steps called directly in this process (no Temporal), so
- * the ratio is what durability costs.
+ * the ratio is what durability costs. Then 20 revert heals of the slug story: their median, and the
+ * share that kept every feature added after the culprit.
  */
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
@@ -13,6 +14,7 @@ import { Sandbox } from '../src/sandbox/sandbox.js';
 import { createPrismaClient } from '../src/infra/database.js';
 import { installTemporalRuntime } from '../src/infra/temporal-runtime.js';
 import { LineageStore } from '../src/lineage/store.js';
+import { registerSlugStory, SLUG_WRONG } from '../src/demo/slug-lineage.js';
 import { ToolRuntime } from '../src/runtime/tool-runtime.js';
 import { startWorker } from '../src/worker.js';
 import { benchDatabase, benchTemporal, progress } from './support.js';
@@ -98,6 +100,30 @@ async function main(): Promise<void> {
       }
       latencies.push(ms);
     }
+    // Revert heals: the slug story (bug at 1.2.0, a feature with its critical test at 1.3.0).
+    progress(`healing ${HEALS} copies of the slug story (a revert keeps 1.3.0's feature)…`);
+    const reverts: number[] = [];
+    let keptAll = 0;
+    let revertHeals = 0;
+    for (let i = 0; i < HEALS + 1; i++) {
+      const name = `bench_slug_${i}`;
+      await registerSlugStory(store, name);
+      const started = performance.now();
+      const reported = await runtime.report(`${name}@1.3.0`, { ...SLUG_WRONG[0]!, severity: 'critical' });
+      const { handle } = await startHeal(
+        client,
+        { versionId: `${name}@1.3.0`, trigger: 'report', failure: { failureType: 'wrong_output', description: 'drops digits', severity: 'critical', detectionMethod: 'report', failureId: reported.failureId } },
+        { taskQueue },
+      );
+      const result = await handle.result();
+      const ms = performance.now() - started;
+      if (result.status !== 'healed') throw new Error(`heal of ${name} ended ${result.status}: ${result.message}`);
+      if (i === 0) continue;
+      reverts.push(ms);
+      if (result.strategy === 'revert') revertHeals++;
+      if (result.features && result.features.kept === result.features.total) keptAll++;
+    }
+
     const sorted = [...latencies].sort((a, b) => a - b);
     console.log('\nbench:heal (offline strategy)');
     console.log(`  reported failure → healed route (median of ${latencies.length})   ${median(latencies).toFixed(0)} ms   target < 1500 ms`);
@@ -105,7 +131,11 @@ async function main(): Promise<void> {
     console.log(`  same steps called directly, no Temporal (median)      ${median(direct).toFixed(0)} ms   baseline`);
     console.log(`  ratio workflow / direct                               ${(median(latencies) / median(direct)).toFixed(2)}x`);
     console.log(`  history length of one heal                            ${historyLength} events   target < 80`);
-    console.log(JSON.stringify({ bench: 'heal', medianMs: median(latencies), minMs: sorted[0], maxMs: sorted.at(-1), directMedianMs: median(direct), ratio: median(latencies) / median(direct), historyLength, heals: latencies.length }));
+    console.log(`  revert heal, slug story (median of ${reverts.length})                ${median(reverts).toFixed(0)} ms   ${(median(reverts) / median(latencies)).toFixed(2)}x the rollback heal`);
+    console.log(`  revert heals that kept every feature                  ${keptAll}/${reverts.length} (${((100 * keptAll) / reverts.length).toFixed(0)}%), ${revertHeals} healed by revert`);
+    console.log(
+      JSON.stringify({ bench: 'heal', medianMs: median(latencies), minMs: sorted[0], maxMs: sorted.at(-1), directMedianMs: median(direct), ratio: median(latencies) / median(direct), historyLength, heals: latencies.length, revertMedianMs: median(reverts), revertKeptAll: keptAll, revertHeals }),
+    );
   } finally {
     await runtime.close();
     sandbox.close();

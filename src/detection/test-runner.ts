@@ -45,7 +45,7 @@ function describeResult(r: TestResult): string {
   return `${r.name}: expected ${JSON.stringify(r.expected)}, got ${JSON.stringify(r.actual)}`;
 }
 
-/** Test-based detection (the seed's validate_tool_health): critical tests decide. */
+/** Test-based detection: critical tests decide. */
 export function detectTestFailures(results: TestResult[]): DetectedFailure | null {
   const critical = results.filter((r) => !r.passed && r.critical);
   if (!critical.length) return null;

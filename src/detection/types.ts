@@ -1,2 +1,2 @@
-/** Detector results: the seed's FailureRecord before it is stored (defined in src/shared). */
+/** Detector results: a FailureRecord before it is stored (defined in src/shared). */
 export type { DetectedFailure } from '../shared/lineage-types.js';

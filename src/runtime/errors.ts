@@ -10,7 +10,7 @@ export class UnknownToolError extends Error {
   }
 }
 
-/** The seed's can_reuse_tool said no: the version is pruned, failed or tainted. */
+/** The runtime guard said no: the version is pruned, failed or tainted. */
 export class ToolUnavailableError extends Error {
   constructor(
     readonly versionId: string,

@@ -178,7 +178,7 @@ export class ToolRuntime {
   }
 
   /**
-   * Records a wrong result observed outside the runtime (the seed's "Accepted 'user@@domain.com'").
+   * Records a wrong result observed outside the runtime (e.g. the email validator's "Accepted 'user@@domain.com'").
    * Counts as a failure of the version; a critical one is reported to the monitor at once.
    */
   async report(versionInput: string, wrong: WrongResultReport): Promise<{ failureId: number; failureCount: number; signalled: boolean }> {

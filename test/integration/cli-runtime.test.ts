@@ -29,7 +29,7 @@ describe('dise call / report / tool list', () => {
   it('calls the routed version and prints its output as JSON', async () => {
     const out = captureOutput();
     expect(await runCli(['call', 'email_validator', '"user@@domain.com"'], out)).toBe(0);
-    expect(out.stdout).toEqual(['true']); // the optimized 2.1.0 is wrong, as in the seed
+    expect(out.stdout).toEqual(['true']); // the optimized 2.1.0 is wrong, as in the email-validator story
     expect(out.stderr.join('\n')).toMatch(/email_validator@2\.1\.0 answered in/);
     const json = captureOutput();
     expect(await runCli(['call', 'email_validator@1.0.0', '"user@@domain.com"', '--json'], json)).toBe(0);

@@ -53,7 +53,7 @@ describe('dise tool add / lineage', () => {
     expect(route!.version_id).toBe('email_validator@2.1.0');
   });
 
-  it('prints the seed lineage view for an id or a tool name', async () => {
+  it('prints the lineage view for an id or a tool name', async () => {
     const out = captureOutput();
     expect(await runCli(['lineage', 'email_validator'], out)).toBe(0);
     const text = out.stdout.join('\n');

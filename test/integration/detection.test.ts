@@ -90,7 +90,7 @@ describe('runtime detection over the fleet', () => {
     );
   }
 
-  it('finds versions whose error rate over the window exceeds the threshold, with the seed severities', async () => {
+  it('finds versions whose error rate over the window exceeds the threshold, with the documented severities', async () => {
     await register(
       version('steady', '1.0.0', [], { code: 'function run(x) { return x; }' }),
       version('wobbly', '1.0.0', [], { code: 'function run(x) { return x; }' }),

@@ -96,7 +96,7 @@ describe('dise heal and friends', () => {
 });
 
 describe('dise health', () => {
-  it("prints the seed's System Health Report from the database", async () => {
+  it("prints the System Health Report from the database", async () => {
     const out = captureOutput();
     expect(await runCli(['health'], out)).toBe(0);
     const text = out.stdout.join('\n');

@@ -10,7 +10,7 @@ let store: LineageStore;
 beforeAll(async () => {
   db = await createTestDatabase();
   store = new LineageStore(db.prisma);
-  // The seed's first diagram: v1.0.0 → {v1.1.0, v1.0.1} → v2.0.0 (merge) → v2.1.0 → v2.2.0
+  // The email validator's first diagram: v1.0.0 → {v1.1.0, v1.0.1} → v2.0.0 (merge) → v2.1.0 → v2.2.0
   await store.registerVersion(version('validator', '1.0.0', [], { tests: [{ name: 'accepts a plain address', input: 'a@b.co', expect: true }] }));
   await store.registerVersion(version('validator', '1.1.0', ['validator@1.0.0']));
   await store.registerVersion(version('validator', '1.0.1', ['validator_v1.0.0'], { mutation: { type: 'bug_fix', description: 'null handling' } }));
@@ -45,7 +45,7 @@ describe('registering versions', () => {
     expect(v220.ancestorPath).toEqual(['validator@1.0.0', 'validator@1.1.0', 'validator@2.0.0', 'validator@2.1.0']);
   });
 
-  it('accepts the seed spelling name_vX.Y.Z and returns every field of the seed ToolLineage', async () => {
+  it('accepts the legacy spelling name_vX.Y.Z and returns every field of a ToolLineage', async () => {
     const l = await store.getLineage('validator_v2.2.0');
     expect(l.id).toBe('validator@2.2.0');
     expect(l.fullName).toBe('validator_v2.2.0');

@@ -8,12 +8,12 @@ import { useHealStack } from '../support/heal-stack.js';
 
 const h = useHealStack('heal');
 
-describe("the seed's email-validator story, offline", () => {
+describe('the email-validator story, offline', () => {
   it('prunes v2.0.0, learns a rule, mints tests, regenerates v2.0.1 from v1.0.0 and routes to it', async () => {
     await registerEmailStory(h.store);
     const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
     for (const w of WRONG_RESULTS) {
-      expect(await runtime.call('email_validator', w.input)).toBe(true); // wrong, as in the seed
+      expect(await runtime.call('email_validator', w.input)).toBe(true); // wrong, as in the story
       await runtime.report('email_validator@2.0.0', w);
     }
     await runtime.close();

@@ -1,6 +1,6 @@
 import type { LineageStore } from '../../src/lineage/store.js';
 
-/** The seed's email validator: v1.0.0 uses a comprehensive regex… */
+/** The email validator: v1.0.0 uses a comprehensive regex… */
 export const V1_CODE = `function run(input) {
   if (typeof input !== 'string') return false;
   return /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$/.test(input);
@@ -14,7 +14,7 @@ export const V2_CODE = `function run(input) {
   return true;
 }`;
 
-/** The seed's v2.0.1 as an LLM would write it: a cached regex behind a fast path. */
+/** v2.0.1 as an LLM would write it: a cached regex behind a fast path. */
 export const V201_CODE = `var EMAIL = /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$/;
 function run(input) {
   if (typeof input !== 'string') return false;
@@ -29,7 +29,7 @@ export const WRONG_RESULTS = [
   { input: 'user@', observed: true, expected: false },
 ];
 
-/** Registers v1.0.0 (with its basic tests) and v2.0.0 (routed), as in the seed. */
+/** Registers v1.0.0 (with its basic tests) and v2.0.0 (routed), as in the email-validator story. */
 export async function registerEmailStory(store: LineageStore, name = 'email_validator'): Promise<void> {
   await store.registerMany([
     {

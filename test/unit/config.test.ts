@@ -26,7 +26,7 @@ function errorOf(fn: () => unknown): ConfigError {
 }
 
 describe('config.yaml', () => {
-  it("defaults to the seed's values", () => {
+  it("defaults to the documented values", () => {
     const c = defaultConfig();
     expect(c.self_healing.thresholds).toEqual({ failure_count_trigger: 3, error_rate_threshold: 0.05, performance_degradation: 0.3, execution_window: 100 });
     expect(c.self_healing.monitoring).toEqual({ health_check_interval_seconds: 300, continuous_monitoring: true });

@@ -6,7 +6,7 @@ describe('version ids', () => {
     expect(parseVersionId('email_validator@2.2.0')).toEqual({ id: 'email_validator@2.2.0', name: 'email_validator', version: '2.2.0', major: 2, minor: 2, patch: 0 });
   });
 
-  it("accepts the seed's name_vX.Y.Z and normalises it", () => {
+  it("accepts the legacy name_vX.Y.Z and normalises it", () => {
     expect(parseVersionId('email_validator_v2.2.0').id).toBe('email_validator@2.2.0');
     expect(parseVersionId('data_validator_v10.0.12')).toMatchObject({ name: 'data_validator', major: 10, patch: 12 });
   });
