@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { startHeal } from '../../src/client/start-heal.js';
 import { checkRuleGates } from '../../src/detection/static-analysis.js';
@@ -30,11 +30,13 @@ async function heal(versionId: string, failure = FAILURE) {
 async function cli(argv: string[]) {
   const out = captureOutput();
   process.env.DATABASE_URL = h.db.url;
+  process.env.TEMPORAL_ADDRESS = inject('temporalAddress');
   try {
     const code = await runCli(argv, out);
     return { code, text: out.stdout.join('\n') };
   } finally {
     delete process.env.DATABASE_URL;
+    delete process.env.TEMPORAL_ADDRESS;
   }
 }
 
@@ -83,6 +85,9 @@ describe('a revert heal', () => {
     expect(code).toBe(0);
     expect(text).toContain("Revert: undoes slug@1.2.0's change on top of slug@1.3.0, keeping what came after it");
     expect(text).toContain('Features kept: 1/1');
+    const status = await cli(['heal-status', 'slug@1.3.0']);
+    expect(status.text).toContain('New version: slug@1.3.1 (routed), by revert');
+    expect(status.text).toContain('Features kept: 1/1');
     expect((await cli(['lineage', 'slug@1.3.1', '--format', 'mermaid'])).text).toContain('slug_1_2_0 -.-> |reverted| slug_1_3_1');
     const l = JSON.parse((await cli(['lineage', 'slug@1.3.1', '--json'])).text) as { ancestors: { id: string; parents: { id: string; type: string }[] }[]; reverts: string };
     expect(l.reverts).toBe('slug@1.2.0');
