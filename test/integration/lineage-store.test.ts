@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LineageError } from '../../src/lineage/errors.js';
 import { LineageStore } from '../../src/lineage/store.js';
+import { renderLineage } from '../../src/cli/format/lineage-view.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { AT_CHECK_VALIDATOR, tableCounts, version } from '../support/fixtures.js';
 
@@ -26,6 +27,21 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await db.drop();
+});
+
+describe('merges in the lineage views', () => {
+  it('lists every ancestor below a merge, both branches, with the merge marked, in text and JSON', async () => {
+    const l = await store.getLineage('validator@2.2.0');
+    expect(l.ancestors.map((a) => a.id)).toEqual(['validator@1.0.0', 'validator@1.0.1', 'validator@1.1.0', 'validator@2.0.0', 'validator@2.1.0']);
+    expect(l.ancestors.find((a) => a.id === 'validator@2.0.0')!.parents).toEqual([
+      { id: 'validator@1.1.0', type: 'merge' },
+      { id: 'validator@1.0.1', type: 'merge' },
+    ]);
+    const text = renderLineage(l, { healthOf: new Map() });
+    expect(text).toContain('├─ validator@1.0.1 (✓ Healthy)  (merged in via validator@2.0.0)');
+    expect(text).toContain('├─ validator@2.0.0 (✓ Healthy)  merge of validator@1.1.0 + validator@1.0.1');
+    expect(text).toMatch(/└─ validator@2\.2\.0 \(.*\) ← You are here/);
+  });
 });
 
 describe('registering versions', () => {
