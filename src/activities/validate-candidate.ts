@@ -17,7 +17,8 @@ export interface ValidateCandidateInput {
  * Step 8: the judge with the candidate plan, against the healthy ancestor it was made from: the
  * candidate must parse and define run(), pass static analysis and every rule gate in scope (the new
  * rules included), pass the ancestor's suite — minted tests included — wherever the ancestor does,
- * and answer recorded real inputs of the failed versions as the ancestor does. Each rejection says
+ * answer recorded real inputs of the failed versions as the ancestor does, and pass the differential
+ * check beside the ancestor under the culprit's declared mutation type. Each rejection says
  * why, for the next attempt.
  */
 export function validateCandidateActivity(deps: ActivityDeps) {
@@ -33,6 +34,10 @@ export function validateCandidateActivity(deps: ActivityDeps) {
         extraRuleIds: input.ruleIds,
         baselineId: input.ancestorId,
         replayFrom: [input.failedId, input.culpritId],
+        // The candidate keeps the culprit's goal, and so its promise: an optimization's candidate
+        // must answer every corpus input as the ancestor does.
+        parentIds: [input.ancestorId],
+        mutationOf: input.culpritId,
         skip: input.requireTests ? {} : { suite: why, regression: why },
       },
     );
