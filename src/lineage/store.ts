@@ -54,10 +54,10 @@ export class LineageStore {
     this.registration = new Registration(prisma, this.graph, this.failures, this.rules, this.tests);
     this.executions = new ExecutionStore(prisma);
     this.healRuns = new HealRunStore(prisma);
-    this.views = new LineageViews(prisma, this.graph);
+    this.differential = new DifferentialStore(prisma);
+    this.views = new LineageViews(prisma, this.graph, this.differential);
     this.invariants = new InvariantQueries(prisma);
     this.samples = new InputSampleStore(prisma);
-    this.differential = new DifferentialStore(prisma);
   }
 
   /** Runs `work` in one transaction; pass the `tx` it gets to each store method. */

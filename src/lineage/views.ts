@@ -1,6 +1,7 @@
 import type { PrismaClient } from '../infra/database.js';
 import type { FailureRecord, Health, JsonValue, MutationRecord, MutationType, RelationshipType, Severity, ToolLineage } from '../shared/lineage-types.js';
 import { LineageError } from './errors.js';
+import type { DifferentialStore } from './differential.js';
 import type { GraphStore } from './graph.js';
 import { normalizeVersionId } from './ids.js';
 import { toRuleRecord } from './rules.js';
@@ -49,6 +50,7 @@ export class LineageViews {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly graph: GraphStore,
+    private readonly differential: DifferentialStore,
   ) {}
 
   /** Everything a ToolLineage holds for one version. */
@@ -120,6 +122,7 @@ export class LineageViews {
       regeneratedFrom: row.regeneratedFrom,
       regeneratedAs: row.childEdges.filter((e) => e.relationshipType === 'regenerated').map((e) => e.childId),
       pruneEvidence: (row.pruneEvidence ?? null) as JsonValue | null,
+      differential: (await this.differential.latestFor([row.toolId])).get(row.toolId) ?? null,
       route: { routed: route?.versionId === row.toolId, toolRoutedTo: route?.versionId ?? null },
     };
   }

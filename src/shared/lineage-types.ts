@@ -154,5 +154,7 @@ export interface ToolLineage {
   regeneratedAs: string[];
   /** Why the version was pruned: failure, diff, failing tests, metric window, static findings, analysis. */
   pruneEvidence: JsonValue | null;
+  /** The latest differential check against its parent(s), with every difference (null: none ran). */
+  differential: DifferentialReport | null;
   route: { routed: boolean; toolRoutedTo: string | null };
 }
