@@ -40,7 +40,7 @@ describe('dise tool add / lineage', () => {
       'email_validator@2.1.0 failed',
     ]);
     // The feature_add 1.1.0 lists its differences; the merge 2.0.0 answers as one parent or the other.
-    expect(out.stdout[1]).toMatch(/^  differential vs email_validator@1\.0\.0: differences listed for review/);
+    expect(out.stdout[out.stdout.indexOf('email_validator@1.1.0 healthy') + 1]).toMatch(/^  differential vs email_validator@1\.0\.0: differences listed for review/);
     expect(out.stdout.some((l) => l.startsWith('  differential vs email_validator@1.1.0 + email_validator@1.0.1'))).toBe(false);
     const refused = out.stdout.indexOf('email_validator@2.1.0 failed');
     expect(out.stdout[refused + 1]).toEqual(
