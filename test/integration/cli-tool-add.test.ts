@@ -40,11 +40,11 @@ describe('dise tool add / lineage', () => {
       'email_validator@2.1.0 failed',
     ]);
     // The feature_add 1.1.0 lists its differences; the merge 2.0.0 answers as one parent or the other.
-    expect(out.stdout[out.stdout.indexOf('email_validator@1.1.0 healthy') + 1]).toMatch(/^  differential vs email_validator@1\.0\.0: differences listed for review/);
+    expect(out.stdout[out.stdout.indexOf('email_validator@1.1.0 healthy') + 1]).toMatch(/^ {2}differential vs email_validator@1\.0\.0: differences listed for review/);
     expect(out.stdout.some((l) => l.startsWith('  differential vs email_validator@1.1.0 + email_validator@1.0.1'))).toBe(false);
     const refused = out.stdout.indexOf('email_validator@2.1.0 failed');
     expect(out.stdout[refused + 1]).toEqual(
-      expect.stringMatching(/^  differential vs email_validator@2\.0\.0: REFUSED — optimization "Optimize for speed" promises the same behaviour, but \d+ of \d+ inputs are answered differently from email_validator@2\.0\.0$/),
+      expect.stringMatching(/^ {2}differential vs email_validator@2\.0\.0: REFUSED — optimization "Optimize for speed" promises the same behaviour, but \d+ of \d+ inputs are answered differently from email_validator@2\.0\.0$/),
     );
     // The three smallest differing inputs, each with both answers.
     const shown = out.stdout.filter((l) => /^ {4}".*: email_validator@2\.1\.0 → .*, email_validator@2\.0\.0 → /.test(l));
@@ -61,7 +61,7 @@ describe('dise tool add / lineage', () => {
     const json = captureOutput();
     expect(await runCli(['tool', 'add', path.join(examples, 'email-validator-international.yaml')], out)).toBe(0);
     expect(out.stdout[0]).toBe('email_validator@2.2.0 healthy (routed)');
-    expect(out.stdout[1]).toMatch(/^  differential vs email_validator@2\.0\.0: differences listed for review — feature_add: \d+ of \d+ inputs answered differently/);
+    expect(out.stdout[1]).toMatch(/^ {2}differential vs email_validator@2\.0\.0: differences listed for review — feature_add: \d+ of \d+ inputs answered differently/);
     expect(await runCli(['lineage', 'email_validator@2.2.0', '--json'], json)).toBe(0);
     const lineage = JSON.parse(json.stdout.join(''));
     expect(lineage.differential).toMatchObject({ verdict: 'listed', judgedAs: 'feature_add', parents: ['email_validator@2.0.0'] });
