@@ -199,7 +199,7 @@ export function runDifferential(sandbox: Sandbox, s: DifferentialSubject): Diffe
   const parentNames = parents.map((p) => p.id).join(' and ');
   if (!differing.length) {
     verdict = 'same';
-    message = `${undeclared}answers all ${compared} inputs as ${parentNames} does`;
+    message = `${undeclared}answers ${parents.length > 1 ? `each of ${compared} inputs as ${parents.map((p) => p.id).join(' or ')} does` : `all ${compared} inputs as ${parentNames} does`}`;
   } else if (SAME_BEHAVIOUR.includes(judgedAs)) {
     verdict = 'refused';
     message = `${undeclared}${judgedAs} ${s.mutationDescription ? `"${s.mutationDescription}" ` : ''}promises the same behaviour, but ${differing.length} of ${compared} inputs are answered differently from ${parentNames}`;

@@ -66,7 +66,7 @@ export async function toolAdd(files: string[], options: ToolAddOptions, config: 
         out.result(`${r.id} ${r.health}${r.routed ? ' (routed)' : ''}`);
         for (const f of r.failures ?? []) out.info(`  ${r.id}: [${f.severity}] ${f.failureType}: ${f.description}`);
         // The verdict goes to stdout with the version: the three smallest differing inputs and both answers.
-        if (r.differential && r.differential.verdict !== 'same') for (const line of renderDifferential(r.differential)) out.result(line);
+        if (r.differential) for (const line of renderDifferential(r.differential).slice(0, r.differential.verdict === 'same' ? 1 : undefined)) out.result(line);
       }
     }
     const failed = result.registered.filter((r) => r.health === 'failed');
