@@ -42,7 +42,7 @@ describe('dise tool add / lineage', () => {
     // The feature_add 1.1.0 lists its differences; the merge 2.0.0 answers as one parent or the other.
     expect(out.stdout[out.stdout.indexOf('email_validator@1.1.0 healthy') + 1]).toMatch(/^ {2}differential vs email_validator@1\.0\.0: differences listed for review/);
     expect(out.stdout[out.stdout.indexOf('email_validator@2.0.0 healthy (routed)') + 1]).toMatch(
-      /^  differential vs email_validator@1\.1\.0 \+ email_validator@1\.0\.1: same behaviour — answers each of \d+ inputs as email_validator@1\.1\.0 or email_validator@1\.0\.1 does$/,
+      /^ {2}differential vs email_validator@1\.1\.0 \+ email_validator@1\.0\.1: same behaviour — answers each of \d+ inputs as email_validator@1\.1\.0 or email_validator@1\.0\.1 does$/,
     );
     const refused = out.stdout.indexOf('email_validator@2.1.0 failed');
     expect(out.stdout[refused + 1]).toEqual(
