@@ -26,7 +26,9 @@ export interface ValidateCandidateInput {
  * inputs. A candidate built on the failed version must pass the failed version's whole suite —
  * features added after the culprit included — less the tests the culprit introduced that encode the
  * bug (the healthy ancestor fails them: set aside, and named), with regression against the failed
- * version. Either way the result says how many of the features added after the culprit it keeps.
+ * version. A candidate made from the ancestor also passes the differential check beside it, under the
+ * culprit's declared mutation type. Either way the result says how many of the features added after
+ * the culprit it keeps.
  */
 export function validateCandidateActivity(deps: ActivityDeps) {
   return async function validateCandidate(input: ValidateCandidateInput): Promise<CandidateValidation> {
@@ -59,6 +61,10 @@ export function validateCandidateActivity(deps: ActivityDeps) {
             extraRuleIds: input.ruleIds,
             baselineId: input.ancestorId,
             replayFrom: [input.failedId, input.culpritId],
+            // The candidate keeps the culprit's goal, and so its promise: an optimization's candidate
+            // must answer every corpus input as the ancestor does.
+            parentIds: [input.ancestorId],
+            mutationOf: input.culpritId,
             skip: input.requireTests ? {} : { suite: why, regression: why },
           },
     );

@@ -16,6 +16,19 @@ export const configSchema = z.strictObject({
       test_based: z.boolean().default(true),
       runtime_monitoring: z.boolean().default(true),
       static_analysis: z.boolean().default(true),
+      /** Run every new version beside its parent(s) on a corpus at registration and in heals. */
+      differential: z.boolean().default(true),
+    }),
+    /** The differential check's corpus (see detection.differential). */
+    differential: section({
+      /** Most inputs a version and its parent run on (suite + recorded + generated). */
+      corpus_size: z.int().min(1).max(100_000).default(1000),
+      /** Of those, at most this many generated from the suite and recorded inputs. */
+      generated_inputs: z.int().min(0).max(100_000).default(600),
+      /** The generator's seed; null: derived from the version id (recorded with every result). */
+      seed: z.int().min(0).max(2 ** 31 - 1).nullable().default(null),
+      /** Differing inputs shrunk to their smallest form and stored per check. */
+      max_differences: z.int().min(1).max(1000).default(20),
     }),
     thresholds: section({
       /** Trigger healing after this many failures of a version. */
@@ -104,6 +117,15 @@ export const configSchema = z.strictObject({
     flush_interval_ms: z.int().min(1).max(60_000).default(200),
     /** Full routing refresh in case a notification was missed. */
     route_refresh_seconds: z.int().min(1).max(3600).default(30),
+    /** Successful inputs kept per tool (reservoir sampling) for the differential corpus. */
+    input_sampling: section({
+      /** false: no successful input is ever kept (data that must not be stored). */
+      enabled: z.boolean().default(true),
+      /** Size of each tool's sample (0 keeps none). */
+      per_tool: z.int().min(0).max(100_000).default(200),
+      /** Tools whose inputs must never be kept, whatever `enabled` says. */
+      exclude_tools: z.array(z.string().min(1)).default([]),
+    }),
   }),
 });
 

@@ -2,7 +2,10 @@ import type { RegisterVersionInput } from '../lineage/store.js';
 
 /**
  * The email-validator story's lineage: 1.0.0 → {1.1.0, 1.0.1} → 2.0.0 (a merge)
- * → 2.1.0 → 2.2.0, where 2.2.0 "optimizes for speed" by replacing the regex with an '@' check.
+ * → 2.1.0 → 2.2.0, where 2.2.0 "optimizes for speed" by replacing the regex with an '@' check (the
+ * differential check refuses it at registration), and 2.1.0 → 2.3.0, a `feature_add` for
+ * internationalized addresses whose loosened domain part also lets a second '@' through: a
+ * difference the check lists but cannot judge, which callers then find.
  */
 export function emailLineage(name: string): RegisterVersionInput[] {
   const id = (v: string) => `${name}@${v}`;
@@ -88,6 +91,21 @@ function run(input) {
 }`,
       mutation: { type: 'optimization', description: 'Optimize for speed', fitnessBefore: 0.85, fitnessAfter: 0.95 },
     },
+    {
+      name,
+      version: '2.3.0',
+      parents: [id('2.1.0')],
+      description: 'Validate an email address (internationalized)',
+      category: 'validation',
+      code: `// Internationalized: any letters, in any script, around the '@'
+var EMAIL = /^[^\\s@]+@\\S+\\.\\S{2,}$/;
+function run(input) {
+  if (input === null || input === undefined) return false;
+  return EMAIL.test(String(input).trim());
+}`,
+      mutation: { type: 'feature_add', description: 'Accept internationalized addresses', fitnessBefore: 0.85, fitnessAfter: 0.9 },
+      tests: [{ name: 'accepts an internationalized address', input: 'josé@exämple.com', expect: true }],
+    },
   ];
 }
 
@@ -99,6 +117,8 @@ export const DEMO_TRAFFIC: { input: string; valid: boolean }[] = [
   { input: 'USER@EXAMPLE.COM', valid: true },
   { input: 'plainaddress', valid: false },
   { input: 'user@@domain.com', valid: false },
+  { input: 'first@@company.org', valid: false },
+  { input: 'dev@@sub.domain.io', valid: false },
   { input: '@domain.com', valid: false },
   { input: 'user@', valid: false },
   { input: 'user@domain', valid: false },

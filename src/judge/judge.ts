@@ -7,10 +7,11 @@ import { codeHash, parseToolCode } from '../lineage/tool-code.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 import type { Rejection } from '../shared/heal-types.js';
-import type { DetectedFailure, JsonValue } from '../shared/lineage-types.js';
+import type { DetectedFailure, DifferentialReport, JsonValue } from '../shared/lineage-types.js';
+import { describeDifference, runDifferential, type DifferentialSubject } from './differential.js';
 
 /** Everything the judge can check, in the order it checks them. */
-export const JUDGE_CHECKS = ['parse', 'static', 'gates', 'suite', 'regression', 'replay'] as const;
+export const JUDGE_CHECKS = ['parse', 'static', 'gates', 'suite', 'regression', 'replay', 'differential'] as const;
 export type JudgeCheck = (typeof JUDGE_CHECKS)[number];
 
 /** Checks a caller leaves out, each with the reason it states. */
@@ -29,6 +30,11 @@ export interface JudgeCase {
   baseline: { id: string; code: string } | null;
   /** Recorded real inputs to replay against the baseline. */
   replayInputs: JsonValue[];
+  /**
+   * The differential check: the parent(s) to run beside, the corpus, and the declared mutation type
+   * (critical tests come from the suite). Null when there is nothing to compare with.
+   */
+  differential?: Omit<DifferentialSubject, 'id' | 'code' | 'criticalTests'> | null;
 }
 
 export interface Verdict {
@@ -43,6 +49,8 @@ export interface Verdict {
   gateViolations: GateViolation[];
   testsRun: number;
   replayed: number;
+  /** What the differential check found (null when it did not run). */
+  differential: DifferentialReport | null;
   /** The checks not run, and why (the caller's reasons, or missing evidence). */
   skipped: { check: JudgeCheck; why: string }[];
   /** The first reason it did not pass, for one-line reports. */
@@ -57,6 +65,7 @@ export function configSkips(config: DiseConfig): SkippedChecks {
   const d = config.self_healing.detection;
   const skip: SkippedChecks = {};
   if (!d.static_analysis) skip.static = 'detection.static_analysis is off in config.yaml';
+  if (!d.differential) skip.differential = 'detection.differential is off in config.yaml';
   if (!d.test_based) {
     skip.suite = 'detection.test_based is off in config.yaml';
     skip.regression = 'detection.test_based is off in config.yaml';
@@ -79,7 +88,9 @@ function describeTest(r: TestResult): string {
 /**
  * The one judge of "is this code good here?": parse, static security analysis, every rule gate in
  * scope, the suite (critical tests decide), regression against the baseline (tests it passes that
- * this code fails) and replay of recorded inputs (this code must answer as the baseline does).
+ * this code fails), replay of recorded inputs (this code must answer as the baseline does) and the
+ * differential check (beside its parent(s) on a corpus of suite, sampled and generated inputs; the
+ * declared mutation type decides what a difference means).
  * Registration, the ancestor search, candidate validation and re-validation of tainted versions
  * all call it; each states which checks it skips and why. A verdict passes when nothing critical
  * was found.
@@ -90,7 +101,7 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
   const skipped: Verdict['skipped'] = [];
   const verdict = (): Verdict => {
     const critical = failures.filter((f) => f.severity === 'critical');
-    return { passed: !critical.length, failures, rejections, tests, staticFindings, gateViolations, testsRun, replayed, skipped, why: critical[0]?.description ?? null };
+    return { passed: !critical.length, failures, rejections, tests, staticFindings, gateViolations, testsRun, replayed, differential, skipped, why: critical[0]?.description ?? null };
   };
   const runs = (check: JudgeCheck, missing?: string): boolean => {
     const why = skip[check] ?? missing;
@@ -102,6 +113,7 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
   let gateViolations: GateViolation[] = [];
   let testsRun = 0;
   let replayed = 0;
+  let differential: DifferentialReport | null = null;
 
   if (runs('parse')) {
     try {
@@ -178,6 +190,22 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
         severity: 'critical',
         evidence: { baseline: c.baseline.id, mismatches: mismatches.map((m) => ({ input: m.input, expected: m.expected ?? null, got: m.got ?? null })) },
       });
+    }
+  }
+  const diff = c.differential;
+  if (runs('differential', !diff?.parents.length ? 'nothing to compare with' : !diff.corpus.inputs.length ? 'no inputs to compare on' : undefined) && diff) {
+    const result = runDifferential(sandbox, {
+      ...diff,
+      id: c.id,
+      code: c.code,
+      criticalTests: c.suite.filter((t) => t.critical).map((t) => ({ name: t.name, input: t.input, expected: t.expected })),
+    });
+    differential = result.report;
+    failures.push(...result.failures);
+    if (result.failures.length) {
+      for (const d of result.report.differences.slice(0, MAX_REPLAY_REJECTIONS)) {
+        rejections.push({ kind: 'differential', message: `differential (${result.report.judgedAs}): ${describeDifference(d, c.id)}` });
+      }
     }
   }
   return verdict();

@@ -3,7 +3,9 @@ import type { SuiteTest } from '../detection/test-runner.js';
 import type { LineageStore } from '../lineage/store.js';
 import type { Db } from '../lineage/sql.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
+import { parseVersionId } from '../shared/ids.js';
 import type { JsonValue, TestCaseRecord } from '../shared/lineage-types.js';
+import { buildCorpus, seedFrom } from './corpus.js';
 import { configSkips, judgeVersion, type JudgeCheck, type SkippedChecks, type Verdict } from './judge.js';
 
 /**
@@ -11,7 +13,10 @@ import { configSkips, judgeVersion, type JudgeCheck, type SkippedChecks, type Ve
  * config switch turns it off, or the evidence it needs does not exist).
  */
 export const JUDGE_PLANS = {
-  /** `dise tool add` and promotion: a new version against its suite, gates and first parent. */
+  /**
+   * `dise tool add` and promotion: a new version against its suite, gates and first parent, and
+   * beside every parent on the differential corpus.
+   */
   registration: {
     replay: 'a new version has no recorded calls of its own, and its parent is not the reference for real inputs',
   },
@@ -23,8 +28,12 @@ export const JUDGE_PLANS = {
   ancestor: {
     regression: 'the walk judges each ancestor on its own; its parent is judged next',
     replay: 'an ancestor is the reference recorded inputs are replayed against',
+    differential: 'an ancestor is judged on its own; differences from its parent were judged when it was registered',
   },
-  /** A heal's candidate made from the healthy ancestor (a rollback, an LLM regeneration): everything, against it. */
+  /**
+   * A heal's candidate: everything, against the healthy ancestor it was made from; the differential
+   * check reads the culprit's declared mutation (the candidate keeps its goal and its promise).
+   */
   candidate: {},
   /**
    * A heal's candidate built on the failed version (a revert, an LLM revision): the failed version's
@@ -33,6 +42,7 @@ export const JUDGE_PLANS = {
    */
   revert: {
     replay: "a revert keeps the changes made after the culprit, so the ancestor's answers to recorded inputs are not the reference; the failed version's suite and the minted failing inputs decide",
+    differential: "a revert differs from the failed version where it undoes the culprit and from the ancestor where it keeps later features, so neither is its reference; the failed version's whole suite and the minted failing inputs decide",
   },
 } as const satisfies Record<string, SkippedChecks>;
 
@@ -52,6 +62,10 @@ export interface JudgeScope {
   baselineId?: string | null;
   /** Versions whose recorded inputs are replayed. */
   replayFrom?: string[];
+  /** The versions the differential check runs beside (default: the baseline). */
+  parentIds?: string[];
+  /** The version whose declared mutation type decides what a difference means (default: none declared). */
+  mutationOf?: string | null;
   /** Skips beyond the plan's, with reasons (e.g. `regeneration.require_test_validation` off). */
   skip?: SkippedChecks;
   /** Tests of the suite left out (a revert's set-aside tests). */
@@ -85,9 +99,42 @@ export async function judgeWithScope(
     needs('replay') && scope.replayFrom?.length ? await deps.store.executions.recordedInputs(scope.replayFrom, MAX_REPLAY_INPUTS, db) : [];
   return judgeVersion(
     deps.sandbox,
-    { id: subject.id, code: subject.code, suite, rules, baseline: baselineId && baselineCode !== undefined ? { id: baselineId, code: baselineCode } : null, replayInputs },
+    {
+      id: subject.id,
+      code: subject.code,
+      suite,
+      rules,
+      baseline: baselineId && baselineCode !== undefined ? { id: baselineId, code: baselineCode } : null,
+      replayInputs,
+      differential: needs('differential') ? await differentialEvidence(deps, subject, scope, suite, db) : null,
+    },
     skip,
   );
+}
+
+/**
+ * The differential check's evidence from the data layer: the parents' code, the declared mutation,
+ * and the corpus — every suite input in scope (minted included), the tool's sample of recorded
+ * inputs, and inputs generated from both with the configured (or version-derived) seed.
+ */
+async function differentialEvidence(deps: JudgeDeps, subject: { id: string }, scope: JudgeScope, suiteLoaded: SuiteTest[], db?: Db) {
+  const parentIds = scope.parentIds ?? (scope.baselineId ? [scope.baselineId] : []);
+  if (!parentIds.length) return null;
+  const settings = deps.config.self_healing.differential;
+  const codes = await deps.store.graph.codes(parentIds, db);
+  const parents = parentIds.flatMap((id) => (codes.has(id) ? [{ id, code: codes.get(id)! }] : []));
+  const mutation = scope.mutationOf ? await deps.store.differential.declaredMutation(scope.mutationOf, db) : null;
+  const suite = suiteLoaded.length ? suiteLoaded : toSuiteTests(await deps.store.tests.suiteFor(scope.scopeOf, db));
+  const sampling = deps.config.runtime.input_sampling;
+  const recorded = await deps.store.samples.forTool(parseVersionId(scope.scopeOf).name, Math.min(sampling.per_tool || settings.corpus_size, settings.corpus_size), db);
+  const corpus = buildCorpus({
+    suiteInputs: suite.map((t) => t.input),
+    recordedInputs: recorded,
+    size: settings.corpus_size,
+    generated: settings.generated_inputs,
+    seed: settings.seed ?? seedFrom(subject.id === scope.scopeOf ? subject.id : `${scope.scopeOf}/${subject.id}`),
+  });
+  return { parents, mutationType: mutation?.type ?? null, mutationDescription: mutation?.description ?? null, corpus, maxDifferences: settings.max_differences };
 }
 
 /** Is this stored version good today, on its own (the ancestor search's question)? */

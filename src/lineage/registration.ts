@@ -5,6 +5,7 @@ import {
   HEALTH,
   MUTATION_TYPES,
   type DetectedFailure,
+  type DifferentialReport,
   type Health,
   type MutationType,
   type RelationshipType,
@@ -53,6 +54,8 @@ export interface RegisterVersionInput {
 export interface ValidationOutcome {
   health: Health;
   failures: DetectedFailure[];
+  /** The differential check against the parent(s), when it ran. */
+  differential?: DifferentialReport | null;
 }
 
 
@@ -73,6 +76,8 @@ export interface RegisteredVersion {
   inheritedRules: string[];
   /** What validation found (empty when the version passed or was not validated). */
   failures?: DetectedFailure[];
+  /** The differential check against the parent(s), when it ran. */
+  differential?: DifferentialReport | null;
 }
 
 /**
@@ -115,6 +120,7 @@ export class Registration {
             await this.failures.record(registered.id, outcome.failures, tx);
             registered.health = outcome.health;
             registered.failures = outcome.failures;
+            if (outcome.differential !== undefined) registered.differential = outcome.differential;
           }
           await options.afterInsert?.(tx, registered);
           out.push({ index: item.index, registered });

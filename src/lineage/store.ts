@@ -1,9 +1,11 @@
 import type { Prisma } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
+import { DifferentialStore } from './differential.js';
 import { ExecutionStore } from './executions.js';
 import { FailureStore } from './failures.js';
 import { GraphStore } from './graph.js';
 import { HealRunStore } from './heal-runs.js';
+import { InputSampleStore } from './input-samples.js';
 import { InvariantQueries } from './invariants.js';
 import { Registration } from './registration.js';
 import { RoutingStore } from './routing.js';
@@ -25,7 +27,7 @@ export type { Db } from './sql.js';
 /**
  * The data layer's front: every statement on the lineage tables lives in one of its homes —
  * `graph` (versions and DAG walks), `registration`, `routing`, `failures`, `rules`, `tests`,
- * `executions`, `healRuns`, `views` (what operators read) and `invariants` (what `dise doctor`
+ * `executions`, `samples` (sampled call inputs), `differential` (checks against parents), `healRuns`, `views` (what operators read) and `invariants` (what `dise doctor`
  * checks). Activities, the CLI, the doctor and the dashboard reach the database only through it;
  * the runtime's hot path uses the node-postgres statements exported beside them.
  */
@@ -40,6 +42,8 @@ export class LineageStore {
   readonly healRuns: HealRunStore;
   readonly views: LineageViews;
   readonly invariants: InvariantQueries;
+  readonly samples: InputSampleStore;
+  readonly differential: DifferentialStore;
 
   constructor(readonly prisma: PrismaClient) {
     this.graph = new GraphStore(prisma);
@@ -50,8 +54,10 @@ export class LineageStore {
     this.registration = new Registration(prisma, this.graph, this.failures, this.rules, this.tests);
     this.executions = new ExecutionStore(prisma);
     this.healRuns = new HealRunStore(prisma);
-    this.views = new LineageViews(prisma, this.graph);
+    this.differential = new DifferentialStore(prisma);
+    this.views = new LineageViews(prisma, this.graph, this.differential);
     this.invariants = new InvariantQueries(prisma);
+    this.samples = new InputSampleStore(prisma);
   }
 
   /** Runs `work` in one transaction; pass the `tx` it gets to each store method. */

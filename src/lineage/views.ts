@@ -1,6 +1,7 @@
 import type { PrismaClient } from '../infra/database.js';
 import { LINEAGE_EDGE_TYPES, type FailureRecord, type Health, type JsonValue, type MutationRecord, type MutationType, type RelationshipType, type Severity, type ToolLineage } from '../shared/lineage-types.js';
 import { LineageError } from './errors.js';
+import type { DifferentialStore } from './differential.js';
 import type { GraphStore } from './graph.js';
 import { normalizeVersionId } from './ids.js';
 import { toRuleRecord } from './rules.js';
@@ -53,6 +54,7 @@ export class LineageViews {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly graph: GraphStore,
+    private readonly differential: DifferentialStore,
   ) {}
 
   /** Everything a ToolLineage holds for one version. */
@@ -128,6 +130,7 @@ export class LineageViews {
       revertedBy: row.childEdges.filter((e) => e.relationshipType === 'reverts').map((e) => e.childId),
       healedBy: row.healId ? await this.healOutcome(row.healId) : null,
       pruneEvidence: (row.pruneEvidence ?? null) as JsonValue | null,
+      differential: (await this.differential.latestFor([row.toolId])).get(row.toolId) ?? null,
       route: { routed: route?.versionId === row.toolId, toolRoutedTo: route?.versionId ?? null },
     };
   }

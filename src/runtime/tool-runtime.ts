@@ -10,6 +10,7 @@ import { ROUTABLE_HEALTH, SEVERITIES, type JsonValue, type Severity } from '../s
 import type { FailureReport } from '../shared/messages.js';
 import { ToolUnavailableError, UnknownToolError } from './errors.js';
 import { crossesThreshold, ExecutionRecorder, type ThresholdCrossing } from './execution-recorder.js';
+import { InputSampler } from './input-sampler.js';
 import type { MonitorSignaler } from './monitor-signaler.js';
 import { RoutingCache, type VersionInfo } from './routing-cache.js';
 
@@ -47,13 +48,16 @@ function preview(value: JsonValue | undefined): string {
 /**
  * The runtime guard tool callers go through: resolves a tool name to its routed version (cached,
  * refreshed by database notifications), refuses pruned, failed or tainted versions, runs the code in
- * the sandbox, records every execution in batches and reports failures to the health monitor —
+ * the sandbox, keeps a bounded sample of successful inputs per tool (the differential corpus),
+ * records every execution in batches and reports failures to the health monitor —
  * once per threshold crossing, and at once for critical failures.
  */
 export class ToolRuntime {
   readonly sandbox: Sandbox;
   readonly routing: RoutingCache;
   readonly recorder: ExecutionRecorder;
+  /** Successful inputs kept per tool for the differential check; null when sampling is off. */
+  readonly sampler: InputSampler | null;
   private readonly pool: pg.Pool;
   private readonly config: DiseConfig;
   private readonly source: string;
@@ -79,6 +83,11 @@ export class ToolRuntime {
       onCrossing: (c) => this.onCrossing(c),
       log: this.log,
     });
+    const sampling = this.config.runtime.input_sampling;
+    this.sampler =
+      sampling.enabled && sampling.per_tool > 0
+        ? new InputSampler(this.pool, { perTool: sampling.per_tool, excludeTools: sampling.exclude_tools, flushIntervalMs: this.config.runtime.flush_interval_ms, log: this.log })
+        : null;
   }
 
   /** Connects to the database and starts listening for routing changes. */
@@ -144,6 +153,7 @@ export class ToolRuntime {
     try {
       const output = this.sandbox.runJson(info.codeHash, info.code, inputJson);
       const durationMs = performance.now() - started;
+      this.sampler?.offer(info.name, inputJson);
       const full = this.recorder.record({ versionId: info.id, ok: true, errorType: null, errorMessage: null, durationMs, inputJson });
       if (full) await full;
       return { output: JSON.parse(output) as JsonValue, versionId: info.id, durationMs };
@@ -272,6 +282,7 @@ export class ToolRuntime {
   /** Writes buffered executions and waits for signals in flight. */
   async flush(): Promise<void> {
     await this.recorder.flushAll();
+    await this.sampler?.flush();
     while (this.pendingSignals.size) await Promise.allSettled([...this.pendingSignals]);
   }
 
@@ -289,6 +300,7 @@ export class ToolRuntime {
         await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 2000)));
       }
     }
+    await this.sampler?.close().catch((err: Error) => this.log(`lost ${this.sampler?.pendingSlots ?? 0} sampled input(s): ${err.message}`));
     while (this.pendingSignals.size) await Promise.allSettled([...this.pendingSignals]);
     if (this.undelivered.length && this.options.signaler) {
       clearTimeout(this.retryTimer);

@@ -56,9 +56,53 @@ export interface DetectedFailure {
   description: string;
   stackTrace: string | null;
   testCaseFailed: string | null;
-  detectionMethod: 'test' | 'regression_test' | 'runtime' | 'static_analysis' | 'rule_gate' | 'replay';
+  detectionMethod: 'test' | 'regression_test' | 'runtime' | 'static_analysis' | 'rule_gate' | 'replay' | 'differential';
   severity: Severity;
   evidence: JsonValue;
+}
+
+/** One answer in a differential check: an output, or the type of error the call ended with. */
+export interface DifferentialOutcome {
+  output: JsonValue;
+  error: string | null;
+}
+
+/** An input a version answers differently from its parent(s), shrunk, with every answer. */
+export interface DifferentialDifference {
+  /** The smallest input found that still shows the difference. */
+  input: JsonValue;
+  /** The version's answer. */
+  output: DifferentialOutcome;
+  /** Each parent's answer. */
+  parents: { id: string; output: DifferentialOutcome }[];
+  /** The corpus input it was shrunk from, and where that came from. */
+  originalInput: JsonValue;
+  source: 'suite' | 'recorded' | 'generated';
+  /** The critical test whose input this is, if any. */
+  criticalTest: string | null;
+}
+
+/** The differential check of a version against its parent(s), as stored and shown. */
+export interface DifferentialReport {
+  versionId: string;
+  parents: string[];
+  /** The declared mutation type; null when none was declared. */
+  mutationType: MutationType | null;
+  /** How it was judged (a version without a type is judged as a refactor). */
+  judgedAs: MutationType;
+  /** same: no difference; refused: stored FAILED; listed: differences allowed, listed for review. */
+  verdict: 'same' | 'refused' | 'listed';
+  seed: number;
+  /** Inputs compared (parents' timeouts and memory-limit hits left out, counted as unjudged). */
+  inputs: number;
+  unjudged: number;
+  sources: { suite: number; recorded: number; generated: number };
+  /** Differing inputs in the corpus, before shrinking. */
+  differing: number;
+  /** The shrunk differences, smallest first. */
+  differences: DifferentialDifference[];
+  message: string;
+  durationMs: number;
 }
 
 export interface AvoidanceRuleRecord {
@@ -129,5 +173,7 @@ export interface ToolLineage {
   } | null;
   /** Why the version was pruned: failure, diff, failing tests, metric window, static findings, analysis. */
   pruneEvidence: JsonValue | null;
+  /** The latest differential check against its parent(s), with every difference (null: none ran). */
+  differential: DifferentialReport | null;
   route: { routed: boolean; toolRoutedTo: string | null };
 }

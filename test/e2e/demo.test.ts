@@ -29,7 +29,10 @@ async function facts(tool: string) {
       minted: await q<{ tool_id: string; input: string; expected: boolean }>(`SELECT tc.tool_id, tc.input, tc.expected FROM test_cases tc JOIN tool_lineage t ON t.tool_id = tc.tool_id WHERE tc.origin = 'minted' AND t.tool_name = $1`),
       route: (await q<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = $1`))[0]?.version_id,
       regenerated: (await q<{ tool_id: string; regenerated_from: string }>(`SELECT tool_id, regenerated_from FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`)),
-      heal: (await q<{ status: string }>(`SELECT status FROM heal_runs WHERE tool_id = $1 || '@2.2.0'`))[0]?.status,
+      heal: (await q<{ status: string }>(`SELECT status FROM heal_runs WHERE tool_id = $1 || '@2.3.0'`))[0]?.status,
+      refusedBy: (await q<{ detection_method: string }>(`SELECT DISTINCT detection_method FROM failures WHERE tool_id = $1 || '@2.2.0'`)).map((r) => r.detection_method),
+      callsOfRefused: (await q<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE tool_id = $1 || '@2.2.0'`))[0]!.n,
+      checks: Object.fromEntries((await q<{ tool_id: string; verdict: string }>(`SELECT tool_id, verdict FROM differential_checks WHERE tool_id LIKE $1 || '@%'`)).map((r) => [r.tool_id, r.verdict])),
     };
   } finally {
     await client.end();
@@ -38,26 +41,36 @@ async function facts(tool: string) {
 }
 
 describe('npm run demo', () => {
-  it('plays the email-validator story to a healed route, and can be run twice in a row', async () => {
+  it('refuses the speed optimization at registration, heals the feature_add callers catch, and can be run twice in a row', async () => {
     const first = await runDise(['demo'], env, 170_000);
     expect(first.code, first.stderr).toBe(0);
-    // The demo speaks the product's words: the email-validator story, not "the seed".
-    expect(first.stdout + first.stderr).not.toMatch(/\bseed/i);
-    expect(JSON.parse(first.stdout)).toMatchObject({ tool: 'email_validator', status: 'healed', healed: 'email_validator@2.2.1' });
+    // The demo speaks the product's words: the email-validator story, not "the seed" (a generator's
+    // random seed, printed with the differential corpus, is another thing).
+    expect(first.stdout + first.stderr).not.toMatch(/\bthe seed\b|\bseed's\b|\bseed (story|lineage|spelling|tables?)\b/i);
+    expect(JSON.parse(first.stdout)).toMatchObject({ tool: 'email_validator', broken: 'email_validator@2.3.0', status: 'healed', healed: 'email_validator@2.3.1' });
     expect(first.stderr).toMatch(/Temporal UI: http:\/\/127\.0\.0\.1:\d+/);
-    expect(first.stderr).toMatch(/inspect the heal in the Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/heal%3Aemail_validator%402\.2\.0/);
+    expect(first.stderr).toMatch(/inspect the heal in the Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/heal%3Aemail_validator%402\.3\.0/);
+    expect(first.stderr).toMatch(/differential vs email_validator@2\.1\.0: REFUSED — optimization "Optimize for speed" promises the same behaviour/);
+    expect(first.stderr).toContain('3 wrong answers reported by callers, all from email_validator@2.3.0; 0 calls reached email_validator@2.2.0');
     for (const step of ['[pruneBranch]', '[createAvoidanceRule]', '[findHealthyAncestor]', '[regenerate]', '[validateCandidate]', '[promote]']) {
       expect(first.stderr).toContain(step);
     }
 
     const f = await facts('email_validator');
     expect(f.merges).toBe(1);
-    expect(f.health['email_validator@2.2.0']).toBe('pruned');
-    expect(f.rules).toEqual([{ source_failure: 'email_validator@2.2.0', pattern_kind: 'ast' }]);
+    // The speed "optimization": refused by the differential check, never called.
+    expect(f.health['email_validator@2.2.0']).toBe('failed');
+    expect(f.refusedBy).toEqual(['differential']);
+    expect(f.callsOfRefused).toBe(0);
+    expect(f.checks['email_validator@2.2.0']).toBe('refused');
+    // The feature_add: differences listed and allowed; callers found the bug; the heal fixed it.
+    expect(f.checks['email_validator@2.3.0']).toBe('listed');
+    expect(f.health['email_validator@2.3.0']).toBe('pruned');
+    expect(f.rules.map((r) => r.source_failure)).toEqual(['email_validator@2.3.0']);
     expect(f.minted.length).toBeGreaterThanOrEqual(3);
     expect(f.minted.every((m) => m.tool_id === 'email_validator@2.1.0' && m.expected === false)).toBe(true);
-    expect(f.regenerated).toEqual([{ tool_id: 'email_validator@2.2.1', regenerated_from: 'email_validator@2.1.0' }]);
-    expect(f.route).toBe('email_validator@2.2.1');
+    expect(f.regenerated).toEqual([{ tool_id: 'email_validator@2.3.1', regenerated_from: 'email_validator@2.1.0' }]);
+    expect(f.route).toBe('email_validator@2.3.1');
     expect(f.heal).toBe('healed');
 
     // The README's picture is this demo's output.
@@ -69,7 +82,7 @@ describe('npm run demo', () => {
 
     const second = await runDise(['demo'], env, 170_000);
     expect(second.code, second.stderr).toBe(0);
-    expect(JSON.parse(second.stdout)).toMatchObject({ tool: 'email_validator_2', status: 'healed', healed: 'email_validator_2@2.2.1' });
-    expect((await facts('email_validator_2')).route).toBe('email_validator_2@2.2.1');
+    expect(JSON.parse(second.stdout)).toMatchObject({ tool: 'email_validator_2', status: 'healed', healed: 'email_validator_2@2.3.1' });
+    expect((await facts('email_validator_2')).route).toBe('email_validator_2@2.3.1');
   }, 360_000);
 });

@@ -16,7 +16,7 @@ beforeAll(async () => {
   // No monitor for these commands: they must still record everything.
   process.env.DISE_SIGNAL_MONITOR = '0';
   const out = captureOutput();
-  const code = await runCli(['tool', 'add', path.join(PACKAGE_ROOT, 'examples/email-validator.yaml'), path.join(PACKAGE_ROOT, 'examples/email-validator-optimized.yaml')], out);
+  const code = await runCli(['tool', 'add', path.join(PACKAGE_ROOT, 'examples/email-validator.yaml'), path.join(PACKAGE_ROOT, 'examples/email-validator-international.yaml')], out);
   expect(code, out.stderr.join('\n')).toBe(0);
 });
 afterAll(async () => {
@@ -29,8 +29,8 @@ describe('dise call / report / tool list', () => {
   it('calls the routed version and prints its output as JSON', async () => {
     const out = captureOutput();
     expect(await runCli(['call', 'email_validator', '"user@@domain.com"'], out)).toBe(0);
-    expect(out.stdout).toEqual(['true']); // the optimized 2.1.0 is wrong, as in the email-validator story
-    expect(out.stderr.join('\n')).toMatch(/email_validator@2\.1\.0 answered in/);
+    expect(out.stdout).toEqual(['true']); // the internationalized 2.2.0 lets a second '@' through
+    expect(out.stderr.join('\n')).toMatch(/email_validator@2\.2\.0 answered in/);
     const json = captureOutput();
     expect(await runCli(['call', 'email_validator@1.0.0', '"user@@domain.com"', '--json'], json)).toBe(0);
     expect(JSON.parse(json.stdout[0]!)).toMatchObject({ output: false, versionId: 'email_validator@1.0.0' });
@@ -57,11 +57,11 @@ describe('dise call / report / tool list', () => {
 
   it('records a reported wrong result', async () => {
     const out = captureOutput();
-    const code = await runCli(['report', 'email_validator@2.1.0', '--input', '"user@@domain.com"', '--observed', 'true', '--expected', 'false', '--json'], out);
+    const code = await runCli(['report', 'email_validator@2.2.0', '--input', '"user@@domain.com"', '--observed', 'true', '--expected', 'false', '--json'], out);
     expect(code, out.stderr.join('\n')).toBe(0);
-    expect(JSON.parse(out.stdout[0]!)).toMatchObject({ versionId: 'email_validator@2.1.0', failureCount: 1, signalled: false });
+    expect(JSON.parse(out.stdout[0]!)).toMatchObject({ versionId: 'email_validator@2.2.0', failureCount: 1, signalled: false });
     const bad = captureOutput();
-    expect(await runCli(['report', 'email_validator@2.1.0', '--input', '1', '--severity', 'apocalyptic'], bad)).toBe(2);
+    expect(await runCli(['report', 'email_validator@2.2.0', '--input', '1', '--severity', 'apocalyptic'], bad)).toBe(2);
     expect(bad.stderr.join('\n')).toMatch(/severity/);
   });
 
@@ -69,10 +69,10 @@ describe('dise call / report / tool list', () => {
     const out = captureOutput();
     expect(await runCli(['tool', 'list'], out)).toBe(0);
     expect(out.stdout[0]).toMatch(/^TOOL\s+ROUTED\s+VERSIONS\s+HEALTH$/);
-    expect(out.stdout.join('\n')).toMatch(/email_validator\s+email_validator@2\.1\.0\s+5\s+✓ Healthy/);
+    expect(out.stdout.join('\n')).toMatch(/email_validator\s+email_validator@2\.2\.0\s+5\s+✓ Healthy/);
     const json = captureOutput();
     expect(await runCli(['tool', 'list', '--json'], json)).toBe(0);
-    expect(JSON.parse(json.stdout.join(''))).toContainEqual({ name: 'email_validator', versions: 5, routedVersion: 'email_validator@2.1.0', health: 'healthy' });
+    expect(JSON.parse(json.stdout.join(''))).toContainEqual({ name: 'email_validator', versions: 5, routedVersion: 'email_validator@2.2.0', health: 'healthy' });
   });
 
   it('reads --config and refuses a bad one naming the key', async () => {

@@ -28,40 +28,73 @@ afterAll(async () => {
 });
 
 describe('dise tool add / lineage', () => {
-  it('registers the example lineage, routes the newest version and prints each id with its health', async () => {
+  it('registers the example lineage, refuses the speed optimization that changes behaviour, and prints the verdict', async () => {
     const out = captureOutput();
     const code = await runCli(['tool', 'add', path.join(examples, 'email-validator.yaml'), path.join(examples, 'email-validator-optimized.yaml')], out);
-    expect(code, out.stderr.join('\n')).toBe(0);
-    expect(out.stdout).toEqual([
+    expect(code, out.stderr.join('\n')).toBe(1);
+    expect(out.stdout.filter((l) => l.startsWith('email_validator@'))).toEqual([
       'email_validator@1.0.0 healthy',
       'email_validator@1.1.0 healthy',
       'email_validator@1.0.1 healthy',
-      'email_validator@2.0.0 healthy',
-      'email_validator@2.1.0 healthy (routed)',
+      'email_validator@2.0.0 healthy (routed)',
+      'email_validator@2.1.0 failed',
     ]);
+    // The feature_add 1.1.0 lists its differences; the merge 2.0.0 answers as one parent or the other.
+    expect(out.stdout[out.stdout.indexOf('email_validator@1.1.0 healthy') + 1]).toMatch(/^ {2}differential vs email_validator@1\.0\.0: differences listed for review/);
+    expect(out.stdout[out.stdout.indexOf('email_validator@2.0.0 healthy (routed)') + 1]).toMatch(
+      /^ {2}differential vs email_validator@1\.1\.0 \+ email_validator@1\.0\.1: same behaviour — answers each of \d+ inputs as email_validator@1\.1\.0 or email_validator@1\.0\.1 does$/,
+    );
+    const refused = out.stdout.indexOf('email_validator@2.1.0 failed');
+    expect(out.stdout[refused + 1]).toEqual(
+      expect.stringMatching(/^ {2}differential vs email_validator@2\.0\.0: REFUSED — optimization "Optimize for speed" promises the same behaviour, but \d+ of \d+ inputs are answered differently from email_validator@2\.0\.0$/),
+    );
+    // The three smallest differing inputs, each with both answers.
+    const shown = out.stdout.filter((l) => /^ {4}".*: email_validator@2\.1\.0 → .*, email_validator@2\.0\.0 → /.test(l));
+    expect(shown.length).toBeGreaterThanOrEqual(1);
+    expect(shown.length).toBeLessThanOrEqual(3);
+    expect(shown[0]).toMatch(/^ {4}"@" \(shrunk from .*\): email_validator@2\.1\.0 → true, email_validator@2\.0\.0 → false$/);
+    expect(out.stderr.join('\n')).toContain('[critical] regression: optimization changed behaviour: "@": email_validator@2.1.0 answers true, email_validator@2.0.0 false');
     const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'email_validator'`);
-    expect(route!.version_id).toBe('email_validator@2.1.0');
+    expect(route!.version_id).toBe('email_validator@2.0.0');
   });
 
-  it('--no-route leaves the route alone; --json prints the registrations', async () => {
+  it('registers a feature_add with its differences listed, and routes it', async () => {
+    const out = captureOutput();
+    const json = captureOutput();
+    expect(await runCli(['tool', 'add', path.join(examples, 'email-validator-international.yaml')], out)).toBe(0);
+    expect(out.stdout[0]).toBe('email_validator@2.2.0 healthy (routed)');
+    expect(out.stdout[1]).toMatch(/^ {2}differential vs email_validator@2\.0\.0: differences listed for review — feature_add: \d+ of \d+ inputs answered differently/);
+    expect(await runCli(['lineage', 'email_validator@2.2.0', '--json'], json)).toBe(0);
+    const lineage = JSON.parse(json.stdout.join(''));
+    expect(lineage.differential).toMatchObject({ verdict: 'listed', judgedAs: 'feature_add', parents: ['email_validator@2.0.0'] });
+    expect(lineage.differential.differences[0]).toMatchObject({ output: { output: true, error: null }, parents: [{ id: 'email_validator@2.0.0', output: { output: false, error: null } }] });
+  });
+
+  it('--no-route leaves the route alone; --json prints the registrations with the differential evidence', async () => {
     const out = captureOutput();
     const code = JSON.stringify("function run(x) { return typeof x === 'string' && /^[^@\\s]+@[^@\\s]+\\.[a-z]{2,}$/i.test(x.trim()); }");
-    const f = file('next.yaml', `name: email_validator\nversion: 3.0.0\nparents: [email_validator@2.0.0]\ncode: ${code}\nmutation: { type: refactor, description: simpler regex }\n`);
+    const f = file('next.yaml', `name: email_validator\nversion: 3.0.0\nparents: [email_validator@2.0.0]\ncode: ${code}\nmutation: { type: feature_add, description: simpler regex that accepts more }\n`);
     expect(await runCli(['tool', 'add', '--no-route', '--json', f], out)).toBe(0);
-    expect(JSON.parse(out.stdout.join(''))).toMatchObject({ registered: [{ id: 'email_validator@3.0.0', routed: false, generation: 3 }] });
+    expect(JSON.parse(out.stdout.join(''))).toMatchObject({ registered: [{ id: 'email_validator@3.0.0', routed: false, generation: 3, differential: { verdict: 'listed', judgedAs: 'feature_add' } }] });
     const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'email_validator'`);
-    expect(route!.version_id).toBe('email_validator@2.1.0');
+    expect(route!.version_id).toBe('email_validator@2.2.0');
   });
 
-  it('prints the lineage view for an id or a tool name', async () => {
+  it('prints the lineage view, with the differential evidence', async () => {
     const out = captureOutput();
-    expect(await runCli(['lineage', 'email_validator'], out)).toBe(0);
+    expect(await runCli(['lineage', 'email_validator@2.1.0'], out)).toBe(0);
     const text = out.stdout.join('\n');
     expect(text).toContain('Tool Lineage: email_validator@2.1.0');
     expect(text).toMatch(/├─ email_validator@1\.0\.0 \(✓ Healthy\)/);
-    expect(text).toMatch(/└─ email_validator@2\.1\.0 \(✓ Healthy\) ← You are here/);
+    expect(text).toMatch(/└─ email_validator@2\.1\.0 \(✗ FAILED\) ← You are here/);
+    expect(text).toContain('Detection: Differential check against the parent');
+    expect(text).toContain('Differential Check:');
+    expect(text).toMatch(/corpus: \d+ inputs \(\d+ suite, 0 recorded, \d+ generated; seed \d+\), \d+ differing/);
     expect(text).toContain('Optimization: Optimize for speed');
     expect(text).toContain('Fitness: 0.85 → 0.95');
+    const routed = captureOutput();
+    expect(await runCli(['lineage', 'email_validator'], routed)).toBe(0);
+    expect(routed.stdout.join('\n')).toContain('Tool Lineage: email_validator@2.2.0');
   });
 
   it('exits 2 naming file and field for a bad manifest, and writes nothing', async () => {

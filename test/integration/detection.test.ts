@@ -38,9 +38,13 @@ describe('validation at registration', () => {
     expect(failures).toEqual([
       { failure_type: 'test_failure', severity: 'critical', test_case_failed: 'rejects a double at', detection_method: 'test' },
       { failure_type: 'regression', severity: 'critical', test_case_failed: 'rejects a double at', detection_method: 'regression_test' },
+      // It declares no mutation type, so the differential check judges it as a refactor: its smallest
+      // differing inputs (a shrunk generated one, and the critical test's own input) are failures too.
+      { failure_type: 'regression', severity: 'critical', test_case_failed: null, detection_method: 'differential' },
+      { failure_type: 'regression', severity: 'critical', test_case_failed: 'rejects a double at', detection_method: 'differential' },
     ]);
     const [row] = await db.query<{ health_status: string; failure_count: number }>(`SELECT health_status, failure_count FROM tool_lineage WHERE tool_id = 'email@1.1.0'`);
-    expect(row).toEqual({ health_status: 'failed', failure_count: 2 });
+    expect(row).toEqual({ health_status: 'failed', failure_count: 4 });
   });
 
   it("runs a version's suite only: a sibling branch's tests never fail it", async () => {

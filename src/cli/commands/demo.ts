@@ -19,6 +19,7 @@ import type { HealProgress } from '../../shared/heal-types.js';
 import type { selfHealWorkflow } from '../../workflows/self-heal.js';
 import type { Output } from '../context.js';
 import { EXIT } from '../errors.js';
+import { renderDifferential } from '../format/differential-view.js';
 import { renderHeal } from '../format/heal-view.js';
 import { colorEnabled, paint } from '../format/style.js';
 import { followHeal } from './heal.js';
@@ -28,10 +29,11 @@ import { rules } from './rules.js';
 
 /**
  * `dise demo`: the email-validator story, end to end, on the embedded stack (or a running
- * `dise dev`): register the lineage (with a merge), send traffic through the runtime guard, let the
- * "optimize for speed" mutation break it, and watch the runtime report it, the monitor start the
- * heal, and the heal prune, learn, mint tests, regenerate, validate and reroute. Each run uses a
- * fresh tool name, so it can run again and again.
+ * `dise dev`): register the lineage (with a merge) — the differential check refuses the "optimize for
+ * speed" mutation before any caller sees it — route callers to a feature_add whose differences were
+ * listed but allowed, send traffic through the runtime guard, and watch the runtime report its wrong
+ * answers, the monitor start the heal, and the heal prune, learn, mint tests, regenerate, validate and
+ * reroute. Each run uses a fresh tool name, so it can run again and again.
  */
 export async function demo(config: DiseConfig, out: Output): Promise<number> {
   const color = colorEnabled(process.stderr);
@@ -71,13 +73,18 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
   try {
     let name = 'email_validator';
     for (let n = 2; await store.graph.versionCount(name); n++) name = `email_validator_${n}`;
-    const broken = `${name}@2.2.0`;
+    const refused = `${name}@2.2.0`;
+    const broken = `${name}@2.3.0`;
 
-    title('2. The lineage');
+    title('2. The lineage, each version checked beside its parent(s) at registration');
     const registered = await store.registerMany(emailLineage(name), { validate: registrationValidator({ store, sandbox, config }) });
-    for (const r of registered) say(`registered ${r.id} (${r.relationship ?? 'root'}${r.parents.length ? ` of ${r.parents.join(' + ')}` : ''}) — ${r.health}`);
-    await store.setRoute(broken, 'newest version (demo)');
-    say(`callers of ${name} are routed to ${broken}: "Optimize for speed", 40% faster…`);
+    for (const r of registered) {
+      say(`registered ${r.id} (${r.relationship ?? 'root'}${r.parents.length ? ` of ${r.parents.join(' + ')}` : ''}) — ${r.health}`);
+      if (r.differential && r.differential.verdict !== 'same') for (const line of renderDifferential(r.differential, { indent: '         ', color })) out.info(line);
+    }
+    say(`${refused} "Optimize for speed" promised the same behaviour and did not keep it: stored FAILED, never routed`);
+    await store.setRoute(broken, 'newest passing version (demo)');
+    say(`callers of ${name} are routed to ${broken}: "Accept internationalized addresses" — a feature_add, so its differences were listed, not refused`);
 
     title('3. Traffic through the runtime guard');
     runtime = await ToolRuntime.create({ databaseUrl, config, signaler: new TemporalMonitorSignaler(client), log: (l) => say(l) });
@@ -93,7 +100,8 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
       }
     }
     await runtime.flush();
-    say(`${wrong} wrong answers reported by callers`);
+    const servedByRefused = (await store.getLineage(refused)).executionCount;
+    say(`${wrong} wrong answers reported by callers, all from ${broken}; ${servedByRefused} calls reached ${refused}`);
 
     title('4. Self-healing');
     const handle = client.workflow.getHandle<typeof selfHealWorkflow>(healWorkflowId(broken));

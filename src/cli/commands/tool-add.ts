@@ -6,6 +6,7 @@ import type { RegisterVersionInput, RegisteredVersion } from '../../lineage/stor
 import { compareSemver, parseVersionId } from '../../shared/ids.js';
 import { ROUTABLE_HEALTH } from '../../shared/lineage-types.js';
 import { withDatabase, type Output } from '../context.js';
+import { renderDifferential } from '../format/differential-view.js';
 import { EXIT, UsageError } from '../errors.js';
 
 export interface ToolAddOptions {
@@ -19,7 +20,7 @@ export interface ToolAddResult {
 
 /**
  * `dise tool add <file>...`: every manifest of every file is validated (static analysis, rule gates,
- * its suite, regression against its parent) and registered in one transaction (all or nothing). A
+ * its suite, regression against its parent, the differential check beside its parent(s)) and registered in one transaction (all or nothing). A
  * version that fails is stored FAILED with its failures; the newest passing version of each tool
  * becomes its route unless --no-route. Exit code 1 when any version failed validation.
  */
@@ -64,6 +65,8 @@ export async function toolAdd(files: string[], options: ToolAddOptions, config: 
       for (const r of result.registered) {
         out.result(`${r.id} ${r.health}${r.routed ? ' (routed)' : ''}`);
         for (const f of r.failures ?? []) out.info(`  ${r.id}: [${f.severity}] ${f.failureType}: ${f.description}`);
+        // The verdict goes to stdout with the version: the three smallest differing inputs and both answers.
+        if (r.differential) for (const line of renderDifferential(r.differential).slice(0, r.differential.verdict === 'same' ? 1 : undefined)) out.result(line);
       }
     }
     const failed = result.registered.filter((r) => r.health === 'failed');

@@ -1,4 +1,5 @@
 import type { Health, ToolLineage } from '../../shared/lineage-types.js';
+import { renderDifferential } from './differential-view.js';
 import { healthBadge, paint, stamp, titleCase } from './style.js';
 
 interface PruneEvidence {
@@ -23,6 +24,7 @@ const DETECTION_LABEL: Record<string, string> = {
   regression_test: 'Regression test',
   static_analysis: 'Static analysis',
   report: 'Reported by a caller',
+  differential: 'Differential check against the parent',
 };
 
 /** The `lineage` view: status, ancestry, failures, mutations, rules created, recovery. */
@@ -71,6 +73,11 @@ export function renderLineage(l: ToolLineage, extras: LineageViewExtras): string
     if (m.fitnessBefore !== null || m.fitnessAfter !== null) {
       lines.push(`    Fitness: ${m.fitnessBefore ?? '?'} → ${m.fitnessAfter ?? '?'}`);
     }
+  }
+
+  if (l.differential) {
+    lines.push('', 'Differential Check:');
+    lines.push(...renderDifferential(l.differential, { limit: 5, color }));
   }
 
   lines.push('', 'Avoidance Rules Created:');

@@ -1,0 +1,196 @@
+/**
+ * npm run bench:differential — the differential check's costs and reach, in one run:
+ *   1. the check of one version against its parent on a 1,000-input corpus (corpus generation,
+ *      compilation of both versions once, every call in the sandbox, shrinking), for the email story's
+ *      culprit (refused, with shrinking) and for a behaviour-keeping optimization (no difference);
+ *   2. how many of the email story's bad inputs the generated corpus finds without being given
+ *      them: the corpus starts only from the suites and a sample of good recorded inputs;
+ *   3. reservoir sampling on the call path: ToolRuntime.call with sampling on vs off, in the same
+ *      run on the same database, as a ratio; and the sampler's own cost per call against a call.
+ */
+import { performance } from 'node:perf_hooks';
+import { defaultConfig } from '../src/config/schema.js';
+import { DEMO_TRAFFIC, emailLineage } from '../src/demo/email-lineage.js';
+import { createPrismaClient } from '../src/infra/database.js';
+import { buildCorpus, seedFrom } from '../src/judge/corpus.js';
+import { runDifferential } from '../src/judge/differential.js';
+import { LineageStore } from '../src/lineage/store.js';
+import { InputSampler } from '../src/runtime/input-sampler.js';
+import { ToolRuntime } from '../src/runtime/tool-runtime.js';
+import { Sandbox } from '../src/sandbox/sandbox.js';
+import { benchDatabase, fmtMs, printFigures, progress } from './support.js';
+
+const CORPUS = Number(process.env.BENCH_CORPUS ?? 1000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
+
+const story = emailLineage('email_validator');
+const code = (v: string) => story.find((s) => s.version === v)!.code;
+const SUITE = story.flatMap((s) => (s.tests ?? []).map((t) => t.input));
+const GOOD = DEMO_TRAFFIC.filter((t) => t.valid).map((t) => t.input);
+const PRECOMPILED = `var EMAIL = new RegExp('^[a-z0-9._%+-]+@[a-z0-9.-]+\\\\.[a-z]{2,}$', 'i');
+function run(input) {
+  if (input === null || input === undefined) return false;
+  return EMAIL.test(String(input).trim());
+}`;
+
+const fmtUs = (ms: number) => `${(ms * 1000).toFixed(2)} µs`;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** One whole check as registration runs it: corpus, compilation (a fresh sandbox), calls, shrinking. */
+function timedCheck(childCode: string, seed: number) {
+  const sandbox = new Sandbox(defaultConfig().sandbox);
+  try {
+    const t0 = performance.now();
+    const corpus = buildCorpus({ suiteInputs: SUITE, recordedInputs: GOOD, size: CORPUS, generated: CORPUS - SUITE.length - GOOD.length, seed });
+    const t1 = performance.now();
+    const { report } = runDifferential(sandbox, {
+      id: 'email_validator@2.2.0',
+      code: childCode,
+      parents: [{ id: 'email_validator@2.1.0', code: code('2.1.0') }],
+      mutationType: 'optimization',
+      criticalTests: [],
+      corpus,
+      maxDifferences: 20,
+    });
+    return { corpusMs: t1 - t0, checkMs: performance.now() - t1, totalMs: performance.now() - t0, report, corpus };
+  } finally {
+    sandbox.close();
+  }
+}
+
+/** What makes each bad input wrong, as a pattern any input with the same defect matches. */
+const DEFECTS: { defect: string; matches: (s: string) => boolean }[] = [
+  { defect: 'a second @', matches: (s) => (s.match(/@/g) ?? []).length > 1 },
+  { defect: 'no local part', matches: (s) => /^\s*@/.test(s) },
+  { defect: 'no domain', matches: (s) => /@\s*$/.test(s) },
+  { defect: 'no dot in the domain', matches: (s) => /@[^.@]+$/.test(s.trim()) },
+  { defect: 'whitespace inside', matches: (s) => /\S\s+\S/.test(s.trim()) },
+];
+
+async function samplingCost() {
+  const db = await benchDatabase('dise_bench_differential');
+  const prisma = createPrismaClient(db.url, { poolSize: 2 });
+  const store = new LineageStore(prisma);
+  await store.registerVersion({ name: 'bench_tool', version: '1.0.0', code: code('2.1.0') });
+  await store.setRoute('bench_tool@1.0.0', 'bench');
+  const on = defaultConfig();
+  on.runtime.batch_size = 5000;
+  const off = structuredClone(on);
+  off.runtime.input_sampling.enabled = false;
+  const withSampling = await ToolRuntime.create({ databaseUrl: db.url, config: on });
+  const without = await ToolRuntime.create({ databaseUrl: db.url, config: off });
+  const inputs = Array.from({ length: 1000 }, (_, i) => `user${i}@example${i % 7}.com`);
+  const perCall = { on: [] as number[], off: [] as number[] };
+  const ratios: number[] = [];
+  const BLOCK = 200;
+  try {
+    for (const rt of [withSampling, without]) for (const input of inputs) await rt.call('bench_tool', input); // warm-up
+    // Short interleaved blocks, alternating which goes first, so both see the same machine; the
+    // ratio is taken per round and its median reported.
+    for (let round = 0; round * BLOCK < CALLS; round++) {
+      const block = inputs.slice((round * BLOCK) % inputs.length, ((round * BLOCK) % inputs.length) + BLOCK);
+      const order = round % 2 ? ([[without, 'off'], [withSampling, 'on']] as const) : ([[withSampling, 'on'], [without, 'off']] as const);
+      const took: Record<string, number> = {};
+      for (const [rt, which] of order) {
+        const t = performance.now();
+        for (const input of block) await rt.call('bench_tool', input);
+        took[which] = (performance.now() - t) / block.length;
+        perCall[which].push(took[which]);
+      }
+      ratios.push(took.on! / took.off! - 1);
+    }
+    await withSampling.flush();
+  } finally {
+    await withSampling.close();
+    await without.close();
+  }
+  const kept = await store.samples.count('bench_tool');
+  await prisma.$disconnect();
+  await db.close();
+
+  // The sampler alone, per offer, with the reservoir full (the steady state: one random number).
+  const sampler = new InputSampler({ query: async () => ({ rows: [] }) } as never, { perTool: 200, excludeTools: [], flushIntervalMs: 60_000 });
+  const n = 1_000_000;
+  const json = inputs.map((i) => JSON.stringify(i));
+  for (let i = 0; i < 10_000; i++) sampler.offer('bench_tool', json[i % json.length]!);
+  const t = performance.now();
+  for (let i = 0; i < n; i++) sampler.offer('bench_tool', json[i % json.length]!);
+  const offerMs = (performance.now() - t) / n;
+  await sampler.close();
+  return { onMs: median(perCall.on), offMs: median(perCall.off), offerMs, kept, abRatio: median(ratios) };
+}
+
+async function main(): Promise<void> {
+  progress(`1. the check on ${CORPUS} inputs, ${RUNS} runs each (fresh sandbox per run: compilation counted once)…`);
+  const seed = seedFrom('email_validator@2.2.0');
+  const culprit = Array.from({ length: RUNS }, () => timedCheck(code('2.2.0'), seed));
+  const keeper = Array.from({ length: RUNS }, () => timedCheck(PRECOMPILED, seed));
+  const c = culprit[0]!;
+  if (c.report.verdict !== 'refused' || keeper[0]!.report.verdict !== 'same') throw new Error('unexpected verdicts');
+  // Same seed, same corpus and verdict.
+  if (JSON.stringify(culprit[1]!.report.differences) !== JSON.stringify(c.report.differences)) throw new Error('not deterministic');
+
+  progress('2. which bad inputs of the email story the corpus finds (from suites + good recorded inputs only)…');
+  const bad = DEMO_TRAFFIC.filter((t) => !t.valid).map((t) => t.input);
+  const sandbox = new Sandbox(defaultConfig().sandbox);
+  const wrongByCulprit = bad.filter((input) => sandbox.run('c', code('2.2.0'), input) !== sandbox.run('p', code('2.1.0'), input));
+  sandbox.close();
+  if (c.corpus.inputs.some((i) => bad.includes(i.input as string) && i.source !== 'generated')) throw new Error('a bad input was given to the corpus');
+  const differing = new Set<string>();
+  {
+    const sb = new Sandbox(defaultConfig().sandbox);
+    for (const i of c.corpus.inputs) if (sb.runJson('c', code('2.2.0'), i.json) !== sb.runJson('p', code('2.1.0'), i.json)) differing.add(i.input as string);
+    sb.close();
+  }
+  const exact = wrongByCulprit.filter((b) => differing.has(b));
+  const byDefect = wrongByCulprit.filter((b) => {
+    const defects = DEFECTS.filter((d) => d.matches(b));
+    return defects.length > 0 && [...differing].some((x) => typeof x === 'string' && defects.every((d) => d.matches(x)));
+  });
+
+  progress(`3. sampling on the call path: ${CALLS} calls with and without, interleaved…`);
+  const s = await samplingCost();
+  const abRatio = s.abRatio;
+  const offerRatio = s.offerMs / s.offMs;
+
+  const med = (xs: { totalMs: number }[]) => median(xs.map((x) => x.totalMs));
+  printFigures(
+    `bench:differential — ${CORPUS}-input corpus, median of ${RUNS}`,
+    [
+      ['check per version, culprit (refused)', fmtMs(med(culprit)), `corpus ${fmtMs(median(culprit.map((x) => x.corpusMs)))} + calls and shrinking ${fmtMs(median(culprit.map((x) => x.checkMs)))}; ${c.report.differing}/${c.report.inputs} differ, smallest ${JSON.stringify(c.report.differences[0]?.input)} (target < 1 s)`],
+      ['check per version, same behaviour', fmtMs(med(keeper)), `precompiled-regex optimization: ${keeper[0]!.report.inputs} inputs, 0 differences (target < 1 s)`],
+      ['corpus sources', `${c.corpus.sources.suite}+${c.corpus.sources.recorded}+${c.corpus.sources.generated}`, `suite + good recorded + generated (seed ${seed})`],
+      ['bad inputs found, same defect', `${byDefect.length}/${wrongByCulprit.length}`, `a differing generated input with the same defect (${DEFECTS.map((d) => d.defect).join(', ')})`],
+      ['bad inputs found, exact', `${exact.length}/${wrongByCulprit.length}`, exact.map((e) => JSON.stringify(e)).join(', ') || 'none'],
+      ['call, sampling off', fmtUs(s.offMs), 'ToolRuntime.call, median of 200-call blocks'],
+      ['call, sampling on', fmtUs(s.onMs), `${s.kept} inputs kept (reservoir of 200)`],
+      ['sampling cost (A/B)', `${(abRatio * 100).toFixed(1)}%`, 'median per-round ratio, on vs off, interleaved in the same run (target < 10%)'],
+      ['sampling cost (offer alone)', `${(offerRatio * 100).toFixed(2)}%`, `${(s.offerMs * 1e6).toFixed(0)} ns per call against the call without sampling`],
+    ],
+    {
+      corpus: CORPUS,
+      checkCulpritMs: med(culprit),
+      checkSameMs: med(keeper),
+      corpusMs: median(culprit.map((x) => x.corpusMs)),
+      differing: c.report.differing,
+      smallest: c.report.differences[0]?.input ?? null,
+      badFoundByDefect: byDefect.length,
+      badFoundExact: exact.length,
+      badTotal: wrongByCulprit.length,
+      callOffMs: s.offMs,
+      callOnMs: s.onMs,
+      samplingRatioAB: abRatio,
+      samplingRatioOffer: offerRatio,
+    },
+  );
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

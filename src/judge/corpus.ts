@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import type { JsonValue } from '../shared/lineage-types.js';
+
+/** Where a corpus input came from. */
+export type CorpusSource = 'suite' | 'recorded' | 'generated';
+
+export interface CorpusInput {
+  input: JsonValue;
+  /** The input as JSON text (what the sandbox is given). */
+  json: string;
+  source: CorpusSource;
+}
+
+export interface Corpus {
+  inputs: CorpusInput[];
+  seed: number;
+  sources: Record<CorpusSource, number>;
+}
+
+export interface CorpusOptions {
+  /** Every input of the suites in scope, minted tests included. */
+  suiteInputs: JsonValue[];
+  /** The tool's sample of recorded real inputs. */
+  recordedInputs: JsonValue[];
+  /** Most inputs in all. */
+  size: number;
+  /** Most generated inputs. */
+  generated: number;
+  seed: number;
+}
+
+/** A 31-bit seed derived from a text (the version id), so a check is repeatable without configuration. */
+export function seedFrom(text: string): number {
+  return createHash('sha256').update(text).digest().readUInt32BE(0) & 0x7fffffff;
+}
+
+// What the generator edits strings with: separators and the characters validators trip over.
+const SPECIALS = ['@', '.', '-', '_', '+', '/', '\\', ':', ';', ',', '"', "'", '%', '#', '!', '<', '>', '(', ')', '[', ']', '=', '?', '&', '*', '\u0000'];
+const WHITESPACE = [' ', '  ', '\t', '\n', '\r\n', '\u00a0', '\u200b'];
+const UNICODE = ['é', 'ü', 'ß', 'İ', 'ı', 'ø', 'ñ', '用户', '例子', 'д', 'ع', '😀', '\u212a', 'ﬁ', '\u0301'];
+const NUMBER_BOUNDARIES = [0, 1, -1, 2, 0.5, -0.5, 255, 256, 2 ** 31 - 1, -(2 ** 31), 2 ** 32, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 1e21, 1e-7, Number.EPSILON];
+
+// Built once: building a regex-driven arbitrary costs milliseconds.
+const SHORT_ALNUM = fc.stringMatching(/^[a-z0-9]{1,3}$/);
+const SHORT_STRING = fc.string({ maxLength: 4 });
+
+const isSeparator = (c: string) => !/[\p{L}\p{N}]/u.test(c);
+
+/** Edits of a string: the issue's list (special characters, doubled separators, whitespace, digits, case, unicode, empty and long). */
+function stringEdits(s: string): fc.Arbitrary<JsonValue> {
+  const at = fc.nat(s.length);
+  const insert = (chars: string[]) => fc.tuple(at, fc.constantFrom(...chars)).map(([i, c]) => s.slice(0, i) + c + s.slice(i));
+  const separators = [...s].map((c, i) => (isSeparator(c) ? i : -1)).filter((i) => i >= 0);
+  const edits: fc.Arbitrary<JsonValue>[] = [
+    insert(SPECIALS),
+    insert(WHITESPACE),
+    insert(UNICODE),
+    insert(['0', '1', '9', '42', '007']),
+    fc.constant(''),
+    fc.constant(null),
+    fc.constant(s.toUpperCase()),
+    fc.constant(s.toLowerCase()),
+    fc.constant(` ${s} `),
+    fc.integer({ min: 2, max: 50 }).map((n) => s.repeat(n)),
+    fc.tuple(at, fc.integer({ min: 1, max: 8 })).map(([i, n]) => s.slice(0, i) + s.slice(i + n)),
+    fc.tuple(at, SHORT_STRING).map(([i, t]) => s.slice(0, i) + t + s.slice(i + 1)),
+    fc.tuple(at, SHORT_ALNUM).map(([i, t]) => s.slice(0, i) + t + s.slice(i)),
+  ];
+  if (s.length) {
+    edits.push(fc.nat(s.length - 1).map((i) => s.slice(0, i) + (s[i] === s[i]!.toUpperCase() ? s[i]!.toLowerCase() : s[i]!.toUpperCase()) + s.slice(i + 1)));
+    edits.push(fc.nat(Math.max(0, s.length - 2)).map((i) => s.slice(0, i) + (s[i + 1] ?? '') + s[i] + s.slice(i + 2)));
+  }
+  if (separators.length) {
+    // Doubling, dropping or moving a separator: `user@@domain.com`, `userdomain.com`, `@userdomain.com`.
+    const sep = fc.constantFrom(...separators);
+    edits.push(sep.map((i) => s.slice(0, i) + s[i] + s.slice(i)));
+    edits.push(sep.map((i) => s.slice(0, i) + s.slice(i + 1)));
+    edits.push(fc.tuple(sep, at).map(([i, j]) => {
+      const without = s.slice(0, i) + s.slice(i + 1);
+      return without.slice(0, j) + s[i] + without.slice(j);
+    }));
+    edits.push(sep.map((i) => s.slice(0, i + 1)));
+    edits.push(sep.map((i) => s.slice(i)));
+  }
+  return fc.oneof(...edits);
+}
+
+function numberEdits(n: number): fc.Arbitrary<JsonValue> {
+  return fc.oneof(
+    fc.constantFrom(...NUMBER_BOUNDARIES),
+    fc.constantFrom(n + 1, n - 1, -n, n * 2, Math.trunc(n / 2), n + 0.5),
+    fc.integer(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.constant(null),
+  );
+}
+
+function arrayEdits(a: JsonValue[], depth: number): fc.Arbitrary<JsonValue> {
+  const edits: fc.Arbitrary<JsonValue>[] = [fc.constant([]), fc.constant(null), fc.constant([...a, ...a]), fc.constant([...a].reverse())];
+  if (a.length) {
+    const at = fc.nat(a.length - 1);
+    edits.push(at.map((i) => a.filter((_, j) => j !== i)));
+    edits.push(at.map((i) => [...a.slice(0, i + 1), a[i]!, ...a.slice(i + 1)]));
+    edits.push(at.map((i) => [...a.slice(0, i), null, ...a.slice(i + 1)]));
+    edits.push(fc.integer({ min: 10, max: 200 }).map((n) => Array.from({ length: n }, (_, i) => a[i % a.length]!)));
+    if (depth < 3) edits.push(at.chain((i) => edit(a[i]!, depth + 1).map((v) => [...a.slice(0, i), v, ...a.slice(i + 1)])));
+  }
+  return fc.oneof(...edits);
+}
+
+function objectEdits(o: { [key: string]: JsonValue }, depth: number): fc.Arbitrary<JsonValue> {
+  const keys = Object.keys(o);
+  const edits: fc.Arbitrary<JsonValue>[] = [fc.constant(null), fc.constant({ ...o, extra: 'x' })];
+  if (keys.length) {
+    const key = fc.constantFrom(...keys);
+    // Missing and null fields.
+    edits.push(key.map((k) => Object.fromEntries(Object.entries(o).filter(([kk]) => kk !== k))));
+    edits.push(key.map((k) => ({ ...o, [k]: null })));
+    if (depth < 3) edits.push(key.chain((k) => edit(o[k]!, depth + 1).map((v) => ({ ...o, [k]: v }))));
+  }
+  return fc.oneof(...edits);
+}
+
+/** One edit of a value, keeping its type except for null (type changes are a different tool). */
+function edit(value: JsonValue, depth = 0): fc.Arbitrary<JsonValue> {
+  if (typeof value === 'string') return stringEdits(value);
+  if (typeof value === 'number') return numberEdits(value);
+  if (typeof value === 'boolean') return fc.constantFrom(!value, null);
+  if (value === null) return fc.constant(null);
+  if (Array.isArray(value)) return arrayEdits(value, depth);
+  return objectEdits(value, depth);
+}
+
+/** One or two edits of one of the seeds. */
+function generatedFrom(seeds: JsonValue[]): fc.Arbitrary<JsonValue> {
+  return fc
+    .tuple(fc.nat(seeds.length - 1), fc.integer({ min: 1, max: 3 }))
+    .chain(([i, edits]) => {
+      const once = edit(seeds[i]!);
+      return edits === 1 ? once : once.chain((v) => edit(v));
+    });
+}
+
+/**
+ * The differential corpus: every suite input, the tool's recorded inputs, and inputs generated from
+ * both by edits (fast-check arbitraries sampled with `seed`: the same seed gives the same corpus).
+ * Duplicates are dropped; the total is at most `size`.
+ */
+export function buildCorpus(options: CorpusOptions): Corpus {
+  const seen = new Set<string>();
+  const inputs: CorpusInput[] = [];
+  const sources: Record<CorpusSource, number> = { suite: 0, recorded: 0, generated: 0 };
+  const add = (input: JsonValue, source: CorpusSource): boolean => {
+    if (inputs.length >= options.size) return false;
+    const json = JSON.stringify(input);
+    if (json === undefined || seen.has(json)) return true;
+    seen.add(json);
+    inputs.push({ input, json, source });
+    sources[source]++;
+    return true;
+  };
+  for (const input of options.suiteInputs) add(input, 'suite');
+  // Room is kept for the generated inputs; recorded ones fill what is left.
+  const recordedRoom = Math.max(0, options.size - inputs.length - options.generated);
+  for (const input of options.recordedInputs.slice(0, recordedRoom)) add(input, 'recorded');
+  const seeds = inputs.map((i) => i.input);
+  const budget = Math.min(options.generated, options.size - inputs.length);
+  if (seeds.length && budget > 0) {
+    // Edits sometimes repeat; twice the budget in tries fills it in practice.
+    const sampled = fc.sample(generatedFrom(seeds), { seed: options.seed, numRuns: budget * 2 });
+    for (const input of sampled) {
+      if (sources.generated >= budget) break;
+      add(input, 'generated');
+    }
+  }
+  return { inputs, seed: options.seed, sources };
+}

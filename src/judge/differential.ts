@@ -1,0 +1,248 @@
+import { performance } from 'node:perf_hooks';
+import { jsonEqual } from '../detection/json-equal.js';
+import { codeHash } from '../lineage/tool-code.js';
+import { ToolExecutionError } from '../sandbox/errors.js';
+import type { Sandbox } from '../sandbox/sandbox.js';
+import type { DetectedFailure, DifferentialDifference, DifferentialOutcome, DifferentialReport, JsonValue, MutationType } from '../shared/lineage-types.js';
+import type { Corpus, CorpusSource } from './corpus.js';
+
+/** Mutation types that promise the same behaviour: any difference refuses the version. */
+export const SAME_BEHAVIOUR: readonly MutationType[] = ['optimization', 'refactor'];
+
+/** Limits an isolate hit: the answer says nothing about the code's behaviour on that input. */
+const UNJUDGEABLE = new Set(['timeout', 'memory_limit']);
+
+/** Shrinking tries at most this many candidate inputs per difference. */
+const SHRINK_BUDGET = 300;
+/** Failure records made from the smallest differences of a refused version. */
+const MAX_FAILURE_RECORDS = 5;
+
+export interface DifferentialSubject {
+  id: string;
+  code: string;
+  /** The version(s) it is compared with: its parent, each parent of a merge, or a heal's ancestor. */
+  parents: { id: string; code: string }[];
+  /** The declared type (null: none declared, judged as a refactor). */
+  mutationType: MutationType | null;
+  /** What the mutation says it does, for messages. */
+  mutationDescription?: string | null;
+  /** Inputs of the critical tests in scope, with what they expect. */
+  criticalTests: { name: string; input: JsonValue; expected: JsonValue }[];
+  corpus: Corpus;
+  /** Most differing inputs shrunk and reported. */
+  maxDifferences: number;
+}
+
+export interface DifferentialResult {
+  report: DifferentialReport;
+  failures: DetectedFailure[];
+}
+
+function outcomeOf(sandbox: Sandbox, key: string, code: string, json: string): DifferentialOutcome {
+  try {
+    return { output: JSON.parse(sandbox.runJson(key, code, json)) as JsonValue, error: null };
+  } catch (err) {
+    return { output: null, error: err instanceof ToolExecutionError ? err.errorType : 'thrown' };
+  }
+}
+
+function sameOutcome(a: DifferentialOutcome, b: DifferentialOutcome): boolean {
+  return a.error !== null || b.error !== null ? a.error === b.error : jsonEqual(a.output, b.output);
+}
+
+/** Smaller first: shorter JSON, then code-point order (so `"a@"` before `"b@"`). */
+export function compareSize(a: JsonValue, b: JsonValue): number {
+  const x = JSON.stringify(a);
+  const y = JSON.stringify(b);
+  return x.length - y.length || (x < y ? -1 : x > y ? 1 : 0);
+}
+
+/** Simpler versions of a value, roughly smallest first. */
+function* shrinkCandidates(value: JsonValue): Generator<JsonValue> {
+  if (typeof value === 'string') {
+    if (value === '') return;
+    yield '';
+    const chars = [...value];
+    for (let size = chars.length >> 1 || 1; size >= 1; size = size === 1 ? 0 : size >> 1) {
+      for (let i = 0; i + size <= chars.length; i += size) yield [...chars.slice(0, i), ...chars.slice(i + size)].join('');
+    }
+    for (let i = 0; i < chars.length; i++) {
+      const c = chars[i]!;
+      const simple = /\p{N}/u.test(c) ? '0' : /\p{L}/u.test(c) ? 'a' : null;
+      if (simple && c > simple) yield [...chars.slice(0, i), simple, ...chars.slice(i + 1)].join('');
+    }
+  } else if (typeof value === 'number') {
+    if (value === 0) return;
+    yield 0;
+    if (!Number.isInteger(value)) yield Math.trunc(value);
+    if (value < 0) yield -value;
+    for (let delta = Math.trunc(value / 2); Math.abs(delta) >= 1; delta = Math.trunc(delta / 2)) yield value - delta;
+    yield value > 0 ? value - 1 : value + 1;
+  } else if (value === true) {
+    yield false;
+  } else if (Array.isArray(value)) {
+    if (!value.length) return;
+    yield [];
+    for (let size = value.length >> 1 || 1; size >= 1; size = size === 1 ? 0 : size >> 1) {
+      for (let i = 0; i + size <= value.length; i += size) yield [...value.slice(0, i), ...value.slice(i + size)];
+    }
+    for (let i = 0; i < value.length; i++) {
+      for (const smaller of shrinkCandidates(value[i]!)) yield [...value.slice(0, i), smaller, ...value.slice(i + 1)];
+    }
+  } else if (value !== null && typeof value === 'object') {
+    const keys = Object.keys(value);
+    for (const k of keys) yield Object.fromEntries(Object.entries(value).filter(([kk]) => kk !== k));
+    for (const k of keys) for (const smaller of shrinkCandidates(value[k]!)) yield { ...value, [k]: smaller };
+  }
+}
+
+/**
+ * Greedy shrinking: take the first simpler candidate that still differs and is smaller, until none
+ * does (or the budget is spent). Returns the smallest differing input found.
+ */
+export function shrinkInput(input: JsonValue, differs: (candidate: JsonValue) => boolean, budget = SHRINK_BUDGET): JsonValue {
+  let current = input;
+  let tries = 0;
+  for (let improved = true; improved && tries < budget; ) {
+    improved = false;
+    for (const candidate of shrinkCandidates(current)) {
+      if (compareSize(candidate, current) >= 0) continue;
+      if (++tries > budget) break;
+      if (differs(candidate)) {
+        current = candidate;
+        improved = true;
+        break;
+      }
+    }
+  }
+  return current;
+}
+
+function show(o: DifferentialOutcome): string {
+  return o.error !== null ? `an error (${o.error})` : JSON.stringify(o.output);
+}
+
+/** One line per difference: what the version answers, and what each parent answers. */
+export function describeDifference(d: DifferentialDifference, versionId: string): string {
+  return `${JSON.stringify(d.input)}: ${versionId} answers ${show(d.output)}, ${d.parents.map((p) => `${p.id} ${show(p.output)}`).join(', ')}`;
+}
+
+/**
+ * The differential check: the version and its parent(s) run side by side on the corpus, in the
+ * sandbox (its time and memory limits apply to every call). An input differs when the version's
+ * answer matches none of its parents' (so a merge may take each answer from either parent). Each
+ * difference is shrunk to the smallest input that still differs; the declared mutation type decides
+ * what differences mean.
+ */
+export function runDifferential(sandbox: Sandbox, s: DifferentialSubject): DifferentialResult {
+  const started = performance.now();
+  const subjectKey = codeHash(s.code);
+  const parents = s.parents.map((p) => ({ ...p, key: codeHash(p.code) }));
+  const cache = new Map<string, { differs: boolean; output: DifferentialOutcome; parents: DifferentialOutcome[] } | null>();
+  const compare = (json: string) => {
+    const known = cache.get(json);
+    if (known !== undefined) return known;
+    const parentOutputs = parents.map((p) => outcomeOf(sandbox, p.key, p.code, json));
+    const judged = parentOutputs.filter((o) => !(o.error && UNJUDGEABLE.has(o.error)));
+    let result: { differs: boolean; output: DifferentialOutcome; parents: DifferentialOutcome[] } | null = null;
+    if (judged.length) {
+      const output = outcomeOf(sandbox, subjectKey, s.code, json);
+      result = { differs: !judged.some((o) => sameOutcome(o, output)), output, parents: parentOutputs };
+    }
+    cache.set(json, result);
+    return result;
+  };
+
+  let compared = 0;
+  let unjudged = 0;
+  const differing: { input: JsonValue; source: CorpusSource }[] = [];
+  for (const item of s.corpus.inputs) {
+    const r = compare(item.json);
+    if (!r) {
+      unjudged++;
+      continue;
+    }
+    compared++;
+    if (r.differs) differing.push({ input: item.input, source: item.source });
+  }
+
+  const criticalByInput = new Map(s.criticalTests.map((t) => [JSON.stringify(t.input), t]));
+  // Inputs of critical tests are kept as they are (the test is the evidence); the others are shrunk,
+  // smallest first, and the shrunk inputs deduplicated.
+  const differences: DifferentialDifference[] = [];
+  const seen = new Set<string>();
+  const ordered = [...differing].sort((a, b) => compareSize(a.input, b.input));
+  for (const d of ordered) {
+    if (differences.length >= s.maxDifferences) break;
+    const test = criticalByInput.get(JSON.stringify(d.input));
+    const input = test ? d.input : shrinkInput(d.input, (candidate) => compare(JSON.stringify(candidate))?.differs ?? false);
+    const key = JSON.stringify(input);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const r = compare(key)!;
+    differences.push({
+      input,
+      output: r.output,
+      parents: parents.map((p, i) => ({ id: p.id, output: r.parents[i]! })),
+      originalInput: d.input,
+      source: d.source,
+      criticalTest: test?.name ?? null,
+    });
+  }
+  differences.sort((a, b) => compareSize(a.input, b.input));
+
+  const judgedAs: MutationType = s.mutationType ?? 'refactor';
+  const undeclared = s.mutationType === null ? `${s.id} declares no mutation type, so it is judged as a refactor (same behaviour promised); ` : '';
+  const failures: DetectedFailure[] = [];
+  let verdict: DifferentialReport['verdict'];
+  let message: string;
+  const parentNames = parents.map((p) => p.id).join(' and ');
+  if (!differing.length) {
+    verdict = 'same';
+    message = `${undeclared}answers ${parents.length > 1 ? `each of ${compared} inputs as ${parents.map((p) => p.id).join(' or ')} does` : `all ${compared} inputs as ${parentNames} does`}`;
+  } else if (SAME_BEHAVIOUR.includes(judgedAs)) {
+    verdict = 'refused';
+    message = `${undeclared}${judgedAs} ${s.mutationDescription ? `"${s.mutationDescription}" ` : ''}promises the same behaviour, but ${differing.length} of ${compared} inputs are answered differently from ${parentNames}`;
+    for (const d of differences.slice(0, MAX_FAILURE_RECORDS)) failures.push(differenceFailure(s, d, `${judgedAs} changed behaviour: ${describeDifference(d, s.id)}`));
+  } else {
+    const broken = differences.filter((d) => {
+      const test = d.criticalTest ? criticalByInput.get(JSON.stringify(d.input)) : undefined;
+      return test && (d.output.error !== null || !jsonEqual(d.output.output, test.expected));
+    });
+    verdict = broken.length ? 'refused' : 'listed';
+    message = broken.length
+      ? `${judgedAs}: ${broken.length} difference(s) from ${parentNames} on inputs of critical tests, answered against what the test expects`
+      : `${judgedAs}: ${differing.length} of ${compared} inputs answered differently from ${parentNames}; listed for review (a ${judgedAs} is expected to differ)`;
+    for (const d of broken.slice(0, MAX_FAILURE_RECORDS)) failures.push(differenceFailure(s, d, `differs on the input of critical test "${d.criticalTest}": ${describeDifference(d, s.id)}`));
+  }
+  return {
+    failures,
+    report: {
+      versionId: s.id,
+      parents: parents.map((p) => p.id),
+      mutationType: s.mutationType,
+      judgedAs,
+      verdict,
+      seed: s.corpus.seed,
+      inputs: compared,
+      unjudged,
+      sources: s.corpus.sources,
+      differing: differing.length,
+      differences,
+      message,
+      durationMs: performance.now() - started,
+    },
+  };
+}
+
+function differenceFailure(s: DifferentialSubject, d: DifferentialDifference, description: string): DetectedFailure {
+  return {
+    failureType: 'regression',
+    description,
+    stackTrace: null,
+    testCaseFailed: d.criticalTest,
+    detectionMethod: 'differential',
+    severity: 'critical',
+    evidence: { input: d.input, output: d.output, parents: d.parents, originalInput: d.originalInput, source: d.source, seed: s.corpus.seed } as unknown as JsonValue,
+  };
+}
