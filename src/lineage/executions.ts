@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { PrismaClient } from '../infra/database.js';
 import type { JsonValue } from '../shared/lineage-types.js';
-import { isRoutable, type Db } from './sql.js';
+import { isRoutable, jsonbSafeText, textSafe, type Db } from './sql.js';
 
 /** One call as the runtime stores it (`inputJson` is kept only when `keepInput`). */
 export interface ExecutionRow {
@@ -34,10 +34,10 @@ export async function insertExecutions(client: pg.PoolClient, rows: ExecutionRow
       rows.map((r) => r.versionId),
       rows.map((r) => r.ok),
       rows.map((r) => r.errorType),
-      rows.map((r) => r.errorMessage),
+      rows.map((r) => textSafe(r.errorMessage)),
       rows.map((r) => r.durationMs),
       rows.map((r) => r.inputHash),
-      rows.map((r) => r.inputJson),
+      rows.map((r) => (r.inputJson === null ? null : jsonbSafeText(r.inputJson))),
     ],
   );
 }

@@ -74,7 +74,30 @@ export function newestRoutable(toolName: Prisma.Sql, exclude?: Prisma.Sql): Pris
           ORDER BY nr.major DESC, nr.minor DESC, nr.patch DESC LIMIT 1)`;
 }
 
-/** Rows of a table as Prisma JSON input (Prisma wants InputJsonValue, not our JsonValue). */
+/**
+ * PostgreSQL's jsonb cannot hold U+0000, which tool inputs and generated corpora can contain: stored
+ * JSON has it replaced by U+2400 (␀, the symbol for null), so a write never fails on it.
+ */
+export function jsonbSafe<T>(value: T): T {
+  if (typeof value === 'string') return (value.includes('\u0000') ? value.replace(/\u0000/g, '\u2400') : value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => jsonbSafe(v)) as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [jsonbSafe(k), jsonbSafe(v)])) as T;
+  }
+  return value;
+}
+
+/** The same for text columns, which cannot hold U+0000 either. */
+export function textSafe<T extends string | null | undefined>(text: T): T {
+  return (typeof text === 'string' && text.includes('\u0000') ? text.replace(/\u0000/g, '\u2400') : text) as T;
+}
+
+/** The same for JSON text: every `\u0000` escape (not an escaped backslash before `u0000`) becomes `\u2400`. */
+export function jsonbSafeText(json: string): string {
+  return json.includes('\\u0000') ? json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\u2400') : json;
+}
+
+/** A value as Prisma JSON input (Prisma wants InputJsonValue, not our JsonValue), made safe for jsonb. */
 export function asJson(value: unknown): Prisma.InputJsonValue {
-  return value as Prisma.InputJsonValue;
+  return jsonbSafe(value) as Prisma.InputJsonValue;
 }
