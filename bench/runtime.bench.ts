@@ -2,7 +2,8 @@
  * npm run bench:runtime — the cost of the runtime guard and of recording, side by side in one run:
  *   1. a raw isolated-vm call of a tool vs ToolRuntime.call of the same tool (per-call overhead);
  *   2. sustained execution recording into PostgreSQL (executions/s);
- *   3. the fleet health query over 10,000 versions × 100 executions.
+ *   3. the fleet health query over 10,000 versions × 100 executions;
+ *   4. the cost of isolating calls (a fresh context per call) against one shared context (before #16).
  */
 import { performance } from 'node:perf_hooks';
 import ivm from 'isolated-vm';
@@ -12,6 +13,7 @@ import { createPrismaClient } from '../src/infra/database.js';
 import { LineageStore } from '../src/lineage/store.js';
 import { ExecutionRecorder } from '../src/runtime/execution-recorder.js';
 import { ToolRuntime } from '../src/runtime/tool-runtime.js';
+import { Sandbox, type SandboxIsolation } from '../src/sandbox/sandbox.js';
 import { benchDatabase, fmtMs, medianOf, printFigures, progress, time } from './support.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
@@ -52,6 +54,28 @@ async function runtimeSamples(runtime: ToolRuntime, n: number): Promise<number[]
   return samples;
 }
 
+/**
+ * Sandbox calls of CODE, `n` of them. `turns`: yield to the event loop between calls, as a server
+ * answering requests does, so the next call's context can be prepared off the call path; without it
+ * every call makes its context on the caller's thread (a tight loop: the worst case).
+ */
+async function sandboxSamples(isolation: SandboxIsolation, n: number, turns: boolean): Promise<number[]> {
+  const sandbox = new Sandbox(defaultConfig().sandbox, { isolation });
+  const samples: number[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const input = `"user${i % 100}@example.com"`;
+      const t = performance.now();
+      sandbox.runJson('bench', CODE, input);
+      samples.push(performance.now() - t);
+      if (turns) await new Promise((r) => setTimeout(r, 0));
+    }
+  } finally {
+    sandbox.close();
+  }
+  return samples;
+}
+
 async function main(): Promise<void> {
   const db = await benchDatabase('dise_bench_runtime');
   const prisma = createPrismaClient(db.url, { poolSize: 4 });
@@ -85,6 +109,28 @@ async function main(): Promise<void> {
     rows.push(['raw isolated-vm call (median)', `${rawUs.toFixed(1)} µs`, 'baseline']);
     rows.push(['ToolRuntime.call, same tool (median)', `${guardedUs.toFixed(1)} µs`, 'resolve + guard + run + record']);
     rows.push(['overhead per call', `${(guardedUs - rawUs).toFixed(1)} µs`, 'target < 20 µs']);
+
+    // 1b. Isolation between calls: one shared context (before #16) vs a fresh context per call.
+    const ISOLATION_CALLS = Math.max(200, Math.floor(CALLS / 10));
+    progress(`isolation: ${ISOLATION_CALLS.toLocaleString()} sandbox calls per mode…`);
+    const shared: number[] = [];
+    const fresh: number[] = [];
+    const freshTight: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      shared.push(...(await sandboxSamples('shared', ISOLATION_CALLS / 5, true)));
+      fresh.push(...(await sandboxSamples('per_call', ISOLATION_CALLS / 5, true)));
+      freshTight.push(...(await sandboxSamples('per_call', ISOLATION_CALLS / 5, false)));
+    }
+    const sharedUs = median(shared) * 1000;
+    const freshUs = median(fresh) * 1000;
+    const tightUs = median(freshTight) * 1000;
+    figures.sharedContextCallUs = sharedUs;
+    figures.freshContextCallUs = freshUs;
+    figures.freshContextTightLoopCallUs = tightUs;
+    figures.isolationCostRatio = freshUs / sharedUs;
+    rows.push(['sandbox call, one shared context (before #16)', `${sharedUs.toFixed(1)} µs`, 'baseline: state leaks between calls']);
+    rows.push(['sandbox call, fresh context per call (default)', `${freshUs.toFixed(1)} µs`, `×${(freshUs / sharedUs).toFixed(1)}; context made ahead on the isolate thread`]);
+    rows.push(['  same, tight loop (no spare ready)', `${tightUs.toFixed(1)} µs`, `×${(tightUs / sharedUs).toFixed(1)}; context made on the call path`]);
 
     // 2. Recording throughput: RECORDS executions through the batched recorder into PostgreSQL.
     progress(`recording: ${RECORDS.toLocaleString()} executions in batches of ${config.runtime.batch_size}…`);

@@ -142,11 +142,11 @@ export class ToolRuntime {
     if (inputJson === undefined) throw new ToolExecutionError('invalid_input', 'input is not a JSON value');
     const started = performance.now();
     try {
-      const output = this.sandbox.runJson(info.codeHash, info.code, inputJson);
+      const output = parseOutput(this.sandbox.runJson(info.codeHash, info.code, inputJson));
       const durationMs = performance.now() - started;
       const full = this.recorder.record({ versionId: info.id, ok: true, errorType: null, errorMessage: null, durationMs, inputJson });
       if (full) await full;
-      return { output: JSON.parse(output) as JsonValue, versionId: info.id, durationMs };
+      return { output, versionId: info.id, durationMs };
     } catch (err) {
       const e = err instanceof ToolExecutionError ? err : new ToolExecutionError('thrown', String(err));
       const full = this.recorder.record({ versionId: info.id, ok: false, errorType: e.errorType, errorMessage: e.message, durationMs: performance.now() - started, inputJson });
@@ -298,5 +298,14 @@ export class ToolRuntime {
     await this.routing.close();
     this.sandbox.close();
     await this.pool.end();
+  }
+}
+
+/** The sandbox serialises with built-ins the tool cannot touch; a parse failure is still typed. */
+function parseOutput(json: string): JsonValue {
+  try {
+    return JSON.parse(json) as JsonValue;
+  } catch (err) {
+    throw new ToolExecutionError('non_json_result', `result is not JSON text: ${(err as Error).message}`);
   }
 }
