@@ -1,6 +1,7 @@
 import { regenerateWithLlm } from '../llm/regenerator.js';
 import { MalformedAnswerError, PermanentLlmError } from '../llm/client.js';
 import type { RegenerationCandidate } from '../shared/heal-types.js';
+import { activitySignal } from './cancellation.js';
 import { requireVersion, type ActivityDeps } from './deps.js';
 
 export interface RegenerateInput {
@@ -36,7 +37,7 @@ export function regenerateActivity(deps: ActivityDeps) {
         rules: rules.map((r) => ({ ruleId: r.ruleId, description: r.description, patternToAvoid: r.patternToAvoid, reason: r.reason, sourceFailure: r.sourceFailure })),
         rejections: input.rejections,
         attempt: input.attempt,
-      });
+      }, activitySignal());
       return { strategy: 'llm', code: answer.code, notes: answer.notes };
     } catch (err) {
       if (err instanceof MalformedAnswerError || err instanceof PermanentLlmError) {

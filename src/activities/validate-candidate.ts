@@ -1,5 +1,6 @@
 import { judgeWithScope } from '../judge/plans.js';
 import type { CandidateValidation } from '../shared/heal-types.js';
+import { checkpoint } from './cancellation.js';
 import { requireVersion, type ActivityDeps } from './deps.js';
 
 export interface ValidateCandidateInput {
@@ -23,6 +24,7 @@ export interface ValidateCandidateInput {
 export function validateCandidateActivity(deps: ActivityDeps) {
   return async function validateCandidate(input: ValidateCandidateInput): Promise<CandidateValidation> {
     await requireVersion(deps, input.ancestorId);
+    await checkpoint();
     const why = 'regeneration.require_test_validation is off in config.yaml';
     const verdict = await judgeWithScope(
       deps,
@@ -36,6 +38,7 @@ export function validateCandidateActivity(deps: ActivityDeps) {
         skip: input.requireTests ? {} : { suite: why, regression: why },
       },
     );
+    await checkpoint(); // the judge's verdict is moot for a cancelled heal
     return { ok: verdict.passed, rejections: verdict.rejections, testsRun: verdict.testsRun, replayed: verdict.replayed };
   };
 }

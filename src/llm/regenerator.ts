@@ -21,7 +21,7 @@ takes and returns JSON values, with no require, imports, process, network or tim
 Answer with JSON only: {"code": "<the whole script>", "notes": "<what you changed>"}.`;
 
 /** The seed's regenerate_from_ancestor prompt: the ancestor, the goal, every rule and every rejection. */
-export async function regenerateWithLlm(llm: LlmClient, p: RegenerationPrompt): Promise<LlmRegeneration> {
+export async function regenerateWithLlm(llm: LlmClient, p: RegenerationPrompt, signal?: AbortSignal): Promise<LlmRegeneration> {
   const constraints = p.rules
     .map((r, i) => `${i + 1}. AVOID: ${r.description}\n   Pattern: ${r.patternToAvoid}\n   Reason: ${r.reason}\n   Source: ${r.sourceFailure}`)
     .join('\n');
@@ -38,5 +38,5 @@ Task: Regenerate this tool with the original goal, but strictly avoiding the pat
 3. Keep every existing test passing
 4. Add safeguards against the specific failure mode
 This is attempt ${p.attempt}.`;
-  return llm.json({ system: SYSTEM, user, schemaName: 'RegeneratedTool', schema: regenerationSchema });
+  return llm.json({ system: SYSTEM, user, schemaName: 'RegeneratedTool', schema: regenerationSchema, signal });
 }

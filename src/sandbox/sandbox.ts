@@ -46,6 +46,12 @@ export type SandboxIsolation = 'per_call' | 'shared';
 
 export interface SandboxOptions {
   isolation?: SandboxIsolation;
+  /**
+   * The signal of the work this sandbox serves (a heal step: the activity's cancellation signal).
+   * Once it is aborted every call throws its reason at once, so a cancelled step's remaining tool
+   * runs cost nothing and the step ends at its next await.
+   */
+  cancellation?: () => AbortSignal | undefined;
 }
 
 /**
@@ -62,12 +68,14 @@ export class Sandbox {
   private readonly tools = new Map<string, CompiledTool>();
   readonly stats: SandboxStats = { compiled: 0, replaced: 0, contextsOnCallPath: 0 };
   private readonly isolation: SandboxIsolation;
+  private readonly cancellation: (() => AbortSignal | undefined) | undefined;
 
   constructor(
     private readonly config: SandboxConfig,
     options: SandboxOptions = {},
   ) {
     this.isolation = options.isolation ?? 'per_call';
+    this.cancellation = options.cancellation;
   }
 
   /** Runs `run(input)` of `code`; `key` identifies the compiled code (e.g. its hash). */
@@ -89,6 +97,8 @@ export class Sandbox {
 
   /** Same as run() with the input already serialised; returns the output as JSON text. */
   runJson(key: string, code: string, inputJson: string): string {
+    const signal = this.cancellation?.();
+    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('cancelled');
     try {
       return this.invoke(key, code, inputJson);
     } catch (err) {
