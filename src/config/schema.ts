@@ -92,6 +92,12 @@ export const configSchema = z.strictObject({
     flush_interval_ms: z.int().min(1).max(60_000).default(200),
     /** Full routing refresh in case a notification was missed. */
     route_refresh_seconds: z.int().min(1).max(3600).default(30),
+    /**
+     * A tool whose routed version is known to answer wrongly (a heal ended unhealed on it) and that
+     * has no healthy alternative: `refuse` its calls with ToolPrunedError, or `serve_with_warning`
+     * (answer, say so in the result, record the warning with the execution).
+     */
+    known_wrong_policy: z.enum(['refuse', 'serve_with_warning']).default('refuse'),
   }),
 });
 

@@ -8,7 +8,7 @@ import { Sandbox } from '../sandbox/sandbox.js';
 import { looksLikeVersionId, parseVersionId } from '../shared/ids.js';
 import { ROUTABLE_HEALTH, SEVERITIES, type JsonValue, type Severity } from '../shared/lineage-types.js';
 import type { FailureReport } from '../shared/messages.js';
-import { ToolUnavailableError, UnknownToolError } from './errors.js';
+import { ToolPrunedError, ToolUnavailableError, UnknownToolError } from './errors.js';
 import { crossesThreshold, ExecutionRecorder, type ThresholdCrossing } from './execution-recorder.js';
 import type { MonitorSignaler } from './monitor-signaler.js';
 import { RoutingCache, type VersionInfo } from './routing-cache.js';
@@ -106,23 +106,36 @@ export class ToolRuntime {
     return this.routing.preload(names);
   }
 
-  /** Resolves a tool name (its routed version) or a version id, refusing versions callers must not use. */
-  async resolve(nameOrId: string): Promise<VersionInfo> {
-    let versionId: string;
+  /**
+   * Resolves a tool name (its routed version) or a version id, refusing versions callers must not
+   * use. A tool whose routed version is pruned or known wrong is answered by the healthy
+   * alternative named on its route (the seed's find_healthy_alternative); without one, a known-wrong
+   * version is refused with ToolPrunedError or served with a warning (runtime.known_wrong_policy).
+   */
+  async resolve(nameOrId: string): Promise<ResolvedVersion> {
     if (looksLikeVersionId(nameOrId)) {
-      versionId = parseVersionId(nameOrId).id;
-    } else {
-      const routed = this.routing.routeSync(nameOrId) ?? (await this.routing.route(nameOrId));
-      if (!routed) throw new UnknownToolError(nameOrId);
-      versionId = routed;
+      const versionId = parseVersionId(nameOrId).id;
+      const info = this.routing.versionSync(versionId) ?? (await this.routing.version(versionId));
+      if (!info) throw new UnknownToolError(nameOrId);
+      if (!ROUTABLE_HEALTH.includes(info.health)) {
+        const routed = await this.routing.route(info.name);
+        throw new ToolUnavailableError(info.id, info.health, routed && routed !== info.id ? routed : null);
+      }
+      return info;
     }
-    const info = this.routing.versionSync(versionId) ?? (await this.routing.version(versionId));
+    const route = this.routing.routeEntrySync(nameOrId) ?? (await this.routing.routeEntry(nameOrId));
+    if (!route) throw new UnknownToolError(nameOrId);
+    const info = this.routing.versionSync(route.versionId) ?? (await this.routing.version(route.versionId));
     if (!info) throw new UnknownToolError(nameOrId);
-    if (!ROUTABLE_HEALTH.includes(info.health)) {
-      const routed = await this.routing.route(info.name);
-      throw new ToolUnavailableError(info.id, info.health, routed && routed !== info.id ? routed : null);
+    const routable = ROUTABLE_HEALTH.includes(info.health);
+    if (routable && !route.knownWrong) return info;
+    if (route.alternativeId) {
+      const alternative = this.routing.versionSync(route.alternativeId) ?? (await this.routing.version(route.alternativeId));
+      if (alternative && ROUTABLE_HEALTH.includes(alternative.health)) return { ...alternative, alternativeFor: info.id };
     }
-    return info;
+    if (!routable) throw new ToolPrunedError(nameOrId, info.id, info.health, describeHealth(info.health));
+    if (this.config.runtime.known_wrong_policy === 'refuse') throw new ToolPrunedError(nameOrId, info.id, info.health, `is known to answer wrongly (${route.knownWrong})`);
+    return { ...info, warning: `${info.id} is known to answer wrongly and no healthy alternative exists: ${route.knownWrong}` };
   }
 
   /** Calls a tool through the guard; resolves with its output or rejects with a typed error. */
@@ -131,7 +144,7 @@ export class ToolRuntime {
   }
 
   /** Like call(), also telling which version answered and how long it took. */
-  async callDetailed(nameOrId: string, input: JsonValue): Promise<{ output: JsonValue; versionId: string; durationMs: number }> {
+  async callDetailed(nameOrId: string, input: JsonValue): Promise<CallResult> {
     const info = await this.resolve(nameOrId);
     let inputJson: string | undefined;
     try {
@@ -144,9 +157,17 @@ export class ToolRuntime {
     try {
       const output = parseOutput(this.sandbox.runJson(info.codeHash, info.code, inputJson));
       const durationMs = performance.now() - started;
-      const full = this.recorder.record({ versionId: info.id, ok: true, errorType: null, errorMessage: null, durationMs, inputJson });
+      // A known-wrong answer served on purpose is recorded as a warning: ok, with its reason.
+      const warning = info.warning ?? null;
+      const full = this.recorder.record({ versionId: info.id, ok: true, errorType: warning ? KNOWN_WRONG_WARNING : null, errorMessage: warning, durationMs, inputJson });
       if (full) await full;
-      return { output, versionId: info.id, durationMs };
+      return {
+        output,
+        versionId: info.id,
+        durationMs,
+        ...(info.alternativeFor ? { alternativeFor: info.alternativeFor } : {}),
+        ...(warning ? { warning } : {}),
+      };
     } catch (err) {
       const e = err instanceof ToolExecutionError ? err : new ToolExecutionError('thrown', String(err));
       const full = this.recorder.record({ versionId: info.id, ok: false, errorType: e.errorType, errorMessage: e.message, durationMs: performance.now() - started, inputJson });
@@ -308,4 +329,28 @@ function parseOutput(json: string): JsonValue {
   } catch (err) {
     throw new ToolExecutionError('non_json_result', `result is not JSON text: ${(err as Error).message}`);
   }
+}
+
+/** The error type recorded with an answer served from a version known wrong (ok, but a warning). */
+export const KNOWN_WRONG_WARNING = 'known_wrong';
+
+/** A version the runtime will run: the routed one, or the alternative answering for it. */
+export type ResolvedVersion = VersionInfo & {
+  /** The known-wrong or pruned version this alternative answers for. */
+  alternativeFor?: string;
+  /** Set when a version known wrong is served anyway (runtime.known_wrong_policy: serve_with_warning). */
+  warning?: string;
+};
+
+export interface CallResult {
+  output: JsonValue;
+  /** The version that answered (the alternative, when one answered for a known-wrong version). */
+  versionId: string;
+  durationMs: number;
+  alternativeFor?: string;
+  warning?: string;
+}
+
+function describeHealth(health: string): string {
+  return health === 'pruned' ? 'has been pruned due to a critical bug' : health === 'failed' ? 'has known failures' : health === 'degraded' ? 'is tainted by a pruned ancestor' : `is not routable (${health})`;
 }

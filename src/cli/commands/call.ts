@@ -14,7 +14,8 @@ export async function call(nameOrId: string, inputText: string, options: { json:
       const result = await runtime.callDetailed(nameOrId, input);
       if (options.json) out.result(JSON.stringify(result));
       else {
-        out.info(`${result.versionId} answered in ${result.durationMs.toFixed(2)} ms`);
+        out.info(`${result.versionId} answered in ${result.durationMs.toFixed(2)} ms${result.alternativeFor ? ` (a healthy alternative to ${result.alternativeFor}, which is known wrong)` : ''}`);
+        if (result.warning) out.info(`warning: ${result.warning}`);
         out.result(JSON.stringify(result.output));
       }
     } finally {

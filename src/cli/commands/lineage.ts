@@ -14,8 +14,10 @@ export async function lineage(id: string, options: { json: boolean; format: stri
   }
   await withDatabase(out, async ({ store }) => {
     const l = await store.getLineage(await store.resolve(id));
+    const route = await store.routing.routeEntry(l.name);
+    const knownWrong = route?.knownWrong && route.versionId === l.id ? { reason: route.knownWrong, alternativeId: route.alternativeId, policy: config.runtime.known_wrong_policy } : null;
     if (options.json) {
-      out.result(JSON.stringify(l, null, 2));
+      out.result(JSON.stringify(knownWrong ? { ...l, knownWrong } : l, null, 2));
       return;
     }
     if (options.format === 'mermaid' || options.format === 'dot') {
@@ -32,6 +34,15 @@ export async function lineage(id: string, options: { json: boolean; format: stri
         color: colorEnabled(),
       }),
     );
+    if (knownWrong) {
+      out.result('');
+      out.result(`Known wrong: ${knownWrong.reason}`);
+      out.result(
+        knownWrong.alternativeId
+          ? `Callers of ${l.name} are answered by ${knownWrong.alternativeId}, a healthy alternative (same category, similar description, passes the failing inputs).`
+          : `No healthy alternative: calls of ${l.name} are ${knownWrong.policy === 'refuse' ? 'refused (ToolPrunedError)' : 'answered with a recorded warning'} (runtime.known_wrong_policy).`,
+      );
+    }
   }, config);
 }
 

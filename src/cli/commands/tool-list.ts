@@ -19,7 +19,12 @@ export async function toolList(options: { json: boolean }, config: DiseConfig, o
     const vwidth = Math.max(6, ...tools.map((t) => (t.routedVersion ?? '-').length));
     out.result(`${'TOOL'.padEnd(width)}  ${'ROUTED'.padEnd(vwidth)}  VERSIONS  HEALTH`);
     for (const t of tools) {
-      out.result(`${t.name.padEnd(width)}  ${(t.routedVersion ?? '-').padEnd(vwidth)}  ${String(t.versions).padStart(8)}  ${t.health ? healthBadge(t.health, color) : '-'}`);
+      const answers = t.alternativeId
+        ? `  known wrong: answered by ${t.alternativeId}`
+        : t.knownWrong
+          ? `  known wrong: ${config.runtime.known_wrong_policy === 'refuse' ? 'calls refused' : 'served with a warning'} (no healthy alternative)`
+          : '';
+      out.result(`${t.name.padEnd(width)}  ${(t.routedVersion ?? '-').padEnd(vwidth)}  ${String(t.versions).padStart(8)}  ${t.health ? healthBadge(t.health, color) : '-'}${answers}`);
     }
   }, config);
 }
