@@ -1,16 +1,17 @@
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { NativeConnection, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { activitySignal } from './activities/cancellation.js';
 import { autoHeartbeat, HEARTBEAT_THROTTLE_MS } from './activities/heartbeat.js';
 import { createActivities } from './activities/index.js';
 import { defaultConfig, type DiseConfig } from './config/schema.js';
 import type { PrismaClient } from './infra/database.js';
+import { PACKAGE_ROOT } from './infra/paths.js';
 import { connectionOptions, taskQueueFromEnv, type TemporalSettings } from './infra/temporal-connection.js';
 import { LineageStore } from './lineage/store.js';
 import { LlmClient, llmSettingsFrom, type LlmSettings } from './llm/client.js';
 import { Sandbox } from './sandbox/sandbox.js';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+export const WORKFLOWS_PATH = path.join(PACKAGE_ROOT, 'src', 'workflows', 'index.ts');
 
 export interface DiseWorkerOptions {
   temporal: TemporalSettings;

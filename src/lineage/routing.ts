@@ -1,56 +1,14 @@
-import type pg from 'pg';
 import { Prisma } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
 import { looksLikeVersionId } from '../shared/ids.js';
-import { ROUTABLE_HEALTH, type Health } from '../shared/lineage-types.js';
+import { ROUTABLE_HEALTH } from '../shared/lineage-types.js';
 import { LineageError } from './errors.js';
+import { LIST_TOOLS_SQL, toToolListing, type ToolListing } from './quick-reads.js';
 import { normalizeVersionId } from './ids.js';
 import { isRoutable, NEWEST_FIRST, newestRoutable, type Db } from './sql.js';
 
-/** A version as the runtime caches it. */
-export interface RoutedVersionRow {
-  tool_id: string;
-  tool_name: string;
-  health_status: Health;
-  code: string;
-  code_hash: string;
-}
-
-/** A route as the runtime caches it: where callers go, and whether that version is known wrong. */
-export interface RouteEntry {
-  versionId: string;
-  /** Why the routed version is known to answer wrongly; null when it is not. */
-  knownWrong: string | null;
-  /** The healthy version of a similar tool answering instead, when one was found. */
-  alternativeId: string | null;
-}
-
-/** Queries the runtime's routing cache runs over node-postgres (its own pool, its hot path). */
-export const runtimeRouting = {
-  async routeOf(pool: pg.Pool, toolName: string): Promise<RouteEntry | null> {
-    const { rows } = await pool.query<{ version_id: string; known_wrong: string | null; alternative_id: string | null }>(
-      'SELECT version_id, known_wrong, alternative_id FROM routes WHERE tool_name = $1',
-      [toolName],
-    );
-    const row = rows[0];
-    return row ? { versionId: row.version_id, knownWrong: row.known_wrong, alternativeId: row.alternative_id } : null;
-  },
-  async version(pool: pg.Pool, id: string): Promise<RoutedVersionRow | undefined> {
-    const { rows } = await pool.query<RoutedVersionRow>('SELECT tool_id, tool_name, health_status, code, code_hash FROM tool_lineage WHERE tool_id = $1', [id]);
-    return rows[0];
-  },
-  /** The routes of `names` (every tool when omitted) with their routed versions, in one query. */
-  async routedVersions(pool: pg.Pool, names?: string[]): Promise<(RoutedVersionRow & { known_wrong: string | null; alternative_id: string | null })[]> {
-    // A route always points at a version of its own tool (setRoute derives it from the version id).
-    const { rows } = await pool.query<RoutedVersionRow & { known_wrong: string | null; alternative_id: string | null }>(
-      `SELECT t.tool_id, t.tool_name, t.health_status, t.code, t.code_hash, r.known_wrong, r.alternative_id
-       FROM routes r JOIN tool_lineage t ON t.tool_id = r.version_id
-       ${names ? 'WHERE r.tool_name = ANY($1::varchar[])' : ''}`,
-      names ? [names] : [],
-    );
-    return rows;
-  },
-};
+export { runtimeRouting, type RouteEntry, type RoutedVersionRow } from './runtime-routing.js';
+import type { RouteEntry } from './runtime-routing.js';
 
 /** routes: which version callers of a tool reach. */
 export class RoutingStore {
@@ -196,24 +154,10 @@ export class RoutingStore {
     return new Set(rows.map((r) => r.tool_id));
   }
 
-  /** Every tool with its version count, routed version and that version's health. */
-  async listTools(): Promise<{ name: string; versions: number; routedVersion: string | null; health: Health | null; knownWrong: string | null; alternativeId: string | null }[]> {
-    const rows = await this.prisma.$queryRaw<
-      { name: string; versions: bigint; routed: string | null; health: Health | null; known_wrong: string | null; alternative_id: string | null }[]
-    >`
-      SELECT t.tool_name AS name, count(*) AS versions, r.version_id AS routed, rv.health_status AS health, r.known_wrong, r.alternative_id
-      FROM tool_lineage t
-      LEFT JOIN routes r ON r.tool_name = t.tool_name
-      LEFT JOIN tool_lineage rv ON rv.tool_id = r.version_id
-      GROUP BY t.tool_name, r.version_id, rv.health_status, r.known_wrong, r.alternative_id
-      ORDER BY t.tool_name`;
-    return rows.map((r) => ({
-      name: r.name,
-      versions: Number(r.versions),
-      routedVersion: r.routed,
-      health: r.health,
-      knownWrong: r.known_wrong,
-      alternativeId: r.alternative_id,
-    }));
+  /** Every tool with its version count, routed version, that version's health and what the route says. */
+  async listTools(): Promise<ToolListing[]> {
+    const rows = await this.prisma.$queryRawUnsafe<Parameters<typeof toToolListing>[0][]>(LIST_TOOLS_SQL);
+    return rows.map(toToolListing);
   }
+
 }

@@ -1,8 +1,8 @@
 import pg from 'pg';
 import type { Health } from '../shared/lineage-types.js';
-import { runtimeRouting, type RouteEntry } from '../lineage/routing.js';
+import { runtimeRouting, type RouteEntry } from '../lineage/runtime-routing.js';
 
-export type { RouteEntry } from '../lineage/routing.js';
+export type { RouteEntry } from '../lineage/runtime-routing.js';
 
 export interface VersionInfo {
   id: string;

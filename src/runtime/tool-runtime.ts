@@ -21,6 +21,11 @@ export interface ToolRuntimeOptions {
   /** Who this runtime is, in reports (default runtime:<host>:<pid>). */
   source?: string;
   log?: (line: string) => void;
+  /**
+   * Listen for routing changes (LISTEN/NOTIFY) and refresh the cache periodically (default true).
+   * A one-shot caller such as `dise call` turns it off: it reads routes once and is gone.
+   */
+  listen?: boolean;
 }
 
 export interface WrongResultReport {
@@ -85,7 +90,7 @@ export class ToolRuntime {
   static async create(options: ToolRuntimeOptions): Promise<ToolRuntime> {
     const runtime = new ToolRuntime(options);
     try {
-      await runtime.routing.start();
+      if (options.listen !== false) await runtime.routing.start();
     } catch (err) {
       await runtime.close();
       throw err;

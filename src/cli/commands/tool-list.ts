@@ -1,11 +1,12 @@
 import type { DiseConfig } from '../../config/schema.js';
-import { withDatabase, type Output } from '../context.js';
+import { quickReads } from '../../lineage/quick-reads.js';
+import { withPool, type Output } from '../context.js';
 import { colorEnabled, healthBadge } from '../format/style.js';
 
 /** `dise tool list`: every tool, its routed version and that version's health. */
 export async function toolList(options: { json: boolean }, config: DiseConfig, out: Output): Promise<void> {
-  await withDatabase(out, async ({ store }) => {
-    const tools = await store.listTools();
+  await withPool(out, async ({ pool }) => {
+    const tools = await quickReads.listTools(pool);
     if (options.json) {
       out.result(JSON.stringify(tools, null, 2));
       return;
