@@ -98,6 +98,11 @@ export const configSchema = z.strictObject({
      * (answer, say so in the result, record the warning with the execution).
      */
     known_wrong_policy: z.enum(['refuse', 'serve_with_warning']).default('refuse'),
+    /**
+     * Days of executions kept (day partitions; older days are dropped by the health monitor's hourly
+     * maintenance after being summed into per-version hourly rollups, which are kept).
+     */
+    execution_retention_days: z.int().min(1).max(3650).default(30),
   }),
 });
 
