@@ -136,6 +136,7 @@ export async function healthMonitorWorkflow(options: HealthMonitorOptions = {}):
     // Hourly, paused or not: keeping executions bounded is not a health check. A failed run (after
     // its retries) is tried again at the next hour; it must not stop the monitor.
     const last = state.lastMaintenanceAt ? Date.parse(state.lastMaintenanceAt) : null;
+    // eslint-disable-next-line no-restricted-properties -- workflow time: in the SDK's sandbox Date.now() is the workflow task's time, the same on replay
     if (patched(EXECUTION_MAINTENANCE_PATCH) && (last === null || Date.now() - last >= MAINTENANCE_INTERVAL_MS)) {
       state.lastMaintenanceAt = new Date().toISOString();
       await maintenance.maintainExecutions().catch((err: unknown) => {
