@@ -3,7 +3,8 @@
  *   1. a raw isolated-vm call of a tool vs ToolRuntime.call of the same tool (per-call overhead);
  *   2. sustained execution recording into PostgreSQL (executions/s);
  *   3. the fleet health query over 10,000 versions × 100 executions;
- *   4. the cost of isolating calls (a fresh context per call) against one shared context (before #16).
+ *   4. the cost of isolating calls (a fresh context per call) against one shared context (before #16);
+ *   5. recording into the day-partitioned executions against the same into a plain table (before #16).
  */
 import { performance } from 'node:perf_hooks';
 import ivm from 'isolated-vm';
@@ -132,26 +133,55 @@ async function main(): Promise<void> {
     rows.push(['sandbox call, fresh context per call (default)', `${freshUs.toFixed(1)} µs`, `×${(freshUs / sharedUs).toFixed(1)}; context made ahead on the isolate thread`]);
     rows.push(['  same, tight loop (no spare ready)', `${tightUs.toFixed(1)} µs`, `×${(tightUs / sharedUs).toFixed(1)}; context made on the call path`]);
 
-    // 2. Recording throughput: RECORDS executions through the batched recorder into PostgreSQL.
-    progress(`recording: ${RECORDS.toLocaleString()} executions in batches of ${config.runtime.batch_size}…`);
-    const recorder = new ExecutionRecorder(db.pool, {
-      batchSize: config.runtime.batch_size,
-      flushIntervalMs: 50,
-      failureCountTrigger: 3,
-      onCrossing: () => undefined,
-    });
-    const recorded = await time(async () => {
-      for (let i = 0; i < RECORDS; i++) {
-        const ok = i % 20 !== 0;
-        const full = recorder.record({ versionId: 'bench_tool@1.0.0', ok, errorType: ok ? null : 'TypeError', errorMessage: ok ? null : 'boom', durationMs: 0.02, inputJson: `"user${i}@example.com"` });
-        if (full) await full; // backpressure, as in the runtime
-        if (i % 5000 === 4999) await new Promise((r) => setImmediate(r));
+    // 2. Recording throughput, into the day-partitioned executions and, as the baseline, into a
+    // plain table of the same columns and indexes swapped in under the same name (what it was before
+    // issue #16), interleaved in rounds so machine noise hits both alike.
+    const record = async (n: number): Promise<number> => {
+      const recorder = new ExecutionRecorder(db.pool, {
+        batchSize: config.runtime.batch_size,
+        flushIntervalMs: 50,
+        failureCountTrigger: 3,
+        onCrossing: () => undefined,
+      });
+      const recorded = await time(async () => {
+        for (let i = 0; i < n; i++) {
+          const ok = i % 20 !== 0;
+          const full = recorder.record({ versionId: 'bench_tool@1.0.0', ok, errorType: ok ? null : 'TypeError', errorMessage: ok ? null : 'boom', durationMs: 0.02, inputJson: `"user${i}@example.com"` });
+          if (full) await full; // backpressure, as in the runtime
+          if (i % 5000 === 4999) await new Promise((r) => setImmediate(r));
+        }
+        await recorder.close();
+      });
+      return recorded.ms;
+    };
+    const usePlain = async (plain: boolean) => {
+      if (plain) {
+        await db.pool.query('ALTER TABLE executions RENAME TO executions_partitioned_bench');
+        await db.pool.query('ALTER TABLE executions_plain_bench RENAME TO executions');
+      } else {
+        await db.pool.query('ALTER TABLE executions RENAME TO executions_plain_bench');
+        await db.pool.query('ALTER TABLE executions_partitioned_bench RENAME TO executions');
       }
-      await recorder.close();
-    });
-    const perSecond = RECORDS / (recorded.ms / 1000);
+    };
+    await db.pool.query(`CREATE TABLE executions_plain_bench (LIKE executions INCLUDING DEFAULTS INCLUDING INDEXES)`);
+    const ROUNDS = 4;
+    progress(`recording: ${RECORDS.toLocaleString()} executions in batches of ${config.runtime.batch_size}, partitioned vs plain, ${ROUNDS} rounds…`);
+    let partitionedMs = 0;
+    let plainMs = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      partitionedMs += await record(RECORDS / ROUNDS);
+      await usePlain(true);
+      plainMs += await record(RECORDS / ROUNDS);
+      await usePlain(false);
+    }
+    await db.pool.query('DROP TABLE executions_plain_bench');
+    const perSecond = RECORDS / (partitionedMs / 1000);
+    const plainPerSecond = RECORDS / (plainMs / 1000);
     figures.recordsPerSecond = perSecond;
-    rows.push([`recording ${RECORDS.toLocaleString()} executions`, `${Math.round(perSecond).toLocaleString()}/s`, `${fmtMs(recorded.ms)} in all, target >= 20,000/s`]);
+    figures.plainRecordsPerSecond = plainPerSecond;
+    figures.recordingRatio = perSecond / plainPerSecond;
+    rows.push([`recording ${RECORDS.toLocaleString()} executions (day partitions)`, `${Math.round(perSecond).toLocaleString()}/s`, `${fmtMs(partitionedMs)} in all, target >= 20,000/s`]);
+    rows.push([`  same into a plain table (before #16)`, `${Math.round(plainPerSecond).toLocaleString()}/s`, `ratio partitioned/plain ${(perSecond / plainPerSecond).toFixed(2)}, target >= ~1`]);
 
     // 3. The fleet health query.
     progress(`fleet: ${FLEET.toLocaleString()} versions × 100 executions…`);
