@@ -2,7 +2,7 @@
  * npm run bench:runtime — the cost of the runtime guard and of recording, side by side in one run:
  *   1. a raw isolated-vm call of a tool vs ToolRuntime.call of the same tool (per-call overhead);
  *   2. sustained execution recording into PostgreSQL (executions/s);
- *   3. the fleet health query over 10,000 versions × 100 executions;
+ *   3. the fleet health query over 10,000 versions × 100 executions today and 100 in the 29 days before;
  *   4. the cost of isolating calls (a fresh context per call) against one shared context (before #16);
  *   5. recording into the day-partitioned executions against the same into a plain table (before #16).
  */
@@ -199,6 +199,16 @@ async function main(): Promise<void> {
        FROM generate_series(1, $1::int) v, generate_series(1, 100) c`,
       [FLEET],
     );
+    // And a month of history before today, 100 calls per version across 29 day partitions (a 30-day
+    // retention), which the check must not have to probe.
+    const HISTORY = Number(process.env.BENCH_FLEET_HISTORY ?? 100);
+    await db.pool.query(`SELECT dise_ensure_execution_partition((now() AT TIME ZONE 'UTC')::date - d) FROM generate_series(1, 29) d`);
+    await db.pool.query(
+      `INSERT INTO executions (tool_id, ok, duration_ms, input_hash, created_at)
+       SELECT 'fleet_' || v || '@1.0.0', true, 0.05, md5(c::text), date_trunc('day', now()) - (1 + c % 29) * interval '1 day'
+       FROM generate_series(1, $1::int) v, generate_series(1, $2::int) c`,
+      [FLEET, HISTORY],
+    );
     await db.pool.query('VACUUM ANALYZE executions');
     await db.pool.query('ANALYZE tool_lineage');
     const thresholds = config.self_healing.thresholds;
@@ -207,7 +217,7 @@ async function main(): Promise<void> {
     const fleetMs = await medianOf(5, () => detectRuntimeFailures(executions, thresholds));
     figures.fleetQueryMs = fleetMs;
     figures.fleetFindings = findings.length;
-    rows.push([`fleet health query (${FLEET.toLocaleString()} versions × 100 executions)`, fmtMs(fleetMs), `median of 5, ${findings.length} findings, target < 300 ms`]);
+    rows.push([`fleet health query (${FLEET.toLocaleString()} versions × 100 executions + ${HISTORY} over 29 older days)`, fmtMs(fleetMs), `median of 5, ${findings.length} findings, target < 300 ms`]);
 
     printFigures('bench:runtime', rows, { bench: 'runtime', ...figures });
   } finally {

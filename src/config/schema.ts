@@ -84,6 +84,13 @@ export const configSchema = z.strictObject({
     memory_limit_mb: z.int().min(8).max(4096).default(64),
     /** Largest JSON output a tool may return. */
     max_output_bytes: z.int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    /**
+     * How the runtime keeps calls apart: `per_call` (a fresh context per call: no call sees another's
+     * state, and callers get exactly what the suite, replay and differential check judged) or
+     * `shared` (one context per version, ~0.3 ms a call cheaper; a tool's module-level state then
+     * persists between calls). Heal steps always run per call.
+     */
+    isolation: z.enum(['per_call', 'shared']).default('per_call'),
   }),
   runtime: section({
     /** Execution records are written in batches of at most this many… */

@@ -75,7 +75,7 @@ export class ToolRuntime {
     this.source = options.source ?? `runtime:${os.hostname()}:${process.pid}`;
     this.pool = new pg.Pool({ connectionString: options.databaseUrl, max: 4 });
     this.pool.on('error', (err) => this.log(`database connection error: ${err.message}`));
-    this.sandbox = new Sandbox(this.config.sandbox);
+    this.sandbox = new Sandbox(this.config.sandbox, { isolation: this.config.sandbox.isolation });
     this.routing = new RoutingCache(this.pool, options.databaseUrl, this.config.runtime.route_refresh_seconds, this.log);
     this.recorder = new ExecutionRecorder(this.pool, {
       batchSize: this.config.runtime.batch_size,

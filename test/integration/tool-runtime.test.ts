@@ -141,6 +141,16 @@ describe('ToolRuntime', () => {
     ]);
   });
 
+  it('keeps calls apart by default; sandbox.isolation: shared lets module state persist, as before', async () => {
+    await store.registerVersion(version('counter', '1.0.0', [], { code: 'let n = 0; function run() { return ++n; }' }));
+    const isolated = await runtime();
+    expect([await isolated.call('counter@1.0.0', null), await isolated.call('counter@1.0.0', null), await isolated.call('counter@1.0.0', null)]).toEqual([1, 1, 1]);
+    const config = defaultConfig();
+    config.sandbox.isolation = 'shared';
+    const shared = await runtime({ config });
+    expect([await shared.call('counter@1.0.0', null), await shared.call('counter@1.0.0', null), await shared.call('counter@1.0.0', null)]).toEqual([1, 2, 3]);
+  });
+
   it('records a wrong result reported from outside, with its evidence', async () => {
     const signaler = new MemorySignaler();
     const rt = await runtime({ signaler });

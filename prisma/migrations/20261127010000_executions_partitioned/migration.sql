@@ -41,8 +41,10 @@ CREATE TABLE "executions" (
 ) PARTITION BY RANGE ("created_at");
 ALTER SEQUENCE "executions_id_seq" OWNED BY "executions"."id";
 
--- The fleet health check reads the last N calls of every version index-only (tool_id, id DESC).
-CREATE INDEX "idx_executions_tool_recent" ON "executions"("tool_id", "id" DESC, "ok", "error_type");
+-- The fleet health check reads the last N calls of every version of the last day index-only: the
+-- day bound prunes all but the latest partitions (however long the retention), and created_at in
+-- the index keeps the bound inside the index scan.
+CREATE INDEX "idx_executions_tool_recent" ON "executions"("tool_id", "id" DESC, "ok", "error_type", "created_at");
 
 CREATE TABLE "executions_default" PARTITION OF "executions" DEFAULT;
 
