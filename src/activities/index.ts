@@ -4,6 +4,7 @@ import { createAvoidanceRuleActivity } from './create-avoidance-rule.js';
 import type { ActivityDeps } from './deps.js';
 import { findHealthyAncestorActivity } from './find-healthy-ancestor.js';
 import { finishHealActivity } from './finish-heal.js';
+import { maintainExecutionsActivity } from './maintain-executions.js';
 import { promoteActivity } from './promote.js';
 import { propagateRuleActivity } from './propagate-rule.js';
 import { pruneBranchActivity } from './prune-branch.js';
@@ -31,6 +32,7 @@ export function createActivities(deps: ActivityDeps) {
     finishHeal: finishHealActivity(deps),
     checkHealth: checkHealthActivity(deps),
     monitorSettings: monitorSettingsActivity(deps),
+    maintainExecutions: maintainExecutionsActivity(deps),
   };
 }
 

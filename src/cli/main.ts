@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { DiseConfig } from '../config/schema.js';
-import { consoleOutput, type Output } from './context.js';
+import { consoleOutput, type Output } from './output.js';
 import { LINEAGE_FORMATS } from './lineage-formats.js';
 import { describeError, EXIT, exitCodeFor } from './errors.js';
 
@@ -98,16 +98,20 @@ Examples:
   program
     .command('report')
     .description('report a wrong result or failure of a version, observed outside the runtime')
-    .argument('<id>', 'version id (or tool name: its routed version)')
-    .requiredOption('--input <json>', 'the input that gave the wrong result')
+    .argument('[id]', 'version id (or tool name: its routed version); with --stdin, the default for lines without "id"')
+    .option('--input <json>', 'the input that gave the wrong result (required without --stdin)')
     .option('--observed <json>', 'what the tool returned')
     .option('--expected <json>', 'what it should have returned (becomes a regression test when healed)')
     .option('--description <text>', "what went wrong, e.g. \"Accepted 'user@@domain.com'\"")
     .addOption(new Option('--severity <level>', 'how bad it is; critical signals the monitor at once').choices(['critical', 'high', 'medium', 'low']))
-    .option('--json', 'print the stored failure as JSON')
-    .addHelpText('after', `\nExample:\n  $ dise report email_validator@2.1.0 --input '"user@@domain.com"' --observed true --expected false`)
-    .action(async (id: string, opts: { input: string; observed?: string; expected?: string; description?: string; severity?: string; json?: boolean }) =>
-      (await import('./commands/report.js')).report(id, { ...opts, json: Boolean(opts.json) }, config(), out),
+    .option('--stdin', 'read many reports as NDJSON from stdin, one per line: {"id", "input", "observed", "expected", "description", "severity"}')
+    .option('--json', 'print the stored failure as JSON (one line per report)')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  $ dise report email_validator@2.1.0 --input '"user@@domain.com"' --observed true --expected false\n  $ printf '%s\\n' '{"id":"email_validator@2.1.0","input":"a@@b.co","observed":true,"expected":false}' | dise report --stdin`,
+    )
+    .action(async (id: string | undefined, opts: { input?: string; observed?: string; expected?: string; description?: string; severity?: string; json?: boolean; stdin?: boolean }) =>
+      (await import('./commands/report.js')).report(id, { ...opts, json: Boolean(opts.json), stdin: Boolean(opts.stdin) }, config(), out),
     );
 
   program

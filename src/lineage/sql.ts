@@ -79,7 +79,7 @@ export function newestRoutable(toolName: Prisma.Sql, exclude?: Prisma.Sql): Pris
  * JSON has it replaced by U+2400 (␀, the symbol for null), so a write never fails on it.
  */
 export function jsonbSafe<T>(value: T): T {
-  if (typeof value === 'string') return (value.includes('\u0000') ? value.replace(/\u0000/g, '\u2400') : value) as T;
+  if (typeof value === 'string') return textSafe(value);
   if (Array.isArray(value)) return value.map((v: unknown) => jsonbSafe(v)) as T;
   if (value && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [jsonbSafe(k), jsonbSafe(v)])) as T;
@@ -87,9 +87,12 @@ export function jsonbSafe<T>(value: T): T {
   return value;
 }
 
+const NUL = String.fromCharCode(0);
+const NUL_SYMBOL = '\u2400';
+
 /** The same for text columns, which cannot hold U+0000 either. */
 export function textSafe<T extends string | null | undefined>(text: T): T {
-  return (typeof text === 'string' && text.includes('\u0000') ? text.replace(/\u0000/g, '\u2400') : text) as T;
+  return (typeof text === 'string' && text.includes(NUL) ? text.split(NUL).join(NUL_SYMBOL) : text) as T;
 }
 
 /** The same for JSON text: every `\u0000` escape (not an escaped backslash before `u0000`) becomes `\u2400`. */

@@ -1,6 +1,7 @@
 import type { Prisma } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
 import { DifferentialStore } from './differential.js';
+import { ExecutionRetention } from './execution-retention.js';
 import { ExecutionStore } from './executions.js';
 import { FailureStore } from './failures.js';
 import { GraphStore } from './graph.js';
@@ -39,6 +40,8 @@ export class LineageStore {
   readonly routing: RoutingStore;
   readonly registration: Registration;
   readonly executions: ExecutionStore;
+  /** Partitions, rollups and retention of executions. */
+  readonly retention: ExecutionRetention;
   readonly healRuns: HealRunStore;
   readonly views: LineageViews;
   readonly invariants: InvariantQueries;
@@ -53,6 +56,7 @@ export class LineageStore {
     this.routing = new RoutingStore(prisma);
     this.registration = new Registration(prisma, this.graph, this.failures, this.rules, this.tests);
     this.executions = new ExecutionStore(prisma);
+    this.retention = new ExecutionRetention(prisma);
     this.healRuns = new HealRunStore(prisma);
     this.differential = new DifferentialStore(prisma);
     this.views = new LineageViews(prisma, this.graph, this.differential);

@@ -119,6 +119,38 @@ describe('ToolRuntime', () => {
     expect(failure).toEqual({ failure_type: 'security_vulnerability', severity: 'critical' });
   });
 
+  it('types and records a tool that tampers with its built-ins, and the next call sees none of it', async () => {
+    const rt = await runtime();
+    const code = `function run(x) {
+      if (x === 'stringify') { JSON.stringify = () => '{'; return { fine: true }; }
+      if (x === 'toJSON') { Object.prototype.toJSON = () => undefined; return {}; }
+      return [x, typeof ({}).toJSON];
+    }`;
+    await store.registerVersion(version('tamperer', '1.0.0', [], { code }));
+    expect(await rt.call('tamperer@1.0.0', 'stringify')).toEqual({ fine: true });
+    const err = await rt.call('tamperer@1.0.0', 'toJSON').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ToolExecutionError);
+    expect((err as ToolExecutionError).kind).toBe('non_json_result');
+    expect(await rt.call('tamperer@1.0.0', 'after')).toEqual(['after', 'undefined']);
+    await rt.flush();
+    const rows = await db.query<{ ok: boolean; error_type: string | null }>(`SELECT ok, error_type FROM executions WHERE tool_id = 'tamperer@1.0.0' ORDER BY id`);
+    expect(rows).toEqual([
+      { ok: true, error_type: null },
+      { ok: false, error_type: 'non_json_result' },
+      { ok: true, error_type: null },
+    ]);
+  });
+
+  it('keeps calls apart by default; sandbox.isolation: shared lets module state persist, as before', async () => {
+    await store.registerVersion(version('counter', '1.0.0', [], { code: 'let n = 0; function run() { return ++n; }' }));
+    const isolated = await runtime();
+    expect([await isolated.call('counter@1.0.0', null), await isolated.call('counter@1.0.0', null), await isolated.call('counter@1.0.0', null)]).toEqual([1, 1, 1]);
+    const config = defaultConfig();
+    config.sandbox.isolation = 'shared';
+    const shared = await runtime({ config });
+    expect([await shared.call('counter@1.0.0', null), await shared.call('counter@1.0.0', null), await shared.call('counter@1.0.0', null)]).toEqual([1, 2, 3]);
+  });
+
   it('records a wrong result reported from outside, with its evidence', async () => {
     const signaler = new MemorySignaler();
     const rt = await runtime({ signaler });

@@ -1,11 +1,12 @@
 import type { DiseConfig } from '../../config/schema.js';
-import { withDatabase, type Output } from '../context.js';
+import { quickReads } from '../../lineage/quick-reads.js';
+import { withPool, type Output } from '../context.js';
 import { colorEnabled, healthBadge } from '../format/style.js';
 
 /** `dise tool list`: every tool, its routed version and that version's health. */
 export async function toolList(options: { json: boolean }, config: DiseConfig, out: Output): Promise<void> {
-  await withDatabase(out, async ({ store }) => {
-    const tools = await store.listTools();
+  await withPool(out, async ({ pool }) => {
+    const tools = await quickReads.listTools(pool);
     if (options.json) {
       out.result(JSON.stringify(tools, null, 2));
       return;
@@ -19,7 +20,12 @@ export async function toolList(options: { json: boolean }, config: DiseConfig, o
     const vwidth = Math.max(6, ...tools.map((t) => (t.routedVersion ?? '-').length));
     out.result(`${'TOOL'.padEnd(width)}  ${'ROUTED'.padEnd(vwidth)}  VERSIONS  HEALTH`);
     for (const t of tools) {
-      out.result(`${t.name.padEnd(width)}  ${(t.routedVersion ?? '-').padEnd(vwidth)}  ${String(t.versions).padStart(8)}  ${t.health ? healthBadge(t.health, color) : '-'}`);
+      const answers = t.alternativeId
+        ? `  known wrong: answered by ${t.alternativeId}`
+        : t.knownWrong
+          ? `  known wrong: ${config.runtime.known_wrong_policy === 'refuse' ? 'calls refused' : 'served with a warning'} (no healthy alternative)`
+          : '';
+      out.result(`${t.name.padEnd(width)}  ${(t.routedVersion ?? '-').padEnd(vwidth)}  ${String(t.versions).padStart(8)}  ${t.health ? healthBadge(t.health, color) : '-'}${answers}`);
     }
   }, config);
 }

@@ -1,0 +1,129 @@
+import type pg from 'pg';
+import { LINEAGE_EDGE_TYPES, type Health, type ToolLineage } from '../shared/lineage-types.js';
+import { normalizeVersionId } from './ids.js';
+import { LineageError } from './errors.js';
+import type { RouteEntry } from './runtime-routing.js';
+import { looksLikeVersionId } from '../shared/ids.js';
+
+// The reads of the CLI's quick commands (`dise lineage`, `dise tool list`, `dise report`) over
+// node-postgres: the same answers as LineageStore's Prisma reads (tested equal), without loading
+// Prisma's client and query compiler, which alone cost more than the 300 ms a scripted command may
+// take (issue #16).
+
+const EDGE_TYPES = LINEAGE_EDGE_TYPES.map((t) => `'${t}'`).join(', ');
+const ISO = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+export interface ToolListing {
+  name: string;
+  versions: number;
+  routedVersion: string | null;
+  health: Health | null;
+  knownWrong: string | null;
+  alternativeId: string | null;
+}
+
+/** Every tool with its version count, routed version, that version's health and what the route says. */
+export const LIST_TOOLS_SQL = `
+  SELECT t.tool_name AS name, count(*)::int AS versions, r.version_id AS routed, rv.health_status AS health, r.known_wrong, r.alternative_id
+  FROM tool_lineage t
+  LEFT JOIN routes r ON r.tool_name = t.tool_name
+  LEFT JOIN tool_lineage rv ON rv.tool_id = r.version_id
+  GROUP BY t.tool_name, r.version_id, rv.health_status, r.known_wrong, r.alternative_id
+  ORDER BY t.tool_name`;
+
+export function toToolListing(r: { name: string; versions: number | bigint; routed: string | null; health: Health | null; known_wrong: string | null; alternative_id: string | null }): ToolListing {
+  return { name: r.name, versions: Number(r.versions), routedVersion: r.routed, health: r.health, knownWrong: r.known_wrong, alternativeId: r.alternative_id };
+}
+
+export const quickReads = {
+  async listTools(pool: pg.Pool): Promise<ToolListing[]> {
+    const { rows } = await pool.query(LIST_TOOLS_SQL);
+    return rows.map(toToolListing);
+  },
+
+  /** A tool name goes to its routed version, else its newest; a version id must exist. */
+  async resolve(pool: pg.Pool, nameOrId: string): Promise<string> {
+    if (looksLikeVersionId(nameOrId)) {
+      const id = normalizeVersionId(nameOrId).id;
+      const { rows } = await pool.query('SELECT 1 FROM tool_lineage WHERE tool_id = $1', [id]);
+      if (!rows.length) throw new LineageError('UNKNOWN_VERSION', `unknown version ${id}`, 'id', [id]);
+      return id;
+    }
+    const { rows } = await pool.query<{ id: string }>(
+      `SELECT COALESCE((SELECT version_id FROM routes WHERE tool_name = $1),
+                       (SELECT tool_id FROM tool_lineage WHERE tool_name = $1 ORDER BY major DESC, minor DESC, patch DESC LIMIT 1)) AS id`,
+      [nameOrId],
+    );
+    if (!rows[0]?.id) throw new LineageError('UNKNOWN_VERSION', `unknown tool or version "${nameOrId}"`, 'id', [nameOrId]);
+    return rows[0].id;
+  },
+
+  async routeEntry(pool: pg.Pool, toolName: string): Promise<RouteEntry | null> {
+    const { rows } = await pool.query<{ version_id: string; known_wrong: string | null; alternative_id: string | null }>(
+      'SELECT version_id, known_wrong, alternative_id FROM routes WHERE tool_name = $1',
+      [toolName],
+    );
+    const r = rows[0];
+    return r ? { versionId: r.version_id, knownWrong: r.known_wrong, alternativeId: r.alternative_id } : null;
+  },
+
+  /** The whole ToolLineage of a version in one statement (LineageViews.lineage, without Prisma). */
+  async lineage(pool: pg.Pool, idInput: string): Promise<ToolLineage> {
+    const id = normalizeVersionId(idInput).id;
+    const { rows } = await pool.query<{ l: ToolLineage | null }>(
+      `SELECT json_build_object(
+         'id', t.tool_id, 'toolId', t.tool_id, 'name', t.tool_name, 'version', t.version, 'fullName', t.full_name,
+         'description', t.description, 'category', t.category, 'code', t.code, 'codeHash', t.code_hash,
+         'parents', COALESCE((SELECT json_agg(e.parent_id ORDER BY e.id) FROM lineage_relationships e WHERE e.child_id = t.tool_id AND e.relationship_type <> 'regenerated'), '[]'::json),
+         'parentEdges', COALESCE((SELECT json_agg(json_build_object('id', e.parent_id, 'type', e.relationship_type) ORDER BY e.id) FROM lineage_relationships e WHERE e.child_id = t.tool_id), '[]'::json),
+         'children', COALESCE((SELECT json_agg(e.child_id ORDER BY e.id) FROM lineage_relationships e WHERE e.parent_id = t.tool_id AND e.relationship_type <> 'regenerated'), '[]'::json),
+         'ancestorPath', COALESCE((
+           WITH RECURSIVE p(id, depth) AS (
+             SELECT t.tool_id::varchar, 0
+             UNION ALL
+             SELECT (SELECT r.parent_id FROM lineage_relationships r WHERE r.child_id = p.id AND r.relationship_type IN (${EDGE_TYPES}) ORDER BY r.id LIMIT 1), p.depth + 1
+             FROM p WHERE p.id IS NOT NULL AND p.depth < 100000
+           )
+           SELECT json_agg(id ORDER BY depth DESC) FROM p WHERE id IS NOT NULL AND depth > 0), '[]'::json),
+         'health', t.health_status, 'failureCount', t.failure_count,
+         'failures', COALESCE((SELECT json_agg(json_build_object('id', f.id, 'failureType', f.failure_type, 'description', f.description,
+             'stackTrace', f.stack_trace, 'testCaseFailed', f.test_case_failed, 'detectionMethod', f.detection_method,
+             'severity', f.severity, 'timestamp', ${ISO('f.timestamp')}) ORDER BY f.id) FROM failures f WHERE f.tool_id = t.tool_id), '[]'::json),
+         'mutations', COALESCE((SELECT json_agg(json_build_object('mutationType', m.mutation_type, 'description', m.description,
+             'promptUsed', m.prompt_used, 'codeDiffHash', m.code_diff_hash, 'fitnessBefore', m.fitness_before,
+             'fitnessAfter', m.fitness_after, 'timestamp', ${ISO('m.timestamp')}) ORDER BY m.id) FROM mutations m WHERE m.tool_id = t.tool_id), '[]'::json),
+         'generation', t.generation,
+         'avoidanceRules', COALESCE((SELECT json_agg(json_build_object('ruleId', a.rule_id, 'description', a.description,
+             'patternToAvoid', a.pattern_to_avoid, 'patternKind', a.pattern_kind, 'reason', a.reason, 'sourceFailure', a.source_failure,
+             'propagationScope', a.propagation_scope, 'createdAt', ${ISO('a.created_at')}) ORDER BY a.created_at, a.rule_id) FROM avoidance_rules a WHERE a.source_failure = t.tool_id), '[]'::json),
+         'inheritedRules', COALESCE((SELECT json_agg(i.rule_id ORDER BY i.rule_id) FROM rule_inheritance i WHERE i.tool_id = t.tool_id), '[]'::json),
+         'fitnessHistory', COALESCE((SELECT json_agg(h.fitness_score ORDER BY h.id) FROM fitness_history h WHERE h.tool_id = t.tool_id), '[]'::json),
+         'executionCount', t.execution_count, 'successRate', t.success_rate,
+         'createdAt', ${ISO('t.created_at')}, 'lastExecuted', ${ISO('t.last_executed')}, 'prunedAt', ${ISO('t.pruned_at')},
+         'regeneratedFrom', t.regenerated_from,
+         'regeneratedAs', COALESCE((SELECT json_agg(e.child_id ORDER BY e.id) FROM lineage_relationships e WHERE e.parent_id = t.tool_id AND e.relationship_type = 'regenerated'), '[]'::json),
+         'pruneEvidence', t.prune_evidence,
+         'route', json_build_object('routed', COALESCE(r.version_id = t.tool_id, false), 'toolRoutedTo', r.version_id)
+       ) AS l
+       FROM tool_lineage t LEFT JOIN routes r ON r.tool_name = t.tool_name
+       WHERE t.tool_id = $1`,
+      [id],
+    );
+    const l = rows[0]?.l;
+    if (!l) throw new LineageError('UNKNOWN_VERSION', `unknown version ${id}`, 'id', [id]);
+    return l;
+  },
+
+  async healthOf(pool: pg.Pool, ids: string[]): Promise<Map<string, Health>> {
+    if (!ids.length) return new Map();
+    const { rows } = await pool.query<{ tool_id: string; health_status: Health }>('SELECT tool_id, health_status FROM tool_lineage WHERE tool_id = ANY($1::varchar[])', [ids]);
+    return new Map(rows.map((r) => [r.tool_id, r.health_status]));
+  },
+
+  /** How many versions hold each rule. */
+  async ruleReach(pool: pg.Pool, ruleIds: string[]): Promise<Map<string, number>> {
+    if (!ruleIds.length) return new Map();
+    const { rows } = await pool.query<{ rule_id: string; n: number }>('SELECT rule_id, count(*)::int AS n FROM rule_inheritance WHERE rule_id = ANY($1::varchar[]) GROUP BY rule_id', [ruleIds]);
+    return new Map(rows.map((r) => [r.rule_id, r.n]));
+  },
+};
