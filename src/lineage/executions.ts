@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { PrismaClient } from '../infra/database.js';
-import { ROUTABLE_HEALTH, type JsonValue } from '../shared/lineage-types.js';
-import { jsonbSafeText, textSafe, type Db } from './sql.js';
+import type { JsonValue } from '../shared/lineage-types.js';
+import type { Db } from './sql.js';
+import { jsonbSafeText, ROUTABLE_HEALTH_LIST, textSafe } from './sql-text.js';
 
 /** One call as the runtime stores it (`inputJson` is kept only when `keepInput`). */
 export interface ExecutionRow {
@@ -68,7 +69,6 @@ export async function addExecutionCounts(client: pg.PoolClient, ids: string[], c
 }
 
 /** A routable version's window of recent calls, or its fitness trend, as the fleet check finds it. */
-const ROUTABLE = ROUTABLE_HEALTH.map((h) => `'${h}'`).join(', ');
 /**
  * How far back the fleet check looks for a version's last calls: health is about how a version
  * behaves now, and the bound lets PostgreSQL prune every older day partition of executions (with a
@@ -129,7 +129,7 @@ export class ExecutionStore {
       `
       WITH candidates AS (
         SELECT t.tool_id FROM tool_lineage t
-        WHERE t.health_status IN (${ROUTABLE})
+        WHERE t.health_status IN (${ROUTABLE_HEALTH_LIST})
           AND (NOT $4::boolean OR EXISTS (SELECT 1 FROM routes r WHERE r.version_id = t.tool_id))
       ),
       rated AS (

@@ -1,6 +1,7 @@
 import type { PrismaClient } from '../infra/database.js';
 import type { DetectedFailure, JsonValue, Severity } from '../shared/lineage-types.js';
-import { jsonbSafeText, textSafe, type Db } from './sql.js';
+import type { Db } from './sql.js';
+import { jsonbSafeText, textSafe } from './sql-text.js';
 
 /** A failure to store against a version. */
 export interface FailureInput {
@@ -54,6 +55,11 @@ export async function insertFailures(
     failures.map((f) => f.dedupeKey ?? null),
   ]);
   return { ids: (row?.ids ?? []).map(Number), failureCount: row?.failure_count ?? 0 };
+}
+
+/** Runs data-layer SQL texts over a node-postgres pool or client (the runtime's and the quick CLI's path). */
+export function pgRunner(pool: { query(text: string, values: unknown[]): Promise<{ rows: unknown[] }> }): SqlRunner {
+  return { query: async <R>(text: string, values: unknown[]) => (await pool.query(text, values)).rows as R[] };
 }
 
 /** Runs data-layer SQL texts through Prisma (or a Prisma transaction). */

@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { PrismaClient } from '../infra/database.js';
 import type { JsonValue } from '../shared/lineage-types.js';
-import { jsonbSafeText, type Db } from './sql.js';
+import type { Db } from './sql.js';
+import { jsonbSafeText } from './sql-text.js';
 
 /** One reservoir slot of a tool's sample of successful inputs. */
 export interface InputSampleRow {

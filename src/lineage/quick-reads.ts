@@ -1,5 +1,7 @@
 import type pg from 'pg';
-import { LINEAGE_EDGE_TYPES, type Health, type ToolLineage } from '../shared/lineage-types.js';
+import type { DifferentialReport, Health, MutationType, ToolLineage } from '../shared/lineage-types.js';
+import type { SqlRunner } from './failures.js';
+import { LINEAGE_EDGE_LIST as EDGE_TYPES } from './sql-text.js';
 import { normalizeVersionId } from './ids.js';
 import { LineageError } from './errors.js';
 import type { RouteEntry } from './runtime-routing.js';
@@ -10,7 +12,6 @@ import { looksLikeVersionId } from '../shared/ids.js';
 // Prisma's client and query compiler, which alone cost more than the 300 ms a scripted command may
 // take (issue #16).
 
-const EDGE_TYPES = LINEAGE_EDGE_TYPES.map((t) => `'${t}'`).join(', ');
 const ISO = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 export interface ToolListing {
@@ -67,51 +68,17 @@ export const quickReads = {
     return r ? { versionId: r.version_id, knownWrong: r.known_wrong, alternativeId: r.alternative_id } : null;
   },
 
-  /** The whole ToolLineage of a version in one statement (LineageViews.lineage, without Prisma). */
-  async lineage(pool: pg.Pool, idInput: string): Promise<ToolLineage> {
+  /**
+   * The whole ToolLineage of a version in one statement, over any SqlRunner: LineageViews.lineage
+   * runs it through Prisma, the quick CLI over node-postgres — one implementation of the read.
+   */
+  async lineage(runner: SqlRunner, idInput: string): Promise<ToolLineage> {
     const id = normalizeVersionId(idInput).id;
-    const { rows } = await pool.query<{ l: ToolLineage | null }>(
-      `SELECT json_build_object(
-         'id', t.tool_id, 'toolId', t.tool_id, 'name', t.tool_name, 'version', t.version, 'fullName', t.full_name,
-         'description', t.description, 'category', t.category, 'code', t.code, 'codeHash', t.code_hash,
-         'parents', COALESCE((SELECT json_agg(e.parent_id ORDER BY e.id) FROM lineage_relationships e WHERE e.child_id = t.tool_id AND e.relationship_type <> 'regenerated'), '[]'::json),
-         'parentEdges', COALESCE((SELECT json_agg(json_build_object('id', e.parent_id, 'type', e.relationship_type) ORDER BY e.id) FROM lineage_relationships e WHERE e.child_id = t.tool_id), '[]'::json),
-         'children', COALESCE((SELECT json_agg(e.child_id ORDER BY e.id) FROM lineage_relationships e WHERE e.parent_id = t.tool_id AND e.relationship_type <> 'regenerated'), '[]'::json),
-         'ancestorPath', COALESCE((
-           WITH RECURSIVE p(id, depth) AS (
-             SELECT t.tool_id::varchar, 0
-             UNION ALL
-             SELECT (SELECT r.parent_id FROM lineage_relationships r WHERE r.child_id = p.id AND r.relationship_type IN (${EDGE_TYPES}) ORDER BY r.id LIMIT 1), p.depth + 1
-             FROM p WHERE p.id IS NOT NULL AND p.depth < 100000
-           )
-           SELECT json_agg(id ORDER BY depth DESC) FROM p WHERE id IS NOT NULL AND depth > 0), '[]'::json),
-         'health', t.health_status, 'failureCount', t.failure_count,
-         'failures', COALESCE((SELECT json_agg(json_build_object('id', f.id, 'failureType', f.failure_type, 'description', f.description,
-             'stackTrace', f.stack_trace, 'testCaseFailed', f.test_case_failed, 'detectionMethod', f.detection_method,
-             'severity', f.severity, 'timestamp', ${ISO('f.timestamp')}) ORDER BY f.id) FROM failures f WHERE f.tool_id = t.tool_id), '[]'::json),
-         'mutations', COALESCE((SELECT json_agg(json_build_object('mutationType', m.mutation_type, 'description', m.description,
-             'promptUsed', m.prompt_used, 'codeDiffHash', m.code_diff_hash, 'fitnessBefore', m.fitness_before,
-             'fitnessAfter', m.fitness_after, 'timestamp', ${ISO('m.timestamp')}) ORDER BY m.id) FROM mutations m WHERE m.tool_id = t.tool_id), '[]'::json),
-         'generation', t.generation,
-         'avoidanceRules', COALESCE((SELECT json_agg(json_build_object('ruleId', a.rule_id, 'description', a.description,
-             'patternToAvoid', a.pattern_to_avoid, 'patternKind', a.pattern_kind, 'reason', a.reason, 'sourceFailure', a.source_failure,
-             'propagationScope', a.propagation_scope, 'createdAt', ${ISO('a.created_at')}) ORDER BY a.created_at, a.rule_id) FROM avoidance_rules a WHERE a.source_failure = t.tool_id), '[]'::json),
-         'inheritedRules', COALESCE((SELECT json_agg(i.rule_id ORDER BY i.rule_id) FROM rule_inheritance i WHERE i.tool_id = t.tool_id), '[]'::json),
-         'fitnessHistory', COALESCE((SELECT json_agg(h.fitness_score ORDER BY h.id) FROM fitness_history h WHERE h.tool_id = t.tool_id), '[]'::json),
-         'executionCount', t.execution_count, 'successRate', t.success_rate,
-         'createdAt', ${ISO('t.created_at')}, 'lastExecuted', ${ISO('t.last_executed')}, 'prunedAt', ${ISO('t.pruned_at')},
-         'regeneratedFrom', t.regenerated_from,
-         'regeneratedAs', COALESCE((SELECT json_agg(e.child_id ORDER BY e.id) FROM lineage_relationships e WHERE e.parent_id = t.tool_id AND e.relationship_type = 'regenerated'), '[]'::json),
-         'pruneEvidence', t.prune_evidence,
-         'route', json_build_object('routed', COALESCE(r.version_id = t.tool_id, false), 'toolRoutedTo', r.version_id)
-       ) AS l
-       FROM tool_lineage t LEFT JOIN routes r ON r.tool_name = t.tool_name
-       WHERE t.tool_id = $1`,
-      [id],
-    );
-    const l = rows[0]?.l;
-    if (!l) throw new LineageError('UNKNOWN_VERSION', `unknown version ${id}`, 'id', [id]);
-    return l;
+    const rows = await runner.query<{ l: (Omit<ToolLineage, 'differential'> & { differentialRow: DifferentialRow | null }) | null }>(LINEAGE_SQL, [id]);
+    const row = rows[0]?.l;
+    if (!row) throw new LineageError('UNKNOWN_VERSION', `unknown version ${id}`, 'id', [id]);
+    const { differentialRow, ...l } = row;
+    return { ...l, differential: differentialRow ? toDifferentialReport(differentialRow) : null };
   },
 
   async healthOf(pool: pg.Pool, ids: string[]): Promise<Map<string, Health>> {
@@ -127,3 +94,101 @@ export const quickReads = {
     return new Map(rows.map((r) => [r.rule_id, r.n]));
   },
 };
+
+/** A differential_checks row as the data layer reads it (json columns parsed). */
+export interface DifferentialRow {
+  toolId: string;
+  parentIds: string[];
+  mutationType: string | null;
+  judgedAs: string;
+  verdict: string;
+  seed: number;
+  inputs: number;
+  sources: { suite: number; recorded: number; generated: number; unjudged?: number; differing?: number };
+  differences: DifferentialReport['differences'];
+  message: string;
+  durationMs: number;
+}
+
+/** A stored differential check as a DifferentialReport. */
+export function toDifferentialReport(r: DifferentialRow): DifferentialReport {
+  return {
+    versionId: r.toolId,
+    parents: r.parentIds,
+    mutationType: r.mutationType as MutationType | null,
+    judgedAs: r.judgedAs as MutationType,
+    verdict: r.verdict as DifferentialReport['verdict'],
+    seed: r.seed,
+    inputs: r.inputs,
+    unjudged: r.sources.unjudged ?? 0,
+    sources: { suite: r.sources.suite, recorded: r.sources.recorded, generated: r.sources.generated },
+    differing: r.sources.differing ?? r.differences.length,
+    differences: r.differences,
+    message: r.message,
+    durationMs: r.durationMs,
+  };
+}
+
+const EDGE = `IN (${EDGE_TYPES})`;
+
+/** Everything a ToolLineage holds, as one JSON object (see quickReads.lineage). */
+const LINEAGE_SQL = `
+  SELECT json_build_object(
+    'id', t.tool_id, 'toolId', t.tool_id, 'name', t.tool_name, 'version', t.version, 'fullName', t.full_name,
+    'description', t.description, 'category', t.category, 'code', t.code, 'codeHash', t.code_hash,
+    'parents', COALESCE((SELECT json_agg(e.parent_id ORDER BY e.id) FROM lineage_relationships e WHERE e.child_id = t.tool_id AND e.relationship_type ${EDGE}), '[]'::json),
+    'parentEdges', COALESCE((SELECT json_agg(json_build_object('id', e.parent_id, 'type', e.relationship_type) ORDER BY e.id) FROM lineage_relationships e WHERE e.child_id = t.tool_id), '[]'::json),
+    'children', COALESCE((SELECT json_agg(e.child_id ORDER BY e.id) FROM lineage_relationships e WHERE e.parent_id = t.tool_id AND e.relationship_type ${EDGE}), '[]'::json),
+    'ancestorPath', COALESCE((
+      WITH RECURSIVE p(id, depth) AS (
+        SELECT t.tool_id::varchar, 0
+        UNION ALL
+        SELECT (SELECT r.parent_id FROM lineage_relationships r WHERE r.child_id = p.id AND r.relationship_type ${EDGE} ORDER BY r.id LIMIT 1), p.depth + 1
+        FROM p WHERE p.id IS NOT NULL AND p.depth < 100000
+      )
+      SELECT json_agg(id ORDER BY depth DESC) FROM p WHERE id IS NOT NULL AND depth > 0), '[]'::json),
+    'ancestors', COALESCE((
+      WITH RECURSIVE a(id) AS (
+        SELECT r.parent_id FROM lineage_relationships r WHERE r.child_id = t.tool_id AND r.relationship_type ${EDGE}
+        UNION
+        SELECT r.parent_id FROM lineage_relationships r JOIN a ON r.child_id = a.id WHERE r.relationship_type ${EDGE}
+      )
+      SELECT json_agg(json_build_object('id', v.tool_id, 'generation', v.generation, 'health', v.health_status,
+               'parents', COALESCE((SELECT json_agg(json_build_object('id', e.parent_id, 'type', e.relationship_type) ORDER BY e.id)
+                                    FROM lineage_relationships e WHERE e.child_id = v.tool_id AND e.relationship_type ${EDGE}), '[]'::json))
+             ORDER BY v.generation, v.tool_id)
+      FROM a JOIN tool_lineage v ON v.tool_id = a.id), '[]'::json),
+    'health', t.health_status, 'failureCount', t.failure_count,
+    'failures', COALESCE((SELECT json_agg(json_build_object('id', f.id, 'failureType', f.failure_type, 'description', f.description,
+        'stackTrace', f.stack_trace, 'testCaseFailed', f.test_case_failed, 'detectionMethod', f.detection_method,
+        'severity', f.severity, 'timestamp', ${ISO('f.timestamp')}) ORDER BY f.id) FROM failures f WHERE f.tool_id = t.tool_id), '[]'::json),
+    'mutations', COALESCE((SELECT json_agg(json_build_object('mutationType', m.mutation_type, 'description', m.description,
+        'promptUsed', m.prompt_used, 'codeDiffHash', m.code_diff_hash, 'fitnessBefore', m.fitness_before,
+        'fitnessAfter', m.fitness_after, 'timestamp', ${ISO('m.timestamp')}) ORDER BY m.id) FROM mutations m WHERE m.tool_id = t.tool_id), '[]'::json),
+    'generation', t.generation,
+    'avoidanceRules', COALESCE((SELECT json_agg(json_build_object('ruleId', a.rule_id, 'description', a.description,
+        'patternToAvoid', a.pattern_to_avoid, 'patternKind', a.pattern_kind, 'reason', a.reason, 'sourceFailure', a.source_failure,
+        'propagationScope', a.propagation_scope, 'createdAt', ${ISO('a.created_at')}) ORDER BY a.created_at, a.rule_id) FROM avoidance_rules a WHERE a.source_failure = t.tool_id), '[]'::json),
+    'inheritedRules', COALESCE((SELECT json_agg(i.rule_id ORDER BY i.rule_id) FROM rule_inheritance i WHERE i.tool_id = t.tool_id), '[]'::json),
+    'fitnessHistory', COALESCE((SELECT json_agg(h.fitness_score ORDER BY h.id) FROM fitness_history h WHERE h.tool_id = t.tool_id), '[]'::json),
+    'executionCount', t.execution_count, 'successRate', t.success_rate,
+    'createdAt', ${ISO('t.created_at')}, 'lastExecuted', ${ISO('t.last_executed')}, 'prunedAt', ${ISO('t.pruned_at')},
+    'regeneratedFrom', t.regenerated_from,
+    'regeneratedAs', COALESCE((SELECT json_agg(e.child_id ORDER BY e.id) FROM lineage_relationships e WHERE e.parent_id = t.tool_id AND e.relationship_type = 'regenerated'), '[]'::json),
+    'reverts', (SELECT e.parent_id FROM lineage_relationships e WHERE e.child_id = t.tool_id AND e.relationship_type = 'reverts' ORDER BY e.id LIMIT 1),
+    'revertedBy', COALESCE((SELECT json_agg(e.child_id ORDER BY e.id) FROM lineage_relationships e WHERE e.parent_id = t.tool_id AND e.relationship_type = 'reverts'), '[]'::json),
+    'healedBy', CASE WHEN t.heal_id IS NULL THEN NULL ELSE json_build_object(
+        'healId', t.heal_id,
+        'strategy', (SELECT h.result->>'strategy' FROM heal_runs h WHERE h.id = t.heal_id),
+        'features', (SELECT h.result->'features' FROM heal_runs h WHERE h.id = t.heal_id AND jsonb_typeof(h.result->'features') = 'object'),
+        'setAside', COALESCE((SELECT json_agg(json_build_object('name', x->>'name', 'introducedBy', x->>'introducedBy'))
+                              FROM heal_runs h, jsonb_array_elements(CASE WHEN jsonb_typeof(h.result->'setAside') = 'array' THEN h.result->'setAside' ELSE '[]'::jsonb END) x
+                              WHERE h.id = t.heal_id), '[]'::json)) END,
+    'pruneEvidence', t.prune_evidence,
+    'route', json_build_object('routed', COALESCE(r.version_id = t.tool_id, false), 'toolRoutedTo', r.version_id),
+    'differentialRow', (SELECT json_build_object('toolId', d.tool_id, 'parentIds', d.parent_ids, 'mutationType', d.mutation_type, 'judgedAs', d.judged_as,
+        'verdict', d.verdict, 'seed', d.seed, 'inputs', d.inputs, 'sources', d.sources, 'differences', d.differences, 'message', d.message,
+        'durationMs', d.duration_ms) FROM differential_checks d WHERE d.tool_id = t.tool_id ORDER BY d.id DESC LIMIT 1)
+  ) AS l
+  FROM tool_lineage t LEFT JOIN routes r ON r.tool_name = t.tool_name
+  WHERE t.tool_id = $1`;

@@ -59,7 +59,7 @@ export class LineageStore {
     this.retention = new ExecutionRetention(prisma);
     this.healRuns = new HealRunStore(prisma);
     this.differential = new DifferentialStore(prisma);
-    this.views = new LineageViews(prisma, this.graph, this.differential);
+    this.views = new LineageViews(prisma);
     this.invariants = new InvariantQueries(prisma);
     this.samples = new InputSampleStore(prisma);
   }

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { defaultConfig, type DiseConfig } from '../config/schema.js';
-import { insertFailures, type SqlRunner } from '../lineage/failures.js';
+import { insertFailures, pgRunner } from '../lineage/failures.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
 import { Sandbox } from '../sandbox/sandbox.js';
 import { looksLikeVersionId, parseVersionId } from '../shared/ids.js';
@@ -39,11 +39,6 @@ export interface WrongResultReport {
 
 /** Sandbox errors that are attacks on the host, not bugs: each is critical on its own. */
 const CRITICAL_KINDS = new Set(['host_access']);
-
-/** The data layer's SQL texts over this runtime's node-postgres pool. */
-function pgRunner(pool: pg.Pool): SqlRunner {
-  return { query: async <R>(text: string, values: unknown[]) => (await pool.query(text, values)).rows as R[] };
-}
 
 function preview(value: JsonValue | undefined): string {
   const text = JSON.stringify(value) ?? 'undefined';

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/infra/paths.js';
 import { quickReads } from '../../src/lineage/quick-reads.js';
+import { pgRunner } from '../../src/lineage/failures.js';
 import { LineageStore } from '../../src/lineage/store.js';
 import { DISE_BIN } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -55,7 +56,7 @@ afterAll(async () => {
 describe('the quick commands', () => {
   it('read the same lineage and tool list over node-postgres as the Prisma store', async () => {
     for (const id of ['quick_email@1.0.0', 'quick_email@2.0.0']) {
-      expect(await quickReads.lineage(pool, id)).toEqual(await store.getLineage(id));
+      expect(await quickReads.lineage(pgRunner(pool), id)).toEqual(await store.getLineage(id));
     }
     expect(await quickReads.listTools(pool)).toEqual(await store.listTools());
     expect(await quickReads.resolve(pool, 'quick_email')).toBe(await store.resolve('quick_email'));

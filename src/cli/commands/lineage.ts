@@ -1,4 +1,5 @@
 import type { DiseConfig } from '../../config/schema.js';
+import { pgRunner } from '../../lineage/failures.js';
 import { quickReads } from '../../lineage/quick-reads.js';
 import { withPool, type Output } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -14,7 +15,7 @@ export async function lineage(id: string, options: { json: boolean; format: stri
     throw new UsageError(`--format: unknown format "${options.format}"; use one of ${LINEAGE_FORMATS.join(', ')}`);
   }
   await withPool(out, async ({ pool }) => {
-    const l = await quickReads.lineage(pool, await quickReads.resolve(pool, id));
+    const l = await quickReads.lineage(pgRunner(pool), await quickReads.resolve(pool, id));
     const route = await quickReads.routeEntry(pool, l.name);
     const knownWrong = route?.knownWrong && route.versionId === l.id ? { reason: route.knownWrong, alternativeId: route.alternativeId, policy: config.runtime.known_wrong_policy } : null;
     if (options.json) {
