@@ -5,7 +5,7 @@
  *   3. the fleet health query over 10,000 versions × 100 executions.
  */
 import { performance } from 'node:perf_hooks';
-import ivm from 'isolated-vm';
+import ivm from '../src/sandbox/isolated-vm.js';
 import { defaultConfig } from '../src/config/schema.js';
 import { detectRuntimeFailures } from '../src/detection/runtime-health.js';
 import { createPrismaClient } from '../src/infra/database.js';
