@@ -37,11 +37,13 @@ export function isolatedVmCandidates(nodeVersion: string = process.versions.node
   return major >= 22 ? ['isolated-vm-6', 'isolated-vm-5'] : ['isolated-vm-5', 'isolated-vm-6'];
 }
 
-function load(): typeof IsolatedVM {
+function load(): { ivm: typeof IsolatedVM; loaded: string } {
   const failures: string[] = [];
   for (const name of isolatedVmCandidates()) {
     try {
-      return require(name) as typeof IsolatedVM;
+      const ivm = require(name) as typeof IsolatedVM;
+      const { version } = require(`${name}/package.json`) as { version: string };
+      return { ivm, loaded: `${name} (isolated-vm ${version})` };
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       failures.push(`${name}: ${e.code === 'MODULE_NOT_FOUND' ? 'not installed' : (e.message.split('\n')[0] ?? String(e))}`);
@@ -53,7 +55,9 @@ function load(): typeof IsolatedVM {
   );
 }
 
-const ivm = load();
+const { ivm, loaded } = load();
+/** Which install was loaded, e.g. "isolated-vm-6 (isolated-vm 6.2.0)": for diagnostics and CI logs. */
+export const isolatedVmPackage = loaded;
 // Re-exported as a namespace-merged value so `ivm.Isolate` works as a type too, like the package's own default export.
 // eslint-disable-next-line @typescript-eslint/no-namespace
 declare namespace ivm {
