@@ -37,6 +37,10 @@ function otherNode() {
   return { node, prefix };
 }
 
+function withoutNpmEnv() {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+}
+
 /** A scratch copy of the project with node_modules installed by `node`'s own npm. */
 function scratchCopy({ node, prefix }, version) {
   const tag = createHash('sha256').update(ROOT).digest('hex').slice(0, 8);
@@ -56,7 +60,9 @@ function scratchCopy({ node, prefix }, version) {
     writeFileSync(npmrc, user.split('\n').filter((l) => !/^\s*nodedir\s*=/.test(l)).concat(`nodedir=${prefix}`).join('\n'));
     run(node, [path.join(prefix, 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'), 'ci', '--no-audit', '--no-fund', '--loglevel=error'], {
       cwd: dir,
-      env: { ...process.env, PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH}`, npm_config_userconfig: npmrc },
+      // Without the npm_* variables of the `npm run` that started this script: its npm_config_nodedir
+      // (from a user npmrc) would win over the npmrc above.
+      env: { ...withoutNpmEnv(), PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH}`, npm_config_userconfig: npmrc },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     writeFileSync(stamp, lock);
@@ -83,7 +89,7 @@ const runs = [
   { version: otherVersion, node: other.node, cwd: scratchCopy(other, otherVersion) },
 ];
 // BENCH_ROUNDS=n runs each Node n times, alternating the order (A B, B A, …) so load that drifts
-// during the run hits both alike; tables are the first round's, the side-by-side figures medians.
+// during the run hits both alike; tables are the first round's, the side-by-side figures medians over the rounds.
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
 for (let round = 0; round < ROUNDS; round++) {
   for (const r of round % 2 ? [...runs].reverse() : runs) {
@@ -93,7 +99,11 @@ for (let round = 0; round < ROUNDS; round++) {
     (r.all ??= []).push(result.figures);
   }
 }
-const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)];
+const median = (xs) => {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 for (const r of runs) r.figures = Object.fromEntries(Object.keys(r.all[0]).map((k) => [k, typeof r.all[0][k] === 'number' ? median(r.all.map((f) => f[k])) : r.all[0][k]]));
 
 console.log(`\nbench:runtime:nodes — the same benchmark on Node ${runs[0].version} and Node ${runs[1].version}, one after the other, ${ROUNDS} round(s)`);
@@ -114,4 +124,4 @@ for (const [label, key, fmt] of figures) {
   const y = b.figures[key];
   console.log(`  ${label.padEnd(30)}${fmt(x).padStart(12)}  ${fmt(y).padStart(12)}   ${(y / x).toFixed(2)}x`);
 }
-console.log(JSON.stringify({ bench: 'runtime:nodes', rounds: ROUNDS, runs: runs.map((r) => ({ node: r.version, ...r.figures })) }));
+console.log(JSON.stringify({ bench: 'runtime:nodes', rounds: ROUNDS, runs: runs.map((r) => ({ node: r.version, ...r.figures, rounds: r.all })) }));
