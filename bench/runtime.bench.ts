@@ -7,7 +7,7 @@
  *   5. recording into the day-partitioned executions against the same into a plain table (before #16).
  */
 import { performance } from 'node:perf_hooks';
-import ivm from 'isolated-vm';
+import ivm from '../src/sandbox/isolated-vm.js';
 import { defaultConfig } from '../src/config/schema.js';
 import { detectRuntimeFailures } from '../src/detection/runtime-health.js';
 import { createPrismaClient } from '../src/infra/database.js';

@@ -1,4 +1,4 @@
-import ivm from 'isolated-vm';
+import ivm from './isolated-vm.js';
 import type { SandboxConfig } from '../config/schema.js';
 import type { JsonValue } from '../shared/lineage-types.js';
 import { BOOTSTRAP, ENTRY, NON_JSON_MARKER } from './bootstrap.js';
