@@ -1,5 +1,6 @@
 import type { Prisma } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
+import { ActivityReads } from './activity.js';
 import { ExecutionStore } from './executions.js';
 import { FailureStore } from './failures.js';
 import { GraphStore } from './graph.js';
@@ -40,6 +41,8 @@ export class LineageStore {
   readonly healRuns: HealRunStore;
   readonly views: LineageViews;
   readonly invariants: InvariantQueries;
+  /** What the dashboard reads beyond the CLI's views: error rates, series, tests, heal runs. */
+  readonly activity: ActivityReads;
 
   constructor(readonly prisma: PrismaClient) {
     this.graph = new GraphStore(prisma);
@@ -52,6 +55,7 @@ export class LineageStore {
     this.healRuns = new HealRunStore(prisma);
     this.views = new LineageViews(prisma, this.graph);
     this.invariants = new InvariantQueries(prisma);
+    this.activity = new ActivityReads(prisma);
   }
 
   /** Runs `work` in one transaction; pass the `tx` it gets to each store method. */
