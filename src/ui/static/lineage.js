@@ -54,7 +54,7 @@ function draw(data) {
   const nodes = el('g', { class: 'nodes' }, world);
   for (const n of data.nodes) {
     const [fill, stroke, text] = STYLE[n.health] ?? STYLE.healthy;
-    const a = el('a', { href: `/versions/${encodeURIComponent(n.id)}`, class: 'node', 'data-id': n.id, 'data-health': n.health, 'aria-label': `${n.id}, ${n.health}${data.routed === n.id ? ', routed' : ''}` }, nodes);
+    const a = el('a', { href: `/versions/${encodeURIComponent(n.id)}`, class: 'node', 'data-id': n.id, 'data-health': n.health }, nodes);
     el('rect', { x: n.x - W / 2, y: n.y - H / 2, width: W, height: H, rx: 6, fill, stroke, 'stroke-width': data.routed === n.id ? 3 : 1.5 }, a);
     const t1 = el('text', { x: n.x, y: n.y - 4, 'text-anchor': 'middle', fill: text, class: 'node-id' }, a);
     t1.textContent = short(n.id, 28);
