@@ -1,3 +1,4 @@
+/* global document, location, sessionStorage, fetch, EventSource, DOMParser, CustomEvent, Element, setTimeout, clearTimeout */
 // The dashboard's client: live updates over Server-Sent Events, and the guarded actions.
 // No build step: plain modules served as they are.
 
@@ -89,7 +90,7 @@ document.addEventListener('click', (e) => {
   if (!button) return;
   const action = button.getAttribute('data-action');
   const holder = button.closest('[data-version]');
-  let version = holder?.getAttribute('data-version') || document.getElementById('heal-version')?.value?.trim() || '';
+  const version = holder?.getAttribute('data-version') || document.getElementById('heal-version')?.value?.trim() || '';
   const v = encodeURIComponent(version);
   if (action === 'heal') void act('/api/heals', { versionId: version });
   else if (action === 'cancel') void act(`/api/heals/${v}/cancel`);

@@ -1,3 +1,4 @@
+/* global document, fetch, performance, Element */
 // Draws a lineage laid out by the server (dagre) as SVG, with pan and zoom. Every text goes in
 // through textContent: ids and notes are data, never markup.
 
