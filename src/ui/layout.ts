@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import dagre from '@dagrejs/dagre';
 import type { PictureEdge, PictureNode } from '../lineage/views.js';
 
@@ -83,4 +84,33 @@ export function layoutLineage(nodes: PictureNode[], edges: PictureEdge[]): Linea
     height: Math.ceil(graph.height ?? NODE_HEIGHT),
     laidOut: chains.length,
   };
+}
+
+/**
+ * Layouts by tool, reused while the lineage's shape (its versions and edges) is unchanged: a heal,
+ * a route or a health change recolours nodes but moves none, so only new versions or edges cost a
+ * new layout.
+ */
+export class LayoutCache {
+  private readonly byTool = new Map<string, { shape: string; layout: LineageLayout }>();
+
+  constructor(private readonly maxTools = 50) {}
+
+  layout(tool: string, nodes: PictureNode[], edges: PictureEdge[]): LineageLayout & { cached: boolean } {
+    const shape = createHash('sha1')
+      .update(nodes.map((n) => n.id).join('\n'))
+      .update('\0')
+      .update(edges.map((e) => `${e.from}>${e.to}:${e.type}`).join('\n'))
+      .digest('hex');
+    const hit = this.byTool.get(tool);
+    if (hit && hit.shape === shape) {
+      const fresh = new Map(nodes.map((n) => [n.id, n]));
+      return { ...hit.layout, nodes: hit.layout.nodes.map((p) => ({ ...p, ...fresh.get(p.id)!, x: p.x, y: p.y })), cached: true };
+    }
+    const layout = layoutLineage(nodes, edges);
+    this.byTool.delete(tool);
+    this.byTool.set(tool, { shape, layout });
+    if (this.byTool.size > this.maxTools) this.byTool.delete(this.byTool.keys().next().value!);
+    return { ...layout, cached: false };
+  }
 }

@@ -10,7 +10,7 @@ import type { DiseConfig } from '../config/schema.js';
 import { LineageError } from '../lineage/errors.js';
 import type { LineageStore } from '../lineage/store.js';
 import type { TemporalSettings } from '../infra/temporal-connection.js';
-import { layoutLineage } from './layout.js';
+import { LayoutCache } from './layout.js';
 import { LiveHub } from './live.js';
 import { ActionRefused, TemporalOperations } from './operations.js';
 import { errorPage, healsPage, healthPage, lineagePage, rulesPage, toolsPage, versionPage, type PageLinks, type ToolRow } from './pages.js';
@@ -74,6 +74,7 @@ export function createDashboardApp(options: DashboardOptions): { app: Hono; live
   const live = new LiveHub(options.databaseUrl, store, temporal);
   const links: PageLinks = { workflow: (id) => temporal.workflowLink(id), toolHeals: (t) => temporal.toolHealsLink(t) };
   const window = config.self_healing.thresholds.execution_window;
+  const layouts = new LayoutCache();
   const app = new Hono();
 
   app.use('*', async (c, next) => {
@@ -131,7 +132,7 @@ export function createDashboardApp(options: DashboardOptions): { app: Hono; live
     const tool = c.req.param('name');
     const { routed, any } = await anyVersionOf(tool);
     const { nodes, edges } = await store.views.picture(any);
-    return c.json({ tool, routed, ...layoutLineage(nodes, edges) });
+    return c.json({ tool, routed, ...layouts.layout(tool, nodes, edges) });
   });
 
   app.get('/versions/:id', async (c) => {
