@@ -115,6 +115,7 @@ async function main(): Promise<void> {
       const res = await fetch(`${dashboard.url}/api/tools/${tool}/lineage`);
       const body = await res.text();
       const coldMs = performance.now() - coldStart;
+      const timing = res.headers.get('server-timing') ?? '';
       const versions = (JSON.parse(body) as { nodes: unknown[]; laidOut: number }).nodes.length;
       const laidOut = (JSON.parse(body) as { laidOut: number }).laidOut;
       const runs: number[] = [];
@@ -129,7 +130,7 @@ async function main(): Promise<void> {
       runs.sort((a, b) => a - b);
       const median = runs[1]!;
       rows.push([`lineage of ${versions.toLocaleString()} versions: first render`, fmtMs(median), `JSON ${(Buffer.byteLength(body) / 1024).toFixed(0)} KiB (layout reused)`]);
-      rows.push([`  its JSON with a fresh layout (server only)`, fmtMs(coldMs), `${laidOut} boxes laid out by dagre`]);
+      rows.push([`  its JSON with a fresh layout (server only)`, fmtMs(coldMs), `${laidOut} boxes laid out by dagre (${timing.replace(/;desc="[^"]*"/g, '')})`]);
       figures[`coldLayoutJsonMs_${n}`] = Math.round(coldMs);
       figures[`firstRenderMs_${n}`] = Math.round(median);
       figures[`payloadBytes_${n}`] = Buffer.byteLength(body);

@@ -131,8 +131,12 @@ export function createDashboardApp(options: DashboardOptions): { app: Hono; live
   app.get('/api/tools/:name/lineage', async (c) => {
     const tool = c.req.param('name');
     const { routed, any } = await anyVersionOf(tool);
+    const t0 = performance.now();
     const { nodes, edges } = await store.views.picture(any);
-    return c.json({ tool, routed, ...layouts.layout(tool, nodes, edges) });
+    const t1 = performance.now();
+    const layout = layouts.layout(tool, nodes, edges);
+    c.header('Server-Timing', `query;dur=${(t1 - t0).toFixed(1)}, layout;dur=${(performance.now() - t1).toFixed(1)};desc="${layout.cached ? 'reused' : 'fresh'}"`);
+    return c.json({ tool, routed, ...layout });
   });
 
   app.get('/versions/:id', async (c) => {
