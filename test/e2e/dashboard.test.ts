@@ -162,6 +162,19 @@ describe('the dashboard in a real browser', () => {
     expect((await post({ 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}`, Origin: 'http://evil.example' })).status).toBe(403);
     expect((await post({ 'Content-Type': 'text/plain', Authorization: `Bearer ${TOKEN}` })).status).toBe(415);
     expect(await db.query(`SELECT 1 FROM heal_runs WHERE tool_id = 'email_validator@2.0.1'`)).toEqual([]);
+
+    // With the token, the heals page's button goes through: asking for the heal of a version already
+    // healed (by the live test) joins that heal, as `dise heal` does.
+    const authorised = await browser.context.newPage();
+    await authorised.goto(`${dashboard.url}/heals`);
+    await authorised.fill('#token', TOKEN);
+    await authorised.locator('#token').dispatchEvent('change');
+    await authorised.fill('#heal-version', 'email_live@2.0.0');
+    await authorised.getByRole('button', { name: 'Start heal' }).click();
+    await authorised.waitForFunction(() => document.getElementById('action-result')?.dataset.status !== undefined);
+    expect(await authorised.locator('#action-result').getAttribute('data-status')).toBe('202');
+    expect(await authorised.locator('#action-result').textContent()).toMatch(/done: .*"workflowId":"heal:email_live@2\.0\.0","joined":true/);
+    await authorised.close();
   });
 
   it('renders a tool description holding <script> as text', async () => {
