@@ -39,7 +39,7 @@ Examples:
     .command('dev')
     .description('start the embedded stack: PostgreSQL, migrations, Temporal dev server + UI, and a worker')
     .option('--no-worker', 'do not run a worker in this process')
-    .addHelpText('after', '\nPrints `ready temporal=… ui=… database=…` and writes .dise/dev.json. Ctrl-C stops it.\n\nExample:\n  $ dise dev')
+    .addHelpText('after', '\nPrints `ready temporal=… ui=… database=… dashboard=…` and writes .dise/dev.json. Ctrl-C stops it.\n\nExample:\n  $ dise dev')
     .action(async (opts: { worker: boolean }) => (await import('./commands/dev.js')).dev(opts, config(), out));
 
   program
@@ -168,6 +168,13 @@ Examples:
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ dise health')
     .action(async (opts: { json?: boolean }) => (await import('./commands/health.js')).health({ json: Boolean(opts.json) }, config(), out));
+  program
+    .command('ui')
+    .description('serve the dashboard: tools, lineage graphs, versions, health, heals and rules, live, with guarded actions')
+    .option('--host <host>', 'address to listen on (default: ui.host in config.yaml, 127.0.0.1)')
+    .option('--port <port>', 'port to listen on, 0 for any free one (default: ui.port in config.yaml, 4300)')
+    .addHelpText('after', '\nPrints `dashboard=<url>`. Actions (start, cancel, retry a heal; pause, resume the monitor) need the\noperator token: ui.token in config.yaml, else one generated at start and printed once.\n\nExample:\n  $ dise ui --port 4300')
+    .action(async (opts: { host?: string; port?: string }) => (await import('./commands/ui.js')).ui(opts, config(), out));
   program
     .command('doctor')
     .description('check the lineage invariants (acyclic, usable routes, taint, rule inheritance, regenerated edges, heal runs vs Temporal)')

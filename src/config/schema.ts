@@ -145,6 +145,15 @@ export const configSchema = z.strictObject({
      */
     execution_retention_days: z.int().min(1).max(3650).default(30),
   }),
+  /** The dashboard (`dise ui`, and `dise dev`). */
+  ui: section({
+    /** Where it listens: loopback unless told otherwise. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** 0: any free port. */
+    port: z.int().min(0).max(65_535).default(4300),
+    /** Bearer token of its actions; none means one is generated at start and printed once. */
+    token: z.string().min(16).nullable().default(null),
+  }),
 });
 
 export type DiseConfig = z.infer<typeof configSchema>;

@@ -2,6 +2,7 @@ import type { Prisma } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
 import { DifferentialStore } from './differential.js';
 import { ExecutionRetention } from './execution-retention.js';
+import { ActivityReads } from './activity.js';
 import { ExecutionStore } from './executions.js';
 import { FailureStore } from './failures.js';
 import { GraphStore } from './graph.js';
@@ -47,6 +48,8 @@ export class LineageStore {
   readonly invariants: InvariantQueries;
   readonly samples: InputSampleStore;
   readonly differential: DifferentialStore;
+  /** What the dashboard reads beyond the CLI's views: error rates, series, tests, heal runs. */
+  readonly activity: ActivityReads;
 
   constructor(readonly prisma: PrismaClient) {
     this.graph = new GraphStore(prisma);
@@ -62,6 +65,7 @@ export class LineageStore {
     this.views = new LineageViews(prisma);
     this.invariants = new InvariantQueries(prisma);
     this.samples = new InputSampleStore(prisma);
+    this.activity = new ActivityReads(prisma);
   }
 
   /** Runs `work` in one transaction; pass the `tx` it gets to each store method. */
