@@ -3,7 +3,7 @@ import type { HealStats } from '../lineage/heal-runs.js';
 import type { ExecutionBucket, FitnessPoint, HealRunListing, IntroducedTest } from '../lineage/activity.js';
 import type { RuleListing } from '../lineage/rules.js';
 import type { RecentFailure } from '../lineage/views.js';
-import type { AvoidanceRuleRecord, Health, ToolLineage } from '../shared/lineage-types.js';
+import type { AvoidanceRuleRecord, DifferentialOutcome, DifferentialReport, Health, ToolLineage } from '../shared/lineage-types.js';
 import { HEALTH } from '../shared/lineage-types.js';
 import type { MonitorStatus } from '../shared/messages.js';
 import { styleOf } from './colors.js';
@@ -188,13 +188,31 @@ export interface VersionPageData {
   heals: HealRunListing[];
 }
 
+const DIFF_VERDICT: Record<DifferentialReport['verdict'], string> = { same: 'same behaviour', refused: 'REFUSED', listed: 'differences listed for review' };
+
+function differentialAnswer(o: DifferentialOutcome): string {
+  return o.error !== null ? `error ${o.error}` : JSON.stringify(o.output);
+}
+
+/** The differential check beside the parent(s): verdict, corpus, and the smallest differing inputs with every answer. */
+function differentialPanel(l: ToolLineage): Html {
+  const d = l.differential;
+  if (!d) return html`<p class="muted">No differential check recorded for this version.</p>`;
+  const rows = d.differences.slice(0, 20);
+  return html`<p><strong class="verdict-${d.verdict}">${DIFF_VERDICT[d.verdict]}</strong> against ${d.parents.join(' + ')} — ${d.message}</p>
+<p class="muted">Corpus: ${d.inputs} inputs (${d.sources.suite} from suites, ${d.sources.recorded} recorded, ${d.sources.generated} generated; random seed ${d.seed}), ${d.differing} differing, ${d.durationMs.toFixed(1)} ms.</p>
+${rows.length ? html`<table class="grid differential"><thead><tr><th scope="col">Input (shrunk)</th><th scope="col">${l.id}</th>${d.parents.map((p) => html`<th scope="col">${p}</th>`)}<th scope="col">Found from</th></tr></thead><tbody>
+${rows.map((x) => html`<tr><td><code>${JSON.stringify(x.input)}</code></td><td><code>${differentialAnswer(x.output)}</code></td>${x.parents.map((p) => html`<td><code>${differentialAnswer(p.output)}</code></td>`)}<td>${x.source}${JSON.stringify(x.originalInput) !== JSON.stringify(x.input) ? html` (shrunk from <code>${JSON.stringify(x.originalInput)}</code>)` : ''}</td></tr>`)}
+</tbody></table>` : ''}`;
+}
+
 /**
  * Panels other features add to the version page (the differential check's evidence, a canary's
  * state) once they land: each renders its section, or null to stay out.
  */
 export type VersionPanel = (l: ToolLineage) => Html | null;
 export const versionPanels: { id: string; title: string; render: VersionPanel }[] = [
-  { id: 'differential', title: 'Differential evidence', render: () => html`<p class="muted">No differential check recorded for this version.</p>` },
+  { id: 'differential', title: 'Differential evidence', render: differentialPanel },
   { id: 'canary', title: 'Canary', render: () => html`<p class="muted">No canary for this version.</p>` },
 ];
 

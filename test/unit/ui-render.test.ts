@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { html, jsonForScript, trusted } from '../../src/ui/html.js';
 import { LayoutCache, layoutLineage, NODE_HEIGHT } from '../../src/ui/layout.js';
-import { sideBySide } from '../../src/ui/pages.js';
+import { sideBySide, versionPanels } from '../../src/ui/pages.js';
+import type { ToolLineage } from '../../src/shared/lineage-types.js';
 import type { PictureEdge, PictureNode } from '../../src/lineage/views.js';
 
 describe('the dashboard renders untrusted text as text', () => {
@@ -18,6 +19,23 @@ describe('the dashboard renders untrusted text as text', () => {
     const table = sideBySide('function run(i) {\n  return i < 1;\n}', 'function run(i) {\n  return "<b>";\n}').value;
     expect(table).toContain('<td class="del">  return i &lt; 1;</td><td class="add">  return &quot;&lt;b&gt;&quot;;</td>');
     expect(table).not.toContain('<b>');
+  });
+});
+
+describe('the differential evidence on the version page', () => {
+  it('shows the verdict, the corpus and each difference with every answer, escaped', () => {
+    const panel = versionPanels.find((p) => p.id === 'differential')!;
+    const differential = {
+      versionId: 't@2.0.0', parents: ['t@1.0.0'], mutationType: 'optimization', judgedAs: 'optimization', verdict: 'refused', seed: 7, inputs: 600, unjudged: 0,
+      sources: { suite: 3, recorded: 1, generated: 596 }, differing: 1, message: 'optimization changed behaviour', durationMs: 12.5,
+      differences: [{ input: '<b>@', originalInput: 'x<b>@y', source: 'generated', output: { output: true, error: null }, parents: [{ id: 't@1.0.0', output: { output: false, error: null } }], criticalTest: null }],
+    };
+    const out = panel.render({ id: 't@2.0.0', differential } as unknown as ToolLineage)!.value;
+    expect(out).toContain('REFUSED');
+    expect(out).toContain('600 inputs (3 from suites, 1 recorded, 596 generated; random seed 7)');
+    expect(out).toContain('&quot;&lt;b&gt;@&quot;');
+    expect(out).not.toContain('<b>@');
+    expect(panel.render({ id: 'x@1.0.0', differential: null } as unknown as ToolLineage)!.value).toContain('No differential check');
   });
 });
 
