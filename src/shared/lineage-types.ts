@@ -1,6 +1,7 @@
 /** The vocabulary of the lineage DAG, shared by every layer. Values are stored as-is in PostgreSQL. */
 
-export const HEALTH = ['healthy', 'degraded', 'failed', 'pruned', 'regenerated'] as const;
+/** `canary`: validated and running in shadow beside the stable version, not yet answering callers. */
+export const HEALTH = ['healthy', 'degraded', 'failed', 'pruned', 'regenerated', 'canary'] as const;
 export type Health = (typeof HEALTH)[number];
 
 /**
@@ -25,6 +26,12 @@ export type PropagationScope = (typeof PROPAGATION_SCOPES)[number];
 
 /** Health values that callers may be routed to (a version the runtime guard lets callers reuse). */
 export const ROUTABLE_HEALTH: readonly Health[] = ['healthy', 'regenerated'];
+
+/**
+ * Health values a runtime may run in shadow (mirrored calls whose answers are compared, never
+ * returned): a CANARY is routable-in-shadow only, so it is not in ROUTABLE_HEALTH.
+ */
+export const SHADOW_HEALTH: readonly Health[] = ['canary'];
 
 /** JSON values: tool inputs, outputs and expectations. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
