@@ -131,7 +131,26 @@ export class LineageViews {
       healedBy: row.healId ? await this.healOutcome(row.healId) : null,
       pruneEvidence: (row.pruneEvidence ?? null) as JsonValue | null,
       differential: (await this.differential.latestFor([row.toolId])).get(row.toolId) ?? null,
+      canary: await this.canaryOf(row.toolId),
       route: { routed: route?.versionId === row.toolId, toolRoutedTo: route?.versionId ?? null },
+    };
+  }
+
+  /** A version's canary with its progress (null when it never ran in shadow). */
+  private async canaryOf(id: string): Promise<ToolLineage['canary']> {
+    const c = await this.prisma.canary.findUnique({ where: { candidateId: id } });
+    if (!c) return null;
+    const mirrored = await this.prisma.canaryComparison.count({ where: { candidateId: id } });
+    const verdict = c.verdict as { decision?: string; agreement?: number; reasons?: string[]; minCalls?: number } | null;
+    return {
+      status: c.status,
+      stableId: c.stableId,
+      mirrored,
+      agreement: verdict?.agreement ?? null,
+      verdict: verdict?.decision ?? null,
+      reasons: verdict?.reasons ?? [],
+      minCalls: verdict?.minCalls ?? null,
+      decision: c.decision,
     };
   }
 

@@ -182,5 +182,16 @@ export interface ToolLineage {
   pruneEvidence: JsonValue | null;
   /** The latest differential check against its parent(s), with every difference (null: none ran). */
   differential: DifferentialReport | null;
+  /** Its canary, when it ran (or runs) in shadow: status, progress and the judge's latest verdict. */
+  canary?: {
+    status: string;
+    stableId: string;
+    mirrored: number;
+    agreement: number | null;
+    verdict: string | null;
+    reasons: string[];
+    minCalls: number | null;
+    decision: string | null;
+  } | null;
   route: { routed: boolean; toolRoutedTo: string | null };
 }

@@ -22,6 +22,11 @@ const db = proxyActivities<DiseActivities>({
 /** Continue as new after this many looks of the judge (Temporal may suggest it sooner). */
 const CHECKS_PER_RUN = 500;
 
+/** Workflow time (the SDK's deterministic Date: the time of the current workflow task). */
+function workflowNow(): number {
+  return new Date().getTime();
+}
+
 /**
  * The canary of one version (workflow id `canary:<versionId>`), started when a newly routable version
  * enters CANARY under `deployment.mode: shadow`. Runtimes answer callers from the stable version and
@@ -35,7 +40,7 @@ const CHECKS_PER_RUN = 500;
  * server restarts like the heals.
  */
 export async function canaryWorkflow(input: CanaryInput): Promise<CanaryProgress> {
-  const startedAtMs = input.startedAtMs ?? Date.now();
+  const startedAtMs = input.startedAtMs ?? workflowInfo().runStartTime.getTime();
   const progress: CanaryProgress = {
     candidateId: input.candidateId,
     stableId: null,
@@ -93,12 +98,12 @@ export async function canaryWorkflow(input: CanaryInput): Promise<CanaryProgress
     if (command) continue;
     if (verdict.decision === 'pass') return finish('promote', `the judge passed it: ${verdict.reasons.join('; ')}`, verdict);
     if (verdict.decision === 'fail') return finish('refuse', `the judge refused it: ${verdict.reasons.join('; ')}`, verdict);
-    if (Date.now() >= deadlineMs) {
+    if (workflowNow() >= deadlineMs) {
       const onTimeout = judged.settings.onTimeout;
       const why = `max_duration (${judged.settings.maxDurationSeconds}s) reached with ${verdict.reasons.join('; ')}: the configured default (on_timeout: ${onTimeout}) applied`;
       return finish(onTimeout === 'promote' ? 'promote' : 'refuse', why, verdict);
     }
-    const wait = Math.min(judged.settings.checkIntervalSeconds * 1000, Math.max(deadlineMs - Date.now(), 1));
+    const wait = Math.min(judged.settings.checkIntervalSeconds * 1000, Math.max(deadlineMs - workflowNow(), 1));
     await condition(() => command !== null, wait);
     if (!command && (runChecks >= CHECKS_PER_RUN || workflowInfo().continueAsNewSuggested)) {
       await condition(allHandlersFinished);
