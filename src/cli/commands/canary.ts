@@ -18,6 +18,8 @@ export interface CanaryStatusView extends CanaryRecord {
   live: CanaryProgress | null;
 }
 
+const QUERY_TIMEOUT_MS = 3000;
+
 async function liveProgress(config: DiseConfig, workflowIds: string[]): Promise<Map<string, CanaryProgress>> {
   const live = new Map<string, CanaryProgress>();
   if (!workflowIds.length) return live;
@@ -25,10 +27,12 @@ async function liveProgress(config: DiseConfig, workflowIds: string[]): Promise<
   if (!temporal) return live;
   try {
     for (const id of workflowIds) {
-      const p = await temporal.client.workflow
+      // A query waits for a worker; the stored verdict is shown without it after a few seconds.
+      const query = temporal.client.workflow
         .getHandle<typeof canaryWorkflow>(id)
         .query(canaryProgressQuery)
         .catch(() => null);
+      const p = await Promise.race([query, new Promise<null>((r) => setTimeout(() => r(null), QUERY_TIMEOUT_MS).unref())]);
       if (p) live.set(id, p);
     }
   } finally {

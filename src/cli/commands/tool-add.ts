@@ -70,10 +70,14 @@ export async function toolAdd(files: string[], options: ToolAddOptions, config: 
     }
     if (canaries.size) {
       // Loaded only when a canary starts: the Temporal client is heavy for a command that rarely needs it.
-      const [{ connectTemporal }, { startCanary }] = await Promise.all([import('../temporal-client.js'), import('../../client/start-canary.js')]);
+      const [{ connectTemporal }, { startCanary }, { taskQueueFromEnv }] = await Promise.all([
+        import('../temporal-client.js'),
+        import('../../client/start-canary.js'),
+        import('../../infra/temporal-connection.js'),
+      ]);
       const temporal = await connectTemporal(config);
       try {
-        for (const id of canaries.keys()) await startCanary(temporal.client, id);
+        for (const id of canaries.keys()) await startCanary(temporal.client, id, { taskQueue: taskQueueFromEnv() });
       } finally {
         await temporal.close();
       }
