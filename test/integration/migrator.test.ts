@@ -43,7 +43,7 @@ describe('migrator', () => {
       expect(row.id).toMatch(/^[0-9a-f-]{36}$/);
     }
     const tables = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'`);
-    expect(tables[0]!.n).toBe(16);
+    expect(tables[0]!.n).toBe(17);
   });
 
   it('applies nothing the second time', async () => {
