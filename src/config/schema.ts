@@ -104,6 +104,8 @@ export const configSchema = z.strictObject({
       significance: z.number().gt(0).lt(1).default(0.01),
       /** A significantly slower candidate is refused only when its median is this much slower. */
       latency_tolerance: z.number().min(0).max(100).default(0.25),
+      /** …and slower by at least this many milliseconds (microsecond medians are mostly timer noise). */
+      latency_floor_ms: z.number().min(0).max(60_000).default(1),
       /** Mirrored calls waiting to run per runtime; more are dropped (never delaying callers). */
       queue_size: z.int().min(1).max(1_000_000).default(1000),
     }),

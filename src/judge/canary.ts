@@ -64,7 +64,7 @@ export function isAcceptedDifference(d: Disagreement, differential: Differential
   );
 }
 
-export type CanaryJudgeSettings = Pick<CanaryConfig, 'min_calls' | 'max_disagreement_rate' | 'significance' | 'latency_tolerance'>;
+export type CanaryJudgeSettings = Pick<CanaryConfig, 'min_calls' | 'max_disagreement_rate' | 'significance' | 'latency_tolerance' | 'latency_floor_ms'>;
 
 /**
  * The canary's judge. It refuses to decide on thin data: below `min_calls` mirrored calls the verdict is
@@ -72,7 +72,8 @@ export type CanaryJudgeSettings = Pick<CanaryConfig, 'min_calls' | 'max_disagree
  * (then no more data can save the candidate). With enough calls, the candidate passes when it agreed
  * (or differed only as its differential check accepted) on all but `max_disagreement_rate` of them, its
  * error rate is not significantly worse (one-sided Fisher's exact test) and its latency is not
- * significantly worse (one-sided Mann–Whitney U) by more than `latency_tolerance` in the median.
+ * significantly worse (one-sided Mann–Whitney U) by more than `latency_tolerance` and `latency_floor_ms`
+ * in the median.
  */
 export function judgeCanary(summary: ComparisonSummary, differential: DifferentialReport | null, settings: CanaryJudgeSettings, now: Date): CanaryVerdict {
   const accepted = summary.disagreements.filter((d) => isAcceptedDifference(d, differential)).length;
@@ -116,8 +117,10 @@ export function judgeCanary(summary: ComparisonSummary, differential: Differenti
   let slower = false;
   if (summary.candidateMs.length >= 2 && summary.stableMs.length >= 2) {
     verdict.latencyPValue = mannWhitneyGreater(summary.candidateMs, summary.stableMs);
-    const ratio = (verdict.candidateMedianMs ?? 0) / Math.max(verdict.stableMedianMs ?? 0, 1e-6);
-    slower = verdict.latencyPValue < settings.significance && ratio > 1 + settings.latency_tolerance;
+    const candidateMedian = verdict.candidateMedianMs ?? 0;
+    const stableMedian = verdict.stableMedianMs ?? 0;
+    const ratio = candidateMedian / Math.max(stableMedian, 1e-6);
+    slower = verdict.latencyPValue < settings.significance && ratio > 1 + settings.latency_tolerance && candidateMedian - stableMedian >= settings.latency_floor_ms;
     if (slower) reasons.push(`latency worse: median ${verdict.candidateMedianMs!.toFixed(3)} ms against ${verdict.stableMedianMs!.toFixed(3)} ms (Mann-Whitney p=${verdict.latencyPValue.toPrecision(3)})`);
   }
 

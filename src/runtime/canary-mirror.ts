@@ -46,8 +46,9 @@ interface Job {
 
 /** Candidate timeouts after which a runtime stops mirroring a candidate (each blocks a turn of the loop). */
 const MAX_CANDIDATE_TIMEOUTS = 5;
-/** Mirrored calls run per turn of the event loop, so callers are never held up behind a long queue. */
-const JOBS_PER_TURN = 8;
+/** How often queued candidate calls run, and for how long at most each time (callers wait no longer). */
+const DRAIN_TICK_MS = 1;
+const DRAIN_BUDGET_MS = 2;
 /** Comparisons kept while the database is unreachable before the oldest are dropped. */
 const MAX_BUFFERED = 100_000;
 
@@ -61,8 +62,8 @@ function answersAgree(stable: StableAnswer, candidateOk: boolean, candidateOutpu
 /**
  * Shadow traffic for canaries. After the stable version has answered a caller, `offer` decides (one map
  * read and one random number) whether to mirror the call; a mirrored call is queued (bounded: beyond
- * `queueSize` it is dropped, never waited for) and run on the candidate in a later turn of the event
- * loop, in its own sandbox, so the candidate's errors, timeouts and answers never reach a caller. Each
+ * `queueSize` it is dropped, never waited for) and run on the candidate on a 1 ms tick (2 ms of work at
+ * most per tick), in its own sandbox, so the candidate's errors, timeouts and answers never reach a caller. Each
  * comparison (agreement, both errors and latencies; the input and both answers when they disagree) is
  * written in batches, idempotently (runtime source + sequence number), and flushed on close.
  */
@@ -72,7 +73,8 @@ export class CanaryMirror {
   private readonly loading = new Set<string>();
   private generation = 0;
   private readonly queue: Job[] = [];
-  private draining = false;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private readonly drainBound = () => this.drain();
   private buffer: ComparisonRow[] = [];
   private flushing: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
@@ -129,23 +131,26 @@ export class CanaryMirror {
    * The caller's path: after the stable answer. Cheap when the tool has no canary; never throws and
    * never waits.
    */
-  offer(toolName: string, inputJson: string, stable: StableAnswer): void {
+  offer(toolName: string, inputJson: string, versionId: string, ok: boolean, outputJson: string | null, errorType: string | null, durationMs: number): void {
+    // Positional arguments and the no-canary case first: nothing is allocated unless the call is mirrored.
     const canary = this.canaries.get(toolName);
+    if (canary === null) return;
     if (canary === undefined) {
       this.load(toolName);
       return;
     }
-    if (canary === null || canary.candidateId === stable.versionId || this.closed) return;
+    if (canary.candidateId === versionId || this.closed) return;
     if (!(this.options.sample ? this.options.sample(canary.fraction) : Math.random() < canary.fraction)) return;
     if ((this.timeouts.get(canary.candidateId) ?? 0) >= MAX_CANDIDATE_TIMEOUTS) return;
     if (this.queue.length >= this.options.queueSize) {
       this.dropped++;
       return;
     }
-    this.queue.push({ canary, inputJson, stable });
-    if (!this.draining) {
-      this.draining = true;
-      setImmediate(() => this.drain());
+    this.queue.push({ canary, inputJson, stable: { versionId, ok, outputJson, errorType, durationMs } });
+    // One timer per burst, not one per call: the queue drains on a 1 ms tick while it has work.
+    if (!this.drainTimer) {
+      this.drainTimer = setInterval(this.drainBound, DRAIN_TICK_MS);
+      this.drainTimer.unref();
     }
   }
 
@@ -157,11 +162,14 @@ export class CanaryMirror {
       .finally(() => this.loading.delete(toolName));
   }
 
-  /** Runs queued candidate calls, a few per turn of the event loop. */
+  /** Runs queued candidate calls for at most DRAIN_BUDGET_MS per tick, so callers never wait long behind them. */
   private drain(): void {
-    for (let i = 0; i < JOBS_PER_TURN && this.queue.length; i++) this.runCandidate(this.queue.shift()!);
-    if (this.queue.length) setImmediate(() => this.drain());
-    else this.draining = false;
+    const until = performance.now() + DRAIN_BUDGET_MS;
+    while (this.queue.length && performance.now() < until) this.runCandidate(this.queue.shift()!);
+    if (!this.queue.length && this.drainTimer) {
+      clearInterval(this.drainTimer);
+      this.drainTimer = undefined;
+    }
   }
 
   private runCandidate(job: Job): void {
@@ -230,12 +238,16 @@ export class CanaryMirror {
   /** Runs what is queued and writes every comparison. */
   async flushAll(): Promise<void> {
     while (this.queue.length) this.runCandidate(this.queue.shift()!);
+    clearInterval(this.drainTimer);
+    this.drainTimer = undefined;
     while (this.buffer.length) await this.flush();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    clearInterval(this.drainTimer);
+    this.drainTimer = undefined;
     await this.flushAll();
   }
 }

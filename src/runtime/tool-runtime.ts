@@ -172,14 +172,14 @@ export class ToolRuntime {
       const output = this.sandbox.runJson(info.codeHash, info.code, inputJson);
       const durationMs = performance.now() - started;
       this.sampler?.offer(info.name, inputJson);
-      this.mirror.offer(info.name, inputJson, { versionId: info.id, ok: true, outputJson: output, errorType: null, durationMs });
+      this.mirror.offer(info.name, inputJson, info.id, true, output, null, durationMs);
       const full = this.recorder.record({ versionId: info.id, ok: true, errorType: null, errorMessage: null, durationMs, inputJson });
       if (full) await full;
       return { output: JSON.parse(output) as JsonValue, versionId: info.id, durationMs };
     } catch (err) {
       const e = err instanceof ToolExecutionError ? err : new ToolExecutionError('thrown', String(err));
       const durationMs = performance.now() - started;
-      this.mirror.offer(info.name, inputJson, { versionId: info.id, ok: false, outputJson: null, errorType: e.errorType, durationMs });
+      this.mirror.offer(info.name, inputJson, info.id, false, null, e.errorType, durationMs);
       const full = this.recorder.record({ versionId: info.id, ok: false, errorType: e.errorType, errorMessage: e.message, durationMs, inputJson });
       if (full) await full;
       if (CRITICAL_KINDS.has(e.kind)) {

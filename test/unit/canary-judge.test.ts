@@ -4,7 +4,7 @@ import { fisherGreater, judgeCanary, mannWhitneyGreater } from '../../src/judge/
 import type { ComparisonSummary } from '../../src/lineage/canaries.js';
 import type { DifferentialReport } from '../../src/shared/lineage-types.js';
 
-const settings = { ...defaultConfig().deployment.canary, min_calls: 200, max_disagreement_rate: 0.01, significance: 0.01, latency_tolerance: 0.25 };
+const settings = { ...defaultConfig().deployment.canary, min_calls: 200, max_disagreement_rate: 0.01, significance: 0.01, latency_tolerance: 0.25, latency_floor_ms: 0.5 };
 const now = new Date('2026-11-27T00:00:00Z');
 
 /** n mirrored calls, `wrong` of them disagreeing (input i, stable true, candidate false), latencies around 1 ms. */
@@ -73,8 +73,10 @@ describe('judgeCanary: a judge that knows when it does not know', () => {
     const slow = judgeCanary(summary(300, [], { slower: 2 }), null, settings, now);
     expect(slow.decision).toBe('fail');
     expect(slow.reasons.join()).toMatch(/latency worse/);
-    // Significantly but only slightly slower (within latency_tolerance) is not refused.
+    // Significantly but only slightly slower (within latency_tolerance) is not refused, nor is a
+    // doubling of a microsecond median (under latency_floor_ms).
     expect(judgeCanary(summary(300, [], { slower: 1.1 }), null, settings, now).decision).toBe('pass');
+    expect(judgeCanary(summary(300, [], { slower: 2 }), null, { ...settings, latency_floor_ms: 2 }, now).decision).toBe('pass');
   });
 
   it("accepts differences the differential check listed for the candidate (a feature's new answers)", () => {
