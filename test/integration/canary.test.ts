@@ -7,6 +7,7 @@ import { inject } from 'vitest';
 import YAML from 'yaml';
 import { runCli } from '../../src/cli/main.js';
 import { startCanary } from '../../src/client/start-canary.js';
+import { allViolations, lineageViolations } from '../../src/doctor/invariants.js';
 import { defaultConfig, type DiseConfig } from '../../src/config/schema.js';
 import { PACKAGE_ROOT } from '../../src/infra/paths.js';
 import { LineageStore } from '../../src/lineage/store.js';
@@ -228,4 +229,17 @@ describe('operators: dise tool add in shadow mode, dise canary status|promote|ab
       expect.arrayContaining(['ops_sq@1.1.0 aborted', 'ops_sq@1.2.0 promoted']),
     );
   }, 120_000);
+
+  it('dise doctor: clean with canaries running and ended; a CANARY without a canary, or a running canary without its workflow, is reported', async () => {
+    expect(await allViolations(store, temporal.client)).toEqual([]);
+    await store.registerVersion(version('stray_canary', '1.0.0'));
+    await db.query(`UPDATE tool_lineage SET health_status = 'canary' WHERE tool_id = 'stray_canary@1.0.0'`);
+    await store.registerVersion(version('lost_canary', '1.0.0'));
+    await store.registerVersion(version('lost_canary', '1.1.0', ['lost_canary@1.0.0']));
+    await store.canaries.begin({ candidateId: 'lost_canary@1.1.0', toolName: 'lost_canary', stableId: 'lost_canary@1.0.0', targetHealth: 'healthy', origin: 'registration', healId: null, workflowId: canaryWorkflowId('lost_canary@1.1.0'), mirrorFraction: 0.2 });
+    expect((await lineageViolations(store)).map((v) => `${v.invariant}: ${v.message}`)).toEqual(['canary: stray_canary@1.0.0 is CANARY without a running canary']);
+    expect((await allViolations(store, temporal.client)).map((v) => v.message)).toContain(
+      'the canary of lost_canary@1.1.0 is recorded as running, but Temporal says canary:lost_canary@1.1.0 is NOT_FOUND',
+    );
+  }, 60_000);
 });
