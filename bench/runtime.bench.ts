@@ -2,16 +2,19 @@
  * npm run bench:runtime — the cost of the runtime guard and of recording, side by side in one run:
  *   1. a raw isolated-vm call of a tool vs ToolRuntime.call of the same tool (per-call overhead);
  *   2. sustained execution recording into PostgreSQL (executions/s);
- *   3. the fleet health query over 10,000 versions × 100 executions.
+ *   3. the fleet health query over 10,000 versions × 100 executions today and 100 in the 29 days before;
+ *   4. the cost of isolating calls (a fresh context per call) against one shared context (before #16);
+ *   5. recording into the day-partitioned executions against the same into a plain table (before #16).
  */
 import { performance } from 'node:perf_hooks';
-import ivm from 'isolated-vm';
+import ivm from '../src/sandbox/isolated-vm.js';
 import { defaultConfig } from '../src/config/schema.js';
 import { detectRuntimeFailures } from '../src/detection/runtime-health.js';
 import { createPrismaClient } from '../src/infra/database.js';
 import { LineageStore } from '../src/lineage/store.js';
 import { ExecutionRecorder } from '../src/runtime/execution-recorder.js';
 import { ToolRuntime } from '../src/runtime/tool-runtime.js';
+import { Sandbox, type SandboxIsolation } from '../src/sandbox/sandbox.js';
 import { benchDatabase, fmtMs, medianOf, printFigures, progress, time } from './support.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
@@ -52,6 +55,28 @@ async function runtimeSamples(runtime: ToolRuntime, n: number): Promise<number[]
   return samples;
 }
 
+/**
+ * Sandbox calls of CODE, `n` of them. `turns`: yield to the event loop between calls, as a server
+ * answering requests does, so the next call's context can be prepared off the call path; without it
+ * every call makes its context on the caller's thread (a tight loop: the worst case).
+ */
+async function sandboxSamples(isolation: SandboxIsolation, n: number, turns: boolean): Promise<number[]> {
+  const sandbox = new Sandbox(defaultConfig().sandbox, { isolation });
+  const samples: number[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const input = `"user${i % 100}@example.com"`;
+      const t = performance.now();
+      sandbox.runJson('bench', CODE, input);
+      samples.push(performance.now() - t);
+      if (turns) await new Promise((r) => setTimeout(r, 0));
+    }
+  } finally {
+    sandbox.close();
+  }
+  return samples;
+}
+
 async function main(): Promise<void> {
   const db = await benchDatabase('dise_bench_runtime');
   const prisma = createPrismaClient(db.url, { poolSize: 4 });
@@ -86,26 +111,77 @@ async function main(): Promise<void> {
     rows.push(['ToolRuntime.call, same tool (median)', `${guardedUs.toFixed(1)} µs`, 'resolve + guard + run + record']);
     rows.push(['overhead per call', `${(guardedUs - rawUs).toFixed(1)} µs`, 'target < 20 µs']);
 
-    // 2. Recording throughput: RECORDS executions through the batched recorder into PostgreSQL.
-    progress(`recording: ${RECORDS.toLocaleString()} executions in batches of ${config.runtime.batch_size}…`);
-    const recorder = new ExecutionRecorder(db.pool, {
-      batchSize: config.runtime.batch_size,
-      flushIntervalMs: 50,
-      failureCountTrigger: 3,
-      onCrossing: () => undefined,
-    });
-    const recorded = await time(async () => {
-      for (let i = 0; i < RECORDS; i++) {
-        const ok = i % 20 !== 0;
-        const full = recorder.record({ versionId: 'bench_tool@1.0.0', ok, errorType: ok ? null : 'TypeError', errorMessage: ok ? null : 'boom', durationMs: 0.02, inputJson: `"user${i}@example.com"` });
-        if (full) await full; // backpressure, as in the runtime
-        if (i % 5000 === 4999) await new Promise((r) => setImmediate(r));
+    // 1b. Isolation between calls: one shared context (before #16) vs a fresh context per call.
+    const ISOLATION_CALLS = Math.max(200, Math.floor(CALLS / 10));
+    progress(`isolation: ${ISOLATION_CALLS.toLocaleString()} sandbox calls per mode…`);
+    const shared: number[] = [];
+    const fresh: number[] = [];
+    const freshTight: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      shared.push(...(await sandboxSamples('shared', ISOLATION_CALLS / 5, true)));
+      fresh.push(...(await sandboxSamples('per_call', ISOLATION_CALLS / 5, true)));
+      freshTight.push(...(await sandboxSamples('per_call', ISOLATION_CALLS / 5, false)));
+    }
+    const sharedUs = median(shared) * 1000;
+    const freshUs = median(fresh) * 1000;
+    const tightUs = median(freshTight) * 1000;
+    figures.sharedContextCallUs = sharedUs;
+    figures.freshContextCallUs = freshUs;
+    figures.freshContextTightLoopCallUs = tightUs;
+    figures.isolationCostRatio = freshUs / sharedUs;
+    rows.push(['sandbox call, one shared context (before #16)', `${sharedUs.toFixed(1)} µs`, 'baseline: state leaks between calls']);
+    rows.push(['sandbox call, fresh context per call (default)', `${freshUs.toFixed(1)} µs`, `×${(freshUs / sharedUs).toFixed(1)}; context made ahead on the isolate thread`]);
+    rows.push(['  same, tight loop (no spare ready)', `${tightUs.toFixed(1)} µs`, `×${(tightUs / sharedUs).toFixed(1)}; context made on the call path`]);
+
+    // 2. Recording throughput, into the day-partitioned executions and, as the baseline, into a
+    // plain table of the same columns and indexes swapped in under the same name (what it was before
+    // issue #16), interleaved in rounds so machine noise hits both alike.
+    const record = async (n: number): Promise<number> => {
+      const recorder = new ExecutionRecorder(db.pool, {
+        batchSize: config.runtime.batch_size,
+        flushIntervalMs: 50,
+        failureCountTrigger: 3,
+        onCrossing: () => undefined,
+      });
+      const recorded = await time(async () => {
+        for (let i = 0; i < n; i++) {
+          const ok = i % 20 !== 0;
+          const full = recorder.record({ versionId: 'bench_tool@1.0.0', ok, errorType: ok ? null : 'TypeError', errorMessage: ok ? null : 'boom', durationMs: 0.02, inputJson: `"user${i}@example.com"` });
+          if (full) await full; // backpressure, as in the runtime
+          if (i % 5000 === 4999) await new Promise((r) => setImmediate(r));
+        }
+        await recorder.close();
+      });
+      return recorded.ms;
+    };
+    const usePlain = async (plain: boolean) => {
+      if (plain) {
+        await db.pool.query('ALTER TABLE executions RENAME TO executions_partitioned_bench');
+        await db.pool.query('ALTER TABLE executions_plain_bench RENAME TO executions');
+      } else {
+        await db.pool.query('ALTER TABLE executions RENAME TO executions_plain_bench');
+        await db.pool.query('ALTER TABLE executions_partitioned_bench RENAME TO executions');
       }
-      await recorder.close();
-    });
-    const perSecond = RECORDS / (recorded.ms / 1000);
+    };
+    await db.pool.query(`CREATE TABLE executions_plain_bench (LIKE executions INCLUDING DEFAULTS INCLUDING INDEXES)`);
+    const ROUNDS = 4;
+    progress(`recording: ${RECORDS.toLocaleString()} executions in batches of ${config.runtime.batch_size}, partitioned vs plain, ${ROUNDS} rounds…`);
+    let partitionedMs = 0;
+    let plainMs = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      partitionedMs += await record(RECORDS / ROUNDS);
+      await usePlain(true);
+      plainMs += await record(RECORDS / ROUNDS);
+      await usePlain(false);
+    }
+    await db.pool.query('DROP TABLE executions_plain_bench');
+    const perSecond = RECORDS / (partitionedMs / 1000);
+    const plainPerSecond = RECORDS / (plainMs / 1000);
     figures.recordsPerSecond = perSecond;
-    rows.push([`recording ${RECORDS.toLocaleString()} executions`, `${Math.round(perSecond).toLocaleString()}/s`, `${fmtMs(recorded.ms)} in all, target >= 20,000/s`]);
+    figures.plainRecordsPerSecond = plainPerSecond;
+    figures.recordingRatio = perSecond / plainPerSecond;
+    rows.push([`recording ${RECORDS.toLocaleString()} executions (day partitions)`, `${Math.round(perSecond).toLocaleString()}/s`, `${fmtMs(partitionedMs)} in all, target >= 20,000/s`]);
+    rows.push([`  same into a plain table (before #16)`, `${Math.round(plainPerSecond).toLocaleString()}/s`, `ratio partitioned/plain ${(perSecond / plainPerSecond).toFixed(2)}, target >= ~1`]);
 
     // 3. The fleet health query.
     progress(`fleet: ${FLEET.toLocaleString()} versions × 100 executions…`);
@@ -123,6 +199,16 @@ async function main(): Promise<void> {
        FROM generate_series(1, $1::int) v, generate_series(1, 100) c`,
       [FLEET],
     );
+    // And a month of history before today, 100 calls per version across 29 day partitions (a 30-day
+    // retention), which the check must not have to probe.
+    const HISTORY = Number(process.env.BENCH_FLEET_HISTORY ?? 100);
+    await db.pool.query(`SELECT dise_ensure_execution_partition((now() AT TIME ZONE 'UTC')::date - d) FROM generate_series(1, 29) d`);
+    await db.pool.query(
+      `INSERT INTO executions (tool_id, ok, duration_ms, input_hash, created_at)
+       SELECT 'fleet_' || v || '@1.0.0', true, 0.05, md5(c::text), date_trunc('day', now()) - (1 + c % 29) * interval '1 day'
+       FROM generate_series(1, $1::int) v, generate_series(1, $2::int) c`,
+      [FLEET, HISTORY],
+    );
     await db.pool.query('VACUUM ANALYZE executions');
     await db.pool.query('ANALYZE tool_lineage');
     const thresholds = config.self_healing.thresholds;
@@ -131,7 +217,7 @@ async function main(): Promise<void> {
     const fleetMs = await medianOf(5, () => detectRuntimeFailures(executions, thresholds));
     figures.fleetQueryMs = fleetMs;
     figures.fleetFindings = findings.length;
-    rows.push([`fleet health query (${FLEET.toLocaleString()} versions × 100 executions)`, fmtMs(fleetMs), `median of 5, ${findings.length} findings, target < 300 ms`]);
+    rows.push([`fleet health query (${FLEET.toLocaleString()} versions × 100 executions + ${HISTORY} over 29 older days)`, fmtMs(fleetMs), `median of 5, ${findings.length} findings, target < 300 ms`]);
 
     printFigures('bench:runtime', rows, { bench: 'runtime', ...figures });
   } finally {

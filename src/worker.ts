@@ -1,15 +1,17 @@
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { NativeConnection, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
-import { autoHeartbeat } from './activities/heartbeat.js';
+import { activitySignal } from './activities/cancellation.js';
+import { autoHeartbeat, HEARTBEAT_THROTTLE_MS } from './activities/heartbeat.js';
 import { createActivities } from './activities/index.js';
 import { defaultConfig, type DiseConfig } from './config/schema.js';
 import type { PrismaClient } from './infra/database.js';
+import { PACKAGE_ROOT } from './infra/paths.js';
 import { connectionOptions, taskQueueFromEnv, type TemporalSettings } from './infra/temporal-connection.js';
 import { LineageStore } from './lineage/store.js';
 import { LlmClient, llmSettingsFrom, type LlmSettings } from './llm/client.js';
 import { Sandbox } from './sandbox/sandbox.js';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+export const WORKFLOWS_PATH = path.join(PACKAGE_ROOT, 'src', 'workflows', 'index.ts');
 
 export interface DiseWorkerOptions {
   temporal: TemporalSettings;
@@ -22,6 +24,8 @@ export interface DiseWorkerOptions {
   workflowBundlePath?: string;
   /** Extra activity interceptors (after the built-in heartbeat). */
   activityInterceptors?: ActivityInterceptorsFactory[];
+  /** The sandbox heal steps run tools in (tests: a slow one); by default one with the worker's config. */
+  sandbox?: Sandbox;
   /** Concurrency limits; defaults suit a 2-core machine. */
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
@@ -40,7 +44,8 @@ export async function startWorker(options: DiseWorkerOptions): Promise<RunningWo
   const connection = await NativeConnection.connect(connectionOptions(options.temporal));
   const store = new LineageStore(options.prisma);
   const config = options.config ?? defaultConfig();
-  const sandbox = new Sandbox(config.sandbox);
+  // A cancelled step's remaining tool runs end at once (its activity's cancellation signal).
+  const sandbox = options.sandbox ?? new Sandbox(config.sandbox, { cancellation: activitySignal });
   const llmSettings = options.llm === undefined ? llmSettingsFrom(config) : options.llm;
   const llm = llmSettings ? new LlmClient(llmSettings) : null;
   let worker: Worker;
@@ -54,6 +59,10 @@ export async function startWorker(options: DiseWorkerOptions): Promise<RunningWo
       maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 20,
       maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions ?? 20,
       interceptors: { activity: [autoHeartbeat, ...(options.activityInterceptors ?? [])] },
+      // Heartbeats carry cancellation back: sent at most every 8 s by default (80% of a 10 s
+      // heartbeatTimeout), a cancelled heal would run on for seconds (issue #16).
+      maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE_MS,
+      defaultHeartbeatThrottleInterval: HEARTBEAT_THROTTLE_MS,
     });
   } catch (err) {
     sandbox.close();

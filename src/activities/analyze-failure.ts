@@ -8,6 +8,7 @@ import { analyzeWithLlm } from '../llm/analyst.js';
 import { MalformedAnswerError, PermanentLlmError } from '../llm/client.js';
 import type { FailureAnalysis } from '../shared/heal-types.js';
 import type { PropagationScope } from '../shared/lineage-types.js';
+import { activitySignal, checkpoint, throwIfCancelled } from './cancellation.js';
 import { requireVersion, type ActivityDeps } from './deps.js';
 
 export interface AnalyzeFailureInput {
@@ -51,7 +52,16 @@ function checkedPattern(pattern: string, kind: 'regex' | 'ast' | 'semantic', bad
  * failure, and explains the change (LLM when configured, else a diff-based analysis).
  */
 export function analyzeFailureActivity(deps: ActivityDeps) {
+  const analyze = analysis(deps);
   return async function analyzeFailure(input: AnalyzeFailureInput): Promise<FailureAnalysis> {
+    const result = await analyze(input);
+    throwIfCancelled(); // verdicts reached after a cancellation may rest on aborted tool runs
+    return result;
+  };
+}
+
+function analysis(deps: ActivityDeps) {
+  return async (input: AnalyzeFailureInput): Promise<FailureAnalysis> => {
     const failed = await requireVersion(deps, input.versionId);
     const failure = await deps.store.failures.find(input.failureId);
     const cases = await gatherFailingCases(deps.store, input.versionId, input.failureId);
@@ -71,6 +81,7 @@ export function analyzeFailureActivity(deps: ActivityDeps) {
     let validated: { id: string; code: string } | undefined;
     let lastGood: { id: string; code: string } | undefined;
     for (const candidate of await candidateAncestors(deps.store, input.versionId)) {
+      await checkpoint();
       if (!(await judgeStoredVersion(deps, candidate)).passed) continue;
       validated ??= candidate;
       if (!reproducedByFailed.some((c) => reproduces(deps.sandbox, candidate.code, c))) {
@@ -109,7 +120,10 @@ export function analyzeFailureActivity(deps: ActivityDeps) {
     const pathIds = await pathBetween(deps.store, lastGood.id, input.versionId);
     const codeOf = await deps.store.graph.codes(pathIds);
     const path = pathIds.map((id) => ({ id, code: codeOf.get(id)! }));
-    const { culprit, probes } = await bisect(path, (v) => isBad(deps, v, reproducedByFailed));
+    const { culprit, probes } = await bisect(path, async (v) => {
+      await checkpoint();
+      return isBad(deps, v, reproducedByFailed);
+    });
     const culpritIndex = pathIds.indexOf(culprit);
     const before = path[culpritIndex - 1]!;
     const mutation = (await deps.store.graph.latestMutation(culprit))?.description ?? null;
@@ -144,7 +158,7 @@ export function analyzeFailureActivity(deps: ActivityDeps) {
           goodCode: before.code,
           badCode,
           failingCases: describeCases(reproducedByFailed),
-        });
+        }, activitySignal());
         return {
           ...common,
           recoverable: answer.recoverable,

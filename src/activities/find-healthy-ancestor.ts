@@ -3,6 +3,7 @@ import { candidateAncestors } from '../healing/ancestry.js';
 import { judgeStoredVersion } from '../judge/plans.js';
 import { gatherFailingCases, reproduces, runCase } from '../healing/failing-cases.js';
 import type { AncestorResult } from '../shared/heal-types.js';
+import { checkpoint, throwIfCancelled } from './cancellation.js';
 import type { ActivityDeps } from './deps.js';
 
 export interface FindHealthyAncestorInput {
@@ -27,6 +28,7 @@ export function findHealthyAncestorActivity(deps: ActivityDeps) {
     ];
     const tried: AncestorResult['tried'] = [];
     for (const candidate of await candidateAncestors(deps.store, input.culpritId)) {
+      await checkpoint();
       const today = await judgeStoredVersion(deps, candidate);
       if (!today.passed) {
         tried.push({ id: candidate.id, passed: false, why: today.why });
@@ -45,6 +47,7 @@ export function findHealthyAncestorActivity(deps: ActivityDeps) {
         const key = createHash('sha256').update(JSON.stringify(c.input)).digest('hex').slice(0, 10);
         return [{ name: `minted: ${input.failedId} input ${key}`, input: c.input, expected, sourceFailureId: c.failureId ?? input.failureId }];
       });
+      throwIfCancelled(); // outputs of a cancelled step are not to be pinned as tests
       await deps.store.tests.mint(candidate.id, minted);
       return { ancestorId: candidate.id, tried, mintedTests: minted.length };
     }

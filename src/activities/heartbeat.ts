@@ -1,8 +1,15 @@
 import type { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 
-/** How often running activities report liveness; the workflow's heartbeatTimeout is a few of these. */
-export const HEARTBEAT_INTERVAL_MS = 1000;
+/**
+ * How often running activities report liveness; the workflow's heartbeatTimeout is many of these.
+ * A cancellation reaches an activity only in the answer to a heartbeat, so this (with the worker's
+ * heartbeat throttle, HEARTBEAT_THROTTLE_MS) bounds how long a cancelled step keeps running.
+ */
+export const HEARTBEAT_INTERVAL_MS = 250;
+
+/** The worker sends a heartbeat at most this often (Temporal's default is 80% of heartbeatTimeout). */
+export const HEARTBEAT_THROTTLE_MS = 250;
 
 /**
  * Heartbeats every running activity while it runs. With a short heartbeatTimeout in the workflow's

@@ -6,6 +6,7 @@ import { finishCanaryActivity } from './finish-canary.js';
 import { findHealthyAncestorActivity } from './find-healthy-ancestor.js';
 import { finishHealActivity } from './finish-heal.js';
 import { judgeCanaryActivity } from './judge-canary.js';
+import { maintainExecutionsActivity } from './maintain-executions.js';
 import { promoteActivity } from './promote.js';
 import { propagateRuleActivity } from './propagate-rule.js';
 import { pruneBranchActivity } from './prune-branch.js';
@@ -35,6 +36,7 @@ export function createActivities(deps: ActivityDeps) {
     monitorSettings: monitorSettingsActivity(deps),
     judgeCanary: judgeCanaryActivity(deps),
     finishCanary: finishCanaryActivity(deps),
+    maintainExecutions: maintainExecutionsActivity(deps),
   };
 }
 

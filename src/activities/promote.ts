@@ -2,6 +2,7 @@ import { judgeStoredVersion } from '../judge/plans.js';
 import { LineageError } from '../lineage/errors.js';
 import type { HealProgress, PromoteResult, RegenerationStrategy, SetAsideTest } from '../shared/heal-types.js';
 import { canaryWorkflowId } from '../shared/constants.js';
+import { checkpoint, throwIfCancelled } from './cancellation.js';
 import { requireVersion, type ActivityDeps } from './deps.js';
 
 export interface PromoteInput {
@@ -133,8 +134,10 @@ export function promoteActivity(deps: ActivityDeps) {
     const codes = await deps.store.graph.codes(degraded.map((d) => d.id));
     const restored: string[] = [];
     for (const [id, code] of codes) {
+      await checkpoint();
       if ((await judgeStoredVersion(deps, { id, code })).passed) restored.push(id);
     }
+    throwIfCancelled(); // verdicts of a cancelled step restore nothing
     restored.sort();
     await deps.store.graph.restore(restored);
     const canary = await deps.store.canaries.get(newVersionId);

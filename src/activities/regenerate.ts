@@ -4,6 +4,7 @@ import { revertChange } from '../healing/revert.js';
 import { MalformedAnswerError, PermanentLlmError } from '../llm/client.js';
 import { regenerateWithLlm, reviseWithLlm } from '../llm/regenerator.js';
 import type { RegenerationCandidate, RegenerationStrategy } from '../shared/heal-types.js';
+import { activitySignal } from './cancellation.js';
 import { requireVersion, type ActivityDeps } from './deps.js';
 
 export interface RegenerateInput {
@@ -85,7 +86,7 @@ export function regenerateActivity(deps: ActivityDeps) {
           rules,
           rejections: input.rejections,
           attempt: input.attempt,
-        });
+        }, activitySignal());
         return { strategy: 'llm', code: answer.code, notes: answer.notes, builtOn: input.failedId };
       }
       const goal = (await store.graph.latestMutation(input.culpritId))?.description ?? `improve ${input.ancestorId}`;
@@ -96,7 +97,7 @@ export function regenerateActivity(deps: ActivityDeps) {
         rules,
         rejections: input.rejections,
         attempt: input.attempt,
-      });
+      }, activitySignal());
       return { strategy: 'llm', code: answer.code, notes: answer.notes, builtOn: input.ancestorId };
     } catch (err) {
       if (err instanceof MalformedAnswerError || err instanceof PermanentLlmError) {

@@ -3,6 +3,7 @@ import { pathBetween } from '../healing/ancestry.js';
 import { judgeWithScope, toSuiteTests } from '../judge/plans.js';
 import { codeHash } from '../lineage/tool-code.js';
 import type { CandidateValidation, FeaturesKept, RegenerationStrategy, SetAsideTest } from '../shared/heal-types.js';
+import { checkpoint } from './cancellation.js';
 import { requireVersion, type ActivityDeps } from './deps.js';
 
 export interface ValidateCandidateInput {
@@ -35,6 +36,7 @@ export function validateCandidateActivity(deps: ActivityDeps) {
     const { store } = deps;
     const ancestor = await requireVersion(deps, input.ancestorId);
     const onFailed = input.builtOn === input.failedId;
+    await checkpoint();
 
     // Tests introduced from the culprit down to the failed version: the features at stake.
     const path = new Set(input.culpritId === input.failedId ? [input.failedId] : await pathBetween(store, input.culpritId, input.failedId));
@@ -68,6 +70,7 @@ export function validateCandidateActivity(deps: ActivityDeps) {
             skip: input.requireTests ? {} : { suite: why, regression: why },
           },
     );
+    await checkpoint(); // the judge's verdict is moot for a cancelled heal
     return { ok: verdict.passed, rejections: verdict.rejections, testsRun: verdict.testsRun, replayed: verdict.replayed, setAside: onFailed ? setAside : [], features };
   };
 }

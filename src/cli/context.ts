@@ -1,25 +1,20 @@
+import pg from 'pg';
 import type { DiseConfig } from '../config/schema.js';
-import { createPrismaClient, type PrismaClient } from '../infra/database.js';
+import type { PrismaClient } from '../infra/database.js';
 import { readLiveDevState } from '../infra/dev-state.js';
 import { readMigrations } from '../infra/migrator.js';
-import { startEmbeddedPostgres, type RunningPostgres } from '../infra/postgres.js';
+import type { RunningPostgres } from '../infra/postgres.js';
 import { temporalSettingsFromEnv, type TemporalSettings } from '../infra/temporal-connection.js';
-import { migrate } from '../infra/migrator.js';
-import { LineageStore } from '../lineage/store.js';
+import type { LineageStore } from '../lineage/store.js';
 import { DEFAULT_NAMESPACE } from '../shared/constants.js';
 import { UsageError } from './errors.js';
 
-export interface Output {
-  /** Messages and progress: stderr, so stdout stays parseable. */
-  info(line: string): void;
-  /** Results: stdout. */
-  result(text: string): void;
-}
+// Prisma, the embedded PostgreSQL and the migrator are imported when a command opens them: the quick
+// commands (call, report, lineage, tool list) use a node-postgres pool and never load Prisma's
+// client (issue #16: under 300 ms each).
 
-export const consoleOutput: Output = {
-  info: (line) => process.stderr.write(line + '\n'),
-  result: (text) => process.stdout.write(text.endsWith('\n') ? text : text + '\n'),
-};
+export { consoleOutput, type Output } from './output.js';
+import type { Output } from './output.js';
 
 export interface DatabaseHandle {
   url: string;
@@ -34,15 +29,8 @@ export interface DatabaseHandle {
  * duration of the command.
  */
 export async function openDatabase(out: Output, config?: DiseConfig, env: NodeJS.ProcessEnv = process.env): Promise<DatabaseHandle> {
-  let url = env.DATABASE_URL || config?.database.url || undefined;
-  let embedded: RunningPostgres | undefined;
-  if (!url) url = readLiveDevState()?.database;
-  if (!url) {
-    out.info('starting the embedded PostgreSQL under .dise/ (run `dise dev` to keep it running)');
-    embedded = await startEmbeddedPostgres();
-    url = embedded.url;
-    await migrate(url, { log: out.info });
-  }
+  const { url, embedded } = await databaseUrl(out, config, env);
+  const [{ createPrismaClient }, { LineageStore }] = await Promise.all([import('../infra/database.js'), import('../lineage/store.js')]);
   const prisma = createPrismaClient(url);
   try {
     await assertMigrated(prisma);
@@ -62,13 +50,48 @@ export async function openDatabase(out: Output, config?: DiseConfig, env: NodeJS
   };
 }
 
+/** The URL of the database a command works on; starts (and migrates) the embedded one when there is none. */
+async function databaseUrl(out: Output, config: DiseConfig | undefined, env: NodeJS.ProcessEnv): Promise<{ url: string; embedded?: RunningPostgres }> {
+  const url = env.DATABASE_URL || config?.database.url || readLiveDevState()?.database;
+  if (url) return { url };
+  out.info('starting the embedded PostgreSQL under .dise/ (run `dise dev` to keep it running)');
+  const [{ startEmbeddedPostgres }, { migrate }] = await Promise.all([import('../infra/postgres.js'), import('../infra/migrator.js')]);
+  const embedded = await startEmbeddedPostgres();
+  await migrate(embedded.url, { log: out.info });
+  return { url: embedded.url, embedded };
+}
+
+export interface PoolHandle {
+  url: string;
+  pool: pg.Pool;
+}
+
+/**
+ * The database as a node-postgres pool, for the quick commands: the same database openDatabase
+ * picks, the same migration check, no Prisma.
+ */
+export async function withPool<T>(out: Output, fn: (db: PoolHandle) => Promise<T>, config?: DiseConfig, env: NodeJS.ProcessEnv = process.env): Promise<T> {
+  const { url, embedded } = await databaseUrl(out, config, env);
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  try {
+    await assertMigratedSql((sql) => pool.query<{ migration_name: string }>(sql).then((r) => r.rows));
+    return await fn({ url, pool });
+  } finally {
+    await pool.end();
+    await embedded?.stop();
+  }
+}
+
 /** Refuses to work on a database that lacks our migrations, with the command that fixes it. */
 export async function assertMigrated(prisma: PrismaClient): Promise<void> {
+  await assertMigratedSql((sql) => prisma.$queryRawUnsafe<{ migration_name: string }[]>(sql));
+}
+
+async function assertMigratedSql(query: (sql: string) => Promise<{ migration_name: string }[]>): Promise<void> {
   const expected = readMigrations().map((m) => m.name);
   let applied: string[] = [];
   try {
-    const rows = await prisma.$queryRaw<{ migration_name: string }[]>`
-      SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`;
+    const rows = await query(`SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`);
     applied = rows.map((r) => r.migration_name);
   } catch {
     applied = [];

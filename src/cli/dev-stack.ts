@@ -5,6 +5,10 @@ import { connectTemporalClient } from '../client/connection.js';
 import { ensureHealthMonitor } from '../client/monitor-client.js';
 import { DEFAULT_NAMESPACE } from '../shared/constants.js';
 import { startWorker, type RunningWorker } from '../worker.js';
+import { LineageStore } from '../lineage/store.js';
+import { taskQueueFromEnv } from '../infra/temporal-connection.js';
+import { defaultConfig } from '../config/schema.js';
+import { generateToken, startDashboard, type RunningDashboard } from '../ui/server.js';
 import { createPrismaClient, redactUrl, type PrismaClient } from '../infra/database.js';
 import { readDevState, removeDevState, writeDevState, type DevState } from '../infra/dev-state.js';
 import { migrate } from '../infra/migrator.js';
@@ -95,10 +99,21 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       }
     }
 
+    // The dashboard: config.yaml's port, or any free one when that is taken (or DISE_FREE_PORTS=1).
+    const config = options.config ?? defaultConfig();
+    const token = config.ui.token ?? generateToken();
+    const dashboardOptions = { store: new LineageStore(prisma), databaseUrl, temporal, temporalUiUrl: server?.uiUrl ?? null, taskQueue: taskQueueFromEnv(env), config, token, host: config.ui.host };
+    const dashboard: RunningDashboard = await startDashboard({ ...dashboardOptions, port: env.DISE_FREE_PORTS === '1' ? 0 : config.ui.port }).catch(() =>
+      startDashboard({ ...dashboardOptions, port: 0 }),
+    );
+    stopping.push(() => dashboard.close());
+    log(`dashboard ${dashboard.url}${config.ui.token ? '' : ` (operator token for actions, shown once: ${token})`}`);
+
     const state: DevState = {
       pid: process.pid,
       temporal: temporal.address,
       ui: server?.uiUrl ?? null,
+      dashboard: dashboard.url,
       namespace: temporal.namespace ?? DEFAULT_NAMESPACE,
       database: databaseUrl,
       temporalPid: server?.pid ?? null,

@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { DiseConfig } from '../config/schema.js';
-import { consoleOutput, type Output } from './context.js';
+import { consoleOutput, type Output } from './output.js';
 import { LINEAGE_FORMATS } from './lineage-formats.js';
 import { describeError, EXIT, exitCodeFor } from './errors.js';
 
@@ -39,7 +39,7 @@ Examples:
     .command('dev')
     .description('start the embedded stack: PostgreSQL, migrations, Temporal dev server + UI, and a worker')
     .option('--no-worker', 'do not run a worker in this process')
-    .addHelpText('after', '\nPrints `ready temporal=… ui=… database=…` and writes .dise/dev.json. Ctrl-C stops it.\n\nExample:\n  $ dise dev')
+    .addHelpText('after', '\nPrints `ready temporal=… ui=… database=… dashboard=…` and writes .dise/dev.json. Ctrl-C stops it.\n\nExample:\n  $ dise dev')
     .action(async (opts: { worker: boolean }) => (await import('./commands/dev.js')).dev(opts, config(), out));
 
   program
@@ -132,16 +132,20 @@ Examples:
   program
     .command('report')
     .description('report a wrong result or failure of a version, observed outside the runtime')
-    .argument('<id>', 'version id (or tool name: its routed version)')
-    .requiredOption('--input <json>', 'the input that gave the wrong result')
+    .argument('[id]', 'version id (or tool name: its routed version); with --stdin, the default for lines without "id"')
+    .option('--input <json>', 'the input that gave the wrong result (required without --stdin)')
     .option('--observed <json>', 'what the tool returned')
     .option('--expected <json>', 'what it should have returned (becomes a regression test when healed)')
     .option('--description <text>', "what went wrong, e.g. \"Accepted 'user@@domain.com'\"")
     .addOption(new Option('--severity <level>', 'how bad it is; critical signals the monitor at once').choices(['critical', 'high', 'medium', 'low']))
-    .option('--json', 'print the stored failure as JSON')
-    .addHelpText('after', `\nExample:\n  $ dise report email_validator@2.1.0 --input '"user@@domain.com"' --observed true --expected false`)
-    .action(async (id: string, opts: { input: string; observed?: string; expected?: string; description?: string; severity?: string; json?: boolean }) =>
-      (await import('./commands/report.js')).report(id, { ...opts, json: Boolean(opts.json) }, config(), out),
+    .option('--stdin', 'read many reports as NDJSON from stdin, one per line: {"id", "input", "observed", "expected", "description", "severity"}')
+    .option('--json', 'print the stored failure as JSON (one line per report)')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  $ dise report email_validator@2.1.0 --input '"user@@domain.com"' --observed true --expected false\n  $ printf '%s\\n' '{"id":"email_validator@2.1.0","input":"a@@b.co","observed":true,"expected":false}' | dise report --stdin`,
+    )
+    .action(async (id: string | undefined, opts: { input?: string; observed?: string; expected?: string; description?: string; severity?: string; json?: boolean; stdin?: boolean }) =>
+      (await import('./commands/report.js')).report(id, { ...opts, json: Boolean(opts.json), stdin: Boolean(opts.stdin) }, config(), out),
     );
 
   program
@@ -198,6 +202,13 @@ Examples:
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ dise health')
     .action(async (opts: { json?: boolean }) => (await import('./commands/health.js')).health({ json: Boolean(opts.json) }, config(), out));
+  program
+    .command('ui')
+    .description('serve the dashboard: tools, lineage graphs, versions, health, heals and rules, live, with guarded actions')
+    .option('--host <host>', 'address to listen on (default: ui.host in config.yaml, 127.0.0.1)')
+    .option('--port <port>', 'port to listen on, 0 for any free one (default: ui.port in config.yaml, 4300)')
+    .addHelpText('after', '\nPrints `dashboard=<url>`. Actions (start, cancel, retry a heal; pause, resume the monitor) need the\noperator token: ui.token in config.yaml, else one generated at start and printed once.\n\nExample:\n  $ dise ui --port 4300')
+    .action(async (opts: { host?: string; port?: string }) => (await import('./commands/ui.js')).ui(opts, config(), out));
   program
     .command('doctor')
     .description('check the lineage invariants (acyclic, usable routes, taint, rule inheritance, regenerated edges, heal runs vs Temporal)')

@@ -141,6 +141,13 @@ export const configSchema = z.strictObject({
     memory_limit_mb: z.int().min(8).max(4096).default(64),
     /** Largest JSON output a tool may return. */
     max_output_bytes: z.int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    /**
+     * How the runtime keeps calls apart: `per_call` (a fresh context per call: no call sees another's
+     * state, and callers get exactly what the suite, replay and differential check judged) or
+     * `shared` (one context per version, ~0.3 ms a call cheaper; a tool's module-level state then
+     * persists between calls). Heal steps always run per call.
+     */
+    isolation: z.enum(['per_call', 'shared']).default('per_call'),
   }),
   runtime: section({
     /** Execution records are written in batches of at most this many… */
@@ -158,6 +165,26 @@ export const configSchema = z.strictObject({
       /** Tools whose inputs must never be kept, whatever `enabled` says. */
       exclude_tools: z.array(z.string().min(1)).default([]),
     }),
+    /**
+     * A tool whose routed version is known to answer wrongly (a heal ended unhealed on it) and that
+     * has no healthy alternative: `refuse` its calls with ToolPrunedError, or `serve_with_warning`
+     * (answer, say so in the result, record the warning with the execution).
+     */
+    known_wrong_policy: z.enum(['refuse', 'serve_with_warning']).default('refuse'),
+    /**
+     * Days of executions kept (day partitions; older days are dropped by the health monitor's hourly
+     * maintenance after being summed into per-version hourly rollups, which are kept).
+     */
+    execution_retention_days: z.int().min(1).max(3650).default(30),
+  }),
+  /** The dashboard (`dise ui`, and `dise dev`). */
+  ui: section({
+    /** Where it listens: loopback unless told otherwise. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** 0: any free port. */
+    port: z.int().min(0).max(65_535).default(4300),
+    /** Bearer token of its actions; none means one is generated at start and printed once. */
+    token: z.string().min(16).nullable().default(null),
   }),
 });
 

@@ -3,7 +3,7 @@ import type { RunningHealRun } from '../lineage/heal-runs.js';
 import type { LineageStore } from '../lineage/store.js';
 
 export interface Violation {
-  invariant: 'acyclic' | 'routes' | 'taint' | 'rules' | 'regenerated' | 'reverts' | 'heal-runs' | 'canary';
+  invariant: 'acyclic' | 'routes' | 'taint' | 'rules' | 'regenerated' | 'reverts' | 'heal-runs' | 'executions' | 'canary';
   message: string;
   ids: string[];
 }
@@ -89,10 +89,25 @@ export async function canaryRunViolations(running: { candidateId: string; workfl
   return violations;
 }
 
-/** Everything `dise doctor` checks: the lineage invariants, and the heal runs and canaries against Temporal. */
+/**
+ * One violation per version whose execution_count differs from what the hourly rollups (for the
+ * hours already summed) and the executions still stored (after them) account for: calls counted but
+ * lost, or recorded but not counted. Counts a runtime carries to its next write (a version locked by
+ * another runtime) show here until that write, a fraction of a second.
+ */
+export async function executionViolations(store: LineageStore): Promise<Violation[]> {
+  return (await store.retention.counterMismatches()).map((m) => ({
+    invariant: 'executions' as const,
+    message: `${m.tool_id} counts ${m.counted} call(s), but its rollups and stored executions hold ${m.accounted}`,
+    ids: [m.tool_id],
+  }));
+}
+
+/** Everything `dise doctor` checks: the lineage invariants, the execution counters, and the heal runs and canaries against Temporal. */
 export async function allViolations(store: LineageStore, client: Client): Promise<Violation[]> {
   return [
     ...(await lineageViolations(store)),
+    ...(await executionViolations(store)),
     ...(await healRunViolations(await store.healRuns.running(), client)),
     ...(await canaryRunViolations(await store.canaries.running(), client)),
   ];

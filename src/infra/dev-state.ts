@@ -8,6 +8,8 @@ export interface DevState {
   pid: number;
   temporal: string;
   ui: string | null;
+  /** The dashboard's URL (`dise ui`, started by `dise dev`). */
+  dashboard?: string | null;
   namespace: string;
   database: string;
   temporalPid: number | null;
@@ -44,6 +46,6 @@ export function removeDevState(dir = stateDir()): void {
   rmSync(devStateFile(dir), { force: true });
 }
 
-export function readyLine(state: Pick<DevState, 'temporal' | 'ui' | 'database'>): string {
-  return `ready temporal=${state.temporal} ui=${state.ui ?? 'none'} database=${state.database}`;
+export function readyLine(state: Pick<DevState, 'temporal' | 'ui' | 'database' | 'dashboard'>): string {
+  return `ready temporal=${state.temporal} ui=${state.ui ?? 'none'} database=${state.database} dashboard=${state.dashboard ?? 'none'}`;
 }

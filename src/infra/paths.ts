@@ -2,8 +2,19 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The dise-heal package root (where package.json and prisma/ live), wherever it is run from. */
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/**
+ * The dise-heal package root (where package.json and prisma/ live), wherever it is run from: the
+ * first folder above this module with both (src/infra in the sources, .dise/cache/cli-… in the CLI's
+ * bundle, see bin/dise.mjs).
+ */
+export const PACKAGE_ROOT = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function findPackageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'prisma', 'schema.prisma'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(from, '../..');
+  }
+}
 
 export const MIGRATIONS_DIR = path.join(PACKAGE_ROOT, 'prisma', 'migrations');
 export const SCHEMA_FILE = path.join(PACKAGE_ROOT, 'prisma', 'schema.prisma');

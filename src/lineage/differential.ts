@@ -1,5 +1,6 @@
 import type { PrismaClient } from '../infra/database.js';
 import type { DifferentialReport, JsonValue, MutationType } from '../shared/lineage-types.js';
+import { toDifferentialReport, type DifferentialRow } from './quick-reads.js';
 import { asJson, type Db } from './sql.js';
 
 /** differential_checks (and the declared mutation a check reads): what each version was compared on. */
@@ -35,30 +36,7 @@ export class DifferentialStore {
   async latestFor(versionIds: string[], db: Db = this.prisma): Promise<Map<string, DifferentialReport>> {
     if (!versionIds.length) return new Map();
     const rows = await db.differentialCheck.findMany({ where: { toolId: { in: versionIds } }, orderBy: { id: 'desc' }, distinct: ['toolId'] });
-    return new Map(
-      rows.map((r) => {
-        const sources = r.sources as { suite: number; recorded: number; generated: number; unjudged?: number; differing?: number };
-        const differences = r.differences as unknown as DifferentialReport['differences'];
-        return [
-          r.toolId,
-          {
-            versionId: r.toolId,
-            parents: r.parentIds as string[],
-            mutationType: r.mutationType as MutationType | null,
-            judgedAs: r.judgedAs as MutationType,
-            verdict: r.verdict as DifferentialReport['verdict'],
-            seed: r.seed,
-            inputs: r.inputs,
-            unjudged: sources.unjudged ?? 0,
-            sources: { suite: sources.suite, recorded: sources.recorded, generated: sources.generated },
-            differing: sources.differing ?? differences.length,
-            differences,
-            message: r.message,
-            durationMs: r.durationMs,
-          } satisfies DifferentialReport,
-        ];
-      }),
-    );
+    return new Map(rows.map((r) => [r.toolId, toDifferentialReport(r as unknown as DifferentialRow)]));
   }
 
   /** Every stored difference input of a version (for tests and the doctor). */

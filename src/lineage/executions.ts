@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { PrismaClient } from '../infra/database.js';
 import type { JsonValue } from '../shared/lineage-types.js';
-import { isRoutable, type Db } from './sql.js';
+import type { Db } from './sql.js';
+import { jsonbSafeText, ROUTABLE_HEALTH_LIST, textSafe } from './sql-text.js';
 
 /** One call as the runtime stores it (`inputJson` is kept only when `keepInput`). */
 export interface ExecutionRow {
@@ -34,10 +35,10 @@ export async function insertExecutions(client: pg.PoolClient, rows: ExecutionRow
       rows.map((r) => r.versionId),
       rows.map((r) => r.ok),
       rows.map((r) => r.errorType),
-      rows.map((r) => r.errorMessage),
+      rows.map((r) => textSafe(r.errorMessage)),
       rows.map((r) => r.durationMs),
       rows.map((r) => r.inputHash),
-      rows.map((r) => r.inputJson),
+      rows.map((r) => (r.inputJson === null ? null : jsonbSafeText(r.inputJson))),
     ],
   );
 }
@@ -68,6 +69,14 @@ export async function addExecutionCounts(client: pg.PoolClient, ids: string[], c
 }
 
 /** A routable version's window of recent calls, or its fitness trend, as the fleet check finds it. */
+/**
+ * How far back the fleet check looks for a version's last calls: health is about how a version
+ * behaves now, and the bound lets PostgreSQL prune every older day partition of executions (with a
+ * 30-day retention, each version would otherwise be probed in 30+ partitions).
+ */
+export const FLEET_LOOKBACK = '24 hours';
+const RECENT = `created_at > now() - interval '${FLEET_LOOKBACK}' AND created_at <= now()`;
+
 export interface FleetRow {
   tool_id: string;
   kind: 'error_rate' | 'fitness';
@@ -108,16 +117,20 @@ export class ExecutionStore {
 
   /**
    * The fleet check in one statement: for every routable version (only routed ones with
-   * `onlyRouted`), the error rate over its last `window` calls (index-backed, at least 10 calls)
+   * `onlyRouted`), the error rate over its last `window` calls of the last FLEET_LOOKBACK (index-only
+   * over the latest day partitions, however long the retention; at least 10 calls)
    * above `errorRate`, and the drop of its last 5 fitness scores against the earlier ones above
    * `degradation`.
    */
   async fleetFindings({ window, errorRate, degradation, onlyRouted }: { window: number; errorRate: number; degradation: number; onlyRouted: boolean }): Promise<FleetRow[]> {
-    return this.prisma.$queryRaw<FleetRow[]>`
+    // A plain statement (no Prisma.sql fragments): the runtime imports this module, and must not load
+    // Prisma's client for it (`dise call` start-up).
+    return this.prisma.$queryRawUnsafe<FleetRow[]>(
+      `
       WITH candidates AS (
         SELECT t.tool_id FROM tool_lineage t
-        WHERE ${isRoutable('t')}
-          AND (NOT ${onlyRouted}::boolean OR EXISTS (SELECT 1 FROM routes r WHERE r.version_id = t.tool_id))
+        WHERE t.health_status IN (${ROUTABLE_HEALTH_LIST})
+          AND (NOT $4::boolean OR EXISTS (SELECT 1 FROM routes r WHERE r.version_id = t.tool_id))
       ),
       rated AS (
         -- Index-only scans of (tool_id, id DESC, ok, error_type): the last N calls of every candidate.
@@ -125,18 +138,18 @@ export class ExecutionStore {
         FROM candidates c
         CROSS JOIN LATERAL (
           SELECT count(*)::int AS calls, count(*) FILTER (WHERE NOT e.ok)::int AS errors
-          FROM (SELECT ok FROM executions WHERE tool_id = c.tool_id ORDER BY id DESC LIMIT ${window}) e
+          FROM (SELECT ok FROM executions WHERE tool_id = c.tool_id AND ${RECENT} ORDER BY id DESC LIMIT $1) e
         ) w
-        WHERE w.calls >= 10 AND w.errors::float8 / w.calls > ${errorRate}
+        WHERE w.calls >= 10 AND w.errors::float8 / w.calls > $2
       ),
       windowed AS (
         -- Details only for the versions over the threshold: the most common error in the window
         -- (still index-only) and the message of the latest failure (one row).
         SELECT r.tool_id, r.calls, r.errors,
-               (SELECT e.error_type FROM (SELECT ok, error_type FROM executions WHERE tool_id = r.tool_id
-                                          ORDER BY id DESC LIMIT ${window}) e
+               (SELECT e.error_type FROM (SELECT ok, error_type FROM executions WHERE tool_id = r.tool_id AND ${RECENT}
+                                          ORDER BY id DESC LIMIT $1) e
                 WHERE NOT e.ok GROUP BY e.error_type ORDER BY count(*) DESC, e.error_type LIMIT 1) AS top_error,
-               (SELECT error_message FROM executions WHERE tool_id = r.tool_id AND NOT ok ORDER BY id DESC LIMIT 1) AS last_message
+               (SELECT error_message FROM executions WHERE tool_id = r.tool_id AND NOT ok AND ${RECENT} ORDER BY id DESC LIMIT 1) AS last_message
         FROM rated r
       ),
       fitness AS (
@@ -153,7 +166,12 @@ export class ExecutionStore {
       UNION ALL
       SELECT tool_id, 'fitness', 0, 0, NULL, NULL, recent, historical
       FROM fitness
-      WHERE historical > 0 AND (historical - recent) / historical > ${degradation}
-      ORDER BY 1, 2`;
+      WHERE historical > 0 AND (historical - recent) / historical > $3
+      ORDER BY 1, 2`,
+      window,
+      errorRate,
+      degradation,
+      onlyRouted,
+    );
   }
 }

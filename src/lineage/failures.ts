@@ -1,6 +1,7 @@
 import type { PrismaClient } from '../infra/database.js';
 import type { DetectedFailure, JsonValue, Severity } from '../shared/lineage-types.js';
 import type { Db } from './sql.js';
+import { jsonbSafeText, textSafe } from './sql-text.js';
 
 /** A failure to store against a version. */
 export interface FailureInput {
@@ -45,15 +46,20 @@ export async function insertFailures(
   const [row] = await runner.query<{ ids: number[]; failure_count: number | null }>(INSERT_FAILURES_SQL, [
     versionId,
     failures.map((f) => f.failureType),
-    failures.map((f) => f.description),
-    failures.map((f) => f.stackTrace ?? null),
-    failures.map((f) => f.testCaseFailed?.slice(0, 255) ?? null),
+    failures.map((f) => textSafe(f.description)),
+    failures.map((f) => textSafe(f.stackTrace ?? null)),
+    failures.map((f) => textSafe(f.testCaseFailed?.slice(0, 255) ?? null)),
     failures.map((f) => f.detectionMethod),
     failures.map((f) => f.severity),
-    failures.map((f) => (f.evidence === undefined || f.evidence === null ? null : JSON.stringify(f.evidence))),
+    failures.map((f) => (f.evidence === undefined || f.evidence === null ? null : jsonbSafeText(JSON.stringify(f.evidence)))),
     failures.map((f) => f.dedupeKey ?? null),
   ]);
   return { ids: (row?.ids ?? []).map(Number), failureCount: row?.failure_count ?? 0 };
+}
+
+/** Runs data-layer SQL texts over a node-postgres pool or client (the runtime's and the quick CLI's path). */
+export function pgRunner(pool: { query(text: string, values: unknown[]): Promise<{ rows: unknown[] }> }): SqlRunner {
+  return { query: async <R>(text: string, values: unknown[]) => (await pool.query(text, values)).rows as R[] };
 }
 
 /** Runs data-layer SQL texts through Prisma (or a Prisma transaction). */

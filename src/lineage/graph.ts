@@ -4,7 +4,7 @@ import type { Health, JsonValue, MutationType, RelationshipType } from '../share
 import { LineageError } from './errors.js';
 import { normalizeVersionId } from './ids.js';
 import { grantRules } from './rules.js';
-import { ancestorSet, descendantSet, isLineageEdge, type Db } from './sql.js';
+import { ancestorSet, descendantSet, isLineageEdge, jsonbSafeText, type Db } from './sql.js';
 
 /** A version's own columns, as the healing steps read them. */
 export interface VersionRow {
@@ -235,7 +235,7 @@ export class GraphStore {
    */
   async prune(culpritId: string, failedId: string, evidence: JsonValue, db: Db = this.prisma): Promise<void> {
     await db.$executeRaw`
-      UPDATE tool_lineage SET health_status = 'pruned', pruned_at = COALESCE(pruned_at, now()), prune_evidence = ${JSON.stringify(evidence)}::jsonb, updated_at = now()
+      UPDATE tool_lineage SET health_status = 'pruned', pruned_at = COALESCE(pruned_at, now()), prune_evidence = ${jsonbSafeText(JSON.stringify(evidence))}::jsonb, updated_at = now()
       WHERE tool_id = ${culpritId}`;
     if (failedId !== culpritId) {
       await db.toolLineage.updateMany({ where: { toolId: failedId, healthStatus: { notIn: ['pruned'] } }, data: { healthStatus: 'failed', updatedAt: new Date() } });

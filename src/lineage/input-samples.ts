@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { PrismaClient } from '../infra/database.js';
 import type { JsonValue } from '../shared/lineage-types.js';
 import type { Db } from './sql.js';
+import { jsonbSafeText } from './sql-text.js';
 
 /** One reservoir slot of a tool's sample of successful inputs. */
 export interface InputSampleRow {
@@ -22,7 +23,7 @@ export async function upsertInputSamples(client: pg.Pool | pg.PoolClient, rows: 
      SELECT v.tool_name, v.slot, v.input, v.input_hash, now()
      FROM unnest($1::varchar[], $2::int[], $3::jsonb[], $4::varchar[]) AS v(tool_name, slot, input, input_hash)
      ON CONFLICT (tool_name, slot) DO UPDATE SET input = EXCLUDED.input, input_hash = EXCLUDED.input_hash, recorded_at = EXCLUDED.recorded_at`,
-    [rows.map((r) => r.toolName), rows.map((r) => r.slot), rows.map((r) => r.inputJson), rows.map((r) => r.inputHash)],
+    [rows.map((r) => r.toolName), rows.map((r) => r.slot), rows.map((r) => jsonbSafeText(r.inputJson)), rows.map((r) => r.inputHash)],
   );
 }
 

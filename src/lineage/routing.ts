@@ -1,43 +1,14 @@
-import type pg from 'pg';
 import { Prisma } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
 import { looksLikeVersionId } from '../shared/ids.js';
-import { ROUTABLE_HEALTH, type Health } from '../shared/lineage-types.js';
+import { ROUTABLE_HEALTH } from '../shared/lineage-types.js';
 import { LineageError } from './errors.js';
+import { LIST_TOOLS_SQL, toToolListing, type ToolListing } from './quick-reads.js';
 import { normalizeVersionId } from './ids.js';
 import { isRoutable, NEWEST_FIRST, newestRoutable, type Db } from './sql.js';
 
-/** A version as the runtime caches it. */
-export interface RoutedVersionRow {
-  tool_id: string;
-  tool_name: string;
-  health_status: Health;
-  code: string;
-  code_hash: string;
-}
-
-/** Queries the runtime's routing cache runs over node-postgres (its own pool, its hot path). */
-export const runtimeRouting = {
-  async routeOf(pool: pg.Pool, toolName: string): Promise<string | null> {
-    const { rows } = await pool.query<{ version_id: string }>('SELECT version_id FROM routes WHERE tool_name = $1', [toolName]);
-    return rows[0]?.version_id ?? null;
-  },
-  async version(pool: pg.Pool, id: string): Promise<RoutedVersionRow | undefined> {
-    const { rows } = await pool.query<RoutedVersionRow>('SELECT tool_id, tool_name, health_status, code, code_hash FROM tool_lineage WHERE tool_id = $1', [id]);
-    return rows[0];
-  },
-  /** The routes of `names` (every tool when omitted) with their routed versions, in one query. */
-  async routedVersions(pool: pg.Pool, names?: string[]): Promise<RoutedVersionRow[]> {
-    // A route always points at a version of its own tool (setRoute derives it from the version id).
-    const { rows } = await pool.query<RoutedVersionRow>(
-      `SELECT t.tool_id, t.tool_name, t.health_status, t.code, t.code_hash
-       FROM routes r JOIN tool_lineage t ON t.tool_id = r.version_id
-       ${names ? 'WHERE r.tool_name = ANY($1::varchar[])' : ''}`,
-      names ? [names] : [],
-    );
-    return rows;
-  },
-};
+export { runtimeRouting, type RouteEntry, type RoutedVersionRow } from './runtime-routing.js';
+import type { RouteEntry } from './runtime-routing.js';
 
 /** routes: which version callers of a tool reach. */
 export class RoutingStore {
@@ -49,8 +20,42 @@ export class RoutingStore {
     await db.route.upsert({
       where: { toolName: ref.name },
       create: { toolName: ref.name, versionId: ref.id, reason },
-      update: { versionId: ref.id, reason, updatedAt: new Date() },
+      // A route that moves (or is set again by an operator) is no longer known wrong.
+      update: { versionId: ref.id, reason, updatedAt: new Date(), knownWrong: null, alternativeId: null },
     });
+  }
+
+  /**
+   * Marks the route of a tool as pointing at a version known to answer wrongly (while it still
+   * points at `versionId`), with the alternative that answers instead, or none.
+   */
+  async markKnownWrong(toolName: string, versionId: string, why: string, alternativeId: string | null, db: Db = this.prisma): Promise<boolean> {
+    const { count } = await db.route.updateMany({ where: { toolName, versionId }, data: { knownWrong: why, alternativeId } });
+    return count > 0;
+  }
+
+  /**
+   * Candidates to answer for a version known wrong, most similar first: the routed, routable
+   * versions of other tools of the same category (never one known wrong itself) whose description
+   * is trigram-similar to its description at or above `threshold`.
+   */
+  async alternativeCandidates(versionId: string, threshold: number, limit = 10): Promise<{ id: string; code: string; similarity: number }[]> {
+    const rows = await this.prisma.$queryRaw<{ tool_id: string; code: string; sim: number }[]>`
+      WITH src AS (SELECT tool_name, category, description FROM tool_lineage WHERE tool_id = ${versionId})
+      SELECT t.tool_id, t.code, similarity(t.description, src.description)::float8 AS sim
+      FROM src, routes r JOIN tool_lineage t ON t.tool_id = r.version_id
+      WHERE t.tool_name <> src.tool_name AND src.category <> '' AND t.category = src.category
+        AND r.known_wrong IS NULL AND ${isRoutable('t')}
+        AND similarity(t.description, src.description) >= ${threshold}
+      ORDER BY sim DESC, t.tool_id
+      LIMIT ${limit}`;
+    return rows.map((r) => ({ id: r.tool_id, code: r.code, similarity: r.sim }));
+  }
+
+  /** The route of a tool with what it says about its version (for the CLI). */
+  async routeEntry(toolName: string): Promise<RouteEntry | null> {
+    const route = await this.prisma.route.findUnique({ where: { toolName }, select: { versionId: true, knownWrong: true, alternativeId: true } });
+    return route ?? null;
   }
 
   async routeOf(toolName: string, db: Db = this.prisma): Promise<string | null> {
@@ -106,7 +111,7 @@ export class RoutingStore {
                ELSE ${newestRoutable(Prisma.sql`r.tool_name`, Prisma.sql`SELECT id FROM affected`)} END AS version_id
         FROM routes r WHERE r.version_id IN (SELECT id FROM affected)
       )
-      UPDATE routes r SET version_id = moved.version_id, reason = ${reason}, updated_at = now()
+      UPDATE routes r SET version_id = moved.version_id, reason = ${reason}, updated_at = now(), known_wrong = NULL, alternative_id = NULL
       FROM moved WHERE r.tool_name = moved.tool_name AND moved.version_id IS NOT NULL
       RETURNING r.tool_name, r.version_id`;
     return rows.map((r) => ({ toolName: r.tool_name, versionId: r.version_id }));
@@ -149,15 +154,10 @@ export class RoutingStore {
     return new Set(rows.map((r) => r.tool_id));
   }
 
-  /** Every tool with its version count, routed version and that version's health. */
-  async listTools(): Promise<{ name: string; versions: number; routedVersion: string | null; health: Health | null }[]> {
-    const rows = await this.prisma.$queryRaw<{ name: string; versions: bigint; routed: string | null; health: Health | null }[]>`
-      SELECT t.tool_name AS name, count(*) AS versions, r.version_id AS routed, rv.health_status AS health
-      FROM tool_lineage t
-      LEFT JOIN routes r ON r.tool_name = t.tool_name
-      LEFT JOIN tool_lineage rv ON rv.tool_id = r.version_id
-      GROUP BY t.tool_name, r.version_id, rv.health_status
-      ORDER BY t.tool_name`;
-    return rows.map((r) => ({ name: r.name, versions: Number(r.versions), routedVersion: r.routed, health: r.health }));
+  /** Every tool with its version count, routed version, that version's health and what the route says. */
+  async listTools(): Promise<ToolListing[]> {
+    const rows = await this.prisma.$queryRawUnsafe<Parameters<typeof toToolListing>[0][]>(LIST_TOOLS_SQL);
+    return rows.map(toToolListing);
   }
+
 }

@@ -1,6 +1,8 @@
 import { Prisma } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
-import { LINEAGE_EDGE_TYPES, ROUTABLE_HEALTH } from '../shared/lineage-types.js';
+import { jsonbSafe, LINEAGE_EDGE_LIST, ROUTABLE_HEALTH_LIST } from './sql-text.js';
+
+export { jsonbSafe, jsonbSafeText, LINEAGE_EDGE_LIST, ROUTABLE_HEALTH_LIST, textSafe } from './sql-text.js';
 
 /**
  * The SQL facts every statement on the lineage tables shares, spelled once: what a lineage edge is,
@@ -9,15 +11,6 @@ import { LINEAGE_EDGE_TYPES, ROUTABLE_HEALTH } from '../shared/lineage-types.js'
 
 /** A Prisma client or an open transaction: every data-layer method takes either. */
 export type Db = PrismaClient | Prisma.TransactionClient;
-
-/** `'a', 'b'`: a SQL list of fixed vocabulary, built only from the constants below (never from input). */
-function literalList(values: readonly string[]): string {
-  return values.map((v) => `'${v.replace(/'/g, "''")}'`).join(', ');
-}
-
-/** For node-postgres text queries (the runtime's hot path). */
-export const LINEAGE_EDGE_LIST = literalList(LINEAGE_EDGE_TYPES);
-export const ROUTABLE_HEALTH_LIST = literalList(ROUTABLE_HEALTH);
 
 function column(alias: string | undefined, name: string): string {
   return alias ? `${alias}.${name}` : name;
@@ -74,7 +67,7 @@ export function newestRoutable(toolName: Prisma.Sql, exclude?: Prisma.Sql): Pris
           ORDER BY nr.major DESC, nr.minor DESC, nr.patch DESC LIMIT 1)`;
 }
 
-/** Rows of a table as Prisma JSON input (Prisma wants InputJsonValue, not our JsonValue). */
+/** A value as Prisma JSON input (Prisma wants InputJsonValue, not our JsonValue), made safe for jsonb. */
 export function asJson(value: unknown): Prisma.InputJsonValue {
-  return value as Prisma.InputJsonValue;
+  return jsonbSafe(value) as Prisma.InputJsonValue;
 }

@@ -2,6 +2,8 @@ import type { Prisma } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
 import { CanaryStore } from './canaries.js';
 import { DifferentialStore } from './differential.js';
+import { ExecutionRetention } from './execution-retention.js';
+import { ActivityReads } from './activity.js';
 import { ExecutionStore } from './executions.js';
 import { FailureStore } from './failures.js';
 import { GraphStore } from './graph.js';
@@ -40,12 +42,16 @@ export class LineageStore {
   readonly routing: RoutingStore;
   readonly registration: Registration;
   readonly executions: ExecutionStore;
+  /** Partitions, rollups and retention of executions. */
+  readonly retention: ExecutionRetention;
   readonly healRuns: HealRunStore;
   readonly views: LineageViews;
   readonly invariants: InvariantQueries;
   readonly samples: InputSampleStore;
   readonly differential: DifferentialStore;
   readonly canaries: CanaryStore;
+  /** What the dashboard reads beyond the CLI's views: error rates, series, tests, heal runs. */
+  readonly activity: ActivityReads;
 
   constructor(readonly prisma: PrismaClient) {
     this.graph = new GraphStore(prisma);
@@ -55,12 +61,14 @@ export class LineageStore {
     this.routing = new RoutingStore(prisma);
     this.registration = new Registration(prisma, this.graph, this.failures, this.rules, this.tests);
     this.executions = new ExecutionStore(prisma);
+    this.retention = new ExecutionRetention(prisma);
     this.healRuns = new HealRunStore(prisma);
     this.differential = new DifferentialStore(prisma);
-    this.views = new LineageViews(prisma, this.graph, this.differential);
+    this.views = new LineageViews(prisma);
     this.invariants = new InvariantQueries(prisma);
     this.samples = new InputSampleStore(prisma);
     this.canaries = new CanaryStore(prisma);
+    this.activity = new ActivityReads(prisma);
   }
 
   /** Runs `work` in one transaction; pass the `tx` it gets to each store method. */

@@ -1,15 +1,8 @@
 import type { PrismaClient } from '../infra/database.js';
-import { LINEAGE_EDGE_TYPES, type FailureRecord, type Health, type JsonValue, type MutationRecord, type MutationType, type RelationshipType, type Severity, type ToolLineage } from '../shared/lineage-types.js';
-import { LineageError } from './errors.js';
-import type { DifferentialStore } from './differential.js';
-import type { GraphStore } from './graph.js';
-import { normalizeVersionId } from './ids.js';
-import { toRuleRecord } from './rules.js';
+import type { Health, RelationshipType, ToolLineage } from '../shared/lineage-types.js';
+import { prismaRunner } from './failures.js';
+import { quickReads } from './quick-reads.js';
 import { isLineageEdge } from './sql.js';
-
-function isAncestryEdge(type: string): boolean {
-  return (LINEAGE_EDGE_TYPES as readonly string[]).includes(type);
-}
 
 /** A node and an edge of a lineage picture. */
 export interface PictureNode {
@@ -42,137 +35,16 @@ export interface PrunedListing {
   tainted: number;
 }
 
-function iso(d: Date | null | undefined): string | null {
-  return d ? d.toISOString() : null;
-}
-
 /**
  * What operators read: the lineage of a version, the picture around it, the health counts, recent
  * failures and pruned versions. The CLI and the dashboard are two faces of these reads.
  */
 export class LineageViews {
-  constructor(
-    private readonly prisma: PrismaClient,
-    private readonly graph: GraphStore,
-    private readonly differential: DifferentialStore,
-  ) {}
+  constructor(private readonly prisma: PrismaClient) {}
 
-  /** Everything a ToolLineage holds for one version. */
+  /** Everything a ToolLineage holds for one version (the same statement the quick CLI runs). */
   async lineage(idInput: string): Promise<ToolLineage> {
-    const id = normalizeVersionId(idInput).id;
-    const row = await this.prisma.toolLineage.findUnique({
-      where: { toolId: id },
-      include: {
-        parentEdges: { orderBy: { id: 'asc' } },
-        childEdges: { orderBy: { id: 'asc' } },
-        failures: { orderBy: { id: 'asc' } },
-        mutations: { orderBy: { id: 'asc' } },
-        rulesCreated: { orderBy: { createdAt: 'asc' } },
-        inheritedRules: { orderBy: { ruleId: 'asc' }, select: { ruleId: true } },
-        fitnessHistory: { orderBy: { id: 'asc' }, select: { fitnessScore: true } },
-      },
-    });
-    if (!row) throw new LineageError('UNKNOWN_VERSION', `unknown version ${id}`, 'id', [id]);
-    const route = await this.prisma.route.findUnique({ where: { toolName: row.toolName } });
-    const lineageParents = row.parentEdges.filter((e) => isAncestryEdge(e.relationshipType));
-    return {
-      id: row.toolId,
-      toolId: row.toolId,
-      name: row.toolName,
-      version: row.version,
-      fullName: row.fullName,
-      description: row.description,
-      category: row.category,
-      code: row.code,
-      codeHash: row.codeHash,
-      parents: lineageParents.map((e) => e.parentId),
-      parentEdges: row.parentEdges.map((e) => ({ id: e.parentId, type: e.relationshipType as RelationshipType })),
-      children: row.childEdges.filter((e) => isAncestryEdge(e.relationshipType)).map((e) => e.childId),
-      ancestorPath: await this.graph.ancestorPath(id),
-      ancestors: await this.ancestorsWithEdges(id),
-      health: row.healthStatus as Health,
-      failureCount: row.failureCount,
-      failures: row.failures.map(
-        (f): FailureRecord => ({
-          id: f.id,
-          failureType: f.failureType,
-          description: f.description,
-          stackTrace: f.stackTrace,
-          testCaseFailed: f.testCaseFailed,
-          detectionMethod: f.detectionMethod,
-          severity: f.severity as Severity,
-          timestamp: f.timestamp.toISOString(),
-        }),
-      ),
-      mutations: row.mutations.map(
-        (m): MutationRecord => ({
-          mutationType: m.mutationType as MutationType,
-          description: m.description,
-          promptUsed: m.promptUsed,
-          codeDiffHash: m.codeDiffHash,
-          fitnessBefore: m.fitnessBefore,
-          fitnessAfter: m.fitnessAfter,
-          timestamp: m.timestamp.toISOString(),
-        }),
-      ),
-      generation: row.generation,
-      avoidanceRules: row.rulesCreated.map(toRuleRecord),
-      inheritedRules: row.inheritedRules.map((r) => r.ruleId),
-      fitnessHistory: row.fitnessHistory.map((f) => f.fitnessScore),
-      executionCount: row.executionCount,
-      successRate: row.successRate,
-      createdAt: row.createdAt.toISOString(),
-      lastExecuted: iso(row.lastExecuted),
-      prunedAt: iso(row.prunedAt),
-      regeneratedFrom: row.regeneratedFrom,
-      regeneratedAs: row.childEdges.filter((e) => e.relationshipType === 'regenerated').map((e) => e.childId),
-      reverts: row.parentEdges.find((e) => e.relationshipType === 'reverts')?.parentId ?? null,
-      revertedBy: row.childEdges.filter((e) => e.relationshipType === 'reverts').map((e) => e.childId),
-      healedBy: row.healId ? await this.healOutcome(row.healId) : null,
-      pruneEvidence: (row.pruneEvidence ?? null) as JsonValue | null,
-      differential: (await this.differential.latestFor([row.toolId])).get(row.toolId) ?? null,
-      canary: await this.canaryOf(row.toolId),
-      route: { routed: route?.versionId === row.toolId, toolRoutedTo: route?.versionId ?? null },
-    };
-  }
-
-  /** A version's canary with its progress (null when it never ran in shadow). */
-  private async canaryOf(id: string): Promise<ToolLineage['canary']> {
-    const c = await this.prisma.canary.findUnique({ where: { candidateId: id } });
-    if (!c) return null;
-    const mirrored = await this.prisma.canaryComparison.count({ where: { candidateId: id } });
-    const verdict = c.verdict as { decision?: string; agreement?: number; reasons?: string[]; minCalls?: number } | null;
-    return {
-      status: c.status,
-      stableId: c.stableId,
-      mirrored,
-      agreement: verdict?.agreement ?? null,
-      verdict: verdict?.decision ?? null,
-      reasons: verdict?.reasons ?? [],
-      minCalls: verdict?.minCalls ?? null,
-      decision: c.decision,
-    };
-  }
-
-  /** Every ancestor with its parent edges (one statement for the set, one for the edges). */
-  private async ancestorsWithEdges(id: string): Promise<ToolLineage['ancestors']> {
-    const ancestors = await this.graph.ancestors(id);
-    const edges = await this.prisma.lineageRelationship.findMany({
-      where: { childId: { in: ancestors.map((a) => a.id) }, relationshipType: { in: [...LINEAGE_EDGE_TYPES] } },
-      orderBy: { id: 'asc' },
-      select: { childId: true, parentId: true, relationshipType: true },
-    });
-    return ancestors.map((a) => ({
-      ...a,
-      parents: edges.filter((e) => e.childId === a.id).map((e) => ({ id: e.parentId, type: e.relationshipType as RelationshipType })),
-    }));
-  }
-
-  /** How the heal that made a version made it: its strategy, the features it kept, the tests it set aside. */
-  private async healOutcome(healId: string): Promise<ToolLineage['healedBy']> {
-    const run = await this.prisma.healRun.findUnique({ where: { id: healId }, select: { result: true } });
-    const r = (run?.result ?? null) as { strategy?: string | null; features?: { kept: number; total: number; lost: string[] } | null; setAside?: { name: string; introducedBy: string }[] } | null;
-    return { healId, strategy: r?.strategy ?? null, features: r?.features ?? null, setAside: (r?.setAside ?? []).map((t) => ({ name: t.name, introducedBy: t.introducedBy })) };
+    return quickReads.lineage(prismaRunner(this.prisma), idInput);
   }
 
   /**

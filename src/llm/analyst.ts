@@ -32,7 +32,7 @@ selector over an ESTree AST, e.g. CallExpression[callee.property.name="indexOf"]
 the good version's code. Use "semantic" only when no mechanical pattern captures the mistake.`;
 
 /** Asks the LLM what went wrong (the analyze_failure prompt, answered as JSON). */
-export async function analyzeWithLlm(llm: LlmClient, p: AnalysisPrompt): Promise<LlmAnalysis> {
+export async function analyzeWithLlm(llm: LlmClient, p: AnalysisPrompt, signal?: AbortSignal): Promise<LlmAnalysis> {
   const user = `Analyze this tool failure:
 FAILED TOOL: ${p.failedId}
 VERSION THAT INTRODUCED IT (bisected): ${p.culpritId}
@@ -52,5 +52,5 @@ Questions:
 2. Was it the mutation itself, or a side effect?
 3. Can we regenerate from ${p.goodId} with a better approach? (recoverable)
 4. What should future mutations avoid? (problematic_pattern, rule_description, scope)`;
-  return llm.json({ system: SYSTEM, user, schemaName: 'FailureAnalysis', schema: llmAnalysisSchema });
+  return llm.json({ system: SYSTEM, user, schemaName: 'FailureAnalysis', schema: llmAnalysisSchema, signal });
 }

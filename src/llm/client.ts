@@ -64,7 +64,11 @@ export class LlmClient {
     this.openai = new OpenAI({ apiKey: settings.apiKey, baseURL: settings.baseURL, maxRetries: 0, timeout: settings.timeoutMs });
   }
 
-  async json<T>(args: { system: string; user: string; schemaName: string; schema: z.ZodType<T> }): Promise<T> {
+  /**
+   * `signal` aborts the request at once (the activity's cancellation signal): a cancelled heal must
+   * not wait for a slow answer to run into llm.timeout_seconds. The abort is rethrown as its reason.
+   */
+  async json<T>(args: { system: string; user: string; schemaName: string; schema: z.ZodType<T>; signal?: AbortSignal }): Promise<T> {
     let content: string | null | undefined;
     try {
       const completion = await this.openai.chat.completions.create({
@@ -78,9 +82,10 @@ export class LlmClient {
           type: 'json_schema',
           json_schema: { name: args.schemaName, strict: true, schema: z.toJSONSchema(args.schema) as Record<string, unknown> },
         },
-      });
+      }, args.signal ? { signal: args.signal } : undefined);
       content = completion.choices?.[0]?.message?.content;
     } catch (err) {
+      if (args.signal?.aborted) throw args.signal.reason instanceof Error ? args.signal.reason : err;
       throw classify(err);
     }
     if (!content) throw new MalformedAnswerError('the LLM answered with no content');

@@ -32,7 +32,7 @@ function previousOf(rejections: string[]): string {
  * Regeneration from the healthy ancestor (when the version that failed is the one that introduced
  * the failure): the ancestor, the mutation's goal, every rule and every rejection.
  */
-export async function regenerateWithLlm(llm: LlmClient, p: RegenerationPrompt): Promise<LlmRegeneration> {
+export async function regenerateWithLlm(llm: LlmClient, p: RegenerationPrompt, signal?: AbortSignal): Promise<LlmRegeneration> {
   const constraints = constraintsOf(p.rules);
   const previous = previousOf(p.rejections);
   const user = `Original Goal: ${p.goal}
@@ -47,7 +47,7 @@ Task: Regenerate this tool with the original goal, but strictly avoiding the pat
 3. Keep every existing test passing
 4. Add safeguards against the specific failure mode
 This is attempt ${p.attempt}.`;
-  return llm.json({ system: SYSTEM, user, schemaName: 'RegeneratedTool', schema: regenerationSchema });
+  return llm.json({ system: SYSTEM, user, schemaName: 'RegeneratedTool', schema: regenerationSchema, signal });
 }
 
 export interface RevisionPrompt {
@@ -70,7 +70,7 @@ export interface RevisionPrompt {
  * the culprit's diff and what to undo, the goals of the later mutations to keep, every rule and every
  * rejection.
  */
-export async function reviseWithLlm(llm: LlmClient, p: RevisionPrompt): Promise<LlmRegeneration> {
+export async function reviseWithLlm(llm: LlmClient, p: RevisionPrompt, signal?: AbortSignal): Promise<LlmRegeneration> {
   const later = p.laterGoals.length ? p.laterGoals.map((g) => `- ${g.versionId}: ${g.goal}`).join('\n') : '(none)';
   const user = `Failed Version: ${p.failedId}
 ${p.failedCode}
@@ -88,5 +88,5 @@ the later changes added.
 2. Keep every feature listed above and every existing test passing
 3. Absolutely avoid the prohibited patterns
 This is attempt ${p.attempt}.`;
-  return llm.json({ system: SYSTEM, user, schemaName: 'RevisedTool', schema: regenerationSchema });
+  return llm.json({ system: SYSTEM, user, schemaName: 'RevisedTool', schema: regenerationSchema, signal });
 }

@@ -103,11 +103,16 @@ export class CanaryMirror {
     return this.queue.length + this.buffer.length;
   }
 
-  /** A routing notification for a tool (or every tool): read its canary again on next use. */
+  /**
+   * A routing notification for a tool (or every tool): read its canary again, in the background. Until
+   * the fresh read lands the cached entry is kept, so no call goes unmirrored for a notification (a
+   * few extra comparisons of a canary that just ended are never read by its judge).
+   */
   invalidate(toolName?: string): void {
     this.generation++;
-    if (toolName === undefined) this.canaries.clear();
-    else this.canaries.delete(toolName);
+    const names = toolName === undefined ? [...this.canaries.keys()] : this.canaries.has(toolName) ? [toolName] : [];
+    if (!names.length || this.closed) return;
+    this.preload(names).catch((err: Error) => this.options.log(`could not read canaries again: ${err.message}`));
   }
 
   /** The canary of a tool as cached (undefined: not read yet). */
@@ -117,8 +122,13 @@ export class CanaryMirror {
 
   /** Reads the running canaries of `names` (every tool when omitted) in one query. */
   async preload(names?: string[]): Promise<void> {
-    const generation = this.generation;
-    const rows = await runtimeCanaries.running(this.pool, names);
+    let generation = this.generation;
+    let rows = await runtimeCanaries.running(this.pool, names);
+    // A notification arrived mid-read: read again (what was read may predate it), a few times at most.
+    for (let retry = 0; generation !== this.generation && retry < 5; retry++) {
+      generation = this.generation;
+      rows = await runtimeCanaries.running(this.pool, names);
+    }
     if (generation !== this.generation) return;
     const found = new Map(rows.map((r) => [r.tool_name, r]));
     for (const name of names ?? [...found.keys()]) {

@@ -29,3 +29,20 @@ export class ToolUnavailableError extends Error {
     this.name = 'ToolUnavailableError';
   }
 }
+
+/**
+ * The seed's ToolPrunedError: callers of a tool get no answer because its routed version is pruned
+ * or known to answer wrongly, and no healthy alternative exists (runtime.known_wrong_policy: refuse).
+ */
+export class ToolPrunedError extends ToolUnavailableError {
+  constructor(
+    readonly toolName: string,
+    versionId: string,
+    health: Health,
+    readonly why: string,
+  ) {
+    super(versionId, health, null);
+    this.name = 'ToolPrunedError';
+    this.message = `tool ${toolName}: ${versionId} ${why}; no healthy alternative exists, so calls are refused (runtime.known_wrong_policy: refuse)`;
+  }
+}

@@ -1,6 +1,8 @@
 import pg from 'pg';
 import type { Health } from '../shared/lineage-types.js';
-import { runtimeRouting } from '../lineage/routing.js';
+import { runtimeRouting, type RouteEntry } from '../lineage/runtime-routing.js';
+
+export type { RouteEntry } from '../lineage/runtime-routing.js';
 
 export interface VersionInfo {
   id: string;
@@ -18,7 +20,7 @@ export const ROUTING_CHANNEL = 'dise_routing';
  * full refresh as a safety net for missed notifications.
  */
 export class RoutingCache {
-  private readonly routes = new Map<string, string | null>();
+  private readonly routes = new Map<string, RouteEntry | null>();
   private readonly versions = new Map<string, VersionInfo>();
   private listener: pg.Client | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -110,15 +112,25 @@ export class RoutingCache {
 
   /** The routed version id of a tool, or null when it has no route. */
   async route(name: string): Promise<string | null> {
+    return (await this.routeEntry(name))?.versionId ?? null;
+  }
+
+  /** The route of a tool with what is known about its version, or null when it has no route. */
+  async routeEntry(name: string): Promise<RouteEntry | null> {
     const cached = this.routes.get(name);
     if (cached !== undefined) return cached;
     const stamp = this.stamp(name);
-    const versionId = await runtimeRouting.routeOf(this.pool, name);
-    if (this.stamp(name) === stamp) this.routes.set(name, versionId);
-    return versionId;
+    const entry = await runtimeRouting.routeOf(this.pool, name);
+    if (this.stamp(name) === stamp) this.routes.set(name, entry);
+    return entry;
   }
 
   routeSync(name: string): string | null | undefined {
+    const entry = this.routes.get(name);
+    return entry === undefined ? undefined : (entry?.versionId ?? null);
+  }
+
+  routeEntrySync(name: string): RouteEntry | null | undefined {
     return this.routes.get(name);
   }
 
@@ -148,7 +160,7 @@ export class RoutingCache {
     let cached = 0;
     for (const row of rows) {
       if (!fresh(row.tool_name)) continue;
-      this.routes.set(row.tool_name, row.tool_id);
+      this.routes.set(row.tool_name, { versionId: row.tool_id, knownWrong: row.known_wrong, alternativeId: row.alternative_id });
       this.versions.set(row.tool_id, { id: row.tool_id, name: row.tool_name, health: row.health_status, code: row.code, codeHash: row.code_hash });
       cached++;
     }

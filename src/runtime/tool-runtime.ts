@@ -2,13 +2,13 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { defaultConfig, type DiseConfig } from '../config/schema.js';
-import { insertFailures, type SqlRunner } from '../lineage/failures.js';
+import { insertFailures, pgRunner } from '../lineage/failures.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
 import { Sandbox } from '../sandbox/sandbox.js';
 import { looksLikeVersionId, parseVersionId } from '../shared/ids.js';
 import { ROUTABLE_HEALTH, SEVERITIES, type JsonValue, type Severity } from '../shared/lineage-types.js';
 import type { FailureReport } from '../shared/messages.js';
-import { ToolUnavailableError, UnknownToolError } from './errors.js';
+import { ToolPrunedError, ToolUnavailableError, UnknownToolError } from './errors.js';
 import { CanaryMirror } from './canary-mirror.js';
 import { crossesThreshold, ExecutionRecorder, type ThresholdCrossing } from './execution-recorder.js';
 import { InputSampler } from './input-sampler.js';
@@ -23,6 +23,11 @@ export interface ToolRuntimeOptions {
   /** Who this runtime is, in reports (default runtime:<host>:<pid>). */
   source?: string;
   log?: (line: string) => void;
+  /**
+   * Listen for routing changes (LISTEN/NOTIFY) and refresh the cache periodically (default true).
+   * A one-shot caller such as `dise call` turns it off: it reads routes once and is gone.
+   */
+  listen?: boolean;
   /** Decides which calls are mirrored to a canary (default: at random, the canary's fraction). */
   mirrorSample?: (fraction: number) => boolean;
 }
@@ -37,11 +42,6 @@ export interface WrongResultReport {
 
 /** Sandbox errors that are attacks on the host, not bugs: each is critical on its own. */
 const CRITICAL_KINDS = new Set(['host_access']);
-
-/** The data layer's SQL texts over this runtime's node-postgres pool. */
-function pgRunner(pool: pg.Pool): SqlRunner {
-  return { query: async <R>(text: string, values: unknown[]) => (await pool.query(text, values)).rows as R[] };
-}
 
 function preview(value: JsonValue | undefined): string {
   const text = JSON.stringify(value) ?? 'undefined';
@@ -81,7 +81,7 @@ export class ToolRuntime {
     this.source = options.source ?? `runtime:${os.hostname()}:${process.pid}`;
     this.pool = new pg.Pool({ connectionString: options.databaseUrl, max: 4 });
     this.pool.on('error', (err) => this.log(`database connection error: ${err.message}`));
-    this.sandbox = new Sandbox(this.config.sandbox);
+    this.sandbox = new Sandbox(this.config.sandbox, { isolation: this.config.sandbox.isolation });
     this.routing = new RoutingCache(this.pool, options.databaseUrl, this.config.runtime.route_refresh_seconds, this.log);
     this.recorder = new ExecutionRecorder(this.pool, {
       batchSize: this.config.runtime.batch_size,
@@ -90,7 +90,7 @@ export class ToolRuntime {
       onCrossing: (c) => this.onCrossing(c),
       log: this.log,
     });
-    this.shadowSandbox = new Sandbox(this.config.sandbox);
+    this.shadowSandbox = new Sandbox(this.config.sandbox, { isolation: this.config.sandbox.isolation });
     this.mirror = new CanaryMirror(this.pool, this.shadowSandbox, pgRunner(this.pool), {
       queueSize: this.config.deployment.canary.queue_size,
       flushIntervalMs: this.config.runtime.flush_interval_ms,
@@ -111,7 +111,7 @@ export class ToolRuntime {
   static async create(options: ToolRuntimeOptions): Promise<ToolRuntime> {
     const runtime = new ToolRuntime(options);
     try {
-      await runtime.routing.start();
+      if (options.listen !== false) await runtime.routing.start();
     } catch (err) {
       await runtime.close();
       throw err;
@@ -133,23 +133,36 @@ export class ToolRuntime {
     return routes;
   }
 
-  /** Resolves a tool name (its routed version) or a version id, refusing versions callers must not use. */
-  async resolve(nameOrId: string): Promise<VersionInfo> {
-    let versionId: string;
+  /**
+   * Resolves a tool name (its routed version) or a version id, refusing versions callers must not
+   * use. A tool whose routed version is pruned or known wrong is answered by the healthy
+   * alternative named on its route (the seed's find_healthy_alternative); without one, a known-wrong
+   * version is refused with ToolPrunedError or served with a warning (runtime.known_wrong_policy).
+   */
+  async resolve(nameOrId: string): Promise<ResolvedVersion> {
     if (looksLikeVersionId(nameOrId)) {
-      versionId = parseVersionId(nameOrId).id;
-    } else {
-      const routed = this.routing.routeSync(nameOrId) ?? (await this.routing.route(nameOrId));
-      if (!routed) throw new UnknownToolError(nameOrId);
-      versionId = routed;
+      const versionId = parseVersionId(nameOrId).id;
+      const info = this.routing.versionSync(versionId) ?? (await this.routing.version(versionId));
+      if (!info) throw new UnknownToolError(nameOrId);
+      if (!ROUTABLE_HEALTH.includes(info.health)) {
+        const routed = await this.routing.route(info.name);
+        throw new ToolUnavailableError(info.id, info.health, routed && routed !== info.id ? routed : null);
+      }
+      return info;
     }
-    const info = this.routing.versionSync(versionId) ?? (await this.routing.version(versionId));
+    const route = this.routing.routeEntrySync(nameOrId) ?? (await this.routing.routeEntry(nameOrId));
+    if (!route) throw new UnknownToolError(nameOrId);
+    const info = this.routing.versionSync(route.versionId) ?? (await this.routing.version(route.versionId));
     if (!info) throw new UnknownToolError(nameOrId);
-    if (!ROUTABLE_HEALTH.includes(info.health)) {
-      const routed = await this.routing.route(info.name);
-      throw new ToolUnavailableError(info.id, info.health, routed && routed !== info.id ? routed : null);
+    const routable = ROUTABLE_HEALTH.includes(info.health);
+    if (routable && !route.knownWrong) return info;
+    if (route.alternativeId) {
+      const alternative = this.routing.versionSync(route.alternativeId) ?? (await this.routing.version(route.alternativeId));
+      if (alternative && ROUTABLE_HEALTH.includes(alternative.health)) return { ...alternative, alternativeFor: info.id };
     }
-    return info;
+    if (!routable) throw new ToolPrunedError(nameOrId, info.id, info.health, describeHealth(info.health));
+    if (this.config.runtime.known_wrong_policy === 'refuse') throw new ToolPrunedError(nameOrId, info.id, info.health, `is known to answer wrongly (${route.knownWrong})`);
+    return { ...info, warning: `${info.id} is known to answer wrongly and no healthy alternative exists: ${route.knownWrong}` };
   }
 
   /** Calls a tool through the guard; resolves with its output or rejects with a typed error. */
@@ -158,7 +171,7 @@ export class ToolRuntime {
   }
 
   /** Like call(), also telling which version answered and how long it took. */
-  async callDetailed(nameOrId: string, input: JsonValue): Promise<{ output: JsonValue; versionId: string; durationMs: number }> {
+  async callDetailed(nameOrId: string, input: JsonValue): Promise<CallResult> {
     const info = await this.resolve(nameOrId);
     let inputJson: string | undefined;
     try {
@@ -169,13 +182,22 @@ export class ToolRuntime {
     if (inputJson === undefined) throw new ToolExecutionError('invalid_input', 'input is not a JSON value');
     const started = performance.now();
     try {
-      const output = this.sandbox.runJson(info.codeHash, info.code, inputJson);
+      const outputJson = this.sandbox.runJson(info.codeHash, info.code, inputJson);
+      const output = parseOutput(outputJson);
       const durationMs = performance.now() - started;
       this.sampler?.offer(info.name, inputJson);
-      this.mirror.offer(info.name, inputJson, info.id, true, output, null, durationMs);
-      const full = this.recorder.record({ versionId: info.id, ok: true, errorType: null, errorMessage: null, durationMs, inputJson });
+      this.mirror.offer(info.name, inputJson, info.id, true, outputJson, null, durationMs);
+      // A known-wrong answer served on purpose is recorded as a warning: ok, with its reason.
+      const warning = info.warning ?? null;
+      const full = this.recorder.record({ versionId: info.id, ok: true, errorType: warning ? KNOWN_WRONG_WARNING : null, errorMessage: warning, durationMs, inputJson });
       if (full) await full;
-      return { output: JSON.parse(output) as JsonValue, versionId: info.id, durationMs };
+      return {
+        output,
+        versionId: info.id,
+        durationMs,
+        ...(info.alternativeFor ? { alternativeFor: info.alternativeFor } : {}),
+        ...(warning ? { warning } : {}),
+      };
     } catch (err) {
       const e = err instanceof ToolExecutionError ? err : new ToolExecutionError('thrown', String(err));
       const durationMs = performance.now() - started;
@@ -346,4 +368,37 @@ export class ToolRuntime {
     this.shadowSandbox.close();
     await this.pool.end();
   }
+}
+
+/** The sandbox serialises with built-ins the tool cannot touch; a parse failure is still typed. */
+function parseOutput(json: string): JsonValue {
+  try {
+    return JSON.parse(json) as JsonValue;
+  } catch (err) {
+    throw new ToolExecutionError('non_json_result', `result is not JSON text: ${(err as Error).message}`);
+  }
+}
+
+/** The error type recorded with an answer served from a version known wrong (ok, but a warning). */
+export const KNOWN_WRONG_WARNING = 'known_wrong';
+
+/** A version the runtime will run: the routed one, or the alternative answering for it. */
+export type ResolvedVersion = VersionInfo & {
+  /** The known-wrong or pruned version this alternative answers for. */
+  alternativeFor?: string;
+  /** Set when a version known wrong is served anyway (runtime.known_wrong_policy: serve_with_warning). */
+  warning?: string;
+};
+
+export interface CallResult {
+  output: JsonValue;
+  /** The version that answered (the alternative, when one answered for a known-wrong version). */
+  versionId: string;
+  durationMs: number;
+  alternativeFor?: string;
+  warning?: string;
+}
+
+function describeHealth(health: string): string {
+  return health === 'pruned' ? 'has been pruned due to a critical bug' : health === 'failed' ? 'has known failures' : health === 'degraded' ? 'is tainted by a pruned ancestor' : `is not routable (${health})`;
 }

@@ -1,47 +1,72 @@
 /**
- * Code evaluated in every tool isolate before the tool itself. It exposes one entry point that takes
- * the input as JSON text and returns the output as JSON text, checking on the way out that the result
- * is strictly a JSON value (no undefined, functions, symbols, BigInt, NaN, cycles or class instances).
+ * Code evaluated in every tool context before the tool itself, as a script of its own, so it sees the
+ * built-ins as V8 made them: the tool cannot have replaced any of them yet (a function declaration in
+ * the tool's script would be instantiated before code in the same script runs, hence two scripts).
+ *
+ * Its completion value is the one entry point the host calls: `invoke(run, inputJson)`. It parses the
+ * input, calls the tool's run(), checks that the result is strictly a JSON value (no undefined,
+ * functions, symbols, BigInt, NaN, cycles or class instances) and serialises it. Every built-in it
+ * uses was captured before the tool ran, so a tool that redefines JSON.stringify, JSON.parse,
+ * Set.prototype.add, Object.keys, Function.prototype.call… changes nothing here. What a tool can
+ * still do is make its own result misbehave (a getter that throws, a toJSON on a prototype): that
+ * happens inside this call and ends as a typed failure on the host, like any other throw.
  * Errors it raises carry a marker prefix so the host can type them.
  */
 export const NON_JSON_MARKER = '__DISE_NON_JSON__:';
 export const NO_RUN_MARKER = '__DISE_NO_RUN__';
 
-export const BOOTSTRAP = `
-const __diseCheck = (value, path, seen) => {
-  if (value === null) return;
-  const t = typeof value;
-  if (t === 'string' || t === 'boolean') return;
-  if (t === 'number') {
-    if (!Number.isFinite(value)) throw new Error('${NON_JSON_MARKER}' + path + ' is ' + String(value));
-    return;
-  }
-  if (t !== 'object') throw new Error('${NON_JSON_MARKER}' + path + ' is a ' + t);
-  if (seen.has(value)) throw new Error('${NON_JSON_MARKER}' + path + ' is a cycle');
-  seen.add(value);
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) __diseCheck(value[i], path + '[' + i + ']', seen);
-  } else {
-    const proto = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) {
-      throw new Error('${NON_JSON_MARKER}' + path + ' is a ' + ((proto && proto.constructor && proto.constructor.name) || 'non-plain object'));
+export const BOOTSTRAP = `(() => {
+  'use strict';
+  const apply = Reflect.apply;
+  const parse = JSON.parse;
+  const stringify = JSON.stringify;
+  const getPrototypeOf = Object.getPrototypeOf;
+  const keys = Object.keys;
+  const isArray = Array.isArray;
+  const isFinite = Number.isFinite;
+  const ObjectPrototype = Object.prototype;
+  const toText = String;
+  const Err = Error;
+  const SetC = Set;
+  const setHas = Set.prototype.has;
+  const setAdd = Set.prototype.add;
+  const setDelete = Set.prototype.delete;
+  const notJson = (message) => new Err('${NON_JSON_MARKER}' + message);
+  const check = (value, path, seen) => {
+    if (value === null) return;
+    const t = typeof value;
+    if (t === 'string' || t === 'boolean') return;
+    if (t === 'number') {
+      if (!isFinite(value)) throw notJson(path + ' is ' + toText(value));
+      return;
     }
-    for (const key of Object.keys(value)) __diseCheck(value[key], path + '.' + key, seen);
-  }
-  seen.delete(value);
-};
-`;
-
-/** Appended after the tool's code: binds the entry point to the tool's run(). */
-export const ENTRY = `
-;(function () {
-  if (typeof run !== 'function') throw new Error('${NO_RUN_MARKER}');
-  const __run = run;
-  globalThis.__diseInvoke = function (inputJson) {
-    const output = __run(JSON.parse(inputJson));
-    if (output === undefined) throw new Error('${NON_JSON_MARKER}result is undefined');
-    __diseCheck(output, 'result', new Set());
-    return JSON.stringify(output);
+    if (t !== 'object') throw notJson(path + ' is a ' + t);
+    if (apply(setHas, seen, [value])) throw notJson(path + ' is a cycle');
+    apply(setAdd, seen, [value]);
+    if (isArray(value)) {
+      const n = value.length;
+      for (let i = 0; i < n; i++) check(value[i], path + '[' + i + ']', seen);
+    } else {
+      const proto = getPrototypeOf(value);
+      if (proto !== ObjectPrototype && proto !== null) {
+        throw notJson(path + ' is a ' + ((proto && proto.constructor && proto.constructor.name) || 'non-plain object'));
+      }
+      const own = keys(value);
+      const n = own.length;
+      for (let i = 0; i < n; i++) check(value[own[i]], path + '.' + own[i], seen);
+    }
+    apply(setDelete, seen, [value]);
   };
-})();
-`;
+  return function invoke(run, inputJson) {
+    const output = apply(run, undefined, [parse(inputJson)]);
+    if (output === undefined) throw notJson('result is undefined');
+    check(output, 'result', new SetC());
+    return stringify(output);
+  };
+})()`;
+
+/**
+ * Appended after the tool's code: the script's completion value is the tool's run, whatever kind of
+ * declaration made it (function, const, let). A line break first ends a trailing line comment.
+ */
+export const ENTRY = `\n;typeof run === 'function' ? run : '${NO_RUN_MARKER}'`;

@@ -1,7 +1,7 @@
-import ivm from 'isolated-vm';
+import ivm from './isolated-vm.js';
 import type { SandboxConfig } from '../config/schema.js';
 import type { JsonValue } from '../shared/lineage-types.js';
-import { BOOTSTRAP, ENTRY, NO_RUN_MARKER, NON_JSON_MARKER } from './bootstrap.js';
+import { BOOTSTRAP, ENTRY, NON_JSON_MARKER } from './bootstrap.js';
 import { ToolExecutionError } from './errors.js';
 
 /** Names whose absence a tool runs into when it reaches for the host. */
@@ -11,27 +11,72 @@ const HOST_GLOBALS = new Set([
   'setImmediate', 'queueMicrotask', 'navigator', 'location', 'document',
 ]);
 
+/** A context with the bootstrap and the tool's top-level code run, ready for one call. */
+interface PreparedContext {
+  context: ivm.Context;
+  invoke: ivm.Reference<(run: unknown, inputJson: string) => string>;
+  run: ivm.Reference<unknown>;
+}
+
 interface CompiledTool {
   isolate: ivm.Isolate;
-  context: ivm.Context;
-  invoke: ivm.Reference<(inputJson: string) => string>;
+  bootstrap: ivm.Script;
+  script: ivm.Script;
+  /** The context the next call runs in, when one is ready. */
+  spare: PreparedContext | null;
+  /** A spare being prepared on the isolate's own thread. */
+  preparing: boolean;
 }
 
 export interface SandboxStats {
   compiled: number;
   replaced: number;
+  /** Contexts made on the caller's thread because no spare was ready. */
+  contextsOnCallPath: number;
+}
+
+/**
+ * How calls of one version are kept apart. `per_call` (the default): every call runs in a fresh
+ * context, as if the tool had just been loaded, so no call sees what an earlier one left behind
+ * (module-level counters, caches, patched built-ins) and the suite, replay and the differential check
+ * see exactly what callers see. `shared`: one context per code body for every call, the behaviour
+ * before issue #16, kept for the benchmark's baseline.
+ */
+export type SandboxIsolation = 'per_call' | 'shared';
+
+export interface SandboxOptions {
+  isolation?: SandboxIsolation;
+  /**
+   * The signal of the work this sandbox serves (a heal step: the activity's cancellation signal).
+   * Once it is aborted every call throws its reason at once, so a cancelled step's remaining tool
+   * runs cost nothing and the step ends at its next await.
+   */
+  cancellation?: () => AbortSignal | undefined;
 }
 
 /**
  * Runs tool code in isolated-vm: no require, process, fs or network; a per-call time limit and a
- * per-isolate memory limit. Each code body is compiled once and its isolate reused; an isolate
+ * per-isolate memory limit. Each code body is compiled once into its own isolate; each call runs in a
+ * fresh context of that isolate. The next call's context is prepared on the isolate's thread after a
+ * call (context, bootstrap, the tool's top level), so a call usually pays only for itself. An isolate
  * killed by a limit is disposed and replaced on the next call.
+ *
+ * Every outcome is a value or a ToolExecutionError: the host never parses or trusts anything the
+ * tool's globals produced (see bootstrap.ts), and anything unexpected is typed on the way out.
  */
 export class Sandbox {
   private readonly tools = new Map<string, CompiledTool>();
-  readonly stats: SandboxStats = { compiled: 0, replaced: 0 };
+  readonly stats: SandboxStats = { compiled: 0, replaced: 0, contextsOnCallPath: 0 };
+  private readonly isolation: SandboxIsolation;
+  private readonly cancellation: (() => AbortSignal | undefined) | undefined;
 
-  constructor(private readonly config: SandboxConfig) {}
+  constructor(
+    private readonly config: SandboxConfig,
+    options: SandboxOptions = {},
+  ) {
+    this.isolation = options.isolation ?? 'per_call';
+    this.cancellation = options.cancellation;
+  }
 
   /** Runs `run(input)` of `code`; `key` identifies the compiled code (e.g. its hash). */
   run(key: string, code: string, input: JsonValue): JsonValue {
@@ -42,23 +87,78 @@ export class Sandbox {
       throw new ToolExecutionError('invalid_input', `input is not a JSON value: ${(err as Error).message}`);
     }
     if (inputJson === undefined) throw new ToolExecutionError('invalid_input', 'input is not a JSON value');
-    return JSON.parse(this.runJson(key, code, inputJson)) as JsonValue;
+    const output = this.runJson(key, code, inputJson);
+    try {
+      return JSON.parse(output) as JsonValue;
+    } catch (err) {
+      throw new ToolExecutionError('non_json_result', `result is not JSON text: ${(err as Error).message}`);
+    }
   }
 
   /** Same as run() with the input already serialised; returns the output as JSON text. */
   runJson(key: string, code: string, inputJson: string): string {
-    const tool = this.compiled(key, code);
-    let output: string;
+    const signal = this.cancellation?.();
+    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('cancelled');
     try {
-      output = tool.invoke.applySync(undefined, [inputJson], { timeout: this.config.timeout_ms });
+      return this.invoke(key, code, inputJson);
+    } catch (err) {
+      // The last line of defence: whatever escaped the classification below is still a typed failure.
+      if (err instanceof ToolExecutionError) throw err;
+      const e = err instanceof Error ? err : new Error(safeText(err));
+      throw new ToolExecutionError('thrown', `${e.name}: ${e.message}`, e.name, e.stack ?? null);
+    }
+  }
+
+  private invoke(key: string, code: string, inputJson: string): string {
+    const tool = this.compiled(key, code);
+    const prepared = this.takeContext(key, tool);
+    let output: unknown;
+    try {
+      output = prepared.invoke.applySync(undefined, [prepared.run.derefInto(), inputJson], { timeout: this.config.timeout_ms });
     } catch (err) {
       throw this.classify(key, tool, err);
+    } finally {
+      if (this.isolation === 'per_call') release(prepared);
+      this.prepareSpare(tool);
     }
     if (typeof output !== 'string') throw new ToolExecutionError('non_json_result', 'result is not a JSON value');
     if (output.length > this.config.max_output_bytes) {
       throw new ToolExecutionError('output_too_large', `result is ${output.length} bytes, over the limit of ${this.config.max_output_bytes}`);
     }
     return output;
+  }
+
+  /** The context for this call: the spare when ready, else one made now (under the call's time limit). */
+  private takeContext(key: string, tool: CompiledTool): PreparedContext {
+    const spare = tool.spare;
+    if (spare) {
+      if (this.isolation === 'per_call') tool.spare = null;
+      return spare;
+    }
+    this.stats.contextsOnCallPath++;
+    try {
+      const prepared = prepareSync(tool, this.config.timeout_ms);
+      if (this.isolation === 'shared') tool.spare = prepared;
+      return prepared;
+    } catch (err) {
+      throw this.loadFailure(err, tool.isolate, key);
+    }
+  }
+
+  /** Prepares the next call's context on the isolate's thread; a failure just leaves no spare. */
+  private prepareSpare(tool: CompiledTool): void {
+    if (this.isolation !== 'per_call' || tool.spare || tool.preparing || tool.isolate.isDisposed) return;
+    tool.preparing = true;
+    prepareAsync(tool, this.config.timeout_ms).then(
+      (prepared) => {
+        tool.preparing = false;
+        if (tool.isolate.isDisposed || tool.spare) release(prepared);
+        else tool.spare = prepared;
+      },
+      () => {
+        tool.preparing = false;
+      },
+    );
   }
 
   /** Compiles (once) and returns the isolate for `key`. Throws compile_error for unusable code. */
@@ -71,22 +171,30 @@ export class Sandbox {
     }
     const isolate = new ivm.Isolate({ memoryLimit: this.config.memory_limit_mb });
     try {
-      const context = isolate.createContextSync();
-      // Setup runs under the same time limit as a call: top-level tool code could loop forever.
-      isolate.compileScriptSync(`${BOOTSTRAP}\n${code}\n${ENTRY}`, { filename: `tool:${key}` }).runSync(context, { timeout: this.config.timeout_ms });
-      const invoke = context.global.getSync('__diseInvoke', { reference: true }) as ivm.Reference<(inputJson: string) => string>;
-      const tool = { isolate, context, invoke };
+      const bootstrap = isolate.compileScriptSync(BOOTSTRAP, { filename: 'dise:bootstrap' });
+      const script = isolate.compileScriptSync(`${code}${ENTRY}`, { filename: `tool:${key}` });
+      const tool: CompiledTool = { isolate, bootstrap, script, spare: null, preparing: false };
+      // Load it once now, so code that does not load fails here as compile_error, and keep the context.
+      tool.spare = prepareSync(tool, this.config.timeout_ms);
       this.tools.set(key, tool);
       this.stats.compiled++;
       return tool;
     } catch (err) {
-      const classified = this.classifyError(err, isolate);
+      const failure = this.loadFailure(err, isolate, key);
       if (!isolate.isDisposed) isolate.dispose();
-      if (classified.kind === 'thrown') {
-        throw new ToolExecutionError('compile_error', `tool code failed to load: ${classified.message}`, classified.toolErrorName, classified.toolStack);
-      }
-      throw classified;
+      throw failure;
     }
+  }
+
+  /** Types a failure while loading the code: what the tool threw is a compile_error, limits stay limits. */
+  private loadFailure(err: unknown, isolate: ivm.Isolate, key: string): ToolExecutionError {
+    if (err instanceof ToolExecutionError) return err;
+    const classified = this.classifyError(err, isolate, true);
+    if (classified.kind === 'timeout' || classified.kind === 'memory_limit') this.discard(key);
+    if (classified.kind === 'thrown') {
+      return new ToolExecutionError('compile_error', `tool code failed to load: ${classified.message}`, classified.toolErrorName, classified.toolStack);
+    }
+    return classified;
   }
 
   private classify(key: string, tool: CompiledTool, err: unknown): ToolExecutionError {
@@ -96,9 +204,9 @@ export class Sandbox {
     return classified;
   }
 
-  private classifyError(err: unknown, isolate: ivm.Isolate): ToolExecutionError {
-    const e = err instanceof Error ? err : new Error(String(err));
-    const message = e.message ?? '';
+  private classifyError(err: unknown, isolate: ivm.Isolate, loading = false): ToolExecutionError {
+    const e = err instanceof Error ? err : new Error(safeText(err));
+    const message = typeof e.message === 'string' ? e.message : safeText(e.message);
     if (isolate.isDisposed || /disposed/i.test(message) || /memory limit/i.test(message)) {
       return new ToolExecutionError('memory_limit', `tool exceeded the memory limit of ${this.config.memory_limit_mb} MB`);
     }
@@ -108,10 +216,7 @@ export class Sandbox {
     if (message.startsWith(NON_JSON_MARKER)) {
       return new ToolExecutionError('non_json_result', `result is not a JSON value: ${message.slice(NON_JSON_MARKER.length)}`);
     }
-    if (message === NO_RUN_MARKER) {
-      return new ToolExecutionError('compile_error', 'tool code defines no function run(input)');
-    }
-    if (e.name === 'SyntaxError' && !e.stack?.includes('__diseInvoke')) {
+    if (loading && e.name === 'SyntaxError') {
       return new ToolExecutionError('compile_error', `tool code does not compile: ${message}`, 'SyntaxError', e.stack ?? null);
     }
     const missing = /^(\S+) is not defined$/.exec(message);
@@ -127,11 +232,66 @@ export class Sandbox {
     if (!tool) return;
     this.tools.delete(key);
     this.stats.replaced++;
+    tool.spare = null;
     if (!tool.isolate.isDisposed) tool.isolate.dispose();
   }
 
   /** Disposes every isolate. */
   close(): void {
     for (const key of [...this.tools.keys()]) this.discard(key);
+  }
+}
+
+function release(used: PreparedContext): void {
+  // Only these references: touching context.global would keep the context alive (isolated-vm 5).
+  try {
+    used.invoke.release();
+    used.run.release();
+    used.context.release();
+  } catch {
+    // The isolate was disposed (a limit, discard()): its contexts went with it.
+  }
+}
+
+function readyContext(context: ivm.Context, invoke: ivm.Reference<unknown>, run: ivm.Reference<unknown>): PreparedContext {
+  if (run.typeof !== 'function') {
+    invoke.release();
+    run.release();
+    context.release();
+    throw new ToolExecutionError('compile_error', 'tool code defines no function run(input)');
+  }
+  return { context, invoke: invoke as PreparedContext['invoke'], run };
+}
+
+function prepareSync(tool: CompiledTool, timeout: number): PreparedContext {
+  const context = tool.isolate.createContextSync();
+  try {
+    const invoke = tool.bootstrap.runSync(context, { reference: true, timeout }) as ivm.Reference<unknown>;
+    const run = tool.script.runSync(context, { reference: true, timeout }) as ivm.Reference<unknown>;
+    return readyContext(context, invoke, run);
+  } catch (err) {
+    if (!tool.isolate.isDisposed) context.release();
+    throw err;
+  }
+}
+
+async function prepareAsync(tool: CompiledTool, timeout: number): Promise<PreparedContext> {
+  const context = await tool.isolate.createContext();
+  try {
+    const invoke = (await tool.bootstrap.run(context, { reference: true, timeout })) as ivm.Reference<unknown>;
+    const run = (await tool.script.run(context, { reference: true, timeout })) as ivm.Reference<unknown>;
+    return readyContext(context, invoke, run);
+  } catch (err) {
+    if (!tool.isolate.isDisposed) context.release();
+    throw err;
+  }
+}
+
+/** Text of a thrown value that may be anything (a symbol, an object whose toString throws…). */
+function safeText(value: unknown): string {
+  try {
+    return typeof value === 'symbol' ? value.toString() : String(value);
+  } catch {
+    return 'a value that cannot be shown';
   }
 }

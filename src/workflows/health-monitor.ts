@@ -2,8 +2,10 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  isCancellation,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -44,6 +46,8 @@ export interface MonitorState {
   healsStarted: string[];
   reportsHandled: number;
   runs: number;
+  /** When the executions were last maintained (workflow time, ISO); absent before the first run. */
+  lastMaintenanceAt?: string | null;
 }
 
 const checks = proxyActivities<DiseActivities>({
@@ -51,6 +55,16 @@ const checks = proxyActivities<DiseActivities>({
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 });
+
+/** Execution maintenance (partitions, rollups, retention): one long activity an hour. */
+const maintenance = proxyActivities<DiseActivities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 5 },
+});
+const MAINTENANCE_INTERVAL_MS = 3_600_000;
+/** Histories recorded before the monitor ran the maintenance replay without it. */
+const EXECUTION_MAINTENANCE_PATCH = 'execution-maintenance';
 
 /** How many started heals the status keeps (newest last). */
 const KEEP_HEALS = 200;
@@ -120,6 +134,16 @@ export async function healthMonitorWorkflow(options: HealthMonitorOptions = {}):
       if (result.healingEnabled) {
         for (const finding of result.findings.filter((f) => f.heal)) await startHeal(finding, state);
       }
+    }
+    // Hourly, paused or not: keeping executions bounded is not a health check. A failed run (after
+    // its retries) is tried again at the next hour; it must not stop the monitor.
+    const last = state.lastMaintenanceAt ? Date.parse(state.lastMaintenanceAt) : null;
+    // eslint-disable-next-line no-restricted-properties -- workflow time: in the SDK's sandbox Date.now() is the workflow task's time, the same on replay
+    if (patched(EXECUTION_MAINTENANCE_PATCH) && (last === null || Date.now() - last >= MAINTENANCE_INTERVAL_MS)) {
+      state.lastMaintenanceAt = new Date().toISOString();
+      await maintenance.maintainExecutions().catch((err: unknown) => {
+        if (isCancellation(err)) throw err;
+      });
     }
     const info = workflowInfo();
     if (info.continueAsNewSuggested || info.historyLength > maxHistoryEvents) {

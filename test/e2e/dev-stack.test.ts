@@ -41,14 +41,18 @@ mutation:
 describe('dise dev', () => {
   it('starts the stack, serves the UI, registers and shows lineage, is reused, and stops cleanly on Ctrl-C', async () => {
     const first = await startDise(['dev'], env, /^ready /);
-    const m = /^ready temporal=(\S+) ui=(\S+) database=(\S+)$/.exec(first.line);
+    const m = /^ready temporal=(\S+) ui=(\S+) database=(\S+) dashboard=(\S+)$/.exec(first.line);
     expect(m, first.line).not.toBeNull();
-    const [, temporal, ui, database] = m!;
+    const [, temporal, ui, database, dashboard] = m!;
     const devJson = JSON.parse(readFileSync(path.join(home, 'dev.json'), 'utf8'));
-    expect(devJson).toMatchObject({ temporal, ui, database, pid: first.child.pid });
+    expect(devJson).toMatchObject({ temporal, ui, database, dashboard, pid: first.child.pid });
 
     const page = await fetch(ui!);
     expect(page.status).toBe(200);
+    expect(new URL(dashboard!).hostname).toBe('127.0.0.1');
+    const tools = await fetch(dashboard!);
+    expect(tools.status).toBe(200);
+    expect(await tools.text()).toContain('<h1>Tools</h1>');
 
     const files = [path.join(home, 'root.yaml'), path.join(home, 'child.yaml')];
     writeFileSync(files[0]!, ROOT);

@@ -51,10 +51,16 @@ describe('a healed version under deployment.mode: shadow', () => {
       await runtime.preload(['shadow_heal']);
       for (let i = 0; i < 30; i++) expect((await runtime.callDetailed('shadow_heal', `user${i}@example.com`)).versionId).toBe('shadow_heal@1.0.0');
       await runtime.flush();
+      expect(runtime.mirror.written).toBe(30);
     } finally {
       await runtime.close();
     }
-    const end = await shadow.temporal.client.workflow.getHandle<typeof canaryWorkflow>(canaryWorkflowId('shadow_heal@2.0.1')).result();
+    const end = await Promise.race([
+      shadow.temporal.client.workflow.getHandle<typeof canaryWorkflow>(canaryWorkflowId('shadow_heal@2.0.1')).result(),
+      new Promise<never>((_, reject) =>
+        setTimeout(async () => reject(new Error(JSON.stringify({ canary: await shadow.store.canaries.get('shadow_heal@2.0.1'), n: await shadow.db.query('SELECT count(*) FROM canary_comparisons') }))), 30_000),
+      ),
+    ]);
     expect(end.status, end.message).toBe('promoted');
     expect((await shadow.store.graph.version('shadow_heal@2.0.1'))!.health).toBe('regenerated');
     expect(await shadow.store.routing.routeOf('shadow_heal')).toBe('shadow_heal@2.0.1');

@@ -27,11 +27,13 @@ let running: Promise<void>;
 const sandbox = new Sandbox(defaultConfig().sandbox);
 const taskQueue = uniqueTaskQueue('monitor');
 const checkInputs: CheckHealthInput[] = [];
+let maintenanceRuns = 0;
 
 const recordChecks: ActivityInterceptorsFactory = (ctx) => ({
   inbound: {
     async execute(input, next) {
       if (ctx.info.activityType === 'checkHealth') checkInputs.push(input.args[0] as CheckHealthInput);
+      if (ctx.info.activityType === 'maintainExecutions') maintenanceRuns++;
       return next(input);
     },
   },
@@ -111,6 +113,21 @@ describe('healthMonitorWorkflow', { timeout: 120_000 }, () => {
     await skip(monitor, '10 minutes');
     expect((await monitor.query(monitorStatusQuery)).checks).toBe(3);
     expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  it('maintains the executions (partitions, rollups, retention) once an hour', async () => {
+    const before = maintenanceRuns;
+    const monitor = await startMonitor('monitor-maintenance');
+    await skip(monitor, '5 minutes');
+    await skip(monitor, '1 second');
+    expect(maintenanceRuns - before).toBe(1);
+    const [state] = await db.query<{ last_run_at: Date | null }>(`SELECT last_run_at FROM execution_maintenance`);
+    expect(state!.last_run_at).not.toBeNull();
+    await skip(monitor, '50 minutes');
+    expect(maintenanceRuns - before).toBe(1);
+    await skip(monitor, '15 minutes');
+    await skip(monitor, '1 second');
+    expect(maintenanceRuns - before).toBe(2);
   });
 
   it('heals a tool whose error rate crosses 5% on the next check', async () => {

@@ -64,7 +64,7 @@ const GOOD: Record<string, string[]> = {
     "function run(addr) {\n  if (typeof addr !== 'string') { return false; }\n  return /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$/.test(addr);\n}",
     "function run(v) { if (typeof v !== 'string' || v.length > 254) return false; return /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$/.test(v); }",
     "const SHAPE = new RegExp('^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\\\.[a-zA-Z]{2,}$');\nfunction run(v) { return typeof v === 'string' && SHAPE.test(v); }",
-    "function run(v) {\n  const EMAIL = /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$/;\n  return typeof v === 'string' && EMAIL.test(v.trim());\n}",
+    "function run(v) {\n  const EMAIL = /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$/;\n  return typeof v === 'string' && EMAIL.test(v);\n}",
   ],
   slug: [
     "function run(t) { return String(t).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40).replace(/-+$/, ''); }",
@@ -83,7 +83,7 @@ const GOOD: Record<string, string[]> = {
     'function run(who) { return `Hello, ${String(who).trim()}!`; }',
     "function run(n) {\n  const name = String(n).trim();\n  return 'Hello, ' + name + '!';\n}",
     "function run(n) { return ['Hello, ', String(n).trim(), '!'].join(''); }",
-    "function run(n) { const who = String(n).trim(); return who ? 'Hello, ' + who + '!' : 'Hello!'; }",
+    "function run(n) { const who = String(n).trim(); return `Hello, ${who}!`; }",
   ],
 };
 

@@ -7,6 +7,8 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 // The migrations are written by hand (the schema engine cannot be downloaded here), so this test is
 // what keeps them honest: the migrated database and prisma/schema.prisma must describe the same
 // tables, columns, types, nullability, relations and indexes, checked in both directions.
+// Partitioned tables (executions, by day) are compared as their parent: the partitions the
+// maintenance makes (executions_pYYYYMMDD, executions_default) are not in the schema.
 
 interface DmmfField {
   name: string;
@@ -79,7 +81,7 @@ async function dbColumns(): Promise<Map<string, { type: string; nullable: boolea
   const rows = await db.query<{ tbl: string; col: string; type: string; notnull: boolean }>(`
     SELECT c.relname AS tbl, a.attname AS col, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull
     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped AND c.relname <> '_prisma_migrations'`);
+    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped AND c.relname <> '_prisma_migrations'`);
   return new Map(rows.map((r) => [`${r.tbl}.${r.col}`, { type: r.type, nullable: !r.notnull }]));
 }
 
@@ -87,7 +89,7 @@ describe('the migrated database matches prisma/schema.prisma', () => {
   it('has exactly one table per model', async () => {
     const rows = await db.query<{ relname: string }>(
       `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> '_prisma_migrations'`,
+       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname <> '_prisma_migrations'`,
     );
     expect(rows.map((r) => r.relname).sort()).toEqual(models.map(table).sort());
     expect(models.map(table)).toEqual(expect.arrayContaining([
@@ -135,7 +137,7 @@ describe('the migrated database matches prisma/schema.prisma', () => {
                    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum ORDER BY k.ord)::text[] AS cols
       FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid JOIN pg_class t ON t.oid = ix.indrelid
       JOIN pg_namespace n ON n.oid = t.relnamespace
-      WHERE n.nspname = 'public' AND t.relname <> '_prisma_migrations'`);
+      WHERE n.nspname = 'public' AND t.relname <> '_prisma_migrations' AND NOT t.relispartition`);
     const byName = new Map(models.map((m) => [m.name, m]));
     const describe = (tbl: string, kind: string, cols: string[]) => `${tbl} ${kind} (${cols.join(',')})`;
     const actual = rows.map((r) => describe(r.tbl, r.primary ? 'primary' : r.uniq ? `unique ${r.idx}` : `index ${r.idx}`, r.cols)).sort();
@@ -146,5 +148,21 @@ describe('the migrated database matches prisma/schema.prisma', () => {
       return describe(table(m), kind, cols);
     }).sort();
     expect(actual).toEqual(expected);
+  });
+});
+
+describe('partitioning', () => {
+  it('keeps executions partitioned by day, with today and the coming week made ahead', async () => {
+    const [parent] = await db.query<{ kind: string; key: string }>(
+      `SELECT c.relkind AS kind, pg_get_partkeydef(c.oid) AS key FROM pg_class c WHERE c.relname = 'executions'`,
+    );
+    expect(parent).toEqual({ kind: 'p', key: 'RANGE (created_at)' });
+    const parts = await db.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'executions'::regclass ORDER BY 1`,
+    );
+    const today = new Date().toISOString().slice(0, 10).replaceAll('-', '');
+    expect(parts.map((p) => p.name)).toContain(`executions_p${today}`);
+    expect(parts.map((p) => p.name)).toContain('executions_default');
+    expect(parts.length).toBeGreaterThanOrEqual(8);
   });
 });

@@ -119,6 +119,38 @@ describe('ToolRuntime', () => {
     expect(failure).toEqual({ failure_type: 'security_vulnerability', severity: 'critical' });
   });
 
+  it('types and records a tool that tampers with its built-ins, and the next call sees none of it', async () => {
+    const rt = await runtime();
+    const code = `function run(x) {
+      if (x === 'stringify') { JSON.stringify = () => '{'; return { fine: true }; }
+      if (x === 'toJSON') { Object.prototype.toJSON = () => undefined; return {}; }
+      return [x, typeof ({}).toJSON];
+    }`;
+    await store.registerVersion(version('tamperer', '1.0.0', [], { code }));
+    expect(await rt.call('tamperer@1.0.0', 'stringify')).toEqual({ fine: true });
+    const err = await rt.call('tamperer@1.0.0', 'toJSON').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ToolExecutionError);
+    expect((err as ToolExecutionError).kind).toBe('non_json_result');
+    expect(await rt.call('tamperer@1.0.0', 'after')).toEqual(['after', 'undefined']);
+    await rt.flush();
+    const rows = await db.query<{ ok: boolean; error_type: string | null }>(`SELECT ok, error_type FROM executions WHERE tool_id = 'tamperer@1.0.0' ORDER BY id`);
+    expect(rows).toEqual([
+      { ok: true, error_type: null },
+      { ok: false, error_type: 'non_json_result' },
+      { ok: true, error_type: null },
+    ]);
+  });
+
+  it('keeps calls apart by default; sandbox.isolation: shared lets module state persist, as before', async () => {
+    await store.registerVersion(version('counter', '1.0.0', [], { code: 'let n = 0; function run() { return ++n; }' }));
+    const isolated = await runtime();
+    expect([await isolated.call('counter@1.0.0', null), await isolated.call('counter@1.0.0', null), await isolated.call('counter@1.0.0', null)]).toEqual([1, 1, 1]);
+    const config = defaultConfig();
+    config.sandbox.isolation = 'shared';
+    const shared = await runtime({ config });
+    expect([await shared.call('counter@1.0.0', null), await shared.call('counter@1.0.0', null), await shared.call('counter@1.0.0', null)]).toEqual([1, 2, 3]);
+  });
+
   it('records a wrong result reported from outside, with its evidence', async () => {
     const signaler = new MemorySignaler();
     const rt = await runtime({ signaler });
@@ -301,6 +333,17 @@ describe('ToolRuntime across processes and with Temporal', () => {
     expect(await answerWithin(rt, 'deaf', 3, 5000)).toBe(3);
   });
 
+  it('records a failed call whose input holds U+0000, which jsonb cannot store, with ␀ in its place', async () => {
+    await store.registerMany([version('nul_input', '1.0.0', [], { code: FAILING })]);
+    const logs: string[] = [];
+    const rt = await runtime({ log: (l) => logs.push(l) });
+    await rt.call('nul_input@1.0.0', 'a\u0000b').catch(() => undefined);
+    await rt.flush();
+    const rows = await db.query<{ input: unknown }>(`SELECT input FROM executions WHERE tool_id = 'nul_input@1.0.0'`);
+    expect(rows).toEqual([{ input: 'a\u2400b' }]);
+    expect(logs.filter((l) => l.includes('could not record'))).toEqual([]);
+  });
+
   it('writes a batch again at once when PostgreSQL picks it as the victim of a deadlock', async () => {
     await store.registerMany([version('dl_a', '1.0.0', [], { code: FAILING }), version('dl_b', '1.0.0', [], { code: FAILING })]);
     const logs: string[] = [];
@@ -313,14 +356,17 @@ describe('ToolRuntime across processes and with Temporal', () => {
     const other = new pg.Client({ connectionString: db.url });
     await other.connect();
     try {
+      // The other session checks for deadlocks only after 30 s, so the runtime's session (default
+      // 1 s) is always the one that finds the deadlock and is aborted, however loaded the machine.
+      await other.query(`SET deadlock_timeout = '30s'`);
       await other.query(`BEGIN; SELECT 1 FROM tool_lineage WHERE tool_id = 'dl_b@1.0.0' FOR UPDATE`);
       const flushed = rt.flush();
       const waiting = async () => (await db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).length > 0;
       for (let i = 0; i < 100 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 20));
       expect(await waiting()).toBe(true);
       await new Promise((r) => setTimeout(r, 300));
-      // …and the other session now wants dl_a: a deadlock. The runtime waited first, so its check
-      // fires first and PostgreSQL aborts its transaction; the other session gets dl_a.
+      // …and the other session now wants dl_a: a deadlock. The runtime's check fires first and
+      // PostgreSQL aborts its transaction; the other session gets dl_a.
       await other.query(`SELECT 1 FROM tool_lineage WHERE tool_id = 'dl_a@1.0.0' FOR UPDATE`);
       await other.query('COMMIT');
       await flushed;

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config/schema.js';
 import { ToolExecutionError, type ToolErrorKind } from '../../src/sandbox/errors.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
+import type { JsonValue } from '../../src/shared/lineage-types.js';
 
 const config = { ...defaultConfig().sandbox, timeout_ms: 200, memory_limit_mb: 16, max_output_bytes: 64 * 1024 };
 const sandbox = new Sandbox(config);
@@ -98,5 +99,79 @@ describe('sandbox: hostile code ends as a typed failure and the next call works'
   it('keeps state out of reach between tools: each version has its own isolate', () => {
     sandbox.run('a', 'var counter = 0; function run() { return ++counter; }', null);
     expect(sandbox.run('b', 'function run() { return typeof counter; }', null)).toBe('undefined');
+  });
+});
+
+/** Code that tampers with the isolate's built-ins before or while it answers (issue #16, item 2). */
+const tampering: [string, string, JsonValue | ToolErrorKind][] = [
+  ['JSON.stringify replaced at the top level', 'JSON.stringify = () => "{"; function run(x) { return 1; }', 1],
+  ['JSON.stringify replaced inside run', 'function run(x) { JSON.stringify = () => "{"; return { a: x }; }', { a: 2 }],
+  ['JSON.parse replaced', 'JSON.parse = () => ({ evil: true }); function run(x) { return x; }', 2],
+  ['Set.prototype.has always true', 'Set.prototype.has = () => true; function run(x) { return [x, x]; }', [2, 2]],
+  ['Set.prototype.add removed', 'Set.prototype.add = undefined; function run(x) { return { x }; }', { x: 2 }],
+  ['Object.keys and Array.isArray lie', 'Object.keys = () => []; Array.isArray = () => false; function run() { return { f: function () {} }; }', 'non_json_result'],
+  ['Object.getPrototypeOf lies', 'class K {}; Object.getPrototypeOf = () => Object.prototype; function run() { return new K(); }', 'non_json_result'],
+  ['Number.isFinite lies', 'Number.isFinite = () => true; function run() { return NaN; }', 'non_json_result'],
+  ['Reflect.apply and Function.prototype.call replaced', 'Reflect.apply = () => 7; Function.prototype.call = () => 7; function run(x) { return x + 1; }', 3],
+  ['a function declaration shadowing a built-in', 'function Set() { return {}; } function run(x) { return [x]; }', [2]],
+  ['Error replaced', 'Error = function () { return { message: "fake" }; }; function run() { return undefined; }', 'non_json_result'],
+  ['Object.prototype.toJSON throwing', 'Object.prototype.toJSON = function () { throw new RangeError("no"); }; function run() { return {}; }', 'thrown'],
+  ['Object.prototype.toJSON returning undefined', 'Object.prototype.toJSON = () => undefined; function run() { return {}; }', 'non_json_result'],
+  ['a getter that throws', 'function run() { return { get a() { throw new TypeError("got"); } }; }', 'thrown'],
+  ['a Proxy result', 'function run() { return new Proxy({}, { ownKeys() { throw new Error("trap"); } }); }', 'thrown'],
+  ['a thrown symbol', 'function run() { throw Symbol("s"); }', 'thrown'],
+  ['a thrown object whose toString throws', 'function run() { throw { toString() { throw new Error("x"); } }; }', 'thrown'],
+  ['a thrown null', 'function run() { throw null; }', 'thrown'],
+  ['an Error whose message is a getter that throws', 'function run() { const e = new Error("m"); Object.defineProperty(e, "message", { get() { throw 1; } }); throw e; }', 'thrown'],
+  ['a SyntaxError thrown by run', 'function run() { throw new SyntaxError("mine"); }', 'thrown'],
+  ['a run that is not a function', 'const run = 5;', 'compile_error'],
+];
+
+describe('sandbox: a tool that tampers with built-ins gets a value or a typed failure, never an untyped throw', () => {
+  it.each(tampering)('%s', (name, code, expected) => {
+    let outcome: JsonValue | ToolErrorKind;
+    try {
+      outcome = sandbox.run(`tamper:${name}`, code, 2);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ToolExecutionError);
+      outcome = (err as ToolExecutionError).kind;
+    }
+    expect(outcome).toEqual(expected);
+  });
+});
+
+describe('sandbox: calls of one version cannot see each other (issue #16, item 3)', () => {
+  it('a module-level counter starts afresh on every call', () => {
+    const code = 'let n = 0; function run() { return ++n; }';
+    expect([1, 2, 3, 4, 5].map(() => sandbox.run('counter', code, null))).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  it('globals, prototypes and built-ins patched by one call are gone in the next', () => {
+    const code = `function run(step) {
+      if (step === 'taint') { globalThis.seen = 'yes'; Object.prototype.leak = 1; Array.prototype.map = null; Math.random = () => 4; cache = 9; return 0; }
+      return [typeof seen, ({}).leak === undefined, typeof [].map, Math.random() < 1, typeof cache];
+    }`;
+    sandbox.run('taint', code, 'taint');
+    expect(sandbox.run('taint', code, 'look')).toEqual(['undefined', true, 'function', true, 'undefined']);
+  });
+
+  it('the shared mode of before shows the leak it had (the benchmark baseline)', () => {
+    const shared = new Sandbox(config, { isolation: 'shared' });
+    try {
+      const code = 'let n = 0; function run() { return ++n; }';
+      expect([0, 0, 0].map(() => shared.run('counter', code, null))).toEqual([1, 2, 3]);
+    } finally {
+      shared.close();
+    }
+  });
+
+  it('many calls do not grow the isolate until its memory limit kills it', async () => {
+    const code = 'const table = new Array(2000).fill(0).map((_, i) => ({ i })); function run(x) { return table[x].i; }';
+    const before = sandbox.stats.replaced;
+    for (let i = 0; i < 2000; i++) {
+      expect(sandbox.run('churn', code, i)).toBe(i);
+      if (i % 100 === 0) await new Promise((r) => setImmediate(r));
+    }
+    expect(sandbox.stats.replaced - before).toBe(0);
   });
 });

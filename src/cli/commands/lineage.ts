@@ -1,5 +1,7 @@
 import type { DiseConfig } from '../../config/schema.js';
-import { withDatabase, type Output } from '../context.js';
+import { pgRunner } from '../../lineage/failures.js';
+import { quickReads } from '../../lineage/quick-reads.js';
+import { withPool, type Output } from '../context.js';
 import { UsageError } from '../errors.js';
 import { renderDot, renderMermaid } from '../format/lineage-graph.js';
 import { renderLineage } from '../format/lineage-view.js';
@@ -12,14 +14,18 @@ export async function lineage(id: string, options: { json: boolean; format: stri
   if (!(LINEAGE_FORMATS as readonly string[]).includes(options.format)) {
     throw new UsageError(`--format: unknown format "${options.format}"; use one of ${LINEAGE_FORMATS.join(', ')}`);
   }
-  await withDatabase(out, async ({ store }) => {
-    const l = await store.getLineage(await store.resolve(id));
+  await withPool(out, async ({ pool }) => {
+    const l = await quickReads.lineage(pgRunner(pool), await quickReads.resolve(pool, id));
+    const route = await quickReads.routeEntry(pool, l.name);
+    const knownWrong = route?.knownWrong && route.versionId === l.id ? { reason: route.knownWrong, alternativeId: route.alternativeId, policy: config.runtime.known_wrong_policy } : null;
     if (options.json) {
-      out.result(JSON.stringify(l, null, 2));
+      out.result(JSON.stringify(knownWrong ? { ...l, knownWrong } : l, null, 2));
       return;
     }
     if (options.format === 'mermaid' || options.format === 'dot') {
-      const { nodes, edges } = await store.views.picture(l.id);
+      // The pictures are rarer: they take the Prisma store.
+      const { withDatabase } = await import('../context.js');
+      const { nodes, edges } = await withDatabase(out, ({ store }) => store.views.picture(l.id), config);
       out.result(options.format === 'mermaid' ? renderMermaid(nodes, edges) : renderDot(nodes, edges));
       return;
     }
@@ -27,11 +33,20 @@ export async function lineage(id: string, options: { json: boolean; format: stri
 
     out.result(
       renderLineage(l, {
-        healthOf: await store.graph.healthOf(named),
-        ruleReach: await store.rules.reach(l.avoidanceRules.map((r) => r.ruleId)),
+        healthOf: await quickReads.healthOf(pool, named),
+        ruleReach: await quickReads.ruleReach(pool, l.avoidanceRules.map((r) => r.ruleId)),
         color: colorEnabled(),
       }),
     );
+    if (knownWrong) {
+      out.result('');
+      out.result(`Known wrong: ${knownWrong.reason}`);
+      out.result(
+        knownWrong.alternativeId
+          ? `Callers of ${l.name} are answered by ${knownWrong.alternativeId}, a healthy alternative (same category, similar description, passes the failing inputs).`
+          : `No healthy alternative: calls of ${l.name} are ${knownWrong.policy === 'refuse' ? 'refused (ToolPrunedError)' : 'answered with a recorded warning'} (runtime.known_wrong_policy).`,
+      );
+    }
   }, config);
 }
 

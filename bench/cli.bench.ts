@@ -1,0 +1,132 @@
+/**
+ * npm run bench:cli — what a script pays per `dise` command against a running stack (a `dise dev`):
+ * wall time, CPU time and peak memory of `call`, `report`, `lineage` and `tool list` (median of 5,
+ * each a fresh process, as a script runs them), and 100 reports through one `dise report --stdin`
+ * against 100 `dise report` processes, 20 at a time (the baseline: what a script did before).
+ * Uses the stack of DISE_HOME when one runs, else starts `dise dev --no-worker` for the run.
+ * CPU and memory come from /usr/bin/time (GNU time) when installed.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readLiveDevState } from '../src/infra/dev-state.js';
+import { PACKAGE_ROOT } from '../src/infra/paths.js';
+import { fmtMs, printFigures, progress } from './support.js';
+
+const RUNS = Number(process.env.BENCH_CLI_RUNS ?? 5);
+const REPORTS = Number(process.env.BENCH_CLI_REPORTS ?? 100);
+const BIN = path.join(PACKAGE_ROOT, 'bin', 'dise.mjs');
+const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+
+interface Sample {
+  wallMs: number;
+  cpuMs: number | null;
+  peakMiB: number | null;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function runOnce(args: string[], env: NodeJS.ProcessEnv, stdin?: string): Sample {
+  const argv = GNU_TIME ? [GNU_TIME, '-f', '__TIME__ %U %S %M', process.execPath, BIN, ...args] : [process.execPath, BIN, ...args];
+  const started = performance.now();
+  const r = spawnSync(argv[0]!, argv.slice(1), { env, input: stdin, encoding: 'utf8' });
+  const wallMs = performance.now() - started;
+  if (r.status !== 0) throw new Error(`dise ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  const m = /__TIME__ ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr);
+  return { wallMs, cpuMs: m ? (Number(m[1]) + Number(m[2])) * 1000 : null, peakMiB: m ? Number(m[3]) / 1024 : null };
+}
+
+function summarise(samples: Sample[]): Sample {
+  const cpu = samples.map((s) => s.cpuMs).filter((x): x is number => x !== null);
+  const mem = samples.map((s) => s.peakMiB).filter((x): x is number => x !== null);
+  return { wallMs: median(samples.map((s) => s.wallMs)), cpuMs: cpu.length ? median(cpu) : null, peakMiB: mem.length ? median(mem) : null };
+}
+
+async function startStack(env: NodeJS.ProcessEnv): Promise<() => Promise<void>> {
+  if (readLiveDevState(env.DISE_HOME)) return async () => undefined;
+  progress('starting `dise dev --no-worker` for the run…');
+  const child = spawn(process.execPath, [BIN, 'dev', '--no-worker'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (/^ready /m.test(out)) resolve();
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`dise dev exited (${code}): ${out}`)));
+  });
+  return async () => {
+    child.kill('SIGINT');
+    await new Promise((r) => child.once('exit', r));
+  };
+}
+
+async function main(): Promise<void> {
+  const home = process.env.DISE_HOME ?? mkdtempSync(path.join(os.tmpdir(), 'dise-bench-cli-'));
+  const env: NodeJS.ProcessEnv = { ...process.env, DISE_HOME: home };
+  delete env.DATABASE_URL;
+  const stop = await startStack(env);
+  try {
+    try {
+      runOnce(['tool', 'add', path.join(PACKAGE_ROOT, 'examples', 'email-validator.yaml')], env);
+    } catch (err) {
+      if (!/already registered/.test((err as Error).message)) throw err; // a reused stack has it
+    }
+    // The first run builds the CLI's bundle (bin/dise.mjs); measure what every later run pays.
+    runOnce(['tool', 'list'], env);
+    const commands: [string, string[]][] = [
+      ['dise call email_validator \'"user@example.com"\'', ['call', 'email_validator', '"user@example.com"']],
+      ['dise report email_validator@1.0.0 …', ['report', 'email_validator@1.0.0', '--input', '"a@@b.co"', '--observed', 'true', '--expected', 'false', '--severity', 'low']],
+      ['dise lineage email_validator', ['lineage', 'email_validator']],
+      ['dise tool list', ['tool', 'list']],
+    ];
+    const rows: [string, string, string][] = [];
+    const figures: Record<string, number | null> = {};
+    for (const [label, args] of commands) {
+      progress(`${label} × ${RUNS}…`);
+      const s = summarise(Array.from({ length: RUNS }, () => runOnce(args, env)));
+      const key = args[0] === 'tool' ? 'toolList' : args[0]!;
+      figures[`${key}WallMs`] = s.wallMs;
+      figures[`${key}CpuMs`] = s.cpuMs;
+      figures[`${key}PeakMiB`] = s.peakMiB;
+      rows.push([label, fmtMs(s.wallMs), `cpu ${s.cpuMs === null ? '?' : fmtMs(s.cpuMs)}, peak ${s.peakMiB === null ? '?' : `${s.peakMiB.toFixed(0)} MiB`}; median of ${RUNS}, target < 300 ms wall`]);
+    }
+
+    progress(`${REPORTS} reports through one \`dise report --stdin\`…`);
+    const lines = Array.from({ length: REPORTS }, (_, i) => JSON.stringify({ id: 'email_validator@1.0.0', input: `user${i}@@example.com`, observed: true, expected: false, severity: 'low' })).join('\n');
+    const stdin = runOnce(['report', '--stdin'], env, lines + '\n');
+    figures.stdinReportsMs = stdin.wallMs;
+    rows.push([`${REPORTS} reports, one \`dise report --stdin\``, fmtMs(stdin.wallMs), `cpu ${stdin.cpuMs === null ? '?' : fmtMs(stdin.cpuMs)}`]);
+
+    progress(`${REPORTS} \`dise report\` processes, 20 at a time (the baseline)…`);
+    const started = performance.now();
+    let next = 0;
+    const worker = async () => {
+      while (next < REPORTS) {
+        const i = next++;
+        await new Promise<void>((resolve, reject) => {
+          const c = spawn(process.execPath, [BIN, 'report', 'email_validator@1.0.0', '--input', JSON.stringify(`p${i}@@example.com`), '--observed', 'true', '--severity', 'low'], { env, stdio: 'ignore' });
+          c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`dise report exited ${code}`))));
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, worker));
+    const separateMs = performance.now() - started;
+    figures.separateReportsMs = separateMs;
+    figures.stdinSpeedup = separateMs / stdin.wallMs;
+    rows.push([`${REPORTS} \`dise report\` processes, 20 at a time`, fmtMs(separateMs), `baseline; --stdin is ×${(separateMs / stdin.wallMs).toFixed(1)} faster`]);
+    printFigures('bench:cli (against a running stack)', rows, { bench: 'cli', ...figures });
+  } finally {
+    await stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,196 @@
+/// <reference lib="dom" />
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { startHeal } from '../../src/client/start-heal.js';
+import { defaultConfig } from '../../src/config/schema.js';
+import { PACKAGE_ROOT } from '../../src/infra/paths.js';
+import { LineageStore } from '../../src/lineage/store.js';
+import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
+import { DEFAULT_NAMESPACE } from '../../src/shared/constants.js';
+import { startDashboard, type RunningDashboard } from '../../src/ui/server.js';
+import { startWorker, type RunningWorker } from '../../src/worker.js';
+import { launchBrowser, seriousViolations, type TestBrowser } from '../support/browser.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
+import { activityHold } from '../support/hold.js';
+import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
+
+// The dashboard in Debian's chromium, driven by Playwright: real PostgreSQL, Temporal and worker.
+const TOKEN = 'dashboard-test-token-0123456789';
+const UI = inject('temporalUiUrl') || 'http://temporal-ui.test';
+const taskQueue = uniqueTaskQueue('dashboard');
+const hold = activityHold();
+let db: TestDatabase;
+let store: LineageStore;
+let temporal: TestTemporal;
+let worker: RunningWorker;
+let dashboard: RunningDashboard;
+let browser: TestBrowser;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  store = new LineageStore(db.prisma);
+  temporal = await connectTestTemporal();
+  const settings = { address: inject('temporalAddress'), namespace: DEFAULT_NAMESPACE, tls: false };
+  worker = await startWorker({ temporal: settings, prisma: db.prisma, config: defaultConfig(), llm: null, taskQueue, activityInterceptors: [hold.interceptor] });
+  dashboard = await startDashboard({ store, databaseUrl: db.url, temporal: settings, temporalUiUrl: UI, taskQueue, config: defaultConfig(), token: TOKEN, host: '127.0.0.1', port: 0 });
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await dashboard?.close();
+  await worker?.shutdown();
+  await temporal?.close();
+  await db?.drop();
+});
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: path.join(PACKAGE_ROOT, 'docs', `dashboard-${name}.png`), fullPage: name !== 'lineage' });
+}
+
+async function expectAccessible(page: Page): Promise<void> {
+  expect(await seriousViolations(page), page.url()).toEqual([]);
+}
+
+describe('the dashboard in a real browser', () => {
+  it('tells the email story: tool list → lineage → the pruned version’s evidence → the heal’s Temporal link', async () => {
+    await registerEmailStory(store);
+    const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+    for (const w of WRONG_RESULTS) {
+      await runtime.call('email_validator', w.input);
+      await runtime.report('email_validator@2.0.0', w);
+    }
+    await runtime.close();
+    const { handle } = await startHeal(
+      temporal.client,
+      { versionId: 'email_validator@2.0.0', trigger: 'report', failure: { failureType: 'logic_error', description: 'Email validation too permissive, accepts invalid emails', severity: 'critical', detectionMethod: 'runtime' } },
+      { taskQueue },
+    );
+    expect((await handle.result()).status).toBe('healed');
+
+    const page = await browser.context.newPage();
+    await page.goto(dashboard.url);
+    const row = page.locator('tr[data-tool="email_validator"]');
+    await expect.poll(() => row.locator('td').nth(2).textContent()).toBe('email_validator@2.0.1');
+    expect(await row.locator('.badge').textContent()).toBe('regenerated');
+    await expectAccessible(page);
+    await screenshot(page, 'tools');
+
+    await row.getByRole('link', { name: 'email_validator', exact: true }).click();
+    await page.waitForSelector('#lineage[data-rendered="3"]');
+    expect(await page.locator('a.node[data-id="email_validator@2.0.0"]').getAttribute('data-health')).toBe('pruned');
+    expect(await page.locator('a.node[data-id="email_validator@2.0.1"]').getAttribute('data-health')).toBe('regenerated');
+    // The heal edge (pruned → regenerated) is dotted; lineage edges are solid.
+    expect(await page.locator('path.edge[data-type="regenerated"]').getAttribute('stroke-dasharray')).toBe('5 4');
+    expect(await page.locator('path.edge[data-type="direct"]').first().getAttribute('stroke-dasharray')).toBe('none');
+    await expectAccessible(page);
+    await screenshot(page, 'lineage');
+
+    await page.locator('a.node[data-id="email_validator@2.0.0"]').click();
+    await page.waitForURL(/\/versions\/email_validator%402\.0\.0$/);
+    const decision = page.locator('#prune-decision');
+    expect(await decision.textContent()).toMatch(/Pruned at .*verdict mutation; culprit email_validator@2\.0\.0; last good email_validator@1\.0\.0/);
+    expect(await page.locator('#failures').textContent()).toContain('Email validation too permissive');
+    expect(await page.locator('table.diff').textContent()).toContain("input.indexOf('@') === -1");
+    expect(await page.locator('#h-rules + h3 + ul').textContent()).toContain('CallExpression[callee.property.name="indexOf"]');
+    const link = page.locator('a.temporal-link').first();
+    expect(await link.getAttribute('href')).toBe(`${UI}/namespaces/default/workflows/${encodeURIComponent('heal:email_validator@2.0.0')}`);
+    await expectAccessible(page);
+    await screenshot(page, 'version');
+
+    await page.goto(`${dashboard.url}/versions/email_validator@1.0.0`);
+    expect(await page.locator('#tests').textContent()).toMatch(/minted/);
+
+    await page.goto(`${dashboard.url}/heals`);
+    expect(await page.locator('a.tool-heals-link').first().getAttribute('href')).toBe(`${UI}/namespaces/default/workflows?query=${encodeURIComponent('DiseTool="email_validator"')}`);
+    await expectAccessible(page);
+    await screenshot(page, 'heals');
+
+    await page.goto(`${dashboard.url}/health`);
+    expect(await page.locator('#by-health').textContent()).toMatch(/pruned\s*1\s*33\.3%/);
+    await expectAccessible(page);
+    await screenshot(page, 'health');
+
+    await page.goto(`${dashboard.url}/rules`);
+    expect(await page.locator('#rules').textContent()).toContain('email_validator@2.0.1');
+    await expectAccessible(page);
+    await screenshot(page, 'rules');
+    await page.close();
+  });
+
+  it('shows a heal live while it runs: it appears, moves and ends on an open page without a reload', async () => {
+    await registerEmailStory(store, 'email_live');
+    const page = await browser.context.newPage();
+    await page.goto(`${dashboard.url}/heals`);
+    await page.waitForFunction(() => document.documentElement.dataset.live === 'connected');
+    await page.evaluate(() => ((window as unknown as { stillHere: boolean }).stillHere = true));
+
+    const held = hold.arm('pruneBranch');
+    const { handle } = await startHeal(
+      temporal.client,
+      { versionId: 'email_live@2.0.0', trigger: 'manual', failure: { failureType: 'manual', description: 'live test', severity: 'high', detectionMethod: 'manual' } },
+      { taskQueue },
+    );
+    await held;
+    const row = page.locator('tr[data-heal="email_live@2.0.0"]');
+    await row.waitFor();
+    expect(await row.getAttribute('data-status')).toBe('running');
+    // The progress query's step reaches the open page too.
+    await page.waitForFunction(() => /prune/i.test(document.querySelector('tr[data-heal="email_live@2.0.0"] .step')?.textContent ?? ''));
+    hold.release();
+    await handle.result();
+    await page.locator('tr[data-heal="email_live@2.0.0"][data-status="healed"]').waitFor();
+    expect(await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
+    await page.close();
+  });
+
+  it('refuses an action without the operator token, and one from another origin', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`${dashboard.url}/versions/email_validator@2.0.1`);
+    await page.getByRole('button', { name: 'Start heal' }).click();
+    await page.waitForFunction(() => document.getElementById('action-result')?.dataset.status !== undefined);
+    expect(await page.locator('#action-result').getAttribute('data-status')).toBe('401');
+    expect(await page.locator('#action-result').textContent()).toMatch(/refused \(401\).*operator token/);
+    await page.close();
+
+    const post = (headers: Record<string, string>) => fetch(`${dashboard.url}/api/heals`, { method: 'POST', headers, body: JSON.stringify({ versionId: 'email_validator@2.0.1' }) });
+    expect((await post({ 'Content-Type': 'application/json' })).status).toBe(401);
+    expect((await post({ 'Content-Type': 'application/json', Authorization: 'Bearer wrong-token-000000000000' })).status).toBe(401);
+    expect((await post({ 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}`, Origin: 'http://evil.example' })).status).toBe(403);
+    expect((await post({ 'Content-Type': 'text/plain', Authorization: `Bearer ${TOKEN}` })).status).toBe(415);
+    expect(await db.query(`SELECT 1 FROM heal_runs WHERE tool_id = 'email_validator@2.0.1'`)).toEqual([]);
+
+    // With the token, the heals page's button goes through: asking for the heal of a version already
+    // healed (by the live test) joins that heal, as `dise heal` does.
+    const authorised = await browser.context.newPage();
+    await authorised.goto(`${dashboard.url}/heals`);
+    await authorised.fill('#token', TOKEN);
+    await authorised.locator('#token').dispatchEvent('change');
+    await authorised.fill('#heal-version', 'email_live@2.0.0');
+    await authorised.getByRole('button', { name: 'Start heal' }).click();
+    await authorised.waitForFunction(() => document.getElementById('action-result')?.dataset.status !== undefined);
+    expect(await authorised.locator('#action-result').getAttribute('data-status')).toBe('202');
+    expect(await authorised.locator('#action-result').textContent()).toMatch(/done: .*"workflowId":"heal:email_live@2\.0\.0","joined":true/);
+    await authorised.close();
+  });
+
+  it('renders a tool description holding <script> as text', async () => {
+    const hostile = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">';
+    await store.registerMany([{ name: 'hostile', version: '1.0.0', description: hostile, category: 'x', code: 'function run(input) { return "</script><script>window.pwned=3</script>"; }' }]);
+    await store.setRoute('hostile@1.0.0', 'test');
+    const page = await browser.context.newPage();
+    await page.goto(dashboard.url);
+    expect(await page.locator('tr[data-tool="hostile"] td.description').textContent()).toBe(hostile);
+    await page.goto(`${dashboard.url}/versions/hostile@1.0.0`);
+    expect(await page.locator('p.description').textContent()).toBe(hostile);
+    expect(await page.locator('pre.code').textContent()).toContain('</script><script>window.pwned=3</script>');
+    await page.goto(`${dashboard.url}/tools/hostile`);
+    await page.waitForSelector('#lineage[data-rendered="1"]');
+    expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+    expect(await page.locator('img').count()).toBe(0);
+    await page.close();
+  });
+});
