@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { jsonEqual } from '../detection/json-equal.js';
-import { runtimeCanaries, type ComparisonRow } from '../lineage/canaries.js';
+import { runtimeCanaries, type ComparisonRow } from '../lineage/runtime-canaries.js';
 import type { SqlRunner } from '../lineage/failures.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
