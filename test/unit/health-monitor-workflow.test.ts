@@ -119,7 +119,7 @@ async function statusOf(monitor: Monitor): Promise<MonitorStatus> {
 }
 
 /** Polls the status (real time: signals need no timer) until `ok` holds. */
-async function eventually(monitor: Monitor, ok: (s: MonitorStatus) => boolean, timeoutMs = 5_000): Promise<MonitorStatus> {
+async function eventually(monitor: Monitor, ok: (s: MonitorStatus) => boolean, timeoutMs = 30_000): Promise<MonitorStatus> {
   const until = Date.now() + timeoutMs;
   let status = await statusOf(monitor);
   while (!ok(status) && Date.now() < until) {
@@ -143,7 +143,7 @@ async function skip(on: WorkflowTestEnv, monitor: Monitor, duration: string): Pr
   await on.env.sleep(duration);
 }
 
-describe('healthMonitorWorkflow', { timeout: 30_000 }, () => {
+describe('healthMonitorWorkflow', { timeout: 60_000 }, () => {
   it('answers the status query before any check', async () => {
     const stubs = monitorStubs();
     await withMonitor(stubs, {}, async (monitor) => {
@@ -251,7 +251,7 @@ describe('healthMonitorWorkflow', { timeout: 30_000 }, () => {
 
 // A fresh server per timer test: the test server's time lock is per server, and skipping time must
 // not depend on what earlier tests left behind.
-describe('healthMonitorWorkflow timer', { timeout: 30_000 }, () => {
+describe('healthMonitorWorkflow timer', { timeout: 60_000 }, () => {
   let fresh: WorkflowTestEnv;
   beforeEach(async () => {
     fresh = await createWorkflowTestEnv(t.bundle);
