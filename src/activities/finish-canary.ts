@@ -38,6 +38,13 @@ export function finishCanaryActivity(deps: ActivityDeps) {
           })()
         : null;
     const outcome: CanaryEnd['outcome'] = input.action === 'promote' ? 'promoted' : input.action === 'refuse' ? 'refused' : 'aborted';
+    const health = (await store.graph.version(input.candidateId))?.health;
+    if (input.action === 'promote' && health !== 'canary') {
+      // Tainted (or changed by hand) since the judge looked: a promotion would route callers to it.
+      const decision = `not promoted: its candidate is ${String(health).toUpperCase()}, no longer CANARY`;
+      await store.canaries.end(input.candidateId, 'aborted', decision, input.verdict);
+      return { outcome: 'aborted', decision };
+    }
     await store.transaction(async (tx) => {
       if (!(await store.canaries.end(input.candidateId, outcome as 'promoted' | 'refused' | 'aborted', input.decision, input.verdict, tx))) return;
       if (input.action === 'promote') {

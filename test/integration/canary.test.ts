@@ -230,6 +230,16 @@ describe('operators: dise tool add in shadow mode, dise canary status|promote|ab
     );
   }, 120_000);
 
+  it('a candidate tainted by a prune upstream leaves CANARY and its canary ends without routing it', async () => {
+    const candidate = await beginCanary('taint_sq', SQUARE_REFACTORED);
+    expect(await store.taintDescendants('taint_sq@1.0.0')).toEqual([candidate]);
+    expect((await store.graph.version(candidate))!.health).toBe('degraded');
+    const end = await (await startCanary(temporal.client, candidate, { taskQueue })).result();
+    expect(end.status).toBe('ended');
+    expect(await store.canaries.get(candidate)).toMatchObject({ status: 'aborted', decision: expect.stringMatching(/its candidate is DEGRADED, no longer CANARY/) });
+    expect(await store.routing.routeOf('taint_sq')).toBe('taint_sq@1.0.0');
+  }, 60_000);
+
   it('dise doctor: clean with canaries running and ended; a CANARY without a canary, or a running canary without its workflow, is reported', async () => {
     expect(await allViolations(store, temporal.client)).toEqual([]);
     await store.registerVersion(version('stray_canary', '1.0.0'));
