@@ -2,8 +2,10 @@ import { analyzeFailureActivity } from './analyze-failure.js';
 import { checkHealthActivity, monitorSettingsActivity } from './check-health.js';
 import { createAvoidanceRuleActivity } from './create-avoidance-rule.js';
 import type { ActivityDeps } from './deps.js';
+import { finishCanaryActivity } from './finish-canary.js';
 import { findHealthyAncestorActivity } from './find-healthy-ancestor.js';
 import { finishHealActivity } from './finish-heal.js';
+import { judgeCanaryActivity } from './judge-canary.js';
 import { maintainExecutionsActivity } from './maintain-executions.js';
 import { promoteActivity } from './promote.js';
 import { propagateRuleActivity } from './propagate-rule.js';
@@ -32,6 +34,8 @@ export function createActivities(deps: ActivityDeps) {
     finishHeal: finishHealActivity(deps),
     checkHealth: checkHealthActivity(deps),
     monitorSettings: monitorSettingsActivity(deps),
+    judgeCanary: judgeCanaryActivity(deps),
+    finishCanary: finishCanaryActivity(deps),
     maintainExecutions: maintainExecutionsActivity(deps),
   };
 }

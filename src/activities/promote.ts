@@ -1,6 +1,7 @@
 import { judgeStoredVersion } from '../judge/plans.js';
 import { LineageError } from '../lineage/errors.js';
 import type { HealProgress, PromoteResult, RegenerationStrategy, SetAsideTest } from '../shared/heal-types.js';
+import { canaryWorkflowId } from '../shared/constants.js';
 import { checkpoint, throwIfCancelled } from './cancellation.js';
 import { requireVersion, type ActivityDeps } from './deps.js';
 
@@ -88,7 +89,18 @@ async function registerNextPatch(deps: ActivityDeps, input: PromoteInput): Promi
         if (revert) {
           await deps.store.tests.suspend(v.id, input.setAside.map((t) => t.testId), input.healId, `introduced by ${input.culpritId} and failed by the healthy ${input.ancestorId}: it encodes the bug`, tx);
         }
-        await deps.store.routing.setRoute(v.id, `healed ${input.culpritId} (heal ${input.healId})`, tx);
+        // Under deployment.mode: shadow (and heal_mode: shadow) a tool still answering from a usable
+        // version keeps doing so while the healed version runs in CANARY beside it.
+        const deployment = deps.config.deployment;
+        const current = deployment.mode === 'shadow' && deployment.heal_mode === 'shadow' ? await deps.store.routing.routeOf(name, tx) : null;
+        if (current && current !== v.id && (await deps.store.routing.isRoutable(current, tx))) {
+          await deps.store.canaries.begin(
+            { candidateId: v.id, toolName: name, stableId: current, targetHealth: 'regenerated', origin: 'heal', healId: input.healId, workflowId: canaryWorkflowId(v.id), mirrorFraction: deployment.canary.mirror_fraction },
+            tx,
+          );
+        } else {
+          await deps.store.routing.setRoute(v.id, `healed ${input.culpritId} (heal ${input.healId})`, tx);
+        }
         await deps.store.healRuns.healed(input.healId, input.progress, v.id, tx);
       },
     },
@@ -98,7 +110,8 @@ async function registerNextPatch(deps: ActivityDeps, input: PromoteInput): Promi
 
 /**
  * Step 9: registers the validated candidate (see registerNextPatch for its edges and number), health
- * REGENERATED, the inherited rules plus the new ones; routes callers to it and records the heal run,
+ * REGENERATED, the inherited rules plus the new ones; routes callers to it (or, in shadow mode, puts
+ * it in CANARY beside the routed version; the heal then starts its canary) and records the heal run,
  * in one transaction keyed by the heal (a retry after a crash finds the version instead of making
  * another). Then re-validates the descendants the prune tainted and restores those that pass.
  */
@@ -127,6 +140,7 @@ export function promoteActivity(deps: ActivityDeps) {
     throwIfCancelled(); // verdicts of a cancelled step restore nothing
     restored.sort();
     await deps.store.graph.restore(restored);
-    return { newVersionId, restored };
+    const canary = await deps.store.canaries.get(newVersionId);
+    return { newVersionId, restored, canary: canary ? { stableId: canary.stableId, workflowId: canary.workflowId } : null };
   };
 }

@@ -86,6 +86,40 @@ Examples:
     .addHelpText('after', '\nExample:\n  $ dise tool list --json')
     .action(async (opts: { json?: boolean }) => (await import('./commands/tool-list.js')).toolList({ json: Boolean(opts.json) }, config(), out));
 
+  const canary = program
+    .command('canary')
+    .description('versions running in shadow beside their stable version (deployment.mode: shadow)')
+    .addHelpText('after', '\nExamples:\n  $ dise canary status\n  $ dise canary promote email_validator@2.3.0');
+  canary
+    .command('status')
+    .description("a canary's progress: calls mirrored, agreement, the judge's verdict (every canary without an id)")
+    .argument('[id]', 'version id or tool name')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExample:\n  $ dise canary status email_validator@2.3.0 --json')
+    .action(async (id: string | undefined, opts: { json?: boolean }) => {
+      exitCode.value = await (await import('./commands/canary.js')).canaryStatus(id, { json: Boolean(opts.json) }, config(), out);
+    });
+  canary
+    .command('promote')
+    .description('promote a canary now, whatever the judge says (recorded as an operator decision)')
+    .argument('<id>', 'version id')
+    .option('--wait', 'wait until the canary has ended')
+    .option('--reason <text>', 'why, recorded with the decision')
+    .addHelpText('after', '\nExample:\n  $ dise canary promote email_validator@2.3.0 --wait')
+    .action(async (id: string, opts: { wait?: boolean; reason?: string }) => {
+      exitCode.value = await (await import('./commands/canary.js')).canarySignal('promote', id, { wait: Boolean(opts.wait), reason: opts.reason }, config(), out);
+    });
+  canary
+    .command('abort')
+    .description('stop a canary: the candidate is never routed (set FAILED, recorded)')
+    .argument('<id>', 'version id')
+    .option('--wait', 'wait until the canary has ended')
+    .option('--reason <text>', 'why, recorded with the decision')
+    .addHelpText('after', '\nExample:\n  $ dise canary abort email_validator@2.3.0 --reason "wrong on unicode"')
+    .action(async (id: string, opts: { wait?: boolean; reason?: string }) => {
+      exitCode.value = await (await import('./commands/canary.js')).canarySignal('abort', id, { wait: Boolean(opts.wait), reason: opts.reason }, config(), out);
+    });
+
   program
     .command('call')
     .description('call a tool through the runtime guard and print its output (JSON)')

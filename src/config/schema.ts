@@ -78,6 +78,38 @@ export const configSchema = z.strictObject({
     max_history_depth: z.int().min(1).max(100_000).default(100),
     compress_old_lineage: z.boolean().default(true),
   }),
+  /**
+   * Safe deployment. direct: a newly routable version takes traffic at once (registration routes the
+   * newest passing version, a heal routes its result). shadow: it first runs as a CANARY beside the
+   * stable version (callers answered by the stable one), judged statistically, then promoted or refused.
+   */
+  deployment: section({
+    mode: z.enum(['direct', 'shadow']).default('direct'),
+    /** Healed versions under mode shadow: shadow (the same canary) or direct (routed at once). */
+    heal_mode: z.enum(['shadow', 'direct']).default('shadow'),
+    canary: section({
+      /** Fraction of calls also run on the candidate, off the caller's path (0..1]. */
+      mirror_fraction: z.number().gt(0).max(1).default(0.2),
+      /** Mirrored calls the judge needs before it decides anything but a refusal. */
+      min_calls: z.int().min(1).max(10_000_000).default(200),
+      /** Longest a canary runs; then on_timeout is applied (and recorded). */
+      max_duration_seconds: z.int().min(1).max(30 * 86_400).default(3600),
+      /** How often the judge looks at the comparisons. */
+      check_interval_seconds: z.int().min(1).max(86_400).default(30),
+      /** What happens at max_duration when the judge still lacks data. */
+      on_timeout: z.enum(['promote', 'refuse']).default('refuse'),
+      /** Largest share of mirrored calls that may disagree outside the accepted differences. */
+      max_disagreement_rate: z.number().min(0).lt(1).default(0.01),
+      /** Significance level of the error-rate (Fisher) and latency (Mann-Whitney) tests. */
+      significance: z.number().gt(0).lt(1).default(0.01),
+      /** A significantly slower candidate is refused only when its median is this much slower. */
+      latency_tolerance: z.number().min(0).max(100).default(0.25),
+      /** …and slower by at least this many milliseconds (microsecond medians are mostly timer noise). */
+      latency_floor_ms: z.number().min(0).max(60_000).default(1),
+      /** Mirrored calls waiting to run per runtime; more are dropped (never delaying callers). */
+      queue_size: z.int().min(1).max(1_000_000).default(1000),
+    }),
+  }),
   /** Connection settings: DATABASE_URL and TEMPORAL_* environment variables override these. */
   database: section({
     /** PostgreSQL URL; none means the embedded PostgreSQL under .dise/ (or the running `dise dev`'s). */
@@ -160,6 +192,8 @@ export type DiseConfig = z.infer<typeof configSchema>;
 export type SandboxConfig = DiseConfig['sandbox'];
 export type ThresholdsConfig = DiseConfig['self_healing']['thresholds'];
 export type RuntimeConfig = DiseConfig['runtime'];
+export type DeploymentConfig = DiseConfig['deployment'];
+export type CanaryConfig = DeploymentConfig['canary'];
 
 /** The defaults, as config.example.yaml documents them. */
 export function defaultConfig(): DiseConfig {

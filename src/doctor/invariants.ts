@@ -3,7 +3,7 @@ import type { RunningHealRun } from '../lineage/heal-runs.js';
 import type { LineageStore } from '../lineage/store.js';
 
 export interface Violation {
-  invariant: 'acyclic' | 'routes' | 'taint' | 'rules' | 'regenerated' | 'reverts' | 'heal-runs' | 'executions';
+  invariant: 'acyclic' | 'routes' | 'taint' | 'rules' | 'regenerated' | 'reverts' | 'heal-runs' | 'executions' | 'canary';
   message: string;
   ids: string[];
 }
@@ -17,7 +17,8 @@ export interface Violation {
  * - rules: every inherited rule comes from an ancestor, the version itself, the version it replaces,
  *   or a wider scope (all_similar, global);
  * - regenerated: every regenerated version has its ancestor edge and its `regenerated` relation;
- * - reverts: a revert undoes one PRUNED ancestor of its own.
+ * - reverts: a revert undoes one PRUNED ancestor of its own;
+ * - canary: a version is CANARY exactly while its canary runs (routes never point at one: see routes).
  */
 export async function lineageViolations(store: LineageStore): Promise<Violation[]> {
   const q = store.invariants;
@@ -50,6 +51,9 @@ export async function lineageViolations(store: LineageStore): Promise<Violation[
   for (const r of await q.badReverts()) {
     violations.push({ invariant: 'reverts', message: `${r.tool_id} reverts ${r.reverted}, which ${r.problem}`, ids: [r.tool_id, r.reverted] });
   }
+  for (const c of await q.strayCanaries()) {
+    violations.push({ invariant: 'canary', message: `${c.tool_id} ${c.problem}`, ids: [c.tool_id] });
+  }
   return violations;
 }
 
@@ -70,6 +74,21 @@ export async function healRunViolations(running: RunningHealRun[], client: Clien
   return violations;
 }
 
+/** One violation per canary the database calls running whose workflow Temporal says is not running. */
+export async function canaryRunViolations(running: { candidateId: string; workflowId: string }[], client: Client): Promise<Violation[]> {
+  const violations: Violation[] = [];
+  for (const c of running) {
+    const status = await client.workflow
+      .getHandle(c.workflowId)
+      .describe()
+      .then((d) => d.status.name, () => 'NOT_FOUND');
+    if (status !== 'RUNNING') {
+      violations.push({ invariant: 'canary', message: `the canary of ${c.candidateId} is recorded as running, but Temporal says ${c.workflowId} is ${status}`, ids: [c.candidateId, c.workflowId] });
+    }
+  }
+  return violations;
+}
+
 /**
  * One violation per version whose execution_count differs from what the hourly rollups (for the
  * hours already summed) and the executions still stored (after them) account for: calls counted but
@@ -84,7 +103,12 @@ export async function executionViolations(store: LineageStore): Promise<Violatio
   }));
 }
 
-/** Everything `dise doctor` checks: the lineage invariants, the execution counters and the heal runs against Temporal. */
+/** Everything `dise doctor` checks: the lineage invariants, the execution counters, and the heal runs and canaries against Temporal. */
 export async function allViolations(store: LineageStore, client: Client): Promise<Violation[]> {
-  return [...(await lineageViolations(store)), ...(await executionViolations(store)), ...(await healRunViolations(await store.healRuns.running(), client))];
+  return [
+    ...(await lineageViolations(store)),
+    ...(await executionViolations(store)),
+    ...(await healRunViolations(await store.healRuns.running(), client)),
+    ...(await canaryRunViolations(await store.canaries.running(), client)),
+  ];
 }

@@ -160,7 +160,7 @@ export class GraphStore {
     const rows = await db.$queryRaw<{ tool_id: string }[]>`
       ${descendantSet(id)}
       UPDATE tool_lineage t SET health_status = 'degraded', updated_at = now()
-      FROM d WHERE t.tool_id = d.id AND t.health_status = 'healthy'
+      FROM d WHERE t.tool_id = d.id AND t.health_status IN ('healthy', 'canary')
       RETURNING t.tool_id`;
     return rows.map((r) => r.tool_id);
   }

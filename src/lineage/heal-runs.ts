@@ -48,6 +48,14 @@ export class HealRunStore {
     });
   }
 
+  /** Tells a heal how the canary of the version it made ended (kept in its result as `canary`). */
+  async noteCanary(healId: string, canary: { candidateId: string; outcome: string; decision: string }, db: Db = this.prisma): Promise<void> {
+    const run = await db.healRun.findUnique({ where: { id: healId }, select: { result: true } });
+    if (!run) return;
+    const result = (run.result ?? {}) as Record<string, unknown>;
+    await db.healRun.update({ where: { id: healId }, data: { result: asJson({ ...result, canary }) } });
+  }
+
   async running(): Promise<RunningHealRun[]> {
     return this.prisma.healRun.findMany({ where: { status: 'running' }, select: { id: true, workflowId: true, toolId: true }, orderBy: { startedAt: 'asc' } });
   }

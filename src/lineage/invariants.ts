@@ -91,4 +91,20 @@ export class InvariantQueries {
              OR NOT EXISTS (SELECT 1 FROM lineage_relationships r WHERE r.child_id = t.tool_id AND r.relationship_type = 'regenerated'))
       ORDER BY t.tool_id`;
   }
+
+  /**
+   * Canaries out of step with their candidate: a version in CANARY without a running canary (no
+   * runtime would ever mirror it, no judge end it), or a running canary whose candidate is not CANARY.
+   */
+  strayCanaries() {
+    return this.prisma.$queryRaw<{ tool_id: string; problem: string }[]>`
+      SELECT t.tool_id, 'is CANARY without a running canary' AS problem
+      FROM tool_lineage t
+      WHERE t.health_status = 'canary' AND NOT EXISTS (SELECT 1 FROM canaries c WHERE c.candidate_id = t.tool_id AND c.status = 'running')
+      UNION ALL
+      SELECT c.candidate_id, 'has a running canary but is ' || upper(t.health_status) AS problem
+      FROM canaries c JOIN tool_lineage t ON t.tool_id = c.candidate_id
+      WHERE c.status = 'running' AND t.health_status <> 'canary'
+      ORDER BY 1 LIMIT 1000`;
+  }
 }

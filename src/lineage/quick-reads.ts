@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { CanaryVerdict } from '../shared/canary-types.js';
 import type { DifferentialReport, Health, MutationType, ToolLineage } from '../shared/lineage-types.js';
 import type { SqlRunner } from './failures.js';
 import { LINEAGE_EDGE_LIST as EDGE_TYPES } from './sql-text.js';
@@ -79,6 +80,16 @@ export const quickReads = {
     if (!row) throw new LineageError('UNKNOWN_VERSION', `unknown version ${id}`, 'id', [id]);
     const { differentialRow, ...l } = row;
     return { ...l, differential: differentialRow ? toDifferentialReport(differentialRow) : null };
+  },
+
+  /** Running canaries by tool: the candidate, what it runs beside, calls mirrored and the judge's latest verdict. */
+  async runningCanaries(pool: pg.Pool): Promise<Map<string, { candidateId: string; stableId: string; mirrored: number; verdict: CanaryVerdict | null }>> {
+    const { rows } = await pool.query<{ tool_name: string; candidate_id: string; stable_id: string; mirrored: number; verdict: CanaryVerdict | null }>(
+      `SELECT c.tool_name, c.candidate_id, c.stable_id, c.verdict,
+              (SELECT count(*)::int FROM canary_comparisons cc WHERE cc.candidate_id = c.candidate_id) AS mirrored
+       FROM canaries c WHERE c.status = 'running'`,
+    );
+    return new Map(rows.map((r) => [r.tool_name, { candidateId: r.candidate_id, stableId: r.stable_id, mirrored: r.mirrored, verdict: r.verdict }]));
   },
 
   async healthOf(pool: pg.Pool, ids: string[]): Promise<Map<string, Health>> {
@@ -185,6 +196,11 @@ const LINEAGE_SQL = `
                               FROM heal_runs h, jsonb_array_elements(CASE WHEN jsonb_typeof(h.result->'setAside') = 'array' THEN h.result->'setAside' ELSE '[]'::jsonb END) x
                               WHERE h.id = t.heal_id), '[]'::json)) END,
     'pruneEvidence', t.prune_evidence,
+    'canary', (SELECT json_build_object('status', c.status, 'stableId', c.stable_id,
+        'mirrored', (SELECT count(*)::int FROM canary_comparisons cc WHERE cc.candidate_id = c.candidate_id),
+        'agreement', (c.verdict->>'agreement')::float8, 'verdict', c.verdict->>'decision',
+        'reasons', COALESCE(c.verdict->'reasons', '[]'::jsonb), 'minCalls', (c.verdict->>'minCalls')::int, 'decision', c.decision)
+      FROM canaries c WHERE c.candidate_id = t.tool_id),
     'route', json_build_object('routed', COALESCE(r.version_id = t.tool_id, false), 'toolRoutedTo', r.version_id),
     'differentialRow', (SELECT json_build_object('toolId', d.tool_id, 'parentIds', d.parent_ids, 'mutationType', d.mutation_type, 'judgedAs', d.judged_as,
         'verdict', d.verdict, 'seed', d.seed, 'inputs', d.inputs, 'sources', d.sources, 'differences', d.differences, 'message', d.message,

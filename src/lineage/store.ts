@@ -1,5 +1,6 @@
 import type { Prisma } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
+import { CanaryStore } from './canaries.js';
 import { DifferentialStore } from './differential.js';
 import { ExecutionRetention } from './execution-retention.js';
 import { ActivityReads } from './activity.js';
@@ -29,7 +30,7 @@ export type { Db } from './sql.js';
 /**
  * The data layer's front: every statement on the lineage tables lives in one of its homes —
  * `graph` (versions and DAG walks), `registration`, `routing`, `failures`, `rules`, `tests`,
- * `executions`, `samples` (sampled call inputs), `differential` (checks against parents), `healRuns`, `views` (what operators read) and `invariants` (what `dise doctor`
+ * `executions`, `samples` (sampled call inputs), `differential` (checks against parents), `canaries` (versions in shadow and their comparisons), `healRuns`, `views` (what operators read) and `invariants` (what `dise doctor`
  * checks). Activities, the CLI, the doctor and the dashboard reach the database only through it;
  * the runtime's hot path uses the node-postgres statements exported beside them.
  */
@@ -48,6 +49,7 @@ export class LineageStore {
   readonly invariants: InvariantQueries;
   readonly samples: InputSampleStore;
   readonly differential: DifferentialStore;
+  readonly canaries: CanaryStore;
   /** What the dashboard reads beyond the CLI's views: error rates, series, tests, heal runs. */
   readonly activity: ActivityReads;
 
@@ -65,6 +67,7 @@ export class LineageStore {
     this.views = new LineageViews(prisma);
     this.invariants = new InvariantQueries(prisma);
     this.samples = new InputSampleStore(prisma);
+    this.canaries = new CanaryStore(prisma);
     this.activity = new ActivityReads(prisma);
   }
 

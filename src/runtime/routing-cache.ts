@@ -34,6 +34,8 @@ export class RoutingCache {
   /** The listener was lost: notifications may have been missed since. */
   private deaf = false;
   private closed = false;
+  /** Told of every invalidation (a tool's name, or undefined for all): the canary mirror's cache follows it. */
+  onInvalidate: ((toolName?: string) => void) | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -98,12 +100,14 @@ export class RoutingCache {
     this.stamps.set(name, (this.stamps.get(name) ?? 0) + 1);
     this.routes.delete(name);
     for (const [id, info] of this.versions) if (info.name === name) this.versions.delete(id);
+    this.onInvalidate?.(name);
   }
 
   invalidateAll(): void {
     this.allStamp++;
     this.routes.clear();
     this.versions.clear();
+    this.onInvalidate?.();
   }
 
   /** The routed version id of a tool, or null when it has no route. */

@@ -9,6 +9,7 @@ import { looksLikeVersionId, parseVersionId } from '../shared/ids.js';
 import { ROUTABLE_HEALTH, SEVERITIES, type JsonValue, type Severity } from '../shared/lineage-types.js';
 import type { FailureReport } from '../shared/messages.js';
 import { ToolPrunedError, ToolUnavailableError, UnknownToolError } from './errors.js';
+import { CanaryMirror } from './canary-mirror.js';
 import { crossesThreshold, ExecutionRecorder, type ThresholdCrossing } from './execution-recorder.js';
 import { InputSampler } from './input-sampler.js';
 import type { MonitorSignaler } from './monitor-signaler.js';
@@ -27,6 +28,8 @@ export interface ToolRuntimeOptions {
    * A one-shot caller such as `dise call` turns it off: it reads routes once and is gone.
    */
   listen?: boolean;
+  /** Decides which calls are mirrored to a canary (default: at random, the canary's fraction). */
+  mirrorSample?: (fraction: number) => boolean;
 }
 
 export interface WrongResultReport {
@@ -58,6 +61,10 @@ export class ToolRuntime {
   readonly recorder: ExecutionRecorder;
   /** Successful inputs kept per tool for the differential check; null when sampling is off. */
   readonly sampler: InputSampler | null;
+  /** Shadow traffic to running canaries: the candidate runs after the caller is answered. */
+  readonly mirror: CanaryMirror;
+  /** The candidates' own sandbox, so their isolates never evict (or slow) the stable versions'. */
+  private readonly shadowSandbox: Sandbox;
   private readonly pool: pg.Pool;
   private readonly config: DiseConfig;
   private readonly source: string;
@@ -83,6 +90,16 @@ export class ToolRuntime {
       onCrossing: (c) => this.onCrossing(c),
       log: this.log,
     });
+    this.shadowSandbox = new Sandbox(this.config.sandbox, { isolation: this.config.sandbox.isolation });
+    this.mirror = new CanaryMirror(this.pool, this.shadowSandbox, pgRunner(this.pool), {
+      queueSize: this.config.deployment.canary.queue_size,
+      flushIntervalMs: this.config.runtime.flush_interval_ms,
+      batchSize: this.config.runtime.batch_size,
+      source: this.source,
+      log: this.log,
+      sample: options.mirrorSample,
+    });
+    this.routing.onInvalidate = (name) => this.mirror.invalidate(name);
     const sampling = this.config.runtime.input_sampling;
     this.sampler =
       sampling.enabled && sampling.per_tool > 0
@@ -112,7 +129,8 @@ export class ToolRuntime {
    * one query. Optional; without it each tool is read on its first call.
    */
   async preload(names?: string[]): Promise<number> {
-    return this.routing.preload(names);
+    const [routes] = await Promise.all([this.routing.preload(names), this.mirror.preload(names)]);
+    return routes;
   }
 
   /**
@@ -164,9 +182,11 @@ export class ToolRuntime {
     if (inputJson === undefined) throw new ToolExecutionError('invalid_input', 'input is not a JSON value');
     const started = performance.now();
     try {
-      const output = parseOutput(this.sandbox.runJson(info.codeHash, info.code, inputJson));
+      const outputJson = this.sandbox.runJson(info.codeHash, info.code, inputJson);
+      const output = parseOutput(outputJson);
       const durationMs = performance.now() - started;
       this.sampler?.offer(info.name, inputJson);
+      this.mirror.offer(info.name, inputJson, info.id, true, outputJson, null, durationMs);
       // A known-wrong answer served on purpose is recorded as a warning: ok, with its reason.
       const warning = info.warning ?? null;
       const full = this.recorder.record({ versionId: info.id, ok: true, errorType: warning ? KNOWN_WRONG_WARNING : null, errorMessage: warning, durationMs, inputJson });
@@ -180,7 +200,9 @@ export class ToolRuntime {
       };
     } catch (err) {
       const e = err instanceof ToolExecutionError ? err : new ToolExecutionError('thrown', String(err));
-      const full = this.recorder.record({ versionId: info.id, ok: false, errorType: e.errorType, errorMessage: e.message, durationMs: performance.now() - started, inputJson });
+      const durationMs = performance.now() - started;
+      this.mirror.offer(info.name, inputJson, info.id, false, null, e.errorType, durationMs);
+      const full = this.recorder.record({ versionId: info.id, ok: false, errorType: e.errorType, errorMessage: e.message, durationMs, inputJson });
       if (full) await full;
       if (CRITICAL_KINDS.has(e.kind)) {
         const failureId = await this.storeFailure(info.id, {
@@ -304,6 +326,7 @@ export class ToolRuntime {
   async flush(): Promise<void> {
     await this.recorder.flushAll();
     await this.sampler?.flush();
+    await this.mirror.flushAll();
     while (this.pendingSignals.size) await Promise.allSettled([...this.pendingSignals]);
   }
 
@@ -322,6 +345,18 @@ export class ToolRuntime {
       }
     }
     await this.sampler?.close().catch((err: Error) => this.log(`lost ${this.sampler?.pendingSlots ?? 0} sampled input(s): ${err.message}`));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.mirror.close();
+        break;
+      } catch (err) {
+        if (attempt >= 20) {
+          this.log(`giving up on ${this.mirror.pending} unrecorded canary comparison(s): ${(err as Error).message}`);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 2000)));
+      }
+    }
     while (this.pendingSignals.size) await Promise.allSettled([...this.pendingSignals]);
     if (this.undelivered.length && this.options.signaler) {
       clearTimeout(this.retryTimer);
@@ -330,6 +365,7 @@ export class ToolRuntime {
     }
     await this.routing.close();
     this.sandbox.close();
+    this.shadowSandbox.close();
     await this.pool.end();
   }
 }

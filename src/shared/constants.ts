@@ -11,3 +11,8 @@ export const HEALTH_MONITOR_WORKFLOW_ID = 'dise-health-monitor';
 export function healWorkflowId(versionId: string): string {
   return `heal:${versionId}`;
 }
+
+/** A version's canary runs under `canary:<versionId>` (one per version). */
+export function canaryWorkflowId(versionId: string): string {
+  return `canary:${versionId}`;
+}

@@ -162,6 +162,8 @@ export interface CandidateValidation {
 export interface PromoteResult {
   newVersionId: string;
   restored: string[];
+  /** Set when the new version entered CANARY (deployment.mode: shadow) instead of taking the route. */
+  canary?: { stableId: string; workflowId: string } | null;
 }
 
 export type HealStep =
@@ -208,6 +210,8 @@ export interface HealProgress {
   /** Tests the culprit introduced that encode the bug, set aside for the new version. */
   setAside: SetAsideTest[];
   restored: string[];
+  /** The new version's canary (deployment.mode: shadow): it takes traffic only once promoted. */
+  canary?: { stableId: string; workflowId: string } | null;
   message: string;
 }
 

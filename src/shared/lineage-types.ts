@@ -1,6 +1,7 @@
 /** The vocabulary of the lineage DAG, shared by every layer. Values are stored as-is in PostgreSQL. */
 
-export const HEALTH = ['healthy', 'degraded', 'failed', 'pruned', 'regenerated'] as const;
+/** `canary`: validated and running in shadow beside the stable version, not yet answering callers. */
+export const HEALTH = ['healthy', 'degraded', 'failed', 'pruned', 'regenerated', 'canary'] as const;
 export type Health = (typeof HEALTH)[number];
 
 /**
@@ -25,6 +26,12 @@ export type PropagationScope = (typeof PROPAGATION_SCOPES)[number];
 
 /** Health values that callers may be routed to (a version the runtime guard lets callers reuse). */
 export const ROUTABLE_HEALTH: readonly Health[] = ['healthy', 'regenerated'];
+
+/**
+ * Health values a runtime may run in shadow (mirrored calls whose answers are compared, never
+ * returned): a CANARY is routable-in-shadow only, so it is not in ROUTABLE_HEALTH.
+ */
+export const SHADOW_HEALTH: readonly Health[] = ['canary'];
 
 /** JSON values: tool inputs, outputs and expectations. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -175,5 +182,16 @@ export interface ToolLineage {
   pruneEvidence: JsonValue | null;
   /** The latest differential check against its parent(s), with every difference (null: none ran). */
   differential: DifferentialReport | null;
+  /** Its canary, when it ran (or runs) in shadow: status, progress and the judge's latest verdict. */
+  canary?: {
+    status: string;
+    stableId: string;
+    mirrored: number;
+    agreement: number | null;
+    verdict: string | null;
+    reasons: string[];
+    minCalls: number | null;
+    decision: string | null;
+  } | null;
   route: { routed: boolean; toolRoutedTo: string | null };
 }

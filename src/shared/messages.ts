@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { CanaryProgress } from './canary-types.js';
 import type { HealProgress } from './heal-types.js';
 import type { Severity } from './lineage-types.js';
 
@@ -52,3 +53,10 @@ export const monitorStatusQuery = defineQuery<MonitorStatus>('status');
 
 /** selfHealWorkflow's live state: step, attempt, partial results. */
 export const healProgressQuery = defineQuery<HealProgress>('progress');
+
+/** canaryWorkflow's live state: checks, the judge's current verdict, the deadline. */
+export const canaryProgressQuery = defineQuery<CanaryProgress>('progress');
+/** Promote the candidate now, whatever the judge says (an operator's decision, recorded as such). */
+export const canaryPromoteSignal = defineSignal<[{ reason?: string }]>('promoteNow');
+/** Stop the canary; the candidate is never routed (set FAILED, recorded). */
+export const canaryAbortSignal = defineSignal<[{ reason?: string }]>('abort');

@@ -4,3 +4,4 @@
  */
 export { selfHealWorkflow } from './self-heal.js';
 export { healthMonitorWorkflow, type HealthMonitorOptions, type MonitorState } from './health-monitor.js';
+export { canaryWorkflow } from './canary.js';

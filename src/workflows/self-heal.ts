@@ -4,12 +4,15 @@ import {
   ApplicationFailure,
   CancellationScope,
   isCancellation,
+  ParentClosePolicy,
   proxyActivities,
   setHandler,
+  startChild,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { DiseActivities } from '../activities/index.js';
 import {
   HEAL_NON_RETRYABLE_ERRORS,
@@ -21,9 +24,11 @@ import {
   type Rejection,
   type SelfHealInput,
 } from '../shared/heal-types.js';
+import { canaryStartOptions } from '../shared/canary-start.js';
 import { healStepMessage, type HealStepMessageArgs } from '../shared/heal-steps.js';
 import { healProgressQuery } from '../shared/messages.js';
 import { DISE_HEAL_STATUS, DISE_HEAL_STEP } from '../shared/search-attributes.js';
+import { canaryWorkflow } from './canary.js';
 
 const NON_RETRYABLE = [...HEAL_NON_RETRYABLE_ERRORS];
 
@@ -241,6 +246,15 @@ export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgre
         progress.newVersionId = promoted.newVersionId;
         progress.restored = promoted.restored;
         const kept = validation.features.total ? `; features kept ${validation.features.kept}/${validation.features.total}` : '';
+        if (promoted.canary) {
+          // Shadow deployment: the canary outlives the heal (ABANDON) and tells its heal run how it ended.
+          progress.canary = promoted.canary;
+          await startChild(canaryWorkflow, { ...canaryStartOptions(promoted.newVersionId), parentClosePolicy: ParentClosePolicy.ABANDON }).catch((err: unknown) => {
+            if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          });
+          enter('done', `healed by ${strategy}: ${promoted.newVersionId} runs in shadow beside ${promoted.canary.stableId} until its canary promotes it (${promoted.canary.workflowId})${kept}`);
+          return progress;
+        }
         enter('done', `healed by ${strategy}: callers of ${input.versionId.split('@')[0]} are routed to ${promoted.newVersionId}${kept}`);
         return progress;
       }

@@ -10,14 +10,15 @@ import { freePort, isProcessAlive, waitFor } from '../../src/infra/net.js';
 import { startTemporalDevServer, type RunningTemporal } from '../../src/infra/temporal-server.js';
 import { LineageStore } from '../../src/lineage/store.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
-import { DEFAULT_NAMESPACE } from '../../src/shared/constants.js';
+import { startCanary } from '../../src/client/start-canary.js';
+import { canaryWorkflowId, DEFAULT_NAMESPACE } from '../../src/shared/constants.js';
 import { monitorStatusQuery } from '../../src/shared/messages.js';
 import type { HealProgress } from '../../src/shared/heal-types.js';
 import { startWorker, type RunningWorker } from '../../src/worker.js';
 import type { healthMonitorWorkflow } from '../../src/workflows/health-monitor.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
-import { registerThrowingTool } from '../support/fixtures.js';
+import { registerThrowingTool, version } from '../support/fixtures.js';
 import { activityHold } from '../support/hold.js';
 import { uniqueTaskQueue } from '../support/temporal.js';
 
@@ -60,6 +61,13 @@ async function regeneratedCount(toolName: string): Promise<number> {
   return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [toolName]))[0]!.n;
 }
 
+/** Defaults, with a canary judge that looks every 2 s and decides after 50 mirrored calls. */
+function canaryConfig() {
+  const config = defaultConfig();
+  config.deployment.canary = { ...config.deployment.canary, check_interval_seconds: 2, min_calls: 50 };
+  return config;
+}
+
 beforeAll(async () => {
   port = await freePort();
   server = await startServer();
@@ -70,7 +78,7 @@ beforeAll(async () => {
   worker = await startWorker({
     temporal: { address: server.address, namespace: DEFAULT_NAMESPACE, tls: false },
     prisma: db.prisma,
-    config: defaultConfig(),
+    config: canaryConfig(),
     llm: null,
     taskQueue,
     activityInterceptors: [hold.interceptor],
@@ -145,5 +153,33 @@ describe('the Temporal dev server restarted', () => {
     expect(await executionCount('tmonitor@2.0.0')).toBe(before);
     expect(await allViolations(new LineageStore(db.prisma), client)).toEqual([]);
     await monitor.terminate('test over');
+  }, 240_000);
+
+  it("during a canary's timer: comparisons recorded while the server is down are judged after it, and the canary promotes once", async () => {
+    void hold.arm(null);
+    await store.registerVersion(version('tcanary', '1.0.0', [], { code: 'function run(x) { return x + 1; }' }));
+    await store.setRoute('tcanary@1.0.0', 'test');
+    await store.registerVersion(version('tcanary', '1.1.0', ['tcanary@1.0.0'], { code: 'function run(x) { return 1 + x; }' }));
+    const candidate = 'tcanary@1.1.0';
+    await store.canaries.begin({ candidateId: candidate, toolName: 'tcanary', stableId: 'tcanary@1.0.0', targetHealth: 'healthy', origin: 'registration', healId: null, workflowId: canaryWorkflowId(candidate), mirrorFraction: 1 });
+    const handle = await startCanary(client, candidate, { taskQueue });
+    await waitFor(async () => ((await handle.fetchHistory()).events ?? []).some((e) => e.timerStartedEventAttributes), { timeoutMs: 30_000, what: 'the canary timer' });
+    await killServer();
+    // Callers go on while Temporal is down; the runtime records what it mirrors in PostgreSQL.
+    const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+    await runtime.preload(['tcanary']);
+    for (let i = 0; i < 60; i++) expect(await runtime.callDetailed('tcanary', i)).toMatchObject({ output: i + 1, versionId: 'tcanary@1.0.0' });
+    await runtime.close();
+    await new Promise((r) => setTimeout(r, 3_000));
+    server = await startServer();
+
+    const end = await handle.result();
+    expect(end.status, end.message).toBe('promoted');
+    expect((await store.canaries.get(candidate))!.verdict).toMatchObject({ decision: 'pass', mirrored: 60 });
+    const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'tcanary'`);
+    expect(route!.version_id).toBe(candidate);
+    const finishes = ((await handle.fetchHistory()).events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'finishCanary');
+    expect(finishes).toHaveLength(1);
+    expect(await allViolations(new LineageStore(db.prisma), client)).toEqual([]);
   }, 240_000);
 });

@@ -1,6 +1,7 @@
 /**
  * A tool runtime in its own process, for tests of cross-process behaviour. Calls `tool` every
- * `intervalMs` and prints one JSON line per call: {at, version} or {at, error}. Stops on SIGTERM.
+ * `intervalMs` and prints one JSON line per call: {at, input, version, output} or {at, input, error}.
+ * Stops on SIGTERM.
  */
 import { ToolRuntime } from '../../src/runtime/index.js';
 
@@ -14,11 +15,12 @@ process.stdout.write(JSON.stringify({ ready: true }) + '\n');
 let n = 0;
 while (!stopping) {
   const at = Date.now();
+  const input = n++;
   try {
-    const r = await runtime.callDetailed(tool!, n++);
-    process.stdout.write(JSON.stringify({ at, version: r.versionId }) + '\n');
+    const r = await runtime.callDetailed(tool!, input);
+    process.stdout.write(JSON.stringify({ at, input, version: r.versionId, output: r.output }) + '\n');
   } catch (err) {
-    process.stdout.write(JSON.stringify({ at, error: (err as Error).name }) + '\n');
+    process.stdout.write(JSON.stringify({ at, input, error: (err as Error).name }) + '\n');
   }
   await new Promise((r) => setTimeout(r, Number(intervalMs)));
 }

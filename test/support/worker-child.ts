@@ -1,15 +1,17 @@
 /**
  * A dise worker in its own process, for fault tests. With KILL_AFTER=<activity>, the first attempt of
  * that activity runs to completion (its writes committed) and then the process announces
- * `AFTER <activity>` on stdout and hangs, waiting to be killed with SIGKILL.
+ * `AFTER <activity>` on stdout and hangs, waiting to be killed with SIGKILL. CONFIG_JSON: the worker's
+ * config.yaml as JSON (defaults otherwise).
  */
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { configSchema } from '../../src/config/schema.js';
 import { createPrismaClient } from '../../src/infra/database.js';
 import { installTemporalRuntime } from '../../src/infra/temporal-runtime.js';
 import { startWorker } from '../../src/worker.js';
 
 installTemporalRuntime('ERROR');
-const { DATABASE_URL, TEMPORAL_ADDRESS, TASK_QUEUE, KILL_AFTER, WORKFLOW_BUNDLE } = process.env;
+const { DATABASE_URL, TEMPORAL_ADDRESS, TASK_QUEUE, KILL_AFTER, WORKFLOW_BUNDLE, CONFIG_JSON } = process.env;
 const prisma = createPrismaClient(DATABASE_URL!);
 
 const hangAfter: ActivityInterceptorsFactory = (ctx) => ({
@@ -28,6 +30,7 @@ const hangAfter: ActivityInterceptorsFactory = (ctx) => ({
 const worker = await startWorker({
   temporal: { address: TEMPORAL_ADDRESS!, namespace: 'default', tls: false },
   prisma,
+  ...(CONFIG_JSON ? { config: configSchema.parse(JSON.parse(CONFIG_JSON)) } : {}),
   llm: null,
   taskQueue: TASK_QUEUE!,
   workflowBundlePath: WORKFLOW_BUNDLE,

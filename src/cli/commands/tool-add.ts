@@ -5,6 +5,7 @@ import { Sandbox } from '../../sandbox/sandbox.js';
 import type { RegisterVersionInput, RegisteredVersion } from '../../lineage/store.js';
 import { compareSemver, parseVersionId } from '../../shared/ids.js';
 import { ROUTABLE_HEALTH } from '../../shared/lineage-types.js';
+import { canaryWorkflowId } from '../../shared/constants.js';
 import { withDatabase, type Output } from '../context.js';
 import { renderDifferential } from '../format/differential-view.js';
 import { EXIT, UsageError } from '../errors.js';
@@ -15,14 +16,16 @@ export interface ToolAddOptions {
 }
 
 export interface ToolAddResult {
-  registered: (RegisteredVersion & { file: string; routed: boolean })[];
+  /** `canary`: the stable version it runs in shadow beside (deployment.mode: shadow), else null. */
+  registered: (RegisteredVersion & { file: string; routed: boolean; canary: { stableId: string; workflowId: string } | null })[];
 }
 
 /**
  * `dise tool add <file>...`: every manifest of every file is validated (static analysis, rule gates,
  * its suite, regression against its parent, the differential check beside its parent(s)) and registered in one transaction (all or nothing). A
  * version that fails is stored FAILED with its failures; the newest passing version of each tool
- * becomes its route unless --no-route. Exit code 1 when any version failed validation.
+ * becomes its route unless --no-route — or, under deployment.mode: shadow, when the tool already has a
+ * routed version, enters CANARY beside it and its canary workflow starts. Exit code 1 when any version failed validation.
  */
 export async function toolAdd(files: string[], options: ToolAddOptions, config: DiseConfig, out: Output): Promise<ToolAddResult & { exitCode: number }> {
   if (!files.length) throw new UsageError('tool add: name at least one manifest file');
@@ -41,6 +44,7 @@ export async function toolAdd(files: string[], options: ToolAddOptions, config: 
       sandbox.close();
     }
     const routed = new Set<string>();
+    const canaries = new Map<string, { stableId: string; workflowId: string }>();
     if (options.route) {
       const newest = new Map<string, RegisteredVersion>();
       for (const r of registered) {
@@ -52,18 +56,46 @@ export async function toolAdd(files: string[], options: ToolAddOptions, config: 
         // Only move a route forward: a newer routed version already in place wins.
         const existing = await store.routing.routeOf(r.name);
         if (existing && compareSemver(parseVersionId(existing), parseVersionId(r.id)) > 0) continue;
+        // Shadow mode: a tool that already answers callers keeps doing so while the new version is judged.
+        const stable = config.deployment.mode === 'shadow' && existing && existing !== r.id && (await store.routing.isRoutable(existing)) ? existing : null;
+        if (stable) {
+          const workflowId = canaryWorkflowId(r.id);
+          await store.canaries.begin({ candidateId: r.id, toolName: r.name, stableId: stable, targetHealth: r.health, origin: 'registration', healId: null, workflowId, mirrorFraction: config.deployment.canary.mirror_fraction });
+          canaries.set(r.id, { stableId: stable, workflowId });
+          continue;
+        }
         await store.setRoute(r.id, 'registered by dise tool add');
         routed.add(r.id);
       }
     }
+    if (canaries.size) {
+      // Loaded only when a canary starts: the Temporal client is heavy for a command that rarely needs it.
+      const [{ connectTemporal }, { startCanary }, { taskQueueFromEnv }] = await Promise.all([
+        import('../temporal-client.js'),
+        import('../../client/start-canary.js'),
+        import('../../infra/temporal-connection.js'),
+      ]);
+      const temporal = await connectTemporal(config);
+      try {
+        for (const id of canaries.keys()) await startCanary(temporal.client, id, { taskQueue: taskQueueFromEnv() });
+      } finally {
+        await temporal.close();
+      }
+    }
     const result: ToolAddResult = {
-      registered: registered.map((r, i) => ({ ...r, file: inputs[i]!.file, routed: routed.has(r.id) })),
+      registered: registered.map((r, i) => ({
+        ...r,
+        health: canaries.has(r.id) ? ('canary' as const) : r.health,
+        file: inputs[i]!.file,
+        routed: routed.has(r.id),
+        canary: canaries.get(r.id) ?? null,
+      })),
     };
     if (options.json) {
       out.result(JSON.stringify(result, null, 2));
     } else {
       for (const r of result.registered) {
-        out.result(`${r.id} ${r.health}${r.routed ? ' (routed)' : ''}`);
+        out.result(`${r.id} ${r.health}${r.routed ? ' (routed)' : ''}${r.canary ? ` (in shadow beside ${r.canary.stableId}; dise canary status ${r.id})` : ''}`);
         for (const f of r.failures ?? []) out.info(`  ${r.id}: [${f.severity}] ${f.failureType}: ${f.description}`);
         // The verdict goes to stdout with the version: the three smallest differing inputs and both answers.
         if (r.differential) for (const line of renderDifferential(r.differential).slice(0, r.differential.verdict === 'same' ? 1 : undefined)) out.result(line);

@@ -19,7 +19,7 @@ export function renderHeal(p: HealProgress): string {
     lines.push(`  Attempt ${a.attempt} (${a.strategy ?? '?'}): ${a.ok ? 'passed validation' : 'rejected'}`);
     for (const r of a.rejections.slice(0, 5)) lines.push(`    - ${r.kind}: ${r.message}`);
   }
-  if (p.newVersionId) lines.push(`  New version: ${p.newVersionId} (routed)${p.strategy ? `, by ${p.strategy}` : ''}${p.restored.length ? `; restored ${p.restored.join(', ')}` : ''}`);
+  if (p.newVersionId) lines.push(`  New version: ${p.newVersionId} ${p.canary ? `(in shadow beside ${p.canary.stableId}: dise canary status ${p.newVersionId})` : '(routed)'}${p.strategy ? `, by ${p.strategy}` : ''}${p.restored.length ? `; restored ${p.restored.join(', ')}` : ''}`);
   // Older heal results (before strategies) carry neither field.
   const f = p.features;
   if (f && f.total) lines.push(`  Features kept: ${f.kept}/${f.total}${f.lost.length ? ` (lost: ${f.lost.join(', ')})` : ''}`);

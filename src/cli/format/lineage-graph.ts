@@ -19,9 +19,10 @@ const STYLE: Partial<Record<Health, { fill: string; stroke: string }>> = {
   failed: { fill: '#ffa8a8', stroke: '#c92a2a' },
   regenerated: { fill: '#51cf66', stroke: '#2f9e44' },
   degraded: { fill: '#ffd43b', stroke: '#f59f00' },
+  canary: { fill: '#74c0fc', stroke: '#1971c2' },
 };
 
-const MARK: Record<Health, string> = { healthy: '', regenerated: '✅ ', degraded: '⚠️ ', failed: '✗ ', pruned: '💥 ' };
+const MARK: Record<Health, string> = { healthy: '', regenerated: '✅ ', degraded: '⚠️ ', failed: '✗ ', pruned: '💥 ', canary: '🐤 ' };
 
 function safeId(id: string): string {
   return id.replace(/[^a-zA-Z0-9_]/g, '_');

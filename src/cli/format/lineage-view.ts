@@ -40,6 +40,13 @@ export function renderLineage(l: ToolLineage, extras: LineageViewExtras): string
   if (l.prunedAt) lines.push(`Pruned: ${stamp(l.prunedAt)}`);
   if (l.description) lines.push(`Description: ${l.description}`);
   lines.push(`Generation: ${l.generation}   Executions: ${l.executionCount}   Success rate: ${(l.successRate * 100).toFixed(1)}%`);
+  if (l.canary) {
+    const c = l.canary;
+    const progress = `mirrored ${c.mirrored}${c.minCalls ? `/${c.minCalls}` : ''}, agreement ${c.agreement === null ? '-' : `${(c.agreement * 100).toFixed(1)}%`}, verdict ${c.verdict ?? 'not judged yet'}`;
+    lines.push(`Canary: ${c.status === 'running' ? `in shadow beside ${c.stableId}` : `${c.status} (was in shadow beside ${c.stableId})`}: ${progress}`);
+    if (c.decision) lines.push(`  Decision: ${c.decision}`);
+    else if (c.reasons.length) lines.push(`  Judge: ${c.reasons.join('; ')}`);
+  }
   if (l.route.toolRoutedTo) {
     lines.push(`Routing: ${l.route.routed ? 'callers of ' + l.name + ' are routed here' : `callers of ${l.name} go to ${l.route.toolRoutedTo}`}`);
   }

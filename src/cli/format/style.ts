@@ -18,6 +18,7 @@ export const HEALTH_LABEL: Record<Health, { mark: string; label: string; color: 
   degraded: { mark: '⚠', label: 'DEGRADED', color: 'yellow' },
   failed: { mark: '✗', label: 'FAILED', color: 'red' },
   pruned: { mark: '❌', label: 'PRUNED', color: 'red' },
+  canary: { mark: '◐', label: 'CANARY', color: 'blue' },
 };
 
 export function healthBadge(health: Health, color: boolean): string {
