@@ -2,9 +2,9 @@ import type { Client } from '@temporalio/client';
 import { startHeal } from '../client/start-heal.js';
 import { connectTemporalClient, type TemporalHandle } from '../client/connection.js';
 import type { TemporalSettings } from '../infra/temporal-connection.js';
-import { HEALTH_MONITOR_WORKFLOW_ID, healWorkflowId } from '../shared/constants.js';
+import { canaryWorkflowId, HEALTH_MONITOR_WORKFLOW_ID, healWorkflowId } from '../shared/constants.js';
 import type { HealProgress } from '../shared/heal-types.js';
-import { healProgressQuery, monitorStatusQuery, pauseSignal, resumeSignal, type MonitorStatus } from '../shared/messages.js';
+import { canaryAbortSignal, canaryPromoteSignal, healProgressQuery, monitorStatusQuery, pauseSignal, resumeSignal, type MonitorStatus } from '../shared/messages.js';
 import type { selfHealWorkflow } from '../workflows/self-heal.js';
 
 /** Why an action could not be done, as the operator should read it (HTTP 409). */
@@ -93,6 +93,16 @@ export class TemporalOperations {
 
   async signalMonitor(action: 'pause' | 'resume'): Promise<void> {
     await (await this.client()).workflow.getHandle(HEALTH_MONITOR_WORKFLOW_ID).signal(action === 'pause' ? pauseSignal : resumeSignal);
+  }
+
+  /** Promotes or aborts a running canary (the signals `dise canary promote|abort` send). */
+  async signalCanary(versionId: string, action: 'promote' | 'abort'): Promise<string> {
+    const handle = (await this.client()).workflow.getHandle(canaryWorkflowId(versionId));
+    const description = await handle.describe().catch(() => null);
+    if (!description || description.status.name !== 'RUNNING') throw new ActionRefused(`no running canary of ${versionId} to ${action}`);
+    const reason = `${action === 'promote' ? 'promoted' : 'aborted'} by an operator (dashboard)`;
+    await handle.signal(action === 'promote' ? canaryPromoteSignal : canaryAbortSignal, { reason });
+    return handle.workflowId;
   }
 
   async close(): Promise<void> {

@@ -206,6 +206,21 @@ ${rows.map((x) => html`<tr><td><code>${JSON.stringify(x.input)}</code></td><td><
 </tbody></table>` : ''}`;
 }
 
+/** The version's shadow canary: status, calls mirrored, agreement, the judge's verdict, and its actions. */
+function canaryPanel(l: ToolLineage): Html {
+  const c = l.canary;
+  if (!c) return html`<p class="muted">No canary for this version.</p>`;
+  const running = c.status === 'running';
+  return html`<dl class="facts">
+<dt>Status</dt><dd class="canary-status">${c.status}${c.decision ? ` (${c.decision})` : ''}</dd>
+<dt>Beside</dt><dd>${versionLink(c.stableId)}</dd>
+<dt>Calls mirrored</dt><dd>${c.mirrored}${c.minCalls !== null ? ` of at least ${c.minCalls}` : ''}</dd>
+<dt>Agreement</dt><dd>${c.agreement === null ? '-' : percent(c.agreement)}</dd>
+<dt>Judge</dt><dd>${c.verdict ?? '-'}${c.reasons.length ? html`: ${c.reasons.join('; ')}` : ''}</dd>
+</dl>
+${running ? html`<div class="actions" data-version="${l.id}"><button type="button" data-action="canary-promote">Promote now</button> <button type="button" data-action="canary-abort">Abort canary</button></div>` : ''}`;
+}
+
 /**
  * Panels other features add to the version page (the differential check's evidence, a canary's
  * state) once they land: each renders its section, or null to stay out.
@@ -213,7 +228,7 @@ ${rows.map((x) => html`<tr><td><code>${JSON.stringify(x.input)}</code></td><td><
 export type VersionPanel = (l: ToolLineage) => Html | null;
 export const versionPanels: { id: string; title: string; render: VersionPanel }[] = [
   { id: 'differential', title: 'Differential evidence', render: differentialPanel },
-  { id: 'canary', title: 'Canary', render: () => html`<p class="muted">No canary for this version.</p>` },
+  { id: 'canary', title: 'Canary', render: canaryPanel },
 ];
 
 export function versionPage(d: VersionPageData, links: PageLinks): string {

@@ -212,6 +212,10 @@ export function createDashboardApp(options: DashboardOptions): { app: Hono; live
   });
   app.post('/api/heals/:id/retry', guard, async (c) => c.json(await temporal.startHeal(await versionOf(c), undefined, true), 202));
   app.post('/api/heals/:id/cancel', guard, async (c) => c.json({ workflowId: await temporal.cancelHeal(await versionOf(c)), cancelRequested: true }, 202));
+  app.post('/api/canaries/:id/:action{promote|abort}', guard, async (c) => {
+    const action = c.req.param('action') as 'promote' | 'abort';
+    return c.json({ workflowId: await temporal.signalCanary(await versionOf(c), action), [action === 'promote' ? 'promoteRequested' : 'abortRequested']: true }, 202);
+  });
   app.post('/api/monitor/:action{pause|resume}', guard, async (c) => {
     const action = c.req.param('action') as 'pause' | 'resume';
     await temporal.signalMonitor(action);

@@ -162,6 +162,11 @@ describe('the dashboard in a real browser', () => {
     expect((await post({ 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}`, Origin: 'http://evil.example' })).status).toBe(403);
     expect((await post({ 'Content-Type': 'text/plain', Authorization: `Bearer ${TOKEN}` })).status).toBe(415);
     expect(await db.query(`SELECT 1 FROM heal_runs WHERE tool_id = 'email_validator@2.0.1'`)).toEqual([]);
+    // The canary actions are guarded the same way; with the token, a version without a running canary is refused (409).
+    const canary = (action: string, headers: Record<string, string>) => fetch(`${dashboard.url}/api/canaries/email_validator@2.0.1/${action}`, { method: 'POST', headers, body: '{}' });
+    expect((await canary('promote', { 'Content-Type': 'application/json' })).status).toBe(401);
+    expect((await canary('abort', { 'Content-Type': 'application/json' })).status).toBe(401);
+    expect((await canary('abort', { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` })).status).toBe(409);
 
     // With the token, the heals page's button goes through: asking for the heal of a version already
     // healed (by the live test) joins that heal, as `dise heal` does.

@@ -39,6 +39,21 @@ describe('the differential evidence on the version page', () => {
   });
 });
 
+describe('the canary on the version page', () => {
+  it('shows its progress and the judge, with promote and abort only while it runs', () => {
+    const panel = versionPanels.find((p) => p.id === 'canary')!;
+    const canary = { status: 'running', stableId: 't@1.0.0', mirrored: 37, agreement: 1, verdict: 'not enough data', reasons: ['37 of 200 mirrored calls'], minCalls: 200, decision: null };
+    const running = panel.render({ id: 't@1.1.0', canary } as unknown as ToolLineage)!.value;
+    expect(running).toContain('37 of at least 200');
+    expect(running).toContain('not enough data');
+    expect(running).toContain('data-action="canary-promote"');
+    expect(running).toContain('data-action="canary-abort"');
+    const ended = panel.render({ id: 't@1.1.0', canary: { ...canary, status: 'promoted', decision: 'promoted by the judge' } } as unknown as ToolLineage)!.value;
+    expect(ended).not.toContain('data-action');
+    expect(panel.render({ id: 't@1.0.0', canary: null } as unknown as ToolLineage)!.value).toContain('No canary');
+  });
+});
+
 describe('the lineage layout', () => {
   const chain = (n: number, name = 'v'): { nodes: PictureNode[]; edges: PictureEdge[] } => ({
     nodes: Array.from({ length: n }, (_, i) => ({ id: `${name}@${i}.0.0`, health: 'healthy' as const, note: '' })),

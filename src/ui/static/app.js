@@ -96,4 +96,6 @@ document.addEventListener('click', (e) => {
   else if (action === 'cancel') void act(`/api/heals/${v}/cancel`);
   else if (action === 'retry') void act(`/api/heals/${v}/retry`);
   else if (action === 'pause' || action === 'resume') void act(`/api/monitor/${action}`);
+  else if (action === 'canary-promote') void act(`/api/canaries/${v}/promote`);
+  else if (action === 'canary-abort') void act(`/api/canaries/${v}/abort`);
 });
