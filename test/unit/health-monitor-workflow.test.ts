@@ -66,6 +66,8 @@ function monitorStubs({
       return recorded({}, { enabled: false });
     },
     finishHeal: async () => ({ routedTo: null }),
+    // The monitor's hourly upkeep of executions (nothing to keep here).
+    maintainExecutions: async () => ({ rolledUpHours: 0, droppedPartitions: [], createdPartitions: [] }) as never,
   };
   return stubs;
 }
