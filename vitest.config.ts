@@ -12,6 +12,9 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // Sandbox-heavy unit tests (the differential check runs 1,000 inputs in fresh contexts) need
+          // more than vitest's 5 s on a shared 2-core machine; none asserts a time.
+          testTimeout: 30_000,
         },
       },
       {
