@@ -7,7 +7,7 @@
  * CPU and memory come from /usr/bin/time (GNU time) when installed.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readLiveDevState } from '../src/infra/dev-state.js';
@@ -68,6 +68,8 @@ async function startStack(env: NodeJS.ProcessEnv): Promise<() => Promise<void>> 
 
 async function main(): Promise<void> {
   const home = process.env.DISE_HOME ?? mkdtempSync(path.join(os.tmpdir(), 'dise-bench-cli-'));
+  // The embedded PostgreSQL runs as the postgres user when started by root: it must reach its data dir.
+  if (!process.env.DISE_HOME) chmodSync(home, 0o755);
   const env: NodeJS.ProcessEnv = { ...process.env, DISE_HOME: home };
   delete env.DATABASE_URL;
   const stop = await startStack(env);
