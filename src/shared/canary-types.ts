@@ -43,6 +43,8 @@ export interface CanaryInput {
   /** Carried over continue-as-new: when the canary began (epoch ms, workflow time). */
   startedAtMs?: number;
   checks?: number;
+  /** Carried over continue-as-new: how long the canary has waited on its timers (ms). */
+  waitedMs?: number;
 }
 
 export type CanaryOutcome = 'promoted' | 'refused' | 'aborted' | 'ended';

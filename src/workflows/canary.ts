@@ -22,10 +22,6 @@ const db = proxyActivities<DiseActivities>({
 /** Continue as new after this many looks of the judge (Temporal may suggest it sooner). */
 const CHECKS_PER_RUN = 500;
 
-/** Workflow time (the SDK's deterministic Date: the time of the current workflow task). */
-function workflowNow(): number {
-  return new Date().getTime();
-}
 
 /**
  * The canary of one version (workflow id `canary:<versionId>`), started when a newly routable version
@@ -41,6 +37,9 @@ function workflowNow(): number {
  */
 export async function canaryWorkflow(input: CanaryInput): Promise<CanaryProgress> {
   const startedAtMs = input.startedAtMs ?? workflowInfo().runStartTime.getTime();
+  // max_duration counts the time spent waiting on the check timer (no clock is read here): a
+  // timer that fires adds its whole duration; a wait cut short by a signal ends the canary anyway.
+  let waitedMs = input.waitedMs ?? 0;
   const progress: CanaryProgress = {
     candidateId: input.candidateId,
     stableId: null,
@@ -98,16 +97,17 @@ export async function canaryWorkflow(input: CanaryInput): Promise<CanaryProgress
     if (command) continue;
     if (verdict.decision === 'pass') return finish('promote', `the judge passed it: ${verdict.reasons.join('; ')}`, verdict);
     if (verdict.decision === 'fail') return finish('refuse', `the judge refused it: ${verdict.reasons.join('; ')}`, verdict);
-    if (workflowNow() >= deadlineMs) {
+    const maxMs = judged.settings.maxDurationSeconds * 1000;
+    if (waitedMs >= maxMs) {
       const onTimeout = judged.settings.onTimeout;
       const why = `max_duration (${judged.settings.maxDurationSeconds}s) reached with ${verdict.reasons.join('; ')}: the configured default (on_timeout: ${onTimeout}) applied`;
       return finish(onTimeout === 'promote' ? 'promote' : 'refuse', why, verdict);
     }
-    const wait = Math.min(judged.settings.checkIntervalSeconds * 1000, Math.max(deadlineMs - workflowNow(), 1));
-    await condition(() => command !== null, wait);
+    const wait = Math.min(judged.settings.checkIntervalSeconds * 1000, Math.max(maxMs - waitedMs, 1));
+    if (!(await condition(() => command !== null, wait))) waitedMs += wait;
     if (!command && (runChecks >= CHECKS_PER_RUN || workflowInfo().continueAsNewSuggested)) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof canaryWorkflow>({ candidateId: input.candidateId, startedAtMs, checks: progress.checks });
+      await continueAsNew<typeof canaryWorkflow>({ candidateId: input.candidateId, startedAtMs, checks: progress.checks, waitedMs });
     }
   }
 }

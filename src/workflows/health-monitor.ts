@@ -6,6 +6,7 @@ import {
   log,
   ParentClosePolicy,
   patched,
+  sleep,
   proxyActivities,
   setHandler,
   startChild,
@@ -46,8 +47,8 @@ export interface MonitorState {
   healsStarted: string[];
   reportsHandled: number;
   runs: number;
-  /** When the executions were last maintained (workflow time, ISO); absent before the first run. */
-  lastMaintenanceAt?: string | null;
+  /** How often the executions were maintained; absent before the first upkeep. */
+  maintenanceRuns?: number;
 }
 
 const checks = proxyActivities<DiseActivities>({
@@ -119,6 +120,20 @@ export async function healthMonitorWorkflow(options: HealthMonitorOptions = {}):
   const intervalMs = (options.intervalSeconds ?? settings.intervalSeconds) * 1000;
   const maxHistoryEvents = options.maxHistoryEvents ?? 10_000;
 
+  // The upkeep timer: due at once the first time ever; in a continued run, an interval from its start.
+  let maintenanceDue = state.maintenanceRuns === undefined;
+  const armMaintenance = () => {
+    maintenanceDue = false;
+    // A timer only fails when the monitor is cancelled, which the main loop handles.
+    void sleep(MAINTENANCE_INTERVAL_MS).then(
+      () => {
+        maintenanceDue = true;
+      },
+      () => undefined,
+    );
+  };
+  if (!maintenanceDue) armMaintenance();
+
   for (;;) {
     const woken = await condition(() => !state.paused && (checkRequested || state.pendingReports.length > 0), intervalMs);
     const timerFired = !woken;
@@ -136,11 +151,12 @@ export async function healthMonitorWorkflow(options: HealthMonitorOptions = {}):
       }
     }
     // Hourly, paused or not: keeping executions bounded is not a health check. A failed run (after
-    // its retries) is tried again at the next hour; it must not stop the monitor.
-    const last = state.lastMaintenanceAt ? Date.parse(state.lastMaintenanceAt) : null;
-    // eslint-disable-next-line no-restricted-properties -- workflow time: in the SDK's sandbox Date.now() is the workflow task's time, the same on replay
-    if (patched(EXECUTION_MAINTENANCE_PATCH) && (last === null || Date.now() - last >= MAINTENANCE_INTERVAL_MS)) {
-      state.lastMaintenanceAt = new Date().toISOString();
+    // its retries) is tried again at the next hour; it must not stop the monitor. The hour is a
+    // Temporal timer (no clock is read): the first upkeep runs after the first check, each next one
+    // after the timer armed by the previous has fired.
+    if (patched(EXECUTION_MAINTENANCE_PATCH) && maintenanceDue) {
+      armMaintenance();
+      state.maintenanceRuns = (state.maintenanceRuns ?? 0) + 1;
       await maintenance.maintainExecutions().catch((err: unknown) => {
         if (isCancellation(err)) throw err;
       });
