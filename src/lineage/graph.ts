@@ -95,13 +95,6 @@ export class GraphStore {
     return new Map(rows.map((r) => [r.toolId, r.code]));
   }
 
-  /** The health of each version named. */
-  async healthOf(ids: string[]): Promise<Map<string, Health>> {
-    if (!ids.length) return new Map();
-    const rows = await this.prisma.toolLineage.findMany({ where: { toolId: { in: ids } }, select: { toolId: true, healthStatus: true } });
-    return new Map(rows.map((r) => [r.toolId, r.healthStatus as Health]));
-  }
-
   async latestMutation(id: string, db: Db = this.prisma): Promise<LatestMutation | null> {
     const m = await db.mutation.findFirst({ where: { toolId: id }, orderBy: { id: 'desc' }, select: { mutationType: true, description: true, fitnessBefore: true } });
     return m ? { type: m.mutationType as MutationType, description: m.description, fitnessBefore: m.fitnessBefore } : null;

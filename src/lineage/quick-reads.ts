@@ -5,7 +5,6 @@ import type { SqlRunner } from './failures.js';
 import { LINEAGE_EDGE_LIST as EDGE_TYPES } from './sql-text.js';
 import { normalizeVersionId } from './ids.js';
 import { LineageError } from './errors.js';
-import type { RouteEntry } from './runtime-routing.js';
 import { looksLikeVersionId } from '../shared/ids.js';
 
 // The reads of the CLI's quick commands (`dise lineage`, `dise tool list`, `dise report`) over
@@ -58,15 +57,6 @@ export const quickReads = {
     );
     if (!rows[0]?.id) throw new LineageError('UNKNOWN_VERSION', `unknown tool or version "${nameOrId}"`, 'id', [nameOrId]);
     return rows[0].id;
-  },
-
-  async routeEntry(pool: pg.Pool, toolName: string): Promise<RouteEntry | null> {
-    const { rows } = await pool.query<{ version_id: string; known_wrong: string | null; alternative_id: string | null }>(
-      'SELECT version_id, known_wrong, alternative_id FROM routes WHERE tool_name = $1',
-      [toolName],
-    );
-    const r = rows[0];
-    return r ? { versionId: r.version_id, knownWrong: r.known_wrong, alternativeId: r.alternative_id } : null;
   },
 
   /**

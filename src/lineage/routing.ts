@@ -8,7 +8,6 @@ import { normalizeVersionId } from './ids.js';
 import { isRoutable, NEWEST_FIRST, newestRoutable, type Db } from './sql.js';
 
 export { runtimeRouting, type RouteEntry, type RoutedVersionRow } from './runtime-routing.js';
-import type { RouteEntry } from './runtime-routing.js';
 
 /** routes: which version callers of a tool reach. */
 export class RoutingStore {
@@ -50,12 +49,6 @@ export class RoutingStore {
       ORDER BY sim DESC, t.tool_id
       LIMIT ${limit}`;
     return rows.map((r) => ({ id: r.tool_id, code: r.code, similarity: r.sim }));
-  }
-
-  /** The route of a tool with what it says about its version (for the CLI). */
-  async routeEntry(toolName: string): Promise<RouteEntry | null> {
-    const route = await this.prisma.route.findUnique({ where: { toolName }, select: { versionId: true, knownWrong: true, alternativeId: true } });
-    return route ?? null;
   }
 
   async routeOf(toolName: string, db: Db = this.prisma): Promise<string | null> {

@@ -155,12 +155,6 @@ export class RuleStore {
     return rows.map((r) => r.ruleId);
   }
 
-  /** How many versions hold each rule. */
-  async reach(ruleIds: string[]): Promise<Map<string, number>> {
-    const rows = await this.prisma.ruleInheritance.groupBy({ by: ['ruleId'], where: { ruleId: { in: ruleIds } }, _count: { _all: true } });
-    return new Map(rows.map((r) => [r.ruleId, r._count._all]));
-  }
-
   /** Every rule with its scope, source and how many versions hold it (`dise rules`). */
   async list(): Promise<RuleListing[]> {
     const rows = await this.prisma.$queryRaw<(Omit<RuleListing, 'createdAt'> & { createdAt: Date })[]>`

@@ -1,6 +1,7 @@
 import type { DiseConfig } from '../../config/schema.js';
 import { pgRunner } from '../../lineage/failures.js';
 import { quickReads } from '../../lineage/quick-reads.js';
+import { runtimeRouting } from '../../lineage/runtime-routing.js';
 import { withPool, type Output } from '../context.js';
 import { UsageError } from '../errors.js';
 import { renderDot, renderMermaid } from '../format/lineage-graph.js';
@@ -16,7 +17,7 @@ export async function lineage(id: string, options: { json: boolean; format: stri
   }
   await withPool(out, async ({ pool }) => {
     const l = await quickReads.lineage(pgRunner(pool), await quickReads.resolve(pool, id));
-    const route = await quickReads.routeEntry(pool, l.name);
+    const route = await runtimeRouting.routeOf(pool, l.name);
     const knownWrong = route?.knownWrong && route.versionId === l.id ? { reason: route.knownWrong, alternativeId: route.alternativeId, policy: config.runtime.known_wrong_policy } : null;
     if (options.json) {
       out.result(JSON.stringify(knownWrong ? { ...l, knownWrong } : l, null, 2));
