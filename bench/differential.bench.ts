@@ -51,7 +51,8 @@ function timedCheck(childCode: string, seed: number) {
     const { report } = runDifferential(sandbox, {
       id: 'email_validator@2.2.0',
       code: childCode,
-      parents: [{ id: 'email_validator@2.1.0', code: code('2.1.0') }],
+      language: 'javascript',
+      parents: [{ id: 'email_validator@2.1.0', code: code('2.1.0'), language: 'javascript' }],
       mutationType: 'optimization',
       criticalTests: [],
       corpus,

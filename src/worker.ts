@@ -9,6 +9,7 @@ import { PACKAGE_ROOT } from './infra/paths.js';
 import { connectionOptions, taskQueueFromEnv, type TemporalSettings } from './infra/temporal-connection.js';
 import { LineageStore } from './lineage/store.js';
 import { LlmClient, llmSettingsFrom, type LlmSettings } from './llm/client.js';
+import { warmPython } from './sandbox/python.js';
 import { Sandbox } from './sandbox/sandbox.js';
 
 export const WORKFLOWS_PATH = path.join(PACKAGE_ROOT, 'src', 'workflows', 'index.ts');
@@ -69,6 +70,9 @@ export async function startWorker(options: DiseWorkerOptions): Promise<RunningWo
     await connection.close();
     throw err;
   }
+  // The Python interpreter loads once per worker, in the background, when there are Python tools
+  // (otherwise the first Python step loads it, waiting a few seconds once).
+  void store.graph.usesLanguage('python').then((yes) => (yes ? warmPython() : undefined)).catch(() => undefined);
   const done = worker.run().finally(async () => {
     sandbox.close();
     await connection.close();

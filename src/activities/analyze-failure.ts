@@ -7,6 +7,7 @@ import { revertChange } from '../healing/revert.js';
 import { analyzeWithLlm } from '../llm/analyst.js';
 import { MalformedAnswerError, PermanentLlmError } from '../llm/client.js';
 import type { FailureAnalysis } from '../shared/heal-types.js';
+import type { ToolLanguage, ToolSource } from '../shared/language.js';
 import type { PropagationScope } from '../shared/lineage-types.js';
 import { activitySignal, checkpoint, throwIfCancelled } from './cancellation.js';
 import { requireVersion, type ActivityDeps } from './deps.js';
@@ -32,7 +33,7 @@ function describeCases(cases: FailingCase[]): string {
  * A machine pattern is kept only if it is usable, matches the code that broke, and matches neither the
  * good code nor any code the heal may produce; otherwise it is advice (semantic), never a gate.
  */
-function checkedPattern(pattern: string, kind: 'regex' | 'ast' | 'semantic', badCode: string, notIn: string[]): 'regex' | 'ast' | 'semantic' {
+function checkedPattern(pattern: string, kind: 'regex' | 'ast' | 'semantic', badCode: string, notIn: string[], language: ToolLanguage): 'regex' | 'ast' | 'semantic' {
   if (kind === 'semantic') return kind;
   try {
     if (kind === 'regex') new RegExp(pattern);
@@ -40,8 +41,8 @@ function checkedPattern(pattern: string, kind: 'regex' | 'ast' | 'semantic', bad
   } catch {
     return 'semantic';
   }
-  if (!patternMatches(pattern, kind, badCode)) return 'semantic';
-  return notIn.some((code) => patternMatches(pattern, kind, code)) ? 'semantic' : kind;
+  if (!patternMatches(pattern, kind, badCode, language)) return 'semantic';
+  return notIn.some((code) => patternMatches(pattern, kind, code, language)) ? 'semantic' : kind;
 }
 
 /**
@@ -75,16 +76,16 @@ function analysis(deps: ActivityDeps) {
         : deps.config.self_healing.propagation.default_scope;
     const base = { problematicPattern: '', patternKind: 'semantic' as const, ruleDescription: '', scope: defaultScope, source: 'offline' as const, failingCases: cases.length, bisect: [], culpritParentId: null, reproduced: false };
 
-    const reproducedByFailed = cases.filter((c) => reproduces(deps.sandbox, failed.code, c));
+    const reproducedByFailed = cases.filter((c) => reproduces(deps.sandbox, failed, c));
     // Walk up, nearest first: the first ancestor that passes today's suite is the last validated
     // one; the first that also answers the failing inputs correctly is where the bug is absent.
-    let validated: { id: string; code: string } | undefined;
-    let lastGood: { id: string; code: string } | undefined;
+    let validated: ({ id: string } & ToolSource) | undefined;
+    let lastGood: ({ id: string } & ToolSource) | undefined;
     for (const candidate of await candidateAncestors(deps.store, input.versionId)) {
       await checkpoint();
       if (!(await judgeStoredVersion(deps, candidate)).passed) continue;
       validated ??= candidate;
-      if (!reproducedByFailed.some((c) => reproduces(deps.sandbox, candidate.code, c))) {
+      if (!reproducedByFailed.some((c) => reproduces(deps.sandbox, candidate, c))) {
         lastGood = candidate;
         break;
       }
@@ -119,7 +120,7 @@ function analysis(deps: ActivityDeps) {
 
     const pathIds = await pathBetween(deps.store, lastGood.id, input.versionId);
     const codeOf = await deps.store.graph.codes(pathIds);
-    const path = pathIds.map((id) => ({ id, code: codeOf.get(id)! }));
+    const path = pathIds.map((id) => ({ id, ...codeOf.get(id)! }));
     const { culprit, probes } = await bisect(path, async (v) => {
       await checkpoint();
       return isBad(deps, v, reproducedByFailed);
@@ -127,12 +128,14 @@ function analysis(deps: ActivityDeps) {
     const culpritIndex = pathIds.indexOf(culprit);
     const before = path[culpritIndex - 1]!;
     const mutation = (await deps.store.graph.latestMutation(culprit))?.description ?? null;
-    const badCode = codeOf.get(culprit)!;
+    const bad = codeOf.get(culprit)!;
+    const badCode = bad.code;
+    const language = bad.language;
     // What the heal is expected to produce: a rule must never forbid it.
-    const revert = culprit !== input.versionId ? revertChange({ culpritCode: badCode, failedCode: failed.code, parentCode: before.code }) : null;
+    const revert = culprit !== input.versionId ? revertChange({ culpritCode: badCode, failedCode: failed.code, parentCode: before.code, language }) : null;
     const healedCodes = [lastGood.code, before.code, ...(revert?.ok ? [revert.code] : [])];
     // Nothing learned from nothing: a gate only when a failing input was reproduced on the culprit.
-    const reproduced = reproducedByFailed.some((c) => reproduces(deps.sandbox, badCode, c));
+    const reproduced = reproducedByFailed.some((c) => reproduces(deps.sandbox, bad, c));
     const common = {
       recoverable: true,
       verdict: 'mutation' as const,
@@ -143,11 +146,12 @@ function analysis(deps: ActivityDeps) {
       failingCases: cases.length,
       reproduced,
     };
-    const offline = () => analyzeOffline({ goodCode: before.code, badCode, goodId: before.id, badId: culprit, mutation, failure: failureText, healedCodes, reproduced });
+    const offline = () => analyzeOffline({ goodCode: before.code, badCode, language, goodId: before.id, badId: culprit, mutation, failure: failureText, healedCodes, reproduced });
 
     if (input.useLlm && deps.llm) {
       try {
         const answer = await analyzeWithLlm(deps.llm, {
+          language,
           failedId: input.versionId,
           culpritId: culprit,
           goodId: before.id,
@@ -164,7 +168,7 @@ function analysis(deps: ActivityDeps) {
           recoverable: answer.recoverable,
           reason: answer.reason,
           problematicPattern: answer.problematic_pattern,
-          patternKind: reproduced ? checkedPattern(answer.problematic_pattern, answer.pattern_kind, badCode, healedCodes) : 'semantic',
+          patternKind: reproduced ? checkedPattern(answer.problematic_pattern, answer.pattern_kind, badCode, healedCodes, language) : 'semantic',
           ruleDescription: answer.rule_description,
           scope: defaultScope === 'global' ? 'global' : answer.scope,
           source: 'llm',

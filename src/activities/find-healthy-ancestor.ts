@@ -34,7 +34,7 @@ export function findHealthyAncestorActivity(deps: ActivityDeps) {
         tried.push({ id: candidate.id, passed: false, why: today.why });
         continue;
       }
-      const repro = cases.find((c) => reproduces(deps.sandbox, candidate.code, c));
+      const repro = cases.find((c) => reproduces(deps.sandbox, candidate, c));
       if (repro) {
         tried.push({ id: candidate.id, passed: false, why: `fails the failing input ${JSON.stringify(repro.input)} too` });
         continue;
@@ -42,7 +42,7 @@ export function findHealthyAncestorActivity(deps: ActivityDeps) {
       tried.push({ id: candidate.id, passed: true, why: null });
 
       const minted = cases.flatMap((c) => {
-        const expected = c.expected !== undefined ? c.expected : runCase(deps.sandbox, candidate.code, c.input).output;
+        const expected = c.expected !== undefined ? c.expected : runCase(deps.sandbox, candidate, c.input).output;
         if (expected === undefined) return []; // the ancestor cannot answer it either: nothing to pin
         const key = createHash('sha256').update(JSON.stringify(c.input)).digest('hex').slice(0, 10);
         return [{ name: `minted: ${input.failedId} input ${key}`, input: c.input, expected, sourceFailureId: c.failureId ?? input.failureId }];

@@ -133,9 +133,9 @@ export function promoteActivity(deps: ActivityDeps) {
     const degraded = (await deps.store.graph.descendants(input.culpritId)).filter((d) => d.health === 'degraded' && d.id !== input.failedId);
     const codes = await deps.store.graph.codes(degraded.map((d) => d.id));
     const restored: string[] = [];
-    for (const [id, code] of codes) {
+    for (const [id, source] of codes) {
       await checkpoint();
-      if ((await judgeStoredVersion(deps, { id, code })).passed) restored.push(id);
+      if ((await judgeStoredVersion(deps, { id, ...source })).passed) restored.push(id);
     }
     throwIfCancelled(); // verdicts of a cancelled step restore nothing
     restored.sort();

@@ -48,7 +48,7 @@ export function regenerateActivity(deps: ActivityDeps) {
         return { strategy: 'revert', code: null, notes: `nothing after ${input.culpritId} to keep: a revert of it would be a rollback`, builtOn: null };
       }
       const parent = input.culpritParentId ? await requireVersion(deps, input.culpritParentId) : ancestor;
-      const result = revertChange({ culpritCode: culprit.code, failedCode: failed.code, parentCode: parent.code });
+      const result = revertChange({ culpritCode: culprit.code, failedCode: failed.code, parentCode: parent.code, language: failed.language });
       if (!result.ok) return { strategy: 'revert', code: null, notes: `revert of ${input.culpritId} on ${input.failedId} conflicts: ${result.reason}`, builtOn: null };
       return {
         strategy: 'revert',
@@ -77,6 +77,7 @@ export function regenerateActivity(deps: ActivityDeps) {
           if (m) laterGoals.push({ versionId: id, goal: `${m.description} (${m.type})` });
         }
         const answer = await reviseWithLlm(deps.llm, {
+          language: failed.language,
           failedId: input.failedId,
           failedCode: failed.code,
           culpritId: input.culpritId,
@@ -91,6 +92,7 @@ export function regenerateActivity(deps: ActivityDeps) {
       }
       const goal = (await store.graph.latestMutation(input.culpritId))?.description ?? `improve ${input.ancestorId}`;
       const answer = await regenerateWithLlm(deps.llm, {
+        language: ancestor.language,
         ancestorId: input.ancestorId,
         ancestorCode: ancestor.code,
         goal,

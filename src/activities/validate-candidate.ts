@@ -36,26 +36,28 @@ export function validateCandidateActivity(deps: ActivityDeps) {
     const { store } = deps;
     const ancestor = await requireVersion(deps, input.ancestorId);
     const onFailed = input.builtOn === input.failedId;
+    // The candidate is written in the language of the version it is built on (promotion inherits it).
+    const language = onFailed ? (await requireVersion(deps, input.failedId)).language : ancestor.language;
     await checkpoint();
 
     // Tests introduced from the culprit down to the failed version: the features at stake.
     const path = new Set(input.culpritId === input.failedId ? [input.failedId] : await pathBetween(store, input.culpritId, input.failedId));
     const pathTests = toSuiteTests((await store.tests.suiteFor(input.failedId)).filter((t) => path.has(t.toolId) && t.origin === 'authored'));
     const culpritTests = pathTests.filter((t) => t.toolId === input.culpritId);
-    const setAside: SetAsideTest[] = runSuite(deps.sandbox, codeHash(ancestor.code), ancestor.code, culpritTests)
+    const setAside: SetAsideTest[] = runSuite(deps.sandbox, codeHash(ancestor.code), ancestor, culpritTests)
       .map((r, i) => ({ r, t: culpritTests[i]! }))
       .filter(({ r }) => !r.passed)
       .map(({ t }) => ({ testId: t.id!, name: t.name, introducedBy: input.culpritId }));
     const asideIds = new Set(setAside.map((s) => s.testId));
     const featureTests = pathTests.filter((t) => !asideIds.has(t.id!));
-    const results = runSuite(deps.sandbox, codeHash(input.code), input.code, featureTests);
+    const results = runSuite(deps.sandbox, codeHash(input.code), { code: input.code, language }, featureTests);
     const features: FeaturesKept = { kept: results.filter((r) => r.passed).length, total: results.length, lost: results.filter((r) => !r.passed).map((r) => r.name) };
 
     const why = 'regeneration.require_test_validation is off in config.yaml';
     const verdict = await judgeWithScope(
       deps,
       onFailed ? 'revert' : 'candidate',
-      { id: `candidate ${input.attempt} (${input.strategy})`, code: input.code },
+      { id: `candidate ${input.attempt} (${input.strategy})`, code: input.code, language },
       onFailed
         ? { scopeOf: input.failedId, extraRuleIds: input.ruleIds, baselineId: input.failedId, excludeTests: [...asideIds], skip: input.requireTests ? {} : { suite: why, regression: why } }
         : {

@@ -1,11 +1,26 @@
 import * as acorn from 'acorn';
 import * as walk from 'acorn-walk';
 import esquery from 'esquery';
+import { analyzePython } from '../sandbox/python.js';
+import type { ToolLanguage } from '../shared/language.js';
 import { normalizedTokens } from './tokens.js';
 import type { DetectedFailure } from './types.js';
 
 export interface StaticFinding {
-  check: 'eval' | 'function_constructor' | 'dynamic_import' | 'with_statement' | 'host_global' | 'constructor_escape' | 'prototype_access' | 'parse_error';
+  check:
+    | 'eval'
+    | 'function_constructor'
+    | 'dynamic_import'
+    | 'with_statement'
+    | 'host_global'
+    | 'constructor_escape'
+    | 'prototype_access'
+    | 'parse_error'
+    // Python
+    | 'dynamic_code'
+    | 'host_module'
+    | 'host_builtin'
+    | 'dunder_access';
   message: string;
   line: number;
   column: number;
@@ -122,28 +137,85 @@ export function securityFindings(program: acorn.Program): StaticFinding[] {
   return findings;
 }
 
+/** Python builtins that run code given as text. */
+const PYTHON_DYNAMIC_CODE = new Set(['eval', 'exec', 'compile', '__import__']);
+/** Python builtins that reach the host, the interpreter's internals or the filesystem. */
+const PYTHON_HOST_BUILTINS = new Set(['open', 'input', 'breakpoint', 'globals', 'locals', 'vars', 'getattr', 'setattr', 'delattr', 'memoryview', 'help', 'exit', 'quit']);
+/**
+ * Modules that reach the host (the operating system, files, processes, the network, the JavaScript
+ * around the interpreter) or the interpreter's internals. A finding names the module's root.
+ */
+export const PYTHON_HOST_MODULES = new Set([
+  'os', 'sys', 'subprocess', 'socket', 'ctypes', 'js', 'pyodide', 'pyodide_js', '_pyodide', 'importlib', 'builtins', 'io', 'shutil',
+  'pathlib', 'pickle', 'marshal', 'gc', 'inspect', 'multiprocessing', 'threading', 'signal', 'http', 'urllib.request', 'ssl',
+  'select', 'asyncio', 'tempfile', 'glob', 'fcntl', 'posix', 'pty', 'code', 'codeop', 'runpy', 'types', 'sysconfig', 'platform',
+  'resource', 'mmap', 'zipimport', 'webbrowser', 'ftplib', 'smtplib', 'telnetlib', 'xmlrpc',
+]);
+/** Dunder names a tool may use: its own module name and the main guard. */
+const HARMLESS_DUNDERS = new Set(['__name__', '__init__', '__len__', '__eq__', '__repr__', '__str__']);
+
+function isHostModule(module: string): boolean {
+  const parts = module.split('.');
+  return parts.some((_, i) => PYTHON_HOST_MODULES.has(parts.slice(0, i + 1).join('.')));
+}
+
+/**
+ * The built-in security checks over Python's own AST (parsed by its `ast` module inside the sandbox's
+ * interpreter): code from text (`eval`, `exec`, `compile`, `__import__`), host modules (`os`, `sys`,
+ * `subprocess`, `socket`, `ctypes`, `js`, `pyodide`…), builtins that reach files or the interpreter
+ * (`open`, `globals`, `getattr`…), and dunder tricks (`__class__`, `__subclasses__`, `__globals__`…).
+ */
+export function pythonSecurityFindings(analysis: Extract<ReturnType<typeof analyzePython>, { ok: true }>): StaticFinding[] {
+  const findings: StaticFinding[] = [];
+  for (const i of analysis.imports) {
+    if (isHostModule(i.module)) findings.push({ check: 'host_module', message: `import of the host module \`${i.module}\``, line: i.line, column: 1 });
+  }
+  for (const n of analysis.names) {
+    if (PYTHON_DYNAMIC_CODE.has(n.id)) findings.push({ check: 'dynamic_code', message: `\`${n.id}\` runs code given as text`, line: n.line, column: n.col + 1 });
+    else if (PYTHON_HOST_BUILTINS.has(n.id)) findings.push({ check: 'host_builtin', message: `the builtin \`${n.id}\` reaches beyond the tool's input`, line: n.line, column: n.col + 1 });
+    else if (/^__\w+__$/.test(n.id) && !HARMLESS_DUNDERS.has(n.id)) findings.push({ check: 'dunder_access', message: `the dunder name \`${n.id}\``, line: n.line, column: n.col + 1 });
+  }
+  for (const a of analysis.attributes) {
+    if (/^__\w+__$/.test(a.attr) && !HARMLESS_DUNDERS.has(a.attr)) {
+      findings.push({ check: 'dunder_access', message: `the dunder attribute \`.${a.attr}\` reaches the interpreter's internals`, line: a.line, column: a.col + 1 });
+    }
+  }
+  return findings.sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+function parseFailure(finding: StaticFinding): { failure: DetectedFailure; findings: StaticFinding[] } {
+  return {
+    findings: [finding],
+    failure: {
+      failureType: 'static_analysis',
+      description: `code does not parse: ${finding.message}`,
+      stackTrace: null,
+      testCaseFailed: null,
+      detectionMethod: 'static_analysis',
+      severity: 'high',
+      evidence: { findings: [finding] } as never,
+    },
+  };
+}
+
 /** Static analysis as a detector: any security finding is a critical `security_vulnerability`. */
-export function detectSecurityIssues(code: string): { failure: DetectedFailure | null; findings: StaticFinding[] } {
+export function detectSecurityIssues(code: string, language: ToolLanguage = 'javascript'): { failure: DetectedFailure | null; findings: StaticFinding[] } {
+  if (language === 'python') {
+    const analysis = analyzePython(code);
+    if (!analysis.ok) return parseFailure({ check: 'parse_error', message: analysis.error.message, line: analysis.error.line, column: analysis.error.col + 1 });
+    return securityVerdict(pythonSecurityFindings(analysis));
+  }
   let program: acorn.Program;
   try {
     program = parseForAnalysis(code);
   } catch (err) {
     const e = err as SyntaxError & { loc?: { line: number; column: number } };
-    const finding: StaticFinding = { check: 'parse_error', message: e.message, line: e.loc?.line ?? 0, column: (e.loc?.column ?? 0) + 1 };
-    return {
-      findings: [finding],
-      failure: {
-        failureType: 'static_analysis',
-        description: `code does not parse: ${e.message}`,
-        stackTrace: null,
-        testCaseFailed: null,
-        detectionMethod: 'static_analysis',
-        severity: 'high',
-        evidence: { findings: [finding] } as never,
-      },
-    };
+    return parseFailure({ check: 'parse_error', message: e.message, line: e.loc?.line ?? 0, column: (e.loc?.column ?? 0) + 1 });
   }
-  const findings = securityFindings(program);
+  return securityVerdict(securityFindings(program));
+}
+
+function securityVerdict(findings: StaticFinding[]): { failure: DetectedFailure | null; findings: StaticFinding[] } {
   if (!findings.length) return { failure: null, findings };
   return {
     findings,
@@ -181,7 +253,7 @@ export interface GateViolation {
 }
 
 /** Checks code against every machine-checkable avoidance rule; semantic rules are skipped here. */
-export function checkRuleGates(code: string, rules: GateRule[]): GateViolation[] {
+export function checkRuleGates(code: string, rules: GateRule[], language: ToolLanguage = 'javascript'): GateViolation[] {
   const violations: GateViolation[] = [];
   let program: acorn.Program | undefined;
   let stream: ReturnType<typeof normalizedTokens> | undefined;
@@ -200,7 +272,7 @@ export function checkRuleGates(code: string, rules: GateRule[]): GateViolation[]
         violations.push({ ruleId: rule.ruleId, description: rule.description, patternKind: 'regex', pattern: rule.patternToAvoid, line, excerpt: (lines[line - 1] ?? '').trim() });
       }
     } else if (rule.patternKind === 'tokens') {
-      stream ??= normalizedTokens(code);
+      stream ??= normalizedTokens(code, language);
       let re: RegExp;
       try {
         re = new RegExp(`(?:^| )${rule.patternToAvoid}(?= |$)`);
@@ -213,7 +285,8 @@ export function checkRuleGates(code: string, rules: GateRule[]): GateViolation[]
         const line = stream.lines[tokenIndex] ?? 0;
         violations.push({ ruleId: rule.ruleId, description: rule.description, patternKind: 'tokens', pattern: rule.patternToAvoid, line, excerpt: (lines[line - 1] ?? '').trim() });
       }
-    } else if (rule.patternKind === 'ast') {
+    } else if (rule.patternKind === 'ast' && language === 'javascript') {
+      // A selector over JavaScript's AST: it says nothing about code in another language.
       program ??= parseForAnalysis(code);
       let matches: AnyNode[];
       try {
@@ -232,8 +305,8 @@ export function checkRuleGates(code: string, rules: GateRule[]): GateViolation[]
 }
 
 /** Gate violations as a detector result. */
-export function detectGateViolations(code: string, rules: GateRule[]): { failure: DetectedFailure | null; violations: GateViolation[] } {
-  const violations = checkRuleGates(code, rules);
+export function detectGateViolations(code: string, rules: GateRule[], language: ToolLanguage = 'javascript'): { failure: DetectedFailure | null; violations: GateViolation[] } {
+  const violations = checkRuleGates(code, rules, language);
   if (!violations.length) return { failure: null, violations };
   return {
     violations,

@@ -1,5 +1,6 @@
 import { ToolExecutionError } from '../sandbox/errors.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
+import type { ToolSource } from '../shared/language.js';
 import type { JsonValue } from '../shared/lineage-types.js';
 import type { DetectedFailure } from './types.js';
 import { jsonEqual } from './json-equal.js';
@@ -27,11 +28,11 @@ export interface TestResult {
 }
 
 /** Runs every test of a suite against one code body in the sandbox. */
-export function runSuite(sandbox: Sandbox, key: string, code: string, tests: SuiteTest[]): TestResult[] {
+export function runSuite(sandbox: Sandbox, key: string, source: ToolSource, tests: SuiteTest[]): TestResult[] {
   return tests.map((t) => {
     const base = { name: t.name, testId: t.id, critical: t.critical, input: t.input, expected: t.expected };
     try {
-      const actual = sandbox.run(key, code, t.input);
+      const actual = sandbox.run(key, source.code, t.input, source.language);
       return { ...base, passed: jsonEqual(actual, t.expected), actual };
     } catch (err) {
       const e = err instanceof ToolExecutionError ? err : new ToolExecutionError('thrown', String(err));

@@ -1,10 +1,13 @@
 import * as acorn from 'acorn';
+import { analyzePython } from '../sandbox/python.js';
+import type { ToolLanguage } from '../shared/language.js';
 
 /**
  * Splits code into tokens with the text between them (whitespace, comments) kept as items of their
  * own, so that joining the pieces gives the code back exactly. Null when the code does not tokenize.
  */
-export function codePieces(code: string): string[] | null {
+export function codePieces(code: string, language: ToolLanguage = 'javascript'): string[] | null {
+  if (language === 'python') return pythonPieces(code);
   const pieces: string[] = [];
   let at = 0;
   try {
@@ -20,6 +23,36 @@ export function codePieces(code: string): string[] | null {
   return pieces;
 }
 
+/**
+ * Python's tokens (from its own tokenize module) as pieces: each token's text, with the text between
+ * tokens (indentation, line breaks, comments) as pieces of their own.
+ */
+function pythonPieces(code: string): string[] | null {
+  const analysis = analyzePython(code);
+  if (!analysis.ok) return null;
+  const lineStarts = [0];
+  for (let i = 0; i < code.length; i++) if (code[i] === '\n') lineStarts.push(i + 1);
+  const pieces: string[] = [];
+  let at = 0;
+  for (const t of analysis.tokens) {
+    const start = (lineStarts[t.line - 1] ?? code.length) + t.col;
+    if (start < at || code.slice(start, start + t.text.length) !== t.text) return null;
+    if (start > at) pieces.push(code.slice(at, start));
+    pieces.push(t.text);
+    at = start + t.text.length;
+  }
+  if (at < code.length) pieces.push(code.slice(at));
+  return pieces;
+}
+
+/** Python names that mean the same in every tool. */
+const PYTHON_KEYWORDS = new Set([
+  'def', 'return', 'if', 'elif', 'else', 'for', 'while', 'in', 'not', 'and', 'or', 'is', 'None', 'True', 'False', 'lambda',
+  'import', 'from', 'as', 'try', 'except', 'finally', 'raise', 'with', 'pass', 'break', 'continue', 'class', 'yield',
+  'global', 'nonlocal', 'del', 'assert', 'str', 'int', 'float', 'bool', 'len', 'list', 'dict', 'set', 'tuple', 'isinstance',
+  'range', 'sorted', 'min', 'max', 'sum', 'any', 'all', 're', 'json', 'math',
+]);
+
 /** Names that mean the same in every tool: kept as they are in the normalised stream. */
 const KEYWORDS = new Set([
   'function', 'return', 'const', 'let', 'var', 'if', 'else', 'for', 'while', 'do', 'of', 'in', 'new', 'typeof', 'instanceof',
@@ -33,16 +66,18 @@ const KEYWORDS = new Set([
  * `ID`, so a rename or a reformat reads the same; property names, literals, keywords and punctuation
  * stay. Tokens are joined by one space; `lines` gives each token's line. Null when it does not tokenize.
  */
-export function normalizedTokens(code: string): { text: string; tokens: string[]; lines: number[] } | null {
-  const pieces = codePieces(code);
+export function normalizedTokens(code: string, language: ToolLanguage = 'javascript'): { text: string; tokens: string[]; lines: number[] } | null {
+  const pieces = codePieces(code, language);
   if (!pieces) return null;
+  const keywords = language === 'python' ? PYTHON_KEYWORDS : KEYWORDS;
   const tokens: string[] = [];
   const lines: number[] = [];
   let line = 1;
   for (const p of pieces) {
     const t = p.trim();
-    if (t && !t.startsWith('//') && !t.startsWith('/*')) {
-      tokens.push(/^[A-Za-z_$][\w$]*$/.test(t) && !KEYWORDS.has(t) && tokens[tokens.length - 1] !== '.' ? 'ID' : t);
+    const comment = language === 'python' ? t.startsWith('#') : t.startsWith('//') || t.startsWith('/*');
+    if (t && !comment) {
+      tokens.push(/^[A-Za-z_$][\w$]*$/.test(t) && !keywords.has(t) && tokens[tokens.length - 1] !== '.' ? 'ID' : t);
       lines.push(line);
     }
     line += p.split('\n').length - 1;

@@ -23,7 +23,7 @@ export async function findHealthyAlternative(
   const tried: { id: string; why: string | null }[] = [];
   for (const candidate of candidates) {
     await between();
-    const repro = cases.find((c) => reproduces(deps.sandbox, candidate.code, c));
+    const repro = cases.find((c) => reproduces(deps.sandbox, candidate, c));
     if (repro) {
       tried.push({ id: candidate.id, why: `fails the failing input ${JSON.stringify(repro.input)} too` });
       continue;

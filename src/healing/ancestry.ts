@@ -1,13 +1,13 @@
 import { judgeStoredVersion, type JudgeDeps } from '../judge/plans.js';
 import type { LineageStore } from '../lineage/store.js';
+import type { ToolSource } from '../shared/language.js';
 import type { Health } from '../shared/lineage-types.js';
 import { reproduces, type FailingCase } from './failing-cases.js';
 
-export interface AncestorCandidate {
+export interface AncestorCandidate extends ToolSource {
   id: string;
   generation: number;
   health: Health;
-  code: string;
 }
 
 /** Ancestors a heal may start from, nearest first; pruned and failed ones are never candidates. */
@@ -15,13 +15,13 @@ export async function candidateAncestors(store: LineageStore, versionId: string)
   const ancestors = (await store.graph.ancestors(versionId)).filter((a) => a.health !== 'pruned' && a.health !== 'failed');
   const code = await store.graph.codes(ancestors.map((a) => a.id));
   return ancestors
-    .map((a) => ({ id: a.id, generation: a.generation, health: a.health, code: code.get(a.id)! }))
+    .map((a) => ({ id: a.id, generation: a.generation, health: a.health, ...code.get(a.id)! }))
     .sort((a, b) => b.generation - a.generation || a.id.localeCompare(b.id));
 }
 
 /** A version is bad on the evidence when it reproduces any failing case or the judge refuses it today. */
-export async function isBad(deps: JudgeDeps, v: { id: string; code: string }, cases: FailingCase[]): Promise<boolean> {
-  if (cases.some((c) => reproduces(deps.sandbox, v.code, c))) return true;
+export async function isBad(deps: JudgeDeps, v: { id: string } & ToolSource, cases: FailingCase[]): Promise<boolean> {
+  if (cases.some((c) => reproduces(deps.sandbox, v, c))) return true;
   return !(await judgeStoredVersion(deps, v)).passed;
 }
 
@@ -39,9 +39,9 @@ export async function pathBetween(store: LineageStore, goodId: string, failedId:
  * Bisects `path` (first known good, last known bad) for the first bad version: O(log n) versions run.
  * Returns the culprit and what each probe found.
  */
-export async function bisect(
-  path: { id: string; code: string }[],
-  bad: (v: { id: string; code: string }) => Promise<boolean>,
+export async function bisect<T extends { id: string }>(
+  path: T[],
+  bad: (v: T) => Promise<boolean>,
 ): Promise<{ culprit: string; probes: { id: string; bad: boolean }[] }> {
   const probes: { id: string; bad: boolean }[] = [];
   let lo = 0; // good

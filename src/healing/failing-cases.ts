@@ -2,6 +2,7 @@ import { jsonEqual } from '../detection/json-equal.js';
 import type { LineageStore } from '../lineage/store.js';
 import { codeHash } from '../lineage/tool-code.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
+import type { ToolSource } from '../shared/language.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 import type { JsonValue } from '../shared/lineage-types.js';
 
@@ -72,17 +73,17 @@ export interface CaseOutcome {
   errorType?: string;
 }
 
-export function runCase(sandbox: Sandbox, code: string, input: JsonValue): CaseOutcome {
+export function runCase(sandbox: Sandbox, source: ToolSource, input: JsonValue): CaseOutcome {
   try {
-    return { output: sandbox.run(codeHash(code), code, input) };
+    return { output: sandbox.run(codeHash(source.code), source.code, input, source.language) };
   } catch (err) {
     return { errorType: err instanceof ToolExecutionError ? err.errorType : 'thrown' };
   }
 }
 
-/** Does `code` fail this case the same way the failed version did? */
-export function reproduces(sandbox: Sandbox, code: string, c: FailingCase): boolean {
-  const outcome = runCase(sandbox, code, c.input);
+/** Does `source` fail this case the same way the failed version did? */
+export function reproduces(sandbox: Sandbox, source: ToolSource, c: FailingCase): boolean {
+  const outcome = runCase(sandbox, source, c.input);
   if (outcome.errorType !== undefined) {
     // An error reproduces an error of the same type, or any wrong-output case (no usable answer).
     return c.errorType !== undefined ? c.errorType === outcome.errorType : true;

@@ -3,6 +3,8 @@ import * as walk from 'acorn-walk';
 import { diffComm } from 'node-diff3';
 import { checkRuleGates, parseForAnalysis } from '../detection/static-analysis.js';
 import { normalizedTokens } from '../detection/tokens.js';
+import { analyzePython } from '../sandbox/python.js';
+import type { ToolLanguage } from '../shared/language.js';
 
 /** A line diff with two lines of context around each change: for evidence, prompts and people. */
 export function lineDiff(before: string, after: string, context = 2): string {
@@ -40,7 +42,41 @@ function callName(node: acorn.CallExpression): string | null {
   return null;
 }
 
-function features(code: string): Features | null {
+/**
+ * The same features from Python's own AST and tokens (parsed inside the sandbox's interpreter): calls
+ * by callee (`s.split` → `.split()`), literal first arguments of calls, and operators. Python has no
+ * regex literals: a regex is a call argument (`re.fullmatch(r"…", s)`).
+ */
+function pythonFeatures(code: string): Features | null {
+  const analysis = analyzePython(code);
+  if (!analysis.ok) return null;
+  const f: Features = { calls: new Map(), regexes: new Map(), callArguments: new Map(), operators: new Map() };
+  const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+  for (const c of analysis.calls) bump(f.calls, pythonCallName(c.name));
+  const t = analysis.tokens;
+  for (let i = 1; i < t.length; i++) {
+    const tok = t[i]!;
+    if (tok.type === 'OP' && PYTHON_OPERATORS.has(tok.text)) bump(f.operators, tok.text);
+    if ((tok.text === 'and' || tok.text === 'or' || tok.text === 'in' || tok.text === 'not') && tok.type === 'NAME') bump(f.operators, tok.text);
+    // NAME ( LITERAL followed by , or ): a literal first argument
+    if (tok.text === '(' && t[i - 1]!.type === 'NAME' && (t[i + 1]?.type === 'NUMBER' || t[i + 1]?.type === 'STRING') && (t[i + 2]?.text === ',' || t[i + 2]?.text === ')')) {
+      const name = t[i - 2]?.text === '.' ? `.${t[i - 1]!.text}()` : `${t[i - 1]!.text}()`;
+      const literal = t[i + 1]!;
+      f.callArguments.set(`${name}:${literal.text}`, { call: name, value: literal.text });
+    }
+  }
+  return f;
+}
+
+const PYTHON_OPERATORS = new Set(['==', '!=', '<', '>', '<=', '>=', '+', '-', '*', '/', '//', '%', '**', '&', '|', '^']);
+
+function pythonCallName(callee: string): string {
+  const dot = callee.lastIndexOf('.');
+  return dot >= 0 ? `.${callee.slice(dot + 1)}()` : `${callee}()`;
+}
+
+function features(code: string, language: ToolLanguage): Features | null {
+  if (language === 'python') return pythonFeatures(code);
   let program: acorn.Program;
   try {
     program = parseForAnalysis(code);
@@ -99,10 +135,10 @@ interface RuleCandidate {
 }
 
 /** Does a machine-checkable pattern match the code? */
-export function patternMatches(pattern: string, kind: PatternKind, code: string): boolean {
+export function patternMatches(pattern: string, kind: PatternKind, code: string, language: ToolLanguage = 'javascript'): boolean {
   if (kind === 'semantic') return false;
   try {
-    return checkRuleGates(code, [{ ruleId: 'probe', description: '', patternToAvoid: pattern, patternKind: kind }]).length > 0;
+    return checkRuleGates(code, [{ ruleId: 'probe', description: '', patternToAvoid: pattern, patternKind: kind }], language).length > 0;
   } catch {
     return false;
   }
@@ -114,7 +150,8 @@ export function patternMatches(pattern: string, kind: PatternKind, code: string)
  * call argument it changed, a call it added, an operator it swapped — then the changed span of the
  * normalised token stream.
  */
-function ruleCandidates(good: Features, bad: Features, goodCode: string, badCode: string): RuleCandidate[] {
+function ruleCandidates(good: Features, bad: Features, goodCode: string, badCode: string, language: ToolLanguage): RuleCandidate[] {
+  if (language === 'python') return pythonRuleCandidates(good, bad, goodCode, badCode);
   const out: RuleCandidate[] = [];
   // Methods first: `.trim()` says more about what was lost than `String()`.
   const removedCalls = [...good.calls.keys()].filter((c) => !bad.calls.has(c)).sort((a, b) => Number(b.startsWith('.')) - Number(a.startsWith('.')));
@@ -162,15 +199,58 @@ function ruleCandidates(good: Features, bad: Features, goodCode: string, badCode
     if (!swapped) continue;
     out.push({ pattern: `BinaryExpression[operator="${selectorString(op)}"]`, kind: 'ast', advice: `keep \`${swapped}\`; changing it to \`${op}\``, summary: `changed \`${swapped}\` to \`${op}\`` });
   }
-  const span = changedTokenSpan(goodCode, badCode);
+  const span = changedTokenSpan(goodCode, badCode, 'javascript');
+  if (span) out.push({ pattern: span.pattern, kind: 'tokens', advice: `don't write \`${span.text}\`; it`, summary: `wrote \`${span.text}\`` });
+  return out;
+}
+
+/** A call as a pattern over Python's normalised token stream (a method, or a builtin kept by name). */
+function pythonCallPattern(call: string): string | null {
+  const name = call.slice(call.startsWith('.') ? 1 : 0, -2);
+  if (call.startsWith('.')) return `\\. ${escapeRegex(name)} \\(`;
+  return normalizedTokens(`${name}()`, 'python')?.tokens[0] === name ? `${escapeRegex(name)} \\(` : null;
+}
+
+/**
+ * Python's rule candidates, all over the normalised token stream (Python has no selector language
+ * here): a call argument the change altered (`re.fullmatch(r"…")` with another regex), a call it
+ * added in place of what it dropped, then the changed span.
+ */
+function pythonRuleCandidates(good: Features, bad: Features, goodCode: string, badCode: string): RuleCandidate[] {
+  const out: RuleCandidate[] = [];
+  const removedCalls = [...good.calls.keys()].filter((c) => !bad.calls.has(c));
+  for (const [key, arg] of bad.callArguments) {
+    if (good.callArguments.has(key)) continue;
+    const was = [...good.callArguments.values()].find((g) => g.call === arg.call);
+    const call = pythonCallPattern(arg.call);
+    if (!was || !call) continue;
+    out.push({
+      pattern: `${call} ${escapeRegex(String(arg.value))}`,
+      kind: 'tokens',
+      advice: `keep \`${arg.call.replace('()', `(${was.value}, …)`)}\`; changing it to ${arg.value}`,
+      summary: `changed ${was.value} to ${arg.value} in \`${arg.call}\``,
+    });
+  }
+  for (const call of [...bad.calls.keys()].filter((c) => !good.calls.has(c))) {
+    const pattern = pythonCallPattern(call);
+    if (!pattern) continue;
+    const instead = removedCalls.length ? `\`${removedCalls.join('`, `')}\`` : null;
+    out.push({
+      pattern,
+      kind: 'tokens',
+      advice: instead ? `don't replace ${instead} with \`${call}\`; doing so` : `don't use \`${call}\` here; it`,
+      summary: instead ? `replaced ${instead} with \`${call}\`` : `added \`${call}\``,
+    });
+  }
+  const span = changedTokenSpan(goodCode, badCode, 'python');
   if (span) out.push({ pattern: span.pattern, kind: 'tokens', advice: `don't write \`${span.text}\`; it`, summary: `wrote \`${span.text}\`` });
   return out;
 }
 
 /** The tokens the bad code has where the good code differs (normalised, with one token of context). */
-function changedTokenSpan(goodCode: string, badCode: string): { pattern: string; text: string } | null {
-  const a = normalizedTokens(goodCode)?.tokens;
-  const b = normalizedTokens(badCode)?.tokens;
+function changedTokenSpan(goodCode: string, badCode: string, language: ToolLanguage): { pattern: string; text: string } | null {
+  const a = normalizedTokens(goodCode, language)?.tokens;
+  const b = normalizedTokens(badCode, language)?.tokens;
   if (!a || !b) return null;
   let start = 0;
   while (start < a.length && start < b.length && a[start] === b[start]) start++;
@@ -196,6 +276,7 @@ function changedTokenSpan(goodCode: string, badCode: string): { pattern: string;
 export function analyzeOffline(args: {
   goodCode: string;
   badCode: string;
+  language: ToolLanguage;
   goodId: string;
   badId: string;
   mutation: string | null;
@@ -205,16 +286,16 @@ export function analyzeOffline(args: {
   /** The failure was reproduced on the bad code (a failing input it gets wrong). */
   reproduced: boolean;
 }): OfflineAnalysis {
-  const good = features(args.goodCode);
-  const bad = features(args.badCode);
+  const good = features(args.goodCode, args.language);
+  const bad = features(args.badCode, args.language);
   const what = args.mutation ? `the mutation "${args.mutation}"` : `the change from ${args.goodId}`;
-  const candidates = good && bad ? ruleCandidates(good, bad, args.goodCode, args.badCode) : [];
+  const candidates = good && bad ? ruleCandidates(good, bad, args.goodCode, args.badCode, args.language) : [];
   const chosen = args.reproduced
     ? candidates.find(
         (c) =>
-          patternMatches(c.pattern, c.kind, args.badCode) &&
-          !patternMatches(c.pattern, c.kind, args.goodCode) &&
-          !(args.healedCodes ?? []).some((h) => patternMatches(c.pattern, c.kind, h)),
+          patternMatches(c.pattern, c.kind, args.badCode, args.language) &&
+          !patternMatches(c.pattern, c.kind, args.goodCode, args.language) &&
+          !(args.healedCodes ?? []).some((h) => patternMatches(c.pattern, c.kind, h, args.language)),
       )
     : undefined;
   const reason = `${what} in ${args.badId} ${chosen ? chosen.summary : 'changed the code (no single construct explains the failure)'}; it now fails: ${args.failure}`;

@@ -1,5 +1,6 @@
 import { merge } from 'node-diff3';
 import { codePieces } from '../detection/tokens.js';
+import type { ToolLanguage } from '../shared/language.js';
 
 /** The outcome of undoing one version's change on top of a later version's code. */
 export type RevertResult =
@@ -19,11 +20,11 @@ function mergePieces(ours: string[], base: string[], theirs: string[]): { ok: tr
  * merge over tokens (whitespace and comments kept) separates them. A change after the culprit that
  * touches the very tokens the culprit changed is a conflict: nothing is guessed.
  */
-export function revertChange(args: { culpritCode: string; failedCode: string; parentCode: string }): RevertResult {
-  const { culpritCode, failedCode, parentCode } = args;
+export function revertChange(args: { culpritCode: string; failedCode: string; parentCode: string; language: ToolLanguage }): RevertResult {
+  const { culpritCode, failedCode, parentCode, language } = args;
   const byLine = mergePieces(failedCode.split('\n'), culpritCode.split('\n'), parentCode.split('\n'));
   if (byLine.ok) return { ok: true, code: byLine.text.join('\n'), granularity: 'line' };
-  const [ours, base, theirs] = [codePieces(failedCode), codePieces(culpritCode), codePieces(parentCode)];
+  const [ours, base, theirs] = [codePieces(failedCode, language), codePieces(culpritCode, language), codePieces(parentCode, language)];
   if (!ours || !base || !theirs) return { ok: false, conflicts: byLine.conflicts, reason: 'the code does not tokenize, and the line merge conflicts' };
   const byToken = mergePieces(ours, base, theirs);
   if (byToken.ok) return { ok: true, code: byToken.text.join(''), granularity: 'token' };

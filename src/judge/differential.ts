@@ -3,6 +3,7 @@ import { jsonEqual } from '../detection/json-equal.js';
 import { codeHash } from '../lineage/tool-code.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
+import type { ToolSource } from '../shared/language.js';
 import type { DetectedFailure, DifferentialDifference, DifferentialOutcome, DifferentialReport, JsonValue, MutationType } from '../shared/lineage-types.js';
 import type { Corpus, CorpusSource } from './corpus.js';
 
@@ -17,11 +18,10 @@ const SHRINK_BUDGET = 300;
 /** Failure records made from the smallest differences of a refused version. */
 const MAX_FAILURE_RECORDS = 5;
 
-export interface DifferentialSubject {
+export interface DifferentialSubject extends ToolSource {
   id: string;
-  code: string;
   /** The version(s) it is compared with: its parent, each parent of a merge, or a heal's ancestor. */
-  parents: { id: string; code: string }[];
+  parents: ({ id: string } & ToolSource)[];
   /** The declared type (null: none declared, judged as a refactor). */
   mutationType: MutationType | null;
   /** What the mutation says it does, for messages. */
@@ -38,9 +38,9 @@ export interface DifferentialResult {
   failures: DetectedFailure[];
 }
 
-function outcomeOf(sandbox: Sandbox, key: string, code: string, json: string): DifferentialOutcome {
+function outcomeOf(sandbox: Sandbox, key: string, source: ToolSource, json: string): DifferentialOutcome {
   try {
-    return { output: JSON.parse(sandbox.runJson(key, code, json)) as JsonValue, error: null };
+    return { output: JSON.parse(sandbox.runJson(key, source.code, json, source.language)) as JsonValue, error: null };
   } catch (err) {
     return { output: null, error: err instanceof ToolExecutionError ? err.errorType : 'thrown' };
   }
@@ -142,11 +142,11 @@ export function runDifferential(sandbox: Sandbox, s: DifferentialSubject): Diffe
   const compare = (json: string) => {
     const known = cache.get(json);
     if (known !== undefined) return known;
-    const parentOutputs = parents.map((p) => outcomeOf(sandbox, p.key, p.code, json));
+    const parentOutputs = parents.map((p) => outcomeOf(sandbox, p.key, p, json));
     const judged = parentOutputs.filter((o) => !(o.error && UNJUDGEABLE.has(o.error)));
     let result: { differs: boolean; output: DifferentialOutcome; parents: DifferentialOutcome[] } | null = null;
     if (judged.length) {
-      const output = outcomeOf(sandbox, subjectKey, s.code, json);
+      const output = outcomeOf(sandbox, subjectKey, s, json);
       result = { differs: !judged.some((o) => sameOutcome(o, output)), output, parents: parentOutputs };
     }
     cache.set(json, result);

@@ -3,10 +3,11 @@ import { jsonEqual } from '../detection/json-equal.js';
 import { detectGateViolations, detectSecurityIssues, type GateRule, type GateViolation, type StaticFinding } from '../detection/static-analysis.js';
 import { detectRegression, detectTestFailures, runSuite, type SuiteTest, type TestResult } from '../detection/test-runner.js';
 import { LineageError } from '../lineage/errors.js';
-import { codeHash, parseToolCode } from '../lineage/tool-code.js';
+import { checkToolCode, codeHash } from '../lineage/tool-code.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 import type { Rejection } from '../shared/heal-types.js';
+import type { ToolSource } from '../shared/language.js';
 import type { DetectedFailure, DifferentialReport, JsonValue } from '../shared/lineage-types.js';
 import { describeDifference, runDifferential, type DifferentialSubject } from './differential.js';
 
@@ -18,23 +19,22 @@ export type JudgeCheck = (typeof JUDGE_CHECKS)[number];
 export type SkippedChecks = Partial<Record<JudgeCheck, string>>;
 
 /** What the judge looks at: the code, and the evidence its checks need. */
-export interface JudgeCase {
+export interface JudgeCase extends ToolSource {
   /** The version's id, or a label such as `candidate 2 of heal:…`. */
   id: string;
-  code: string;
   /** Every test in scope (its own and its ancestors', minted ones included). */
   suite: SuiteTest[];
   /** Every avoidance rule in scope. */
   rules: GateRule[];
   /** The version it is compared with: regression on the suite, and the answers on replayed inputs. */
-  baseline: { id: string; code: string } | null;
+  baseline: ({ id: string } & ToolSource) | null;
   /** Recorded real inputs to replay against the baseline. */
   replayInputs: JsonValue[];
   /**
    * The differential check: the parent(s) to run beside, the corpus, and the declared mutation type
    * (critical tests come from the suite). Null when there is nothing to compare with.
    */
-  differential?: Omit<DifferentialSubject, 'id' | 'code' | 'criticalTests'> | null;
+  differential?: Omit<DifferentialSubject, 'id' | 'code' | 'language' | 'criticalTests'> | null;
 }
 
 export interface Verdict {
@@ -73,9 +73,9 @@ export function configSkips(config: DiseConfig): SkippedChecks {
   return skip;
 }
 
-function outcome(sandbox: Sandbox, code: string, input: JsonValue): { output?: JsonValue; errorType?: string } {
+function outcome(sandbox: Sandbox, source: ToolSource, input: JsonValue): { output?: JsonValue; errorType?: string } {
   try {
-    return { output: sandbox.run(codeHash(code), code, input) };
+    return { output: sandbox.run(codeHash(source.code), source.code, input, source.language) };
   } catch (err) {
     return { errorType: err instanceof ToolExecutionError ? err.errorType : 'thrown' };
   }
@@ -117,7 +117,7 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
 
   if (runs('parse')) {
     try {
-      parseToolCode(c.code);
+      checkToolCode(c.code, c.language);
     } catch (err) {
       if (!(err instanceof LineageError)) throw err;
       failures.push({ failureType: 'invalid_code', description: err.message, stackTrace: null, testCaseFailed: null, detectionMethod: 'static_analysis', severity: 'critical', evidence: { field: err.field ?? 'code' } });
@@ -128,7 +128,7 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
     }
   }
   if (runs('static')) {
-    const security = detectSecurityIssues(c.code);
+    const security = detectSecurityIssues(c.code, c.language);
     staticFindings = security.findings;
     if (security.failure) {
       failures.push(security.failure);
@@ -136,7 +136,7 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
     }
   }
   if (runs('gates')) {
-    const gates = detectGateViolations(c.code, c.rules);
+    const gates = detectGateViolations(c.code, c.rules, c.language);
     gateViolations = gates.violations;
     if (gates.failure) failures.push(gates.failure);
     for (const v of gates.violations) rejections.push({ kind: 'gate', message: `violates ${v.ruleId} "${v.description}" at line ${v.line}: ${v.excerpt}` });
@@ -144,7 +144,7 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
   const runSuiteCheck = runs('suite', c.suite.length ? undefined : 'no tests in scope');
   const runRegression = runs('regression', !c.suite.length ? 'no tests in scope' : !c.baseline ? 'nothing to compare with' : undefined);
   if (runSuiteCheck || runRegression) {
-    tests = runSuite(sandbox, codeHash(c.code), c.code, c.suite);
+    tests = runSuite(sandbox, codeHash(c.code), c, c.suite);
     testsRun = tests.length;
   }
   if (runSuiteCheck) {
@@ -153,7 +153,7 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
     for (const r of tests) if (!r.passed && r.critical) rejections.push({ kind: 'test', message: describeTest(r) });
   }
   if (runRegression && c.baseline) {
-    const baseline = runSuite(sandbox, codeHash(c.baseline.code), c.baseline.code, c.suite);
+    const baseline = runSuite(sandbox, codeHash(c.baseline.code), c.baseline, c.suite);
     const regression = detectRegression(baseline, tests, c.baseline.id);
     if (regression) {
       failures.push(regression);
@@ -167,10 +167,10 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
   if (runs('replay', !c.baseline ? 'nothing to compare with' : !c.replayInputs.length ? 'no recorded inputs' : undefined) && c.baseline) {
     const mismatches: { input: JsonValue; expected: JsonValue | undefined; got: JsonValue | string | undefined }[] = [];
     for (const input of c.replayInputs) {
-      const expected = outcome(sandbox, c.baseline.code, input);
+      const expected = outcome(sandbox, c.baseline, input);
       if (expected.errorType !== undefined) continue; // the baseline cannot answer it: nothing to compare
       replayed++;
-      const got = outcome(sandbox, c.code, input);
+      const got = outcome(sandbox, c, input);
       if (got.errorType !== undefined || !jsonEqual(got.output, expected.output)) {
         mismatches.push({ input, expected: expected.output, got: got.errorType ?? got.output });
         rejections.push({
@@ -198,6 +198,7 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
       ...diff,
       id: c.id,
       code: c.code,
+      language: c.language,
       criticalTests: c.suite.filter((t) => t.critical).map((t) => ({ name: t.name, input: t.input, expected: t.expected })),
     });
     differential = result.report;

@@ -2,6 +2,7 @@ import type { DiseConfig } from '../config/schema.js';
 import type { SuiteTest } from '../detection/test-runner.js';
 import type { LineageStore } from '../lineage/store.js';
 import type { Db } from '../lineage/sql.js';
+import type { ToolSource } from '../shared/language.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 import { parseVersionId } from '../shared/ids.js';
 import type { JsonValue, TestCaseRecord } from '../shared/lineage-types.js';
@@ -84,7 +85,7 @@ export interface JudgeDeps {
 export async function judgeWithScope(
   deps: JudgeDeps,
   purpose: JudgePurpose,
-  subject: { id: string; code: string },
+  subject: { id: string } & ToolSource,
   scope: JudgeScope,
   db?: Db,
 ): Promise<Verdict> {
@@ -94,7 +95,7 @@ export async function judgeWithScope(
   const suite = needs('suite') || needs('regression') ? toSuiteTests(await deps.store.tests.suiteFor(scope.scopeOf, db)).filter((t) => t.id === null || !excluded.has(t.id)) : [];
   const rules = needs('gates') ? await deps.store.rules.inScopeWith(scope.scopeOf, scope.extraRuleIds ?? [], db) : [];
   const baselineId = scope.baselineId ?? null;
-  const baselineCode = baselineId && (needs('regression') || needs('replay')) ? (await deps.store.graph.codes([baselineId], db)).get(baselineId) : undefined;
+  const baselineSource = baselineId && (needs('regression') || needs('replay')) ? (await deps.store.graph.codes([baselineId], db)).get(baselineId) : undefined;
   const replayInputs: JsonValue[] =
     needs('replay') && scope.replayFrom?.length ? await deps.store.executions.recordedInputs(scope.replayFrom, MAX_REPLAY_INPUTS, db) : [];
   return judgeVersion(
@@ -102,9 +103,10 @@ export async function judgeWithScope(
     {
       id: subject.id,
       code: subject.code,
+      language: subject.language,
       suite,
       rules,
-      baseline: baselineId && baselineCode !== undefined ? { id: baselineId, code: baselineCode } : null,
+      baseline: baselineId && baselineSource !== undefined ? { id: baselineId, ...baselineSource } : null,
       replayInputs,
       differential: needs('differential') ? await differentialEvidence(deps, subject, scope, suite, db) : null,
     },
@@ -122,7 +124,7 @@ async function differentialEvidence(deps: JudgeDeps, subject: { id: string }, sc
   if (!parentIds.length) return null;
   const settings = deps.config.self_healing.differential;
   const codes = await deps.store.graph.codes(parentIds, db);
-  const parents = parentIds.flatMap((id) => (codes.has(id) ? [{ id, code: codes.get(id)! }] : []));
+  const parents = parentIds.flatMap((id) => (codes.has(id) ? [{ id, ...codes.get(id)! }] : []));
   const mutation = scope.mutationOf ? await deps.store.differential.declaredMutation(scope.mutationOf, db) : null;
   const suite = suiteLoaded.length ? suiteLoaded : toSuiteTests(await deps.store.tests.suiteFor(scope.scopeOf, db));
   const sampling = deps.config.runtime.input_sampling;
@@ -138,6 +140,6 @@ async function differentialEvidence(deps: JudgeDeps, subject: { id: string }, sc
 }
 
 /** Is this stored version good today, on its own (the ancestor search's question)? */
-export function judgeStoredVersion(deps: JudgeDeps, v: { id: string; code: string }): Promise<Verdict> {
+export function judgeStoredVersion(deps: JudgeDeps, v: { id: string } & ToolSource): Promise<Verdict> {
   return judgeWithScope(deps, 'ancestor', v, { scopeOf: v.id });
 }

@@ -1,5 +1,6 @@
 import { Prisma } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
+import type { ToolLanguage, ToolSource } from '../shared/language.js';
 import type { Health, JsonValue, MutationType, RelationshipType } from '../shared/lineage-types.js';
 import { LineageError } from './errors.js';
 import { normalizeVersionId } from './ids.js';
@@ -16,6 +17,7 @@ export interface VersionRow {
   patch: number;
   health: Health;
   code: string;
+  language: ToolLanguage;
   description: string;
   category: string;
   generation: number;
@@ -44,6 +46,7 @@ function toVersionRow(r: {
   patch: number;
   healthStatus: string;
   code: string;
+  language: string;
   description: string;
   category: string;
   generation: number;
@@ -58,6 +61,7 @@ function toVersionRow(r: {
     patch: r.patch,
     health: r.healthStatus as Health,
     code: r.code,
+    language: r.language as ToolLanguage,
     description: r.description,
     category: r.category,
     generation: r.generation,
@@ -88,11 +92,16 @@ export class GraphStore {
     if (missing) throw new LineageError('UNKNOWN_VERSION', `unknown version ${missing}`, 'id', [missing]);
   }
 
-  /** The code of each version named (missing ones are left out). */
-  async codes(ids: string[], db: Db = this.prisma): Promise<Map<string, string>> {
+  /** Is any version written in `language`? */
+  async usesLanguage(language: ToolLanguage, db: Db = this.prisma): Promise<boolean> {
+    return (await db.toolLineage.findFirst({ where: { language }, select: { toolId: true } })) !== null;
+  }
+
+  /** The code (and its language) of each version named (missing ones are left out). */
+  async codes(ids: string[], db: Db = this.prisma): Promise<Map<string, ToolSource>> {
     if (!ids.length) return new Map();
-    const rows = await db.toolLineage.findMany({ where: { toolId: { in: ids } }, select: { toolId: true, code: true } });
-    return new Map(rows.map((r) => [r.toolId, r.code]));
+    const rows = await db.toolLineage.findMany({ where: { toolId: { in: ids } }, select: { toolId: true, code: true, language: true } });
+    return new Map(rows.map((r) => [r.toolId, { code: r.code, language: r.language as ToolLanguage }]));
   }
 
   async latestMutation(id: string, db: Db = this.prisma): Promise<LatestMutation | null> {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { SEMVER_PATTERN, TOOL_NAME_PATTERN } from '../shared/ids.js';
+import { TOOL_LANGUAGES } from '../shared/language.js';
 import { MUTATION_TYPES, type JsonValue } from '../shared/lineage-types.js';
 import type { RegisterVersionInput } from './store.js';
 
@@ -27,6 +28,8 @@ const manifestSchema = z.strictObject({
   parents: z.array(z.string().min(1)).default([]),
   description: z.string().default(''),
   category: z.string().max(100).default(''),
+  /** The language of `code`; a child keeps its first parent's when left out, a root is javascript. */
+  language: z.enum(TOOL_LANGUAGES).optional(),
   code: z.string().min(1, 'must not be empty'),
   mutation: z
     .strictObject({
@@ -79,6 +82,7 @@ export function parseManifestData(data: unknown, file: string): RegisterVersionI
       description: m.description,
       category: m.category,
       code: m.code,
+      ...(m.language ? { language: m.language } : {}),
       mutation: m.mutation
         ? {
             type: m.mutation.type,

@@ -136,7 +136,7 @@ const EDGE = `IN (${EDGE_TYPES})`;
 const LINEAGE_SQL = `
   SELECT json_build_object(
     'id', t.tool_id, 'toolId', t.tool_id, 'name', t.tool_name, 'version', t.version, 'fullName', t.full_name,
-    'description', t.description, 'category', t.category, 'code', t.code, 'codeHash', t.code_hash,
+    'description', t.description, 'category', t.category, 'code', t.code, 'language', t.language, 'codeHash', t.code_hash,
     'parents', COALESCE((SELECT json_agg(e.parent_id ORDER BY e.id) FROM lineage_relationships e WHERE e.child_id = t.tool_id AND e.relationship_type ${EDGE}), '[]'::json),
     'parentEdges', COALESCE((SELECT json_agg(json_build_object('id', e.parent_id, 'type', e.relationship_type) ORDER BY e.id) FROM lineage_relationships e WHERE e.child_id = t.tool_id), '[]'::json),
     'children', COALESCE((SELECT json_agg(e.child_id ORDER BY e.id) FROM lineage_relationships e WHERE e.parent_id = t.tool_id AND e.relationship_type ${EDGE}), '[]'::json),

@@ -16,7 +16,8 @@ import type { GraphStore } from './graph.js';
 import { normalizeVersionId } from './ids.js';
 import type { RuleStore } from './rules.js';
 import type { AuthoredTest, TestStore } from './tests.js';
-import { codeHash, parseToolCode } from './tool-code.js';
+import { checkToolCode, codeHash } from './tool-code.js';
+import { isToolLanguage, type ToolLanguage } from '../shared/language.js';
 
 export interface MutationInput {
   type: MutationType;
@@ -34,6 +35,8 @@ export interface RegisterVersionInput {
   /** Parent ids, either spelling. None for a root; two or more make a merge. */
   parents?: string[];
   code: string;
+  /** The code's language. Left out: the first parent's, or javascript for a root. */
+  language?: ToolLanguage;
   description?: string;
   category?: string;
   mutation?: MutationInput | null;
@@ -62,7 +65,7 @@ export interface ValidationOutcome {
 /** Runs inside the registration transaction, after the version, its tests and rules are written. */
 export type RegistrationValidator = (
   tx: Prisma.TransactionClient,
-  version: { id: string; code: string; parents: string[] },
+  version: { id: string; code: string; language: ToolLanguage; parents: string[] },
 ) => Promise<ValidationOutcome>;
 
 export interface RegisteredVersion {
@@ -73,6 +76,7 @@ export interface RegisteredVersion {
   parents: string[];
   relationship: RelationshipType | null;
   health: Health;
+  language: ToolLanguage;
   inheritedRules: string[];
   /** What validation found (empty when the version passed or was not validated). */
   failures?: DetectedFailure[];
@@ -115,7 +119,7 @@ export class Registration {
         for (const item of checked) {
           const registered = await this.insertVersion(tx, item.ref, item.input, item.prepared);
           if (options.validate) {
-            const outcome = await options.validate(tx, { id: registered.id, code: item.input.code, parents: registered.parents });
+            const outcome = await options.validate(tx, { id: registered.id, code: item.input.code, language: registered.language, parents: registered.parents });
             await this.graph.setHealth(registered.id, outcome.health, tx);
             await this.failures.record(registered.id, outcome.failures, tx);
             registered.health = outcome.health;
@@ -135,7 +139,11 @@ export class Registration {
   /** Checks everything that needs no database; throws before any write. */
   private prepare(input: RegisterVersionInput, ref: VersionRef) {
     const parents = this.validateParents(input.parents ?? [], ref.id);
-    parseToolCode(input.code);
+    if (input.language !== undefined && !isToolLanguage(input.language)) {
+      throw new LineageError('INVALID_INPUT', `language: unknown language "${String(input.language)}" (javascript or python)`, 'language');
+    }
+    // A child that inherits its language is parsed once its parent's language is read.
+    if (input.language || !parents.length) checkToolCode(input.code, input.language ?? 'javascript');
     this.validateMutation(input.mutation, parents.length);
     this.validateTests(input.tests ?? []);
     const health = input.health ?? 'healthy';
@@ -159,7 +167,7 @@ export class Registration {
     const parentRows = parents.length
       ? await tx.toolLineage.findMany({
           where: { toolId: { in: parents } },
-          select: { toolId: true, toolName: true, generation: true, healthStatus: true },
+          select: { toolId: true, toolName: true, generation: true, healthStatus: true, language: true },
         })
       : [];
     const byId = new Map(parentRows.map((p) => [p.toolId, p]));
@@ -187,6 +195,8 @@ export class Registration {
       }
     }
 
+    const language = input.language ?? (parents.length ? (byId.get(parents[0]!)!.language as ToolLanguage) : 'javascript');
+    if (!input.language && parents.length) checkToolCode(input.code, language);
     const generation = parentRows.length ? Math.max(...parentRows.map((p) => p.generation)) + 1 : 0;
     const relationship: RelationshipType | null =
       parents.length === 0 ? null : parents.length > 1 ? 'merge' : byId.get(parents[0]!)!.toolName === ref.name ? 'direct' : 'fork';
@@ -203,6 +213,7 @@ export class Registration {
         healthStatus: health,
         generation,
         code: input.code,
+        language,
         codeHash: codeHash(input.code),
         description: input.description ?? '',
         category: input.category ?? '',
@@ -254,6 +265,7 @@ export class Registration {
       parents,
       relationship,
       health,
+      language,
       inheritedRules: inherited,
     };
   }

@@ -1,3 +1,4 @@
+import type { ToolLanguage, ToolSource } from '../shared/language.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
 import { looksLikeVersionId } from '../shared/ids.js';
@@ -38,17 +39,17 @@ export class RoutingStore {
    * versions of other tools of the same category (never one known wrong itself) whose description
    * is trigram-similar to its description at or above `threshold`.
    */
-  async alternativeCandidates(versionId: string, threshold: number, limit = 10): Promise<{ id: string; code: string; similarity: number }[]> {
-    const rows = await this.prisma.$queryRaw<{ tool_id: string; code: string; sim: number }[]>`
+  async alternativeCandidates(versionId: string, threshold: number, limit = 10): Promise<({ id: string; similarity: number } & ToolSource)[]> {
+    const rows = await this.prisma.$queryRaw<{ tool_id: string; code: string; language: ToolLanguage; sim: number }[]>`
       WITH src AS (SELECT tool_name, category, description FROM tool_lineage WHERE tool_id = ${versionId})
-      SELECT t.tool_id, t.code, similarity(t.description, src.description)::float8 AS sim
+      SELECT t.tool_id, t.code, t.language, similarity(t.description, src.description)::float8 AS sim
       FROM src, routes r JOIN tool_lineage t ON t.tool_id = r.version_id
       WHERE t.tool_name <> src.tool_name AND src.category <> '' AND t.category = src.category
         AND r.known_wrong IS NULL AND ${isRoutable('t')}
         AND similarity(t.description, src.description) >= ${threshold}
       ORDER BY sim DESC, t.tool_id
       LIMIT ${limit}`;
-    return rows.map((r) => ({ id: r.tool_id, code: r.code, similarity: r.sim }));
+    return rows.map((r) => ({ id: r.tool_id, code: r.code, language: r.language, similarity: r.sim }));
   }
 
   async routeOf(toolName: string, db: Db = this.prisma): Promise<string | null> {

@@ -1,3 +1,4 @@
+import type { ToolLanguage } from '../shared/language.js';
 import type pg from 'pg';
 import type { SqlRunner } from './failures.js';
 
@@ -11,6 +12,7 @@ export interface RuntimeCanaryRow {
   stable_id: string;
   mirror_fraction: number;
   code: string;
+  language: ToolLanguage;
   code_hash: string;
 }
 
@@ -38,7 +40,7 @@ export const runtimeCanaries = {
   /** Running canaries of `names` (every tool when omitted) whose candidate is still CANARY. */
   async running(pool: pg.Pool, names?: string[]): Promise<RuntimeCanaryRow[]> {
     const { rows } = await pool.query<RuntimeCanaryRow>(
-      `SELECT c.tool_name, c.candidate_id, c.stable_id, c.mirror_fraction, t.code, t.code_hash
+      `SELECT c.tool_name, c.candidate_id, c.stable_id, c.mirror_fraction, t.code, t.language, t.code_hash
        FROM canaries c JOIN tool_lineage t ON t.tool_id = c.candidate_id
        WHERE c.status = 'running' AND t.health_status = 'canary'
        ${names ? 'AND c.tool_name = ANY($1::varchar[])' : ''}`,

@@ -1,3 +1,4 @@
+import type { ToolLanguage } from '../shared/language.js';
 import type pg from 'pg';
 import type { Health } from '../shared/lineage-types.js';
 
@@ -10,6 +11,7 @@ export interface RoutedVersionRow {
   tool_name: string;
   health_status: Health;
   code: string;
+  language: ToolLanguage;
   code_hash: string;
 }
 
@@ -33,14 +35,14 @@ export const runtimeRouting = {
     return row ? { versionId: row.version_id, knownWrong: row.known_wrong, alternativeId: row.alternative_id } : null;
   },
   async version(pool: pg.Pool, id: string): Promise<RoutedVersionRow | undefined> {
-    const { rows } = await pool.query<RoutedVersionRow>('SELECT tool_id, tool_name, health_status, code, code_hash FROM tool_lineage WHERE tool_id = $1', [id]);
+    const { rows } = await pool.query<RoutedVersionRow>('SELECT tool_id, tool_name, health_status, code, language, code_hash FROM tool_lineage WHERE tool_id = $1', [id]);
     return rows[0];
   },
   /** The routes of `names` (every tool when omitted) with their routed versions, in one query. */
   async routedVersions(pool: pg.Pool, names?: string[]): Promise<(RoutedVersionRow & { known_wrong: string | null; alternative_id: string | null })[]> {
     // A route always points at a version of its own tool (setRoute derives it from the version id).
     const { rows } = await pool.query<RoutedVersionRow & { known_wrong: string | null; alternative_id: string | null }>(
-      `SELECT t.tool_id, t.tool_name, t.health_status, t.code, t.code_hash, r.known_wrong, r.alternative_id
+      `SELECT t.tool_id, t.tool_name, t.health_status, t.code, t.language, t.code_hash, r.known_wrong, r.alternative_id
        FROM routes r JOIN tool_lineage t ON t.tool_id = r.version_id
        ${names ? 'WHERE r.tool_name = ANY($1::varchar[])' : ''}`,
       names ? [names] : [],

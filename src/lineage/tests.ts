@@ -1,3 +1,4 @@
+import type { ToolLanguage } from '../shared/language.js';
 import type { PrismaClient } from '../infra/database.js';
 import type { JsonValue, TestCaseRecord } from '../shared/lineage-types.js';
 import { ancestorSet, asJson, isLineageEdge, isRoutable, type Db } from './sql.js';
@@ -21,6 +22,7 @@ export interface MintedTest {
 export interface RoutedMintedTest {
   versionId: string;
   code: string;
+  language: ToolLanguage;
   testId: number;
   name: string;
   input: JsonValue;
@@ -101,18 +103,18 @@ export class TestStore {
 
   /** Minted tests attached to any ancestor of a routed, routable version (or to it), in one statement. */
   async mintedForRouted(): Promise<RoutedMintedTest[]> {
-    const rows = await this.prisma.$queryRaw<{ version_id: string; code: string; test_id: number; name: string; input: JsonValue; expected: JsonValue }[]>`
+    const rows = await this.prisma.$queryRaw<{ version_id: string; code: string; language: ToolLanguage; test_id: number; name: string; input: JsonValue; expected: JsonValue }[]>`
       WITH RECURSIVE routed AS (
-        SELECT t.tool_id, t.code FROM routes r JOIN tool_lineage t ON t.tool_id = r.version_id WHERE ${isRoutable('t')}
+        SELECT t.tool_id, t.code, t.language FROM routes r JOIN tool_lineage t ON t.tool_id = r.version_id WHERE ${isRoutable('t')}
       ), anc(root, id) AS (
         SELECT tool_id, tool_id FROM routed
         UNION
         SELECT a.root, e.parent_id FROM anc a JOIN lineage_relationships e ON e.child_id = a.id AND ${isLineageEdge('e')}
       )
-      SELECT r.tool_id AS version_id, r.code, tc.id AS test_id, tc.name, tc.input, tc.expected
+      SELECT r.tool_id AS version_id, r.code, r.language, tc.id AS test_id, tc.name, tc.input, tc.expected
       FROM anc JOIN routed r ON r.tool_id = anc.root JOIN test_cases tc ON tc.tool_id = anc.id AND tc.origin = 'minted'
       ORDER BY r.tool_id, tc.id`;
-    return rows.map((r) => ({ versionId: r.version_id, code: r.code, testId: r.test_id, name: r.name, input: r.input, expected: r.expected }));
+    return rows.map((r) => ({ versionId: r.version_id, code: r.code, language: r.language, testId: r.test_id, name: r.name, input: r.input, expected: r.expected }));
   }
 
   /** How many minted tests the versions of a tool carry. */

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as acorn from 'acorn';
+import { analyzePython } from '../sandbox/python.js';
+import type { ToolLanguage } from '../shared/language.js';
 import { LineageError } from './errors.js';
 
 export function codeHash(code: string): string {
@@ -35,4 +37,24 @@ function definesRun(program: acorn.Program): boolean {
     }
     return false;
   });
+}
+
+/**
+ * Checks that tool code in `language` parses and defines its entry point (`function run(input)` in
+ * JavaScript, `def run(input)` in Python). Throws INVALID_CODE naming field, line and column.
+ * Python is parsed by Python's own `ast` module, inside the sandbox's interpreter.
+ */
+export function checkToolCode(code: string, language: ToolLanguage, field = 'code'): void {
+  if (language === 'javascript') {
+    parseToolCode(code, field);
+    return;
+  }
+  const analysis = analyzePython(code);
+  if (!analysis.ok) {
+    const { line, col, message } = analysis.error;
+    throw new LineageError('INVALID_CODE', `${field}: Python tool code does not parse at line ${line}, column ${col + 1}: ${message}`, field);
+  }
+  if (!analysis.definesRun) {
+    throw new LineageError('INVALID_CODE', `${field}: Python tool code must define a top-level \`def run(input)\``, field);
+  }
 }

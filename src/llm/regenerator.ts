@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ToolLanguage } from '../shared/language.js';
 import type { LlmClient } from './client.js';
 
 export const regenerationSchema = z.strictObject({
@@ -8,6 +9,8 @@ export const regenerationSchema = z.strictObject({
 export type LlmRegeneration = z.infer<typeof regenerationSchema>;
 
 export interface RegenerationPrompt {
+  /** The language the tool is written in; the answer must be in it too. */
+  language: ToolLanguage;
   ancestorId: string;
   ancestorCode: string;
   goal: string;
@@ -16,9 +19,16 @@ export interface RegenerationPrompt {
   attempt: number;
 }
 
-const SYSTEM = `You regenerate a JavaScript tool. The tool is a script defining function run(input) that
+const SYSTEM: Record<ToolLanguage, string> = {
+  javascript: `You regenerate a JavaScript tool. The tool is a script defining function run(input) that
 takes and returns JSON values, with no require, imports, process, network or timers.
-Answer with JSON only: {"code": "<the whole script>", "notes": "<what you changed>"}.`;
+Answer with JSON only: {"code": "<the whole script>", "notes": "<what you changed>"}.`,
+  python: `You regenerate a Python tool. The tool is a Python 3 module defining def run(input) that takes
+and returns JSON values (dict, list, str, int, float, bool, None). It may import pure standard-library
+modules (re, json, math, string, unicodedata, datetime, collections…) and nothing that reaches the
+host: no os, sys, subprocess, socket, open, eval, exec or dunder attributes.
+Answer with JSON only: {"code": "<the whole module>", "notes": "<what you changed>"}.`,
+};
 
 function constraintsOf(rules: RegenerationPrompt['rules']): string {
   return rules.map((r, i) => `${i + 1}. AVOID: ${r.description}\n   Pattern: ${r.patternToAvoid}\n   Reason: ${r.reason}\n   Source: ${r.sourceFailure}`).join('\n');
@@ -36,7 +46,7 @@ export async function regenerateWithLlm(llm: LlmClient, p: RegenerationPrompt, s
   const constraints = constraintsOf(p.rules);
   const previous = previousOf(p.rejections);
   const user = `Original Goal: ${p.goal}
-Base Implementation: ${p.ancestorId}
+Base Implementation: ${p.ancestorId} (${p.language})
 ${p.ancestorCode}
 CRITICAL CONSTRAINTS - MUST AVOID:
 ${constraints || '(none)'}
@@ -47,10 +57,11 @@ Task: Regenerate this tool with the original goal, but strictly avoiding the pat
 3. Keep every existing test passing
 4. Add safeguards against the specific failure mode
 This is attempt ${p.attempt}.`;
-  return llm.json({ system: SYSTEM, user, schemaName: 'RegeneratedTool', schema: regenerationSchema, signal });
+  return llm.json({ system: SYSTEM[p.language], user, schemaName: 'RegeneratedTool', schema: regenerationSchema, signal });
 }
 
 export interface RevisionPrompt {
+  language: ToolLanguage;
   failedId: string;
   failedCode: string;
   culpritId: string;
@@ -72,7 +83,7 @@ export interface RevisionPrompt {
  */
 export async function reviseWithLlm(llm: LlmClient, p: RevisionPrompt, signal?: AbortSignal): Promise<LlmRegeneration> {
   const later = p.laterGoals.length ? p.laterGoals.map((g) => `- ${g.versionId}: ${g.goal}`).join('\n') : '(none)';
-  const user = `Failed Version: ${p.failedId}
+  const user = `Failed Version: ${p.failedId} (${p.language})
 ${p.failedCode}
 THE CHANGE TO UNDO (${p.culpritId}, an ancestor of ${p.failedId}):
 ${p.culpritDiff}
@@ -88,5 +99,5 @@ the later changes added.
 2. Keep every feature listed above and every existing test passing
 3. Absolutely avoid the prohibited patterns
 This is attempt ${p.attempt}.`;
-  return llm.json({ system: SYSTEM, user, schemaName: 'RevisedTool', schema: regenerationSchema, signal });
+  return llm.json({ system: SYSTEM[p.language], user, schemaName: 'RevisedTool', schema: regenerationSchema, signal });
 }

@@ -1,3 +1,4 @@
+import type { ToolLanguage } from '../shared/language.js';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
@@ -15,6 +16,7 @@ export interface MirroredCanary {
   candidateId: string;
   codeHash: string;
   code: string;
+  language: ToolLanguage;
   fraction: number;
 }
 
@@ -133,7 +135,7 @@ export class CanaryMirror {
     const found = new Map(rows.map((r) => [r.tool_name, r]));
     for (const name of names ?? [...found.keys()]) {
       const r = found.get(name);
-      this.canaries.set(name, r ? { toolName: r.tool_name, candidateId: r.candidate_id, codeHash: r.code_hash, code: r.code, fraction: r.mirror_fraction } : null);
+      this.canaries.set(name, r ? { toolName: r.tool_name, candidateId: r.candidate_id, codeHash: r.code_hash, code: r.code, language: r.language, fraction: r.mirror_fraction } : null);
     }
   }
 
@@ -189,7 +191,7 @@ export class CanaryMirror {
     let output: string | null = null;
     let error: string | null = null;
     try {
-      output = this.sandbox.runJson(canary.codeHash, canary.code, inputJson);
+      output = this.sandbox.runJson(canary.codeHash, canary.code, inputJson, canary.language);
     } catch (err) {
       ok = false;
       const e = err instanceof ToolExecutionError ? err : new ToolExecutionError('thrown', String(err));

@@ -1,3 +1,4 @@
+import type { ToolLanguage } from '../shared/language.js';
 import pg from 'pg';
 import type { Health } from '../shared/lineage-types.js';
 import { runtimeRouting, type RouteEntry } from '../lineage/runtime-routing.js';
@@ -9,6 +10,7 @@ export interface VersionInfo {
   name: string;
   health: Health;
   code: string;
+  language: ToolLanguage;
   codeHash: string;
 }
 
@@ -144,7 +146,7 @@ export class RoutingCache {
     const stamp = this.stamp(id.slice(0, id.indexOf('@')));
     const row = await runtimeRouting.version(this.pool, id);
     if (!row) return undefined;
-    const info: VersionInfo = { id: row.tool_id, name: row.tool_name, health: row.health_status, code: row.code, codeHash: row.code_hash };
+    const info: VersionInfo = { id: row.tool_id, name: row.tool_name, health: row.health_status, code: row.code, language: row.language, codeHash: row.code_hash };
     if (this.stamp(row.tool_name) === stamp) this.versions.set(id, info);
     return info;
   }
@@ -161,7 +163,7 @@ export class RoutingCache {
     for (const row of rows) {
       if (!fresh(row.tool_name)) continue;
       this.routes.set(row.tool_name, { versionId: row.tool_id, knownWrong: row.known_wrong, alternativeId: row.alternative_id });
-      this.versions.set(row.tool_id, { id: row.tool_id, name: row.tool_name, health: row.health_status, code: row.code, codeHash: row.code_hash });
+      this.versions.set(row.tool_id, { id: row.tool_id, name: row.tool_name, health: row.health_status, code: row.code, language: row.language, codeHash: row.code_hash });
       cached++;
     }
     return cached;

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { defaultConfig, type DiseConfig } from '../config/schema.js';
 import { insertFailures, pgRunner } from '../lineage/failures.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
+import { pythonReady, warmPython } from '../sandbox/python.js';
 import { Sandbox } from '../sandbox/sandbox.js';
 import { looksLikeVersionId, parseVersionId } from '../shared/ids.js';
 import { ROUTABLE_HEALTH, SEVERITIES, type JsonValue, type Severity } from '../shared/lineage-types.js';
@@ -180,9 +181,11 @@ export class ToolRuntime {
       inputJson = undefined;
     }
     if (inputJson === undefined) throw new ToolExecutionError('invalid_input', 'input is not a JSON value');
+    // The interpreter loads once per process; its cold start is waited for off the call's clock.
+    if (info.language === 'python' && !pythonReady()) await warmPython();
     const started = performance.now();
     try {
-      const outputJson = this.sandbox.runJson(info.codeHash, info.code, inputJson);
+      const outputJson = this.sandbox.runJson(info.codeHash, info.code, inputJson, info.language);
       const output = parseOutput(outputJson);
       const durationMs = performance.now() - started;
       this.sampler?.offer(info.name, inputJson);

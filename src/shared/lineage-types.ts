@@ -1,3 +1,4 @@
+import type { ToolLanguage } from './language.js';
 /** The vocabulary of the lineage DAG, shared by every layer. Values are stored as-is in PostgreSQL. */
 
 /** `canary`: validated and running in shadow beside the stable version, not yet answering callers. */
@@ -144,6 +145,8 @@ export interface ToolLineage {
   description: string;
   category: string;
   code: string;
+  /** The language of the code (children keep it unless their registration says otherwise). */
+  language: ToolLanguage;
   codeHash: string;
   parents: string[];
   parentEdges: { id: string; type: RelationshipType }[];

@@ -239,6 +239,7 @@ export function versionPage(d: VersionPageData, links: PageLinks): string {
 <dl class="facts">
 <dt>Tool</dt><dd><a href="/tools/${encodeURIComponent(l.name)}">${l.name}</a> (lineage)</dd>
 <dt>Routed</dt><dd>${l.route.routed ? 'yes: callers use this version' : html`no; the tool routes to ${versionLink(l.route.toolRoutedTo)}`}</dd>
+<dt>Language</dt><dd>${l.language}</dd>
 <dt>Generation</dt><dd>${l.generation}</dd>
 <dt>Parents</dt><dd>${l.parentEdges.length ? l.parentEdges.map((p, i) => html`${i ? ', ' : ''}${versionLink(p.id)} (${p.type})`) : 'none (a root)'}</dd>
 <dt>Children</dt><dd>${l.children.length ? l.children.map((c, i) => html`${i ? ', ' : ''}${versionLink(c)}`) : 'none'}</dd>

@@ -1,3 +1,4 @@
+import type { ToolSource } from '../shared/language.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -143,14 +144,14 @@ export function createDashboardApp(options: DashboardOptions): { app: Hono; live
     const l = await store.getLineage(c.req.param('id'));
     const parent = l.parentEdges.find((e) => e.type === 'direct' || e.type === 'merge' || e.type === 'fork')?.id ?? l.regeneratedFrom;
     const [codes, inherited, tests, executions, fitness, heals] = await Promise.all([
-      parent ? store.graph.codes([parent]) : Promise.resolve(new Map<string, string>()),
+      parent ? store.graph.codes([parent]) : Promise.resolve(new Map<string, ToolSource>()),
       store.rules.byIds(l.inheritedRules.filter((id) => !l.avoidanceRules.some((r) => r.ruleId === id))),
       store.activity.testsIntroducedBy(l.id),
       store.activity.executionSeries(l.id),
       store.activity.fitnessSeries(l.id),
       store.activity.healRuns(50, l.name),
     ]);
-    const parentCode = parent && codes.has(parent) ? { id: parent, code: codes.get(parent)! } : null;
+    const parentCode = parent && codes.has(parent) ? { id: parent, code: codes.get(parent)!.code } : null;
     return c.html(versionPage({ lineage: l, parentCode, inherited, tests, executions, fitness, heals: heals.filter((h) => h.versionId === l.id) }, links));
   });
 

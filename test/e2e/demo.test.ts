@@ -47,7 +47,15 @@ describe('npm run demo', () => {
     // The demo speaks the product's words: the email-validator story, not "the seed" (a generator's
     // random seed, printed with the differential corpus, is another thing).
     expect(first.stdout + first.stderr).not.toMatch(/\bthe seed\b|\bseed's\b|\bseed (story|lineage|spelling|tables?)\b/i);
-    expect(JSON.parse(first.stdout)).toMatchObject({ tool: 'email_validator', broken: 'email_validator@2.3.0', status: 'healed', healed: 'email_validator@2.3.1' });
+    expect(JSON.parse(first.stdout)).toMatchObject({
+      tool: 'email_validator',
+      broken: 'email_validator@2.3.0',
+      status: 'healed',
+      healed: 'email_validator@2.3.1',
+      // The same story told with the tool written in Python.
+      python: { tool: 'email_validator_py', broken: 'email_validator_py@2.3.0', status: 'healed', healed: 'email_validator_py@2.3.1' },
+    });
+    expect(first.stderr).toMatch(/registered email_validator_py@2\.2\.0 \(python, direct of email_validator_py@2\.1\.0\) — failed/);
     expect(first.stderr).toMatch(/Temporal UI: http:\/\/127\.0\.0\.1:\d+/);
     expect(first.stderr).toMatch(/inspect the heal in the Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/heal%3Aemail_validator%402\.3\.0/);
     expect(first.stderr).toMatch(/differential vs email_validator@2\.1\.0: REFUSED — optimization "Optimize for speed" promises the same behaviour/);
@@ -72,6 +80,14 @@ describe('npm run demo', () => {
     expect(f.regenerated).toEqual([{ tool_id: 'email_validator@2.3.1', regenerated_from: 'email_validator@2.1.0' }]);
     expect(f.route).toBe('email_validator@2.3.1');
     expect(f.heal).toBe('healed');
+    // And in Python: the same refusals, heal and route; the rule learned from Python's tokens.
+    const py = await facts('email_validator_py');
+    expect(py.health['email_validator_py@2.2.0']).toBe('failed');
+    expect(py.checks['email_validator_py@2.2.0']).toBe('refused');
+    expect(py.health['email_validator_py@2.3.0']).toBe('pruned');
+    expect(py.rules).toEqual([{ source_failure: 'email_validator_py@2.3.0', pattern_kind: 'tokens' }]);
+    expect(py.route).toBe('email_validator_py@2.3.1');
+    expect(py.heal).toBe('healed');
 
     // The README's picture is this demo's output.
     const readme = readFileSync(path.join(PACKAGE_ROOT, 'README.md'), 'utf8');

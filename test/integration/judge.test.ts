@@ -72,7 +72,7 @@ describe('one judge', () => {
     for (const [i, name] of Object.keys(VARIANTS).entries()) {
       const id = `judged@1.${i + 1}.0`;
       const stored = (await store.graph.version(id))!;
-      const ancestor = await judgeStoredVersion({ store, sandbox, config }, { id, code: stored.code });
+      const ancestor = await judgeStoredVersion({ store, sandbox, config }, { id, code: stored.code, language: stored.language });
       const candidate = await acts.validateCandidate({
         healId: 'h',
         attempt: 1,
@@ -102,7 +102,7 @@ describe('one judge', () => {
       const stored = (await store.graph.version(id))!;
       const candidate = await acts.validateCandidate({ healId: 'h', attempt: 1, code: stored.code, ancestorId: 'judged@1.0.0', failedId: id, culpritId: id, ruleIds: [], requireTests: true, strategy: 'rollback', builtOn: 'judged@1.0.0' });
       expect(candidate.rejections.map((r) => r.kind)).toContain(kind);
-      const ancestor = await judgeStoredVersion({ store, sandbox, config }, { id, code: stored.code });
+      const ancestor = await judgeStoredVersion({ store, sandbox, config }, { id, code: stored.code, language: stored.language });
       const failures = (await store.failures.ofVersion(id, 10)).map((f) => f.detectionMethod);
       const method = { test: 'test', static: 'static_analysis', gate: 'rule_gate' }[kind];
       expect(ancestor.failures.map((f) => f.detectionMethod)).toContain(method);
@@ -118,7 +118,7 @@ describe('one judge', () => {
       }
     }
     const stored = (await store.graph.version('judged@1.1.0'))!;
-    const verdict = await judgeStoredVersion({ store, sandbox, config }, { id: stored.id, code: stored.code });
+    const verdict = await judgeStoredVersion({ store, sandbox, config }, { id: stored.id, code: stored.code, language: stored.language });
     expect(verdict.skipped.map((s) => s.check).sort()).toEqual(['differential', 'regression', 'replay']);
   });
 });

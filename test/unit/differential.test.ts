@@ -19,7 +19,7 @@ function corpusOf(inputs: JsonValue[]): Corpus {
 }
 
 function subject(overrides: Partial<DifferentialSubject>): DifferentialSubject {
-  return { id: 'e@2.2.0', code: code('2.2.0'), parents: [{ id: 'e@2.1.0', code: code('2.1.0') }], mutationType: 'optimization', criticalTests: [], corpus: corpusOf([]), maxDifferences: 20, ...overrides };
+  return { id: 'e@2.2.0', code: code('2.2.0'), language: 'javascript', parents: [{ id: 'e@2.1.0', code: code('2.1.0'), language: 'javascript' as const }], mutationType: 'optimization', criticalTests: [], corpus: corpusOf([]), maxDifferences: 20, ...overrides };
 }
 
 describe('the differential corpus', () => {
@@ -108,7 +108,7 @@ function run(input) { if (input === null || input === undefined) return false; r
   });
 
   it('lists the differences of a feature_add without failing it', () => {
-    const { report, failures } = runDifferential(sandbox, subject({ id: 'e@2.3.0', code: code('2.3.0'), mutationType: 'feature_add', corpus }));
+    const { report, failures } = runDifferential(sandbox, subject({ id: 'e@2.3.0', code: code('2.3.0'), mutationType: 'feature_add', corpus, language: 'javascript' as const }));
     expect(report.verdict).toBe('listed');
     expect(report.differences.length).toBeGreaterThan(0);
     expect(failures).toEqual([]);
@@ -116,12 +116,12 @@ function run(input) { if (input === null || input === undefined) return false; r
 
   it('lets a difference on the input of a critical test decide a feature_add', () => {
     const critical = [{ name: 'rejects a double at', input: 'user@@domain.com', expected: false }];
-    const { report, failures } = runDifferential(sandbox, subject({ id: 'e@2.3.0', code: code('2.3.0'), mutationType: 'feature_add', corpus: corpusOf(['user@@domain.com', 'josé@exämple.com']), criticalTests: critical }));
+    const { report, failures } = runDifferential(sandbox, subject({ id: 'e@2.3.0', code: code('2.3.0'), mutationType: 'feature_add', corpus: corpusOf(['user@@domain.com', 'josé@exämple.com']), criticalTests: critical, language: 'javascript' as const }));
     expect(report.verdict).toBe('refused');
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatchObject({ testCaseFailed: 'rejects a double at', evidence: { input: 'user@@domain.com' } });
     // A bug_fix that makes the critical test pass where the parent failed it is fine.
-    const fixed = runDifferential(sandbox, subject({ id: 'fix', code: code('2.1.0'), parents: [{ id: 'e@2.3.0', code: code('2.3.0') }], mutationType: 'bug_fix', corpus: corpusOf(['user@@domain.com']), criticalTests: critical }));
+    const fixed = runDifferential(sandbox, subject({ id: 'fix', code: code('2.1.0'), parents: [{ id: 'e@2.3.0', code: code('2.3.0'), language: 'javascript' as const }], mutationType: 'bug_fix', corpus: corpusOf(['user@@domain.com']), criticalTests: critical }));
     expect(fixed.report.verdict).toBe('listed');
     expect(fixed.failures).toEqual([]);
   });
@@ -137,11 +137,11 @@ function run(input) { if (input === null || input === undefined) return false; r
     const trims = `function run(s) { return typeof s === 'string' && s.trim() === 'ok'; }`;
     const nullSafe = `function run(s) { if (s === null) return 'none'; return s === 'ok'; }`;
     const merged = `function run(s) { if (s === null) return 'none'; return typeof s === 'string' && s.trim() === 'ok'; }`;
-    const parents = [{ id: 'm@1.1.0', code: trims }, { id: 'm@1.0.1', code: nullSafe }];
+    const parents = [{ id: 'm@1.1.0', code: trims, language: 'javascript' as const }, { id: 'm@1.0.1', code: nullSafe, language: 'javascript' as const }];
     const inputs = corpusOf(['ok', ' ok ', null, 'no']);
-    expect(runDifferential(sandbox, subject({ id: 'm@2.0.0', code: merged, parents, mutationType: 'refactor', corpus: inputs })).report.verdict).toBe('same');
+    expect(runDifferential(sandbox, subject({ id: 'm@2.0.0', code: merged, parents, mutationType: 'refactor', corpus: inputs, language: 'javascript' as const })).report.verdict).toBe('same');
     const wrong = `function run(s) { return s === null ? 'nothing' : typeof s === 'string' && s.trim() === 'ok'; }`;
-    const { report } = runDifferential(sandbox, subject({ id: 'm@2.0.0', code: wrong, parents, mutationType: 'refactor', corpus: inputs }));
+    const { report } = runDifferential(sandbox, subject({ id: 'm@2.0.0', code: wrong, parents, mutationType: 'refactor', corpus: inputs, language: 'javascript' as const }));
     expect(report.verdict).toBe('refused');
     expect(report.differences).toEqual([
       expect.objectContaining({ input: null, output: { output: 'nothing', error: null }, parents: [{ id: 'm@1.1.0', output: { output: false, error: null } }, { id: 'm@1.0.1', output: { output: 'none', error: null } }] }),
@@ -151,9 +151,9 @@ function run(input) { if (input === null || input === undefined) return false; r
   it('applies the sandbox limits: a parent that times out leaves the input unjudged; a version that times out differs', () => {
     const slow = `function run(n) { if (n === 1) { while (true) {} } return n; }`;
     const fast = `function run(n) { return n; }`;
-    const a = runDifferential(sandbox, subject({ id: 'x', code: fast, parents: [{ id: 'p', code: slow }], mutationType: 'refactor', corpus: corpusOf([0, 1, 2]) }));
+    const a = runDifferential(sandbox, subject({ id: 'x', code: fast, parents: [{ id: 'p', code: slow, language: 'javascript' as const }], mutationType: 'refactor', corpus: corpusOf([0, 1, 2]) }));
     expect(a.report).toMatchObject({ verdict: 'same', inputs: 2, unjudged: 1 });
-    const b = runDifferential(sandbox, subject({ id: 'x', code: slow, parents: [{ id: 'p', code: fast }], mutationType: 'refactor', corpus: corpusOf([1]) }));
+    const b = runDifferential(sandbox, subject({ id: 'x', code: slow, parents: [{ id: 'p', code: fast, language: 'javascript' as const }], mutationType: 'refactor', corpus: corpusOf([1]) }));
     expect(b.report.verdict).toBe('refused');
     expect(b.report.differences[0]).toMatchObject({ input: 1, output: { error: 'timeout' }, parents: [{ output: { output: 1, error: null } }] });
   });

@@ -6,6 +6,7 @@ import { configSkips, judgeVersion } from '../../src/judge/judge.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
 
 const sandbox = new Sandbox(defaultConfig().sandbox);
+const js = (code: string) => ({ code, language: 'javascript' as const });
 afterAll(() => sandbox.close());
 
 const REGEX = "function run(x) { return typeof x === 'string' && /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$/.test(x); }";
@@ -25,22 +26,22 @@ describe('test runner and detectors', () => {
   });
 
   it('reports only critical test failures as a health failure', () => {
-    const results = runSuite(sandbox, 'at', AT_CHECK, suite);
+    const results = runSuite(sandbox, 'at', js(AT_CHECK), suite);
     expect(results.map((r) => r.passed)).toEqual([true, false, false]);
     const failure = detectTestFailures(results);
     expect(failure).toMatchObject({ failureType: 'test_failure', severity: 'critical', testCaseFailed: 'rejects a double at', detectionMethod: 'test' });
     expect(failure!.description).toMatch(/1 critical test\(s\) failed \(and 1 non-critical\)/);
-    expect(detectTestFailures(runSuite(sandbox, 'at', AT_CHECK, [suite[0]!, suite[2]!]))).toBeNull();
+    expect(detectTestFailures(runSuite(sandbox, 'at', js(AT_CHECK), [suite[0]!, suite[2]!]))).toBeNull();
   });
 
   it('records a thrown error as a failed test with its message', () => {
-    const [r] = runSuite(sandbox, 'boom', "function run(x) { throw new RangeError('nope'); }", [suite[0]!]);
+    const [r] = runSuite(sandbox, 'boom', js("function run(x) { throw new RangeError('nope'); }"), [suite[0]!]);
     expect(r).toMatchObject({ passed: false, error: { kind: 'RangeError', message: 'RangeError: nope' } });
   });
 
   it('finds regressions: tests the parent passes and the child fails', () => {
-    const parent = runSuite(sandbox, 'regex', REGEX, suite);
-    const child = runSuite(sandbox, 'at', AT_CHECK, suite);
+    const parent = runSuite(sandbox, 'regex', js(REGEX), suite);
+    const child = runSuite(sandbox, 'at', js(AT_CHECK), suite);
     const regression = detectRegression(parent, child, 'v@1.0.0');
     expect(regression).toMatchObject({ failureType: 'regression', severity: 'critical', detectionMethod: 'regression_test' });
     expect(regression!.description).toMatch(/broke 2 test\(s\) that v@1\.0\.0 passes/);
@@ -51,7 +52,7 @@ describe('test runner and detectors', () => {
     const config = defaultConfig();
     const evil = "function run(x) { return eval('1') === 1 && typeof x === 'string'; }";
     const judge = (code: string, tests: typeof suite) =>
-      judgeVersion(sandbox, { id: 'v@2.0.0', code, suite: tests, rules: [], baseline: null, replayInputs: [] }, configSkips(config));
+      judgeVersion(sandbox, { id: 'v@2.0.0', code, language: 'javascript', suite: tests, rules: [], baseline: null, replayInputs: [] }, configSkips(config));
     const report = judge(evil, []);
     expect(report.passed).toBe(false);
     expect(report.failures.map((f) => f.failureType)).toEqual(['security_vulnerability']);

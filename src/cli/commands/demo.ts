@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import type { DiseConfig } from '../../config/schema.js';
 import { emailLineage, DEMO_TRAFFIC } from '../../demo/email-lineage.js';
+import { pythonEmailLineage } from '../../demo/python-lineages.js';
 import { registrationValidator } from '../../judge/registration.js';
 import { createPrismaClient } from '../../infra/database.js';
 import { readLiveDevState } from '../../infra/dev-state.js';
@@ -9,10 +10,11 @@ import { startDevStack, type DevStack } from '../dev-stack.js';
 import { stateDir } from '../../infra/paths.js';
 import { connectionOptions, type TemporalSettings } from '../../infra/temporal-connection.js';
 import { installTemporalRuntime } from '../../infra/temporal-runtime.js';
-import { LineageStore } from '../../lineage/store.js';
+import { LineageStore, type RegisterVersionInput } from '../../lineage/store.js';
 import { llmSettingsFrom } from '../../llm/client.js';
 import { TemporalMonitorSignaler } from '../../runtime/monitor-signaler.js';
 import { ToolRuntime } from '../../runtime/tool-runtime.js';
+import { warmPython } from '../../sandbox/python.js';
 import { Sandbox } from '../../sandbox/sandbox.js';
 import { DEFAULT_NAMESPACE, healWorkflowId } from '../../shared/constants.js';
 import type { HealProgress } from '../../shared/heal-types.js';
@@ -69,25 +71,104 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
   const connection = await Connection.connect(connectionOptions(temporal));
   const client = new Client({ connection, namespace: temporal.namespace });
   const sandbox = new Sandbox(config.sandbox);
-  let runtime: ToolRuntime | undefined;
   try {
-    let name = 'email_validator';
-    for (let n = 2; await store.graph.versionCount(name); n++) name = `email_validator_${n}`;
-    const refused = `${name}@2.2.0`;
-    const broken = `${name}@2.3.0`;
+    const js = await story({ lineage: emailLineage, base: 'email_validator', act: 2, store, sandbox, config, client, connection, temporal, ui, databaseUrl, say, title, out, color });
+    const { name, broken, result, handle } = js;
 
-    title('2. The lineage, each version checked beside its parent(s) at registration');
-    const registered = await store.registerMany(emailLineage(name), { validate: registrationValidator({ store, sandbox, config }) });
-    for (const r of registered) {
-      say(`registered ${r.id} (${r.relationship ?? 'root'}${r.parents.length ? ` of ${r.parents.join(' + ')}` : ''}) — ${r.health}`);
-      if (r.differential && r.differential.verdict !== 'same') for (const line of renderDifferential(r.differential, { indent: '         ', color })) out.info(line);
+    title(`6. dise lineage ${broken}`);
+    const show = { info: out.info, result: out.info };
+    await lineage(broken, { json: false, format: 'text' }, { ...config, database: { url: databaseUrl } }, show);
+    title(`7. dise lineage ${name} --format mermaid`);
+    await lineage(broken, { json: false, format: 'mermaid' }, { ...config, database: { url: databaseUrl } }, show);
+    title('8. dise rules');
+    await rules({ json: false }, { ...config, database: { url: databaseUrl } }, show);
+    title('9. dise health');
+    await health({ json: false }, { ...config, database: { url: databaseUrl }, temporal: { ...config.temporal, address: temporal.address, namespace: temporal.namespace } }, show);
+
+    title('10. The same story, with the tool written in Python');
+    say('loading the Python interpreter (CPython on WebAssembly, once per process)…');
+    await warmPython();
+    const py = await story({ lineage: pythonEmailLineage, base: 'email_validator_py', act: 10, store, sandbox, config, client, connection, temporal, ui, databaseUrl, say, title, out, color, brief: true });
+
+    out.info('');
+    say(`done: ${result.status === 'healed' ? paint(`healed — callers of ${name} are on ${result.newVersionId}`, 'green', color) : paint(`heal ended ${result.status}`, 'red', color)}`);
+    if (ui) say(`inspect the heal in the Temporal UI: ${ui}/namespaces/${temporal.namespace}/workflows/${encodeURIComponent(handle.workflowId)}`);
+    say(`and in Python: ${py.result.status === 'healed' ? paint(`healed — callers of ${py.name} are on ${py.result.newVersionId}`, 'green', color) : paint(`heal ended ${py.result.status}`, 'red', color)}`);
+    out.result(
+      JSON.stringify({
+        tool: name,
+        broken,
+        healed: result.newVersionId,
+        status: result.status,
+        ui,
+        python: { tool: py.name, broken: py.broken, healed: py.result.newVersionId, status: py.result.status },
+      }),
+    );
+    if (stack && ui && process.stdin.isTTY) {
+      // The UI lives as long as the stack: keep it up for the person at the terminal.
+      say('the stack stays up so the Temporal UI can be explored; press Ctrl-C to stop it');
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
     }
-    say(`${refused} "Optimize for speed" promised the same behaviour and did not keep it: stored FAILED, never routed`);
-    await store.setRoute(broken, 'newest passing version (demo)');
-    say(`callers of ${name} are routed to ${broken}: "Accept internationalized addresses" — a feature_add, so its differences were listed, not refused`);
+    return result.status === 'healed' && py.result.status === 'healed' ? EXIT.ok : EXIT.failed;
+  } finally {
+    sandbox.close();
+    await connection.close();
+    await prisma.$disconnect();
+    if (stack) {
+      say('stopping the embedded stack (its data stays in .dise/)');
+      await stack.stop();
+    }
+  }
+}
 
-    title('3. Traffic through the runtime guard');
-    runtime = await ToolRuntime.create({ databaseUrl, config, signaler: new TemporalMonitorSignaler(client), log: (l) => say(l) });
+interface StoryContext {
+  lineage: (name: string) => RegisterVersionInput[];
+  /** The tool's name; a later run of the demo adds _2, _3… */
+  base: string;
+  /** The number of the story's first act (its acts are numbered on from there). */
+  act: number;
+  /** Fewer lines: the second telling of the story. */
+  brief?: boolean;
+  store: LineageStore;
+  sandbox: Sandbox;
+  config: DiseConfig;
+  client: Client;
+  connection: Connection;
+  temporal: TemporalSettings;
+  ui: string | null;
+  databaseUrl: string;
+  say: (text: string) => void;
+  title: (text: string) => void;
+  out: Output;
+  color: boolean;
+}
+
+/**
+ * The email-validator story on one lineage: registration (each version judged beside its parents),
+ * traffic through the runtime guard with callers reporting wrong answers, the heal the monitor
+ * starts, and the answers after it.
+ */
+async function story(s: StoryContext): Promise<{ name: string; broken: string; result: HealProgress; handle: WorkflowHandle<typeof selfHealWorkflow> }> {
+  const { store, sandbox, config, client, connection, temporal, ui, databaseUrl, say, title, out, color } = s;
+  const heading = (n: number, text: string) => title(s.brief ? `${s.act}.${n} ${text}` : `${s.act + n - 1}. ${text}`);
+  let name = s.base;
+  for (let n = 2; await store.graph.versionCount(name); n++) name = `${s.base}_${n}`;
+  const refused = `${name}@2.2.0`;
+  const broken = `${name}@2.3.0`;
+
+  heading(1, 'The lineage, each version checked beside its parent(s) at registration');
+  const registered = await store.registerMany(s.lineage(name), { validate: registrationValidator({ store, sandbox, config }) });
+  for (const r of registered) {
+    say(`registered ${r.id} (${r.language === 'python' ? 'python, ' : ''}${r.relationship ?? 'root'}${r.parents.length ? ` of ${r.parents.join(' + ')}` : ''}) — ${r.health}`);
+    if (r.differential && r.differential.verdict !== 'same') for (const line of renderDifferential(r.differential, { indent: '         ', color }).slice(0, s.brief ? 2 : undefined)) out.info(line);
+  }
+  say(`${refused} "Optimize for speed" promised the same behaviour and did not keep it: stored FAILED, never routed`);
+  await store.setRoute(broken, 'newest passing version (demo)');
+  say(`callers of ${name} are routed to ${broken}: "Accept internationalized addresses" — a feature_add, so its differences were listed, not refused`);
+
+  heading(2, 'Traffic through the runtime guard');
+  const runtime = await ToolRuntime.create({ databaseUrl, config, signaler: new TemporalMonitorSignaler(client), log: (l) => say(l) });
+  try {
     let wrong = 0;
     for (const t of DEMO_TRAFFIC) {
       const { output, versionId } = await runtime.callDetailed(name, t.input);
@@ -103,7 +184,7 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
     const servedByRefused = (await store.getLineage(refused)).executionCount;
     say(`${wrong} wrong answers reported by callers, all from ${broken}; ${servedByRefused} calls reached ${refused}`);
 
-    title('4. Self-healing');
+    heading(3, 'Self-healing');
     const handle = client.workflow.getHandle<typeof selfHealWorkflow>(healWorkflowId(broken));
     for (let i = 0; i < 300; i++) {
       if (await handle.describe().then(() => true, () => false)) break;
@@ -112,9 +193,9 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
     say(`the monitor started ${handle.workflowId}${ui ? ` — ${ui}/namespaces/${temporal.namespace}/workflows/${encodeURIComponent(handle.workflowId)}` : ''}`);
     const result: HealProgress = await followHeal({ client, connection, settings: temporal, close: async () => undefined }, handle, { info: (l) => say(l), result: (t) => out.result(t) }, false);
     out.info('');
-    out.info(renderHeal(result));
+    if (!s.brief) out.info(renderHeal(result));
 
-    title('5. After the heal');
+    heading(4, 'After the heal');
     let right = 0;
     for (const t of DEMO_TRAFFIC) {
       const { output, versionId } = await runtime.callDetailed(name, t.input);
@@ -124,37 +205,8 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
     say(`${right}/${DEMO_TRAFFIC.length} answers right, from ${result.newVersionId ?? '?'}`);
     const minted = await store.tests.mintedCount(name);
     say(`${minted} failing inputs minted into regression tests; no descendant can repeat them`);
-    await runtime.close();
-    runtime = undefined;
-
-    title(`6. dise lineage ${broken}`);
-    const show = { info: out.info, result: out.info };
-    await lineage(broken, { json: false, format: 'text' }, { ...config, database: { url: databaseUrl } }, show);
-    title(`7. dise lineage ${name} --format mermaid`);
-    await lineage(broken, { json: false, format: 'mermaid' }, { ...config, database: { url: databaseUrl } }, show);
-    title('8. dise rules');
-    await rules({ json: false }, { ...config, database: { url: databaseUrl } }, show);
-    title('9. dise health');
-    await health({ json: false }, { ...config, database: { url: databaseUrl }, temporal: { ...config.temporal, address: temporal.address, namespace: temporal.namespace } }, show);
-
-    out.info('');
-    say(`done: ${result.status === 'healed' ? paint(`healed — callers of ${name} are on ${result.newVersionId}`, 'green', color) : paint(`heal ended ${result.status}`, 'red', color)}`);
-    if (ui) say(`inspect the heal in the Temporal UI: ${ui}/namespaces/${temporal.namespace}/workflows/${encodeURIComponent(handle.workflowId)}`);
-    out.result(JSON.stringify({ tool: name, broken, healed: result.newVersionId, status: result.status, ui }));
-    if (stack && ui && process.stdin.isTTY) {
-      // The UI lives as long as the stack: keep it up for the person at the terminal.
-      say('the stack stays up so the Temporal UI can be explored; press Ctrl-C to stop it');
-      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
-    }
-    return result.status === 'healed' ? EXIT.ok : EXIT.failed;
+    return { name, broken, result, handle };
   } finally {
-    await runtime?.close();
-    sandbox.close();
-    await connection.close();
-    await prisma.$disconnect();
-    if (stack) {
-      say('stopping the embedded stack (its data stays in .dise/)');
-      await stack.stop();
-    }
+    await runtime.close();
   }
 }

@@ -1,6 +1,8 @@
 import type { DiseConfig } from '../../config/schema.js';
 import { registrationValidator } from '../../judge/registration.js';
 import { readManifestFile } from '../../lineage/manifest.js';
+import { normalizeVersionId } from '../../lineage/ids.js';
+import { warmPython } from '../../sandbox/python.js';
 import { Sandbox } from '../../sandbox/sandbox.js';
 import type { RegisterVersionInput, RegisteredVersion } from '../../lineage/store.js';
 import { compareSemver, parseVersionId } from '../../shared/ids.js';
@@ -33,6 +35,14 @@ export async function toolAdd(files: string[], options: ToolAddOptions, config: 
   for (const file of files) for (const input of readManifestFile(file)) inputs.push({ file, input });
 
   return withDatabase(out, async ({ store }) => {
+    // Python code is parsed and run by the sandbox's interpreter: load it once, up front (a child
+    // without a language field is in its first parent's).
+    const firstParents = inputs.flatMap((i) => (!i.input.language && i.input.parents?.length ? [normalizeVersionId(i.input.parents[0]!, 'parents[0]').id] : []));
+    const parentSources = await store.graph.codes(firstParents);
+    if (inputs.some((i) => i.input.language === 'python') || [...parentSources.values()].some((s) => s.language === 'python')) {
+      out.info('loading the Python interpreter (once per process)');
+      await warmPython();
+    }
     const sandbox = new Sandbox(config.sandbox);
     let registered: RegisteredVersion[];
     try {
@@ -95,7 +105,7 @@ export async function toolAdd(files: string[], options: ToolAddOptions, config: 
       out.result(JSON.stringify(result, null, 2));
     } else {
       for (const r of result.registered) {
-        out.result(`${r.id} ${r.health}${r.routed ? ' (routed)' : ''}${r.canary ? ` (in shadow beside ${r.canary.stableId}; dise canary status ${r.id})` : ''}`);
+        out.result(`${r.id} ${r.health}${r.language === 'python' ? ' (python)' : ''}${r.routed ? ' (routed)' : ''}${r.canary ? ` (in shadow beside ${r.canary.stableId}; dise canary status ${r.id})` : ''}`);
         for (const f of r.failures ?? []) out.info(`  ${r.id}: [${f.severity}] ${f.failureType}: ${f.description}`);
         // The verdict goes to stdout with the version: the three smallest differing inputs and both answers.
         if (r.differential) for (const line of renderDifferential(r.differential).slice(0, r.differential.verdict === 'same' ? 1 : undefined)) out.result(line);

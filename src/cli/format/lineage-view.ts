@@ -39,7 +39,7 @@ export function renderLineage(l: ToolLineage, extras: LineageViewExtras): string
   lines.push(`Status: ${status}${why}`);
   if (l.prunedAt) lines.push(`Pruned: ${stamp(l.prunedAt)}`);
   if (l.description) lines.push(`Description: ${l.description}`);
-  lines.push(`Generation: ${l.generation}   Executions: ${l.executionCount}   Success rate: ${(l.successRate * 100).toFixed(1)}%`);
+  lines.push(`Language: ${l.language}   Generation: ${l.generation}   Executions: ${l.executionCount}   Success rate: ${(l.successRate * 100).toFixed(1)}%`);
   if (l.canary) {
     const c = l.canary;
     const progress = `mirrored ${c.mirrored}${c.minCalls ? `/${c.minCalls}` : ''}, agreement ${c.agreement === null ? '-' : `${(c.agreement * 100).toFixed(1)}%`}, verdict ${c.verdict ?? 'not judged yet'}`;

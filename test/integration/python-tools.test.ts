@@ -1,0 +1,154 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import { startHeal } from '../../src/client/start-heal.js';
+import { defaultConfig } from '../../src/config/schema.js';
+import { checkRuleGates } from '../../src/detection/static-analysis.js';
+import { pythonEmailLineage, pythonSlugLineage, PY_SLUG_V11, PY_SLUG_V12 } from '../../src/demo/python-lineages.js';
+import { registrationValidator } from '../../src/judge/registration.js';
+import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
+import { warmPython } from '../../src/sandbox/python.js';
+import { Sandbox } from '../../src/sandbox/sandbox.js';
+import type { HealFailureInput } from '../../src/shared/heal-types.js';
+import { useHealStack } from '../support/heal-stack.js';
+import { captureOutput } from '../support/output.js';
+
+// Python tools through the whole system: registration (parse, static analysis, the differential
+// check), the runtime, a report, the heal (bisect, offline analysis over Python's tokens, the revert
+// merge on Python source) and the healed route. Tool names are unique on the shared Temporal server.
+
+const h = useHealStack('python-tools');
+const config = defaultConfig();
+
+async function report(versionId: string, wrong: { input: unknown; observed: unknown; expected: unknown }[]) {
+  const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
+  for (const w of wrong) await runtime.report(versionId, w as never);
+  await runtime.close();
+}
+
+async function heal(versionId: string, failure: HealFailureInput) {
+  const { handle } = await startHeal(h.temporal.client, { versionId, trigger: 'report', failure }, { taskQueue: h.taskQueue });
+  return handle.result();
+}
+
+async function lineageText(id: string): Promise<string> {
+  const out = captureOutput();
+  process.env.DATABASE_URL = h.db.url;
+  try {
+    expect(await runCli(['lineage', id], out)).toBe(0);
+  } finally {
+    delete process.env.DATABASE_URL;
+  }
+  return out.stdout.join('\n');
+}
+
+describe('the email-validator story in Python, offline', () => {
+  it('refuses the speed optimization at registration, heals the feature_add callers catch, and the healed route answers right', async () => {
+    await warmPython();
+    const name = 'py_mail';
+    const sandbox = new Sandbox(config.sandbox);
+    const registered = await h.store.registerMany(pythonEmailLineage(name), { validate: registrationValidator({ store: h.store, sandbox, config }) });
+    sandbox.close();
+
+    // Registration: every child kept the root's language; the optimization was refused beside its parent.
+    expect(registered.map((r) => [r.id, r.language, r.health])).toEqual([
+      [`${name}@1.0.0`, 'python', 'healthy'],
+      [`${name}@1.1.0`, 'python', 'healthy'],
+      [`${name}@1.0.1`, 'python', 'healthy'],
+      [`${name}@2.0.0`, 'python', 'healthy'],
+      [`${name}@2.1.0`, 'python', 'healthy'],
+      [`${name}@2.2.0`, 'python', 'failed'],
+      [`${name}@2.3.0`, 'python', 'healthy'],
+    ]);
+    const refused = registered.find((r) => r.id === `${name}@2.2.0`)!;
+    expect(refused.differential).toMatchObject({ verdict: 'refused', judgedAs: 'optimization' });
+    expect(refused.differential!.differences.length).toBeGreaterThan(0);
+    const allowed = registered.find((r) => r.id === `${name}@2.3.0`)!;
+    expect(allowed.differential).toMatchObject({ verdict: 'listed' });
+
+    // Callers on 2.3.0 get wrong answers and report them.
+    await h.store.setRoute(`${name}@2.3.0`, 'newest passing version');
+    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
+    const wrong = [];
+    for (const input of ['user@@domain.com', 'first@@company.org', 'dev@@sub.domain.io']) {
+      const { output, versionId } = await runtime.callDetailed(name, input);
+      expect({ output, versionId }).toEqual({ output: true, versionId: `${name}@2.3.0` });
+      wrong.push({ input, observed: output, expected: false });
+    }
+    expect(await runtime.call(name, 'user@example.com')).toBe(true);
+    await runtime.close();
+    await report(`${name}@2.3.0`, wrong);
+
+    const result = await heal(`${name}@2.3.0`, { failureType: 'wrong_output', description: "Accepted 'user@@domain.com'", severity: 'high', detectionMethod: 'report' });
+    expect(result).toMatchObject({ status: 'healed', newVersionId: `${name}@2.3.1` });
+    expect(result.analysis).toMatchObject({ verdict: 'mutation', culpritId: `${name}@2.3.0`, lastGoodId: `${name}@2.1.0`, source: 'offline', reproduced: true });
+
+    // The rule was learned from Python's tokens: it matches the culprit and not the healed code.
+    const culprit = await h.store.getLineage(`${name}@2.3.0`);
+    expect(culprit.health).toBe('pruned');
+    const rule = culprit.avoidanceRules[0]!;
+    expect(rule.patternKind).toBe('tokens');
+    const gate = { ruleId: rule.ruleId, description: rule.description, patternToAvoid: rule.patternToAvoid, patternKind: rule.patternKind };
+    expect(checkRuleGates(culprit.code, [gate], 'python')).toHaveLength(1);
+    const healed = await h.store.getLineage(`${name}@2.3.1`);
+    expect(healed).toMatchObject({ language: 'python', health: 'regenerated' });
+    expect(checkRuleGates(healed.code, [gate], 'python')).toEqual([]);
+    // A rename and a reformat of the culprit's change do not slip past the rule.
+    const renamed = culprit.code.replace(/EMAIL/g, 'PATTERN').replace('re.compile(', 're.compile(  ');
+    expect(checkRuleGates(renamed, [gate], 'python')).toHaveLength(1);
+
+    // The healed route answers right.
+    const after = await ToolRuntime.create({ databaseUrl: h.db.url });
+    expect(await after.callDetailed(name, 'user@@domain.com')).toMatchObject({ output: false, versionId: `${name}@2.3.1` });
+    expect(await after.call(name, 'user@example.com')).toBe(true);
+    await after.close();
+
+    expect(await lineageText(`${name}@2.3.1`)).toMatch(/Language: python/);
+  });
+});
+
+describe('a revert heal on Python source', () => {
+  it('undoes the culprit and keeps the later feature: digits come back, long titles stay capped', async () => {
+    await warmPython();
+    const name = 'py_slug';
+    await h.store.registerMany(pythonSlugLineage(name));
+    await h.store.setRoute(`${name}@1.3.0`, 'newest');
+    await report(`${name}@1.3.0`, [{ input: 'Top 10 Tips', observed: 'top-tips', expected: 'top-10-tips' }]);
+    const result = await heal(`${name}@1.3.0`, { failureType: 'wrong_output', description: 'digits are dropped', severity: 'critical', detectionMethod: 'report' });
+
+    expect(result).toMatchObject({ status: 'healed', strategy: 'revert', newVersionId: `${name}@1.3.1`, features: { kept: 1, total: 1, lost: [] } });
+    expect(result.analysis).toMatchObject({ culpritId: `${name}@1.2.0`, culpritParentId: `${name}@1.1.0`, reproduced: true });
+    const healed = await h.store.getLineage(`${name}@1.3.1`);
+    expect(healed.language).toBe('python');
+    // The culprit's line is undone, the feature's line kept.
+    expect(healed.code).toContain(PY_SLUG_V11.split('\n')[3]);
+    expect(healed.code).not.toContain(PY_SLUG_V12.split('\n')[3]);
+    expect(healed.code).toContain('return slug[:40].rstrip("-")');
+
+    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
+    expect(await runtime.callDetailed(name, 'Top 10 Tips')).toMatchObject({ output: 'top-10-tips', versionId: `${name}@1.3.1` });
+    expect(await runtime.call(name, 'A very long title that goes on and on about slugs and more slugs')).toBe('a-very-long-title-that-goes-on-and-on-ab');
+    await runtime.close();
+  });
+});
+
+describe('registration of Python code', () => {
+  it('refuses code that does not parse, naming line and column, and stores nothing', async () => {
+    await warmPython();
+    await expect(h.store.registerMany([{ name: 'py_bad', version: '1.0.0', language: 'python', code: 'def run(input)\n    return 1\n' }])).rejects.toThrow(
+      /code: Python tool code does not parse at line 1, column \d+/,
+    );
+    await expect(h.store.registerMany([{ name: 'py_bad', version: '1.0.0', language: 'python', code: 'def other(input):\n    return 1\n' }])).rejects.toThrow(/must define a top-level `def run\(input\)`/);
+    expect(await h.store.graph.versionCount('py_bad')).toBe(0);
+  });
+
+  it('stores a version importing os FAILED with a critical static finding, and never routes it', async () => {
+    await warmPython();
+    const sandbox = new Sandbox(config.sandbox);
+    const [r] = await h.store.registerMany([{ name: 'py_os', version: '1.0.0', language: 'python', code: 'import os\n\ndef run(input):\n    return os.getcwd()\n' }], {
+      validate: registrationValidator({ store: h.store, sandbox, config }),
+    });
+    sandbox.close();
+    expect(r!.health).toBe('failed');
+    expect(r!.failures).toEqual(expect.arrayContaining([expect.objectContaining({ failureType: 'security_vulnerability', severity: 'critical', description: expect.stringMatching(/import of the host module `os`/) })]));
+  });
+});

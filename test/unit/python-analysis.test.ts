@@ -1,0 +1,115 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { checkRuleGates, detectSecurityIssues } from '../../src/detection/static-analysis.js';
+import { codePieces, normalizedTokens } from '../../src/detection/tokens.js';
+import { PY_SLUG_V11, PY_SLUG_V12, PY_SLUG_V13 } from '../../src/demo/python-lineages.js';
+import { analyzeOffline } from '../../src/healing/offline-analysis.js';
+import { revertChange } from '../../src/healing/revert.js';
+import { checkToolCode } from '../../src/lineage/tool-code.js';
+import { warmPython } from '../../src/sandbox/python.js';
+
+// The analyses over Python code: Python's own ast and tokenize modules, run inside the sandbox's
+// interpreter, feed the static checks, the rule gates, the offline analysis and the revert merge.
+
+beforeAll(async () => {
+  await warmPython();
+}, 120_000);
+
+describe('Python tokens', () => {
+  it('splits code into pieces that join back exactly, comments and indentation kept', () => {
+    const code = 'import re\n\n# a comment\ndef run(s):\n    return re.sub(r"[^a-z]+", "-", s)  # tail\n';
+    const pieces = codePieces(code, 'python');
+    expect(pieces).not.toBeNull();
+    expect(pieces!.join('')).toBe(code);
+    expect(pieces).toContain('r"[^a-z]+"');
+  });
+
+  it('normalises names a version chose, so a rename or a reformat reads the same', () => {
+    const a = normalizedTokens('def run(s):\n    return s.split("@")[0]\n', 'python')!;
+    const b = normalizedTokens('def run(address):\n    return address.split( "@" )[0]  # renamed\n', 'python')!;
+    expect(a.text).toBe(b.text);
+    expect(a.text).toContain('. split ( "@" )');
+    expect(a.tokens[0]).toBe('def');
+  });
+});
+
+describe('Python static analysis', () => {
+  const finding = (code: string) => detectSecurityIssues(code, 'python');
+
+  it.each([
+    ['eval', 'def run(x):\n    return eval(x)\n', /`eval` runs code given as text/],
+    ['exec', 'def run(x):\n    exec(x)\n    return 1\n', /`exec` runs code given as text/],
+    ['__import__', 'def run(x):\n    return __import__("os").getcwd()\n', /`__import__` runs code/],
+    ['import os', 'import os\n\ndef run(x):\n    return 1\n', /host module `os`/],
+    ['from subprocess import run', 'from subprocess import run as r\n\ndef run(x):\n    return 1\n', /host module `subprocess`/],
+    ['import socket', 'def run(x):\n    import socket\n    return 1\n', /host module `socket`/],
+    ['import ctypes', 'import ctypes\ndef run(x):\n    return 1\n', /host module `ctypes`/],
+    ['import js', 'import js\ndef run(x):\n    return 1\n', /host module `js`/],
+    ['open', 'def run(x):\n    return open("/etc/passwd").read()\n', /builtin `open`/],
+    ['a dunder escape', 'def run(x):\n    return ().__class__.__bases__[0].__subclasses__()\n', /dunder attribute `.__class__`/],
+  ])('finds %s, critical', (_name, code, message) => {
+    const { failure, findings } = finding(code);
+    expect(failure).toMatchObject({ failureType: 'security_vulnerability', severity: 'critical' });
+    expect(findings.map((f) => f.message).join('\n')).toMatch(message);
+  });
+
+  it('passes plain code using pure modules', () => {
+    expect(finding('import re, json, math\n\ndef run(x):\n    return len(re.findall(r"\\w+", json.dumps(x))) + math.floor(1.5)\n')).toEqual({ failure: null, findings: [] });
+  });
+
+  it('names the line and column of code that does not parse', () => {
+    const { failure, findings } = finding('def run(x)\n    return 1\n');
+    expect(failure).toMatchObject({ failureType: 'static_analysis' });
+    expect(findings[0]).toMatchObject({ check: 'parse_error', line: 1 });
+    expect(() => checkToolCode('def run(x)\n    return 1\n', 'python')).toThrow(/does not parse at line 1/);
+  });
+});
+
+describe('rule gates over Python', () => {
+  it('applies a token rule over Python code, and leaves JavaScript selectors to JavaScript', () => {
+    const rules = [
+      { ruleId: 'r1', description: 'no split on @', patternToAvoid: '\\. split \\( "@" \\)', patternKind: 'tokens' },
+      { ruleId: 'r2', description: 'a JavaScript selector', patternToAvoid: 'CallExpression[callee.property.name="split"]', patternKind: 'ast' },
+    ];
+    const violations = checkRuleGates('def run(s):\n    return len(s.split("@")) == 2\n', rules, 'python');
+    expect(violations.map((v) => [v.ruleId, v.line])).toEqual([['r1', 2]]);
+  });
+});
+
+describe('offline analysis of a Python change', () => {
+  it('learns a token rule from the changed regex that matches the culprit, not the good code', () => {
+    const good = 'import re\n\nEMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9.-]+\\.[a-z]{2,}", re.IGNORECASE)\n\ndef run(input):\n    return EMAIL.fullmatch(str(input)) is not None\n';
+    const bad = 'import re\n\nEMAIL = re.compile(r"[^\\s@]+@\\S+\\.\\S{2,}")\n\ndef run(input):\n    return EMAIL.fullmatch(str(input)) is not None\n';
+    const analysis = analyzeOffline({ goodCode: good, badCode: bad, language: 'python', goodId: 'm@2.1.0', badId: 'm@2.3.0', mutation: 'Accept internationalized addresses', failure: 'accepts user@@domain.com', reproduced: true });
+    expect(analysis.patternKind).toBe('tokens');
+    const gate = [{ ruleId: 'r', description: '', patternToAvoid: analysis.problematicPattern, patternKind: 'tokens' }];
+    expect(checkRuleGates(bad, gate, 'python')).toHaveLength(1);
+    expect(checkRuleGates(good, gate, 'python')).toEqual([]);
+    expect(analysis.reason).toMatch(/changed r"\[a-z0-9\._%\+-\]\+@/);
+  });
+
+  it('learns a rule from an added call that replaced what the good code did', () => {
+    const good = 'import re\n\ndef run(s):\n    return re.fullmatch(r"[^@]+@[^@]+", s) is not None\n';
+    const bad = 'def run(s):\n    return len(s.split("@")) >= 2\n';
+    const analysis = analyzeOffline({ goodCode: good, badCode: bad, language: 'python', goodId: 'v@1', badId: 'v@2', mutation: null, failure: 'accepts a@@b', reproduced: true });
+    expect(analysis.patternKind).toBe('tokens');
+    expect(checkRuleGates('def run(x):\n    parts = x.split("@")\n    return len(parts) == 2\n', [{ ruleId: 'r', description: '', patternToAvoid: analysis.problematicPattern, patternKind: 'tokens' }], 'python')).toHaveLength(1);
+  });
+});
+
+describe('the revert merge on Python source', () => {
+  it('undoes the culprit line and keeps the later feature line', () => {
+    const result = revertChange({ culpritCode: PY_SLUG_V12, failedCode: PY_SLUG_V13, parentCode: PY_SLUG_V11, language: 'python' });
+    expect(result).toMatchObject({ ok: true, granularity: 'line' });
+    const code = (result as { code: string }).code;
+    expect(code).toContain('[^a-z0-9]+');
+    expect(code).toContain('slug[:40].rstrip("-")');
+  });
+
+  it('separates two changes on one line by Python tokens', () => {
+    const parent = 'def run(s):\n    return s.strip().lower()\n';
+    const culprit = 'def run(s):\n    return s.lower()\n'; // drops strip()
+    const later = 'def run(s):\n    return s.lower()[:40]\n'; // adds a cap on the same line
+    const result = revertChange({ culpritCode: culprit, failedCode: later, parentCode: parent, language: 'python' });
+    expect(result).toEqual({ ok: true, code: 'def run(s):\n    return s.strip().lower()[:40]\n', granularity: 'token' });
+  });
+});
