@@ -1,3 +1,4 @@
+import type { ToolLanguage } from '../shared/language.js';
 import type pg from 'pg';
 import type { CanaryVerdict } from '../shared/canary-types.js';
 import type { DifferentialReport, Health, MutationType, ToolLineage } from '../shared/lineage-types.js';
@@ -21,19 +22,22 @@ export interface ToolListing {
   health: Health | null;
   knownWrong: string | null;
   alternativeId: string | null;
+  /** The languages the tool's versions are written in. */
+  languages: ToolLanguage[];
 }
 
 /** Every tool with its version count, routed version, that version's health and what the route says. */
 export const LIST_TOOLS_SQL = `
-  SELECT t.tool_name AS name, count(*)::int AS versions, r.version_id AS routed, rv.health_status AS health, r.known_wrong, r.alternative_id
+  SELECT t.tool_name AS name, count(*)::int AS versions, r.version_id AS routed, rv.health_status AS health, r.known_wrong, r.alternative_id,
+         array_agg(DISTINCT t.language ORDER BY t.language) AS languages
   FROM tool_lineage t
   LEFT JOIN routes r ON r.tool_name = t.tool_name
   LEFT JOIN tool_lineage rv ON rv.tool_id = r.version_id
   GROUP BY t.tool_name, r.version_id, rv.health_status, r.known_wrong, r.alternative_id
   ORDER BY t.tool_name`;
 
-export function toToolListing(r: { name: string; versions: number | bigint; routed: string | null; health: Health | null; known_wrong: string | null; alternative_id: string | null }): ToolListing {
-  return { name: r.name, versions: Number(r.versions), routedVersion: r.routed, health: r.health, knownWrong: r.known_wrong, alternativeId: r.alternative_id };
+export function toToolListing(r: { name: string; versions: number | bigint; routed: string | null; health: Health | null; known_wrong: string | null; alternative_id: string | null; languages: ToolLanguage[] }): ToolListing {
+  return { name: r.name, versions: Number(r.versions), routedVersion: r.routed, health: r.health, knownWrong: r.known_wrong, alternativeId: r.alternative_id, languages: r.languages };
 }
 
 export const quickReads = {

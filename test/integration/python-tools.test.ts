@@ -152,3 +152,27 @@ describe('registration of Python code', () => {
     expect(r!.failures).toEqual(expect.arrayContaining([expect.objectContaining({ failureType: 'security_vulnerability', severity: 'critical', description: expect.stringMatching(/import of the host module `os`/) })]));
   });
 });
+
+describe('dise tool add and dise call with a Python manifest', () => {
+  it('registers the example (the child inheriting python), routes it, and answers calls', async () => {
+    const { PACKAGE_ROOT } = await import('../../src/infra/paths.js');
+    const path = await import('node:path');
+    process.env.DATABASE_URL = h.db.url;
+    try {
+      const add = captureOutput();
+      expect(await runCli(['tool', 'add', path.join(PACKAGE_ROOT, 'examples/slugify-python.yaml')], add), add.stderr.join('\n')).toBe(0);
+      expect(add.stdout.filter((l) => l.startsWith('slugify_py@'))).toEqual(['slugify_py@1.0.0 healthy (python)', 'slugify_py@1.1.0 healthy (python) (routed)']);
+      const call = captureOutput();
+      expect(await runCli(['call', 'slugify_py', '"Top 10 Tips"', '--json'], call), call.stderr.join('\n')).toBe(0);
+      expect(JSON.parse(call.stdout.join('\n'))).toMatchObject({ output: 'top-10-tips', versionId: 'slugify_py@1.1.0' });
+      const json = captureOutput();
+      expect(await runCli(['lineage', 'slugify_py@1.1.0', '--json'], json)).toBe(0);
+      expect(JSON.parse(json.stdout.join('\n'))).toMatchObject({ language: 'python', parents: ['slugify_py@1.0.0'] });
+      const list = captureOutput();
+      expect(await runCli(['tool', 'list', '--json'], list)).toBe(0);
+      expect((JSON.parse(list.stdout.join('\n')) as { name: string; languages: string[] }[]).find((t) => t.name === 'slugify_py')).toMatchObject({ languages: ['python'] });
+    } finally {
+      delete process.env.DATABASE_URL;
+    }
+  });
+});
