@@ -10,14 +10,22 @@ import { warmPython } from '../../src/sandbox/python.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
 import type { HealFailureInput } from '../../src/shared/heal-types.js';
 import { useHealStack } from '../support/heal-stack.js';
+import { startCanary } from '../../src/client/start-canary.js';
+import { canaryWorkflowId } from '../../src/shared/constants.js';
 import { captureOutput } from '../support/output.js';
 
 // Python tools through the whole system: registration (parse, static analysis, the differential
 // check), the runtime, a report, the heal (bisect, offline analysis over Python's tokens, the revert
 // merge on Python source) and the healed route. Tool names are unique on the shared Temporal server.
 
-const h = useHealStack('python-tools');
-const config = defaultConfig();
+/** Canaries judged quickly: every call mirrored, 60 agreeing calls suffice, a check every second. */
+function fastCanaries() {
+  const c = defaultConfig();
+  c.deployment.canary = { ...c.deployment.canary, mirror_fraction: 1, min_calls: 60, check_interval_seconds: 1, max_duration_seconds: 300 };
+  return c;
+}
+const config = fastCanaries();
+const h = useHealStack('python-tools', { config });
 
 async function report(versionId: string, wrong: { input: unknown; observed: unknown; expected: unknown }[]) {
   const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
@@ -175,4 +183,57 @@ describe('dise tool add and dise call with a Python manifest', () => {
       delete process.env.DATABASE_URL;
     }
   });
+});
+
+describe('a Python candidate in shadow beside a JavaScript stable version', () => {
+  /**
+   * Calls `name` with 0, 1, 2… until the canary workflow ends. Every answer is right and comes from a
+   * version in `answering` (the stable one; a promoted candidate once its canary has ended).
+   */
+  async function shadowTraffic(name: string, answering: string[], ended: Promise<unknown>) {
+    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url, config });
+    let done = false;
+    void ended.finally(() => (done = true));
+    try {
+      for (let i = 0; !done; i++) {
+        const { output, versionId } = await runtime.callDetailed(name, i);
+        expect(output).toBe(i * i);
+        expect(answering).toContain(versionId);
+        if (i % 20 === 19) await runtime.flush();
+        if (i % 5 === 4) await new Promise((r) => setTimeout(r, 5));
+      }
+    } finally {
+      await runtime.close();
+    }
+  }
+
+  async function begin(name: string, candidate: string) {
+    await h.store.registerMany([
+      { name, version: '1.0.0', code: 'function run(x) { return x * x; }', description: 'square', category: 'math' },
+      { name, version: '1.1.0', parents: [`${name}@1.0.0`], language: 'python', code: candidate, description: 'square', category: 'math', mutation: { type: 'refactor', description: 'Rewrite in Python' } },
+    ]);
+    await h.store.setRoute(`${name}@1.0.0`, 'stable');
+    const id = `${name}@1.1.0`;
+    await h.store.canaries.begin({ candidateId: id, toolName: name, stableId: `${name}@1.0.0`, targetHealth: 'healthy', origin: 'registration', healId: null, workflowId: canaryWorkflowId(id), mirrorFraction: 1 });
+    return id;
+  }
+
+  it('promotes a faithful rewrite and refuses one that is wrong on 2% of inputs, with those inputs as evidence: the canary does not care about the language', async () => {
+    await warmPython();
+    const good = await begin('py_sq_good', 'def run(x):\n    return x ** 2\n');
+    const bad = await begin('py_sq_bad', 'def run(x):\n    if x % 50 == 7:\n        return -1\n    return x * x\n');
+    const goodRun = await startCanary(h.temporal.client, good, { taskQueue: h.taskQueue });
+    const badRun = await startCanary(h.temporal.client, bad, { taskQueue: h.taskQueue });
+    const goodEnd = goodRun.result();
+    const badEnd = badRun.result();
+    await Promise.all([shadowTraffic('py_sq_good', ['py_sq_good@1.0.0', good], goodEnd), shadowTraffic('py_sq_bad', ['py_sq_bad@1.0.0'], badEnd)]);
+    expect((await goodEnd).status).toBe('promoted');
+    expect((await badEnd).status).toBe('refused');
+    expect(await h.store.routing.routeOf('py_sq_good')).toBe(good);
+    const lineage = await h.store.getLineage(bad);
+    expect(lineage.health).toBe('pruned');
+    const evidence = (lineage.pruneEvidence as { canary: { disagreements: { input: number; stable: unknown; candidate: unknown }[] } }).canary;
+    expect(evidence.disagreements.length).toBeGreaterThan(0);
+    for (const d of evidence.disagreements) expect(d).toMatchObject({ stable: d.input * d.input, candidate: -1 });
+  }, 240_000);
 });
