@@ -50,6 +50,8 @@ DENIED_ATTRIBUTES = frozenset({
     '__import__', '__objclass__', '__wrapped__', 'mro', 'tb_frame', 'tb_next', 'f_globals', 'f_locals',
     'f_builtins', 'f_back', 'f_code', 'gi_frame', 'gi_code', 'cr_frame', 'cr_code', 'ag_frame', 'ag_code',
     'co_consts', 'func_globals',
+    # Modules that allowed modules hold as attributes (typing.sys, random._os, collections._sys…).
+    'sys', '_sys', 'os', '_os', 'modules', 'builtins', '_builtins', 'subprocess', 'importlib', '_imp', 'posix',
 })
 
 
@@ -141,18 +143,45 @@ def _snapshot_modules():
             module = _real_import(name, None, None, ('__name__',), 0)
         except _BaseException:
             continue
-        _snapshots[name] = (module, dict(module.__dict__))
+        # The module's namespace and the namespaces of the (Python-defined, hence patchable) classes
+        # it defines: json.JSONEncoder.encode = … must not reach the next tool either.
+        classes = []
+        for value in list(module.__dict__.values()):
+            if isinstance(value, type) and getattr(value, '__module__', '').split('.')[0] == name.split('.')[0]:
+                try:
+                    classes.append((value, dict(value.__dict__)))
+                except _BaseException:
+                    pass
+        _snapshots[name] = (module, dict(module.__dict__), classes)
 
 
 def _restore_modules():
     for root in _touched:
-        for name, (module, saved) in _snapshots.items():
+        for name, (module, saved, classes) in _snapshots.items():
             if name == root or name.startswith(root + '.'):
                 current = module.__dict__
                 if current != saved:
                     current.clear()
                     current.update(saved)
+                for cls, attrs in classes:
+                    now = cls.__dict__
+                    if now == attrs:
+                        continue
+                    for key in [k for k in now if k not in attrs]:
+                        try:
+                            _real_delattr(cls, key)
+                        except _BaseException:
+                            pass
+                    for key, value in attrs.items():
+                        if now.get(key, _missing) is not value:
+                            try:
+                                _real_setattr(cls, key, value)
+                            except _BaseException:
+                                pass
     _touched.clear()
+
+
+_missing = object()
 
 
 class NonJson(Exception):
@@ -198,8 +227,13 @@ def _check(value, path, depth, active):
 _tools = {}  # key -> (code object, filename)
 
 
+def _dumps(value):
+    """JSON text of a plain value with the encoder captured at start (never json.dumps, which a tool may patch)."""
+    return _join(_encode(value, 0))
+
+
 def _error(kind, message, name=None, stack=None):
-    return 'E' + _json.dumps({'kind': kind, 'message': message, 'name': name, 'stack': stack})
+    return 'E' + _dumps({'kind': kind, 'message': message, 'name': name, 'stack': stack})
 
 
 def _tool_stack(exc, filename):
@@ -328,9 +362,9 @@ def analyze(code):
     try:
         tree = _ast.parse(code, '<tool>', 'exec')
     except SyntaxError as exc:
-        return _json.dumps({'ok': False, 'error': {'line': exc.lineno or 0, 'col': max((exc.offset or 1) - 1, 0), 'message': exc.msg}})
+        return _dumps({'ok': False, 'error': {'line': exc.lineno or 0, 'col': max((exc.offset or 1) - 1, 0), 'message': exc.msg}})
     except (ValueError, RecursionError, MemoryError) as exc:
-        return _json.dumps({'ok': False, 'error': {'line': 0, 'col': 0, 'message': _describe(exc)}})
+        return _dumps({'ok': False, 'error': {'line': 0, 'col': 0, 'message': _describe(exc)}})
     defines_run = False
     for stmt in tree.body:
         if isinstance(stmt, _ast.FunctionDef) and stmt.name == 'run':
@@ -373,8 +407,8 @@ def analyze(code):
                 continue
             tokens.append({'type': _token.tok_name[tok.type], 'text': tok.string, 'line': tok.start[0], 'col': tok.start[1]})
     except (_tokenize.TokenError, SyntaxError) as exc:
-        return _json.dumps({'ok': False, 'error': {'line': 0, 'col': 0, 'message': _describe(exc)}})
-    return _json.dumps({
+        return _dumps({'ok': False, 'error': {'line': 0, 'col': 0, 'message': _describe(exc)}})
+    return _dumps({
         'ok': True, 'definesRun': defines_run, 'imports': imports, 'calls': calls, 'names': names,
         'attributes': attributes, 'tokens': tokens, 'statements': [s[2] for s in statements],
     })
@@ -423,4 +457,4 @@ def reachable_js():
             stack.extend(_gc.get_referents(obj))
         except _BaseException:
             pass
-    return _json.dumps(found)
+    return _dumps(found)

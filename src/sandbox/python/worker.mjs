@@ -20,6 +20,7 @@ import childProcess from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { performance } from 'node:perf_hooks';
+import { URL } from 'node:url';
 import nodeProcess from 'node:process';
 import vm from 'node:vm';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
@@ -45,6 +46,7 @@ const stringify = JSON.stringify;
 // 2. Memory: Pyodide grows its heap with WebAssembly.Memory#grow (emscripten's growMemory); a grow
 // that would pass the cap throws, emscripten answers "no memory", malloc fails, Python raises
 // MemoryError. The cap is the heap after loading plus the call's memory_limit_mb.
+const { WebAssembly } = globalThis;
 const originalGrow = WebAssembly.Memory.prototype.grow;
 let capBytes = Infinity;
 Object.defineProperty(WebAssembly.Memory.prototype, 'grow', {
@@ -227,7 +229,7 @@ function serve(op) {
   }
 }
 
-let last = atomicsLoad(ctrl, REQ);
+let last = 0; // the host's first request is 1 (it may already be posted: the host saw STATE_READY)
 for (;;) {
   // Spin briefly for the next request (calls come in bursts), then sleep on the futex.
   const spinUntil = now() + 0.05;
