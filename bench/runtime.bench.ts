@@ -4,7 +4,11 @@
  *   2. sustained execution recording into PostgreSQL (executions/s);
  *   3. the fleet health query over 10,000 versions × 100 executions today and 100 in the 29 days before;
  *   4. the cost of isolating calls (a fresh context per call) against one shared context (before #16);
- *   5. recording into the day-partitioned executions against the same into a plain table (before #16).
+ *   5. recording into the day-partitioned executions against the same into a plain table (before #16);
+ *   6. Python tools: the interpreter's cold start, a raw Pyodide call (same thread, JSON in and out) vs
+ *      Sandbox.runJson of the same tool (hand-off to the interpreter's thread, limits, typed checks).
+ *      BENCH_ONLY=python runs this part alone (no database). ToolRuntime.call of a Python tool needs
+ *      the tool's language in the lineage store: not measured here yet.
  */
 import { performance } from 'node:perf_hooks';
 import ivm from '../src/sandbox/isolated-vm.js';
@@ -14,6 +18,7 @@ import { createPrismaClient } from '../src/infra/database.js';
 import { LineageStore } from '../src/lineage/store.js';
 import { ExecutionRecorder } from '../src/runtime/execution-recorder.js';
 import { ToolRuntime } from '../src/runtime/tool-runtime.js';
+import { closePythonHost, pythonStats, warmPython } from '../src/sandbox/python.js';
 import { Sandbox, type SandboxIsolation } from '../src/sandbox/sandbox.js';
 import { benchDatabase, fmtMs, medianOf, printFigures, progress, time } from './support.js';
 
@@ -77,7 +82,75 @@ async function sandboxSamples(isolation: SandboxIsolation, n: number, turns: boo
   return samples;
 }
 
+const PY_CODE = "def run(input):\n    return isinstance(input, str) and input.find('@') > 0\n";
+
+/** The baseline: Pyodide loaded in this thread, the tool's run() called directly, JSON in and out. */
+async function rawPythonSamples(n: number): Promise<{ samples: number[]; loadMs: number }> {
+  const { loadPyodide } = await import('pyodide');
+  const t = performance.now();
+  const py = await loadPyodide({ stdout: () => undefined, stderr: () => undefined });
+  const loadMs = performance.now() - t;
+  py.runPython(`import json\n${PY_CODE}\ndef invoke(s):\n    return json.dumps(run(json.loads(s)))\n`);
+  const invoke = py.globals.get('invoke') as (s: string) => string;
+  const samples: number[] = [];
+  for (let round = 0; round < 2; round++) {
+    samples.length = 0;
+    for (let i = 0; i < n; i++) {
+      const input = `user${i % 100}@example.com`;
+      const s = performance.now();
+      JSON.parse(invoke(JSON.stringify(input)));
+      samples.push(performance.now() - s);
+    }
+  }
+  return { samples, loadMs };
+}
+
+function pythonSandboxSamples(sandbox: Sandbox, n: number): number[] {
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const input = `"user${i % 100}@example.com"`;
+    const t = performance.now();
+    sandbox.runJson('bench_py', PY_CODE, input, 'python');
+    samples.push(performance.now() - t);
+  }
+  return samples;
+}
+
+async function pythonBench(rows: [string, string, string][], figures: Record<string, number>): Promise<void> {
+  progress(`python: cold start, then ${CALLS.toLocaleString()} raw Pyodide calls and ${CALLS.toLocaleString()} Sandbox.runJson calls…`);
+  const t = performance.now();
+  await warmPython();
+  const warmMs = performance.now() - t;
+  const sandbox = new Sandbox(defaultConfig().sandbox);
+  try {
+    pythonSandboxSamples(sandbox, 2000);
+    const raw = await rawPythonSamples(CALLS);
+    const guarded = pythonSandboxSamples(sandbox, CALLS);
+    const rawUs = median(raw.samples) * 1000;
+    const sandboxUs = median(guarded) * 1000;
+    const cold = pythonStats().coldStartMs ?? warmMs;
+    figures.pythonColdStartMs = cold;
+    figures.pythonRawCallUs = rawUs;
+    figures.pythonSandboxCallUs = sandboxUs;
+    figures.pythonOverheadUs = sandboxUs - rawUs;
+    rows.push(['python: interpreter cold start (once per process)', fmtMs(cold), `warmPython() ${fmtMs(warmMs)}; same-thread loadPyodide ${fmtMs(raw.loadMs)}`]);
+    rows.push(['python: raw Pyodide call, same thread (median)', `${rawUs.toFixed(1)} µs`, 'baseline: run() via pyodide.globals, json in/out']);
+    rows.push(['python: Sandbox.runJson, same tool (median)', `${sandboxUs.toFixed(1)} µs`, 'worker hand-off + limits + fresh globals + strict JSON']);
+    rows.push(['python: overhead per call', `${(sandboxUs - rawUs).toFixed(1)} µs`, 'target < 20 µs']);
+  } finally {
+    sandbox.close();
+    await closePythonHost();
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.env.BENCH_ONLY === 'python') {
+    const rows: [string, string, string][] = [];
+    const figures: Record<string, number> = {};
+    await pythonBench(rows, figures);
+    printFigures('bench:runtime (python)', rows, { bench: 'runtime-python', ...figures });
+    return;
+  }
   const db = await benchDatabase('dise_bench_runtime');
   const prisma = createPrismaClient(db.url, { poolSize: 4 });
   const store = new LineageStore(prisma);
@@ -218,6 +291,8 @@ async function main(): Promise<void> {
     figures.fleetQueryMs = fleetMs;
     figures.fleetFindings = findings.length;
     rows.push([`fleet health query (${FLEET.toLocaleString()} versions × 100 executions + ${HISTORY} over 29 older days)`, fmtMs(fleetMs), `median of 5, ${findings.length} findings, target < 300 ms`]);
+
+    await pythonBench(rows, figures);
 
     printFigures('bench:runtime', rows, { bench: 'runtime', ...figures });
   } finally {

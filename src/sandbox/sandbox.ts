@@ -1,8 +1,10 @@
 import ivm from './isolated-vm.js';
 import type { SandboxConfig } from '../config/schema.js';
 import type { JsonValue } from '../shared/lineage-types.js';
+import type { ToolLanguage } from '../shared/language.js';
 import { BOOTSTRAP, ENTRY, NON_JSON_MARKER } from './bootstrap.js';
 import { ToolExecutionError } from './errors.js';
+import { callPython, type PythonAnswer } from './python.js';
 
 /** Names whose absence a tool runs into when it reaches for the host. */
 const HOST_GLOBALS = new Set([
@@ -78,8 +80,12 @@ export class Sandbox {
     this.cancellation = options.cancellation;
   }
 
-  /** Runs `run(input)` of `code`; `key` identifies the compiled code (e.g. its hash). */
-  run(key: string, code: string, input: JsonValue): JsonValue {
+  /**
+   * Runs `run(input)` of `code`; `key` identifies the compiled code (e.g. its hash). `language`:
+   * JavaScript runs in isolated-vm (below); Python in the process's shared Pyodide interpreter
+   * (python.ts), with the same limits and the same typed failures.
+   */
+  run(key: string, code: string, input: JsonValue, language: ToolLanguage = 'javascript'): JsonValue {
     let inputJson: string | undefined;
     try {
       inputJson = JSON.stringify(input);
@@ -87,7 +93,7 @@ export class Sandbox {
       throw new ToolExecutionError('invalid_input', `input is not a JSON value: ${(err as Error).message}`);
     }
     if (inputJson === undefined) throw new ToolExecutionError('invalid_input', 'input is not a JSON value');
-    const output = this.runJson(key, code, inputJson);
+    const output = this.runJson(key, code, inputJson, language);
     try {
       return JSON.parse(output) as JsonValue;
     } catch (err) {
@@ -96,16 +102,63 @@ export class Sandbox {
   }
 
   /** Same as run() with the input already serialised; returns the output as JSON text. */
-  runJson(key: string, code: string, inputJson: string): string {
+  runJson(key: string, code: string, inputJson: string, language: ToolLanguage = 'javascript'): string {
     const signal = this.cancellation?.();
     if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('cancelled');
     try {
-      return this.invoke(key, code, inputJson);
+      return language === 'python' ? this.invokePython(key, code, inputJson) : this.invoke(key, code, inputJson);
     } catch (err) {
       // The last line of defence: whatever escaped the classification below is still a typed failure.
       if (err instanceof ToolExecutionError) throw err;
       const e = err instanceof Error ? err : new Error(safeText(err));
       throw new ToolExecutionError('thrown', `${e.name}: ${e.message}`, e.name, e.stack ?? null);
+    }
+  }
+
+  /**
+   * A Python tool: one call in the shared interpreter. Isolation is always per call (fresh globals):
+   * `shared` mode applies to JavaScript only. Nothing here is per Sandbox, so close() leaves the
+   * interpreter to the other Sandbox instances (closePythonHost() ends it).
+   */
+  private invokePython(key: string, code: string, inputJson: string): string {
+    const { timeout_ms: timeout, memory_limit_mb: memory, max_output_bytes: maxOutput } = this.config;
+    let answer: PythonAnswer;
+    try {
+      answer = callPython(key, code, inputJson, timeout, memory);
+    } catch (err) {
+      throw new ToolExecutionError('thrown', `InterpreterError: the Python interpreter is unavailable: ${(err as Error).message}`, 'InterpreterError');
+    }
+    switch (answer.status) {
+      case 'ok':
+        if (answer.text.length > maxOutput) {
+          throw new ToolExecutionError('output_too_large', `result is ${answer.text.length} bytes, over the limit of ${maxOutput}`);
+        }
+        return answer.text;
+      case 'timeout':
+        throw new ToolExecutionError('timeout', `tool exceeded the time limit of ${timeout} ms`);
+      case 'crashed':
+        // The interpreter itself failed (it is being replaced): typed, and the next call works.
+        if (/memory/i.test(answer.message)) throw new ToolExecutionError('memory_limit', `tool exceeded the memory limit of ${memory} MB`);
+        throw new ToolExecutionError('thrown', `${answer.name}: ${answer.message}`, answer.name);
+      case 'error':
+        return this.pythonFailure(answer, timeout, memory);
+    }
+  }
+
+  private pythonFailure(answer: Extract<PythonAnswer, { status: 'error' }>, timeout: number, memory: number): never {
+    switch (answer.kind) {
+      case 'timeout':
+        throw new ToolExecutionError('timeout', `tool exceeded the time limit of ${timeout} ms`);
+      case 'memory_limit':
+        throw new ToolExecutionError('memory_limit', `tool exceeded the memory limit of ${memory} MB`);
+      case 'non_json_result':
+      case 'invalid_input':
+      case 'host_access':
+      case 'compile_error':
+      case 'thrown':
+        throw new ToolExecutionError(answer.kind, answer.message, answer.name, answer.stack);
+      default:
+        throw new ToolExecutionError('thrown', answer.message, answer.name, answer.stack);
     }
   }
 
@@ -236,7 +289,7 @@ export class Sandbox {
     if (!tool.isolate.isDisposed) tool.isolate.dispose();
   }
 
-  /** Disposes every isolate. */
+  /** Disposes every isolate. The process's Python interpreter is shared: see closePythonHost(). */
   close(): void {
     for (const key of [...this.tools.keys()]) this.discard(key);
   }
@@ -295,3 +348,5 @@ function safeText(value: unknown): string {
     return 'a value that cannot be shown';
   }
 }
+
+export { analyzePython, closePythonHost, pythonStats, warmPython } from './python.js';

@@ -1,6 +1,8 @@
 import type { ToolLanguage } from './language.js';
 /** The vocabulary of the lineage DAG, shared by every layer. Values are stored as-is in PostgreSQL. */
 
+export { TOOL_LANGUAGES, type ToolLanguage } from './language.js';
+
 /** `canary`: validated and running in shadow beside the stable version, not yet answering callers. */
 export const HEALTH = ['healthy', 'degraded', 'failed', 'pruned', 'regenerated', 'canary'] as const;
 export type Health = (typeof HEALTH)[number];

@@ -1,0 +1,460 @@
+# The trusted half of the Python sandbox, run once in each Pyodide interpreter (src/sandbox/python.ts)
+# before any tool. It is executed in a namespace of its own, never registered as an importable module.
+#
+# A tool is compiled once per key; every call runs that code object in a fresh globals dict whose
+# __builtins__ is a fresh copy of SAFE_BUILTINS (no open/eval/exec/compile/input/breakpoint, an
+# __import__ that admits only ALLOWED_MODULES), then calls run(input) and checks that the result is
+# strictly a JSON value before serialising it with encoders captured here, before any tool ran.
+#
+# Python-level restrictions are a first layer that types the obvious attempts (host_access); they are
+# not the boundary. CPython cannot be sandboxed from inside (object graph walks reach sys), so the
+# boundary is the worker that runs the interpreter (python-worker.mjs): no JS module registered, no
+# JsProxy reachable from any Python object, a stripped JS global, no code generation from strings and
+# Node's fs / child_process / vm / ws gutted in that thread.
+
+import ast as _ast
+import builtins as _builtins
+import gc as _gc
+import io as _io
+import json as _json
+import json.decoder as _json_decoder
+import json.scanner as _json_scanner
+import linecache as _linecache
+import math as _math
+import sys as _sys
+import token as _token
+import tokenize as _tokenize
+import traceback as _traceback
+
+ALLOWED_MODULES = frozenset({
+    're', 'json', 'math', 'cmath', 'string', 'itertools', 'functools', 'collections', 'collections.abc',
+    'datetime', 'unicodedata', 'decimal', 'fractions', 'statistics', 'operator', 'heapq', 'bisect',
+    'textwrap', 'typing', 'dataclasses', 'enum', 'copy', 'base64', 'hashlib', 'urllib.parse', 'random',
+    'difflib', 'numbers', 'abc', 'html', 'binascii', 'struct', 'calendar', 'pprint', 'reprlib',
+    'contextlib', 'array', 'zlib', 'uuid', 'secrets', 'colorsys', 'graphlib', 'keyword',
+})
+
+# Built-ins a tool runs into when it reaches for the host (typed host_access, like HOST_GLOBALS in JS).
+HOST_NAMES = frozenset({
+    'open', 'eval', 'exec', 'compile', 'input', 'breakpoint', 'help', 'exit', 'quit', 'copyright',
+    'credits', 'license', '__loader__', '__spec__',
+})
+
+# Attributes that walk from any object to the interpreter's internals (the classic escapes:
+# ().__class__.__base__.__subclasses__(), f.__globals__, a traceback's frames). Refused in the tool's
+# source (typed host_access at compile time) and by the sandbox's getattr/setattr/delattr/hasattr.
+DENIED_ATTRIBUTES = frozenset({
+    '__class__', '__base__', '__bases__', '__mro__', '__subclasses__', '__globals__', '__builtins__',
+    '__code__', '__closure__', '__dict__', '__getattribute__', '__reduce__', '__reduce_ex__', '__self__',
+    '__func__', '__loader__', '__spec__', '__traceback__', '__subclasshook__', '__init_subclass__',
+    '__import__', '__objclass__', '__wrapped__', 'mro', 'tb_frame', 'tb_next', 'f_globals', 'f_locals',
+    'f_builtins', 'f_back', 'f_code', 'gi_frame', 'gi_code', 'cr_frame', 'cr_code', 'ag_frame', 'ag_code',
+    'co_consts', 'func_globals',
+    # Modules that allowed modules hold as attributes (typing.sys, random._os, collections._sys…).
+    'sys', '_sys', 'os', '_os', 'modules', 'builtins', '_builtins', 'subprocess', 'importlib', '_imp', 'posix',
+})
+
+
+class SandboxAccessError(ImportError):
+    """Raised by the sandbox's __import__: the tool reached for a module outside the allowlist."""
+
+
+_real_import = _builtins.__import__
+
+
+def _guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+    if level != 0:
+        raise SandboxAccessError('relative imports are not available in the sandbox')
+    if not isinstance(name, str):
+        raise SandboxAccessError('import of a non-string name')
+    if name not in ALLOWED_MODULES:
+        # from urllib import parse: the package itself is not allowed, each named submodule must be.
+        if not fromlist or not all(isinstance(f, str) and f'{name}.{f}' in ALLOWED_MODULES for f in fromlist):
+            raise SandboxAccessError(f"import of '{name}' is not available in the sandbox")
+    module = _real_import(name, None, None, fromlist, 0)
+    _touched.add(name.partition('.')[0])
+    return module
+
+
+_real_getattr, _real_setattr, _real_delattr = getattr, setattr, delattr
+
+
+def _refuse_attribute(name):
+    if isinstance(name, str) and name in DENIED_ATTRIBUTES:
+        raise SandboxAccessError(f"attribute '{name}' is not available in the sandbox")
+
+
+def _getattr(obj, name, *default):
+    _refuse_attribute(name)
+    return _real_getattr(obj, name, *default)
+
+
+def _hasattr(obj, name):
+    _refuse_attribute(name)
+    try:
+        _real_getattr(obj, name)
+    except AttributeError:
+        return False
+    return True
+
+
+def _setattr(obj, name, value):
+    _refuse_attribute(name)
+    _real_setattr(obj, name, value)
+
+
+def _delattr(obj, name):
+    _refuse_attribute(name)
+    _real_delattr(obj, name)
+
+
+def _safe_builtins():
+    table = dict(_builtins.__dict__)
+    for name in HOST_NAMES:
+        table.pop(name, None)
+    table['__import__'] = _guarded_import
+    table['getattr'], table['hasattr'], table['setattr'], table['delattr'] = _getattr, _hasattr, _setattr, _delattr
+    return table
+
+
+SAFE_BUILTINS = _safe_builtins()
+_BUILTINS_ITEMS = tuple(SAFE_BUILTINS.items())
+
+# Encoders and decoders captured now: a tool that patches json.dumps, JSONEncoder or JSONDecoder
+# changes nothing here.
+_scan_once = _json_scanner.c_make_scanner(_json_decoder.JSONDecoder())
+_encode = __import__('_json').make_encoder(
+    None, None, __import__('_json').encode_basestring, None, ':', ',', False, False, False)
+_join = ''.join
+_isfinite = _math.isfinite
+_str_type, _int_type, _float_type, _bool_type = str, int, float, bool
+_dict_type, _list_type, _tuple_type, _NoneType = dict, list, tuple, type(None)
+_BaseException = BaseException
+
+# Snapshots of the allowed modules' namespaces, restored after a call that imported them, so one tool
+# patching json.loads or math.pi does not change what the next tool sees.
+_touched = set()
+_snapshots = {}
+
+
+def _snapshot_modules():
+    for name in sorted(ALLOWED_MODULES):
+        try:
+            module = _real_import(name, None, None, ('__name__',), 0)
+        except _BaseException:
+            continue
+        # The module's namespace and the namespaces of the (Python-defined, hence patchable) classes
+        # it defines: json.JSONEncoder.encode = … must not reach the next tool either.
+        classes = []
+        for value in list(module.__dict__.values()):
+            if isinstance(value, type) and getattr(value, '__module__', '').split('.')[0] == name.split('.')[0]:
+                try:
+                    classes.append((value, dict(value.__dict__)))
+                except _BaseException:
+                    pass
+        _snapshots[name] = (module, dict(module.__dict__), classes)
+
+
+def _restore_modules():
+    for root in _touched:
+        for name, (module, saved, classes) in _snapshots.items():
+            if name == root or name.startswith(root + '.'):
+                current = module.__dict__
+                if current != saved:
+                    current.clear()
+                    current.update(saved)
+                for cls, attrs in classes:
+                    now = cls.__dict__
+                    if now == attrs:
+                        continue
+                    for key in [k for k in now if k not in attrs]:
+                        try:
+                            _real_delattr(cls, key)
+                        except _BaseException:
+                            pass
+                    for key, value in attrs.items():
+                        if now.get(key, _missing) is not value:
+                            try:
+                                _real_setattr(cls, key, value)
+                            except _BaseException:
+                                pass
+    _touched.clear()
+
+
+_missing = object()
+
+
+class NonJson(Exception):
+    pass
+
+
+def _check(value, path, depth, active):
+    t = type(value)
+    if t is _str_type or t is _bool_type or value is None:
+        return
+    if t is _int_type:
+        return
+    if t is _float_type:
+        if not _isfinite(value):
+            raise NonJson(f'{path} is {value!r}')
+        return
+    if depth > 500:
+        raise NonJson(f'{path} is nested more than 500 levels deep')
+    if isinstance(value, (_dict_type, _list_type, _tuple_type)):
+        ident = id(value)
+        if ident in active:
+            raise NonJson(f'{path} is a cycle')
+        active.add(ident)
+        if isinstance(value, _dict_type):
+            for key, item in _dict_type.items(value):
+                if type(key) is not _str_type and not isinstance(key, _str_type):
+                    raise NonJson(f'{path} has a key that is not a string: {type(key).__name__} {key!r:.40}')
+                _check(item, f'{path}[{key!r:.40}]', depth + 1, active)
+        else:
+            for index, item in enumerate(value):
+                _check(item, f'{path}[{index}]', depth + 1, active)
+        active.discard(ident)
+        return
+    if isinstance(value, (_str_type, _int_type)):
+        return  # subclasses (an IntEnum, a str Enum): serialised by value
+    if isinstance(value, _float_type):
+        if not _isfinite(value):
+            raise NonJson(f'{path} is {value!r}')
+        return
+    raise NonJson(f'{path} is a {t.__name__}')
+
+
+_tools = {}  # key -> (code object, filename)
+
+
+def _dumps(value):
+    """JSON text of a plain value with the encoder captured at start (never json.dumps, which a tool may patch)."""
+    return _join(_encode(value, 0))
+
+
+def _error(kind, message, name=None, stack=None):
+    return 'E' + _dumps({'kind': kind, 'message': message, 'name': name, 'stack': stack})
+
+
+def _tool_stack(exc, filename):
+    """The Python traceback of the tool's own frames (the host's frames left out)."""
+    try:
+        frames = [f for f in _traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+        lines = ['Traceback (most recent call last):\n'] + _traceback.format_list(frames)
+        lines += _traceback.format_exception_only(type(exc), exc)
+        return _join(lines)
+    except _BaseException:
+        return f'{type(exc).__name__}: (traceback unavailable)'
+
+
+def _describe(exc):
+    try:
+        text = str(exc)
+    except _BaseException:
+        text = '(a message that cannot be shown)'
+    return f'{type(exc).__name__}: {text}' if text else type(exc).__name__
+
+
+def _failure(exc, filename, loading):
+    name = type(exc).__name__
+    if isinstance(exc, KeyboardInterrupt):
+        return _error('timeout', 'interrupted')
+    if isinstance(exc, MemoryError):
+        return _error('memory_limit', 'MemoryError')
+    if isinstance(exc, SandboxAccessError):
+        return _error('host_access', f'tool reached for the host: {exc}', name, _tool_stack(exc, filename))
+    if isinstance(exc, NameError) and getattr(exc, 'name', None) in HOST_NAMES:
+        return _error('host_access', f'tool reached for the host: {exc.name} is not available in the sandbox', name, _tool_stack(exc, filename))
+    text = _describe(exc)
+    if 'Code generation from strings disallowed' in text:
+        return _error('host_access', f'tool reached for the host: {text}', name, _tool_stack(exc, filename))
+    if isinstance(exc, RecursionError):
+        return _error('thrown', text, name, _tool_stack(exc, filename))
+    if loading:
+        return _error('compile_error', f'tool code failed to load: {text}', name, _tool_stack(exc, filename))
+    return _error('thrown', text, name, _tool_stack(exc, filename))
+
+
+def compile_tool(key, code):
+    """Compiles `code` once for `key`; returns '' or an error answer."""
+    filename = f'tool:{key}'
+    try:
+        compiled = compile(code, filename, 'exec', dont_inherit=True)
+    except SyntaxError as exc:
+        return _error('compile_error', f'tool code does not compile: SyntaxError: {exc.msg} (line {exc.lineno})', 'SyntaxError', None)
+    except _BaseException as exc:
+        return _error('compile_error', f'tool code does not compile: {_describe(exc)}', type(exc).__name__, None)
+    try:
+        for node in _ast.walk(_ast.parse(code, filename, 'exec')):
+            if isinstance(node, _ast.Attribute) and node.attr in DENIED_ATTRIBUTES:
+                return _error('host_access', f"tool reached for the host: attribute '{node.attr}' is not available in the sandbox (line {node.lineno})", 'SandboxAccessError', None)
+    except _BaseException as exc:
+        return _error('compile_error', f'tool code does not compile: {_describe(exc)}', type(exc).__name__, None)
+    lines = code.splitlines(True)
+    _linecache.cache[filename] = (len(code), None, lines, filename)
+    _tools[key] = (compiled, filename)
+    return ''
+
+
+def call(key, input_json):
+    """Runs the tool's code in fresh globals, then run(input). Answers 'O' + JSON or 'E' + error JSON."""
+    entry = _tools.get(key)
+    if entry is None:
+        return _error('compile_error', 'tool code is not compiled')
+    compiled, filename = entry
+    try:
+        value, end = _scan_once(input_json, 0)
+    except _BaseException as exc:
+        return _error('invalid_input', f'input is not JSON: {exc}')
+    scope = {'__builtins__': dict(_BUILTINS_ITEMS), '__name__': 'tool'}
+    stage = 'load'
+    try:
+        try:
+            exec(compiled, scope)
+            run = scope.get('run')
+            if not callable(run):
+                return _error('compile_error', 'tool code defines no function run(input)')
+            stage = 'run'
+            output = run(value)
+            stage = 'check'
+            _check(output, 'result', 0, set())
+            return 'O' + _join(_encode(output, 0))
+        finally:
+            scope.clear()
+            if _touched:
+                _restore_modules()
+    except NonJson as exc:
+        return _error('non_json_result', f'result is not a JSON value: {exc}')
+    except RecursionError as exc:
+        if stage == 'check':
+            return _error('non_json_result', 'result is not a JSON value: nested too deeply')
+        return _failure(exc, filename, False)
+    except _BaseException as exc:
+        return _failure(exc, filename, stage == 'load')
+
+
+# ---------------------------------------------------------------------------------------------------
+# Static analysis of tool code (trusted: ast and tokenize over the text; the tool's code never runs).
+
+_SKIP_TOKENS = frozenset({_token.NEWLINE, _token.NL, _token.INDENT, _token.DEDENT, _token.COMMENT, _token.ENDMARKER})
+
+
+def _callee(node):
+    if isinstance(node, _ast.Name):
+        return node.id
+    if isinstance(node, _ast.Attribute):
+        return f'{_callee(node.value)}.{node.attr}'
+    return '<expr>'
+
+
+def analyze(code):
+    lines = code.splitlines(True)
+
+    def col(line, byte_col):
+        # ast columns are UTF-8 byte offsets; report characters, as tokenize does.
+        if line < 1 or line > len(lines) or byte_col <= 0:
+            return max(byte_col, 0)
+        text = lines[line - 1]
+        if text.isascii():
+            return byte_col
+        return len(text.encode('utf-8')[:byte_col].decode('utf-8', 'ignore'))
+
+    try:
+        tree = _ast.parse(code, '<tool>', 'exec')
+    except SyntaxError as exc:
+        return _dumps({'ok': False, 'error': {'line': exc.lineno or 0, 'col': max((exc.offset or 1) - 1, 0), 'message': exc.msg}})
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return _dumps({'ok': False, 'error': {'line': 0, 'col': 0, 'message': _describe(exc)}})
+    defines_run = False
+    for stmt in tree.body:
+        if isinstance(stmt, _ast.FunctionDef) and stmt.name == 'run':
+            defines_run = True
+        elif isinstance(stmt, _ast.Assign) and isinstance(stmt.value, _ast.Lambda):
+            if any(isinstance(t, _ast.Name) and t.id == 'run' for t in stmt.targets):
+                defines_run = True
+        elif isinstance(stmt, _ast.AnnAssign) and isinstance(stmt.value, _ast.Lambda):
+            if isinstance(stmt.target, _ast.Name) and stmt.target.id == 'run':
+                defines_run = True
+    imports, calls, names, attributes, statements = [], [], [], [], []
+    for node in _ast.walk(tree):
+        if isinstance(node, _ast.Import):
+            for alias in node.names:
+                imports.append({'module': alias.name, 'line': node.lineno})
+        elif isinstance(node, _ast.ImportFrom):
+            imports.append({'module': '.' * node.level + (node.module or ''), 'line': node.lineno})
+        elif isinstance(node, _ast.Call):
+            calls.append({'name': _callee(node.func), 'line': node.lineno, 'col': col(node.lineno, node.col_offset)})
+        elif isinstance(node, _ast.Name):
+            names.append({'id': node.id, 'line': node.lineno, 'col': col(node.lineno, node.col_offset)})
+        elif isinstance(node, _ast.Attribute):
+            # The attribute's own position: it ends the expression.
+            end_line, end_col = node.end_lineno, node.end_col_offset
+            attributes.append({'attr': node.attr, 'line': end_line, 'col': col(end_line, end_col) - len(node.attr)})
+        if isinstance(node, _ast.stmt):
+            statements.append((node.lineno, node.col_offset, {
+                'line': node.lineno, 'endLine': node.end_lineno,
+                'dump': _ast.dump(node, annotate_fields=False, include_attributes=False)}))
+    order = lambda item: (item['line'], item.get('col', 0))
+    imports.sort(key=order)
+    calls.sort(key=order)
+    names.sort(key=order)
+    attributes.sort(key=order)
+    statements.sort(key=lambda s: (s[0], s[1]))
+    tokens = []
+    try:
+        for tok in _tokenize.generate_tokens(_io.StringIO(code).readline):
+            if tok.type in _SKIP_TOKENS:
+                continue
+            tokens.append({'type': _token.tok_name[tok.type], 'text': tok.string, 'line': tok.start[0], 'col': tok.start[1]})
+    except (_tokenize.TokenError, SyntaxError) as exc:
+        return _dumps({'ok': False, 'error': {'line': 0, 'col': 0, 'message': _describe(exc)}})
+    return _dumps({
+        'ok': True, 'definesRun': defines_run, 'imports': imports, 'calls': calls, 'names': names,
+        'attributes': attributes, 'tokens': tokens, 'statements': [s[2] for s in statements],
+    })
+
+
+# ---------------------------------------------------------------------------------------------------
+# Closing the doors to JavaScript: no JS module importable, no JsProxy left reachable from Python.
+
+def seal():
+    for name in ('js', 'pyodide_js', 'pyodide_js._api'):
+        _sys.modules.pop(name, None)
+    webloop = _sys.modules.get('pyodide.webloop')
+    if webloop is not None:
+        webloop.__dict__.pop('scheduleCallback', None)
+    loader = _sys.modules.get('pyodide._package_loader')
+    if loader is not None:
+        loader.__dict__.pop('loadedPackages', None)
+    # Specs of the JS modules imported at start keep a JsLoader that holds the module's JsProxy.
+    for obj in _gc.get_objects():
+        loader = getattr(obj, 'loader', None) if type(obj).__name__ == 'ModuleSpec' else None
+        if loader is not None and type(loader).__name__ == 'JsLoader':
+            for name in list(getattr(loader, '__dict__', {})):
+                setattr(loader, name, None)
+            obj.loader = None
+    _snapshot_modules()
+    _gc.collect()
+
+
+def reachable_js():
+    """Describes every JsProxy reachable from any Python object (a self-check for the tests)."""
+    from pyodide.ffi import JsProxy
+    seen, found = set(), []
+    stack = list(_gc.get_objects()) + [_sys.modules]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, JsProxy):
+            try:
+                found.append(str(obj)[:80])
+            except _BaseException as exc:
+                found.append(repr(exc))
+            continue
+        try:
+            stack.extend(_gc.get_referents(obj))
+        except _BaseException:
+            pass
+    return _dumps(found)

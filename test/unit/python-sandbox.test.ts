@@ -1,0 +1,242 @@
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/config/schema.js';
+import { ToolExecutionError, type ToolErrorKind } from '../../src/sandbox/errors.js';
+import { analyzePython, closePythonHost, pythonSelfCheck, pythonStats, warmPython } from '../../src/sandbox/python.js';
+import { Sandbox } from '../../src/sandbox/sandbox.js';
+
+const config = { ...defaultConfig().sandbox, timeout_ms: 300, memory_limit_mb: 16, max_output_bytes: 64 * 1024 };
+const sandbox = new Sandbox(config);
+/** For the memory bomb: time enough that only the memory limit can stop it, however loaded the machine. */
+const roomy = new Sandbox({ ...config, timeout_ms: 20_000 });
+
+beforeAll(async () => {
+  await warmPython();
+}, 120_000);
+afterAll(async () => {
+  sandbox.close();
+  roomy.close();
+  await closePythonHost();
+});
+
+/** Hostile code whose run() misbehaves only when asked to, so the next call of the same tool works. */
+function hostile(body: string, prelude = ''): string {
+  const indented = body.split('\n').map((line) => `        ${line}`).join('\n');
+  return `${prelude}\ndef run(input):\n    if isinstance(input, dict) and input.get('attack'):\n${indented}\n    return {'ok': True, 'echo': input}\n`;
+}
+
+function failure(key: string, code: string, input: unknown, box = sandbox): ToolExecutionError {
+  try {
+    box.run(key, code, input as never, 'python');
+  } catch (err) {
+    if (err instanceof ToolExecutionError) return err;
+    throw err;
+  }
+  throw new Error('expected the call to fail');
+}
+
+const cases: [string, string, ToolErrorKind, RegExp][] = [
+  ['an infinite loop', 'while True:\n    pass', 'timeout', /time limit of 300 ms/],
+  ['an infinite loop that swallows the interrupt', 'while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass', 'timeout', /time limit of 300 ms/],
+  ['a thrown error', "raise ValueError('bad input shape')", 'thrown', /^ValueError: bad input shape$/],
+  ['deep recursion', 'def f(n):\n    return f(n + 1) + 1\nreturn f(0)', 'thrown', /RecursionError: maximum recursion depth/],
+  ['a function result', 'return lambda: 1', 'non_json_result', /result is a function/],
+  ['a set result', 'return {1, 2}', 'non_json_result', /result is a set/],
+  ['an object result', 'class K: pass\nreturn K()', 'non_json_result', /result is a K/],
+  ['a NaN inside the result', "return {'score': float('nan')}", 'non_json_result', /result\['score'\] is nan/],
+  ['an infinity', "return [float('inf')]", 'non_json_result', /result\[0\] is inf/],
+  ['a non-string key', "return {1: 'a'}", 'non_json_result', /key that is not a string: int 1/],
+  ['a cyclic result', "o = {}\no['self'] = o\nreturn o", 'non_json_result', /result\['self'\] is a cycle/],
+  ['bytes', "return b'abc'", 'non_json_result', /result is a bytes/],
+  ['a huge output', "return 'x' * 200000", 'output_too_large', /over the limit of 65536/],
+  ['import os', "import os\nreturn os.listdir('/')", 'host_access', /import of 'os' is not available/],
+  ['import sys', 'import sys\nreturn sys.version', 'host_access', /import of 'sys' is not available/],
+  ['import subprocess', "import subprocess\nreturn subprocess.run(['ls'])", 'host_access', /import of 'subprocess'/],
+  ['import socket', 'import socket\nreturn 1', 'host_access', /import of 'socket'/],
+  ['import js reaching for process', 'import js\nreturn str(js.process.env)', 'host_access', /import of 'js' is not available/],
+  ['pyodide.ffi', "from pyodide.ffi import to_js\nreturn to_js([]).constructor.constructor('return process')()", 'host_access', /import of 'pyodide.ffi'/],
+  ['__import__ of os', "return __import__('os').getcwd()", 'host_access', /import of 'os'/],
+  ['importlib', "import importlib\nreturn importlib.import_module('os')", 'host_access', /import of 'importlib'/],
+  ['open /etc/passwd', "return open('/etc/passwd').read()", 'host_access', /open is not available/],
+  ['eval', "return eval('1 + 1')", 'host_access', /eval is not available/],
+  ['exec', "exec('x = 1')\nreturn 1", 'host_access', /exec is not available/],
+  ['compile', "return compile('1', 'x', 'eval')", 'host_access', /compile is not available/],
+  ['a builtins walk through __loader__', "return __loader__.load_module('os')", 'host_access', /__loader__ is not available/],
+  ['getattr to a dunder', "return getattr((), '__cl' + 'ass__')", 'host_access', /attribute '__class__' is not available/],
+];
+
+describe('python sandbox: hostile code ends as a typed failure and the next call works', () => {
+  it.each(cases)('%s', (name, body, kind, message) => {
+    const key = `hostile:${name}`;
+    const code = hostile(body);
+    expect(sandbox.run(key, code, { n: 1 }, 'python')).toEqual({ ok: true, echo: { n: 1 } });
+    const err = failure(key, code, { attack: true });
+    expect(err.kind).toBe(kind);
+    expect(err.message).toMatch(message);
+    expect(sandbox.run(key, code, { n: 2 }, 'python')).toEqual({ ok: true, echo: { n: 2 } });
+  });
+
+  it('a memory bomb', () => {
+    const code = hostile('hog = []\nwhile True:\n    hog.append([input] * 100000)');
+    expect(roomy.run('bomb', code, { n: 1 }, 'python')).toEqual({ ok: true, echo: { n: 1 } });
+    const err = failure('bomb', code, { attack: true }, roomy);
+    expect(err.kind).toBe('memory_limit');
+    expect(err.message).toMatch(/memory limit of 16 MB/);
+    expect(roomy.run('bomb', code, { n: 2 }, 'python')).toEqual({ ok: true, echo: { n: 2 } });
+  });
+
+  it('a classic escape in the source is refused before it runs', () => {
+    const code = hostile("return [c.__name__ for c in ().__class__.__base__.__subclasses__()]");
+    expect(failure('escape', code, { n: 1 }).kind).toBe('host_access');
+  });
+
+  it('a thrown error carries the class name and a traceback of the tool\'s own lines', () => {
+    const code = 'def check(x):\n    raise KeyError(x)\n\ndef run(input):\n    return check(input)\n';
+    const err = failure('traceback', code, 'missing');
+    expect(err.kind).toBe('thrown');
+    expect(err.toolErrorName).toBe('KeyError');
+    expect(err.message).toBe("KeyError: 'missing'");
+    expect(err.toolStack).toMatch(/line 5, in run/);
+    expect(err.toolStack).toMatch(/line 2, in check/);
+    expect(err.toolStack).not.toMatch(/dise_host/);
+  });
+
+  it('refuses a non-JSON input', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(failure('input', 'def run(x):\n    return x\n', cyclic).kind).toBe('invalid_input');
+    expect(failure('input', 'def run(x):\n    return x\n', undefined).kind).toBe('invalid_input');
+  });
+
+  it('types code that does not load: a SyntaxError, no run(), a top-level raise, a top-level infinite loop', () => {
+    expect(failure('syntax', 'def run(x) return x', 1).kind).toBe('compile_error');
+    expect(failure('norun', 'def walk(x):\n    return x\n', 1).kind).toBe('compile_error');
+    expect(failure('notcallable', 'run = 5\n', 1).kind).toBe('compile_error');
+    expect(failure('toplevel-raise', "raise RuntimeError('boom')\ndef run(x):\n    return x\n", 1).message).toMatch(/failed to load: RuntimeError: boom/);
+    expect(failure('toplevel-loop', 'while True:\n    pass\ndef run(x):\n    return x\n', 1).kind).toBe('timeout');
+  });
+
+  it('JSON values come back as JSON: None, tuples as arrays, unicode, big structures through the port', () => {
+    expect(sandbox.run('none', 'def run(x):\n    return None\n', 1, 'python')).toBeNull();
+    expect(sandbox.run('tuple', 'def run(x):\n    return (x, [x, True])\n', 1, 'python')).toEqual([1, [1, true]]);
+    expect(sandbox.run('unicode', 'def run(x):\n    return x + " ✓ é 😀"\n', 'ok', 'python')).toBe('ok ✓ é 😀');
+    const big = 'x'.repeat(3 * 1024 * 1024);
+    const wide = new Sandbox({ ...config, timeout_ms: 5000, memory_limit_mb: 128, max_output_bytes: 16 * 1024 * 1024 });
+    expect(wide.run('big', 'def run(x):\n    return x + x\n', big, 'python')).toBe(big + big);
+  });
+
+  it('each tool is compiled once per interpreter and its calls are cheap', () => {
+    const code = 'def run(x):\n    return x * 2\n';
+    for (let i = 0; i < 200; i++) expect(sandbox.run('reuse', code, i, 'python')).toBe(i * 2);
+  });
+});
+
+describe('python sandbox: state does not leak between tools nor between calls', () => {
+  it('two tools do not see each other\'s globals', () => {
+    sandbox.run('a', 'counter = 41\ndef run(x):\n    global counter\n    counter += 1\n    return counter\n', null, 'python');
+    expect(sandbox.run('b', "def run(x):\n    return 'counter' in globals()\n", null, 'python')).toBe(false);
+  });
+
+  it('a module-level counter starts afresh on every call', () => {
+    const code = 'n = 0\ndef run(x):\n    global n\n    n += 1\n    return n\n';
+    expect([1, 2, 3, 4, 5].map(() => sandbox.run('counter', code, null, 'python'))).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  it('patched builtins and stdlib modules are restored for the next call and the next tool', () => {
+    const taint = "import json, math\ndef run(x):\n    __builtins__['len'] = lambda v: 99\n    json.dumps = lambda v: 'evil'\n    math.pi = 3\n    return 0\n";
+    sandbox.run('taint', taint, null, 'python');
+    const look = 'import json, math\ndef run(x):\n    return [len([1]), json.dumps([1]), math.pi > 3.14]\n';
+    expect(sandbox.run('look', look, null, 'python')).toEqual([1, '[1]', true]);
+  });
+
+  it('the JSON encoding of results does not depend on the stdlib a tool may patch', () => {
+    const code = "import json\njson.JSONEncoder.encode = lambda self, o: 'evil'\ndef run(x):\n    return {'a': [x]}\n";
+    expect(sandbox.run('encoder', code, 1, 'python')).toEqual({ a: [1] });
+    // …and the patched class is restored for the next tool.
+    expect(sandbox.run('encoder-look', 'import json\ndef run(x):\n    return json.dumps(x)\n', [1], 'python')).toBe('[1]');
+  });
+});
+
+describe('python sandbox: the interpreter', () => {
+  it('is shared: one interpreter for every Sandbox, and closing a Sandbox leaves it running', () => {
+    const other = new Sandbox(config);
+    const starts = pythonStats().starts;
+    expect(other.run('shared', 'def run(x):\n    return x + 1\n', 1, 'python')).toBe(2);
+    other.close();
+    expect(sandbox.run('shared', 'def run(x):\n    return x + 1\n', 2, 'python')).toBe(3);
+    expect(pythonStats().starts).toBe(starts);
+  });
+
+  it('reaches no JavaScript: no JsProxy reachable from Python, no code generation, a stripped global', () => {
+    const check = pythonSelfCheck();
+    expect(check.reachableJs).toEqual([]);
+    expect(check.codeGeneration).toMatch(/Code generation from strings disallowed/);
+    for (const name of ['process', 'require', 'Buffer', 'fetch', 'setTimeout', 'global', 'WebSocket', 'MessageChannel']) {
+      expect(check.globals).not.toContain(name);
+    }
+  });
+
+  it('a tool that gets past the Python layer still reaches nothing of the host', () => {
+    // vars(module) is the kind of gap the Python layer leaves: the boundary is the worker.
+    const code = `import typing
+def attempt(f):
+    try:
+        return repr(f())[:120]
+    except BaseException as e:
+        return 'refused: ' + type(e).__name__ + ': ' + str(e)[:200]
+
+def run(x):
+    sys = vars(typing)['sys']
+    mods = vars(sys)['modules']
+    os = mods['os']
+    ffi = mods['pyodide.ffi']
+    imp = mods['importlib']
+    return {
+        'js_module': attempt(lambda: mods.get('js') or mods.get('pyodide_js') or 'absent'),
+        'import_js': attempt(lambda: imp.import_module('js').process),
+        'import_pyodide_js': attempt(lambda: imp.import_module('pyodide_js').mountNodeFS),
+        'function_constructor': attempt(lambda: ffi.to_js([]).constructor.constructor('return process')()),
+        'run_js': attempt(lambda: mods['pyodide.code'].run_js('process')),
+        'system': attempt(lambda: (os.system('touch /tmp/dise-python-escape'), os.path.exists('/tmp/dise-python-escape'))),
+        'passwd': attempt(lambda: mods['io'].open('/etc/passwd').read()),
+        'listdir': attempt(lambda: os.listdir('/')),
+        'socket': attempt(lambda: mods['_socket'].socket().connect(('127.0.0.1', 5432))),
+    }
+`;
+    const out = sandbox.run('past-python', code, null, 'python') as Record<string, string>;
+    expect(out.js_module).toBe("'absent'");
+    expect(out.import_js).toMatch(/^refused: ModuleNotFoundError/);
+    expect(out.import_pyodide_js).toMatch(/^refused: ModuleNotFoundError/);
+    expect(out.function_constructor).toMatch(/^refused: .*(not available|Code generation)/);
+    expect(out.run_js).toMatch(/^refused/);
+    expect(out.system).not.toMatch(/True/);
+    expect(out.passwd).toMatch(/^refused: FileNotFoundError/);
+    expect(out.listdir).not.toMatch(/'(work|usr|etc|root)'/); // emscripten's in-memory file system, not the host's
+    expect(out.socket).toMatch(/^refused/);
+    expect(existsSync('/tmp/dise-python-escape')).toBe(false);
+    // The interpreter still serves.
+    expect(sandbox.run('after-escape', 'def run(x):\n    return x\n', 5, 'python')).toBe(5);
+  });
+
+  it('leaves code generation on in the host process', () => {
+    expect(new Function('return 7')()).toBe(7);
+  });
+
+  it('analyzePython reports definitions, imports, calls, names, attributes, tokens and statements', () => {
+    const code = 'import os.path\nfrom json import loads\n\ndef run(s):\n    if s:\n        return s.strip().lower()\n    return eval("1")\n';
+    const analysis = analyzePython(code);
+    expect(analysis.ok).toBe(true);
+    if (!analysis.ok) return;
+    expect(analysis.definesRun).toBe(true);
+    expect(analysis.imports).toEqual([{ module: 'os.path', line: 1 }, { module: 'json', line: 2 }]);
+    expect(analysis.calls.map((c) => c.name)).toEqual(expect.arrayContaining(['s.strip', '<expr>.lower', 'eval']));
+    expect(analysis.names).toContainEqual({ id: 'eval', line: 7, col: 11 });
+    expect(analysis.attributes).toContainEqual({ attr: 'strip', line: 6, col: 17 });
+    expect(analysis.tokens[0]).toEqual({ type: 'NAME', text: 'import', line: 1, col: 0 });
+    expect(analysis.tokens.some((t) => t.type === 'NEWLINE' || t.type === 'INDENT')).toBe(false);
+    expect(analysis.statements.map((s) => s.line)).toEqual([1, 2, 4, 5, 6, 7]);
+    expect(analysis.statements.find((s) => s.line === 6)?.dump).toMatch(/^Return\(Call\(Attribute\(/);
+    expect(analyzePython('x = lambda: 1\nrun = lambda x: x\n')).toMatchObject({ ok: true, definesRun: true });
+    expect(analyzePython('def run(x):\n  return (\n')).toMatchObject({ ok: false, error: { line: 2 } });
+  });
+});
