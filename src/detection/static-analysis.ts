@@ -170,9 +170,13 @@ export function pythonSecurityFindings(analysis: Extract<ReturnType<typeof analy
   for (const i of analysis.imports) {
     if (isHostModule(i.module)) findings.push({ check: 'host_module', message: `import of the host module \`${i.module}\``, line: i.line, column: 1 });
   }
+  // A builtin that reaches the host is a finding where it is called: `input` is also the name every
+  // tool gives its parameter, and a name alone cannot tell the two apart.
+  for (const c of analysis.calls) {
+    if (PYTHON_HOST_BUILTINS.has(c.name)) findings.push({ check: 'host_builtin', message: `the builtin \`${c.name}\` reaches beyond the tool's input`, line: c.line, column: c.col + 1 });
+  }
   for (const n of analysis.names) {
     if (PYTHON_DYNAMIC_CODE.has(n.id)) findings.push({ check: 'dynamic_code', message: `\`${n.id}\` runs code given as text`, line: n.line, column: n.col + 1 });
-    else if (PYTHON_HOST_BUILTINS.has(n.id)) findings.push({ check: 'host_builtin', message: `the builtin \`${n.id}\` reaches beyond the tool's input`, line: n.line, column: n.col + 1 });
     else if (/^__\w+__$/.test(n.id) && !HARMLESS_DUNDERS.has(n.id)) findings.push({ check: 'dunder_access', message: `the dunder name \`${n.id}\``, line: n.line, column: n.col + 1 });
   }
   for (const a of analysis.attributes) {

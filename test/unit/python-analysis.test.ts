@@ -113,3 +113,10 @@ describe('the revert merge on Python source', () => {
     expect(result).toEqual({ ok: true, code: 'def run(s):\n    return s.strip().lower()[:40]\n', granularity: 'token' });
   });
 });
+
+describe('Python static analysis and the tool parameter', () => {
+  it('does not mistake the parameter `input` for the builtin, but finds input() called', () => {
+    expect(detectSecurityIssues('def run(input):\n    return isinstance(input, str) and len(input) > 2\n', 'python')).toEqual({ failure: null, findings: [] });
+    expect(detectSecurityIssues('def run(x):\n    return input()\n', 'python').findings.map((f) => f.check)).toEqual(['host_builtin']);
+  });
+});
