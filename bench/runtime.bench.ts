@@ -6,9 +6,9 @@
  *   4. the cost of isolating calls (a fresh context per call) against one shared context (before #16);
  *   5. recording into the day-partitioned executions against the same into a plain table (before #16);
  *   6. Python tools: the interpreter's cold start, a raw Pyodide call (same thread, JSON in and out) vs
- *      Sandbox.runJson of the same tool (hand-off to the interpreter's thread, limits, typed checks).
- *      BENCH_ONLY=python runs this part alone (no database). ToolRuntime.call of a Python tool needs
- *      the tool's language in the lineage store: not measured here yet.
+ *      Sandbox.runJson of the same tool (hand-off to the interpreter's thread, limits, typed checks)
+ *      and ToolRuntime.call of it; the first call of tools new to a warm interpreter.
+ *      BENCH_ONLY=python runs this part alone (no database, so no ToolRuntime line).
  */
 import { performance } from 'node:perf_hooks';
 import ivm from '../src/sandbox/isolated-vm.js';
@@ -49,12 +49,12 @@ function rawIsolateSamples(n: number): number[] {
   return samples;
 }
 
-async function runtimeSamples(runtime: ToolRuntime, n: number): Promise<number[]> {
+async function runtimeSamples(runtime: ToolRuntime, n: number, tool = 'bench_tool'): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < n; i++) {
     const input = `user${i % 100}@example.com`;
     const t = performance.now();
-    await runtime.call('bench_tool', input);
+    await runtime.call(tool, input);
     samples.push(performance.now() - t);
   }
   return samples;
@@ -116,7 +116,19 @@ function pythonSandboxSamples(sandbox: Sandbox, n: number): number[] {
   return samples;
 }
 
-async function pythonBench(rows: [string, string, string][], figures: Record<string, number>): Promise<void> {
+/** The first call of each of `n` Python tools new to a warm interpreter: compile and run, no load. */
+function firstCallsMs(sandbox: Sandbox, n: number): number[] {
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const code = `def run(input):\n    return len(str(input)) + ${i}\n`;
+    const t = performance.now();
+    sandbox.runJson(`first_${i}`, code, '"x"', 'python');
+    samples.push(performance.now() - t);
+  }
+  return samples;
+}
+
+async function pythonBench(rows: [string, string, string][], figures: Record<string, number>, runtime?: ToolRuntime): Promise<void> {
   progress(`python: cold start, then ${CALLS.toLocaleString()} raw Pyodide calls and ${CALLS.toLocaleString()} Sandbox.runJson calls…`);
   const t = performance.now();
   await warmPython();
@@ -137,6 +149,16 @@ async function pythonBench(rows: [string, string, string][], figures: Record<str
     rows.push(['python: raw Pyodide call, same thread (median)', `${rawUs.toFixed(1)} µs`, 'baseline: run() via pyodide.globals, json in/out']);
     rows.push(['python: Sandbox.runJson, same tool (median)', `${sandboxUs.toFixed(1)} µs`, 'worker hand-off + limits + fresh globals + strict JSON']);
     rows.push(['python: overhead per call', `${(sandboxUs - rawUs).toFixed(1)} µs`, 'target < 20 µs']);
+    const firstMs = median(firstCallsMs(sandbox, 20));
+    figures.pythonFirstCallOfNewToolMs = firstMs;
+    rows.push(['python: first call of a tool new to the interpreter (median of 20)', `${(firstMs * 1000).toFixed(0)} µs`, `compile + call; the cold start is paid once per process, not per tool`]);
+    if (runtime) {
+      await runtimeSamples(runtime, 2000, 'bench_py');
+      const viaRuntime = median(await runtimeSamples(runtime, CALLS, 'bench_py')) * 1000;
+      figures.pythonRuntimeCallUs = viaRuntime;
+      figures.pythonRuntimeOverheadUs = viaRuntime - rawUs;
+      rows.push(['python: ToolRuntime.call, same tool (median)', `${viaRuntime.toFixed(1)} µs`, `resolve + guard + run + record; ${(viaRuntime - rawUs).toFixed(1)} µs over the raw call`]);
+    }
   } finally {
     sandbox.close();
     await closePythonHost();
@@ -292,7 +314,14 @@ async function main(): Promise<void> {
     figures.fleetFindings = findings.length;
     rows.push([`fleet health query (${FLEET.toLocaleString()} versions × 100 executions + ${HISTORY} over 29 older days)`, fmtMs(fleetMs), `median of 5, ${findings.length} findings, target < 300 ms`]);
 
-    await pythonBench(rows, figures);
+    await store.registerVersion({ name: 'bench_py', version: '1.0.0', language: 'python', code: PY_CODE });
+    await store.setRoute('bench_py@1.0.0', 'bench');
+    const pyRuntime = await ToolRuntime.create({ databaseUrl: db.url, config });
+    try {
+      await pythonBench(rows, figures, pyRuntime);
+    } finally {
+      await pyRuntime.close();
+    }
 
     printFigures('bench:runtime', rows, { bench: 'runtime', ...figures });
   } finally {
