@@ -1,69 +1,34 @@
 import type { RegisterVersionInput } from '../lineage/store.js';
+import { emailLineage } from './email-lineage.js';
 
 /**
  * The email-validator story written in Python, version for version the same as emailLineage(): a
  * merge (2.0.0), an "Optimize for speed" that drops the regex for an '@' check (2.2.0, refused at
  * registration by the differential check), and a feature_add for internationalized addresses (2.3.0)
  * whose loosened domain part also lets a second '@' through, which callers then find. Only the root
- * names its language: every child keeps its parent's.
+ * names its language: every child keeps its parent's. The versions' tests, mutations and descriptions
+ * are emailLineage()'s; only the code is Python.
  */
-export function pythonEmailLineage(name: string): RegisterVersionInput[] {
-  const id = (v: string) => `${name}@${v}`;
-  return [
-    {
-      name,
-      version: '1.0.0',
-      language: 'python',
-      description: 'Validate an email address',
-      category: 'validation',
-      code: `import re
+const PY_EMAIL_CODE: Record<string, string> = {
+  '1.0.0': `import re
 
 def run(input):
     return isinstance(input, str) and re.fullmatch(r"[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}", input) is not None
 `,
-      tests: [
-        { name: 'accepts a plain address', input: 'user@example.com', expect: true, critical: true },
-        { name: 'rejects a missing at', input: 'user.example.com', expect: false, critical: true },
-      ],
-    },
-    {
-      name,
-      version: '1.1.0',
-      parents: [id('1.0.0')],
-      description: 'Validate an email address (trimmed)',
-      category: 'validation',
-      code: `import re
+  '1.1.0': `import re
 
 def run(input):
     s = str(input).strip()
     return re.fullmatch(r"[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}", s) is not None
 `,
-      mutation: { type: 'feature_add', description: 'Added regex patterns for surrounding whitespace', fitnessBefore: 0.8, fitnessAfter: 0.82 },
-      tests: [{ name: 'accepts surrounding whitespace', input: ' user@example.com ', expect: true }],
-    },
-    {
-      name,
-      version: '1.0.1',
-      parents: [id('1.0.0')],
-      description: 'Validate an email address (null-safe)',
-      category: 'validation',
-      code: `import re
+  '1.0.1': `import re
 
 def run(input):
     if input is None:
         return False
     return re.fullmatch(r"[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}", str(input)) is not None
 `,
-      mutation: { type: 'bug_fix', description: 'Bug fix: null handling', fitnessBefore: 0.8, fitnessAfter: 0.81 },
-      tests: [{ name: 'rejects null', input: null, expect: false }],
-    },
-    {
-      name,
-      version: '2.0.0',
-      parents: [id('1.1.0'), id('1.0.1')],
-      description: 'Validate an email address',
-      category: 'validation',
-      code: `import re
+  '2.0.0': `import re
 
 EMAIL = re.compile(r"[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}")
 
@@ -72,15 +37,7 @@ def run(input):
         return False
     return EMAIL.fullmatch(str(input).strip()) is not None
 `,
-      mutation: { type: 'refactor', description: 'Rewrote for performance (merged whitespace and null handling)', fitnessBefore: 0.82, fitnessAfter: 0.85 },
-    },
-    {
-      name,
-      version: '2.1.0',
-      parents: [id('2.0.0')],
-      description: 'Validate an email address (case-insensitive)',
-      category: 'validation',
-      code: `import re
+  '2.1.0': `import re
 
 EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9.-]+\\.[a-z]{2,}", re.IGNORECASE)
 
@@ -89,16 +46,7 @@ def run(input):
         return False
     return EMAIL.fullmatch(str(input).strip()) is not None
 `,
-      mutation: { type: 'feature_add', description: 'Added case-insensitive email validation', fitnessBefore: 0.85, fitnessAfter: 0.85 },
-      tests: [{ name: 'accepts upper case', input: 'USER@EXAMPLE.COM', expect: true }],
-    },
-    {
-      name,
-      version: '2.2.0',
-      parents: [id('2.1.0')],
-      description: 'Validate an email address (fast path)',
-      category: 'validation',
-      code: `def run(input):
+  '2.2.0': `def run(input):
     # Optimized: skip regex for obvious cases
     if input is None:
         return False
@@ -107,15 +55,7 @@ def run(input):
         return False
     return True
 `,
-      mutation: { type: 'optimization', description: 'Optimize for speed', fitnessBefore: 0.85, fitnessAfter: 0.95 },
-    },
-    {
-      name,
-      version: '2.3.0',
-      parents: [id('2.1.0')],
-      description: 'Validate an email address (internationalized)',
-      category: 'validation',
-      code: `import re
+  '2.3.0': `import re
 
 # Internationalized: any letters, in any script, around the '@'
 EMAIL = re.compile(r"[^\\s@]+@\\S+\\.\\S{2,}")
@@ -125,10 +65,10 @@ def run(input):
         return False
     return EMAIL.fullmatch(str(input).strip()) is not None
 `,
-      mutation: { type: 'feature_add', description: 'Accept internationalized addresses', fitnessBefore: 0.85, fitnessAfter: 0.9 },
-      tests: [{ name: 'accepts an internationalized address', input: 'josé@exämple.com', expect: true }],
-    },
-  ];
+};
+
+export function pythonEmailLineage(name: string): RegisterVersionInput[] {
+  return emailLineage(name).map((v) => ({ ...v, code: PY_EMAIL_CODE[v.version]!, ...(v.parents?.length ? {} : { language: 'python' as const }) }));
 }
 
 /** The slug story in Python (see slug-lineage.ts): 1.2.0 drops digits, 1.3.0 then caps slugs at 40. */
