@@ -4,6 +4,7 @@ import { allViolations } from '../../src/doctor/invariants.js';
 import { startHeal } from '../../src/client/start-heal.js';
 import { LineageStore } from '../../src/lineage/store.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
+import { warmPython } from '../../src/sandbox/python.js';
 import type { RunningWorker } from '../../src/worker.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { registerEmailStory, V1_CODE, V201_CODE, V2_CODE, WRONG_RESULTS } from '../support/email-story.js';
@@ -196,5 +197,45 @@ describe('selfHealWorkflow with an LLM', () => {
     expect(prompt).toMatch(/PREVIOUS ATTEMPTS WERE REJECTED:\n- attempt 1: no revert: .*conflict/);
     const l = await store.getLineage(`${name}@1.3.1`);
     expect(l).toMatchObject({ code: fixed, parents: [`${name}@1.3.0`], reverts: `${name}@1.2.0` });
+  });
+});
+
+describe('selfHealWorkflow with an LLM, on a Python tool', () => {
+  const PY_V1 = `import re\n\ndef run(input):\n    return isinstance(input, str) and re.fullmatch(r"[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}", input) is not None\n`;
+  const PY_V2 = `def run(input):\n    # Optimized: skip regex for obvious cases\n    if not isinstance(input, str):\n        return False\n    return "@" in input\n`;
+  const PY_V201 = `import re\n\nEMAIL = re.compile(r"[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}")\n\ndef run(input):\n    # Fast path: one '@' or nothing to check\n    if not isinstance(input, str) or input.count("@") != 1:\n        return False\n    return EMAIL.fullmatch(input) is not None\n`;
+
+  it('asks for Python, gates on the rule over Python source, and promotes the Python it gets back', async () => {
+    await warmPython();
+    const name = 'py_llm_mail';
+    await store.registerMany([
+      { name, version: '1.0.0', language: 'python', code: PY_V1, description: 'Validate an email address', category: 'validation', tests: [{ name: 'accepts a plain address', input: 'user@example.com', expect: true }] },
+      { name, version: '2.0.0', parents: [`${name}@1.0.0`], code: PY_V2, description: 'Validate an email address (fast)', category: 'validation', mutation: { type: 'optimization', description: 'Optimize for speed' } },
+    ]);
+    await store.setRoute(`${name}@2.0.0`, 'v2 is faster');
+    const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+    for (const w of WRONG_RESULTS) await runtime.report(`${name}@2.0.0`, w);
+    await runtime.close();
+    const analysis = { ...ANALYSIS, problematic_pattern: '"@" in \\w+', pattern_kind: 'regex' };
+    llm.script('FailureAnalysis', [{ content: analysis }]).script('RegeneratedTool', [regen(PY_V201, 'compiled the regex, one-@ fast path')]);
+
+    const { result } = await heal(`${name}@2.0.0`);
+    expect(result.status).toBe('healed');
+    expect(result.analysis).toMatchObject({ source: 'llm', patternKind: 'regex', problematicPattern: '"@" in \\w+' });
+    expect(result.attempts).toEqual([{ attempt: 1, strategy: 'llm', ok: true, rejections: [] }]);
+    const healed = await store.getLineage(`${name}@2.0.1`);
+    expect(healed).toMatchObject({ code: PY_V201, language: 'python', health: 'regenerated' });
+
+    const [analysisRequest] = llm.requestsFor('FailureAnalysis');
+    expect(analysisRequest!.body.messages[0]!.content).toMatch(/Tools are Python functions def run\(input\)/);
+    expect(analysisRequest!.body.messages[1]!.content).toContain('LANGUAGE: python');
+    expect(analysisRequest!.body.messages[1]!.content).toContain('+    return "@" in input');
+    const [regeneration] = llm.requestsFor('RegeneratedTool');
+    expect(regeneration!.body.messages[0]!.content).toMatch(/You regenerate a Python tool/);
+    expect(regeneration!.body.messages[1]!.content).toContain(`Base Implementation: ${name}@1.0.0 (python)`);
+
+    const after = await ToolRuntime.create({ databaseUrl: db.url });
+    expect(await after.callDetailed(name, 'user@@domain.com')).toMatchObject({ output: false, versionId: `${name}@2.0.1` });
+    await after.close();
   });
 });

@@ -120,3 +120,20 @@ describe('Python static analysis and the tool parameter', () => {
     expect(detectSecurityIssues('def run(x):\n    return input()\n', 'python').findings.map((f) => f.check)).toEqual(['host_builtin']);
   });
 });
+
+describe('the judge on Python code', () => {
+  it('replays recorded inputs against a Python baseline and refuses a version that answers them differently', async () => {
+    const { Sandbox } = await import('../../src/sandbox/sandbox.js');
+    const { judgeVersion } = await import('../../src/judge/judge.js');
+    const sandbox = new Sandbox({ timeout_ms: 1000, memory_limit_mb: 64, max_output_bytes: 1 << 20, isolation: 'per_call' });
+    const baseline = { id: 'v@1.0.0', language: 'python' as const, code: 'def run(s):\n    return s.strip().lower()\n' };
+    const changed = 'def run(s):\n    return s.lower()\n';
+    const verdict = judgeVersion(sandbox, { id: 'v@1.1.0', code: changed, language: 'python', suite: [], rules: [], baseline, replayInputs: ['Hello', ' Padded '] });
+    expect(verdict.passed).toBe(false);
+    expect(verdict.replayed).toBe(2);
+    expect(verdict.failures).toEqual([expect.objectContaining({ failureType: 'replay_mismatch', evidence: { baseline: 'v@1.0.0', mismatches: [{ input: ' Padded ', expected: 'padded', got: ' padded ' }] } })]);
+    const same = judgeVersion(sandbox, { id: 'v@1.1.1', code: baseline.code, language: 'python', suite: [], rules: [], baseline, replayInputs: ['Hello', ' Padded '] });
+    expect(same.passed).toBe(true);
+    sandbox.close();
+  });
+});
