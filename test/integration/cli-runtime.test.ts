@@ -72,7 +72,7 @@ describe('dise call / report / tool list', () => {
     expect(out.stdout.join('\n')).toMatch(/email_validator\s+email_validator@2\.2\.0\s+5\s+✓ Healthy/);
     const json = captureOutput();
     expect(await runCli(['tool', 'list', '--json'], json)).toBe(0);
-    expect(JSON.parse(json.stdout.join(''))).toContainEqual({ name: 'email_validator', versions: 5, routedVersion: 'email_validator@2.2.0', health: 'healthy', knownWrong: null, alternativeId: null, canary: null });
+    expect(JSON.parse(json.stdout.join(''))).toContainEqual({ name: 'email_validator', versions: 5, routedVersion: 'email_validator@2.2.0', health: 'healthy', knownWrong: null, alternativeId: null, languages: ['javascript'], canary: null });
   });
 
   it('reads --config and refuses a bad one naming the key', async () => {

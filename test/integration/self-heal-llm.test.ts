@@ -229,7 +229,7 @@ describe('selfHealWorkflow with an LLM, on a Python tool', () => {
     const [analysisRequest] = llm.requestsFor('FailureAnalysis');
     expect(analysisRequest!.body.messages[0]!.content).toMatch(/Tools are Python functions def run\(input\)/);
     expect(analysisRequest!.body.messages[1]!.content).toContain('LANGUAGE: python');
-    expect(analysisRequest!.body.messages[1]!.content).toContain('+    return "@" in input');
+    expect(analysisRequest!.body.messages[1]!.content).toContain('+     return "@" in input');
     const [regeneration] = llm.requestsFor('RegeneratedTool');
     expect(regeneration!.body.messages[0]!.content).toMatch(/You regenerate a Python tool/);
     expect(regeneration!.body.messages[1]!.content).toContain(`Base Implementation: ${name}@1.0.0 (python)`);
