@@ -128,11 +128,13 @@ function firstCallsMs(sandbox: Sandbox, n: number): number[] {
   return samples;
 }
 
-async function pythonBench(rows: [string, string, string][], figures: Record<string, number>, runtime?: ToolRuntime): Promise<void> {
+async function pythonBench(rows: [string, string, string][], figures: Record<string, number>, makeRuntime?: () => Promise<ToolRuntime>): Promise<void> {
   progress(`python: cold start, then ${CALLS.toLocaleString()} raw Pyodide calls and ${CALLS.toLocaleString()} Sandbox.runJson calls…`);
   const t = performance.now();
   await warmPython();
   const warmMs = performance.now() - t;
+  // After the load: registering a Python tool parses it in the interpreter.
+  const runtime = await makeRuntime?.();
   const sandbox = new Sandbox(defaultConfig().sandbox);
   try {
     pythonSandboxSamples(sandbox, 2000);
@@ -161,6 +163,7 @@ async function pythonBench(rows: [string, string, string][], figures: Record<str
     }
   } finally {
     sandbox.close();
+    await runtime?.close();
     await closePythonHost();
   }
 }
@@ -314,14 +317,11 @@ async function main(): Promise<void> {
     figures.fleetFindings = findings.length;
     rows.push([`fleet health query (${FLEET.toLocaleString()} versions × 100 executions + ${HISTORY} over 29 older days)`, fmtMs(fleetMs), `median of 5, ${findings.length} findings, target < 300 ms`]);
 
-    await store.registerVersion({ name: 'bench_py', version: '1.0.0', language: 'python', code: PY_CODE });
-    await store.setRoute('bench_py@1.0.0', 'bench');
-    const pyRuntime = await ToolRuntime.create({ databaseUrl: db.url, config });
-    try {
-      await pythonBench(rows, figures, pyRuntime);
-    } finally {
-      await pyRuntime.close();
-    }
+    await pythonBench(rows, figures, async () => {
+      await store.registerVersion({ name: 'bench_py', version: '1.0.0', language: 'python', code: PY_CODE });
+      await store.setRoute('bench_py@1.0.0', 'bench');
+      return ToolRuntime.create({ databaseUrl: db.url, config });
+    });
 
     printFigures('bench:runtime', rows, { bench: 'runtime', ...figures });
   } finally {
