@@ -40,6 +40,8 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
   const url = withDatabase(adminUrl, name);
   await migrate(url);
   const pool = new pg.Pool({ connectionString: url, max: 4 });
+  // Stopping the embedded server ends idle connections; that must not end the benchmark's process.
+  pool.on('error', () => undefined);
   return {
     url,
     pool,
