@@ -132,7 +132,9 @@ function analysis(deps: ActivityDeps) {
     const badCode = bad.code;
     const language = bad.language;
     // What the heal is expected to produce: a rule must never forbid it.
-    const revert = culprit !== input.versionId ? revertChange({ culpritCode: badCode, failedCode: failed.code, parentCode: before.code, language }) : null;
+    // Undoing a change across languages (a rewrite from JavaScript to Python) is no merge.
+    const oneLanguage = before.language === language && failed.language === language;
+    const revert = culprit !== input.versionId && oneLanguage ? revertChange({ culpritCode: badCode, failedCode: failed.code, parentCode: before.code, language }) : null;
     const healedCodes = [lastGood.code, before.code, ...(revert?.ok ? [revert.code] : [])];
     // Nothing learned from nothing: a gate only when a failing input was reproduced on the culprit.
     const reproduced = reproducedByFailed.some((c) => reproduces(deps.sandbox, bad, c));
@@ -146,7 +148,8 @@ function analysis(deps: ActivityDeps) {
       failingCases: cases.length,
       reproduced,
     };
-    const offline = () => analyzeOffline({ goodCode: before.code, badCode, language, goodId: before.id, badId: culprit, mutation, failure: failureText, healedCodes, reproduced });
+    // A structural difference between two languages explains nothing: the rule is then advice.
+    const offline = () => analyzeOffline({ goodCode: before.code, badCode, language, goodId: before.id, badId: culprit, mutation, failure: failureText, healedCodes, reproduced: reproduced && before.language === language });
 
     if (input.useLlm && deps.llm) {
       try {

@@ -48,6 +48,9 @@ export function regenerateActivity(deps: ActivityDeps) {
         return { strategy: 'revert', code: null, notes: `nothing after ${input.culpritId} to keep: a revert of it would be a rollback`, builtOn: null };
       }
       const parent = input.culpritParentId ? await requireVersion(deps, input.culpritParentId) : ancestor;
+      if (parent.language !== culprit.language || failed.language !== culprit.language) {
+        return { strategy: 'revert', code: null, notes: `${input.culpritId} is in ${culprit.language}, ${parent.id} in ${parent.language}: undoing a rewrite into another language is no merge`, builtOn: null };
+      }
       const result = revertChange({ culpritCode: culprit.code, failedCode: failed.code, parentCode: parent.code, language: failed.language });
       if (!result.ok) return { strategy: 'revert', code: null, notes: `revert of ${input.culpritId} on ${input.failedId} conflicts: ${result.reason}`, builtOn: null };
       return {

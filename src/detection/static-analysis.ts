@@ -20,7 +20,8 @@ export interface StaticFinding {
     | 'dynamic_code'
     | 'host_module'
     | 'host_builtin'
-    | 'dunder_access';
+    | 'dunder_access'
+    | 'dynamic_attribute';
   message: string;
   line: number;
   column: number;
@@ -141,6 +142,8 @@ export function securityFindings(program: acorn.Program): StaticFinding[] {
 const PYTHON_DYNAMIC_CODE = new Set(['eval', 'exec', 'compile', '__import__']);
 /** Python builtins that reach the host, the interpreter's internals or the filesystem. */
 const PYTHON_HOST_BUILTINS = new Set(['open', 'input', 'breakpoint', 'globals', 'locals', 'vars', 'getattr', 'setattr', 'delattr', 'memoryview', 'help', 'exit', 'quit']);
+/** Library functions that look attributes up by a name given as data (`attrgetter('__globals__')`). */
+const PYTHON_DYNAMIC_ATTRIBUTE = new Set(['attrgetter', 'methodcaller', 'Formatter', 'get_field']);
 /**
  * Modules that reach the host (the operating system, files, processes, the network, the JavaScript
  * around the interpreter) or the interpreter's internals. A finding names the module's root.
@@ -152,7 +155,7 @@ export const PYTHON_HOST_MODULES = new Set([
   'resource', 'mmap', 'zipimport', 'webbrowser', 'ftplib', 'smtplib', 'telnetlib', 'xmlrpc',
 ]);
 /** Dunder names a tool may use: its own module name and the main guard. */
-const HARMLESS_DUNDERS = new Set(['__name__', '__init__', '__len__', '__eq__', '__repr__', '__str__']);
+const HARMLESS_DUNDERS = new Set(['__name__', '__main__', '__init__', '__len__', '__eq__', '__repr__', '__str__']);
 
 function isHostModule(module: string): boolean {
   const parts = module.split('.');
@@ -170,16 +173,26 @@ export function pythonSecurityFindings(analysis: Extract<ReturnType<typeof analy
   for (const i of analysis.imports) {
     if (isHostModule(i.module)) findings.push({ check: 'host_module', message: `import of the host module \`${i.module}\``, line: i.line, column: 1 });
   }
-  // A builtin that reaches the host is a finding where it is called: `input` is also the name every
-  // tool gives its parameter, and a name alone cannot tell the two apart.
+  // A builtin that reaches the host is a finding wherever it is named (`g = vars` too), except
+  // `input`, which is also the name every tool gives its parameter: that one only where it is called.
   for (const c of analysis.calls) {
-    if (PYTHON_HOST_BUILTINS.has(c.name)) findings.push({ check: 'host_builtin', message: `the builtin \`${c.name}\` reaches beyond the tool's input`, line: c.line, column: c.col + 1 });
+    if (c.name === 'input') findings.push({ check: 'host_builtin', message: "the builtin `input` reaches beyond the tool's input", line: c.line, column: c.col + 1 });
   }
   for (const n of analysis.names) {
     if (PYTHON_DYNAMIC_CODE.has(n.id)) findings.push({ check: 'dynamic_code', message: `\`${n.id}\` runs code given as text`, line: n.line, column: n.col + 1 });
+    else if (PYTHON_HOST_BUILTINS.has(n.id) && n.id !== 'input') findings.push({ check: 'host_builtin', message: `the builtin \`${n.id}\` reaches beyond the tool's input`, line: n.line, column: n.col + 1 });
+    else if (PYTHON_DYNAMIC_ATTRIBUTE.has(n.id)) findings.push({ check: 'dynamic_attribute', message: `\`${n.id}\` looks attributes up by a name given as data`, line: n.line, column: n.col + 1 });
     else if (/^__\w+__$/.test(n.id) && !HARMLESS_DUNDERS.has(n.id)) findings.push({ check: 'dunder_access', message: `the dunder name \`${n.id}\``, line: n.line, column: n.col + 1 });
   }
+  for (const t of analysis.tokens) {
+    // A dunder name as data reaches internals through format strings, attrgetter, getattr…
+    const dunder = t.type === 'STRING' || t.type === 'FSTRING_MIDDLE' ? /__\w+__/.exec(t.text)?.[0] : undefined;
+    if (dunder && !HARMLESS_DUNDERS.has(dunder)) {
+      findings.push({ check: 'dunder_access', message: `the dunder name \`${dunder}\` inside a string`, line: t.line, column: t.col + 1 });
+    }
+  }
   for (const a of analysis.attributes) {
+    if (PYTHON_DYNAMIC_ATTRIBUTE.has(a.attr)) findings.push({ check: 'dynamic_attribute', message: `\`.${a.attr}\` looks attributes up by a name given as data`, line: a.line, column: a.col + 1 });
     if (/^__\w+__$/.test(a.attr) && !HARMLESS_DUNDERS.has(a.attr)) {
       findings.push({ check: 'dunder_access', message: `the dunder attribute \`.${a.attr}\` reaches the interpreter's internals`, line: a.line, column: a.col + 1 });
     }
@@ -283,8 +296,13 @@ export function checkRuleGates(code: string, rules: GateRule[], language: ToolLa
       } catch {
         continue;
       }
-      const m = stream ? re.exec(stream.text) : null;
-      if (m && stream) {
+      if (!stream) {
+        // Fail closed: a rule that cannot be checked is not passed.
+        violations.push({ ruleId: rule.ruleId, description: rule.description, patternKind: 'tokens', pattern: rule.patternToAvoid, line: 0, excerpt: '(the code could not be tokenized to check this rule)' });
+        continue;
+      }
+      const m = re.exec(stream.text);
+      if (m) {
         const tokenIndex = stream.text.slice(0, m.index + (m[0].startsWith(' ') ? 1 : 0)).split(' ').length - 1;
         const line = stream.lines[tokenIndex] ?? 0;
         violations.push({ ruleId: rule.ruleId, description: rule.description, patternKind: 'tokens', pattern: rule.patternToAvoid, line, excerpt: (lines[line - 1] ?? '').trim() });

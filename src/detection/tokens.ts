@@ -32,10 +32,25 @@ function pythonPieces(code: string): string[] | null {
   if (!analysis.ok) return null;
   const lineStarts = [0];
   for (let i = 0; i < code.length; i++) if (code[i] === '\n') lineStarts.push(i + 1);
+  // tokenize counts columns in code points, JavaScript strings in UTF-16 units: they differ after a
+  // character outside the BMP (an emoji) on the same line.
+  const offset = (line: number, col: number): number => {
+    const lineStart = lineStarts[line - 1] ?? code.length;
+    const text = code.slice(lineStart, lineStarts[line] ?? code.length);
+    if (!/[\uD800-\uDFFF]/.test(text)) return lineStart + col;
+    let units = 0;
+    let points = 0;
+    for (const ch of text) {
+      if (points === col) break;
+      units += ch.length;
+      points++;
+    }
+    return lineStart + units;
+  };
   const pieces: string[] = [];
   let at = 0;
   for (const t of analysis.tokens) {
-    const start = (lineStarts[t.line - 1] ?? code.length) + t.col;
+    const start = offset(t.line, t.col);
     if (start < at || code.slice(start, start + t.text.length) !== t.text) return null;
     if (start > at) pieces.push(code.slice(at, start));
     pieces.push(t.text);

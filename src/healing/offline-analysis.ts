@@ -59,7 +59,7 @@ function pythonFeatures(code: string): Features | null {
     if (tok.type === 'OP' && PYTHON_OPERATORS.has(tok.text)) bump(f.operators, tok.text);
     if ((tok.text === 'and' || tok.text === 'or' || tok.text === 'in' || tok.text === 'not') && tok.type === 'NAME') bump(f.operators, tok.text);
     // NAME ( LITERAL followed by , or ): a literal first argument
-    if (tok.text === '(' && t[i - 1]!.type === 'NAME' && (t[i + 1]?.type === 'NUMBER' || t[i + 1]?.type === 'STRING') && (t[i + 2]?.text === ',' || t[i + 2]?.text === ')')) {
+    if (tok.text === '(' && t[i - 1]!.type === 'NAME' && !PYTHON_NOT_CALLABLE.has(t[i - 1]!.text) && (t[i + 1]?.type === 'NUMBER' || t[i + 1]?.type === 'STRING') && (t[i + 2]?.text === ',' || t[i + 2]?.text === ')')) {
       const name = t[i - 2]?.text === '.' ? `.${t[i - 1]!.text}()` : `${t[i - 1]!.text}()`;
       const literal = t[i + 1]!;
       f.callArguments.set(`${name}:${literal.text}`, { call: name, value: literal.text });
@@ -67,6 +67,9 @@ function pythonFeatures(code: string): Features | null {
   }
   return f;
 }
+
+/** Keywords a `(` can follow without making a call (`return (…)`, `in (…)`). */
+const PYTHON_NOT_CALLABLE = new Set(['return', 'in', 'not', 'and', 'or', 'if', 'elif', 'while', 'for', 'is', 'lambda', 'yield', 'await', 'assert', 'del', 'else', 'import', 'from', 'as', 'with', 'except', 'raise']);
 
 const PYTHON_OPERATORS = new Set(['==', '!=', '<', '>', '<=', '>=', '+', '-', '*', '/', '//', '%', '**', '&', '|', '^']);
 

@@ -141,6 +141,15 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
     if (gates.failure) failures.push(gates.failure);
     for (const v of gates.violations) rejections.push({ kind: 'gate', message: `violates ${v.ruleId} "${v.description}" at line ${v.line}: ${v.excerpt}` });
   }
+  // Code that static analysis refuses is not run at all: its verdict is decided, and running it
+  // would hand a sandbox's first layer to code built to get past it (Python tools share an interpreter).
+  const refusedStatically = failures.find((f) => f.failureType === 'security_vulnerability' && f.severity === 'critical');
+  if (refusedStatically) {
+    for (const check of ['suite', 'regression', 'replay', 'differential'] as const) {
+      if (!(check in skip)) skipped.push({ check, why: 'static analysis refused the code: it is not run' });
+    }
+    return verdict();
+  }
   const runSuiteCheck = runs('suite', c.suite.length ? undefined : 'no tests in scope');
   const runRegression = runs('regression', !c.suite.length ? 'no tests in scope' : !c.baseline ? 'nothing to compare with' : undefined);
   if (runSuiteCheck || runRegression) {

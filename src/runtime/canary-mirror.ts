@@ -1,3 +1,4 @@
+import { pythonReady, warmPython } from '../sandbox/python.js';
 import type { ToolLanguage } from '../shared/language.js';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -154,6 +155,12 @@ export class CanaryMirror {
     if (canary.candidateId === versionId || this.closed) return;
     if (!(this.options.sample ? this.options.sample(canary.fraction) : Math.random() < canary.fraction)) return;
     if ((this.timeouts.get(canary.candidateId) ?? 0) >= MAX_CANDIDATE_TIMEOUTS) return;
+    // A Python candidate runs only once the interpreter is loaded: a synchronous call would wait for
+    // the load on the runtime's thread. Until then its mirrored calls are skipped (not counted).
+    if (canary.language === 'python' && !pythonReady()) {
+      void warmPython().catch((err: Error) => this.options.log(`the Python interpreter did not load: ${err.message}`));
+      return;
+    }
     if (this.queue.length >= this.options.queueSize) {
       this.dropped++;
       return;

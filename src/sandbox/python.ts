@@ -1,7 +1,8 @@
 /**
- * The Python host: ONE Pyodide interpreter per process (per Temporal worker), loaded once, lazily,
- * in a worker thread (src/sandbox/python/worker.mjs) and shared by every Sandbox and every Python
- * tool. Calls are synchronous: the caller writes the request into shared memory, wakes the thread
+ * The Python host: one Pyodide interpreter per process (per Temporal worker) for tool code, loaded
+ * once, lazily, in a worker thread (src/sandbox/python/worker.mjs) and shared by every Sandbox and
+ * every Python tool; and a second one, in its own thread, that only parses code for the analyses (a
+ * tool cannot tamper with the checks that judge it). Calls are synchronous: the caller writes the request into shared memory, wakes the thread
  * and waits on a futex for the answer (spinning a few µs first), so a call costs the Python work
  * plus a thread hand-off, and Sandbox.run stays synchronous like the JavaScript path.
  *
@@ -34,7 +35,7 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from '
 
 // The protocol: the same constants as worker.mjs.
 const REQ = 0, RESP = 1, STATE = 2, OP = 3, LEN_A = 4, LEN_B = 5, LEN_C = 6, MEM_MB = 7, RESULT_LEN = 8, COLD_MS = 9, HEAP_MB = 10, BASE_MB = 11;
-const OP_CALL = 1, OP_COMPILE_CALL = 2, OP_ANALYZE = 3, OP_SELF_CHECK = 4;
+const OP_CALL = 1, OP_COMPILE_CALL = 2, OP_ANALYZE = 3, OP_SELF_CHECK = 4, OP_PROBE = 5;
 const STATE_BOOT = 0, STATE_READY = 2, STATE_FAILED = 3;
 const CTRL_SLOTS = 16;
 /** Requests and answers up to this size go through shared memory; larger ones through a MessagePort. */
@@ -69,7 +70,16 @@ export type PythonAnswer =
   | { status: 'timeout' }
   | { status: 'crashed'; name: string; message: string };
 
+/**
+ * Two interpreters per process, never sharing a heap: `tools` runs tool code; `analysis` runs only the
+ * trusted parse of untrusted text (static analysis, rule gates, tokens). A tool that got past the
+ * Python-level restrictions could patch modules in its own interpreter; it cannot reach the one whose
+ * answers decide whether code is safe.
+ */
+type Role = 'tools' | 'analysis';
+
 interface Interpreter {
+  role: Role;
   worker: Worker;
   ctrl: Int32Array;
   interrupt: Int32Array;
@@ -80,11 +90,13 @@ interface Interpreter {
   seq: number;
   alive: boolean;
   ready: Promise<void>;
+  /** noteReady() ran for it (stats read, the thread unref'd). */
+  noted: boolean;
   startedAt: number;
 }
 
 const stats: PythonHostStats = { coldStartMs: null, starts: 0, restarts: 0, calls: 0, timeouts: 0, heapMb: 0, baselineMb: 0 };
-let current: Interpreter | null = null;
+const current: Record<Role, Interpreter | null> = { tools: null, analysis: null };
 
 function locate(): { workerUrl: URL; hostPy: string; pyodideUrl: string } {
   const candidates: string[] = [];
@@ -113,7 +125,7 @@ function locate(): { workerUrl: URL; hostPy: string; pyodideUrl: string } {
   };
 }
 
-function start(): Interpreter {
+function start(role: Role): Interpreter {
   const files = locate();
   const ctrl = new Int32Array(new SharedArrayBuffer(CTRL_SLOTS * 4));
   const interrupt = new Int32Array(new SharedArrayBuffer(4));
@@ -139,6 +151,7 @@ function start(): Interpreter {
   }
   stats.starts++;
   const interpreter: Interpreter = {
+    role,
     worker,
     ctrl,
     interrupt,
@@ -148,11 +161,12 @@ function start(): Interpreter {
     seq: 0,
     alive: true,
     ready: Promise.resolve(),
+    noted: false,
     startedAt: performance.now(),
   };
   const died = () => {
     interpreter.alive = false;
-    if (current === interpreter) current = null;
+    if (current[role] === interpreter) current[role] = null;
   };
   worker.on('error', died);
   worker.on('exit', died);
@@ -174,30 +188,36 @@ async function waitReady(interpreter: Interpreter): Promise<void> {
 }
 
 function noteReady(interpreter: Interpreter): void {
-  if (stats.coldStartMs === null || interpreter === current) stats.coldStartMs = Atomics.load(interpreter.ctrl, COLD_MS);
+  interpreter.noted = true;
+  if (interpreter.role === 'tools' && (stats.coldStartMs === null || interpreter === current.tools)) stats.coldStartMs = Atomics.load(interpreter.ctrl, COLD_MS);
   stats.baselineMb = Atomics.load(interpreter.ctrl, BASE_MB);
   stats.heapMb = Atomics.load(interpreter.ctrl, HEAP_MB);
   // Idle, the thread keeps no process alive.
   interpreter.worker.unref();
 }
 
-function interpreter(): Interpreter {
-  if (current && current.alive) return current;
-  current = start();
-  current.ready.catch(() => {
+function interpreter(role: Role): Interpreter {
+  const existing = current[role];
+  if (existing && existing.alive) return existing;
+  const started = start(role);
+  current[role] = started;
+  started.ready.catch(() => {
     // a failed load is reported to the call that waits for it
   });
-  return current;
+  return started;
 }
 
-/** Is an interpreter loaded and ready for a call (so a call pays nothing for loading)? */
+/** Are both interpreters loaded and ready (so a call or an analysis pays nothing for loading)? */
 export function pythonReady(): boolean {
-  return current !== null && current.alive && Atomics.load(current.ctrl, STATE) === STATE_READY;
+  return (['tools', 'analysis'] as const).every((role) => {
+    const i = current[role];
+    return i !== null && i.alive && Atomics.load(i.ctrl, STATE) === STATE_READY;
+  });
 }
 
-/** Starts the interpreter if needed and resolves once it is loaded; never blocks the event loop. */
+/** Starts the interpreters if needed (in parallel) and resolves once both are loaded; never blocks the event loop. */
 export async function warmPython(): Promise<void> {
-  await interpreter().ready;
+  await Promise.all([interpreter('tools').ready, interpreter('analysis').ready]);
 }
 
 /** Blocks until the interpreter is loaded (the synchronous call path). */
@@ -206,7 +226,7 @@ function readySync(target: Interpreter): void {
   for (;;) {
     const state = Atomics.load(target.ctrl, STATE);
     if (state === STATE_READY) {
-      if (stats.coldStartMs === null) noteReady(target);
+      if (!target.noted) noteReady(target);
       return;
     }
     if (state === STATE_FAILED || Date.now() > deadline) throw new Error('the Python interpreter failed to load');
@@ -214,29 +234,35 @@ function readySync(target: Interpreter): void {
   }
 }
 
-/** Terminates the interpreter (process shutdown, tests). The next call starts a fresh one. */
+/** Terminates the interpreters (process shutdown, tests). The next call starts fresh ones. */
 export async function closePythonHost(): Promise<void> {
-  const target = current;
-  current = null;
-  if (!target) return;
-  target.alive = false;
-  target.port.close();
-  await target.worker.terminate();
+  const targets = [current.tools, current.analysis];
+  current.tools = null;
+  current.analysis = null;
+  await Promise.all(
+    targets.map(async (target) => {
+      if (!target) return;
+      target.alive = false;
+      target.port.close();
+      await target.worker.terminate();
+    }),
+  );
 }
 
 export function pythonStats(): Readonly<PythonHostStats> {
-  if (current && Atomics.load(current.ctrl, STATE) === STATE_READY) stats.heapMb = Atomics.load(current.ctrl, HEAP_MB);
+  const tools = current.tools;
+  if (tools && Atomics.load(tools.ctrl, STATE) === STATE_READY) stats.heapMb = Atomics.load(tools.ctrl, HEAP_MB);
   return { ...stats };
 }
 
 function replace(target: Interpreter): void {
   target.alive = false;
-  if (current === target) current = null;
+  if (current[target.role] === target) current[target.role] = null;
   stats.restarts++;
   target.port.close();
   void target.worker.terminate();
   // The next interpreter loads in the background; a call arriving before it is ready waits for it.
-  interpreter();
+  interpreter(target.role);
 }
 
 function write(target: Interpreter, strings: string[]): void {
@@ -306,8 +332,8 @@ function decode(text: string): PythonAnswer {
  * One synchronous request. `strings` go to the interpreter; `timeoutMs` bounds the Python work (not
  * the load, not the hand-off before it starts); `memoryMb` caps heap growth during it.
  */
-function request(op: number, strings: string[], timeoutMs: number, memoryMb: number): PythonAnswer {
-  const target = interpreter();
+function request(role: Role, op: number, strings: string[], timeoutMs: number, memoryMb: number): PythonAnswer {
+  const target = interpreter(role);
   readySync(target);
   if (!target.alive) throw new Error('the Python interpreter exited');
   const ctrl = target.ctrl;
@@ -337,12 +363,12 @@ function request(op: number, strings: string[], timeoutMs: number, memoryMb: num
 
 /** Runs the Python tool `key` (compiled from `code` once per interpreter) on `inputJson`. */
 export function callPython(key: string, code: string, inputJson: string, timeoutMs: number, memoryMb: number): PythonAnswer {
-  const target = interpreter();
+  const target = interpreter('tools');
   readySync(target);
   const compile = !target.known.has(key);
   const answer = compile
-    ? request(OP_COMPILE_CALL, [key, code, inputJson], timeoutMs, memoryMb)
-    : request(OP_CALL, [key, inputJson], timeoutMs, memoryMb);
+    ? request('tools', OP_COMPILE_CALL, [key, code, inputJson], timeoutMs, memoryMb)
+    : request('tools', OP_CALL, [key, inputJson], timeoutMs, memoryMb);
   if (compile && target.alive && !(answer.status === 'error' && answer.kind === 'compile_error')) target.known.add(key);
   return answer;
 }
@@ -368,12 +394,12 @@ export type PythonAnalysis =
     };
 
 /**
- * Parses `code` with Python's own ast and tokenize in the shared interpreter (trusted code; the
- * tool's code never runs). Lines are 1-based, columns 0-based characters. Synchronous: blocks until
+ * Parses `code` with Python's own ast and tokenize in the analysis interpreter, which never runs
+ * tool code (trusted code over untrusted text). Lines are 1-based, columns 0-based characters. Synchronous: blocks until
  * the interpreter is loaded.
  */
 export function analyzePython(code: string): PythonAnalysis {
-  const answer = request(OP_ANALYZE, [code], ANALYSIS_TIMEOUT_MS, ANALYSIS_MEMORY_MB);
+  const answer = request('analysis', OP_ANALYZE, [code], ANALYSIS_TIMEOUT_MS, ANALYSIS_MEMORY_MB);
   if (answer.status === 'ok') return JSON.parse(answer.text) as PythonAnalysis;
   if (answer.status === 'timeout') return { ok: false, error: { line: 0, col: 0, message: 'analysis timed out' } };
   return { ok: false, error: { line: 0, col: 0, message: answer.status === 'error' ? answer.message : `${answer.name}: ${answer.message}` } };
@@ -390,7 +416,18 @@ export interface PythonSelfCheck {
 
 /** What the interpreter can reach, for the tests and `dise doctor`-style checks. */
 export function pythonSelfCheck(): PythonSelfCheck {
-  const answer = request(OP_SELF_CHECK, [], 30_000, ANALYSIS_MEMORY_MB);
+  const answer = request('tools', OP_SELF_CHECK, [], 30_000, ANALYSIS_MEMORY_MB);
   if (answer.status !== 'ok') throw new Error(`self-check failed: ${JSON.stringify(answer)}`);
   return JSON.parse(answer.text) as PythonSelfCheck;
+}
+
+/**
+ * Runs trusted Python in the tools interpreter with its full builtins and modules, as a tool that got
+ * past every Python-level restriction could: the tests of the boundary around the interpreter use it.
+ * Only the host can call it. Answers the JSON value the code leaves in the variable `result`.
+ */
+export function pythonProbe(code: string): unknown {
+  const answer = request('tools', OP_PROBE, [code], 30_000, ANALYSIS_MEMORY_MB);
+  if (answer.status === 'ok') return JSON.parse(answer.text) as unknown;
+  throw new Error(`probe failed: ${JSON.stringify(answer)}`);
 }

@@ -137,3 +137,42 @@ describe('the judge on Python code', () => {
     sandbox.close();
   });
 });
+
+describe('Python static analysis of the ways past the sandbox\'s first layer', () => {
+  it.each([
+    ['vars by another name', 'def run(x):\n    g = vars\n    return len(g(x))\n', /builtin `vars`/],
+    ['a dunder name in a format string', 'def run(f):\n    return "{0.__globals__}".format(f)\n', /dunder name `__globals__` inside a string/],
+    ['attrgetter of a dunder', 'import operator\n\ndef run(f):\n    return operator.attrgetter("__class__")(f)\n', /`\.attrgetter` looks attributes up/],
+    ['string.Formatter', 'from string import Formatter\n\ndef run(f):\n    return Formatter().get_field("0.x", (f,), {})\n', /`Formatter` looks attributes up/],
+  ])('finds %s, critical', (_name, code, message) => {
+    const { failure, findings } = detectSecurityIssues(code, 'python');
+    expect(failure).toMatchObject({ failureType: 'security_vulnerability', severity: 'critical' });
+    expect(findings.map((f) => f.message).join('\n')).toMatch(message);
+  });
+
+  it('keeps the main guard and plain strings', () => {
+    expect(detectSecurityIssues('def run(x):\n    return "__main__" if x else "a_b"\n', 'python')).toEqual({ failure: null, findings: [] });
+  });
+
+  it('runs none of the code static analysis refuses: the suite and the differential check are skipped', async () => {
+    const { Sandbox } = await import('../../src/sandbox/sandbox.js');
+    const { judgeVersion } = await import('../../src/judge/judge.js');
+    const sandbox = new Sandbox({ timeout_ms: 1000, memory_limit_mb: 64, max_output_bytes: 1 << 20, isolation: 'per_call' });
+    const code = 'def run(x):\n    g = vars\n    return 1\n';
+    const verdict = judgeVersion(sandbox, { id: 'v@1.0.0', code, language: 'python', suite: [{ id: 1, name: 't', input: 1, expected: 1, critical: true }], rules: [], baseline: null, replayInputs: [] });
+    expect(verdict.passed).toBe(false);
+    expect(verdict.testsRun).toBe(0);
+    expect(verdict.skipped).toEqual(expect.arrayContaining([{ check: 'suite', why: 'static analysis refused the code: it is not run' }]));
+    sandbox.close();
+  });
+});
+
+describe('Python tokens around characters outside the BMP', () => {
+  it('maps tokenize columns (code points) to string offsets: pieces join back and a rule still matches after an emoji', () => {
+    const code = 'def run(s):\n    tag = "😀"; return s.split("@")[0] + tag\n';
+    const pieces = codePieces(code, 'python');
+    expect(pieces?.join('')).toBe(code);
+    const rule = [{ ruleId: 'r', description: 'no split on @', patternToAvoid: '\\. split \\( "@" \\)', patternKind: 'tokens' }];
+    expect(checkRuleGates(code, rule, 'python').map((v) => v.line)).toEqual([2]);
+  });
+});

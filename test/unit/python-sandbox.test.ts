@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config/schema.js';
 import { ToolExecutionError, type ToolErrorKind } from '../../src/sandbox/errors.js';
-import { analyzePython, closePythonHost, pythonSelfCheck, pythonStats, warmPython } from '../../src/sandbox/python.js';
+import { analyzePython, closePythonHost, pythonProbe, pythonSelfCheck, pythonStats, warmPython } from '../../src/sandbox/python.js';
+import { detectSecurityIssues } from '../../src/detection/static-analysis.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
 
 const config = { ...defaultConfig().sandbox, timeout_ms: 300, memory_limit_mb: 16, max_output_bytes: 64 * 1024 };
@@ -39,7 +40,6 @@ const cases: [string, string, ToolErrorKind, RegExp][] = [
   ['an infinite loop', 'while True:\n    pass', 'timeout', /time limit of 300 ms/],
   ['an infinite loop that swallows the interrupt', 'while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass', 'timeout', /time limit of 300 ms/],
   ['a thrown error', "raise ValueError('bad input shape')", 'thrown', /^ValueError: bad input shape$/],
-  ['deep recursion', 'def f(n):\n    return f(n + 1) + 1\nreturn f(0)', 'thrown', /RecursionError: maximum recursion depth/],
   ['a function result', 'return lambda: 1', 'non_json_result', /result is a function/],
   ['a set result', 'return {1, 2}', 'non_json_result', /result is a set/],
   ['an object result', 'class K: pass\nreturn K()', 'non_json_result', /result is a K/],
@@ -74,6 +74,15 @@ describe('python sandbox: hostile code ends as a typed failure and the next call
     expect(err.kind).toBe(kind);
     expect(err.message).toMatch(message);
     expect(sandbox.run(key, code, { n: 2 }, 'python')).toEqual({ ok: true, echo: { n: 2 } });
+  });
+
+  it('a deep recursion', () => {
+    // Time enough that only the recursion limit can stop it, however loaded the machine.
+    const code = hostile('def f(n):\n    return f(n + 1) + 1\nreturn f(0)');
+    const err = failure('recursion', code, { attack: true }, roomy);
+    expect(err.kind).toBe('thrown');
+    expect(err.message).toMatch(/RecursionError: maximum recursion depth/);
+    expect(roomy.run('recursion', code, { n: 2 }, 'python')).toEqual({ ok: true, echo: { n: 2 } });
   });
 
   it('a memory bomb', () => {
@@ -176,34 +185,32 @@ describe('python sandbox: the interpreter', () => {
     }
   });
 
-  it('a tool that gets past the Python layer still reaches nothing of the host', () => {
-    // vars(module) is the kind of gap the Python layer leaves: the boundary is the worker.
-    const code = `import typing
+  it('code with every Python-level restriction gone (the full interpreter) still reaches nothing of the host', () => {
+    // The Python layer is a first layer only (CPython cannot be sandboxed from inside): the probe runs
+    // with the interpreter's own builtins and modules, as a tool that got past all of it would.
+    const result = pythonProbe(`import sys, os, importlib
 def attempt(f):
     try:
         return repr(f())[:120]
     except BaseException as e:
         return 'refused: ' + type(e).__name__ + ': ' + str(e)[:200]
 
-def run(x):
-    sys = vars(typing)['sys']
-    mods = vars(sys)['modules']
-    os = mods['os']
-    ffi = mods['pyodide.ffi']
-    imp = mods['importlib']
-    return {
-        'js_module': attempt(lambda: mods.get('js') or mods.get('pyodide_js') or 'absent'),
-        'import_js': attempt(lambda: imp.import_module('js').process),
-        'import_pyodide_js': attempt(lambda: imp.import_module('pyodide_js').mountNodeFS),
-        'function_constructor': attempt(lambda: ffi.to_js([]).constructor.constructor('return process')()),
-        'run_js': attempt(lambda: mods['pyodide.code'].run_js('process')),
-        'system': attempt(lambda: (os.system('touch /tmp/dise-python-escape'), os.path.exists('/tmp/dise-python-escape'))),
-        'passwd': attempt(lambda: mods['io'].open('/etc/passwd').read()),
-        'listdir': attempt(lambda: os.listdir('/')),
-        'socket': attempt(lambda: mods['_socket'].socket().connect(('127.0.0.1', 5432))),
-    }
-`;
-    const out = sandbox.run('past-python', code, null, 'python') as Record<string, string>;
+mods = sys.modules
+ffi = importlib.import_module('pyodide.ffi')
+result = {
+    'js_module': attempt(lambda: mods.get('js') or mods.get('pyodide_js') or 'absent'),
+    'import_js': attempt(lambda: importlib.import_module('js').process),
+    'import_pyodide_js': attempt(lambda: importlib.import_module('pyodide_js').mountNodeFS),
+    'function_constructor': attempt(lambda: ffi.to_js([]).constructor.constructor('return process')()),
+    'run_js': attempt(lambda: importlib.import_module('pyodide.code').run_js('process')),
+    'system': attempt(lambda: (os.system('touch /tmp/dise-python-escape'), os.path.exists('/tmp/dise-python-escape'))),
+    'passwd': attempt(lambda: open('/etc/passwd').read()),
+    'listdir': attempt(lambda: os.listdir('/')),
+    'socket': attempt(lambda: importlib.import_module('_socket').socket().connect(('127.0.0.1', 5432))),
+}
+`);
+    const out = result as Record<string, string>;
+    expect(Object.keys(out).sort()).toEqual(['function_constructor', 'import_js', 'import_pyodide_js', 'js_module', 'listdir', 'passwd', 'run_js', 'socket', 'system']);
     expect(out.js_module).toBe("'absent'");
     expect(out.import_js).toMatch(/^refused: ModuleNotFoundError/);
     expect(out.import_pyodide_js).toMatch(/^refused: ModuleNotFoundError/);
@@ -211,11 +218,17 @@ def run(x):
     expect(out.run_js).toMatch(/^refused/);
     expect(out.system).not.toMatch(/True/);
     expect(out.passwd).toMatch(/^refused: FileNotFoundError/);
-    expect(out.listdir).not.toMatch(/'(work|usr|etc|root)'/); // emscripten's in-memory file system, not the host's
+    expect(out.listdir).not.toMatch(/(work|usr|etc|root)/); // emscripten's in-memory file system, not the host's
     expect(out.socket).toMatch(/^refused/);
     expect(existsSync('/tmp/dise-python-escape')).toBe(false);
-    // The interpreter still serves.
+    // The interpreter still serves tools.
     expect(sandbox.run('after-escape', 'def run(x):\n    return x\n', 5, 'python')).toBe(5);
+  });
+
+  it('a string annotation evaluated by typing cannot hand a tool the real builtins, and static analysis refuses such code', () => {
+    const code = 'import typing\n\nclass Probe:\n    mods: "__import__(\'sys\').modules"\n\ndef run(x):\n    return len(typing.get_type_hints(Probe))\n';
+    expect(() => sandbox.run('annotation', code, null, 'python')).toThrow(/get_type_hints/);
+    expect(detectSecurityIssues(code, 'python').failure).toMatchObject({ failureType: 'security_vulnerability', severity: 'critical' });
   });
 
   it('leaves code generation on in the host process', () => {
@@ -238,5 +251,41 @@ def run(x):
     expect(analysis.statements.find((s) => s.line === 6)?.dump).toMatch(/^Return\(Call\(Attribute\(/);
     expect(analyzePython('x = lambda: 1\nrun = lambda x: x\n')).toMatchObject({ ok: true, definesRun: true });
     expect(analyzePython('def run(x):\n  return (\n')).toMatchObject({ ok: false, error: { line: 2 } });
+  });
+});
+
+describe('python sandbox: what one tool does to shared things ends with its call', () => {
+  const sb = new Sandbox({ ...defaultConfig().sandbox, timeout_ms: 5000 });
+  afterAll(() => sb.close());
+
+  it('a patched module member, an attribute set on a builtin, vars(): none reaches the next tool', () => {
+    const patcher = "import re\n\ndef run(x):\n    re.sub = lambda *a: 'evil'\n    getattr.note = 1\n    return 1\n";
+    const victim = "import re\n\ndef run(x):\n    return [re.sub('a', 'b', 'aa'), hasattr(getattr, 'note')]\n";
+    expect(sb.run('patcher', patcher, null, 'python')).toBe(1);
+    expect(sb.run('victim', victim, null, 'python')).toEqual(['bb', false]);
+    expect(() => sb.run('vars', 'import typing\n\ndef run(x):\n    return len(vars(typing))\n', null, 'python')).toThrow(/vars is not available/);
+  });
+
+  it('a module view holds no modules: typing.sys, re._compiler, dataclasses.inspect are not there', () => {
+    const code = "import typing, re, dataclasses\n\ndef run(x):\n    return ['sys' in dir(typing), '_compiler' in dir(re), 'inspect' in dir(dataclasses), 'sub' in dir(re)]\n";
+    expect(sb.run('views', code, null, 'python')).toEqual([false, false, false, true]);
+  });
+
+  it('an integer beyond 2**53 - 1 is not a JSON value (JSON numbers cannot carry it exactly)', () => {
+    expect(() => sb.run('bigint', 'def run(x):\n    return 10**400\n', null, 'python')).toThrow(/integer beyond 2\*\*53 - 1/);
+    expect(sb.run('safeint', 'def run(x):\n    return 2**53 - 1\n', null, 'python')).toBe(2 ** 53 - 1);
+  });
+
+  it('code refused for a denied attribute is refused the same way on every call', () => {
+    const code = 'def run(x):\n    return ().__class__\n';
+    const kinds = [1, 2].map(() => {
+      try {
+        sb.run('denied', code, null, 'python');
+        return 'ok';
+      } catch (err) {
+        return (err as { kind: string }).kind;
+      }
+    });
+    expect(kinds).toEqual(['host_access', 'host_access']);
   });
 });

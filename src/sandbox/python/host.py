@@ -38,7 +38,17 @@ ALLOWED_MODULES = frozenset({
 HOST_NAMES = frozenset({
     'open', 'eval', 'exec', 'compile', 'input', 'breakpoint', 'help', 'exit', 'quit', 'copyright',
     'credits', 'license', '__loader__', '__spec__',
+    # vars(obj) is obj.__dict__: a type's dict holds the descriptors that read any function's globals.
+    'vars',
 })
+
+# Members of allowed modules that look attributes up by a name given as data, past getattr's guard.
+HIDDEN_MEMBERS = {
+    'operator': frozenset({'attrgetter', 'methodcaller'}),
+    'string': frozenset({'Formatter'}),
+    # These evaluate string annotations with eval() and, for a class, the interpreter's own builtins.
+    'typing': frozenset({'get_type_hints', 'ForwardRef', 'evaluate_forward_ref', 'get_annotations'}),
+}
 
 # Attributes that walk from any object to the interpreter's internals (the classic escapes:
 # ().__class__.__base__.__subclasses__(), f.__globals__, a traceback's frames). Refused in the tool's
@@ -72,8 +82,42 @@ def _guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
         if not fromlist or not all(isinstance(f, str) and f'{name}.{f}' in ALLOWED_MODULES for f in fromlist):
             raise SandboxAccessError(f"import of '{name}' is not available in the sandbox")
     module = _real_import(name, None, None, fromlist, 0)
-    _touched.add(name.partition('.')[0])
-    return module
+    root = name.partition('.')[0]
+    _touched.add(root)
+    return _view(module, module.__name__)
+
+
+_ModuleType = type(_sys)
+_Namespace = type(_sys.implementation)  # types.SimpleNamespace
+_view_members = {}
+
+
+def _view(module, name):
+    """
+    What a tool gets for a module: a fresh namespace of its public members (functions, classes,
+    constants) and of its allowed submodules, as views too. Never the module object: a tool cannot
+    reach the modules it holds (typing.sys, dataclasses.inspect, re._compiler) nor patch the module
+    other tools import (re.sub = …); what it sets on the view ends with the call.
+    """
+    members = _view_members.get(name)
+    if members is None:
+        hidden = HIDDEN_MEMBERS.get(name, ())
+        members = {'__name__': name}
+        submodules = []
+        for key, value in list(module.__dict__.items()):
+            if key.startswith('_') or key in hidden:
+                continue
+            if type(value) is _ModuleType:
+                if f'{name}.{key}' in ALLOWED_MODULES:
+                    submodules.append((key, value))
+                continue
+            members[key] = value
+        _view_members[name] = members = (members, tuple(submodules))
+    plain, submodules = members
+    view = _Namespace(**plain)
+    for key, value in submodules:
+        _real_setattr(view, key, _view(value, f'{name}.{key}'))
+    return view
 
 
 _real_getattr, _real_setattr, _real_delattr = getattr, setattr, delattr
@@ -193,7 +237,9 @@ def _check(value, path, depth, active):
     if t is _str_type or t is _bool_type or value is None:
         return
     if t is _int_type:
-        return
+        if -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
+            return
+        raise NonJson(f'{path} is an integer beyond 2**53 - 1, which JSON numbers cannot carry exactly')
     if t is _float_type:
         if not _isfinite(value):
             raise NonJson(f'{path} is {value!r}')
@@ -215,6 +261,8 @@ def _check(value, path, depth, active):
                 _check(item, f'{path}[{index}]', depth + 1, active)
         active.discard(ident)
         return
+    if isinstance(value, _int_type) and not -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
+        raise NonJson(f'{path} is an integer beyond 2**53 - 1, which JSON numbers cannot carry exactly')
     if isinstance(value, (_str_type, _int_type)):
         return  # subclasses (an IntEnum, a str Enum): serialised by value
     if isinstance(value, _float_type):
@@ -224,7 +272,14 @@ def _check(value, path, depth, active):
     raise NonJson(f'{path} is a {t.__name__}')
 
 
-_tools = {}  # key -> (code object, filename)
+_tools = {}  # key -> (code object, filename), or (None, the refusal's answer)
+_MAX_SAFE_INT = 2**53 - 1
+_FunctionType = type(_safe_builtins)
+
+
+def _fresh(function):
+    """A new function object with the same code: attributes a tool sets on it end with its call."""
+    return _FunctionType(function.__code__, function.__globals__, function.__name__, function.__defaults__, function.__closure__)
 
 
 def _dumps(value):
@@ -287,7 +342,10 @@ def compile_tool(key, code):
     try:
         for node in _ast.walk(_ast.parse(code, filename, 'exec')):
             if isinstance(node, _ast.Attribute) and node.attr in DENIED_ATTRIBUTES:
-                return _error('host_access', f"tool reached for the host: attribute '{node.attr}' is not available in the sandbox (line {node.lineno})", 'SandboxAccessError', None)
+                refusal = _error('host_access', f"tool reached for the host: attribute '{node.attr}' is not available in the sandbox (line {node.lineno})", 'SandboxAccessError', None)
+                # Every call of this key answers the same: the refusal is the tool's behaviour.
+                _tools[key] = (None, refusal)
+                return refusal
     except _BaseException as exc:
         return _error('compile_error', f'tool code does not compile: {_describe(exc)}', type(exc).__name__, None)
     lines = code.splitlines(True)
@@ -302,11 +360,18 @@ def call(key, input_json):
     if entry is None:
         return _error('compile_error', 'tool code is not compiled')
     compiled, filename = entry
+    if compiled is None:
+        return filename
     try:
         value, end = _scan_once(input_json, 0)
     except _BaseException as exc:
         return _error('invalid_input', f'input is not JSON: {exc}')
-    scope = {'__builtins__': dict(_BUILTINS_ITEMS), '__name__': 'tool'}
+    builtins = dict(_BUILTINS_ITEMS)
+    # The guards are the host's functions: the tool gets its own copies, so an attribute set on one
+    # (getattr.note = …) is not there for the next call or tool.
+    builtins['__import__'], builtins['getattr'], builtins['hasattr'] = _fresh(_guarded_import), _fresh(_getattr), _fresh(_hasattr)
+    builtins['setattr'], builtins['delattr'] = _fresh(_setattr), _fresh(_delattr)
+    scope = {'__builtins__': builtins, '__name__': 'tool'}
     stage = 'load'
     try:
         try:
@@ -435,6 +500,18 @@ def seal():
             obj.loader = None
     _snapshot_modules()
     _gc.collect()
+
+
+def probe(code):
+    """
+    Runs trusted Python with the interpreter's full builtins and every module (the host calls it; no
+    tool can): what a tool that got past every Python-level restriction could do. The code sets
+    `result`, a JSON value; the answer is its JSON text. For the tests of the boundary around the
+    interpreter.
+    """
+    scope = {'__name__': 'probe'}
+    exec(compile(code, 'probe', 'exec'), scope)
+    return _dumps(scope.get('result'))
 
 
 def reachable_js():

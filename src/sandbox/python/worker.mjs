@@ -26,7 +26,7 @@ import vm from 'node:vm';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 
 const REQ = 0, RESP = 1, STATE = 2, OP = 3, LEN_A = 4, LEN_B = 5, LEN_C = 6, MEM_MB = 7, RESULT_LEN = 8, COLD_MS = 9, HEAP_MB = 10, BASE_MB = 11;
-const OP_CALL = 1, OP_COMPILE_CALL = 2, OP_ANALYZE = 3, OP_SELF_CHECK = 4;
+const OP_CALL = 1, OP_COMPILE_CALL = 2, OP_ANALYZE = 3, OP_SELF_CHECK = 4, OP_PROBE = 5;
 const STATE_CONTEXT = 1, STATE_READY = 2, STATE_FAILED = 3;
 const MIB = 1024 * 1024;
 
@@ -78,6 +78,7 @@ const pyCompile = namespace.get('compile_tool');
 const pyCall = namespace.get('call');
 const pyAnalyze = namespace.get('analyze');
 const pySelfCheck = namespace.get('reachable_js');
+const pyProbe = namespace.get('probe');
 const pySeal = namespace.get('seal');
 pyodide.unregisterJsModule('js');
 pyodide.unregisterJsModule('pyodide_js');
@@ -224,6 +225,10 @@ function serve(op) {
     }
     case OP_SELF_CHECK:
       return 'O' + stringify({ reachableJs: JSON.parse(pySelfCheck()), codeGeneration, globals: Reflect.ownKeys(globalThis).map(String) });
+    case OP_PROBE: {
+      const [code] = readStrings(1);
+      return 'O' + pyProbe(code);
+    }
     default:
       return 'F' + stringify({ name: 'ProtocolError', message: `unknown op ${op}` });
   }
