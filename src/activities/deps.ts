@@ -1,4 +1,4 @@
-import { pythonReady, warmPython } from '../sandbox/python.js';
+import { warmPythonFor } from '../sandbox/python.js';
 import { ApplicationFailure } from '@temporalio/common';
 import type { DiseConfig } from '../config/schema.js';
 import type { HEAL_NON_RETRYABLE_ERRORS } from '../shared/heal-types.js';
@@ -26,6 +26,6 @@ export async function requireVersion(deps: ActivityDeps, versionId: string): Pro
   if (!v) throw nonRetryable('UnknownVersion', `unknown version ${versionId}`);
   // A step about a Python tool runs Python synchronously: load the interpreter first, off the event
   // loop (heartbeats keep going), rather than on the first synchronous run.
-  if (v.language === 'python' && !pythonReady()) await warmPython();
+  await warmPythonFor(v.language);
   return v;
 }

@@ -2,7 +2,7 @@ import type { DiseConfig } from '../config/schema.js';
 import type { SuiteTest } from '../detection/test-runner.js';
 import type { LineageStore } from '../lineage/store.js';
 import type { Db } from '../lineage/sql.js';
-import { pythonReady, warmPython } from '../sandbox/python.js';
+import { warmPythonFor } from '../sandbox/python.js';
 import type { ToolSource } from '../shared/language.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 import { parseVersionId } from '../shared/ids.js';
@@ -90,7 +90,7 @@ export async function judgeWithScope(
   scope: JudgeScope,
   db?: Db,
 ): Promise<Verdict> {
-  if (subject.language === 'python' && !pythonReady()) await warmPython(); // off the event loop, once
+  await warmPythonFor(subject.language); // off the event loop, once
   const skip: SkippedChecks = { ...configSkips(deps.config), ...JUDGE_PLANS[purpose], ...scope.skip };
   const needs = (check: JudgeCheck) => !(check in skip);
   const excluded = new Set(scope.excludeTests ?? []);

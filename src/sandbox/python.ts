@@ -220,6 +220,11 @@ export async function warmPython(): Promise<void> {
   await Promise.all([interpreter('tools').ready, interpreter('analysis').ready]);
 }
 
+/** For work about code in `language`: loads the interpreters first when it is Python (off the event loop). */
+export async function warmPythonFor(language: string): Promise<void> {
+  if (language === 'python' && !pythonReady()) await warmPython();
+}
+
 /** Blocks until the interpreter is loaded (the synchronous call path). */
 function readySync(target: Interpreter): void {
   const deadline = Date.now() + LOAD_TIMEOUT_MS;

@@ -348,5 +348,3 @@ function safeText(value: unknown): string {
     return 'a value that cannot be shown';
   }
 }
-
-export { analyzePython, closePythonHost, pythonStats, warmPython } from './python.js';

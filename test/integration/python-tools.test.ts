@@ -139,6 +139,32 @@ describe('a revert heal on Python source', () => {
   });
 });
 
+describe('a heal across a language change', () => {
+  it('does not revert a rewrite into Python: the heal falls back to the rollback, to the JavaScript ancestor', async () => {
+    await warmPython();
+    const name = 'py_rewrite';
+    const text = { description: 'Slugify a title', category: 'text' };
+    await h.store.registerMany([
+      { name, version: '1.0.0', code: "function run(t) { return String(t).toLowerCase().replace(/[^a-z0-9]+/g, '-'); }", ...text, tests: [{ name: 'slugs a title', input: 'Hello World', expect: 'hello-world' }] },
+      // The rewrite drops digits: the bug.
+      { name, version: '1.1.0', parents: [`${name}@1.0.0`], language: 'python', code: 'import re\n\ndef run(t):\n    return re.sub(r"[^a-z]+", "-", str(t).lower())\n', ...text, mutation: { type: 'refactor', description: 'Rewrite in Python' } },
+      { name, version: '1.2.0', parents: [`${name}@1.1.0`], code: 'import re\n\ndef run(t):\n    return re.sub(r"[^a-z]+", "-", str(t).lower())[:40]\n', ...text, mutation: { type: 'feature_add', description: 'Cap slugs at 40 characters' } },
+    ]);
+    await h.store.setRoute(`${name}@1.2.0`, 'newest');
+    await report(`${name}@1.2.0`, [{ input: 'Top 10 Tips', observed: 'top-tips', expected: 'top-10-tips' }]);
+    const result = await heal(`${name}@1.2.0`, { failureType: 'wrong_output', description: 'digits are dropped', severity: 'critical', detectionMethod: 'report' });
+
+    expect(result.analysis).toMatchObject({ culpritId: `${name}@1.1.0`, culpritParentId: `${name}@1.0.0` });
+    expect(result).toMatchObject({ status: 'healed', strategy: 'rollback' });
+    expect(result.attempts[0]).toMatchObject({ strategy: 'revert', ok: false });
+    const healed = await h.store.getLineage(result.newVersionId!);
+    expect(healed.language).toBe('javascript');
+    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
+    expect(await runtime.call(name, 'Top 10 Tips')).toBe('top-10-tips');
+    await runtime.close();
+  });
+});
+
 describe('registration of Python code', () => {
   it('refuses code that does not parse, naming line and column, and stores nothing', async () => {
     await warmPython();

@@ -176,3 +176,12 @@ describe('Python tokens around characters outside the BMP', () => {
     expect(checkRuleGates(code, rule, 'python').map((v) => v.line)).toEqual([2]);
   });
 });
+
+describe('a token rule on code that does not tokenize', () => {
+  it('fails closed: the rule is reported violated, not passed', () => {
+    const rule = [{ ruleId: 'r', description: 'no split on @', patternToAvoid: '\\. split \\(', patternKind: 'tokens' }];
+    expect(checkRuleGates('def run(s)\n    return s\n', rule, 'python')).toEqual([
+      expect.objectContaining({ ruleId: 'r', line: 0, excerpt: '(the code could not be tokenized to check this rule)' }),
+    ]);
+  });
+});
