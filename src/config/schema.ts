@@ -29,6 +29,11 @@ export const configSchema = z.strictObject({
       seed: z.int().min(0).max(2 ** 31 - 1).nullable().default(null),
       /** Differing inputs shrunk to their smallest form and stored per check. */
       max_differences: z.int().min(1).max(1000).default(20),
+      /**
+       * Most milliseconds one check spends running inputs (shrinking included), whatever the tool
+       * does with them: inputs left when it is spent are not run, and the report says how many.
+       */
+      time_budget_ms: z.int().min(100).max(600_000).default(2500),
     }),
     thresholds: section({
       /** Trigger healing after this many failures of a version. */

@@ -1,9 +1,14 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import type { JsonValue } from '../shared/lineage-types.js';
+import { CORPUS_SOURCES, type CorpusCounts, type CorpusSourceName, type JsonValue } from '../shared/lineage-types.js';
+import { CODE_SOURCES, codeFacts, codeInputs, type CodeSource } from './code-inputs.js';
 
-/** Where a corpus input came from. */
-export type CorpusSource = 'suite' | 'recorded' | 'generated';
+/**
+ * Where a corpus input came from: the suites, recorded calls, inputs derived from them by reading the
+ * code (its literals, sweeps, reuse of one argument in another, shape edits, its words), or random
+ * edits (`generated`).
+ */
+export type CorpusSource = CorpusSourceName;
 
 export interface CorpusInput {
   input: JsonValue;
@@ -15,7 +20,7 @@ export interface CorpusInput {
 export interface Corpus {
   inputs: CorpusInput[];
   seed: number;
-  sources: Record<CorpusSource, number>;
+  sources: CorpusCounts;
 }
 
 export interface CorpusOptions {
@@ -25,9 +30,13 @@ export interface CorpusOptions {
   recordedInputs: JsonValue[];
   /** Most inputs in all. */
   size: number;
-  /** Most generated inputs. */
+  /** Most inputs derived from the suite and recorded ones (read from the code, or random edits). */
   generated: number;
   seed: number;
+  /** The code of the version judged and of its parent(s): their literals and comparisons seed inputs. */
+  codes?: string[];
+  /** The code-reading sources used (default all; none gives the suite, recorded and random edits only). */
+  codeSources?: readonly CodeSource[];
 }
 
 /** A 31-bit seed derived from a text (the version id), so a check is repeatable without configuration. */
@@ -142,37 +151,82 @@ function generatedFrom(seeds: JsonValue[]): fc.Arbitrary<JsonValue> {
     });
 }
 
+/** Of the derived inputs, the share kept for those that read the code (random edits get the rest). */
+const CODE_SHARE = 0.7;
+
 /**
- * The differential corpus: every suite input, the tool's recorded inputs, and inputs generated from
- * both by edits (fast-check arbitraries sampled with `seed`: the same seed gives the same corpus).
- * Duplicates are dropped; the total is at most `size`.
+ * The differential corpus: every suite input, the tool's recorded inputs, inputs derived from the
+ * code of the versions compared (literals and their neighbours, small-integer sweeps, one argument's
+ * value in another, shape edits, the code's words; taken in turns so each source gets its share),
+ * then random edits of the seeds (fast-check arbitraries sampled with `seed`: the same seed gives the
+ * same corpus). Duplicates are dropped; the total is at most `size`.
  */
 export function buildCorpus(options: CorpusOptions): Corpus {
   const seen = new Set<string>();
   const inputs: CorpusInput[] = [];
-  const sources: Record<CorpusSource, number> = { suite: 0, recorded: 0, generated: 0 };
+  const sources = Object.fromEntries(CORPUS_SOURCES.map((k) => [k, 0])) as Record<CorpusSource, number>;
   const add = (input: JsonValue, source: CorpusSource): boolean => {
     if (inputs.length >= options.size) return false;
     const json = JSON.stringify(input);
-    if (json === undefined || seen.has(json)) return true;
+    if (json === undefined || seen.has(json)) return false;
     seen.add(json);
     inputs.push({ input, json, source });
     sources[source]++;
     return true;
   };
   for (const input of options.suiteInputs) add(input, 'suite');
-  // Room is kept for the generated inputs; recorded ones fill what is left.
+  // Room is kept for the derived inputs; recorded ones fill what is left.
   const recordedRoom = Math.max(0, options.size - inputs.length - options.generated);
   for (const input of options.recordedInputs.slice(0, recordedRoom)) add(input, 'recorded');
   const seeds = inputs.map((i) => i.input);
   const budget = Math.min(options.generated, options.size - inputs.length);
-  if (seeds.length && budget > 0) {
+  if (!seeds.length || budget <= 0) return { inputs, seed: options.seed, sources: withoutUnused(sources) };
+
+  const templates = options.suiteInputs.length ? options.suiteInputs : seeds;
+  const derived = addInTurns(codeInputs(templates, codeFacts(options.codes ?? [])), options.codeSources ?? CODE_SOURCES, Math.floor(budget * CODE_SHARE), add);
+  const randomBudget = budget - derived;
+  if (randomBudget > 0) {
     // Edits sometimes repeat; twice the budget in tries fills it in practice.
-    const sampled = fc.sample(generatedFrom(seeds), { seed: options.seed, numRuns: budget * 2 });
+    const sampled = fc.sample(generatedFrom(seeds), { seed: options.seed, numRuns: randomBudget * 2 });
+    let added = 0;
     for (const input of sampled) {
-      if (sources.generated >= budget) break;
-      add(input, 'generated');
+      if (added >= randomBudget) break;
+      if (add(input, 'generated')) added++;
     }
   }
-  return { inputs, seed: options.seed, sources };
+  return { inputs, seed: options.seed, sources: withoutUnused(sources) };
+}
+
+/** The counts, without the code-reading sources that added nothing. */
+function withoutUnused(sources: Record<CorpusSource, number>): CorpusCounts {
+  const { suite, recorded, generated, ...code } = sources;
+  return { suite, recorded, generated, ...Object.fromEntries(Object.entries(code).filter(([, n]) => n > 0)) };
+}
+
+/**
+ * One new input from each source in turn, until `limit` are added or every source is spent.
+ * Returns how many were added.
+ */
+function addInTurns(
+  bySource: Record<CodeSource, Iterable<JsonValue>>,
+  use: readonly CodeSource[],
+  limit: number,
+  add: (input: JsonValue, source: CorpusSource) => boolean,
+): number {
+  const live = use.map((source) => ({ source, it: bySource[source][Symbol.iterator]() }));
+  let added = 0;
+  while (live.length && added < limit) {
+    for (let i = 0; i < live.length && added < limit; ) {
+      const { source, it } = live[i]!;
+      let next = it.next();
+      while (!next.done && !add(next.value, source)) next = it.next();
+      if (next.done) {
+        live.splice(i, 1);
+      } else {
+        added++;
+        i++;
+      }
+    }
+  }
+  return added;
 }

@@ -31,6 +31,8 @@ export interface DifferentialSubject extends ToolSource {
   corpus: Corpus;
   /** Most differing inputs shrunk and reported. */
   maxDifferences: number;
+  /** Most milliseconds spent running inputs, shrinking included (default: no limit). */
+  timeBudgetMs?: number;
 }
 
 export interface DifferentialResult {
@@ -153,10 +155,18 @@ export function runDifferential(sandbox: Sandbox, s: DifferentialSubject): Diffe
     return result;
   };
 
+  const deadline = started + (s.timeBudgetMs ?? Infinity);
+  const spent = () => performance.now() > deadline;
+
   let compared = 0;
   let unjudged = 0;
+  let notRun = 0;
   const differing: { input: JsonValue; source: CorpusSource }[] = [];
   for (const item of s.corpus.inputs) {
+    if (spent()) {
+      notRun++;
+      continue;
+    }
     const r = compare(item.json);
     if (!r) {
       unjudged++;
@@ -175,7 +185,7 @@ export function runDifferential(sandbox: Sandbox, s: DifferentialSubject): Diffe
   for (const d of ordered) {
     if (differences.length >= s.maxDifferences) break;
     const test = criticalByInput.get(JSON.stringify(d.input));
-    const input = test ? d.input : shrinkInput(d.input, (candidate) => compare(JSON.stringify(candidate))?.differs ?? false);
+    const input = test ? d.input : shrinkInput(d.input, (candidate) => !spent() && (compare(JSON.stringify(candidate))?.differs ?? false));
     const key = JSON.stringify(input);
     if (seen.has(key)) continue;
     seen.add(key);
@@ -226,6 +236,7 @@ export function runDifferential(sandbox: Sandbox, s: DifferentialSubject): Diffe
       seed: s.corpus.seed,
       inputs: compared,
       unjudged,
+      notRun,
       sources: s.corpus.sources,
       differing: differing.length,
       differences,

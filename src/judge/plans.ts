@@ -121,7 +121,7 @@ export async function judgeWithScope(
  * and the corpus — every suite input in scope (minted included), the tool's sample of recorded
  * inputs, and inputs generated from both with the configured (or version-derived) seed.
  */
-async function differentialEvidence(deps: JudgeDeps, subject: { id: string }, scope: JudgeScope, suiteLoaded: SuiteTest[], db?: Db) {
+async function differentialEvidence(deps: JudgeDeps, subject: { id: string } & ToolSource, scope: JudgeScope, suiteLoaded: SuiteTest[], db?: Db) {
   const parentIds = scope.parentIds ?? (scope.baselineId ? [scope.baselineId] : []);
   if (!parentIds.length) return null;
   const settings = deps.config.self_healing.differential;
@@ -137,8 +137,9 @@ async function differentialEvidence(deps: JudgeDeps, subject: { id: string }, sc
     size: settings.corpus_size,
     generated: settings.generated_inputs,
     seed: settings.seed ?? seedFrom(subject.id === scope.scopeOf ? subject.id : `${scope.scopeOf}/${subject.id}`),
+    codes: [subject.code, ...parents.map((p) => p.code)],
   });
-  return { parents, mutationType: mutation?.type ?? null, mutationDescription: mutation?.description ?? null, corpus, maxDifferences: settings.max_differences };
+  return { parents, mutationType: mutation?.type ?? null, mutationDescription: mutation?.description ?? null, corpus, maxDifferences: settings.max_differences, timeBudgetMs: settings.time_budget_ms };
 }
 
 /** Is this stored version good today, on its own (the ancestor search's question)? */

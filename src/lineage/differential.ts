@@ -24,7 +24,7 @@ export class DifferentialStore {
         verdict: report.verdict,
         seed: report.seed,
         inputs: report.inputs,
-        sources: asJson({ ...report.sources, unjudged: report.unjudged, differing: report.differing }),
+        sources: asJson({ ...report.sources, unjudged: report.unjudged, notRun: report.notRun ?? 0, differing: report.differing }),
         differences: asJson(report.differences),
         message: report.message,
         durationMs: report.durationMs,

@@ -1,7 +1,7 @@
 import type { ToolLanguage } from '../shared/language.js';
 import type pg from 'pg';
 import type { CanaryVerdict } from '../shared/canary-types.js';
-import type { DifferentialReport, Health, MutationType, ToolLineage } from '../shared/lineage-types.js';
+import type { CorpusCounts, DifferentialReport, Health, MutationType, ToolLineage } from '../shared/lineage-types.js';
 import type { SqlRunner } from './failures.js';
 import { LINEAGE_EDGE_LIST as EDGE_TYPES } from './sql-text.js';
 import { normalizeVersionId } from './ids.js';
@@ -109,10 +109,15 @@ export interface DifferentialRow {
   verdict: string;
   seed: number;
   inputs: number;
-  sources: { suite: number; recorded: number; generated: number; unjudged?: number; differing?: number };
+  sources: CorpusCounts & { unjudged?: number; notRun?: number; differing?: number };
   differences: DifferentialReport['differences'];
   message: string;
   durationMs: number;
+}
+
+/** The per-source counts of a stored check (the row also keeps unjudged and differing there). */
+function countsOf({ unjudged: _u, notRun: _n, differing: _d, ...counts }: DifferentialRow['sources']): CorpusCounts {
+  return counts;
 }
 
 /** A stored differential check as a DifferentialReport. */
@@ -126,7 +131,8 @@ export function toDifferentialReport(r: DifferentialRow): DifferentialReport {
     seed: r.seed,
     inputs: r.inputs,
     unjudged: r.sources.unjudged ?? 0,
-    sources: { suite: r.sources.suite, recorded: r.sources.recorded, generated: r.sources.generated },
+    notRun: r.sources.notRun ?? 0,
+    sources: countsOf(r.sources),
     differing: r.sources.differing ?? r.differences.length,
     differences: r.differences,
     message: r.message,

@@ -78,6 +78,23 @@ export interface DifferentialOutcome {
 }
 
 /** An input a version answers differently from its parent(s), shrunk, with every answer. */
+/**
+ * Where a differential input came from: the suites, recorded calls, inputs read from the code
+ * (literals and their neighbours, small-integer sweeps, one argument reused in another, shape edits,
+ * the code's words), or random edits (`generated`).
+ */
+export const CORPUS_SOURCES = ['suite', 'recorded', 'literals', 'sweep', 'reuse', 'structure', 'strings', 'generated'] as const;
+export type CorpusSourceName = (typeof CORPUS_SOURCES)[number];
+/** Inputs per source (checks stored before the code-reading sources existed have only the first three). */
+export type CorpusCounts = { suite: number; recorded: number; generated: number } & Partial<Record<CorpusSourceName, number>>;
+
+/** "2 suite, 0 recorded, 96 literals, …, 180 generated": the sources in order, code-reading ones when used. */
+export function corpusSourcesText(counts: CorpusCounts): string {
+  return CORPUS_SOURCES.filter((s) => s === 'suite' || s === 'recorded' || s === 'generated' || counts[s])
+    .map((s) => `${counts[s] ?? 0} ${s}`)
+    .join(', ');
+}
+
 export interface DifferentialDifference {
   /** The smallest input found that still shows the difference. */
   input: JsonValue;
@@ -87,7 +104,7 @@ export interface DifferentialDifference {
   parents: { id: string; output: DifferentialOutcome }[];
   /** The corpus input it was shrunk from, and where that came from. */
   originalInput: JsonValue;
-  source: 'suite' | 'recorded' | 'generated';
+  source: CorpusSourceName;
   /** The critical test whose input this is, if any. */
   criticalTest: string | null;
 }
@@ -106,7 +123,9 @@ export interface DifferentialReport {
   /** Inputs compared (parents' timeouts and memory-limit hits left out, counted as unjudged). */
   inputs: number;
   unjudged: number;
-  sources: { suite: number; recorded: number; generated: number };
+  /** Inputs left when the check's time budget was spent (0 or absent: every input ran). */
+  notRun?: number;
+  sources: CorpusCounts;
   /** Differing inputs in the corpus, before shrinking. */
   differing: number;
   /** The shrunk differences, smallest first. */

@@ -4,7 +4,7 @@ import type { ExecutionBucket, FitnessPoint, HealRunListing, IntroducedTest } fr
 import type { RuleListing } from '../lineage/rules.js';
 import type { RecentFailure } from '../lineage/views.js';
 import type { AvoidanceRuleRecord, DifferentialOutcome, DifferentialReport, Health, ToolLineage } from '../shared/lineage-types.js';
-import { HEALTH } from '../shared/lineage-types.js';
+import { corpusSourcesText, HEALTH } from '../shared/lineage-types.js';
 import type { MonitorStatus } from '../shared/messages.js';
 import { styleOf } from './colors.js';
 import { html, type Html } from './html.js';
@@ -200,7 +200,7 @@ function differentialPanel(l: ToolLineage): Html {
   if (!d) return html`<p class="muted">No differential check recorded for this version.</p>`;
   const rows = d.differences.slice(0, 20);
   return html`<p><strong class="verdict-${d.verdict}">${DIFF_VERDICT[d.verdict]}</strong> against ${d.parents.join(' + ')} — ${d.message}</p>
-<p class="muted">Corpus: ${d.inputs} inputs (${d.sources.suite} from suites, ${d.sources.recorded} recorded, ${d.sources.generated} generated; random seed ${d.seed}), ${d.differing} differing, ${d.durationMs.toFixed(1)} ms.</p>
+<p class="muted">Corpus: ${d.inputs} inputs (${corpusSourcesText(d.sources)}; random seed ${d.seed}), ${d.differing} differing, ${d.durationMs.toFixed(1)} ms.</p>
 ${rows.length ? html`<table class="grid differential"><thead><tr><th scope="col">Input (shrunk)</th><th scope="col">${l.id}</th>${d.parents.map((p) => html`<th scope="col">${p}</th>`)}<th scope="col">Found from</th></tr></thead><tbody>
 ${rows.map((x) => html`<tr><td><code>${JSON.stringify(x.input)}</code></td><td><code>${differentialAnswer(x.output)}</code></td>${x.parents.map((p) => html`<td><code>${differentialAnswer(p.output)}</code></td>`)}<td>${x.source}${JSON.stringify(x.originalInput) !== JSON.stringify(x.input) ? html` (shrunk from <code>${JSON.stringify(x.originalInput)}</code>)` : ''}</td></tr>`)}
 </tbody></table>` : ''}`;

