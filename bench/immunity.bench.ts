@@ -14,8 +14,12 @@
  * check beside its parent on the corpus registration builds. Faithful rewrites (the same program
  * printed back from its syntax tree) measure false refusals.
  *
- * Env: BENCH_PROBLEMS (default all), BENCH_MUTANTS_PER_PROBLEM (default 4), BENCH_SOURCES
- * (comma-separated corpus sources to use; default all).
+ * The same is measured on JavaScript functions of our own (bench/immunity/js-functions.ts), mutated by
+ * the same operators. Every corpus variant runs on the same versions in the same run: the corpus
+ * before the code-reading sources, with all of them, and with each alone (its contribution).
+ *
+ * Env: BENCH_LANGUAGE (javascript | python; default both), BENCH_PROBLEMS (HumanEval problems,
+ * default all 164), BENCH_MUTANTS_PER_PROBLEM (default 4).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -30,7 +34,9 @@ import { buildCorpus, seedFrom } from '../src/judge/corpus.js';
 import { runDifferential } from '../src/judge/differential.js';
 import { closePythonHost, warmPythonFor } from '../src/sandbox/python.js';
 import { Sandbox } from '../src/sandbox/sandbox.js';
+import type { ToolLanguage, ToolSource } from '../src/shared/language.js';
 import type { JsonValue } from '../src/shared/lineage-types.js';
+import { JS_PROBLEMS, jsMutants, jsRewrite } from './immunity/js-functions.js';
 import { printFigures, progress } from './support.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -68,16 +74,16 @@ function loadProblems(): Problem[] {
   return JSON.parse(json) as Problem[];
 }
 
-function answers(sandbox: Sandbox, key: string, code: string, input: JsonValue): { ok: true; output: JsonValue } | { ok: false } {
+function answers(sandbox: Sandbox, key: string, source: ToolSource, input: JsonValue): { ok: true; output: JsonValue } | { ok: false } {
   try {
-    return { ok: true, output: JSON.parse(sandbox.runJson(key, code, JSON.stringify(input), 'python')) as JsonValue };
+    return { ok: true, output: JSON.parse(sandbox.runJson(key, source.code, JSON.stringify(input), source.language)) as JsonValue };
   } catch {
     return { ok: false };
   }
 }
 
-const passes = (sandbox: Sandbox, key: string, code: string, test: Problem['tests'][number]) => {
-  const r = answers(sandbox, key, code, test.input);
+const passes = (sandbox: Sandbox, key: string, source: ToolSource, test: Problem['tests'][number]) => {
+  const r = answers(sandbox, key, source, test.input);
   return r.ok && jsonEqual(r.output, test.expected);
 };
 
@@ -107,7 +113,7 @@ const VARIANTS: Variant[] = [
   ...CODE_SOURCES.map((s) => ({ name: `  ${s} alone (+ random edits)`, codeSources: [s] })),
 ];
 
-function judgeOptimization(sandbox: Sandbox, variant: Variant, id: string, parentCode: string, code: string, visible: Problem['tests']): Judged {
+function judgeOptimization(sandbox: Sandbox, variant: Variant, { id, parent: parentCode, code, visible, language }: Subject): Judged {
   const t0 = performance.now();
   const settings = defaultConfig().self_healing.differential;
   const corpus = buildCorpus({
@@ -122,8 +128,8 @@ function judgeOptimization(sandbox: Sandbox, variant: Variant, id: string, paren
   const { report } = runDifferential(sandbox, {
     id,
     code,
-    language: 'python',
-    parents: [{ id: `${id}-parent`, code: parentCode, language: 'python' }],
+    language,
+    parents: [{ id: `${id}-parent`, code: parentCode, language }],
     mutationType: 'optimization',
     criticalTests: [],
     corpus,
@@ -150,28 +156,30 @@ interface Subject {
   visible: Problem['tests'];
   faithful: boolean;
   what: string;
+  language: ToolLanguage;
 }
 
 /** The bad versions (mutants that pass the visible suite and fail a held-out test) and faithful rewrites. */
-function subjectsOf(sandbox: Sandbox, problems: Problem[]): { subjects: Subject[]; usable: number } {
+function subjectsOf(sandbox: Sandbox, problems: Problem[], language: ToolLanguage): { subjects: Subject[]; usable: number } {
   const subjects: Subject[] = [];
   let usable = 0;
   for (const [i, p] of problems.entries()) {
     if (i % 40 === 0) progress(`reading problem ${i + 1}/${problems.length}`);
     if (p.tests.length < 3) continue;
     const key = `he:${p.taskId}`;
-    if (!p.tests.every((t) => passes(sandbox, key, p.code, t))) continue; // imports the sandbox refuses, float answers
+    if (!p.tests.every((t) => passes(sandbox, key, { code: p.code, language }, t))) continue; // imports the sandbox refuses, float answers
     usable++;
     const visible = p.tests.slice(0, 2);
     const heldOut = p.tests.slice(2);
     const bad = p.mutants.filter((m, j) => {
       const k = `${key}:m${j}`;
-      return visible.every((t) => passes(sandbox, k, m.code, t)) && heldOut.some((t) => !passes(sandbox, k, m.code, t));
+      const source = { code: m.code, language };
+      return visible.every((t) => passes(sandbox, k, source, t)) && heldOut.some((t) => !passes(sandbox, k, source, t));
     });
     for (const m of spread(bad, MUTANTS_PER_PROBLEM)) {
-      subjects.push({ id: `${p.entryPoint}@${m.operator}-${m.line}`, taskId: p.taskId, parent: p.code, code: m.code, visible, faithful: false, what: `${m.operator} on line ${m.line}` });
+      subjects.push({ id: `${p.entryPoint}@${m.operator}-${m.line}`, taskId: p.taskId, parent: p.code, code: m.code, visible, faithful: false, what: `${m.operator} on line ${m.line}`, language });
     }
-    subjects.push({ id: `${p.entryPoint}@rewrite`, taskId: p.taskId, parent: p.code, code: p.rewrite, visible, faithful: true, what: 'faithful rewrite' });
+    subjects.push({ id: `${p.entryPoint}@rewrite`, taskId: p.taskId, parent: p.code, code: p.rewrite, visible, faithful: true, what: 'faithful rewrite', language });
   }
   return { subjects, usable };
 }
@@ -180,14 +188,12 @@ function quantile(sorted: number[], f: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))] ?? 0;
 }
 
-async function main() {
-  const problems = loadProblems().slice(0, PROBLEMS);
-  await warmPythonFor('python');
-  const sandbox = new Sandbox(defaultConfig().sandbox);
-  const { subjects, usable } = subjectsOf(sandbox, problems);
+/** Every variant on one language's bad versions and rewrites: a table and its figures. */
+function measure(sandbox: Sandbox, title: string, problems: Problem[], language: ToolLanguage): Record<string, unknown> {
+  const { subjects, usable } = subjectsOf(sandbox, problems, language);
   const bad = subjects.filter((s) => !s.faithful);
   const faithful = subjects.filter((s) => s.faithful);
-  progress(`${usable} usable problems, ${bad.length} bad versions, ${faithful.length} faithful rewrites`);
+  progress(`${language}: ${usable} usable problems, ${bad.length} bad versions, ${faithful.length} faithful rewrites`);
 
   const rows: [string, string, string][] = [
     ['problems usable', `${usable}/${problems.length}`, '≥3 equality tests on literals; the canonical solution passes them in the sandbox'],
@@ -206,7 +212,7 @@ async function main() {
     let falseRefusals = 0;
     let overBudget = 0;
     for (const s of subjects) {
-      const j = judgeOptimization(sandbox, variant, s.id, s.parent, s.code, s.visible);
+      const j = judgeOptimization(sandbox, variant, s);
       times.push(j.ms);
       if (j.ms > 5000) progress(`  ${s.id} (${s.taskId}, ${s.what}) took ${(j.ms / 1000).toFixed(1)} s, ${j.notRun} inputs not run`);
       if (j.notRun) overBudget++;
@@ -241,9 +247,27 @@ async function main() {
       missed: missed.slice(0, 10),
     };
   }
-  printFigures('immunity: HumanEval (Python), single-point mutants declared as optimizations, judged by the differential check', rows, figures);
-  sandbox.close();
-  await closePythonHost();
+  printFigures(title, rows, figures);
+  return figures;
+}
+
+async function main() {
+  await warmPythonFor('python');
+  const sandbox = new Sandbox(defaultConfig().sandbox);
+  try {
+    const only = process.env.BENCH_LANGUAGE;
+    if (!only || only === 'javascript') {
+      const js = JS_PROBLEMS.map((p) => ({ taskId: p.name, entryPoint: p.name, code: p.code, rewrite: jsRewrite(p.code), tests: p.tests, mutants: jsMutants(p.code) }));
+      measure(sandbox, `immunity: ${js.length} JavaScript functions of our own, single-point mutants declared as optimizations`, js, 'javascript');
+    }
+    if (!only || only === 'python') {
+      const problems = loadProblems().slice(0, PROBLEMS);
+      measure(sandbox, 'immunity: HumanEval (Python), single-point mutants declared as optimizations', problems, 'python');
+    }
+  } finally {
+    sandbox.close();
+    await closePythonHost();
+  }
 }
 
 main().catch((err) => {

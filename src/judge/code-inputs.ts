@@ -30,6 +30,8 @@ const NUMBER = /(?<![\w.])(\d+(?:\.\d+)?)(?![\w.])/g;
 // close enough for harvesting.
 const STRING_OR_COMMENT = /'((?:[^'\\\n]|\\.)*)'|"((?:[^"\\\n]|\\.)*)"|\/\/|#/g;
 
+const OBJECT_KEY = /[{,]\s*([A-Za-z_$][\w$]*)\s*:/g;
+
 function unescape(s: string): string {
   return s.replace(/\\(.)/g, (_, c: string) => ({ n: '\n', t: '\t', r: '\r', 0: '\0' })[c] ?? c);
 }
@@ -64,7 +66,9 @@ function changedLines(codes: string[]): string[] {
 function harvest(lines: string[], numbers: Set<number>, words: Set<string>): void {
   for (const line of lines) {
     const { strings, code } = splitLine(line);
-    for (const text of strings) if (text.length <= MAX_WORD && words.size < MAX_LITERALS) words.add(text);
+    // Object keys the code maps from (`{ I: 1, V: 5 }`, `{'five': 5}`) are words it knows too.
+    const keys = [...code.matchAll(OBJECT_KEY)].map((m) => m[1]!);
+    for (const text of [...strings, ...keys]) if (text.length <= MAX_WORD && words.size < MAX_LITERALS) words.add(text);
     for (const m of code.matchAll(NUMBER)) {
       const n = Number(m[1]);
       if (Number.isFinite(n) && numbers.size < MAX_LITERALS) numbers.add(n);
@@ -181,6 +185,7 @@ function* strings(template: JsonValue, facts: CodeFacts): Generator<JsonValue> {
     const separator = /\s/.test(value) ? ' ' : (value.match(/[^\p{L}\p{N}]/u)?.[0] ?? ' ');
     for (const w of words) yield setAt(template, path, w);
     for (const a of words) for (const b of words) if (a !== b) yield setAt(template, path, `${a}${separator}${b}`);
+    for (const a of words) for (const b of words) if (a !== b && separator !== '') yield setAt(template, path, `${a}${b}`);
     for (const w of words) {
       yield setAt(template, path, value ? `${value}${separator}${w}` : w);
       yield setAt(template, path, value ? `${w}${separator}${value}` : w);

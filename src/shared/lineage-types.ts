@@ -123,7 +123,10 @@ export interface DifferentialReport {
   /** Inputs compared (parents' timeouts and memory-limit hits left out, counted as unjudged). */
   inputs: number;
   unjudged: number;
-  /** Inputs left when the check's time budget was spent (0 or absent: every input ran). */
+  /**
+   * Inputs not run: left when the check's time budget was spent, or holding a number at least as
+   * large as one in an input a parent could not answer within its limits (0 or absent: all ran).
+   */
   notRun?: number;
   sources: CorpusCounts;
   /** Differing inputs in the corpus, before shrinking. */

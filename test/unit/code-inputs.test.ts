@@ -135,3 +135,25 @@ describe('the differential check on single-point bugs in ordinary Python functio
     expect(judge('t', IS_PRIME(2), rewrite, [[6], [101]]).verdict).toBe('same');
   });
 });
+
+describe('the differential check within its time', () => {
+  it('does not run inputs larger than one a parent could not answer in time, nor any once its budget is spent', () => {
+    const sandbox = new Sandbox({ ...defaultConfig().sandbox, timeout_ms: 50 });
+    try {
+      const loop = 'function run(n) { let s = 0; for (let i = 0; i < n; i++) s += i % 7; return s; }';
+      const inputs = [5, 1e12, 1e13, 2e12, 7];
+      const corpus = { seed: 0, sources: { suite: inputs.length, recorded: 0, generated: 0 }, inputs: inputs.map((input) => ({ input, json: JSON.stringify(input), source: 'suite' as const })) };
+      const subject = { id: 't', code: loop, language: 'javascript' as const, parents: [{ id: 'p', code: loop, language: 'javascript' as const }], mutationType: 'optimization' as const, criticalTests: [], corpus, maxDifferences: 3 };
+      const report = runDifferential(sandbox, subject).report;
+      expect(report.unjudged).toBe(1); // 1e12: the parent timed out
+      expect(report.notRun).toBe(2); // 1e13 and 2e12 never ran
+      expect(report.inputs).toBe(2); // 5 and 7 did
+      expect(report.verdict).toBe('same');
+      const none = runDifferential(sandbox, { ...subject, timeBudgetMs: 0 }).report;
+      expect(none.inputs + none.unjudged).toBe(0);
+      expect(none.notRun).toBe(corpus.inputs.length);
+    } finally {
+      sandbox.close();
+    }
+  });
+});

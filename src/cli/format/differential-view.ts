@@ -22,7 +22,7 @@ export function renderDifferential(d: DifferentialReport, options: { limit?: num
   const tone = d.verdict === 'refused' ? 'red' : d.verdict === 'listed' ? 'yellow' : 'green';
   const lines = [
     `${indent}differential vs ${d.parents.join(' + ')}: ${paint(VERDICT[d.verdict], tone, color)} — ${d.message}`,
-    `${indent}  corpus: ${d.inputs} inputs (${corpusSourcesText(d.sources)}; seed ${d.seed})${d.unjudged ? `, ${d.unjudged} left out (a parent hit a limit)` : ''}${d.notRun ? `, ${d.notRun} not run (time budget spent)` : ''}, ${d.differing} differing, ${d.durationMs.toFixed(1)} ms`,
+    `${indent}  corpus: ${d.inputs} inputs (${corpusSourcesText(d.sources)}; seed ${d.seed})${d.unjudged ? `, ${d.unjudged} left out (a parent hit a limit)` : ''}${d.notRun ? `, ${d.notRun} not run (time budget, or larger than an input a parent could not answer)` : ''}, ${d.differing} differing, ${d.durationMs.toFixed(1)} ms`,
   ];
   for (const x of d.differences.slice(0, limit)) {
     const from = JSON.stringify(x.originalInput) !== JSON.stringify(x.input) ? ` (shrunk from ${JSON.stringify(x.originalInput)}, ${x.source})` : ` (${x.source})`;
