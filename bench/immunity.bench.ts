@@ -19,7 +19,8 @@
  * before the code-reading sources, with all of them, and with each alone (its contribution).
  *
  * Env: BENCH_LANGUAGE (javascript | python; default both), BENCH_PROBLEMS (HumanEval problems,
- * default all 164), BENCH_MUTANTS_PER_PROBLEM (default 4).
+ * default all 164), BENCH_MUTANTS_PER_PROBLEM (default 4), BENCH_CONTRIBUTIONS=0 (only the corpus
+ * before and with every source, not each source alone).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -110,7 +111,8 @@ interface Variant {
 const VARIANTS: Variant[] = [
   { name: 'suite + random edits (before)', codeSources: [] },
   { name: 'reading the code (all sources)', codeSources: CODE_SOURCES },
-  ...CODE_SOURCES.map((s) => ({ name: `  ${s} alone (+ random edits)`, codeSources: [s] })),
+  // Each source's contribution: BENCH_CONTRIBUTIONS=0 leaves these out (a quicker run).
+  ...(process.env.BENCH_CONTRIBUTIONS === '0' ? [] : CODE_SOURCES.map((s) => ({ name: `  ${s} alone (+ random edits)`, codeSources: [s] }))),
 ];
 
 function judgeOptimization(sandbox: Sandbox, variant: Variant, { id, parent: parentCode, code, visible, language }: Subject): Judged {

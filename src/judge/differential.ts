@@ -173,11 +173,12 @@ export function runDifferential(sandbox: Sandbox, s: DifferentialSubject): Diffe
   let unjudged = 0;
   let notRun = 0;
   const differing: { input: JsonValue; source: CorpusSource }[] = [];
-  // Inputs at least as big as one a parent could not answer within its limits are not run: huge
-  // numbers fed to a loop or a range would each spend the whole time limit, one after another.
+  // Inputs run smallest numbers first, and those at least as big as one a parent could not answer
+  // within its limits are not run: huge numbers fed to a loop or a range would each spend the whole
+  // time limit (and, for code the interpreter cannot interrupt, a restart), one after another.
   let limitAt = Infinity;
-  for (const item of s.corpus.inputs) {
-    const magnitude = largestNumber(item.input);
+  const byMagnitude = s.corpus.inputs.map((item) => ({ item, magnitude: largestNumber(item.input) })).sort((a, b) => a.magnitude - b.magnitude);
+  for (const { item, magnitude } of byMagnitude) {
     if (spent() || magnitude >= limitAt) {
       notRun++;
       continue;
