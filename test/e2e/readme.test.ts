@@ -133,7 +133,10 @@ function commandsInTable(text: string): Set<string> {
 /** Commands listed under "Commands:" in `dise … --help`. */
 async function helpCommands(argv: string[]): Promise<string[]> {
   const printed: string[] = [];
-  await runCli([...argv, '--help'], { info: (l) => printed.push(...l.split('\n')), result: (t) => printed.push(...t.split('\n')) });
+  await runCli([...argv, '--help'], {
+    info: (l) => printed.push(...l.split('\n')),
+    result: (t) => printed.push(...t.split('\n')),
+  });
   const start = printed.indexOf('Commands:');
   if (start < 0) return [];
   const names: string[] = [];
@@ -201,10 +204,15 @@ describe('README.md and docs/*.md, without services', () => {
   it("the README's folder table names every folder under src/, and only folders that exist", () => {
     const table = section(readme, 'Architecture');
     const named = [...table.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]!);
-    for (const entry of named) expect(existsSync(path.join(PACKAGE_ROOT, entry)), `README names ${entry}, which does not exist`).toBe(true);
-    const srcFolders = readdirSync(path.join(PACKAGE_ROOT, 'src')).filter((f) => statSync(path.join(PACKAGE_ROOT, 'src', f)).isDirectory());
-    for (const folder of srcFolders) expect(named, `README's folder table lacks src/${folder}`).toContain(`src/${folder}`);
-    for (const folder of ['prisma', 'test', 'bench', 'scripts', 'bin', 'docs', 'examples']) expect(named).toContain(folder);
+    for (const entry of named)
+      expect(existsSync(path.join(PACKAGE_ROOT, entry)), `README names ${entry}, which does not exist`).toBe(true);
+    const srcFolders = readdirSync(path.join(PACKAGE_ROOT, 'src')).filter((f) =>
+      statSync(path.join(PACKAGE_ROOT, 'src', f)).isDirectory(),
+    );
+    for (const folder of srcFolders)
+      expect(named, `README's folder table lacks src/${folder}`).toContain(`src/${folder}`);
+    for (const folder of ['prisma', 'test', 'bench', 'scripts', 'bin', 'docs', 'examples'])
+      expect(named).toContain(folder);
   });
 });
 
