@@ -2,7 +2,7 @@ import type { ToolLanguage } from '../shared/language.js';
 import type pg from 'pg';
 import type { CanaryVerdict } from '../shared/canary-types.js';
 import type { DifferentialReport, Health, MutationType, ToolLineage } from '../shared/lineage-types.js';
-import type { SqlRunner } from './failures.js';
+import type { SqlRunner } from './sql-runner.js';
 import { LINEAGE_EDGE_LIST as EDGE_TYPES } from './sql-text.js';
 import { normalizeVersionId } from './ids.js';
 import { LineageError } from './errors.js';
