@@ -11,7 +11,7 @@ import { looksLikeVersionId } from '../shared/ids.js';
 // The reads of the CLI's quick commands (`dise lineage`, `dise tool list`, `dise report`) over
 // node-postgres: the same answers as LineageStore's Prisma reads (tested equal), without loading
 // Prisma's client and query compiler, which alone cost more than the 300 ms a scripted command may
-// take (issue #16).
+// take.
 
 const ISO = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
