@@ -41,8 +41,8 @@ export interface SandboxStats {
  * How calls of one version are kept apart. `per_call` (the default): every call runs in a fresh
  * context, as if the tool had just been loaded, so no call sees what an earlier one left behind
  * (module-level counters, caches, patched built-ins) and the suite, replay and the differential check
- * see exactly what callers see. `shared`: one context per code body for every call, the behaviour
- * before issue #16, kept for the benchmark's baseline.
+ * see exactly what callers see. `shared`: one context per code body for every call, as calls used to
+ * run; kept only as the benchmark's baseline for what isolating calls costs.
  */
 export type SandboxIsolation = 'per_call' | 'shared';
 
