@@ -189,10 +189,13 @@ export function createDashboardApp(options: DashboardOptions): { app: Hono; live
       await stream.writeSSE({ event: 'ready', data: '{}', id: String(id++) });
       while (!stream.aborted && !stream.closed) {
         if (!queue.length) {
+          let keepAlive: NodeJS.Timeout | undefined;
           await new Promise<void>((r) => {
             wake = r;
-            setTimeout(r, 15_000); // keep-alive
+            // unref: a stream still waiting here must not hold the process open once the server is closed (Ctrl-C).
+            keepAlive = setTimeout(r, 15_000).unref();
           });
+          clearTimeout(keepAlive);
           wake = null;
           if (!queue.length && !stream.aborted) await stream.write(': keep-alive\n\n');
           continue;

@@ -148,8 +148,8 @@ describe('the dashboard in a real browser', () => {
 
     const { page, failures } = await openPage();
     await page.goto(dashboardUrl);
-    await page.waitForFunction(() => document.documentElement.dataset.live === 'connected');
     await expectAssetsServed(page);
+    await page.waitForFunction(() => document.documentElement.dataset.live === 'connected');
     const row = page.locator('tr[data-tool="email_validator"]');
     await expect.poll(() => row.locator('td').nth(2).textContent()).toBe('email_validator@2.0.1');
     expect(await row.locator('.badge').textContent()).toBe('regenerated');
@@ -268,8 +268,8 @@ describe('the dashboard in a real browser', () => {
       for (const route of ['/', '/tools/email_validator', '/versions/email_validator@2.0.0', '/heals', '/health', '/rules']) {
         const { page, failures } = await openPage();
         await page.goto(url + route);
-        await page.waitForFunction(() => document.documentElement.dataset.live === 'connected');
         await expectAssetsServed(page);
+        await page.waitForFunction(() => document.documentElement.dataset.live === 'connected');
         if (route.startsWith('/tools/')) await expectLineageDrawn(page, 3);
         expect(failures, route).toEqual([]);
         await page.close();
