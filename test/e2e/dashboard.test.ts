@@ -63,14 +63,12 @@ beforeAll(async () => {
   store = new LineageStore(db.prisma);
   temporal = await connectTestTemporal();
   const settings = { address: inject('temporalAddress'), namespace: DEFAULT_NAMESPACE, tls: false };
-  const [started, worker, launched] = await Promise.all([
-    startDise(['dev'], cliEnv(), /^ready /),
-    startWorker({ temporal: settings, prisma: db.prisma, config: defaultConfig(), llm: null, taskQueue: heldQueue, activityInterceptors: [hold.interceptor] }),
-    launchBrowser(),
+  // At once, each kept as soon as it runs, so afterAll stops whatever started even when another failed.
+  const [started] = await Promise.all([
+    startDise(['dev'], cliEnv(), /^ready /).then((s) => ((dev = s.child), s)),
+    startWorker({ temporal: settings, prisma: db.prisma, config: defaultConfig(), llm: null, taskQueue: heldQueue, activityInterceptors: [hold.interceptor] }).then((w) => (heldWorker = w)),
+    launchBrowser().then((b) => (browser = b)),
   ]);
-  dev = started.child;
-  heldWorker = worker;
-  browser = launched;
   const m = /^ready temporal=(\S+) ui=(\S+) database=\S+ dashboard=(\S+)$/.exec(started.line);
   expect(m, started.line).not.toBeNull();
   expect(m![1]).toBe(inject('temporalAddress')); // no second stack
