@@ -74,6 +74,9 @@ export interface TestBrowser {
  */
 export async function launchBrowser(): Promise<TestBrowser> {
   const override = process.env.DISE_CHROMIUM;
+  if (!override && (process.platform !== 'linux' || !['x64', 'arm64'].includes(process.arch))) {
+    throw new Error(`@sparticuz/chromium has no Chromium for ${process.platform}/${process.arch}: set DISE_CHROMIUM to a Chromium or Chrome binary to run the browser tests`);
+  }
   const executable = override || unpackChromium();
   const profile = mkdtempSync(path.join(os.tmpdir(), 'dise-chromium-profile-'));
   // A fresh --user-data-dir: Playwright passes it for a persistent context.
