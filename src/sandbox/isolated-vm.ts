@@ -52,7 +52,8 @@ function load(): { ivm: typeof IsolatedVM; loaded: string } {
   throw new Error(
     `isolated-vm could not be loaded on Node ${process.versions.node} (${failures.join('; ')}). ` +
       'Run `npm ci` with this Node version: node_modules installed by another Node hold another build. ' +
-      '`node scripts/check-system.mjs` names what a build needs and this machine lacks (on Node 20, isolated-vm 5 may compile: python3, make, g++).',
+      '`node scripts/check-system.mjs` names what a build needs and this machine lacks ' +
+      '(on Node 20, isolated-vm 5 may compile: python3, make, g++).',
   );
 }
 

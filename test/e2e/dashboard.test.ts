@@ -66,7 +66,14 @@ beforeAll(async () => {
   // At once, each kept as soon as it runs, so afterAll stops whatever started even when another failed.
   const [started] = await Promise.all([
     startDise(['dev'], cliEnv(), /^ready /).then((s) => ((dev = s.child), s)),
-    startWorker({ temporal: settings, prisma: db.prisma, config: defaultConfig(), llm: null, taskQueue: heldQueue, activityInterceptors: [hold.interceptor] }).then((w) => (heldWorker = w)),
+    startWorker({
+      temporal: settings,
+      prisma: db.prisma,
+      config: defaultConfig(),
+      llm: null,
+      taskQueue: heldQueue,
+      activityInterceptors: [hold.interceptor],
+    }).then((w) => (heldWorker = w)),
     launchBrowser().then((b) => (browser = b)),
   ]);
   const m = /^ready temporal=(\S+) ui=(\S+) database=\S+ dashboard=(\S+)$/.exec(started.line);

@@ -9,7 +9,8 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 const require = createRequire(import.meta.url);
 const SPARTICUZ_ENTRY = require.resolve('@sparticuz/chromium');
-const SPARTICUZ_VERSION = (JSON.parse(readFileSync(path.join(path.dirname(SPARTICUZ_ENTRY), '..', 'package.json'), 'utf8')) as { version: string }).version;
+const SPARTICUZ_MANIFEST = path.join(path.dirname(SPARTICUZ_ENTRY), '..', 'package.json');
+const SPARTICUZ_VERSION = (JSON.parse(readFileSync(SPARTICUZ_MANIFEST, 'utf8')) as { version: string }).version;
 
 /**
  * Where the Chromium of `@sparticuz/chromium` (a devDependency: the browser comes from npm, like
@@ -28,18 +29,30 @@ function unpackChromium(): string {
   const executable = path.join(CHROMIUM_DIR, 'chromium');
   if (existsSync(executable)) return executable;
   const staging = mkdtempSync(`${CHROMIUM_DIR}.tmp-`);
-  const script = `const { default: c } = await import(${JSON.stringify(pathToFileURL(SPARTICUZ_ENTRY).href)}); process.stdout.write(await c.executablePath());`;
-  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, TMPDIR: staging }, encoding: 'utf8', timeout: 120_000 });
+  const entry = JSON.stringify(pathToFileURL(SPARTICUZ_ENTRY).href);
+  const script = `const { default: c } = await import(${entry}); process.stdout.write(await c.executablePath());`;
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    env: { ...process.env, TMPDIR: staging },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   if (result.status !== 0 || result.stdout !== path.join(staging, 'chromium')) {
     rmSync(staging, { recursive: true, force: true });
-    throw new Error(`@sparticuz/chromium did not unpack Chromium into ${staging} (exit ${result.status}): ${result.stderr || result.stdout || result.error?.message}`);
+    const output = result.stderr || result.stdout || result.error?.message;
+    throw new Error(`@sparticuz/chromium did not unpack Chromium into ${staging} (exit ${result.status}): ${output}`);
   }
   // The package's fonts.conf names /tmp/fonts; point fontconfig at this folder's fonts, after the
   // system's own configuration when there is one.
-  writeFileSync(
-    path.join(staging, 'fonts', 'fonts.conf'),
-    `<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n  <dir>${CHROMIUM_DIR}/fonts/fonts</dir>\n  <cachedir>${CHROMIUM_DIR}/fonts-cache</cachedir>\n</fontconfig>\n`,
-  );
+  const fontsConf = [
+    '<?xml version="1.0"?>',
+    '<!DOCTYPE fontconfig SYSTEM "fonts.dtd">',
+    '<fontconfig>',
+    '  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>',
+    `  <dir>${CHROMIUM_DIR}/fonts/fonts</dir>`,
+    `  <cachedir>${CHROMIUM_DIR}/fonts-cache</cachedir>`,
+    '</fontconfig>',
+  ];
+  writeFileSync(path.join(staging, 'fonts', 'fonts.conf'), fontsConf.join('\n') + '\n');
   try {
     renameSync(staging, CHROMIUM_DIR);
   } catch {
@@ -57,7 +70,8 @@ async function chromiumArgs(): Promise<string[]> {
   const { default: packaged } = (await import('@sparticuz/chromium')) as { default: { args: string[] } };
   const unlike = new Set(['--disable-web-security', '--allow-running-insecure-content', '--disable-site-isolation-trials', '--single-process']);
   // No network here besides package registries: nothing in the background should try to reach one.
-  return [...packaged.args.filter((a) => !unlike.has(a)), '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];
+  const quiet = ['--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];
+  return [...packaged.args.filter((a) => !unlike.has(a)), ...quiet];
 }
 
 export interface TestBrowser {
@@ -75,7 +89,9 @@ export interface TestBrowser {
 export async function launchBrowser(): Promise<TestBrowser> {
   const override = process.env.DISE_CHROMIUM;
   if (!override && (process.platform !== 'linux' || !['x64', 'arm64'].includes(process.arch))) {
-    throw new Error(`@sparticuz/chromium has no Chromium for ${process.platform}/${process.arch}: set DISE_CHROMIUM to a Chromium or Chrome binary to run the browser tests`);
+    throw new Error(
+      `@sparticuz/chromium has no Chromium for ${process.platform}/${process.arch}: set DISE_CHROMIUM to a Chromium or Chrome binary to run the browser tests`,
+    );
   }
   const executable = override || unpackChromium();
   const profile = mkdtempSync(path.join(os.tmpdir(), 'dise-chromium-profile-'));
