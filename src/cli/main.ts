@@ -48,6 +48,7 @@ Environment:
   DATABASE_URL        PostgreSQL to use (default: embedded PostgreSQL under .dise/)
   TEMPORAL_ADDRESS    Temporal frontend host:port (default: the dev server of \`dise dev\`)
   TEMPORAL_NAMESPACE  namespace (default: default); TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/KEY for Cloud
+  TEMPORAL_UI_URL     Temporal Web UI for the dashboard's links (default: the UI of \`dise dev\`'s server)
   DISE_HOME           state folder (default: ./.dise)
   DISE_CONFIG         config file (see config.example.yaml)
 
