@@ -166,7 +166,8 @@ def _refused_name(name):
     guarded library function): the denied list, every dunder but the harmless few, and private names
     (a module's or a class's internals: random._inst, re._cache).
     """
-    return isinstance(name, str) and (name in DENIED_ATTRIBUTES or (name.startswith('_') and name not in HARMLESS_DUNDERS))
+    return isinstance(name, str) and (
+        name in DENIED_ATTRIBUTES or name in _HIDDEN_NAMES or (name.startswith('_') and name not in HARMLESS_DUNDERS))
 
 
 def _refuse_attribute(name):
@@ -559,6 +560,9 @@ def _format_hazard(text):
     return None
 
 
+_HIDDEN_NAMES = frozenset().union(*HIDDEN_MEMBERS.values())
+
+
 def _hazards(tree):
     """
     The ways past the first layer the source shows, as (check, message, line, byte column): every
@@ -568,6 +572,15 @@ def _hazards(tree):
     found = []
     bound = None
     for node in _ast.walk(tree):
+        if isinstance(node, (_ast.Name, _ast.Attribute)):
+            name = node.id if isinstance(node, _ast.Name) else node.attr
+            if name in _HIDDEN_NAMES:
+                found.append(('dynamic_attribute', f'{name} is not available in the sandbox (it reads attributes by name or evaluates text)', node.lineno, node.col_offset))
+        if isinstance(node, (_ast.FunctionDef, _ast.AsyncFunctionDef, _ast.ClassDef)):
+            # A decorator is a call the source does not spell as one: @input, @vars, @breakpoint.
+            for decorator in node.decorator_list:
+                if isinstance(decorator, _ast.Name) and decorator.id in HOST_NAMES:
+                    found.append(('host_builtin', f'the decorator {decorator.id} is not available in the sandbox', decorator.lineno, decorator.col_offset))
         if isinstance(node, _ast.Attribute):
             if node.attr in DENIED_ATTRIBUTES or (node.attr.startswith('__') and node.attr not in HARMLESS_DUNDERS):
                 found.append(('dunder_access', f"attribute '{node.attr}' is not available in the sandbox", node.end_lineno, node.end_col_offset - len(node.attr)))
