@@ -315,11 +315,17 @@ function toolsFor(domain: string, maxInterpreters: number): Interpreter {
     stats.evictions++;
     retire(victim);
   }
-  // The next new domain's interpreter loads in the background (from the snapshot once there is one).
-  if (Atomics.load(taken.ctrl, STATE) === STATE_READY) ensureSpare();
-  else void taken.ready.then(() => ensureSpare(), () => undefined);
+  // The next new domain's interpreter loads in the background (from the snapshot once there is one),
+  // started off this call: starting a thread blocks until its context exists.
+  if (Atomics.load(taken.ctrl, STATE) === STATE_READY) setImmediate(startSpareIfIdle);
+  else void taken.ready.then(() => startSpareIfIdle(), () => undefined);
   stats.interpreters = tools.size + (spare ? 1 : 0);
   return taken;
+}
+
+function startSpareIfIdle(): void {
+  // Only while the process uses Python: closePythonHost() leaves nothing running.
+  if (tools.size > 0 && !(spare && spare.alive)) ensureSpare();
 }
 
 function retire(target: Interpreter): void {
@@ -340,6 +346,11 @@ export async function warmPython(): Promise<void> {
   const ready = (i: Interpreter | null) => i !== null && i.alive && Atomics.load(i.ctrl, STATE) === STATE_READY;
   const toolsReady = ready(spare) || [...tools.values()].some(ready);
   await Promise.all([analysis().ready, toolsReady ? Promise.resolve() : ensureSpare().ready]);
+}
+
+/** Resolves once the spare interpreter (the one the next new tool takes) is loaded. */
+export async function warmPythonSpare(): Promise<void> {
+  await ensureSpare().ready;
 }
 
 /** For work about code in `language`: loads the interpreters first when it is Python (off the event loop). */
