@@ -583,9 +583,10 @@ export function pythonSelfCheck(domainKey?: string): PythonSelfCheck {
  * Runs trusted Python in the tools interpreter with its full builtins and modules, as a tool that got
  * past every Python-level restriction could: the tests of the boundary around the interpreter use it.
  * Only the host can call it. Answers the JSON value the code leaves in the variable `result`.
+ * `asTool`: the interpreter's audit hook treats it as a running tool (the wall behind the Python layer).
  */
-export function pythonProbe(code: string, domainKey?: string): unknown {
-  const answer = request(probeTarget(domainKey), OP_PROBE, [code], 30_000, ANALYSIS_MEMORY_MB);
+export function pythonProbe(code: string, domainKey?: string, options: { asTool?: boolean } = {}): unknown {
+  const answer = request(probeTarget(domainKey), OP_PROBE, [code, options.asTool ? '1' : '0'], 30_000, ANALYSIS_MEMORY_MB);
   if (answer.status === 'ok') return JSON.parse(answer.text) as unknown;
   throw new Error(`probe failed: ${JSON.stringify(answer)}`);
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config/schema.js';
-import { closePythonHost, setPythonDefencesOffForTests, warmPython } from '../../src/sandbox/python.js';
+import { closePythonHost, pythonProbe, setPythonDefencesOffForTests, warmPython } from '../../src/sandbox/python.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
 
 // One tool cannot change another's answers, even past the Python layer. The hostile tool here runs
@@ -63,5 +63,41 @@ describe('one Python tool cannot change another\'s answers', () => {
     }
     expect(answer).not.toEqual(EXPECTED);
     sandbox.close();
+  });
+});
+
+describe('the audit hook behind the Python layer', () => {
+  it('refuses files, directories, processes, frames and the object lists to code running as a tool, even with the full builtins', () => {
+    const code = `import os, sys, gc, importlib
+def attempt(f):
+    try:
+        return 'answered: ' + repr(f())[:80]
+    except BaseException as e:
+        return type(e).__name__ + ': ' + str(e)[:120]
+result = {
+    'open': attempt(lambda: open('/etc/passwd').read()),
+    'listdir': attempt(lambda: os.listdir('/')),
+    'scandir': attempt(lambda: list(os.scandir('/home'))),
+    'system': attempt(lambda: os.system('true')),
+    'putenv': attempt(lambda: os.putenv('X', '1')),
+    'getframe': attempt(lambda: sys._getframe(0)),
+    'objects': attempt(lambda: len(gc.get_objects())),
+    'referrers': attempt(lambda: gc.get_referrers(os)),
+    'popen': attempt(lambda: importlib.import_module('subprocess').Popen(['ls'])),
+    'stdlib': attempt(lambda: importlib.import_module('sched').__name__ == 'sched'),
+}
+`;
+    const asTool = pythonProbe(code, undefined, { asTool: true }) as Record<string, string>;
+    for (const key of ['open', 'listdir', 'scandir', 'system', 'putenv', 'getframe', 'objects', 'referrers']) {
+      expect(asTool[key], key).toMatch(/^SandboxAccessError: .*not available in the sandbox/);
+    }
+    // Processes: emscripten has none to start (refused before the audit event would fire).
+    expect(asTool.popen).not.toMatch(/^answered/);
+    // A module of the interpreter's own standard library still loads (lazy imports read /lib).
+    expect(asTool.stdlib).toBe('answered: True');
+    // The same code as the host's own (not a tool): the hook lets it through.
+    const asHost = pythonProbe(code) as Record<string, string>;
+    expect(asHost.listdir).toMatch(/^answered/);
+    expect(asHost.getframe).toMatch(/^answered/);
   });
 });

@@ -623,10 +623,11 @@ class _GuardFormat(_ast.NodeTransformer):
 # the rules above could do. While a tool runs, the events of files, processes, sockets, frames and
 # the garbage collector's object lists are refused (the stdlib the interpreter reads from /lib stays
 # readable: lazy imports need it). Installed once, for the interpreter's life: no Python code can
-# remove it.
+# remove it. (sys._getframemodulename stays: namedtuple, enum and dataclasses name a class's module
+# with it, and it answers only a name.)
 _in_tool = [False]
 _AUDIT_REFUSED = frozenset({
-    'sys._getframe', 'sys._getframemodulename', 'sys._current_frames', 'sys._current_exceptions', 'sys.settrace',
+    'sys._getframe', 'sys._current_frames', 'sys._current_exceptions', 'sys.settrace',
     'sys.setprofile', 'sys.addaudithook', 'gc.get_objects', 'gc.get_referrers', 'gc.get_referents',
     'code.__new__', 'function.__new__', 'marshal.loads', 'marshal.load', 'os.system', 'os.exec', 'os.posix_spawn',
     'os.spawn', 'os.fork', 'os.forkpty', 'os.kill', 'os.killpg', 'os.putenv', 'os.unsetenv', 'os.remove',
@@ -879,7 +880,7 @@ def seal():
     _gc.collect()
 
 
-def probe(code):
+def probe(code, as_tool='0'):
     """
     Runs trusted Python with the interpreter's full builtins and every module (the host calls it; no
     tool can): what a tool that got past every Python-level restriction could do. The code sets
@@ -887,7 +888,12 @@ def probe(code):
     interpreter.
     """
     scope = {'__name__': 'probe'}
-    exec(compile(code, 'probe', 'exec'), scope)
+    # as_tool: the audit hook treats the probe as a running tool (what it refuses past this layer).
+    _in_tool[0] = as_tool == '1'
+    try:
+        exec(compile(code, 'probe', 'exec'), scope)
+    finally:
+        _in_tool[0] = False
     return _dumps(scope.get('result'))
 
 

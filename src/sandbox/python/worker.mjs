@@ -257,8 +257,8 @@ function serve(op) {
     case OP_SELF_CHECK:
       return 'O' + stringify({ reachableJs: JSON.parse(pySelfCheck()), codeGeneration, globals: Reflect.ownKeys(globalThis).map(String) });
     case OP_PROBE: {
-      const [code] = readStrings(1);
-      return 'O' + pyProbe(code);
+      const [code, asTool] = readStrings(2);
+      return 'O' + pyProbe(code, asTool);
     }
     default:
       return 'F' + stringify({ name: 'ProtocolError', message: `unknown op ${op}` });
