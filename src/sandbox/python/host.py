@@ -876,6 +876,10 @@ def seal():
             obj.loader = None
     if not _snapshots:
         _snapshot_modules()
+    # Imports look only in the standard library: not in the working directory, which the audit hook
+    # would refuse to list during a tool's call.
+    _sys.path[:] = [entry for entry in _sys.path if entry.startswith(_STDLIB_PREFIX)]
+    _sys.path_importer_cache.clear()
     _sys.addaudithook(_audit)
     _gc.collect()
 
