@@ -313,7 +313,7 @@ function toolsFor(domain: string, maxInterpreters: number): Interpreter {
     const [oldest, victim] = tools.entries().next().value as [string, Interpreter];
     tools.delete(oldest);
     stats.evictions++;
-    retire(victim);
+    retire(victim, true);
   }
   // The next new domain's interpreter loads in the background (from the snapshot once there is one),
   // started off this call: starting a thread blocks until its context exists.
@@ -328,11 +328,13 @@ function startSpareIfIdle(): void {
   if (tools.size > 0 && !(spare && spare.alive)) ensureSpare();
 }
 
-function retire(target: Interpreter): void {
+/** Ends an interpreter; `later`: its thread is stopped off the current call (stopping one takes ms). */
+function retire(target: Interpreter, later = false): void {
   target.alive = false;
   forget(target);
   target.port.close();
-  void target.worker.terminate();
+  if (later) setImmediate(() => void target.worker.terminate());
+  else void target.worker.terminate();
 }
 
 /** Are the analysis interpreter and a tools interpreter loaded (so a call or an analysis pays nothing for loading)? */
