@@ -183,7 +183,7 @@ async function pythonBench(rows: [string, string, string][], figures: Record<str
     rows.push(['python: raw Pyodide call, same thread (median)', `${rawUs.toFixed(1)} µs`, 'baseline: run() via pyodide.globals, json in/out']);
     rows.push(['python: Sandbox.runJson, same tool, per_tool (median)', `${sandboxUs.toFixed(1)} µs`, 'worker hand-off + limits + fresh globals + strict JSON; target < 1 ms']);
     rows.push(['python: Sandbox.runJson, same tool, shared (median)', `${sharedUs.toFixed(1)} µs`, 'the same in the one interpreter every tool shares (before)']);
-    rows.push(['python: overhead per call (per_tool)', `${(sandboxUs - rawUs).toFixed(1)} µs`, 'over the raw call']);
+    rows.push(['python: overhead per call (per_tool)', `${(sandboxUs - rawUs).toFixed(1)} µs`, 'over the raw call; target < 20 µs on an idle machine']);
     pythonSandboxSamples(sandbox, 2000, 4);
     pythonSandboxSamples(shared, 2000, 4);
     const turnUs = median(pythonSandboxSamples(sandbox, CALLS, 4)) * 1000;
