@@ -153,9 +153,9 @@ export const configSchema = z.strictObject({
      * interpreter of its own, started from a memory snapshot: no tool can change another's answers
      * even past every Python-level restriction) or `shared` (one interpreter for every Python tool).
      */
-    python_isolation: z.enum(['per_tool', 'shared']).optional(), // absent: per_tool
-    /** Most Python tool interpreters alive per process under per_tool (about 40 MB each); the least recently used is retired. */
-    python_interpreters: z.int().min(1).max(256).optional(), // absent: 8
+    python_isolation: z.enum(['per_tool', 'shared']).default('per_tool'),
+    /** Most Python tool interpreters alive per process under per_tool (about 50 MB each); the least recently used is retired. */
+    python_interpreters: z.int().min(1).max(256).default(8),
   }),
   runtime: section({
     /** Execution records are written in batches of at most this many… */

@@ -126,8 +126,8 @@ export class Sandbox {
     let answer: PythonAnswer;
     try {
       answer = callPython(key, code, inputJson, timeout, memory, {
-        isolation: this.config.python_isolation ?? 'per_tool',
-        maxInterpreters: this.config.python_interpreters ?? 8,
+        isolation: this.config.python_isolation,
+        maxInterpreters: this.config.python_interpreters,
       });
     } catch (err) {
       throw new ToolExecutionError('thrown', `InterpreterError: the Python interpreter is unavailable: ${(err as Error).message}`, 'InterpreterError');
