@@ -11,6 +11,11 @@ import { inputShape, outputShape, type InputShape, type OutputShape } from './sc
 export interface McpToolEntry {
   name: string;
   description: string;
+  /**
+   * Listed: the runtime would answer it. A tool not listed (its version unusable, no alternative)
+   * is still callable by a client holding an older list, and gets the runtime's typed refusal.
+   */
+  served: boolean;
   /** The routed version and its health (the version that answers may be an alternative). */
   versionId: string;
   health: Health;
@@ -46,7 +51,7 @@ function isServed(row: CatalogRow, policy: ToolCatalogOptions['knownWrongPolicy'
 
 /** What a client's cached list depends on: names and schemas, not descriptions or versions. */
 function listSignature(tools: Map<string, McpToolEntry>): string {
-  return JSON.stringify([...tools.values()].map((t) => [t.name, t.input.schema, t.output?.schema ?? null]));
+  return JSON.stringify([...tools.values()].filter((t) => t.served).map((t) => [t.name, t.input.schema, t.output?.schema ?? null]));
 }
 
 /**
@@ -85,8 +90,9 @@ export class ToolCatalog extends EventEmitter<{ changed: []; refreshed: [] }> {
     this.refreshTimer.unref();
   }
 
+  /** The tools listed to clients. */
   list(): McpToolEntry[] {
-    return [...this.tools.values()];
+    return [...this.tools.values()].filter((t) => t.served);
   }
 
   get(name: string): McpToolEntry | undefined {
@@ -160,7 +166,7 @@ export class ToolCatalog extends EventEmitter<{ changed: []; refreshed: [] }> {
   }
 
   private async readOnce(): Promise<void> {
-    const rows = (await mcpCatalog.routedTools(this.pool)).filter((r) => isServed(r, this.options.knownWrongPolicy));
+    const rows = await mcpCatalog.routedTools(this.pool);
     const undeclared = rows.filter((r) => !r.inputSchema).map((r) => r.name);
     const inputs = await mcpCatalog.testInputs(this.pool, undeclared);
     const next = new Map<string, McpToolEntry>();
@@ -169,6 +175,7 @@ export class ToolCatalog extends EventEmitter<{ changed: []; refreshed: [] }> {
       const output = outputShape(row.outputSchema);
       next.set(row.name, {
         name: row.name,
+        served: isServed(row, this.options.knownWrongPolicy),
         description: row.description,
         versionId: row.versionId,
         health: row.health,

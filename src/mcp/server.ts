@@ -257,8 +257,9 @@ export class DiseMcpService {
    */
   async drain(): Promise<void> {
     this.accepting = false;
-    if (this.inFlight === 0) return;
-    await new Promise<void>((resolve) => this.idle.push(resolve));
+    if (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+    // The SDK sends an answer a few promise steps after its handler returns: let it go out first.
+    await new Promise((resolve) => setImmediate(resolve));
   }
 
   /** Closes every session's server. */
