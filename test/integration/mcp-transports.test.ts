@@ -221,7 +221,7 @@ describe('dise mcp --http (Streamable HTTP)', () => {
   });
 
   it('refuses a client without the token, or with another', async () => {
-    for (const headers of [{}, { Authorization: 'Bearer not-the-token-at-all-000000' }]) {
+    for (const headers of [{}, { Authorization: 'Bearer not-the-token-at-all-000000' }] as Record<string, string>[]) {
       const client = new Client({ name: 'no-token', version: '1.0.0' });
       const err = await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } })).then(
         () => null,
