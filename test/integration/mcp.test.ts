@@ -160,6 +160,24 @@ describe('dise mcp over InMemoryTransport', () => {
     expect((await client.callTool({ name: 'mcp_added', arguments: { input: 41 } })).content).toEqual([{ type: 'text', text: '42' }]);
   });
 
+  it("a child inherits its parent's schemas (no list change when callers move to it); a new schema sends list_changed", async () => {
+    await stack.store.registerMany([{ name: 'mcp_length', version: '1.1.0', parents: ['mcp_length@1.0.0'], code: 'function run(input) { return String(input).length; }', mutation: { type: 'refactor', description: 'String()' } }]);
+    const [row] = await stack.db.query<{ input_schema: unknown; output_schema: unknown }>(`SELECT input_schema, output_schema FROM tool_lineage WHERE tool_id = 'mcp_length@1.1.0'`);
+    expect(row).toEqual({ input_schema: LENGTH.inputSchema, output_schema: LENGTH.outputSchema });
+    const before = listChanges.length;
+    await stack.store.setRoute('mcp_length@1.1.0', 'test');
+    await until(async () => (await client.listTools()).tools.find((t) => t.name === 'mcp_length')?._meta?.['dise/version'], (v) => v === 'mcp_length@1.1.0', 5_000, 'mcp_length@1.1.0 listed');
+    expect(listChanges.length).toBe(before);
+    await stack.store.registerMany([
+      { name: 'mcp_length', version: '2.0.0', parents: ['mcp_length@1.1.0'], code: LENGTH.code, inputSchema: { type: 'string', maxLength: 10 }, mutation: { type: 'feature_add', description: 'shorter inputs' } },
+    ]);
+    await stack.store.setRoute('mcp_length@2.0.0', 'test');
+    await until(async () => listChanges.length, (n) => n > before, 10_000, 'tools/list_changed for the new schema');
+    const tool = (await client.listTools()).tools.find((t) => t.name === 'mcp_length');
+    expect(tool!.inputSchema).toMatchObject({ properties: { input: { type: 'string', maxLength: 10 } } });
+    expect((await protocolError(client.callTool({ name: 'mcp_length', arguments: { input: 'x'.repeat(11) } }))).code).toBe(ErrorCode.InvalidParams);
+  });
+
   it('dise_report feeds the failure path: three reports heal the tool while calls under load keep answering under the same name, with no list change', async () => {
     const changesBefore = listChanges.length;
     let loading = true;
@@ -212,7 +230,7 @@ describe('dise mcp over InMemoryTransport', () => {
     expect(JSON.parse((heals.contents[0] as { text: string }).text)[0]).toMatchObject({ versionId: 'mcp_email@2.0.0', status: 'healed' });
   }, 150_000);
 
-  it('returns typed tool failures as isError with the kind in the text and _meta', async () => {
+  it('returns typed tool failures as isError with the kind in the text and _meta; a tool known wrong is withdrawn (list_changed) and refused', async () => {
     const tools = [
       { name: 'mcp_spin', code: 'function run(input) { while (true) {} }', kind: 'timeout' },
       { name: 'mcp_hog', code: 'function run(input) { var a = []; while (true) a.push(new Array(3e7).fill(input)); }', kind: 'memory_limit' },
@@ -228,8 +246,13 @@ describe('dise mcp over InMemoryTransport', () => {
       expect(r._meta, t.name).toMatchObject({ 'dise/errorKind': t.kind, 'dise/version': `${t.name}@1.0.0` });
     }
     // Known wrong with no alternative: withdrawn from the list, and a client holding the old list is refused with a typed error.
+    // Let the notifications of the tools just added settle first.
+    await until(async () => (await client.listTools()).tools.some((t) => t.name === 'mcp_nothing'), Boolean, 10_000, 'the new tools listed');
+    await new Promise((r) => setTimeout(r, 300));
+    const changesBefore = listChanges.length;
     await stack.store.routing.markKnownWrong('mcp_sum', 'mcp_sum@1.0.0', 'adds wrongly', null);
     await until(async () => (await client.listTools()).tools.some((t) => t.name === 'mcp_sum'), (listed) => !listed, 10_000, 'mcp_sum withdrawn');
+    await until(async () => listChanges.length, (n) => n > changesBefore, 5_000, 'tools/list_changed for the withdrawal');
     const refused = (await client.callTool({ name: 'mcp_sum', arguments: { a: 1, b: 2 } })) as CallToolResult;
     expect(refused.isError).toBe(true);
     expect(refused._meta).toMatchObject({ 'dise/errorKind': 'refused_known_wrong', 'dise/version': 'mcp_sum@1.0.0' });
