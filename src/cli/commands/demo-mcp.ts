@@ -61,7 +61,7 @@ export async function mcpAct(ctx: McpActContext): Promise<McpActResult> {
   try {
     const { tools } = await agent.listTools();
     const tool = tools.find((t) => t.name === name);
-    say(`tools/list: ${tools.length} tools; ${name} takes ${JSON.stringify(tool?.inputSchema)} (its input is a string, so it travels in "input")`);
+    say(`tools/list: ${tools.length} tools; ${name} takes ${JSON.stringify(tool?.inputSchema)} (its input is not a JSON object, so it travels in "input")`);
 
     let wrongBefore = 0;
     for (const t of DEMO_TRAFFIC) {

@@ -12,7 +12,6 @@ import { optionalSignaler } from '../temporal-client.js';
 export interface McpOptions {
   /** Serve Streamable HTTP on this port (0: any free one) instead of stdio. */
   http?: string;
-  host?: string;
   maxArgumentBytes?: string;
   maxMessageBytes?: string;
 }
@@ -32,7 +31,6 @@ function positiveInteger(text: string | undefined, fallback: number, flag: strin
 export async function mcp(options: McpOptions, config: DiseConfig, out: Output): Promise<void> {
   const port = options.http === undefined ? null : positiveInteger(options.http, 0, '--http', 0);
   if (port !== null && port > 65_535) throw new UsageError(`--http: expected a port number (0..65535), got "${options.http}"`);
-  const host = options.host ?? '127.0.0.1';
   const maxArgumentBytes = positiveInteger(options.maxArgumentBytes, DEFAULT_MAX_ARGUMENT_BYTES, '--max-argument-bytes');
   const maxMessageBytes = positiveInteger(options.maxMessageBytes, Math.max(DEFAULT_MAX_MESSAGE_BYTES, 2 * maxArgumentBytes), '--max-message-bytes');
   if (!(process.env.DATABASE_URL || config.database.url || readLiveDevState()?.database)) {
@@ -74,7 +72,7 @@ export async function mcp(options: McpOptions, config: DiseConfig, out: Output):
       out.info(`dise mcp: serving ${tools} tool(s) and ${REPORT_TOOL} over stdio`);
     } else {
       const token = config.ui.token ?? generateToken();
-      const http = await startMcpHttp({ service: stack.service, token, host, port, maxBodyBytes: maxMessageBytes, log: out.info });
+      const http = await startMcpHttp({ service: stack.service, token, port, maxBodyBytes: maxMessageBytes, log: out.info });
       finish = () => http.close();
       if (!config.ui.token) out.info(`operator token (Authorization: Bearer …; shown once): ${token}`);
       out.info(`dise mcp: serving ${tools} tool(s) and ${REPORT_TOOL} over Streamable HTTP`);
