@@ -40,7 +40,15 @@ async function main(): Promise<void> {
   const load = { cpus: os.cpus().length, loadavg1m: Number(os.loadavg()[0]!.toFixed(2)) };
   try {
     const store = new LineageStore(prisma);
-    await store.registerMany([{ name: 'bench_mcp', version: '1.0.0', description: 'Is it an email address?', code: CODE, inputSchema: { type: 'string' } }]);
+    await store.registerMany([
+      {
+        name: 'bench_mcp',
+        version: '1.0.0',
+        description: 'Is it an email address?',
+        code: CODE,
+        inputSchema: { type: 'string' },
+      },
+    ]);
     await store.setRoute('bench_mcp@1.0.0', 'bench');
 
     const runtime = await ToolRuntime.create({ databaseUrl: db.url, config });
@@ -65,7 +73,9 @@ async function main(): Promise<void> {
     for (const call of [callRuntime, callMemory, callStdio]) await sample(200, call, []);
     const samples = { runtime: [] as number[], memory: [] as number[], stdio: [] as number[] };
     const perRound = Math.ceil(CALLS / ROUNDS);
-    progress(`${CALLS.toLocaleString()} calls per path (ToolRuntime.call, MCP in-process, MCP over stdio), ${ROUNDS} interleaved rounds; ${load.cpus} CPUs, load ${load.loadavg1m}…`);
+    progress(
+      `${CALLS.toLocaleString()} calls per path (ToolRuntime.call, MCP in-process, MCP over stdio), ${ROUNDS} interleaved rounds; ${load.cpus} CPUs, load ${load.loadavg1m}…`,
+    );
     for (let r = 0; r < ROUNDS; r++) {
       await sample(perRound, callRuntime, samples.runtime);
       await sample(perRound, callMemory, samples.memory);
@@ -76,8 +86,16 @@ async function main(): Promise<void> {
     await inProcess.close();
     await runtime.close();
 
-    const p50 = { runtime: percentile(samples.runtime, 50), memory: percentile(samples.memory, 50), stdio: percentile(samples.stdio, 50) };
-    const p99 = { runtime: percentile(samples.runtime, 99), memory: percentile(samples.memory, 99), stdio: percentile(samples.stdio, 99) };
+    const p50 = {
+      runtime: percentile(samples.runtime, 50),
+      memory: percentile(samples.memory, 50),
+      stdio: percentile(samples.stdio, 50),
+    };
+    const p99 = {
+      runtime: percentile(samples.runtime, 99),
+      memory: percentile(samples.memory, 99),
+      stdio: percentile(samples.stdio, 99),
+    };
     const overhead = p50.stdio - p50.runtime;
     const figures = {
       calls: CALLS,
@@ -96,9 +114,21 @@ async function main(): Promise<void> {
       'bench:mcp (tools/call latency against ToolRuntime.call, same tool, same run)',
       [
         ['ToolRuntime.call (baseline)', fmtMs(p50.runtime), `median; p99 ${fmtMs(p99.runtime)}`],
-        ['tools/call, MCP client in-process', fmtMs(p50.memory), `median; p99 ${fmtMs(p99.memory)}; +${fmtMs(p50.memory - p50.runtime)} over the baseline`],
-        ['tools/call over stdio (dise mcp)', fmtMs(p50.stdio), `median; p99 ${fmtMs(p99.stdio)}; +${fmtMs(overhead)} over the baseline (target < 1 ms: ${overhead < 1 ? 'met' : 'missed'})`],
-        ['calls/s over stdio, one client', figures.stdioThroughputPerS.toFixed(0), `sequential; ${load.cpus} CPUs, 1-min load ${load.loadavg1m} at start`],
+        [
+          'tools/call, MCP client in-process',
+          fmtMs(p50.memory),
+          `median; p99 ${fmtMs(p99.memory)}; +${fmtMs(p50.memory - p50.runtime)} over the baseline`,
+        ],
+        [
+          'tools/call over stdio (dise mcp)',
+          fmtMs(p50.stdio),
+          `median; p99 ${fmtMs(p99.stdio)}; +${fmtMs(overhead)} over the baseline (target < 1 ms: ${overhead < 1 ? 'met' : 'missed'})`,
+        ],
+        [
+          'calls/s over stdio, one client',
+          figures.stdioThroughputPerS.toFixed(0),
+          `sequential; ${load.cpus} CPUs, 1-min load ${load.loadavg1m} at start`,
+        ],
       ],
       { bench: 'mcp', ...figures },
     );

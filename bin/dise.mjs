@@ -3,7 +3,7 @@
 // well under a second, the CLI runs from a bundle of src/cli (esbuild: one module per command, code
 // split, packages left external) cached under .dise/cache/ and rebuilt, once, whenever a source file
 // is newer than it; loading a few bundled modules is several times cheaper than transpiling hundreds
-// through tsx's loader hooks (issue #16). DISE_NO_BUNDLE=1, or no esbuild, runs the sources through tsx.
+// through tsx's loader hooks. DISE_NO_BUNDLE=1, or no esbuild, runs the sources through tsx.
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';

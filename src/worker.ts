@@ -61,7 +61,7 @@ export async function startWorker(options: DiseWorkerOptions): Promise<RunningWo
       maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions ?? 20,
       interceptors: { activity: [autoHeartbeat, ...(options.activityInterceptors ?? [])] },
       // Heartbeats carry cancellation back: sent at most every 8 s by default (80% of a 10 s
-      // heartbeatTimeout), a cancelled heal would run on for seconds (issue #16).
+      // heartbeatTimeout), a cancelled heal would run on for seconds after the operator cancelled it.
       maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE_MS,
       defaultHeartbeatThrottleInterval: HEARTBEAT_THROTTLE_MS,
     });

@@ -1,6 +1,6 @@
 import { detectRuntimeFailures } from '../detection/runtime-health.js';
 import { runSuite } from '../detection/test-runner.js';
-import { codeHash } from '../lineage/tool-code.js';
+import { codeHash } from '../detection/tool-code.js';
 import type { HealthCheckResult, HealthFinding, MonitorSettings } from '../shared/heal-types.js';
 import type { Severity } from '../shared/lineage-types.js';
 import type { FailureReport } from '../shared/messages.js';

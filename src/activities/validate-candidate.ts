@@ -1,7 +1,7 @@
 import { runSuite } from '../detection/test-runner.js';
 import { pathBetween } from '../healing/ancestry.js';
 import { judgeWithScope, toSuiteTests } from '../judge/plans.js';
-import { codeHash } from '../lineage/tool-code.js';
+import { codeHash } from '../detection/tool-code.js';
 import type { CandidateValidation, FeaturesKept, RegenerationStrategy, SetAsideTest } from '../shared/heal-types.js';
 import { checkpoint } from './cancellation.js';
 import { requireVersion, type ActivityDeps } from './deps.js';

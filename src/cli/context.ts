@@ -11,7 +11,7 @@ import { UsageError } from './errors.js';
 
 // Prisma, the embedded PostgreSQL and the migrator are imported when a command opens them: the quick
 // commands (call, report, lineage, tool list) use a node-postgres pool and never load Prisma's
-// client (issue #16: under 300 ms each).
+// client, whose loading alone would cost more than the 300 ms a scripted command may take.
 
 export { consoleOutput, type Output } from './output.js';
 import type { Output } from './output.js';

@@ -1,6 +1,6 @@
 import { InvalidIdError } from '../shared/ids.js';
 import { LineageError } from '../lineage/errors.js';
-import { ManifestError } from '../lineage/manifest.js';
+import { ManifestError } from './manifest.js';
 import { ConfigError } from '../config/load.js';
 import { MigrationError } from '../infra/migrator.js';
 import { ToolExecutionError } from '../sandbox/errors.js';

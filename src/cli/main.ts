@@ -11,10 +11,32 @@ import { describeError, EXIT, exitCodeFor } from './errors.js';
  * load the Temporal worker, isolated-vm or the LLM client.
  */
 export function buildProgram(out: Output = consoleOutput, exitCode: { value: number } = { value: 0 }): Command {
+  const program = rootCommand();
   let cached: DiseConfig | undefined;
   /** config.yaml is read and validated once, when a command first needs it. */
   const config = (): DiseConfig => (cached ??= loadConfig(program.opts<{ config?: string }>().config));
-  const program = new Command('dise')
+  const context: CommandContext = { config, out, exitCode };
+  // In the order `dise --help` lists them.
+  addStackCommands(program, context);
+  addToolCommands(program, context);
+  addCanaryCommands(program, context);
+  addCallAndReportCommands(program, context);
+  addLineageCommand(program, context);
+  addHealCommands(program, context);
+  addOverviewCommands(program, context);
+  return program;
+}
+
+/** What every command's action needs: the config (read on first use), the output and the exit code to set. */
+interface CommandContext {
+  config: () => DiseConfig;
+  out: Output;
+  exitCode: { value: number };
+}
+
+/** The `dise` command itself: its global options and the help's environment and examples. */
+function rootCommand(): Command {
+  return new Command('dise')
     .description('dise-heal: self-healing tool lineages on Temporal')
     .option('--config <path>', 'config file (default: $DISE_CONFIG, else ./config.yaml when present)')
     .option('--verbose', 'print stack traces with errors')
@@ -26,6 +48,7 @@ Environment:
   DATABASE_URL        PostgreSQL to use (default: embedded PostgreSQL under .dise/)
   TEMPORAL_ADDRESS    Temporal frontend host:port (default: the dev server of \`dise dev\`)
   TEMPORAL_NAMESPACE  namespace (default: default); TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/KEY for Cloud
+  TEMPORAL_UI_URL     Temporal Web UI for the dashboard's links (default: the UI of \`dise dev\`'s server)
   DISE_HOME           state folder (default: ./.dise)
   DISE_CONFIG         config file (see config.example.yaml)
 
@@ -34,7 +57,10 @@ Examples:
   $ dise tool add examples/email-validator.yaml
   $ dise lineage email_validator@2.0.0`,
     );
+}
 
+/** Running the system: the embedded dev stack, the demo, migrations and a worker. */
+function addStackCommands(program: Command, { config, out, exitCode }: CommandContext): void {
   program
     .command('dev')
     .description('start the embedded stack: PostgreSQL, migrations, Temporal dev server + UI, and a worker')
@@ -64,7 +90,10 @@ Examples:
     .option('--monitor', 'also make sure the health monitor workflow runs (and register the search attributes)')
     .addHelpText('after', '\nExample:\n  $ TEMPORAL_ADDRESS=temporal:7233 DATABASE_URL=postgresql://… dise worker')
     .action(async (opts: { taskQueue?: string; monitor?: boolean }) => (await import('./commands/worker.js')).workerCommand(opts, config(), out));
+}
 
+/** `dise tool add` and `dise tool list`. */
+function addToolCommands(program: Command, { config, out, exitCode }: CommandContext): void {
   const tool = program
     .command('tool')
     .description('register and list tool versions')
@@ -85,7 +114,10 @@ Examples:
     .option('--json', 'print the list as JSON')
     .addHelpText('after', '\nExample:\n  $ dise tool list --json')
     .action(async (opts: { json?: boolean }) => (await import('./commands/tool-list.js')).toolList({ json: Boolean(opts.json) }, config(), out));
+}
 
+/** `dise canary status|promote|abort`: versions running in shadow. */
+function addCanaryCommands(program: Command, { config, out, exitCode }: CommandContext): void {
   const canary = program
     .command('canary')
     .description('versions running in shadow beside their stable version (deployment.mode: shadow)')
@@ -119,7 +151,10 @@ Examples:
     .action(async (id: string, opts: { wait?: boolean; reason?: string }) => {
       exitCode.value = await (await import('./commands/canary.js')).canarySignal('abort', id, { wait: Boolean(opts.wait), reason: opts.reason }, config(), out);
     });
+}
 
+/** Calling a tool through the runtime guard, and reporting a wrong result from outside. */
+function addCallAndReportCommands(program: Command, { config, out }: CommandContext): void {
   program
     .command('call')
     .description('call a tool through the runtime guard and print its output (JSON)')
@@ -147,7 +182,10 @@ Examples:
     .action(async (id: string | undefined, opts: { input?: string; observed?: string; expected?: string; description?: string; severity?: string; json?: boolean; stdin?: boolean }) =>
       (await import('./commands/report.js')).report(id, { ...opts, json: Boolean(opts.json), stdin: Boolean(opts.stdin) }, config(), out),
     );
+}
 
+/** `dise lineage`: a version's status, ancestry, failures, mutations, rules and recovery. */
+function addLineageCommand(program: Command, { config, out }: CommandContext): void {
   program
     .command('mcp')
     .description('serve every routed tool over the Model Context Protocol (stdio, or Streamable HTTP with --http)')
@@ -168,7 +206,10 @@ Examples:
     .addOption(new Option('--format <format>', 'output format').choices([...LINEAGE_FORMATS]).default('text'))
     .addHelpText('after', '\nExample:\n  $ dise lineage email_validator@2.0.0 --json')
     .action(async (id: string, opts: { json?: boolean; format: string }) => (await import('./commands/lineage.js')).lineage(id, { json: Boolean(opts.json), format: opts.format }, config(), out));
+}
 
+/** Starting, following, cancelling and retrying heals. */
+function addHealCommands(program: Command, { config, out, exitCode }: CommandContext): void {
   program
     .command('heal')
     .description('start (or join) the heal of a version; with --wait, print each step and the result')
@@ -208,6 +249,10 @@ Examples:
     .action(async (id: string, opts: { wait?: boolean; json?: boolean }) => {
       exitCode.value = await (await import('./commands/heal.js')).heal(id, { wait: Boolean(opts.wait), json: Boolean(opts.json), retry: true, reason: 'heal retried by an operator' }, config(), out);
     });
+}
+
+/** What an operator reads about the whole system: health, the dashboard, invariants, pruned versions and rules. */
+function addOverviewCommands(program: Command, { config, out, exitCode }: CommandContext): void {
   program
     .command('health')
     .description("the system health report: versions by health, recent failures and their heals, healing stats, the monitor")
@@ -241,8 +286,6 @@ Examples:
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ dise rules')
     .action(async (opts: { json?: boolean }) => (await import('./commands/rules.js')).rules({ json: Boolean(opts.json) }, config(), out));
-
-  return program;
 }
 
 /** Runs the command line; returns the exit code instead of exiting, for tests. */

@@ -1,6 +1,6 @@
 import { jsonEqual } from '../detection/json-equal.js';
 import type { LineageStore } from '../lineage/store.js';
-import { codeHash } from '../lineage/tool-code.js';
+import { codeHash } from '../detection/tool-code.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
 import type { ToolSource } from '../shared/language.js';
 import type { Sandbox } from '../sandbox/sandbox.js';

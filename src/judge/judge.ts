@@ -3,7 +3,7 @@ import { jsonEqual } from '../detection/json-equal.js';
 import { detectGateViolations, detectSecurityIssues, type GateRule, type GateViolation, type StaticFinding } from '../detection/static-analysis.js';
 import { detectRegression, detectTestFailures, runSuite, type SuiteTest, type TestResult } from '../detection/test-runner.js';
 import { LineageError } from '../lineage/errors.js';
-import { checkToolCode, codeHash } from '../lineage/tool-code.js';
+import { checkToolCode, codeHash } from '../detection/tool-code.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 import type { Rejection } from '../shared/heal-types.js';

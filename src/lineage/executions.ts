@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { PrismaClient } from '../infra/database.js';
 import type { JsonValue } from '../shared/lineage-types.js';
 import type { Db } from './sql.js';
-import { jsonbSafeText, ROUTABLE_HEALTH_LIST, textSafe } from './sql-text.js';
+import { jsonbSafeText, sqlText, textSafe } from './sql-text.js';
 
 /** One call as the runtime stores it (`inputJson` is kept only when `keepInput`). */
 export interface ExecutionRow {
@@ -129,7 +129,7 @@ export class ExecutionStore {
       `
       WITH candidates AS (
         SELECT t.tool_id FROM tool_lineage t
-        WHERE t.health_status IN (${ROUTABLE_HEALTH_LIST})
+        WHERE ${sqlText.isRoutable('t')}
           AND (NOT $4::boolean OR EXISTS (SELECT 1 FROM routes r WHERE r.version_id = t.tool_id))
       ),
       rated AS (

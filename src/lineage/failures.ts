@@ -1,6 +1,7 @@
 import type { PrismaClient } from '../infra/database.js';
 import type { DetectedFailure, JsonValue, Severity } from '../shared/lineage-types.js';
 import type { Db } from './sql.js';
+import { prismaRunner, type SqlRunner } from './sql-runner.js';
 import { jsonbSafeText, textSafe } from './sql-text.js';
 
 /** A failure to store against a version. */
@@ -14,11 +15,6 @@ export interface FailureInput {
   evidence?: JsonValue | null;
   /** Stores the failure once however often it is offered (e.g. `<healId>:trigger`). */
   dedupeKey?: string | null;
-}
-
-/** Anything that runs a parameterised SQL text: node-postgres pools and clients, or Prisma (adapted). */
-export interface SqlRunner {
-  query<R>(text: string, values: unknown[]): Promise<R[]>;
 }
 
 /**
@@ -55,16 +51,6 @@ export async function insertFailures(
     failures.map((f) => f.dedupeKey ?? null),
   ]);
   return { ids: (row?.ids ?? []).map(Number), failureCount: row?.failure_count ?? 0 };
-}
-
-/** Runs data-layer SQL texts over a node-postgres pool or client (the runtime's and the quick CLI's path). */
-export function pgRunner(pool: { query(text: string, values: unknown[]): Promise<{ rows: unknown[] }> }): SqlRunner {
-  return { query: async <R>(text: string, values: unknown[]) => (await pool.query(text, values)).rows as R[] };
-}
-
-/** Runs data-layer SQL texts through Prisma (or a Prisma transaction). */
-export function prismaRunner(db: Db): SqlRunner {
-  return { query: <R>(text: string, values: unknown[]) => db.$queryRawUnsafe<R[]>(text, ...values) };
 }
 
 export interface StoredFailure {

@@ -2,8 +2,8 @@ import type { ToolLanguage } from '../shared/language.js';
 import type pg from 'pg';
 import type { CanaryVerdict } from '../shared/canary-types.js';
 import type { DifferentialReport, Health, MutationType, ToolLineage } from '../shared/lineage-types.js';
-import type { SqlRunner } from './failures.js';
-import { LINEAGE_EDGE_LIST as EDGE_TYPES } from './sql-text.js';
+import { pgRunner, type SqlRunner } from './sql-runner.js';
+import { sqlText } from './sql-text.js';
 import { normalizeVersionId } from './ids.js';
 import { LineageError } from './errors.js';
 import { looksLikeVersionId } from '../shared/ids.js';
@@ -11,7 +11,7 @@ import { looksLikeVersionId } from '../shared/ids.js';
 // The reads of the CLI's quick commands (`dise lineage`, `dise tool list`, `dise report`) over
 // node-postgres: the same answers as LineageStore's Prisma reads (tested equal), without loading
 // Prisma's client and query compiler, which alone cost more than the 300 ms a scripted command may
-// take (issue #16).
+// take.
 
 const ISO = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
@@ -40,6 +40,27 @@ export function toToolListing(r: { name: string; versions: number | bigint; rout
   return { name: r.name, versions: Number(r.versions), routedVersion: r.routed, health: r.health, knownWrong: r.known_wrong, alternativeId: r.alternative_id, languages: r.languages };
 }
 
+/**
+ * Resolves a tool name or a version id to a version id, over either driver (RoutingStore.resolve
+ * runs it through Prisma): a name goes to its routed version, else its newest; a version id must exist.
+ */
+export async function resolveVersion(runner: SqlRunner, nameOrId: string): Promise<string> {
+  if (looksLikeVersionId(nameOrId)) {
+    const id = normalizeVersionId(nameOrId).id;
+    const rows = await runner.query('SELECT 1 FROM tool_lineage WHERE tool_id = $1', [id]);
+    if (!rows.length) throw new LineageError('UNKNOWN_VERSION', `unknown version ${id}`, 'id', [id]);
+    return id;
+  }
+  const rows = await runner.query<{ id: string | null }>(
+    `SELECT COALESCE((SELECT version_id FROM routes WHERE tool_name = $1),
+                     (SELECT tool_id FROM tool_lineage WHERE tool_name = $1 ORDER BY ${sqlText.newestFirst()} LIMIT 1)) AS id`,
+    [nameOrId],
+  );
+  const id = rows[0]?.id;
+  if (!id) throw new LineageError('UNKNOWN_VERSION', `unknown tool or version "${nameOrId}"`, 'id', [nameOrId]);
+  return id;
+}
+
 export const quickReads = {
   async listTools(pool: pg.Pool): Promise<ToolListing[]> {
     const { rows } = await pool.query(LIST_TOOLS_SQL);
@@ -48,19 +69,7 @@ export const quickReads = {
 
   /** A tool name goes to its routed version, else its newest; a version id must exist. */
   async resolve(pool: pg.Pool, nameOrId: string): Promise<string> {
-    if (looksLikeVersionId(nameOrId)) {
-      const id = normalizeVersionId(nameOrId).id;
-      const { rows } = await pool.query('SELECT 1 FROM tool_lineage WHERE tool_id = $1', [id]);
-      if (!rows.length) throw new LineageError('UNKNOWN_VERSION', `unknown version ${id}`, 'id', [id]);
-      return id;
-    }
-    const { rows } = await pool.query<{ id: string }>(
-      `SELECT COALESCE((SELECT version_id FROM routes WHERE tool_name = $1),
-                       (SELECT tool_id FROM tool_lineage WHERE tool_name = $1 ORDER BY major DESC, minor DESC, patch DESC LIMIT 1)) AS id`,
-      [nameOrId],
-    );
-    if (!rows[0]?.id) throw new LineageError('UNKNOWN_VERSION', `unknown tool or version "${nameOrId}"`, 'id', [nameOrId]);
-    return rows[0].id;
+    return resolveVersion(pgRunner(pool), nameOrId);
   },
 
   /**
@@ -134,33 +143,31 @@ export function toDifferentialReport(r: DifferentialRow): DifferentialReport {
   };
 }
 
-const EDGE = `IN (${EDGE_TYPES})`;
-
 /** Everything a ToolLineage holds, as one JSON object (see quickReads.lineage). */
 const LINEAGE_SQL = `
   SELECT json_build_object(
     'id', t.tool_id, 'toolId', t.tool_id, 'name', t.tool_name, 'version', t.version, 'fullName', t.full_name,
     'description', t.description, 'category', t.category, 'code', t.code, 'language', t.language, 'codeHash', t.code_hash,
-    'parents', COALESCE((SELECT json_agg(e.parent_id ORDER BY e.id) FROM lineage_relationships e WHERE e.child_id = t.tool_id AND e.relationship_type ${EDGE}), '[]'::json),
+    'parents', COALESCE((SELECT json_agg(e.parent_id ORDER BY e.id) FROM lineage_relationships e WHERE e.child_id = t.tool_id AND ${sqlText.isLineageEdge('e')}), '[]'::json),
     'parentEdges', COALESCE((SELECT json_agg(json_build_object('id', e.parent_id, 'type', e.relationship_type) ORDER BY e.id) FROM lineage_relationships e WHERE e.child_id = t.tool_id), '[]'::json),
-    'children', COALESCE((SELECT json_agg(e.child_id ORDER BY e.id) FROM lineage_relationships e WHERE e.parent_id = t.tool_id AND e.relationship_type ${EDGE}), '[]'::json),
+    'children', COALESCE((SELECT json_agg(e.child_id ORDER BY e.id) FROM lineage_relationships e WHERE e.parent_id = t.tool_id AND ${sqlText.isLineageEdge('e')}), '[]'::json),
     'ancestorPath', COALESCE((
       WITH RECURSIVE p(id, depth) AS (
         SELECT t.tool_id::varchar, 0
         UNION ALL
-        SELECT (SELECT r.parent_id FROM lineage_relationships r WHERE r.child_id = p.id AND r.relationship_type ${EDGE} ORDER BY r.id LIMIT 1), p.depth + 1
+        SELECT (SELECT r.parent_id FROM lineage_relationships r WHERE r.child_id = p.id AND ${sqlText.isLineageEdge('r')} ORDER BY r.id LIMIT 1), p.depth + 1
         FROM p WHERE p.id IS NOT NULL AND p.depth < 100000
       )
       SELECT json_agg(id ORDER BY depth DESC) FROM p WHERE id IS NOT NULL AND depth > 0), '[]'::json),
     'ancestors', COALESCE((
       WITH RECURSIVE a(id) AS (
-        SELECT r.parent_id FROM lineage_relationships r WHERE r.child_id = t.tool_id AND r.relationship_type ${EDGE}
+        SELECT r.parent_id FROM lineage_relationships r WHERE r.child_id = t.tool_id AND ${sqlText.isLineageEdge('r')}
         UNION
-        SELECT r.parent_id FROM lineage_relationships r JOIN a ON r.child_id = a.id WHERE r.relationship_type ${EDGE}
+        SELECT r.parent_id FROM lineage_relationships r JOIN a ON r.child_id = a.id WHERE ${sqlText.isLineageEdge('r')}
       )
       SELECT json_agg(json_build_object('id', v.tool_id, 'generation', v.generation, 'health', v.health_status,
                'parents', COALESCE((SELECT json_agg(json_build_object('id', e.parent_id, 'type', e.relationship_type) ORDER BY e.id)
-                                    FROM lineage_relationships e WHERE e.child_id = v.tool_id AND e.relationship_type ${EDGE}), '[]'::json))
+                                    FROM lineage_relationships e WHERE e.child_id = v.tool_id AND ${sqlText.isLineageEdge('e')}), '[]'::json))
              ORDER BY v.generation, v.tool_id)
       FROM a JOIN tool_lineage v ON v.tool_id = a.id), '[]'::json),
     'health', t.health_status, 'failureCount', t.failure_count,

@@ -17,7 +17,7 @@ import type { GraphStore } from './graph.js';
 import { normalizeVersionId } from './ids.js';
 import type { RuleStore } from './rules.js';
 import type { AuthoredTest, TestStore } from './tests.js';
-import { checkToolCode, codeHash } from './tool-code.js';
+import { checkToolCode, codeHash } from '../detection/tool-code.js';
 import { isToolLanguage, type ToolLanguage } from '../shared/language.js';
 
 /** A JSON object, e.g. a JSON Schema. */

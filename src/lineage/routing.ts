@@ -1,12 +1,11 @@
 import type { ToolLanguage, ToolSource } from '../shared/language.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
-import { looksLikeVersionId } from '../shared/ids.js';
 import { ROUTABLE_HEALTH } from '../shared/lineage-types.js';
-import { LineageError } from './errors.js';
-import { LIST_TOOLS_SQL, toToolListing, type ToolListing } from './quick-reads.js';
+import { LIST_TOOLS_SQL, resolveVersion, toToolListing, type ToolListing } from './quick-reads.js';
 import { normalizeVersionId } from './ids.js';
-import { isRoutable, NEWEST_FIRST, newestRoutable, type Db } from './sql.js';
+import { isRoutable, newestRoutable, type Db } from './sql.js';
+import { prismaRunner } from './sql-runner.js';
 
 export { runtimeRouting, type RouteEntry, type RoutedVersionRow } from './runtime-routing.js';
 
@@ -58,19 +57,7 @@ export class RoutingStore {
 
   /** Resolves a tool name or a version id to a version id: a name goes to its routed version, else its newest. */
   async resolve(nameOrId: string): Promise<string> {
-    if (looksLikeVersionId(nameOrId)) {
-      const id = normalizeVersionId(nameOrId).id;
-      if (!(await this.prisma.toolLineage.findUnique({ where: { toolId: id }, select: { toolId: true } }))) {
-        throw new LineageError('UNKNOWN_VERSION', `unknown version ${id}`, 'id', [id]);
-      }
-      return id;
-    }
-    const route = await this.routeOf(nameOrId);
-    if (route) return route;
-    const [newest] = await this.prisma.$queryRaw<{ tool_id: string }[]>`
-      SELECT tool_id FROM tool_lineage WHERE tool_name = ${nameOrId} ORDER BY ${NEWEST_FIRST} LIMIT 1`;
-    if (!newest) throw new LineageError('UNKNOWN_VERSION', `unknown tool or version "${nameOrId}"`, 'id', [nameOrId]);
-    return newest.tool_id;
+    return resolveVersion(prismaRunner(this.prisma), nameOrId);
   }
 
   /** The newest routable version of a tool, leaving out `exclude`. */

@@ -1,7 +1,7 @@
 import { Prisma, type AvoidanceRule } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
 import type { AvoidanceRuleRecord, PropagationScope } from '../shared/lineage-types.js';
-import { descendantSet, NEWEST_FIRST, type Db } from './sql.js';
+import { descendantSet, newestFirst, type Db } from './sql.js';
 
 /** An avoidance_rules row as an AvoidanceRuleRecord (dates as ISO strings). */
 export function toRuleRecord(r: AvoidanceRule): AvoidanceRuleRecord {
@@ -111,7 +111,7 @@ export class RuleStore {
           WITH src AS (SELECT tool_name, description || ' ' || code AS text FROM tool_lineage WHERE tool_id = ${source}),
           newest AS (
             SELECT DISTINCT ON (tool_name) tool_name, description || ' ' || code AS text
-            FROM tool_lineage ORDER BY tool_name, ${NEWEST_FIRST}
+            FROM tool_lineage ORDER BY tool_name, ${newestFirst()}
           )
           SELECT n.tool_name FROM newest n, src
           WHERE n.tool_name <> src.tool_name AND similarity(n.text, src.text) >= ${similarityThreshold}

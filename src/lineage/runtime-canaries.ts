@@ -1,6 +1,6 @@
 import type { ToolLanguage } from '../shared/language.js';
 import type pg from 'pg';
-import type { SqlRunner } from './failures.js';
+import type { SqlRunner } from './sql-runner.js';
 
 // The canary statements a tool runtime runs on its own node-postgres pool, in a module without Prisma
 // (the runtime and the quick CLI never load Prisma's client).

@@ -8,9 +8,25 @@ function literalList(values: readonly string[]): string {
   return values.map((v) => `'${v.replace(/'/g, "''")}'`).join(', ');
 }
 
-/** For node-postgres text queries (the runtime's hot path). */
-export const LINEAGE_EDGE_LIST = literalList(LINEAGE_EDGE_TYPES);
-export const ROUTABLE_HEALTH_LIST = literalList(ROUTABLE_HEALTH);
+const LINEAGE_EDGE_LIST = literalList(LINEAGE_EDGE_TYPES);
+const ROUTABLE_HEALTH_LIST = literalList(ROUTABLE_HEALTH);
+
+function column(alias: string | undefined, name: string): string {
+  return alias ? `${alias}.${name}` : name;
+}
+
+/**
+ * The SQL facts every statement on the lineage tables shares, as plain text for node-postgres and
+ * `$queryRawUnsafe`; src/lineage/sql.ts wraps the same texts as Prisma.Sql fragments.
+ */
+export const sqlText = {
+  /** `<alias>.relationship_type` is an ancestry edge (direct, merge or fork; never `regenerated`). */
+  isLineageEdge: (alias?: string): string => `${column(alias, 'relationship_type')} IN (${LINEAGE_EDGE_LIST})`,
+  /** `<alias>.health_status` lets callers be routed to the version. */
+  isRoutable: (alias?: string): string => `${column(alias, 'health_status')} IN (${ROUTABLE_HEALTH_LIST})`,
+  /** Newest first by semantic version: the order that decides "the newest version of a tool". */
+  newestFirst: (alias?: string): string => `${column(alias, 'major')} DESC, ${column(alias, 'minor')} DESC, ${column(alias, 'patch')} DESC`,
+};
 
 /**
  * PostgreSQL's jsonb cannot hold U+0000, which tool inputs and generated corpora can contain: stored

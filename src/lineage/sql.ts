@@ -1,8 +1,8 @@
 import { Prisma } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
-import { jsonbSafe, LINEAGE_EDGE_LIST, ROUTABLE_HEALTH_LIST } from './sql-text.js';
+import { jsonbSafe, sqlText } from './sql-text.js';
 
-export { jsonbSafe, jsonbSafeText, LINEAGE_EDGE_LIST, ROUTABLE_HEALTH_LIST, textSafe } from './sql-text.js';
+export { jsonbSafe, jsonbSafeText, sqlText, textSafe } from './sql-text.js';
 
 /**
  * The SQL facts every statement on the lineage tables shares, spelled once: what a lineage edge is,
@@ -12,18 +12,14 @@ export { jsonbSafe, jsonbSafeText, LINEAGE_EDGE_LIST, ROUTABLE_HEALTH_LIST, text
 /** A Prisma client or an open transaction: every data-layer method takes either. */
 export type Db = PrismaClient | Prisma.TransactionClient;
 
-function column(alias: string | undefined, name: string): string {
-  return alias ? `${alias}.${name}` : name;
-}
-
 /** `<alias>.relationship_type` is an ancestry edge (direct, merge or fork; never `regenerated`). */
 export function isLineageEdge(alias?: string): Prisma.Sql {
-  return Prisma.raw(`${column(alias, 'relationship_type')} IN (${LINEAGE_EDGE_LIST})`);
+  return Prisma.raw(sqlText.isLineageEdge(alias));
 }
 
 /** `<alias>.health_status` lets callers be routed to the version. */
 export function isRoutable(alias?: string): Prisma.Sql {
-  return Prisma.raw(`${column(alias, 'health_status')} IN (${ROUTABLE_HEALTH_LIST})`);
+  return Prisma.raw(sqlText.isRoutable(alias));
 }
 
 /**
@@ -54,7 +50,9 @@ export function ancestorSet(id: string, { includeSelf = false }: { includeSelf?:
 }
 
 /** Newest first by semantic version: the order that decides "the newest version of a tool". */
-export const NEWEST_FIRST = Prisma.raw('major DESC, minor DESC, patch DESC');
+export function newestFirst(alias?: string): Prisma.Sql {
+  return Prisma.raw(sqlText.newestFirst(alias));
+}
 
 /**
  * A scalar subquery: the newest routable version of the tool named by `toolName`, leaving out the
@@ -64,7 +62,7 @@ export function newestRoutable(toolName: Prisma.Sql, exclude?: Prisma.Sql): Pris
   return Prisma.sql`(SELECT nr.tool_id FROM tool_lineage nr
           WHERE nr.tool_name = ${toolName} AND ${isRoutable('nr')}
             ${exclude ? Prisma.sql`AND nr.tool_id NOT IN (${exclude})` : Prisma.empty}
-          ORDER BY nr.major DESC, nr.minor DESC, nr.patch DESC LIMIT 1)`;
+          ORDER BY ${newestFirst('nr')} LIMIT 1)`;
 }
 
 /** A value as Prisma JSON input (Prisma wants InputJsonValue, not our JsonValue), made safe for jsonb. */

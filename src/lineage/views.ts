@@ -1,6 +1,6 @@
 import type { PrismaClient } from '../infra/database.js';
 import type { Health, RelationshipType, ToolLineage } from '../shared/lineage-types.js';
-import { prismaRunner } from './failures.js';
+import { prismaRunner } from './sql-runner.js';
 import { quickReads } from './quick-reads.js';
 import { isLineageEdge } from './sql.js';
 

@@ -51,7 +51,9 @@ function isServed(row: CatalogRow, policy: ToolCatalogOptions['knownWrongPolicy'
 
 /** What a client's cached list depends on: names and schemas, not descriptions or versions. */
 function listSignature(tools: Map<string, McpToolEntry>): string {
-  return JSON.stringify([...tools.values()].filter((t) => t.served).map((t) => [t.name, t.input.schema, t.output?.schema ?? null]));
+  return JSON.stringify(
+    [...tools.values()].filter((t) => t.served).map((t) => [t.name, t.input.schema, t.output?.schema ?? null]),
+  );
 }
 
 /**
@@ -194,7 +196,11 @@ export class ToolCatalog extends EventEmitter<{ changed: []; refreshed: [] }> {
     if (changed) this.emit('changed');
   }
 
-  private validator(name: string, field: string, schema: { [key: string]: JsonValue }): JsonSchemaValidator<unknown> | null {
+  private validator(
+    name: string,
+    field: string,
+    schema: { [key: string]: JsonValue },
+  ): JsonSchemaValidator<unknown> | null {
     const key = JSON.stringify(schema);
     if (!this.validators.has(key)) {
       try {

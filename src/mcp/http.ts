@@ -58,9 +58,16 @@ export async function startMcpHttp(options: McpHttpOptions): Promise<RunningMcpH
   const app = new Hono();
   app.use('*', async (c, next) => {
     const hostHeader = c.req.header('host') ?? '';
-    const hostname = hostHeader.startsWith('[') ? hostHeader.slice(0, hostHeader.indexOf(']') + 1) : hostHeader.split(':')[0]!;
+    const hostname = hostHeader.startsWith('[')
+      ? hostHeader.slice(0, hostHeader.indexOf(']') + 1)
+      : hostHeader.split(':')[0]!;
     if (!LOOPBACK_HOSTS.has(hostname.toLowerCase())) {
-      return rpcError(c, 403, ErrorCode.InvalidRequest, `Host "${hostHeader}" refused: dise mcp answers loopback names only (DNS-rebinding protection)`);
+      return rpcError(
+        c,
+        403,
+        ErrorCode.InvalidRequest,
+        `Host "${hostHeader}" refused: dise mcp answers loopback names only (DNS-rebinding protection)`,
+      );
     }
     const origin = c.req.header('origin');
     if (origin) {
@@ -78,7 +85,12 @@ export async function startMcpHttp(options: McpHttpOptions): Promise<RunningMcpH
     const m = /^Bearer (\S+)$/.exec(c.req.header('authorization') ?? '');
     if (!m || !sameToken(m[1]!, options.token)) {
       c.header('WWW-Authenticate', 'Bearer realm="dise"');
-      return rpcError(c, 401, ErrorCode.InvalidRequest, 'the operator token is required (Authorization: Bearer <token>; ui.token in config.yaml)');
+      return rpcError(
+        c,
+        401,
+        ErrorCode.InvalidRequest,
+        'the operator token is required (Authorization: Bearer <token>; ui.token in config.yaml)',
+      );
     }
     await next();
   });
@@ -87,7 +99,13 @@ export async function startMcpHttp(options: McpHttpOptions): Promise<RunningMcpH
     const sessionId = c.req.header('mcp-session-id');
     if (sessionId) {
       const transport = sessions.get(sessionId);
-      if (!transport) return rpcError(c, 404, ErrorCode.InvalidRequest, `unknown or closed session ${sessionId}: initialize a new one`);
+      if (!transport)
+        return rpcError(
+          c,
+          404,
+          ErrorCode.InvalidRequest,
+          `unknown or closed session ${sessionId}: initialize a new one`,
+        );
       return transport.handleRequest(c.req.raw);
     }
     if (stopping) return rpcError(c, 503, ErrorCode.InternalError, 'dise mcp is shutting down: no new sessions');

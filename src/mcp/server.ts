@@ -11,7 +11,7 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import { LineageError } from '../lineage/errors.js';
-import { pgRunner } from '../lineage/failures.js';
+import { pgRunner } from '../lineage/sql-runner.js';
 import { mcpCatalog } from '../lineage/mcp-catalog.js';
 import { quickReads } from '../lineage/quick-reads.js';
 import { runtimeRouting } from '../lineage/runtime-routing.js';
@@ -60,7 +60,10 @@ function failureResult(kind: string, message: string, version: { id: string; hea
   return {
     isError: true,
     content: [{ type: 'text', text: `${kind}: ${message}` }],
-    _meta: { [META.errorKind]: kind, ...(version ? { [META.version]: version.id, [META.health]: version.health } : {}) },
+    _meta: {
+      [META.errorKind]: kind,
+      ...(version ? { [META.version]: version.id, [META.health]: version.health } : {}),
+    },
   };
 }
 
@@ -95,8 +98,18 @@ export class DiseMcpService {
       { name: 'dise', title: 'dise-heal: self-healing tools', version: SERVER_VERSION },
       { capabilities: { tools: { listChanged: true }, resources: {} }, instructions: INSTRUCTIONS },
     );
-    server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...this.catalog.list().filter((t) => t.name !== REPORT_TOOL).map(toMcpTool), REPORT_TOOL_DEFINITION] }));
-    server.setRequestHandler(CallToolRequestSchema, (request) => this.callTool(request.params.name, request.params.arguments));
+    server.setRequestHandler(ListToolsRequestSchema, () => ({
+      tools: [
+        ...this.catalog
+          .list()
+          .filter((t) => t.name !== REPORT_TOOL)
+          .map(toMcpTool),
+        REPORT_TOOL_DEFINITION,
+      ],
+    }));
+    server.setRequestHandler(CallToolRequestSchema, (request) =>
+      this.callTool(request.params.name, request.params.arguments),
+    );
     server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: RESOURCE_TEMPLATES }));
     server.setRequestHandler(ListResourcesRequestSchema, () => ({
       resources: this.catalog.list().map((t) => ({
@@ -124,18 +137,26 @@ export class DiseMcpService {
   /** Runs one tools/call: the arguments checked, the call through the runtime guard, the answer typed. */
   async callTool(name: string, args: Record<string, unknown> | undefined): Promise<CallToolResult> {
     if (!this.accepting) {
-      throw new McpError(ErrorCode.InternalError, `dise mcp is shutting down: ${name} was not called; call it again once the server is back`, { shuttingDown: true });
+      throw new McpError(
+        ErrorCode.InternalError,
+        `dise mcp is shutting down: ${name} was not called; call it again once the server is back`,
+        { shuttingDown: true },
+      );
     }
     this.inFlight++;
     try {
       const argumentsJson = JSON.stringify(args ?? {});
       const bytes = Buffer.byteLength(argumentsJson);
       if (bytes > this.maxArgumentBytes) {
-        throw new McpError(ErrorCode.InvalidParams, `arguments of ${name} are ${bytes} bytes; the limit is ${this.maxArgumentBytes} (dise mcp --max-argument-bytes)`);
+        throw new McpError(
+          ErrorCode.InvalidParams,
+          `arguments of ${name} are ${bytes} bytes; the limit is ${this.maxArgumentBytes} (dise mcp --max-argument-bytes)`,
+        );
       }
       if (name === REPORT_TOOL) return await this.report(args ?? {});
       const tool = this.catalog.get(name) ?? (await this.catalog.refresh().then(() => this.catalog.get(name)));
-      if (!tool) throw new McpError(ErrorCode.InvalidParams, `unknown tool "${name}" (tools/list names the tools served)`);
+      if (!tool)
+        throw new McpError(ErrorCode.InvalidParams, `unknown tool "${name}" (tools/list names the tools served)`);
       return await this.callRouted(tool, this.toolInput(tool, args ?? {}));
     } finally {
       this.inFlight--;
@@ -146,7 +167,8 @@ export class DiseMcpService {
   /** The tool's input from MCP arguments: checked against the listed schema, unwrapped when wrapped. */
   private toolInput(tool: McpToolEntry, args: Record<string, unknown>): JsonValue {
     const check = tool.validateArguments?.(args);
-    if (check && !check.valid) throw new McpError(ErrorCode.InvalidParams, `invalid arguments for ${tool.name}: ${check.errorMessage}`);
+    if (check && !check.valid)
+      throw new McpError(ErrorCode.InvalidParams, `invalid arguments for ${tool.name}: ${check.errorMessage}`);
     return (tool.input.wrapped ? args[WRAPPED_INPUT_PROPERTY] : args) as JsonValue;
   }
 
@@ -156,15 +178,23 @@ export class DiseMcpService {
       answer = await this.runtime.callDetailed(tool.name, input);
     } catch (err) {
       if (err instanceof ToolExecutionError) {
-        if (err.kind === 'invalid_input') throw new McpError(ErrorCode.InvalidParams, `invalid arguments for ${tool.name}: ${err.message}`);
+        if (err.kind === 'invalid_input')
+          throw new McpError(ErrorCode.InvalidParams, `invalid arguments for ${tool.name}: ${err.message}`);
         return failureResult(err.kind, err.message, err.version);
       }
-      if (err instanceof ToolPrunedError) return failureResult('refused_known_wrong', err.message, { id: err.versionId, health: err.health });
-      if (err instanceof ToolUnavailableError) return failureResult('refused_unavailable', err.message, { id: err.versionId, health: err.health });
-      if (err instanceof UnknownToolError) throw new McpError(ErrorCode.InvalidParams, `unknown tool "${tool.name}": it has no route any more`);
+      if (err instanceof ToolPrunedError)
+        return failureResult('refused_known_wrong', err.message, { id: err.versionId, health: err.health });
+      if (err instanceof ToolUnavailableError)
+        return failureResult('refused_unavailable', err.message, { id: err.versionId, health: err.health });
+      if (err instanceof UnknownToolError)
+        throw new McpError(ErrorCode.InvalidParams, `unknown tool "${tool.name}": it has no route any more`);
       throw err;
     }
-    const meta: Record<string, unknown> = { [META.version]: answer.versionId, [META.health]: answer.health, [META.durationMs]: Number(answer.durationMs.toFixed(3)) };
+    const meta: Record<string, unknown> = {
+      [META.version]: answer.versionId,
+      [META.health]: answer.health,
+      [META.durationMs]: Number(answer.durationMs.toFixed(3)),
+    };
     if (answer.alternativeFor) meta[META.alternativeFor] = answer.alternativeFor;
     if (answer.warning) meta[META.warning] = answer.warning;
     const result: CallToolResult = { content: [{ type: 'text', text: JSON.stringify(answer.output) }], _meta: meta };
@@ -173,10 +203,14 @@ export class DiseMcpService {
       const structured = tool.output.wrapped ? { [WRAPPED_OUTPUT_PROPERTY]: answer.output } : answer.output;
       const check = tool.validateOutput?.(structured);
       if (!isPlainObject(structured) || (check && !check.valid)) {
-        return failureResult('output_schema_mismatch', `${answer.versionId} answered ${JSON.stringify(answer.output)}, which does not match its output_schema${check?.errorMessage ? ` (${check.errorMessage})` : ''}`, {
-          id: answer.versionId,
-          health: answer.health,
-        });
+        return failureResult(
+          'output_schema_mismatch',
+          `${answer.versionId} answered ${JSON.stringify(answer.output)}, which does not match its output_schema${check?.errorMessage ? ` (${check.errorMessage})` : ''}`,
+          {
+            id: answer.versionId,
+            health: answer.health,
+          },
+        );
       }
       result.structuredContent = structured;
     } else if (isPlainObject(answer.output)) {
@@ -194,13 +228,17 @@ export class DiseMcpService {
     try {
       versionId = await quickReads.resolve(this.catalog.db, toolRef);
     } catch (err) {
-      if (err instanceof LineageError || err instanceof InvalidIdError) throw new McpError(ErrorCode.InvalidParams, `${REPORT_TOOL}: ${err.message}`);
+      if (err instanceof LineageError || err instanceof InvalidIdError)
+        throw new McpError(ErrorCode.InvalidParams, `${REPORT_TOOL}: ${err.message}`);
       throw err;
     }
     const entry = this.catalog.get(versionId.slice(0, versionId.indexOf('@')));
     // `input` is the arguments the call was made with: the tool's input once unwrapped.
     const sent = args.input as JsonValue;
-    const input = entry?.input.wrapped && isPlainObject(sent) && WRAPPED_INPUT_PROPERTY in sent ? sent[WRAPPED_INPUT_PROPERTY]! : sent;
+    const input =
+      entry?.input.wrapped && isPlainObject(sent) && WRAPPED_INPUT_PROPERTY in sent
+        ? sent[WRAPPED_INPUT_PROPERTY]!
+        : sent;
     const stored = await this.runtime.report(versionId, {
       input,
       observed: (args.observed ?? null) as JsonValue,
@@ -208,7 +246,12 @@ export class DiseMcpService {
       ...(typeof args.note === 'string' && args.note ? { description: args.note } : {}),
       ...(typeof args.severity === 'string' ? { severity: args.severity as Severity } : {}),
     });
-    const summary = { versionId, failureId: stored.failureId, failureCount: stored.failureCount, healthMonitorSignalled: stored.signalled };
+    const summary = {
+      versionId,
+      failureId: stored.failureId,
+      failureCount: stored.failureCount,
+      healthMonitorSignalled: stored.signalled,
+    };
     return {
       content: [
         {
@@ -236,14 +279,22 @@ export class DiseMcpService {
       if (heal) {
         const id = decodeURIComponent(heal[1]!);
         const runs = await mcpCatalog.healRuns(this.catalog.db, id);
-        if (!runs.length) throw new McpError(ErrorCode.InvalidParams, `no heal recorded for "${id}" (a version id, heal id or workflow id such as heal:email_validator@2.0.0)`);
+        if (!runs.length)
+          throw new McpError(
+            ErrorCode.InvalidParams,
+            `no heal recorded for "${id}" (a version id, heal id or workflow id such as heal:email_validator@2.0.0)`,
+          );
         return { contents: [{ uri, mimeType: 'application/json', text: JSON.stringify(runs, null, 2) }] };
       }
     } catch (err) {
-      if (err instanceof LineageError || err instanceof InvalidIdError) throw new McpError(ErrorCode.InvalidParams, err.message);
+      if (err instanceof LineageError || err instanceof InvalidIdError)
+        throw new McpError(ErrorCode.InvalidParams, err.message);
       throw err;
     }
-    throw new McpError(ErrorCode.InvalidParams, `unknown resource ${uri} (dise://tools/{name}/lineage or dise://heals/{id})`);
+    throw new McpError(
+      ErrorCode.InvalidParams,
+      `unknown resource ${uri} (dise://tools/{name}/lineage or dise://heals/{id})`,
+    );
   }
 
   /** Calls in flight right now. */
@@ -276,7 +327,12 @@ function toMcpTool(tool: McpToolEntry): Tool {
       (tool.input.wrapped ? ` (pass the input as {"${WRAPPED_INPUT_PROPERTY}": <value>})` : ''),
     inputSchema: tool.input.schema as Tool['inputSchema'],
     ...(tool.output ? { outputSchema: tool.output.schema as NonNullable<Tool['outputSchema']> } : {}),
-    _meta: { [META.version]: tool.versionId, [META.health]: tool.health, [META.inputWrapped]: tool.input.wrapped, [META.inputSchemaSource]: tool.input.source },
+    _meta: {
+      [META.version]: tool.versionId,
+      [META.health]: tool.health,
+      [META.inputWrapped]: tool.input.wrapped,
+      [META.inputSchemaSource]: tool.input.source,
+    },
   };
 }
 
@@ -288,12 +344,20 @@ const REPORT_TOOL_DEFINITION: Tool = {
   inputSchema: {
     type: 'object',
     properties: {
-      tool: { type: 'string', description: 'the tool name (its routed version is reported) or the version id from the answer\'s _meta "dise/version"' },
+      tool: {
+        type: 'string',
+        description:
+          'the tool name (its routed version is reported) or the version id from the answer\'s _meta "dise/version"',
+      },
       input: { description: 'the arguments the wrong call was made with, as sent in tools/call' },
       observed: { description: 'what the tool returned (its text content, parsed as JSON)' },
       expected: { description: 'what it should have returned; becomes a regression test when the tool is healed' },
       note: { type: 'string', description: 'what went wrong, in a sentence' },
-      severity: { type: 'string', enum: [...SEVERITIES], description: 'how bad it is (default high); critical starts a heal at once' },
+      severity: {
+        type: 'string',
+        enum: [...SEVERITIES],
+        description: 'how bad it is (default high); critical starts a heal at once',
+      },
     },
     required: ['tool', 'input'],
     additionalProperties: false,
@@ -319,7 +383,8 @@ function REPORT_VALIDATOR(args: Record<string, unknown>): string | null {
   if (typeof args.tool !== 'string' || !args.tool) return '"tool" must be a tool name or version id';
   if (args.input === undefined) return '"input" is required';
   if (args.note !== undefined && typeof args.note !== 'string') return '"note" must be a string';
-  if (args.severity !== undefined && !(SEVERITIES as readonly unknown[]).includes(args.severity)) return `"severity" must be one of ${SEVERITIES.join(', ')}`;
+  if (args.severity !== undefined && !(SEVERITIES as readonly unknown[]).includes(args.severity))
+    return `"severity" must be one of ${SEVERITIES.join(', ')}`;
   return null;
 }
 
@@ -327,13 +392,15 @@ const RESOURCE_TEMPLATES = [
   {
     uriTemplate: 'dise://tools/{name}/lineage',
     name: 'tool lineage',
-    description: "A tool's routed version with its ancestry, failures, mutations, avoidance rules and recovery (JSON, as `dise lineage --json`)",
+    description:
+      "A tool's routed version with its ancestry, failures, mutations, avoidance rules and recovery (JSON, as `dise lineage --json`)",
     mimeType: 'application/json',
   },
   {
     uriTemplate: 'dise://heals/{id}',
     name: 'heal runs',
-    description: 'The heals of a version (id such as email_validator@2.0.0) or one heal (its workflow id heal:…): status, steps, result',
+    description:
+      'The heals of a version (id such as email_validator@2.0.0) or one heal (its workflow id heal:…): status, steps, result',
     mimeType: 'application/json',
   },
 ];

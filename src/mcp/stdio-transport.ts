@@ -1,6 +1,11 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, JSONRPCMessageSchema, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  JSONRPCMessageSchema,
+  type JSONRPCMessage,
+  type RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
 
 /** Default bound on one message (one line); bigger ones are refused and skipped, not buffered. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
@@ -118,7 +123,11 @@ export class LineStdioTransport implements Transport {
     if (!parsed.success) {
       const problem = parsed.error.issues[0]?.message ?? 'not a JSON-RPC 2.0 message';
       this.onerror?.(new Error(`not a JSON-RPC message: ${problem}`));
-      this.sendError(idOf(data), ErrorCode.InvalidRequest, `Invalid Request: not a JSON-RPC 2.0 request, notification or response (${Array.isArray(data) ? 'batches are not part of MCP' : problem})`);
+      this.sendError(
+        idOf(data),
+        ErrorCode.InvalidRequest,
+        `Invalid Request: not a JSON-RPC 2.0 request, notification or response (${Array.isArray(data) ? 'batches are not part of MCP' : problem})`,
+      );
       return;
     }
     const message = parsed.data;
@@ -139,7 +148,9 @@ export class LineStdioTransport implements Transport {
 
   private sendError(id: RequestId | null, code: number, message: string): void {
     // JSON-RPC answers a request it could not read with id null; the SDK's types insist on an id.
-    this.write(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } })).catch((err: Error) => this.onerror?.(err));
+    this.write(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } })).catch((err: Error) =>
+      this.onerror?.(err),
+    );
   }
 
   async send(message: JSONRPCMessage): Promise<void> {

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { jsonEqual } from '../detection/json-equal.js';
 import { runtimeCanaries, type ComparisonRow } from '../lineage/runtime-canaries.js';
-import type { SqlRunner } from '../lineage/failures.js';
+import type { SqlRunner } from '../lineage/sql-runner.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 import type { JsonValue } from '../shared/lineage-types.js';

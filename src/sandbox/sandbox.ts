@@ -41,8 +41,8 @@ export interface SandboxStats {
  * How calls of one version are kept apart. `per_call` (the default): every call runs in a fresh
  * context, as if the tool had just been loaded, so no call sees what an earlier one left behind
  * (module-level counters, caches, patched built-ins) and the suite, replay and the differential check
- * see exactly what callers see. `shared`: one context per code body for every call, the behaviour
- * before issue #16, kept for the benchmark's baseline.
+ * see exactly what callers see. `shared`: one context per code body for every call, as calls used to
+ * run; kept only as the benchmark's baseline for what isolating calls costs.
  */
 export type SandboxIsolation = 'per_call' | 'shared';
 
@@ -116,15 +116,19 @@ export class Sandbox {
   }
 
   /**
-   * A Python tool: one call in the shared interpreter. Isolation is always per call (fresh globals):
-   * `shared` mode applies to JavaScript only. Nothing here is per Sandbox, so close() leaves the
+   * A Python tool: one call in the interpreter of its trust domain (python_isolation: its own, or the
+   * shared one). Calls are always kept apart by fresh globals: `isolation: shared` applies to
+   * JavaScript only. Nothing here is per Sandbox, so close() leaves the
    * interpreter to the other Sandbox instances (closePythonHost() ends it).
    */
   private invokePython(key: string, code: string, inputJson: string): string {
     const { timeout_ms: timeout, memory_limit_mb: memory, max_output_bytes: maxOutput } = this.config;
     let answer: PythonAnswer;
     try {
-      answer = callPython(key, code, inputJson, timeout, memory);
+      answer = callPython(key, code, inputJson, timeout, memory, {
+        isolation: this.config.python_isolation ?? 'per_tool',
+        maxInterpreters: this.config.python_interpreters ?? 8,
+      });
     } catch (err) {
       throw new ToolExecutionError('thrown', `InterpreterError: the Python interpreter is unavailable: ${(err as Error).message}`, 'InterpreterError');
     }

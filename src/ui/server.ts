@@ -3,20 +3,22 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { streamSSE } from 'hono/streaming';
+import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import type { DiseConfig } from '../config/schema.js';
 import { LineageError } from '../lineage/errors.js';
 import type { LineageStore } from '../lineage/store.js';
+import { PACKAGE_ROOT } from '../infra/paths.js';
 import type { TemporalSettings } from '../infra/temporal-connection.js';
 import { LayoutCache } from './layout.js';
 import { LiveHub } from './live.js';
 import { ActionRefused, TemporalOperations } from './operations.js';
 import { errorPage, healsPage, healthPage, lineagePage, rulesPage, toolsPage, versionPage, type PageLinks, type ToolRow } from './pages.js';
 
-const STATIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static');
+// From the package root, not beside this module: the CLI runs a bundle under .dise/cache/ (bin/dise.mjs),
+// where nothing sits beside the module.
+const STATIC_DIR = path.join(PACKAGE_ROOT, 'src', 'ui', 'static');
 const STATIC_TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 
 export interface DashboardOptions {
@@ -68,29 +70,44 @@ function guardAction(token: string): MiddlewareHandler {
   };
 }
 
+/** Every response: a strict content security policy (scripts and styles only from /static), no sniffing, no referrer. */
+const securityHeaders: MiddlewareHandler = async (c, next) => {
+  await next();
+  c.header('Content-Security-Policy', "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
+  c.header('X-Content-Type-Options', 'nosniff');
+  c.header('Referrer-Policy', 'no-referrer');
+};
+
+/** An unknown version is a 404, a refused action a 409; anything else a 500 (JSON under /api/, else a page). */
+function errorResponse(err: Error, c: Context): Response {
+  if (err instanceof LineageError) return c.html(errorPage(404, err.message), 404);
+  if (err instanceof ActionRefused) return c.json({ error: err.message }, 409);
+  if (c.req.path.startsWith('/api/')) return c.json({ error: err.message.split('\n')[0] }, 500);
+  return c.html(errorPage(500, err.message.split('\n')[0]!), 500);
+}
+
+/** What the dashboard's routes read from and link to. */
+interface DashboardDeps {
+  store: LineageStore;
+  temporal: TemporalOperations;
+  live: LiveHub;
+  links: PageLinks;
+  /** How many recent calls an error rate is over (self_healing.thresholds.execution_window). */
+  window: number;
+  layouts: LayoutCache;
+}
+
 /** The dashboard's routes: pages, the lineage layout as JSON, the event stream, guarded actions. */
 export function createDashboardApp(options: DashboardOptions): { app: Hono; live: LiveHub; temporal: TemporalOperations } {
   const { store, config } = options;
   const temporal = new TemporalOperations(options.temporal, options.taskQueue, options.temporalUiUrl);
   const live = new LiveHub(options.databaseUrl, store, temporal);
   const links: PageLinks = { workflow: (id) => temporal.workflowLink(id), toolHeals: (t) => temporal.toolHealsLink(t) };
-  const window = config.self_healing.thresholds.execution_window;
-  const layouts = new LayoutCache();
+  const deps: DashboardDeps = { store, temporal, live, links, window: config.self_healing.thresholds.execution_window, layouts: new LayoutCache() };
   const app = new Hono();
 
-  app.use('*', async (c, next) => {
-    await next();
-    c.header('Content-Security-Policy', "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
-    c.header('X-Content-Type-Options', 'nosniff');
-    c.header('Referrer-Policy', 'no-referrer');
-  });
-
-  app.onError((err, c) => {
-    if (err instanceof LineageError) return c.html(errorPage(404, err.message), 404);
-    if (err instanceof ActionRefused) return c.json({ error: err.message }, 409);
-    if (c.req.path.startsWith('/api/')) return c.json({ error: err.message.split('\n')[0] }, 500);
-    return c.html(errorPage(500, err.message.split('\n')[0]!), 500);
-  });
+  app.use('*', securityHeaders);
+  app.onError(errorResponse);
   app.notFound((c) => c.html(errorPage(404, `nothing at ${c.req.path}`), 404));
 
   app.get('/static/:file', (c) => {
@@ -104,6 +121,17 @@ export function createDashboardApp(options: DashboardOptions): { app: Hono; live
     }
   });
 
+  addToolPages(app, deps);
+  addVersionPage(app, deps);
+  addSystemPages(app, deps);
+  addEventStream(app, deps);
+  addActions(app, deps, options.token);
+
+  return { app, live, temporal };
+}
+
+/** The tools page, a tool's lineage page, and the lineage's layout as JSON for that page to draw. */
+function addToolPages(app: Hono, { store, window, links, layouts }: DashboardDeps): void {
   app.get('/', async (c) => {
     const tools = await store.listTools();
     const routed = tools.flatMap((t) => (t.routedVersion ? [t.routedVersion] : []));
@@ -115,23 +143,15 @@ export function createDashboardApp(options: DashboardOptions): { app: Hono; live
     return c.html(toolsPage(rows, window));
   });
 
-  /** A version of the tool, to draw its whole picture from (the routed one, else any). */
-  async function anyVersionOf(tool: string): Promise<{ routed: string | null; any: string }> {
-    const routed = await store.routing.routeOf(tool);
-    const any = routed ?? (await store.routing.newestRoutable(tool)) ?? (await store.resolve(tool).catch(() => null));
-    if (!any) throw new LineageError('UNKNOWN_VERSION', `unknown tool ${tool}`, 'id', [tool]);
-    return { routed, any };
-  }
-
   app.get('/tools/:name', async (c) => {
     const tool = c.req.param('name');
-    const { routed } = await anyVersionOf(tool);
+    const { routed } = await anyVersionOf(store, tool);
     return c.html(lineagePage(tool, routed, links));
   });
 
   app.get('/api/tools/:name/lineage', async (c) => {
     const tool = c.req.param('name');
-    const { routed, any } = await anyVersionOf(tool);
+    const { routed, any } = await anyVersionOf(store, tool);
     const t0 = performance.now();
     const { nodes, edges } = await store.views.picture(any);
     const t1 = performance.now();
@@ -139,7 +159,18 @@ export function createDashboardApp(options: DashboardOptions): { app: Hono; live
     c.header('Server-Timing', `query;dur=${(t1 - t0).toFixed(1)}, layout;dur=${(performance.now() - t1).toFixed(1)};desc="${layout.cached ? 'reused' : 'fresh'}"`);
     return c.json({ tool, routed, ...layout });
   });
+}
 
+/** A version of the tool, to draw its whole picture from (the routed one, else any). */
+async function anyVersionOf(store: LineageStore, tool: string): Promise<{ routed: string | null; any: string }> {
+  const routed = await store.routing.routeOf(tool);
+  const any = routed ?? (await store.routing.newestRoutable(tool)) ?? (await store.resolve(tool).catch(() => null));
+  if (!any) throw new LineageError('UNKNOWN_VERSION', `unknown tool ${tool}`, 'id', [tool]);
+  return { routed, any };
+}
+
+/** A version's page: its lineage, its parent's code to diff against, rules, tests, calls, fitness and heals. */
+function addVersionPage(app: Hono, { store, links }: DashboardDeps): void {
   app.get('/versions/:id', async (c) => {
     const l = await store.getLineage(c.req.param('id'));
     const parent = l.parentEdges.find((e) => e.type === 'direct' || e.type === 'merge' || e.type === 'fork')?.id ?? l.regeneratedFrom;
@@ -154,7 +185,10 @@ export function createDashboardApp(options: DashboardOptions): { app: Hono; live
     const parentCode = parent && codes.has(parent) ? { id: parent, code: codes.get(parent)!.code } : null;
     return c.html(versionPage({ lineage: l, parentCode, inherited, tests, executions, fitness, heals: heals.filter((h) => h.versionId === l.id) }, links));
   });
+}
 
+/** The system's health, its heals and its avoidance rules. */
+function addSystemPages(app: Hono, { store, temporal, links }: DashboardDeps): void {
   app.get('/health', async (c) => {
     const [counts, recentFailures, healing, monitor] = await Promise.all([store.views.healthCounts(), store.views.recentFailures(10), store.healRuns.stats(), temporal.monitorStatus()]);
     return c.html(healthPage({ ...counts, recentFailures, healing, monitor }));
@@ -170,40 +204,49 @@ export function createDashboardApp(options: DashboardOptions): { app: Hono; live
     const rules = await store.rules.list();
     return c.html(rulesPage(rules, await store.activity.ruleHolders(rules.map((r) => r.ruleId))));
   });
+}
 
-  app.get('/events', (c) =>
-    streamSSE(c, async (stream) => {
-      let id = 0;
-      const queue: string[] = [];
-      let wake: (() => void) | null = null;
-      const unsubscribe = await live.subscribe((e) => {
-        queue.push(JSON.stringify(e));
-        wake?.();
-      });
-      stream.onAbort(() => {
-        unsubscribe();
-        wake?.();
-      });
-      await stream.writeSSE({ event: 'ready', data: '{}', id: String(id++) });
-      while (!stream.aborted && !stream.closed) {
-        if (!queue.length) {
-          await new Promise<void>((r) => {
-            wake = r;
-            setTimeout(r, 15_000); // keep-alive
-          });
-          wake = null;
-          if (!queue.length && !stream.aborted) await stream.write(': keep-alive\n\n');
-          continue;
-        }
-        const data = queue.shift()!;
-        await stream.writeSSE({ event: 'change', data, id: String(id++) });
-      }
-      unsubscribe();
-    }),
-  );
+/** `/events`: every change in the lineage, as server-sent events, for the pages to refresh live. */
+function addEventStream(app: Hono, { live }: DashboardDeps): void {
+  app.get('/events', (c) => streamSSE(c, (stream) => streamChanges(stream, live)));
+}
 
-  // Guarded actions.
-  const guard = guardAction(options.token);
+/** Writes each change the hub reports until the client goes away, with a keep-alive comment every 15 s of quiet. */
+async function streamChanges(stream: SSEStreamingApi, live: LiveHub): Promise<void> {
+  let id = 0;
+  const queue: string[] = [];
+  let wake: (() => void) | null = null;
+  const unsubscribe = await live.subscribe((e) => {
+    queue.push(JSON.stringify(e));
+    wake?.();
+  });
+  stream.onAbort(() => {
+    unsubscribe();
+    wake?.();
+  });
+  await stream.writeSSE({ event: 'ready', data: '{}', id: String(id++) });
+  while (!stream.aborted && !stream.closed) {
+    if (!queue.length) {
+      let keepAlive: NodeJS.Timeout | undefined;
+      await new Promise<void>((r) => {
+        wake = r;
+        // unref: a stream still waiting here must not hold the process open once the server is closed (Ctrl-C).
+        keepAlive = setTimeout(r, 15_000).unref();
+      });
+      clearTimeout(keepAlive);
+      wake = null;
+      if (!queue.length && !stream.aborted) await stream.write(': keep-alive\n\n');
+      continue;
+    }
+    const data = queue.shift()!;
+    await stream.writeSSE({ event: 'change', data, id: String(id++) });
+  }
+  unsubscribe();
+}
+
+/** The guarded actions: start, retry and cancel a heal, promote or abort a canary, pause or resume the monitor. */
+function addActions(app: Hono, { store, temporal }: DashboardDeps, token: string): void {
+  const guard = guardAction(token);
   const versionOf = async (c: Context) => store.resolve(c.req.param('id') ?? '');
   app.post('/api/heals', guard, async (c) => {
     const body = (await c.req.json().catch(() => ({}))) as { versionId?: unknown; reason?: unknown };
@@ -222,8 +265,6 @@ export function createDashboardApp(options: DashboardOptions): { app: Hono; live
     await temporal.signalMonitor(action);
     return c.json({ monitor: action === 'pause' ? 'paused' : 'resumed' }, 202);
   });
-
-  return { app, live, temporal };
 }
 
 export interface RunningDashboard {

@@ -12,8 +12,8 @@ import type { CanaryEnd, CanaryInput, CanaryProgress, CanaryVerdict } from '../s
 import { canaryAbortSignal, canaryProgressQuery, canaryPromoteSignal } from '../shared/messages.js';
 import { DISE_CANARY_VERDICT, DISE_TOOL, DISE_VERSION } from '../shared/search-attributes.js';
 
-/** Database steps: quick, retried patiently (a restarted PostgreSQL must not end a canary). */
-const db = proxyActivities<DiseActivities>({
+/** Short database steps (1 minute), retried patiently: a restarted PostgreSQL must not end a canary. */
+const quickStep = proxyActivities<DiseActivities>({
   startToCloseTimeout: '1 minute',
   heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 30 },
@@ -65,7 +65,7 @@ export async function canaryWorkflow(input: CanaryInput): Promise<CanaryProgress
       { key: DISE_CANARY_VERDICT, value },
     ]);
   const finish = async (action: 'promote' | 'refuse' | 'abort', decision: string, verdict: CanaryVerdict | null): Promise<CanaryProgress> => {
-    const end: CanaryEnd = await db.finishCanary({ candidateId: input.candidateId, action, decision, verdict });
+    const end: CanaryEnd = await quickStep.finishCanary({ candidateId: input.candidateId, action, decision, verdict });
     progress.status = end.outcome;
     progress.message = end.decision;
     tag(end.outcome);
@@ -78,7 +78,7 @@ export async function canaryWorkflow(input: CanaryInput): Promise<CanaryProgress
       const c: { action: 'promote' | 'abort'; reason: string } = command;
       return finish(c.action, c.reason, progress.verdict);
     }
-    const judged = await db.judgeCanary({ candidateId: input.candidateId });
+    const judged = await quickStep.judgeCanary({ candidateId: input.candidateId });
     progress.checks++;
     runChecks++;
     progress.stableId = judged.stableId;

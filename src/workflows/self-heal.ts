@@ -11,16 +11,21 @@ import {
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
+  type RetryPolicy,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { DiseActivities } from '../activities/index.js';
 import {
   HEAL_NON_RETRYABLE_ERRORS,
   type CandidateValidation,
+  type FailureAnalysis,
   type HealProgress,
+  type HealSettings,
   type HealStatus,
   type HealStep,
+  type RecordFailureResult,
   type RegenerationCandidate,
+  type RegenerationStrategy,
   type Rejection,
   type SelfHealInput,
 } from '../shared/heal-types.js';
@@ -30,41 +35,33 @@ import { healProgressQuery } from '../shared/messages.js';
 import { DISE_HEAL_STATUS, DISE_HEAL_STEP } from '../shared/search-attributes.js';
 import { canaryWorkflow } from './canary.js';
 
-const NON_RETRYABLE = [...HEAL_NON_RETRYABLE_ERRORS];
-
-/** Database steps: quick, retried patiently (a restarted PostgreSQL must not fail a heal). */
-// Every activity heartbeats each second (src/activities/heartbeat.ts): a lost worker is noticed within
-// the heartbeat timeout, and cancellation reaches a running step. WAIT_CANCELLATION_COMPLETED keeps a
-// cancelled heal from recording its end while a step is still writing.
-const dbStep: ActivityOptions = {
-  startToCloseTimeout: '30 seconds',
-  heartbeatTimeout: '5 seconds',
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 30, nonRetryableErrorTypes: NON_RETRYABLE },
-};
-/** Steps that run tool code in the sandbox (validation against suites), possibly many versions. */
-const sandboxStep: ActivityOptions = {
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '10 seconds',
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '15 seconds', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
-};
-/** Steps that may call the LLM: transient errors (429, 5xx, timeouts) are retried a few times. */
-const llmStep: ActivityOptions = {
-  startToCloseTimeout: '3 minutes',
-  heartbeatTimeout: '10 seconds',
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 4, nonRetryableErrorTypes: NON_RETRYABLE },
-};
-
-const db = proxyActivities<DiseActivities>(dbStep);
-const sandbox = proxyActivities<DiseActivities>(sandboxStep);
-const llm = proxyActivities<DiseActivities>(llmStep);
-
-function describe(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
-  return err instanceof Error ? err.message : String(err);
+/**
+ * The timeout and retry profiles of the heal's steps. Every activity heartbeats each second
+ * (src/activities/heartbeat.ts): a lost worker is noticed within the heartbeat timeout, and
+ * cancellation reaches a running step. WAIT_CANCELLATION_COMPLETED keeps a cancelled heal from
+ * recording its end while a step is still writing. Errors no retry can fix (HEAL_NON_RETRYABLE_ERRORS,
+ * e.g. a validation error) end the step at once.
+ */
+function stepProfile(timeouts: Pick<ActivityOptions, 'startToCloseTimeout' | 'heartbeatTimeout'>, retry: RetryPolicy): ActivityOptions {
+  return {
+    ...timeouts,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: { ...retry, nonRetryableErrorTypes: [...HEAL_NON_RETRYABLE_ERRORS] },
+  };
 }
+
+/** Short database steps (30 s), retried patiently: a restarted PostgreSQL must not fail a heal. */
+const quickStep = proxyActivities<DiseActivities>(
+  stepProfile({ startToCloseTimeout: '30 seconds', heartbeatTimeout: '5 seconds' }, { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 30 }),
+);
+/** Steps that may take minutes of local work (tool code run against suites, possibly many versions). */
+const heavyStep = proxyActivities<DiseActivities>(
+  stepProfile({ startToCloseTimeout: '2 minutes', heartbeatTimeout: '10 seconds' }, { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '15 seconds', maximumAttempts: 20 }),
+);
+/** Steps that may call the LLM: slow answers, and transient errors (429, 5xx, timeouts) retried a few times. */
+const llmStep = proxyActivities<DiseActivities>(
+  stepProfile({ startToCloseTimeout: '3 minutes', heartbeatTimeout: '10 seconds' }, { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 4 }),
+);
 
 /**
  * One healing cycle for one version (workflow id `heal:<versionId>`): record the failure, analyse and
@@ -75,6 +72,64 @@ function describe(err: unknown): string {
  * Cancellation leaves the lineage consistent: callers routed to a usable version, the run recorded.
  */
 export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgress> {
+  const heal = beginHeal(input);
+  const { healId, workflowId, progress } = heal;
+  const versionId = input.versionId;
+  try {
+    heal.enter('recordFailure', versionId);
+    const recorded = await quickStep.recordFailure({ healId, workflowId, versionId, failure: input.failure, trigger: input.trigger });
+    const settings = recorded.settings;
+    progress.failureId = recorded.failureId;
+    progress.maxAttempts = settings.maxRegenerationAttempts;
+    if (!settings.enabled) return await heal.finish('disabled', 'self-healing is disabled (self_healing.enabled: false); the failure is recorded');
+    if (recorded.healedBy) {
+      progress.newVersionId = recorded.healedBy;
+      return await heal.finish('healed', `already pruned and replaced by ${recorded.healedBy}; the new failure is recorded`);
+    }
+
+    heal.enter('analyzeFailure', settings.llm);
+    const analysis = await analyzeWithFallback(heal, recorded);
+    progress.analysis = analysis;
+    const culpritId = analysis.verdict === 'mutation' ? analysis.culpritId : null;
+    if (!culpritId) return await heal.finish(analysis.verdict === 'unrecoverable' ? 'unhealed' : 'not_pruned', analysis.reason);
+    if (!analysis.recoverable) return await heal.finish('unhealed', `not recoverable: ${analysis.reason}`);
+    if (!settings.autoPruneCritical) return await heal.finish('not_pruned', `auto-pruning is off; ${culpritId} introduced the failure: ${analysis.reason}`);
+
+    heal.enter('pruneBranch', culpritId, settings.taintDescendants);
+    progress.prune = await quickStep.pruneBranch({ healId, failedId: versionId, failureId: recorded.failureId, analysis, taintDescendants: settings.taintDescendants });
+
+    heal.enter('createAvoidanceRule');
+    const rule = await quickStep.createAvoidanceRule({ healId, sourceVersionId: culpritId, failureId: recorded.failureId, analysis });
+    progress.rule = rule;
+
+    heal.enter('propagateRule', rule.ruleId, rule.scope);
+    progress.propagation = await quickStep.propagateRule({ ruleId: rule.ruleId });
+
+    heal.enter('findHealthyAncestor');
+    const ancestor = await heavyStep.findHealthyAncestor({ healId, failedId: versionId, culpritId, failureId: recorded.failureId });
+    progress.ancestor = ancestor;
+    if (!ancestor.ancestorId) return await heal.finish('unhealed', `no ancestor of ${culpritId} passes today's suite and the failing inputs`);
+    if (!settings.autoRegenerate) return await heal.finish('routed_to_ancestor', `regeneration is off: callers are routed to ${ancestor.ancestorId}`);
+
+    return await regenerateUntilOnePasses(heal, { settings, analysis, culpritId, ancestorId: ancestor.ancestorId, ruleIds: [rule.ruleId] });
+  } catch (err) {
+    return await endOnError(heal, err);
+  }
+}
+
+/** A heal under way: its ids, its live progress (the `progress` query) and how it moves on and ends. */
+interface Heal {
+  input: SelfHealInput;
+  healId: string;
+  workflowId: string;
+  progress: HealProgress;
+  /** Enters a step: its message from the catalogue, and the search attributes the Temporal UI shows. */
+  enter<S extends HealStep>(step: S, ...args: HealStepMessageArgs<S>): void;
+  /** Ends the heal without a promotion, recording how (finishHeal routes callers to a usable version). */
+  finish(status: HealStatus, message: string): Promise<HealProgress>;
+}
+
+function beginHeal(input: SelfHealInput): Heal {
   const { runId: healId, workflowId } = workflowInfo();
   const progress: HealProgress = {
     versionId: input.versionId,
@@ -97,182 +152,210 @@ export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgre
     message: 'starting',
   };
   setHandler(healProgressQuery, () => progress);
-
-  // Every step's message comes from the catalogue in src/shared/heal-steps.ts, which the CLI reads too.
-  const enter = <S extends HealStep>(step: S, ...args: HealStepMessageArgs<S>) => {
-    progress.step = step;
-    progress.message = healStepMessage(step, ...args);
-    upsertSearchAttributes([
-      { key: DISE_HEAL_STEP, value: step },
-      { key: DISE_HEAL_STATUS, value: progress.status },
-    ]);
+  const heal: Heal = {
+    input,
+    healId,
+    workflowId,
+    progress,
+    // Every step's message comes from the catalogue in src/shared/heal-steps.ts, which the CLI reads too.
+    enter(step, ...args) {
+      progress.step = step;
+      progress.message = healStepMessage(step, ...args);
+      upsertSearchAttributes([
+        { key: DISE_HEAL_STEP, value: step },
+        { key: DISE_HEAL_STATUS, value: progress.status },
+      ]);
+    },
+    async finish(status, message) {
+      progress.status = status;
+      heal.enter('done', message);
+      await quickStep.finishHeal({ healId, workflowId, versionId: input.versionId, progress, error: null });
+      return progress;
+    },
   };
-  const finish = async (status: HealStatus, message: string, error: string | null = null): Promise<HealProgress> => {
-    progress.status = status;
-    enter('done', message);
-    await db.finishHeal({ healId, workflowId, versionId: input.versionId, progress, error });
-    return progress;
-  };
+  return heal;
+}
 
+/** The LLM's analysis when one is configured; when the LLM keeps failing, the diff-based analysis lets the heal go on. */
+async function analyzeWithFallback({ healId, input }: Heal, recorded: RecordFailureResult): Promise<FailureAnalysis> {
+  const useLlm = recorded.settings.llm;
+  const analysisInput = { healId, versionId: input.versionId, failureId: recorded.failureId, useLlm };
   try {
-    enter('recordFailure', input.versionId);
-    const recorded = await db.recordFailure({ healId, workflowId, versionId: input.versionId, failure: input.failure, trigger: input.trigger });
-    const settings = recorded.settings;
-    progress.failureId = recorded.failureId;
-    progress.maxAttempts = settings.maxRegenerationAttempts;
-    if (!settings.enabled) return await finish('disabled', 'self-healing is disabled (self_healing.enabled: false); the failure is recorded');
-    if (recorded.healedBy) {
-      progress.newVersionId = recorded.healedBy;
-      return await finish('healed', `already pruned and replaced by ${recorded.healedBy}; the new failure is recorded`);
-    }
-
-    enter('analyzeFailure', settings.llm);
-    const analysisInput = { healId, versionId: input.versionId, failureId: recorded.failureId, useLlm: settings.llm };
-    let analysis;
-    try {
-      analysis = await llm.analyzeFailure(analysisInput);
-    } catch (err) {
-      if (!settings.llm || isCancellation(err)) throw err;
-      // The LLM kept failing: the diff-based analysis still lets the heal go on.
-      analysis = await sandbox.analyzeFailure({ ...analysisInput, useLlm: false });
-    }
-    progress.analysis = analysis;
-    if (analysis.verdict !== 'mutation' || !analysis.culpritId) {
-      const status: HealStatus = analysis.verdict === 'unrecoverable' ? 'unhealed' : 'not_pruned';
-      return await finish(status, analysis.reason);
-    }
-    if (!analysis.recoverable) return await finish('unhealed', `not recoverable: ${analysis.reason}`);
-    if (!settings.autoPruneCritical) return await finish('not_pruned', `auto-pruning is off; ${analysis.culpritId} introduced the failure: ${analysis.reason}`);
-
-    enter('pruneBranch', analysis.culpritId, settings.taintDescendants);
-    progress.prune = await db.pruneBranch({ healId, failedId: input.versionId, failureId: recorded.failureId, analysis, taintDescendants: settings.taintDescendants });
-
-    enter('createAvoidanceRule');
-    progress.rule = await db.createAvoidanceRule({ healId, sourceVersionId: analysis.culpritId, failureId: recorded.failureId, analysis });
-
-    enter('propagateRule', progress.rule.ruleId, progress.rule.scope);
-    progress.propagation = await db.propagateRule({ ruleId: progress.rule.ruleId });
-
-    enter('findHealthyAncestor');
-    const ancestor = await sandbox.findHealthyAncestor({ healId, failedId: input.versionId, culpritId: analysis.culpritId, failureId: recorded.failureId });
-    progress.ancestor = ancestor;
-    if (!ancestor.ancestorId) return await finish('unhealed', `no ancestor of ${analysis.culpritId} passes today's suite and the failing inputs`);
-    if (!settings.autoRegenerate) {
-      return await finish('routed_to_ancestor', `regeneration is off: callers are routed to ${ancestor.ancestorId}`);
-    }
-
-    const ruleIds = [progress.rule.ruleId];
-    const rejections: string[] = [];
-    const culpritId = analysis.culpritId;
-    // Strategies in the configured order. A revert needs work after the culprit to keep; when the
-    // failed version is the culprit, a revert of it would be the rollback, so it is not tried.
-    const plan = settings.strategies
-      .filter((s) => s !== 'revert' || culpritId !== input.versionId)
-      .map((strategy) => ({ strategy, tries: strategy === 'llm' ? settings.maxRegenerationAttempts : 1 }));
-    progress.maxAttempts = plan.reduce((n, p) => n + p.tries, 0);
-    let attempt = 0;
-    for (const { strategy, tries } of plan) {
-      for (let round = 1; round <= tries; round++) {
-        attempt++;
-        progress.attempt = attempt;
-        const keepsLaterWork = strategy === 'revert' || (strategy === 'llm' && culpritId !== input.versionId);
-        enter('regenerate', strategy, keepsLaterWork ? input.versionId : ancestor.ancestorId, attempt, progress.maxAttempts);
-        let candidate: RegenerationCandidate;
-        try {
-          const regenerate = strategy === 'llm' ? llm.regenerate : sandbox.regenerate;
-          candidate = await regenerate({
-            healId,
-            attempt,
-            strategy,
-            ancestorId: ancestor.ancestorId,
-            failedId: input.versionId,
-            culpritId,
-            culpritParentId: analysis.culpritParentId,
-            mistake: analysis.ruleDescription || analysis.reason,
-            ruleIds,
-            rejections,
-          });
-        } catch (err) {
-          if (isCancellation(err)) throw err;
-          const rejection: Rejection = { kind: 'llm_error', message: describe(err) };
-          progress.attempts.push({ attempt, strategy, ok: false, rejections: [rejection] });
-          rejections.push(`attempt ${attempt}: ${rejection.message}`);
-          continue;
-        }
-        if (candidate.code === null || candidate.builtOn === null) {
-          const rejection: Rejection = { kind: strategy === 'revert' ? 'conflict' : 'malformed', message: candidate.notes };
-          progress.attempts.push({ attempt, strategy, ok: false, rejections: [rejection] });
-          rejections.push(`attempt ${attempt}: ${strategy === 'revert' ? 'no revert' : 'unusable answer'}: ${candidate.notes}`);
-          continue;
-        }
-
-        enter('validateCandidate', attempt);
-        const validation: CandidateValidation = await sandbox.validateCandidate({
-          healId,
-          attempt,
-          code: candidate.code,
-          strategy,
-          builtOn: candidate.builtOn,
-          ancestorId: ancestor.ancestorId,
-          failedId: input.versionId,
-          culpritId,
-          ruleIds,
-          requireTests: settings.requireTestValidation,
-        });
-        progress.attempts.push({ attempt, strategy, ok: validation.ok, rejections: validation.rejections });
-        if (!validation.ok) {
-          rejections.push(...validation.rejections.map((r) => `attempt ${attempt}: ${r.kind}: ${r.message}`));
-          continue;
-        }
-
-        enter('promote', attempt);
-        progress.status = 'healed';
-        progress.strategy = strategy;
-        progress.features = validation.features;
-        progress.setAside = validation.setAside;
-        const promoted = await db.promote({
-          healId,
-          failedId: input.versionId,
-          culpritId,
-          ancestorId: ancestor.ancestorId,
-          code: candidate.code,
-          strategy,
-          builtOn: candidate.builtOn,
-          setAside: validation.setAside,
-          notes: candidate.notes,
-          ruleIds,
-          progress,
-        });
-        progress.newVersionId = promoted.newVersionId;
-        progress.restored = promoted.restored;
-        const kept = validation.features.total ? `; features kept ${validation.features.kept}/${validation.features.total}` : '';
-        if (promoted.canary) {
-          // Shadow deployment: the canary outlives the heal (ABANDON) and tells its heal run how it ended.
-          progress.canary = promoted.canary;
-          await startChild(canaryWorkflow, { ...canaryStartOptions(promoted.newVersionId), parentClosePolicy: ParentClosePolicy.ABANDON }).catch((err: unknown) => {
-            if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-          });
-          enter('done', `healed by ${strategy}: ${promoted.newVersionId} runs in shadow beside ${promoted.canary.stableId} until its canary promotes it (${promoted.canary.workflowId})${kept}`);
-          return progress;
-        }
-        enter('done', `healed by ${strategy}: callers of ${input.versionId.split('@')[0]} are routed to ${promoted.newVersionId}${kept}`);
-        return progress;
-      }
-    }
-    return await finish('unhealed', `no candidate passed validation in ${attempt} attempt(s) (${plan.map((p) => p.strategy).join(', ')}); callers stay on ${ancestor.ancestorId}`);
+    return await llmStep.analyzeFailure(analysisInput);
   } catch (err) {
-    if (isCancellation(err)) {
-      // Whatever step was interrupted, leave the lineage consistent before ending as cancelled.
-      await CancellationScope.nonCancellable(async () => {
-        progress.status = 'cancelled';
-        progress.message = `cancelled during ${progress.step}`;
-        await db.finishHeal({ healId, workflowId, versionId: input.versionId, progress, error: null });
-      });
-      throw err;
-    }
-    progress.status = 'failed';
-    progress.message = describe(err);
-    await CancellationScope.nonCancellable(() => db.finishHeal({ healId, workflowId, versionId: input.versionId, progress, error: describe(err) }));
-    throw ApplicationFailure.create({ type: 'HealFailed', message: `heal of ${input.versionId} failed during ${progress.step}: ${describe(err)}`, nonRetryable: true });
+    if (!useLlm || isCancellation(err)) throw err;
+    return await heavyStep.analyzeFailure({ ...analysisInput, useLlm: false });
   }
+}
+
+/** What every attempt of a heal builds on: the culprit, the healthy ancestor and the rules to obey. */
+interface Regeneration {
+  settings: HealSettings;
+  analysis: FailureAnalysis;
+  culpritId: string;
+  ancestorId: string;
+  ruleIds: string[];
+}
+
+/** A usable candidate: the strategy of the attempt that made it, its code and the version it is built on. */
+interface Candidate {
+  strategy: RegenerationStrategy;
+  code: string;
+  builtOn: string;
+  notes: string;
+}
+
+/**
+ * Makes and validates candidates, strategy by strategy, each rejection fed to the next attempt, and
+ * promotes the first that passes; ends unhealed (callers staying on the ancestor) when none does.
+ */
+async function regenerateUntilOnePasses(heal: Heal, regeneration: Regeneration): Promise<HealProgress> {
+  const { progress } = heal;
+  const strategies = strategiesToTry(regeneration.settings, regeneration.culpritId, heal.input.versionId);
+  // The LLM gets max_regeneration_attempts tries; a revert or a rollback gives the same answer every time.
+  const tries = (strategy: RegenerationStrategy) => (strategy === 'llm' ? regeneration.settings.maxRegenerationAttempts : 1);
+  const attempts = strategies.flatMap((strategy) => Array.from({ length: tries(strategy) }, () => strategy));
+  progress.maxAttempts = attempts.length;
+  const rejections: string[] = [];
+  for (const [index, strategy] of attempts.entries()) {
+    const attempt = index + 1;
+    progress.attempt = attempt;
+    const candidate = await makeCandidate(heal, regeneration, strategy, attempt, rejections);
+    if (!candidate) continue;
+
+    heal.enter('validateCandidate', attempt);
+    const validation = await validateCandidate(heal, regeneration, candidate, attempt);
+    progress.attempts.push({ attempt, strategy, ok: validation.ok, rejections: validation.rejections });
+    if (!validation.ok) {
+      rejections.push(...validation.rejections.map((r) => `attempt ${attempt}: ${r.kind}: ${r.message}`));
+      continue;
+    }
+    return await promote(heal, regeneration, candidate, validation, attempt);
+  }
+  return await heal.finish('unhealed', `no candidate passed validation in ${attempts.length} attempt(s) (${strategies.join(', ')}); callers stay on ${regeneration.ancestorId}`);
+}
+
+/**
+ * Strategies in the configured order. A revert needs work after the culprit to keep; when the failed
+ * version is the culprit, a revert of it would be the rollback, so it is not tried.
+ */
+function strategiesToTry(settings: HealSettings, culpritId: string, failedId: string): RegenerationStrategy[] {
+  return settings.strategies.filter((s) => s !== 'revert' || culpritId !== failedId);
+}
+
+/** One attempt's candidate, or null (the reason recorded and kept for the next attempt) when none came of it. */
+async function makeCandidate(heal: Heal, regeneration: Regeneration, strategy: RegenerationStrategy, attempt: number, rejections: string[]): Promise<Candidate | null> {
+  const { healId, input, progress } = heal;
+  const { analysis, culpritId, ancestorId, ruleIds } = regeneration;
+  const keepsLaterWork = strategy === 'revert' || (strategy === 'llm' && culpritId !== input.versionId);
+  heal.enter('regenerate', strategy, keepsLaterWork ? input.versionId : ancestorId, attempt, progress.maxAttempts);
+  let candidate: RegenerationCandidate;
+  try {
+    const regenerate = strategy === 'llm' ? llmStep.regenerate : heavyStep.regenerate;
+    candidate = await regenerate({
+      healId,
+      attempt,
+      strategy,
+      ancestorId,
+      failedId: input.versionId,
+      culpritId,
+      culpritParentId: analysis.culpritParentId,
+      mistake: analysis.ruleDescription || analysis.reason,
+      ruleIds,
+      rejections,
+    });
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    const rejection: Rejection = { kind: 'llm_error', message: describe(err) };
+    progress.attempts.push({ attempt, strategy, ok: false, rejections: [rejection] });
+    rejections.push(`attempt ${attempt}: ${rejection.message}`);
+    return null;
+  }
+  if (candidate.code === null || candidate.builtOn === null) {
+    const rejection: Rejection = { kind: strategy === 'revert' ? 'conflict' : 'malformed', message: candidate.notes };
+    progress.attempts.push({ attempt, strategy, ok: false, rejections: [rejection] });
+    rejections.push(`attempt ${attempt}: ${strategy === 'revert' ? 'no revert' : 'unusable answer'}: ${candidate.notes}`);
+    return null;
+  }
+  return { strategy, code: candidate.code, builtOn: candidate.builtOn, notes: candidate.notes };
+}
+
+function validateCandidate({ healId, input }: Heal, regeneration: Regeneration, candidate: Candidate, attempt: number): Promise<CandidateValidation> {
+  return heavyStep.validateCandidate({
+    healId,
+    attempt,
+    code: candidate.code,
+    strategy: candidate.strategy,
+    builtOn: candidate.builtOn,
+    ancestorId: regeneration.ancestorId,
+    failedId: input.versionId,
+    culpritId: regeneration.culpritId,
+    ruleIds: regeneration.ruleIds,
+    requireTests: regeneration.settings.requireTestValidation,
+  });
+}
+
+/**
+ * Registers the passing candidate, routes callers to it and records the heal (promote does all
+ * three); under shadow deployment the new version first runs beside the stable one in a canary.
+ */
+async function promote(heal: Heal, regeneration: Regeneration, candidate: Candidate, validation: CandidateValidation, attempt: number): Promise<HealProgress> {
+  const { healId, input, progress } = heal;
+  const strategy = candidate.strategy;
+  heal.enter('promote', attempt);
+  progress.status = 'healed';
+  progress.strategy = strategy;
+  progress.features = validation.features;
+  progress.setAside = validation.setAside;
+  const promoted = await quickStep.promote({
+    healId,
+    failedId: input.versionId,
+    culpritId: regeneration.culpritId,
+    ancestorId: regeneration.ancestorId,
+    code: candidate.code,
+    strategy,
+    builtOn: candidate.builtOn,
+    setAside: validation.setAside,
+    notes: candidate.notes,
+    ruleIds: regeneration.ruleIds,
+    progress,
+  });
+  progress.newVersionId = promoted.newVersionId;
+  progress.restored = promoted.restored;
+  const kept = validation.features.total ? `; features kept ${validation.features.kept}/${validation.features.total}` : '';
+  if (promoted.canary) {
+    // Shadow deployment: the canary outlives the heal (ABANDON) and tells its heal run how it ended.
+    progress.canary = promoted.canary;
+    await startChild(canaryWorkflow, { ...canaryStartOptions(promoted.newVersionId), parentClosePolicy: ParentClosePolicy.ABANDON }).catch((err: unknown) => {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    });
+    heal.enter('done', `healed by ${strategy}: ${promoted.newVersionId} runs in shadow beside ${promoted.canary.stableId} until its canary promotes it (${promoted.canary.workflowId})${kept}`);
+    return progress;
+  }
+  heal.enter('done', `healed by ${strategy}: callers of ${input.versionId.split('@')[0]} are routed to ${promoted.newVersionId}${kept}`);
+  return progress;
+}
+
+/**
+ * A heal interrupted by cancellation or by a step that failed for good still leaves the lineage
+ * consistent (finishHeal, in a scope that cannot be cancelled) before it ends as cancelled or failed.
+ */
+async function endOnError({ healId, workflowId, input, progress }: Heal, err: unknown): Promise<never> {
+  if (isCancellation(err)) {
+    await CancellationScope.nonCancellable(async () => {
+      progress.status = 'cancelled';
+      progress.message = `cancelled during ${progress.step}`;
+      await quickStep.finishHeal({ healId, workflowId, versionId: input.versionId, progress, error: null });
+    });
+    throw err;
+  }
+  progress.status = 'failed';
+  progress.message = describe(err);
+  await CancellationScope.nonCancellable(() => quickStep.finishHeal({ healId, workflowId, versionId: input.versionId, progress, error: describe(err) }));
+  throw ApplicationFailure.create({ type: 'HealFailed', message: `heal of ${input.versionId} failed during ${progress.step}: ${describe(err)}`, nonRetryable: true });
+}
+
+function describe(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
 }

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/infra/paths.js';
 import { quickReads } from '../../src/lineage/quick-reads.js';
-import { pgRunner } from '../../src/lineage/failures.js';
+import { pgRunner } from '../../src/lineage/sql-runner.js';
 import { LineageStore } from '../../src/lineage/store.js';
 import { DISE_BIN } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';

@@ -6,7 +6,7 @@ import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { LineageError } from '../../src/lineage/errors.js';
-import { ManifestError, readManifestFile } from '../../src/lineage/manifest.js';
+import { ManifestError, readManifestFile } from '../../src/cli/manifest.js';
 import { LineageStore } from '../../src/lineage/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { tableCounts } from '../support/fixtures.js';

@@ -16,13 +16,18 @@ const sandbox = new Sandbox(defaultConfig().sandbox);
 
 afterAll(async () => {
   sandbox.close();
-  await stack.temporal?.client.workflow.getHandle(HEALTH_MONITOR_WORKFLOW_ID).terminate('test done').catch(() => undefined);
+  await stack.temporal?.client.workflow
+    .getHandle(HEALTH_MONITOR_WORKFLOW_ID)
+    .terminate('test done')
+    .catch(() => undefined);
 });
 
 describe('the demo act: an agent over MCP', () => {
   it('reports the wrong answers through dise_report, sees the heal, and gets right answers from the same name', async () => {
     const config = defaultConfig();
-    await stack.store.registerMany(emailLineage('agent_email'), { validate: registrationValidator({ store: stack.store, sandbox, config }) });
+    await stack.store.registerMany(emailLineage('agent_email'), {
+      validate: registrationValidator({ store: stack.store, sandbox, config }),
+    });
     await stack.store.setRoute('agent_email@2.3.0', 'test');
     const lines: string[] = [];
     const result = await mcpAct({
@@ -40,6 +45,8 @@ describe('the demo act: an agent over MCP', () => {
     expect(result, lines.join('\n')).toMatchObject({ status: 'healed', healed: 'agent_email@2.3.1', listChanged: 0 });
     expect(result.wrongBefore).toBeGreaterThanOrEqual(3);
     expect(result.rightAfter).toBe(12);
-    expect(lines.join('\n')).toMatch(/dise_report → recorded failure #\d+ against agent_email@2\.3\.0 \(failure count 3\); the health monitor was signalled/);
+    expect(lines.join('\n')).toMatch(
+      /dise_report → recorded failure #\d+ against agent_email@2\.3\.0 \(failure count 3\); the health monitor was signalled/,
+    );
   }, 180_000);
 });

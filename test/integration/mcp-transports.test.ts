@@ -20,7 +20,14 @@ import { registerEmailStory } from '../support/email-story.js';
 let db: TestDatabase;
 let env: NodeJS.ProcessEnv;
 const TOKEN = 'mcp-test-operator-token-0123456789';
-const INSPECTOR = path.join(PACKAGE_ROOT, 'node_modules', '@modelcontextprotocol', 'inspector-cli', 'build', 'index.js');
+const INSPECTOR = path.join(
+  PACKAGE_ROOT,
+  'node_modules',
+  '@modelcontextprotocol',
+  'inspector-cli',
+  'build',
+  'index.js',
+);
 
 /** Busy for `input` ms (the sandbox is synchronous: the server's event loop waits with it). */
 const SLOW = 'function run(input) { var t = Date.now(); while (Date.now() - t < input) {} return input; }';
@@ -29,12 +36,20 @@ beforeAll(async () => {
   db = await createTestDatabase();
   const store = new LineageStore(db.prisma);
   await registerEmailStory(store, 'email_validator');
-  await store.registerMany([{ name: 'slow_echo', version: '1.0.0', code: SLOW, inputSchema: { type: 'integer', minimum: 0 } }]);
+  await store.registerMany([
+    { name: 'slow_echo', version: '1.0.0', code: SLOW, inputSchema: { type: 'integer', minimum: 0 } },
+  ]);
   await store.setRoute('slow_echo@1.0.0', 'test');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dise-mcp-'));
   writeFileSync(path.join(dir, 'config.yaml'), `ui:\n  token: ${TOKEN}\n`);
   // No heals here: reports are recorded without signalling a monitor.
-  env = { ...process.env, DATABASE_URL: db.url, DISE_CONFIG: path.join(dir, 'config.yaml'), DISE_SIGNAL_MONITOR: '0', DISE_HOME: dir };
+  env = {
+    ...process.env,
+    DATABASE_URL: db.url,
+    DISE_CONFIG: path.join(dir, 'config.yaml'),
+    DISE_SIGNAL_MONITOR: '0',
+    DISE_HOME: dir,
+  };
 });
 
 afterAll(async () => {
@@ -42,12 +57,17 @@ afterAll(async () => {
 });
 
 async function executions(toolId: string): Promise<number> {
-  return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE tool_id = $1`, [toolId]))[0]!.n;
+  return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE tool_id = $1`, [toolId]))[0]!
+    .n;
 }
 
 /** A `dise mcp` subprocess spoken to in raw JSON-RPC lines. */
 function rawServer(args: string[] = []) {
-  const child = spawn(process.execPath, [DISE_BIN, 'mcp', ...args], { env, cwd: PACKAGE_ROOT, stdio: 'pipe' }) as ChildProcessWithoutNullStreams;
+  const child = spawn(process.execPath, [DISE_BIN, 'mcp', ...args], {
+    env,
+    cwd: PACKAGE_ROOT,
+    stdio: 'pipe',
+  }) as ChildProcessWithoutNullStreams;
   const messages: { id?: unknown; result?: unknown; error?: { code: number; message: string } }[] = [];
   let buffered = '';
   let stderr = '';
@@ -71,28 +91,57 @@ function rawServer(args: string[] = []) {
     }
   };
   const initialize = async () => {
-    send(JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }));
+    send(
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+      }),
+    );
     await answer(0, 60_000);
     send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
   };
-  const call = (id: number, name: string, args: unknown) => send(JSON.stringify({ jsonrpc: '2.0', method: 'tools/call', params: { name, arguments: args }, id }));
+  const call = (id: number, name: string, args: unknown) =>
+    send(JSON.stringify({ jsonrpc: '2.0', method: 'tools/call', params: { name, arguments: args }, id }));
   return { child, messages, send, answer, initialize, call, stderr: () => stderr };
 }
 
 describe('dise mcp on stdio (a subprocess)', () => {
   it('serves the SDK client: tools/list with schemas, tools/call recorded, and exits cleanly when the client leaves', async () => {
-    const transport = new StdioClientTransport({ command: process.execPath, args: [DISE_BIN, 'mcp'], env: env as Record<string, string>, cwd: PACKAGE_ROOT, stderr: 'pipe' });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [DISE_BIN, 'mcp'],
+      env: env as Record<string, string>,
+      cwd: PACKAGE_ROOT,
+      stderr: 'pipe',
+    });
     const client = new Client({ name: 'stdio-test', version: '1.0.0' });
     await client.connect(transport);
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(['dise_report', 'email_validator', 'slow_echo']);
-    expect(tools.find((t) => t.name === 'slow_echo')!.inputSchema).toEqual({ type: 'object', properties: { input: { type: 'integer', minimum: 0 } }, required: ['input'], additionalProperties: false });
+    expect(tools.find((t) => t.name === 'slow_echo')!.inputSchema).toEqual({
+      type: 'object',
+      properties: { input: { type: 'integer', minimum: 0 } },
+      required: ['input'],
+      additionalProperties: false,
+    });
     const before = await executions('email_validator@2.0.0');
-    const r = (await client.callTool({ name: 'email_validator', arguments: { input: 'user@@domain.com' } })) as CallToolResult;
+    const r = (await client.callTool({
+      name: 'email_validator',
+      arguments: { input: 'user@@domain.com' },
+    })) as CallToolResult;
     expect(r.content).toEqual([{ type: 'text', text: 'true' }]);
     expect(r._meta).toMatchObject({ 'dise/version': 'email_validator@2.0.0', 'dise/health': 'healthy' });
-    const report = (await client.callTool({ name: 'dise_report', arguments: { tool: 'email_validator', input: { input: 'user@@domain.com' }, observed: true, expected: false } })) as CallToolResult;
-    expect(report.structuredContent).toMatchObject({ versionId: 'email_validator@2.0.0', failureCount: 1, healthMonitorSignalled: false });
+    const report = (await client.callTool({
+      name: 'dise_report',
+      arguments: { tool: 'email_validator', input: { input: 'user@@domain.com' }, observed: true, expected: false },
+    })) as CallToolResult;
+    expect(report.structuredContent).toMatchObject({
+      versionId: 'email_validator@2.0.0',
+      failureCount: 1,
+      healthMonitorSignalled: false,
+    });
     await client.close();
     // The server wrote its executions before it exited.
     expect(await executions('email_validator@2.0.0')).toBe(before + 1);
@@ -110,11 +159,24 @@ describe('dise mcp on stdio (a subprocess)', () => {
       s.call(6, 'email_validator', { input: 'user@example.com' });
       expect(await s.answer(6)).toMatchObject({ result: { content: [{ type: 'text', text: 'true' }] } });
       const errors = s.messages.filter((m) => m.error);
-      expect(errors.find((m) => m.id === null && m.error!.code === -32700)!.error!.message).toMatch(/^Parse error: the message is not JSON/);
-      expect((await s.answer(2)).error).toMatchObject({ code: -32600, message: expect.stringMatching(/^Invalid Request/) });
-      expect(errors.find((m) => m.id === null && m.error!.code === -32600)!.error!.message).toMatch(/batches are not part of MCP/);
-      expect((await s.answer(4)).error).toMatchObject({ code: -32600, message: expect.stringMatching(/^message of 100\d{3} bytes refused: the limit is 65536 bytes/) });
-      expect((await s.answer(5)).error).toMatchObject({ code: -32602, message: expect.stringMatching(/arguments of email_validator are 20\d\d bytes; the limit is 1024/) });
+      expect(errors.find((m) => m.id === null && m.error!.code === -32700)!.error!.message).toMatch(
+        /^Parse error: the message is not JSON/,
+      );
+      expect((await s.answer(2)).error).toMatchObject({
+        code: -32600,
+        message: expect.stringMatching(/^Invalid Request/),
+      });
+      expect(errors.find((m) => m.id === null && m.error!.code === -32600)!.error!.message).toMatch(
+        /batches are not part of MCP/,
+      );
+      expect((await s.answer(4)).error).toMatchObject({
+        code: -32600,
+        message: expect.stringMatching(/^message of 100\d{3} bytes refused: the limit is 65536 bytes/),
+      });
+      expect((await s.answer(5)).error).toMatchObject({
+        code: -32602,
+        message: expect.stringMatching(/arguments of email_validator are 20\d\d bytes; the limit is 1024/),
+      });
       s.child.stdin.end();
       expect(await waitForExit(s.child)).toBe(0);
     } finally {
@@ -149,10 +211,25 @@ describe('dise mcp on stdio (a subprocess)', () => {
     const list = await runInspector([process.execPath, DISE_BIN, 'mcp', '--method', 'tools/list']);
     expect(list.code, list.stderr).toBe(0);
     const tools = (JSON.parse(list.stdout) as { tools: { name: string; inputSchema: unknown }[] }).tools;
-    expect(tools.find((t) => t.name === 'email_validator')!.inputSchema).toMatchObject({ properties: { input: { type: 'string' } } });
-    const call = await runInspector([process.execPath, DISE_BIN, 'mcp', '--method', 'tools/call', '--tool-name', 'email_validator', '--tool-arg', 'input=user@example.com']);
+    expect(tools.find((t) => t.name === 'email_validator')!.inputSchema).toMatchObject({
+      properties: { input: { type: 'string' } },
+    });
+    const call = await runInspector([
+      process.execPath,
+      DISE_BIN,
+      'mcp',
+      '--method',
+      'tools/call',
+      '--tool-name',
+      'email_validator',
+      '--tool-arg',
+      'input=user@example.com',
+    ]);
     expect(call.code, call.stderr).toBe(0);
-    expect(JSON.parse(call.stdout)).toMatchObject({ content: [{ type: 'text', text: 'true' }], _meta: { 'dise/version': 'email_validator@2.0.0' } });
+    expect(JSON.parse(call.stdout)).toMatchObject({
+      content: [{ type: 'text', text: 'true' }],
+      _meta: { 'dise/version': 'email_validator@2.0.0' },
+    });
   });
 
   it('without a stack, says how to start one', async () => {
@@ -177,7 +254,10 @@ function runInspector(args: string[]): Promise<{ code: number; stdout: string; s
 }
 
 /** A raw HTTP request, so tests can set Host and Origin as an attacker's page would. */
-function request(url: string, options: { method?: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; body: string }> {
+function request(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string },
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: options.method ?? 'POST', headers: options.headers }, (res) => {
       let body = '';
@@ -193,7 +273,12 @@ describe('dise mcp --http (Streamable HTTP)', () => {
   let server: Awaited<ReturnType<typeof startDise>>;
   let url: string;
   const auth = { Authorization: `Bearer ${TOKEN}` };
-  const initialize = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+  const initialize = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+  });
   const jsonRpcHeaders = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
 
   beforeAll(async () => {
@@ -212,21 +297,27 @@ describe('dise mcp --http (Streamable HTTP)', () => {
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(['dise_report', 'email_validator', 'slow_echo']);
     const before = await executions('email_validator@2.0.0');
-    const r = (await client.callTool({ name: 'email_validator', arguments: { input: 'user@example.com' } })) as CallToolResult;
+    const r = (await client.callTool({
+      name: 'email_validator',
+      arguments: { input: 'user@example.com' },
+    })) as CallToolResult;
     expect(r.content).toEqual([{ type: 'text', text: 'true' }]);
     await client.close();
     // Recorded in batches: within the flush interval.
-    for (let i = 0; i < 50 && (await executions('email_validator@2.0.0')) === before; i++) await new Promise((res) => setTimeout(res, 100));
+    for (let i = 0; i < 50 && (await executions('email_validator@2.0.0')) === before; i++)
+      await new Promise((res) => setTimeout(res, 100));
     expect(await executions('email_validator@2.0.0')).toBe(before + 1);
   });
 
   it('refuses a client without the token, or with another', async () => {
     for (const headers of [{}, { Authorization: 'Bearer not-the-token-at-all-000000' }] as Record<string, string>[]) {
       const client = new Client({ name: 'no-token', version: '1.0.0' });
-      const err = await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } })).then(
-        () => null,
-        (e: Error) => e,
-      );
+      const err = await client
+        .connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }))
+        .then(
+          () => null,
+          (e: Error) => e,
+        );
       expect(err?.message).toMatch(/401|operator token is required/);
     }
     const raw = await request(url, { headers: jsonRpcHeaders, body: initialize });
@@ -235,22 +326,41 @@ describe('dise mcp --http (Streamable HTTP)', () => {
   });
 
   it('refuses DNS-rebinding requests: a foreign Host or Origin, even with the token', async () => {
-    const host = await request(url, { headers: { ...jsonRpcHeaders, ...auth, Host: 'attacker.example:80' }, body: initialize });
+    const host = await request(url, {
+      headers: { ...jsonRpcHeaders, ...auth, Host: 'attacker.example:80' },
+      body: initialize,
+    });
     expect(host.status).toBe(403);
     expect(JSON.parse(host.body).error.message).toMatch(/DNS-rebinding protection/);
-    const origin = await request(url, { headers: { ...jsonRpcHeaders, ...auth, Origin: 'http://attacker.example' }, body: initialize });
+    const origin = await request(url, {
+      headers: { ...jsonRpcHeaders, ...auth, Origin: 'http://attacker.example' },
+      body: initialize,
+    });
     expect(origin.status).toBe(403);
   });
 
   it('answers malformed JSON-RPC and oversized bodies with clear errors, and keeps serving', async () => {
-    const bad = await request(url, { headers: { ...jsonRpcHeaders, ...auth }, body: '{"jsonrpc": "2.0", "id": 1, "method": ' });
+    const bad = await request(url, {
+      headers: { ...jsonRpcHeaders, ...auth },
+      body: '{"jsonrpc": "2.0", "id": 1, "method": ',
+    });
     expect(bad.status).toBe(400);
     expect(JSON.parse(bad.body).error).toMatchObject({ code: -32700 });
-    const big = await request(url, { headers: { ...jsonRpcHeaders, ...auth }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { pad: 'x'.repeat(9 * 1024 * 1024) } }) });
+    const big = await request(url, {
+      headers: { ...jsonRpcHeaders, ...auth },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { pad: 'x'.repeat(9 * 1024 * 1024) },
+      }),
+    });
     expect(big.status).toBe(413);
     const client = new Client({ name: 'after', version: '1.0.0' });
     await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: auth } }));
-    expect((await client.callTool({ name: 'email_validator', arguments: { input: 'a@b.co' } })).content).toEqual([{ type: 'text', text: 'true' }]);
+    expect((await client.callTool({ name: 'email_validator', arguments: { input: 'a@b.co' } })).content).toEqual([
+      { type: 'text', text: 'true' },
+    ]);
     await client.close();
   });
 
@@ -258,8 +368,18 @@ describe('dise mcp --http (Streamable HTTP)', () => {
     const common = [url, '--transport', 'http', '--header', `Authorization: Bearer ${TOKEN}`];
     const list = await runInspector([...common, '--method', 'tools/list']);
     expect(list.code, list.stderr).toBe(0);
-    expect((JSON.parse(list.stdout) as { tools: { name: string }[] }).tools.map((t) => t.name)).toContain('email_validator');
-    const call = await runInspector([...common, '--method', 'tools/call', '--tool-name', 'slow_echo', '--tool-arg', 'input=5']);
+    expect((JSON.parse(list.stdout) as { tools: { name: string }[] }).tools.map((t) => t.name)).toContain(
+      'email_validator',
+    );
+    const call = await runInspector([
+      ...common,
+      '--method',
+      'tools/call',
+      '--tool-name',
+      'slow_echo',
+      '--tool-arg',
+      'input=5',
+    ]);
     expect(call.code, call.stderr).toBe(0);
     expect(JSON.parse(call.stdout)).toMatchObject({ content: [{ type: 'text', text: '5' }] });
   });

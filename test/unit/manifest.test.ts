@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ManifestError, readManifestFile } from '../../src/lineage/manifest.js';
+import { ManifestError, readManifestFile } from '../../src/cli/manifest.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'dise-manifest-'));
 function file(name: string, text: string): string {

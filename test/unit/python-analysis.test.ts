@@ -4,7 +4,7 @@ import { codePieces, normalizedTokens } from '../../src/detection/tokens.js';
 import { PY_SLUG_V11, PY_SLUG_V12, PY_SLUG_V13 } from '../../src/demo/python-lineages.js';
 import { analyzeOffline } from '../../src/healing/offline-analysis.js';
 import { revertChange } from '../../src/healing/revert.js';
-import { checkToolCode } from '../../src/lineage/tool-code.js';
+import { checkToolCode } from '../../src/detection/tool-code.js';
 import { warmPython } from '../../src/sandbox/python.js';
 
 // The analyses over Python code: Python's own ast and tokenize modules, run inside the sandbox's

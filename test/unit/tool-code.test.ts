@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LineageError } from '../../src/lineage/errors.js';
-import { parseToolCode } from '../../src/lineage/tool-code.js';
+import { parseToolCode } from '../../src/detection/tool-code.js';
 
 describe('tool code', () => {
   it.each([

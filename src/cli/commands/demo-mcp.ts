@@ -56,12 +56,23 @@ export async function mcpAct(ctx: McpActContext): Promise<McpActResult> {
   const agent = new McpClient({ name: 'dise-demo-agent', version: '1.0.0' });
   let listChanged = 0;
   agent.setNotificationHandler(ToolListChangedNotificationSchema, () => void listChanged++);
-  say(`an MCP client starts \`dise mcp\` over stdio (command: node ${path.relative(process.cwd(), path.join(PACKAGE_ROOT, 'bin', 'dise.mjs')) || 'bin/dise.mjs'} mcp)`);
-  await agent.connect(new StdioClientTransport({ command: process.execPath, args: [path.join(PACKAGE_ROOT, 'bin', 'dise.mjs'), 'mcp'], env, stderr: 'ignore' }));
+  say(
+    `an MCP client starts \`dise mcp\` over stdio (command: node ${path.relative(process.cwd(), path.join(PACKAGE_ROOT, 'bin', 'dise.mjs')) || 'bin/dise.mjs'} mcp)`,
+  );
+  await agent.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [path.join(PACKAGE_ROOT, 'bin', 'dise.mjs'), 'mcp'],
+      env,
+      stderr: 'ignore',
+    }),
+  );
   try {
     const { tools } = await agent.listTools();
     const tool = tools.find((t) => t.name === name);
-    say(`tools/list: ${tools.length} tools; ${name} takes ${JSON.stringify(tool?.inputSchema)} (its input is not a JSON object, so it travels in "input")`);
+    say(
+      `tools/list: ${tools.length} tools; ${name} takes ${JSON.stringify(tool?.inputSchema)} (its input is not a JSON object, so it travels in "input")`,
+    );
 
     let wrongBefore = 0;
     for (const t of DEMO_TRAFFIC) {
@@ -70,10 +81,18 @@ export async function mcpAct(ctx: McpActContext): Promise<McpActResult> {
       const version = answer._meta?.['dise/version'];
       if (output === t.valid) continue;
       wrongBefore++;
-      say(`tools/call ${name}(${JSON.stringify(t.input)}) = ${JSON.stringify(output)} from ${String(version)}${paint('  ✗ wrong: the agent reports it', 'red', color)}`);
+      say(
+        `tools/call ${name}(${JSON.stringify(t.input)}) = ${JSON.stringify(output)} from ${String(version)}${paint('  ✗ wrong: the agent reports it', 'red', color)}`,
+      );
       const report = (await agent.callTool({
         name: 'dise_report',
-        arguments: { tool: name, input: { input: t.input }, observed: output, expected: t.valid, note: `Accepted '${t.input}'` },
+        arguments: {
+          tool: name,
+          input: { input: t.input },
+          observed: output,
+          expected: t.valid,
+          note: `Accepted '${t.input}'`,
+        },
       })) as CallToolResult;
       say(`  dise_report → ${textOf(report)}`);
     }
@@ -92,7 +111,12 @@ export async function mcpAct(ctx: McpActContext): Promise<McpActResult> {
       return { status: 'not started', healed: null, wrongBefore, rightAfter: 0, listChanged };
     }
     say(`the reports crossed the threshold: the monitor started ${handle.workflowId}`);
-    const result = await followHeal({ client: ctx.client, connection: ctx.connection, settings: ctx.temporal, close: async () => undefined }, handle, { info: (l) => say(l), result: () => undefined }, false);
+    const result = await followHeal(
+      { client: ctx.client, connection: ctx.connection, settings: ctx.temporal, close: async () => undefined },
+      handle,
+      { info: (l) => say(l), result: () => undefined },
+      false,
+    );
 
     let rightAfter = 0;
     let answeredBy = '';
@@ -107,7 +131,9 @@ export async function mcpAct(ctx: McpActContext): Promise<McpActResult> {
       if (answeredBy === result.newVersionId || result.status !== 'healed') break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    say(`the same tool name, ${name}: ${rightAfter}/${DEMO_TRAFFIC.length} answers right, from ${answeredBy}; tools/list_changed received: ${listChanged} (a heal swaps the code, not the tool)`);
+    say(
+      `the same tool name, ${name}: ${rightAfter}/${DEMO_TRAFFIC.length} answers right, from ${answeredBy}; tools/list_changed received: ${listChanged} (a heal swaps the code, not the tool)`,
+    );
     return { status: result.status, healed: result.newVersionId ?? null, wrongBefore, rightAfter, listChanged };
   } finally {
     await agent.close();

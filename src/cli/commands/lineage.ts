@@ -1,5 +1,5 @@
 import type { DiseConfig } from '../../config/schema.js';
-import { pgRunner } from '../../lineage/failures.js';
+import { pgRunner } from '../../lineage/sql-runner.js';
 import { quickReads } from '../../lineage/quick-reads.js';
 import { runtimeRouting } from '../../lineage/runtime-routing.js';
 import { withPool, type Output } from '../context.js';

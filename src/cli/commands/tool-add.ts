@@ -1,6 +1,6 @@
 import type { DiseConfig } from '../../config/schema.js';
 import { registrationValidator } from '../../judge/registration.js';
-import { readManifestFile } from '../../lineage/manifest.js';
+import { readManifestFile } from '../manifest.js';
 import { normalizeVersionId } from '../../lineage/ids.js';
 import { warmPython } from '../../sandbox/python.js';
 import { Sandbox } from '../../sandbox/sandbox.js';

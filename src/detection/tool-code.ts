@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as acorn from 'acorn';
 import { analyzePython } from '../sandbox/python.js';
 import type { ToolLanguage } from '../shared/language.js';
-import { LineageError } from './errors.js';
+import { LineageError } from '../lineage/errors.js';
 
 export function codeHash(code: string): string {
   return createHash('sha256').update(code).digest('hex');

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { SEMVER_PATTERN, TOOL_NAME_PATTERN } from '../shared/ids.js';
 import { TOOL_LANGUAGES } from '../shared/language.js';
 import { MUTATION_TYPES, type JsonValue } from '../shared/lineage-types.js';
-import type { RegisterVersionInput } from './store.js';
+import type { RegisterVersionInput } from '../lineage/store.js';
 
 /** A manifest file could not be used; the message names the file, the field and the problem. */
 export class ManifestError extends Error {
