@@ -363,6 +363,30 @@ describe('dise mcp over InMemoryTransport', () => {
       expect(r._meta, t.name).toMatchObject({ 'dise/errorKind': t.kind, 'dise/version': `${t.name}@1.0.0` });
     }
     // Known wrong with no alternative: withdrawn from the list, and a client holding the old list is refused with a typed error.
+    // An answer that breaks the tool's declared output schema is named as a failure, not passed on.
+    await stack.store.registerMany([
+      {
+        name: 'mcp_liar',
+        version: '1.0.0',
+        code: "function run(input) { return 'seven'; }",
+        outputSchema: { type: 'integer' },
+      },
+    ]);
+    await stack.store.setRoute('mcp_liar@1.0.0', 'test');
+    await until(
+      async () => (await client.listTools()).tools.some((t) => t.name === 'mcp_liar'),
+      Boolean,
+      10_000,
+      'mcp_liar listed',
+    );
+    const liar = (await client.callTool({ name: 'mcp_liar', arguments: { input: 7 } })) as CallToolResult;
+    expect(liar).toMatchObject({
+      isError: true,
+      _meta: { 'dise/errorKind': 'output_schema_mismatch', 'dise/version': 'mcp_liar@1.0.0' },
+    });
+    expect(text(liar)).toMatch(
+      /^output_schema_mismatch: mcp_liar@1\.0\.0 answered "seven", which does not match its output_schema/,
+    );
     // Let the notifications of the tools just added settle first.
     await until(
       async () => (await client.listTools()).tools.some((t) => t.name === 'mcp_nothing'),
