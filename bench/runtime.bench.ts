@@ -7,7 +7,10 @@
  *   5. recording into the day-partitioned executions against the same into a plain table (before #16);
  *   6. Python tools: the interpreter's cold start, a raw Pyodide call (same thread, JSON in and out) vs
  *      Sandbox.runJson of the same tool (hand-off to the interpreter's thread, limits, typed checks)
- *      and ToolRuntime.call of it; the first call of tools new to a warm interpreter.
+ *      and ToolRuntime.call of it; the first call of tools new to a warm interpreter. Isolation of Python
+ *      tools from each other: an interpreter per tool (per_tool, the default, started from a memory
+ *      snapshot) beside one interpreter shared by every tool (shared, before it), in the same run:
+ *      per call (one tool, and four tools in turn), per new tool, and memory per interpreter.
  *      BENCH_ONLY=python runs this part alone (no database, so no ToolRuntime line).
  */
 import { performance } from 'node:perf_hooks';
@@ -18,7 +21,7 @@ import { createPrismaClient } from '../src/infra/database.js';
 import { LineageStore } from '../src/lineage/store.js';
 import { ExecutionRecorder } from '../src/runtime/execution-recorder.js';
 import { ToolRuntime } from '../src/runtime/tool-runtime.js';
-import { closePythonHost, pythonStats, warmPython } from '../src/sandbox/python.js';
+import { closePythonHost, pythonStats, warmPython, warmPythonSpare } from '../src/sandbox/python.js';
 import { Sandbox, type SandboxIsolation } from '../src/sandbox/sandbox.js';
 import { benchDatabase, fmtMs, medianOf, printFigures, progress, time } from './support.js';
 
@@ -105,15 +108,39 @@ async function rawPythonSamples(n: number): Promise<{ samples: number[]; loadMs:
   return { samples, loadMs };
 }
 
-function pythonSandboxSamples(sandbox: Sandbox, n: number): number[] {
+/** `tools` > 1: that many tools (each its own code) called in turn, as a server answering several does. */
+function pythonSandboxSamples(sandbox: Sandbox, n: number, tools = 1): number[] {
   const samples: number[] = [];
+  const codes = Array.from({ length: tools }, (_, k) => (k === 0 ? PY_CODE : `${PY_CODE}# tool ${k}\n`));
   for (let i = 0; i < n; i++) {
     const input = `"user${i % 100}@example.com"`;
+    const k = i % tools;
     const t = performance.now();
-    sandbox.runJson('bench_py', PY_CODE, input, 'python');
+    sandbox.runJson(k === 0 ? 'bench_py' : `bench_py_${k}`, codes[k]!, input, 'python');
     samples.push(performance.now() - t);
   }
   return samples;
+}
+
+/**
+ * per_tool: the first call of each of `n` new tools, each taking the spare interpreter once it is
+ * loaded (what a new tool costs on the call path), and the background start of the next spare from
+ * the snapshot (what it costs the machine). Also the resident memory each interpreter adds.
+ */
+async function newToolPerToolMs(sandbox: Sandbox, n: number): Promise<{ callMs: number[]; startMs: number[]; rssMbPer: number }> {
+  const callMs: number[] = [];
+  const startMs: number[] = [];
+  const rssBefore = process.memoryUsage().rss;
+  for (let i = 0; i < n; i++) {
+    await warmPythonSpare();
+    const code = `def run(input):\n    return len(str(input)) + ${i}\n`;
+    const t = performance.now();
+    sandbox.runJson(`new_${i}`, code, '"x"', 'python');
+    callMs.push(performance.now() - t);
+    await warmPythonSpare();
+    startMs.push(pythonStats().snapshotStartMs ?? NaN);
+  }
+  return { callMs, startMs, rssMbPer: (process.memoryUsage().rss - rssBefore) / n / (1024 * 1024) };
 }
 
 /** The first call of each of `n` Python tools new to a warm interpreter: compile and run, no load. */
@@ -135,25 +162,47 @@ async function pythonBench(rows: [string, string, string][], figures: Record<str
   const warmMs = performance.now() - t;
   // After the load: registering a Python tool parses it in the interpreter.
   const runtime = await makeRuntime?.();
-  const sandbox = new Sandbox(defaultConfig().sandbox);
+  const sandbox = new Sandbox({ ...defaultConfig().sandbox, python_isolation: 'per_tool' });
+  const shared = new Sandbox({ ...defaultConfig().sandbox, python_isolation: 'shared' });
   try {
     pythonSandboxSamples(sandbox, 2000);
+    pythonSandboxSamples(shared, 2000);
     const raw = await rawPythonSamples(CALLS);
     const guarded = pythonSandboxSamples(sandbox, CALLS);
+    const guardedShared = pythonSandboxSamples(shared, CALLS);
     const rawUs = median(raw.samples) * 1000;
     const sandboxUs = median(guarded) * 1000;
+    const sharedUs = median(guardedShared) * 1000;
     const cold = pythonStats().coldStartMs ?? warmMs;
     figures.pythonColdStartMs = cold;
     figures.pythonRawCallUs = rawUs;
     figures.pythonSandboxCallUs = sandboxUs;
+    figures.pythonSharedCallUs = sharedUs;
     figures.pythonOverheadUs = sandboxUs - rawUs;
     rows.push(['python: interpreter cold start (once per process)', fmtMs(cold), `warmPython() ${fmtMs(warmMs)}; same-thread loadPyodide ${fmtMs(raw.loadMs)}`]);
     rows.push(['python: raw Pyodide call, same thread (median)', `${rawUs.toFixed(1)} µs`, 'baseline: run() via pyodide.globals, json in/out']);
-    rows.push(['python: Sandbox.runJson, same tool (median)', `${sandboxUs.toFixed(1)} µs`, 'worker hand-off + limits + fresh globals + strict JSON']);
-    rows.push(['python: overhead per call', `${(sandboxUs - rawUs).toFixed(1)} µs`, 'target < 20 µs']);
-    const firstMs = median(firstCallsMs(sandbox, 20));
+    rows.push(['python: Sandbox.runJson, same tool, per_tool (median)', `${sandboxUs.toFixed(1)} µs`, 'worker hand-off + limits + fresh globals + strict JSON; target < 1 ms']);
+    rows.push(['python: Sandbox.runJson, same tool, shared (median)', `${sharedUs.toFixed(1)} µs`, 'the same in the one interpreter every tool shares (before)']);
+    rows.push(['python: overhead per call (per_tool)', `${(sandboxUs - rawUs).toFixed(1)} µs`, 'over the raw call; target < 20 µs on an idle machine']);
+    pythonSandboxSamples(sandbox, 2000, 4);
+    pythonSandboxSamples(shared, 2000, 4);
+    const turnUs = median(pythonSandboxSamples(sandbox, CALLS, 4)) * 1000;
+    const turnSharedUs = median(pythonSandboxSamples(shared, CALLS, 4)) * 1000;
+    figures.pythonFourToolsCallUs = turnUs;
+    figures.pythonFourToolsSharedCallUs = turnSharedUs;
+    rows.push(['python: four tools in turn, per_tool (median)', `${turnUs.toFixed(1)} µs`, `shared: ${turnSharedUs.toFixed(1)} µs`]);
+    const firstMs = median(firstCallsMs(shared, 20));
     figures.pythonFirstCallOfNewToolMs = firstMs;
-    rows.push(['python: first call of a tool new to the interpreter (median of 20)', `${(firstMs * 1000).toFixed(0)} µs`, `compile + call; the cold start is paid once per process, not per tool`]);
+    rows.push(['python: first call of a new tool, shared (median of 20)', `${(firstMs * 1000).toFixed(0)} µs`, 'compile + call in the interpreter every tool shares']);
+    const fresh = await newToolPerToolMs(sandbox, 6);
+    const newCallMs = median(fresh.callMs);
+    const startMs = median(fresh.startMs);
+    figures.pythonFirstCallOfNewToolPerToolMs = newCallMs;
+    figures.pythonSnapshotStartMs = startMs;
+    figures.pythonInterpreterRssMb = fresh.rssMbPer;
+    rows.push(['python: first call of a new tool, per_tool (median of 6)', `${(newCallMs * 1000).toFixed(0)} µs`, 'takes the spare interpreter (loaded in the background) + compile + call']);
+    rows.push(['python: an interpreter from the snapshot (median of 6)', fmtMs(startMs), `background, per new tool; cold start without the snapshot ${fmtMs(cold)}`]);
+    rows.push(['python: memory per tool interpreter', `${fresh.rssMbPer.toFixed(0)} MB`, `resident; at most sandbox.python_interpreters (8) alive`]);
     if (runtime) {
       await runtimeSamples(runtime, 2000, 'bench_py');
       const viaRuntime = median(await runtimeSamples(runtime, CALLS, 'bench_py')) * 1000;
@@ -163,6 +212,7 @@ async function pythonBench(rows: [string, string, string][], figures: Record<str
     }
   } finally {
     sandbox.close();
+    shared.close();
     await runtime?.close();
     await closePythonHost();
   }

@@ -102,7 +102,9 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     // The dashboard: config.yaml's port, or any free one when that is taken (or DISE_FREE_PORTS=1).
     const config = options.config ?? defaultConfig();
     const token = config.ui.token ?? generateToken();
-    const dashboardOptions = { store: new LineageStore(prisma), databaseUrl, temporal, temporalUiUrl: server?.uiUrl ?? null, taskQueue: taskQueueFromEnv(env), config, token, host: config.ui.host };
+    // The Web UI of our own dev server, else the one TEMPORAL_UI_URL names for an outside Temporal.
+    const temporalUiUrl = server?.uiUrl ?? (env.TEMPORAL_UI_URL || null);
+    const dashboardOptions = { store: new LineageStore(prisma), databaseUrl, temporal, temporalUiUrl, taskQueue: taskQueueFromEnv(env), config, token, host: config.ui.host };
     const dashboard: RunningDashboard = await startDashboard({ ...dashboardOptions, port: env.DISE_FREE_PORTS === '1' ? 0 : config.ui.port }).catch(() =>
       startDashboard({ ...dashboardOptions, port: 0 }),
     );
@@ -112,7 +114,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     const state: DevState = {
       pid: process.pid,
       temporal: temporal.address,
-      ui: server?.uiUrl ?? null,
+      ui: temporalUiUrl,
       dashboard: dashboard.url,
       namespace: temporal.namespace ?? DEFAULT_NAMESPACE,
       database: databaseUrl,

@@ -48,6 +48,7 @@ Environment:
   DATABASE_URL        PostgreSQL to use (default: embedded PostgreSQL under .dise/)
   TEMPORAL_ADDRESS    Temporal frontend host:port (default: the dev server of \`dise dev\`)
   TEMPORAL_NAMESPACE  namespace (default: default); TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/KEY for Cloud
+  TEMPORAL_UI_URL     Temporal Web UI for the dashboard's links (default: the UI of \`dise dev\`'s server)
   DISE_HOME           state folder (default: ./.dise)
   DISE_CONFIG         config file (see config.example.yaml)
 
@@ -185,6 +186,18 @@ function addCallAndReportCommands(program: Command, { config, out }: CommandCont
 
 /** `dise lineage`: a version's status, ancestry, failures, mutations, rules and recovery. */
 function addLineageCommand(program: Command, { config, out }: CommandContext): void {
+  program
+    .command('mcp')
+    .description('serve every routed tool over the Model Context Protocol (stdio, or Streamable HTTP with --http)')
+    .option('--http <port>', 'serve Streamable HTTP on 127.0.0.1:<port> (0: any free port) instead of stdio; needs the operator token')
+    .option('--max-argument-bytes <n>', 'largest arguments of one call, as JSON (default 1048576)')
+    .option('--max-message-bytes <n>', 'largest message or HTTP body (default 8388608)')
+    .addHelpText(
+      'after',
+      `\nServes the running stack (\`dise dev\`, or DATABASE_URL and TEMPORAL_ADDRESS). A tool whose input is not a\nJSON object takes it as {"input": <value>}. Agents report wrong answers with the dise_report tool.\n\nExamples:\n  $ dise mcp\n  $ dise mcp --http 4310`,
+    )
+    .action(async (opts: { http?: string; maxArgumentBytes?: string; maxMessageBytes?: string }) => (await import('./commands/mcp.js')).mcp(opts, config(), out));
+
   program
     .command('lineage')
     .description("show a version's lineage: status, ancestry, failures, mutations, rules, recovery")

@@ -31,6 +31,9 @@ const manifestSchema = z.strictObject({
   /** The language of `code`; a child keeps its first parent's when left out, a root is javascript. */
   language: z.enum(TOOL_LANGUAGES).optional(),
   code: z.string().min(1, 'must not be empty'),
+  /** JSON Schema of `run`'s input and output (MCP clients read them); a child inherits its first parent's. */
+  input_schema: z.record(z.string(), jsonValue).optional(),
+  output_schema: z.record(z.string(), jsonValue).optional(),
   mutation: z
     .strictObject({
       type: z.enum(MUTATION_TYPES),
@@ -83,6 +86,8 @@ export function parseManifestData(data: unknown, file: string): RegisterVersionI
       category: m.category,
       code: m.code,
       ...(m.language ? { language: m.language } : {}),
+      ...(m.input_schema ? { inputSchema: m.input_schema } : {}),
+      ...(m.output_schema ? { outputSchema: m.output_schema } : {}),
       mutation: m.mutation
         ? {
             type: m.mutation.type,

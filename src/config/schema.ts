@@ -153,6 +153,14 @@ export const configSchema = z.strictObject({
      * persists between calls). Heal steps always run per call.
      */
     isolation: z.enum(['per_call', 'shared']).default('per_call'),
+    /**
+     * How Python tools are kept apart past the Python layer: `per_tool` (each version in an
+     * interpreter of its own, started from a memory snapshot: no tool can change another's answers
+     * even past every Python-level restriction) or `shared` (one interpreter for every Python tool).
+     */
+    python_isolation: z.enum(['per_tool', 'shared']).default('per_tool'),
+    /** Most Python tool interpreters alive per process under per_tool (about 50 MB each); the least recently used is retired. */
+    python_interpreters: z.int().min(1).max(256).default(8),
   }),
   runtime: section({
     /** Execution records are written in batches of at most this many… */

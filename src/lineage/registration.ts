@@ -7,6 +7,7 @@ import {
   type DetectedFailure,
   type DifferentialReport,
   type Health,
+  type JsonValue,
   type MutationType,
   type RelationshipType,
 } from '../shared/lineage-types.js';
@@ -18,6 +19,9 @@ import type { RuleStore } from './rules.js';
 import type { AuthoredTest, TestStore } from './tests.js';
 import { checkToolCode, codeHash } from '../detection/tool-code.js';
 import { isToolLanguage, type ToolLanguage } from '../shared/language.js';
+
+/** A JSON object, e.g. a JSON Schema. */
+export type JsonObject = { [key: string]: JsonValue };
 
 export interface MutationInput {
   type: MutationType;
@@ -37,6 +41,10 @@ export interface RegisterVersionInput {
   code: string;
   /** The code's language. Left out: the first parent's, or javascript for a root. */
   language?: ToolLanguage;
+  /** JSON Schema of the input (a JSON object). Left out: the first parent's, or none. */
+  inputSchema?: JsonObject | null;
+  /** JSON Schema of the output. Left out: the first parent's, or none. */
+  outputSchema?: JsonObject | null;
   description?: string;
   category?: string;
   mutation?: MutationInput | null;
@@ -167,7 +175,7 @@ export class Registration {
     const parentRows = parents.length
       ? await tx.toolLineage.findMany({
           where: { toolId: { in: parents } },
-          select: { toolId: true, toolName: true, generation: true, healthStatus: true, language: true },
+          select: { toolId: true, toolName: true, generation: true, healthStatus: true, language: true, inputSchema: true, outputSchema: true },
         })
       : [];
     const byId = new Map(parentRows.map((p) => [p.toolId, p]));
@@ -197,6 +205,10 @@ export class Registration {
 
     const language = input.language ?? (parents.length ? (byId.get(parents[0]!)!.language as ToolLanguage) : 'javascript');
     if (!input.language && parents.length) checkToolCode(input.code, language);
+    // A child answers the same calls as its parent unless it says otherwise (heals build on a parent too).
+    const firstParent = parents.length ? byId.get(parents[0]!)! : null;
+    const inputSchema = input.inputSchema !== undefined ? input.inputSchema : ((firstParent?.inputSchema ?? null) as JsonObject | null);
+    const outputSchema = input.outputSchema !== undefined ? input.outputSchema : ((firstParent?.outputSchema ?? null) as JsonObject | null);
     const generation = parentRows.length ? Math.max(...parentRows.map((p) => p.generation)) + 1 : 0;
     const relationship: RelationshipType | null =
       parents.length === 0 ? null : parents.length > 1 ? 'merge' : byId.get(parents[0]!)!.toolName === ref.name ? 'direct' : 'fork';
@@ -219,6 +231,8 @@ export class Registration {
         category: input.category ?? '',
         regeneratedFrom,
         healId: input.healId ?? null,
+        ...(inputSchema ? { inputSchema: inputSchema as Prisma.InputJsonObject } : {}),
+        ...(outputSchema ? { outputSchema: outputSchema as Prisma.InputJsonObject } : {}),
       },
     });
     if (relationship) {

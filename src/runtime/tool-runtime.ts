@@ -8,7 +8,7 @@ import { ToolExecutionError } from '../sandbox/errors.js';
 import { pythonReady, warmPython } from '../sandbox/python.js';
 import { Sandbox } from '../sandbox/sandbox.js';
 import { looksLikeVersionId, parseVersionId } from '../shared/ids.js';
-import { ROUTABLE_HEALTH, SEVERITIES, type JsonValue, type Severity } from '../shared/lineage-types.js';
+import { ROUTABLE_HEALTH, SEVERITIES, type Health, type JsonValue, type Severity } from '../shared/lineage-types.js';
 import type { FailureReport } from '../shared/messages.js';
 import { ToolPrunedError, ToolUnavailableError, UnknownToolError } from './errors.js';
 import { CanaryMirror } from './canary-mirror.js';
@@ -198,12 +198,14 @@ export class ToolRuntime {
       return {
         output,
         versionId: info.id,
+        health: info.health,
         durationMs,
         ...(info.alternativeFor ? { alternativeFor: info.alternativeFor } : {}),
         ...(warning ? { warning } : {}),
       };
     } catch (err) {
       const e = err instanceof ToolExecutionError ? err : new ToolExecutionError('thrown', String(err));
+      e.version = { id: info.id, health: info.health };
       const durationMs = performance.now() - started;
       this.mirror.offer(info.name, inputJson, info.id, false, null, e.errorType, durationMs);
       const full = this.recorder.record({ versionId: info.id, ok: false, errorType: e.errorType, errorMessage: e.message, durationMs, inputJson });
@@ -398,6 +400,8 @@ export interface CallResult {
   output: JsonValue;
   /** The version that answered (the alternative, when one answered for a known-wrong version). */
   versionId: string;
+  /** Its health when it answered. */
+  health: Health;
   durationMs: number;
   alternativeFor?: string;
   warning?: string;

@@ -7,8 +7,9 @@
  * input, calls the tool's run(), checks that the result is strictly a JSON value (no undefined,
  * functions, symbols, BigInt, NaN, cycles or class instances) and serialises it. Every built-in it
  * uses was captured before the tool ran, so a tool that redefines JSON.stringify, JSON.parse,
- * Set.prototype.add, Object.keys, Function.prototype.call… changes nothing here. What a tool can
- * still do is make its own result misbehave (a getter that throws, a toJSON on a prototype): that
+ * Set.prototype.add, Object.keys, Function.prototype.call… changes nothing here; the result is written
+ * by this code, not by JSON.stringify, so no toJSON is consulted and each property is read once. What
+ * a tool can still do is make its own result misbehave (a getter or a Proxy trap that throws): that
  * happens inside this call and ends as a typed failure on the host, like any other throw.
  * Errors it raises carry a marker prefix so the host can type them.
  */
@@ -32,20 +33,29 @@ export const BOOTSTRAP = `(() => {
   const setAdd = Set.prototype.add;
   const setDelete = Set.prototype.delete;
   const notJson = (message) => new Err('${NON_JSON_MARKER}' + message);
-  const check = (value, path, seen) => {
-    if (value === null) return;
+  // Checks and writes the result in one pass, reading every property once: a getter cannot show the
+  // check one value and the encoder another, and no toJSON, prototype setter or replaced
+  // Array.prototype method is consulted (strings only concatenate). JSON.stringify is applied to
+  // strings and numbers alone, which have no toJSON to look up.
+  const encode = (value, path, seen, depth) => {
+    if (value === null) return 'null';
     const t = typeof value;
-    if (t === 'string' || t === 'boolean') return;
+    if (t === 'string') return stringify(value);
+    if (t === 'boolean') return value ? 'true' : 'false';
     if (t === 'number') {
       if (!isFinite(value)) throw notJson(path + ' is ' + toText(value));
-      return;
+      return stringify(value);
     }
     if (t !== 'object') throw notJson(path + ' is a ' + t);
+    if (depth > 500) throw notJson(path + ' is nested more than 500 levels deep');
     if (apply(setHas, seen, [value])) throw notJson(path + ' is a cycle');
     apply(setAdd, seen, [value]);
+    let out;
     if (isArray(value)) {
       const n = value.length;
-      for (let i = 0; i < n; i++) check(value[i], path + '[' + i + ']', seen);
+      out = '[';
+      for (let i = 0; i < n; i++) out += (i ? ',' : '') + encode(value[i], path + '[' + i + ']', seen, depth + 1);
+      out += ']';
     } else {
       const proto = getPrototypeOf(value);
       if (proto !== ObjectPrototype && proto !== null) {
@@ -53,15 +63,20 @@ export const BOOTSTRAP = `(() => {
       }
       const own = keys(value);
       const n = own.length;
-      for (let i = 0; i < n; i++) check(value[own[i]], path + '.' + own[i], seen);
+      out = '{';
+      for (let i = 0; i < n; i++) {
+        const key = own[i];
+        out += (i ? ',' : '') + stringify(key) + ':' + encode(value[key], path + '.' + key, seen, depth + 1);
+      }
+      out += '}';
     }
     apply(setDelete, seen, [value]);
+    return out;
   };
   return function invoke(run, inputJson) {
     const output = apply(run, undefined, [parse(inputJson)]);
     if (output === undefined) throw notJson('result is undefined');
-    check(output, 'result', new SetC());
-    return stringify(output);
+    return encode(output, 'result', new SetC(), 0);
   };
 })()`;
 

@@ -1,3 +1,5 @@
+import type { Health } from '../shared/lineage-types.js';
+
 /** How a tool call failed. Every failure of tool code ends as one of these, never a host crash. */
 export type ToolErrorKind =
   | 'timeout' // exceeded sandbox.timeout_ms
@@ -10,6 +12,9 @@ export type ToolErrorKind =
   | 'thrown'; // the tool threw (TypeError, RangeError, its own Error…)
 
 export class ToolExecutionError extends Error {
+  /** The version whose code failed, when the runtime ran it (callers name it in their answers). */
+  version: { id: string; health: Health } | null = null;
+
   constructor(
     readonly kind: ToolErrorKind,
     message: string,

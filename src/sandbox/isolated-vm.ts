@@ -51,7 +51,9 @@ function load(): { ivm: typeof IsolatedVM; loaded: string } {
   }
   throw new Error(
     `isolated-vm could not be loaded on Node ${process.versions.node} (${failures.join('; ')}). ` +
-      'Run `npm ci` with this Node version: node_modules installed by another Node hold another build.',
+      'Run `npm ci` with this Node version: node_modules installed by another Node hold another build. ' +
+      '`node scripts/check-system.mjs` names what a build needs and this machine lacks ' +
+      '(on Node 20, isolated-vm 5 may compile: python3, make, g++).',
   );
 }
 

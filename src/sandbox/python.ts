@@ -35,7 +35,7 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from '
 
 // The protocol: the same constants as worker.mjs.
 const REQ = 0, RESP = 1, STATE = 2, OP = 3, LEN_A = 4, LEN_B = 5, LEN_C = 6, MEM_MB = 7, RESULT_LEN = 8, COLD_MS = 9, HEAP_MB = 10, BASE_MB = 11;
-const OP_CALL = 1, OP_COMPILE_CALL = 2, OP_ANALYZE = 3, OP_SELF_CHECK = 4, OP_PROBE = 5;
+const OP_CALL = 1, OP_COMPILE_CALL = 2, OP_ANALYZE = 3, OP_SELF_CHECK = 4, OP_PROBE = 5, OP_COMPILE_CALL_UNGUARDED = 6;
 const STATE_BOOT = 0, STATE_READY = 2, STATE_FAILED = 3;
 const CTRL_SLOTS = 16;
 /** Requests and answers up to this size go through shared memory; larger ones through a MessagePort. */
@@ -61,6 +61,12 @@ export interface PythonHostStats {
   /** The interpreter's heap now and after loading (MB). */
   heapMb: number;
   baselineMb: number;
+  /** Tool interpreters alive now (one per trust domain, plus the spare being kept ready). */
+  interpreters: number;
+  /** Tool interpreters retired to stay within sandbox.python_interpreters. */
+  evictions: number;
+  /** Milliseconds the last interpreter started from the memory snapshot took to load. */
+  snapshotStartMs: number | null;
 }
 
 /** How one request ended, as the interpreter answered it. */
@@ -78,6 +84,22 @@ export type PythonAnswer =
  */
 type Role = 'tools' | 'analysis';
 
+/**
+ * How Python tools are kept apart past the Python layer. `per_tool`: every code body (a version) gets
+ * an interpreter of its own, started from a memory snapshot of a loaded one, so even a tool that got
+ * past every Python-level restriction changes nothing another tool computes. `shared`: every tool in
+ * one interpreter (fresh globals and module views per call, no wall behind them).
+ */
+export type PythonIsolation = 'per_tool' | 'shared';
+
+export interface PythonPlacement {
+  isolation: PythonIsolation;
+  /** Most tool interpreters alive at once; past it the least recently used is retired. */
+  maxInterpreters: number;
+}
+
+const SHARED_DOMAIN = 'shared';
+
 interface Interpreter {
   role: Role;
   worker: Worker;
@@ -93,10 +115,27 @@ interface Interpreter {
   /** noteReady() ran for it (stats read, the thread unref'd). */
   noted: boolean;
   startedAt: number;
+  /** The trust domain it serves (tools), null while it is the spare. */
+  domain: string | null;
+  /** Started from the snapshot (its load time is snapshotStartMs). */
+  fromSnapshot: boolean;
 }
 
-const stats: PythonHostStats = { coldStartMs: null, starts: 0, restarts: 0, calls: 0, timeouts: 0, heapMb: 0, baselineMb: 0 };
-const current: Record<Role, Interpreter | null> = { tools: null, analysis: null };
+const stats: PythonHostStats = {
+  coldStartMs: null, starts: 0, restarts: 0, calls: 0, timeouts: 0, heapMb: 0, baselineMb: 0, interpreters: 0, evictions: 0, snapshotStartMs: null,
+};
+let analysisInterpreter: Interpreter | null = null;
+/** Tool interpreters by trust domain, least recently used first. */
+const tools = new Map<string, Interpreter>();
+/** A loaded interpreter no tool has run in yet: the next new domain takes it. */
+let spare: Interpreter | null = null;
+/**
+ * The memory snapshot of a loaded interpreter (Pyodide's makeMemorySnapshot, taken after the host's
+ * code and every allowed module are loaded, before any tool ran): later interpreters start from it.
+ */
+let snapshot: SharedArrayBuffer | null = null;
+let snapshotPort: MessagePort | null = null;
+const unguardedKeys = new Set<string>();
 
 function locate(): { workerUrl: URL; hostPy: string; pyodideUrl: string } {
   const candidates: string[] = [];
@@ -125,8 +164,14 @@ function locate(): { workerUrl: URL; hostPy: string; pyodideUrl: string } {
   };
 }
 
-function start(role: Role): Interpreter {
+function start(role: Role, domain: string | null = null): Interpreter {
   const files = locate();
+  takeSnapshot();
+  // The first tools interpreter makes the snapshot the others start from.
+  const makeSnapshot = role === 'tools' && snapshot === null && snapshotPort === null;
+  const snapshotChannel = makeSnapshot ? new MessageChannel() : null;
+  if (snapshotChannel) snapshotPort = snapshotChannel.port1;
+  const fromSnapshot = role === 'tools' && snapshot !== null;
   const ctrl = new Int32Array(new SharedArrayBuffer(CTRL_SLOTS * 4));
   const interrupt = new Int32Array(new SharedArrayBuffer(4));
   const dataBuffer = new SharedArrayBuffer(DATA_BYTES);
@@ -136,8 +181,11 @@ function start(role: Role): Interpreter {
   v8.setFlagsFromString('--disallow-code-generation-from-strings');
   try {
     worker = new Worker(files.workerUrl, {
-      workerData: { ctrlBuffer: ctrl.buffer, interruptBuffer: interrupt.buffer, dataBuffer, port: channel.port2, pyodideUrl: files.pyodideUrl, hostPyPath: files.hostPy },
-      transferList: [channel.port2],
+      workerData: {
+        ctrlBuffer: ctrl.buffer, interruptBuffer: interrupt.buffer, dataBuffer, port: channel.port2, pyodideUrl: files.pyodideUrl, hostPyPath: files.hostPy,
+        snapshot: fromSnapshot ? snapshot : null, snapshotPort: snapshotChannel?.port2 ?? null,
+      },
+      transferList: snapshotChannel ? [channel.port2, snapshotChannel.port2] : [channel.port2],
       execArgv: [],
       env: {},
       argv: [],
@@ -163,10 +211,12 @@ function start(role: Role): Interpreter {
     ready: Promise.resolve(),
     noted: false,
     startedAt: performance.now(),
+    domain,
+    fromSnapshot,
   };
   const died = () => {
     interpreter.alive = false;
-    if (current[role] === interpreter) current[role] = null;
+    forget(interpreter);
   };
   worker.on('error', died);
   worker.on('exit', died);
@@ -189,35 +239,120 @@ async function waitReady(interpreter: Interpreter): Promise<void> {
 
 function noteReady(interpreter: Interpreter): void {
   interpreter.noted = true;
-  if (interpreter.role === 'tools' && (stats.coldStartMs === null || interpreter === current.tools)) stats.coldStartMs = Atomics.load(interpreter.ctrl, COLD_MS);
+  if (interpreter.role === 'tools') {
+    if (interpreter.fromSnapshot) stats.snapshotStartMs = Atomics.load(interpreter.ctrl, COLD_MS);
+    else stats.coldStartMs = Atomics.load(interpreter.ctrl, COLD_MS);
+  }
+  takeSnapshot();
   stats.baselineMb = Atomics.load(interpreter.ctrl, BASE_MB);
   stats.heapMb = Atomics.load(interpreter.ctrl, HEAP_MB);
   // Idle, the thread keeps no process alive.
   interpreter.worker.unref();
 }
 
-function interpreter(role: Role): Interpreter {
-  const existing = current[role];
-  if (existing && existing.alive) return existing;
-  const started = start(role);
-  current[role] = started;
+/** Drops an interpreter from the tables (it died, was replaced or retired). */
+function forget(target: Interpreter): void {
+  if (analysisInterpreter === target) analysisInterpreter = null;
+  if (spare === target) spare = null;
+  if (target.domain !== null && tools.get(target.domain) === target) tools.delete(target.domain);
+  stats.interpreters = tools.size + (spare ? 1 : 0);
+}
+
+/** The snapshot, once the interpreter that makes it has sent it (non-blocking). */
+function takeSnapshot(): void {
+  if (snapshot || !snapshotPort) return;
+  const message = receiveMessageOnPort(snapshotPort);
+  if (message?.message instanceof SharedArrayBuffer) {
+    snapshot = message.message;
+    snapshotPort.close();
+    snapshotPort = null;
+  } else if (message) {
+    // The snapshot could not be made: every interpreter loads the plain way.
+    snapshotPort.close();
+    snapshotPort = null;
+    snapshot = null;
+  }
+}
+
+function analysis(): Interpreter {
+  if (analysisInterpreter && analysisInterpreter.alive) return analysisInterpreter;
+  const started = start('analysis');
+  analysisInterpreter = started;
   started.ready.catch(() => {
     // a failed load is reported to the call that waits for it
   });
   return started;
 }
 
-/** Are both interpreters loaded and ready (so a call or an analysis pays nothing for loading)? */
-export function pythonReady(): boolean {
-  return (['tools', 'analysis'] as const).every((role) => {
-    const i = current[role];
-    return i !== null && i.alive && Atomics.load(i.ctrl, STATE) === STATE_READY;
+/** Keeps one loaded interpreter in reserve, so a new tool does not wait for a load. */
+function ensureSpare(): Interpreter {
+  if (spare && spare.alive) return spare;
+  const started = start('tools', null);
+  spare = started;
+  stats.interpreters = tools.size + 1;
+  started.ready.catch(() => {
+    // a failed load is reported to the call that waits for it
   });
+  return started;
+}
+
+/** The interpreter of a trust domain: its own, else the spare (and a new spare starts loading). */
+function toolsFor(domain: string, maxInterpreters: number): Interpreter {
+  const existing = tools.get(domain);
+  if (existing && existing.alive) {
+    // Most recently used last.
+    tools.delete(domain);
+    tools.set(domain, existing);
+    return existing;
+  }
+  const taken = ensureSpare();
+  spare = null;
+  taken.domain = domain;
+  tools.set(domain, taken);
+  while (tools.size > Math.max(1, maxInterpreters)) {
+    const [oldest, victim] = tools.entries().next().value as [string, Interpreter];
+    tools.delete(oldest);
+    stats.evictions++;
+    retire(victim, true);
+  }
+  // The next new domain's interpreter loads in the background (from the snapshot once there is one),
+  // started off this call: starting a thread blocks until its context exists.
+  if (Atomics.load(taken.ctrl, STATE) === STATE_READY) setImmediate(startSpareIfIdle);
+  else void taken.ready.then(() => startSpareIfIdle(), () => undefined);
+  stats.interpreters = tools.size + (spare ? 1 : 0);
+  return taken;
+}
+
+function startSpareIfIdle(): void {
+  // Only while the process uses Python: closePythonHost() leaves nothing running.
+  if (tools.size > 0 && !(spare && spare.alive)) ensureSpare();
+}
+
+/** Ends an interpreter; `later`: its thread is stopped off the current call (stopping one takes ms). */
+function retire(target: Interpreter, later = false): void {
+  target.alive = false;
+  forget(target);
+  target.port.close();
+  if (later) setImmediate(() => void target.worker.terminate());
+  else void target.worker.terminate();
+}
+
+/** Are the analysis interpreter and a tools interpreter loaded (so a call or an analysis pays nothing for loading)? */
+export function pythonReady(): boolean {
+  const ready = (i: Interpreter | null) => i !== null && i.alive && Atomics.load(i.ctrl, STATE) === STATE_READY;
+  return ready(analysisInterpreter) && (ready(spare) || [...tools.values()].some(ready));
 }
 
 /** Starts the interpreters if needed (in parallel) and resolves once both are loaded; never blocks the event loop. */
 export async function warmPython(): Promise<void> {
-  await Promise.all([interpreter('tools').ready, interpreter('analysis').ready]);
+  const ready = (i: Interpreter | null) => i !== null && i.alive && Atomics.load(i.ctrl, STATE) === STATE_READY;
+  const toolsReady = ready(spare) || [...tools.values()].some(ready);
+  await Promise.all([analysis().ready, toolsReady ? Promise.resolve() : ensureSpare().ready]);
+}
+
+/** Resolves once the spare interpreter (the one the next new tool takes) is loaded. */
+export async function warmPythonSpare(): Promise<void> {
+  await ensureSpare().ready;
 }
 
 /** For work about code in `language`: loads the interpreters first when it is Python (off the event loop). */
@@ -239,11 +374,13 @@ function readySync(target: Interpreter): void {
   }
 }
 
-/** Terminates the interpreters (process shutdown, tests). The next call starts fresh ones. */
+/** Terminates the interpreters (process shutdown, tests). The next call starts fresh ones (from the snapshot). */
 export async function closePythonHost(): Promise<void> {
-  const targets = [current.tools, current.analysis];
-  current.tools = null;
-  current.analysis = null;
+  const targets = [analysisInterpreter, spare, ...tools.values()];
+  analysisInterpreter = null;
+  spare = null;
+  tools.clear();
+  stats.interpreters = 0;
   await Promise.all(
     targets.map(async (target) => {
       if (!target) return;
@@ -255,19 +392,17 @@ export async function closePythonHost(): Promise<void> {
 }
 
 export function pythonStats(): Readonly<PythonHostStats> {
-  const tools = current.tools;
-  if (tools && Atomics.load(tools.ctrl, STATE) === STATE_READY) stats.heapMb = Atomics.load(tools.ctrl, HEAP_MB);
+  const last = [...tools.values()].at(-1) ?? spare;
+  if (last && Atomics.load(last.ctrl, STATE) === STATE_READY) stats.heapMb = Atomics.load(last.ctrl, HEAP_MB);
   return { ...stats };
 }
 
 function replace(target: Interpreter): void {
-  target.alive = false;
-  if (current[target.role] === target) current[target.role] = null;
   stats.restarts++;
-  target.port.close();
-  void target.worker.terminate();
+  retire(target);
   // The next interpreter loads in the background; a call arriving before it is ready waits for it.
-  interpreter(target.role);
+  if (target.role === 'analysis') analysis();
+  else ensureSpare();
 }
 
 function write(target: Interpreter, strings: string[]): void {
@@ -337,8 +472,7 @@ function decode(text: string): PythonAnswer {
  * One synchronous request. `strings` go to the interpreter; `timeoutMs` bounds the Python work (not
  * the load, not the hand-off before it starts); `memoryMb` caps heap growth during it.
  */
-function request(role: Role, op: number, strings: string[], timeoutMs: number, memoryMb: number): PythonAnswer {
-  const target = interpreter(role);
+function request(target: Interpreter, op: number, strings: string[], timeoutMs: number, memoryMb: number): PythonAnswer {
   readySync(target);
   if (!target.alive) throw new Error('the Python interpreter exited');
   const ctrl = target.ctrl;
@@ -366,16 +500,31 @@ function request(role: Role, op: number, strings: string[], timeoutMs: number, m
   return { status: 'timeout' };
 }
 
-/** Runs the Python tool `key` (compiled from `code` once per interpreter) on `inputJson`. */
-export function callPython(key: string, code: string, inputJson: string, timeoutMs: number, memoryMb: number): PythonAnswer {
-  const target = interpreter('tools');
+const DEFAULT_PLACEMENT: PythonPlacement = { isolation: 'per_tool', maxInterpreters: 8 };
+
+/**
+ * Runs the Python tool `key` (compiled from `code` once per interpreter) on `inputJson`, in the
+ * interpreter of its trust domain (`placement`: the key's own under per_tool).
+ */
+export function callPython(key: string, code: string, inputJson: string, timeoutMs: number, memoryMb: number, placement: PythonPlacement = DEFAULT_PLACEMENT): PythonAnswer {
+  const domain = placement.isolation === 'shared' ? SHARED_DOMAIN : `tool:${key}`;
+  const target = toolsFor(domain, placement.maxInterpreters);
   readySync(target);
   const compile = !target.known.has(key);
-  const answer = compile
-    ? request('tools', OP_COMPILE_CALL, [key, code, inputJson], timeoutMs, memoryMb)
-    : request('tools', OP_CALL, [key, inputJson], timeoutMs, memoryMb);
+  const op = compile ? (unguardedKeys.has(key) ? OP_COMPILE_CALL_UNGUARDED : OP_COMPILE_CALL) : OP_CALL;
+  const answer = request(target, op, compile ? [key, code, inputJson] : [key, inputJson], timeoutMs, memoryMb);
   if (compile && target.alive && !(answer.status === 'error' && answer.kind === 'compile_error')) target.known.add(key);
   return answer;
+}
+
+/**
+ * For tests only: the tools with these keys run with every Python-level defence off (the
+ * interpreter's full builtins and real modules, no source checks, no module restore, no audit
+ * refusals), as a tool that got past all of them would. Pass [] to end it.
+ */
+export function setPythonDefencesOffForTests(keys: string[]): void {
+  unguardedKeys.clear();
+  for (const key of keys) unguardedKeys.add(key);
 }
 
 export type PythonAnalysis =
@@ -396,6 +545,12 @@ export type PythonAnalysis =
       tokens: { type: string; text: string; line: number; col: number }[];
       /** Every statement (ast.stmt, nested ones included) in source order, as ast.dump without fields or positions. */
       statements: { line: number; endLine: number; dump: string }[];
+      /**
+       * Ways past the sandbox's first layer that the AST shows beyond names and attributes: class
+       * patterns that read attributes by name, format strings that walk into internals, metaclasses
+       * and class hooks (the same checks the tools interpreter refuses before it compiles).
+       */
+      hazards: { check: 'dunder_access' | 'match_attribute' | 'format_attribute' | 'class_hook'; message: string; line: number; col: number }[];
     };
 
 /**
@@ -404,7 +559,7 @@ export type PythonAnalysis =
  * the interpreter is loaded.
  */
 export function analyzePython(code: string): PythonAnalysis {
-  const answer = request('analysis', OP_ANALYZE, [code], ANALYSIS_TIMEOUT_MS, ANALYSIS_MEMORY_MB);
+  const answer = request(analysis(), OP_ANALYZE, [code], ANALYSIS_TIMEOUT_MS, ANALYSIS_MEMORY_MB);
   if (answer.status === 'ok') return JSON.parse(answer.text) as PythonAnalysis;
   if (answer.status === 'timeout') return { ok: false, error: { line: 0, col: 0, message: 'analysis timed out' } };
   return { ok: false, error: { line: 0, col: 0, message: answer.status === 'error' ? answer.message : `${answer.name}: ${answer.message}` } };
@@ -420,8 +575,8 @@ export interface PythonSelfCheck {
 }
 
 /** What the interpreter can reach, for the tests and `dise doctor`-style checks. */
-export function pythonSelfCheck(): PythonSelfCheck {
-  const answer = request('tools', OP_SELF_CHECK, [], 30_000, ANALYSIS_MEMORY_MB);
+export function pythonSelfCheck(domainKey?: string): PythonSelfCheck {
+  const answer = request(probeTarget(domainKey), OP_SELF_CHECK, [], 30_000, ANALYSIS_MEMORY_MB);
   if (answer.status !== 'ok') throw new Error(`self-check failed: ${JSON.stringify(answer)}`);
   return JSON.parse(answer.text) as PythonSelfCheck;
 }
@@ -430,9 +585,15 @@ export function pythonSelfCheck(): PythonSelfCheck {
  * Runs trusted Python in the tools interpreter with its full builtins and modules, as a tool that got
  * past every Python-level restriction could: the tests of the boundary around the interpreter use it.
  * Only the host can call it. Answers the JSON value the code leaves in the variable `result`.
+ * `asTool`: the interpreter's audit hook treats it as a running tool (the wall behind the Python layer).
  */
-export function pythonProbe(code: string): unknown {
-  const answer = request('tools', OP_PROBE, [code], 30_000, ANALYSIS_MEMORY_MB);
+export function pythonProbe(code: string, domainKey?: string, options: { asTool?: boolean } = {}): unknown {
+  const answer = request(probeTarget(domainKey), OP_PROBE, [code, options.asTool ? '1' : '0'], 30_000, ANALYSIS_MEMORY_MB);
   if (answer.status === 'ok') return JSON.parse(answer.text) as unknown;
   throw new Error(`probe failed: ${JSON.stringify(answer)}`);
+}
+
+/** The interpreter a probe runs in: the one of the tool `key` (per_tool), else the shared one. */
+function probeTarget(key: string | undefined): Interpreter {
+  return toolsFor(key === undefined ? SHARED_DOMAIN : `tool:${key}`, Math.max(DEFAULT_PLACEMENT.maxInterpreters, tools.size + 1));
 }

@@ -116,15 +116,19 @@ export class Sandbox {
   }
 
   /**
-   * A Python tool: one call in the shared interpreter. Isolation is always per call (fresh globals):
-   * `shared` mode applies to JavaScript only. Nothing here is per Sandbox, so close() leaves the
+   * A Python tool: one call in the interpreter of its trust domain (python_isolation: its own, or the
+   * shared one). Calls are always kept apart by fresh globals: `isolation: shared` applies to
+   * JavaScript only. Nothing here is per Sandbox, so close() leaves the
    * interpreter to the other Sandbox instances (closePythonHost() ends it).
    */
   private invokePython(key: string, code: string, inputJson: string): string {
     const { timeout_ms: timeout, memory_limit_mb: memory, max_output_bytes: maxOutput } = this.config;
     let answer: PythonAnswer;
     try {
-      answer = callPython(key, code, inputJson, timeout, memory);
+      answer = callPython(key, code, inputJson, timeout, memory, {
+        isolation: this.config.python_isolation,
+        maxInterpreters: this.config.python_interpreters,
+      });
     } catch (err) {
       throw new ToolExecutionError('thrown', `InterpreterError: the Python interpreter is unavailable: ${(err as Error).message}`, 'InterpreterError');
     }

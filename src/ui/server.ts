@@ -3,20 +3,22 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import type { DiseConfig } from '../config/schema.js';
 import { LineageError } from '../lineage/errors.js';
 import type { LineageStore } from '../lineage/store.js';
+import { PACKAGE_ROOT } from '../infra/paths.js';
 import type { TemporalSettings } from '../infra/temporal-connection.js';
 import { LayoutCache } from './layout.js';
 import { LiveHub } from './live.js';
 import { ActionRefused, TemporalOperations } from './operations.js';
 import { errorPage, healsPage, healthPage, lineagePage, rulesPage, toolsPage, versionPage, type PageLinks, type ToolRow } from './pages.js';
 
-const STATIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static');
+// From the package root, not beside this module: the CLI runs a bundle under .dise/cache/ (bin/dise.mjs),
+// where nothing sits beside the module.
+const STATIC_DIR = path.join(PACKAGE_ROOT, 'src', 'ui', 'static');
 const STATIC_TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 
 export interface DashboardOptions {
@@ -225,10 +227,13 @@ async function streamChanges(stream: SSEStreamingApi, live: LiveHub): Promise<vo
   await stream.writeSSE({ event: 'ready', data: '{}', id: String(id++) });
   while (!stream.aborted && !stream.closed) {
     if (!queue.length) {
+      let keepAlive: NodeJS.Timeout | undefined;
       await new Promise<void>((r) => {
         wake = r;
-        setTimeout(r, 15_000); // keep-alive
+        // unref: a stream still waiting here must not hold the process open once the server is closed (Ctrl-C).
+        keepAlive = setTimeout(r, 15_000).unref();
       });
+      clearTimeout(keepAlive);
       wake = null;
       if (!queue.length && !stream.aborted) await stream.write(': keep-alive\n\n');
       continue;

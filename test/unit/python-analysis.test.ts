@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/config/schema.js';
 import { checkRuleGates, detectSecurityIssues } from '../../src/detection/static-analysis.js';
 import { codePieces, normalizedTokens } from '../../src/detection/tokens.js';
 import { PY_SLUG_V11, PY_SLUG_V12, PY_SLUG_V13 } from '../../src/demo/python-lineages.js';
@@ -125,7 +126,7 @@ describe('the judge on Python code', () => {
   it('replays recorded inputs against a Python baseline and refuses a version that answers them differently', async () => {
     const { Sandbox } = await import('../../src/sandbox/sandbox.js');
     const { judgeVersion } = await import('../../src/judge/judge.js');
-    const sandbox = new Sandbox({ timeout_ms: 1000, memory_limit_mb: 64, max_output_bytes: 1 << 20, isolation: 'per_call' });
+    const sandbox = new Sandbox(defaultConfig().sandbox);
     const baseline = { id: 'v@1.0.0', language: 'python' as const, code: 'def run(s):\n    return s.strip().lower()\n' };
     const changed = 'def run(s):\n    return s.lower()\n';
     const verdict = judgeVersion(sandbox, { id: 'v@1.1.0', code: changed, language: 'python', suite: [], rules: [], baseline, replayInputs: ['Hello', ' Padded '] });
@@ -157,7 +158,7 @@ describe('Python static analysis of the ways past the sandbox\'s first layer', (
   it('runs none of the code static analysis refuses: the suite and the differential check are skipped', async () => {
     const { Sandbox } = await import('../../src/sandbox/sandbox.js');
     const { judgeVersion } = await import('../../src/judge/judge.js');
-    const sandbox = new Sandbox({ timeout_ms: 1000, memory_limit_mb: 64, max_output_bytes: 1 << 20, isolation: 'per_call' });
+    const sandbox = new Sandbox(defaultConfig().sandbox);
     const code = 'def run(x):\n    g = vars\n    return 1\n';
     const verdict = judgeVersion(sandbox, { id: 'v@1.0.0', code, language: 'python', suite: [{ id: 1, name: 't', input: 1, expected: 1, critical: true }], rules: [], baseline: null, replayInputs: [] });
     expect(verdict.passed).toBe(false);

@@ -143,7 +143,8 @@ describe('python sandbox: hostile code ends as a typed failure and the next call
 describe('python sandbox: state does not leak between tools nor between calls', () => {
   it('two tools do not see each other\'s globals', () => {
     sandbox.run('a', 'counter = 41\ndef run(x):\n    global counter\n    counter += 1\n    return counter\n', null, 'python');
-    expect(sandbox.run('b', "def run(x):\n    return 'counter' in globals()\n", null, 'python')).toBe(false);
+    // globals() is gone from a tool's builtins: a NameError is what tool b can find of tool a.
+    expect(sandbox.run('b', "def run(x):\n    try:\n        return counter\n    except NameError:\n        return 'absent'\n", null, 'python')).toBe('absent');
   });
 
   it('a module-level counter starts afresh on every call', () => {
@@ -167,13 +168,34 @@ describe('python sandbox: state does not leak between tools nor between calls', 
 });
 
 describe('python sandbox: the interpreter', () => {
-  it('is shared: one interpreter for every Sandbox, and closing a Sandbox leaves it running', () => {
+  it('a tool keeps its interpreter across Sandboxes, and closing a Sandbox leaves it running', () => {
     const other = new Sandbox(config);
+    expect(other.run('kept', 'def run(x):\n    return x + 1\n', 1, 'python')).toBe(2);
     const starts = pythonStats().starts;
-    expect(other.run('shared', 'def run(x):\n    return x + 1\n', 1, 'python')).toBe(2);
     other.close();
-    expect(sandbox.run('shared', 'def run(x):\n    return x + 1\n', 2, 'python')).toBe(3);
+    for (let i = 0; i < 5; i++) expect(sandbox.run('kept', 'def run(x):\n    return x + 1\n', i, 'python')).toBe(i + 1);
     expect(pythonStats().starts).toBe(starts);
+  });
+
+  it('per_tool: each new tool takes the spare interpreter (started from the snapshot); shared: one interpreter for all', () => {
+    const before = pythonStats();
+    expect(sandbox.run('own-1', 'def run(x):\n    return 1\n', null, 'python')).toBe(1);
+    expect(sandbox.run('own-2', 'def run(x):\n    return 2\n', null, 'python')).toBe(2);
+    const after = pythonStats();
+    expect(after.starts - before.starts).toBeGreaterThanOrEqual(1); // spares replaced
+    expect(after.snapshotStartMs).not.toBeNull();
+    const shared = new Sandbox({ ...config, python_isolation: 'shared' });
+    shared.run('shared-1', 'def run(x):\n    return 1\n', null, 'python');
+    const starts = pythonStats().starts;
+    for (let i = 0; i < 5; i++) expect(shared.run(`shared-${i + 2}`, 'def run(x):\n    return x\n', i, 'python')).toBe(i);
+    expect(pythonStats().starts).toBe(starts);
+  });
+
+  it('keeps at most python_interpreters tool interpreters, retiring the least recently used', () => {
+    const small = new Sandbox({ ...config, python_interpreters: 2 });
+    for (let i = 0; i < 4; i++) expect(small.run(`lru-${i}`, `def run(x):\n    return ${i}\n`, null, 'python')).toBe(i);
+    expect(pythonStats().interpreters).toBeLessThanOrEqual(3); // two domains and the spare
+    expect(small.run('lru-0', 'def run(x):\n    return 0\n', null, 'python')).toBe(0); // started again
   });
 
   it('reaches no JavaScript: no JsProxy reachable from Python, no code generation, a stripped global', () => {

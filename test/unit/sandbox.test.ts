@@ -115,8 +115,9 @@ const tampering: [string, string, JsonValue | ToolErrorKind][] = [
   ['Reflect.apply and Function.prototype.call replaced', 'Reflect.apply = () => 7; Function.prototype.call = () => 7; function run(x) { return x + 1; }', 3],
   ['a function declaration shadowing a built-in', 'function Set() { return {}; } function run(x) { return [x]; }', [2]],
   ['Error replaced', 'Error = function () { return { message: "fake" }; }; function run() { return undefined; }', 'non_json_result'],
-  ['Object.prototype.toJSON throwing', 'Object.prototype.toJSON = function () { throw new RangeError("no"); }; function run() { return {}; }', 'thrown'],
-  ['Object.prototype.toJSON returning undefined', 'Object.prototype.toJSON = () => undefined; function run() { return {}; }', 'non_json_result'],
+  // The result is written by the bootstrap, not JSON.stringify: no toJSON is consulted.
+  ['Object.prototype.toJSON throwing', 'Object.prototype.toJSON = function () { throw new RangeError("no"); }; function run() { return {}; }', {}],
+  ['Object.prototype.toJSON returning undefined', 'Object.prototype.toJSON = () => undefined; function run() { return {}; }', {}],
   ['a getter that throws', 'function run() { return { get a() { throw new TypeError("got"); } }; }', 'thrown'],
   ['a Proxy result', 'function run() { return new Proxy({}, { ownKeys() { throw new Error("trap"); } }); }', 'thrown'],
   ['a thrown symbol', 'function run() { throw Symbol("s"); }', 'thrown'],

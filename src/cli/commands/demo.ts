@@ -24,6 +24,7 @@ import { EXIT } from '../errors.js';
 import { renderDifferential } from '../format/differential-view.js';
 import { renderHeal } from '../format/heal-view.js';
 import { colorEnabled, paint } from '../format/style.js';
+import { mcpAct, type McpActResult } from './demo-mcp.js';
 import { followHeal } from './heal.js';
 import { health } from './health.js';
 import { lineage } from './lineage.js';
@@ -90,10 +91,19 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
     await warmPython();
     const py = await story({ lineage: pythonEmailLineage, base: 'email_validator_py', act: 10, store, sandbox, config, client, connection, temporal, ui, databaseUrl, say, title, out, color, brief: true });
 
+    title('11. An agent reaches the tool through MCP, reports its wrong answers, and gets the healed one');
+    let agentTool = 'email_validator_mcp';
+    for (let n = 2; await store.graph.versionCount(agentTool); n++) agentTool = `email_validator_mcp_${n}`;
+    await store.registerMany(emailLineage(agentTool), { validate: registrationValidator({ store, sandbox, config }) });
+    await store.setRoute(`${agentTool}@2.3.0`, 'newest passing version (demo)');
+    say(`registered the same lineage as ${agentTool}; callers are routed to ${agentTool}@2.3.0`);
+    const agent: McpActResult = await mcpAct({ name: agentTool, broken: `${agentTool}@2.3.0`, databaseUrl, temporal, client, connection, say, color });
+
     out.info('');
     say(`done: ${result.status === 'healed' ? paint(`healed — callers of ${name} are on ${result.newVersionId}`, 'green', color) : paint(`heal ended ${result.status}`, 'red', color)}`);
     if (ui) say(`inspect the heal in the Temporal UI: ${ui}/namespaces/${temporal.namespace}/workflows/${encodeURIComponent(handle.workflowId)}`);
     say(`and in Python: ${py.result.status === 'healed' ? paint(`healed — callers of ${py.name} are on ${py.result.newVersionId}`, 'green', color) : paint(`heal ended ${py.result.status}`, 'red', color)}`);
+    say(`and through MCP: ${agent.status === 'healed' ? paint(`healed — the agent's calls of ${agentTool} are answered by ${agent.healed}`, 'green', color) : paint(`heal ${agent.status}`, 'red', color)}`);
     out.result(
       JSON.stringify({
         tool: name,
@@ -102,6 +112,7 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
         status: result.status,
         ui,
         python: { tool: py.name, broken: py.broken, healed: py.result.newVersionId, status: py.result.status },
+        mcp: { tool: agentTool, broken: `${agentTool}@2.3.0`, healed: agent.healed, status: agent.status, wrongBefore: agent.wrongBefore, rightAfter: agent.rightAfter, listChanged: agent.listChanged },
       }),
     );
     if (stack && ui && process.stdin.isTTY) {
@@ -109,7 +120,7 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
       say('the stack stays up so the Temporal UI can be explored; press Ctrl-C to stop it');
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
     }
-    return result.status === 'healed' && py.result.status === 'healed' ? EXIT.ok : EXIT.failed;
+    return result.status === 'healed' && py.result.status === 'healed' && agent.status === 'healed' ? EXIT.ok : EXIT.failed;
   } finally {
     sandbox.close();
     await connection.close();

@@ -22,7 +22,7 @@ export async function ui(options: { host?: string; port?: string }, config: Dise
     store: db.store,
     databaseUrl: db.url,
     temporal,
-    temporalUiUrl: readLiveDevState()?.ui ?? null,
+    temporalUiUrl: process.env.TEMPORAL_UI_URL || (readLiveDevState()?.ui ?? null),
     taskQueue: taskQueueFromEnv(),
     config,
     token,

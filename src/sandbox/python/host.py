@@ -20,7 +20,10 @@ import json as _json
 import json.decoder as _json_decoder
 import json.scanner as _json_scanner
 import linecache as _linecache
+import functools as _functools
 import math as _math
+import string as _string_module
+import _string
 import sys as _sys
 import token as _token
 import tokenize as _tokenize
@@ -39,7 +42,8 @@ HOST_NAMES = frozenset({
     'open', 'eval', 'exec', 'compile', 'input', 'breakpoint', 'help', 'exit', 'quit', 'copyright',
     'credits', 'license', '__loader__', '__spec__',
     # vars(obj) is obj.__dict__: a type's dict holds the descriptors that read any function's globals.
-    'vars',
+    # globals() would let a tool replace the guards the compiler wires into its code.
+    'vars', 'globals', 'locals',
 })
 
 # Members of allowed modules that look attributes up by a name given as data, past getattr's guard.
@@ -48,6 +52,9 @@ HIDDEN_MEMBERS = {
     'string': frozenset({'Formatter'}),
     # These evaluate string annotations with eval() and, for a class, the interpreter's own builtins.
     'typing': frozenset({'get_type_hints', 'ForwardRef', 'evaluate_forward_ref', 'get_annotations'}),
+    # register() reads a function's string annotations with typing.get_type_hints: eval of text the
+    # source never showed.
+    'functools': frozenset({'singledispatch', 'singledispatchmethod'}),
 }
 
 # Attributes that walk from any object to the interpreter's internals (the classic escapes:
@@ -63,6 +70,36 @@ DENIED_ATTRIBUTES = frozenset({
     # Modules that allowed modules hold as attributes (typing.sys, random._os, collections._sys…).
     'sys', '_sys', 'os', '_os', 'modules', 'builtins', '_builtins', 'subprocess', 'importlib', '_imp', 'posix',
 })
+
+
+# Dunder names a tool's source may read (as static analysis allows them): its module name, the main
+# guard, and the few methods of the data model a tool calls by name.
+HARMLESS_DUNDERS = frozenset({'__name__', '__main__', '__init__', '__len__', '__eq__', '__repr__', '__str__'})
+
+# Dunder methods a tool's classes may define: the data model of values. Not the hooks through which
+# the interpreter hands objects or attribute names to code: descriptors (__get__, __set_name__),
+# attribute lookup (__getattr__, __getattribute__), class creation (__init_subclass__,
+# __class_getitem__, __prepare__, __mro_entries__, __new__), isinstance (__instancecheck__, which
+# makes any object match a class pattern), pickling (__reduce__), finalisers (__del__).
+DEFINABLE_DUNDERS = frozenset({
+    '__init__', '__post_init__', '__repr__', '__str__', '__format__', '__eq__', '__ne__', '__lt__', '__le__',
+    '__gt__', '__ge__', '__hash__', '__bool__', '__len__', '__iter__', '__next__', '__reversed__', '__contains__',
+    '__getitem__', '__setitem__', '__delitem__', '__missing__', '__call__', '__enter__', '__exit__', '__int__',
+    '__float__', '__index__', '__round__', '__neg__', '__pos__', '__abs__', '__invert__',
+    '__add__', '__radd__', '__iadd__', '__sub__', '__rsub__', '__isub__', '__mul__', '__rmul__', '__imul__',
+    '__truediv__', '__rtruediv__', '__itruediv__', '__floordiv__', '__rfloordiv__', '__ifloordiv__', '__mod__',
+    '__rmod__', '__imod__', '__pow__', '__rpow__', '__ipow__', '__matmul__', '__rmatmul__', '__and__', '__rand__',
+    '__iand__', '__or__', '__ror__', '__ior__', '__xor__', '__rxor__', '__ixor__', '__lshift__', '__rlshift__',
+    '__rshift__', '__rrshift__',
+})
+
+# The classes whose class pattern takes one positional sub-pattern matching the subject itself. Any
+# other class's positional sub-patterns are looked up through its __match_args__: names as data.
+SELF_MATCHING = frozenset({'bool', 'bytearray', 'bytes', 'dict', 'float', 'frozenset', 'int', 'list', 'set', 'str', 'tuple'})
+
+# What the compiler wires into a tool's code: names no source can spell (they are not identifiers),
+# found in the call's fresh builtins.
+FORMAT_GUARD = 'dise.attribute'
 
 
 class SandboxAccessError(ImportError):
@@ -111,7 +148,7 @@ def _view(module, name):
                 if f'{name}.{key}' in ALLOWED_MODULES:
                     submodules.append((key, value))
                 continue
-            members[key] = value
+            members[key] = REPLACED_MEMBERS.get((name, key), value)
         _view_members[name] = members = (members, tuple(submodules))
     plain, submodules = members
     view = _Namespace(**plain)
@@ -123,14 +160,24 @@ def _view(module, name):
 _real_getattr, _real_setattr, _real_delattr = getattr, setattr, delattr
 
 
+def _refused_name(name):
+    """
+    An attribute a tool may not read or write by a name given as data (getattr, a format field, a
+    guarded library function): the denied list, every dunder but the harmless few, and private names
+    (a module's or a class's internals: random._inst, re._cache).
+    """
+    return isinstance(name, str) and (
+        name in DENIED_ATTRIBUTES or name in _HIDDEN_NAMES or (name.startswith('_') and name not in HARMLESS_DUNDERS))
+
+
 def _refuse_attribute(name):
-    if isinstance(name, str) and name in DENIED_ATTRIBUTES:
+    if _refused_name(name):
         raise SandboxAccessError(f"attribute '{name}' is not available in the sandbox")
 
 
 def _getattr(obj, name, *default):
     _refuse_attribute(name)
-    return _real_getattr(obj, name, *default)
+    return _guard_formatter(_real_getattr(obj, name, *default))
 
 
 def _hasattr(obj, name):
@@ -150,6 +197,154 @@ def _setattr(obj, name, value):
 def _delattr(obj, name):
     _refuse_attribute(name)
     _real_delattr(obj, name)
+
+
+# str.format and str.format_map walk a field such as {0.attr.attr[key]} with the interpreter's own
+# getattr: a format string built at run time reads any attribute. The compiler routes every `.format`
+# and `.format_map` a tool writes through _format_attribute, and the guarded getattr does the same,
+# so a tool only ever holds the checked versions.
+_str_format, _str_format_map = str.format, str.format_map
+_BuiltinMethod = type(''.join)
+_parse_format, _split_field = _string.formatter_parser, _string.formatter_field_name_split
+
+
+def _check_format(text, depth=0):
+    if depth > 2:
+        raise SandboxAccessError('format specification nested too deeply')
+    for _literal, field, spec, _conversion in _parse_format(text):
+        if field is None:
+            continue
+        _first, rest = _split_field(field)
+        for is_attribute, key in rest:
+            if is_attribute and _refused_name(key):
+                raise SandboxAccessError(f"attribute '{key}' is not available in the sandbox (in a format field)")
+        if spec:
+            _check_format(spec, depth + 1)
+
+
+def _checked_format(text, *args, **kwargs):
+    if isinstance(text, str):
+        _check_format(text)
+    return _str_format(text, *args, **kwargs)
+
+
+def _checked_format_map(text, mapping):
+    if isinstance(text, str):
+        _check_format(text)
+    return _str_format_map(text, mapping)
+
+
+def _guard_formatter(value):
+    if type(value) is _BuiltinMethod:
+        owner = value.__self__
+        if isinstance(owner, str):
+            name = value.__name__
+            if name == 'format':
+                return _functools.partial(_checked_format, owner)
+            if name == 'format_map':
+                return _functools.partial(_checked_format_map, owner)
+        return value
+    if value is _str_format:
+        return _checked_format
+    if value is _str_format_map:
+        return _checked_format_map
+    return value
+
+
+def _format_attribute(obj, name):
+    return _guard_formatter(_real_getattr(obj, name))
+
+
+# Library functions that read or write attributes by names given as data, or run text as code, are
+# wrapped in the views: only the names their defaults use, only field names a class body could write.
+_WRAPPER_ASSIGNMENTS, _WRAPPER_UPDATES = frozenset(_functools.WRAPPER_ASSIGNMENTS), frozenset(_functools.WRAPPER_UPDATES)
+
+
+def _check_wrapper_names(assigned, updated):
+    assigned, updated = tuple(assigned), tuple(updated)
+    for name in assigned:
+        if name not in _WRAPPER_ASSIGNMENTS:
+            raise SandboxAccessError(f"attribute '{name}' is not available in the sandbox (functools.update_wrapper)")
+    for name in updated:
+        if name not in _WRAPPER_UPDATES:
+            raise SandboxAccessError(f"attribute '{name}' is not available in the sandbox (functools.update_wrapper)")
+    return assigned, updated
+
+
+def _update_wrapper(wrapper, wrapped, assigned=_functools.WRAPPER_ASSIGNMENTS, updated=_functools.WRAPPER_UPDATES):
+    assigned, updated = _check_wrapper_names(assigned, updated)
+    return _functools.update_wrapper(wrapper, wrapped, assigned, updated)
+
+
+def _wraps(wrapped, assigned=_functools.WRAPPER_ASSIGNMENTS, updated=_functools.WRAPPER_UPDATES):
+    assigned, updated = _check_wrapper_names(assigned, updated)
+    return _functools.wraps(wrapped, assigned, updated)
+
+
+def _check_field_name(name):
+    # dataclasses writes field names into the text of the methods it execs, in a namespace whose
+    # builtins are the interpreter's own when the class's module is not importable (a tool's is not).
+    if not isinstance(name, str) or not name.isidentifier() or name.startswith('__') or name in DENIED_ATTRIBUTES:
+        raise SandboxAccessError(f'field name {name!r:.60} is not available in the sandbox')
+
+
+def _make_guarded_dataclasses():
+    import annotationlib as _annotationlib
+    import dataclasses as real
+    import weakref as _weakref
+    made = _weakref.WeakSet()  # the classes this wrapper made dataclasses: their fields were checked
+    class_dict = type.__dict__['__dict__'].__get__
+    class_mro = type.__dict__['__mro__'].__get__
+    forwardref = _annotationlib.Format.FORWARDREF
+
+    def check_bases(klass):
+        for base in class_mro(klass):
+            if '__dataclass_fields__' in class_dict(base) and base not in made:
+                raise SandboxAccessError('dataclass fields the sandbox did not check')
+
+    def check(klass):
+        if not isinstance(klass, type):
+            return
+        check_bases(klass)
+        # The names dataclasses will write into code, read once and frozen: a class whose
+        # annotations answer differently the second time gets the first answer.
+        annotations = dict(_annotationlib.get_annotations(klass, format=forwardref))
+        for name in annotations:
+            _check_field_name(name)
+        type.__setattr__(klass, '__annotations__', annotations)
+
+    def dataclass(cls=None, /, **options):
+        def wrap(klass):
+            check(klass)
+            result = real.dataclass(klass, **options)
+            made.add(result)
+            return result
+        return wrap if cls is None else wrap(cls)
+
+    def make_dataclass(cls_name, fields, **options):
+        fields = [f if isinstance(f, str) else tuple(f) for f in fields]
+        for item in fields:
+            _check_field_name(item if isinstance(item, str) else item[0])
+        for key in options.get('namespace') or {}:
+            _check_field_name(key)
+        for base in options.get('bases') or ():
+            if isinstance(base, type):
+                check_bases(base)
+        result = real.make_dataclass(cls_name, fields, **options)
+        made.add(result)
+        return result
+
+    return dataclass, make_dataclass
+
+
+_guarded_dataclass, _guarded_make_dataclass = _make_guarded_dataclasses()
+
+REPLACED_MEMBERS = {
+    ('functools', 'update_wrapper'): _update_wrapper,
+    ('functools', 'wraps'): _wraps,
+    ('dataclasses', 'dataclass'): _guarded_dataclass,
+    ('dataclasses', 'make_dataclass'): _guarded_make_dataclass,
+}
 
 
 def _safe_builtins():
@@ -330,9 +525,169 @@ def _failure(exc, filename, loading):
     return _error('thrown', text, name, _tool_stack(exc, filename))
 
 
-def compile_tool(key, code):
+def _bound_names(tree):
+    """Every name the code binds anywhere (assignment, parameter, def, class, import, pattern, except)."""
+    bound = set()
+    for node in _ast.walk(tree):
+        if isinstance(node, _ast.Name) and not isinstance(node.ctx, _ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, _ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (_ast.FunctionDef, _ast.AsyncFunctionDef, _ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, _ast.alias):
+            bound.add(node.asname or node.name.partition('.')[0])
+        elif isinstance(node, (_ast.Global, _ast.Nonlocal)):
+            bound.update(node.names)
+        elif isinstance(node, (_ast.MatchAs, _ast.MatchStar)) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, _ast.MatchMapping) and node.rest:
+            bound.add(node.rest)
+        elif isinstance(node, _ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, (_ast.TypeVar, _ast.ParamSpec, _ast.TypeVarTuple)):
+            bound.add(node.name)
+    return bound
+
+
+def _format_hazard(text):
+    try:
+        _check_format(text)
+    except SandboxAccessError as exc:
+        return str(exc)
+    except (ValueError, TypeError):
+        return None
+    return None
+
+
+_HIDDEN_NAMES = frozenset().union(*HIDDEN_MEMBERS.values())
+
+
+def _hazards(tree):
+    """
+    The ways past the first layer the source shows, as (check, message, line, byte column): every
+    way Python reads an attribute by a name is attribute access, wherever the name is written.
+    Run by static analysis (findings) and by the tools interpreter before it compiles (a refusal).
+    """
+    found = []
+    bound = None
+    for node in _ast.walk(tree):
+        if isinstance(node, (_ast.Name, _ast.Attribute)):
+            name = node.id if isinstance(node, _ast.Name) else node.attr
+            if name in _HIDDEN_NAMES:
+                found.append(('dynamic_attribute', f'{name} is not available in the sandbox (it reads attributes by name or evaluates text)', node.lineno, node.col_offset))
+        if isinstance(node, (_ast.FunctionDef, _ast.AsyncFunctionDef, _ast.ClassDef)):
+            # A decorator is a call the source does not spell as one: @input, @vars, @breakpoint.
+            for decorator in node.decorator_list:
+                if isinstance(decorator, _ast.Name) and decorator.id in HOST_NAMES:
+                    found.append(('host_builtin', f'the decorator {decorator.id} is not available in the sandbox', decorator.lineno, decorator.col_offset))
+        if isinstance(node, _ast.Attribute):
+            if node.attr in DENIED_ATTRIBUTES or (node.attr.startswith('__') and node.attr not in HARMLESS_DUNDERS):
+                found.append(('dunder_access', f"attribute '{node.attr}' is not available in the sandbox", node.end_lineno, node.end_col_offset - len(node.attr)))
+        elif isinstance(node, _ast.MatchClass):
+            for name, sub in zip(node.kwd_attrs, node.kwd_patterns):
+                if _refused_name(name) or name in ('format', 'format_map'):
+                    found.append(('match_attribute', f"the class pattern reads the attribute '{name}', which is not available in the sandbox", sub.lineno, sub.col_offset))
+            if node.patterns:
+                if bound is None:
+                    bound = _bound_names(tree)
+                cls = node.cls
+                if not (isinstance(cls, _ast.Name) and cls.id in SELF_MATCHING and cls.id not in bound):
+                    found.append(('match_attribute', "a class pattern with positional sub-patterns reads the attributes its class's __match_args__ names, which a tool can set: only the built-in types (int(x), str(s)…) take them in the sandbox", node.lineno, node.col_offset))
+        elif isinstance(node, _ast.ClassDef):
+            for keyword in node.keywords:
+                if keyword.arg == 'metaclass':
+                    found.append(('class_hook', 'a metaclass hooks class creation and isinstance: not available in the sandbox', keyword.value.lineno, keyword.value.col_offset))
+            for stmt in node.body:
+                if isinstance(stmt, (_ast.FunctionDef, _ast.AsyncFunctionDef)) and stmt.name.startswith('__') and stmt.name.endswith('__') and stmt.name not in DEFINABLE_DUNDERS:
+                    found.append(('class_hook', f'the method {stmt.name} hooks how the interpreter hands objects or attribute names to code: not available in the sandbox', stmt.lineno, stmt.col_offset))
+        elif isinstance(node, _ast.Constant) and isinstance(node.value, str) and '{' in node.value:
+            message = _format_hazard(node.value)
+            if message:
+                found.append(('format_attribute', message, node.lineno, node.col_offset))
+    return found
+
+
+class _GuardFormat(_ast.NodeTransformer):
+    """`x.format` and `x.format_map` read through the sandbox's format guard (see _format_attribute)."""
+
+    def visit_Attribute(self, node):
+        self.generic_visit(node)
+        if node.attr in ('format', 'format_map') and isinstance(node.ctx, _ast.Load):
+            call = _ast.Call(_ast.Name(FORMAT_GUARD, _ast.Load()), [node.value, _ast.Constant(node.attr)], [])
+            return _ast.copy_location(call, node)
+        return node
+
+
+# The interpreter's audit hook: a second wall, in C's own checkpoints, for what a tool that got past
+# the rules above could do. While a tool runs, the events of files, processes, sockets, frames and
+# the garbage collector's object lists are refused (the stdlib the interpreter reads from /lib stays
+# readable: lazy imports need it). Installed once, for the interpreter's life: no Python code can
+# remove it. (sys._getframemodulename stays: namedtuple, enum and dataclasses name a class's module
+# with it, and it answers only a name.)
+_in_tool = [False]
+_AUDIT_REFUSED = frozenset({
+    'sys._getframe', 'sys._current_frames', 'sys._current_exceptions', 'sys.settrace',
+    'sys.setprofile', 'sys.addaudithook', 'gc.get_objects', 'gc.get_referrers', 'gc.get_referents',
+    'code.__new__', 'function.__new__', 'marshal.loads', 'marshal.load', 'os.system', 'os.exec', 'os.posix_spawn',
+    'os.spawn', 'os.fork', 'os.forkpty', 'os.kill', 'os.killpg', 'os.putenv', 'os.unsetenv', 'os.remove',
+    'os.rename', 'os.rmdir', 'os.mkdir', 'os.chdir', 'os.chmod', 'os.chown', 'os.link', 'os.symlink',
+    'os.truncate', 'os.utime', 'os.startfile', 'os.add_dll_directory', 'os.chflags', 'os.lockf', 'os.setxattr',
+    'os.removexattr', 'os.getxattr', 'os.listxattr', 'subprocess.Popen', 'ctypes.dlopen', 'ctypes.dlsym',
+    'ctypes.cdata', 'ctypes.addressof', 'ctypes.call_function', 'ctypes.create_string_buffer', 'ctypes.string_at',
+    'ctypes.wstring_at', 'ctypes.PyObj_FromPtr', 'cpython._PySys_ClearAuditHooks', 'cpython.run_command',
+    'cpython.run_file', 'cpython.run_module', 'cpython.run_startup', 'cpython.run_interactivehook',
+    'cpython.remote_debugger_script', 'sys.remote_exec', 'webbrowser.open', 'pty.spawn', 'shutil.rmtree',
+    'shutil.copyfile', 'shutil.move', 'shutil.chown', 'shutil.make_archive', 'shutil.unpack_archive',
+    'tempfile.mkstemp', 'tempfile.mkdtemp', 'urllib.Request', 'http.client.connect', 'sqlite3.connect',
+    'signal.pthread_kill', 'resource.setrlimit', 'resource.prlimit', 'syslog.openlog', 'fcntl.fcntl', 'fcntl.ioctl',
+    'fcntl.flock', 'fcntl.lockf', 'mmap.__new__', 'pickle.find_class',
+})
+# Reads C audits as object.__getattr__: frames behind generators, coroutines and tracebacks.
+_AUDITED_READS_REFUSED = frozenset({'tb_frame', 'gi_frame', 'cr_frame', 'ag_frame', 'f_back', 'f_globals', 'f_locals', 'f_builtins', 'gi_code', 'cr_code', 'ag_code'})
+_STDLIB_PREFIX = '/lib/'
+_HOST_ROOTS = frozenset({
+    'os', 'sys', 'subprocess', 'socket', 'ctypes', '_ctypes', 'js', 'pyodide', 'pyodide_js', '_pyodide', 'importlib', 'builtins',
+    'io', 'shutil', 'pathlib', 'pickle', 'marshal', 'gc', 'inspect', 'multiprocessing', 'threading', 'signal', 'http',
+    'ssl', 'select', 'asyncio', 'tempfile', 'glob', 'fcntl', 'posix', 'pty', 'code', 'codeop', 'runpy', 'sysconfig',
+    'platform', 'resource', 'mmap', 'zipimport', 'webbrowser', 'ftplib', 'smtplib', 'xmlrpc', '_posixsubprocess',
+})
+
+
+def _audit(event, args):
+    if not _in_tool[0]:
+        return
+    if event in _AUDIT_REFUSED or event.startswith('socket.'):
+        raise SandboxAccessError(f'{event} is not available in the sandbox')
+    if event == 'object.__getattr__':
+        if len(args) > 1 and args[1] in _AUDITED_READS_REFUSED:
+            raise SandboxAccessError(f"attribute '{args[1]}' is not available in the sandbox")
+    elif event == 'open':
+        path = args[0] if args else None
+        mode = args[1] if len(args) > 1 else 'r'
+        if not (isinstance(path, str) and path.startswith(_STDLIB_PREFIX) and (mode is None or mode in ('r', 'rb'))):
+            raise SandboxAccessError(f'open of {path!r:.80} is not available in the sandbox')
+    elif event in ('os.listdir', 'os.scandir'):
+        path = args[0] if args else None
+        if not (isinstance(path, str) and path.startswith(_STDLIB_PREFIX)):
+            raise SandboxAccessError(f'{event} of {path!r:.80} is not available in the sandbox')
+    elif event == 'import':
+        if args and isinstance(args[0], str) and args[0].partition('.')[0] in _HOST_ROOTS:
+            raise SandboxAccessError(f"import of '{args[0]}' is not available in the sandbox")
+
+
+# Keys compiled with every Python-level defence off (full builtins, real modules, no checks, no
+# restore, no audit refusals): only the host's tests ask for it, to show what holds past this layer.
+_unguarded = set()
+
+
+def compile_tool(key, code, unguarded=False):
     """Compiles `code` once for `key`; returns '' or an error answer."""
     filename = f'tool:{key}'
+    if unguarded:
+        _unguarded.add(key)
+        _tools[key] = (compile(code, filename, 'exec', dont_inherit=True), filename)
+        return ''
     try:
         compiled = compile(code, filename, 'exec', dont_inherit=True)
     except SyntaxError as exc:
@@ -340,12 +695,15 @@ def compile_tool(key, code):
     except _BaseException as exc:
         return _error('compile_error', f'tool code does not compile: {_describe(exc)}', type(exc).__name__, None)
     try:
-        for node in _ast.walk(_ast.parse(code, filename, 'exec')):
-            if isinstance(node, _ast.Attribute) and node.attr in DENIED_ATTRIBUTES:
-                refusal = _error('host_access', f"tool reached for the host: attribute '{node.attr}' is not available in the sandbox (line {node.lineno})", 'SandboxAccessError', None)
-                # Every call of this key answers the same: the refusal is the tool's behaviour.
-                _tools[key] = (None, refusal)
-                return refusal
+        tree = _ast.parse(code, filename, 'exec')
+        hazards = _hazards(tree)
+        if hazards:
+            _check_name, message, line, _col = hazards[0]
+            refusal = _error('host_access', f'tool reached for the host: {message} (line {line})', 'SandboxAccessError', None)
+            # Every call of this key answers the same: the refusal is the tool's behaviour.
+            _tools[key] = (None, refusal)
+            return refusal
+        compiled = compile(_ast.fix_missing_locations(_GuardFormat().visit(tree)), filename, 'exec', dont_inherit=True)
     except _BaseException as exc:
         return _error('compile_error', f'tool code does not compile: {_describe(exc)}', type(exc).__name__, None)
     lines = code.splitlines(True)
@@ -371,10 +729,14 @@ def call(key, input_json):
     # (getattr.note = …) is not there for the next call or tool.
     builtins['__import__'], builtins['getattr'], builtins['hasattr'] = _fresh(_guarded_import), _fresh(_getattr), _fresh(_hasattr)
     builtins['setattr'], builtins['delattr'] = _fresh(_setattr), _fresh(_delattr)
+    builtins[FORMAT_GUARD] = _fresh(_format_attribute)
     scope = {'__builtins__': builtins, '__name__': 'tool'}
+    if key in _unguarded:
+        scope = {'__builtins__': _builtins, '__name__': 'tool'}
     stage = 'load'
     try:
         try:
+            _in_tool[0] = key not in _unguarded
             exec(compiled, scope)
             run = scope.get('run')
             if not callable(run):
@@ -385,6 +747,7 @@ def call(key, input_json):
             _check(output, 'result', 0, set())
             return 'O' + _join(_encode(output, 0))
         finally:
+            _in_tool[0] = False
             scope.clear()
             if _touched:
                 _restore_modules()
@@ -473,14 +836,27 @@ def analyze(code):
             tokens.append({'type': _token.tok_name[tok.type], 'text': tok.string, 'line': tok.start[0], 'col': tok.start[1]})
     except (_tokenize.TokenError, SyntaxError) as exc:
         return _dumps({'ok': False, 'error': {'line': 0, 'col': 0, 'message': _describe(exc)}})
+    hazards = [{'check': check, 'message': message, 'line': line, 'col': col(line, byte_col)} for check, message, line, byte_col in _hazards(tree)]
+    hazards.sort(key=order)
     return _dumps({
         'ok': True, 'definesRun': defines_run, 'imports': imports, 'calls': calls, 'names': names,
-        'attributes': attributes, 'tokens': tokens, 'statements': [s[2] for s in statements],
+        'attributes': attributes, 'tokens': tokens, 'statements': [s[2] for s in statements], 'hazards': hazards,
     })
 
 
 # ---------------------------------------------------------------------------------------------------
 # Closing the doors to JavaScript: no JS module importable, no JsProxy left reachable from Python.
+
+def prepare():
+    """Work done before a memory snapshot is taken: every allowed module imported and recorded."""
+    _snapshot_modules()
+    for name in ('_strptime', 'annotationlib', 'weakref', 'encodings.idna', 'unicodedata'):
+        try:
+            _real_import(name, None, None, ('__name__',), 0)
+        except _BaseException:
+            pass
+    _gc.collect()
+
 
 def seal():
     for name in ('js', 'pyodide_js', 'pyodide_js._api'):
@@ -498,11 +874,17 @@ def seal():
             for name in list(getattr(loader, '__dict__', {})):
                 setattr(loader, name, None)
             obj.loader = None
-    _snapshot_modules()
+    if not _snapshots:
+        _snapshot_modules()
+    # Imports look only in the standard library: not in the working directory, which the audit hook
+    # would refuse to list during a tool's call.
+    _sys.path[:] = [entry for entry in _sys.path if entry.startswith(_STDLIB_PREFIX)]
+    _sys.path_importer_cache.clear()
+    _sys.addaudithook(_audit)
     _gc.collect()
 
 
-def probe(code):
+def probe(code, as_tool='0'):
     """
     Runs trusted Python with the interpreter's full builtins and every module (the host calls it; no
     tool can): what a tool that got past every Python-level restriction could do. The code sets
@@ -510,7 +892,12 @@ def probe(code):
     interpreter.
     """
     scope = {'__name__': 'probe'}
-    exec(compile(code, 'probe', 'exec'), scope)
+    # as_tool: the audit hook treats the probe as a running tool (what it refuses past this layer).
+    _in_tool[0] = as_tool == '1'
+    try:
+        exec(compile(code, 'probe', 'exec'), scope)
+    finally:
+        _in_tool[0] = False
     return _dumps(scope.get('result'))
 
 

@@ -26,11 +26,11 @@ import vm from 'node:vm';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 
 const REQ = 0, RESP = 1, STATE = 2, OP = 3, LEN_A = 4, LEN_B = 5, LEN_C = 6, MEM_MB = 7, RESULT_LEN = 8, COLD_MS = 9, HEAP_MB = 10, BASE_MB = 11;
-const OP_CALL = 1, OP_COMPILE_CALL = 2, OP_ANALYZE = 3, OP_SELF_CHECK = 4, OP_PROBE = 5;
+const OP_CALL = 1, OP_COMPILE_CALL = 2, OP_ANALYZE = 3, OP_SELF_CHECK = 4, OP_PROBE = 5, OP_COMPILE_CALL_UNGUARDED = 6;
 const STATE_CONTEXT = 1, STATE_READY = 2, STATE_FAILED = 3;
 const MIB = 1024 * 1024;
 
-const { ctrlBuffer, interruptBuffer, dataBuffer, port, pyodideUrl, hostPyPath } = workerData;
+const { ctrlBuffer, interruptBuffer, dataBuffer, port, pyodideUrl, hostPyPath, snapshot, snapshotPort } = workerData;
 const ctrl = new Int32Array(ctrlBuffer);
 Atomics.store(ctrl, STATE, STATE_CONTEXT);
 Atomics.notify(ctrl, STATE);
@@ -58,22 +58,52 @@ Object.defineProperty(WebAssembly.Memory.prototype, 'grow', {
   configurable: false,
 });
 
-// 3. Pyodide and the host.
-const hostSource = fs.readFileSync(hostPyPath, 'utf8');
+// 3. Pyodide and the host. An interpreter starts either from the memory snapshot another one made
+// (the host's code and every allowed module already loaded: a fraction of the load), or the plain way;
+// the first plain one makes the snapshot, before it seals anything or runs any tool, and sends it.
 const { loadPyodide } = await import(pyodideUrl);
 const discard = () => {};
-const pyodide = await loadPyodide({
+const options = {
   stdout: discard,
   stderr: discard,
   stdin: () => null,
   env: { HOME: '/home/pyodide' },
   jsglobals: Object.create(null), // what `import js` would show, were it importable: nothing
   packages: [],
-});
+};
+let pyodide;
+let namespace;
+if (snapshot) {
+  pyodide = await loadPyodide({ ...options, _loadSnapshot: new Uint8Array(snapshot) });
+  namespace = pyodide.globals.get('_dise_host');
+  pyodide.globals.delete('_dise_host');
+} else {
+  const hostSource = fs.readFileSync(hostPyPath, 'utf8');
+  pyodide = await loadPyodide({ ...options, _makeSnapshot: Boolean(snapshotPort) });
+  namespace = pyodide.globals.get('dict')();
+  pyodide.runPython(hostSource, { globals: namespace, filename: 'dise_host.py' });
+  const prepare = namespace.get('prepare');
+  prepare();
+  prepare.destroy();
+  if (snapshotPort) {
+    let sent = false;
+    try {
+      pyodide.globals.set('_dise_host', namespace);
+      const bytes = pyodide.makeMemorySnapshot();
+      pyodide.globals.delete('_dise_host');
+      const shared = new SharedArrayBuffer(bytes.byteLength);
+      new Uint8Array(shared).set(bytes);
+      snapshotPort.postMessage(shared);
+      sent = true;
+    } catch {
+      // no snapshot: every interpreter loads the plain way
+    }
+    if (!sent) snapshotPort.postMessage('none');
+    snapshotPort.close();
+  }
+}
 const module = pyodide._module;
 pyodide.setInterruptBuffer(interrupt);
-const namespace = pyodide.globals.get('dict')();
-pyodide.runPython(hostSource, { globals: namespace, filename: 'dise_host.py' });
 const pyCompile = namespace.get('compile_tool');
 const pyCall = namespace.get('call');
 const pyAnalyze = namespace.get('analyze');
@@ -171,6 +201,16 @@ try {
   codeGeneration = String(err && err.message);
 }
 
+// One trusted call before the first tool's: WebAssembly compiles functions lazily, per thread, so
+// without it a new tool's first call in this interpreter pays for compiling the call path (~10 ms).
+// Its key cannot be a tool's (keys are code hashes).
+try {
+  pyCompile('warm-up', "import json, re\ndef run(x):\n    return json.loads(json.dumps(re.sub('a', 'b', '{0}'.format(x))))\n");
+  pyCall('warm-up', '"a"');
+} catch {
+  // not needed for correctness
+}
+
 const heapBytes = () => module.HEAPU8.length;
 const baseline = heapBytes();
 atomicsStore(ctrl, COLD_MS, Math.round(now() - started));
@@ -214,9 +254,10 @@ function serve(op) {
       const [key, input] = readStrings(2);
       return pyCall(key, input);
     }
-    case OP_COMPILE_CALL: {
+    case OP_COMPILE_CALL:
+    case OP_COMPILE_CALL_UNGUARDED: {
       const [key, code, input] = readStrings(3);
-      const compiled = pyCompile(key, code);
+      const compiled = pyCompile(key, code, op === OP_COMPILE_CALL_UNGUARDED);
       return compiled || pyCall(key, input);
     }
     case OP_ANALYZE: {
@@ -226,8 +267,8 @@ function serve(op) {
     case OP_SELF_CHECK:
       return 'O' + stringify({ reachableJs: JSON.parse(pySelfCheck()), codeGeneration, globals: Reflect.ownKeys(globalThis).map(String) });
     case OP_PROBE: {
-      const [code] = readStrings(1);
-      return 'O' + pyProbe(code);
+      const [code, asTool] = readStrings(2);
+      return 'O' + pyProbe(code, asTool);
     }
     default:
       return 'F' + stringify({ name: 'ProtocolError', message: `unknown op ${op}` });
