@@ -125,6 +125,8 @@ function* sweep(template: JsonValue): Generator<JsonValue> {
     for (const n of SWEEP.filter((x) => x >= 0 && x <= 10)) {
       yield setAt(template, path, [n]);
       yield setAt(template, path, [n, n]);
+      yield setAt(template, path, [n, n + 1]);
+      yield setAt(template, path, [n + 1, n]);
       for (let i = 0; i < value.length; i++) yield setAt(template, path, value.map((v, j) => (j === i ? n : v)));
     }
   }
@@ -153,7 +155,7 @@ function sortedCopy(list: JsonValue[]): JsonValue[] {
   return [...list].sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
 }
 
-/** Lists and objects edited in shape: insert, remove, duplicate, reorder, sort, empty. */
+/** Lists and objects edited in shape: insert, remove, duplicate, reorder, sort, shorten, empty. */
 function* structure(template: JsonValue): Generator<JsonValue> {
   for (const { path, value } of nodes(template)) {
     if (Array.isArray(value)) {
@@ -162,6 +164,7 @@ function* structure(template: JsonValue): Generator<JsonValue> {
       yield setAt(template, path, sortedCopy(value).reverse());
       yield setAt(template, path, [...value].reverse());
       yield setAt(template, path, [...value, ...value]);
+      for (let k = 1; k < value.length; k++) yield setAt(template, path, value.slice(0, k));
       for (let i = 0; i < value.length; i++) {
         yield setAt(template, path, value.filter((_, j) => j !== i));
         yield setAt(template, path, [...value.slice(0, i + 1), value[i]!, ...value.slice(i + 1)]);

@@ -63,6 +63,14 @@ function largestNumber(value: JsonValue): number {
   return 0;
 }
 
+/** Whether a value holds a number that is not a whole number. */
+function hasFraction(value: JsonValue): boolean {
+  if (typeof value === 'number') return !Number.isInteger(value);
+  if (Array.isArray(value)) return value.some(hasFraction);
+  if (value !== null && typeof value === 'object') return Object.values(value).some(hasFraction);
+  return false;
+}
+
 /** Smaller first: shorter JSON, then code-point order (so `"a@"` before `"b@"`). */
 export function compareSize(a: JsonValue, b: JsonValue): number {
   const x = JSON.stringify(a);
@@ -177,7 +185,11 @@ export function runDifferential(sandbox: Sandbox, s: DifferentialSubject): Diffe
   // within its limits are not run: huge numbers fed to a loop or a range would each spend the whole
   // time limit (and, for code the interpreter cannot interrupt, a restart), one after another.
   let limitAt = Infinity;
-  const byMagnitude = s.corpus.inputs.map((item) => ({ item, magnitude: largestNumber(item.input) })).sort((a, b) => a.magnitude - b.magnitude);
+  // Whole numbers come before fractions: a fraction fed to code written for integers often recurses
+  // or loops to its limit.
+  const byMagnitude = s.corpus.inputs
+    .map((item) => ({ item, magnitude: largestNumber(item.input), fractional: hasFraction(item.input) }))
+    .sort((a, b) => Number(a.fractional) - Number(b.fractional) || a.magnitude - b.magnitude);
   for (const { item, magnitude } of byMagnitude) {
     if (spent() || magnitude >= limitAt) {
       notRun++;
