@@ -16,6 +16,7 @@ import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { version } from '../support/fixtures.js';
 import { activityHold } from '../support/hold.js';
 import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
+import { healInput } from '../support/failures.js';
 
 // PostgreSQL stopped for 10 s in the middle of a heal, then started again on the same port: the
 // step that hit the dead database is retried by Temporal until it is back, the heal ends with
@@ -67,7 +68,7 @@ describe('PostgreSQL restarted during a heal', () => {
     const reached = hold.arm('findHealthyAncestor');
     const { handle } = await startHeal(
       temporal.client,
-      { versionId: 'pg_fault@2.0.0', trigger: 'report', failure: { failureType: 'logic_error', description: 'accepts invalid emails', severity: 'critical', detectionMethod: 'report' } },
+      healInput('pg_fault@2.0.0'),
       { taskQueue },
     );
     await reached;

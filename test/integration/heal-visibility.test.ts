@@ -7,6 +7,8 @@ import type { FailureReport } from '../../src/shared/messages.js';
 import { DISE_TOOL, DISE_VERSION } from '../../src/shared/search-attributes.js';
 import { registerThrowingTool } from '../support/fixtures.js';
 import { useHealStack } from '../support/heal-stack.js';
+import { failureReport } from '../support/failures.js';
+import { healInput } from '../support/failures.js';
 
 // Heals are found in the Temporal UI by DiseTool and DiseVersion whatever started them: the operator
 // (client start) or the health monitor (startChild), which is also how the tool runtime's reports
@@ -29,19 +31,7 @@ async function findHeals(client: Client, query: string, timeoutMs = 20_000): Pro
   }
 }
 
-function report(versionId: string): FailureReport {
-  return {
-    versionId,
-    toolName: versionId.split('@')[0]!,
-    kind: 'threshold',
-    failureCount: 3,
-    severity: 'high',
-    failureType: 'runtime_errors',
-    description: '10% of calls throw',
-    reportedAt: new Date().toISOString(),
-    source: 'test',
-  };
-}
+const report = (versionId: string): FailureReport => failureReport(versionId, { description: '10% of calls throw', reportedAt: new Date().toISOString() });
 
 describe('finding heals by DiseTool', () => {
   it('finds a heal the monitor started on a runtime report', async () => {
@@ -81,7 +71,7 @@ describe('finding heals by DiseTool', () => {
     const { client } = stack.temporal;
     const { handle } = await startHeal(
       client,
-      { versionId, trigger: 'manual', failure: { failureType: 'manual', description: 'test', severity: 'high', detectionMethod: 'manual' } },
+      healInput(versionId, { failureType: 'manual', description: 'test', severity: 'high', detectionMethod: 'manual' }, 'manual'),
       { taskQueue: stack.taskQueue },
     );
     await handle.result();

@@ -7,6 +7,7 @@ import { KNOWN_WRONG_WARNING, ToolPrunedError, ToolRuntime } from '../../src/run
 import { useHealStack } from '../support/heal-stack.js';
 import { V1_CODE, V2_CODE, WRONG_RESULTS } from '../support/email-story.js';
 import { captureOutput } from '../support/output.js';
+import { healInput } from '../support/failures.js';
 
 // Issue #16, item 6: when the only version of a tool is found wrong and nothing of its own lineage
 // can replace it, callers get a healthy alternative (same category, similar description, passes the
@@ -20,7 +21,7 @@ async function healUnhealed(versionId: string): Promise<void> {
   await runtime.close();
   const { handle } = await startHeal(
     h.temporal.client,
-    { versionId, trigger: 'report', failure: { failureType: 'logic_error', description: 'accepts invalid emails', severity: 'critical', detectionMethod: 'report' } },
+    healInput(versionId),
     { taskQueue: h.taskQueue },
   );
   const result = await handle.result();

@@ -4,8 +4,9 @@ import { inject } from 'vitest';
 import { defaultConfig, type DiseConfig } from '../../src/config/schema.js';
 import { DEFAULT_NAMESPACE } from '../../src/shared/constants.js';
 import type { LlmSettings } from '../../src/llm/client.js';
-import { startWorker, type RunningWorker } from '../../src/worker.js';
+import { startWorker, type DiseWorkerOptions, type RunningWorker } from '../../src/worker.js';
 import type { TestDatabase } from './database.js';
+import { workflowBundlePath } from './bundle-path.js';
 
 export interface TestTemporal {
   client: Client;
@@ -22,10 +23,10 @@ export function uniqueTaskQueue(prefix = 'test'): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
 }
 
-/** A real worker for one test database, on its own task queue. */
+/** A real worker for one test database, on its own task queue, running the run's workflow bundle. */
 export async function startTestWorker(
   db: TestDatabase,
-  { taskQueue, config = defaultConfig(), llm = null }: { taskQueue: string; config?: DiseConfig; llm?: LlmSettings | null },
+  { taskQueue, config = defaultConfig(), llm = null, ...rest }: { taskQueue: string; config?: DiseConfig; llm?: LlmSettings | null } & Partial<DiseWorkerOptions>,
 ): Promise<RunningWorker> {
   return startWorker({
     temporal: { address: inject('temporalAddress'), namespace: DEFAULT_NAMESPACE, tls: false },
@@ -33,5 +34,7 @@ export async function startTestWorker(
     config,
     llm,
     taskQueue,
+    workflowBundlePath: workflowBundlePath(),
+    ...rest,
   });
 }

@@ -9,12 +9,12 @@ import {
   monitorStatusQuery,
   pauseSignal,
   resumeSignal,
-  type FailureReport,
   type MonitorStatus,
 } from '../../src/shared/messages.js';
 import { DISE_HEAL_STATUS, DISE_TOOL, DISE_VERSION } from '../../src/shared/search-attributes.js';
 import type { healthMonitorWorkflow, HealthMonitorOptions } from '../../src/workflows/health-monitor.js';
 import { createWorkflowTestEnv, recorded, uniqueName, type StubActivities, type WorkflowTestEnv } from '../support/workflow-env.js';
+import { failureReport } from '../support/failures.js';
 
 // Every signal and the query of healthMonitorWorkflow, with stubbed activities on the time-skipping
 // test server: no PostgreSQL. The monitor against real activities is test/integration/health-monitor.test.ts.
@@ -70,20 +70,6 @@ function monitorStubs({
     maintainExecutions: async () => ({ rolledUpHours: 0, droppedPartitions: [], createdPartitions: [] }) as never,
   };
   return stubs;
-}
-
-function report(versionId: string): FailureReport {
-  return {
-    versionId,
-    toolName: versionId.split('@')[0]!,
-    kind: 'threshold',
-    failureCount: 3,
-    severity: 'high',
-    failureType: 'runtime_errors',
-    description: '3 failed calls',
-    reportedAt: new Date(0).toISOString(),
-    source: 'test',
-  };
 }
 
 /** Runs `fn` with a fresh worker and a monitor started on its task queue. */
@@ -166,7 +152,7 @@ describe('healthMonitorWorkflow', { timeout: 60_000 }, () => {
     const stubs = monitorStubs();
     const versionId = `${uniqueName('reported')}@2.0.0`;
     await withMonitor(stubs, {}, async (monitor) => {
-      await monitor.signal(failureReportedSignal, report(versionId));
+      await monitor.signal(failureReportedSignal, failureReport(versionId));
       const status = await eventually(monitor, (s) => s.healsStarted.length > 0);
       expect(status).toMatchObject({ checks: 1, reportsHandled: 1, pendingReports: 0, healsStarted: [versionId], findings: [{ versionId, reason: 'reported' }] });
       expect(stubs.checks[0]!.reported.map((r) => r.versionId)).toEqual([versionId]);
@@ -183,7 +169,7 @@ describe('healthMonitorWorkflow', { timeout: 60_000 }, () => {
   it('starts no heal when the check says healing is off', async () => {
     const stubs = monitorStubs({ healingEnabled: false });
     await withMonitor(stubs, {}, async (monitor) => {
-      await monitor.signal(failureReportedSignal, report(`${uniqueName('off')}@1.0.0`));
+      await monitor.signal(failureReportedSignal, failureReport(`${uniqueName('off')}@1.0.0`));
       const status = await eventually(monitor, (s) => s.checks === 1);
       expect(status).toMatchObject({ checks: 1, reportsHandled: 1, healsStarted: [] });
     });
@@ -203,7 +189,7 @@ describe('healthMonitorWorkflow', { timeout: 60_000 }, () => {
     const ids = [`${uniqueName('paused')}@1.0.0`, `${uniqueName('paused')}@1.0.0`];
     await withMonitor(stubs, {}, async (monitor) => {
       await monitor.signal(pauseSignal);
-      for (const id of ids) await monitor.signal(failureReportedSignal, report(id));
+      for (const id of ids) await monitor.signal(failureReportedSignal, failureReport(id));
       await monitor.signal(checkNowSignal);
       const paused = await eventually(monitor, (s) => s.pendingReports === 2);
       expect(paused).toMatchObject({ paused: true, checks: 0, pendingReports: 2 });
@@ -233,10 +219,10 @@ describe('healthMonitorWorkflow', { timeout: 60_000 }, () => {
     const first = `${uniqueName('first')}@1.0.0`;
     const later = Array.from({ length: 5 }, (_, i) => `later_${i}_${uniqueName('q')}@1.0.0`);
     await withMonitor(stubs, { maxHistoryEvents: 10 }, async (monitor) => {
-      await monitor.signal(failureReportedSignal, report(first));
+      await monitor.signal(failureReportedSignal, failureReport(first));
       await firstCheck;
       // These arrive while the first check runs: queued, then carried over by continue-as-new.
-      for (const id of later) await monitor.signal(failureReportedSignal, report(id));
+      for (const id of later) await monitor.signal(failureReportedSignal, failureReport(id));
       await monitor.signal(pauseSignal);
       await monitor.signal(resumeSignal);
       release();
@@ -256,7 +242,7 @@ describe('healthMonitorWorkflow', { timeout: 60_000 }, () => {
 describe('healthMonitorWorkflow timer', { timeout: 60_000 }, () => {
   let fresh: WorkflowTestEnv;
   beforeEach(async () => {
-    fresh = await createWorkflowTestEnv(t.bundle);
+    fresh = await createWorkflowTestEnv();
   });
   afterEach(async () => {
     await fresh?.teardown();

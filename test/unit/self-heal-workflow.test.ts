@@ -20,6 +20,7 @@ import {
   type StubActivities,
   type WorkflowTestEnv,
 } from '../support/workflow-env.js';
+import { healInput } from '../support/failures.js';
 
 // Every branch of selfHealWorkflow, with stubbed activities on the time-skipping test server: no
 // PostgreSQL, no sandbox, no LLM. The full-stack heal tests live in test/integration/.
@@ -90,7 +91,7 @@ function healStubs(
 }
 
 function input(heal: Heal): SelfHealInput {
-  return { versionId: heal.versionId, trigger: 'manual', failure: { failureType: 'wrong_output', description: 'accepted a@@b.co', severity: 'high', detectionMethod: 'report' } };
+  return healInput(heal.versionId, { failureType: 'wrong_output', description: 'accepted a@@b.co', severity: 'high' }, 'manual');
 }
 
 /** Runs a heal to its end on a fresh worker; returns its result (or the error it failed with). */
