@@ -6,7 +6,7 @@ import { canaryWorkflowId } from '../../src/shared/constants.js';
 import { useTestStore } from '../support/database.js';
 import { version } from '../support/fixtures.js';
 import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
-import { killChildren, spawnWorkerChild } from '../support/worker-process.js';
+import { killChildren, spawnWorkerChild } from '../support/child-processes.js';
 
 // A worker running a canary is killed with SIGKILL right after the judge's first look; runtimes go on
 // recording comparisons; a new worker takes the canary over. Comparisons live in PostgreSQL, written by

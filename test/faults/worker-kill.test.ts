@@ -8,7 +8,7 @@ import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { lineageViolations } from '../support/invariants.js';
 import { registerSlugStory, SLUG_WRONG } from '../support/slug-story.js';
 import { connectTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
-import { killChildren, spawnWorkerChild } from '../support/worker-process.js';
+import { killChildren, spawnWorkerChild } from '../support/child-processes.js';
 import { healInput } from '../support/failures.js';
 
 // A worker killed with SIGKILL right after an activity committed its writes, then restarted: the

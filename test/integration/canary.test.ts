@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,13 +8,14 @@ import { runCli } from '../../src/cli/main.js';
 import { startCanary } from '../../src/client/start-canary.js';
 import { allViolations, lineageViolations } from '../../src/doctor/invariants.js';
 import { defaultConfig, type DiseConfig } from '../../src/config/schema.js';
-import { PACKAGE_ROOT } from '../../src/infra/paths.js';
 import { canaryWorkflowId } from '../../src/shared/constants.js';
 import type { RunningWorker } from '../../src/worker.js';
 import { useTestStore } from '../support/database.js';
 import { version } from '../support/fixtures.js';
 import { captureOutput } from '../support/output.js';
 import { connectTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
+import { pollUntil } from '../support/wait.js';
+import { spawnRuntimeChild } from '../support/child-processes.js';
 
 // Safe deployment end to end: runtimes in their own processes answer from the stable version while
 // candidates run in shadow; a real worker runs the canary workflows against PostgreSQL; the operator's
@@ -43,39 +43,8 @@ afterAll(async () => {
   await temporal?.close();
 });
 
-interface CallLine {
-  at: number;
-  input: number;
-  version?: string;
-  output?: unknown;
-  error?: string;
-}
-
 /** A runtime process calling `tool` with 0, 1, 2, … every `intervalMs`. */
-function runtimeProcess(tool: string, intervalMs = 2): { child: ChildProcess; lines: CallLine[]; stop(): Promise<void> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(PACKAGE_ROOT, 'test/support/runtime-child.ts'), h.db.url, tool, String(intervalMs)], {
-    cwd: PACKAGE_ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines: CallLine[] = [];
-  let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const parts = buf.split('\n');
-    buf = parts.pop()!;
-    for (const p of parts) if (p.trim() && !p.includes('"ready"')) lines.push(JSON.parse(p) as CallLine);
-  });
-  return {
-    child,
-    lines,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
+const runtimeProcess = (tool: string, intervalMs = 2) => spawnRuntimeChild(h.db.url, tool, intervalMs);
 
 const SQUARE = 'function run(x) { return x * x; }';
 const SQUARE_REFACTORED = 'function run(x) { return Math.pow(x, 2); }';
@@ -179,14 +148,13 @@ describe('operators: dise tool add in shadow mode, dise canary status|promote|ab
     expect(added[0]).toMatch(/^ops_sq@1\.1\.0 canary \(in shadow beside ops_sq@1\.0\.0; dise canary status ops_sq@1\.1\.0\)/);
     expect(await h.store.routing.routeOf('ops_sq')).toBe('ops_sq@1.0.0');
 
-    let status = captureOutput();
-    for (let i = 0; i < 50; i++) {
-      status = captureOutput();
-      expect(await runCli(['canary', 'status', 'ops_sq@1.1.0', '--json'], status)).toBe(0);
-      if (JSON.parse(status.stdout.join('\n')).verdict) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const view = JSON.parse(status.stdout.join('\n'));
+    // Until the judge's first look, the canary has no verdict.
+    const canaryStatus = async () => {
+      const out = captureOutput();
+      expect(await runCli(['canary', 'status', 'ops_sq@1.1.0', '--json'], out)).toBe(0);
+      return JSON.parse(out.stdout.join('\n'));
+    };
+    const view = await pollUntil(canaryStatus, (v) => Boolean(v.verdict), { interval: 200 });
     expect(view).toMatchObject({ candidateId: 'ops_sq@1.1.0', stableId: 'ops_sq@1.0.0', status: 'running', verdict: { decision: 'not_enough_data', minCalls: 200 } });
     expect(view.verdict.reasons[0]).toMatch(/^not enough data: 0 of 200 mirrored calls/);
 

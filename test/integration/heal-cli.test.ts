@@ -6,7 +6,7 @@ import type { RunningWorker } from '../../src/worker.js';
 import { useTestStore } from '../support/database.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { captureOutput } from '../support/output.js';
-import { connectTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
+import { connectTestTemporal, findWorkflowIds, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
 
 // The operator's commands against a real worker on the default task queue.
 
@@ -50,13 +50,7 @@ describe('dise heal and friends', () => {
     expect(text).toMatch(/^Heal of cli_heal@2\.0\.0: HEALED/);
     expect(text).toMatch(/New version: cli_heal@2\.0\.1 \(routed\)/);
 
-    let found: string[] = [];
-    for (let i = 0; i < 50 && !found.length; i++) {
-      found = [];
-      for await (const wf of temporal.client.workflow.list({ query: `DiseTool = "cli_heal" AND DiseHealStatus = "healed"` })) found.push(wf.workflowId);
-      if (!found.length) await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(found).toEqual(['heal:cli_heal@2.0.0']);
+    expect(await findWorkflowIds(temporal.client, `DiseTool = "cli_heal" AND DiseHealStatus = "healed"`)).toEqual(['heal:cli_heal@2.0.0']);
   });
 
   it('heal-status shows how the heal ended; a second heal joins the finished one; heal-retry runs a new one', async () => {

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Client } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { startHeal } from '../../src/client/start-heal.js';
 import { TemporalMonitorSignaler } from '../../src/runtime/monitor-signaler.js';
@@ -9,6 +8,8 @@ import { registerThrowingTool } from '../support/fixtures.js';
 import { useHealStack } from '../support/heal-stack.js';
 import { failureReport } from '../support/failures.js';
 import { healInput } from '../support/failures.js';
+import { findWorkflowIds } from '../support/temporal.js';
+import { pollUntil } from '../support/wait.js';
 
 // Heals are found in the Temporal UI by DiseTool and DiseVersion whatever started them: the operator
 // (client start) or the health monitor (startChild), which is also how the tool runtime's reports
@@ -18,17 +19,6 @@ const stack = useHealStack('visibility');
 
 function unique(prefix: string): string {
   return `${prefix}_${randomBytes(3).toString('hex')}`;
-}
-
-/** Workflow ids the visibility query returns, once it returns at least one (or after the timeout). */
-async function findHeals(client: Client, query: string, timeoutMs = 20_000): Promise<string[]> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const ids: string[] = [];
-    for await (const execution of client.workflow.list({ query })) ids.push(execution.workflowId);
-    if (ids.length || Date.now() > until) return ids;
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 const report = (versionId: string): FailureReport => failureReport(versionId, { description: '10% of calls throw', reportedAt: new Date().toISOString() });
@@ -44,20 +34,15 @@ describe('finding heals by DiseTool', () => {
     await new TemporalMonitorSignaler(client, { workflowId: monitorId, taskQueue: stack.taskQueue }).failureReported(report(versionId));
     try {
       const heal = client.workflow.getHandle(`heal:${versionId}`);
-      let result: { status: string } | undefined;
-      for (let i = 0; i < 200 && !result; i++) {
-        result = await heal.result().catch(async () => {
-          await new Promise((r) => setTimeout(r, 100));
-          return undefined;
-        });
-      }
+      // The monitor starts the heal as a child: until it has, there is no heal to wait for.
+      const result = await pollUntil(() => heal.result().catch(() => undefined), (r) => r !== undefined, { what: `the heal of ${versionId}` });
       expect(result?.status).toBe('healed');
       const attributes = (await heal.describe()).typedSearchAttributes;
       expect(attributes.get(DISE_TOOL)).toBe(tool);
       expect(attributes.get(DISE_VERSION)).toBe(versionId);
 
-      expect(await findHeals(client, `DiseTool = "${tool}"`)).toEqual([`heal:${versionId}`]);
-      expect(await findHeals(client, `DiseVersion = "${versionId}"`)).toEqual([`heal:${versionId}`]);
+      expect(await findWorkflowIds(client, `DiseTool = "${tool}"`)).toEqual([`heal:${versionId}`]);
+      expect(await findWorkflowIds(client, `DiseVersion = "${versionId}"`)).toEqual([`heal:${versionId}`]);
       expect((await client.workflow.count(`DiseTool = "${tool}"`)).count).toBe(1);
     } finally {
       await client.workflow.getHandle(monitorId).terminate('test over').catch(() => undefined);
@@ -75,6 +60,6 @@ describe('finding heals by DiseTool', () => {
       { taskQueue: stack.taskQueue },
     );
     await handle.result();
-    expect(await findHeals(client, `DiseTool = "${tool}" AND DiseVersion = "${versionId}"`)).toEqual([`heal:${versionId}`]);
+    expect(await findWorkflowIds(client, `DiseTool = "${tool}" AND DiseVersion = "${versionId}"`)).toEqual([`heal:${versionId}`]);
   });
 });

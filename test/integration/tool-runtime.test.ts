@@ -1,15 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import pg from 'pg';
 import { defaultConfig } from '../../src/config/schema.js';
-import { PACKAGE_ROOT } from '../../src/infra/paths.js';
 import { MemorySignaler, TemporalMonitorSignaler, ToolExecutionError, ToolRuntime, ToolUnavailableError, UnknownToolError } from '../../src/runtime/index.js';
 import { failureReportedSignal } from '../../src/shared/messages.js';
 import { useTestStore } from '../support/database.js';
 import { version } from '../support/fixtures.js';
+import { pollUntil } from '../support/wait.js';
+import { spawnRuntimeChild } from '../support/child-processes.js';
 
 const h = useTestStore();
 const runtimes: ToolRuntime[] = [];
@@ -26,16 +25,8 @@ async function runtime(extra: Partial<Parameters<typeof ToolRuntime.create>[0]> 
   return r;
 }
 
-/** Calls `tool` with 1 until it answers `expected` or `ms` pass; returns the last answer. */
-async function answerWithin(rt: ToolRuntime, tool: string, expected: unknown, ms: number): Promise<unknown> {
-  const deadline = Date.now() + ms;
-  let answer = await rt.call(tool, 1);
-  while (answer !== expected && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    answer = await rt.call(tool, 1);
-  }
-  return answer;
-}
+/** What `tool` answers to 1, polled until it is `expected` (a route change reaches the runtime in time). */
+const answer = (rt: ToolRuntime, tool: string) => expect.poll(() => rt.call(tool, 1), { timeout: 30_000, interval: 50 });
 
 beforeAll(async () => {
   await h.store.registerVersion(version('doubler', '1.0.0', [], { code: DOUBLE }));
@@ -77,8 +68,9 @@ describe('ToolRuntime', () => {
     await h.store.setRoute('guarded@1.0.0', 'test');
     for (const health of ['pruned', 'failed', 'degraded'] as const) {
       await h.db.query(`UPDATE tool_lineage SET health_status = $1 WHERE tool_id = 'guarded@1.1.0'`, [health]);
-      await new Promise((r) => setTimeout(r, 100)); // the notification invalidates the cache
-      const err = await rt.call('guarded@1.1.0', 1).catch((e: unknown) => e);
+      // The notification invalidates the cache: refused once it has arrived.
+      const refusal = () => rt.call('guarded@1.1.0', 1).catch((e: unknown) => e);
+      const err = await pollUntil(refusal, (e) => e instanceof ToolUnavailableError && e.health === health, { what: `a refusal as ${health}` });
       expect(err).toBeInstanceOf(ToolUnavailableError);
       expect((err as ToolUnavailableError).health).toBe(health);
       expect((err as Error).message).toMatch(/routed to guarded@1\.0\.0/);
@@ -178,29 +170,8 @@ describe('ToolRuntime across processes and with Temporal', () => {
     await h.store.registerVersion(version('shared', '1.0.0', [], { code: DOUBLE }));
     await h.store.registerVersion(version('shared', '1.1.0', ['shared@1.0.0'], { code: TRIPLE }));
     await h.store.setRoute('shared@1.1.0', 'test');
-    const children: { child: ChildProcess; lines: { at?: number; version?: string; error?: string; ready?: boolean }[] }[] = [];
-    for (let i = 0; i < 2; i++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(PACKAGE_ROOT, 'test/support/runtime-child.ts'), h.db.url, 'shared', '10'], {
-        cwd: PACKAGE_ROOT,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      const entry = { child, lines: [] as { at?: number; version?: string; error?: string }[] };
-      let buf = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        buf += d.toString();
-        const parts = buf.split('\n');
-        buf = parts.pop()!;
-        for (const p of parts) if (p.trim()) entry.lines.push(JSON.parse(p));
-      });
-      children.push(entry);
-    }
-    const until = async (cond: () => boolean, ms: number) => {
-      const end = Date.now() + ms;
-      while (!cond()) {
-        if (Date.now() > end) throw new Error('condition not met in time');
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
+    const children = [spawnRuntimeChild(h.db.url, 'shared', 10), spawnRuntimeChild(h.db.url, 'shared', 10)];
+    const until = (cond: () => boolean, timeout: number) => pollUntil(cond, (ok) => ok, { timeout, interval: 20 });
     try {
       await until(() => children.every((c) => c.lines.filter((l) => l.version === 'shared@1.1.0').length >= 5), 30_000);
       const prunedAt = Date.now();
@@ -214,7 +185,7 @@ describe('ToolRuntime across processes and with Temporal', () => {
         expect(after.every((l) => l.version === 'shared@1.0.0')).toBe(true);
       }
     } finally {
-      for (const c of children) c.child.kill('SIGTERM');
+      for (const c of children) await c.stop();
     }
   });
 
@@ -310,7 +281,7 @@ describe('ToolRuntime across processes and with Temporal', () => {
     // Move the route with the notification trigger off: only the periodic refresh can see it.
     await h.db.query(`BEGIN; ALTER TABLE routes DISABLE TRIGGER routes_notify_routing; UPDATE routes SET version_id = 'quiet@1.1.0' WHERE tool_name = 'quiet'; ALTER TABLE routes ENABLE TRIGGER routes_notify_routing; COMMIT;`);
     expect(await rt.call('quiet', 1)).toBe(2); // still cached
-    expect(await answerWithin(rt, 'quiet', 3, 5000)).toBe(3);
+    await answer(rt, 'quiet').toBe(3);
   });
 
   it('reconnects its routing listener after losing it, and hears the next change', async () => {
@@ -321,14 +292,17 @@ describe('ToolRuntime across processes and with Temporal', () => {
     config.runtime.route_refresh_seconds = 3600; // no periodic refresh: only LISTEN can tell it
     const rt = await runtime({ config });
     expect(await rt.call('deaf', 1)).toBe(2);
-    await h.db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`);
-    await new Promise((r) => setTimeout(r, 1500)); // reconnects after 500 ms
+    const listeners = () => h.db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`);
+    const lost = (await h.db.query<{ pid: number }>(`SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`)).map((r) => r.pid);
+    expect(lost).toHaveLength(1);
+    // It reconnects after 500 ms: a new session listening.
+    await pollUntil(listeners, (rows) => rows.some((r) => !lost.includes(r.pid)), { what: 'the routing listener to reconnect' });
     expect(await rt.call('deaf', 1)).toBe(2); // cached again, after the reconnect's invalidation
     await h.store.setRoute('deaf@1.1.0', 'test');
-    expect(await answerWithin(rt, 'deaf', 3, 5000)).toBe(3);
+    await answer(rt, 'deaf').toBe(3);
   });
 
-  it('records a failed call whose input holds U+0000, which jsonb cannot h.store, with ␀ in its place', async () => {
+  it('records a failed call whose input holds U+0000, which jsonb cannot store, with ␀ in its place', async () => {
     await h.store.registerMany([version('nul_input', '1.0.0', [], { code: FAILING })]);
     const logs: string[] = [];
     const rt = await runtime({ log: (l) => logs.push(l) });

@@ -57,3 +57,43 @@ export function spawnWorkerChild({ databaseUrl, taskQueue, killAfter, config }: 
     });
   });
 }
+
+/** One call of a runtime child: its time, input, and the version that answered, or the error. */
+export interface CallLine {
+  at: number;
+  input: number;
+  version?: string;
+  output?: unknown;
+  error?: string;
+}
+
+export interface RuntimeChild {
+  child: ChildProcess;
+  /** Every call so far, as the child printed it. */
+  lines: CallLine[];
+  /** SIGTERM, and wait for it to finish (its runtime flushes on the way out). */
+  stop(): Promise<void>;
+}
+
+/** A tool runtime in its own process (test/support/runtime-child.ts) calling `tool` with 0, 1, 2, … every `intervalMs`. */
+export function spawnRuntimeChild(databaseUrl: string, tool: string, intervalMs: number): RuntimeChild {
+  const child = spawnTsx('runtime-child.ts', [databaseUrl, tool, String(intervalMs)]);
+  const lines: CallLine[] = [];
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const parts = buf.split('\n');
+    buf = parts.pop()!;
+    for (const p of parts) if (p.trim() && !p.includes('"ready"')) lines.push(JSON.parse(p) as CallLine);
+  });
+  return {
+    child,
+    lines,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
