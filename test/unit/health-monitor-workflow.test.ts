@@ -13,8 +13,9 @@ import {
 } from '../../src/shared/messages.js';
 import { DISE_HEAL_STATUS, DISE_TOOL, DISE_VERSION } from '../../src/shared/search-attributes.js';
 import type { healthMonitorWorkflow, HealthMonitorOptions } from '../../src/workflows/health-monitor.js';
-import { createWorkflowTestEnv, recorded, uniqueName, type StubActivities, type WorkflowTestEnv } from '../support/workflow-env.js';
+import { createWorkflowTestEnv, recorded, skipWhenIdle, uniqueName, type StubActivities, type WorkflowTestEnv } from '../support/workflow-env.js';
 import { failureReport } from '../support/failures.js';
+import { pollUntil } from '../support/wait.js';
 
 // Every signal and the query of healthMonitorWorkflow, with stubbed activities on the time-skipping
 // test server: no PostgreSQL. The monitor against real activities is test/integration/health-monitor.test.ts.
@@ -107,29 +108,12 @@ async function statusOf(monitor: Monitor): Promise<MonitorStatus> {
 }
 
 /** Polls the status (real time: signals need no timer) until `ok` holds. */
-async function eventually(monitor: Monitor, ok: (s: MonitorStatus) => boolean, timeoutMs = 30_000): Promise<MonitorStatus> {
-  const until = Date.now() + timeoutMs;
-  let status = await statusOf(monitor);
-  while (!ok(status) && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 25));
-    status = await statusOf(monitor);
-  }
-  return status;
+async function eventually(monitor: Monitor, ok: (s: MonitorStatus) => boolean, timeout = 60_000): Promise<MonitorStatus> {
+  return pollUntil(() => statusOf(monitor), ok, { timeout, interval: 25, what: 'the monitor status' });
 }
 
-/**
- * Skips time once the monitor waits on its timer (no task or activity in flight): the test server
- * does not skip while work is in flight.
- */
-async function skip(on: WorkflowTestEnv, monitor: Monitor, duration: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const raw = (await monitor.describe()).raw as { pendingActivities?: unknown[]; pendingWorkflowTask?: unknown };
-    const events = (await monitor.fetchHistory()).events ?? [];
-    if (!raw.pendingActivities?.length && !raw.pendingWorkflowTask && events.some((e) => e.timerStartedEventAttributes)) break;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  await on.env.sleep(duration);
-}
+/** Skips time once the monitor waits on its timer (the test server does not skip while work is in flight). */
+const skip = (on: WorkflowTestEnv, monitor: Monitor, duration: string) => skipWhenIdle(on.env, monitor, duration);
 
 describe('healthMonitorWorkflow', { timeout: 60_000 }, () => {
   it('answers the status query before any check', async () => {
