@@ -16,6 +16,7 @@ import { FakeOpenAI } from '../support/fake-openai.js';
 import { lineageViolations } from '../support/invariants.js';
 import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
 import { healInput } from '../support/failures.js';
+import { workflowBundlePath } from '../support/bundle-path.js';
 
 // Issue #16, item 1: cancelling a heal at any step ends it within 2 s, with work that is really slow
 // (not held by a test hook): the LLM steps wait on an answer that takes a minute, the sandbox steps
@@ -99,6 +100,7 @@ beforeAll(async () => {
     config,
     llm: { apiKey: 'test-key', baseURL: llm.url, model: 'scripted-model', timeoutMs: SLOW_LLM_MS * 2, temperature: 0 },
     taskQueue,
+    workflowBundlePath: workflowBundlePath(),
     sandbox: new SlowSandbox(config.sandbox, { cancellation: activitySignal }),
     activityInterceptors: [notifyOnStart],
   });

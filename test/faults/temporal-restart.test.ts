@@ -22,6 +22,7 @@ import { registerThrowingTool, version } from '../support/fixtures.js';
 import { activityHold } from '../support/hold.js';
 import { uniqueTaskQueue } from '../support/temporal.js';
 import { healInput } from '../support/failures.js';
+import { workflowBundlePath } from '../support/bundle-path.js';
 
 // The Temporal dev server killed (SIGKILL) and started again on the same port with the same
 // database file: once in the middle of a heal, and once while the health monitor waits on its timer.
@@ -79,6 +80,7 @@ beforeAll(async () => {
     config: canaryConfig(),
     llm: null,
     taskQueue,
+    workflowBundlePath: workflowBundlePath(),
     activityInterceptors: [hold.interceptor],
   });
 }, 180_000);

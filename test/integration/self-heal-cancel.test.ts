@@ -12,6 +12,7 @@ import { lineageViolations } from '../support/invariants.js';
 import { registerSlugStory, SLUG_WRONG } from '../support/slug-story.js';
 import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
 import { healInput } from '../support/failures.js';
+import { workflowBundlePath } from '../support/bundle-path.js';
 
 // Cancelling a heal while each of its steps runs: the heal ends cancelled, recorded as such, with
 // callers routed to a usable version and no half-made version.
@@ -53,6 +54,7 @@ beforeAll(async () => {
     config: defaultConfig(),
     llm: null,
     taskQueue,
+    workflowBundlePath: workflowBundlePath(),
     activityInterceptors: [holdInterceptor],
   });
 });
