@@ -11,7 +11,7 @@ import type { ToolLanguage } from '../../src/shared/language.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
 import { startWorker, type RunningWorker } from '../../src/worker.js';
 import { useTestStore } from '../support/database.js';
-import { registerEmailStory, V201_CODE, WRONG_RESULTS } from '../support/email-story.js';
+import { registerEmailStory, V201_CODE, WRONG_RESULTS, LLM_ANALYSIS } from '../support/email-story.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
 import { lineageViolations } from '../support/invariants.js';
 import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
@@ -37,14 +37,7 @@ const TARGET_MS = 2000;
  */
 const BOUND_MS = 10_000;
 
-const ANALYSIS = {
-  recoverable: true,
-  reason: "The optimization replaced the comprehensive regex with a simple '@' check",
-  problematic_pattern: 'CallExpression[callee.property.name="indexOf"]',
-  pattern_kind: 'ast',
-  rule_description: 'Never replace comprehensive validation with simple substring checks',
-  scope: 'descendants',
-};
+const ANALYSIS = LLM_ANALYSIS;
 
 const h = useTestStore();
 let temporal: TestTemporal;

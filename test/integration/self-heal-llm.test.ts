@@ -7,7 +7,7 @@ import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import { warmPython } from '../../src/sandbox/python.js';
 import type { RunningWorker } from '../../src/worker.js';
 import { useTestStore } from '../support/database.js';
-import { registerEmailStory, V1_CODE, V201_CODE, V2_CODE, WRONG_RESULTS } from '../support/email-story.js';
+import { registerEmailStory, V1_CODE, V201_CODE, V2_CODE, WRONG_RESULTS, LLM_ANALYSIS } from '../support/email-story.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
 import { SLUG_V12, SLUG_WRONG, slugStory } from '../support/slug-story.js';
 import { connectTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
@@ -23,14 +23,7 @@ let llm: FakeOpenAI;
 const taskQueue = uniqueTaskQueue('heal-llm');
 let counter = 0;
 
-const ANALYSIS = {
-  recoverable: true,
-  reason: "The optimization replaced the comprehensive regex with a simple '@' check",
-  problematic_pattern: 'CallExpression[callee.property.name="indexOf"]',
-  pattern_kind: 'ast',
-  rule_description: 'Never replace comprehensive validation with simple substring checks',
-  scope: 'descendants',
-};
+const ANALYSIS = LLM_ANALYSIS;
 const regen = (code: string, notes = 'cached the regex, fast path first') => ({ content: { code, notes } });
 /** Accepts 'user@@domain.com' without using indexOf: passes the gate, fails the minted tests. */
 const STILL_WRONG = "function run(input) { return typeof input === 'string' && input.includes('@') && input.length > 3; }";

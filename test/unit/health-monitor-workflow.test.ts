@@ -1,5 +1,5 @@
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CheckHealthInput } from '../../src/activities/check-health.js';
 import { HEALTH_MONITOR_WORKFLOW_TYPE } from '../../src/shared/constants.js';
 import type { HealthCheckResult, HealthFinding, MonitorSettings } from '../../src/shared/heal-types.js';
@@ -13,20 +13,14 @@ import {
 } from '../../src/shared/messages.js';
 import { DISE_HEAL_STATUS, DISE_TOOL, DISE_VERSION } from '../../src/shared/search-attributes.js';
 import type { healthMonitorWorkflow, HealthMonitorOptions } from '../../src/workflows/health-monitor.js';
-import { createWorkflowTestEnv, recorded, skipWhenIdle, uniqueName, type StubActivities, type WorkflowTestEnv } from '../support/workflow-env.js';
+import { createWorkflowTestEnv, useWorkflowTestEnv, recorded, skipWhenIdle, uniqueName, type StubActivities, type WorkflowTestEnv } from '../support/workflow-env.js';
 import { failureReport } from '../support/failures.js';
 import { pollUntil } from '../support/wait.js';
 
 // Every signal and the query of healthMonitorWorkflow, with stubbed activities on the time-skipping
 // test server: no PostgreSQL. The monitor against real activities is test/integration/health-monitor.test.ts.
 
-let t: WorkflowTestEnv;
-beforeAll(async () => {
-  t = await createWorkflowTestEnv();
-}, 60_000);
-afterAll(async () => {
-  await t?.teardown();
-});
+const t = useWorkflowTestEnv();
 
 type Monitor = WorkflowHandleWithFirstExecutionRunId<typeof healthMonitorWorkflow>;
 
