@@ -30,6 +30,7 @@ function withDatabase(url: string, database: string): string {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // Bundled while the servers start (the bundler and the servers wait on different things).
   const bundling = bundleWorkflowsOnce();
+  bundling.catch(() => undefined); // a failure surfaces where it is awaited, below
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'dise-test-'));
   chmodSync(scratch, 0o755); // PostgreSQL runs as the postgres user and must reach its data dir
   let postgres: RunningPostgres | undefined;

@@ -9,8 +9,9 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  */
 const SLOW_FIRST = [
   'test/faults/worker-kill.test.ts',
-  'test/e2e/demo.test.ts',
+  // Mostly waiting (a server down on purpose): light beside worker-kill's concurrent heals.
   'test/faults/temporal-restart.test.ts',
+  'test/e2e/demo.test.ts',
   'test/integration/recurrence.test.ts',
   'test/integration/self-heal-llm.test.ts',
   'test/faults/postgres-restart.test.ts',
