@@ -330,8 +330,7 @@ describe('ToolRuntime across processes and with Temporal', () => {
       await other.query(`BEGIN; SELECT 1 FROM tool_lineage WHERE tool_id = 'dl_b@1.0.0' FOR UPDATE`);
       const flushed = rt.flush();
       const waiting = async () => (await h.db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).length > 0;
-      for (let i = 0; i < 100 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 20));
-      expect(await waiting()).toBe(true);
+      await expect.poll(waiting, { timeout: 30_000, interval: 20 }).toBe(true);
       await new Promise((r) => setTimeout(r, 300));
       // …and the other session now wants dl_a: a deadlock. The runtime's check fires first and
       // PostgreSQL aborts its transaction; the other session gets dl_a.
