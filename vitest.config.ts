@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { SlowFirstSequencer } from './test/support/sequencer.js';
 
 // unit: no services. integration and e2e: a real PostgreSQL and a real Temporal dev server, started
 // once for the run by test/support/global-setup.ts (or taken from DATABASE_URL / TEMPORAL_ADDRESS).
@@ -6,12 +7,16 @@ export default defineConfig({
   test: {
     // Two cores: at most two test files at once.
     poolOptions: { forks: { maxForks: 2, minForks: 1 }, threads: { maxThreads: 2, minThreads: 1 } },
+    // The long files first, whatever the cache of an earlier run says (see the sequencer).
+    sequence: { sequencer: SlowFirstSequencer },
     projects: [
       {
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // Bundles src/workflows once for the run: the workflow tests' workers share it.
+          globalSetup: ['test/support/global-setup-unit.ts'],
           // Sandbox-heavy unit tests (the differential check runs 1,000 inputs in fresh contexts) need
           // more than vitest's 5 s on a shared 2-core machine; none asserts a time.
           testTimeout: 30_000,

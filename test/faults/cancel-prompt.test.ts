@@ -6,16 +6,17 @@ import { inject } from 'vitest';
 import { activitySignal } from '../../src/activities/cancellation.js';
 import { defaultConfig } from '../../src/config/schema.js';
 import { startHeal } from '../../src/client/start-heal.js';
-import { LineageStore } from '../../src/lineage/store.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import type { ToolLanguage } from '../../src/shared/language.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
 import { startWorker, type RunningWorker } from '../../src/worker.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { registerEmailStory, V201_CODE, WRONG_RESULTS } from '../support/email-story.js';
+import { useTestStore } from '../support/database.js';
+import { registerEmailStory, V201_CODE, WRONG_RESULTS, LLM_ANALYSIS } from '../support/email-story.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
 import { lineageViolations } from '../support/invariants.js';
 import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
+import { healInput } from '../support/failures.js';
+import { workflowBundlePath } from '../support/bundle-path.js';
 
 // Issue #16, item 1: cancelling a heal at any step ends it within 2 s, with work that is really slow
 // (not held by a test hook): the LLM steps wait on an answer that takes a minute, the sandbox steps
@@ -36,17 +37,9 @@ const TARGET_MS = 2000;
  */
 const BOUND_MS = 10_000;
 
-const ANALYSIS = {
-  recoverable: true,
-  reason: "The optimization replaced the comprehensive regex with a simple '@' check",
-  problematic_pattern: 'CallExpression[callee.property.name="indexOf"]',
-  pattern_kind: 'ast',
-  rule_description: 'Never replace comprehensive validation with simple substring checks',
-  scope: 'descendants',
-};
+const ANALYSIS = LLM_ANALYSIS;
 
-let db: TestDatabase;
-let store: LineageStore;
+const h = useTestStore();
 let temporal: TestTemporal;
 let worker: RunningWorker;
 let llm: FakeOpenAI;
@@ -86,8 +79,6 @@ const notifyOnStart: ActivityInterceptorsFactory = (ctx) => ({
 });
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  store = new LineageStore(db.prisma);
   temporal = await connectTestTemporal();
   llm = new FakeOpenAI();
   await llm.start();
@@ -98,10 +89,11 @@ beforeAll(async () => {
   config.self_healing.differential.generated_inputs = 20;
   worker = await startWorker({
     temporal: { address: inject('temporalAddress'), namespace: 'default', tls: false },
-    prisma: db.prisma,
+    prisma: h.db.prisma,
     config,
     llm: { apiKey: 'test-key', baseURL: llm.url, model: 'scripted-model', timeoutMs: SLOW_LLM_MS * 2, temperature: 0 },
     taskQueue,
+    workflowBundlePath: workflowBundlePath(),
     sandbox: new SlowSandbox(config.sandbox, { cancellation: activitySignal }),
     activityInterceptors: [notifyOnStart],
   });
@@ -110,18 +102,17 @@ afterAll(async () => {
   await worker.shutdown();
   await temporal.close();
   await llm.stop();
-  await db.drop();
 });
 
 describe('cancelling a heal is prompt', () => {
   it.each(STEPS)(`during %s: the step stops (target ${TARGET_MS} ms), lineage consistent`, async (step) => {
     const tool = `prompt_${step.toLowerCase()}`;
-    await registerEmailStory(store, tool);
+    await registerEmailStory(h.store, tool);
     // Descendants of the pruned version, tainted by the prune, for promote to re-validate.
-    await store.registerMany(
+    await h.store.registerMany(
       [1, 2, 3, 4, 5, 6].map((minor) => ({ name: tool, version: `2.${minor}.0`, parents: [`${tool}@2.0.0`], code: V201_CODE.replace('input.length < 6', `input.length < ${5 + minor}`) })),
     );
-    const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
     for (const w of WRONG_RESULTS) await runtime.report(`${tool}@2.0.0`, w);
     await runtime.close();
     llm.script('FailureAnalysis', [{ content: ANALYSIS, delayMs: step === 'analyzeFailure' ? SLOW_LLM_MS : 0 }]);
@@ -131,7 +122,7 @@ describe('cancelling a heal is prompt', () => {
     const reached = new Promise<void>((r) => (entered = r));
     const { handle } = await startHeal(
       temporal.client,
-      { versionId: `${tool}@2.0.0`, trigger: 'manual', failure: { failureType: 'logic_error', description: 'accepts invalid emails', severity: 'critical', detectionMethod: 'report' } },
+      healInput(`${tool}@2.0.0`, {}, 'manual'),
       { taskQueue },
     );
     await reached;
@@ -147,8 +138,8 @@ describe('cancelling a heal is prompt', () => {
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
     expect(elapsed, `cancel during ${step} took ${Math.round(elapsed)} ms`).toBeLessThan(BOUND_MS);
-    const [run] = await db.query<{ status: string }>(`SELECT status FROM heal_runs WHERE tool_id = $1`, [`${tool}@2.0.0`]);
+    const [run] = await h.db.query<{ status: string }>(`SELECT status FROM heal_runs WHERE tool_id = $1`, [`${tool}@2.0.0`]);
     expect(run).toMatchObject({ status: 'cancelled' });
-    expect(await lineageViolations(db, tool)).toEqual([]);
+    expect(await lineageViolations(h.db, tool)).toEqual([]);
   }, 90_000);
 });

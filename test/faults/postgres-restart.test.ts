@@ -16,6 +16,8 @@ import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { version } from '../support/fixtures.js';
 import { activityHold } from '../support/hold.js';
 import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
+import { healInput } from '../support/failures.js';
+import { workflowBundlePath } from '../support/bundle-path.js';
 
 // PostgreSQL stopped for 10 s in the middle of a heal, then started again on the same port: the
 // step that hit the dead database is retried by Temporal until it is back, the heal ends with
@@ -42,6 +44,7 @@ beforeAll(async () => {
     config: defaultConfig(),
     llm: null,
     taskQueue,
+    workflowBundlePath: workflowBundlePath(),
     activityInterceptors: [hold.interceptor],
   });
 }, 120_000);
@@ -67,7 +70,7 @@ describe('PostgreSQL restarted during a heal', () => {
     const reached = hold.arm('findHealthyAncestor');
     const { handle } = await startHeal(
       temporal.client,
-      { versionId: 'pg_fault@2.0.0', trigger: 'report', failure: { failureType: 'logic_error', description: 'accepts invalid emails', severity: 'critical', detectionMethod: 'report' } },
+      healInput('pg_fault@2.0.0'),
       { taskQueue },
     );
     await reached;
@@ -105,13 +108,11 @@ describe('PostgreSQL restarted during a heal', () => {
       for (let i = 0; i < 500; i++) expect(await runtime.call('outage', i)).toBe(i + 1);
       // The recorder's timer tries to write them, fails (a shutting-down server can take a while to
       // refuse), and keeps them.
-      for (let i = 0; i < 300 && !logs.some((l) => l.includes('could not record')); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(logs.some((l) => l.includes('could not record'))).toBe(true);
+      await expect.poll(() => logs.some((l) => l.includes('could not record')), { timeout: 60_000 }).toBe(true);
       expect(runtime.pendingExecutions).toBe(500);
       postgres = await startEmbeddedPostgres({ dir: path.join(dir, 'postgres'), port });
       // The recorder's timer writes them without being asked.
-      for (let i = 0; i < 200 && runtime.pendingExecutions > 0; i++) await new Promise((r) => setTimeout(r, 100));
-      expect(runtime.pendingExecutions).toBe(0);
+      await expect.poll(() => runtime.pendingExecutions, { timeout: 60_000 }).toBe(0);
     } finally {
       await runtime.close();
     }

@@ -16,11 +16,13 @@ import { monitorStatusQuery } from '../../src/shared/messages.js';
 import type { HealProgress } from '../../src/shared/heal-types.js';
 import { startWorker, type RunningWorker } from '../../src/worker.js';
 import type { healthMonitorWorkflow } from '../../src/workflows/health-monitor.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestStore } from '../support/database.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { registerThrowingTool, version } from '../support/fixtures.js';
 import { activityHold } from '../support/hold.js';
 import { uniqueTaskQueue } from '../support/temporal.js';
+import { healInput } from '../support/failures.js';
+import { workflowBundlePath } from '../support/bundle-path.js';
 
 // The Temporal dev server killed (SIGKILL) and started again on the same port with the same
 // database file: once in the middle of a heal, and once while the health monitor waits on its timer.
@@ -35,8 +37,7 @@ let port: number;
 let server: RunningTemporal;
 let connection: Connection;
 let client: Client;
-let db: TestDatabase;
-let store: LineageStore;
+const h = useTestStore();
 let worker: RunningWorker;
 const taskQueue = uniqueTaskQueue('temporal-fault');
 
@@ -54,11 +55,11 @@ async function killServer(): Promise<void> {
 }
 
 async function executionCount(toolId: string): Promise<number> {
-  return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE tool_id = $1`, [toolId]))[0]!.n;
+  return (await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE tool_id = $1`, [toolId]))[0]!.n;
 }
 
 async function regeneratedCount(toolName: string): Promise<number> {
-  return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [toolName]))[0]!.n;
+  return (await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [toolName]))[0]!.n;
 }
 
 /** Defaults, with a canary judge that looks every 2 s and decides after 50 mirrored calls. */
@@ -73,14 +74,13 @@ beforeAll(async () => {
   server = await startServer();
   connection = await Connection.connect({ address: server.address });
   client = new Client({ connection, namespace: DEFAULT_NAMESPACE });
-  db = await createTestDatabase();
-  store = new LineageStore(db.prisma);
   worker = await startWorker({
     temporal: { address: server.address, namespace: DEFAULT_NAMESPACE, tls: false },
-    prisma: db.prisma,
+    prisma: h.db.prisma,
     config: canaryConfig(),
     llm: null,
     taskQueue,
+    workflowBundlePath: workflowBundlePath(),
     activityInterceptors: [hold.interceptor],
   });
 }, 180_000);
@@ -88,14 +88,13 @@ afterAll(async () => {
   await worker?.shutdown();
   await connection?.close();
   await server?.stop();
-  await db?.drop();
   rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
 describe('the Temporal dev server restarted', () => {
   it('during a heal: the heal finishes with exactly one new version and loses nothing', async () => {
-    await registerEmailStory(store, 'tfault');
-    const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+    await registerEmailStory(h.store, 'tfault');
+    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
     for (let i = 0; i < 200; i++) await runtime.call('tfault', `user${i}@example.com`);
     for (const w of WRONG_RESULTS) await runtime.report('tfault@2.0.0', w);
     await runtime.close();
@@ -105,7 +104,7 @@ describe('the Temporal dev server restarted', () => {
     const reached = hold.arm('regenerate');
     const { handle } = await startHeal(
       client,
-      { versionId: 'tfault@2.0.0', trigger: 'report', failure: { failureType: 'logic_error', description: 'accepts invalid emails', severity: 'critical', detectionMethod: 'report' } },
+      healInput('tfault@2.0.0'),
       { taskQueue },
     );
     await reached;
@@ -118,14 +117,14 @@ describe('the Temporal dev server restarted', () => {
     expect(result).toMatchObject({ status: 'healed', newVersionId: 'tfault@2.0.1' });
     expect(await regeneratedCount('tfault')).toBe(1);
     expect(await executionCount('tfault@2.0.0')).toBe(before);
-    const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'tfault'`);
+    const [route] = await h.db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'tfault'`);
     expect(route!.version_id).toBe('tfault@2.0.1');
-    expect(await allViolations(new LineageStore(db.prisma), client)).toEqual([]);
+    expect(await allViolations(new LineageStore(h.db.prisma), client)).toEqual([]);
   }, 240_000);
 
   it("during the monitor's timer: the timer fires after the restart and the heal it starts completes", async () => {
     void hold.arm(null);
-    await registerThrowingTool(store, db.url, 'tmonitor');
+    await registerThrowingTool(h.store, h.db.url, 'tmonitor');
     const before = await executionCount('tmonitor@2.0.0');
     const monitor = await client.workflow.start<typeof healthMonitorWorkflow>('healthMonitorWorkflow', {
       workflowId: 'monitor-temporal-fault',
@@ -151,22 +150,22 @@ describe('the Temporal dev server restarted', () => {
     expect(heal).toMatchObject({ status: 'healed', newVersionId: 'tmonitor@2.0.1' });
     expect(await regeneratedCount('tmonitor')).toBe(1);
     expect(await executionCount('tmonitor@2.0.0')).toBe(before);
-    expect(await allViolations(new LineageStore(db.prisma), client)).toEqual([]);
+    expect(await allViolations(new LineageStore(h.db.prisma), client)).toEqual([]);
     await monitor.terminate('test over');
   }, 240_000);
 
   it("during a canary's timer: comparisons recorded while the server is down are judged after it, and the canary promotes once", async () => {
     void hold.arm(null);
-    await store.registerVersion(version('tcanary', '1.0.0', [], { code: 'function run(x) { return x + 1; }' }));
-    await store.setRoute('tcanary@1.0.0', 'test');
-    await store.registerVersion(version('tcanary', '1.1.0', ['tcanary@1.0.0'], { code: 'function run(x) { return 1 + x; }' }));
+    await h.store.registerVersion(version('tcanary', '1.0.0', [], { code: 'function run(x) { return x + 1; }' }));
+    await h.store.setRoute('tcanary@1.0.0', 'test');
+    await h.store.registerVersion(version('tcanary', '1.1.0', ['tcanary@1.0.0'], { code: 'function run(x) { return 1 + x; }' }));
     const candidate = 'tcanary@1.1.0';
-    await store.canaries.begin({ candidateId: candidate, toolName: 'tcanary', stableId: 'tcanary@1.0.0', targetHealth: 'healthy', origin: 'registration', healId: null, workflowId: canaryWorkflowId(candidate), mirrorFraction: 1 });
+    await h.store.canaries.begin({ candidateId: candidate, toolName: 'tcanary', stableId: 'tcanary@1.0.0', targetHealth: 'healthy', origin: 'registration', healId: null, workflowId: canaryWorkflowId(candidate), mirrorFraction: 1 });
     const handle = await startCanary(client, candidate, { taskQueue });
     await waitFor(async () => ((await handle.fetchHistory()).events ?? []).some((e) => e.timerStartedEventAttributes), { timeoutMs: 30_000, what: 'the canary timer' });
     await killServer();
     // Callers go on while Temporal is down; the runtime records what it mirrors in PostgreSQL.
-    const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
     await runtime.preload(['tcanary']);
     for (let i = 0; i < 60; i++) expect(await runtime.callDetailed('tcanary', i)).toMatchObject({ output: i + 1, versionId: 'tcanary@1.0.0' });
     await runtime.close();
@@ -175,11 +174,11 @@ describe('the Temporal dev server restarted', () => {
 
     const end = await handle.result();
     expect(end.status, end.message).toBe('promoted');
-    expect((await store.canaries.get(candidate))!.verdict).toMatchObject({ decision: 'pass', mirrored: 60 });
-    const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'tcanary'`);
+    expect((await h.store.canaries.get(candidate))!.verdict).toMatchObject({ decision: 'pass', mirrored: 60 });
+    const [route] = await h.db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'tcanary'`);
     expect(route!.version_id).toBe(candidate);
     const finishes = ((await handle.fetchHistory()).events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'finishCanary');
     expect(finishes).toHaveLength(1);
-    expect(await allViolations(new LineageStore(db.prisma), client)).toEqual([]);
+    expect(await allViolations(new LineageStore(h.db.prisma), client)).toEqual([]);
   }, 240_000);
 });

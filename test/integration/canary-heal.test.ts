@@ -7,6 +7,7 @@ import type { HealProgress } from '../../src/shared/heal-types.js';
 import type { canaryWorkflow } from '../../src/workflows/canary.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { useHealStack, type HealStack } from '../support/heal-stack.js';
+import { healInput } from '../support/failures.js';
 
 // deployment.heal_mode: a healed version goes through the same canary under mode shadow, or is routed
 // at once with heal_mode direct.
@@ -29,7 +30,7 @@ async function heal(h: HealStack, name: string): Promise<HealProgress> {
   await runtime.close();
   const { handle } = await startHeal(
     h.temporal.client,
-    { versionId: `${name}@2.0.0`, trigger: 'report', failure: { failureType: 'logic_error', description: 'accepts invalid emails', severity: 'critical', detectionMethod: 'runtime' } },
+    healInput(`${name}@2.0.0`, { detectionMethod: 'runtime' }),
     { taskQueue: h.taskQueue },
   );
   return handle.result();

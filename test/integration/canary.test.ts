@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,21 +8,20 @@ import { runCli } from '../../src/cli/main.js';
 import { startCanary } from '../../src/client/start-canary.js';
 import { allViolations, lineageViolations } from '../../src/doctor/invariants.js';
 import { defaultConfig, type DiseConfig } from '../../src/config/schema.js';
-import { PACKAGE_ROOT } from '../../src/infra/paths.js';
-import { LineageStore } from '../../src/lineage/store.js';
 import { canaryWorkflowId } from '../../src/shared/constants.js';
 import type { RunningWorker } from '../../src/worker.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestStore } from '../support/database.js';
 import { version } from '../support/fixtures.js';
 import { captureOutput } from '../support/output.js';
 import { connectTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
+import { pollUntil } from '../support/wait.js';
+import { spawnRuntimeChild } from '../support/child-processes.js';
 
 // Safe deployment end to end: runtimes in their own processes answer from the stable version while
 // candidates run in shadow; a real worker runs the canary workflows against PostgreSQL; the operator's
 // commands drive them.
 
-let db: TestDatabase;
-let store: LineageStore;
+const h = useTestStore();
 let temporal: TestTemporal;
 let worker: RunningWorker;
 let taskQueue: string;
@@ -36,51 +34,17 @@ function shadowConfig(): DiseConfig {
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  store = new LineageStore(db.prisma);
   temporal = await connectTestTemporal();
   taskQueue = uniqueTaskQueue('canary');
-  worker = await startTestWorker(db, { taskQueue, config: shadowConfig() });
+  worker = await startTestWorker(h.db, { taskQueue, config: shadowConfig() });
 });
 afterAll(async () => {
   await worker?.shutdown();
   await temporal?.close();
-  await db?.drop();
 });
 
-interface CallLine {
-  at: number;
-  input: number;
-  version?: string;
-  output?: unknown;
-  error?: string;
-}
-
 /** A runtime process calling `tool` with 0, 1, 2, … every `intervalMs`. */
-function runtimeProcess(tool: string, intervalMs = 2): { child: ChildProcess; lines: CallLine[]; stop(): Promise<void> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(PACKAGE_ROOT, 'test/support/runtime-child.ts'), db.url, tool, String(intervalMs)], {
-    cwd: PACKAGE_ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines: CallLine[] = [];
-  let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const parts = buf.split('\n');
-    buf = parts.pop()!;
-    for (const p of parts) if (p.trim() && !p.includes('"ready"')) lines.push(JSON.parse(p) as CallLine);
-  });
-  return {
-    child,
-    lines,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
+const runtimeProcess = (tool: string, intervalMs = 2) => spawnRuntimeChild(h.db.url, tool, intervalMs);
 
 const SQUARE = 'function run(x) { return x * x; }';
 const SQUARE_REFACTORED = 'function run(x) { return Math.pow(x, 2); }';
@@ -88,11 +52,11 @@ const SQUARE_REFACTORED = 'function run(x) { return Math.pow(x, 2); }';
 const SQUARE_WRONG_2PCT = "function run(x) { if (x % 100 === 7) throw new Error('boom ' + x); if (x % 100 === 42) return -1; return x * x; }";
 
 async function beginCanary(name: string, code: string): Promise<string> {
-  await store.registerVersion(version(name, '1.0.0', [], { code: SQUARE }));
-  await store.setRoute(`${name}@1.0.0`, 'test');
-  await store.registerVersion(version(name, '1.1.0', [`${name}@1.0.0`], { code }));
+  await h.store.registerVersion(version(name, '1.0.0', [], { code: SQUARE }));
+  await h.store.setRoute(`${name}@1.0.0`, 'test');
+  await h.store.registerVersion(version(name, '1.1.0', [`${name}@1.0.0`], { code }));
   const id = `${name}@1.1.0`;
-  await store.canaries.begin({ candidateId: id, toolName: name, stableId: `${name}@1.0.0`, targetHealth: 'healthy', origin: 'registration', healId: null, workflowId: canaryWorkflowId(id), mirrorFraction: 1 });
+  await h.store.canaries.begin({ candidateId: id, toolName: name, stableId: `${name}@1.0.0`, targetHealth: 'healthy', origin: 'registration', healId: null, workflowId: canaryWorkflowId(id), mirrorFraction: 1 });
   return id;
 }
 
@@ -111,7 +75,7 @@ describe('a candidate in shadow under load (several runtime processes)', () => {
       for (const p of procs) await p.stop();
     }
 
-    const ended = new Map((await db.query<{ candidate_id: string; ended_at: Date }>('SELECT candidate_id, ended_at FROM canaries')).map((r) => [r.candidate_id, r.ended_at.getTime()]));
+    const ended = new Map((await h.db.query<{ candidate_id: string; ended_at: Date }>('SELECT candidate_id, ended_at FROM canaries')).map((r) => [r.candidate_id, r.ended_at.getTime()]));
     // Every caller answer while the candidate was in shadow came from the stable version, and was right.
     for (const [i, p] of procs.entries()) {
       const name = i < 2 ? 'sq_good' : 'sq_bad';
@@ -127,18 +91,18 @@ describe('a candidate in shadow under load (several runtime processes)', () => {
     expect(procs.slice(2).flatMap((p) => p.lines).filter((l) => l.version === bad)).toEqual([]);
 
     // The good one: promoted after at least min_calls agreeing calls, now HEALTHY and routed.
-    const goodCanary = (await store.canaries.get(good))!;
+    const goodCanary = (await h.store.canaries.get(good))!;
     expect(goodCanary.verdict?.decision).toBe('pass');
     expect(goodCanary.verdict!.mirrored).toBeGreaterThanOrEqual(200);
     expect(goodCanary.verdict!.disagreed).toBe(0);
-    expect((await store.graph.version(good))!.health).toBe('healthy');
-    expect(await store.routing.routeOf('sq_good')).toBe(good);
+    expect((await h.store.graph.version(good))!.health).toBe('healthy');
+    expect(await h.store.routing.routeOf('sq_good')).toBe(good);
 
     // The bad one: PRUNED, route unchanged, its evidence the disagreeing inputs with both answers.
-    const badVersion = (await store.graph.version(bad))!;
+    const badVersion = (await h.store.graph.version(bad))!;
     expect(badVersion.health).toBe('pruned');
-    expect(await store.routing.routeOf('sq_bad')).toBe('sq_bad@1.0.0');
-    const lineage = await store.getLineage(bad);
+    expect(await h.store.routing.routeOf('sq_bad')).toBe('sq_bad@1.0.0');
+    const lineage = await h.store.getLineage(bad);
     const evidence = (lineage.pruneEvidence as { canary: { disagreements: { input: number; stable: unknown; candidate: unknown; candidateError: string | null }[] } }).canary;
     expect(evidence.disagreements.length).toBeGreaterThan(2);
     for (const d of evidence.disagreements) {
@@ -161,7 +125,7 @@ describe('operators: dise tool add in shadow mode, dise canary status|promote|ab
     writeFileSync(configFile, YAML.stringify({ deployment: { mode: 'shadow' } }));
     process.env.DISE_CONFIG = configFile;
     process.env.DISE_TASK_QUEUE = taskQueue;
-    process.env.DATABASE_URL = db.url;
+    process.env.DATABASE_URL = h.db.url;
     process.env.TEMPORAL_ADDRESS = inject('temporalAddress');
   });
   afterAll(() => {
@@ -182,16 +146,15 @@ describe('operators: dise tool add in shadow mode, dise canary status|promote|ab
     expect((await addVersion('ops_sq', '1.0.0', []))[0]).toMatch(/^ops_sq@1\.0\.0 healthy \(routed\)/);
     const added = await addVersion('ops_sq', '1.1.0', ['ops_sq@1.0.0']);
     expect(added[0]).toMatch(/^ops_sq@1\.1\.0 canary \(in shadow beside ops_sq@1\.0\.0; dise canary status ops_sq@1\.1\.0\)/);
-    expect(await store.routing.routeOf('ops_sq')).toBe('ops_sq@1.0.0');
+    expect(await h.store.routing.routeOf('ops_sq')).toBe('ops_sq@1.0.0');
 
-    let status = captureOutput();
-    for (let i = 0; i < 50; i++) {
-      status = captureOutput();
-      expect(await runCli(['canary', 'status', 'ops_sq@1.1.0', '--json'], status)).toBe(0);
-      if (JSON.parse(status.stdout.join('\n')).verdict) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const view = JSON.parse(status.stdout.join('\n'));
+    // Until the judge's first look, the canary has no verdict.
+    const canaryStatus = async () => {
+      const out = captureOutput();
+      expect(await runCli(['canary', 'status', 'ops_sq@1.1.0', '--json'], out)).toBe(0);
+      return JSON.parse(out.stdout.join('\n'));
+    };
+    const view = await pollUntil(canaryStatus, (v) => Boolean(v.verdict), { interval: 200 });
     expect(view).toMatchObject({ candidateId: 'ops_sq@1.1.0', stableId: 'ops_sq@1.0.0', status: 'running', verdict: { decision: 'not_enough_data', minCalls: 200 } });
     expect(view.verdict.reasons[0]).toMatch(/^not enough data: 0 of 200 mirrored calls/);
 
@@ -210,15 +173,15 @@ describe('operators: dise tool add in shadow mode, dise canary status|promote|ab
     const abort = captureOutput();
     expect(await runCli(['canary', 'abort', 'ops_sq@1.1.0', '--wait', '--reason', 'not today'], abort), abort.stderr.join('\n')).toBe(0);
     expect(abort.stdout.join('\n')).toMatch(/ops_sq@1\.1\.0 aborted: not today/);
-    expect((await store.graph.version('ops_sq@1.1.0'))!.health).toBe('failed');
-    expect(await store.routing.routeOf('ops_sq')).toBe('ops_sq@1.0.0');
+    expect((await h.store.graph.version('ops_sq@1.1.0'))!.health).toBe('failed');
+    expect(await h.store.routing.routeOf('ops_sq')).toBe('ops_sq@1.0.0');
 
     await addVersion('ops_sq', '1.2.0', ['ops_sq@1.0.0']);
     const promote = captureOutput();
     expect(await runCli(['canary', 'promote', 'ops_sq@1.2.0', '--wait'], promote), promote.stderr.join('\n')).toBe(0);
     expect(promote.stdout.join('\n')).toMatch(/ops_sq@1\.2\.0 promoted: promoted by an operator/);
-    expect((await store.graph.version('ops_sq@1.2.0'))!.health).toBe('healthy');
-    expect(await store.routing.routeOf('ops_sq')).toBe('ops_sq@1.2.0');
+    expect((await h.store.graph.version('ops_sq@1.2.0'))!.health).toBe('healthy');
+    expect(await h.store.routing.routeOf('ops_sq')).toBe('ops_sq@1.2.0');
 
     const missing = captureOutput();
     expect(await runCli(['canary', 'promote', 'ops_sq@1.2.0'], missing)).toBe(2);
@@ -232,23 +195,23 @@ describe('operators: dise tool add in shadow mode, dise canary status|promote|ab
 
   it('a candidate tainted by a prune upstream leaves CANARY and its canary ends without routing it', async () => {
     const candidate = await beginCanary('taint_sq', SQUARE_REFACTORED);
-    expect(await store.taintDescendants('taint_sq@1.0.0')).toEqual([candidate]);
-    expect((await store.graph.version(candidate))!.health).toBe('degraded');
+    expect(await h.store.taintDescendants('taint_sq@1.0.0')).toEqual([candidate]);
+    expect((await h.store.graph.version(candidate))!.health).toBe('degraded');
     const end = await (await startCanary(temporal.client, candidate, { taskQueue })).result();
     expect(end.status).toBe('ended');
-    expect(await store.canaries.get(candidate)).toMatchObject({ status: 'aborted', decision: expect.stringMatching(/its candidate is DEGRADED, no longer CANARY/) });
-    expect(await store.routing.routeOf('taint_sq')).toBe('taint_sq@1.0.0');
+    expect(await h.store.canaries.get(candidate)).toMatchObject({ status: 'aborted', decision: expect.stringMatching(/its candidate is DEGRADED, no longer CANARY/) });
+    expect(await h.store.routing.routeOf('taint_sq')).toBe('taint_sq@1.0.0');
   }, 60_000);
 
   it('dise doctor: clean with canaries running and ended; a CANARY without a canary, or a running canary without its workflow, is reported', async () => {
-    expect(await allViolations(store, temporal.client)).toEqual([]);
-    await store.registerVersion(version('stray_canary', '1.0.0'));
-    await db.query(`UPDATE tool_lineage SET health_status = 'canary' WHERE tool_id = 'stray_canary@1.0.0'`);
-    await store.registerVersion(version('lost_canary', '1.0.0'));
-    await store.registerVersion(version('lost_canary', '1.1.0', ['lost_canary@1.0.0']));
-    await store.canaries.begin({ candidateId: 'lost_canary@1.1.0', toolName: 'lost_canary', stableId: 'lost_canary@1.0.0', targetHealth: 'healthy', origin: 'registration', healId: null, workflowId: canaryWorkflowId('lost_canary@1.1.0'), mirrorFraction: 0.2 });
-    expect((await lineageViolations(store)).map((v) => `${v.invariant}: ${v.message}`)).toEqual(['canary: stray_canary@1.0.0 is CANARY without a running canary']);
-    expect((await allViolations(store, temporal.client)).map((v) => v.message)).toContain(
+    expect(await allViolations(h.store, temporal.client)).toEqual([]);
+    await h.store.registerVersion(version('stray_canary', '1.0.0'));
+    await h.db.query(`UPDATE tool_lineage SET health_status = 'canary' WHERE tool_id = 'stray_canary@1.0.0'`);
+    await h.store.registerVersion(version('lost_canary', '1.0.0'));
+    await h.store.registerVersion(version('lost_canary', '1.1.0', ['lost_canary@1.0.0']));
+    await h.store.canaries.begin({ candidateId: 'lost_canary@1.1.0', toolName: 'lost_canary', stableId: 'lost_canary@1.0.0', targetHealth: 'healthy', origin: 'registration', healId: null, workflowId: canaryWorkflowId('lost_canary@1.1.0'), mirrorFraction: 0.2 });
+    expect((await lineageViolations(h.store)).map((v) => `${v.invariant}: ${v.message}`)).toEqual(['canary: stray_canary@1.0.0 is CANARY without a running canary']);
+    expect((await allViolations(h.store, temporal.client)).map((v) => v.message)).toContain(
       'the canary of lost_canary@1.1.0 is recorded as running, but Temporal says canary:lost_canary@1.1.0 is NOT_FOUND',
     );
   }, 60_000);

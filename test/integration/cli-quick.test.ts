@@ -7,17 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/infra/paths.js';
 import { quickReads } from '../../src/lineage/quick-reads.js';
 import { pgRunner } from '../../src/lineage/sql-runner.js';
-import { LineageStore } from '../../src/lineage/store.js';
 import { DISE_BIN } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestStore } from '../support/database.js';
 import { registerEmailStory } from '../support/email-story.js';
 
 // Issue #16, item 5: the quick commands (call, report, lineage, tool list) load neither Prisma nor
 // the Temporal client, read the same answers without them, and `dise report --stdin` records many
 // reports in one process.
 
-let db: TestDatabase;
-let store: LineageStore;
+const h = useTestStore();
 let pool: pg.Pool;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'dise-cli-quick-'));
 
@@ -25,7 +23,7 @@ function dise(args: string[], input?: string, extraEnv: NodeJS.ProcessEnv = {}, 
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...nodeArgs, DISE_BIN, ...args], {
       cwd: PACKAGE_ROOT,
-      env: { ...process.env, DATABASE_URL: db.url, DISE_SIGNAL_MONITOR: '0', ...extraEnv },
+      env: { ...process.env, DATABASE_URL: h.db.url, DISE_SIGNAL_MONITOR: '0', ...extraEnv },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -39,27 +37,24 @@ function dise(args: string[], input?: string, extraEnv: NodeJS.ProcessEnv = {}, 
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  store = new LineageStore(db.prisma);
-  pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  await registerEmailStory(store, 'quick_email');
-  await store.failures.record('quick_email@2.0.0', [
+  pool = new pg.Pool({ connectionString: h.db.url, max: 2 });
+  await registerEmailStory(h.store, 'quick_email');
+  await h.store.failures.record('quick_email@2.0.0', [
     { failureType: 'wrong_output', description: 'accepted user@@domain.com', severity: 'high', detectionMethod: 'report', stackTrace: null, evidence: { input: 'user@@domain.com' } },
   ]);
-  await store.rules.create({ ruleId: 'rule_quick', description: 'no substring checks', patternToAvoid: 'indexOf', patternKind: 'regex', reason: 'r', sourceVersionId: 'quick_email@2.0.0', scope: 'descendants' });
+  await h.store.rules.create({ ruleId: 'rule_quick', description: 'no substring checks', patternToAvoid: 'indexOf', patternKind: 'regex', reason: 'r', sourceVersionId: 'quick_email@2.0.0', scope: 'descendants' });
 });
 afterAll(async () => {
   await pool.end();
-  await db.drop();
 });
 
 describe('the quick commands', () => {
   it('read the same lineage and tool list over node-postgres as the Prisma store', async () => {
     for (const id of ['quick_email@1.0.0', 'quick_email@2.0.0']) {
-      expect(await quickReads.lineage(pgRunner(pool), id)).toEqual(await store.getLineage(id));
+      expect(await quickReads.lineage(pgRunner(pool), id)).toEqual(await h.store.getLineage(id));
     }
-    expect(await quickReads.listTools(pool)).toEqual(await store.listTools());
-    expect(await quickReads.resolve(pool, 'quick_email')).toBe(await store.resolve('quick_email'));
+    expect(await quickReads.listTools(pool)).toEqual(await h.store.listTools());
+    expect(await quickReads.resolve(pool, 'quick_email')).toBe(await h.store.resolve('quick_email'));
   });
 
   it('record many reports from NDJSON on stdin in one process, and name a bad line', async () => {
@@ -72,7 +67,7 @@ describe('the quick commands', () => {
     expect(ok.code, ok.stderr).toBe(0);
     const printed = ok.stdout.trim().split('\n').map((l) => JSON.parse(l) as { versionId: string; failureCount: number });
     expect(printed.map((p) => p.versionId)).toEqual(['quick_email@2.0.0', 'quick_email@2.0.0', 'quick_email@2.0.0']);
-    const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM failures WHERE tool_id = 'quick_email@2.0.0' AND detection_method = 'report'`);
+    const [row] = await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM failures WHERE tool_id = 'quick_email@2.0.0' AND detection_method = 'report'`);
     expect(row!.n).toBe(4);
 
     const bad = await dise(['report', '--stdin'], `${lines[0]}\n{"input": 1}\n`);

@@ -4,15 +4,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { PACKAGE_ROOT } from '../../src/infra/paths.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestStore } from '../support/database.js';
 import { captureOutput } from '../support/output.js';
 
-let db: TestDatabase;
+const h = useTestStore();
 const dir = mkdtempSync(path.join(os.tmpdir(), 'dise-cli-rt-'));
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  process.env.DATABASE_URL = db.url;
+  process.env.DATABASE_URL = h.db.url;
   // No monitor for these commands: they must still record everything.
   process.env.DISE_SIGNAL_MONITOR = '0';
   const out = captureOutput();
@@ -22,7 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   delete process.env.DATABASE_URL;
   delete process.env.DISE_SIGNAL_MONITOR;
-  await db.drop();
 });
 
 describe('dise call / report / tool list', () => {
@@ -34,7 +32,7 @@ describe('dise call / report / tool list', () => {
     const json = captureOutput();
     expect(await runCli(['call', 'email_validator@1.0.0', '"user@@domain.com"', '--json'], json)).toBe(0);
     expect(JSON.parse(json.stdout[0]!)).toMatchObject({ output: false, versionId: 'email_validator@1.0.0' });
-    const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM executions`);
+    const [row] = await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM executions`);
     expect(row!.n).toBe(2);
   });
 
@@ -51,7 +49,7 @@ describe('dise call / report / tool list', () => {
     const failed = captureOutput();
     expect(await runCli(['call', 'slow', 'true'], failed)).toBe(1);
     expect(failed.stderr.join('\n')).toMatch(/error: tool exceeded the time limit of 1000 ms/);
-    const [exec] = await db.query<{ ok: boolean; error_type: string; input: unknown }>(`SELECT ok, error_type, input FROM executions WHERE tool_id = 'slow@1.0.0'`);
+    const [exec] = await h.db.query<{ ok: boolean; error_type: string; input: unknown }>(`SELECT ok, error_type, input FROM executions WHERE tool_id = 'slow@1.0.0'`);
     expect(exec).toEqual({ ok: false, error_type: 'timeout', input: true });
   });
 

@@ -4,11 +4,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { PACKAGE_ROOT } from '../../src/infra/paths.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, useTestStore } from '../support/database.js';
 import { tableCounts } from '../support/fixtures.js';
 import { captureOutput } from '../support/output.js';
 
-let db: TestDatabase;
+const h = useTestStore();
 const dir = mkdtempSync(path.join(os.tmpdir(), 'dise-cli-'));
 const examples = path.join(PACKAGE_ROOT, 'examples');
 
@@ -19,12 +19,10 @@ function file(name: string, text: string): string {
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  process.env.DATABASE_URL = db.url;
+  process.env.DATABASE_URL = h.db.url;
 });
 afterAll(async () => {
   delete process.env.DATABASE_URL;
-  await db.drop();
 });
 
 describe('dise tool add / lineage', () => {
@@ -55,7 +53,7 @@ describe('dise tool add / lineage', () => {
     // "@" is one of the code's own string literals, so the corpus tries it as it is (no shrinking needed).
     expect(shown[0]).toMatch(/^ {4}"@" \((?:shrunk from .*, )?\w+\): email_validator@2\.1\.0 → true, email_validator@2\.0\.0 → false$/);
     expect(out.stderr.join('\n')).toContain('[critical] regression: optimization changed behaviour: "@": email_validator@2.1.0 answers true, email_validator@2.0.0 false');
-    const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'email_validator'`);
+    const [route] = await h.db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'email_validator'`);
     expect(route!.version_id).toBe('email_validator@2.0.0');
   });
 
@@ -77,7 +75,7 @@ describe('dise tool add / lineage', () => {
     const f = file('next.yaml', `name: email_validator\nversion: 3.0.0\nparents: [email_validator@2.0.0]\ncode: ${code}\nmutation: { type: feature_add, description: simpler regex that accepts more }\n`);
     expect(await runCli(['tool', 'add', '--no-route', '--json', f], out)).toBe(0);
     expect(JSON.parse(out.stdout.join(''))).toMatchObject({ registered: [{ id: 'email_validator@3.0.0', routed: false, generation: 3, differential: { verdict: 'listed', judgedAs: 'feature_add' } }] });
-    const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'email_validator'`);
+    const [route] = await h.db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'email_validator'`);
     expect(route!.version_id).toBe('email_validator@2.2.0');
   });
 
@@ -99,23 +97,23 @@ describe('dise tool add / lineage', () => {
   });
 
   it('exits 2 naming file and field for a bad manifest, and writes nothing', async () => {
-    const before = await tableCounts(db);
+    const before = await tableCounts(h.db);
     const good = file('good.yaml', 'name: other\nversion: 1.0.0\ncode: "function run(x) { return x; }"\n');
     const bad = file('bad.yaml', 'name: other\nversion: "1.1"\nparents: [other@1.0.0]\ncode: "function run(x) { return x; }"\n');
     const out = captureOutput();
     expect(await runCli(['tool', 'add', good, bad], out)).toBe(2);
     expect(out.stderr.join('\n')).toContain(`error: ${bad}: version: must be semver`);
-    expect(await tableCounts(db)).toEqual(before);
+    expect(await tableCounts(h.db)).toEqual(before);
   });
 
   it('exits 2 for an unknown parent across files, and writes nothing', async () => {
-    const before = await tableCounts(db);
+    const before = await tableCounts(h.db);
     const a = file('a.yaml', 'name: other\nversion: 1.0.0\ncode: "function run(x) { return x; }"\n');
     const b = file('b.yaml', 'name: other\nversion: 1.1.0\nparents: [other@0.9.0]\ncode: "function run(x) { return x; }"\nmutation: { type: refactor, description: x }\n');
     const out = captureOutput();
     expect(await runCli(['tool', 'add', a, b], out)).toBe(2);
     expect(out.stderr.join('\n')).toMatch(/unknown parent version other@0\.9\.0/);
-    expect(await tableCounts(db)).toEqual(before);
+    expect(await tableCounts(h.db)).toEqual(before);
   });
 
   it('exits 2 for an unknown version and for bad usage, without stack traces', async () => {
@@ -135,7 +133,7 @@ describe('dise tool add / lineage', () => {
       expect(await runCli(['lineage', 'email_validator@1.0.0'], out)).toBe(2);
       expect(out.stderr.join('\n')).toMatch(/missing migration\(s\) .*run `dise migrate` first/);
     } finally {
-      process.env.DATABASE_URL = db.url;
+      process.env.DATABASE_URL = h.db.url;
       await empty.drop();
     }
   });

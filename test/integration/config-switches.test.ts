@@ -6,33 +6,29 @@ import { createActivities } from '../../src/activities/index.js';
 import { runCli } from '../../src/cli/main.js';
 import { defaultConfig, type DiseConfig } from '../../src/config/schema.js';
 import { startHeal } from '../../src/client/start-heal.js';
-import { LineageStore } from '../../src/lineage/store.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
 import type { HealFailureInput } from '../../src/shared/heal-types.js';
 import type { RunningWorker } from '../../src/worker.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestStore } from '../support/database.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { captureOutput } from '../support/output.js';
 import { connectTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
+import { healFailure } from '../support/failures.js';
 
 // Each switch of config.yaml, shown changing what happens.
 
-let db: TestDatabase;
-let store: LineageStore;
+const h = useTestStore();
 let temporal: TestTemporal;
 const workers: RunningWorker[] = [];
-const FAILURE: HealFailureInput = { failureType: 'logic_error', description: 'accepts invalid emails', severity: 'critical', detectionMethod: 'report' };
+const FAILURE: HealFailureInput = healFailure();
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  store = new LineageStore(db.prisma);
   temporal = await connectTestTemporal();
 });
 afterAll(async () => {
   for (const w of workers) await w.shutdown();
   await temporal.close();
-  await db.drop();
 });
 
 function withSwitch(change: (c: DiseConfig) => void): DiseConfig {
@@ -44,27 +40,27 @@ function withSwitch(change: (c: DiseConfig) => void): DiseConfig {
 /** Heals a fresh copy of the email story on a worker running with `config`. */
 async function healWith(config: DiseConfig, tool: string) {
   const taskQueue = uniqueTaskQueue(tool);
-  workers.push(await startTestWorker(db, { taskQueue, config }));
-  await registerEmailStory(store, tool);
-  await store.registerVersion({ name: tool, version: '2.1.0', parents: [`${tool}@2.0.0`], code: "function run(input) { return typeof input === 'string' && input.indexOf('@') > 0; }", mutation: { type: 'refactor', description: 'x' } });
-  await store.setRoute(`${tool}@2.0.0`, 'test');
-  const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+  workers.push(await startTestWorker(h.db, { taskQueue, config }));
+  await registerEmailStory(h.store, tool);
+  await h.store.registerVersion({ name: tool, version: '2.1.0', parents: [`${tool}@2.0.0`], code: "function run(input) { return typeof input === 'string' && input.indexOf('@') > 0; }", mutation: { type: 'refactor', description: 'x' } });
+  await h.store.setRoute(`${tool}@2.0.0`, 'test');
+  const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
   for (const w of WRONG_RESULTS) await runtime.report(`${tool}@2.0.0`, w);
   await runtime.close();
   const { handle } = await startHeal(temporal.client, { versionId: `${tool}@2.0.0`, trigger: 'report', failure: FAILURE }, { taskQueue });
   return handle.result();
 }
 
-const healthOf = async (id: string) => (await db.query<{ health_status: string }>(`SELECT health_status FROM tool_lineage WHERE tool_id = $1`, [id]))[0]!.health_status;
+const healthOf = async (id: string) => (await h.db.query<{ health_status: string }>(`SELECT health_status FROM tool_lineage WHERE tool_id = $1`, [id]))[0]!.health_status;
 
 describe('config switches', () => {
   it('self_healing.enabled: false records the failure and heals nothing', async () => {
     const result = await healWith(withSwitch((c) => (c.self_healing.enabled = false)), 'sw_disabled');
     expect(result.status).toBe('disabled');
     expect(await healthOf('sw_disabled@2.0.0')).toBe('healthy');
-    expect(await db.query(`SELECT 1 FROM failures WHERE tool_id = 'sw_disabled@2.0.0' AND dedupe_key IS NOT NULL`)).toHaveLength(1);
+    expect(await h.db.query(`SELECT 1 FROM failures WHERE tool_id = 'sw_disabled@2.0.0' AND dedupe_key IS NOT NULL`)).toHaveLength(1);
     // …and the monitor's checks tell it not to start heals.
-    const acts = createActivities({ store, config: withSwitch((c) => (c.self_healing.enabled = false)), sandbox: new Sandbox(defaultConfig().sandbox), llm: null });
+    const acts = createActivities({ store: h.store, config: withSwitch((c) => (c.self_healing.enabled = false)), sandbox: new Sandbox(defaultConfig().sandbox), llm: null });
     expect((await acts.checkHealth({ reported: [] })).healingEnabled).toBe(false);
   });
 
@@ -82,22 +78,22 @@ describe('config switches', () => {
     expect(result.status).toBe('routed_to_ancestor');
     expect(result.attempts).toEqual([]);
     expect(await healthOf('sw_noregen@2.0.0')).toBe('pruned');
-    const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'sw_noregen'`);
+    const [route] = await h.db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'sw_noregen'`);
     expect(route!.version_id).toBe('sw_noregen@1.0.0');
-    expect(await db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = 'sw_noregen' AND health_status = 'regenerated'`)).toHaveLength(0);
+    expect(await h.db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = 'sw_noregen' AND health_status = 'regenerated'`)).toHaveLength(0);
   });
 
   it('propagation.critical_failures_global decides whether a security failure’s rule is global', async () => {
     const acts = (global: boolean) =>
-      createActivities({ store, config: withSwitch((c) => (c.self_healing.propagation.critical_failures_global = global)), sandbox: new Sandbox(defaultConfig().sandbox), llm: null });
-    await store.registerMany([
+      createActivities({ store: h.store, config: withSwitch((c) => (c.self_healing.propagation.critical_failures_global = global)), sandbox: new Sandbox(defaultConfig().sandbox), llm: null });
+    await h.store.registerMany([
       { name: 'sw_sec', version: '1.0.0', code: 'function run(x) { return String(x).length; }', tests: [{ name: 'len', input: 'abc', expect: 3 }] },
       { name: 'sw_sec', version: '1.1.0', parents: ['sw_sec@1.0.0'], code: "function run(x) { if (x === 'boom') return process.env; return String(x).length; }", mutation: { type: 'refactor', description: 'x' } },
     ]);
-    const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
     await runtime.call('sw_sec@1.1.0', 'boom').catch(() => undefined);
     await runtime.close();
-    const [failure] = await db.query<{ id: number }>(`SELECT id FROM failures WHERE tool_id = 'sw_sec@1.1.0' AND failure_type = 'security_vulnerability'`);
+    const [failure] = await h.db.query<{ id: number }>(`SELECT id FROM failures WHERE tool_id = 'sw_sec@1.1.0' AND failure_type = 'security_vulnerability'`);
     const analyse = (global: boolean) => acts(global).analyzeFailure({ healId: `sw-sec-${global}`, versionId: 'sw_sec@1.1.0', failureId: failure!.id, useLlm: false });
     expect((await analyse(true)).scope).toBe('global');
     expect((await analyse(false)).scope).toBe('descendants');
@@ -111,7 +107,7 @@ describe('config switches', () => {
     writeFileSync(on, 'self_healing:\n  detection:\n    static_analysis: true\n');
     const off = path.join(dir, 'off.yaml');
     writeFileSync(off, 'self_healing:\n  detection:\n    static_analysis: false\n');
-    process.env.DATABASE_URL = db.url;
+    process.env.DATABASE_URL = h.db.url;
     try {
       const first = captureOutput();
       expect(await runCli(['--config', on, 'tool', 'add', '--no-route', manifest], first)).toBe(1);

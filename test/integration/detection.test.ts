@@ -1,28 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config/schema.js';
 import { registrationValidator } from '../../src/judge/registration.js';
 import { detectRuntimeFailures } from '../../src/detection/runtime-health.js';
-import { LineageStore } from '../../src/lineage/store.js';
+import type { LineageStore } from '../../src/lineage/store.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestStore } from '../support/database.js';
 import { AT_CHECK_VALIDATOR, REGEX_VALIDATOR, version } from '../support/fixtures.js';
 
-let db: TestDatabase;
-let store: LineageStore;
+const h = useTestStore();
 const config = defaultConfig();
 const sandbox = new Sandbox(config.sandbox);
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  store = new LineageStore(db.prisma);
-});
 afterAll(async () => {
   sandbox.close();
-  await db.drop();
 });
 
 const register = (...inputs: Parameters<LineageStore['registerVersion']>[0][]) =>
-  store.registerMany(inputs, { validate: registrationValidator({ store, sandbox, config }) });
+  h.store.registerMany(inputs, { validate: registrationValidator({ store: h.store, sandbox, config }) });
 
 describe('validation at registration', () => {
   it('stores a version failing a critical test as FAILED with its failure records', async () => {
@@ -32,7 +26,7 @@ describe('validation at registration', () => {
     );
     expect(root!.health).toBe('healthy');
     expect(child!.health).toBe('failed');
-    const failures = await db.query<{ failure_type: string; severity: string; test_case_failed: string | null; detection_method: string }>(
+    const failures = await h.db.query<{ failure_type: string; severity: string; test_case_failed: string | null; detection_method: string }>(
       `SELECT failure_type, severity, test_case_failed, detection_method FROM failures WHERE tool_id = 'email@1.1.0' ORDER BY id`,
     );
     expect(failures).toEqual([
@@ -43,7 +37,7 @@ describe('validation at registration', () => {
       { failure_type: 'regression', severity: 'critical', test_case_failed: null, detection_method: 'differential' },
       { failure_type: 'regression', severity: 'critical', test_case_failed: 'rejects a double at', detection_method: 'differential' },
     ]);
-    const [row] = await db.query<{ health_status: string; failure_count: number }>(`SELECT health_status, failure_count FROM tool_lineage WHERE tool_id = 'email@1.1.0'`);
+    const [row] = await h.db.query<{ health_status: string; failure_count: number }>(`SELECT health_status, failure_count FROM tool_lineage WHERE tool_id = 'email@1.1.0'`);
     expect(row).toEqual({ health_status: 'failed', failure_count: 4 });
   });
 
@@ -58,11 +52,11 @@ describe('validation at registration', () => {
 
   it('enforces an inherited avoidance rule as a gate', async () => {
     await register(version('gated', '1.0.0', [], { code: REGEX_VALIDATOR }));
-    await db.query(
+    await h.db.query(
       `INSERT INTO avoidance_rules (rule_id, description, pattern_to_avoid, pattern_kind, reason, source_failure, propagation_scope)
        VALUES ('avoid_at_check', 'Never replace regex validation with a bare @ check', 'includes\\(''@''\\)', 'regex', 'accepted invalid emails', 'gated@1.0.0', 'descendants')`,
     );
-    await db.query(`INSERT INTO rule_inheritance (tool_id, rule_id, via) VALUES ('gated@1.0.0', 'avoid_at_check', 'source')`);
+    await h.db.query(`INSERT INTO rule_inheritance (tool_id, rule_id, via) VALUES ('gated@1.0.0', 'avoid_at_check', 'source')`);
     const [child] = await register(version('gated', '1.1.0', ['gated@1.0.0'], { code: AT_CHECK_VALIDATOR }));
     expect(child!.health).toBe('failed');
     expect(child!.inheritedRules).toEqual(['avoid_at_check']);
@@ -74,7 +68,7 @@ describe('validation at registration', () => {
     const [evil] = await register(version('evil', '1.0.0', [], { code: "function run(x) { return eval(x); }" }));
     expect(evil!.health).toBe('failed');
     expect(evil!.failures![0]).toMatchObject({ failureType: 'security_vulnerability', severity: 'critical' });
-    await db.query(
+    await h.db.query(
       `INSERT INTO avoidance_rules (rule_id, description, pattern_to_avoid, pattern_kind, reason, source_failure, propagation_scope)
        VALUES ('avoid_json_parse', 'Never parse JSON from input', 'CallExpression[callee.object.name="JSON"][callee.property.name="parse"]', 'ast', 'crashes', 'evil@1.0.0', 'global')`,
     );
@@ -86,7 +80,7 @@ describe('validation at registration', () => {
 
 describe('runtime detection over the fleet', () => {
   async function executions(toolId: string, ok: number, failed: number): Promise<void> {
-    await db.query(
+    await h.db.query(
       `INSERT INTO executions (tool_id, ok, error_type, error_message, duration_ms, input_hash)
        SELECT $1, g > $3::int, CASE WHEN g > $3::int THEN NULL ELSE 'TypeError' END, CASE WHEN g > $3::int THEN NULL ELSE 'x is null' END, 1, md5(g::text)
        FROM generate_series(1, $2::int + $3::int) g`,
@@ -108,7 +102,7 @@ describe('runtime detection over the fleet', () => {
     await executions('quiet@1.0.0', 0, 9); // too few calls to judge
     await executions('recovered@1.0.0', 0, 50); // old failures…
     await executions('recovered@1.0.0', 100, 0); // …outside the last 100 calls
-    const findings = await detectRuntimeFailures(store.executions, config.self_healing.thresholds);
+    const findings = await detectRuntimeFailures(h.store.executions, config.self_healing.thresholds);
     const byId = Object.fromEntries(findings.map((f) => [f.versionId, f.failure]));
     expect(Object.keys(byId).sort()).toEqual(['broken@1.0.0', 'wobbly@1.0.0']);
     expect(byId['wobbly@1.0.0']).toMatchObject({ failureType: 'runtime_errors', severity: 'medium', detectionMethod: 'runtime', stackTrace: 'x is null' });
@@ -118,13 +112,13 @@ describe('runtime detection over the fleet', () => {
 
   it('finds a fitness drop against the version history, and can look at routed versions only', async () => {
     await register(version('slowing', '1.0.0', [], { code: 'function run(x) { return x; }' }));
-    await db.query(
+    await h.db.query(
       `INSERT INTO fitness_history (tool_id, fitness_score) SELECT 'slowing@1.0.0', s FROM unnest(ARRAY[0.9,0.9,0.92,0.88,0.9,0.5,0.5,0.55,0.5,0.5]::float8[]) s`,
     );
-    const findings = await detectRuntimeFailures(store.executions, config.self_healing.thresholds);
+    const findings = await detectRuntimeFailures(h.store.executions, config.self_healing.thresholds);
     expect(findings.find((f) => f.versionId === 'slowing@1.0.0')?.failure).toMatchObject({ failureType: 'performance_degradation', severity: 'medium' });
-    await store.setRoute('broken@1.0.0', 'test');
-    const routed = await detectRuntimeFailures(store.executions, config.self_healing.thresholds, { onlyRouted: true });
+    await h.store.setRoute('broken@1.0.0', 'test');
+    const routed = await detectRuntimeFailures(h.store.executions, config.self_healing.thresholds, { onlyRouted: true });
     expect(routed.map((f) => f.versionId)).toEqual(['broken@1.0.0']);
   });
 });

@@ -1,43 +1,36 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { defaultConfig, type DiseConfig } from '../../src/config/schema.js';
 import { emailLineage } from '../../src/demo/email-lineage.js';
 import { registrationValidator } from '../../src/judge/registration.js';
-import { LineageStore } from '../../src/lineage/store.js';
 import { ToolUnavailableError } from '../../src/runtime/errors.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestStore } from '../support/database.js';
 import { registerEmailStory, V1_CODE, V201_CODE } from '../support/email-story.js';
 
 // The differential check at registration and for heal candidates, on a real database: what is
 // stored, what is routed, and the runtime's sample of real inputs feeding the corpus.
 
-let db: TestDatabase;
-let store: LineageStore;
+const h = useTestStore();
 const config = defaultConfig();
 const sandbox = new Sandbox(config.sandbox);
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  store = new LineageStore(db.prisma);
-});
 afterAll(async () => {
   sandbox.close();
-  await db.drop();
 });
 
 function validator(c: DiseConfig = config) {
-  return registrationValidator({ store, sandbox, config: c });
+  return registrationValidator({ store: h.store, sandbox, config: c });
 }
 
 describe('the differential check at registration', () => {
   it("stores the email story's 2.2.0 FAILED with its smallest differing inputs as failure records, and never routes it", async () => {
-    const registered = await store.registerMany(emailLineage('email'), { validate: validator() });
+    const registered = await h.store.registerMany(emailLineage('email'), { validate: validator() });
     const health = Object.fromEntries(registered.map((r) => [r.version, r.health]));
     expect(health).toEqual({ '1.0.0': 'healthy', '1.1.0': 'healthy', '1.0.1': 'healthy', '2.0.0': 'healthy', '2.1.0': 'healthy', '2.2.0': 'failed', '2.3.0': 'healthy' });
 
-    const failures = await db.query<{ failure_type: string; detection_method: string; severity: string; evidence: { input: unknown; output: unknown; parents: { id: string; output: unknown }[] } }>(
+    const failures = await h.db.query<{ failure_type: string; detection_method: string; severity: string; evidence: { input: unknown; output: unknown; parents: { id: string; output: unknown }[] } }>(
       `SELECT failure_type, detection_method, severity, evidence FROM failures WHERE tool_id = 'email@2.2.0' ORDER BY id`,
     );
     expect(failures.length).toBeGreaterThanOrEqual(1);
@@ -45,7 +38,7 @@ describe('the differential check at registration', () => {
     // `user@@domain.com` shrinks to '@': the same difference (true where the parent says false), smaller.
     expect(failures[0]!.evidence).toMatchObject({ input: '@', output: { output: true, error: null }, parents: [{ id: 'email@2.1.0', output: { output: false, error: null } }] });
 
-    const [check] = await db.query<{ verdict: string; judged_as: string; seed: number; inputs: number; sources: { suite: number; generated: number }; differences: unknown[] }>(
+    const [check] = await h.db.query<{ verdict: string; judged_as: string; seed: number; inputs: number; sources: { suite: number; generated: number }; differences: unknown[] }>(
       `SELECT verdict, judged_as, seed, inputs, sources, differences FROM differential_checks WHERE tool_id = 'email@2.2.0'`,
     );
     expect(check).toMatchObject({ verdict: 'refused', judged_as: 'optimization' });
@@ -55,18 +48,18 @@ describe('the differential check at registration', () => {
     expect(check!.differences.length).toBeGreaterThan(0);
 
     // Never routed: it cannot be made the route, and a call naming it is refused.
-    expect(await store.routing.routeOf('email')).toBeNull();
-    const runtime = await ToolRuntime.create({ databaseUrl: db.url, config });
+    expect(await h.store.routing.routeOf('email')).toBeNull();
+    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url, config });
     try {
       await expect(runtime.call('email@2.2.0', 'user@@domain.com')).rejects.toBeInstanceOf(ToolUnavailableError);
     } finally {
       await runtime.close();
     }
-    expect((await db.query(`SELECT 1 FROM executions WHERE tool_id = 'email@2.2.0'`)).length).toBe(0);
+    expect((await h.db.query(`SELECT 1 FROM executions WHERE tool_id = 'email@2.2.0'`)).length).toBe(0);
   });
 
   it('lists the differences of a feature_add and lets it register', async () => {
-    const lineage = await store.getLineage('email@2.3.0');
+    const lineage = await h.store.getLineage('email@2.3.0');
     expect(lineage.health).toBe('healthy');
     expect(lineage.differential).toMatchObject({ verdict: 'listed', judgedAs: 'feature_add', parents: ['email@2.1.0'] });
     expect(lineage.differential!.differences.some((d) => d.output.output === true && d.parents[0]!.output.output === false)).toBe(true);
@@ -79,17 +72,17 @@ function run(input) {
   if (input === null || input === undefined) return false;
   return EMAIL.test(String(input).trim());
 }`;
-    const [r] = await store.registerMany(
+    const [r] = await h.store.registerMany(
       [{ name: 'email', version: '2.1.1', parents: ['email@2.1.0'], code: precompiled, mutation: { type: 'optimization', description: 'Precompile the regex' } }],
       { validate: validator() },
     );
     expect(r).toMatchObject({ health: 'healthy', differential: { verdict: 'same', differing: 0 } });
-    await store.setRoute('email@2.1.1', 'faster and the same');
-    expect(await store.routing.routeOf('email')).toBe('email@2.1.1');
+    await h.store.setRoute('email@2.1.1', 'faster and the same');
+    expect(await h.store.routing.routeOf('email')).toBe('email@2.1.1');
   });
 
   it('judges a version without a declared type as a refactor, with a message saying so', async () => {
-    const [r] = await store.registerMany([{ name: 'email', version: '2.4.0', parents: ['email@2.1.0'], code: emailLineage('email').find((v) => v.version === '2.2.0')!.code }], {
+    const [r] = await h.store.registerMany([{ name: 'email', version: '2.4.0', parents: ['email@2.1.0'], code: emailLineage('email').find((v) => v.version === '2.2.0')!.code }], {
       validate: validator(),
     });
     expect(r!.health).toBe('failed');
@@ -100,7 +93,7 @@ function run(input) {
   it('is skipped when detection.differential is off', async () => {
     const off = defaultConfig();
     off.self_healing.detection.differential = false;
-    const [r] = await store.registerMany([{ name: 'email', version: '2.5.0', parents: ['email@2.1.0'], code: emailLineage('email').find((v) => v.version === '2.2.0')!.code, mutation: { type: 'optimization', description: 'fast' } }], {
+    const [r] = await h.store.registerMany([{ name: 'email', version: '2.5.0', parents: ['email@2.1.0'], code: emailLineage('email').find((v) => v.version === '2.2.0')!.code, mutation: { type: 'optimization', description: 'fast' } }], {
       validate: validator(off),
     });
     expect(r).toMatchObject({ health: 'healthy', differential: null });
@@ -109,8 +102,8 @@ function run(input) {
 
 describe('the differential check for heal candidates', () => {
   it('rejects a candidate that differs from the ancestor on an input outside every test, and passes one that keeps behaviour', async () => {
-    await registerEmailStory(store, 'story');
-    const acts = createActivities({ store, config, sandbox, llm: null });
+    await registerEmailStory(h.store, 'story');
+    const acts = createActivities({ store: h.store, config, sandbox, llm: null });
     const base = { healId: 'heal:story@2.0.0', ancestorId: 'story@1.0.0', failedId: 'story@2.0.0', culpritId: 'story@2.0.0', ruleIds: [], requireTests: true, strategy: 'rollback' as const, builtOn: 'story@1.0.0' };
     // Accepts a one-letter top-level domain: no test covers it.
     const loose = V1_CODE.replace('{2,}', '{1,}');
@@ -127,9 +120,9 @@ describe('recorded real inputs', () => {
     const c = defaultConfig();
     c.runtime.input_sampling.per_tool = 5;
     c.runtime.input_sampling.exclude_tools = ['secret'];
-    await store.registerMany([{ name: 'secret', version: '1.0.0', code: 'function run(x) { return x; }' }]);
-    await store.setRoute('secret@1.0.0', 'test');
-    const runtime = await ToolRuntime.create({ databaseUrl: db.url, config: c });
+    await h.store.registerMany([{ name: 'secret', version: '1.0.0', code: 'function run(x) { return x; }' }]);
+    await h.store.setRoute('secret@1.0.0', 'test');
+    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url, config: c });
     try {
       for (let i = 0; i < 50; i++) await runtime.call('email', `user${i}@example.com`);
       for (let i = 0; i < 5; i++) await runtime.call('secret', `ssn-${i}`);
@@ -137,12 +130,12 @@ describe('recorded real inputs', () => {
     } finally {
       await runtime.close();
     }
-    const kept = await db.query<{ input: string }>(`SELECT input FROM input_samples WHERE tool_name = 'email'`);
+    const kept = await h.db.query<{ input: string }>(`SELECT input FROM input_samples WHERE tool_name = 'email'`);
     expect(kept).toHaveLength(5);
     expect(kept.every((k) => /^user\d+@example\.com$/.test(k.input))).toBe(true);
-    expect(await db.query(`SELECT 1 FROM input_samples WHERE tool_name = 'secret'`)).toEqual([]);
+    expect(await h.db.query(`SELECT 1 FROM input_samples WHERE tool_name = 'secret'`)).toEqual([]);
 
-    const [r] = await store.registerMany([{ name: 'email', version: '2.6.0', parents: ['email@2.1.1'], code: emailLineage('email').find((v) => v.version === '2.1.0')!.code, mutation: { type: 'refactor', description: 'back to the literal' } }], {
+    const [r] = await h.store.registerMany([{ name: 'email', version: '2.6.0', parents: ['email@2.1.1'], code: emailLineage('email').find((v) => v.version === '2.1.0')!.code, mutation: { type: 'refactor', description: 'back to the literal' } }], {
       validate: validator(),
     });
     expect(r!.differential!.sources.recorded).toBe(5);
@@ -151,7 +144,7 @@ describe('recorded real inputs', () => {
   it('keeps nothing when sampling is off', async () => {
     const c = defaultConfig();
     c.runtime.input_sampling.enabled = false;
-    const runtime = await ToolRuntime.create({ databaseUrl: db.url, config: c });
+    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url, config: c });
     try {
       expect(runtime.sampler).toBeNull();
       await runtime.call('secret', 'never-kept');
@@ -159,6 +152,6 @@ describe('recorded real inputs', () => {
     } finally {
       await runtime.close();
     }
-    expect(await db.query(`SELECT 1 FROM input_samples WHERE input = '"never-kept"'::jsonb`)).toEqual([]);
+    expect(await h.db.query(`SELECT 1 FROM input_samples WHERE input = '"never-kept"'::jsonb`)).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@ import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { captureOutput } from '../support/output.js';
 import { useHealStack } from '../support/heal-stack.js';
+import { healInput } from '../support/failures.js';
 
 const h = useHealStack('doctor');
 beforeAll(() => {
@@ -29,7 +30,7 @@ describe('dise doctor', () => {
     const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
     for (const w of WRONG_RESULTS) await runtime.report('doc@2.0.0', w);
     await runtime.close();
-    const { handle } = await startHeal(h.temporal.client, { versionId: 'doc@2.0.0', trigger: 'report', failure: { failureType: 'logic_error', description: 'x', severity: 'critical', detectionMethod: 'report' } }, { taskQueue: h.taskQueue });
+    const { handle } = await startHeal(h.temporal.client, healInput('doc@2.0.0', { description: 'x' }), { taskQueue: h.taskQueue });
     expect((await handle.result()).status).toBe('healed');
     await h.store.registerMany([
       { name: 'deep', version: '1.0.0', code: 'function run(x) { return x; }' },

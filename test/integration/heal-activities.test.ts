@@ -1,17 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { defaultConfig } from '../../src/config/schema.js';
-import { LineageStore } from '../../src/lineage/store.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
 import type { FailureAnalysis } from '../../src/shared/heal-types.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestStore } from '../support/database.js';
 import { V1_CODE, V2_CODE } from '../support/email-story.js';
 
 // Activities called directly (their behaviour, not the orchestration): rule propagation by scope and
 // minting tests from a wrong result reported without the correct value.
 
-let db: TestDatabase;
-let store: LineageStore;
+const h = useTestStore();
 const config = defaultConfig();
 const sandbox = new Sandbox(config.sandbox);
 let acts: ReturnType<typeof createActivities>;
@@ -34,11 +32,9 @@ const analysis = (scope: FailureAnalysis['scope']): FailureAnalysis => ({
 });
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  store = new LineageStore(db.prisma);
-  acts = createActivities({ store, config, sandbox, llm: null });
+  acts = createActivities({ store: h.store, config, sandbox, llm: null });
   const fn = (body: string) => `function run(input) { ${body} }`;
-  await store.registerMany([
+  await h.store.registerMany([
     { name: 'mail', version: '1.0.0', description: 'Validate an email address', code: V1_CODE },
     { name: 'mail', version: '1.1.0', parents: ['mail@1.0.0'], description: 'Validate an email address', code: V2_CODE, mutation: { type: 'optimization', description: 'fast' } },
     { name: 'mail', version: '1.2.0', parents: ['mail@1.1.0'], description: 'Validate an email address', code: V2_CODE + '\n//', mutation: { type: 'refactor', description: 'x' } },
@@ -50,11 +46,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   sandbox.close();
-  await db.drop();
 });
 
 async function holders(ruleId: string): Promise<string[]> {
-  return (await db.query<{ tool_id: string }>(`SELECT tool_id FROM rule_inheritance WHERE rule_id = $1 ORDER BY tool_id`, [ruleId])).map((r) => r.tool_id);
+  return (await h.db.query<{ tool_id: string }>(`SELECT tool_id FROM rule_inheritance WHERE rule_id = $1 ORDER BY tool_id`, [ruleId])).map((r) => r.tool_id);
 }
 
 describe('rule propagation by scope', () => {
@@ -75,9 +70,9 @@ describe('rule propagation by scope', () => {
   it('global: every version, and every version registered later', async () => {
     const rule = await acts.createAvoidanceRule({ healId: 'heal-global', sourceVersionId: 'mail@1.1.0', failureId: 0, analysis: analysis('global') });
     await acts.propagateRule({ ruleId: rule.ruleId });
-    const all = (await db.query<{ tool_id: string }>(`SELECT tool_id FROM tool_lineage ORDER BY tool_id`)).map((r) => r.tool_id);
+    const all = (await h.db.query<{ tool_id: string }>(`SELECT tool_id FROM tool_lineage ORDER BY tool_id`)).map((r) => r.tool_id);
     expect(await holders(rule.ruleId)).toEqual(all);
-    const later = await store.registerVersion({ name: 'later', version: '1.0.0', code: 'function run(x) { return x; }' });
+    const later = await h.store.registerVersion({ name: 'later', version: '1.0.0', code: 'function run(x) { return x; }' });
     expect(later.inheritedRules).toContain(rule.ruleId);
   });
 
@@ -91,22 +86,22 @@ describe('rule propagation by scope', () => {
 
 describe('minting failures into tests', () => {
   it("expects the healthy ancestor's own output when no correct value was reported", async () => {
-    const [failure] = await db.query<{ id: number }>(
+    const [failure] = await h.db.query<{ id: number }>(
       `INSERT INTO failures (tool_id, failure_type, description, detection_method, severity, evidence)
        VALUES ('mail@1.2.0', 'wrong_output', 'accepts a double at', 'report', 'high', '{"input": "a@@b.co", "observed": true}') RETURNING id`,
     );
     const result = await acts.findHealthyAncestor({ healId: 'heal-mint', failedId: 'mail@1.2.0', culpritId: 'mail@1.1.0', failureId: failure!.id });
     expect(result.ancestorId).toBe('mail@1.0.0');
     expect(result.tried[0]).toEqual({ id: 'mail@1.0.0', passed: true, why: null });
-    const [minted] = await db.query<{ tool_id: string; input: unknown; expected: unknown; origin: string; source_failure_id: number }>(
+    const [minted] = await h.db.query<{ tool_id: string; input: unknown; expected: unknown; origin: string; source_failure_id: number }>(
       `SELECT tool_id, input, expected, origin, source_failure_id FROM test_cases WHERE origin = 'minted'`,
     );
     expect(minted).toEqual({ tool_id: 'mail@1.0.0', input: 'a@@b.co', expected: false, origin: 'minted', source_failure_id: failure!.id });
     // Minting again (a retried step) adds nothing.
     await acts.findHealthyAncestor({ healId: 'heal-mint', failedId: 'mail@1.2.0', culpritId: 'mail@1.1.0', failureId: failure!.id });
-    expect(await db.query(`SELECT 1 FROM test_cases WHERE origin = 'minted'`)).toHaveLength(1);
+    expect(await h.db.query(`SELECT 1 FROM test_cases WHERE origin = 'minted'`)).toHaveLength(1);
     // Every descendant of the ancestor now carries it: the buggy line fails it, the sibling passes.
-    expect((await store.suiteFor('mail@1.0.1')).map((t) => t.origin)).toContain('minted');
+    expect((await h.store.suiteFor('mail@1.0.1')).map((t) => t.origin)).toContain('minted');
   });
 });
 
@@ -115,8 +110,8 @@ describe('promote', () => {
     // Five broken siblings 3.0.0 … 3.0.4: each heal's "next free patch" is 3.0.5 when they all look
     // at once, so all but one lose the race for it and must take the next.
     const siblings = [0, 1, 2, 3, 4].map((p) => ({ name: 'race', version: `3.0.${p}`, code: V1_CODE + `\n// ${p}` }));
-    await store.registerMany(siblings);
-    await db.query(
+    await h.store.registerMany(siblings);
+    await h.db.query(
       `INSERT INTO heal_runs (id, workflow_id, tool_id, status) SELECT 'heal-race-' || p, 'heal:race@3.0.' || p, 'race@3.0.' || p, 'running' FROM generate_series(0, 4) p`,
     );
     const progress = {} as Parameters<typeof acts.promote>[0]['progress'];
@@ -127,7 +122,7 @@ describe('promote', () => {
     );
     const made = results.map((r) => r.newVersionId).sort();
     expect(made).toEqual(['race@3.0.5', 'race@3.0.6', 'race@3.0.7', 'race@3.0.8', 'race@3.0.9']);
-    const runs = await db.query<{ status: string }>(`SELECT status FROM heal_runs WHERE id LIKE 'heal-race-%'`);
+    const runs = await h.db.query<{ status: string }>(`SELECT status FROM heal_runs WHERE id LIKE 'heal-race-%'`);
     expect(runs.map((r) => r.status)).toEqual(['healed', 'healed', 'healed', 'healed', 'healed']);
     // A retried promote of the same heal finds its version instead of taking another number.
     const again = await acts.promote({ healId: 'heal-race-0', failedId: 'race@3.0.0', culpritId: 'race@3.0.0', ancestorId: 'race@3.0.0', builtOn: 'race@3.0.0', setAside: [], code: V1_CODE, strategy: 'rollback', notes: '', ruleIds: [], progress });

@@ -1,29 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
-import { LineageStore } from '../../src/lineage/store.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import type { RunningWorker } from '../../src/worker.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestStore } from '../support/database.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { captureOutput } from '../support/output.js';
-import { connectTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
+import { connectTestTemporal, findWorkflowIds, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
 
 // The operator's commands against a real worker on the default task queue.
 
-let db: TestDatabase;
-let store: LineageStore;
+const h = useTestStore();
 let temporal: TestTemporal;
 let worker: RunningWorker;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  store = new LineageStore(db.prisma);
   temporal = await connectTestTemporal();
   // Its own task queue (DISE_TASK_QUEUE), so no other test file's worker takes its tasks.
   process.env.DISE_TASK_QUEUE = uniqueTaskQueue('cli');
-  worker = await startTestWorker(db, { taskQueue: process.env.DISE_TASK_QUEUE });
-  process.env.DATABASE_URL = db.url;
+  worker = await startTestWorker(h.db, { taskQueue: process.env.DISE_TASK_QUEUE });
+  process.env.DATABASE_URL = h.db.url;
   process.env.TEMPORAL_ADDRESS = inject('temporalAddress');
 });
 afterAll(async () => {
@@ -32,12 +28,11 @@ afterAll(async () => {
   delete process.env.DISE_TASK_QUEUE;
   await worker.shutdown();
   await temporal.close();
-  await db.drop();
 });
 
 async function brokenTool(name: string) {
-  await registerEmailStory(store, name);
-  const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+  await registerEmailStory(h.store, name);
+  const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
   for (const w of WRONG_RESULTS) await runtime.report(`${name}@2.0.0`, w);
   await runtime.close();
 }
@@ -55,13 +50,7 @@ describe('dise heal and friends', () => {
     expect(text).toMatch(/^Heal of cli_heal@2\.0\.0: HEALED/);
     expect(text).toMatch(/New version: cli_heal@2\.0\.1 \(routed\)/);
 
-    let found: string[] = [];
-    for (let i = 0; i < 50 && !found.length; i++) {
-      found = [];
-      for await (const wf of temporal.client.workflow.list({ query: `DiseTool = "cli_heal" AND DiseHealStatus = "healed"` })) found.push(wf.workflowId);
-      if (!found.length) await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(found).toEqual(['heal:cli_heal@2.0.0']);
+    expect(await findWorkflowIds(temporal.client, `DiseTool = "cli_heal" AND DiseHealStatus = "healed"`)).toEqual(['heal:cli_heal@2.0.0']);
   });
 
   it('heal-status shows how the heal ended; a second heal joins the finished one; heal-retry runs a new one', async () => {
@@ -81,8 +70,8 @@ describe('dise heal and friends', () => {
     expect(result).toMatchObject({ versionId: 'cli_heal@2.0.0', status: 'healed', newVersionId: 'cli_heal@2.0.1' });
     expect(result.message).toMatch(/already pruned and replaced by cli_heal@2\.0\.1/);
     expect(code).toBe(0);
-    expect(await db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = 'cli_heal' AND health_status = 'regenerated'`)).toHaveLength(1);
-    expect(await db.query(`SELECT 1 FROM heal_runs WHERE tool_id = 'cli_heal@2.0.0'`)).toHaveLength(2);
+    expect(await h.db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = 'cli_heal' AND health_status = 'regenerated'`)).toHaveLength(1);
+    expect(await h.db.query(`SELECT 1 FROM heal_runs WHERE tool_id = 'cli_heal@2.0.0'`)).toHaveLength(2);
   });
 
   it('heal-cancel cancels a running heal; heal-status of an unknown heal says how to start one', async () => {

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Client } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { startHeal } from '../../src/client/start-heal.js';
 import { TemporalMonitorSignaler } from '../../src/runtime/monitor-signaler.js';
@@ -7,6 +6,10 @@ import type { FailureReport } from '../../src/shared/messages.js';
 import { DISE_TOOL, DISE_VERSION } from '../../src/shared/search-attributes.js';
 import { registerThrowingTool } from '../support/fixtures.js';
 import { useHealStack } from '../support/heal-stack.js';
+import { failureReport } from '../support/failures.js';
+import { healInput } from '../support/failures.js';
+import { findWorkflowIds } from '../support/temporal.js';
+import { pollUntil } from '../support/wait.js';
 
 // Heals are found in the Temporal UI by DiseTool and DiseVersion whatever started them: the operator
 // (client start) or the health monitor (startChild), which is also how the tool runtime's reports
@@ -18,30 +21,7 @@ function unique(prefix: string): string {
   return `${prefix}_${randomBytes(3).toString('hex')}`;
 }
 
-/** Workflow ids the visibility query returns, once it returns at least one (or after the timeout). */
-async function findHeals(client: Client, query: string, timeoutMs = 20_000): Promise<string[]> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const ids: string[] = [];
-    for await (const execution of client.workflow.list({ query })) ids.push(execution.workflowId);
-    if (ids.length || Date.now() > until) return ids;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-function report(versionId: string): FailureReport {
-  return {
-    versionId,
-    toolName: versionId.split('@')[0]!,
-    kind: 'threshold',
-    failureCount: 3,
-    severity: 'high',
-    failureType: 'runtime_errors',
-    description: '10% of calls throw',
-    reportedAt: new Date().toISOString(),
-    source: 'test',
-  };
-}
+const report = (versionId: string): FailureReport => failureReport(versionId, { description: '10% of calls throw', reportedAt: new Date().toISOString() });
 
 describe('finding heals by DiseTool', () => {
   it('finds a heal the monitor started on a runtime report', async () => {
@@ -54,20 +34,15 @@ describe('finding heals by DiseTool', () => {
     await new TemporalMonitorSignaler(client, { workflowId: monitorId, taskQueue: stack.taskQueue }).failureReported(report(versionId));
     try {
       const heal = client.workflow.getHandle(`heal:${versionId}`);
-      let result: { status: string } | undefined;
-      for (let i = 0; i < 200 && !result; i++) {
-        result = await heal.result().catch(async () => {
-          await new Promise((r) => setTimeout(r, 100));
-          return undefined;
-        });
-      }
+      // The monitor starts the heal as a child: until it has, there is no heal to wait for.
+      const result = await pollUntil(() => heal.result().catch(() => undefined), (r) => r !== undefined, { what: `the heal of ${versionId}` });
       expect(result?.status).toBe('healed');
       const attributes = (await heal.describe()).typedSearchAttributes;
       expect(attributes.get(DISE_TOOL)).toBe(tool);
       expect(attributes.get(DISE_VERSION)).toBe(versionId);
 
-      expect(await findHeals(client, `DiseTool = "${tool}"`)).toEqual([`heal:${versionId}`]);
-      expect(await findHeals(client, `DiseVersion = "${versionId}"`)).toEqual([`heal:${versionId}`]);
+      expect(await findWorkflowIds(client, `DiseTool = "${tool}"`)).toEqual([`heal:${versionId}`]);
+      expect(await findWorkflowIds(client, `DiseVersion = "${versionId}"`)).toEqual([`heal:${versionId}`]);
       expect((await client.workflow.count(`DiseTool = "${tool}"`)).count).toBe(1);
     } finally {
       await client.workflow.getHandle(monitorId).terminate('test over').catch(() => undefined);
@@ -81,10 +56,10 @@ describe('finding heals by DiseTool', () => {
     const { client } = stack.temporal;
     const { handle } = await startHeal(
       client,
-      { versionId, trigger: 'manual', failure: { failureType: 'manual', description: 'test', severity: 'high', detectionMethod: 'manual' } },
+      healInput(versionId, { failureType: 'manual', description: 'test', severity: 'high', detectionMethod: 'manual' }, 'manual'),
       { taskQueue: stack.taskQueue },
     );
     await handle.result();
-    expect(await findHeals(client, `DiseTool = "${tool}" AND DiseVersion = "${versionId}"`)).toEqual([`heal:${versionId}`]);
+    expect(await findWorkflowIds(client, `DiseTool = "${tool}" AND DiseVersion = "${versionId}"`)).toEqual([`heal:${versionId}`]);
   });
 });

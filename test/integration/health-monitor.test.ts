@@ -1,27 +1,26 @@
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Worker, type ActivityInterceptorsFactory, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { ActivityInterceptorsFactory, Worker } from '@temporalio/worker';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { autoHeartbeat } from '../../src/activities/heartbeat.js';
 import { createActivities } from '../../src/activities/index.js';
 import type { CheckHealthInput } from '../../src/activities/check-health.js';
 import { defaultConfig } from '../../src/config/schema.js';
-import { registerSearchAttributes } from '../../src/infra/search-attributes-admin.js';
-import { findTemporalTestServer } from '../../src/infra/temporal-cli.js';
-import { LineageStore } from '../../src/lineage/store.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
-import { checkNowSignal, failureReportedSignal, monitorStatusQuery, pauseSignal, resumeSignal, type FailureReport, type MonitorStatus } from '../../src/shared/messages.js';
-import { WORKFLOWS_PATH } from '../../src/worker.js';
+import { checkNowSignal, failureReportedSignal, monitorStatusQuery, pauseSignal, resumeSignal, type MonitorStatus } from '../../src/shared/messages.js';
 import type { healthMonitorWorkflow } from '../../src/workflows/health-monitor.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestStore } from '../support/database.js';
 import { registerThrowingTool } from '../support/fixtures.js';
 import { uniqueTaskQueue } from '../support/temporal.js';
+import { createWorkflowTestEnv, skipWhenIdle, type DescribedWorkflow, type WorkflowTestEnv } from '../support/workflow-env.js';
+import { failureReport } from '../support/failures.js';
+import { pollUntil } from '../support/wait.js';
 
 // The monitor on Temporal's time-skipping test server: five-minute timers fire without real waiting.
 // Activities are the real ones, on a real PostgreSQL.
 
+let t: WorkflowTestEnv;
 let env: TestWorkflowEnvironment;
-let db: TestDatabase;
-let store: LineageStore;
+const h = useTestStore();
 let worker: Worker;
 let running: Promise<void>;
 const sandbox = new Sandbox(defaultConfig().sandbox);
@@ -39,29 +38,15 @@ const recordChecks: ActivityInterceptorsFactory = (ctx) => ({
   },
 });
 
-/**
- * Skips time once the monitor is idle on its timer: no workflow task and no activity in flight, and
- * a timer started. The test server does not skip time while work is in flight, and a sleep asked for
- * in that window can wait in real time.
- */
-async function skip(monitor: { describe: () => Promise<{ raw: unknown }>; fetchHistory: () => Promise<{ events?: unknown[] | null }> }, duration: string): Promise<void> {
-  // Up to a minute: on a loaded machine an activity (a check, the hourly upkeep) can take seconds,
-  // and skipping while it runs would wait the whole duration in real time.
-  for (let i = 0; i < 600; i++) {
-    const raw = (await monitor.describe()).raw as { pendingActivities?: unknown[]; pendingWorkflowTask?: unknown };
-    const events = ((await monitor.fetchHistory()).events ?? []) as { timerStartedEventAttributes?: unknown }[];
-    if (!raw.pendingActivities?.length && !raw.pendingWorkflowTask && events.some((e) => e.timerStartedEventAttributes)) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await env.sleep(duration);
-}
+/** Skips time once the monitor is idle on its timer (an activity in flight would make the skip wait in real time). */
+const skip = (monitor: DescribedWorkflow, duration: string) => skipWhenIdle(env, monitor, duration);
 
 async function startMonitor(id: string, options: Parameters<typeof healthMonitorWorkflow>[0] = {}) {
   return env.client.workflow.start<typeof healthMonitorWorkflow>('healthMonitorWorkflow', { workflowId: id, taskQueue, args: [options] });
 }
 
 async function healthOf(versionId: string): Promise<string | undefined> {
-  return (await db.query<{ health_status: string }>(`SELECT health_status FROM tool_lineage WHERE tool_id = $1`, [versionId]))[0]?.health_status;
+  return (await h.db.query<{ health_status: string }>(`SELECT health_status FROM tool_lineage WHERE tool_id = $1`, [versionId]))[0]?.health_status;
 }
 
 async function healExists(versionId: string): Promise<boolean> {
@@ -72,36 +57,22 @@ async function healExists(versionId: string): Promise<boolean> {
     .catch(() => false);
 }
 
-let bundle: WorkflowBundleWithSourceMap;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  store = new LineageStore(db.prisma);
-  bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('ERROR') });
-}, 120_000);
 afterAll(async () => {
   sandbox.close();
-  await db?.drop();
 });
 
 // A fresh time-skipping server per test: its time lock is per server, and a test must not inherit
 // another's skipped or held time.
 beforeEach(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: findTemporalTestServer() } } });
-  await registerSearchAttributes(env.connection, 'default');
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: createActivities({ store, config: defaultConfig(), sandbox, llm: null }),
-    interceptors: { activity: [autoHeartbeat, recordChecks] },
-  });
+  t = await createWorkflowTestEnv();
+  env = t.env;
+  ({ worker } = await t.worker(createActivities({ store: h.store, config: defaultConfig(), sandbox, llm: null }), { taskQueue, interceptors: { activity: [autoHeartbeat, recordChecks] } }));
   running = worker.run();
 }, 120_000);
 afterEach(async () => {
   worker.shutdown();
   await running;
-  await env.teardown();
+  await t.teardown();
 });
 
 describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
@@ -123,7 +94,7 @@ describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
     await skip(monitor, '5 minutes');
     await skip(monitor, '1 second');
     expect(maintenanceRuns - before).toBe(1);
-    const [state] = await db.query<{ last_run_at: Date | null }>(`SELECT last_run_at FROM execution_maintenance`);
+    const [state] = await h.db.query<{ last_run_at: Date | null }>(`SELECT last_run_at FROM execution_maintenance`);
     expect(state!.last_run_at).not.toBeNull();
     await skip(monitor, '50 minutes');
     expect(maintenanceRuns - before).toBe(1);
@@ -134,7 +105,7 @@ describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
 
   it('heals a tool whose error rate crosses 5% on the next check', async () => {
     const monitor = await startMonitor('monitor-heal');
-    await registerThrowingTool(store, db.url, 'crossing'); // 10% of calls throw
+    await registerThrowingTool(h.store, h.db.url, 'crossing'); // 10% of calls throw
     expect(await healExists('crossing@2.0.0')).toBe(false);
     await skip(monitor, '5 minutes');
     // The check has run; the child heal starts right after it.
@@ -143,7 +114,7 @@ describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
     expect(status.healsStarted).toContain('crossing@2.0.0');
     const heal = await env.client.workflow.getHandle('heal:crossing@2.0.0').result();
     expect(heal).toMatchObject({ status: 'healed', newVersionId: 'crossing@2.0.1' });
-    const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'crossing'`);
+    const [route] = await h.db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'crossing'`);
     expect(route!.version_id).toBe('crossing@2.0.1');
     // The next check sees nothing left to heal and starts nothing again.
     await skip(monitor, '5 minutes');
@@ -153,7 +124,7 @@ describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
   it('starts nothing while paused, and checks at once when resumed and asked', async () => {
     const monitor = await startMonitor('monitor-pause');
     await monitor.signal(pauseSignal);
-    await registerThrowingTool(store, db.url, 'paused_tool');
+    await registerThrowingTool(h.store, h.db.url, 'paused_tool');
     await skip(monitor, '15 minutes');
     let status = await monitor.query(monitorStatusQuery);
     expect(status).toMatchObject({ paused: true, checks: 0, healsStarted: [] });
@@ -165,14 +136,14 @@ describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
     expect(status.checks).toBe(1);
     expect(status.healsStarted).toContain('paused_tool@2.0.0');
     // Wait for the heal in real time (the time-skipping client's result() would skew its time lock).
-    for (let i = 0; i < 100 && (await healthOf('paused_tool@2.0.0')) !== 'pruned'; i++) await new Promise((r) => setTimeout(r, 100));
+    await pollUntil(() => healthOf('paused_tool@2.0.0'), (health) => health === 'pruned', { what: 'the heal to prune paused_tool@2.0.0' });
   });
 
   it('keeps its state and queued reports across continue-as-new', async () => {
     const monitor = await startMonitor('monitor-can', { maxHistoryEvents: 30 });
     await skip(monitor, '12 minutes'); // two checks
     await monitor.signal(pauseSignal);
-    const reports = Array.from({ length: 25 }, (_, i) => report(`queued_${i}@1.0.0`));
+    const reports = Array.from({ length: 25 }, (_, i) => failureReport(`queued_${i}@1.0.0`));
     for (const r of reports) await monitor.signal(failureReportedSignal, r);
     await skip(monitor, '6 minutes'); // the timer fires while paused: no check, but the history is long
     const status = await monitor.query(monitorStatusQuery);
@@ -190,7 +161,7 @@ describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
     const monitor = await startMonitor('monitor-burst', { maxHistoryEvents: 400 });
     const ids = Array.from({ length: 1000 }, (_, i) => `burst_${i}@1.0.0`);
     for (let i = 0; i < ids.length; i += 50) {
-      await Promise.all(ids.slice(i, i + 50).map((id) => monitor.signal(failureReportedSignal, report(id))));
+      await Promise.all(ids.slice(i, i + 50).map((id) => monitor.signal(failureReportedSignal, failureReport(id))));
     }
     // Reports wake the monitor at once: no timer, so real-time polling.
     const status = await eventually(monitor, (s) => s.reportsHandled >= 1000 && s.pendingReports === 0, 60_000);
@@ -206,25 +177,6 @@ describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
  * Polls the monitor's status in real time until `ok` holds (or the timeout passes). Generous: these
  * wait on real activities against PostgreSQL, which a loaded machine slows down.
  */
-async function eventually(monitor: { query: (q: typeof monitorStatusQuery) => Promise<MonitorStatus> }, ok: (s: MonitorStatus) => boolean, timeoutMs = 60_000): Promise<MonitorStatus> {
-  let status = await monitor.query(monitorStatusQuery);
-  for (let i = 0; i < timeoutMs / 100 && !ok(status); i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    status = await monitor.query(monitorStatusQuery);
-  }
-  return status;
-}
-
-function report(versionId: string): FailureReport {
-  return {
-    versionId,
-    toolName: versionId.split('@')[0]!,
-    kind: 'threshold',
-    failureCount: 3,
-    severity: 'high',
-    failureType: 'runtime_errors',
-    description: '3 failed calls',
-    reportedAt: new Date(0).toISOString(),
-    source: 'test',
-  };
+async function eventually(monitor: { query: (q: typeof monitorStatusQuery) => Promise<MonitorStatus> }, ok: (s: MonitorStatus) => boolean, timeout = 60_000): Promise<MonitorStatus> {
+  return pollUntil(() => monitor.query(monitorStatusQuery), ok, { timeout, what: 'the monitor status' });
 }

@@ -7,6 +7,8 @@ import { KNOWN_WRONG_WARNING, ToolPrunedError, ToolRuntime } from '../../src/run
 import { useHealStack } from '../support/heal-stack.js';
 import { V1_CODE, V2_CODE, WRONG_RESULTS } from '../support/email-story.js';
 import { captureOutput } from '../support/output.js';
+import { healInput } from '../support/failures.js';
+import { pollUntil } from '../support/wait.js';
 
 // Issue #16, item 6: when the only version of a tool is found wrong and nothing of its own lineage
 // can replace it, callers get a healthy alternative (same category, similar description, passes the
@@ -20,7 +22,7 @@ async function healUnhealed(versionId: string): Promise<void> {
   await runtime.close();
   const { handle } = await startHeal(
     h.temporal.client,
-    { versionId, trigger: 'report', failure: { failureType: 'logic_error', description: 'accepts invalid emails', severity: 'critical', detectionMethod: 'report' } },
+    healInput(versionId),
     { taskQueue: h.taskQueue },
   );
   const result = await handle.result();
@@ -63,11 +65,7 @@ describe('an answer when nothing of a tool is healthy', () => {
       expect(route!.known_wrong).toMatch(/ended unhealed/);
 
       // The runtime hears the route change and answers from the alternative, saying so.
-      let answer = await runtime.callDetailed('quick_email', 'user@@domain.com');
-      for (let i = 0; i < 40 && answer.versionId !== 'solid_email@1.0.0'; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        answer = await runtime.callDetailed('quick_email', 'user@@domain.com');
-      }
+      const answer = await pollUntil(() => runtime.callDetailed('quick_email', 'user@@domain.com'), (a) => a.versionId === 'solid_email@1.0.0', { interval: 50 });
       expect(answer).toMatchObject({ output: false, versionId: 'solid_email@1.0.0', alternativeFor: 'quick_email@1.0.0' });
     } finally {
       await runtime.close();

@@ -3,29 +3,22 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import YAML from 'yaml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { LineageError } from '../../src/lineage/errors.js';
 import { ManifestError, readManifestFile } from '../../src/cli/manifest.js';
-import { LineageStore } from '../../src/lineage/store.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestStore } from '../support/database.js';
 import { tableCounts } from '../support/fixtures.js';
 
 // Fuzzing manifests and config files, random and mutated from valid ones: each is rejected with an
 // error that names the problem, or accepted intact — never a crash, never a half write.
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'dise-fuzz-'));
-let db: TestDatabase;
-let store: LineageStore;
+const h = useTestStore();
 let n = 0;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  store = new LineageStore(db.prisma);
-  await store.registerVersion({ name: 'fuzz_base', version: '1.0.0', code: 'function run(x) { return x; }' });
-});
-afterAll(async () => {
-  await db.drop();
+  await h.store.registerVersion({ name: 'fuzz_base', version: '1.0.0', code: 'function run(x) { return x; }' });
 });
 
 const VALID_MANIFEST = {
@@ -96,18 +89,18 @@ describe('hostile manifests', () => {
           expect((err as Error).message.startsWith(file)).toBe(true);
           return;
         }
-        const before = await tableCounts(db);
+        const before = await tableCounts(h.db);
         // Unique versions per run, so an accepted manifest never collides with an earlier one.
         const renamed = inputs.map((i, k) => ({ ...i, version: `1.${n}.${k}` }));
         try {
-          const registered = await store.registerMany(renamed);
+          const registered = await h.store.registerMany(renamed);
           expect(registered.map((r) => r.id)).toEqual(renamed.map((i) => `${i.name}@${i.version}`));
-          const stored = await store.getLineage(registered[0]!.id);
+          const stored = await h.store.getLineage(registered[0]!.id);
           expect(stored.code).toBe(renamed[0]!.code);
           expect(stored.parents).toEqual(renamed[0]!.parents ?? []);
         } catch (err) {
           expect(err).toBeInstanceOf(LineageError);
-          expect(await tableCounts(db)).toEqual(before);
+          expect(await tableCounts(h.db)).toEqual(before);
         }
       }),
       { numRuns: 150, seed: 7 },

@@ -4,16 +4,14 @@ import { defaultConfig } from '../../src/config/schema.js';
 import { JUDGE_CHECKS } from '../../src/judge/judge.js';
 import { JUDGE_PLANS, judgeStoredVersion } from '../../src/judge/plans.js';
 import { registrationValidator } from '../../src/judge/registration.js';
-import { LineageStore } from '../../src/lineage/store.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestStore } from '../support/database.js';
 import { AT_CHECK_VALIDATOR, REGEX_VALIDATOR, version } from '../support/fixtures.js';
 
 // One judge: registration, the ancestor search and candidate validation must reach the same verdict
 // on the same code in the same place of the lineage.
 
-let db: TestDatabase;
-let store: LineageStore;
+const fx = useTestStore();
 const config = defaultConfig();
 const sandbox = new Sandbox(config.sandbox);
 
@@ -33,9 +31,7 @@ const VARIANTS = {
 } as const;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  store = new LineageStore(db.prisma);
-  await store.registerVersion(
+  await fx.store.registerVersion(
     version('judged', '1.0.0', [], {
       code: REGEX_VALIDATOR,
       tests: [
@@ -45,7 +41,7 @@ beforeAll(async () => {
     }),
   );
   // A global rule: splitting on '@' is banned everywhere.
-  await store.rules.create({
+  await fx.store.rules.create({
     ruleId: 'avoid_split_at',
     description: "Don't split addresses on '@'",
     patternToAvoid: "CallExpression[callee.property.name='split'][arguments.0.value='@']",
@@ -54,25 +50,24 @@ beforeAll(async () => {
     sourceVersionId: 'judged@1.0.0',
     scope: 'global',
   });
-  const validate = registrationValidator({ store, sandbox, config });
-  await store.registerMany(
+  const validate = registrationValidator({ store: fx.store, sandbox, config });
+  await fx.store.registerMany(
     Object.entries(VARIANTS).map(([name, code], i) => version('judged', `1.${i + 1}.0`, ['judged@1.0.0'], { code, description: name })),
     { validate },
   );
 });
 afterAll(async () => {
   sandbox.close();
-  await db.drop();
 });
 
 describe('one judge', () => {
   it('gives the same verdict at registration, in the ancestor search and as a heal candidate', async () => {
-    const acts = createActivities({ store, config, sandbox, llm: null });
+    const acts = createActivities({ store: fx.store, config, sandbox, llm: null });
     const verdicts: Record<string, { registration: boolean; ancestor: boolean; candidate: boolean }> = {};
     for (const [i, name] of Object.keys(VARIANTS).entries()) {
       const id = `judged@1.${i + 1}.0`;
-      const stored = (await store.graph.version(id))!;
-      const ancestor = await judgeStoredVersion({ store, sandbox, config }, { id, code: stored.code, language: stored.language });
+      const stored = (await fx.store.graph.version(id))!;
+      const ancestor = await judgeStoredVersion({ store: fx.store, sandbox, config }, { id, code: stored.code, language: stored.language });
       const candidate = await acts.validateCandidate({
         healId: 'h',
         attempt: 1,
@@ -96,14 +91,14 @@ describe('one judge', () => {
   });
 
   it('names why each stored failure happened, with the same check in every caller', async () => {
-    const acts = createActivities({ store, config, sandbox, llm: null });
+    const acts = createActivities({ store: fx.store, config, sandbox, llm: null });
     const expected = { 'judged@1.2.0': 'test', 'judged@1.3.0': 'static', 'judged@1.4.0': 'gate' } as const;
     for (const [id, kind] of Object.entries(expected)) {
-      const stored = (await store.graph.version(id))!;
+      const stored = (await fx.store.graph.version(id))!;
       const candidate = await acts.validateCandidate({ healId: 'h', attempt: 1, code: stored.code, ancestorId: 'judged@1.0.0', failedId: id, culpritId: id, ruleIds: [], requireTests: true, strategy: 'rollback', builtOn: 'judged@1.0.0' });
       expect(candidate.rejections.map((r) => r.kind)).toContain(kind);
-      const ancestor = await judgeStoredVersion({ store, sandbox, config }, { id, code: stored.code, language: stored.language });
-      const failures = (await store.failures.ofVersion(id, 10)).map((f) => f.detectionMethod);
+      const ancestor = await judgeStoredVersion({ store: fx.store, sandbox, config }, { id, code: stored.code, language: stored.language });
+      const failures = (await fx.store.failures.ofVersion(id, 10)).map((f) => f.detectionMethod);
       const method = { test: 'test', static: 'static_analysis', gate: 'rule_gate' }[kind];
       expect(ancestor.failures.map((f) => f.detectionMethod)).toContain(method);
       expect(failures).toContain(method);
@@ -117,8 +112,8 @@ describe('one judge', () => {
         expect(why.length, `${purpose}.${check}`).toBeGreaterThan(10);
       }
     }
-    const stored = (await store.graph.version('judged@1.1.0'))!;
-    const verdict = await judgeStoredVersion({ store, sandbox, config }, { id: stored.id, code: stored.code, language: stored.language });
+    const stored = (await fx.store.graph.version('judged@1.1.0'))!;
+    const verdict = await judgeStoredVersion({ store: fx.store, sandbox, config }, { id: stored.id, code: stored.code, language: stored.language });
     expect(verdict.skipped.map((s) => s.check).sort()).toEqual(['differential', 'regression', 'replay']);
   });
 });

@@ -1,24 +1,16 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lineageViolations } from '../../src/doctor/invariants.js';
 import { LineageStore } from '../../src/lineage/store.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestStore } from '../support/database.js';
 
 // Property tests over random lineage DAGs (merges, forks into other tools, chains up to 50 deep):
 // the set-based SQL walks equal a plain in-memory walk, pruning taints exactly the reference's
 // descendants, and the doctor's invariants hold afterwards.
 
-let db: TestDatabase;
-let store: LineageStore;
+const h = useTestStore();
 let run = 0;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  store = new LineageStore(db.prisma);
-});
-afterAll(async () => {
-  await db.drop();
-});
 
 /** A DAG as parent lists: node i's parents are earlier nodes. */
 const dagArb = fc
@@ -78,21 +70,21 @@ describe('lineage walks over random DAGs', () => {
         const tool = `prop_${++run}`;
         // Every 7th node starts a fork: a version of another tool descended from this one.
         const id = (i: number) => (i % 7 === 6 ? `${tool}_fork@${i}.0.0` : `${tool}@${i}.0.0`);
-        await store.registerMany(
+        await h.store.registerMany(
           parents.map((ps, i) => {
             const [name, version] = id(i).split('@') as [string, string];
             return { name, version, parents: ps.map(id), code: 'function run(x) { return x; }', ...(ps.length ? { mutation: { type: 'refactor' as const, description: `v${i}` } } : {}) };
           }),
         );
         const ids = (set: Set<number>) => [...set].map(id).sort();
-        expect((await store.descendants(id(target))).map((d) => d.id).sort()).toEqual(ids(descendantsRef(parents, target)));
-        expect((await store.ancestors(id(target))).map((a) => a.id).sort()).toEqual(ids(ancestorsRef(parents, target)));
-        expect(await store.countDescendants(id(target))).toBe(descendantsRef(parents, target).size);
+        expect((await h.store.descendants(id(target))).map((d) => d.id).sort()).toEqual(ids(descendantsRef(parents, target)));
+        expect((await h.store.ancestors(id(target))).map((a) => a.id).sort()).toEqual(ids(ancestorsRef(parents, target)));
+        expect(await h.store.countDescendants(id(target))).toBe(descendantsRef(parents, target).size);
 
-        await db.query(`UPDATE tool_lineage SET health_status = 'pruned', pruned_at = now() WHERE tool_id = $1`, [id(target)]);
-        const tainted = await store.taintDescendants(id(target));
+        await h.db.query(`UPDATE tool_lineage SET health_status = 'pruned', pruned_at = now() WHERE tool_id = $1`, [id(target)]);
+        const tainted = await h.store.taintDescendants(id(target));
         expect(tainted.sort()).toEqual(ids(descendantsRef(parents, target)));
-        const violations = (await lineageViolations(new LineageStore(db.prisma))).filter((v) => v.ids.some((x) => x.startsWith(`${tool}`)));
+        const violations = (await lineageViolations(new LineageStore(h.db.prisma))).filter((v) => v.ids.some((x) => x.startsWith(`${tool}`)));
         expect(violations).toEqual([]);
       }),
       { numRuns: 25, seed: 20261126 },

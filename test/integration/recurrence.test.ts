@@ -7,6 +7,7 @@ import { Sandbox } from '../../src/sandbox/sandbox.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { useHealStack } from '../support/heal-stack.js';
 import { registerSlugStory, SLUG_WRONG } from '../support/slug-story.js';
+import { healInput } from '../support/failures.js';
 
 // Never repeat a mistake: three heals teach three lessons (the email story's '@' check, the slug
 // story's narrowed character class, a greeting that dropped .trim()). Then versions that bring each
@@ -100,7 +101,7 @@ async function healReported(versionId: string, wrong: { input: unknown; observed
   const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
   for (const w of wrong) await runtime.report(versionId, w as never);
   await runtime.close();
-  const { handle } = await startHeal(h.temporal.client, { versionId, trigger: 'report', failure: { failureType: 'wrong_output', description: 'wrong answers', severity: 'critical', detectionMethod: 'report' } }, { taskQueue: h.taskQueue });
+  const { handle } = await startHeal(h.temporal.client, healInput(versionId, { failureType: 'wrong_output', description: 'wrong answers' }), { taskQueue: h.taskQueue });
   const result = await handle.result();
   expect(result.status).toBe('healed');
   return result.newVersionId!;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import internals from '@prisma/internals';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { SCHEMA_FILE } from '../../src/infra/paths.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestStore } from '../support/database.js';
 
 // The migrations are written by hand (the schema engine cannot be downloaded here), so this test is
 // what keeps them honest: the migrated database and prisma/schema.prisma must describe the same
@@ -33,7 +33,7 @@ interface DmmfIndex {
   fields: { name: string }[];
 }
 
-let db: TestDatabase;
+const h = useTestStore();
 let models: DmmfModel[];
 let indexes: DmmfIndex[];
 
@@ -66,19 +66,15 @@ function expectedType(f: DmmfField): string {
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase();
   const dmmf = await (internals as unknown as { getDMMF(o: { datamodel: string }): Promise<{ datamodel: { models: DmmfModel[]; indexes: DmmfIndex[] } }> })
     .getDMMF({ datamodel: readFileSync(SCHEMA_FILE, 'utf8') });
   models = dmmf.datamodel.models;
   indexes = dmmf.datamodel.indexes;
 });
 
-afterAll(async () => {
-  await db.drop();
-});
 
 async function dbColumns(): Promise<Map<string, { type: string; nullable: boolean }>> {
-  const rows = await db.query<{ tbl: string; col: string; type: string; notnull: boolean }>(`
+  const rows = await h.db.query<{ tbl: string; col: string; type: string; notnull: boolean }>(`
     SELECT c.relname AS tbl, a.attname AS col, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull
     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped AND c.relname <> '_prisma_migrations'`);
@@ -87,7 +83,7 @@ async function dbColumns(): Promise<Map<string, { type: string; nullable: boolea
 
 describe('the migrated database matches prisma/schema.prisma', () => {
   it('has exactly one table per model', async () => {
-    const rows = await db.query<{ relname: string }>(
+    const rows = await h.db.query<{ relname: string }>(
       `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname <> '_prisma_migrations'`,
     );
@@ -110,7 +106,7 @@ describe('the migrated database matches prisma/schema.prisma', () => {
   });
 
   it('has a foreign key for every relation, and no other', async () => {
-    const rows = await db.query<{ from_table: string; from_cols: string[]; to_table: string; to_cols: string[] }>(`
+    const rows = await h.db.query<{ from_table: string; from_cols: string[]; to_table: string; to_cols: string[] }>(`
       SELECT src.relname AS from_table, dst.relname AS to_table,
              array(SELECT attname FROM pg_attribute WHERE attrelid = con.conrelid AND attnum = ANY(con.conkey) ORDER BY attnum)::text[] AS from_cols,
              array(SELECT attname FROM pg_attribute WHERE attrelid = con.confrelid AND attnum = ANY(con.confkey) ORDER BY attnum)::text[] AS to_cols
@@ -131,7 +127,7 @@ describe('the migrated database matches prisma/schema.prisma', () => {
   });
 
   it('has every named index and unique constraint of the schema, and primary keys on the id fields', async () => {
-    const rows = await db.query<{ tbl: string; idx: string; uniq: boolean; primary: boolean; cols: string[] }>(`
+    const rows = await h.db.query<{ tbl: string; idx: string; uniq: boolean; primary: boolean; cols: string[] }>(`
       SELECT t.relname AS tbl, i.relname AS idx, ix.indisunique AS uniq, ix.indisprimary AS primary,
              array(SELECT a.attname FROM unnest(ix.indkey) WITH ORDINALITY k(attnum, ord)
                    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum ORDER BY k.ord)::text[] AS cols
@@ -153,11 +149,11 @@ describe('the migrated database matches prisma/schema.prisma', () => {
 
 describe('partitioning', () => {
   it('keeps executions partitioned by day, with today and the coming week made ahead', async () => {
-    const [parent] = await db.query<{ kind: string; key: string }>(
+    const [parent] = await h.db.query<{ kind: string; key: string }>(
       `SELECT c.relkind AS kind, pg_get_partkeydef(c.oid) AS key FROM pg_class c WHERE c.relname = 'executions'`,
     );
     expect(parent).toEqual({ kind: 'p', key: 'RANGE (created_at)' });
-    const parts = await db.query<{ name: string }>(
+    const parts = await h.db.query<{ name: string }>(
       `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'executions'::regclass ORDER BY 1`,
     );
     const today = new Date().toISOString().slice(0, 10).replaceAll('-', '');

@@ -7,9 +7,10 @@ import type { HealFailureInput } from '../../src/shared/heal-types.js';
 import { registerEmailStory, V1_CODE, V2_CODE, WRONG_RESULTS } from '../support/email-story.js';
 import { captureOutput } from '../support/output.js';
 import { useHealStack } from '../support/heal-stack.js';
+import { healFailure } from '../support/failures.js';
 
 const h = useHealStack('heal-behaviour');
-const FAILURE: HealFailureInput = { failureType: 'logic_error', description: 'accepts invalid emails', severity: 'critical', detectionMethod: 'report' };
+const FAILURE: HealFailureInput = healFailure();
 
 /** Accepts a double @ (the bug), and nothing else changes. */
 const DOUBLE_AT_BUG = `function run(input) {

@@ -4,14 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { defaultConfig } from '../../src/config/schema.js';
 import { startHeal } from '../../src/client/start-heal.js';
-import { LineageStore } from '../../src/lineage/store.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import { startWorker, type RunningWorker } from '../../src/worker.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestStore } from '../support/database.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { lineageViolations } from '../support/invariants.js';
 import { registerSlugStory, SLUG_WRONG } from '../support/slug-story.js';
 import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
+import { healInput } from '../support/failures.js';
+import { workflowBundlePath } from '../support/bundle-path.js';
 
 // Cancelling a heal while each of its steps runs: the heal ends cancelled, recorded as such, with
 // callers routed to a usable version and no half-made version.
@@ -25,8 +26,7 @@ const STORIES = {
 } as const;
 const CASES = (Object.keys(STORIES) as (keyof typeof STORIES)[]).flatMap((story) => STEPS.map((step) => [story, step] as const));
 
-let db: TestDatabase;
-let store: LineageStore;
+const h = useTestStore();
 let temporal: TestTemporal;
 let worker: RunningWorker;
 const taskQueue = uniqueTaskQueue('heal-cancel');
@@ -47,22 +47,20 @@ const holdInterceptor: ActivityInterceptorsFactory = (ctx) => ({
 });
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  store = new LineageStore(db.prisma);
   temporal = await connectTestTemporal();
   worker = await startWorker({
     temporal: { address: inject('temporalAddress'), namespace: 'default', tls: false },
-    prisma: db.prisma,
+    prisma: h.db.prisma,
     config: defaultConfig(),
     llm: null,
     taskQueue,
+    workflowBundlePath: workflowBundlePath(),
     activityInterceptors: [holdInterceptor],
   });
 });
 afterAll(async () => {
   await worker.shutdown();
   await temporal.close();
-  await db.drop();
 });
 
 describe('cancelling a heal', () => {
@@ -70,8 +68,8 @@ describe('cancelling a heal', () => {
     const story = STORIES[storyName];
     const tool = `cancelled_${storyName}_${step.toLowerCase()}`;
     const failed = `${tool}@${story.failed}`;
-    await story.register(store, tool);
-    const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+    await story.register(h.store, tool);
+    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
     for (const w of story.wrong) await runtime.report(failed, w);
     await runtime.close();
 
@@ -79,7 +77,7 @@ describe('cancelling a heal', () => {
     const reached = new Promise<void>((r) => (entered = r));
     const { handle } = await startHeal(
       temporal.client,
-      { versionId: failed, trigger: 'manual', failure: { failureType: 'logic_error', description: 'wrong answers', severity: 'critical', detectionMethod: 'report' } },
+      healInput(failed, { description: 'wrong answers' }, 'manual'),
       { taskQueue },
     );
     await reached;
@@ -88,12 +86,12 @@ describe('cancelling a heal', () => {
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
 
-    const [run] = await db.query<{ status: string; finished_at: Date | null }>(`SELECT status, finished_at FROM heal_runs WHERE tool_id = $1`, [failed]);
+    const [run] = await h.db.query<{ status: string; finished_at: Date | null }>(`SELECT status, finished_at FROM heal_runs WHERE tool_id = $1`, [failed]);
     expect(run).toMatchObject({ status: 'cancelled' });
     expect(run!.finished_at).not.toBeNull();
-    expect(await db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [tool])).toHaveLength(0);
-    expect(await lineageViolations(db, tool)).toEqual([]);
-    const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = $1`, [tool]);
+    expect(await h.db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [tool])).toHaveLength(0);
+    expect(await lineageViolations(h.db, tool)).toEqual([]);
+    const [route] = await h.db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = $1`, [tool]);
     // Before the prune callers stay where they were; from the prune on they are on the last good version.
     const pruned = STEPS.indexOf(step) > STEPS.indexOf('pruneBranch');
     expect(route!.version_id).toBe(pruned ? `${tool}@${story.lastGood}` : failed);

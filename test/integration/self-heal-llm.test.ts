@@ -6,49 +6,39 @@ import { LineageStore } from '../../src/lineage/store.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import { warmPython } from '../../src/sandbox/python.js';
 import type { RunningWorker } from '../../src/worker.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { registerEmailStory, V1_CODE, V201_CODE, V2_CODE, WRONG_RESULTS } from '../support/email-story.js';
+import { useTestStore } from '../support/database.js';
+import { registerEmailStory, V1_CODE, V201_CODE, V2_CODE, WRONG_RESULTS, LLM_ANALYSIS } from '../support/email-story.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
 import { SLUG_V12, SLUG_WRONG, slugStory } from '../support/slug-story.js';
 import { connectTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
+import { healInput } from '../support/failures.js';
 
 // The LLM path end to end: the real `openai` SDK against a scripted OpenAI-compatible server on
 // loopback, with slow, failing and malformed answers.
 
-let db: TestDatabase;
-let store: LineageStore;
+const h = useTestStore();
 let temporal: TestTemporal;
 let worker: RunningWorker;
 let llm: FakeOpenAI;
 const taskQueue = uniqueTaskQueue('heal-llm');
 let counter = 0;
 
-const ANALYSIS = {
-  recoverable: true,
-  reason: "The optimization replaced the comprehensive regex with a simple '@' check",
-  problematic_pattern: 'CallExpression[callee.property.name="indexOf"]',
-  pattern_kind: 'ast',
-  rule_description: 'Never replace comprehensive validation with simple substring checks',
-  scope: 'descendants',
-};
+const ANALYSIS = LLM_ANALYSIS;
 const regen = (code: string, notes = 'cached the regex, fast path first') => ({ content: { code, notes } });
 /** Accepts 'user@@domain.com' without using indexOf: passes the gate, fails the minted tests. */
 const STILL_WRONG = "function run(input) { return typeof input === 'string' && input.includes('@') && input.length > 3; }";
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  store = new LineageStore(db.prisma);
   temporal = await connectTestTemporal();
   llm = new FakeOpenAI();
   await llm.start();
   const config = defaultConfig();
-  worker = await startTestWorker(db, { taskQueue, config, llm: { apiKey: 'test-key', baseURL: llm.url, model: 'scripted-model', timeoutMs: 1500, temperature: 0 } });
+  worker = await startTestWorker(h.db, { taskQueue, config, llm: { apiKey: 'test-key', baseURL: llm.url, model: 'scripted-model', timeoutMs: 1500, temperature: 0 } });
 });
 afterAll(async () => {
   await worker.shutdown();
   await temporal.close();
   await llm.stop();
-  await db.drop();
 });
 beforeEach(() => {
   llm.requests.length = 0;
@@ -57,8 +47,8 @@ beforeEach(() => {
 /** A fresh copy of the story under its own tool name, its wrong results reported; returns v2's id. */
 async function brokenTool(): Promise<{ name: string; v1: string; v2: string }> {
   const name = `email_llm_${++counter}`;
-  await registerEmailStory(store, name);
-  const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+  await registerEmailStory(h.store, name);
+  const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
   for (const w of WRONG_RESULTS) await runtime.report(`${name}@2.0.0`, w);
   await runtime.close();
   return { name, v1: `${name}@1.0.0`, v2: `${name}@2.0.0` };
@@ -67,7 +57,7 @@ async function brokenTool(): Promise<{ name: string; v1: string; v2: string }> {
 async function heal(versionId: string) {
   const { handle } = await startHeal(
     temporal.client,
-    { versionId, trigger: 'report', failure: { failureType: 'logic_error', description: 'accepts invalid emails', severity: 'critical', detectionMethod: 'report' } },
+    healInput(versionId),
     { taskQueue },
   );
   return { handle, result: await handle.result() };
@@ -81,7 +71,7 @@ describe('selfHealWorkflow with an LLM', () => {
     expect(result.status).toBe('healed');
     expect(result.analysis).toMatchObject({ source: 'llm', culpritId: t.v2, patternKind: 'ast', ruleDescription: ANALYSIS.rule_description });
     expect(result.attempts).toEqual([{ attempt: 1, strategy: 'llm', ok: true, rejections: [] }]);
-    const healed = await store.getLineage(`${t.name}@2.0.1`);
+    const healed = await h.store.getLineage(`${t.name}@2.0.1`);
     expect(healed).toMatchObject({ code: V201_CODE, health: 'regenerated', regeneratedFrom: t.v1 });
     expect(healed.mutations[0]!.description).toMatch(/Regenerated from .*@1\.0\.0 \(self-healing\): Optimize for speed/);
 
@@ -109,16 +99,16 @@ describe('selfHealWorkflow with an LLM', () => {
 
   it('retries 500s and dropped connections (Temporal’s retry, not the SDK’s)', async () => {
     const t = await brokenTool();
-    const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
     for (let i = 0; i < 50; i++) await runtime.call(t.v2, `user${i}@example.com`);
     await runtime.close();
     llm.script('FailureAnalysis', [{ status: 500 }, { drop: true }, { content: ANALYSIS }]).script('RegeneratedTool', [{ status: 503 }, regen(V201_CODE)]);
     const { handle, result } = await heal(t.v2);
     expect(result.status).toBe('healed');
     // Exactly one new version, nothing lost, and the whole doctor clean.
-    expect(await db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [t.name])).toHaveLength(1);
-    expect(await db.query(`SELECT 1 FROM executions WHERE tool_id = $1`, [t.v2])).toHaveLength(50);
-    expect(await allViolations(new LineageStore(db.prisma), temporal.client)).toEqual([]);
+    expect(await h.db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [t.name])).toHaveLength(1);
+    expect(await h.db.query(`SELECT 1 FROM executions WHERE tool_id = $1`, [t.v2])).toHaveLength(50);
+    expect(await allViolations(new LineageStore(h.db.prisma), temporal.client)).toEqual([]);
     expect(result.attempts).toHaveLength(1);
     expect(llm.requestsFor('FailureAnalysis')).toHaveLength(3);
     expect(llm.requestsFor('RegeneratedTool')).toHaveLength(2);
@@ -162,11 +152,11 @@ describe('selfHealWorkflow with an LLM', () => {
     expect(result.attempts.map((a) => [a.strategy, a.ok])).toEqual([['llm', false], ['llm', false], ['llm', false], ['rollback', true]]);
     expect(result.attempts.slice(0, 3).every((a) => a.rejections.some((r) => r.kind === 'test' && /minted: .* input/.test(r.message)))).toBe(true);
     expect(llm.requestsFor('RegeneratedTool')).toHaveLength(3);
-    const [route] = await db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = $1`, [t.name]);
+    const [route] = await h.db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = $1`, [t.name]);
     expect(route!.version_id).toBe(`${t.name}@2.0.1`);
-    const [healed] = await db.query<{ code: string; regenerated_from: string }>(`SELECT code, regenerated_from FROM tool_lineage WHERE tool_id = $1`, [`${t.name}@2.0.1`]);
+    const [healed] = await h.db.query<{ code: string; regenerated_from: string }>(`SELECT code, regenerated_from FROM tool_lineage WHERE tool_id = $1`, [`${t.name}@2.0.1`]);
     expect(healed).toEqual({ code: V1_CODE, regenerated_from: t.v1 });
-    const [run] = await db.query<{ status: string; result: { attempts: unknown[] } }>(`SELECT status, result FROM heal_runs WHERE tool_id = $1`, [t.v2]);
+    const [run] = await h.db.query<{ status: string; result: { attempts: unknown[] } }>(`SELECT status, result FROM heal_runs WHERE tool_id = $1`, [t.v2]);
     expect(run!.status).toBe('healed');
     expect(run!.result.attempts).toHaveLength(4);
   });
@@ -176,9 +166,9 @@ describe('selfHealWorkflow with an LLM', () => {
     const [v1, v11, v12, v13] = slugStory(name);
     // 1.3.0 touches the very regex 1.2.0 narrowed: the three-way revert conflicts.
     const v13Code = SLUG_V12.replace('/[^a-z]+/g', "/[^a-z']+/g");
-    await store.registerMany([v1!, v11!, v12!, { ...v13!, code: v13Code, tests: [{ name: 'keeps apostrophes', input: "Don't Stop", expect: "don't-stop", critical: true }], mutation: { type: 'feature_add', description: 'Keep apostrophes' } }]);
-    await store.setRoute(`${name}@1.3.0`, 'newest');
-    const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+    await h.store.registerMany([v1!, v11!, v12!, { ...v13!, code: v13Code, tests: [{ name: 'keeps apostrophes', input: "Don't Stop", expect: "don't-stop", critical: true }], mutation: { type: 'feature_add', description: 'Keep apostrophes' } }]);
+    await h.store.setRoute(`${name}@1.3.0`, 'newest');
+    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
     for (const w of SLUG_WRONG) await runtime.report(`${name}@1.3.0`, w);
     await runtime.close();
     const fixed = v13Code.replace("/[^a-z']+/g", "/[^a-z0-9']+/g");
@@ -195,7 +185,7 @@ describe('selfHealWorkflow with an LLM', () => {
     expect(prompt).toContain("-     .replace(/[^a-z0-9]+/g, '-')");
     expect(prompt).toContain(`- ${name}@1.3.0: Keep apostrophes (feature_add)`);
     expect(prompt).toMatch(/PREVIOUS ATTEMPTS WERE REJECTED:\n- attempt 1: no revert: .*conflict/);
-    const l = await store.getLineage(`${name}@1.3.1`);
+    const l = await h.store.getLineage(`${name}@1.3.1`);
     expect(l).toMatchObject({ code: fixed, parents: [`${name}@1.3.0`], reverts: `${name}@1.2.0` });
   });
 });
@@ -208,12 +198,12 @@ describe('selfHealWorkflow with an LLM, on a Python tool', () => {
   it('asks for Python, gates on the rule over Python source, and promotes the Python it gets back', async () => {
     await warmPython();
     const name = 'py_llm_mail';
-    await store.registerMany([
+    await h.store.registerMany([
       { name, version: '1.0.0', language: 'python', code: PY_V1, description: 'Validate an email address', category: 'validation', tests: [{ name: 'accepts a plain address', input: 'user@example.com', expect: true }] },
       { name, version: '2.0.0', parents: [`${name}@1.0.0`], code: PY_V2, description: 'Validate an email address (fast)', category: 'validation', mutation: { type: 'optimization', description: 'Optimize for speed' } },
     ]);
-    await store.setRoute(`${name}@2.0.0`, 'v2 is faster');
-    const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+    await h.store.setRoute(`${name}@2.0.0`, 'v2 is faster');
+    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
     for (const w of WRONG_RESULTS) await runtime.report(`${name}@2.0.0`, w);
     await runtime.close();
     const analysis = { ...ANALYSIS, problematic_pattern: '"@" in \\w+', pattern_kind: 'regex' };
@@ -223,7 +213,7 @@ describe('selfHealWorkflow with an LLM, on a Python tool', () => {
     expect(result.status).toBe('healed');
     expect(result.analysis).toMatchObject({ source: 'llm', patternKind: 'regex', problematicPattern: '"@" in \\w+' });
     expect(result.attempts).toEqual([{ attempt: 1, strategy: 'llm', ok: true, rejections: [] }]);
-    const healed = await store.getLineage(`${name}@2.0.1`);
+    const healed = await h.store.getLineage(`${name}@2.0.1`);
     expect(healed).toMatchObject({ code: PY_V201, language: 'python', health: 'regenerated' });
 
     const [analysisRequest] = llm.requestsFor('FailureAnalysis');
@@ -234,7 +224,7 @@ describe('selfHealWorkflow with an LLM, on a Python tool', () => {
     expect(regeneration!.body.messages[0]!.content).toMatch(/You regenerate a Python tool/);
     expect(regeneration!.body.messages[1]!.content).toContain(`Base Implementation: ${name}@1.0.0 (python)`);
 
-    const after = await ToolRuntime.create({ databaseUrl: db.url });
+    const after = await ToolRuntime.create({ databaseUrl: h.db.url });
     expect(await after.callDetailed(name, 'user@@domain.com')).toMatchObject({ output: false, versionId: `${name}@2.0.1` });
     await after.close();
   });

@@ -8,12 +8,13 @@ import { useHealStack } from '../support/heal-stack.js';
 import { lineageViolations } from '../support/invariants.js';
 import { captureOutput } from '../support/output.js';
 import { LONG_TITLE, registerSlugStory, SLUG_V11, SLUG_V12, SLUG_WRONG, slugStory } from '../support/slug-story.js';
+import { healFailure } from '../support/failures.js';
 
 // A heal that keeps the good work: the bug is at 1.2.0, 1.3.0 adds a feature with its own critical
 // test, and callers report a wrong answer on 1.3.0.
 
 const h = useHealStack('heal-revert');
-const FAILURE: HealFailureInput = { failureType: 'wrong_output', description: 'digits are dropped', severity: 'critical', detectionMethod: 'report' };
+const FAILURE: HealFailureInput = healFailure({ failureType: 'wrong_output', description: 'digits are dropped' });
 
 async function report(versionId: string, wrong = SLUG_WRONG) {
   const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
@@ -128,7 +129,7 @@ describe('a revert heal', () => {
   it('learns no gate from a report without a failing input, though it still prunes and records', async () => {
     await h.store.registerMany(slugStory('slug_blind'));
     await h.store.setRoute('slug_blind@1.3.0', 'newest');
-    const result = await heal('slug_blind@1.3.0', { failureType: 'manual', description: 'an operator says it is wrong', severity: 'critical', detectionMethod: 'manual' });
+    const result = await heal('slug_blind@1.3.0', healFailure({ failureType: 'manual', description: 'an operator says it is wrong', detectionMethod: 'manual' }));
     expect(result.prune?.prunedId).toBe('slug_blind@1.3.0');
     expect(result.analysis).toMatchObject({ reproduced: false, patternKind: 'semantic' });
     const [rule] = (await h.store.getLineage('slug_blind@1.3.0')).avoidanceRules;

