@@ -31,18 +31,35 @@ async function main(): Promise<void> {
   const prisma = createPrismaClient(db.url, { poolSize: 4 });
   const store = new LineageStore(prisma);
   try {
-    for (const [name, fraction] of [['plain', null], ['shadow10', 0.1], ['shadow100', 1]] as const) {
+    for (const [name, fraction] of [
+      ['plain', null],
+      ['shadow10', 0.1],
+      ['shadow100', 1],
+    ] as const) {
       await store.registerVersion({ name, version: '1.0.0', code: CODE });
       await store.setRoute(`${name}@1.0.0`, 'bench');
       if (fraction === null) continue;
       await store.registerVersion({ name, version: '1.1.0', parents: [`${name}@1.0.0`], code: CANDIDATE });
-      await store.canaries.begin({ candidateId: `${name}@1.1.0`, toolName: name, stableId: `${name}@1.0.0`, targetHealth: 'healthy', origin: 'registration', healId: null, workflowId: `canary:${name}@1.1.0`, mirrorFraction: fraction });
+      await store.canaries.begin({
+        candidateId: `${name}@1.1.0`,
+        toolName: name,
+        stableId: `${name}@1.0.0`,
+        targetHealth: 'healthy',
+        origin: 'registration',
+        healId: null,
+        workflowId: `canary:${name}@1.1.0`,
+        mirrorFraction: fraction,
+      });
     }
     const config = defaultConfig();
     config.runtime.batch_size = 5000;
     config.deployment.canary.queue_size = 100_000;
     let mirrored = false;
-    const runtime = await ToolRuntime.create({ databaseUrl: db.url, config, mirrorSample: (f) => (mirrored = Math.random() < f) });
+    const runtime = await ToolRuntime.create({
+      databaseUrl: db.url,
+      config,
+      mirrorSample: (f) => (mirrored = Math.random() < f),
+    });
     await runtime.preload();
 
     /** n calls of `tool`, each timed for the caller; between calls the loop turns (and runs candidates). */
@@ -105,10 +122,22 @@ async function main(): Promise<void> {
       'bench:canary',
       [
         ['call, tool without a canary (median)', `${baseUs.toFixed(1)} µs`, 'baseline'],
-        ['call not mirrored, canary at 10% (median)', `${notMirroredUs.toFixed(1)} µs`, `${(notMirroredUs / baseUs).toFixed(3)}× (${pct(notMirroredUs / baseUs)}), target < 5%`],
-        ['call mirrored, for the caller (median)', `${mirroredUs.toFixed(1)} µs`, `${(mirroredUs / baseUs).toFixed(3)}× (${pct(mirroredUs / baseUs)}), target < 10%`],
+        [
+          'call not mirrored, canary at 10% (median)',
+          `${notMirroredUs.toFixed(1)} µs`,
+          `${(notMirroredUs / baseUs).toFixed(3)}× (${pct(notMirroredUs / baseUs)}), target < 5%`,
+        ],
+        [
+          'call mirrored, for the caller (median)',
+          `${mirroredUs.toFixed(1)} µs`,
+          `${(mirroredUs / baseUs).toFixed(3)}× (${pct(mirroredUs / baseUs)}), target < 10%`,
+        ],
         ['comparisons recorded', comparisons.toLocaleString(), `${dropped} dropped (bounded queue)`],
-        ['process time, every call mirrored', `${(wall.every / wall.base).toFixed(2)}×`, 'the candidate runs too: CPU, not caller latency'],
+        [
+          'process time, every call mirrored',
+          `${(wall.every / wall.base).toFixed(2)}×`,
+          'the candidate runs too: CPU, not caller latency',
+        ],
       ],
       figures,
     );

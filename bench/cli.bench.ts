@@ -31,7 +31,9 @@ function median(xs: number[]): number {
 }
 
 function runOnce(args: string[], env: NodeJS.ProcessEnv, stdin?: string): Sample {
-  const argv = GNU_TIME ? [GNU_TIME, '-f', '__TIME__ %U %S %M', process.execPath, BIN, ...args] : [process.execPath, BIN, ...args];
+  const argv = GNU_TIME
+    ? [GNU_TIME, '-f', '__TIME__ %U %S %M', process.execPath, BIN, ...args]
+    : [process.execPath, BIN, ...args];
   const started = performance.now();
   const r = spawnSync(argv[0]!, argv.slice(1), { env, input: stdin, encoding: 'utf8' });
   const wallMs = performance.now() - started;
@@ -43,7 +45,11 @@ function runOnce(args: string[], env: NodeJS.ProcessEnv, stdin?: string): Sample
 function summarise(samples: Sample[]): Sample {
   const cpu = samples.map((s) => s.cpuMs).filter((x): x is number => x !== null);
   const mem = samples.map((s) => s.peakMiB).filter((x): x is number => x !== null);
-  return { wallMs: median(samples.map((s) => s.wallMs)), cpuMs: cpu.length ? median(cpu) : null, peakMiB: mem.length ? median(mem) : null };
+  return {
+    wallMs: median(samples.map((s) => s.wallMs)),
+    cpuMs: cpu.length ? median(cpu) : null,
+    peakMiB: mem.length ? median(mem) : null,
+  };
 }
 
 async function startStack(env: NodeJS.ProcessEnv): Promise<() => Promise<void>> {
@@ -83,7 +89,21 @@ async function main(): Promise<void> {
     runOnce(['tool', 'list'], env);
     const commands: [string, string[]][] = [
       ['dise call email_validator \'"user@example.com"\'', ['call', 'email_validator', '"user@example.com"']],
-      ['dise report email_validator@1.0.0 …', ['report', 'email_validator@1.0.0', '--input', '"a@@b.co"', '--observed', 'true', '--expected', 'false', '--severity', 'low']],
+      [
+        'dise report email_validator@1.0.0 …',
+        [
+          'report',
+          'email_validator@1.0.0',
+          '--input',
+          '"a@@b.co"',
+          '--observed',
+          'true',
+          '--expected',
+          'false',
+          '--severity',
+          'low',
+        ],
+      ],
       ['dise lineage email_validator', ['lineage', 'email_validator']],
       ['dise tool list', ['tool', 'list']],
     ];
@@ -96,14 +116,30 @@ async function main(): Promise<void> {
       figures[`${key}WallMs`] = s.wallMs;
       figures[`${key}CpuMs`] = s.cpuMs;
       figures[`${key}PeakMiB`] = s.peakMiB;
-      rows.push([label, fmtMs(s.wallMs), `cpu ${s.cpuMs === null ? '?' : fmtMs(s.cpuMs)}, peak ${s.peakMiB === null ? '?' : `${s.peakMiB.toFixed(0)} MiB`}; median of ${RUNS}, target < 300 ms wall`]);
+      rows.push([
+        label,
+        fmtMs(s.wallMs),
+        `cpu ${s.cpuMs === null ? '?' : fmtMs(s.cpuMs)}, peak ${s.peakMiB === null ? '?' : `${s.peakMiB.toFixed(0)} MiB`}; median of ${RUNS}, target < 300 ms wall`,
+      ]);
     }
 
     progress(`${REPORTS} reports through one \`dise report --stdin\`…`);
-    const lines = Array.from({ length: REPORTS }, (_, i) => JSON.stringify({ id: 'email_validator@1.0.0', input: `user${i}@@example.com`, observed: true, expected: false, severity: 'low' })).join('\n');
+    const lines = Array.from({ length: REPORTS }, (_, i) =>
+      JSON.stringify({
+        id: 'email_validator@1.0.0',
+        input: `user${i}@@example.com`,
+        observed: true,
+        expected: false,
+        severity: 'low',
+      }),
+    ).join('\n');
     const stdin = runOnce(['report', '--stdin'], env, lines + '\n');
     figures.stdinReportsMs = stdin.wallMs;
-    rows.push([`${REPORTS} reports, one \`dise report --stdin\``, fmtMs(stdin.wallMs), `cpu ${stdin.cpuMs === null ? '?' : fmtMs(stdin.cpuMs)}`]);
+    rows.push([
+      `${REPORTS} reports, one \`dise report --stdin\``,
+      fmtMs(stdin.wallMs),
+      `cpu ${stdin.cpuMs === null ? '?' : fmtMs(stdin.cpuMs)}`,
+    ]);
 
     progress(`${REPORTS} \`dise report\` processes, 20 at a time (the baseline)…`);
     const started = performance.now();
@@ -112,7 +148,21 @@ async function main(): Promise<void> {
       while (next < REPORTS) {
         const i = next++;
         await new Promise<void>((resolve, reject) => {
-          const c = spawn(process.execPath, [BIN, 'report', 'email_validator@1.0.0', '--input', JSON.stringify(`p${i}@@example.com`), '--observed', 'true', '--severity', 'low'], { env, stdio: 'ignore' });
+          const c = spawn(
+            process.execPath,
+            [
+              BIN,
+              'report',
+              'email_validator@1.0.0',
+              '--input',
+              JSON.stringify(`p${i}@@example.com`),
+              '--observed',
+              'true',
+              '--severity',
+              'low',
+            ],
+            { env, stdio: 'ignore' },
+          );
           c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`dise report exited ${code}`))));
         });
       }
@@ -121,7 +171,11 @@ async function main(): Promise<void> {
     const separateMs = performance.now() - started;
     figures.separateReportsMs = separateMs;
     figures.stdinSpeedup = separateMs / stdin.wallMs;
-    rows.push([`${REPORTS} \`dise report\` processes, 20 at a time`, fmtMs(separateMs), `baseline; --stdin is ×${(separateMs / stdin.wallMs).toFixed(1)} faster`]);
+    rows.push([
+      `${REPORTS} \`dise report\` processes, 20 at a time`,
+      fmtMs(separateMs),
+      `baseline; --stdin is ×${(separateMs / stdin.wallMs).toFixed(1)} faster`,
+    ]);
     printFigures('bench:cli (against a running stack)', rows, { bench: 'cli', ...figures });
   } finally {
     await stop();

@@ -46,7 +46,13 @@ function timedCheck(childCode: string, seed: number) {
   const sandbox = new Sandbox(defaultConfig().sandbox);
   try {
     const t0 = performance.now();
-    const corpus = buildCorpus({ suiteInputs: SUITE, recordedInputs: GOOD, size: CORPUS, generated: CORPUS - SUITE.length - GOOD.length, seed });
+    const corpus = buildCorpus({
+      suiteInputs: SUITE,
+      recordedInputs: GOOD,
+      size: CORPUS,
+      generated: CORPUS - SUITE.length - GOOD.length,
+      seed,
+    });
     const t1 = performance.now();
     const { report } = runDifferential(sandbox, {
       id: 'email_validator@2.2.0',
@@ -95,7 +101,16 @@ async function samplingCost() {
     // ratio is taken per round and its median reported.
     for (let round = 0; round * BLOCK < CALLS; round++) {
       const block = inputs.slice((round * BLOCK) % inputs.length, ((round * BLOCK) % inputs.length) + BLOCK);
-      const order = round % 2 ? ([[without, 'off'], [withSampling, 'on']] as const) : ([[withSampling, 'on'], [without, 'off']] as const);
+      const order =
+        round % 2
+          ? ([
+              [without, 'off'],
+              [withSampling, 'on'],
+            ] as const)
+          : ([
+              [withSampling, 'on'],
+              [without, 'off'],
+            ] as const);
       const took: Record<string, number> = {};
       for (const [rt, which] of order) {
         const t = performance.now();
@@ -115,7 +130,11 @@ async function samplingCost() {
   await db.close();
 
   // The sampler alone, per offer, with the reservoir full (the steady state: one random number).
-  const sampler = new InputSampler({ query: async () => ({ rows: [] }) } as never, { perTool: 200, excludeTools: [], flushIntervalMs: 60_000 });
+  const sampler = new InputSampler({ query: async () => ({ rows: [] }) } as never, {
+    perTool: 200,
+    excludeTools: [],
+    flushIntervalMs: 60_000,
+  });
   const n = 1_000_000;
   const json = inputs.map((i) => JSON.stringify(i));
   for (let i = 0; i < 10_000; i++) sampler.offer('bench_tool', json[i % json.length]!);
@@ -134,24 +153,32 @@ async function main(): Promise<void> {
   const c = culprit[0]!;
   if (c.report.verdict !== 'refused' || keeper[0]!.report.verdict !== 'same') throw new Error('unexpected verdicts');
   // Same seed, same corpus and verdict.
-  if (JSON.stringify(culprit[1]!.report.differences) !== JSON.stringify(c.report.differences)) throw new Error('not deterministic');
+  if (JSON.stringify(culprit[1]!.report.differences) !== JSON.stringify(c.report.differences))
+    throw new Error('not deterministic');
 
   progress('2. which bad inputs of the email story the corpus finds (from suites + good recorded inputs only)…');
   const bad = DEMO_TRAFFIC.filter((t) => !t.valid).map((t) => t.input);
   const sandbox = new Sandbox(defaultConfig().sandbox);
-  const wrongByCulprit = bad.filter((input) => sandbox.run('c', code('2.2.0'), input) !== sandbox.run('p', code('2.1.0'), input));
+  const wrongByCulprit = bad.filter(
+    (input) => sandbox.run('c', code('2.2.0'), input) !== sandbox.run('p', code('2.1.0'), input),
+  );
   sandbox.close();
-  if (c.corpus.inputs.some((i) => bad.includes(i.input as string) && i.source !== 'generated')) throw new Error('a bad input was given to the corpus');
+  if (c.corpus.inputs.some((i) => bad.includes(i.input as string) && i.source !== 'generated'))
+    throw new Error('a bad input was given to the corpus');
   const differing = new Set<string>();
   {
     const sb = new Sandbox(defaultConfig().sandbox);
-    for (const i of c.corpus.inputs) if (sb.runJson('c', code('2.2.0'), i.json) !== sb.runJson('p', code('2.1.0'), i.json)) differing.add(i.input as string);
+    for (const i of c.corpus.inputs)
+      if (sb.runJson('c', code('2.2.0'), i.json) !== sb.runJson('p', code('2.1.0'), i.json))
+        differing.add(i.input as string);
     sb.close();
   }
   const exact = wrongByCulprit.filter((b) => differing.has(b));
   const byDefect = wrongByCulprit.filter((b) => {
     const defects = DEFECTS.filter((d) => d.matches(b));
-    return defects.length > 0 && [...differing].some((x) => typeof x === 'string' && defects.every((d) => d.matches(x)));
+    return (
+      defects.length > 0 && [...differing].some((x) => typeof x === 'string' && defects.every((d) => d.matches(x)))
+    );
   });
 
   progress(`3. sampling on the call path: ${CALLS} calls with and without, interleaved…`);
@@ -163,15 +190,43 @@ async function main(): Promise<void> {
   printFigures(
     `bench:differential — ${CORPUS}-input corpus, median of ${RUNS}`,
     [
-      ['check per version, culprit (refused)', fmtMs(med(culprit)), `corpus ${fmtMs(median(culprit.map((x) => x.corpusMs)))} + calls and shrinking ${fmtMs(median(culprit.map((x) => x.checkMs)))}; ${c.report.differing}/${c.report.inputs} differ, smallest ${JSON.stringify(c.report.differences[0]?.input)} (target < 1 s)`],
-      ['check per version, same behaviour', fmtMs(med(keeper)), `precompiled-regex optimization: ${keeper[0]!.report.inputs} inputs, 0 differences (target < 1 s)`],
-      ['corpus sources', `${c.corpus.sources.suite}+${c.corpus.sources.recorded}+${c.corpus.sources.generated}`, `suite + good recorded + generated (seed ${seed})`],
-      ['bad inputs found, same defect', `${byDefect.length}/${wrongByCulprit.length}`, `a differing generated input with the same defect (${DEFECTS.map((d) => d.defect).join(', ')})`],
-      ['bad inputs found, exact', `${exact.length}/${wrongByCulprit.length}`, exact.map((e) => JSON.stringify(e)).join(', ') || 'none'],
+      [
+        'check per version, culprit (refused)',
+        fmtMs(med(culprit)),
+        `corpus ${fmtMs(median(culprit.map((x) => x.corpusMs)))} + calls and shrinking ${fmtMs(median(culprit.map((x) => x.checkMs)))}; ${c.report.differing}/${c.report.inputs} differ, smallest ${JSON.stringify(c.report.differences[0]?.input)} (target < 1 s)`,
+      ],
+      [
+        'check per version, same behaviour',
+        fmtMs(med(keeper)),
+        `precompiled-regex optimization: ${keeper[0]!.report.inputs} inputs, 0 differences (target < 1 s)`,
+      ],
+      [
+        'corpus sources',
+        `${c.corpus.sources.suite}+${c.corpus.sources.recorded}+${c.corpus.sources.generated}`,
+        `suite + good recorded + generated (seed ${seed})`,
+      ],
+      [
+        'bad inputs found, same defect',
+        `${byDefect.length}/${wrongByCulprit.length}`,
+        `a differing generated input with the same defect (${DEFECTS.map((d) => d.defect).join(', ')})`,
+      ],
+      [
+        'bad inputs found, exact',
+        `${exact.length}/${wrongByCulprit.length}`,
+        exact.map((e) => JSON.stringify(e)).join(', ') || 'none',
+      ],
       ['call, sampling off', fmtUs(s.offMs), 'ToolRuntime.call, median of 200-call blocks'],
       ['call, sampling on', fmtUs(s.onMs), `${s.kept} inputs kept (reservoir of 200)`],
-      ['sampling cost (A/B)', `${(abRatio * 100).toFixed(1)}%`, 'median per-round ratio, on vs off, interleaved in the same run (target < 10%)'],
-      ['sampling cost (offer alone)', `${(offerRatio * 100).toFixed(2)}%`, `${(s.offerMs * 1e6).toFixed(0)} ns per call against the call without sampling`],
+      [
+        'sampling cost (A/B)',
+        `${(abRatio * 100).toFixed(1)}%`,
+        'median per-round ratio, on vs off, interleaved in the same run (target < 10%)',
+      ],
+      [
+        'sampling cost (offer alone)',
+        `${(offerRatio * 100).toFixed(2)}%`,
+        `${(s.offerMs * 1e6).toFixed(0)} ns per call against the call without sampling`,
+      ],
     ],
     {
       corpus: CORPUS,

@@ -20,23 +20,79 @@ import { startWorker } from '../src/worker.js';
 import { benchDatabase, benchTemporal, progress } from './support.js';
 
 const HEALS = Number(process.env.BENCH_HEALS ?? 20);
-const V1 = "function run(input) { return typeof input === 'string' && /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$/.test(input); }";
+const V1 =
+  "function run(input) { return typeof input === 'string' && /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$/.test(input); }";
 const V2 = "function run(input) { if (typeof input !== 'string') return false; return input.indexOf('@') !== -1; }";
 
 type Activities = ReturnType<typeof createActivities>;
 
 /** The heal's steps in order, called directly: the baseline without Temporal. */
 async function healDirectly(acts: Activities, versionId: string, failureId: number, healId: string): Promise<string> {
-  const recorded = await acts.recordFailure({ healId, workflowId: `direct:${versionId}`, versionId, trigger: 'report', failure: { failureType: 'wrong_output', description: 'x', severity: 'critical', detectionMethod: 'report', failureId } });
+  const recorded = await acts.recordFailure({
+    healId,
+    workflowId: `direct:${versionId}`,
+    versionId,
+    trigger: 'report',
+    failure: {
+      failureType: 'wrong_output',
+      description: 'x',
+      severity: 'critical',
+      detectionMethod: 'report',
+      failureId,
+    },
+  });
   const analysis = await acts.analyzeFailure({ healId, versionId, failureId: recorded.failureId, useLlm: false });
-  await acts.pruneBranch({ healId, failedId: versionId, failureId: recorded.failureId, analysis, taintDescendants: true });
-  const rule = await acts.createAvoidanceRule({ healId, sourceVersionId: analysis.culpritId!, failureId: recorded.failureId, analysis });
+  await acts.pruneBranch({
+    healId,
+    failedId: versionId,
+    failureId: recorded.failureId,
+    analysis,
+    taintDescendants: true,
+  });
+  const rule = await acts.createAvoidanceRule({
+    healId,
+    sourceVersionId: analysis.culpritId!,
+    failureId: recorded.failureId,
+    analysis,
+  });
   await acts.propagateRule({ ruleId: rule.ruleId });
-  const ancestor = await acts.findHealthyAncestor({ healId, failedId: versionId, culpritId: analysis.culpritId!, failureId: recorded.failureId });
-  const common = { healId, attempt: 1, ancestorId: ancestor.ancestorId!, failedId: versionId, culpritId: analysis.culpritId!, ruleIds: [rule.ruleId] };
-  const candidate = await acts.regenerate({ ...common, strategy: 'rollback', culpritParentId: analysis.culpritParentId, mistake: analysis.reason, rejections: [] });
-  const validation = await acts.validateCandidate({ ...common, code: candidate.code!, strategy: 'rollback', builtOn: candidate.builtOn!, requireTests: true });
-  const promoted = await acts.promote({ ...common, code: candidate.code!, strategy: 'rollback', builtOn: candidate.builtOn!, setAside: validation.setAside, notes: '', progress: {} as never });
+  const ancestor = await acts.findHealthyAncestor({
+    healId,
+    failedId: versionId,
+    culpritId: analysis.culpritId!,
+    failureId: recorded.failureId,
+  });
+  const common = {
+    healId,
+    attempt: 1,
+    ancestorId: ancestor.ancestorId!,
+    failedId: versionId,
+    culpritId: analysis.culpritId!,
+    ruleIds: [rule.ruleId],
+  };
+  const candidate = await acts.regenerate({
+    ...common,
+    strategy: 'rollback',
+    culpritParentId: analysis.culpritParentId,
+    mistake: analysis.reason,
+    rejections: [],
+  });
+  const validation = await acts.validateCandidate({
+    ...common,
+    code: candidate.code!,
+    strategy: 'rollback',
+    builtOn: candidate.builtOn!,
+    requireTests: true,
+  });
+  const promoted = await acts.promote({
+    ...common,
+    code: candidate.code!,
+    strategy: 'rollback',
+    builtOn: candidate.builtOn!,
+    setAside: validation.setAside,
+    notes: '',
+    progress: {} as never,
+  });
   return promoted.newVersionId;
 }
 
@@ -53,7 +109,13 @@ async function main(): Promise<void> {
   const prisma = createPrismaClient(db.url);
   const store = new LineageStore(prisma);
   const taskQueue = `bench-heal-${Date.now()}`;
-  const worker = await startWorker({ temporal: { address, namespace: 'default', tls: false }, prisma, config: defaultConfig(), llm: null, taskQueue });
+  const worker = await startWorker({
+    temporal: { address, namespace: 'default', tls: false },
+    prisma,
+    config: defaultConfig(),
+    llm: null,
+    taskQueue,
+  });
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   const runtime = await ToolRuntime.create({ databaseUrl: db.url });
@@ -62,7 +124,13 @@ async function main(): Promise<void> {
   const register = async (name: string) => {
     await store.registerMany([
       { name, version: '1.0.0', code: V1, tests: [{ name: 'plain', input: 'a@b.co', expect: true }] },
-      { name, version: '2.0.0', parents: [`${name}@1.0.0`], code: V2, mutation: { type: 'optimization', description: 'Optimize for speed' } },
+      {
+        name,
+        version: '2.0.0',
+        parents: [`${name}@1.0.0`],
+        code: V2,
+        mutation: { type: 'optimization', description: 'Optimize for speed' },
+      },
     ]);
     await store.setRoute(`${name}@2.0.0`, 'bench');
   };
@@ -75,18 +143,43 @@ async function main(): Promise<void> {
       const baseline = `bench_direct_${i}`;
       await register(baseline);
       const t0 = performance.now();
-      const reportedDirect = await runtime.report(`${baseline}@2.0.0`, { input: 'user@@domain.com', observed: true, expected: false, severity: 'critical' });
-      const healedDirect = await healDirectly(acts, `${baseline}@2.0.0`, reportedDirect.failureId, `direct-${i}-${Date.now()}`);
+      const reportedDirect = await runtime.report(`${baseline}@2.0.0`, {
+        input: 'user@@domain.com',
+        observed: true,
+        expected: false,
+        severity: 'critical',
+      });
+      const healedDirect = await healDirectly(
+        acts,
+        `${baseline}@2.0.0`,
+        reportedDirect.failureId,
+        `direct-${i}-${Date.now()}`,
+      );
       if (i > 0) direct.push(performance.now() - t0);
       if (healedDirect !== `${baseline}@2.0.1`) throw new Error(`direct heal produced ${healedDirect}`);
 
       const name = `bench_email_${i}`;
       await register(name);
       const started = performance.now();
-      const reported = await runtime.report(`${name}@2.0.0`, { input: 'user@@domain.com', observed: true, expected: false, severity: 'critical' });
+      const reported = await runtime.report(`${name}@2.0.0`, {
+        input: 'user@@domain.com',
+        observed: true,
+        expected: false,
+        severity: 'critical',
+      });
       const { handle } = await startHeal(
         client,
-        { versionId: `${name}@2.0.0`, trigger: 'report', failure: { failureType: 'wrong_output', description: 'accepts user@@domain.com', severity: 'critical', detectionMethod: 'report', failureId: reported.failureId } },
+        {
+          versionId: `${name}@2.0.0`,
+          trigger: 'report',
+          failure: {
+            failureType: 'wrong_output',
+            description: 'accepts user@@domain.com',
+            severity: 'critical',
+            detectionMethod: 'report',
+            failureId: reported.failureId,
+          },
+        },
         { taskQueue },
       );
       const result = await handle.result();
@@ -112,7 +205,17 @@ async function main(): Promise<void> {
       const reported = await runtime.report(`${name}@1.3.0`, { ...SLUG_WRONG[0]!, severity: 'critical' });
       const { handle } = await startHeal(
         client,
-        { versionId: `${name}@1.3.0`, trigger: 'report', failure: { failureType: 'wrong_output', description: 'drops digits', severity: 'critical', detectionMethod: 'report', failureId: reported.failureId } },
+        {
+          versionId: `${name}@1.3.0`,
+          trigger: 'report',
+          failure: {
+            failureType: 'wrong_output',
+            description: 'drops digits',
+            severity: 'critical',
+            detectionMethod: 'report',
+            failureId: reported.failureId,
+          },
+        },
         { taskQueue },
       );
       const result = await handle.result();
@@ -126,15 +229,37 @@ async function main(): Promise<void> {
 
     const sorted = [...latencies].sort((a, b) => a - b);
     console.log('\nbench:heal (offline strategy)');
-    console.log(`  reported failure → healed route (median of ${latencies.length})   ${median(latencies).toFixed(0)} ms   target < 1500 ms`);
-    console.log(`  fastest / slowest                                     ${sorted[0]!.toFixed(0)} / ${sorted.at(-1)!.toFixed(0)} ms`);
-    console.log(`  same steps called directly, no Temporal (median)      ${median(direct).toFixed(0)} ms   baseline`);
-    console.log(`  ratio workflow / direct                               ${(median(latencies) / median(direct)).toFixed(2)}x`);
-    console.log(`  history length of one heal                            ${historyLength} events   target < 80`);
-    console.log(`  revert heal, slug story (median of ${reverts.length})                ${median(reverts).toFixed(0)} ms   ${(median(reverts) / median(latencies)).toFixed(2)}x the rollback heal`);
-    console.log(`  revert heals that kept every feature                  ${keptAll}/${reverts.length} (${((100 * keptAll) / reverts.length).toFixed(0)}%), ${revertHeals} healed by revert`);
     console.log(
-      JSON.stringify({ bench: 'heal', medianMs: median(latencies), minMs: sorted[0], maxMs: sorted.at(-1), directMedianMs: median(direct), ratio: median(latencies) / median(direct), historyLength, heals: latencies.length, revertMedianMs: median(reverts), revertKeptAll: keptAll, revertHeals }),
+      `  reported failure → healed route (median of ${latencies.length})   ${median(latencies).toFixed(0)} ms   target < 1500 ms`,
+    );
+    console.log(
+      `  fastest / slowest                                     ${sorted[0]!.toFixed(0)} / ${sorted.at(-1)!.toFixed(0)} ms`,
+    );
+    console.log(`  same steps called directly, no Temporal (median)      ${median(direct).toFixed(0)} ms   baseline`);
+    console.log(
+      `  ratio workflow / direct                               ${(median(latencies) / median(direct)).toFixed(2)}x`,
+    );
+    console.log(`  history length of one heal                            ${historyLength} events   target < 80`);
+    console.log(
+      `  revert heal, slug story (median of ${reverts.length})                ${median(reverts).toFixed(0)} ms   ${(median(reverts) / median(latencies)).toFixed(2)}x the rollback heal`,
+    );
+    console.log(
+      `  revert heals that kept every feature                  ${keptAll}/${reverts.length} (${((100 * keptAll) / reverts.length).toFixed(0)}%), ${revertHeals} healed by revert`,
+    );
+    console.log(
+      JSON.stringify({
+        bench: 'heal',
+        medianMs: median(latencies),
+        minMs: sorted[0],
+        maxMs: sorted.at(-1),
+        directMedianMs: median(direct),
+        ratio: median(latencies) / median(direct),
+        historyLength,
+        heals: latencies.length,
+        revertMedianMs: median(reverts),
+        revertKeptAll: keptAll,
+        revertHeals,
+      }),
     );
   } finally {
     await runtime.close();

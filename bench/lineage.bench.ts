@@ -39,7 +39,9 @@ function lineage(name: string, count: number, random: () => number, window = 200
         if (nodes[second]!.id !== parents[0]) parents.push(nodes[second]!.id);
       }
     }
-    const generation = parents.length ? Math.max(...parents.map((p) => nodes[Number(p.split('@')[1]!.split('.')[0])]!.generation)) + 1 : 0;
+    const generation = parents.length
+      ? Math.max(...parents.map((p) => nodes[Number(p.split('@')[1]!.split('.')[0])]!.generation)) + 1
+      : 0;
     nodes.push({ id: `${name}@${i}.0.0`, name, major: i, generation, parents });
   }
   return nodes;
@@ -70,7 +72,9 @@ async function main(): Promise<void> {
   const store = new LineageStore(prisma);
   try {
     const random = rng(42);
-    progress(`building a DAG of ${TOTAL.toLocaleString()} versions (1 tool of ${GIANT.toLocaleString()}, 1 of ${MEDIUM.toLocaleString()}, ${SMALL_TOOLS} of 100)…`);
+    progress(
+      `building a DAG of ${TOTAL.toLocaleString()} versions (1 tool of ${GIANT.toLocaleString()}, 1 of ${MEDIUM.toLocaleString()}, ${SMALL_TOOLS} of 100)…`,
+    );
     const built = await time(async () => {
       const giant = lineage('giant', GIANT, random);
       await insertNodes(db.pool, giant);
@@ -80,10 +84,18 @@ async function main(): Promise<void> {
       return giant;
     });
     const giant = built.value;
-    const [{ n: total }] = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM tool_lineage')).rows as [{ n: number }];
-    const [{ n: merges }] = (await db.pool.query<{ n: number }>(`SELECT count(DISTINCT child_id)::int AS n FROM lineage_relationships WHERE relationship_type = 'merge'`)).rows as [{ n: number }];
+    const [{ n: total }] = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM tool_lineage')).rows as [
+      { n: number },
+    ];
+    const [{ n: merges }] = (
+      await db.pool.query<{ n: number }>(
+        `SELECT count(DISTINCT child_id)::int AS n FROM lineage_relationships WHERE relationship_type = 'merge'`,
+      )
+    ).rows as [{ n: number }];
     const deepLeaf = giant.reduce((a, b) => (b.generation > a.generation ? b : a));
-    progress(`built ${total.toLocaleString()} versions (${merges.toLocaleString()} merges) in ${fmtMs(built.ms)}; deepest leaf ${deepLeaf.id} at generation ${deepLeaf.generation}`);
+    progress(
+      `built ${total.toLocaleString()} versions (${merges.toLocaleString()} merges) in ${fmtMs(built.ms)}; deepest leaf ${deepLeaf.id} at generation ${deepLeaf.generation}`,
+    );
 
     let next = GIANT;
     const register = await medianOf(20, async () => {
@@ -131,15 +143,25 @@ async function main(): Promise<void> {
     oursRuns.sort((a, b) => a - b);
     const ours = oursRuns[2]!;
     if (tainted !== taintTargets.length || perNode.value !== taintTargets.length) {
-      throw new Error(`walks disagree: ours tainted ${tainted}, per-node walked ${perNode.value}, expected ${taintTargets.length}`);
+      throw new Error(
+        `walks disagree: ours tainted ${tainted}, per-node walked ${perNode.value}, expected ${taintTargets.length}`,
+      );
     }
 
     const rows: [string, string, string][] = [
       ['versions in the DAG', total.toLocaleString(), `${merges.toLocaleString()} merges`],
       ['register one more version (2 parents)', fmtMs(register), 'median of 20'],
       [`ancestors of a deep leaf (${ancestorsCount.toLocaleString()} ancestors)`, fmtMs(ancestors), 'median of 10'],
-      [`descendants of a node (${descendantsCount.toLocaleString()} descendants)`, fmtMs(descendants), `median of 5, target < 500 ms`],
-      [`per-node taint walk (${perNode.value.toLocaleString()} descendants)`, fmtMs(perNode.ms), 'a get + an update per descendant'],
+      [
+        `descendants of a node (${descendantsCount.toLocaleString()} descendants)`,
+        fmtMs(descendants),
+        `median of 5, target < 500 ms`,
+      ],
+      [
+        `per-node taint walk (${perNode.value.toLocaleString()} descendants)`,
+        fmtMs(perNode.ms),
+        'a get + an update per descendant',
+      ],
       [`our one-statement taint (${tainted.toLocaleString()} descendants)`, fmtMs(ours), 'median of 5'],
       ['ratio per-node / ours', `${(perNode.ms / ours).toFixed(1)}x`, 'target >= 50x'],
     ];

@@ -10,19 +10,29 @@
 import { ToolRuntime } from '../src/runtime/index.js';
 import { rng, type LoadCounts } from './support.js';
 
-
 const tools = Number(process.env.LOAD_TOOLS ?? 1000);
 const rate = Number(process.env.LOAD_RATE ?? 0);
 const random = rng(Number(process.env.LOAD_SEED ?? 1));
 const send = (message: unknown) => process.send!(message);
 
-const runtime = await ToolRuntime.create({ databaseUrl: process.env.DATABASE_URL!, log: (l) => process.stderr.write(`[runtime ${process.pid}] ${l}\n`) });
+const runtime = await ToolRuntime.create({
+  databaseUrl: process.env.DATABASE_URL!,
+  log: (l) => process.stderr.write(`[runtime ${process.pid}] ${l}\n`),
+});
 let running = false;
 let stopped: () => void = () => undefined;
 const done = new Promise<void>((r) => (stopped = r));
 const counts: LoadCounts = { calls: 0, ok: 0, recorded: 0, errors: {}, healedAnswers: 0, ms: 0 };
 
-const INPUTS = ['user@example.com', 'a.b@c.io', 'user@@domain.com', 'no-at-sign', '@x.io', 'x@y', 'first.last@sub.domain.org'];
+const INPUTS = [
+  'user@example.com',
+  'a.b@c.io',
+  'user@@domain.com',
+  'no-at-sign',
+  '@x.io',
+  'x@y',
+  'first.last@sub.domain.org',
+];
 
 async function loop(): Promise<void> {
   const started = performance.now();

@@ -38,14 +38,14 @@ const BASELINE_MS = 5_000;
 const THROUGHPUT_MS = 8_000;
 const SETTLE_MS = 5_000;
 
-const GOOD = "function run(input) { return typeof input === 'string' && /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$/.test(input); }";
+const GOOD =
+  "function run(input) { return typeof input === 'string' && /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$/.test(input); }";
 const REFACTORED = `${GOOD}\n// refactored`;
 const BROKEN = "function run(input) { if (typeof input !== 'string') return false; return input.indexOf('@') !== -1; }";
 const TESTS = [
   { name: 'plain', input: 'a@b.co', expect: true },
   { name: 'no at', input: 'ab.co', expect: false },
 ];
-
 
 /** Tools load_0 … load_<TOOLS-1>: 1.0.0 and a child 1.1.0 that callers are routed to; every
  * (TOOLS/HEALS)-th tool's 1.1.0 is the broken "optimization". Plus solo_<k> for the baseline heals. */
@@ -58,7 +58,9 @@ function lineageOf(name: string, broken: boolean): RegisterVersionInput[] {
       parents: [`${name}@1.0.0`],
       code: broken ? BROKEN : REFACTORED,
       description: 'Validate an email address',
-      mutation: broken ? { type: 'optimization', description: 'Optimize for speed' } : { type: 'refactor', description: 'Tidy up' },
+      mutation: broken
+        ? { type: 'optimization', description: 'Optimize for speed' }
+        : { type: 'refactor', description: 'Tidy up' },
     },
   ];
 }
@@ -68,7 +70,13 @@ function startRuntimes(n: number, databaseUrl: string, rate = 0): Promise<ChildP
     Array.from({ length: n }, (_, i) => {
       const child = fork(path.join(PACKAGE_ROOT, 'bench/load-runtime.ts'), [], {
         execArgv: ['--import', 'tsx'],
-        env: { ...process.env, DATABASE_URL: databaseUrl, LOAD_TOOLS: String(TOOLS), LOAD_SEED: String(i + 1), LOAD_RATE: String(rate) },
+        env: {
+          ...process.env,
+          DATABASE_URL: databaseUrl,
+          LOAD_TOOLS: String(TOOLS),
+          LOAD_SEED: String(i + 1),
+          LOAD_RATE: String(rate),
+        },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       return new Promise<ChildProcess>((resolve, reject) => {
@@ -86,7 +94,9 @@ async function stopRuntimes(children: ChildProcess[]): Promise<LoadCounts> {
         new Promise<LoadCounts>((resolve, reject) => {
           child.removeAllListeners('exit');
           child.once('message', (m) => resolve((m as { counts: LoadCounts }).counts));
-          child.once('exit', (code) => reject(new Error(`runtime process exited with ${code} before sending its counts`)));
+          child.once('exit', (code) =>
+            reject(new Error(`runtime process exited with ${code} before sending its counts`)),
+          );
           child.send('stop');
         }),
     ),
@@ -104,20 +114,36 @@ async function stopRuntimes(children: ChildProcess[]): Promise<LoadCounts> {
 }
 
 /** Per activity of a heal: queued (scheduled → started) and run (started → closed) times, attempts. */
-async function timeline(handle: { fetchHistory(): Promise<{ events?: unknown[] | null }> }, begunAt: number): Promise<string> {
-  type Ev = { eventId?: { toString(): string }; eventTime?: { seconds?: { toString(): string }; nanos?: number }; activityTaskScheduledEventAttributes?: { activityType?: { name?: string } }; activityTaskStartedEventAttributes?: { scheduledEventId?: { toString(): string }; attempt?: number }; activityTaskCompletedEventAttributes?: { scheduledEventId?: { toString(): string } } };
+async function timeline(
+  handle: { fetchHistory(): Promise<{ events?: unknown[] | null }> },
+  begunAt: number,
+): Promise<string> {
+  type Ev = {
+    eventId?: { toString(): string };
+    eventTime?: { seconds?: { toString(): string }; nanos?: number };
+    activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
+    activityTaskStartedEventAttributes?: { scheduledEventId?: { toString(): string }; attempt?: number };
+    activityTaskCompletedEventAttributes?: { scheduledEventId?: { toString(): string } };
+  };
   const at = (e: Ev) => Number(e.eventTime?.seconds?.toString() ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
   const events = ((await handle.fetchHistory()).events ?? []) as Ev[];
   const scheduled = new Map<string, { name: string; at: number; started?: number; attempt?: number }>();
   const parts: string[] = [`workflow started ${(at(events[0]!) - begunAt).toFixed(0)} ms after the report began`];
   for (const e of events) {
-    if (e.activityTaskScheduledEventAttributes) scheduled.set(e.eventId!.toString(), { name: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', at: at(e) });
+    if (e.activityTaskScheduledEventAttributes)
+      scheduled.set(e.eventId!.toString(), {
+        name: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?',
+        at: at(e),
+      });
     const st = e.activityTaskStartedEventAttributes;
-    if (st) Object.assign(scheduled.get(st.scheduledEventId!.toString()) ?? {}, { started: at(e), attempt: st.attempt });
+    if (st)
+      Object.assign(scheduled.get(st.scheduledEventId!.toString()) ?? {}, { started: at(e), attempt: st.attempt });
     const done = e.activityTaskCompletedEventAttributes;
     if (done) {
       const s = scheduled.get(done.scheduledEventId!.toString())!;
-      parts.push(`${s.name} queued ${((s.started ?? s.at) - s.at).toFixed(0)} ms, ran ${(at(e) - (s.started ?? s.at)).toFixed(0)} ms${(s.attempt ?? 1) > 1 ? ` (attempt ${s.attempt})` : ''}`);
+      parts.push(
+        `${s.name} queued ${((s.started ?? s.at) - s.at).toFixed(0)} ms, ran ${(at(e) - (s.started ?? s.at)).toFixed(0)} ms${(s.attempt ?? 1) > 1 ? ` (attempt ${s.attempt})` : ''}`,
+      );
     }
   }
   parts.push(`workflow closed at +${(at(events.at(-1)!) - begunAt).toFixed(0)} ms`);
@@ -134,7 +160,13 @@ async function main(): Promise<void> {
   const prisma = createPrismaClient(db.url, { poolSize: 10 });
   const store = new LineageStore(prisma);
   const taskQueue = `bench-load-${Date.now()}`;
-  const worker = await startWorker({ temporal: { address: temporal.address, namespace: 'default', tls: false }, prisma, config: defaultConfig(), llm: null, taskQueue });
+  const worker = await startWorker({
+    temporal: { address: temporal.address, namespace: 'default', tls: false },
+    prisma,
+    config: defaultConfig(),
+    llm: null,
+    taskQueue,
+  });
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });
   const reporter = await ToolRuntime.create({ databaseUrl: db.url });
@@ -142,7 +174,10 @@ async function main(): Promise<void> {
   try {
     // 1. The tools.
     const every = Math.max(1, Math.floor(TOOLS / HEALS));
-    const brokenTools = Array.from({ length: TOOLS }, (_, i) => i).filter((i) => i % every === 0).slice(0, HEALS).map((i) => `load_${i}`);
+    const brokenTools = Array.from({ length: TOOLS }, (_, i) => i)
+      .filter((i) => i % every === 0)
+      .slice(0, HEALS)
+      .map((i) => `load_${i}`);
     const broken = new Set(brokenTools);
     const started = performance.now();
     for (let i = 0; i < TOOLS; i += 100) {
@@ -159,7 +194,10 @@ async function main(): Promise<void> {
     const idleTools = Array.from({ length: HEALS }, (_, k) => `idle_${k}`);
     const extra = [...Array.from({ length: SOLO_HEALS + 1 }, (_, k) => `solo_${k}`), ...idleTools];
     await store.registerMany(extra.flatMap((n) => lineageOf(n, true)));
-    await db.pool.query(`INSERT INTO routes (tool_name, version_id, reason) SELECT n, n || '@1.1.0', 'bench' FROM unnest($1::text[]) n`, [extra]);
+    await db.pool.query(
+      `INSERT INTO routes (tool_name, version_id, reason) SELECT n, n || '@1.1.0', 'bench' FROM unnest($1::text[]) n`,
+      [extra],
+    );
     const registerMs = performance.now() - started;
 
     const handles = new Map<string, Awaited<ReturnType<typeof startHeal>>['handle']>();
@@ -167,15 +205,31 @@ async function main(): Promise<void> {
     const heal = async (name: string): Promise<number> => {
       const t0 = performance.now();
       begun.set(name, Date.now());
-      const reported = await reporter.report(`${name}@1.1.0`, { input: 'user@@domain.com', observed: true, expected: false, severity: 'critical' });
+      const reported = await reporter.report(`${name}@1.1.0`, {
+        input: 'user@@domain.com',
+        observed: true,
+        expected: false,
+        severity: 'critical',
+      });
       const { handle } = await startHeal(
         client,
-        { versionId: `${name}@1.1.0`, trigger: 'report', failure: { failureType: 'wrong_output', description: 'accepts user@@domain.com', severity: 'critical', detectionMethod: 'report', failureId: reported.failureId } },
+        {
+          versionId: `${name}@1.1.0`,
+          trigger: 'report',
+          failure: {
+            failureType: 'wrong_output',
+            description: 'accepts user@@domain.com',
+            severity: 'critical',
+            detectionMethod: 'report',
+            failureId: reported.failureId,
+          },
+        },
         { taskQueue },
       );
       handles.set(name, handle);
       const result = await handle.result();
-      if (result.status !== 'healed' || result.newVersionId !== `${name}@1.1.1`) failures.push(`heal of ${name} ended ${result.status} with ${result.newVersionId}: ${result.message}`);
+      if (result.status !== 'healed' || result.newVersionId !== `${name}@1.1.1`)
+        failures.push(`heal of ${name} ended ${result.status} with ${result.newVersionId}: ${result.message}`);
       return performance.now() - t0;
     };
 
@@ -219,7 +273,9 @@ async function main(): Promise<void> {
     const healsMs = performance.now() - healsStart;
     progress(`heals done in ${(healsMs / 1000).toFixed(1)} s; ${SETTLE_MS / 1000} s more load…`);
     const slowest = brokenTools[latencies.indexOf(Math.max(...latencies))]!;
-    progress(`slowest heal (${slowest}), where its time went: ${await timeline(handles.get(slowest)!, begun.get(slowest)!)}`);
+    progress(
+      `slowest heal (${slowest}), where its time went: ${await timeline(handles.get(slowest)!, begun.get(slowest)!)}`,
+    );
     await sleep(SETTLE_MS);
     const load = await stopRuntimes(children);
     const loadMs = performance.now() - loadStart;
@@ -227,12 +283,21 @@ async function main(): Promise<void> {
     await reporter.close();
 
     // 5. Nothing lost, routes healed, doctor clean.
-    const [{ n: executions }] = (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE tool_id LIKE 'load\\_%'`)).rows as [{ n: number }];
+    const [{ n: executions }] = (
+      await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE tool_id LIKE 'load\\_%'`)
+    ).rows as [{ n: number }];
     const expectedExecutions = singleCounts.recorded + flatOut.recorded + load.recorded;
-    if (executions !== expectedExecutions) failures.push(`the runtimes recorded ${expectedExecutions} executions but ${executions} are stored`);
-    const routes = (await db.pool.query<{ tool_name: string; version_id: string }>(`SELECT tool_name, version_id FROM routes WHERE tool_name = ANY($1)`, [brokenTools])).rows;
+    if (executions !== expectedExecutions)
+      failures.push(`the runtimes recorded ${expectedExecutions} executions but ${executions} are stored`);
+    const routes = (
+      await db.pool.query<{ tool_name: string; version_id: string }>(
+        `SELECT tool_name, version_id FROM routes WHERE tool_name = ANY($1)`,
+        [brokenTools],
+      )
+    ).rows;
     const unhealed = routes.filter((r) => r.version_id !== `${r.tool_name}@1.1.1`);
-    if (routes.length !== brokenTools.length || unhealed.length) failures.push(`${unhealed.length} broken tools are not routed to their regenerated version`);
+    if (routes.length !== brokenTools.length || unhealed.length)
+      failures.push(`${unhealed.length} broken tools are not routed to their regenerated version`);
     progress('running dise doctor…');
     const doctor = spawnSync(process.execPath, [path.join(PACKAGE_ROOT, 'bin/dise.mjs'), 'doctor'], {
       env: { ...process.env, DATABASE_URL: db.url, TEMPORAL_ADDRESS: temporal.address },
@@ -251,12 +316,28 @@ async function main(): Promise<void> {
     printFigures(
       `bench:load — ${TOOLS.toLocaleString('en-US')} tools, ${PROCS} runtime processes, ${HEALS} heals at once (embedded stack)`,
       [
-        ['calls/s, all runtime processes flat out', callsPerS.toFixed(0), `${flatOut.calls.toLocaleString('en-US')} calls, all recorded`],
+        [
+          'calls/s, all runtime processes flat out',
+          callsPerS.toFixed(0),
+          `${flatOut.calls.toLocaleString('en-US')} calls, all recorded`,
+        ],
         ['calls/s, one process alone', singlePerS.toFixed(0), 'baseline'],
-        ['ratio all / one', `${(callsPerS / singlePerS).toFixed(2)}x`, `${PROCS} processes on ${os.cpus().length} cores`],
-        ['calls/s during the heals', loadCallsPerS.toFixed(0), `offered ${(RATE * PROCS).toLocaleString('en-US')}/s for ${(loadMs / 1000).toFixed(0)} s`],
-        ['heals/min, at once under load', ((HEALS / healsMs) * 60_000).toFixed(0), `${HEALS} heals in ${(healsMs / 1000).toFixed(1)} s`],
-        ['heals/min, one at a time, no load', ((60_000 / soloP50)).toFixed(0), 'baseline'],
+        [
+          'ratio all / one',
+          `${(callsPerS / singlePerS).toFixed(2)}x`,
+          `${PROCS} processes on ${os.cpus().length} cores`,
+        ],
+        [
+          'calls/s during the heals',
+          loadCallsPerS.toFixed(0),
+          `offered ${(RATE * PROCS).toLocaleString('en-US')}/s for ${(loadMs / 1000).toFixed(0)} s`,
+        ],
+        [
+          'heals/min, at once under load',
+          ((HEALS / healsMs) * 60_000).toFixed(0),
+          `${HEALS} heals in ${(healsMs / 1000).toFixed(1)} s`,
+        ],
+        ['heals/min, one at a time, no load', (60_000 / soloP50).toFixed(0), 'baseline'],
         ['heals/min, at once, no load', ((HEALS / idleMs) * 60_000).toFixed(0), 'baseline'],
         ['ratio heals/min under load / no load', `${(idleMs / healsMs).toFixed(2)}x`, ''],
         ['heal latency p50 under load', `${p50.toFixed(0)} ms`, 'report → healed route'],
@@ -265,16 +346,40 @@ async function main(): Promise<void> {
         ['heal latency p50, one at a time', `${soloP50.toFixed(0)} ms`, 'baseline'],
         ['calls answered by a healed version', load.healedAnswers.toLocaleString('en-US'), ''],
         ['calls refused mid-heal (pruned route)', refused.toLocaleString('en-US'), 'between prune and promote'],
-        ['executions stored / made', `${executions}/${expectedExecutions}`, executions === expectedExecutions ? 'nothing lost' : 'LOST'],
+        [
+          'executions stored / made',
+          `${executions}/${expectedExecutions}`,
+          executions === expectedExecutions ? 'nothing lost' : 'LOST',
+        ],
         ['dise doctor', doctor.status === 0 ? 'clean' : 'VIOLATIONS', doctorSays.split('\n')[0] ?? ''],
-        ['registering the tools', `${(registerMs / 1000).toFixed(1)} s`, `${(TOOLS * 2).toLocaleString('en-US')} versions`],
+        [
+          'registering the tools',
+          `${(registerMs / 1000).toFixed(1)} s`,
+          `${(TOOLS * 2).toLocaleString('en-US')} versions`,
+        ],
       ],
       {
-        bench: 'load', tools: TOOLS, processes: PROCS, heals: HEALS,
-        callsPerS, singleProcessCallsPerS: singlePerS, loadCallsPerS, offeredCallsPerS: RATE * PROCS, healsPerMin: (HEALS / healsMs) * 60_000, soloHealsPerMin: 60_000 / soloP50,
-        idleHealsPerMin: (HEALS / idleMs) * 60_000, idleP50Ms: percentile(idleLatencies, 50),
-        p50Ms: p50, p99Ms: p99, soloP50Ms: soloP50, refused, healedAnswers: load.healedAnswers,
-        executions, expectedExecutions, doctorClean: doctor.status === 0, errors: load.errors,
+        bench: 'load',
+        tools: TOOLS,
+        processes: PROCS,
+        heals: HEALS,
+        callsPerS,
+        singleProcessCallsPerS: singlePerS,
+        loadCallsPerS,
+        offeredCallsPerS: RATE * PROCS,
+        healsPerMin: (HEALS / healsMs) * 60_000,
+        soloHealsPerMin: 60_000 / soloP50,
+        idleHealsPerMin: (HEALS / idleMs) * 60_000,
+        idleP50Ms: percentile(idleLatencies, 50),
+        p50Ms: p50,
+        p99Ms: p99,
+        soloP50Ms: soloP50,
+        refused,
+        healedAnswers: load.healedAnswers,
+        executions,
+        expectedExecutions,
+        doctorClean: doctor.status === 0,
+        errors: load.errors,
       },
     );
     if (failures.length) {

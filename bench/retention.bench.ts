@@ -26,7 +26,9 @@ async function main(): Promise<void> {
     const today = Math.floor(now.getTime() / DAY) * DAY;
     const oldest = 30 + DAYS; // the days 31..30+DAYS ago: all past a 30-day retention
     const perDay = Math.floor(ROWS / DAYS);
-    progress(`inserting ${(perDay * DAYS).toLocaleString()} executions over ${DAYS} days (${perDay.toLocaleString()} a day)…`);
+    progress(
+      `inserting ${(perDay * DAYS).toLocaleString()} executions over ${DAYS} days (${perDay.toLocaleString()} a day)…`,
+    );
     const inserted = await time(async () => {
       for (let d = oldest; d > 30; d--) {
         const day = new Date(today - d * DAY);
@@ -47,23 +49,38 @@ async function main(): Promise<void> {
     progress('first maintenance: rolling every hour up…');
     const first = await time(() => store.retention.maintain({ retentionDays: oldest, now }));
     figures.rollupMs = first.ms;
-    rows.push([`first maintenance: ${first.value.rolledUpRows.toLocaleString()} hourly rollups`, fmtMs(first.ms), `sums ${(perDay * DAYS).toLocaleString()} rows once`]);
+    rows.push([
+      `first maintenance: ${first.value.rolledUpRows.toLocaleString()} hourly rollups`,
+      fmtMs(first.ms),
+      `sums ${(perDay * DAYS).toLocaleString()} rows once`,
+    ]);
 
     const drops: number[] = [];
     for (const retention of [oldest - 1, oldest - 2]) {
       const dropped = await time(() => store.retention.maintain({ retentionDays: retention, now }));
       drops.push(dropped.ms);
-      rows.push([`maintenance dropping ${dropped.value.dropped.join(', ')}`, fmtMs(dropped.ms), `~${dropped.value.droppedRows.toLocaleString()} rows; target < 1 s`]);
+      rows.push([
+        `maintenance dropping ${dropped.value.dropped.join(', ')}`,
+        fmtMs(dropped.ms),
+        `~${dropped.value.droppedRows.toLocaleString()} rows; target < 1 s`,
+      ]);
     }
     figures.dropDayMs = Math.max(...drops);
 
     progress('baseline: DELETE of one day of rows…');
     const day = new Date(today - (oldest - 2) * DAY);
     const deleted = await time(() =>
-      db.pool.query(`DELETE FROM executions WHERE created_at >= $1 AND created_at < $2`, [day.toISOString(), new Date(day.getTime() + DAY).toISOString()]),
+      db.pool.query(`DELETE FROM executions WHERE created_at >= $1 AND created_at < $2`, [
+        day.toISOString(),
+        new Date(day.getTime() + DAY).toISOString(),
+      ]),
     );
     figures.deleteDayMs = deleted.ms;
-    rows.push([`DELETE of one day (${deleted.value.rowCount?.toLocaleString()} rows, the baseline)`, fmtMs(deleted.ms), `×${(deleted.ms / figures.dropDayMs).toFixed(0)} the partition drop, and leaves dead rows to VACUUM`]);
+    rows.push([
+      `DELETE of one day (${deleted.value.rowCount?.toLocaleString()} rows, the baseline)`,
+      fmtMs(deleted.ms),
+      `×${(deleted.ms / figures.dropDayMs).toFixed(0)} the partition drop, and leaves dead rows to VACUUM`,
+    ]);
     const [left] = (await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM executions')).rows;
     rows.push(['executions left', Number(left!.n).toLocaleString(), `${DAYS - 3} days`]);
     printFigures('bench:retention', rows, { bench: 'retention', rows: perDay * DAYS, ...figures });

@@ -39,7 +39,9 @@ function median(samples: number[]): number {
 function rawIsolateSamples(n: number): number[] {
   const isolate = new ivm.Isolate({ memoryLimit: 64 });
   const context = isolate.createContextSync();
-  isolate.compileScriptSync(`${CODE}\nglobalThis.invoke = (json) => JSON.stringify(run(JSON.parse(json)));`).runSync(context);
+  isolate
+    .compileScriptSync(`${CODE}\nglobalThis.invoke = (json) => JSON.stringify(run(JSON.parse(json)));`)
+    .runSync(context);
   const invoke = context.global.getSync('invoke', { reference: true }) as ivm.Reference<(s: string) => string>;
   const samples: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -127,7 +129,10 @@ function pythonSandboxSamples(sandbox: Sandbox, n: number, tools = 1): number[] 
  * loaded (what a new tool costs on the call path), and the background start of the next spare from
  * the snapshot (what it costs the machine). Also the resident memory each interpreter adds.
  */
-async function newToolPerToolMs(sandbox: Sandbox, n: number): Promise<{ callMs: number[]; startMs: number[]; rssMbPer: number }> {
+async function newToolPerToolMs(
+  sandbox: Sandbox,
+  n: number,
+): Promise<{ callMs: number[]; startMs: number[]; rssMbPer: number }> {
   const callMs: number[] = [];
   const startMs: number[] = [];
   const rssBefore = process.memoryUsage().rss;
@@ -155,8 +160,14 @@ function firstCallsMs(sandbox: Sandbox, n: number): number[] {
   return samples;
 }
 
-async function pythonBench(rows: [string, string, string][], figures: Record<string, number>, makeRuntime?: () => Promise<ToolRuntime>): Promise<void> {
-  progress(`python: cold start, then ${CALLS.toLocaleString()} raw Pyodide calls and ${CALLS.toLocaleString()} Sandbox.runJson calls…`);
+async function pythonBench(
+  rows: [string, string, string][],
+  figures: Record<string, number>,
+  makeRuntime?: () => Promise<ToolRuntime>,
+): Promise<void> {
+  progress(
+    `python: cold start, then ${CALLS.toLocaleString()} raw Pyodide calls and ${CALLS.toLocaleString()} Sandbox.runJson calls…`,
+  );
   const t = performance.now();
   await warmPython();
   const warmMs = performance.now() - t;
@@ -179,36 +190,80 @@ async function pythonBench(rows: [string, string, string][], figures: Record<str
     figures.pythonSandboxCallUs = sandboxUs;
     figures.pythonSharedCallUs = sharedUs;
     figures.pythonOverheadUs = sandboxUs - rawUs;
-    rows.push(['python: interpreter cold start (once per process)', fmtMs(cold), `warmPython() ${fmtMs(warmMs)}; same-thread loadPyodide ${fmtMs(raw.loadMs)}`]);
-    rows.push(['python: raw Pyodide call, same thread (median)', `${rawUs.toFixed(1)} µs`, 'baseline: run() via pyodide.globals, json in/out']);
-    rows.push(['python: Sandbox.runJson, same tool, per_tool (median)', `${sandboxUs.toFixed(1)} µs`, 'worker hand-off + limits + fresh globals + strict JSON; target < 1 ms']);
-    rows.push(['python: Sandbox.runJson, same tool, shared (median)', `${sharedUs.toFixed(1)} µs`, 'the same in the one interpreter every tool shares (before)']);
-    rows.push(['python: overhead per call (per_tool)', `${(sandboxUs - rawUs).toFixed(1)} µs`, 'over the raw call; target < 20 µs on an idle machine']);
+    rows.push([
+      'python: interpreter cold start (once per process)',
+      fmtMs(cold),
+      `warmPython() ${fmtMs(warmMs)}; same-thread loadPyodide ${fmtMs(raw.loadMs)}`,
+    ]);
+    rows.push([
+      'python: raw Pyodide call, same thread (median)',
+      `${rawUs.toFixed(1)} µs`,
+      'baseline: run() via pyodide.globals, json in/out',
+    ]);
+    rows.push([
+      'python: Sandbox.runJson, same tool, per_tool (median)',
+      `${sandboxUs.toFixed(1)} µs`,
+      'worker hand-off + limits + fresh globals + strict JSON; target < 1 ms',
+    ]);
+    rows.push([
+      'python: Sandbox.runJson, same tool, shared (median)',
+      `${sharedUs.toFixed(1)} µs`,
+      'the same in the one interpreter every tool shares (before)',
+    ]);
+    rows.push([
+      'python: overhead per call (per_tool)',
+      `${(sandboxUs - rawUs).toFixed(1)} µs`,
+      'over the raw call; target < 20 µs on an idle machine',
+    ]);
     pythonSandboxSamples(sandbox, 2000, 4);
     pythonSandboxSamples(shared, 2000, 4);
     const turnUs = median(pythonSandboxSamples(sandbox, CALLS, 4)) * 1000;
     const turnSharedUs = median(pythonSandboxSamples(shared, CALLS, 4)) * 1000;
     figures.pythonFourToolsCallUs = turnUs;
     figures.pythonFourToolsSharedCallUs = turnSharedUs;
-    rows.push(['python: four tools in turn, per_tool (median)', `${turnUs.toFixed(1)} µs`, `shared: ${turnSharedUs.toFixed(1)} µs`]);
+    rows.push([
+      'python: four tools in turn, per_tool (median)',
+      `${turnUs.toFixed(1)} µs`,
+      `shared: ${turnSharedUs.toFixed(1)} µs`,
+    ]);
     const firstMs = median(firstCallsMs(shared, 20));
     figures.pythonFirstCallOfNewToolMs = firstMs;
-    rows.push(['python: first call of a new tool, shared (median of 20)', `${(firstMs * 1000).toFixed(0)} µs`, 'compile + call in the interpreter every tool shares']);
+    rows.push([
+      'python: first call of a new tool, shared (median of 20)',
+      `${(firstMs * 1000).toFixed(0)} µs`,
+      'compile + call in the interpreter every tool shares',
+    ]);
     const fresh = await newToolPerToolMs(sandbox, 6);
     const newCallMs = median(fresh.callMs);
     const startMs = median(fresh.startMs);
     figures.pythonFirstCallOfNewToolPerToolMs = newCallMs;
     figures.pythonSnapshotStartMs = startMs;
     figures.pythonInterpreterRssMb = fresh.rssMbPer;
-    rows.push(['python: first call of a new tool, per_tool (median of 6)', `${(newCallMs * 1000).toFixed(0)} µs`, 'takes the spare interpreter (loaded in the background) + compile + call']);
-    rows.push(['python: an interpreter from the snapshot (median of 6)', fmtMs(startMs), `background, per new tool; cold start without the snapshot ${fmtMs(cold)}`]);
-    rows.push(['python: memory per tool interpreter', `${fresh.rssMbPer.toFixed(0)} MB`, `resident; at most sandbox.python_interpreters (8) alive`]);
+    rows.push([
+      'python: first call of a new tool, per_tool (median of 6)',
+      `${(newCallMs * 1000).toFixed(0)} µs`,
+      'takes the spare interpreter (loaded in the background) + compile + call',
+    ]);
+    rows.push([
+      'python: an interpreter from the snapshot (median of 6)',
+      fmtMs(startMs),
+      `background, per new tool; cold start without the snapshot ${fmtMs(cold)}`,
+    ]);
+    rows.push([
+      'python: memory per tool interpreter',
+      `${fresh.rssMbPer.toFixed(0)} MB`,
+      `resident; at most sandbox.python_interpreters (8) alive`,
+    ]);
     if (runtime) {
       await runtimeSamples(runtime, 2000, 'bench_py');
       const viaRuntime = median(await runtimeSamples(runtime, CALLS, 'bench_py')) * 1000;
       figures.pythonRuntimeCallUs = viaRuntime;
       figures.pythonRuntimeOverheadUs = viaRuntime - rawUs;
-      rows.push(['python: ToolRuntime.call, same tool (median)', `${viaRuntime.toFixed(1)} µs`, `resolve + guard + run + record; ${(viaRuntime - rawUs).toFixed(1)} µs over the raw call`]);
+      rows.push([
+        'python: ToolRuntime.call, same tool (median)',
+        `${viaRuntime.toFixed(1)} µs`,
+        `resolve + guard + run + record; ${(viaRuntime - rawUs).toFixed(1)} µs over the raw call`,
+      ]);
     }
   } finally {
     sandbox.close();
@@ -238,7 +293,9 @@ async function main(): Promise<void> {
     await store.setRoute('bench_tool@1.0.0', 'bench');
 
     // 1. Per-call overhead, interleaved rounds so machine noise hits both sides alike.
-    progress(`calls: ${CALLS.toLocaleString()} raw isolated-vm calls and ${CALLS.toLocaleString()} ToolRuntime.call, interleaved…`);
+    progress(
+      `calls: ${CALLS.toLocaleString()} raw isolated-vm calls and ${CALLS.toLocaleString()} ToolRuntime.call, interleaved…`,
+    );
     const runtime = await ToolRuntime.create({ databaseUrl: db.url, config });
     await runtime.call('bench_tool', 'warm@up.io');
     rawIsolateSamples(2000);
@@ -277,9 +334,21 @@ async function main(): Promise<void> {
     figures.freshContextCallUs = freshUs;
     figures.freshContextTightLoopCallUs = tightUs;
     figures.isolationCostRatio = freshUs / sharedUs;
-    rows.push(['sandbox call, one shared context (before #16)', `${sharedUs.toFixed(1)} µs`, 'baseline: state leaks between calls']);
-    rows.push(['sandbox call, fresh context per call (default)', `${freshUs.toFixed(1)} µs`, `×${(freshUs / sharedUs).toFixed(1)}; context made ahead on the isolate thread`]);
-    rows.push(['  same, tight loop (no spare ready)', `${tightUs.toFixed(1)} µs`, `×${(tightUs / sharedUs).toFixed(1)}; context made on the call path`]);
+    rows.push([
+      'sandbox call, one shared context (before #16)',
+      `${sharedUs.toFixed(1)} µs`,
+      'baseline: state leaks between calls',
+    ]);
+    rows.push([
+      'sandbox call, fresh context per call (default)',
+      `${freshUs.toFixed(1)} µs`,
+      `×${(freshUs / sharedUs).toFixed(1)}; context made ahead on the isolate thread`,
+    ]);
+    rows.push([
+      '  same, tight loop (no spare ready)',
+      `${tightUs.toFixed(1)} µs`,
+      `×${(tightUs / sharedUs).toFixed(1)}; context made on the call path`,
+    ]);
 
     // 2. Recording throughput, into the day-partitioned executions and, as the baseline, into a
     // plain table of the same columns and indexes swapped in under the same name (what it was before
@@ -294,7 +363,14 @@ async function main(): Promise<void> {
       const recorded = await time(async () => {
         for (let i = 0; i < n; i++) {
           const ok = i % 20 !== 0;
-          const full = recorder.record({ versionId: 'bench_tool@1.0.0', ok, errorType: ok ? null : 'TypeError', errorMessage: ok ? null : 'boom', durationMs: 0.02, inputJson: `"user${i}@example.com"` });
+          const full = recorder.record({
+            versionId: 'bench_tool@1.0.0',
+            ok,
+            errorType: ok ? null : 'TypeError',
+            errorMessage: ok ? null : 'boom',
+            durationMs: 0.02,
+            inputJson: `"user${i}@example.com"`,
+          });
           if (full) await full; // backpressure, as in the runtime
           if (i % 5000 === 4999) await new Promise((r) => setImmediate(r));
         }
@@ -313,7 +389,9 @@ async function main(): Promise<void> {
     };
     await db.pool.query(`CREATE TABLE executions_plain_bench (LIKE executions INCLUDING DEFAULTS INCLUDING INDEXES)`);
     const ROUNDS = 4;
-    progress(`recording: ${RECORDS.toLocaleString()} executions in batches of ${config.runtime.batch_size}, partitioned vs plain, ${ROUNDS} rounds…`);
+    progress(
+      `recording: ${RECORDS.toLocaleString()} executions in batches of ${config.runtime.batch_size}, partitioned vs plain, ${ROUNDS} rounds…`,
+    );
     let partitionedMs = 0;
     let plainMs = 0;
     for (let round = 0; round < ROUNDS; round++) {
@@ -328,8 +406,16 @@ async function main(): Promise<void> {
     figures.recordsPerSecond = perSecond;
     figures.plainRecordsPerSecond = plainPerSecond;
     figures.recordingRatio = perSecond / plainPerSecond;
-    rows.push([`recording ${RECORDS.toLocaleString()} executions (day partitions)`, `${Math.round(perSecond).toLocaleString()}/s`, `${fmtMs(partitionedMs)} in all, target >= 20,000/s`]);
-    rows.push([`  same into a plain table (before #16)`, `${Math.round(plainPerSecond).toLocaleString()}/s`, `ratio partitioned/plain ${(perSecond / plainPerSecond).toFixed(2)}, target >= ~1`]);
+    rows.push([
+      `recording ${RECORDS.toLocaleString()} executions (day partitions)`,
+      `${Math.round(perSecond).toLocaleString()}/s`,
+      `${fmtMs(partitionedMs)} in all, target >= 20,000/s`,
+    ]);
+    rows.push([
+      `  same into a plain table (before #16)`,
+      `${Math.round(plainPerSecond).toLocaleString()}/s`,
+      `ratio partitioned/plain ${(perSecond / plainPerSecond).toFixed(2)}, target >= ~1`,
+    ]);
 
     // 3. The fleet health query.
     progress(`fleet: ${FLEET.toLocaleString()} versions × 100 executions…`);
@@ -339,7 +425,10 @@ async function main(): Promise<void> {
        FROM generate_series(1, $2::int) g`,
       [CODE, FLEET],
     );
-    await db.pool.query(`INSERT INTO routes (tool_name, version_id) SELECT 'fleet_' || g, 'fleet_' || g || '@1.0.0' FROM generate_series(1, $1::int) g`, [FLEET]);
+    await db.pool.query(
+      `INSERT INTO routes (tool_name, version_id) SELECT 'fleet_' || g, 'fleet_' || g || '@1.0.0' FROM generate_series(1, $1::int) g`,
+      [FLEET],
+    );
     // Every 10th version fails 10% of its calls, so the query has findings to return.
     await db.pool.query(
       `INSERT INTO executions (tool_id, ok, error_type, duration_ms, input_hash)
@@ -350,7 +439,9 @@ async function main(): Promise<void> {
     // And a month of history before today, 100 calls per version across 29 day partitions (a 30-day
     // retention), which the check must not have to probe.
     const HISTORY = Number(process.env.BENCH_FLEET_HISTORY ?? 100);
-    await db.pool.query(`SELECT dise_ensure_execution_partition((now() AT TIME ZONE 'UTC')::date - d) FROM generate_series(1, 29) d`);
+    await db.pool.query(
+      `SELECT dise_ensure_execution_partition((now() AT TIME ZONE 'UTC')::date - d) FROM generate_series(1, 29) d`,
+    );
     await db.pool.query(
       `INSERT INTO executions (tool_id, ok, duration_ms, input_hash, created_at)
        SELECT 'fleet_' || v || '@1.0.0', true, 0.05, md5(c::text), date_trunc('day', now()) - (1 + c % 29) * interval '1 day'
@@ -365,7 +456,11 @@ async function main(): Promise<void> {
     const fleetMs = await medianOf(5, () => detectRuntimeFailures(executions, thresholds));
     figures.fleetQueryMs = fleetMs;
     figures.fleetFindings = findings.length;
-    rows.push([`fleet health query (${FLEET.toLocaleString()} versions × 100 executions + ${HISTORY} over 29 older days)`, fmtMs(fleetMs), `median of 5, ${findings.length} findings, target < 300 ms`]);
+    rows.push([
+      `fleet health query (${FLEET.toLocaleString()} versions × 100 executions + ${HISTORY} over 29 older days)`,
+      fmtMs(fleetMs),
+      `median of 5, ${findings.length} findings, target < 300 ms`,
+    ]);
 
     await pythonBench(rows, figures, async () => {
       await store.registerVersion({ name: 'bench_py', version: '1.0.0', language: 'python', code: PY_CODE });

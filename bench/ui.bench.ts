@@ -51,7 +51,9 @@ function lineage(name: string, count: number, random: () => number): { nodes: No
         if (nodes[q]!.id !== parents[0]) parents.push(nodes[q]!.id);
       }
     }
-    const generation = parents.length ? Math.max(...parents.map((id) => nodes[Number(id.split('@')[1]!.split('.')[0])]!.generation)) + 1 : 0;
+    const generation = parents.length
+      ? Math.max(...parents.map((id) => nodes[Number(id.split('@')[1]!.split('.')[0])]!.generation)) + 1
+      : 0;
     nodes.push({ id: `${name}@${i}.0.0`, major: i, generation, parents, health: 'healthy' });
     if (i > 0 && i % 25 === 0) {
       nodes[i]!.health = 'pruned';
@@ -62,10 +64,13 @@ function lineage(name: string, count: number, random: () => number): { nodes: No
 }
 
 async function insert(pool: pg.Pool, name: string, nodes: Node[], healed: [string, string][]): Promise<void> {
-  const rows = [...nodes.map((n) => ({ id: n.id, major: n.major, patch: 0, gen: n.generation, health: n.health })), ...healed.map(([from, to]) => {
-    const n = nodes[Number(from.split('@')[1]!.split('.')[0])]!;
-    return { id: to, major: n.major, patch: 1, gen: n.generation, health: 'regenerated' };
-  })];
+  const rows = [
+    ...nodes.map((n) => ({ id: n.id, major: n.major, patch: 0, gen: n.generation, health: n.health })),
+    ...healed.map(([from, to]) => {
+      const n = nodes[Number(from.split('@')[1]!.split('.')[0])]!;
+      return { id: to, major: n.major, patch: 1, gen: n.generation, health: 'regenerated' };
+    }),
+  ];
   const CHUNK = 5_000;
   for (let i = 0; i < rows.length; i += CHUNK) {
     const part = rows.slice(i, i + CHUNK);
@@ -73,7 +78,15 @@ async function insert(pool: pg.Pool, name: string, nodes: Node[], healed: [strin
       `INSERT INTO tool_lineage (tool_id, tool_name, version, full_name, major, minor, patch, generation, code, code_hash, health_status)
        SELECT id, $1::text, major || '.0.' || patch, $1::text || '_v' || major || '.0.' || patch, major, 0, patch, gen, $2::text, md5($2::text), health
        FROM unnest($3::varchar[], $4::int[], $5::int[], $6::int[], $7::varchar[]) AS t(id, major, patch, gen, health)`,
-      [name, CODE, part.map((r) => r.id), part.map((r) => r.major), part.map((r) => r.patch), part.map((r) => r.gen), part.map((r) => r.health)],
+      [
+        name,
+        CODE,
+        part.map((r) => r.id),
+        part.map((r) => r.major),
+        part.map((r) => r.patch),
+        part.map((r) => r.gen),
+        part.map((r) => r.health),
+      ],
     );
   }
   const edges = [
@@ -85,7 +98,10 @@ async function insert(pool: pg.Pool, name: string, nodes: Node[], healed: [strin
     `INSERT INTO lineage_relationships (child_id, parent_id, relationship_type) SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[])`,
     [edges.map((e) => e[0]), edges.map((e) => e[1]), edges.map((e) => e[2])],
   );
-  await pool.query(`INSERT INTO routes (tool_name, version_id, reason) VALUES ($1, $2, 'bench')`, [name, nodes.at(-1)!.id]);
+  await pool.query(`INSERT INTO routes (tool_name, version_id, reason) VALUES ($1, $2, 'bench')`, [
+    name,
+    nodes.at(-1)!.id,
+  ]);
 }
 
 async function main(): Promise<void> {
@@ -98,11 +114,30 @@ async function main(): Promise<void> {
     const { nodes, healed } = lineage(`lineage_${n}`, baseCount(n), random);
     await insert(db.pool, `lineage_${n}`, nodes, healed);
   }
-  const dashboard = await startDashboard({ store, databaseUrl: db.url, temporal: null, temporalUiUrl: null, taskQueue: 'bench', config: defaultConfig(), token: generateToken(), host: '127.0.0.1', port: 0 });
+  const dashboard = await startDashboard({
+    store,
+    databaseUrl: db.url,
+    temporal: null,
+    temporalUiUrl: null,
+    taskQueue: 'bench',
+    config: defaultConfig(),
+    token: generateToken(),
+    host: '127.0.0.1',
+    port: 0,
+  });
   const profile = mkdtempSync(path.join(os.tmpdir(), 'dise-bench-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.DISE_CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1280, height: 900 },
   });
   const rows: [string, string, string][] = [];
@@ -123,14 +158,28 @@ async function main(): Promise<void> {
         const page = await context.newPage();
         await page.goto(`${dashboard.url}/tools/${tool}`);
         await page.waitForSelector(`#lineage[data-rendered="${versions}"]`, { timeout: 300_000 });
-        const ms = Number(await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { dataset: Record<string, string> } } }).document.documentElement.dataset.lineageRendered));
+        const ms = Number(
+          await page.evaluate(
+            () =>
+              (globalThis as unknown as { document: { documentElement: { dataset: Record<string, string> } } }).document
+                .documentElement.dataset.lineageRendered,
+          ),
+        );
         if (i > 0) runs.push(ms);
         await page.close();
       }
       runs.sort((a, b) => a - b);
       const median = runs[1]!;
-      rows.push([`lineage of ${versions.toLocaleString()} versions: first render`, fmtMs(median), `JSON ${(Buffer.byteLength(body) / 1024).toFixed(0)} KiB (layout reused)`]);
-      rows.push([`  its JSON with a fresh layout (server only)`, fmtMs(coldMs), `${laidOut} boxes laid out by dagre (${timing.replace(/;desc="[^"]*"/g, '')})`]);
+      rows.push([
+        `lineage of ${versions.toLocaleString()} versions: first render`,
+        fmtMs(median),
+        `JSON ${(Buffer.byteLength(body) / 1024).toFixed(0)} KiB (layout reused)`,
+      ]);
+      rows.push([
+        `  its JSON with a fresh layout (server only)`,
+        fmtMs(coldMs),
+        `${laidOut} boxes laid out by dagre (${timing.replace(/;desc="[^"]*"/g, '')})`,
+      ]);
       figures[`coldLayoutJsonMs_${n}`] = Math.round(coldMs);
       figures[`firstRenderMs_${n}`] = Math.round(median);
       figures[`payloadBytes_${n}`] = Buffer.byteLength(body);

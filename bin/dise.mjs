@@ -56,7 +56,8 @@ async function bundledMain() {
   }
   // Older bundles are dead weight.
   for (const old of readdirSync(cache)) {
-    if (old.startsWith('cli-') && path.join(cache, old) !== dir && !old.includes('.tmp-')) rmSync(path.join(cache, old), { recursive: true, force: true });
+    if (old.startsWith('cli-') && path.join(cache, old) !== dir && !old.includes('.tmp-'))
+      rmSync(path.join(cache, old), { recursive: true, force: true });
   }
   return main;
 }

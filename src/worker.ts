@@ -55,7 +55,9 @@ export async function startWorker(options: DiseWorkerOptions): Promise<RunningWo
       connection,
       namespace: options.temporal.namespace,
       taskQueue: options.taskQueue ?? taskQueueFromEnv(),
-      ...(options.workflowBundlePath ? { workflowBundle: { codePath: options.workflowBundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
+      ...(options.workflowBundlePath
+        ? { workflowBundle: { codePath: options.workflowBundlePath } }
+        : { workflowsPath: WORKFLOWS_PATH }),
       activities: createActivities({ store, config, sandbox, llm }),
       maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 20,
       maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions ?? 20,
@@ -72,7 +74,10 @@ export async function startWorker(options: DiseWorkerOptions): Promise<RunningWo
   }
   // The Python interpreter loads once per worker, in the background, when there are Python tools
   // (otherwise the first Python step loads it, waiting a few seconds once).
-  void store.graph.usesLanguage('python').then((yes) => (yes ? warmPython() : undefined)).catch(() => undefined);
+  void store.graph
+    .usesLanguage('python')
+    .then((yes) => (yes ? warmPython() : undefined))
+    .catch(() => undefined);
   const done = worker.run().finally(async () => {
     sandbox.close();
     await connection.close();

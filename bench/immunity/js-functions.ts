@@ -27,7 +27,16 @@ export const JS_PROBLEMS: JsProblem[] = [
   for (let k = 2; k * k <= n; k++) if (n % k === 0) return false;
   return true;
 }`,
-    [[[7], true], [[10], false], [[2], true], [[1], false], [[9], false], [[25], false], [[97], true], [[0], false]],
+    [
+      [[7], true],
+      [[10], false],
+      [[2], true],
+      [[1], false],
+      [[9], false],
+      [[25], false],
+      [[97], true],
+      [[0], false],
+    ],
   ),
   fn(
     'belowThreshold',
@@ -35,7 +44,13 @@ export const JS_PROBLEMS: JsProblem[] = [
   for (const e of list) if (e >= t) return false;
   return true;
 }`,
-    [[[[1, 2, 4], 100], true], [[[1, 20, 4], 5], false], [[[1, 8, 4, 10], 10], false], [[[1, 8, 4, 10], 11], true], [[[], 0], true]],
+    [
+      [[[1, 2, 4], 100], true],
+      [[[1, 20, 4], 5], false],
+      [[[1, 8, 4, 10], 10], false],
+      [[[1, 8, 4, 10], 11], true],
+      [[[], 0], true],
+    ],
   ),
   fn(
     'clamp',
@@ -44,7 +59,14 @@ export const JS_PROBLEMS: JsProblem[] = [
   if (x > hi) return hi;
   return x;
 }`,
-    [[[5, 0, 10], 5], [[-5, 0, 10], 0], [[15, 0, 10], 10], [[0, 0, 10], 0], [[10, 0, 10], 10], [[11, 0, 10], 10]],
+    [
+      [[5, 0, 10], 5],
+      [[-5, 0, 10], 0],
+      [[15, 0, 10], 10],
+      [[0, 0, 10], 0],
+      [[10, 0, 10], 10],
+      [[11, 0, 10], 10],
+    ],
   ),
   fn(
     'fizzBuzz',
@@ -54,7 +76,14 @@ export const JS_PROBLEMS: JsProblem[] = [
   if (n % 5 === 0) return 'Buzz';
   return String(n);
 }`,
-    [[[15], 'FizzBuzz'], [[7], '7'], [[9], 'Fizz'], [[10], 'Buzz'], [[30], 'FizzBuzz'], [[1], '1']],
+    [
+      [[15], 'FizzBuzz'],
+      [[7], '7'],
+      [[9], 'Fizz'],
+      [[10], 'Buzz'],
+      [[30], 'FizzBuzz'],
+      [[1], '1'],
+    ],
   ),
   fn(
     'countVowels',
@@ -63,14 +92,28 @@ export const JS_PROBLEMS: JsProblem[] = [
   for (const c of s.toLowerCase()) if ('aeiou'.includes(c)) n++;
   return n;
 }`,
-    [[['hello'], 2], [['xyz'], 0], [['AEIOU'], 5], [['queue'], 4], [[''], 0], [['rhythm and blues'], 3]],
+    [
+      [['hello'], 2],
+      [['xyz'], 0],
+      [['AEIOU'], 5],
+      [['queue'], 4],
+      [[''], 0],
+      [['rhythm and blues'], 3],
+    ],
   ),
   fn(
     'isLeapYear',
     `function isLeapYear(y) {
   return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 }`,
-    [[[2024], true], [[2023], false], [[1900], false], [[2000], true], [[2100], false], [[1996], true]],
+    [
+      [[2024], true],
+      [[2023], false],
+      [[1900], false],
+      [[2000], true],
+      [[2100], false],
+      [[1996], true],
+    ],
   ),
   fn(
     'median',
@@ -79,7 +122,13 @@ export const JS_PROBLEMS: JsProblem[] = [
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }`,
-    [[[[3, 1, 2]], 2], [[[4, 1, 3, 2]], 2.5], [[[5]], 5], [[[1, 1, 1, 9]], 1], [[[10, 2, 8, 4, 6]], 6]],
+    [
+      [[[3, 1, 2]], 2],
+      [[[4, 1, 3, 2]], 2.5],
+      [[[5]], 5],
+      [[[1, 1, 1, 9]], 1],
+      [[[10, 2, 8, 4, 6]], 6],
+    ],
   ),
   fn(
     'binarySearch',
@@ -94,7 +143,14 @@ export const JS_PROBLEMS: JsProblem[] = [
   }
   return -1;
 }`,
-    [[[[1, 3, 5, 7], 5], 2], [[[1, 3, 5, 7], 4], -1], [[[1, 3, 5, 7], 1], 0], [[[1, 3, 5, 7], 7], 3], [[[], 1], -1], [[[2], 2], 0]],
+    [
+      [[[1, 3, 5, 7], 5], 2],
+      [[[1, 3, 5, 7], 4], -1],
+      [[[1, 3, 5, 7], 1], 0],
+      [[[1, 3, 5, 7], 7], 3],
+      [[[], 1], -1],
+      [[[2], 2], 0],
+    ],
   ),
   fn(
     'grade',
@@ -105,7 +161,15 @@ export const JS_PROBLEMS: JsProblem[] = [
   if (score >= 60) return 'D';
   return 'F';
 }`,
-    [[[95], 'A'], [[42], 'F'], [[90], 'A'], [[80], 'B'], [[79], 'C'], [[60], 'D'], [[59], 'F']],
+    [
+      [[95], 'A'],
+      [[42], 'F'],
+      [[90], 'A'],
+      [[80], 'B'],
+      [[79], 'C'],
+      [[60], 'D'],
+      [[59], 'F'],
+    ],
   ),
   fn(
     'isPalindrome',
@@ -114,7 +178,14 @@ export const JS_PROBLEMS: JsProblem[] = [
   for (let i = 0, j = t.length - 1; i < j; i++, j--) if (t[i] !== t[j]) return false;
   return true;
 }`,
-    [[['racecar'], true], [['hello'], false], [['A man, a plan, a canal: Panama'], true], [['ab'], false], [[''], true], [['abca'], false]],
+    [
+      [['racecar'], true],
+      [['hello'], false],
+      [['A man, a plan, a canal: Panama'], true],
+      [['ab'], false],
+      [[''], true],
+      [['abca'], false],
+    ],
   ),
   fn(
     'runLength',
@@ -128,7 +199,13 @@ export const JS_PROBLEMS: JsProblem[] = [
   }
   return out;
 }`,
-    [[['aaabcc'], '3ab2c'], [['abc'], 'abc'], [[''], ''], [['aa'], '2a'], [['abbbbbbbbbbb'], 'a11b']],
+    [
+      [['aaabcc'], '3ab2c'],
+      [['abc'], 'abc'],
+      [[''], ''],
+      [['aa'], '2a'],
+      [['abbbbbbbbbbb'], 'a11b'],
+    ],
   ),
   fn(
     'maxSubarray',
@@ -141,7 +218,13 @@ export const JS_PROBLEMS: JsProblem[] = [
   }
   return best;
 }`,
-    [[[[1, -2, 3, 4]], 7], [[[-3, -1, -2]], -1], [[[5]], 5], [[[2, -1, 2]], 3], [[[-2, 1, -3, 4, -1, 2, 1, -5, 4]], 6]],
+    [
+      [[[1, -2, 3, 4]], 7],
+      [[[-3, -1, -2]], -1],
+      [[[5]], 5],
+      [[[2, -1, 2]], 3],
+      [[[-2, 1, -3, 4, -1, 2, 1, -5, 4]], 6],
+    ],
   ),
   fn(
     'sumDigits',
@@ -150,7 +233,13 @@ export const JS_PROBLEMS: JsProblem[] = [
   for (let m = Math.abs(n); m > 0; m = Math.floor(m / 10)) s += m % 10;
   return s;
 }`,
-    [[[123], 6], [[0], 0], [[-45], 9], [[1000], 1], [[99], 18]],
+    [
+      [[123], 6],
+      [[0], 0],
+      [[-45], 9],
+      [[1000], 1],
+      [[99], 18],
+    ],
   ),
   fn(
     'titleCase',
@@ -160,7 +249,13 @@ export const JS_PROBLEMS: JsProblem[] = [
     .map((w) => (w.length > 3 ? w[0].toUpperCase() + w.slice(1) : w))
     .join(' ');
 }`,
-    [[['the quick fox'], 'the Quick fox'], [['hello world'], 'Hello World'], [['a bb ccc dddd'], 'a bb ccc Dddd'], [[''], ''], [['jump over'], 'Jump Over']],
+    [
+      [['the quick fox'], 'the Quick fox'],
+      [['hello world'], 'Hello World'],
+      [['a bb ccc dddd'], 'a bb ccc Dddd'],
+      [[''], ''],
+      [['jump over'], 'Jump Over'],
+    ],
   ),
   fn(
     'romanToInt',
@@ -174,7 +269,15 @@ export const JS_PROBLEMS: JsProblem[] = [
   }
   return total;
 }`,
-    [[['III'], 3], [['IV'], 4], [['IX'], 9], [['LVIII'], 58], [['MCMXCIV'], 1994], [['XL'], 40], [['D'], 500]],
+    [
+      [['III'], 3],
+      [['IV'], 4],
+      [['IX'], 9],
+      [['LVIII'], 58],
+      [['MCMXCIV'], 1994],
+      [['XL'], 40],
+      [['D'], 500],
+    ],
   ),
   fn(
     'shippingCost',
@@ -184,7 +287,15 @@ export const JS_PROBLEMS: JsProblem[] = [
   if (weight <= 5) return 8;
   return 8 + Math.ceil(weight - 5) * 2;
 }`,
-    [[[0.5], 5], [[3], 8], [[1], 5], [[5], 8], [[6], 10], [[7.5], 14], [[0], 0]],
+    [
+      [[0.5], 5],
+      [[3], 8],
+      [[1], 5],
+      [[5], 8],
+      [[6], 10],
+      [[7.5], 14],
+      [[0], 0],
+    ],
   ),
   fn(
     'passwordStrength',
@@ -196,14 +307,27 @@ export const JS_PROBLEMS: JsProblem[] = [
   if (/[^A-Za-z0-9]/.test(pw)) score++;
   return score >= 3 ? 'strong' : score === 2 ? 'medium' : 'weak';
 }`,
-    [[['abc'], 'weak'], [['Abcdefg1!'], 'strong'], [['abcdefgh'], 'weak'], [['Abcdefgh'], 'medium'], [['abcdefg1'], 'medium'], [['ABCDEFG1'], 'strong']],
+    [
+      [['abc'], 'weak'],
+      [['Abcdefg1!'], 'strong'],
+      [['abcdefgh'], 'weak'],
+      [['Abcdefgh'], 'medium'],
+      [['abcdefg1'], 'medium'],
+      [['ABCDEFG1'], 'strong'],
+    ],
   ),
   fn(
     'wordFrequency',
     `function wordFrequency(text, word) {
   return text.toLowerCase().split(/\\s+/).filter((w) => w === word).length;
 }`,
-    [[['the cat and the hat', 'the'], 2], [['a b c', 'd'], 0], [['The the THE', 'the'], 3], [['x', 'x'], 1], [['', 'x'], 0]],
+    [
+      [['the cat and the hat', 'the'], 2],
+      [['a b c', 'd'], 0],
+      [['The the THE', 'the'], 3],
+      [['x', 'x'], 1],
+      [['', 'x'], 0],
+    ],
   ),
   fn(
     'discount',
@@ -212,7 +336,14 @@ export const JS_PROBLEMS: JsProblem[] = [
   if (total >= 100 || isMember) return total * 0.9;
   return total;
 }`,
-    [[[200, true], 160], [[50, false], 50], [[100, false], 90], [[50, true], 45], [[99, false], 99], [[100, true], 80]],
+    [
+      [[200, true], 160],
+      [[50, false], 50],
+      [[100, false], 90],
+      [[50, true], 45],
+      [[99, false], 99],
+      [[100, true], 80],
+    ],
   ),
   fn(
     'sortWords',
@@ -224,11 +355,24 @@ export const JS_PROBLEMS: JsProblem[] = [
     .sort((a, b) => order[a] - order[b])
     .join(' ');
 }`,
-    [[['high low'], 'low high'], [[''], ''], [['critical medium low'], 'low medium critical'], [['medium high'], 'medium high'], [['high critical low medium'], 'low medium high critical']],
+    [
+      [['high low'], 'low high'],
+      [[''], ''],
+      [['critical medium low'], 'low medium critical'],
+      [['medium high'], 'medium high'],
+      [['high critical low medium'], 'low medium high critical'],
+    ],
   ),
 ];
 
-const CMP_SWAPS: Record<string, string[]> = { '<': ['<=', '>'], '<=': ['<', '>='], '>': ['>=', '<'], '>=': ['>', '<='], '===': ['!=='], '!==': ['==='] };
+const CMP_SWAPS: Record<string, string[]> = {
+  '<': ['<=', '>'],
+  '<=': ['<', '>='],
+  '>': ['>=', '<'],
+  '>=': ['>', '<='],
+  '===': ['!=='],
+  '!==': ['==='],
+};
 const BIN_SWAPS: Record<string, string[]> = { '+': ['-'], '-': ['+'], '*': ['/', '+'], '/': ['*'], '%': ['*'] };
 const LOGIC_SWAPS: Record<string, string> = { '&&': '||', '||': '&&' };
 
@@ -248,13 +392,15 @@ export function jsMutants(code: string): { operator: string; line: number; code:
       const n = node as acorn.BinaryExpression | acorn.LogicalExpression;
       const at = opBetween(n.left, n.right, n.operator);
       if (at < 0) return;
-      const swaps = CMP_SWAPS[n.operator] ?? BIN_SWAPS[n.operator] ?? (LOGIC_SWAPS[n.operator] ? [LOGIC_SWAPS[n.operator]!] : []);
+      const swaps =
+        CMP_SWAPS[n.operator] ?? BIN_SWAPS[n.operator] ?? (LOGIC_SWAPS[n.operator] ? [LOGIC_SWAPS[n.operator]!] : []);
       const operator = CMP_SWAPS[n.operator] ? 'comparison' : LOGIC_SWAPS[n.operator] ? 'boolean' : 'arithmetic';
       for (const text of swaps) edits.push({ start: at, end: at + n.operator.length, text, operator, line });
     } else if (node.type === 'Literal') {
       const n = node as acorn.Literal;
       if (typeof n.value === 'number') {
-        for (const c of [n.value + 1, n.value - 1]) edits.push({ start: n.start, end: n.end, text: String(c), operator: 'constant', line });
+        for (const c of [n.value + 1, n.value - 1])
+          edits.push({ start: n.start, end: n.end, text: String(c), operator: 'constant', line });
       } else if (typeof n.value === 'boolean') {
         edits.push({ start: n.start, end: n.end, text: String(!n.value), operator: 'constant', line });
       }
@@ -282,7 +428,8 @@ export function jsRewrite(code: string): string {
   const ast = acorn.parse(code, { ecmaVersion: 'latest' });
   const locals = new Set<string>();
   walk.full(ast, (node) => {
-    if (node.type === 'VariableDeclarator' && (node as acorn.VariableDeclarator).id.type === 'Identifier') locals.add(((node as acorn.VariableDeclarator).id as acorn.Identifier).name);
+    if (node.type === 'VariableDeclarator' && (node as acorn.VariableDeclarator).id.type === 'Identifier')
+      locals.add(((node as acorn.VariableDeclarator).id as acorn.Identifier).name);
     if (node.type === 'FunctionDeclaration' || node.type === 'ArrowFunctionExpression') {
       for (const p of (node as acorn.Function).params) if (p.type === 'Identifier') locals.add(p.name);
     }
@@ -292,8 +439,14 @@ export function jsRewrite(code: string): string {
   walk.fullAncestor(ast, (node, _state, ancestors) => {
     if (node.type !== 'Identifier' || !locals.has((node as acorn.Identifier).name)) return;
     const parent = ancestors[ancestors.length - 2];
-    if (parent?.type === 'MemberExpression' && (parent as acorn.MemberExpression).property === node && !(parent as acorn.MemberExpression).computed) return;
-    if (parent?.type === 'Property' && (parent as acorn.Property).key === node && !(parent as acorn.Property).computed) return;
+    if (
+      parent?.type === 'MemberExpression' &&
+      (parent as acorn.MemberExpression).property === node &&
+      !(parent as acorn.MemberExpression).computed
+    )
+      return;
+    if (parent?.type === 'Property' && (parent as acorn.Property).key === node && !(parent as acorn.Property).computed)
+      return;
     renames.push({ start: node.start, end: node.end, name: `${(node as acorn.Identifier).name}Value` });
   });
   let out = code;

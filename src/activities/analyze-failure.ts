@@ -25,7 +25,10 @@ const SECURITY_TYPES = new Set(['security_vulnerability', 'host_access']);
 function describeCases(cases: FailingCase[]): string {
   return cases
     .slice(0, 8)
-    .map((c) => `- input ${JSON.stringify(c.input)}${c.observed !== undefined ? ` returned ${JSON.stringify(c.observed)}` : ''}${c.expected !== undefined ? `, expected ${JSON.stringify(c.expected)}` : ''}${c.errorType ? ` failed with ${c.errorType}` : ''}`)
+    .map(
+      (c) =>
+        `- input ${JSON.stringify(c.input)}${c.observed !== undefined ? ` returned ${JSON.stringify(c.observed)}` : ''}${c.expected !== undefined ? `, expected ${JSON.stringify(c.expected)}` : ''}${c.errorType ? ` failed with ${c.errorType}` : ''}`,
+    )
     .join('\n');
 }
 
@@ -33,7 +36,13 @@ function describeCases(cases: FailingCase[]): string {
  * A machine pattern is kept only if it is usable, matches the code that broke, and matches neither the
  * good code nor any code the heal may produce; otherwise it is advice (semantic), never a gate.
  */
-function checkedPattern(pattern: string, kind: 'regex' | 'ast' | 'semantic', badCode: string, notIn: string[], language: ToolLanguage): 'regex' | 'ast' | 'semantic' {
+function checkedPattern(
+  pattern: string,
+  kind: 'regex' | 'ast' | 'semantic',
+  badCode: string,
+  notIn: string[],
+  language: ToolLanguage,
+): 'regex' | 'ast' | 'semantic' {
   if (kind === 'semantic') return kind;
   try {
     if (kind === 'regex') new RegExp(pattern);
@@ -69,12 +78,24 @@ function analysis(deps: ActivityDeps) {
     // The trigger may be an operator's request: say what actually went wrong, with an example.
     const example = cases[0] ? describeCases([cases[0]]).replace(/^- /, '') : null;
     const failureText =
-      failure && failure.failureType !== 'manual' ? `${failure.description}${example && failure.failureType !== 'wrong_output' ? ` (e.g. ${example})` : ''}` : (example ?? failure?.description ?? 'failure');
+      failure && failure.failureType !== 'manual'
+        ? `${failure.description}${example && failure.failureType !== 'wrong_output' ? ` (e.g. ${example})` : ''}`
+        : (example ?? failure?.description ?? 'failure');
     const defaultScope: PropagationScope =
       SECURITY_TYPES.has(failure?.failureType ?? '') && deps.config.self_healing.propagation.critical_failures_global
         ? 'global'
         : deps.config.self_healing.propagation.default_scope;
-    const base = { problematicPattern: '', patternKind: 'semantic' as const, ruleDescription: '', scope: defaultScope, source: 'offline' as const, failingCases: cases.length, bisect: [], culpritParentId: null, reproduced: false };
+    const base = {
+      problematicPattern: '',
+      patternKind: 'semantic' as const,
+      ruleDescription: '',
+      scope: defaultScope,
+      source: 'offline' as const,
+      failingCases: cases.length,
+      bisect: [],
+      culpritParentId: null,
+      reproduced: false,
+    };
 
     const reproducedByFailed = cases.filter((c) => reproduces(deps.sandbox, failed, c));
     // Walk up, nearest first: the first ancestor that passes today's suite is the last validated
@@ -91,7 +112,14 @@ function analysis(deps: ActivityDeps) {
       }
     }
     if (!validated) {
-      return { ...base, recoverable: false, verdict: 'unrecoverable', reason: `no ancestor of ${input.versionId} passes its suite today: nothing to heal from`, culpritId: null, lastGoodId: null };
+      return {
+        ...base,
+        recoverable: false,
+        verdict: 'unrecoverable',
+        reason: `no ancestor of ${input.versionId} passes its suite today: nothing to heal from`,
+        culpritId: null,
+        lastGoodId: null,
+      };
     }
 
     if (cases.length && !reproducedByFailed.length) {
@@ -134,7 +162,10 @@ function analysis(deps: ActivityDeps) {
     // What the heal is expected to produce: a rule must never forbid it.
     // Undoing a change across languages (a rewrite from JavaScript to Python) is no merge.
     const oneLanguage = before.language === language && failed.language === language;
-    const revert = culprit !== input.versionId && oneLanguage ? revertChange({ culpritCode: badCode, failedCode: failed.code, parentCode: before.code, language }) : null;
+    const revert =
+      culprit !== input.versionId && oneLanguage
+        ? revertChange({ culpritCode: badCode, failedCode: failed.code, parentCode: before.code, language })
+        : null;
     const healedCodes = [lastGood.code, before.code, ...(revert?.ok ? [revert.code] : [])];
     // Nothing learned from nothing: a gate only when a failing input was reproduced on the culprit.
     const reproduced = reproducedByFailed.some((c) => reproduces(deps.sandbox, bad, c));
@@ -149,29 +180,46 @@ function analysis(deps: ActivityDeps) {
       reproduced,
     };
     // A structural difference between two languages explains nothing: the rule is then advice.
-    const offline = () => analyzeOffline({ goodCode: before.code, badCode, language, goodId: before.id, badId: culprit, mutation, failure: failureText, healedCodes, reproduced: reproduced && before.language === language });
+    const offline = () =>
+      analyzeOffline({
+        goodCode: before.code,
+        badCode,
+        language,
+        goodId: before.id,
+        badId: culprit,
+        mutation,
+        failure: failureText,
+        healedCodes,
+        reproduced: reproduced && before.language === language,
+      });
 
     if (input.useLlm && deps.llm) {
       try {
-        const answer = await analyzeWithLlm(deps.llm, {
-          language,
-          failedId: input.versionId,
-          culpritId: culprit,
-          goodId: before.id,
-          failure: failureText,
-          failureType: failure?.failureType ?? 'failure',
-          mutation,
-          diff: lineDiff(before.code, badCode),
-          goodCode: before.code,
-          badCode,
-          failingCases: describeCases(reproducedByFailed),
-        }, activitySignal());
+        const answer = await analyzeWithLlm(
+          deps.llm,
+          {
+            language,
+            failedId: input.versionId,
+            culpritId: culprit,
+            goodId: before.id,
+            failure: failureText,
+            failureType: failure?.failureType ?? 'failure',
+            mutation,
+            diff: lineDiff(before.code, badCode),
+            goodCode: before.code,
+            badCode,
+            failingCases: describeCases(reproducedByFailed),
+          },
+          activitySignal(),
+        );
         return {
           ...common,
           recoverable: answer.recoverable,
           reason: answer.reason,
           problematicPattern: answer.problematic_pattern,
-          patternKind: reproduced ? checkedPattern(answer.problematic_pattern, answer.pattern_kind, badCode, healedCodes, language) : 'semantic',
+          patternKind: reproduced
+            ? checkedPattern(answer.problematic_pattern, answer.pattern_kind, badCode, healedCodes, language)
+            : 'semantic',
           ruleDescription: answer.rule_description,
           scope: defaultScope === 'global' ? 'global' : answer.scope,
           source: 'llm',
@@ -180,7 +228,13 @@ function analysis(deps: ActivityDeps) {
         // Transient errors propagate: Temporal retries them. A malformed or refused answer falls back.
         if (!(err instanceof MalformedAnswerError || err instanceof PermanentLlmError)) throw err;
         const fallback = offline();
-        return { ...common, ...fallback, reason: `${fallback.reason} (offline analysis: ${err.message})`, scope: defaultScope, source: 'offline' };
+        return {
+          ...common,
+          ...fallback,
+          reason: `${fallback.reason} (offline analysis: ${err.message})`,
+          scope: defaultScope,
+          source: 'offline',
+        };
       }
     }
     return { ...common, ...offline(), scope: defaultScope, source: 'offline' };

@@ -41,7 +41,13 @@ export function checkHealthActivity(deps: ActivityDeps) {
           severity: r.failure.severity,
           description: r.failure.description,
           heal: isRate,
-          failure: { failureType: r.failure.failureType, description: r.failure.description, severity: r.failure.severity, detectionMethod: 'runtime', evidence: r.failure.evidence },
+          failure: {
+            failureType: r.failure.failureType,
+            description: r.failure.description,
+            severity: r.failure.severity,
+            detectionMethod: 'runtime',
+            evidence: r.failure.evidence,
+          },
         });
       }
     }
@@ -49,7 +55,14 @@ export function checkHealthActivity(deps: ActivityDeps) {
     const counted = await store.routing.routedAtFailureCount(c.thresholds.failure_count_trigger);
     for (const row of counted) {
       const description = `${row.failureCount} failures recorded (failure_count_trigger ${c.thresholds.failure_count_trigger})`;
-      add({ versionId: row.versionId, reason: 'failure_count', severity: 'high', description, heal: true, failure: { failureType: 'failure_count', description, severity: 'high', detectionMethod: 'runtime' } });
+      add({
+        versionId: row.versionId,
+        reason: 'failure_count',
+        severity: 'high',
+        description,
+        heal: true,
+        failure: { failureType: 'failure_count', description, severity: 'high', detectionMethod: 'runtime' },
+      });
     }
 
     if (c.detection.test_based) {
@@ -58,7 +71,12 @@ export function checkHealthActivity(deps: ActivityDeps) {
       for (const m of minted) byVersion.set(m.versionId, [...(byVersion.get(m.versionId) ?? []), m]);
       for (const [versionId, tests] of byVersion) {
         const { code, language } = tests[0]!;
-        const failed = runSuite(deps.sandbox, codeHash(code), { code, language }, tests.map((t) => ({ id: t.testId, name: t.name, input: t.input, expected: t.expected, critical: true }))).filter((r) => !r.passed);
+        const failed = runSuite(
+          deps.sandbox,
+          codeHash(code),
+          { code, language },
+          tests.map((t) => ({ id: t.testId, name: t.name, input: t.input, expected: t.expected, critical: true })),
+        ).filter((r) => !r.passed);
         if (failed.length) {
           const description = `fails ${failed.length} minted regression test(s), e.g. "${failed[0]!.name}"`;
           add({
@@ -67,7 +85,20 @@ export function checkHealthActivity(deps: ActivityDeps) {
             severity: 'critical',
             description,
             heal: true,
-            failure: { failureType: 'test_failure', description, severity: 'critical', detectionMethod: 'test', evidence: { failed: failed.map((f) => ({ name: f.name, input: f.input, expected: f.expected, actual: f.actual ?? null })) } },
+            failure: {
+              failureType: 'test_failure',
+              description,
+              severity: 'critical',
+              detectionMethod: 'test',
+              evidence: {
+                failed: failed.map((f) => ({
+                  name: f.name,
+                  input: f.input,
+                  expected: f.expected,
+                  actual: f.actual ?? null,
+                })),
+              },
+            },
           });
         }
       }
@@ -85,7 +116,13 @@ export function checkHealthActivity(deps: ActivityDeps) {
           severity,
           description: report.description,
           heal: report.kind === 'critical' || report.kind === 'threshold',
-          failure: { failureType: report.failureType, description: report.description, severity, detectionMethod: 'runtime', failureId: report.failureId ?? null },
+          failure: {
+            failureType: report.failureType,
+            description: report.description,
+            severity,
+            detectionMethod: 'runtime',
+            failureId: report.failureId ?? null,
+          },
         });
       }
     }

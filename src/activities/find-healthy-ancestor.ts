@@ -36,7 +36,11 @@ export function findHealthyAncestorActivity(deps: ActivityDeps) {
       }
       const repro = cases.find((c) => reproduces(deps.sandbox, candidate, c));
       if (repro) {
-        tried.push({ id: candidate.id, passed: false, why: `fails the failing input ${JSON.stringify(repro.input)} too` });
+        tried.push({
+          id: candidate.id,
+          passed: false,
+          why: `fails the failing input ${JSON.stringify(repro.input)} too`,
+        });
         continue;
       }
       tried.push({ id: candidate.id, passed: true, why: null });
@@ -45,7 +49,14 @@ export function findHealthyAncestorActivity(deps: ActivityDeps) {
         const expected = c.expected !== undefined ? c.expected : runCase(deps.sandbox, candidate, c.input).output;
         if (expected === undefined) return []; // the ancestor cannot answer it either: nothing to pin
         const key = createHash('sha256').update(JSON.stringify(c.input)).digest('hex').slice(0, 10);
-        return [{ name: `minted: ${input.failedId} input ${key}`, input: c.input, expected, sourceFailureId: c.failureId ?? input.failureId }];
+        return [
+          {
+            name: `minted: ${input.failedId} input ${key}`,
+            input: c.input,
+            expected,
+            sourceFailureId: c.failureId ?? input.failureId,
+          },
+        ];
       });
       throwIfCancelled(); // outputs of a cancelled step are not to be pinned as tests
       await deps.store.tests.mint(candidate.id, minted);

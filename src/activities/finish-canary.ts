@@ -27,17 +27,27 @@ export function finishCanaryActivity(deps: ActivityDeps) {
     const { store } = deps;
     const canary = await store.canaries.get(input.candidateId);
     if (!canary) return { outcome: 'ended', decision: `no canary of ${input.candidateId}` };
-    if (canary.status !== 'running') return { outcome: canary.status === 'superseded' ? 'ended' : (canary.status as CanaryEnd['outcome']), decision: canary.decision ?? '' };
+    if (canary.status !== 'running')
+      return {
+        outcome: canary.status === 'superseded' ? 'ended' : (canary.status as CanaryEnd['outcome']),
+        decision: canary.decision ?? '',
+      };
     const evidence =
       input.action === 'refuse'
         ? await (async () => {
             const summary = await store.canaries.summary(input.candidateId);
-            const differential = (await store.differential.latestFor([input.candidateId])).get(input.candidateId) ?? null;
-            const disagreements = summary.disagreements.filter((d) => !isAcceptedDifference(d, differential)).slice(0, EVIDENCE_LIMIT);
-            return { canary: { stableId: canary.stableId, decision: input.decision, verdict: input.verdict, disagreements } };
+            const differential =
+              (await store.differential.latestFor([input.candidateId])).get(input.candidateId) ?? null;
+            const disagreements = summary.disagreements
+              .filter((d) => !isAcceptedDifference(d, differential))
+              .slice(0, EVIDENCE_LIMIT);
+            return {
+              canary: { stableId: canary.stableId, decision: input.decision, verdict: input.verdict, disagreements },
+            };
           })()
         : null;
-    const outcome: CanaryEnd['outcome'] = input.action === 'promote' ? 'promoted' : input.action === 'refuse' ? 'refused' : 'aborted';
+    const outcome: CanaryEnd['outcome'] =
+      input.action === 'promote' ? 'promoted' : input.action === 'refuse' ? 'refused' : 'aborted';
     const health = (await store.graph.version(input.candidateId))?.health;
     if (input.action === 'promote' && health !== 'canary') {
       // Tainted (or changed by hand) since the judge looked: a promotion would route callers to it.
@@ -46,7 +56,16 @@ export function finishCanaryActivity(deps: ActivityDeps) {
       return { outcome: 'aborted', decision };
     }
     await store.transaction(async (tx) => {
-      if (!(await store.canaries.end(input.candidateId, outcome as 'promoted' | 'refused' | 'aborted', input.decision, input.verdict, tx))) return;
+      if (
+        !(await store.canaries.end(
+          input.candidateId,
+          outcome as 'promoted' | 'refused' | 'aborted',
+          input.decision,
+          input.verdict,
+          tx,
+        ))
+      )
+        return;
       if (input.action === 'promote') {
         await store.graph.setHealth(input.candidateId, canary.targetHealth, tx);
         await store.routing.setRoute(input.candidateId, `canary promoted: ${input.decision}`, tx);
@@ -55,18 +74,43 @@ export function finishCanaryActivity(deps: ActivityDeps) {
         const n = evidence?.canary.disagreements.length ?? 0;
         await store.failures.record(
           input.candidateId,
-          [{ failureType: 'canary_refused', description: `refused by its canary: ${input.decision}`, severity: 'high', detectionMethod: 'canary', stackTrace: null, testCaseFailed: null, evidence: { disagreements: n } }],
+          [
+            {
+              failureType: 'canary_refused',
+              description: `refused by its canary: ${input.decision}`,
+              severity: 'high',
+              detectionMethod: 'canary',
+              stackTrace: null,
+              testCaseFailed: null,
+              evidence: { disagreements: n },
+            },
+          ],
           tx,
         );
       } else {
         await store.graph.setHealth(input.candidateId, 'failed', tx);
         await store.failures.record(
           input.candidateId,
-          [{ failureType: 'canary_aborted', description: `canary aborted: ${input.decision}`, severity: 'low', detectionMethod: 'canary', stackTrace: null, testCaseFailed: null, evidence: null }],
+          [
+            {
+              failureType: 'canary_aborted',
+              description: `canary aborted: ${input.decision}`,
+              severity: 'low',
+              detectionMethod: 'canary',
+              stackTrace: null,
+              testCaseFailed: null,
+              evidence: null,
+            },
+          ],
           tx,
         );
       }
-      if (canary.healId) await store.healRuns.noteCanary(canary.healId, { candidateId: input.candidateId, outcome, decision: input.decision }, tx);
+      if (canary.healId)
+        await store.healRuns.noteCanary(
+          canary.healId,
+          { candidateId: input.candidateId, outcome, decision: input.decision },
+          tx,
+        );
     });
     return { outcome, decision: input.decision };
   };

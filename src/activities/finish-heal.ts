@@ -35,11 +35,19 @@ export function finishHealActivity(deps: ActivityDeps) {
       await store.healRuns.finish(input, tx);
       if (!version) return { routedTo: null };
       const preferred = input.progress.ancestor?.ancestorId ?? input.progress.analysis?.lastGoodId ?? null;
-      return { routedTo: await store.routing.ensureRoutable(version.name, preferred, `heal ${input.healId} ended ${input.progress.status}`, tx) };
+      return {
+        routedTo: await store.routing.ensureRoutable(
+          version.name,
+          preferred,
+          `heal ${input.healId} ended ${input.progress.status}`,
+          tx,
+        ),
+      };
     });
     if (!version || !routedTo || input.progress.status !== 'unhealed') return { routedTo };
     const culprit = input.progress.analysis?.culpritId ?? input.versionId;
-    const leftOnBroken = routedTo === input.versionId || routedTo === culprit || !(await store.routing.isRoutable(routedTo));
+    const leftOnBroken =
+      routedTo === input.versionId || routedTo === culprit || !(await store.routing.isRoutable(routedTo));
     if (!leftOnBroken) return { routedTo };
     const { alternativeId } = await findHealthyAlternative(deps, input.versionId, input.progress.failureId, checkpoint);
     const why = `heal ${input.healId} ended unhealed: ${input.progress.message || 'no healthy version'}`;

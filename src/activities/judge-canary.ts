@@ -18,14 +18,24 @@ export interface JudgeCanaryResult {
 export function judgeCanaryActivity(deps: ActivityDeps) {
   return async function judgeCanary(input: { candidateId: string }): Promise<JudgeCanaryResult> {
     const c = deps.config.deployment.canary;
-    const settings: CanarySettings = { checkIntervalSeconds: c.check_interval_seconds, maxDurationSeconds: c.max_duration_seconds, onTimeout: c.on_timeout };
+    const settings: CanarySettings = {
+      checkIntervalSeconds: c.check_interval_seconds,
+      maxDurationSeconds: c.max_duration_seconds,
+      onTimeout: c.on_timeout,
+    };
     const canary = await deps.store.canaries.get(input.candidateId);
     if (!canary) return { status: 'missing', stableId: null, verdict: null, settings };
-    if (canary.status !== 'running') return { status: canary.status, stableId: canary.stableId, verdict: canary.verdict, settings };
+    if (canary.status !== 'running')
+      return { status: canary.status, stableId: canary.stableId, verdict: canary.verdict, settings };
     // A candidate that left CANARY meanwhile (tainted by a prune upstream, or set by hand) is never promoted.
     const health = (await deps.store.graph.version(input.candidateId))?.health ?? null;
     if (health !== 'canary') {
-      await deps.store.canaries.end(input.candidateId, 'aborted', `its candidate is ${String(health).toUpperCase()}, no longer CANARY (e.g. tainted by a prune of an ancestor): never routed`, canary.verdict);
+      await deps.store.canaries.end(
+        input.candidateId,
+        'aborted',
+        `its candidate is ${String(health).toUpperCase()}, no longer CANARY (e.g. tainted by a prune of an ancestor): never routed`,
+        canary.verdict,
+      );
       return { status: 'aborted', stableId: canary.stableId, verdict: canary.verdict, settings };
     }
     const summary = await deps.store.canaries.summary(input.candidateId);

@@ -45,12 +45,24 @@ async function mutationFor(deps: ActivityDeps, input: PromoteInput) {
   const common = { prompt: input.notes, fitnessBefore: culpritMutation?.fitnessBefore ?? null, fitnessAfter: null };
   if (input.builtOn === input.failedId) {
     const how = input.strategy === 'revert' ? 'three-way revert' : 'LLM revision';
-    return { type: 'bug_fix' as const, description: `Revert of ${input.culpritId}'s change on top of ${input.failedId} (self-healing, ${how}); the later changes are kept`, ...common };
+    return {
+      type: 'bug_fix' as const,
+      description: `Revert of ${input.culpritId}'s change on top of ${input.failedId} (self-healing, ${how}); the later changes are kept`,
+      ...common,
+    };
   }
   if (input.strategy === 'rollback') {
-    return { type: 'bug_fix' as const, description: `Rollback of ${input.culpritId} to ${input.ancestorId} (self-healing); every change after ${input.ancestorId} is lost`, ...common };
+    return {
+      type: 'bug_fix' as const,
+      description: `Rollback of ${input.culpritId} to ${input.ancestorId} (self-healing); every change after ${input.ancestorId} is lost`,
+      ...common,
+    };
   }
-  return { type: culpritMutation?.type ?? 'bug_fix', description: `Regenerated from ${input.ancestorId} (self-healing): ${culpritMutation?.description ?? 'recover'}`, ...common };
+  return {
+    type: culpritMutation?.type ?? 'bug_fix',
+    description: `Regenerated from ${input.ancestorId} (self-healing): ${culpritMutation?.description ?? 'recover'}`,
+    ...common,
+  };
 }
 
 /**
@@ -87,15 +99,33 @@ async function registerNextPatch(deps: ActivityDeps, input: PromoteInput): Promi
       afterInsert: async (tx, v) => {
         await deps.store.rules.grantByIds(v.id, input.ruleIds, tx);
         if (revert) {
-          await deps.store.tests.suspend(v.id, input.setAside.map((t) => t.testId), input.healId, `introduced by ${input.culpritId} and failed by the healthy ${input.ancestorId}: it encodes the bug`, tx);
+          await deps.store.tests.suspend(
+            v.id,
+            input.setAside.map((t) => t.testId),
+            input.healId,
+            `introduced by ${input.culpritId} and failed by the healthy ${input.ancestorId}: it encodes the bug`,
+            tx,
+          );
         }
         // Under deployment.mode: shadow (and heal_mode: shadow) a tool still answering from a usable
         // version keeps doing so while the healed version runs in CANARY beside it.
         const deployment = deps.config.deployment;
-        const current = deployment.mode === 'shadow' && deployment.heal_mode === 'shadow' ? await deps.store.routing.routeOf(name, tx) : null;
+        const current =
+          deployment.mode === 'shadow' && deployment.heal_mode === 'shadow'
+            ? await deps.store.routing.routeOf(name, tx)
+            : null;
         if (current && current !== v.id && (await deps.store.routing.isRoutable(current, tx))) {
           await deps.store.canaries.begin(
-            { candidateId: v.id, toolName: name, stableId: current, targetHealth: 'regenerated', origin: 'heal', healId: input.healId, workflowId: canaryWorkflowId(v.id), mirrorFraction: deployment.canary.mirror_fraction },
+            {
+              candidateId: v.id,
+              toolName: name,
+              stableId: current,
+              targetHealth: 'regenerated',
+              origin: 'heal',
+              healId: input.healId,
+              workflowId: canaryWorkflowId(v.id),
+              mirrorFraction: deployment.canary.mirror_fraction,
+            },
             tx,
           );
         } else {
@@ -130,7 +160,9 @@ export function promoteActivity(deps: ActivityDeps) {
     }
 
     // Re-validate what the prune tainted: those that pass today's suite and every gate are restored.
-    const degraded = (await deps.store.graph.descendants(input.culpritId)).filter((d) => d.health === 'degraded' && d.id !== input.failedId);
+    const degraded = (await deps.store.graph.descendants(input.culpritId)).filter(
+      (d) => d.health === 'degraded' && d.id !== input.failedId,
+    );
     const codes = await deps.store.graph.codes(degraded.map((d) => d.id));
     const restored: string[] = [];
     for (const [id, source] of codes) {
@@ -141,6 +173,10 @@ export function promoteActivity(deps: ActivityDeps) {
     restored.sort();
     await deps.store.graph.restore(restored);
     const canary = await deps.store.canaries.get(newVersionId);
-    return { newVersionId, restored, canary: canary ? { stableId: canary.stableId, workflowId: canary.workflowId } : null };
+    return {
+      newVersionId,
+      restored,
+      canary: canary ? { stableId: canary.stableId, workflowId: canary.workflowId } : null,
+    };
   };
 }

@@ -13,7 +13,10 @@ export interface PropagateRuleInput {
  */
 export function propagateRuleActivity(deps: ActivityDeps) {
   return async function propagateRule(input: PropagateRuleInput): Promise<PropagationResult> {
-    const result = await deps.store.rules.propagate(input.ruleId, deps.config.self_healing.propagation.similarity_threshold);
+    const result = await deps.store.rules.propagate(
+      input.ruleId,
+      deps.config.self_healing.propagation.similarity_threshold,
+    );
     if (!result) throw nonRetryable('InvalidHealInput', `unknown rule ${input.ruleId}`);
     return { ruleId: input.ruleId, ...result };
   };

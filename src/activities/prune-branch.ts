@@ -27,7 +27,15 @@ export function pruneBranchActivity(deps: ActivityDeps) {
     const failure = await store.failures.find(input.failureId);
     const evidence = {
       healId: input.healId,
-      failure: failure ? { id: failure.id, type: failure.failureType, description: failure.description, severity: failure.severity, detection: failure.detectionMethod } : null,
+      failure: failure
+        ? {
+            id: failure.id,
+            type: failure.failureType,
+            description: failure.description,
+            severity: failure.severity,
+            detection: failure.detectionMethod,
+          }
+        : null,
       metricWindow: failure?.detectionMethod === 'runtime' ? failure.evidence : null,
       failingTests: failure && ['test_failure', 'regression'].includes(failure.failureType) ? failure.evidence : null,
       failingInputs: (await gatherFailingCases(store, input.failedId, input.failureId)).slice(0, 10).map((c) => ({
@@ -47,7 +55,12 @@ export function pruneBranchActivity(deps: ActivityDeps) {
       const tainted = input.taintDescendants ? await store.graph.taintDescendants(culpritId, tx) : [];
       // Everything under the pruned version is out of routing, tainted or not.
       const affected = [culpritId, input.failedId, ...(await store.graph.descendants(culpritId, tx)).map((d) => d.id)];
-      const rerouted = await store.routing.rerouteAway(affected, lastGood ? { id: lastGood.id, toolName: lastGood.name } : null, `pruned ${culpritId} (heal ${input.healId})`, tx);
+      const rerouted = await store.routing.rerouteAway(
+        affected,
+        lastGood ? { id: lastGood.id, toolName: lastGood.name } : null,
+        `pruned ${culpritId} (heal ${input.healId})`,
+        tx,
+      );
       const ownRoute = rerouted.find((r) => r.toolName === culprit.name);
       return {
         prunedId: culpritId,

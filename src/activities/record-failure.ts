@@ -38,7 +38,10 @@ export function recordFailureActivity(deps: ActivityDeps) {
           tx,
         );
       }
-      await store.healRuns.open({ healId: input.healId, workflowId: input.workflowId, versionId: input.versionId, trigger: input.trigger }, tx);
+      await store.healRuns.open(
+        { healId: input.healId, workflowId: input.workflowId, versionId: input.versionId, trigger: input.trigger },
+        tx,
+      );
     });
     const c = deps.config.self_healing;
     let healedBy: string | null = null;

@@ -40,19 +40,45 @@ export function regenerateActivity(deps: ActivityDeps) {
     const keepsLaterWork = input.culpritId !== input.failedId;
 
     if (input.strategy === 'rollback') {
-      return { strategy: 'rollback', code: ancestor.code, notes: `rollback to ${input.ancestorId}'s code`, builtOn: input.ancestorId };
+      return {
+        strategy: 'rollback',
+        code: ancestor.code,
+        notes: `rollback to ${input.ancestorId}'s code`,
+        builtOn: input.ancestorId,
+      };
     }
 
     if (input.strategy === 'revert') {
       if (!keepsLaterWork) {
-        return { strategy: 'revert', code: null, notes: `nothing after ${input.culpritId} to keep: a revert of it would be a rollback`, builtOn: null };
+        return {
+          strategy: 'revert',
+          code: null,
+          notes: `nothing after ${input.culpritId} to keep: a revert of it would be a rollback`,
+          builtOn: null,
+        };
       }
       const parent = input.culpritParentId ? await requireVersion(deps, input.culpritParentId) : ancestor;
       if (parent.language !== culprit.language || failed.language !== culprit.language) {
-        return { strategy: 'revert', code: null, notes: `${input.culpritId} is in ${culprit.language}, ${parent.id} in ${parent.language}: undoing a rewrite into another language is no merge`, builtOn: null };
+        return {
+          strategy: 'revert',
+          code: null,
+          notes: `${input.culpritId} is in ${culprit.language}, ${parent.id} in ${parent.language}: undoing a rewrite into another language is no merge`,
+          builtOn: null,
+        };
       }
-      const result = revertChange({ culpritCode: culprit.code, failedCode: failed.code, parentCode: parent.code, language: failed.language });
-      if (!result.ok) return { strategy: 'revert', code: null, notes: `revert of ${input.culpritId} on ${input.failedId} conflicts: ${result.reason}`, builtOn: null };
+      const result = revertChange({
+        culpritCode: culprit.code,
+        failedCode: failed.code,
+        parentCode: parent.code,
+        language: failed.language,
+      });
+      if (!result.ok)
+        return {
+          strategy: 'revert',
+          code: null,
+          notes: `revert of ${input.culpritId} on ${input.failedId} conflicts: ${result.reason}`,
+          builtOn: null,
+        };
       return {
         strategy: 'revert',
         code: result.code,
@@ -61,7 +87,8 @@ export function regenerateActivity(deps: ActivityDeps) {
       };
     }
 
-    if (!deps.llm) return { strategy: 'llm', code: null, notes: 'no LLM is configured (set OPENAI_API_KEY)', builtOn: null };
+    if (!deps.llm)
+      return { strategy: 'llm', code: null, notes: 'no LLM is configured (set OPENAI_API_KEY)', builtOn: null };
     const scopeOf = keepsLaterWork ? input.failedId : input.ancestorId;
     const rules = (await store.rules.inScopeWith(scopeOf, input.ruleIds)).map((r) => ({
       ruleId: r.ruleId,
@@ -79,30 +106,38 @@ export function regenerateActivity(deps: ActivityDeps) {
           const m = await store.graph.latestMutation(id);
           if (m) laterGoals.push({ versionId: id, goal: `${m.description} (${m.type})` });
         }
-        const answer = await reviseWithLlm(deps.llm, {
-          language: failed.language,
-          failedId: input.failedId,
-          failedCode: failed.code,
-          culpritId: input.culpritId,
-          culpritDiff: lineDiff(parent.code, culprit.code),
-          culpritMistake: input.mistake,
-          laterGoals,
-          rules,
-          rejections: input.rejections,
-          attempt: input.attempt,
-        }, activitySignal());
+        const answer = await reviseWithLlm(
+          deps.llm,
+          {
+            language: failed.language,
+            failedId: input.failedId,
+            failedCode: failed.code,
+            culpritId: input.culpritId,
+            culpritDiff: lineDiff(parent.code, culprit.code),
+            culpritMistake: input.mistake,
+            laterGoals,
+            rules,
+            rejections: input.rejections,
+            attempt: input.attempt,
+          },
+          activitySignal(),
+        );
         return { strategy: 'llm', code: answer.code, notes: answer.notes, builtOn: input.failedId };
       }
       const goal = (await store.graph.latestMutation(input.culpritId))?.description ?? `improve ${input.ancestorId}`;
-      const answer = await regenerateWithLlm(deps.llm, {
-        language: ancestor.language,
-        ancestorId: input.ancestorId,
-        ancestorCode: ancestor.code,
-        goal,
-        rules,
-        rejections: input.rejections,
-        attempt: input.attempt,
-      }, activitySignal());
+      const answer = await regenerateWithLlm(
+        deps.llm,
+        {
+          language: ancestor.language,
+          ancestorId: input.ancestorId,
+          ancestorCode: ancestor.code,
+          goal,
+          rules,
+          rejections: input.rejections,
+          attempt: input.attempt,
+        },
+        activitySignal(),
+      );
       return { strategy: 'llm', code: answer.code, notes: answer.notes, builtOn: input.ancestorId };
     } catch (err) {
       if (err instanceof MalformedAnswerError || err instanceof PermanentLlmError) {

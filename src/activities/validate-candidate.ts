@@ -41,8 +41,12 @@ export function validateCandidateActivity(deps: ActivityDeps) {
     await checkpoint();
 
     // Tests introduced from the culprit down to the failed version: the features at stake.
-    const path = new Set(input.culpritId === input.failedId ? [input.failedId] : await pathBetween(store, input.culpritId, input.failedId));
-    const pathTests = toSuiteTests((await store.tests.suiteFor(input.failedId)).filter((t) => path.has(t.toolId) && t.origin === 'authored'));
+    const path = new Set(
+      input.culpritId === input.failedId ? [input.failedId] : await pathBetween(store, input.culpritId, input.failedId),
+    );
+    const pathTests = toSuiteTests(
+      (await store.tests.suiteFor(input.failedId)).filter((t) => path.has(t.toolId) && t.origin === 'authored'),
+    );
     const culpritTests = pathTests.filter((t) => t.toolId === input.culpritId);
     const setAside: SetAsideTest[] = runSuite(deps.sandbox, codeHash(ancestor.code), ancestor, culpritTests)
       .map((r, i) => ({ r, t: culpritTests[i]! }))
@@ -51,7 +55,11 @@ export function validateCandidateActivity(deps: ActivityDeps) {
     const asideIds = new Set(setAside.map((s) => s.testId));
     const featureTests = pathTests.filter((t) => !asideIds.has(t.id!));
     const results = runSuite(deps.sandbox, codeHash(input.code), { code: input.code, language }, featureTests);
-    const features: FeaturesKept = { kept: results.filter((r) => r.passed).length, total: results.length, lost: results.filter((r) => !r.passed).map((r) => r.name) };
+    const features: FeaturesKept = {
+      kept: results.filter((r) => r.passed).length,
+      total: results.length,
+      lost: results.filter((r) => !r.passed).map((r) => r.name),
+    };
 
     const why = 'regeneration.require_test_validation is off in config.yaml';
     const verdict = await judgeWithScope(
@@ -59,7 +67,13 @@ export function validateCandidateActivity(deps: ActivityDeps) {
       onFailed ? 'revert' : 'candidate',
       { id: `candidate ${input.attempt} (${input.strategy})`, code: input.code, language },
       onFailed
-        ? { scopeOf: input.failedId, extraRuleIds: input.ruleIds, baselineId: input.failedId, excludeTests: [...asideIds], skip: input.requireTests ? {} : { suite: why, regression: why } }
+        ? {
+            scopeOf: input.failedId,
+            extraRuleIds: input.ruleIds,
+            baselineId: input.failedId,
+            excludeTests: [...asideIds],
+            skip: input.requireTests ? {} : { suite: why, regression: why },
+          }
         : {
             scopeOf: input.ancestorId,
             extraRuleIds: input.ruleIds,
@@ -73,6 +87,13 @@ export function validateCandidateActivity(deps: ActivityDeps) {
           },
     );
     await checkpoint(); // the judge's verdict is moot for a cancelled heal
-    return { ok: verdict.passed, rejections: verdict.rejections, testsRun: verdict.testsRun, replayed: verdict.replayed, setAside: onFailed ? setAside : [], features };
+    return {
+      ok: verdict.passed,
+      rejections: verdict.rejections,
+      testsRun: verdict.testsRun,
+      replayed: verdict.replayed,
+      setAside: onFailed ? setAside : [],
+      features,
+    };
   };
 }

@@ -28,9 +28,16 @@ export interface DatabaseHandle {
  * running `dise dev`'s, else the embedded PostgreSQL under .dise/ started (and migrated) for the
  * duration of the command.
  */
-export async function openDatabase(out: Output, config?: DiseConfig, env: NodeJS.ProcessEnv = process.env): Promise<DatabaseHandle> {
+export async function openDatabase(
+  out: Output,
+  config?: DiseConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<DatabaseHandle> {
   const { url, embedded } = await databaseUrl(out, config, env);
-  const [{ createPrismaClient }, { LineageStore }] = await Promise.all([import('../infra/database.js'), import('../lineage/store.js')]);
+  const [{ createPrismaClient }, { LineageStore }] = await Promise.all([
+    import('../infra/database.js'),
+    import('../lineage/store.js'),
+  ]);
   const prisma = createPrismaClient(url);
   try {
     await assertMigrated(prisma);
@@ -51,11 +58,18 @@ export async function openDatabase(out: Output, config?: DiseConfig, env: NodeJS
 }
 
 /** The URL of the database a command works on; starts (and migrates) the embedded one when there is none. */
-async function databaseUrl(out: Output, config: DiseConfig | undefined, env: NodeJS.ProcessEnv): Promise<{ url: string; embedded?: RunningPostgres }> {
+async function databaseUrl(
+  out: Output,
+  config: DiseConfig | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<{ url: string; embedded?: RunningPostgres }> {
   const url = env.DATABASE_URL || config?.database.url || readLiveDevState()?.database;
   if (url) return { url };
   out.info('starting the embedded PostgreSQL under .dise/ (run `dise dev` to keep it running)');
-  const [{ startEmbeddedPostgres }, { migrate }] = await Promise.all([import('../infra/postgres.js'), import('../infra/migrator.js')]);
+  const [{ startEmbeddedPostgres }, { migrate }] = await Promise.all([
+    import('../infra/postgres.js'),
+    import('../infra/migrator.js'),
+  ]);
   const embedded = await startEmbeddedPostgres();
   await migrate(embedded.url, { log: out.info });
   return { url: embedded.url, embedded };
@@ -70,7 +84,12 @@ export interface PoolHandle {
  * The database as a node-postgres pool, for the quick commands: the same database openDatabase
  * picks, the same migration check, no Prisma.
  */
-export async function withPool<T>(out: Output, fn: (db: PoolHandle) => Promise<T>, config?: DiseConfig, env: NodeJS.ProcessEnv = process.env): Promise<T> {
+export async function withPool<T>(
+  out: Output,
+  fn: (db: PoolHandle) => Promise<T>,
+  config?: DiseConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<T> {
   const { url, embedded } = await databaseUrl(out, config, env);
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   try {
@@ -91,7 +110,9 @@ async function assertMigratedSql(query: (sql: string) => Promise<{ migration_nam
   const expected = readMigrations().map((m) => m.name);
   let applied: string[] = [];
   try {
-    const rows = await query(`SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`);
+    const rows = await query(
+      `SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+    );
     applied = rows.map((r) => r.migration_name);
   } catch {
     applied = [];
@@ -112,7 +133,11 @@ export function resolveTemporal(env: NodeJS.ProcessEnv = process.env, config?: D
 }
 
 /** Runs `fn` with a database and always closes it. */
-export async function withDatabase<T>(out: Output, fn: (db: DatabaseHandle) => Promise<T>, config?: DiseConfig): Promise<T> {
+export async function withDatabase<T>(
+  out: Output,
+  fn: (db: DatabaseHandle) => Promise<T>,
+  config?: DiseConfig,
+): Promise<T> {
   const db = await openDatabase(out, config);
   try {
     return await fn(db);

@@ -16,7 +16,12 @@ import { isProcessAlive } from '../infra/net.js';
 import { ensureDir } from '../infra/paths.js';
 import { startEmbeddedPostgres, type RunningPostgres } from '../infra/postgres.js';
 import { temporalSettingsFromEnv, type TemporalSettings } from '../infra/temporal-connection.js';
-import { adoptTemporal, startTemporalDevServer, temporalAnswers, type RunningTemporal } from '../infra/temporal-server.js';
+import {
+  adoptTemporal,
+  startTemporalDevServer,
+  temporalAnswers,
+  type RunningTemporal,
+} from '../infra/temporal-server.js';
 
 export interface DevStackOptions {
   /** State folder (`.dise/`). */
@@ -47,7 +52,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   const dir = ensureDir(options.dir);
   const stopping: (() => Promise<void>)[] = [];
   const stopAll = async () => {
-    for (const stop of stopping.splice(0).reverse()) await stop().catch((err: Error) => log(`while stopping: ${err.message}`));
+    for (const stop of stopping.splice(0).reverse())
+      await stop().catch((err: Error) => log(`while stopping: ${err.message}`));
   };
 
   try {
@@ -73,7 +79,12 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         server = adoptTemporal(stale.temporal, stale.ui, stale.temporalPid);
       } else {
         const temporalDir = path.join(dir, 'temporal');
-        server = await startTemporalDevServer({ dir: temporalDir, env, log, preferUsualPorts: env.DISE_FREE_PORTS !== '1' }).catch((err: Error) => {
+        server = await startTemporalDevServer({
+          dir: temporalDir,
+          env,
+          log,
+          preferUsualPorts: env.DISE_FREE_PORTS !== '1',
+        }).catch((err: Error) => {
           // The usual ports were taken between the check and the start: any free ones will do.
           log(`retrying on free ports (${err.message.split('\n')[0]})`);
           return startTemporalDevServer({ dir: temporalDir, env, log });
@@ -104,10 +115,20 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     const token = config.ui.token ?? generateToken();
     // The Web UI of our own dev server, else the one TEMPORAL_UI_URL names for an outside Temporal.
     const temporalUiUrl = server?.uiUrl ?? (env.TEMPORAL_UI_URL || null);
-    const dashboardOptions = { store: new LineageStore(prisma), databaseUrl, temporal, temporalUiUrl, taskQueue: taskQueueFromEnv(env), config, token, host: config.ui.host };
-    const dashboard: RunningDashboard = await startDashboard({ ...dashboardOptions, port: env.DISE_FREE_PORTS === '1' ? 0 : config.ui.port }).catch(() =>
-      startDashboard({ ...dashboardOptions, port: 0 }),
-    );
+    const dashboardOptions = {
+      store: new LineageStore(prisma),
+      databaseUrl,
+      temporal,
+      temporalUiUrl,
+      taskQueue: taskQueueFromEnv(env),
+      config,
+      token,
+      host: config.ui.host,
+    };
+    const dashboard: RunningDashboard = await startDashboard({
+      ...dashboardOptions,
+      port: env.DISE_FREE_PORTS === '1' ? 0 : config.ui.port,
+    }).catch(() => startDashboard({ ...dashboardOptions, port: 0 }));
     stopping.push(() => dashboard.close());
     log(`dashboard ${dashboard.url}${config.ui.token ? '' : ` (operator token for actions, shown once: ${token})`}`);
 

@@ -18,7 +18,12 @@ export class UsageError extends Error {
 }
 
 export function exitCodeFor(err: unknown): number {
-  if (err instanceof UsageError || err instanceof LineageError || err instanceof ManifestError || err instanceof InvalidIdError) {
+  if (
+    err instanceof UsageError ||
+    err instanceof LineageError ||
+    err instanceof ManifestError ||
+    err instanceof InvalidIdError
+  ) {
     return EXIT.usage;
   }
   if (err instanceof MigrationError || err instanceof ConfigError || err instanceof UnknownToolError) return EXIT.usage;

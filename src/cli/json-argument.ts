@@ -6,6 +6,8 @@ export function parseJsonArgument(text: string, name: string): JsonValue {
   try {
     return JSON.parse(text) as JsonValue;
   } catch (err) {
-    throw new UsageError(`${name}: not valid JSON (${(err as Error).message}); quote strings, e.g. '"user@example.com"'`);
+    throw new UsageError(
+      `${name}: not valid JSON (${(err as Error).message}); quote strings, e.g. '"user@example.com"'`,
+    );
   }
 }

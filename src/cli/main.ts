@@ -65,13 +65,21 @@ function addStackCommands(program: Command, { config, out, exitCode }: CommandCo
     .command('dev')
     .description('start the embedded stack: PostgreSQL, migrations, Temporal dev server + UI, and a worker')
     .option('--no-worker', 'do not run a worker in this process')
-    .addHelpText('after', '\nPrints `ready temporal=… ui=… database=… dashboard=…` and writes .dise/dev.json. Ctrl-C stops it.\n\nExample:\n  $ dise dev')
+    .addHelpText(
+      'after',
+      '\nPrints `ready temporal=… ui=… database=… dashboard=…` and writes .dise/dev.json. Ctrl-C stops it.\n\nExample:\n  $ dise dev',
+    )
     .action(async (opts: { worker: boolean }) => (await import('./commands/dev.js')).dev(opts, config(), out));
 
   program
     .command('demo')
-    .description("the email-validator story end to end on the embedded stack: break, detect, prune, learn, regenerate, reroute")
-    .addHelpText('after', '\nUses a running `dise dev` if there is one, else starts the embedded stack for the run. With\nOPENAI_API_KEY (or OPENAI_BASE_URL) set, the LLM analyses and regenerates. Prints a JSON summary on stdout.\n\nExample:\n  $ npm run demo')
+    .description(
+      'the email-validator story end to end on the embedded stack: break, detect, prune, learn, regenerate, reroute',
+    )
+    .addHelpText(
+      'after',
+      '\nUses a running `dise dev` if there is one, else starts the embedded stack for the run. With\nOPENAI_API_KEY (or OPENAI_BASE_URL) set, the LLM analyses and regenerates. Prints a JSON summary on stdout.\n\nExample:\n  $ npm run demo',
+    )
     .action(async () => {
       exitCode.value = await (await import('./commands/demo.js')).demo(config(), out);
     });
@@ -81,7 +89,9 @@ function addStackCommands(program: Command, { config, out, exitCode }: CommandCo
     .description('apply pending database migrations (prisma/migrations)')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', '\nExample:\n  $ DATABASE_URL=postgresql://dise:dise@db:5432/dise dise migrate')
-    .action(async (opts: { json?: boolean }) => (await import('./commands/migrate.js')).migrateCommand({ json: Boolean(opts.json) }, config(), out));
+    .action(async (opts: { json?: boolean }) =>
+      (await import('./commands/migrate.js')).migrateCommand({ json: Boolean(opts.json) }, config(), out),
+    );
 
   program
     .command('worker')
@@ -89,7 +99,9 @@ function addStackCommands(program: Command, { config, out, exitCode }: CommandCo
     .option('--task-queue <name>', 'task queue to poll (default: dise-heal)')
     .option('--monitor', 'also make sure the health monitor workflow runs (and register the search attributes)')
     .addHelpText('after', '\nExample:\n  $ TEMPORAL_ADDRESS=temporal:7233 DATABASE_URL=postgresql://… dise worker')
-    .action(async (opts: { taskQueue?: string; monitor?: boolean }) => (await import('./commands/worker.js')).workerCommand(opts, config(), out));
+    .action(async (opts: { taskQueue?: string; monitor?: boolean }) =>
+      (await import('./commands/worker.js')).workerCommand(opts, config(), out),
+    );
 }
 
 /** `dise tool add` and `dise tool list`. */
@@ -104,16 +116,25 @@ function addToolCommands(program: Command, { config, out, exitCode }: CommandCon
     .argument('<file...>', 'manifest files')
     .option('--no-route', 'do not route callers to the new versions')
     .option('--json', 'print the registered versions as JSON')
-    .addHelpText('after', '\nAll versions of all files are registered together, or none on an error.\n\nExample:\n  $ dise tool add email_validator.yaml')
+    .addHelpText(
+      'after',
+      '\nAll versions of all files are registered together, or none on an error.\n\nExample:\n  $ dise tool add email_validator.yaml',
+    )
     .action(async (files: string[], opts: { route: boolean; json?: boolean }) => {
-      exitCode.value = (await (await import('./commands/tool-add.js')).toolAdd(files, { route: opts.route, json: Boolean(opts.json) }, config(), out)).exitCode;
+      exitCode.value = (
+        await (
+          await import('./commands/tool-add.js')
+        ).toolAdd(files, { route: opts.route, json: Boolean(opts.json) }, config(), out)
+      ).exitCode;
     });
   tool
     .command('list')
     .description('tools, their routed version and its health')
     .option('--json', 'print the list as JSON')
     .addHelpText('after', '\nExample:\n  $ dise tool list --json')
-    .action(async (opts: { json?: boolean }) => (await import('./commands/tool-list.js')).toolList({ json: Boolean(opts.json) }, config(), out));
+    .action(async (opts: { json?: boolean }) =>
+      (await import('./commands/tool-list.js')).toolList({ json: Boolean(opts.json) }, config(), out),
+    );
 }
 
 /** `dise canary status|promote|abort`: versions running in shadow. */
@@ -129,7 +150,9 @@ function addCanaryCommands(program: Command, { config, out, exitCode }: CommandC
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ dise canary status email_validator@2.3.0 --json')
     .action(async (id: string | undefined, opts: { json?: boolean }) => {
-      exitCode.value = await (await import('./commands/canary.js')).canaryStatus(id, { json: Boolean(opts.json) }, config(), out);
+      exitCode.value = await (
+        await import('./commands/canary.js')
+      ).canaryStatus(id, { json: Boolean(opts.json) }, config(), out);
     });
   canary
     .command('promote')
@@ -139,7 +162,9 @@ function addCanaryCommands(program: Command, { config, out, exitCode }: CommandC
     .option('--reason <text>', 'why, recorded with the decision')
     .addHelpText('after', '\nExample:\n  $ dise canary promote email_validator@2.3.0 --wait')
     .action(async (id: string, opts: { wait?: boolean; reason?: string }) => {
-      exitCode.value = await (await import('./commands/canary.js')).canarySignal('promote', id, { wait: Boolean(opts.wait), reason: opts.reason }, config(), out);
+      exitCode.value = await (
+        await import('./commands/canary.js')
+      ).canarySignal('promote', id, { wait: Boolean(opts.wait), reason: opts.reason }, config(), out);
     });
   canary
     .command('abort')
@@ -149,7 +174,9 @@ function addCanaryCommands(program: Command, { config, out, exitCode }: CommandC
     .option('--reason <text>', 'why, recorded with the decision')
     .addHelpText('after', '\nExample:\n  $ dise canary abort email_validator@2.3.0 --reason "wrong on unicode"')
     .action(async (id: string, opts: { wait?: boolean; reason?: string }) => {
-      exitCode.value = await (await import('./commands/canary.js')).canarySignal('abort', id, { wait: Boolean(opts.wait), reason: opts.reason }, config(), out);
+      exitCode.value = await (
+        await import('./commands/canary.js')
+      ).canarySignal('abort', id, { wait: Boolean(opts.wait), reason: opts.reason }, config(), out);
     });
 }
 
@@ -161,8 +188,13 @@ function addCallAndReportCommands(program: Command, { config, out }: CommandCont
     .argument('<tool>', 'tool name (its routed version) or version id')
     .argument('<json>', 'the input, as JSON')
     .option('--json', 'print {output, versionId, durationMs}')
-    .addHelpText('after', `\nExit code 1 when the tool fails (the error names the kind: timeout, memory_limit, thrown, …).\n\nExample:\n  $ dise call email_validator '"user@example.com"'`)
-    .action(async (tool: string, json: string, opts: { json?: boolean }) => (await import('./commands/call.js')).call(tool, json, { json: Boolean(opts.json) }, config(), out));
+    .addHelpText(
+      'after',
+      `\nExit code 1 when the tool fails (the error names the kind: timeout, memory_limit, thrown, …).\n\nExample:\n  $ dise call email_validator '"user@example.com"'`,
+    )
+    .action(async (tool: string, json: string, opts: { json?: boolean }) =>
+      (await import('./commands/call.js')).call(tool, json, { json: Boolean(opts.json) }, config(), out),
+    );
 
   program
     .command('report')
@@ -171,16 +203,43 @@ function addCallAndReportCommands(program: Command, { config, out }: CommandCont
     .option('--input <json>', 'the input that gave the wrong result (required without --stdin)')
     .option('--observed <json>', 'what the tool returned')
     .option('--expected <json>', 'what it should have returned (becomes a regression test when healed)')
-    .option('--description <text>', "what went wrong, e.g. \"Accepted 'user@@domain.com'\"")
-    .addOption(new Option('--severity <level>', 'how bad it is; critical signals the monitor at once').choices(['critical', 'high', 'medium', 'low']))
-    .option('--stdin', 'read many reports as NDJSON from stdin, one per line: {"id", "input", "observed", "expected", "description", "severity"}')
+    .option('--description <text>', 'what went wrong, e.g. "Accepted \'user@@domain.com\'"')
+    .addOption(
+      new Option('--severity <level>', 'how bad it is; critical signals the monitor at once').choices([
+        'critical',
+        'high',
+        'medium',
+        'low',
+      ]),
+    )
+    .option(
+      '--stdin',
+      'read many reports as NDJSON from stdin, one per line: {"id", "input", "observed", "expected", "description", "severity"}',
+    )
     .option('--json', 'print the stored failure as JSON (one line per report)')
     .addHelpText(
       'after',
       `\nExamples:\n  $ dise report email_validator@2.1.0 --input '"user@@domain.com"' --observed true --expected false\n  $ printf '%s\\n' '{"id":"email_validator@2.1.0","input":"a@@b.co","observed":true,"expected":false}' | dise report --stdin`,
     )
-    .action(async (id: string | undefined, opts: { input?: string; observed?: string; expected?: string; description?: string; severity?: string; json?: boolean; stdin?: boolean }) =>
-      (await import('./commands/report.js')).report(id, { ...opts, json: Boolean(opts.json), stdin: Boolean(opts.stdin) }, config(), out),
+    .action(
+      async (
+        id: string | undefined,
+        opts: {
+          input?: string;
+          observed?: string;
+          expected?: string;
+          description?: string;
+          severity?: string;
+          json?: boolean;
+          stdin?: boolean;
+        },
+      ) =>
+        (await import('./commands/report.js')).report(
+          id,
+          { ...opts, json: Boolean(opts.json), stdin: Boolean(opts.stdin) },
+          config(),
+          out,
+        ),
     );
 }
 
@@ -189,14 +248,19 @@ function addLineageCommand(program: Command, { config, out }: CommandContext): v
   program
     .command('mcp')
     .description('serve every routed tool over the Model Context Protocol (stdio, or Streamable HTTP with --http)')
-    .option('--http <port>', 'serve Streamable HTTP on 127.0.0.1:<port> (0: any free port) instead of stdio; needs the operator token')
+    .option(
+      '--http <port>',
+      'serve Streamable HTTP on 127.0.0.1:<port> (0: any free port) instead of stdio; needs the operator token',
+    )
     .option('--max-argument-bytes <n>', 'largest arguments of one call, as JSON (default 1048576)')
     .option('--max-message-bytes <n>', 'largest message or HTTP body (default 8388608)')
     .addHelpText(
       'after',
       `\nServes the running stack (\`dise dev\`, or DATABASE_URL and TEMPORAL_ADDRESS). A tool whose input is not a\nJSON object takes it as {"input": <value>}. Agents report wrong answers with the dise_report tool.\n\nExamples:\n  $ dise mcp\n  $ dise mcp --http 4310`,
     )
-    .action(async (opts: { http?: string; maxArgumentBytes?: string; maxMessageBytes?: string }) => (await import('./commands/mcp.js')).mcp(opts, config(), out));
+    .action(async (opts: { http?: string; maxArgumentBytes?: string; maxMessageBytes?: string }) =>
+      (await import('./commands/mcp.js')).mcp(opts, config(), out),
+    );
 
   program
     .command('lineage')
@@ -205,7 +269,14 @@ function addLineageCommand(program: Command, { config, out }: CommandContext): v
     .option('--json', 'print every field of the lineage as JSON')
     .addOption(new Option('--format <format>', 'output format').choices([...LINEAGE_FORMATS]).default('text'))
     .addHelpText('after', '\nExample:\n  $ dise lineage email_validator@2.0.0 --json')
-    .action(async (id: string, opts: { json?: boolean; format: string }) => (await import('./commands/lineage.js')).lineage(id, { json: Boolean(opts.json), format: opts.format }, config(), out));
+    .action(async (id: string, opts: { json?: boolean; format: string }) =>
+      (await import('./commands/lineage.js')).lineage(
+        id,
+        { json: Boolean(opts.json), format: opts.format },
+        config(),
+        out,
+      ),
+    );
 }
 
 /** Starting, following, cancelling and retrying heals. */
@@ -219,7 +290,9 @@ function addHealCommands(program: Command, { config, out, exitCode }: CommandCon
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  $ dise heal email_validator@2.1.0 --wait')
     .action(async (id: string, opts: { wait?: boolean; reason?: string; json?: boolean }) => {
-      exitCode.value = await (await import('./commands/heal.js')).heal(id, { wait: Boolean(opts.wait), json: Boolean(opts.json), reason: opts.reason }, config(), out);
+      exitCode.value = await (
+        await import('./commands/heal.js')
+      ).heal(id, { wait: Boolean(opts.wait), json: Boolean(opts.json), reason: opts.reason }, config(), out);
     });
   program
     .command('heal-status')
@@ -228,7 +301,9 @@ function addHealCommands(program: Command, { config, out, exitCode }: CommandCon
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ dise heal-status email_validator@2.1.0')
     .action(async (id: string, opts: { json?: boolean }) => {
-      exitCode.value = await (await import('./commands/heal.js')).healStatus(id, { json: Boolean(opts.json) }, config(), out);
+      exitCode.value = await (
+        await import('./commands/heal.js')
+      ).healStatus(id, { json: Boolean(opts.json) }, config(), out);
     });
   program
     .command('heal-cancel')
@@ -237,7 +312,9 @@ function addHealCommands(program: Command, { config, out, exitCode }: CommandCon
     .option('--wait', 'wait until the heal has ended')
     .addHelpText('after', '\nExample:\n  $ dise heal-cancel email_validator@2.1.0 --wait')
     .action(async (id: string, opts: { wait?: boolean }) => {
-      exitCode.value = await (await import('./commands/heal.js')).healCancel(id, { wait: Boolean(opts.wait) }, config(), out);
+      exitCode.value = await (
+        await import('./commands/heal.js')
+      ).healCancel(id, { wait: Boolean(opts.wait) }, config(), out);
     });
   program
     .command('heal-retry')
@@ -247,7 +324,14 @@ function addHealCommands(program: Command, { config, out, exitCode }: CommandCon
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  $ dise heal-retry email_validator@2.1.0 --wait')
     .action(async (id: string, opts: { wait?: boolean; json?: boolean }) => {
-      exitCode.value = await (await import('./commands/heal.js')).heal(id, { wait: Boolean(opts.wait), json: Boolean(opts.json), retry: true, reason: 'heal retried by an operator' }, config(), out);
+      exitCode.value = await (
+        await import('./commands/heal.js')
+      ).heal(
+        id,
+        { wait: Boolean(opts.wait), json: Boolean(opts.json), retry: true, reason: 'heal retried by an operator' },
+        config(),
+        out,
+      );
     });
 }
 
@@ -255,20 +339,33 @@ function addHealCommands(program: Command, { config, out, exitCode }: CommandCon
 function addOverviewCommands(program: Command, { config, out, exitCode }: CommandContext): void {
   program
     .command('health')
-    .description("the system health report: versions by health, recent failures and their heals, healing stats, the monitor")
+    .description(
+      'the system health report: versions by health, recent failures and their heals, healing stats, the monitor',
+    )
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ dise health')
-    .action(async (opts: { json?: boolean }) => (await import('./commands/health.js')).health({ json: Boolean(opts.json) }, config(), out));
+    .action(async (opts: { json?: boolean }) =>
+      (await import('./commands/health.js')).health({ json: Boolean(opts.json) }, config(), out),
+    );
   program
     .command('ui')
-    .description('serve the dashboard: tools, lineage graphs, versions, health, heals and rules, live, with guarded actions')
+    .description(
+      'serve the dashboard: tools, lineage graphs, versions, health, heals and rules, live, with guarded actions',
+    )
     .option('--host <host>', 'address to listen on (default: ui.host in config.yaml, 127.0.0.1)')
     .option('--port <port>', 'port to listen on, 0 for any free one (default: ui.port in config.yaml, 4300)')
-    .addHelpText('after', '\nPrints `dashboard=<url>`. Actions (start, cancel, retry a heal; pause, resume the monitor) need the\noperator token: ui.token in config.yaml, else one generated at start and printed once.\n\nExample:\n  $ dise ui --port 4300')
-    .action(async (opts: { host?: string; port?: string }) => (await import('./commands/ui.js')).ui(opts, config(), out));
+    .addHelpText(
+      'after',
+      '\nPrints `dashboard=<url>`. Actions (start, cancel, retry a heal; pause, resume the monitor) need the\noperator token: ui.token in config.yaml, else one generated at start and printed once.\n\nExample:\n  $ dise ui --port 4300',
+    )
+    .action(async (opts: { host?: string; port?: string }) =>
+      (await import('./commands/ui.js')).ui(opts, config(), out),
+    );
   program
     .command('doctor')
-    .description('check the lineage invariants (acyclic, usable routes, taint, rule inheritance, regenerated edges, heal runs vs Temporal)')
+    .description(
+      'check the lineage invariants (acyclic, usable routes, taint, rule inheritance, regenerated edges, heal runs vs Temporal)',
+    )
     .option('--json', 'print the violations as JSON')
     .addHelpText('after', '\nExit code 1 when any invariant is violated.\n\nExample:\n  $ dise doctor')
     .action(async (opts: { json?: boolean }) => {
@@ -279,13 +376,17 @@ function addOverviewCommands(program: Command, { config, out, exitCode }: Comman
     .description('pruned versions and why')
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ dise pruned --json')
-    .action(async (opts: { json?: boolean }) => (await import('./commands/pruned.js')).pruned({ json: Boolean(opts.json) }, config(), out));
+    .action(async (opts: { json?: boolean }) =>
+      (await import('./commands/pruned.js')).pruned({ json: Boolean(opts.json) }, config(), out),
+    );
   program
     .command('rules')
     .description('avoidance rules: scope, pattern, source, and how many versions each affects')
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ dise rules')
-    .action(async (opts: { json?: boolean }) => (await import('./commands/rules.js')).rules({ json: Boolean(opts.json) }, config(), out));
+    .action(async (opts: { json?: boolean }) =>
+      (await import('./commands/rules.js')).rules({ json: Boolean(opts.json) }, config(), out),
+    );
 }
 
 /** Runs the command line; returns the exit code instead of exiting, for tests. */
@@ -304,7 +405,8 @@ export async function runCli(argv: string[], out: Output = consoleOutput): Promi
     return exitCode.value;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
+        return EXIT.ok;
       return EXIT.usage;
     }
     out.info(describeError(err, Boolean(program.opts().verbose)));

@@ -74,7 +74,10 @@ export function parseManifestData(data: unknown, file: string): RegisterVersionI
     if (!result.success) {
       const issue = result.error.issues[0]!;
       const problem = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message;
-      const field = issue.code === 'unrecognized_keys' ? pathOf(issue.path, isList ? i : null) : pathOf(issue.path, isList ? i : null);
+      const field =
+        issue.code === 'unrecognized_keys'
+          ? pathOf(issue.path, isList ? i : null)
+          : pathOf(issue.path, isList ? i : null);
       throw new ManifestError(file, field, problem);
     }
     const m = result.data;
@@ -108,7 +111,11 @@ export function readManifestFile(file: string): RegisterVersionInput[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ManifestError(file, null, `cannot read file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new ManifestError(
+      file,
+      null,
+      `cannot read file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   let data: unknown;
   try {

@@ -8,7 +8,10 @@ import { resolveTemporal, type Output } from './context.js';
 export type { TemporalHandle } from '../client/connection.js';
 
 /** The CLI's Temporal client: TEMPORAL_* / config.yaml, else the running `dise dev` stack. Loaded here, not at start-up: the client library alone takes ~1 s to load. */
-export async function connectTemporal(config?: DiseConfig, settings: TemporalSettings = resolveTemporal(process.env, config)): Promise<TemporalHandle> {
+export async function connectTemporal(
+  config?: DiseConfig,
+  settings: TemporalSettings = resolveTemporal(process.env, config),
+): Promise<TemporalHandle> {
   const { connectTemporalClient } = await import('../client/connection.js');
   return connectTemporalClient(settings);
 }
@@ -20,7 +23,11 @@ export async function connectTemporal(config?: DiseConfig, settings: TemporalSet
  * recorded either way, and the monitor's next check finds them.
  * DISE_SIGNAL_MONITOR=0 turns signalling off.
  */
-export async function optionalSignaler(out: Output, config?: DiseConfig, env: NodeJS.ProcessEnv = process.env): Promise<{ signaler?: MonitorSignaler; close(): Promise<void> }> {
+export async function optionalSignaler(
+  out: Output,
+  config?: DiseConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ signaler?: MonitorSignaler; close(): Promise<void> }> {
   if (env.DISE_SIGNAL_MONITOR === '0') return { close: async () => undefined };
   let connecting: Promise<{ signaler: MonitorSignaler | null; close(): Promise<void> }> | undefined;
   const connect = () =>

@@ -13,7 +13,10 @@ export interface TemporalHandle {
  * Connects a Temporal client (dev server, self-hosted cluster or Cloud) with the same TLS/API-key
  * options the worker's native connection uses.
  */
-export async function connectTemporalClient(settings: TemporalSettings, { connectTimeoutMs = 5000 }: { connectTimeoutMs?: number } = {}): Promise<TemporalHandle> {
+export async function connectTemporalClient(
+  settings: TemporalSettings,
+  { connectTimeoutMs = 5000 }: { connectTimeoutMs?: number } = {},
+): Promise<TemporalHandle> {
   const connection = await Connection.connect({ ...connectionOptions(settings), connectTimeout: connectTimeoutMs });
   const client = new Client({ connection, namespace: settings.namespace });
   return { client, connection, settings, close: () => connection.close() };

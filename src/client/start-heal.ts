@@ -17,7 +17,11 @@ export type HealHandle = WorkflowHandle<typeof selfHealWorkflow>;
 export async function startHeal(
   client: Client,
   input: SelfHealInput,
-  { taskQueue = TASK_QUEUE, retry = false, detectJoined = false }: { taskQueue?: string; retry?: boolean; detectJoined?: boolean } = {},
+  {
+    taskQueue = TASK_QUEUE,
+    retry = false,
+    detectJoined = false,
+  }: { taskQueue?: string; retry?: boolean; detectJoined?: boolean } = {},
 ): Promise<{ handle: HealHandle; joined: boolean | null }> {
   const options = healStartOptions(input, { retry });
   // Only for telling the caller: the start below is what guarantees a single heal.

@@ -21,7 +21,10 @@ function describeIssue(issue: z.core.$ZodIssue): { keyPath: string; problem: str
   switch (issue.code) {
     case 'unrecognized_keys': {
       const where = keyPath ? `${keyPath}.` : '';
-      return { keyPath: `${where}${issue.keys[0]}`, problem: `unknown key (allowed keys are listed in config.example.yaml)` };
+      return {
+        keyPath: `${where}${issue.keys[0]}`,
+        problem: `unknown key (allowed keys are listed in config.example.yaml)`,
+      };
     }
     case 'invalid_type':
       return { keyPath, problem: `expected ${issue.expected}` };
@@ -47,7 +50,11 @@ export function parseConfig(data: unknown, file: string | null = null): DiseConf
 }
 
 /** Which file to read: --config, then DISE_CONFIG, then ./config.yaml when present. */
-export function configFilePath(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string | null {
+export function configFilePath(
+  explicit: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+): string | null {
   if (explicit) return path.resolve(cwd, explicit);
   if (env.DISE_CONFIG) return path.resolve(cwd, env.DISE_CONFIG);
   const local = path.join(cwd, 'config.yaml');
@@ -64,7 +71,11 @@ export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.e
   try {
     text = readFileSync(resolved, 'utf8');
   } catch (err) {
-    throw new ConfigError(file, null, `cannot read file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new ConfigError(
+      file,
+      null,
+      `cannot read file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   let data: unknown;
   try {

@@ -26,7 +26,12 @@ export const configSchema = z.strictObject({
       /** Of those, at most this many generated from the suite and recorded inputs. */
       generated_inputs: z.int().min(0).max(100_000).default(600),
       /** The generator's seed; null: derived from the version id (recorded with every result). */
-      seed: z.int().min(0).max(2 ** 31 - 1).nullable().default(null),
+      seed: z
+        .int()
+        .min(0)
+        .max(2 ** 31 - 1)
+        .nullable()
+        .default(null),
       /** Differing inputs shrunk to their smallest form and stored per check. */
       max_differences: z.int().min(1).max(1000).default(20),
       /**
@@ -98,7 +103,11 @@ export const configSchema = z.strictObject({
       /** Mirrored calls the judge needs before it decides anything but a refusal. */
       min_calls: z.int().min(1).max(10_000_000).default(200),
       /** Longest a canary runs; then on_timeout is applied (and recorded). */
-      max_duration_seconds: z.int().min(1).max(30 * 86_400).default(3600),
+      max_duration_seconds: z
+        .int()
+        .min(1)
+        .max(30 * 86_400)
+        .default(3600),
       /** How often the judge looks at the comparisons. */
       check_interval_seconds: z.int().min(1).max(86_400).default(30),
       /** What happens at max_duration when the judge still lacks data. */
@@ -145,7 +154,11 @@ export const configSchema = z.strictObject({
     /** Memory limit of each tool's isolate (isolated-vm needs at least 8 MB). */
     memory_limit_mb: z.int().min(8).max(4096).default(64),
     /** Largest JSON output a tool may return. */
-    max_output_bytes: z.int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    max_output_bytes: z
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024),
     /**
      * How the runtime keeps calls apart: `per_call` (a fresh context per call: no call sees another's
      * state, and callers get exactly what the suite, replay and differential check judged) or

@@ -33,7 +33,12 @@ export function emailLineage(name: string): RegisterVersionInput[] {
   var s = String(input).trim();
   return /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$/.test(s);
 }`,
-      mutation: { type: 'feature_add', description: 'Added regex patterns for surrounding whitespace', fitnessBefore: 0.8, fitnessAfter: 0.82 },
+      mutation: {
+        type: 'feature_add',
+        description: 'Added regex patterns for surrounding whitespace',
+        fitnessBefore: 0.8,
+        fitnessAfter: 0.82,
+      },
       tests: [{ name: 'accepts surrounding whitespace', input: ' user@example.com ', expect: true }],
     },
     {
@@ -60,7 +65,12 @@ function run(input) {
   if (input === null || input === undefined) return false;
   return EMAIL.test(String(input).trim());
 }`,
-      mutation: { type: 'refactor', description: 'Rewrote for performance (merged whitespace and null handling)', fitnessBefore: 0.82, fitnessAfter: 0.85 },
+      mutation: {
+        type: 'refactor',
+        description: 'Rewrote for performance (merged whitespace and null handling)',
+        fitnessBefore: 0.82,
+        fitnessAfter: 0.85,
+      },
     },
     {
       name,
@@ -73,7 +83,12 @@ function run(input) {
   if (input === null || input === undefined) return false;
   return EMAIL.test(String(input).trim());
 }`,
-      mutation: { type: 'feature_add', description: 'Added case-insensitive email validation', fitnessBefore: 0.85, fitnessAfter: 0.85 },
+      mutation: {
+        type: 'feature_add',
+        description: 'Added case-insensitive email validation',
+        fitnessBefore: 0.85,
+        fitnessAfter: 0.85,
+      },
       tests: [{ name: 'accepts upper case', input: 'USER@EXAMPLE.COM', expect: true }],
     },
     {
@@ -103,7 +118,12 @@ function run(input) {
   if (input === null || input === undefined) return false;
   return EMAIL.test(String(input).trim());
 }`,
-      mutation: { type: 'feature_add', description: 'Accept internationalized addresses', fitnessBefore: 0.85, fitnessAfter: 0.9 },
+      mutation: {
+        type: 'feature_add',
+        description: 'Accept internationalized addresses',
+        fitnessBefore: 0.85,
+        fitnessAfter: 0.9,
+      },
       tests: [{ name: 'accepts an internationalized address', input: 'josé@exämple.com', expect: true }],
     },
   ];

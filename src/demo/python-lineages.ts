@@ -68,7 +68,11 @@ def run(input):
 };
 
 export function pythonEmailLineage(name: string): RegisterVersionInput[] {
-  return emailLineage(name).map((v) => ({ ...v, code: PY_EMAIL_CODE[v.version]!, ...(v.parents?.length ? {} : { language: 'python' as const }) }));
+  return emailLineage(name).map((v) => ({
+    ...v,
+    code: PY_EMAIL_CODE[v.version]!,
+    ...(v.parents?.length ? {} : { language: 'python' as const }),
+  }));
 }
 
 /** The slug story in Python (see slug-lineage.ts): 1.2.0 drops digits, 1.3.0 then caps slugs at 40. */
@@ -96,7 +100,14 @@ export function pythonSlugLineage(name: string): RegisterVersionInput[] {
   const id = (v: string) => `${name}@${v}`;
   const text = { description: 'Slugify a title', category: 'text' };
   return [
-    { name, version: '1.0.0', language: 'python', code: PY_SLUG_V1, ...text, tests: [{ name: 'slugs a title', input: 'Hello World', expect: 'hello-world', critical: true }] },
+    {
+      name,
+      version: '1.0.0',
+      language: 'python',
+      code: PY_SLUG_V1,
+      ...text,
+      tests: [{ name: 'slugs a title', input: 'Hello World', expect: 'hello-world', critical: true }],
+    },
     {
       name,
       version: '1.1.0',
@@ -106,7 +117,14 @@ export function pythonSlugLineage(name: string): RegisterVersionInput[] {
       mutation: { type: 'bug_fix', description: 'Trim dashes at both ends' },
       tests: [{ name: 'trims dashes', input: '  Hello, World!  ', expect: 'hello-world', critical: true }],
     },
-    { name, version: '1.2.0', parents: [id('1.1.0')], code: PY_SLUG_V12, ...text, mutation: { type: 'optimization', description: 'Faster character class' } },
+    {
+      name,
+      version: '1.2.0',
+      parents: [id('1.1.0')],
+      code: PY_SLUG_V12,
+      ...text,
+      mutation: { type: 'optimization', description: 'Faster character class' },
+    },
     {
       name,
       version: '1.3.0',
@@ -114,7 +132,14 @@ export function pythonSlugLineage(name: string): RegisterVersionInput[] {
       code: PY_SLUG_V13,
       ...text,
       mutation: { type: 'feature_add', description: 'Cap slugs at 40 characters' },
-      tests: [{ name: 'caps long titles at 40 characters', input: 'A very long title that goes on and on about slugs and more slugs', expect: 'a-very-long-title-that-goes-on-and-on-ab', critical: true }],
+      tests: [
+        {
+          name: 'caps long titles at 40 characters',
+          input: 'A very long title that goes on and on about slugs and more slugs',
+          expect: 'a-very-long-title-that-goes-on-and-on-ab',
+          critical: true,
+        },
+      ],
     },
   ];
 }

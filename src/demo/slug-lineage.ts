@@ -26,10 +26,20 @@ export const SLUG_V13 = SLUG_V12.replace('  return slug;', "  return slug.slice(
 
 export const LONG_TITLE = 'A very long title that goes on and on about slugs and more slugs';
 
-export function slugStory(name: string, { culpritTest = false }: { culpritTest?: boolean } = {}): RegisterVersionInput[] {
+export function slugStory(
+  name: string,
+  { culpritTest = false }: { culpritTest?: boolean } = {},
+): RegisterVersionInput[] {
   const id = (v: string) => `${name}@${v}`;
   return [
-    { name, version: '1.0.0', code: SLUG_V1, description: 'Slugify a title', category: 'text', tests: [{ name: 'slugs a title', input: 'Hello World', expect: 'hello-world', critical: true }] },
+    {
+      name,
+      version: '1.0.0',
+      code: SLUG_V1,
+      description: 'Slugify a title',
+      category: 'text',
+      tests: [{ name: 'slugs a title', input: 'Hello World', expect: 'hello-world', critical: true }],
+    },
     {
       name,
       version: '1.1.0',
@@ -49,7 +59,9 @@ export function slugStory(name: string, { culpritTest = false }: { culpritTest?:
       category: 'text',
       mutation: { type: 'optimization', description: 'Faster character class' },
       // A test that encodes the bug: the healthy ancestor fails it.
-      tests: culpritTest ? [{ name: 'drops digits (as designed)', input: 'Route 66', expect: 'route', critical: true }] : [],
+      tests: culpritTest
+        ? [{ name: 'drops digits (as designed)', input: 'Route 66', expect: 'route', critical: true }]
+        : [],
     },
     {
       name,
@@ -59,12 +71,23 @@ export function slugStory(name: string, { culpritTest = false }: { culpritTest?:
       description: 'Slugify a title',
       category: 'text',
       mutation: { type: 'feature_add', description: 'Cap slugs at 40 characters' },
-      tests: [{ name: 'caps long titles at 40 characters', input: LONG_TITLE, expect: 'a-very-long-title-that-goes-on-and-on-ab', critical: true }],
+      tests: [
+        {
+          name: 'caps long titles at 40 characters',
+          input: LONG_TITLE,
+          expect: 'a-very-long-title-that-goes-on-and-on-ab',
+          critical: true,
+        },
+      ],
     },
   ];
 }
 
-export async function registerSlugStory(store: LineageStore, name: string, options: { culpritTest?: boolean } = {}): Promise<void> {
+export async function registerSlugStory(
+  store: LineageStore,
+  name: string,
+  options: { culpritTest?: boolean } = {},
+): Promise<void> {
   await store.registerMany(slugStory(name, options));
   await store.setRoute(`${name}@1.3.0`, 'newest');
 }

@@ -39,7 +39,13 @@ export async function detectRuntimeFailures(
           testCaseFailed: null,
           detectionMethod: 'runtime',
           severity,
-          evidence: { calls: r.calls, errors: r.errors, errorRate: rate, topError: r.top_error, window: thresholds.execution_window },
+          evidence: {
+            calls: r.calls,
+            errors: r.errors,
+            errorRate: rate,
+            topError: r.top_error,
+            window: thresholds.execution_window,
+          },
         },
       };
     }

@@ -32,8 +32,26 @@ export interface StaticFinding {
 
 /** Globals of a host (Node, browsers, other runtimes) that tool code has no business touching. */
 export const HOST_GLOBALS = new Set([
-  'process', 'require', 'globalThis', 'global', 'window', 'self', 'module', 'exports', 'Buffer', '__dirname',
-  '__filename', 'fetch', 'XMLHttpRequest', 'WebSocket', 'importScripts', 'Deno', 'Bun', 'WebAssembly', 'SharedArrayBuffer', 'Atomics',
+  'process',
+  'require',
+  'globalThis',
+  'global',
+  'window',
+  'self',
+  'module',
+  'exports',
+  'Buffer',
+  '__dirname',
+  '__filename',
+  'fetch',
+  'XMLHttpRequest',
+  'WebSocket',
+  'importScripts',
+  'Deno',
+  'Bun',
+  'WebAssembly',
+  'SharedArrayBuffer',
+  'Atomics',
 ]);
 
 type AnyNode = acorn.AnyNode;
@@ -69,7 +87,11 @@ function declaredNames(program: acorn.Program): Set<string> {
   };
   walk.full(program, (node: AnyNode) => {
     if (node.type === 'VariableDeclarator') addPattern(node.id);
-    if (node.type === 'FunctionDeclaration' || node.type === 'FunctionExpression' || node.type === 'ArrowFunctionExpression') {
+    if (
+      node.type === 'FunctionDeclaration' ||
+      node.type === 'FunctionExpression' ||
+      node.type === 'ArrowFunctionExpression'
+    ) {
       if ('id' in node && node.id) names.add(node.id.name);
       node.params.forEach((p) => addPattern(p));
     }
@@ -84,10 +106,15 @@ function isReference(node: acorn.Identifier, ancestors: AnyNode[]): boolean {
   const parent = ancestors[ancestors.length - 2];
   if (!parent) return true;
   if (parent.type === 'MemberExpression' && parent.property === node && !parent.computed) return false;
-  if ((parent.type === 'Property' || parent.type === 'MethodDefinition' || parent.type === 'PropertyDefinition') && parent.key === node && !parent.computed) {
+  if (
+    (parent.type === 'Property' || parent.type === 'MethodDefinition' || parent.type === 'PropertyDefinition') &&
+    parent.key === node &&
+    !parent.computed
+  ) {
     return parent.type === 'Property' && parent.shorthand;
   }
-  if (parent.type === 'LabeledStatement' || parent.type === 'BreakStatement' || parent.type === 'ContinueStatement') return false;
+  if (parent.type === 'LabeledStatement' || parent.type === 'BreakStatement' || parent.type === 'ContinueStatement')
+    return false;
   return true;
 }
 
@@ -110,7 +137,11 @@ export function securityFindings(program: acorn.Program): StaticFinding[] {
           findings.push({ check: 'eval', message: 'eval() runs arbitrary code', ...at(node) });
         }
         if (node.callee.type === 'Identifier' && node.callee.name === 'Function' && !declared.has('Function')) {
-          findings.push({ check: 'function_constructor', message: 'the Function constructor runs arbitrary code', ...at(node) });
+          findings.push({
+            check: 'function_constructor',
+            message: 'the Function constructor runs arbitrary code',
+            ...at(node),
+          });
         }
         break;
       case 'ImportExpression':
@@ -126,8 +157,16 @@ export function securityFindings(program: acorn.Program): StaticFinding[] {
         break;
       case 'MemberExpression': {
         const name = propertyName(node);
-        if (name === 'constructor' && node.object.type === 'MemberExpression' && propertyName(node.object) === 'constructor') {
-          findings.push({ check: 'constructor_escape', message: '`.constructor.constructor` reaches the Function constructor', ...at(node) });
+        if (
+          name === 'constructor' &&
+          node.object.type === 'MemberExpression' &&
+          propertyName(node.object) === 'constructor'
+        ) {
+          findings.push({
+            check: 'constructor_escape',
+            message: '`.constructor.constructor` reaches the Function constructor',
+            ...at(node),
+          });
         }
         if (name === '__proto__' || name === '__defineGetter__' || name === '__defineSetter__') {
           findings.push({ check: 'prototype_access', message: `\`${name}\` tampers with prototypes`, ...at(node) });
@@ -144,7 +183,21 @@ export function securityFindings(program: acorn.Program): StaticFinding[] {
 /** Python builtins that run code given as text. */
 const PYTHON_DYNAMIC_CODE = new Set(['eval', 'exec', 'compile', '__import__']);
 /** Python builtins that reach the host, the interpreter's internals or the filesystem. */
-const PYTHON_HOST_BUILTINS = new Set(['open', 'input', 'breakpoint', 'globals', 'locals', 'vars', 'getattr', 'setattr', 'delattr', 'memoryview', 'help', 'exit', 'quit']);
+const PYTHON_HOST_BUILTINS = new Set([
+  'open',
+  'input',
+  'breakpoint',
+  'globals',
+  'locals',
+  'vars',
+  'getattr',
+  'setattr',
+  'delattr',
+  'memoryview',
+  'help',
+  'exit',
+  'quit',
+]);
 /** Library functions that look attributes up by a name given as data (`attrgetter('__globals__')`). */
 const PYTHON_DYNAMIC_ATTRIBUTE = new Set(['attrgetter', 'methodcaller', 'Formatter', 'get_field']);
 /**
@@ -152,10 +205,51 @@ const PYTHON_DYNAMIC_ATTRIBUTE = new Set(['attrgetter', 'methodcaller', 'Formatt
  * around the interpreter) or the interpreter's internals. A finding names the module's root.
  */
 export const PYTHON_HOST_MODULES = new Set([
-  'os', 'sys', 'subprocess', 'socket', 'ctypes', 'js', 'pyodide', 'pyodide_js', '_pyodide', 'importlib', 'builtins', 'io', 'shutil',
-  'pathlib', 'pickle', 'marshal', 'gc', 'inspect', 'multiprocessing', 'threading', 'signal', 'http', 'urllib.request', 'ssl',
-  'select', 'asyncio', 'tempfile', 'glob', 'fcntl', 'posix', 'pty', 'code', 'codeop', 'runpy', 'types', 'sysconfig', 'platform',
-  'resource', 'mmap', 'zipimport', 'webbrowser', 'ftplib', 'smtplib', 'telnetlib', 'xmlrpc',
+  'os',
+  'sys',
+  'subprocess',
+  'socket',
+  'ctypes',
+  'js',
+  'pyodide',
+  'pyodide_js',
+  '_pyodide',
+  'importlib',
+  'builtins',
+  'io',
+  'shutil',
+  'pathlib',
+  'pickle',
+  'marshal',
+  'gc',
+  'inspect',
+  'multiprocessing',
+  'threading',
+  'signal',
+  'http',
+  'urllib.request',
+  'ssl',
+  'select',
+  'asyncio',
+  'tempfile',
+  'glob',
+  'fcntl',
+  'posix',
+  'pty',
+  'code',
+  'codeop',
+  'runpy',
+  'types',
+  'sysconfig',
+  'platform',
+  'resource',
+  'mmap',
+  'zipimport',
+  'webbrowser',
+  'ftplib',
+  'smtplib',
+  'telnetlib',
+  'xmlrpc',
 ]);
 /** Dunder names a tool may use: its own module name and the main guard. */
 const HARMLESS_DUNDERS = new Set(['__name__', '__main__', '__init__', '__len__', '__eq__', '__repr__', '__str__']);
@@ -171,36 +265,91 @@ function isHostModule(module: string): boolean {
  * `subprocess`, `socket`, `ctypes`, `js`, `pyodide`…), builtins that reach files or the interpreter
  * (`open`, `globals`, `getattr`…), and dunder tricks (`__class__`, `__subclasses__`, `__globals__`…).
  */
-export function pythonSecurityFindings(analysis: Extract<ReturnType<typeof analyzePython>, { ok: true }>): StaticFinding[] {
+export function pythonSecurityFindings(
+  analysis: Extract<ReturnType<typeof analyzePython>, { ok: true }>,
+): StaticFinding[] {
   const findings: StaticFinding[] = [];
   for (const i of analysis.imports) {
-    if (isHostModule(i.module)) findings.push({ check: 'host_module', message: `import of the host module \`${i.module}\``, line: i.line, column: 1 });
+    if (isHostModule(i.module))
+      findings.push({
+        check: 'host_module',
+        message: `import of the host module \`${i.module}\``,
+        line: i.line,
+        column: 1,
+      });
   }
   // A builtin that reaches the host is a finding wherever it is named (`g = vars` too), except
   // `input`, which is also the name every tool gives its parameter: that one only where it is called.
   for (const c of analysis.calls) {
-    if (c.name === 'input') findings.push({ check: 'host_builtin', message: "the builtin `input` reaches beyond the tool's input", line: c.line, column: c.col + 1 });
+    if (c.name === 'input')
+      findings.push({
+        check: 'host_builtin',
+        message: "the builtin `input` reaches beyond the tool's input",
+        line: c.line,
+        column: c.col + 1,
+      });
   }
   for (const n of analysis.names) {
-    if (PYTHON_DYNAMIC_CODE.has(n.id)) findings.push({ check: 'dynamic_code', message: `\`${n.id}\` runs code given as text`, line: n.line, column: n.col + 1 });
-    else if (PYTHON_HOST_BUILTINS.has(n.id) && n.id !== 'input') findings.push({ check: 'host_builtin', message: `the builtin \`${n.id}\` reaches beyond the tool's input`, line: n.line, column: n.col + 1 });
-    else if (PYTHON_DYNAMIC_ATTRIBUTE.has(n.id)) findings.push({ check: 'dynamic_attribute', message: `\`${n.id}\` looks attributes up by a name given as data`, line: n.line, column: n.col + 1 });
-    else if (/^__\w+__$/.test(n.id) && !HARMLESS_DUNDERS.has(n.id)) findings.push({ check: 'dunder_access', message: `the dunder name \`${n.id}\``, line: n.line, column: n.col + 1 });
+    if (PYTHON_DYNAMIC_CODE.has(n.id))
+      findings.push({
+        check: 'dynamic_code',
+        message: `\`${n.id}\` runs code given as text`,
+        line: n.line,
+        column: n.col + 1,
+      });
+    else if (PYTHON_HOST_BUILTINS.has(n.id) && n.id !== 'input')
+      findings.push({
+        check: 'host_builtin',
+        message: `the builtin \`${n.id}\` reaches beyond the tool's input`,
+        line: n.line,
+        column: n.col + 1,
+      });
+    else if (PYTHON_DYNAMIC_ATTRIBUTE.has(n.id))
+      findings.push({
+        check: 'dynamic_attribute',
+        message: `\`${n.id}\` looks attributes up by a name given as data`,
+        line: n.line,
+        column: n.col + 1,
+      });
+    else if (/^__\w+__$/.test(n.id) && !HARMLESS_DUNDERS.has(n.id))
+      findings.push({
+        check: 'dunder_access',
+        message: `the dunder name \`${n.id}\``,
+        line: n.line,
+        column: n.col + 1,
+      });
   }
   for (const t of analysis.tokens) {
     // A dunder name as data reaches internals through format strings, attrgetter, getattr…
     const dunder = t.type === 'STRING' || t.type === 'FSTRING_MIDDLE' ? /__\w+__/.exec(t.text)?.[0] : undefined;
     if (dunder && !HARMLESS_DUNDERS.has(dunder)) {
-      findings.push({ check: 'dunder_access', message: `the dunder name \`${dunder}\` inside a string`, line: t.line, column: t.col + 1 });
+      findings.push({
+        check: 'dunder_access',
+        message: `the dunder name \`${dunder}\` inside a string`,
+        line: t.line,
+        column: t.col + 1,
+      });
     }
   }
   for (const a of analysis.attributes) {
-    if (PYTHON_DYNAMIC_ATTRIBUTE.has(a.attr)) findings.push({ check: 'dynamic_attribute', message: `\`.${a.attr}\` looks attributes up by a name given as data`, line: a.line, column: a.col + 1 });
+    if (PYTHON_DYNAMIC_ATTRIBUTE.has(a.attr))
+      findings.push({
+        check: 'dynamic_attribute',
+        message: `\`.${a.attr}\` looks attributes up by a name given as data`,
+        line: a.line,
+        column: a.col + 1,
+      });
     if (/^__\w+__$/.test(a.attr) && !HARMLESS_DUNDERS.has(a.attr)) {
-      findings.push({ check: 'dunder_access', message: `the dunder attribute \`.${a.attr}\` reaches the interpreter's internals`, line: a.line, column: a.col + 1 });
+      findings.push({
+        check: 'dunder_access',
+        message: `the dunder attribute \`.${a.attr}\` reaches the interpreter's internals`,
+        line: a.line,
+        column: a.col + 1,
+      });
     }
   }
-  for (const h of analysis.hazards) findings.push({ check: h.check, message: h.message, line: h.line, column: h.col + 1 });
+  for (const h of analysis.hazards)
+    findings.push({ check: h.check, message: h.message, line: h.line, column: h.col + 1 });
   return findings.sort((a, b) => a.line - b.line || a.column - b.column);
 }
 
@@ -220,10 +369,19 @@ function parseFailure(finding: StaticFinding): { failure: DetectedFailure; findi
 }
 
 /** Static analysis as a detector: any security finding is a critical `security_vulnerability`. */
-export function detectSecurityIssues(code: string, language: ToolLanguage = 'javascript'): { failure: DetectedFailure | null; findings: StaticFinding[] } {
+export function detectSecurityIssues(
+  code: string,
+  language: ToolLanguage = 'javascript',
+): { failure: DetectedFailure | null; findings: StaticFinding[] } {
   if (language === 'python') {
     const analysis = analyzePython(code);
-    if (!analysis.ok) return parseFailure({ check: 'parse_error', message: analysis.error.message, line: analysis.error.line, column: analysis.error.col + 1 });
+    if (!analysis.ok)
+      return parseFailure({
+        check: 'parse_error',
+        message: analysis.error.message,
+        line: analysis.error.line,
+        column: analysis.error.col + 1,
+      });
     return securityVerdict(pythonSecurityFindings(analysis));
   }
   let program: acorn.Program;
@@ -231,7 +389,12 @@ export function detectSecurityIssues(code: string, language: ToolLanguage = 'jav
     program = parseForAnalysis(code);
   } catch (err) {
     const e = err as SyntaxError & { loc?: { line: number; column: number } };
-    return parseFailure({ check: 'parse_error', message: e.message, line: e.loc?.line ?? 0, column: (e.loc?.column ?? 0) + 1 });
+    return parseFailure({
+      check: 'parse_error',
+      message: e.message,
+      line: e.loc?.line ?? 0,
+      column: (e.loc?.column ?? 0) + 1,
+    });
   }
   return securityVerdict(securityFindings(program));
 }
@@ -274,7 +437,11 @@ export interface GateViolation {
 }
 
 /** Checks code against every machine-checkable avoidance rule; semantic rules are skipped here. */
-export function checkRuleGates(code: string, rules: GateRule[], language: ToolLanguage = 'javascript'): GateViolation[] {
+export function checkRuleGates(
+  code: string,
+  rules: GateRule[],
+  language: ToolLanguage = 'javascript',
+): GateViolation[] {
   const violations: GateViolation[] = [];
   let program: acorn.Program | undefined;
   let stream: ReturnType<typeof normalizedTokens> | undefined;
@@ -290,7 +457,14 @@ export function checkRuleGates(code: string, rules: GateRule[], language: ToolLa
       const m = re.exec(code);
       if (m) {
         const line = code.slice(0, m.index).split('\n').length;
-        violations.push({ ruleId: rule.ruleId, description: rule.description, patternKind: 'regex', pattern: rule.patternToAvoid, line, excerpt: (lines[line - 1] ?? '').trim() });
+        violations.push({
+          ruleId: rule.ruleId,
+          description: rule.description,
+          patternKind: 'regex',
+          pattern: rule.patternToAvoid,
+          line,
+          excerpt: (lines[line - 1] ?? '').trim(),
+        });
       }
     } else if (rule.patternKind === 'tokens') {
       stream ??= normalizedTokens(code, language);
@@ -302,14 +476,28 @@ export function checkRuleGates(code: string, rules: GateRule[], language: ToolLa
       }
       if (!stream) {
         // Fail closed: a rule that cannot be checked is not passed.
-        violations.push({ ruleId: rule.ruleId, description: rule.description, patternKind: 'tokens', pattern: rule.patternToAvoid, line: 0, excerpt: '(the code could not be tokenized to check this rule)' });
+        violations.push({
+          ruleId: rule.ruleId,
+          description: rule.description,
+          patternKind: 'tokens',
+          pattern: rule.patternToAvoid,
+          line: 0,
+          excerpt: '(the code could not be tokenized to check this rule)',
+        });
         continue;
       }
       const m = re.exec(stream.text);
       if (m) {
         const tokenIndex = stream.text.slice(0, m.index + (m[0].startsWith(' ') ? 1 : 0)).split(' ').length - 1;
         const line = stream.lines[tokenIndex] ?? 0;
-        violations.push({ ruleId: rule.ruleId, description: rule.description, patternKind: 'tokens', pattern: rule.patternToAvoid, line, excerpt: (lines[line - 1] ?? '').trim() });
+        violations.push({
+          ruleId: rule.ruleId,
+          description: rule.description,
+          patternKind: 'tokens',
+          pattern: rule.patternToAvoid,
+          line,
+          excerpt: (lines[line - 1] ?? '').trim(),
+        });
       }
     } else if (rule.patternKind === 'ast' && language === 'javascript') {
       // A selector over JavaScript's AST: it says nothing about code in another language.
@@ -323,7 +511,14 @@ export function checkRuleGates(code: string, rules: GateRule[], language: ToolLa
       const first = matches[0];
       if (first) {
         const line = first.loc?.start.line ?? 0;
-        violations.push({ ruleId: rule.ruleId, description: rule.description, patternKind: 'ast', pattern: rule.patternToAvoid, line, excerpt: (lines[line - 1] ?? '').trim() });
+        violations.push({
+          ruleId: rule.ruleId,
+          description: rule.description,
+          patternKind: 'ast',
+          pattern: rule.patternToAvoid,
+          line,
+          excerpt: (lines[line - 1] ?? '').trim(),
+        });
       }
     }
   }
@@ -331,7 +526,11 @@ export function checkRuleGates(code: string, rules: GateRule[], language: ToolLa
 }
 
 /** Gate violations as a detector result. */
-export function detectGateViolations(code: string, rules: GateRule[], language: ToolLanguage = 'javascript'): { failure: DetectedFailure | null; violations: GateViolation[] } {
+export function detectGateViolations(
+  code: string,
+  rules: GateRule[],
+  language: ToolLanguage = 'javascript',
+): { failure: DetectedFailure | null; violations: GateViolation[] } {
   const violations = checkRuleGates(code, rules, language);
   if (!violations.length) return { failure: null, violations };
   return {

@@ -59,12 +59,24 @@ export function detectTestFailures(results: TestResult[]): DetectedFailure | nul
     testCaseFailed: first.name,
     detectionMethod: 'test',
     severity: 'critical',
-    evidence: { failed: critical.map((r) => ({ name: r.name, input: r.input, expected: r.expected, actual: r.actual ?? null, error: r.error?.message ?? null })) },
+    evidence: {
+      failed: critical.map((r) => ({
+        name: r.name,
+        input: r.input,
+        expected: r.expected,
+        actual: r.actual ?? null,
+        error: r.error?.message ?? null,
+      })),
+    },
   };
 }
 
 /** Regression detection: tests the parent passes and the child fails. */
-export function detectRegression(parentResults: TestResult[], childResults: TestResult[], parentId: string): DetectedFailure | null {
+export function detectRegression(
+  parentResults: TestResult[],
+  childResults: TestResult[],
+  parentId: string,
+): DetectedFailure | null {
   const passedByParent = new Set(parentResults.filter((r) => r.passed).map((r) => r.name));
   const regressions = childResults.filter((r) => !r.passed && passedByParent.has(r.name));
   if (!regressions.length) return null;
@@ -76,6 +88,14 @@ export function detectRegression(parentResults: TestResult[], childResults: Test
     testCaseFailed: first.name,
     detectionMethod: 'regression_test',
     severity: 'critical',
-    evidence: { parent: parentId, regressions: regressions.map((r) => ({ name: r.name, input: r.input, expected: r.expected, actual: r.actual ?? null })) },
+    evidence: {
+      parent: parentId,
+      regressions: regressions.map((r) => ({
+        name: r.name,
+        input: r.input,
+        expected: r.expected,
+        actual: r.actual ?? null,
+      })),
+    },
   };
 }

@@ -16,10 +16,18 @@ export function parseToolCode(code: string, field = 'code'): acorn.Program {
   } catch (err) {
     const e = err as SyntaxError & { loc?: { line: number; column: number } };
     const where = e.loc ? ` at line ${e.loc.line}, column ${e.loc.column + 1}` : '';
-    throw new LineageError('INVALID_CODE', `${field}: tool code does not parse${where}: ${e.message.replace(/ \(\d+:\d+\)$/, '')}`, field);
+    throw new LineageError(
+      'INVALID_CODE',
+      `${field}: tool code does not parse${where}: ${e.message.replace(/ \(\d+:\d+\)$/, '')}`,
+      field,
+    );
   }
   if (!definesRun(program)) {
-    throw new LineageError('INVALID_CODE', `${field}: tool code must define a top-level \`function run(input)\``, field);
+    throw new LineageError(
+      'INVALID_CODE',
+      `${field}: tool code must define a top-level \`function run(input)\``,
+      field,
+    );
   }
   return program;
 }
@@ -52,9 +60,17 @@ export function checkToolCode(code: string, language: ToolLanguage, field = 'cod
   const analysis = analyzePython(code);
   if (!analysis.ok) {
     const { line, col, message } = analysis.error;
-    throw new LineageError('INVALID_CODE', `${field}: Python tool code does not parse at line ${line}, column ${col + 1}: ${message}`, field);
+    throw new LineageError(
+      'INVALID_CODE',
+      `${field}: Python tool code does not parse at line ${line}, column ${col + 1}: ${message}`,
+      field,
+    );
   }
   if (!analysis.definesRun) {
-    throw new LineageError('INVALID_CODE', `${field}: Python tool code must define a top-level \`def run(input)\``, field);
+    throw new LineageError(
+      'INVALID_CODE',
+      `${field}: Python tool code must define a top-level \`def run(input)\``,
+      field,
+    );
   }
 }

@@ -3,7 +3,8 @@ import type { RunningHealRun } from '../lineage/heal-runs.js';
 import type { LineageStore } from '../lineage/store.js';
 
 export interface Violation {
-  invariant: 'acyclic' | 'routes' | 'taint' | 'rules' | 'regenerated' | 'reverts' | 'heal-runs' | 'executions' | 'canary';
+  invariant:
+    'acyclic' | 'routes' | 'taint' | 'rules' | 'regenerated' | 'reverts' | 'heal-runs' | 'executions' | 'canary';
   message: string;
   ids: string[];
 }
@@ -26,30 +27,54 @@ export async function lineageViolations(store: LineageStore): Promise<Violation[
 
   const backwards = await q.backwardEdges();
   for (const e of backwards) {
-    violations.push({ invariant: 'acyclic', message: `edge ${e.parent_id} → ${e.child_id} does not go down the generations (${e.pg} → ${e.cg}): a cycle or a stale generation`, ids: [e.parent_id, e.child_id] });
+    violations.push({
+      invariant: 'acyclic',
+      message: `edge ${e.parent_id} → ${e.child_id} does not go down the generations (${e.pg} → ${e.cg}): a cycle or a stale generation`,
+      ids: [e.parent_id, e.child_id],
+    });
   }
 
   const routes = await q.unroutableRoutes();
   for (const r of routes) {
-    violations.push({ invariant: 'routes', message: `callers of ${r.tool_name} are routed to ${r.version_id}, which is ${r.health_status.toUpperCase()}`, ids: [r.version_id] });
+    violations.push({
+      invariant: 'routes',
+      message: `callers of ${r.tool_name} are routed to ${r.version_id}, which is ${r.health_status.toUpperCase()}`,
+      ids: [r.version_id],
+    });
   }
 
   const untainted = await q.untaintedDescendants();
   for (const u of untainted) {
-    violations.push({ invariant: 'taint', message: `${u.tool_id} descends from the pruned ${u.pruned} and is HEALTHY without being re-validated since`, ids: [u.tool_id, u.pruned] });
+    violations.push({
+      invariant: 'taint',
+      message: `${u.tool_id} descends from the pruned ${u.pruned} and is HEALTHY without being re-validated since`,
+      ids: [u.tool_id, u.pruned],
+    });
   }
 
   const strayRules = await q.strayRules();
   for (const r of strayRules) {
-    violations.push({ invariant: 'rules', message: `${r.tool_id} holds rule ${r.rule_id} from ${r.source}, which is neither an ancestor, itself, what it replaces, nor a wider scope`, ids: [r.tool_id, r.rule_id] });
+    violations.push({
+      invariant: 'rules',
+      message: `${r.tool_id} holds rule ${r.rule_id} from ${r.source}, which is neither an ancestor, itself, what it replaces, nor a wider scope`,
+      ids: [r.tool_id, r.rule_id],
+    });
   }
 
   const regenerated = await q.incompleteRegenerated();
   for (const r of regenerated) {
-    violations.push({ invariant: 'regenerated', message: `the regenerated ${r.tool_id} lacks ${r.missing}`, ids: [r.tool_id] });
+    violations.push({
+      invariant: 'regenerated',
+      message: `the regenerated ${r.tool_id} lacks ${r.missing}`,
+      ids: [r.tool_id],
+    });
   }
   for (const r of await q.badReverts()) {
-    violations.push({ invariant: 'reverts', message: `${r.tool_id} reverts ${r.reverted}, which ${r.problem}`, ids: [r.tool_id, r.reverted] });
+    violations.push({
+      invariant: 'reverts',
+      message: `${r.tool_id} reverts ${r.reverted}, which ${r.problem}`,
+      ids: [r.tool_id, r.reverted],
+    });
   }
   for (const c of await q.strayCanaries()) {
     violations.push({ invariant: 'canary', message: `${c.tool_id} ${c.problem}`, ids: [c.tool_id] });
@@ -66,24 +91,41 @@ export async function healRunViolations(running: RunningHealRun[], client: Clien
     const status = await client.workflow
       .getHandle(run.workflowId, run.id)
       .describe()
-      .then((d) => d.status.name, () => 'NOT_FOUND');
+      .then(
+        (d) => d.status.name,
+        () => 'NOT_FOUND',
+      );
     if (status !== 'RUNNING') {
-      violations.push({ invariant: 'heal-runs', message: `heal run ${run.id} of ${run.toolId} is recorded as running, but Temporal says ${run.workflowId} is ${status}`, ids: [run.toolId, run.workflowId, run.id] });
+      violations.push({
+        invariant: 'heal-runs',
+        message: `heal run ${run.id} of ${run.toolId} is recorded as running, but Temporal says ${run.workflowId} is ${status}`,
+        ids: [run.toolId, run.workflowId, run.id],
+      });
     }
   }
   return violations;
 }
 
 /** One violation per canary the database calls running whose workflow Temporal says is not running. */
-export async function canaryRunViolations(running: { candidateId: string; workflowId: string }[], client: Client): Promise<Violation[]> {
+export async function canaryRunViolations(
+  running: { candidateId: string; workflowId: string }[],
+  client: Client,
+): Promise<Violation[]> {
   const violations: Violation[] = [];
   for (const c of running) {
     const status = await client.workflow
       .getHandle(c.workflowId)
       .describe()
-      .then((d) => d.status.name, () => 'NOT_FOUND');
+      .then(
+        (d) => d.status.name,
+        () => 'NOT_FOUND',
+      );
     if (status !== 'RUNNING') {
-      violations.push({ invariant: 'canary', message: `the canary of ${c.candidateId} is recorded as running, but Temporal says ${c.workflowId} is ${status}`, ids: [c.candidateId, c.workflowId] });
+      violations.push({
+        invariant: 'canary',
+        message: `the canary of ${c.candidateId} is recorded as running, but Temporal says ${c.workflowId} is ${status}`,
+        ids: [c.candidateId, c.workflowId],
+      });
     }
   }
   return violations;

@@ -12,7 +12,9 @@ export interface AncestorCandidate extends ToolSource {
 
 /** Ancestors a heal may start from, nearest first; pruned and failed ones are never candidates. */
 export async function candidateAncestors(store: LineageStore, versionId: string): Promise<AncestorCandidate[]> {
-  const ancestors = (await store.graph.ancestors(versionId)).filter((a) => a.health !== 'pruned' && a.health !== 'failed');
+  const ancestors = (await store.graph.ancestors(versionId)).filter(
+    (a) => a.health !== 'pruned' && a.health !== 'failed',
+  );
   const code = await store.graph.codes(ancestors.map((a) => a.id));
   return ancestors
     .map((a) => ({ id: a.id, generation: a.generation, health: a.health, ...code.get(a.id)! }))

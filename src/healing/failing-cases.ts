@@ -32,7 +32,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * Gathers what the version got wrong: reported wrong results (with their evidence), inputs of its
  * recent failed calls, and failed tests recorded against it. Deduplicated by input, at most 25.
  */
-export async function gatherFailingCases(store: LineageStore, versionId: string, focusFailureId: number | null): Promise<FailingCase[]> {
+export async function gatherFailingCases(
+  store: LineageStore,
+  versionId: string,
+  focusFailureId: number | null,
+): Promise<FailingCase[]> {
   const cases: FailingCase[] = [];
   const seen = new Set<string>();
   const add = (c: FailingCase) => {
@@ -56,14 +60,22 @@ export async function gatherFailingCases(store: LineageStore, versionId: string,
         source: 'report',
       });
     }
-    if ((f.failureType === 'test_failure' || f.failureType === 'regression') && Array.isArray(ev.failed ?? ev.regressions)) {
+    if (
+      (f.failureType === 'test_failure' || f.failureType === 'regression') &&
+      Array.isArray(ev.failed ?? ev.regressions)
+    ) {
       for (const t of (ev.failed ?? ev.regressions) as { input: JsonValue; expected: JsonValue }[]) {
         add({ input: t.input, expected: t.expected, failureId: f.id, source: 'test' });
       }
     }
   }
   for (const e of await store.executions.failedCalls(versionId, 200)) {
-    add({ input: e.input, ...(e.errorType ? { errorType: e.errorType } : {}), failureId: focusFailureId, source: 'execution' });
+    add({
+      input: e.input,
+      ...(e.errorType ? { errorType: e.errorType } : {}),
+      failureId: focusFailureId,
+      source: 'execution',
+    });
   }
   return cases;
 }

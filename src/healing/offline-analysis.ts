@@ -38,7 +38,8 @@ interface Features {
 
 function callName(node: acorn.CallExpression): string | null {
   if (node.callee.type === 'Identifier') return `${node.callee.name}()`;
-  if (node.callee.type === 'MemberExpression' && !node.callee.computed && node.callee.property.type === 'Identifier') return `.${node.callee.property.name}()`;
+  if (node.callee.type === 'MemberExpression' && !node.callee.computed && node.callee.property.type === 'Identifier')
+    return `.${node.callee.property.name}()`;
   return null;
 }
 
@@ -57,9 +58,16 @@ function pythonFeatures(code: string): Features | null {
   for (let i = 1; i < t.length; i++) {
     const tok = t[i]!;
     if (tok.type === 'OP' && PYTHON_OPERATORS.has(tok.text)) bump(f.operators, tok.text);
-    if ((tok.text === 'and' || tok.text === 'or' || tok.text === 'in' || tok.text === 'not') && tok.type === 'NAME') bump(f.operators, tok.text);
+    if ((tok.text === 'and' || tok.text === 'or' || tok.text === 'in' || tok.text === 'not') && tok.type === 'NAME')
+      bump(f.operators, tok.text);
     // NAME ( LITERAL followed by , or ): a literal first argument
-    if (tok.text === '(' && t[i - 1]!.type === 'NAME' && !PYTHON_NOT_CALLABLE.has(t[i - 1]!.text) && (t[i + 1]?.type === 'NUMBER' || t[i + 1]?.type === 'STRING') && (t[i + 2]?.text === ',' || t[i + 2]?.text === ')')) {
+    if (
+      tok.text === '(' &&
+      t[i - 1]!.type === 'NAME' &&
+      !PYTHON_NOT_CALLABLE.has(t[i - 1]!.text) &&
+      (t[i + 1]?.type === 'NUMBER' || t[i + 1]?.type === 'STRING') &&
+      (t[i + 2]?.text === ',' || t[i + 2]?.text === ')')
+    ) {
       const name = t[i - 2]?.text === '.' ? `.${t[i - 1]!.text}()` : `${t[i - 1]!.text}()`;
       const literal = t[i + 1]!;
       f.callArguments.set(`${name}:${literal.text}`, { call: name, value: literal.text });
@@ -69,9 +77,49 @@ function pythonFeatures(code: string): Features | null {
 }
 
 /** Keywords a `(` can follow without making a call (`return (…)`, `in (…)`). */
-const PYTHON_NOT_CALLABLE = new Set(['return', 'in', 'not', 'and', 'or', 'if', 'elif', 'while', 'for', 'is', 'lambda', 'yield', 'await', 'assert', 'del', 'else', 'import', 'from', 'as', 'with', 'except', 'raise']);
+const PYTHON_NOT_CALLABLE = new Set([
+  'return',
+  'in',
+  'not',
+  'and',
+  'or',
+  'if',
+  'elif',
+  'while',
+  'for',
+  'is',
+  'lambda',
+  'yield',
+  'await',
+  'assert',
+  'del',
+  'else',
+  'import',
+  'from',
+  'as',
+  'with',
+  'except',
+  'raise',
+]);
 
-const PYTHON_OPERATORS = new Set(['==', '!=', '<', '>', '<=', '>=', '+', '-', '*', '/', '//', '%', '**', '&', '|', '^']);
+const PYTHON_OPERATORS = new Set([
+  '==',
+  '!=',
+  '<',
+  '>',
+  '<=',
+  '>=',
+  '+',
+  '-',
+  '*',
+  '/',
+  '//',
+  '%',
+  '**',
+  '&',
+  '|',
+  '^',
+]);
 
 function pythonCallName(callee: string): string {
   const dot = callee.lastIndexOf('.');
@@ -100,7 +148,8 @@ function features(code: string, language: ToolLanguage): Features | null {
         }
       }
     }
-    if (node.type === 'Literal' && 'regex' in node && node.regex) f.regexes.set(`/${node.regex.pattern}/${node.regex.flags}`, node.regex);
+    if (node.type === 'Literal' && 'regex' in node && node.regex)
+      f.regexes.set(`/${node.regex.pattern}/${node.regex.flags}`, node.regex);
     if (node.type === 'BinaryExpression' || node.type === 'LogicalExpression') bump(f.operators, node.operator);
   });
   return f;
@@ -116,7 +165,9 @@ function selectorString(s: string): string {
 }
 
 function methodSelector(call: string): string {
-  return call.startsWith('.') ? `CallExpression[callee.property.name="${call.slice(1, -2)}"]` : `CallExpression[callee.name="${call.slice(0, -2)}"]`;
+  return call.startsWith('.')
+    ? `CallExpression[callee.property.name="${call.slice(1, -2)}"]`
+    : `CallExpression[callee.name="${call.slice(0, -2)}"]`;
 }
 
 export type PatternKind = 'regex' | 'ast' | 'tokens' | 'semantic';
@@ -138,10 +189,18 @@ interface RuleCandidate {
 }
 
 /** Does a machine-checkable pattern match the code? */
-export function patternMatches(pattern: string, kind: PatternKind, code: string, language: ToolLanguage = 'javascript'): boolean {
+export function patternMatches(
+  pattern: string,
+  kind: PatternKind,
+  code: string,
+  language: ToolLanguage = 'javascript',
+): boolean {
   if (kind === 'semantic') return false;
   try {
-    return checkRuleGates(code, [{ ruleId: 'probe', description: '', patternToAvoid: pattern, patternKind: kind }], language).length > 0;
+    return (
+      checkRuleGates(code, [{ ruleId: 'probe', description: '', patternToAvoid: pattern, patternKind: kind }], language)
+        .length > 0
+    );
   } catch {
     return false;
   }
@@ -153,11 +212,19 @@ export function patternMatches(pattern: string, kind: PatternKind, code: string,
  * call argument it changed, a call it added, an operator it swapped — then the changed span of the
  * normalised token stream.
  */
-function ruleCandidates(good: Features, bad: Features, goodCode: string, badCode: string, language: ToolLanguage): RuleCandidate[] {
+function ruleCandidates(
+  good: Features,
+  bad: Features,
+  goodCode: string,
+  badCode: string,
+  language: ToolLanguage,
+): RuleCandidate[] {
   if (language === 'python') return pythonRuleCandidates(good, bad, goodCode, badCode);
   const out: RuleCandidate[] = [];
   // Methods first: `.trim()` says more about what was lost than `String()`.
-  const removedCalls = [...good.calls.keys()].filter((c) => !bad.calls.has(c)).sort((a, b) => Number(b.startsWith('.')) - Number(a.startsWith('.')));
+  const removedCalls = [...good.calls.keys()]
+    .filter((c) => !bad.calls.has(c))
+    .sort((a, b) => Number(b.startsWith('.')) - Number(a.startsWith('.')));
   const addedCalls = [...bad.calls.keys()].filter((c) => !good.calls.has(c));
   const removedRegexes = [...good.regexes.entries()].filter(([k]) => !bad.regexes.has(k));
   const addedRegexes = [...bad.regexes.entries()].filter(([k]) => !good.regexes.has(k));
@@ -173,7 +240,12 @@ function ruleCandidates(good: Features, bad: Features, goodCode: string, badCode
   }
   for (const call of removedCalls) {
     if (addedCalls.length && removedRegexes.length) continue; // a replaced check is told below
-    out.push({ pattern: `Program:not(:has(${methodSelector(call)}))`, kind: 'ast', advice: `keep \`${call}\`; dropping it`, summary: `dropped \`${call}\`` });
+    out.push({
+      pattern: `Program:not(:has(${methodSelector(call)}))`,
+      kind: 'ast',
+      advice: `keep \`${call}\`; dropping it`,
+      summary: `dropped \`${call}\``,
+    });
   }
   for (const [key, arg] of bad.callArguments) {
     if (good.callArguments.has(key)) continue;
@@ -188,7 +260,11 @@ function ruleCandidates(good: Features, bad: Features, goodCode: string, badCode
     });
   }
   for (const call of addedCalls) {
-    const instead = removedRegexes.length ? `the regex check \`${removedRegexes[0]![0]}\`` : removedCalls.length ? `\`${removedCalls.join('`, `')}\`` : null;
+    const instead = removedRegexes.length
+      ? `the regex check \`${removedRegexes[0]![0]}\``
+      : removedCalls.length
+        ? `\`${removedCalls.join('`, `')}\``
+        : null;
     out.push({
       pattern: methodSelector(call),
       kind: 'ast',
@@ -200,10 +276,21 @@ function ruleCandidates(good: Features, bad: Features, goodCode: string, badCode
     if ((good.operators.get(op) ?? 0) >= n) continue;
     const swapped = [...good.operators.keys()].find((o) => (bad.operators.get(o) ?? 0) < good.operators.get(o)!);
     if (!swapped) continue;
-    out.push({ pattern: `BinaryExpression[operator="${selectorString(op)}"]`, kind: 'ast', advice: `keep \`${swapped}\`; changing it to \`${op}\``, summary: `changed \`${swapped}\` to \`${op}\`` });
+    out.push({
+      pattern: `BinaryExpression[operator="${selectorString(op)}"]`,
+      kind: 'ast',
+      advice: `keep \`${swapped}\`; changing it to \`${op}\``,
+      summary: `changed \`${swapped}\` to \`${op}\``,
+    });
   }
   const span = changedTokenSpan(goodCode, badCode, 'javascript');
-  if (span) out.push({ pattern: span.pattern, kind: 'tokens', advice: `don't write \`${span.text}\`; it`, summary: `wrote \`${span.text}\`` });
+  if (span)
+    out.push({
+      pattern: span.pattern,
+      kind: 'tokens',
+      advice: `don't write \`${span.text}\`; it`,
+      summary: `wrote \`${span.text}\``,
+    });
   return out;
 }
 
@@ -246,12 +333,22 @@ function pythonRuleCandidates(good: Features, bad: Features, goodCode: string, b
     });
   }
   const span = changedTokenSpan(goodCode, badCode, 'python');
-  if (span) out.push({ pattern: span.pattern, kind: 'tokens', advice: `don't write \`${span.text}\`; it`, summary: `wrote \`${span.text}\`` });
+  if (span)
+    out.push({
+      pattern: span.pattern,
+      kind: 'tokens',
+      advice: `don't write \`${span.text}\`; it`,
+      summary: `wrote \`${span.text}\``,
+    });
   return out;
 }
 
 /** The tokens the bad code has where the good code differs (normalised, with one token of context). */
-function changedTokenSpan(goodCode: string, badCode: string, language: ToolLanguage): { pattern: string; text: string } | null {
+function changedTokenSpan(
+  goodCode: string,
+  badCode: string,
+  language: ToolLanguage,
+): { pattern: string; text: string } | null {
   const a = normalizedTokens(goodCode, language)?.tokens;
   const b = normalizedTokens(badCode, language)?.tokens;
   if (!a || !b) return null;
@@ -303,7 +400,12 @@ export function analyzeOffline(args: {
     : undefined;
   const reason = `${what} in ${args.badId} ${chosen ? chosen.summary : 'changed the code (no single construct explains the failure)'}; it now fails: ${args.failure}`;
   if (chosen) {
-    return { problematicPattern: chosen.pattern, patternKind: chosen.kind, ruleDescription: `${capitalise(chosen.advice)} made ${args.badId} fail: ${args.failure}`, reason };
+    return {
+      problematicPattern: chosen.pattern,
+      patternKind: chosen.kind,
+      ruleDescription: `${capitalise(chosen.advice)} made ${args.badId} fail: ${args.failure}`,
+      reason,
+    };
   }
   return {
     problematicPattern: '',

@@ -4,10 +4,13 @@ import type { ToolLanguage } from '../shared/language.js';
 
 /** The outcome of undoing one version's change on top of a later version's code. */
 export type RevertResult =
-  | { ok: true; code: string; granularity: 'line' | 'token' }
-  | { ok: false; conflicts: number; reason: string };
+  { ok: true; code: string; granularity: 'line' | 'token' } | { ok: false; conflicts: number; reason: string };
 
-function mergePieces(ours: string[], base: string[], theirs: string[]): { ok: true; text: string[] } | { ok: false; conflicts: number } {
+function mergePieces(
+  ours: string[],
+  base: string[],
+  theirs: string[],
+): { ok: true; text: string[] } | { ok: false; conflicts: number } {
   const out = merge(ours, base, theirs);
   if (out.conflict) return { ok: false, conflicts: out.result.filter((l) => l.startsWith('<<<<<<<')).length || 1 };
   return { ok: true, text: out.result };
@@ -20,12 +23,26 @@ function mergePieces(ours: string[], base: string[], theirs: string[]): { ok: tr
  * merge over tokens (whitespace and comments kept) separates them. A change after the culprit that
  * touches the very tokens the culprit changed is a conflict: nothing is guessed.
  */
-export function revertChange(args: { culpritCode: string; failedCode: string; parentCode: string; language: ToolLanguage }): RevertResult {
+export function revertChange(args: {
+  culpritCode: string;
+  failedCode: string;
+  parentCode: string;
+  language: ToolLanguage;
+}): RevertResult {
   const { culpritCode, failedCode, parentCode, language } = args;
   const byLine = mergePieces(failedCode.split('\n'), culpritCode.split('\n'), parentCode.split('\n'));
   if (byLine.ok) return { ok: true, code: byLine.text.join('\n'), granularity: 'line' };
-  const [ours, base, theirs] = [codePieces(failedCode, language), codePieces(culpritCode, language), codePieces(parentCode, language)];
-  if (!ours || !base || !theirs) return { ok: false, conflicts: byLine.conflicts, reason: 'the code does not tokenize, and the line merge conflicts' };
+  const [ours, base, theirs] = [
+    codePieces(failedCode, language),
+    codePieces(culpritCode, language),
+    codePieces(parentCode, language),
+  ];
+  if (!ours || !base || !theirs)
+    return {
+      ok: false,
+      conflicts: byLine.conflicts,
+      reason: 'the code does not tokenize, and the line merge conflicts',
+    };
   const byToken = mergePieces(ours, base, theirs);
   if (byToken.ok) return { ok: true, code: byToken.text.join(''), granularity: 'token' };
   return {

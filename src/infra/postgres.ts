@@ -147,7 +147,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   const postmaster = readPostmasterPid(dataDir)?.pid;
   const stop = async () => {
     await server.stop();
-    if (postmaster) await waitFor(async () => !isProcessAlive(postmaster), { timeoutMs: 30_000, what: `PostgreSQL (pid ${postmaster}) to stop` });
+    if (postmaster)
+      await waitFor(async () => !isProcessAlive(postmaster), {
+        timeoutMs: 30_000,
+        what: `PostgreSQL (pid ${postmaster}) to stop`,
+      });
   };
   return { url: urlFor(port, database), adminUrl, port, owned: true, stop };
 }

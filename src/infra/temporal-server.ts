@@ -101,12 +101,18 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   if (!found) return startWithSdkDownload({ dbFile, port, uiPort, ui, attempts, log });
 
   const args = [
-    'server', 'start-dev',
-    '--db-filename', dbFile,
-    '--ip', '127.0.0.1',
-    '--port', String(port),
-    '--namespace', DEFAULT_NAMESPACE,
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--db-filename',
+    dbFile,
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--namespace',
+    DEFAULT_NAMESPACE,
+    '--log-level',
+    'warn',
     ...(ui ? ['--ui-port', String(uiPort), '--ui-ip', '127.0.0.1'] : ['--headless']),
     ...searchAttributeFlags(),
   ];
@@ -121,10 +127,13 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   });
 
   try {
-    await waitFor(async () => {
-      if (exited) throw new Error(`Temporal dev server ${exited}; see ${path.join(dir, 'server.log')}`);
-      return (await isPortOpen(port)) && (await temporalAnswers(address));
-    }, { timeoutMs: options.readyTimeoutMs ?? 60_000, intervalMs: 200, what: `Temporal at ${address}` });
+    await waitFor(
+      async () => {
+        if (exited) throw new Error(`Temporal dev server ${exited}; see ${path.join(dir, 'server.log')}`);
+        return (await isPortOpen(port)) && (await temporalAnswers(address));
+      },
+      { timeoutMs: options.readyTimeoutMs ?? 60_000, intervalMs: 200, what: `Temporal at ${address}` },
+    );
     if (uiUrl) {
       await waitFor(async () => isPortOpen(uiPort), { timeoutMs: 20_000, what: `Temporal UI at ${uiUrl}` });
     }

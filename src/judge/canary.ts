@@ -60,11 +60,17 @@ function median(values: number[]): number | null {
 export function isAcceptedDifference(d: Disagreement, differential: DifferentialReport | null): boolean {
   if (!differential || differential.verdict !== 'listed') return false;
   return differential.differences.some(
-    (listed) => jsonEqual(listed.input, d.input) && listed.output.error === d.candidateError && (d.candidateError !== null || jsonEqual(listed.output.output, d.candidate)),
+    (listed) =>
+      jsonEqual(listed.input, d.input) &&
+      listed.output.error === d.candidateError &&
+      (d.candidateError !== null || jsonEqual(listed.output.output, d.candidate)),
   );
 }
 
-export type CanaryJudgeSettings = Pick<CanaryConfig, 'min_calls' | 'max_disagreement_rate' | 'significance' | 'latency_tolerance' | 'latency_floor_ms'>;
+export type CanaryJudgeSettings = Pick<
+  CanaryConfig,
+  'min_calls' | 'max_disagreement_rate' | 'significance' | 'latency_tolerance' | 'latency_floor_ms'
+>;
 
 /**
  * The canary's judge. It refuses to decide on thin data: below `min_calls` mirrored calls the verdict is
@@ -75,7 +81,12 @@ export type CanaryJudgeSettings = Pick<CanaryConfig, 'min_calls' | 'max_disagree
  * significantly worse (one-sided Mann–Whitney U) by more than `latency_tolerance` and `latency_floor_ms`
  * in the median.
  */
-export function judgeCanary(summary: ComparisonSummary, differential: DifferentialReport | null, settings: CanaryJudgeSettings, now: Date): CanaryVerdict {
+export function judgeCanary(
+  summary: ComparisonSummary,
+  differential: DifferentialReport | null,
+  settings: CanaryJudgeSettings,
+  now: Date,
+): CanaryVerdict {
   const accepted = summary.disagreements.filter((d) => isAcceptedDifference(d, differential)).length;
   const disagreed = summary.mirrored - summary.agreed - accepted;
   const n = summary.mirrored;
@@ -102,7 +113,9 @@ export function judgeCanary(summary: ComparisonSummary, differential: Differenti
   const allowed = Math.floor(settings.max_disagreement_rate * Math.max(n, settings.min_calls));
   if (disagreed > allowed) {
     verdict.decision = 'fail';
-    reasons.push(`${disagreed} of ${n} mirrored calls disagreed with the stable version (at most ${allowed} allowed: ${(settings.max_disagreement_rate * 100).toFixed(2)}%)`);
+    reasons.push(
+      `${disagreed} of ${n} mirrored calls disagreed with the stable version (at most ${allowed} allowed: ${(settings.max_disagreement_rate * 100).toFixed(2)}%)`,
+    );
     return verdict;
   }
   if (n < settings.min_calls) {
@@ -112,7 +125,10 @@ export function judgeCanary(summary: ComparisonSummary, differential: Differenti
 
   verdict.errorPValue = fisherGreater(summary.candidateErrors, n, summary.stableErrors, n);
   const errorsWorse = verdict.errorPValue < settings.significance;
-  if (errorsWorse) reasons.push(`error rate worse: ${summary.candidateErrors}/${n} against ${summary.stableErrors}/${n} (Fisher p=${verdict.errorPValue.toPrecision(3)})`);
+  if (errorsWorse)
+    reasons.push(
+      `error rate worse: ${summary.candidateErrors}/${n} against ${summary.stableErrors}/${n} (Fisher p=${verdict.errorPValue.toPrecision(3)})`,
+    );
 
   let slower = false;
   if (summary.candidateMs.length >= 2 && summary.stableMs.length >= 2) {
@@ -120,8 +136,14 @@ export function judgeCanary(summary: ComparisonSummary, differential: Differenti
     const candidateMedian = verdict.candidateMedianMs ?? 0;
     const stableMedian = verdict.stableMedianMs ?? 0;
     const ratio = candidateMedian / Math.max(stableMedian, 1e-6);
-    slower = verdict.latencyPValue < settings.significance && ratio > 1 + settings.latency_tolerance && candidateMedian - stableMedian >= settings.latency_floor_ms;
-    if (slower) reasons.push(`latency worse: median ${verdict.candidateMedianMs!.toFixed(3)} ms against ${verdict.stableMedianMs!.toFixed(3)} ms (Mann-Whitney p=${verdict.latencyPValue.toPrecision(3)})`);
+    slower =
+      verdict.latencyPValue < settings.significance &&
+      ratio > 1 + settings.latency_tolerance &&
+      candidateMedian - stableMedian >= settings.latency_floor_ms;
+    if (slower)
+      reasons.push(
+        `latency worse: median ${verdict.candidateMedianMs!.toFixed(3)} ms against ${verdict.stableMedianMs!.toFixed(3)} ms (Mann-Whitney p=${verdict.latencyPValue.toPrecision(3)})`,
+      );
   }
 
   if (errorsWorse || slower) {

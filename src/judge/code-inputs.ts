@@ -6,7 +6,13 @@ import type { CorpusSourceName, JsonValue } from '../shared/lineage-types.js';
  * inputs from the suite's inputs (their shape is the tool's input shape) and the code of the version
  * and its parent(s). Everything here is deterministic: no seed, the same code gives the same inputs.
  */
-export const CODE_SOURCES = ['literals', 'sweep', 'reuse', 'structure', 'strings'] as const satisfies readonly CorpusSourceName[];
+export const CODE_SOURCES = [
+  'literals',
+  'sweep',
+  'reuse',
+  'structure',
+  'strings',
+] as const satisfies readonly CorpusSourceName[];
 export type CodeSource = (typeof CODE_SOURCES)[number];
 
 /** Small integers every numeric argument is swept over: most off-by-one and parity bugs live here. */
@@ -91,7 +97,8 @@ type Path = (string | number)[];
 function nodes(value: JsonValue, path: Path = [], out: { path: Path; value: JsonValue }[] = []) {
   out.push({ path, value });
   if (Array.isArray(value)) value.forEach((v, i) => nodes(v, [...path, i], out));
-  else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) nodes(v, [...path, k], out);
+  else if (value !== null && typeof value === 'object')
+    for (const [k, v] of Object.entries(value)) nodes(v, [...path, k], out);
   return out;
 }
 
@@ -99,7 +106,8 @@ function setAt(value: JsonValue, path: Path, replacement: JsonValue): JsonValue 
   if (!path.length) return replacement;
   const [head, ...rest] = path;
   if (Array.isArray(value)) return value.map((v, i) => (i === head ? setAt(v, rest, replacement) : v));
-  if (value !== null && typeof value === 'object') return { ...value, [head!]: setAt(value[head as string]!, rest, replacement) };
+  if (value !== null && typeof value === 'object')
+    return { ...value, [head!]: setAt(value[head as string]!, rest, replacement) };
   return value;
 }
 
@@ -111,9 +119,11 @@ function neighbours(numbers: number[]): number[] {
 function* literals(template: JsonValue, facts: CodeFacts): Generator<JsonValue> {
   const values = neighbours(facts.numbers);
   const all = nodes(template);
-  for (const { path, value } of all) if (typeof value === 'number') for (const n of values) yield setAt(template, path, n);
+  for (const { path, value } of all)
+    if (typeof value === 'number') for (const n of values) yield setAt(template, path, n);
   // Then each list given one of them more: a constant the code compares elements against.
-  for (const { path, value } of all) if (Array.isArray(value)) for (const n of values) yield setAt(template, path, [...value, n]);
+  for (const { path, value } of all)
+    if (Array.isArray(value)) for (const n of values) yield setAt(template, path, [...value, n]);
 }
 
 function* sweep(template: JsonValue): Generator<JsonValue> {
@@ -127,7 +137,12 @@ function* sweep(template: JsonValue): Generator<JsonValue> {
       yield setAt(template, path, [n, n]);
       yield setAt(template, path, [n, n + 1]);
       yield setAt(template, path, [n + 1, n]);
-      for (let i = 0; i < value.length; i++) yield setAt(template, path, value.map((v, j) => (j === i ? n : v)));
+      for (let i = 0; i < value.length; i++)
+        yield setAt(
+          template,
+          path,
+          value.map((v, j) => (j === i ? n : v)),
+        );
     }
   }
 }
@@ -138,12 +153,21 @@ function* reuse(template: JsonValue): Generator<JsonValue> {
   const scalars = all.filter((n) => typeof n.value === 'number' || typeof n.value === 'string');
   for (const from of scalars) {
     for (const to of all) {
-      if (to.path.join('\u0000').startsWith(from.path.join('\u0000')) || from.path.join('\u0000').startsWith(to.path.join('\u0000'))) continue;
+      if (
+        to.path.join('\u0000').startsWith(from.path.join('\u0000')) ||
+        from.path.join('\u0000').startsWith(to.path.join('\u0000'))
+      )
+        continue;
       if (Array.isArray(to.value)) {
         const list = to.value;
         yield setAt(template, to.path, [...list, from.value]);
         yield setAt(template, to.path, [from.value, ...list]);
-        for (let i = 0; i < list.length; i++) yield setAt(template, to.path, list.map((v, j) => (j === i ? from.value : v)));
+        for (let i = 0; i < list.length; i++)
+          yield setAt(
+            template,
+            to.path,
+            list.map((v, j) => (j === i ? from.value : v)),
+          );
       } else if (typeof to.value === typeof from.value) {
         yield setAt(template, to.path, from.value);
       }
@@ -152,7 +176,9 @@ function* reuse(template: JsonValue): Generator<JsonValue> {
 }
 
 function sortedCopy(list: JsonValue[]): JsonValue[] {
-  return [...list].sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+  return [...list].sort((a, b) =>
+    typeof a === 'number' && typeof b === 'number' ? a - b : JSON.stringify(a) < JSON.stringify(b) ? -1 : 1,
+  );
 }
 
 /** Lists and objects edited in shape: insert, remove, duplicate, reorder, sort, shorten, empty. */
@@ -166,15 +192,21 @@ function* structure(template: JsonValue): Generator<JsonValue> {
       yield setAt(template, path, [...value, ...value]);
       for (let k = 1; k < value.length; k++) yield setAt(template, path, value.slice(0, k));
       for (let i = 0; i < value.length; i++) {
-        yield setAt(template, path, value.filter((_, j) => j !== i));
+        yield setAt(
+          template,
+          path,
+          value.filter((_, j) => j !== i),
+        );
         yield setAt(template, path, [...value.slice(0, i + 1), value[i]!, ...value.slice(i + 1)]);
         yield setAt(template, path, [...value.slice(i), ...value.slice(0, i)]);
-        if (i + 1 < value.length) yield setAt(template, path, [...value.slice(0, i), value[i + 1]!, value[i]!, ...value.slice(i + 2)]);
+        if (i + 1 < value.length)
+          yield setAt(template, path, [...value.slice(0, i), value[i + 1]!, value[i]!, ...value.slice(i + 2)]);
       }
     } else if (value !== null && typeof value === 'object') {
       yield setAt(template, path, {});
       const keys = Object.keys(value);
-      for (const k of keys) yield setAt(template, path, Object.fromEntries(Object.entries(value).filter(([kk]) => kk !== k)));
+      for (const k of keys)
+        yield setAt(template, path, Object.fromEntries(Object.entries(value).filter(([kk]) => kk !== k)));
       yield setAt(template, path, Object.fromEntries(Object.entries(value).reverse()));
     }
   }
@@ -188,7 +220,8 @@ function* strings(template: JsonValue, facts: CodeFacts): Generator<JsonValue> {
     const separator = /\s/.test(value) ? ' ' : (value.match(/[^\p{L}\p{N}]/u)?.[0] ?? ' ');
     for (const w of words) yield setAt(template, path, w);
     for (const a of words) for (const b of words) if (a !== b) yield setAt(template, path, `${a}${separator}${b}`);
-    for (const a of words) for (const b of words) if (a !== b && separator !== '') yield setAt(template, path, `${a}${b}`);
+    for (const a of words)
+      for (const b of words) if (a !== b && separator !== '') yield setAt(template, path, `${a}${b}`);
     for (const w of words) {
       yield setAt(template, path, value ? `${value}${separator}${w}` : w);
       yield setAt(template, path, value ? `${w}${separator}${value}` : w);

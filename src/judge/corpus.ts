@@ -45,10 +45,54 @@ export function seedFrom(text: string): number {
 }
 
 // What the generator edits strings with: separators and the characters validators trip over.
-const SPECIALS = ['@', '.', '-', '_', '+', '/', '\\', ':', ';', ',', '"', "'", '%', '#', '!', '<', '>', '(', ')', '[', ']', '=', '?', '&', '*', '\u0000'];
+const SPECIALS = [
+  '@',
+  '.',
+  '-',
+  '_',
+  '+',
+  '/',
+  '\\',
+  ':',
+  ';',
+  ',',
+  '"',
+  "'",
+  '%',
+  '#',
+  '!',
+  '<',
+  '>',
+  '(',
+  ')',
+  '[',
+  ']',
+  '=',
+  '?',
+  '&',
+  '*',
+  '\u0000',
+];
 const WHITESPACE = [' ', '  ', '\t', '\n', '\r\n', '\u00a0', '\u200b'];
 const UNICODE = ['é', 'ü', 'ß', 'İ', 'ı', 'ø', 'ñ', '用户', '例子', 'д', 'ع', '😀', '\u212a', 'ﬁ', '\u0301'];
-const NUMBER_BOUNDARIES = [0, 1, -1, 2, 0.5, -0.5, 255, 256, 2 ** 31 - 1, -(2 ** 31), 2 ** 32, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 1e21, 1e-7, Number.EPSILON];
+const NUMBER_BOUNDARIES = [
+  0,
+  1,
+  -1,
+  2,
+  0.5,
+  -0.5,
+  255,
+  256,
+  2 ** 31 - 1,
+  -(2 ** 31),
+  2 ** 32,
+  Number.MAX_SAFE_INTEGER,
+  Number.MIN_SAFE_INTEGER,
+  1e21,
+  1e-7,
+  Number.EPSILON,
+];
 
 // Built once: building a regex-driven arbitrary costs milliseconds.
 const SHORT_ALNUM = fc.stringMatching(/^[a-z0-9]{1,3}$/);
@@ -59,7 +103,8 @@ const isSeparator = (c: string) => !/[\p{L}\p{N}]/u.test(c);
 /** Edits of a string: the issue's list (special characters, doubled separators, whitespace, digits, case, unicode, empty and long). */
 function stringEdits(s: string): fc.Arbitrary<JsonValue> {
   const at = fc.nat(s.length);
-  const insert = (chars: string[]) => fc.tuple(at, fc.constantFrom(...chars)).map(([i, c]) => s.slice(0, i) + c + s.slice(i));
+  const insert = (chars: string[]) =>
+    fc.tuple(at, fc.constantFrom(...chars)).map(([i, c]) => s.slice(0, i) + c + s.slice(i));
   const separators = [...s].map((c, i) => (isSeparator(c) ? i : -1)).filter((i) => i >= 0);
   const edits: fc.Arbitrary<JsonValue>[] = [
     insert(SPECIALS),
@@ -77,7 +122,14 @@ function stringEdits(s: string): fc.Arbitrary<JsonValue> {
     fc.tuple(at, SHORT_ALNUM).map(([i, t]) => s.slice(0, i) + t + s.slice(i)),
   ];
   if (s.length) {
-    edits.push(fc.nat(s.length - 1).map((i) => s.slice(0, i) + (s[i] === s[i]!.toUpperCase() ? s[i]!.toLowerCase() : s[i]!.toUpperCase()) + s.slice(i + 1)));
+    edits.push(
+      fc
+        .nat(s.length - 1)
+        .map(
+          (i) =>
+            s.slice(0, i) + (s[i] === s[i]!.toUpperCase() ? s[i]!.toLowerCase() : s[i]!.toUpperCase()) + s.slice(i + 1),
+        ),
+    );
     edits.push(fc.nat(Math.max(0, s.length - 2)).map((i) => s.slice(0, i) + (s[i + 1] ?? '') + s[i] + s.slice(i + 2)));
   }
   if (separators.length) {
@@ -85,10 +137,12 @@ function stringEdits(s: string): fc.Arbitrary<JsonValue> {
     const sep = fc.constantFrom(...separators);
     edits.push(sep.map((i) => s.slice(0, i) + s[i] + s.slice(i)));
     edits.push(sep.map((i) => s.slice(0, i) + s.slice(i + 1)));
-    edits.push(fc.tuple(sep, at).map(([i, j]) => {
-      const without = s.slice(0, i) + s.slice(i + 1);
-      return without.slice(0, j) + s[i] + without.slice(j);
-    }));
+    edits.push(
+      fc.tuple(sep, at).map(([i, j]) => {
+        const without = s.slice(0, i) + s.slice(i + 1);
+        return without.slice(0, j) + s[i] + without.slice(j);
+      }),
+    );
     edits.push(sep.map((i) => s.slice(0, i + 1)));
     edits.push(sep.map((i) => s.slice(i)));
   }
@@ -106,14 +160,20 @@ function numberEdits(n: number): fc.Arbitrary<JsonValue> {
 }
 
 function arrayEdits(a: JsonValue[], depth: number): fc.Arbitrary<JsonValue> {
-  const edits: fc.Arbitrary<JsonValue>[] = [fc.constant([]), fc.constant(null), fc.constant([...a, ...a]), fc.constant([...a].reverse())];
+  const edits: fc.Arbitrary<JsonValue>[] = [
+    fc.constant([]),
+    fc.constant(null),
+    fc.constant([...a, ...a]),
+    fc.constant([...a].reverse()),
+  ];
   if (a.length) {
     const at = fc.nat(a.length - 1);
     edits.push(at.map((i) => a.filter((_, j) => j !== i)));
     edits.push(at.map((i) => [...a.slice(0, i + 1), a[i]!, ...a.slice(i + 1)]));
     edits.push(at.map((i) => [...a.slice(0, i), null, ...a.slice(i + 1)]));
     edits.push(fc.integer({ min: 10, max: 200 }).map((n) => Array.from({ length: n }, (_, i) => a[i % a.length]!)));
-    if (depth < 3) edits.push(at.chain((i) => edit(a[i]!, depth + 1).map((v) => [...a.slice(0, i), v, ...a.slice(i + 1)])));
+    if (depth < 3)
+      edits.push(at.chain((i) => edit(a[i]!, depth + 1).map((v) => [...a.slice(0, i), v, ...a.slice(i + 1)])));
   }
   return fc.oneof(...edits);
 }
@@ -143,12 +203,10 @@ function edit(value: JsonValue, depth = 0): fc.Arbitrary<JsonValue> {
 
 /** One or two edits of one of the seeds. */
 function generatedFrom(seeds: JsonValue[]): fc.Arbitrary<JsonValue> {
-  return fc
-    .tuple(fc.nat(seeds.length - 1), fc.integer({ min: 1, max: 3 }))
-    .chain(([i, edits]) => {
-      const once = edit(seeds[i]!);
-      return edits === 1 ? once : once.chain((v) => edit(v));
-    });
+  return fc.tuple(fc.nat(seeds.length - 1), fc.integer({ min: 1, max: 3 })).chain(([i, edits]) => {
+    const once = edit(seeds[i]!);
+    return edits === 1 ? once : once.chain((v) => edit(v));
+  });
 }
 
 /** Of the derived inputs, the share kept for those that read the code (random edits get the rest). */
@@ -183,7 +241,12 @@ export function buildCorpus(options: CorpusOptions): Corpus {
   if (!seeds.length || budget <= 0) return { inputs, seed: options.seed, sources: withoutUnused(sources) };
 
   const templates = options.suiteInputs.length ? options.suiteInputs : seeds;
-  const derived = addInTurns(codeInputs(templates, codeFacts(options.codes ?? [])), options.codeSources ?? CODE_SOURCES, Math.floor(budget * CODE_SHARE), add);
+  const derived = addInTurns(
+    codeInputs(templates, codeFacts(options.codes ?? [])),
+    options.codeSources ?? CODE_SOURCES,
+    Math.floor(budget * CODE_SHARE),
+    add,
+  );
   const randomBudget = budget - derived;
   if (randomBudget > 0) {
     // Edits sometimes repeat; twice the budget in tries fills it in practice.
@@ -216,7 +279,7 @@ function addInTurns(
   const live = use.map((source) => ({ source, it: bySource[source][Symbol.iterator]() }));
   let added = 0;
   while (live.length && added < limit) {
-    for (let i = 0; i < live.length && added < limit; ) {
+    for (let i = 0; i < live.length && added < limit;) {
       const { source, it } = live[i]!;
       let next = it.next();
       while (!next.done && !add(next.value, source)) next = it.next();

@@ -4,7 +4,14 @@ import { codeHash } from '../detection/tool-code.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 import type { ToolSource } from '../shared/language.js';
-import type { DetectedFailure, DifferentialDifference, DifferentialOutcome, DifferentialReport, JsonValue, MutationType } from '../shared/lineage-types.js';
+import type {
+  DetectedFailure,
+  DifferentialDifference,
+  DifferentialOutcome,
+  DifferentialReport,
+  JsonValue,
+  MutationType,
+} from '../shared/lineage-types.js';
 import type { Corpus, CorpusSource } from './corpus.js';
 
 /** Mutation types that promise the same behaviour: any difference refuses the version. */
@@ -59,7 +66,8 @@ const SMALL = 1000;
 function largestNumber(value: JsonValue): number {
   if (typeof value === 'number') return Math.abs(value);
   if (Array.isArray(value)) return value.reduce<number>((m, v) => Math.max(m, largestNumber(v)), 0);
-  if (value !== null && typeof value === 'object') return Object.values(value).reduce<number>((m, v) => Math.max(m, largestNumber(v)), 0);
+  if (value !== null && typeof value === 'object')
+    return Object.values(value).reduce<number>((m, v) => Math.max(m, largestNumber(v)), 0);
   return 0;
 }
 
@@ -85,7 +93,8 @@ function* shrinkCandidates(value: JsonValue): Generator<JsonValue> {
     yield '';
     const chars = [...value];
     for (let size = chars.length >> 1 || 1; size >= 1; size = size === 1 ? 0 : size >> 1) {
-      for (let i = 0; i + size <= chars.length; i += size) yield [...chars.slice(0, i), ...chars.slice(i + size)].join('');
+      for (let i = 0; i + size <= chars.length; i += size)
+        yield [...chars.slice(0, i), ...chars.slice(i + size)].join('');
     }
     for (let i = 0; i < chars.length; i++) {
       const c = chars[i]!;
@@ -121,10 +130,14 @@ function* shrinkCandidates(value: JsonValue): Generator<JsonValue> {
  * Greedy shrinking: take the first simpler candidate that still differs and is smaller, until none
  * does (or the budget is spent). Returns the smallest differing input found.
  */
-export function shrinkInput(input: JsonValue, differs: (candidate: JsonValue) => boolean, budget = SHRINK_BUDGET): JsonValue {
+export function shrinkInput(
+  input: JsonValue,
+  differs: (candidate: JsonValue) => boolean,
+  budget = SHRINK_BUDGET,
+): JsonValue {
   let current = input;
   let tries = 0;
-  for (let improved = true; improved && tries < budget; ) {
+  for (let improved = true; improved && tries < budget;) {
     improved = false;
     for (const candidate of shrinkCandidates(current)) {
       if (compareSize(candidate, current) >= 0) continue;
@@ -159,7 +172,10 @@ export function runDifferential(sandbox: Sandbox, s: DifferentialSubject): Diffe
   const started = performance.now();
   const subjectKey = codeHash(s.code);
   const parents = s.parents.map((p) => ({ ...p, key: codeHash(p.code) }));
-  const cache = new Map<string, { differs: boolean; output: DifferentialOutcome; parents: DifferentialOutcome[] } | null>();
+  const cache = new Map<
+    string,
+    { differs: boolean; output: DifferentialOutcome; parents: DifferentialOutcome[] } | null
+  >();
   const compare = (json: string) => {
     const known = cache.get(json);
     if (known !== undefined) return known;
@@ -214,7 +230,9 @@ export function runDifferential(sandbox: Sandbox, s: DifferentialSubject): Diffe
   for (const d of ordered) {
     if (differences.length >= s.maxDifferences) break;
     const test = criticalByInput.get(JSON.stringify(d.input));
-    const input = test ? d.input : shrinkInput(d.input, (candidate) => !spent() && (compare(JSON.stringify(candidate))?.differs ?? false));
+    const input = test
+      ? d.input
+      : shrinkInput(d.input, (candidate) => !spent() && (compare(JSON.stringify(candidate))?.differs ?? false));
     const key = JSON.stringify(input);
     if (seen.has(key)) continue;
     seen.add(key);
@@ -231,7 +249,10 @@ export function runDifferential(sandbox: Sandbox, s: DifferentialSubject): Diffe
   differences.sort((a, b) => compareSize(a.input, b.input));
 
   const judgedAs: MutationType = s.mutationType ?? 'refactor';
-  const undeclared = s.mutationType === null ? `${s.id} declares no mutation type, so it is judged as a refactor (same behaviour promised); ` : '';
+  const undeclared =
+    s.mutationType === null
+      ? `${s.id} declares no mutation type, so it is judged as a refactor (same behaviour promised); `
+      : '';
   const failures: DetectedFailure[] = [];
   let verdict: DifferentialReport['verdict'];
   let message: string;
@@ -242,7 +263,8 @@ export function runDifferential(sandbox: Sandbox, s: DifferentialSubject): Diffe
   } else if (SAME_BEHAVIOUR.includes(judgedAs)) {
     verdict = 'refused';
     message = `${undeclared}${judgedAs} ${s.mutationDescription ? `"${s.mutationDescription}" ` : ''}promises the same behaviour, but ${differing.length} of ${compared} inputs are answered differently from ${parentNames}`;
-    for (const d of differences.slice(0, MAX_FAILURE_RECORDS)) failures.push(differenceFailure(s, d, `${judgedAs} changed behaviour: ${describeDifference(d, s.id)}`));
+    for (const d of differences.slice(0, MAX_FAILURE_RECORDS))
+      failures.push(differenceFailure(s, d, `${judgedAs} changed behaviour: ${describeDifference(d, s.id)}`));
   } else {
     const broken = differences.filter((d) => {
       const test = d.criticalTest ? criticalByInput.get(JSON.stringify(d.input)) : undefined;
@@ -252,7 +274,14 @@ export function runDifferential(sandbox: Sandbox, s: DifferentialSubject): Diffe
     message = broken.length
       ? `${judgedAs}: ${broken.length} difference(s) from ${parentNames} on inputs of critical tests, answered against what the test expects`
       : `${judgedAs}: ${differing.length} of ${compared} inputs answered differently from ${parentNames}; listed for review (a ${judgedAs} is expected to differ)`;
-    for (const d of broken.slice(0, MAX_FAILURE_RECORDS)) failures.push(differenceFailure(s, d, `differs on the input of critical test "${d.criticalTest}": ${describeDifference(d, s.id)}`));
+    for (const d of broken.slice(0, MAX_FAILURE_RECORDS))
+      failures.push(
+        differenceFailure(
+          s,
+          d,
+          `differs on the input of critical test "${d.criticalTest}": ${describeDifference(d, s.id)}`,
+        ),
+      );
   }
   return {
     failures,
@@ -283,6 +312,13 @@ function differenceFailure(s: DifferentialSubject, d: DifferentialDifference, de
     testCaseFailed: d.criticalTest,
     detectionMethod: 'differential',
     severity: 'critical',
-    evidence: { input: d.input, output: d.output, parents: d.parents, originalInput: d.originalInput, source: d.source, seed: s.corpus.seed } as unknown as JsonValue,
+    evidence: {
+      input: d.input,
+      output: d.output,
+      parents: d.parents,
+      originalInput: d.originalInput,
+      source: d.source,
+      seed: s.corpus.seed,
+    } as unknown as JsonValue,
   };
 }

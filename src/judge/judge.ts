@@ -1,7 +1,19 @@
 import type { DiseConfig } from '../config/schema.js';
 import { jsonEqual } from '../detection/json-equal.js';
-import { detectGateViolations, detectSecurityIssues, type GateRule, type GateViolation, type StaticFinding } from '../detection/static-analysis.js';
-import { detectRegression, detectTestFailures, runSuite, type SuiteTest, type TestResult } from '../detection/test-runner.js';
+import {
+  detectGateViolations,
+  detectSecurityIssues,
+  type GateRule,
+  type GateViolation,
+  type StaticFinding,
+} from '../detection/static-analysis.js';
+import {
+  detectRegression,
+  detectTestFailures,
+  runSuite,
+  type SuiteTest,
+  type TestResult,
+} from '../detection/test-runner.js';
 import { LineageError } from '../lineage/errors.js';
 import { checkToolCode, codeHash } from '../detection/tool-code.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
@@ -101,7 +113,19 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
   const skipped: Verdict['skipped'] = [];
   const verdict = (): Verdict => {
     const critical = failures.filter((f) => f.severity === 'critical');
-    return { passed: !critical.length, failures, rejections, tests, staticFindings, gateViolations, testsRun, replayed, differential, skipped, why: critical[0]?.description ?? null };
+    return {
+      passed: !critical.length,
+      failures,
+      rejections,
+      tests,
+      staticFindings,
+      gateViolations,
+      testsRun,
+      replayed,
+      differential,
+      skipped,
+      why: critical[0]?.description ?? null,
+    };
   };
   const runs = (check: JudgeCheck, missing?: string): boolean => {
     const why = skip[check] ?? missing;
@@ -120,7 +144,15 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
       checkToolCode(c.code, c.language);
     } catch (err) {
       if (!(err instanceof LineageError)) throw err;
-      failures.push({ failureType: 'invalid_code', description: err.message, stackTrace: null, testCaseFailed: null, detectionMethod: 'static_analysis', severity: 'critical', evidence: { field: err.field ?? 'code' } });
+      failures.push({
+        failureType: 'invalid_code',
+        description: err.message,
+        stackTrace: null,
+        testCaseFailed: null,
+        detectionMethod: 'static_analysis',
+        severity: 'critical',
+        evidence: { field: err.field ?? 'code' },
+      });
       rejections.push({ kind: 'static', message: err.message });
       // Nothing else can run on code that does not parse.
       for (const check of JUDGE_CHECKS.slice(1)) skipped.push({ check, why: 'the code does not parse' });
@@ -139,11 +171,17 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
     const gates = detectGateViolations(c.code, c.rules, c.language);
     gateViolations = gates.violations;
     if (gates.failure) failures.push(gates.failure);
-    for (const v of gates.violations) rejections.push({ kind: 'gate', message: `violates ${v.ruleId} "${v.description}" at line ${v.line}: ${v.excerpt}` });
+    for (const v of gates.violations)
+      rejections.push({
+        kind: 'gate',
+        message: `violates ${v.ruleId} "${v.description}" at line ${v.line}: ${v.excerpt}`,
+      });
   }
   // Code that static analysis refuses is not run at all: its verdict is decided, and running it
   // would hand a sandbox's first layer to code built to get past it (Python tools share an interpreter).
-  const refusedStatically = failures.find((f) => f.failureType === 'security_vulnerability' && f.severity === 'critical');
+  const refusedStatically = failures.find(
+    (f) => f.failureType === 'security_vulnerability' && f.severity === 'critical',
+  );
   if (refusedStatically) {
     for (const check of ['suite', 'regression', 'replay', 'differential'] as const) {
       if (!(check in skip)) skipped.push({ check, why: 'static analysis refused the code: it is not run' });
@@ -151,7 +189,10 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
     return verdict();
   }
   const runSuiteCheck = runs('suite', c.suite.length ? undefined : 'no tests in scope');
-  const runRegression = runs('regression', !c.suite.length ? 'no tests in scope' : !c.baseline ? 'nothing to compare with' : undefined);
+  const runRegression = runs(
+    'regression',
+    !c.suite.length ? 'no tests in scope' : !c.baseline ? 'nothing to compare with' : undefined,
+  );
   if (runSuiteCheck || runRegression) {
     tests = runSuite(sandbox, codeHash(c.code), c, c.suite);
     testsRun = tests.length;
@@ -169,11 +210,18 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
       const passedByBaseline = new Set(baseline.filter((r) => r.passed).map((r) => r.name));
       for (const r of tests) {
         // Critical failures were reported by the suite check already.
-        if (!r.passed && passedByBaseline.has(r.name) && !(runSuiteCheck && r.critical)) rejections.push({ kind: 'test', message: describeTest(r) });
+        if (!r.passed && passedByBaseline.has(r.name) && !(runSuiteCheck && r.critical))
+          rejections.push({ kind: 'test', message: describeTest(r) });
       }
     }
   }
-  if (runs('replay', !c.baseline ? 'nothing to compare with' : !c.replayInputs.length ? 'no recorded inputs' : undefined) && c.baseline) {
+  if (
+    runs(
+      'replay',
+      !c.baseline ? 'nothing to compare with' : !c.replayInputs.length ? 'no recorded inputs' : undefined,
+    ) &&
+    c.baseline
+  ) {
     const mismatches: { input: JsonValue; expected: JsonValue | undefined; got: JsonValue | string | undefined }[] = [];
     for (const input of c.replayInputs) {
       const expected = outcome(sandbox, c.baseline, input);
@@ -197,24 +245,42 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
         testCaseFailed: null,
         detectionMethod: 'replay',
         severity: 'critical',
-        evidence: { baseline: c.baseline.id, mismatches: mismatches.map((m) => ({ input: m.input, expected: m.expected ?? null, got: m.got ?? null })) },
+        evidence: {
+          baseline: c.baseline.id,
+          mismatches: mismatches.map((m) => ({ input: m.input, expected: m.expected ?? null, got: m.got ?? null })),
+        },
       });
     }
   }
   const diff = c.differential;
-  if (runs('differential', !diff?.parents.length ? 'nothing to compare with' : !diff.corpus.inputs.length ? 'no inputs to compare on' : undefined) && diff) {
+  if (
+    runs(
+      'differential',
+      !diff?.parents.length
+        ? 'nothing to compare with'
+        : !diff.corpus.inputs.length
+          ? 'no inputs to compare on'
+          : undefined,
+    ) &&
+    diff
+  ) {
     const result = runDifferential(sandbox, {
       ...diff,
       id: c.id,
       code: c.code,
       language: c.language,
-      criticalTests: c.suite.filter((t) => t.critical).map((t) => ({ name: t.name, input: t.input, expected: t.expected })),
+      criticalTests: c.suite
+        .filter((t) => t.critical)
+        .map((t) => ({ name: t.name, input: t.input, expected: t.expected })),
     });
     differential = result.report;
     failures.push(...result.failures);
     if (result.failures.length) {
       for (const d of result.report.differences.slice(0, MAX_REPLAY_REJECTIONS)) {
-        rejections.push({ kind: 'differential', message: `differential (${result.report.judgedAs}): ${describeDifference(d, c.id)}` });
+        rejections.push({
+          kind: 'differential',
+          message: `differential (${result.report.judgedAs}): ${describeDifference(d, c.id)}`,
+        });
       }
     }
   }

@@ -43,15 +43,25 @@ export const JUDGE_PLANS = {
    * the failed version.
    */
   revert: {
-    replay: "a revert keeps the changes made after the culprit, so the ancestor's answers to recorded inputs are not the reference; the failed version's suite and the minted failing inputs decide",
-    differential: "a revert differs from the failed version where it undoes the culprit and from the ancestor where it keeps later features, so neither is its reference; the failed version's whole suite and the minted failing inputs decide",
+    replay:
+      "a revert keeps the changes made after the culprit, so the ancestor's answers to recorded inputs are not the reference; the failed version's suite and the minted failing inputs decide",
+    differential:
+      "a revert differs from the failed version where it undoes the culprit and from the ancestor where it keeps later features, so neither is its reference; the failed version's whole suite and the minted failing inputs decide",
   },
 } as const satisfies Record<string, SkippedChecks>;
 
 export type JudgePurpose = keyof typeof JUDGE_PLANS;
 
 export function toSuiteTests(tests: TestCaseRecord[]): SuiteTest[] {
-  return tests.map((t) => ({ id: t.id, name: t.name, input: t.input, expected: t.expected, critical: t.critical, toolId: t.toolId, origin: t.origin }));
+  return tests.map((t) => ({
+    id: t.id,
+    name: t.name,
+    input: t.input,
+    expected: t.expected,
+    critical: t.critical,
+    toolId: t.toolId,
+    origin: t.origin,
+  }));
 }
 
 /** What the judge needs from the database besides the code. */
@@ -94,12 +104,22 @@ export async function judgeWithScope(
   const skip: SkippedChecks = { ...configSkips(deps.config), ...JUDGE_PLANS[purpose], ...scope.skip };
   const needs = (check: JudgeCheck) => !(check in skip);
   const excluded = new Set(scope.excludeTests ?? []);
-  const suite = needs('suite') || needs('regression') ? toSuiteTests(await deps.store.tests.suiteFor(scope.scopeOf, db)).filter((t) => t.id === null || !excluded.has(t.id)) : [];
+  const suite =
+    needs('suite') || needs('regression')
+      ? toSuiteTests(await deps.store.tests.suiteFor(scope.scopeOf, db)).filter(
+          (t) => t.id === null || !excluded.has(t.id),
+        )
+      : [];
   const rules = needs('gates') ? await deps.store.rules.inScopeWith(scope.scopeOf, scope.extraRuleIds ?? [], db) : [];
   const baselineId = scope.baselineId ?? null;
-  const baselineSource = baselineId && (needs('regression') || needs('replay')) ? (await deps.store.graph.codes([baselineId], db)).get(baselineId) : undefined;
+  const baselineSource =
+    baselineId && (needs('regression') || needs('replay'))
+      ? (await deps.store.graph.codes([baselineId], db)).get(baselineId)
+      : undefined;
   const replayInputs: JsonValue[] =
-    needs('replay') && scope.replayFrom?.length ? await deps.store.executions.recordedInputs(scope.replayFrom, MAX_REPLAY_INPUTS, db) : [];
+    needs('replay') && scope.replayFrom?.length
+      ? await deps.store.executions.recordedInputs(scope.replayFrom, MAX_REPLAY_INPUTS, db)
+      : [];
   return judgeVersion(
     deps.sandbox,
     {
@@ -121,7 +141,13 @@ export async function judgeWithScope(
  * and the corpus — every suite input in scope (minted included), the tool's sample of recorded
  * inputs, and inputs generated from both with the configured (or version-derived) seed.
  */
-async function differentialEvidence(deps: JudgeDeps, subject: { id: string } & ToolSource, scope: JudgeScope, suiteLoaded: SuiteTest[], db?: Db) {
+async function differentialEvidence(
+  deps: JudgeDeps,
+  subject: { id: string } & ToolSource,
+  scope: JudgeScope,
+  suiteLoaded: SuiteTest[],
+  db?: Db,
+) {
   const parentIds = scope.parentIds ?? (scope.baselineId ? [scope.baselineId] : []);
   if (!parentIds.length) return null;
   const settings = deps.config.self_healing.differential;
@@ -130,7 +156,11 @@ async function differentialEvidence(deps: JudgeDeps, subject: { id: string } & T
   const mutation = scope.mutationOf ? await deps.store.differential.declaredMutation(scope.mutationOf, db) : null;
   const suite = suiteLoaded.length ? suiteLoaded : toSuiteTests(await deps.store.tests.suiteFor(scope.scopeOf, db));
   const sampling = deps.config.runtime.input_sampling;
-  const recorded = await deps.store.samples.forTool(parseVersionId(scope.scopeOf).name, Math.min(sampling.per_tool || settings.corpus_size, settings.corpus_size), db);
+  const recorded = await deps.store.samples.forTool(
+    parseVersionId(scope.scopeOf).name,
+    Math.min(sampling.per_tool || settings.corpus_size, settings.corpus_size),
+    db,
+  );
   const corpus = buildCorpus({
     suiteInputs: suite.map((t) => t.input),
     recordedInputs: recorded,
@@ -139,7 +169,14 @@ async function differentialEvidence(deps: JudgeDeps, subject: { id: string } & T
     seed: settings.seed ?? seedFrom(subject.id === scope.scopeOf ? subject.id : `${scope.scopeOf}/${subject.id}`),
     codes: [subject.code, ...parents.map((p) => p.code)],
   });
-  return { parents, mutationType: mutation?.type ?? null, mutationDescription: mutation?.description ?? null, corpus, maxDifferences: settings.max_differences, timeBudgetMs: settings.time_budget_ms };
+  return {
+    parents,
+    mutationType: mutation?.type ?? null,
+    mutationDescription: mutation?.description ?? null,
+    corpus,
+    maxDifferences: settings.max_differences,
+    timeBudgetMs: settings.time_budget_ms,
+  };
 }
 
 /** Is this stored version good today, on its own (the ancestor search's question)? */

@@ -14,10 +14,19 @@ export function registrationValidator(deps: JudgeDeps): RegistrationValidator {
       deps,
       'registration',
       version,
-      { scopeOf: version.id, baselineId: version.parents[0] ?? null, parentIds: version.parents, mutationOf: version.id },
+      {
+        scopeOf: version.id,
+        baselineId: version.parents[0] ?? null,
+        parentIds: version.parents,
+        mutationOf: version.id,
+      },
       tx,
     );
     if (verdict.differential) await deps.store.differential.record(verdict.differential, tx);
-    return { health: verdict.passed ? 'healthy' : 'failed', failures: verdict.failures, differential: verdict.differential };
+    return {
+      health: verdict.passed ? 'healthy' : 'failed',
+      failures: verdict.failures,
+      differential: verdict.differential,
+    };
   };
 }

@@ -59,7 +59,9 @@ export class ActivityReads {
 
   /** A version's calls per time bucket (`buckets` equal slices from its first to its last call). */
   async executionSeries(versionId: string, buckets = 24): Promise<ExecutionBucket[]> {
-    const rows = await this.prisma.$queryRaw<{ b: number; at: Date; calls: number; failures: number; mean_ms: number }[]>`
+    const rows = await this.prisma.$queryRaw<
+      { b: number; at: Date; calls: number; failures: number; mean_ms: number }[]
+    >`
       WITH span AS (SELECT min(created_at) AS lo, max(created_at) AS hi FROM executions WHERE tool_id = ${versionId}),
       e AS (
         SELECT width_bucket(extract(epoch FROM x.created_at), extract(epoch FROM s.lo), extract(epoch FROM s.hi) + 0.001, ${buckets}) AS b, x.ok, x.duration_ms, x.created_at
@@ -70,19 +72,47 @@ export class ActivityReads {
   }
 
   async fitnessSeries(versionId: string, limit = 200): Promise<FitnessPoint[]> {
-    const rows = await this.prisma.fitnessHistory.findMany({ where: { toolId: versionId }, orderBy: { id: 'desc' }, take: limit, select: { fitnessScore: true, timestamp: true } });
+    const rows = await this.prisma.fitnessHistory.findMany({
+      where: { toolId: versionId },
+      orderBy: { id: 'desc' },
+      take: limit,
+      select: { fitnessScore: true, timestamp: true },
+    });
     return rows.reverse().map((r) => ({ at: r.timestamp.toISOString(), score: r.fitnessScore }));
   }
 
   /** Tests a version introduced (authored with it, or minted onto it by a heal). */
   async testsIntroducedBy(versionId: string): Promise<IntroducedTest[]> {
     const rows = await this.prisma.testCase.findMany({ where: { toolId: versionId }, orderBy: { id: 'asc' } });
-    return rows.map((t) => ({ id: t.id, name: t.name, input: t.input as JsonValue, expected: t.expected as JsonValue, critical: t.critical, origin: t.origin, sourceFailureId: t.sourceFailureId }));
+    return rows.map((t) => ({
+      id: t.id,
+      name: t.name,
+      input: t.input as JsonValue,
+      expected: t.expected as JsonValue,
+      critical: t.critical,
+      origin: t.origin,
+      sourceFailureId: t.sourceFailureId,
+    }));
   }
 
   /** Heal runs, running first, then newest first, with their step and attempt from the recorded progress. */
   async healRuns(limit = 200, toolName?: string): Promise<HealRunListing[]> {
-    const rows = await this.prisma.$queryRaw<{ id: string; workflow_id: string; tool_id: string; tool_name: string; status: string; trigger: string; started_at: Date; finished_at: Date | null; step: string | null; attempt: number | null; new_version: string | null; error: string | null }[]>`
+    const rows = await this.prisma.$queryRaw<
+      {
+        id: string;
+        workflow_id: string;
+        tool_id: string;
+        tool_name: string;
+        status: string;
+        trigger: string;
+        started_at: Date;
+        finished_at: Date | null;
+        step: string | null;
+        attempt: number | null;
+        new_version: string | null;
+        error: string | null;
+      }[]
+    >`
       SELECT h.id, h.workflow_id, h.tool_id, t.tool_name, h.status, h.trigger, h.started_at, h.finished_at,
              h.result->>'step' AS step, (h.result->>'attempt')::int AS attempt, h.result->>'newVersionId' AS new_version, h.error
       FROM heal_runs h JOIN tool_lineage t ON t.tool_id = h.tool_id
@@ -106,7 +136,10 @@ export class ActivityReads {
 
   /** The description of each version. */
   async descriptions(versionIds: string[]): Promise<Map<string, string>> {
-    const rows = await this.prisma.toolLineage.findMany({ where: { toolId: { in: versionIds } }, select: { toolId: true, description: true } });
+    const rows = await this.prisma.toolLineage.findMany({
+      where: { toolId: { in: versionIds } },
+      select: { toolId: true, description: true },
+    });
     return new Map(rows.map((r) => [r.toolId, r.description]));
   }
 

@@ -73,16 +73,37 @@ export class CanaryStore {
    * A running canary of the same tool is superseded: its candidate is set FAILED, never routed.
    */
   async begin(
-    c: { candidateId: string; toolName: string; stableId: string; targetHealth: Health; origin: 'registration' | 'heal'; healId: string | null; workflowId: string; mirrorFraction: number },
+    c: {
+      candidateId: string;
+      toolName: string;
+      stableId: string;
+      targetHealth: Health;
+      origin: 'registration' | 'heal';
+      healId: string | null;
+      workflowId: string;
+      mirrorFraction: number;
+    },
     db: Db = this.prisma,
   ): Promise<void> {
-    const older = await db.canary.findMany({ where: { toolName: c.toolName, status: 'running', candidateId: { not: c.candidateId } }, select: { candidateId: true } });
+    const older = await db.canary.findMany({
+      where: { toolName: c.toolName, status: 'running', candidateId: { not: c.candidateId } },
+      select: { candidateId: true },
+    });
     for (const o of older) {
-      await db.canary.update({ where: { candidateId: o.candidateId }, data: { status: 'superseded', decision: `superseded by ${c.candidateId}`, endedAt: new Date() } });
-      await db.toolLineage.updateMany({ where: { toolId: o.candidateId, healthStatus: 'canary' }, data: { healthStatus: 'failed', updatedAt: new Date() } });
+      await db.canary.update({
+        where: { candidateId: o.candidateId },
+        data: { status: 'superseded', decision: `superseded by ${c.candidateId}`, endedAt: new Date() },
+      });
+      await db.toolLineage.updateMany({
+        where: { toolId: o.candidateId, healthStatus: 'canary' },
+        data: { healthStatus: 'failed', updatedAt: new Date() },
+      });
     }
     await db.canary.upsert({ where: { candidateId: c.candidateId }, create: { ...c }, update: {} });
-    await db.toolLineage.update({ where: { toolId: c.candidateId }, data: { healthStatus: 'canary', updatedAt: new Date() } });
+    await db.toolLineage.update({
+      where: { toolId: c.candidateId },
+      data: { healthStatus: 'canary', updatedAt: new Date() },
+    });
   }
 
   async get(candidateId: string, db: Db = this.prisma): Promise<CanaryRecord | null> {
@@ -93,7 +114,10 @@ export class CanaryStore {
   /** Canaries, running first then newest; of `toolNames` when given. */
   async list(options: { running?: boolean; toolNames?: string[]; limit?: number } = {}): Promise<CanaryRecord[]> {
     const rows = await this.prisma.canary.findMany({
-      where: { ...(options.running ? { status: 'running' } : {}), ...(options.toolNames ? { toolName: { in: options.toolNames } } : {}) },
+      where: {
+        ...(options.running ? { status: 'running' } : {}),
+        ...(options.toolNames ? { toolName: { in: options.toolNames } } : {}),
+      },
       orderBy: [{ startedAt: 'desc' }],
       take: options.limit ?? 200,
     });
@@ -102,14 +126,18 @@ export class CanaryStore {
 
   /** Everything recorded about a candidate's mirrored calls, in three statements. */
   async summary(candidateId: string): Promise<ComparisonSummary> {
-    const [counts] = await this.prisma.$queryRaw<{ n: number; agreed: number; stable_errors: number; candidate_errors: number }[]>`
+    const [counts] = await this.prisma.$queryRaw<
+      { n: number; agreed: number; stable_errors: number; candidate_errors: number }[]
+    >`
       SELECT count(*)::int AS n, count(*) FILTER (WHERE agree)::int AS agreed,
              count(*) FILTER (WHERE NOT stable_ok)::int AS stable_errors, count(*) FILTER (WHERE NOT candidate_ok)::int AS candidate_errors
       FROM canary_comparisons WHERE candidate_id = ${candidateId}`;
     const latencies = await this.prisma.$queryRaw<{ s: number; c: number }[]>`
       SELECT stable_ms AS s, candidate_ms AS c FROM canary_comparisons
       WHERE candidate_id = ${candidateId} AND stable_ok AND candidate_ok ORDER BY id DESC LIMIT ${LATENCY_SAMPLE}`;
-    const differing = await this.prisma.$queryRaw<{ input: JsonValue; stable_output: JsonValue; candidate_output: JsonValue; candidate_error: string | null }[]>`
+    const differing = await this.prisma.$queryRaw<
+      { input: JsonValue; stable_output: JsonValue; candidate_output: JsonValue; candidate_error: string | null }[]
+    >`
       SELECT input, stable_output, candidate_output, candidate_error FROM canary_comparisons
       WHERE candidate_id = ${candidateId} AND NOT agree ORDER BY id LIMIT ${MAX_DISAGREEMENTS}`;
     return {
@@ -119,7 +147,12 @@ export class CanaryStore {
       candidateErrors: counts?.candidate_errors ?? 0,
       stableMs: latencies.map((l) => l.s),
       candidateMs: latencies.map((l) => l.c),
-      disagreements: differing.map((d) => ({ input: d.input, stable: d.stable_output, candidate: d.candidate_output, candidateError: d.candidate_error })),
+      disagreements: differing.map((d) => ({
+        input: d.input,
+        stable: d.stable_output,
+        candidate: d.candidate_output,
+        candidateError: d.candidate_error,
+      })),
     };
   }
 
@@ -134,14 +167,23 @@ export class CanaryStore {
 
   /** Stores the judge's latest verdict on a running canary. */
   async saveVerdict(candidateId: string, verdict: CanaryVerdict): Promise<void> {
-    await this.prisma.canary.updateMany({ where: { candidateId, status: 'running' }, data: { verdict: asJson(verdict) } });
+    await this.prisma.canary.updateMany({
+      where: { candidateId, status: 'running' },
+      data: { verdict: asJson(verdict) },
+    });
   }
 
   /**
    * Ends a running canary (once: false when it had already ended). The caller changes the candidate's
    * health and the route in the same transaction.
    */
-  async end(candidateId: string, status: Exclude<CanaryStatus, 'running'>, decision: string, verdict: CanaryVerdict | null, db: Db = this.prisma): Promise<boolean> {
+  async end(
+    candidateId: string,
+    status: Exclude<CanaryStatus, 'running'>,
+    decision: string,
+    verdict: CanaryVerdict | null,
+    db: Db = this.prisma,
+  ): Promise<boolean> {
     const { count } = await db.canary.updateMany({
       where: { candidateId, status: 'running' },
       data: { status, decision, endedAt: new Date(), ...(verdict ? { verdict: asJson(verdict) } : {}) },
@@ -151,6 +193,10 @@ export class CanaryStore {
 
   /** Running canaries, for `dise doctor` to compare with Temporal. */
   async running(): Promise<{ candidateId: string; workflowId: string }[]> {
-    return this.prisma.canary.findMany({ where: { status: 'running' }, select: { candidateId: true, workflowId: true }, orderBy: { startedAt: 'asc' } });
+    return this.prisma.canary.findMany({
+      where: { status: 'running' },
+      select: { candidateId: true, workflowId: true },
+      orderBy: { startedAt: 'asc' },
+    });
   }
 }

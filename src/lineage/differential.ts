@@ -8,8 +8,15 @@ export class DifferentialStore {
   constructor(private readonly prisma: PrismaClient) {}
 
   /** The mutation a version declares (its latest), or null for a root or a version without one. */
-  async declaredMutation(versionId: string, db: Db = this.prisma): Promise<{ type: MutationType; description: string } | null> {
-    const row = await db.mutation.findFirst({ where: { toolId: versionId }, orderBy: { id: 'desc' }, select: { mutationType: true, description: true } });
+  async declaredMutation(
+    versionId: string,
+    db: Db = this.prisma,
+  ): Promise<{ type: MutationType; description: string } | null> {
+    const row = await db.mutation.findFirst({
+      where: { toolId: versionId },
+      orderBy: { id: 'desc' },
+      select: { mutationType: true, description: true },
+    });
     return row ? { type: row.mutationType as MutationType, description: row.description } : null;
   }
 
@@ -24,7 +31,12 @@ export class DifferentialStore {
         verdict: report.verdict,
         seed: report.seed,
         inputs: report.inputs,
-        sources: asJson({ ...report.sources, unjudged: report.unjudged, notRun: report.notRun ?? 0, differing: report.differing }),
+        sources: asJson({
+          ...report.sources,
+          unjudged: report.unjudged,
+          notRun: report.notRun ?? 0,
+          differing: report.differing,
+        }),
         differences: asJson(report.differences),
         message: report.message,
         durationMs: report.durationMs,
@@ -35,7 +47,11 @@ export class DifferentialStore {
   /** The latest check of each version, by id. */
   async latestFor(versionIds: string[], db: Db = this.prisma): Promise<Map<string, DifferentialReport>> {
     if (!versionIds.length) return new Map();
-    const rows = await db.differentialCheck.findMany({ where: { toolId: { in: versionIds } }, orderBy: { id: 'desc' }, distinct: ['toolId'] });
+    const rows = await db.differentialCheck.findMany({
+      where: { toolId: { in: versionIds } },
+      orderBy: { id: 'desc' },
+      distinct: ['toolId'],
+    });
     return new Map(rows.map((r) => [r.toolId, toDifferentialReport(r as unknown as DifferentialRow)]));
   }
 

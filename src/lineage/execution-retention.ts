@@ -39,7 +39,13 @@ function utcDay(ms: number): Date {
 export class ExecutionRetention {
   constructor(private readonly prisma: PrismaClient) {}
 
-  async maintain({ retentionDays, now = new Date() }: { retentionDays: number; now?: Date }): Promise<MaintenanceReport> {
+  async maintain({
+    retentionDays,
+    now = new Date(),
+  }: {
+    retentionDays: number;
+    now?: Date;
+  }): Promise<MaintenanceReport> {
     return this.prisma.$transaction(
       async (tx) => {
         await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(hashtext('dise_execution_maintenance'))`);
@@ -47,14 +53,19 @@ export class ExecutionRetention {
         let created = 0;
         for (let d = -1; d <= DAYS_AHEAD; d++) {
           const day = new Date(today.getTime() + d * DAY_MS).toISOString().slice(0, 10);
-          const [row] = await tx.$queryRawUnsafe<{ made: boolean }[]>(`SELECT dise_ensure_execution_partition($1::date) AS made`, day);
+          const [row] = await tx.$queryRawUnsafe<{ made: boolean }[]>(
+            `SELECT dise_ensure_execution_partition($1::date) AS made`,
+            day,
+          );
           if (row?.made) created++;
         }
 
         // Every hour that has ended (a minute of slack for transactions still committing), again
         // from the hour before the last run's end, for rows that committed after it.
         const until = new Date(Math.floor((now.getTime() - 60_000) / 3_600_000) * 3_600_000);
-        const [state] = await tx.$queryRawUnsafe<{ rolled_until: Date | null }[]>(`SELECT rolled_until FROM execution_maintenance WHERE id = 1`);
+        const [state] = await tx.$queryRawUnsafe<{ rolled_until: Date | null }[]>(
+          `SELECT rolled_until FROM execution_maintenance WHERE id = 1`,
+        );
         const from = state?.rolled_until ? new Date(state.rolled_until.getTime() - 3_600_000) : new Date(0);
         const rolledUpRows = await tx.$executeRawUnsafe(
           `INSERT INTO execution_rollups (tool_id, hour, calls, errors, p50_ms, p95_ms, p99_ms, max_ms)
@@ -73,7 +84,9 @@ export class ExecutionRetention {
         const rolledUntil = state?.rolled_until && state.rolled_until > until ? state.rolled_until : until;
 
         // Whole days before the retention, and only what the rollups already cover.
-        const cutoff = new Date(Math.min(today.getTime() - retentionDays * DAY_MS, utcDay(rolledUntil.getTime()).getTime()));
+        const cutoff = new Date(
+          Math.min(today.getTime() - retentionDays * DAY_MS, utcDay(rolledUntil.getTime()).getTime()),
+        );
         const parts = await tx.$queryRawUnsafe<{ name: string; day: Date; rows: number }[]>(
           `SELECT c.relname AS name, to_date(substr(c.relname, 13), 'YYYYMMDD')::timestamp AT TIME ZONE 'UTC' AS day,
                   GREATEST(c.reltuples, 0)::bigint::int AS rows

@@ -49,7 +49,13 @@ export async function insertExecutions(client: pg.PoolClient, rows: ExecutionRow
  * with `skipLocked`, versions another runtime is updating right now are left out (and not
  * returned), instead of queueing behind it.
  */
-export async function addExecutionCounts(client: pg.PoolClient, ids: string[], calls: number[], fails: number[], skipLocked: boolean): Promise<CountedVersion[]> {
+export async function addExecutionCounts(
+  client: pg.PoolClient,
+  ids: string[],
+  calls: number[],
+  fails: number[],
+  skipLocked: boolean,
+): Promise<CountedVersion[]> {
   if (!ids.length) return [];
   const { rows } = await client.query<CountedVersion>(
     `WITH locked AS MATERIALIZED (
@@ -105,7 +111,11 @@ export class ExecutionStore {
   }
 
   /** Inputs of a version's recent failed calls, newest first, with their error types. */
-  async failedCalls(versionId: string, limit: number, db: Db = this.prisma): Promise<{ input: JsonValue; errorType: string | null }[]> {
+  async failedCalls(
+    versionId: string,
+    limit: number,
+    db: Db = this.prisma,
+  ): Promise<{ input: JsonValue; errorType: string | null }[]> {
     const rows = await db.execution.findMany({
       where: { toolId: versionId, ok: false, input: { not: null as never } },
       orderBy: { id: 'desc' },
@@ -122,7 +132,17 @@ export class ExecutionStore {
    * above `errorRate`, and the drop of its last 5 fitness scores against the earlier ones above
    * `degradation`.
    */
-  async fleetFindings({ window, errorRate, degradation, onlyRouted }: { window: number; errorRate: number; degradation: number; onlyRouted: boolean }): Promise<FleetRow[]> {
+  async fleetFindings({
+    window,
+    errorRate,
+    degradation,
+    onlyRouted,
+  }: {
+    window: number;
+    errorRate: number;
+    degradation: number;
+    onlyRouted: boolean;
+  }): Promise<FleetRow[]> {
     // A plain statement (no Prisma.sql fragments): the runtime imports this module, and must not load
     // Prisma's client for it (`dise call` start-up).
     return this.prisma.$queryRawUnsafe<FleetRow[]>(

@@ -47,7 +47,9 @@ export async function insertFailures(
     failures.map((f) => textSafe(f.testCaseFailed?.slice(0, 255) ?? null)),
     failures.map((f) => f.detectionMethod),
     failures.map((f) => f.severity),
-    failures.map((f) => (f.evidence === undefined || f.evidence === null ? null : jsonbSafeText(JSON.stringify(f.evidence)))),
+    failures.map((f) =>
+      f.evidence === undefined || f.evidence === null ? null : jsonbSafeText(JSON.stringify(f.evidence)),
+    ),
     failures.map((f) => f.dedupeKey ?? null),
   ]);
   return { ids: (row?.ids ?? []).map(Number), failureCount: row?.failure_count ?? 0 };
@@ -68,13 +70,21 @@ export class FailureStore {
   constructor(private readonly prisma: PrismaClient) {}
 
   /** Stores detector findings against a version and counts them in failure_count. */
-  async record(versionId: string, failures: (DetectedFailure | FailureInput)[], db: Db = this.prisma): Promise<{ ids: number[]; failureCount: number }> {
+  async record(
+    versionId: string,
+    failures: (DetectedFailure | FailureInput)[],
+    db: Db = this.prisma,
+  ): Promise<{ ids: number[]; failureCount: number }> {
     if (!failures.length) return { ids: [], failureCount: 0 };
     return insertFailures(prismaRunner(db), versionId, failures);
   }
 
   /** The failure a heal was started for, stored once per heal (a retried step finds it again). */
-  async recordOnce(versionId: string, failure: FailureInput & { dedupeKey: string }, db: Db = this.prisma): Promise<number> {
+  async recordOnce(
+    versionId: string,
+    failure: FailureInput & { dedupeKey: string },
+    db: Db = this.prisma,
+  ): Promise<number> {
     const existing = await db.failure.findUnique({ where: { dedupeKey: failure.dedupeKey }, select: { id: true } });
     if (existing) return existing.id;
     const { ids } = await this.record(versionId, [failure], db);
@@ -95,7 +105,10 @@ export class FailureStore {
   }
 
   /** What static analysis and the rule gates found against a version. */
-  async staticFindings(versionId: string, db: Db = this.prisma): Promise<{ failureType: string; description: string }[]> {
+  async staticFindings(
+    versionId: string,
+    db: Db = this.prisma,
+  ): Promise<{ failureType: string; description: string }[]> {
     return db.failure.findMany({
       where: { toolId: versionId, detectionMethod: { in: ['static_analysis', 'rule_gate'] } },
       select: { failureType: true, description: true },
@@ -103,7 +116,15 @@ export class FailureStore {
   }
 }
 
-function toStored(f: { id: number; toolId: string; failureType: string; description: string; detectionMethod: string; severity: string; evidence: unknown }): StoredFailure {
+function toStored(f: {
+  id: number;
+  toolId: string;
+  failureType: string;
+  description: string;
+  detectionMethod: string;
+  severity: string;
+  evidence: unknown;
+}): StoredFailure {
   return {
     id: f.id,
     toolId: f.toolId,

@@ -100,13 +100,22 @@ export class GraphStore {
   /** The code (and its language) of each version named (missing ones are left out). */
   async codes(ids: string[], db: Db = this.prisma): Promise<Map<string, ToolSource>> {
     if (!ids.length) return new Map();
-    const rows = await db.toolLineage.findMany({ where: { toolId: { in: ids } }, select: { toolId: true, code: true, language: true } });
+    const rows = await db.toolLineage.findMany({
+      where: { toolId: { in: ids } },
+      select: { toolId: true, code: true, language: true },
+    });
     return new Map(rows.map((r) => [r.toolId, { code: r.code, language: r.language as ToolLanguage }]));
   }
 
   async latestMutation(id: string, db: Db = this.prisma): Promise<LatestMutation | null> {
-    const m = await db.mutation.findFirst({ where: { toolId: id }, orderBy: { id: 'desc' }, select: { mutationType: true, description: true, fitnessBefore: true } });
-    return m ? { type: m.mutationType as MutationType, description: m.description, fitnessBefore: m.fitnessBefore } : null;
+    const m = await db.mutation.findFirst({
+      where: { toolId: id },
+      orderBy: { id: 'desc' },
+      select: { mutationType: true, description: true, fitnessBefore: true },
+    });
+    return m
+      ? { type: m.mutationType as MutationType, description: m.description, fitnessBefore: m.fitnessBefore }
+      : null;
   }
 
   /** The version a heal created, if it got that far. */
@@ -116,7 +125,10 @@ export class GraphStore {
 
   /** Patch numbers in use above `patch` for a tool's major.minor line. */
   async patchesAbove(toolName: string, major: number, minor: number, patch: number): Promise<Set<number>> {
-    const rows = await this.prisma.toolLineage.findMany({ where: { toolName, major, minor, patch: { gt: patch } }, select: { patch: true } });
+    const rows = await this.prisma.toolLineage.findMany({
+      where: { toolName, major, minor, patch: { gt: patch } },
+      select: { patch: true },
+    });
     return new Set(rows.map((r) => r.patch));
   }
 
@@ -202,14 +214,22 @@ export class GraphStore {
   async addParent(childInput: string, parentInput: string, type: RelationshipType = 'merge'): Promise<void> {
     const child = normalizeVersionId(childInput, 'child').id;
     const parent = normalizeVersionId(parentInput, 'parent').id;
-    if (child === parent) throw new LineageError('CYCLE', `edge ${parent} → ${child} would make ${child} its own parent`, 'parent', [child]);
+    if (child === parent)
+      throw new LineageError('CYCLE', `edge ${parent} → ${child} would make ${child} its own parent`, 'parent', [
+        child,
+      ]);
     await this.prisma.$transaction(async (tx) => {
       await this.requireVersions([child, parent], tx);
       const [cycle] = await tx.$queryRaw<{ found: boolean }[]>`
         ${descendantSet(child)}
         SELECT EXISTS (SELECT 1 FROM d WHERE id = ${parent}) AS found`;
       if (cycle?.found) {
-        throw new LineageError('CYCLE', `edge ${parent} → ${child} would close a cycle: ${parent} already descends from ${child}`, 'parent', [parent, child]);
+        throw new LineageError(
+          'CYCLE',
+          `edge ${parent} → ${child} would close a cycle: ${parent} already descends from ${child}`,
+          'parent',
+          [parent, child],
+        );
       }
       await tx.lineageRelationship.create({ data: { childId: child, parentId: parent, relationshipType: type } });
       // Edge types follow the parent count: a second parent turns the version into a merge.
@@ -225,7 +245,10 @@ export class GraphStore {
           FROM lineage_relationships r JOIN tool_lineage p ON p.tool_id = r.parent_id
           WHERE r.child_id = c.tool_id AND ${isLineageEdge('r')} AND c.generation <= p.generation`;
       }
-      await grantRules(tx, Prisma.sql`SELECT ${child}::varchar, rule_id, 'ancestor' FROM rule_inheritance WHERE tool_id = ${parent}`);
+      await grantRules(
+        tx,
+        Prisma.sql`SELECT ${child}::varchar, rule_id, 'ancestor' FROM rule_inheritance WHERE tool_id = ${parent}`,
+      );
     });
   }
 
@@ -240,7 +263,10 @@ export class GraphStore {
       UPDATE tool_lineage SET health_status = 'pruned', pruned_at = COALESCE(pruned_at, now()), prune_evidence = ${jsonbSafeText(JSON.stringify(evidence))}::jsonb, updated_at = now()
       WHERE tool_id = ${culpritId}`;
     if (failedId !== culpritId) {
-      await db.toolLineage.updateMany({ where: { toolId: failedId, healthStatus: { notIn: ['pruned'] } }, data: { healthStatus: 'failed', updatedAt: new Date() } });
+      await db.toolLineage.updateMany({
+        where: { toolId: failedId, healthStatus: { notIn: ['pruned'] } },
+        data: { healthStatus: 'failed', updatedAt: new Date() },
+      });
     }
   }
 
@@ -252,7 +278,10 @@ export class GraphStore {
   /** Restores DEGRADED versions that were re-validated; returns how many. */
   async restore(ids: string[]): Promise<number> {
     if (!ids.length) return 0;
-    const { count } = await this.prisma.toolLineage.updateMany({ where: { toolId: { in: ids }, healthStatus: 'degraded' }, data: { healthStatus: 'healthy', updatedAt: new Date() } });
+    const { count } = await this.prisma.toolLineage.updateMany({
+      where: { toolId: { in: ids }, healthStatus: 'degraded' },
+      data: { healthStatus: 'healthy', updatedAt: new Date() },
+    });
     return count;
   }
 }

@@ -22,17 +22,34 @@ export class HealRunStore {
   constructor(private readonly prisma: PrismaClient) {}
 
   /** Opens the run of a heal (once: a retried step finds it open). */
-  async open(run: { healId: string; workflowId: string; versionId: string; trigger: HealTrigger }, db: Db = this.prisma): Promise<void> {
+  async open(
+    run: { healId: string; workflowId: string; versionId: string; trigger: HealTrigger },
+    db: Db = this.prisma,
+  ): Promise<void> {
     await db.healRun.upsert({
       where: { id: run.healId },
-      create: { id: run.healId, workflowId: run.workflowId, toolId: run.versionId, status: 'running', trigger: run.trigger },
+      create: {
+        id: run.healId,
+        workflowId: run.workflowId,
+        toolId: run.versionId,
+        status: 'running',
+        trigger: run.trigger,
+      },
       update: {},
     });
   }
 
   /** Records how a heal ended, with its whole progress. */
-  async finish(run: { healId: string; workflowId: string; versionId: string; progress: HealProgress; error?: string | null }, db: Db = this.prisma): Promise<void> {
-    const ended = { status: run.progress.status, result: asJson(run.progress), error: run.error ?? null, finishedAt: new Date() };
+  async finish(
+    run: { healId: string; workflowId: string; versionId: string; progress: HealProgress; error?: string | null },
+    db: Db = this.prisma,
+  ): Promise<void> {
+    const ended = {
+      status: run.progress.status,
+      result: asJson(run.progress),
+      error: run.error ?? null,
+      finishedAt: new Date(),
+    };
     await db.healRun.upsert({
       where: { id: run.healId },
       create: { id: run.healId, workflowId: run.workflowId, toolId: run.versionId, ...ended },
@@ -44,12 +61,20 @@ export class HealRunStore {
   async healed(healId: string, progress: HealProgress, newVersionId: string, db: Db = this.prisma): Promise<void> {
     await db.healRun.update({
       where: { id: healId },
-      data: { status: 'healed', result: asJson({ ...progress, newVersionId, status: 'healed', step: 'done' }), finishedAt: new Date() },
+      data: {
+        status: 'healed',
+        result: asJson({ ...progress, newVersionId, status: 'healed', step: 'done' }),
+        finishedAt: new Date(),
+      },
     });
   }
 
   /** Tells a heal how the canary of the version it made ended (kept in its result as `canary`). */
-  async noteCanary(healId: string, canary: { candidateId: string; outcome: string; decision: string }, db: Db = this.prisma): Promise<void> {
+  async noteCanary(
+    healId: string,
+    canary: { candidateId: string; outcome: string; decision: string },
+    db: Db = this.prisma,
+  ): Promise<void> {
     const run = await db.healRun.findUnique({ where: { id: healId }, select: { result: true } });
     if (!run) return;
     const result = (run.result ?? {}) as Record<string, unknown>;
@@ -57,18 +82,28 @@ export class HealRunStore {
   }
 
   async running(): Promise<RunningHealRun[]> {
-    return this.prisma.healRun.findMany({ where: { status: 'running' }, select: { id: true, workflowId: true, toolId: true }, orderBy: { startedAt: 'asc' } });
+    return this.prisma.healRun.findMany({
+      where: { status: 'running' },
+      select: { id: true, workflowId: true, toolId: true },
+      orderBy: { startedAt: 'asc' },
+    });
   }
 
   /** The recorded end of the latest run of a workflow id, if any. */
   async latestResult(workflowId: string): Promise<HealProgress | null> {
-    const run = await this.prisma.healRun.findFirst({ where: { workflowId }, orderBy: { startedAt: 'desc' }, select: { result: true } });
+    const run = await this.prisma.healRun.findFirst({
+      where: { workflowId },
+      orderBy: { startedAt: 'desc' },
+      select: { result: true },
+    });
     return (run?.result as unknown as HealProgress | null) ?? null;
   }
 
   /** Heal events, successes, failures, running heals and the mean time to heal. */
   async stats(): Promise<HealStats> {
-    const [s] = await this.prisma.$queryRaw<{ events: number; successes: number; failures: number; running: number; avg_seconds: number | null }[]>`
+    const [s] = await this.prisma.$queryRaw<
+      { events: number; successes: number; failures: number; running: number; avg_seconds: number | null }[]
+    >`
       SELECT count(*)::int AS events,
              count(*) FILTER (WHERE status = 'healed')::int AS successes,
              count(*) FILTER (WHERE status IN ('unhealed', 'failed'))::int AS failures,

@@ -23,7 +23,12 @@ export async function upsertInputSamples(client: pg.Pool | pg.PoolClient, rows: 
      SELECT v.tool_name, v.slot, v.input, v.input_hash, now()
      FROM unnest($1::varchar[], $2::int[], $3::jsonb[], $4::varchar[]) AS v(tool_name, slot, input, input_hash)
      ON CONFLICT (tool_name, slot) DO UPDATE SET input = EXCLUDED.input, input_hash = EXCLUDED.input_hash, recorded_at = EXCLUDED.recorded_at`,
-    [rows.map((r) => r.toolName), rows.map((r) => r.slot), rows.map((r) => jsonbSafeText(r.inputJson)), rows.map((r) => r.inputHash)],
+    [
+      rows.map((r) => r.toolName),
+      rows.map((r) => r.slot),
+      rows.map((r) => jsonbSafeText(r.inputJson)),
+      rows.map((r) => r.inputHash),
+    ],
   );
 }
 
@@ -34,7 +39,13 @@ export class InputSampleStore {
   /** A tool's sampled inputs, distinct, in slot order (at most `limit`). */
   async forTool(toolName: string, limit: number, db: Db = this.prisma): Promise<JsonValue[]> {
     if (limit <= 0) return [];
-    const rows = await db.inputSample.findMany({ where: { toolName }, orderBy: { slot: 'asc' }, take: limit, distinct: ['inputHash'], select: { input: true } });
+    const rows = await db.inputSample.findMany({
+      where: { toolName },
+      orderBy: { slot: 'asc' },
+      take: limit,
+      distinct: ['inputHash'],
+      select: { input: true },
+    });
     return rows.map((r) => r.input as JsonValue);
   }
 

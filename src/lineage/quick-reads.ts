@@ -36,8 +36,24 @@ export const LIST_TOOLS_SQL = `
   GROUP BY t.tool_name, r.version_id, rv.health_status, r.known_wrong, r.alternative_id
   ORDER BY t.tool_name`;
 
-export function toToolListing(r: { name: string; versions: number | bigint; routed: string | null; health: Health | null; known_wrong: string | null; alternative_id: string | null; languages: ToolLanguage[] }): ToolListing {
-  return { name: r.name, versions: Number(r.versions), routedVersion: r.routed, health: r.health, knownWrong: r.known_wrong, alternativeId: r.alternative_id, languages: r.languages };
+export function toToolListing(r: {
+  name: string;
+  versions: number | bigint;
+  routed: string | null;
+  health: Health | null;
+  known_wrong: string | null;
+  alternative_id: string | null;
+  languages: ToolLanguage[];
+}): ToolListing {
+  return {
+    name: r.name,
+    versions: Number(r.versions),
+    routedVersion: r.routed,
+    health: r.health,
+    knownWrong: r.known_wrong,
+    alternativeId: r.alternative_id,
+    languages: r.languages,
+  };
 }
 
 /**
@@ -78,7 +94,9 @@ export const quickReads = {
    */
   async lineage(runner: SqlRunner, idInput: string): Promise<ToolLineage> {
     const id = normalizeVersionId(idInput).id;
-    const rows = await runner.query<{ l: (Omit<ToolLineage, 'differential'> & { differentialRow: DifferentialRow | null }) | null }>(LINEAGE_SQL, [id]);
+    const rows = await runner.query<{
+      l: (Omit<ToolLineage, 'differential'> & { differentialRow: DifferentialRow | null }) | null;
+    }>(LINEAGE_SQL, [id]);
     const row = rows[0]?.l;
     if (!row) throw new LineageError('UNKNOWN_VERSION', `unknown version ${id}`, 'id', [id]);
     const { differentialRow, ...l } = row;
@@ -86,25 +104,44 @@ export const quickReads = {
   },
 
   /** Running canaries by tool: the candidate, what it runs beside, calls mirrored and the judge's latest verdict. */
-  async runningCanaries(pool: pg.Pool): Promise<Map<string, { candidateId: string; stableId: string; mirrored: number; verdict: CanaryVerdict | null }>> {
-    const { rows } = await pool.query<{ tool_name: string; candidate_id: string; stable_id: string; mirrored: number; verdict: CanaryVerdict | null }>(
+  async runningCanaries(
+    pool: pg.Pool,
+  ): Promise<Map<string, { candidateId: string; stableId: string; mirrored: number; verdict: CanaryVerdict | null }>> {
+    const { rows } = await pool.query<{
+      tool_name: string;
+      candidate_id: string;
+      stable_id: string;
+      mirrored: number;
+      verdict: CanaryVerdict | null;
+    }>(
       `SELECT c.tool_name, c.candidate_id, c.stable_id, c.verdict,
               (SELECT count(*)::int FROM canary_comparisons cc WHERE cc.candidate_id = c.candidate_id) AS mirrored
        FROM canaries c WHERE c.status = 'running'`,
     );
-    return new Map(rows.map((r) => [r.tool_name, { candidateId: r.candidate_id, stableId: r.stable_id, mirrored: r.mirrored, verdict: r.verdict }]));
+    return new Map(
+      rows.map((r) => [
+        r.tool_name,
+        { candidateId: r.candidate_id, stableId: r.stable_id, mirrored: r.mirrored, verdict: r.verdict },
+      ]),
+    );
   },
 
   async healthOf(pool: pg.Pool, ids: string[]): Promise<Map<string, Health>> {
     if (!ids.length) return new Map();
-    const { rows } = await pool.query<{ tool_id: string; health_status: Health }>('SELECT tool_id, health_status FROM tool_lineage WHERE tool_id = ANY($1::varchar[])', [ids]);
+    const { rows } = await pool.query<{ tool_id: string; health_status: Health }>(
+      'SELECT tool_id, health_status FROM tool_lineage WHERE tool_id = ANY($1::varchar[])',
+      [ids],
+    );
     return new Map(rows.map((r) => [r.tool_id, r.health_status]));
   },
 
   /** How many versions hold each rule. */
   async ruleReach(pool: pg.Pool, ruleIds: string[]): Promise<Map<string, number>> {
     if (!ruleIds.length) return new Map();
-    const { rows } = await pool.query<{ rule_id: string; n: number }>('SELECT rule_id, count(*)::int AS n FROM rule_inheritance WHERE rule_id = ANY($1::varchar[]) GROUP BY rule_id', [ruleIds]);
+    const { rows } = await pool.query<{ rule_id: string; n: number }>(
+      'SELECT rule_id, count(*)::int AS n FROM rule_inheritance WHERE rule_id = ANY($1::varchar[]) GROUP BY rule_id',
+      [ruleIds],
+    );
     return new Map(rows.map((r) => [r.rule_id, r.n]));
   },
 };

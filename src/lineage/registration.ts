@@ -69,7 +69,6 @@ export interface ValidationOutcome {
   differential?: DifferentialReport | null;
 }
 
-
 /** Runs inside the registration transaction, after the version, its tests and rules are written. */
 export type RegistrationValidator = (
   tx: Prisma.TransactionClient,
@@ -117,9 +116,14 @@ export class Registration {
    */
   async registerMany(
     inputs: RegisterVersionInput[],
-    options: { validate?: RegistrationValidator; afterInsert?: (tx: Prisma.TransactionClient, registered: RegisteredVersion) => Promise<void> } = {},
+    options: {
+      validate?: RegistrationValidator;
+      afterInsert?: (tx: Prisma.TransactionClient, registered: RegisteredVersion) => Promise<void>;
+    } = {},
   ): Promise<RegisteredVersion[]> {
-    const ordered = orderParentsFirst(inputs.map((input, index) => ({ input, index, ref: this.validateIdentity(input) })));
+    const ordered = orderParentsFirst(
+      inputs.map((input, index) => ({ input, index, ref: this.validateIdentity(input) })),
+    );
     const checked = ordered.map((item) => ({ ...item, prepared: this.prepare(item.input, item.ref) }));
     const results = await this.prisma.$transaction(
       async (tx) => {
@@ -127,7 +131,12 @@ export class Registration {
         for (const item of checked) {
           const registered = await this.insertVersion(tx, item.ref, item.input, item.prepared);
           if (options.validate) {
-            const outcome = await options.validate(tx, { id: registered.id, code: item.input.code, language: registered.language, parents: registered.parents });
+            const outcome = await options.validate(tx, {
+              id: registered.id,
+              code: item.input.code,
+              language: registered.language,
+              parents: registered.parents,
+            });
             await this.graph.setHealth(registered.id, outcome.health, tx);
             await this.failures.record(registered.id, outcome.failures, tx);
             registered.health = outcome.health;
@@ -148,15 +157,22 @@ export class Registration {
   private prepare(input: RegisterVersionInput, ref: VersionRef) {
     const parents = this.validateParents(input.parents ?? [], ref.id);
     if (input.language !== undefined && !isToolLanguage(input.language)) {
-      throw new LineageError('INVALID_INPUT', `language: unknown language "${String(input.language)}" (javascript or python)`, 'language');
+      throw new LineageError(
+        'INVALID_INPUT',
+        `language: unknown language "${String(input.language)}" (javascript or python)`,
+        'language',
+      );
     }
     // A child that inherits its language is parsed once its parent's language is read.
     if (input.language || !parents.length) checkToolCode(input.code, input.language ?? 'javascript');
     this.validateMutation(input.mutation, parents.length);
     this.validateTests(input.tests ?? []);
     const health = input.health ?? 'healthy';
-    if (!HEALTH.includes(health)) throw new LineageError('INVALID_INPUT', `health: unknown value "${health}"`, 'health');
-    const regeneratedFrom = input.regeneratedFrom ? normalizeVersionId(input.regeneratedFrom, 'regeneratedFrom').id : null;
+    if (!HEALTH.includes(health))
+      throw new LineageError('INVALID_INPUT', `health: unknown value "${health}"`, 'health');
+    const regeneratedFrom = input.regeneratedFrom
+      ? normalizeVersionId(input.regeneratedFrom, 'regeneratedFrom').id
+      : null;
     const replaces = input.replaces ? normalizeVersionId(input.replaces, 'replaces').id : null;
     const reverts = input.reverts ? normalizeVersionId(input.reverts, 'reverts').id : null;
     return { parents, health, regeneratedFrom, replaces, reverts };
@@ -175,14 +191,24 @@ export class Registration {
     const parentRows = parents.length
       ? await tx.toolLineage.findMany({
           where: { toolId: { in: parents } },
-          select: { toolId: true, toolName: true, generation: true, healthStatus: true, language: true, inputSchema: true, outputSchema: true },
+          select: {
+            toolId: true,
+            toolName: true,
+            generation: true,
+            healthStatus: true,
+            language: true,
+            inputSchema: true,
+            outputSchema: true,
+          },
         })
       : [];
     const byId = new Map(parentRows.map((p) => [p.toolId, p]));
     for (const [i, parentId] of parents.entries()) {
       const parent = byId.get(parentId);
       if (!parent) {
-        throw new LineageError('UNKNOWN_PARENT', `parents[${i}]: unknown parent version ${parentId}`, `parents[${i}]`, [parentId]);
+        throw new LineageError('UNKNOWN_PARENT', `parents[${i}]: unknown parent version ${parentId}`, `parents[${i}]`, [
+          parentId,
+        ]);
       }
       // A revert is built on the failed version it replaces: the one heal-made exception.
       const revertOfIt = reverts !== null && replaces === parentId;
@@ -197,21 +223,36 @@ export class Registration {
         );
       }
     }
-    for (const [field, id] of [['regeneratedFrom', regeneratedFrom], ['replaces', replaces], ['reverts', reverts]] as const) {
+    for (const [field, id] of [
+      ['regeneratedFrom', regeneratedFrom],
+      ['replaces', replaces],
+      ['reverts', reverts],
+    ] as const) {
       if (id && !(await tx.toolLineage.findUnique({ where: { toolId: id }, select: { toolId: true } }))) {
         throw new LineageError('UNKNOWN_VERSION', `${field}: unknown version ${id}`, field, [id]);
       }
     }
 
-    const language = input.language ?? (parents.length ? (byId.get(parents[0]!)!.language as ToolLanguage) : 'javascript');
+    const language =
+      input.language ?? (parents.length ? (byId.get(parents[0]!)!.language as ToolLanguage) : 'javascript');
     if (!input.language && parents.length) checkToolCode(input.code, language);
     // A child answers the same calls as its parent unless it says otherwise (heals build on a parent too).
     const firstParent = parents.length ? byId.get(parents[0]!)! : null;
-    const inputSchema = input.inputSchema !== undefined ? input.inputSchema : ((firstParent?.inputSchema ?? null) as JsonObject | null);
-    const outputSchema = input.outputSchema !== undefined ? input.outputSchema : ((firstParent?.outputSchema ?? null) as JsonObject | null);
+    const inputSchema =
+      input.inputSchema !== undefined ? input.inputSchema : ((firstParent?.inputSchema ?? null) as JsonObject | null);
+    const outputSchema =
+      input.outputSchema !== undefined
+        ? input.outputSchema
+        : ((firstParent?.outputSchema ?? null) as JsonObject | null);
     const generation = parentRows.length ? Math.max(...parentRows.map((p) => p.generation)) + 1 : 0;
     const relationship: RelationshipType | null =
-      parents.length === 0 ? null : parents.length > 1 ? 'merge' : byId.get(parents[0]!)!.toolName === ref.name ? 'direct' : 'fork';
+      parents.length === 0
+        ? null
+        : parents.length > 1
+          ? 'merge'
+          : byId.get(parents[0]!)!.toolName === ref.name
+            ? 'direct'
+            : 'fork';
 
     await tx.toolLineage.create({
       data: {
@@ -241,10 +282,14 @@ export class Registration {
       });
     }
     if (reverts) {
-      await tx.lineageRelationship.create({ data: { childId: ref.id, parentId: reverts, relationshipType: 'reverts' } });
+      await tx.lineageRelationship.create({
+        data: { childId: ref.id, parentId: reverts, relationshipType: 'reverts' },
+      });
     }
     if (replaces) {
-      await tx.lineageRelationship.create({ data: { childId: ref.id, parentId: replaces, relationshipType: 'regenerated' } });
+      await tx.lineageRelationship.create({
+        data: { childId: ref.id, parentId: replaces, relationshipType: 'regenerated' },
+      });
     }
     if (input.mutation) {
       const parentCode = parents.length
@@ -303,12 +348,15 @@ export class Registration {
   }
 
   private validateParents(parents: string[], selfId: string): string[] {
-    if (!Array.isArray(parents)) throw new LineageError('INVALID_INPUT', 'parents: must be a list of version ids', 'parents');
+    if (!Array.isArray(parents))
+      throw new LineageError('INVALID_INPUT', 'parents: must be a list of version ids', 'parents');
     const ids = parents.map((p, i) => normalizeVersionId(p, `parents[${i}]`).id);
     const seen = new Set<string>();
     for (const [i, id] of ids.entries()) {
-      if (id === selfId) throw new LineageError('CYCLE', `parents[${i}]: ${id} cannot be its own parent`, `parents[${i}]`, [id]);
-      if (seen.has(id)) throw new LineageError('INVALID_INPUT', `parents[${i}]: ${id} is listed twice`, `parents[${i}]`, [id]);
+      if (id === selfId)
+        throw new LineageError('CYCLE', `parents[${i}]: ${id} cannot be its own parent`, `parents[${i}]`, [id]);
+      if (seen.has(id))
+        throw new LineageError('INVALID_INPUT', `parents[${i}]: ${id} is listed twice`, `parents[${i}]`, [id]);
       seen.add(id);
     }
     return ids;
@@ -320,20 +368,25 @@ export class Registration {
       throw new LineageError('INVALID_INPUT', 'mutation: a root version (no parents) has no mutation', 'mutation');
     }
     if (!MUTATION_TYPES.includes(mutation.type)) {
-      throw new LineageError('INVALID_INPUT', `mutation.type: "${mutation.type}" is not one of ${MUTATION_TYPES.join(', ')}`, 'mutation.type');
+      throw new LineageError(
+        'INVALID_INPUT',
+        `mutation.type: "${mutation.type}" is not one of ${MUTATION_TYPES.join(', ')}`,
+        'mutation.type',
+      );
     }
-    if (!mutation.description) throw new LineageError('INVALID_INPUT', 'mutation.description: required', 'mutation.description');
+    if (!mutation.description)
+      throw new LineageError('INVALID_INPUT', 'mutation.description: required', 'mutation.description');
   }
 
   private validateTests(tests: TestCaseInput[]): void {
     const names = new Set<string>();
     for (const [i, t] of tests.entries()) {
       if (!t.name) throw new LineageError('INVALID_INPUT', `tests[${i}].name: required`, `tests[${i}].name`);
-      if (names.has(t.name)) throw new LineageError('INVALID_INPUT', `tests[${i}].name: "${t.name}" is used twice`, `tests[${i}].name`);
+      if (names.has(t.name))
+        throw new LineageError('INVALID_INPUT', `tests[${i}].name: "${t.name}" is used twice`, `tests[${i}].name`);
       names.add(t.name);
     }
   }
-
 }
 
 /** Sorts a batch so that a version comes after any parent defined in the same batch. */
@@ -345,7 +398,12 @@ function orderParentsFirst<T extends { input: RegisterVersionInput; ref: Version
   const visit = (item: T) => {
     if (placed.has(item.ref.id)) return;
     if (visiting.has(item.ref.id)) {
-      throw new LineageError('CYCLE', `versions in this batch name each other as parents (at ${item.ref.id})`, 'parents', [item.ref.id]);
+      throw new LineageError(
+        'CYCLE',
+        `versions in this batch name each other as parents (at ${item.ref.id})`,
+        'parents',
+        [item.ref.id],
+      );
     }
     visiting.add(item.ref.id);
     for (const p of item.input.parents ?? []) {

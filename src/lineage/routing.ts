@@ -28,8 +28,17 @@ export class RoutingStore {
    * Marks the route of a tool as pointing at a version known to answer wrongly (while it still
    * points at `versionId`), with the alternative that answers instead, or none.
    */
-  async markKnownWrong(toolName: string, versionId: string, why: string, alternativeId: string | null, db: Db = this.prisma): Promise<boolean> {
-    const { count } = await db.route.updateMany({ where: { toolName, versionId }, data: { knownWrong: why, alternativeId } });
+  async markKnownWrong(
+    toolName: string,
+    versionId: string,
+    why: string,
+    alternativeId: string | null,
+    db: Db = this.prisma,
+  ): Promise<boolean> {
+    const { count } = await db.route.updateMany({
+      where: { toolName, versionId },
+      data: { knownWrong: why, alternativeId },
+    });
     return count > 0;
   }
 
@@ -38,7 +47,11 @@ export class RoutingStore {
    * versions of other tools of the same category (never one known wrong itself) whose description
    * is trigram-similar to its description at or above `threshold`.
    */
-  async alternativeCandidates(versionId: string, threshold: number, limit = 10): Promise<({ id: string; similarity: number } & ToolSource)[]> {
+  async alternativeCandidates(
+    versionId: string,
+    threshold: number,
+    limit = 10,
+  ): Promise<({ id: string; similarity: number } & ToolSource)[]> {
     const rows = await this.prisma.$queryRaw<{ tool_id: string; code: string; language: ToolLanguage; sim: number }[]>`
       WITH src AS (SELECT tool_name, category, description FROM tool_lineage WHERE tool_id = ${versionId})
       SELECT t.tool_id, t.code, t.language, similarity(t.description, src.description)::float8 AS sim
@@ -103,8 +116,16 @@ export class RoutingStore {
    * to `preferred` when that is a routable version of the tool, else to the tool's newest routable
    * version. Returns where the route points (null when the tool has no route).
    */
-  async ensureRoutable(toolName: string, preferred: string | null, reason: string, db: Db = this.prisma): Promise<string | null> {
-    const route = await db.route.findUnique({ where: { toolName }, include: { version: { select: { healthStatus: true } } } });
+  async ensureRoutable(
+    toolName: string,
+    preferred: string | null,
+    reason: string,
+    db: Db = this.prisma,
+  ): Promise<string | null> {
+    const route = await db.route.findUnique({
+      where: { toolName },
+      include: { version: { select: { healthStatus: true } } },
+    });
     if (!route) return null;
     if ((ROUTABLE_HEALTH as readonly string[]).includes(route.version.healthStatus)) return route.versionId;
     const preferredOk = preferred && preferred.startsWith(`${toolName}@`) && (await this.isRoutable(preferred, db));
@@ -140,5 +161,4 @@ export class RoutingStore {
     const rows = await this.prisma.$queryRawUnsafe<Parameters<typeof toToolListing>[0][]>(LIST_TOOLS_SQL);
     return rows.map(toToolListing);
   }
-
 }

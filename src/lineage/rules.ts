@@ -90,7 +90,10 @@ export class RuleStore {
   /** Gives a version the named rules, as their holder (`source`): a healed version keeps what its heal learned. */
   async grantByIds(versionId: string, ruleIds: string[], db: Db = this.prisma): Promise<void> {
     if (!ruleIds.length) return;
-    await grantRules(db, Prisma.sql`SELECT ${versionId}::varchar, rule_id, 'source' FROM avoidance_rules WHERE rule_id = ANY(${ruleIds}::varchar[])`);
+    await grantRules(
+      db,
+      Prisma.sql`SELECT ${versionId}::varchar, rule_id, 'source' FROM avoidance_rules WHERE rule_id = ANY(${ruleIds}::varchar[])`,
+    );
   }
 
   /**
@@ -98,7 +101,10 @@ export class RuleStore {
    * broke), `all_similar` (those, plus every version of the tools whose newest description and code
    * are trigram-similar to it at or above `similarityThreshold`), `global` (every version).
    */
-  async propagate(ruleId: string, similarityThreshold: number): Promise<{ scope: PropagationScope; reached: number; similarTools: string[] } | null> {
+  async propagate(
+    ruleId: string,
+    similarityThreshold: number,
+  ): Promise<{ scope: PropagationScope; reached: number; similarTools: string[] } | null> {
     const rule = await this.prisma.avoidanceRule.findUnique({ where: { ruleId } });
     if (!rule) return null;
     const scope = rule.propagationScope as PropagationScope;
@@ -117,7 +123,10 @@ export class RuleStore {
           WHERE n.tool_name <> src.tool_name AND similarity(n.text, src.text) >= ${similarityThreshold}
           ORDER BY n.tool_name`;
         similarTools = similar.map((s) => s.tool_name);
-        await grantRules(tx, Prisma.sql`SELECT tool_id, ${ruleId}::varchar, 'all_similar' FROM tool_lineage WHERE tool_name = ANY(${similarTools}::varchar[])`);
+        await grantRules(
+          tx,
+          Prisma.sql`SELECT tool_id, ${ruleId}::varchar, 'all_similar' FROM tool_lineage WHERE tool_name = ANY(${similarTools}::varchar[])`,
+        );
       }
       if (scope === 'global') {
         await grantRules(tx, Prisma.sql`SELECT tool_id, ${ruleId}::varchar, 'global' FROM tool_lineage`);
@@ -151,7 +160,11 @@ export class RuleStore {
 
   /** The ids of the rules a version holds. */
   async heldBy(versionId: string, db: Db = this.prisma): Promise<string[]> {
-    const rows = await db.ruleInheritance.findMany({ where: { toolId: versionId }, select: { ruleId: true }, orderBy: { ruleId: 'asc' } });
+    const rows = await db.ruleInheritance.findMany({
+      where: { toolId: versionId },
+      select: { ruleId: true },
+      orderBy: { ruleId: 'asc' },
+    });
     return rows.map((r) => r.ruleId);
   }
 

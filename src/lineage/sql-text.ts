@@ -25,7 +25,8 @@ export const sqlText = {
   /** `<alias>.health_status` lets callers be routed to the version. */
   isRoutable: (alias?: string): string => `${column(alias, 'health_status')} IN (${ROUTABLE_HEALTH_LIST})`,
   /** Newest first by semantic version: the order that decides "the newest version of a tool". */
-  newestFirst: (alias?: string): string => `${column(alias, 'major')} DESC, ${column(alias, 'minor')} DESC, ${column(alias, 'patch')} DESC`,
+  newestFirst: (alias?: string): string =>
+    `${column(alias, 'major')} DESC, ${column(alias, 'minor')} DESC, ${column(alias, 'patch')} DESC`,
 };
 
 /**
@@ -53,4 +54,3 @@ export function textSafe<T extends string | null | undefined>(text: T): T {
 export function jsonbSafeText(json: string): string {
   return json.includes('\\u0000') ? json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\u2400') : json;
 }
-

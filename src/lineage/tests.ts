@@ -68,21 +68,45 @@ export class TestStore {
    * Sets tests aside for a version and its descendants (a revert's bug-encoding tests), once however
    * often retried.
    */
-  async suspend(versionId: string, testIds: number[], healId: string, reason: string, db: Db = this.prisma): Promise<void> {
+  async suspend(
+    versionId: string,
+    testIds: number[],
+    healId: string,
+    reason: string,
+    db: Db = this.prisma,
+  ): Promise<void> {
     if (!testIds.length) return;
-    await db.suspendedTest.createMany({ data: testIds.map((testId) => ({ versionId, testId, healId, reason })), skipDuplicates: true });
+    await db.suspendedTest.createMany({
+      data: testIds.map((testId) => ({ versionId, testId, healId, reason })),
+      skipDuplicates: true,
+    });
   }
 
   /** The tests set aside for a version itself. */
-  async suspendedAt(versionId: string): Promise<{ testId: number; name: string; introducedBy: string; reason: string }[]> {
-    const rows = await this.prisma.suspendedTest.findMany({ where: { versionId }, include: { test: { select: { name: true, toolId: true } } }, orderBy: { testId: 'asc' } });
+  async suspendedAt(
+    versionId: string,
+  ): Promise<{ testId: number; name: string; introducedBy: string; reason: string }[]> {
+    const rows = await this.prisma.suspendedTest.findMany({
+      where: { versionId },
+      include: { test: { select: { name: true, toolId: true } } },
+      orderBy: { testId: 'asc' },
+    });
     return rows.map((r) => ({ testId: r.testId, name: r.test.name, introducedBy: r.test.toolId, reason: r.reason }));
   }
 
   /** The version's suite: tests introduced by it or by any ancestor (never by another branch), less those a revert set aside. */
   async suiteFor(versionId: string, db: Db = this.prisma): Promise<TestCaseRecord[]> {
     const rows = await db.$queryRaw<
-      { id: number; tool_id: string; name: string; input: JsonValue; expected: JsonValue; critical: boolean; origin: string; source_failure_id: number | null }[]
+      {
+        id: number;
+        tool_id: string;
+        name: string;
+        input: JsonValue;
+        expected: JsonValue;
+        critical: boolean;
+        origin: string;
+        source_failure_id: number | null;
+      }[]
     >`
       ${ancestorSet(versionId, { includeSelf: true })}
       SELECT t.id, t.tool_id, t.name, t.input, t.expected, t.critical, t.origin, t.source_failure_id
@@ -103,7 +127,17 @@ export class TestStore {
 
   /** Minted tests attached to any ancestor of a routed, routable version (or to it), in one statement. */
   async mintedForRouted(): Promise<RoutedMintedTest[]> {
-    const rows = await this.prisma.$queryRaw<{ version_id: string; code: string; language: ToolLanguage; test_id: number; name: string; input: JsonValue; expected: JsonValue }[]>`
+    const rows = await this.prisma.$queryRaw<
+      {
+        version_id: string;
+        code: string;
+        language: ToolLanguage;
+        test_id: number;
+        name: string;
+        input: JsonValue;
+        expected: JsonValue;
+      }[]
+    >`
       WITH RECURSIVE routed AS (
         SELECT t.tool_id, t.code, t.language FROM routes r JOIN tool_lineage t ON t.tool_id = r.version_id WHERE ${isRoutable('t')}
       ), anc(root, id) AS (
@@ -114,7 +148,15 @@ export class TestStore {
       SELECT r.tool_id AS version_id, r.code, r.language, tc.id AS test_id, tc.name, tc.input, tc.expected
       FROM anc JOIN routed r ON r.tool_id = anc.root JOIN test_cases tc ON tc.tool_id = anc.id AND tc.origin = 'minted'
       ORDER BY r.tool_id, tc.id`;
-    return rows.map((r) => ({ versionId: r.version_id, code: r.code, language: r.language, testId: r.test_id, name: r.name, input: r.input, expected: r.expected }));
+    return rows.map((r) => ({
+      versionId: r.version_id,
+      code: r.code,
+      language: r.language,
+      testId: r.test_id,
+      name: r.name,
+      input: r.input,
+      expected: r.expected,
+    }));
   }
 
   /** How many minted tests the versions of a tool carry. */

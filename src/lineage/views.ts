@@ -78,14 +78,32 @@ export class LineageViews {
 
   /** Versions by health, and how many tools and versions there are. */
   async healthCounts(): Promise<{ tools: number; versions: number; byHealth: Map<Health, number> }> {
-    const counts = await this.prisma.$queryRaw<{ health_status: Health; n: number }[]>`SELECT health_status, count(*)::int AS n FROM tool_lineage GROUP BY health_status`;
-    const [totals] = await this.prisma.$queryRaw<{ tools: number; versions: number }[]>`SELECT count(DISTINCT tool_name)::int AS tools, count(*)::int AS versions FROM tool_lineage`;
-    return { tools: totals?.tools ?? 0, versions: totals?.versions ?? 0, byHealth: new Map(counts.map((c) => [c.health_status, c.n])) };
+    const counts = await this.prisma.$queryRaw<
+      { health_status: Health; n: number }[]
+    >`SELECT health_status, count(*)::int AS n FROM tool_lineage GROUP BY health_status`;
+    const [totals] = await this.prisma.$queryRaw<
+      { tools: number; versions: number }[]
+    >`SELECT count(DISTINCT tool_name)::int AS tools, count(*)::int AS versions FROM tool_lineage`;
+    return {
+      tools: totals?.tools ?? 0,
+      versions: totals?.versions ?? 0,
+      byHealth: new Map(counts.map((c) => [c.health_status, c.n])),
+    };
   }
 
   /** The newest failures (operator requests left out), each with the latest heal of its version. */
   async recentFailures(limit = 10): Promise<RecentFailure[]> {
-    const rows = await this.prisma.$queryRaw<{ at: Date; tool_id: string; failure_type: string; severity: string; description: string; heal_status: string | null; new_version: string | null }[]>`
+    const rows = await this.prisma.$queryRaw<
+      {
+        at: Date;
+        tool_id: string;
+        failure_type: string;
+        severity: string;
+        description: string;
+        heal_status: string | null;
+        new_version: string | null;
+      }[]
+    >`
       SELECT f.timestamp AS at, f.tool_id, f.failure_type, f.severity, f.description, h.status AS heal_status, h.result->>'newVersionId' AS new_version
       FROM failures f
       LEFT JOIN LATERAL (SELECT status, result FROM heal_runs WHERE tool_id = f.tool_id ORDER BY started_at DESC LIMIT 1) h ON true

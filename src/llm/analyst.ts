@@ -62,5 +62,11 @@ Questions:
 2. Was it the mutation itself, or a side effect?
 3. Can we regenerate from ${p.goodId} with a better approach? (recoverable)
 4. What should future mutations avoid? (problematic_pattern, rule_description, scope)`;
-  return llm.json({ system: SYSTEM[p.language], user, schemaName: 'FailureAnalysis', schema: llmAnalysisSchema, signal });
+  return llm.json({
+    system: SYSTEM[p.language],
+    user,
+    schemaName: 'FailureAnalysis',
+    schema: llmAnalysisSchema,
+    signal,
+  });
 }

@@ -16,7 +16,13 @@ export function llmSettingsFrom(config: DiseConfig, env: NodeJS.ProcessEnv = pro
   const baseURL = env.OPENAI_BASE_URL || config.llm.base_url || undefined;
   const apiKey = env.OPENAI_API_KEY || (baseURL ? 'not-needed' : undefined);
   if (!apiKey) return undefined;
-  return { apiKey, baseURL, model: config.llm.model, timeoutMs: config.llm.timeout_seconds * 1000, temperature: config.llm.temperature };
+  return {
+    apiKey,
+    baseURL,
+    model: config.llm.model,
+    timeoutMs: config.llm.timeout_seconds * 1000,
+    temperature: config.llm.temperature,
+  };
 }
 
 /** The answer was not what we asked for: counts as a failed attempt, retrying will not help. */
@@ -47,7 +53,8 @@ function classify(err: unknown): Error {
   if (err instanceof OpenAI.APIConnectionError) return new TransientLlmError(`LLM unreachable: ${err.message}`);
   if (err instanceof OpenAI.APIError) {
     const status = err.status ?? 0;
-    if (status === 408 || status === 409 || status === 429 || status >= 500) return new TransientLlmError(`LLM answered ${status}: ${err.message}`);
+    if (status === 408 || status === 409 || status === 429 || status >= 500)
+      return new TransientLlmError(`LLM answered ${status}: ${err.message}`);
     return new PermanentLlmError(`LLM refused the request (${status}): ${err.message}`);
   }
   return err instanceof Error ? err : new Error(String(err));
@@ -61,28 +68,46 @@ export class LlmClient {
   private readonly openai: OpenAI;
 
   constructor(readonly settings: LlmSettings) {
-    this.openai = new OpenAI({ apiKey: settings.apiKey, baseURL: settings.baseURL, maxRetries: 0, timeout: settings.timeoutMs });
+    this.openai = new OpenAI({
+      apiKey: settings.apiKey,
+      baseURL: settings.baseURL,
+      maxRetries: 0,
+      timeout: settings.timeoutMs,
+    });
   }
 
   /**
    * `signal` aborts the request at once (the activity's cancellation signal): a cancelled heal must
    * not wait for a slow answer to run into llm.timeout_seconds. The abort is rethrown as its reason.
    */
-  async json<T>(args: { system: string; user: string; schemaName: string; schema: z.ZodType<T>; signal?: AbortSignal }): Promise<T> {
+  async json<T>(args: {
+    system: string;
+    user: string;
+    schemaName: string;
+    schema: z.ZodType<T>;
+    signal?: AbortSignal;
+  }): Promise<T> {
     let content: string | null | undefined;
     try {
-      const completion = await this.openai.chat.completions.create({
-        model: this.settings.model,
-        temperature: this.settings.temperature,
-        messages: [
-          { role: 'system', content: args.system },
-          { role: 'user', content: args.user },
-        ],
-        response_format: {
-          type: 'json_schema',
-          json_schema: { name: args.schemaName, strict: true, schema: z.toJSONSchema(args.schema) as Record<string, unknown> },
+      const completion = await this.openai.chat.completions.create(
+        {
+          model: this.settings.model,
+          temperature: this.settings.temperature,
+          messages: [
+            { role: 'system', content: args.system },
+            { role: 'user', content: args.user },
+          ],
+          response_format: {
+            type: 'json_schema',
+            json_schema: {
+              name: args.schemaName,
+              strict: true,
+              schema: z.toJSONSchema(args.schema) as Record<string, unknown>,
+            },
+          },
         },
-      }, args.signal ? { signal: args.signal } : undefined);
+        args.signal ? { signal: args.signal } : undefined,
+      );
       content = completion.choices?.[0]?.message?.content;
     } catch (err) {
       if (args.signal?.aborted) throw args.signal.reason instanceof Error ? args.signal.reason : err;
@@ -98,7 +123,9 @@ export class LlmClient {
     const parsed = args.schema.safeParse(data);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new MalformedAnswerError(`the LLM answer does not match ${args.schemaName}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+      throw new MalformedAnswerError(
+        `the LLM answer does not match ${args.schemaName}: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+      );
     }
     return parsed.data;
   }

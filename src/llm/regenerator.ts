@@ -31,7 +31,12 @@ Answer with JSON only: {"code": "<the whole module>", "notes": "<what you change
 };
 
 function constraintsOf(rules: RegenerationPrompt['rules']): string {
-  return rules.map((r, i) => `${i + 1}. AVOID: ${r.description}\n   Pattern: ${r.patternToAvoid}\n   Reason: ${r.reason}\n   Source: ${r.sourceFailure}`).join('\n');
+  return rules
+    .map(
+      (r, i) =>
+        `${i + 1}. AVOID: ${r.description}\n   Pattern: ${r.patternToAvoid}\n   Reason: ${r.reason}\n   Source: ${r.sourceFailure}`,
+    )
+    .join('\n');
 }
 
 function previousOf(rejections: string[]): string {
@@ -42,7 +47,11 @@ function previousOf(rejections: string[]): string {
  * Regeneration from the healthy ancestor (when the version that failed is the one that introduced
  * the failure): the ancestor, the mutation's goal, every rule and every rejection.
  */
-export async function regenerateWithLlm(llm: LlmClient, p: RegenerationPrompt, signal?: AbortSignal): Promise<LlmRegeneration> {
+export async function regenerateWithLlm(
+  llm: LlmClient,
+  p: RegenerationPrompt,
+  signal?: AbortSignal,
+): Promise<LlmRegeneration> {
   const constraints = constraintsOf(p.rules);
   const previous = previousOf(p.rejections);
   const user = `Original Goal: ${p.goal}
@@ -57,7 +66,13 @@ Task: Regenerate this tool with the original goal, but strictly avoiding the pat
 3. Keep every existing test passing
 4. Add safeguards against the specific failure mode
 This is attempt ${p.attempt}.`;
-  return llm.json({ system: SYSTEM[p.language], user, schemaName: 'RegeneratedTool', schema: regenerationSchema, signal });
+  return llm.json({
+    system: SYSTEM[p.language],
+    user,
+    schemaName: 'RegeneratedTool',
+    schema: regenerationSchema,
+    signal,
+  });
 }
 
 export interface RevisionPrompt {

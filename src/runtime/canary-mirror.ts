@@ -55,7 +55,12 @@ const DRAIN_BUDGET_MS = 2;
 /** Comparisons kept while the database is unreachable before the oldest are dropped. */
 const MAX_BUFFERED = 100_000;
 
-function answersAgree(stable: StableAnswer, candidateOk: boolean, candidateOutput: string | null, candidateError: string | null): boolean {
+function answersAgree(
+  stable: StableAnswer,
+  candidateOk: boolean,
+  candidateOutput: string | null,
+  candidateError: string | null,
+): boolean {
   if (stable.ok !== candidateOk) return false;
   if (!stable.ok) return stable.errorType === candidateError;
   if (stable.outputJson === candidateOutput) return true;
@@ -136,7 +141,19 @@ export class CanaryMirror {
     const found = new Map(rows.map((r) => [r.tool_name, r]));
     for (const name of names ?? [...found.keys()]) {
       const r = found.get(name);
-      this.canaries.set(name, r ? { toolName: r.tool_name, candidateId: r.candidate_id, codeHash: r.code_hash, code: r.code, language: r.language, fraction: r.mirror_fraction } : null);
+      this.canaries.set(
+        name,
+        r
+          ? {
+              toolName: r.tool_name,
+              candidateId: r.candidate_id,
+              codeHash: r.code_hash,
+              code: r.code,
+              language: r.language,
+              fraction: r.mirror_fraction,
+            }
+          : null,
+      );
     }
   }
 
@@ -144,7 +161,15 @@ export class CanaryMirror {
    * The caller's path: after the stable answer. Cheap when the tool has no canary; never throws and
    * never waits.
    */
-  offer(toolName: string, inputJson: string, versionId: string, ok: boolean, outputJson: string | null, errorType: string | null, durationMs: number): void {
+  offer(
+    toolName: string,
+    inputJson: string,
+    versionId: string,
+    ok: boolean,
+    outputJson: string | null,
+    errorType: string | null,
+    durationMs: number,
+  ): void {
     // Positional arguments and the no-canary case first: nothing is allocated unless the call is mirrored.
     const canary = this.canaries.get(toolName);
     if (canary === null) return;

@@ -187,13 +187,33 @@ export class ExecutionRecorder {
         const chunk = batch.slice(i, i + this.options.batchSize);
         await insertExecutions(
           client,
-          chunk.map((r) => ({ versionId: r.versionId, ok: r.ok, errorType: r.errorType, errorMessage: r.errorMessage, durationMs: r.durationMs, inputHash: inputHash(r.inputJson), inputJson: r.ok ? null : r.inputJson })),
+          chunk.map((r) => ({
+            versionId: r.versionId,
+            ok: r.ok,
+            errorType: r.errorType,
+            errorMessage: r.errorMessage,
+            durationMs: r.durationMs,
+            inputHash: inputHash(r.inputJson),
+            inputJson: r.ok ? null : r.inputJson,
+          })),
         );
       }
       const passingIds = [...passing.keys()].sort();
       return {
-        rows: await this.addCounts(client, failing, failing.map((id) => perVersion.get(id)!.calls), failing.map((id) => perVersion.get(id)!.fails), false),
-        counted: await this.addCounts(client, passingIds, passingIds.map((id) => passing.get(id)!), passingIds.map(() => 0), true),
+        rows: await this.addCounts(
+          client,
+          failing,
+          failing.map((id) => perVersion.get(id)!.calls),
+          failing.map((id) => perVersion.get(id)!.fails),
+          false,
+        ),
+        counted: await this.addCounts(
+          client,
+          passingIds,
+          passingIds.map((id) => passing.get(id)!),
+          passingIds.map(() => 0),
+          true,
+        ),
       };
     });
     for (const r of counted) passing.delete(r.tool_id);
@@ -202,7 +222,13 @@ export class ExecutionRecorder {
       .filter((r) => r.fails > 0 && crossesThreshold(r.after - r.fails, r.after, this.options.failureCountTrigger))
       .map((r) => {
         const last = perVersion.get(r.tool_id)!.last;
-        return { versionId: r.tool_id, toolName: r.tool_name, failureCount: r.after, errorType: last?.errorType ?? null, errorMessage: last?.errorMessage ?? null };
+        return {
+          versionId: r.tool_id,
+          toolName: r.tool_name,
+          failureCount: r.after,
+          errorType: last?.errorType ?? null,
+          errorMessage: last?.errorMessage ?? null,
+        };
       });
     for (const c of crossings) this.options.onCrossing(c);
   }
@@ -216,7 +242,15 @@ export class ExecutionRecorder {
   private async writeCarried(): Promise<void> {
     if (!this.carried.size) return;
     const ids = [...this.carried.keys()].sort();
-    await this.transaction((client) => this.addCounts(client, ids, ids.map((id) => this.carried.get(id)!), ids.map(() => 0), false));
+    await this.transaction((client) =>
+      this.addCounts(
+        client,
+        ids,
+        ids.map((id) => this.carried.get(id)!),
+        ids.map(() => 0),
+        false,
+      ),
+    );
     this.carried = new Map();
   }
 

@@ -34,7 +34,10 @@ export class InputSampler {
   ) {
     this.excluded = new Set(options.excludeTools);
     this.random = options.random ?? Math.random;
-    this.timer = setInterval(() => void this.flush().catch((err: Error) => options.log?.(`could not store sampled inputs: ${err.message}`)), options.flushIntervalMs);
+    this.timer = setInterval(
+      () => void this.flush().catch((err: Error) => options.log?.(`could not store sampled inputs: ${err.message}`)),
+      options.flushIntervalMs,
+    );
     this.timer.unref();
   }
 

@@ -146,7 +146,14 @@ export class RoutingCache {
     const stamp = this.stamp(id.slice(0, id.indexOf('@')));
     const row = await runtimeRouting.version(this.pool, id);
     if (!row) return undefined;
-    const info: VersionInfo = { id: row.tool_id, name: row.tool_name, health: row.health_status, code: row.code, language: row.language, codeHash: row.code_hash };
+    const info: VersionInfo = {
+      id: row.tool_id,
+      name: row.tool_name,
+      health: row.health_status,
+      code: row.code,
+      language: row.language,
+      codeHash: row.code_hash,
+    };
     if (this.stamp(row.tool_name) === stamp) this.versions.set(id, info);
     return info;
   }
@@ -157,13 +164,25 @@ export class RoutingCache {
    */
   async preload(names?: string[]): Promise<number> {
     const before = { all: this.allStamp, tools: new Map(this.stamps) };
-    const fresh = (name: string) => this.allStamp === before.all && (this.stamps.get(name) ?? 0) === (before.tools.get(name) ?? 0);
+    const fresh = (name: string) =>
+      this.allStamp === before.all && (this.stamps.get(name) ?? 0) === (before.tools.get(name) ?? 0);
     const rows = await runtimeRouting.routedVersions(this.pool, names);
     let cached = 0;
     for (const row of rows) {
       if (!fresh(row.tool_name)) continue;
-      this.routes.set(row.tool_name, { versionId: row.tool_id, knownWrong: row.known_wrong, alternativeId: row.alternative_id });
-      this.versions.set(row.tool_id, { id: row.tool_id, name: row.tool_name, health: row.health_status, code: row.code, language: row.language, codeHash: row.code_hash });
+      this.routes.set(row.tool_name, {
+        versionId: row.tool_id,
+        knownWrong: row.known_wrong,
+        alternativeId: row.alternative_id,
+      });
+      this.versions.set(row.tool_id, {
+        id: row.tool_id,
+        name: row.tool_name,
+        health: row.health_status,
+        code: row.code,
+        language: row.language,
+        codeHash: row.code_hash,
+      });
       cached++;
     }
     return cached;

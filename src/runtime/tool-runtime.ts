@@ -84,7 +84,12 @@ export class ToolRuntime {
     this.pool = new pg.Pool({ connectionString: options.databaseUrl, max: 4 });
     this.pool.on('error', (err) => this.log(`database connection error: ${err.message}`));
     this.sandbox = new Sandbox(this.config.sandbox, { isolation: this.config.sandbox.isolation });
-    this.routing = new RoutingCache(this.pool, options.databaseUrl, this.config.runtime.route_refresh_seconds, this.log);
+    this.routing = new RoutingCache(
+      this.pool,
+      options.databaseUrl,
+      this.config.runtime.route_refresh_seconds,
+      this.log,
+    );
     this.recorder = new ExecutionRecorder(this.pool, {
       batchSize: this.config.runtime.batch_size,
       flushIntervalMs: this.config.runtime.flush_interval_ms,
@@ -105,7 +110,12 @@ export class ToolRuntime {
     const sampling = this.config.runtime.input_sampling;
     this.sampler =
       sampling.enabled && sampling.per_tool > 0
-        ? new InputSampler(this.pool, { perTool: sampling.per_tool, excludeTools: sampling.exclude_tools, flushIntervalMs: this.config.runtime.flush_interval_ms, log: this.log })
+        ? new InputSampler(this.pool, {
+            perTool: sampling.per_tool,
+            excludeTools: sampling.exclude_tools,
+            flushIntervalMs: this.config.runtime.flush_interval_ms,
+            log: this.log,
+          })
         : null;
   }
 
@@ -159,12 +169,18 @@ export class ToolRuntime {
     const routable = ROUTABLE_HEALTH.includes(info.health);
     if (routable && !route.knownWrong) return info;
     if (route.alternativeId) {
-      const alternative = this.routing.versionSync(route.alternativeId) ?? (await this.routing.version(route.alternativeId));
-      if (alternative && ROUTABLE_HEALTH.includes(alternative.health)) return { ...alternative, alternativeFor: info.id };
+      const alternative =
+        this.routing.versionSync(route.alternativeId) ?? (await this.routing.version(route.alternativeId));
+      if (alternative && ROUTABLE_HEALTH.includes(alternative.health))
+        return { ...alternative, alternativeFor: info.id };
     }
     if (!routable) throw new ToolPrunedError(nameOrId, info.id, info.health, describeHealth(info.health));
-    if (this.config.runtime.known_wrong_policy === 'refuse') throw new ToolPrunedError(nameOrId, info.id, info.health, `is known to answer wrongly (${route.knownWrong})`);
-    return { ...info, warning: `${info.id} is known to answer wrongly and no healthy alternative exists: ${route.knownWrong}` };
+    if (this.config.runtime.known_wrong_policy === 'refuse')
+      throw new ToolPrunedError(nameOrId, info.id, info.health, `is known to answer wrongly (${route.knownWrong})`);
+    return {
+      ...info,
+      warning: `${info.id} is known to answer wrongly and no healthy alternative exists: ${route.knownWrong}`,
+    };
   }
 
   /** Calls a tool through the guard; resolves with its output or rejects with a typed error. */
@@ -193,7 +209,14 @@ export class ToolRuntime {
       this.mirror.offer(info.name, inputJson, info.id, true, outputJson, null, durationMs);
       // A known-wrong answer served on purpose is recorded as a warning: ok, with its reason.
       const warning = info.warning ?? null;
-      const full = this.recorder.record({ versionId: info.id, ok: true, errorType: warning ? KNOWN_WRONG_WARNING : null, errorMessage: warning, durationMs, inputJson });
+      const full = this.recorder.record({
+        versionId: info.id,
+        ok: true,
+        errorType: warning ? KNOWN_WRONG_WARNING : null,
+        errorMessage: warning,
+        durationMs,
+        inputJson,
+      });
       if (full) await full;
       return {
         output,
@@ -208,7 +231,14 @@ export class ToolRuntime {
       e.version = { id: info.id, health: info.health };
       const durationMs = performance.now() - started;
       this.mirror.offer(info.name, inputJson, info.id, false, null, e.errorType, durationMs);
-      const full = this.recorder.record({ versionId: info.id, ok: false, errorType: e.errorType, errorMessage: e.message, durationMs, inputJson });
+      const full = this.recorder.record({
+        versionId: info.id,
+        ok: false,
+        errorType: e.errorType,
+        errorMessage: e.message,
+        durationMs,
+        inputJson,
+      });
       if (full) await full;
       if (CRITICAL_KINDS.has(e.kind)) {
         const failureId = await this.storeFailure(info.id, {
@@ -240,10 +270,14 @@ export class ToolRuntime {
    * Records a wrong result observed outside the runtime (e.g. the email validator's "Accepted 'user@@domain.com'").
    * Counts as a failure of the version; a critical one is reported to the monitor at once.
    */
-  async report(versionInput: string, wrong: WrongResultReport): Promise<{ failureId: number; failureCount: number; signalled: boolean }> {
+  async report(
+    versionInput: string,
+    wrong: WrongResultReport,
+  ): Promise<{ failureId: number; failureCount: number; signalled: boolean }> {
     const versionId = parseVersionId(versionInput).id;
     const severity = wrong.severity ?? 'high';
-    if (!SEVERITIES.includes(severity)) throw new Error(`severity: "${severity}" is not one of ${SEVERITIES.join(', ')}`);
+    if (!SEVERITIES.includes(severity))
+      throw new Error(`severity: "${severity}" is not one of ${SEVERITIES.join(', ')}`);
     const info = await this.routing.version(versionId);
     if (!info) throw new UnknownToolError(versionInput);
     const description =
@@ -256,7 +290,11 @@ export class ToolRuntime {
       severity,
       detectionMethod: 'report',
       stackTrace: null,
-      evidence: { input: wrong.input, observed: wrong.observed, ...(wrong.expected !== undefined ? { expected: wrong.expected } : {}) },
+      evidence: {
+        input: wrong.input,
+        observed: wrong.observed,
+        ...(wrong.expected !== undefined ? { expected: wrong.expected } : {}),
+      },
     });
     const trigger = this.config.self_healing.thresholds.failure_count_trigger;
     const crossed = crossesThreshold(stored.failureCount - 1, stored.failureCount, trigger);
@@ -281,7 +319,14 @@ export class ToolRuntime {
   /** Inserts a failure row and bumps failure_count atomically; returns the new count. */
   private async storeFailure(
     versionId: string,
-    f: { failureType: string; description: string; severity: Severity; detectionMethod: string; stackTrace: string | null; evidence: JsonValue },
+    f: {
+      failureType: string;
+      description: string;
+      severity: Severity;
+      detectionMethod: string;
+      stackTrace: string | null;
+      evidence: JsonValue;
+    },
   ): Promise<{ id: number; failureCount: number }> {
     const { ids, failureCount } = await insertFailures(pgRunner(this.pool), versionId, [f]);
     return { id: ids[0]!, failureCount };
@@ -350,7 +395,9 @@ export class ToolRuntime {
         await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 2000)));
       }
     }
-    await this.sampler?.close().catch((err: Error) => this.log(`lost ${this.sampler?.pendingSlots ?? 0} sampled input(s): ${err.message}`));
+    await this.sampler
+      ?.close()
+      .catch((err: Error) => this.log(`lost ${this.sampler?.pendingSlots ?? 0} sampled input(s): ${err.message}`));
     for (let attempt = 0; ; attempt++) {
       try {
         await this.mirror.close();
@@ -367,7 +414,10 @@ export class ToolRuntime {
     if (this.undelivered.length && this.options.signaler) {
       clearTimeout(this.retryTimer);
       const retry = this.undelivered.splice(0);
-      for (const r of retry) await this.options.signaler.failureReported(r).catch((err: Error) => this.log(`lost report for ${r.versionId}: ${err.message}`));
+      for (const r of retry)
+        await this.options.signaler
+          .failureReported(r)
+          .catch((err: Error) => this.log(`lost report for ${r.versionId}: ${err.message}`));
     }
     await this.routing.close();
     this.sandbox.close();
@@ -408,5 +458,11 @@ export interface CallResult {
 }
 
 function describeHealth(health: string): string {
-  return health === 'pruned' ? 'has been pruned due to a critical bug' : health === 'failed' ? 'has known failures' : health === 'degraded' ? 'is tainted by a pruned ancestor' : `is not routable (${health})`;
+  return health === 'pruned'
+    ? 'has been pruned due to a critical bug'
+    : health === 'failed'
+      ? 'has known failures'
+      : health === 'degraded'
+        ? 'is tainted by a pruned ancestor'
+        : `is not routable (${health})`;
 }

@@ -46,7 +46,9 @@ function load(): { ivm: typeof IsolatedVM; loaded: string } {
       return { ivm, loaded: `${name} (isolated-vm ${version})` };
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      failures.push(`${name}: ${e.code === 'MODULE_NOT_FOUND' ? 'not installed' : (e.message.split('\n')[0] ?? String(e))}`);
+      failures.push(
+        `${name}: ${e.code === 'MODULE_NOT_FOUND' ? 'not installed' : (e.message.split('\n')[0] ?? String(e))}`,
+      );
     }
   }
   throw new Error(

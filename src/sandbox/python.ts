@@ -34,9 +34,27 @@ import v8 from 'node:v8';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 
 // The protocol: the same constants as worker.mjs.
-const REQ = 0, RESP = 1, STATE = 2, OP = 3, LEN_A = 4, LEN_B = 5, LEN_C = 6, MEM_MB = 7, RESULT_LEN = 8, COLD_MS = 9, HEAP_MB = 10, BASE_MB = 11;
-const OP_CALL = 1, OP_COMPILE_CALL = 2, OP_ANALYZE = 3, OP_SELF_CHECK = 4, OP_PROBE = 5, OP_COMPILE_CALL_UNGUARDED = 6;
-const STATE_BOOT = 0, STATE_READY = 2, STATE_FAILED = 3;
+const REQ = 0,
+  RESP = 1,
+  STATE = 2,
+  OP = 3,
+  LEN_A = 4,
+  LEN_B = 5,
+  LEN_C = 6,
+  MEM_MB = 7,
+  RESULT_LEN = 8,
+  COLD_MS = 9,
+  HEAP_MB = 10,
+  BASE_MB = 11;
+const OP_CALL = 1,
+  OP_COMPILE_CALL = 2,
+  OP_ANALYZE = 3,
+  OP_SELF_CHECK = 4,
+  OP_PROBE = 5,
+  OP_COMPILE_CALL_UNGUARDED = 6;
+const STATE_BOOT = 0,
+  STATE_READY = 2,
+  STATE_FAILED = 3;
 const CTRL_SLOTS = 16;
 /** Requests and answers up to this size go through shared memory; larger ones through a MessagePort. */
 const DATA_BYTES = 1024 * 1024;
@@ -122,7 +140,16 @@ interface Interpreter {
 }
 
 const stats: PythonHostStats = {
-  coldStartMs: null, starts: 0, restarts: 0, calls: 0, timeouts: 0, heapMb: 0, baselineMb: 0, interpreters: 0, evictions: 0, snapshotStartMs: null,
+  coldStartMs: null,
+  starts: 0,
+  restarts: 0,
+  calls: 0,
+  timeouts: 0,
+  heapMb: 0,
+  baselineMb: 0,
+  interpreters: 0,
+  evictions: 0,
+  snapshotStartMs: null,
 };
 let analysisInterpreter: Interpreter | null = null;
 /** Tool interpreters by trust domain, least recently used first. */
@@ -154,7 +181,9 @@ function locate(): { workerUrl: URL; hostPy: string; pyodideUrl: string } {
       dir = parent;
     }
   }
-  const found = candidates.find((dir) => existsSync(path.join(dir, 'worker.mjs')) && existsSync(path.join(dir, 'host.py')));
+  const found = candidates.find(
+    (dir) => existsSync(path.join(dir, 'worker.mjs')) && existsSync(path.join(dir, 'host.py')),
+  );
   if (!found) throw new Error('the Python sandbox files (src/sandbox/python/worker.mjs, host.py) were not found');
   const require = createRequire(path.join(found, 'worker.mjs'));
   return {
@@ -182,8 +211,14 @@ function start(role: Role, domain: string | null = null): Interpreter {
   try {
     worker = new Worker(files.workerUrl, {
       workerData: {
-        ctrlBuffer: ctrl.buffer, interruptBuffer: interrupt.buffer, dataBuffer, port: channel.port2, pyodideUrl: files.pyodideUrl, hostPyPath: files.hostPy,
-        snapshot: fromSnapshot ? snapshot : null, snapshotPort: snapshotChannel?.port2 ?? null,
+        ctrlBuffer: ctrl.buffer,
+        interruptBuffer: interrupt.buffer,
+        dataBuffer,
+        port: channel.port2,
+        pyodideUrl: files.pyodideUrl,
+        hostPyPath: files.hostPy,
+        snapshot: fromSnapshot ? snapshot : null,
+        snapshotPort: snapshotChannel?.port2 ?? null,
       },
       transferList: snapshotChannel ? [channel.port2, snapshotChannel.port2] : [channel.port2],
       execArgv: [],
@@ -230,8 +265,18 @@ async function waitReady(interpreter: Interpreter): Promise<void> {
   for (;;) {
     const state = Atomics.load(interpreter.ctrl, STATE);
     if (state === STATE_READY) return noteReady(interpreter);
-    if (state === STATE_FAILED || !interpreter.alive || Date.now() > deadline) throw new Error('the Python interpreter failed to load');
-    const waited = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: Promise<string> | string } }).waitAsync?.(interpreter.ctrl, STATE, state, 100);
+    if (state === STATE_FAILED || !interpreter.alive || Date.now() > deadline)
+      throw new Error('the Python interpreter failed to load');
+    const waited = (
+      Atomics as unknown as {
+        waitAsync?: (
+          a: Int32Array,
+          i: number,
+          v: number,
+          t: number,
+        ) => { async: boolean; value: Promise<string> | string };
+      }
+    ).waitAsync?.(interpreter.ctrl, STATE, state, 100);
     if (waited?.async) await waited.value;
     else await new Promise((r) => setTimeout(r, 20));
   }
@@ -318,7 +363,11 @@ function toolsFor(domain: string, maxInterpreters: number): Interpreter {
   // The next new domain's interpreter loads in the background (from the snapshot once there is one),
   // started off this call: starting a thread blocks until its context exists.
   if (Atomics.load(taken.ctrl, STATE) === STATE_READY) setImmediate(startSpareIfIdle);
-  else void taken.ready.then(() => startSpareIfIdle(), () => undefined);
+  else
+    void taken.ready.then(
+      () => startSpareIfIdle(),
+      () => undefined,
+    );
   stats.interpreters = tools.size + (spare ? 1 : 0);
   return taken;
 }
@@ -449,7 +498,9 @@ function readAnswer(target: Interpreter): string {
   const n = Atomics.load(target.ctrl, RESULT_LEN);
   if (n < 0) {
     const message = receiveMessageOnPort(target.port);
-    return typeof message?.message === 'string' ? message.message : 'F{"name":"ProtocolError","message":"answer missing"}';
+    return typeof message?.message === 'string'
+      ? message.message
+      : 'F{"name":"ProtocolError","message":"answer missing"}';
   }
   return target.data.toString('utf8', 0, n);
 }
@@ -458,11 +509,26 @@ function decode(text: string): PythonAnswer {
   const status = text.charCodeAt(0);
   if (status === 79 /* O */) return { status: 'ok', text: text.slice(1) };
   try {
-    const parsed = JSON.parse(text.slice(1)) as { kind?: string; message?: string; name?: string | null; stack?: string | null };
+    const parsed = JSON.parse(text.slice(1)) as {
+      kind?: string;
+      message?: string;
+      name?: string | null;
+      stack?: string | null;
+    };
     if (status === 69 /* E */) {
-      return { status: 'error', kind: String(parsed.kind), message: String(parsed.message), name: parsed.name ?? null, stack: parsed.stack ?? null };
+      return {
+        status: 'error',
+        kind: String(parsed.kind),
+        message: String(parsed.message),
+        name: parsed.name ?? null,
+        stack: parsed.stack ?? null,
+      };
     }
-    return { status: 'crashed', name: String(parsed.name ?? 'InterpreterError'), message: String(parsed.message ?? '') };
+    return {
+      status: 'crashed',
+      name: String(parsed.name ?? 'InterpreterError'),
+      message: String(parsed.message ?? ''),
+    };
   } catch {
     return { status: 'crashed', name: 'ProtocolError', message: 'an answer that is not JSON' };
   }
@@ -472,7 +538,13 @@ function decode(text: string): PythonAnswer {
  * One synchronous request. `strings` go to the interpreter; `timeoutMs` bounds the Python work (not
  * the load, not the hand-off before it starts); `memoryMb` caps heap growth during it.
  */
-function request(target: Interpreter, op: number, strings: string[], timeoutMs: number, memoryMb: number): PythonAnswer {
+function request(
+  target: Interpreter,
+  op: number,
+  strings: string[],
+  timeoutMs: number,
+  memoryMb: number,
+): PythonAnswer {
   readySync(target);
   if (!target.alive) throw new Error('the Python interpreter exited');
   const ctrl = target.ctrl;
@@ -506,7 +578,14 @@ const DEFAULT_PLACEMENT: PythonPlacement = { isolation: 'per_tool', maxInterpret
  * Runs the Python tool `key` (compiled from `code` once per interpreter) on `inputJson`, in the
  * interpreter of its trust domain (`placement`: the key's own under per_tool).
  */
-export function callPython(key: string, code: string, inputJson: string, timeoutMs: number, memoryMb: number, placement: PythonPlacement = DEFAULT_PLACEMENT): PythonAnswer {
+export function callPython(
+  key: string,
+  code: string,
+  inputJson: string,
+  timeoutMs: number,
+  memoryMb: number,
+  placement: PythonPlacement = DEFAULT_PLACEMENT,
+): PythonAnswer {
   const domain = placement.isolation === 'shared' ? SHARED_DOMAIN : `tool:${key}`;
   const target = toolsFor(domain, placement.maxInterpreters);
   readySync(target);
@@ -550,7 +629,12 @@ export type PythonAnalysis =
        * patterns that read attributes by name, format strings that walk into internals, metaclasses
        * and class hooks (the same checks the tools interpreter refuses before it compiles).
        */
-      hazards: { check: 'dunder_access' | 'match_attribute' | 'format_attribute' | 'class_hook'; message: string; line: number; col: number }[];
+      hazards: {
+        check: 'dunder_access' | 'match_attribute' | 'format_attribute' | 'class_hook';
+        message: string;
+        line: number;
+        col: number;
+      }[];
     };
 
 /**
@@ -562,7 +646,14 @@ export function analyzePython(code: string): PythonAnalysis {
   const answer = request(analysis(), OP_ANALYZE, [code], ANALYSIS_TIMEOUT_MS, ANALYSIS_MEMORY_MB);
   if (answer.status === 'ok') return JSON.parse(answer.text) as PythonAnalysis;
   if (answer.status === 'timeout') return { ok: false, error: { line: 0, col: 0, message: 'analysis timed out' } };
-  return { ok: false, error: { line: 0, col: 0, message: answer.status === 'error' ? answer.message : `${answer.name}: ${answer.message}` } };
+  return {
+    ok: false,
+    error: {
+      line: 0,
+      col: 0,
+      message: answer.status === 'error' ? answer.message : `${answer.name}: ${answer.message}`,
+    },
+  };
 }
 
 export interface PythonSelfCheck {
@@ -588,12 +679,21 @@ export function pythonSelfCheck(domainKey?: string): PythonSelfCheck {
  * `asTool`: the interpreter's audit hook treats it as a running tool (the wall behind the Python layer).
  */
 export function pythonProbe(code: string, domainKey?: string, options: { asTool?: boolean } = {}): unknown {
-  const answer = request(probeTarget(domainKey), OP_PROBE, [code, options.asTool ? '1' : '0'], 30_000, ANALYSIS_MEMORY_MB);
+  const answer = request(
+    probeTarget(domainKey),
+    OP_PROBE,
+    [code, options.asTool ? '1' : '0'],
+    30_000,
+    ANALYSIS_MEMORY_MB,
+  );
   if (answer.status === 'ok') return JSON.parse(answer.text) as unknown;
   throw new Error(`probe failed: ${JSON.stringify(answer)}`);
 }
 
 /** The interpreter a probe runs in: the one of the tool `key` (per_tool), else the shared one. */
 function probeTarget(key: string | undefined): Interpreter {
-  return toolsFor(key === undefined ? SHARED_DOMAIN : `tool:${key}`, Math.max(DEFAULT_PLACEMENT.maxInterpreters, tools.size + 1));
+  return toolsFor(
+    key === undefined ? SHARED_DOMAIN : `tool:${key}`,
+    Math.max(DEFAULT_PLACEMENT.maxInterpreters, tools.size + 1),
+  );
 }

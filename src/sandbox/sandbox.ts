@@ -8,9 +8,29 @@ import { callPython, type PythonAnswer } from './python.js';
 
 /** Names whose absence a tool runs into when it reaches for the host. */
 const HOST_GLOBALS = new Set([
-  'require', 'process', 'fetch', 'module', 'exports', 'Buffer', '__dirname', '__filename', 'global', 'window',
-  'self', 'XMLHttpRequest', 'WebSocket', 'importScripts', 'Deno', 'Bun', 'setTimeout', 'setInterval',
-  'setImmediate', 'queueMicrotask', 'navigator', 'location', 'document',
+  'require',
+  'process',
+  'fetch',
+  'module',
+  'exports',
+  'Buffer',
+  '__dirname',
+  '__filename',
+  'global',
+  'window',
+  'self',
+  'XMLHttpRequest',
+  'WebSocket',
+  'importScripts',
+  'Deno',
+  'Bun',
+  'setTimeout',
+  'setInterval',
+  'setImmediate',
+  'queueMicrotask',
+  'navigator',
+  'location',
+  'document',
 ]);
 
 /** A context with the bootstrap and the tool's top-level code run, ready for one call. */
@@ -130,19 +150,27 @@ export class Sandbox {
         maxInterpreters: this.config.python_interpreters,
       });
     } catch (err) {
-      throw new ToolExecutionError('thrown', `InterpreterError: the Python interpreter is unavailable: ${(err as Error).message}`, 'InterpreterError');
+      throw new ToolExecutionError(
+        'thrown',
+        `InterpreterError: the Python interpreter is unavailable: ${(err as Error).message}`,
+        'InterpreterError',
+      );
     }
     switch (answer.status) {
       case 'ok':
         if (answer.text.length > maxOutput) {
-          throw new ToolExecutionError('output_too_large', `result is ${answer.text.length} bytes, over the limit of ${maxOutput}`);
+          throw new ToolExecutionError(
+            'output_too_large',
+            `result is ${answer.text.length} bytes, over the limit of ${maxOutput}`,
+          );
         }
         return answer.text;
       case 'timeout':
         throw new ToolExecutionError('timeout', `tool exceeded the time limit of ${timeout} ms`);
       case 'crashed':
         // The interpreter itself failed (it is being replaced): typed, and the next call works.
-        if (/memory/i.test(answer.message)) throw new ToolExecutionError('memory_limit', `tool exceeded the memory limit of ${memory} MB`);
+        if (/memory/i.test(answer.message))
+          throw new ToolExecutionError('memory_limit', `tool exceeded the memory limit of ${memory} MB`);
         throw new ToolExecutionError('thrown', `${answer.name}: ${answer.message}`, answer.name);
       case 'error':
         return this.pythonFailure(answer, timeout, memory);
@@ -171,7 +199,9 @@ export class Sandbox {
     const prepared = this.takeContext(key, tool);
     let output: unknown;
     try {
-      output = prepared.invoke.applySync(undefined, [prepared.run.derefInto(), inputJson], { timeout: this.config.timeout_ms });
+      output = prepared.invoke.applySync(undefined, [prepared.run.derefInto(), inputJson], {
+        timeout: this.config.timeout_ms,
+      });
     } catch (err) {
       throw this.classify(key, tool, err);
     } finally {
@@ -180,7 +210,10 @@ export class Sandbox {
     }
     if (typeof output !== 'string') throw new ToolExecutionError('non_json_result', 'result is not a JSON value');
     if (output.length > this.config.max_output_bytes) {
-      throw new ToolExecutionError('output_too_large', `result is ${output.length} bytes, over the limit of ${this.config.max_output_bytes}`);
+      throw new ToolExecutionError(
+        'output_too_large',
+        `result is ${output.length} bytes, over the limit of ${this.config.max_output_bytes}`,
+      );
     }
     return output;
   }
@@ -249,7 +282,12 @@ export class Sandbox {
     const classified = this.classifyError(err, isolate, true);
     if (classified.kind === 'timeout' || classified.kind === 'memory_limit') this.discard(key);
     if (classified.kind === 'thrown') {
-      return new ToolExecutionError('compile_error', `tool code failed to load: ${classified.message}`, classified.toolErrorName, classified.toolStack);
+      return new ToolExecutionError(
+        'compile_error',
+        `tool code failed to load: ${classified.message}`,
+        classified.toolErrorName,
+        classified.toolStack,
+      );
     }
     return classified;
   }
@@ -265,20 +303,36 @@ export class Sandbox {
     const e = err instanceof Error ? err : new Error(safeText(err));
     const message = typeof e.message === 'string' ? e.message : safeText(e.message);
     if (isolate.isDisposed || /disposed/i.test(message) || /memory limit/i.test(message)) {
-      return new ToolExecutionError('memory_limit', `tool exceeded the memory limit of ${this.config.memory_limit_mb} MB`);
+      return new ToolExecutionError(
+        'memory_limit',
+        `tool exceeded the memory limit of ${this.config.memory_limit_mb} MB`,
+      );
     }
     if (/Script execution timed out/i.test(message)) {
       return new ToolExecutionError('timeout', `tool exceeded the time limit of ${this.config.timeout_ms} ms`);
     }
     if (message.startsWith(NON_JSON_MARKER)) {
-      return new ToolExecutionError('non_json_result', `result is not a JSON value: ${message.slice(NON_JSON_MARKER.length)}`);
+      return new ToolExecutionError(
+        'non_json_result',
+        `result is not a JSON value: ${message.slice(NON_JSON_MARKER.length)}`,
+      );
     }
     if (loading && e.name === 'SyntaxError') {
-      return new ToolExecutionError('compile_error', `tool code does not compile: ${message}`, 'SyntaxError', e.stack ?? null);
+      return new ToolExecutionError(
+        'compile_error',
+        `tool code does not compile: ${message}`,
+        'SyntaxError',
+        e.stack ?? null,
+      );
     }
     const missing = /^(\S+) is not defined$/.exec(message);
     if (e.name === 'ReferenceError' && missing && HOST_GLOBALS.has(missing[1]!)) {
-      return new ToolExecutionError('host_access', `tool reached for the host: ${missing[1]} is not available in the sandbox`, 'ReferenceError', e.stack ?? null);
+      return new ToolExecutionError(
+        'host_access',
+        `tool reached for the host: ${missing[1]} is not available in the sandbox`,
+        'ReferenceError',
+        e.stack ?? null,
+      );
     }
     return new ToolExecutionError('thrown', `${e.name}: ${message}`, e.name, e.stack ?? null);
   }
@@ -310,7 +364,11 @@ function release(used: PreparedContext): void {
   }
 }
 
-function readyContext(context: ivm.Context, invoke: ivm.Reference<unknown>, run: ivm.Reference<unknown>): PreparedContext {
+function readyContext(
+  context: ivm.Context,
+  invoke: ivm.Reference<unknown>,
+  run: ivm.Reference<unknown>,
+): PreparedContext {
   if (run.typeof !== 'function') {
     invoke.release();
     run.release();

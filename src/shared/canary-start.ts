@@ -11,7 +11,11 @@ import { DISE_CANARY_VERDICT, DISE_TOOL, DISE_VERSION } from './search-attribute
  */
 export const CANARY_WORKFLOW_TYPE = 'canaryWorkflow';
 
-export function canaryStartOptions(candidateId: string): { workflowId: string; args: [CanaryInput]; typedSearchAttributes: SearchAttributePair[] } {
+export function canaryStartOptions(candidateId: string): {
+  workflowId: string;
+  args: [CanaryInput];
+  typedSearchAttributes: SearchAttributePair[];
+} {
   const ref = parseVersionId(candidateId);
   return {
     workflowId: canaryWorkflowId(ref.id),

@@ -35,7 +35,8 @@ export const HEAL_STEPS = {
   pruneBranch: {
     line: 'pruning the version that introduced it and tainting its descendants',
     activity: 'pruneBranch',
-    message: (culpritId: string, taintDescendants: boolean) => `pruning ${culpritId}${taintDescendants ? ' and tainting its descendants' : ''}`,
+    message: (culpritId: string, taintDescendants: boolean) =>
+      `pruning ${culpritId}${taintDescendants ? ' and tainting its descendants' : ''}`,
   },
   createAvoidanceRule: {
     line: 'turning the failure into an avoidance rule',

@@ -1,7 +1,12 @@
 import type { JsonValue, PropagationScope, Severity } from './lineage-types.js';
 
 /** Failure types of heal activities that no retry can fix (thrown as non-retryable application failures). */
-export const HEAL_NON_RETRYABLE_ERRORS = ['UnknownVersion', 'InvalidHealInput', 'PermanentLlmError', 'LineageError'] as const;
+export const HEAL_NON_RETRYABLE_ERRORS = [
+  'UnknownVersion',
+  'InvalidHealInput',
+  'PermanentLlmError',
+  'LineageError',
+] as const;
 
 /**
  * How a heal makes a candidate, in the order tried by default: undo the culprit's change on top of
@@ -179,7 +184,8 @@ export type HealStep =
   | 'promote'
   | 'done';
 
-export type HealStatus = 'running' | 'healed' | 'unhealed' | 'not_pruned' | 'routed_to_ancestor' | 'disabled' | 'cancelled' | 'failed';
+export type HealStatus =
+  'running' | 'healed' | 'unhealed' | 'not_pruned' | 'routed_to_ancestor' | 'disabled' | 'cancelled' | 'failed';
 
 export interface HealAttempt {
   attempt: number;

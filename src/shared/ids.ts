@@ -60,18 +60,30 @@ function splitId(input: string): { name: string; version: string } | undefined {
 export function parseVersionId(input: string): VersionRef {
   const parts = splitId(input.trim());
   if (!parts) {
-    throw new InvalidIdError(input, 'id', `"${input}" is not a version id: expected <name>@<major.minor.patch>, e.g. email_validator@2.2.0`);
+    throw new InvalidIdError(
+      input,
+      'id',
+      `"${input}" is not a version id: expected <name>@<major.minor.patch>, e.g. email_validator@2.2.0`,
+    );
   }
   return toVersionRef(parts.name, parts.version, input);
 }
 
 export function toVersionRef(name: string, version: string, input = `${name}@${version}`): VersionRef {
   if (!isValidToolName(name)) {
-    throw new InvalidIdError(input, 'name', `invalid tool name "${name}": use lowercase letters, digits and _ , starting with a letter`);
+    throw new InvalidIdError(
+      input,
+      'name',
+      `invalid tool name "${name}": use lowercase letters, digits and _ , starting with a letter`,
+    );
   }
   const semver = parseSemver(version);
   if (!semver) {
-    throw new InvalidIdError(input, 'version', `invalid version "${version}": expected semver MAJOR.MINOR.PATCH, e.g. 2.0.1`);
+    throw new InvalidIdError(
+      input,
+      'version',
+      `invalid version "${version}": expected semver MAJOR.MINOR.PATCH, e.g. 2.0.1`,
+    );
   }
   return { id: formatVersionId(name, version), name, version, ...semver };
 }

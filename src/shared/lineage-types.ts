@@ -83,10 +83,21 @@ export interface DifferentialOutcome {
  * (literals and their neighbours, small-integer sweeps, one argument reused in another, shape edits,
  * the code's words), or random edits (`generated`).
  */
-export const CORPUS_SOURCES = ['suite', 'recorded', 'literals', 'sweep', 'reuse', 'structure', 'strings', 'generated'] as const;
+export const CORPUS_SOURCES = [
+  'suite',
+  'recorded',
+  'literals',
+  'sweep',
+  'reuse',
+  'structure',
+  'strings',
+  'generated',
+] as const;
 export type CorpusSourceName = (typeof CORPUS_SOURCES)[number];
 /** Inputs per source (checks stored before the code-reading sources existed have only the first three). */
-export type CorpusCounts = { suite: number; recorded: number; generated: number } & Partial<Record<CorpusSourceName, number>>;
+export type CorpusCounts = { suite: number; recorded: number; generated: number } & Partial<
+  Record<CorpusSourceName, number>
+>;
 
 /** "2 suite, 0 recorded, 96 literals, …, 180 generated": the sources in order, code-reading ones when used. */
 export function corpusSourcesText(counts: CorpusCounts): string {

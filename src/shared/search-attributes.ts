@@ -9,4 +9,10 @@ export const DISE_HEAL_STATUS = defineSearchAttributeKey('DiseHealStatus', Searc
 /** A canary's judge verdict: not_enough_data | pass | fail, then promoted | refused | aborted. */
 export const DISE_CANARY_VERDICT = defineSearchAttributeKey('DiseCanaryVerdict', SearchAttributeType.KEYWORD);
 
-export const DISE_SEARCH_ATTRIBUTES = [DISE_TOOL, DISE_VERSION, DISE_HEAL_STEP, DISE_HEAL_STATUS, DISE_CANARY_VERDICT] as const;
+export const DISE_SEARCH_ATTRIBUTES = [
+  DISE_TOOL,
+  DISE_VERSION,
+  DISE_HEAL_STEP,
+  DISE_HEAL_STATUS,
+  DISE_CANARY_VERDICT,
+] as const;

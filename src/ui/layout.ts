@@ -62,7 +62,9 @@ export function layoutLineage(nodes: PictureNode[], edges: PictureEdge[]): Linea
   const g = new dagre.graphlib.Graph({ multigraph: false });
   g.setGraph({ rankdir: 'TB', nodesep: 30, ranksep: 46, marginx: 20, marginy: 20 });
   g.setDefaultEdgeLabel(() => ({}));
-  chains.forEach((chain, i) => g.setNode(String(i), { width: NODE_WIDTH, height: chain.length * NODE_HEIGHT + (chain.length - 1) * CHAIN_GAP }));
+  chains.forEach((chain, i) =>
+    g.setNode(String(i), { width: NODE_WIDTH, height: chain.length * NODE_HEIGHT + (chain.length - 1) * CHAIN_GAP }),
+  );
   for (const e of inside) {
     const a = chainOf.get(e.from)!;
     const b = chainOf.get(e.to)!;
@@ -105,7 +107,11 @@ export class LayoutCache {
     const hit = this.byTool.get(tool);
     if (hit && hit.shape === shape) {
       const fresh = new Map(nodes.map((n) => [n.id, n]));
-      return { ...hit.layout, nodes: hit.layout.nodes.map((p) => ({ ...p, ...fresh.get(p.id)!, x: p.x, y: p.y })), cached: true };
+      return {
+        ...hit.layout,
+        nodes: hit.layout.nodes.map((p) => ({ ...p, ...fresh.get(p.id)!, x: p.x, y: p.y })),
+        cached: true,
+      };
     }
     const layout = layoutLineage(nodes, edges);
     this.byTool.delete(tool);

@@ -80,7 +80,14 @@ export class LiveHub {
       const running = await this.store.healRuns.running();
       const progress = await this.temporal.progress([...new Set(running.map((r) => r.toolId))]).catch(() => new Map());
       for (const [versionId, p] of progress) {
-        const data = { versionId, step: p.step, status: p.status, attempt: p.attempt, maxAttempts: p.maxAttempts, message: p.message };
+        const data = {
+          versionId,
+          step: p.step,
+          status: p.status,
+          attempt: p.attempt,
+          maxAttempts: p.maxAttempts,
+          message: p.message,
+        };
         const key = JSON.stringify(data);
         if (this.lastProgress.get(versionId) !== key) {
           this.lastProgress.set(versionId, key);

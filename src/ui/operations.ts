@@ -4,7 +4,15 @@ import { connectTemporalClient, type TemporalHandle } from '../client/connection
 import type { TemporalSettings } from '../infra/temporal-connection.js';
 import { canaryWorkflowId, HEALTH_MONITOR_WORKFLOW_ID, healWorkflowId } from '../shared/constants.js';
 import type { HealProgress } from '../shared/heal-types.js';
-import { canaryAbortSignal, canaryPromoteSignal, healProgressQuery, monitorStatusQuery, pauseSignal, resumeSignal, type MonitorStatus } from '../shared/messages.js';
+import {
+  canaryAbortSignal,
+  canaryPromoteSignal,
+  healProgressQuery,
+  monitorStatusQuery,
+  pauseSignal,
+  resumeSignal,
+  type MonitorStatus,
+} from '../shared/messages.js';
 import type { selfHealWorkflow } from '../workflows/self-heal.js';
 
 /** Why an action could not be done, as the operator should read it (HTTP 409). */
@@ -39,21 +47,34 @@ export class TemporalOperations {
 
   /** Link to a heal's workflow in the Temporal UI. */
   workflowLink(workflowId: string): string | null {
-    return this.uiUrl ? `${this.uiUrl}/namespaces/${encodeURIComponent(this.namespace)}/workflows/${encodeURIComponent(workflowId)}` : null;
+    return this.uiUrl
+      ? `${this.uiUrl}/namespaces/${encodeURIComponent(this.namespace)}/workflows/${encodeURIComponent(workflowId)}`
+      : null;
   }
 
   /** Link to the Temporal UI's workflow list, filtered by the DiseTool search attribute. */
   toolHealsLink(toolName: string): string | null {
-    return this.uiUrl ? `${this.uiUrl}/namespaces/${encodeURIComponent(this.namespace)}/workflows?query=${encodeURIComponent(`DiseTool="${toolName}"`)}` : null;
+    return this.uiUrl
+      ? `${this.uiUrl}/namespaces/${encodeURIComponent(this.namespace)}/workflows?query=${encodeURIComponent(`DiseTool="${toolName}"`)}`
+      : null;
   }
 
-  async startHeal(versionId: string, reason: string | undefined, retry: boolean): Promise<{ workflowId: string; joined: boolean | null }> {
+  async startHeal(
+    versionId: string,
+    reason: string | undefined,
+    retry: boolean,
+  ): Promise<{ workflowId: string; joined: boolean | null }> {
     const { handle, joined } = await startHeal(
       await this.client(),
       {
         versionId,
         trigger: 'manual',
-        failure: { failureType: 'manual', description: reason || 'heal requested by an operator (dashboard)', severity: 'high', detectionMethod: 'manual' },
+        failure: {
+          failureType: 'manual',
+          description: reason || 'heal requested by an operator (dashboard)',
+          severity: 'high',
+          detectionMethod: 'manual',
+        },
       },
       { retry, taskQueue: this.taskQueue, detectJoined: true },
     );
@@ -63,7 +84,8 @@ export class TemporalOperations {
   async cancelHeal(versionId: string): Promise<string> {
     const handle = (await this.client()).workflow.getHandle<typeof selfHealWorkflow>(healWorkflowId(versionId));
     const description = await handle.describe().catch(() => null);
-    if (!description || description.status.name !== 'RUNNING') throw new ActionRefused(`no running heal of ${versionId} to cancel`);
+    if (!description || description.status.name !== 'RUNNING')
+      throw new ActionRefused(`no running heal of ${versionId} to cancel`);
     await handle.cancel();
     return handle.workflowId;
   }
@@ -75,7 +97,10 @@ export class TemporalOperations {
     const client = await this.client();
     await Promise.all(
       versionIds.map(async (id) => {
-        const p = await client.workflow.getHandle(healWorkflowId(id)).query(healProgressQuery).catch(() => null);
+        const p = await client.workflow
+          .getHandle(healWorkflowId(id))
+          .query(healProgressQuery)
+          .catch(() => null);
         if (p) found.set(id, p);
       }),
     );
@@ -84,7 +109,11 @@ export class TemporalOperations {
 
   async monitorStatus(): Promise<({ reachable: true } & MonitorStatus) | { reachable: false; reason: string }> {
     try {
-      const status = await (await this.client()).workflow.getHandle(HEALTH_MONITOR_WORKFLOW_ID).query(monitorStatusQuery);
+      const status = await (
+        await this.client()
+      ).workflow
+        .getHandle(HEALTH_MONITOR_WORKFLOW_ID)
+        .query(monitorStatusQuery);
       return { reachable: true, ...status };
     } catch (err) {
       return { reachable: false, reason: (err as Error).message.split('\n')[0]! };
@@ -92,14 +121,19 @@ export class TemporalOperations {
   }
 
   async signalMonitor(action: 'pause' | 'resume'): Promise<void> {
-    await (await this.client()).workflow.getHandle(HEALTH_MONITOR_WORKFLOW_ID).signal(action === 'pause' ? pauseSignal : resumeSignal);
+    await (
+      await this.client()
+    ).workflow
+      .getHandle(HEALTH_MONITOR_WORKFLOW_ID)
+      .signal(action === 'pause' ? pauseSignal : resumeSignal);
   }
 
   /** Promotes or aborts a running canary (the signals `dise canary promote|abort` send). */
   async signalCanary(versionId: string, action: 'promote' | 'abort'): Promise<string> {
     const handle = (await this.client()).workflow.getHandle(canaryWorkflowId(versionId));
     const description = await handle.describe().catch(() => null);
-    if (!description || description.status.name !== 'RUNNING') throw new ActionRefused(`no running canary of ${versionId} to ${action}`);
+    if (!description || description.status.name !== 'RUNNING')
+      throw new ActionRefused(`no running canary of ${versionId} to ${action}`);
     const reason = `${action === 'promote' ? 'promoted' : 'aborted'} by an operator (dashboard)`;
     await handle.signal(action === 'promote' ? canaryPromoteSignal : canaryAbortSignal, { reason });
     return handle.workflowId;

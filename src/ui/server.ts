@@ -14,12 +14,25 @@ import type { TemporalSettings } from '../infra/temporal-connection.js';
 import { LayoutCache } from './layout.js';
 import { LiveHub } from './live.js';
 import { ActionRefused, TemporalOperations } from './operations.js';
-import { errorPage, healsPage, healthPage, lineagePage, rulesPage, toolsPage, versionPage, type PageLinks, type ToolRow } from './pages.js';
+import {
+  errorPage,
+  healsPage,
+  healthPage,
+  lineagePage,
+  rulesPage,
+  toolsPage,
+  versionPage,
+  type PageLinks,
+  type ToolRow,
+} from './pages.js';
 
 // From the package root, not beside this module: the CLI runs a bundle under .dise/cache/ (bin/dise.mjs),
 // where nothing sits beside the module.
 const STATIC_DIR = path.join(PACKAGE_ROOT, 'src', 'ui', 'static');
-const STATIC_TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+const STATIC_TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+};
 
 export interface DashboardOptions {
   store: LineageStore;
@@ -73,7 +86,10 @@ function guardAction(token: string): MiddlewareHandler {
 /** Every response: a strict content security policy (scripts and styles only from /static), no sniffing, no referrer. */
 const securityHeaders: MiddlewareHandler = async (c, next) => {
   await next();
-  c.header('Content-Security-Policy', "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
+  c.header(
+    'Content-Security-Policy',
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  );
   c.header('X-Content-Type-Options', 'nosniff');
   c.header('Referrer-Policy', 'no-referrer');
 };
@@ -98,12 +114,23 @@ interface DashboardDeps {
 }
 
 /** The dashboard's routes: pages, the lineage layout as JSON, the event stream, guarded actions. */
-export function createDashboardApp(options: DashboardOptions): { app: Hono; live: LiveHub; temporal: TemporalOperations } {
+export function createDashboardApp(options: DashboardOptions): {
+  app: Hono;
+  live: LiveHub;
+  temporal: TemporalOperations;
+} {
   const { store, config } = options;
   const temporal = new TemporalOperations(options.temporal, options.taskQueue, options.temporalUiUrl);
   const live = new LiveHub(options.databaseUrl, store, temporal);
   const links: PageLinks = { workflow: (id) => temporal.workflowLink(id), toolHeals: (t) => temporal.toolHealsLink(t) };
-  const deps: DashboardDeps = { store, temporal, live, links, window: config.self_healing.thresholds.execution_window, layouts: new LayoutCache() };
+  const deps: DashboardDeps = {
+    store,
+    temporal,
+    live,
+    links,
+    window: config.self_healing.thresholds.execution_window,
+    layouts: new LayoutCache(),
+  };
   const app = new Hono();
 
   app.use('*', securityHeaders);
@@ -115,7 +142,10 @@ export function createDashboardApp(options: DashboardOptions): { app: Hono; live
     const type = STATIC_TYPES[path.extname(file)];
     if (!type || file.includes('/') || file.startsWith('.')) return c.notFound();
     try {
-      return c.body(readFileSync(path.join(STATIC_DIR, file)), 200, { 'Content-Type': type, 'Cache-Control': 'no-cache' });
+      return c.body(readFileSync(path.join(STATIC_DIR, file)), 200, {
+        'Content-Type': type,
+        'Cache-Control': 'no-cache',
+      });
     } catch {
       return c.notFound();
     }
@@ -135,10 +165,18 @@ function addToolPages(app: Hono, { store, window, links, layouts }: DashboardDep
   app.get('/', async (c) => {
     const tools = await store.listTools();
     const routed = tools.flatMap((t) => (t.routedVersion ? [t.routedVersion] : []));
-    const [rates, descriptions] = await Promise.all([store.activity.errorRates(routed, window), store.activity.descriptions(routed)]);
+    const [rates, descriptions] = await Promise.all([
+      store.activity.errorRates(routed, window),
+      store.activity.descriptions(routed),
+    ]);
     const rows: ToolRow[] = tools.map((t) => {
       const r = t.routedVersion ? rates.get(t.routedVersion) : undefined;
-      return { ...t, description: t.routedVersion ? (descriptions.get(t.routedVersion) ?? null) : null, errorRate: r?.rate ?? null, calls: r?.calls ?? 0 };
+      return {
+        ...t,
+        description: t.routedVersion ? (descriptions.get(t.routedVersion) ?? null) : null,
+        errorRate: r?.rate ?? null,
+        calls: r?.calls ?? 0,
+      };
     });
     return c.html(toolsPage(rows, window));
   });
@@ -156,7 +194,10 @@ function addToolPages(app: Hono, { store, window, links, layouts }: DashboardDep
     const { nodes, edges } = await store.views.picture(any);
     const t1 = performance.now();
     const layout = layouts.layout(tool, nodes, edges);
-    c.header('Server-Timing', `query;dur=${(t1 - t0).toFixed(1)}, layout;dur=${(performance.now() - t1).toFixed(1)};desc="${layout.cached ? 'reused' : 'fresh'}"`);
+    c.header(
+      'Server-Timing',
+      `query;dur=${(t1 - t0).toFixed(1)}, layout;dur=${(performance.now() - t1).toFixed(1)};desc="${layout.cached ? 'reused' : 'fresh'}"`,
+    );
     return c.json({ tool, routed, ...layout });
   });
 }
@@ -173,7 +214,9 @@ async function anyVersionOf(store: LineageStore, tool: string): Promise<{ routed
 function addVersionPage(app: Hono, { store, links }: DashboardDeps): void {
   app.get('/versions/:id', async (c) => {
     const l = await store.getLineage(c.req.param('id'));
-    const parent = l.parentEdges.find((e) => e.type === 'direct' || e.type === 'merge' || e.type === 'fork')?.id ?? l.regeneratedFrom;
+    const parent =
+      l.parentEdges.find((e) => e.type === 'direct' || e.type === 'merge' || e.type === 'fork')?.id ??
+      l.regeneratedFrom;
     const [codes, inherited, tests, executions, fitness, heals] = await Promise.all([
       parent ? store.graph.codes([parent]) : Promise.resolve(new Map<string, ToolSource>()),
       store.rules.byIds(l.inheritedRules.filter((id) => !l.avoidanceRules.some((r) => r.ruleId === id))),
@@ -183,14 +226,32 @@ function addVersionPage(app: Hono, { store, links }: DashboardDeps): void {
       store.activity.healRuns(50, l.name),
     ]);
     const parentCode = parent && codes.has(parent) ? { id: parent, code: codes.get(parent)!.code } : null;
-    return c.html(versionPage({ lineage: l, parentCode, inherited, tests, executions, fitness, heals: heals.filter((h) => h.versionId === l.id) }, links));
+    return c.html(
+      versionPage(
+        {
+          lineage: l,
+          parentCode,
+          inherited,
+          tests,
+          executions,
+          fitness,
+          heals: heals.filter((h) => h.versionId === l.id),
+        },
+        links,
+      ),
+    );
   });
 }
 
 /** The system's health, its heals and its avoidance rules. */
 function addSystemPages(app: Hono, { store, temporal, links }: DashboardDeps): void {
   app.get('/health', async (c) => {
-    const [counts, recentFailures, healing, monitor] = await Promise.all([store.views.healthCounts(), store.views.recentFailures(10), store.healRuns.stats(), temporal.monitorStatus()]);
+    const [counts, recentFailures, healing, monitor] = await Promise.all([
+      store.views.healthCounts(),
+      store.views.recentFailures(10),
+      store.healRuns.stats(),
+      temporal.monitorStatus(),
+    ]);
     return c.html(healthPage({ ...counts, recentFailures, healing, monitor }));
   });
 
@@ -252,13 +313,26 @@ function addActions(app: Hono, { store, temporal }: DashboardDeps, token: string
     const body = (await c.req.json().catch(() => ({}))) as { versionId?: unknown; reason?: unknown };
     if (typeof body.versionId !== 'string' || !body.versionId) return c.json({ error: 'versionId is required' }, 400);
     const versionId = await store.resolve(body.versionId);
-    return c.json(await temporal.startHeal(versionId, typeof body.reason === 'string' ? body.reason : undefined, false), 202);
+    return c.json(
+      await temporal.startHeal(versionId, typeof body.reason === 'string' ? body.reason : undefined, false),
+      202,
+    );
   });
-  app.post('/api/heals/:id/retry', guard, async (c) => c.json(await temporal.startHeal(await versionOf(c), undefined, true), 202));
-  app.post('/api/heals/:id/cancel', guard, async (c) => c.json({ workflowId: await temporal.cancelHeal(await versionOf(c)), cancelRequested: true }, 202));
+  app.post('/api/heals/:id/retry', guard, async (c) =>
+    c.json(await temporal.startHeal(await versionOf(c), undefined, true), 202),
+  );
+  app.post('/api/heals/:id/cancel', guard, async (c) =>
+    c.json({ workflowId: await temporal.cancelHeal(await versionOf(c)), cancelRequested: true }, 202),
+  );
   app.post('/api/canaries/:id/:action{promote|abort}', guard, async (c) => {
     const action = c.req.param('action') as 'promote' | 'abort';
-    return c.json({ workflowId: await temporal.signalCanary(await versionOf(c), action), [action === 'promote' ? 'promoteRequested' : 'abortRequested']: true }, 202);
+    return c.json(
+      {
+        workflowId: await temporal.signalCanary(await versionOf(c), action),
+        [action === 'promote' ? 'promoteRequested' : 'abortRequested']: true,
+      },
+      202,
+    );
   });
   app.post('/api/monitor/:action{pause|resume}', guard, async (c) => {
     const action = c.req.param('action') as 'pause' | 'resume';
@@ -274,7 +348,9 @@ export interface RunningDashboard {
 }
 
 /** Serves the dashboard on host:port (port 0: any free one). */
-export async function startDashboard(options: DashboardOptions & { host: string; port: number }): Promise<RunningDashboard> {
+export async function startDashboard(
+  options: DashboardOptions & { host: string; port: number },
+): Promise<RunningDashboard> {
   const { app, live, temporal } = createDashboardApp(options);
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () => resolve(s));

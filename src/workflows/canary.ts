@@ -16,12 +16,16 @@ import { DISE_CANARY_VERDICT, DISE_TOOL, DISE_VERSION } from '../shared/search-a
 const quickStep = proxyActivities<DiseActivities>({
   startToCloseTimeout: '1 minute',
   heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 30 },
+  retry: {
+    initialInterval: '500 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '10 seconds',
+    maximumAttempts: 30,
+  },
 });
 
 /** Continue as new after this many looks of the judge (Temporal may suggest it sooner). */
 const CHECKS_PER_RUN = 500;
-
 
 /**
  * The canary of one version (workflow id `canary:<versionId>`), started when a newly routable version
@@ -64,7 +68,11 @@ export async function canaryWorkflow(input: CanaryInput): Promise<CanaryProgress
       { key: DISE_VERSION, value: input.candidateId },
       { key: DISE_CANARY_VERDICT, value },
     ]);
-  const finish = async (action: 'promote' | 'refuse' | 'abort', decision: string, verdict: CanaryVerdict | null): Promise<CanaryProgress> => {
+  const finish = async (
+    action: 'promote' | 'refuse' | 'abort',
+    decision: string,
+    verdict: CanaryVerdict | null,
+  ): Promise<CanaryProgress> => {
     const end: CanaryEnd = await quickStep.finishCanary({ candidateId: input.candidateId, action, decision, verdict });
     progress.status = end.outcome;
     progress.message = end.decision;
@@ -95,8 +103,10 @@ export async function canaryWorkflow(input: CanaryInput): Promise<CanaryProgress
     progress.message = verdict.reasons.join('; ');
     tag(verdict.decision);
     if (command) continue;
-    if (verdict.decision === 'pass') return finish('promote', `the judge passed it: ${verdict.reasons.join('; ')}`, verdict);
-    if (verdict.decision === 'fail') return finish('refuse', `the judge refused it: ${verdict.reasons.join('; ')}`, verdict);
+    if (verdict.decision === 'pass')
+      return finish('promote', `the judge passed it: ${verdict.reasons.join('; ')}`, verdict);
+    if (verdict.decision === 'fail')
+      return finish('refuse', `the judge refused it: ${verdict.reasons.join('; ')}`, verdict);
     const maxMs = judged.settings.maxDurationSeconds * 1000;
     if (waitedMs >= maxMs) {
       const onTimeout = judged.settings.onTimeout;
@@ -107,7 +117,12 @@ export async function canaryWorkflow(input: CanaryInput): Promise<CanaryProgress
     if (!(await condition(() => command !== null, wait))) waitedMs += wait;
     if (!command && (runChecks >= CHECKS_PER_RUN || workflowInfo().continueAsNewSuggested)) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof canaryWorkflow>({ candidateId: input.candidateId, startedAtMs, checks: progress.checks, waitedMs });
+      await continueAsNew<typeof canaryWorkflow>({
+        candidateId: input.candidateId,
+        startedAtMs,
+        checks: progress.checks,
+        waitedMs,
+      });
     }
   }
 }

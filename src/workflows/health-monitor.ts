@@ -135,7 +135,10 @@ export async function healthMonitorWorkflow(options: HealthMonitorOptions = {}):
   if (!maintenanceDue) armMaintenance();
 
   for (;;) {
-    const woken = await condition(() => !state.paused && (checkRequested || state.pendingReports.length > 0), intervalMs);
+    const woken = await condition(
+      () => !state.paused && (checkRequested || state.pendingReports.length > 0),
+      intervalMs,
+    );
     const timerFired = !woken;
     if (!state.paused && (timerFired ? settings.continuous || options.intervalSeconds !== undefined : true)) {
       checkRequested = false;

@@ -42,7 +42,10 @@ import { canaryWorkflow } from './canary.js';
  * recording its end while a step is still writing. Errors no retry can fix (HEAL_NON_RETRYABLE_ERRORS,
  * e.g. a validation error) end the step at once.
  */
-function stepProfile(timeouts: Pick<ActivityOptions, 'startToCloseTimeout' | 'heartbeatTimeout'>, retry: RetryPolicy): ActivityOptions {
+function stepProfile(
+  timeouts: Pick<ActivityOptions, 'startToCloseTimeout' | 'heartbeatTimeout'>,
+  retry: RetryPolicy,
+): ActivityOptions {
   return {
     ...timeouts,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -52,15 +55,24 @@ function stepProfile(timeouts: Pick<ActivityOptions, 'startToCloseTimeout' | 'he
 
 /** Short database steps (30 s), retried patiently: a restarted PostgreSQL must not fail a heal. */
 const quickStep = proxyActivities<DiseActivities>(
-  stepProfile({ startToCloseTimeout: '30 seconds', heartbeatTimeout: '5 seconds' }, { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 30 }),
+  stepProfile(
+    { startToCloseTimeout: '30 seconds', heartbeatTimeout: '5 seconds' },
+    { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 30 },
+  ),
 );
 /** Steps that may take minutes of local work (tool code run against suites, possibly many versions). */
 const heavyStep = proxyActivities<DiseActivities>(
-  stepProfile({ startToCloseTimeout: '2 minutes', heartbeatTimeout: '10 seconds' }, { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '15 seconds', maximumAttempts: 20 }),
+  stepProfile(
+    { startToCloseTimeout: '2 minutes', heartbeatTimeout: '10 seconds' },
+    { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '15 seconds', maximumAttempts: 20 },
+  ),
 );
 /** Steps that may call the LLM: slow answers, and transient errors (429, 5xx, timeouts) retried a few times. */
 const llmStep = proxyActivities<DiseActivities>(
-  stepProfile({ startToCloseTimeout: '3 minutes', heartbeatTimeout: '10 seconds' }, { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 4 }),
+  stepProfile(
+    { startToCloseTimeout: '3 minutes', heartbeatTimeout: '10 seconds' },
+    { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 4 },
+  ),
 );
 
 /**
@@ -77,41 +89,86 @@ export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgre
   const versionId = input.versionId;
   try {
     heal.enter('recordFailure', versionId);
-    const recorded = await quickStep.recordFailure({ healId, workflowId, versionId, failure: input.failure, trigger: input.trigger });
+    const recorded = await quickStep.recordFailure({
+      healId,
+      workflowId,
+      versionId,
+      failure: input.failure,
+      trigger: input.trigger,
+    });
     const settings = recorded.settings;
     progress.failureId = recorded.failureId;
     progress.maxAttempts = settings.maxRegenerationAttempts;
-    if (!settings.enabled) return await heal.finish('disabled', 'self-healing is disabled (self_healing.enabled: false); the failure is recorded');
+    if (!settings.enabled)
+      return await heal.finish(
+        'disabled',
+        'self-healing is disabled (self_healing.enabled: false); the failure is recorded',
+      );
     if (recorded.healedBy) {
       progress.newVersionId = recorded.healedBy;
-      return await heal.finish('healed', `already pruned and replaced by ${recorded.healedBy}; the new failure is recorded`);
+      return await heal.finish(
+        'healed',
+        `already pruned and replaced by ${recorded.healedBy}; the new failure is recorded`,
+      );
     }
 
     heal.enter('analyzeFailure', settings.llm);
     const analysis = await analyzeWithFallback(heal, recorded);
     progress.analysis = analysis;
     const culpritId = analysis.verdict === 'mutation' ? analysis.culpritId : null;
-    if (!culpritId) return await heal.finish(analysis.verdict === 'unrecoverable' ? 'unhealed' : 'not_pruned', analysis.reason);
+    if (!culpritId)
+      return await heal.finish(analysis.verdict === 'unrecoverable' ? 'unhealed' : 'not_pruned', analysis.reason);
     if (!analysis.recoverable) return await heal.finish('unhealed', `not recoverable: ${analysis.reason}`);
-    if (!settings.autoPruneCritical) return await heal.finish('not_pruned', `auto-pruning is off; ${culpritId} introduced the failure: ${analysis.reason}`);
+    if (!settings.autoPruneCritical)
+      return await heal.finish(
+        'not_pruned',
+        `auto-pruning is off; ${culpritId} introduced the failure: ${analysis.reason}`,
+      );
 
     heal.enter('pruneBranch', culpritId, settings.taintDescendants);
-    progress.prune = await quickStep.pruneBranch({ healId, failedId: versionId, failureId: recorded.failureId, analysis, taintDescendants: settings.taintDescendants });
+    progress.prune = await quickStep.pruneBranch({
+      healId,
+      failedId: versionId,
+      failureId: recorded.failureId,
+      analysis,
+      taintDescendants: settings.taintDescendants,
+    });
 
     heal.enter('createAvoidanceRule');
-    const rule = await quickStep.createAvoidanceRule({ healId, sourceVersionId: culpritId, failureId: recorded.failureId, analysis });
+    const rule = await quickStep.createAvoidanceRule({
+      healId,
+      sourceVersionId: culpritId,
+      failureId: recorded.failureId,
+      analysis,
+    });
     progress.rule = rule;
 
     heal.enter('propagateRule', rule.ruleId, rule.scope);
     progress.propagation = await quickStep.propagateRule({ ruleId: rule.ruleId });
 
     heal.enter('findHealthyAncestor');
-    const ancestor = await heavyStep.findHealthyAncestor({ healId, failedId: versionId, culpritId, failureId: recorded.failureId });
+    const ancestor = await heavyStep.findHealthyAncestor({
+      healId,
+      failedId: versionId,
+      culpritId,
+      failureId: recorded.failureId,
+    });
     progress.ancestor = ancestor;
-    if (!ancestor.ancestorId) return await heal.finish('unhealed', `no ancestor of ${culpritId} passes today's suite and the failing inputs`);
-    if (!settings.autoRegenerate) return await heal.finish('routed_to_ancestor', `regeneration is off: callers are routed to ${ancestor.ancestorId}`);
+    if (!ancestor.ancestorId)
+      return await heal.finish('unhealed', `no ancestor of ${culpritId} passes today's suite and the failing inputs`);
+    if (!settings.autoRegenerate)
+      return await heal.finish(
+        'routed_to_ancestor',
+        `regeneration is off: callers are routed to ${ancestor.ancestorId}`,
+      );
 
-    return await regenerateUntilOnePasses(heal, { settings, analysis, culpritId, ancestorId: ancestor.ancestorId, ruleIds: [rule.ruleId] });
+    return await regenerateUntilOnePasses(heal, {
+      settings,
+      analysis,
+      culpritId,
+      ancestorId: ancestor.ancestorId,
+      ruleIds: [rule.ruleId],
+    });
   } catch (err) {
     return await endOnError(heal, err);
   }
@@ -213,7 +270,8 @@ async function regenerateUntilOnePasses(heal: Heal, regeneration: Regeneration):
   const { progress } = heal;
   const strategies = strategiesToTry(regeneration.settings, regeneration.culpritId, heal.input.versionId);
   // The LLM gets max_regeneration_attempts tries; a revert or a rollback gives the same answer every time.
-  const tries = (strategy: RegenerationStrategy) => (strategy === 'llm' ? regeneration.settings.maxRegenerationAttempts : 1);
+  const tries = (strategy: RegenerationStrategy) =>
+    strategy === 'llm' ? regeneration.settings.maxRegenerationAttempts : 1;
   const attempts = strategies.flatMap((strategy) => Array.from({ length: tries(strategy) }, () => strategy));
   progress.maxAttempts = attempts.length;
   const rejections: string[] = [];
@@ -232,7 +290,10 @@ async function regenerateUntilOnePasses(heal: Heal, regeneration: Regeneration):
     }
     return await promote(heal, regeneration, candidate, validation, attempt);
   }
-  return await heal.finish('unhealed', `no candidate passed validation in ${attempts.length} attempt(s) (${strategies.join(', ')}); callers stay on ${regeneration.ancestorId}`);
+  return await heal.finish(
+    'unhealed',
+    `no candidate passed validation in ${attempts.length} attempt(s) (${strategies.join(', ')}); callers stay on ${regeneration.ancestorId}`,
+  );
 }
 
 /**
@@ -244,7 +305,13 @@ function strategiesToTry(settings: HealSettings, culpritId: string, failedId: st
 }
 
 /** One attempt's candidate, or null (the reason recorded and kept for the next attempt) when none came of it. */
-async function makeCandidate(heal: Heal, regeneration: Regeneration, strategy: RegenerationStrategy, attempt: number, rejections: string[]): Promise<Candidate | null> {
+async function makeCandidate(
+  heal: Heal,
+  regeneration: Regeneration,
+  strategy: RegenerationStrategy,
+  attempt: number,
+  rejections: string[],
+): Promise<Candidate | null> {
   const { healId, input, progress } = heal;
   const { analysis, culpritId, ancestorId, ruleIds } = regeneration;
   const keepsLaterWork = strategy === 'revert' || (strategy === 'llm' && culpritId !== input.versionId);
@@ -274,13 +341,20 @@ async function makeCandidate(heal: Heal, regeneration: Regeneration, strategy: R
   if (candidate.code === null || candidate.builtOn === null) {
     const rejection: Rejection = { kind: strategy === 'revert' ? 'conflict' : 'malformed', message: candidate.notes };
     progress.attempts.push({ attempt, strategy, ok: false, rejections: [rejection] });
-    rejections.push(`attempt ${attempt}: ${strategy === 'revert' ? 'no revert' : 'unusable answer'}: ${candidate.notes}`);
+    rejections.push(
+      `attempt ${attempt}: ${strategy === 'revert' ? 'no revert' : 'unusable answer'}: ${candidate.notes}`,
+    );
     return null;
   }
   return { strategy, code: candidate.code, builtOn: candidate.builtOn, notes: candidate.notes };
 }
 
-function validateCandidate({ healId, input }: Heal, regeneration: Regeneration, candidate: Candidate, attempt: number): Promise<CandidateValidation> {
+function validateCandidate(
+  { healId, input }: Heal,
+  regeneration: Regeneration,
+  candidate: Candidate,
+  attempt: number,
+): Promise<CandidateValidation> {
   return heavyStep.validateCandidate({
     healId,
     attempt,
@@ -299,7 +373,13 @@ function validateCandidate({ healId, input }: Heal, regeneration: Regeneration, 
  * Registers the passing candidate, routes callers to it and records the heal (promote does all
  * three); under shadow deployment the new version first runs beside the stable one in a canary.
  */
-async function promote(heal: Heal, regeneration: Regeneration, candidate: Candidate, validation: CandidateValidation, attempt: number): Promise<HealProgress> {
+async function promote(
+  heal: Heal,
+  regeneration: Regeneration,
+  candidate: Candidate,
+  validation: CandidateValidation,
+  attempt: number,
+): Promise<HealProgress> {
   const { healId, input, progress } = heal;
   const strategy = candidate.strategy;
   heal.enter('promote', attempt);
@@ -322,17 +402,28 @@ async function promote(heal: Heal, regeneration: Regeneration, candidate: Candid
   });
   progress.newVersionId = promoted.newVersionId;
   progress.restored = promoted.restored;
-  const kept = validation.features.total ? `; features kept ${validation.features.kept}/${validation.features.total}` : '';
+  const kept = validation.features.total
+    ? `; features kept ${validation.features.kept}/${validation.features.total}`
+    : '';
   if (promoted.canary) {
     // Shadow deployment: the canary outlives the heal (ABANDON) and tells its heal run how it ended.
     progress.canary = promoted.canary;
-    await startChild(canaryWorkflow, { ...canaryStartOptions(promoted.newVersionId), parentClosePolicy: ParentClosePolicy.ABANDON }).catch((err: unknown) => {
+    await startChild(canaryWorkflow, {
+      ...canaryStartOptions(promoted.newVersionId),
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    }).catch((err: unknown) => {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     });
-    heal.enter('done', `healed by ${strategy}: ${promoted.newVersionId} runs in shadow beside ${promoted.canary.stableId} until its canary promotes it (${promoted.canary.workflowId})${kept}`);
+    heal.enter(
+      'done',
+      `healed by ${strategy}: ${promoted.newVersionId} runs in shadow beside ${promoted.canary.stableId} until its canary promotes it (${promoted.canary.workflowId})${kept}`,
+    );
     return progress;
   }
-  heal.enter('done', `healed by ${strategy}: callers of ${input.versionId.split('@')[0]} are routed to ${promoted.newVersionId}${kept}`);
+  heal.enter(
+    'done',
+    `healed by ${strategy}: callers of ${input.versionId.split('@')[0]} are routed to ${promoted.newVersionId}${kept}`,
+  );
   return progress;
 }
 
@@ -351,8 +442,14 @@ async function endOnError({ healId, workflowId, input, progress }: Heal, err: un
   }
   progress.status = 'failed';
   progress.message = describe(err);
-  await CancellationScope.nonCancellable(() => quickStep.finishHeal({ healId, workflowId, versionId: input.versionId, progress, error: describe(err) }));
-  throw ApplicationFailure.create({ type: 'HealFailed', message: `heal of ${input.versionId} failed during ${progress.step}: ${describe(err)}`, nonRetryable: true });
+  await CancellationScope.nonCancellable(() =>
+    quickStep.finishHeal({ healId, workflowId, versionId: input.versionId, progress, error: describe(err) }),
+  );
+  throw ApplicationFailure.create({
+    type: 'HealFailed',
+    message: `heal of ${input.versionId} failed during ${progress.step}: ${describe(err)}`,
+    nonRetryable: true,
+  });
 }
 
 function describe(err: unknown): string {

@@ -89,7 +89,10 @@ afterAll(async () => {
   await browser?.close();
   // The monitor `dise dev` started lives on the shared Temporal; without its worker it would answer
   // no query, so other files asking for it would wait.
-  await temporal?.client.workflow.getHandle(HEALTH_MONITOR_WORKFLOW_ID).terminate('dashboard test done').catch(() => undefined);
+  await temporal?.client.workflow
+    .getHandle(HEALTH_MONITOR_WORKFLOW_ID)
+    .terminate('dashboard test done')
+    .catch(() => undefined);
   if (dev && dev.exitCode === null) {
     dev.kill('SIGINT');
     expect(await waitForExit(dev)).toBe(0);
@@ -101,7 +104,10 @@ afterAll(async () => {
 });
 
 async function screenshot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: path.join(PACKAGE_ROOT, 'docs', `dashboard-${name}.png`), fullPage: name !== 'lineage' });
+  await page.screenshot({
+    path: path.join(PACKAGE_ROOT, 'docs', `dashboard-${name}.png`),
+    fullPage: name !== 'lineage',
+  });
 }
 
 async function expectAccessible(page: Page): Promise<void> {
@@ -124,7 +130,10 @@ async function openPage(): Promise<{ page: Page; failures: string[] }> {
   const page = await browser.context.newPage();
   const failures: string[] = [];
   page.on('response', (r) => void (r.status() >= 400 && failures.push(`${r.status()} ${r.url()}`)));
-  page.on('requestfailed', (r) => void (r.url().includes('/events') || failures.push(`${r.failure()?.errorText} ${r.url()}`)));
+  page.on(
+    'requestfailed',
+    (r) => void (r.url().includes('/events') || failures.push(`${r.failure()?.errorText} ${r.url()}`)),
+  );
   return { page, failures };
 }
 
@@ -146,7 +155,16 @@ describe('the dashboard in a real browser', () => {
     await runtime.close();
     const { handle } = await startHeal(
       temporal.client,
-      { versionId: 'email_validator@2.0.0', trigger: 'report', failure: { failureType: 'logic_error', description: 'Email validation too permissive, accepts invalid emails', severity: 'critical', detectionMethod: 'runtime' } },
+      {
+        versionId: 'email_validator@2.0.0',
+        trigger: 'report',
+        failure: {
+          failureType: 'logic_error',
+          description: 'Email validation too permissive, accepts invalid emails',
+          severity: 'critical',
+          detectionMethod: 'runtime',
+        },
+      },
       { taskQueue: devQueue },
     );
     expect((await handle.result()).status).toBe('healed');
@@ -165,7 +183,9 @@ describe('the dashboard in a real browser', () => {
     await expectLineageDrawn(page, 3);
     await expectAssetsServed(page);
     expect(await page.locator('a.node[data-id="email_validator@2.0.0"]').getAttribute('data-health')).toBe('pruned');
-    expect(await page.locator('a.node[data-id="email_validator@2.0.1"]').getAttribute('data-health')).toBe('regenerated');
+    expect(await page.locator('a.node[data-id="email_validator@2.0.1"]').getAttribute('data-health')).toBe(
+      'regenerated',
+    );
     // The heal edge (pruned → regenerated) is dotted; lineage edges are solid.
     expect(await page.locator('path.edge[data-type="regenerated"]').getAttribute('stroke-dasharray')).toBe('5 4');
     expect(await page.locator('path.edge[data-type="direct"]').first().getAttribute('stroke-dasharray')).toBe('none');
@@ -175,12 +195,18 @@ describe('the dashboard in a real browser', () => {
     await page.locator('a.node[data-id="email_validator@2.0.0"]').click();
     await page.waitForURL(/\/versions\/email_validator%402\.0\.0$/);
     const decision = page.locator('#prune-decision');
-    expect(await decision.textContent()).toMatch(/Pruned at .*verdict mutation; culprit email_validator@2\.0\.0; last good email_validator@1\.0\.0/);
+    expect(await decision.textContent()).toMatch(
+      /Pruned at .*verdict mutation; culprit email_validator@2\.0\.0; last good email_validator@1\.0\.0/,
+    );
     expect(await page.locator('#failures').textContent()).toContain('Email validation too permissive');
     expect(await page.locator('table.diff').textContent()).toContain("input.indexOf('@') === -1");
-    expect(await page.locator('#h-rules + h3 + ul').textContent()).toContain('CallExpression[callee.property.name="indexOf"]');
+    expect(await page.locator('#h-rules + h3 + ul').textContent()).toContain(
+      'CallExpression[callee.property.name="indexOf"]',
+    );
     const link = page.locator('a.temporal-link').first();
-    expect(await link.getAttribute('href')).toBe(`${UI}/namespaces/default/workflows/${encodeURIComponent('heal:email_validator@2.0.0')}`);
+    expect(await link.getAttribute('href')).toBe(
+      `${UI}/namespaces/default/workflows/${encodeURIComponent('heal:email_validator@2.0.0')}`,
+    );
     await expectAccessible(page);
     await screenshot(page, 'version');
 
@@ -188,7 +214,9 @@ describe('the dashboard in a real browser', () => {
     expect(await page.locator('#tests').textContent()).toMatch(/minted/);
 
     await page.goto(`${dashboardUrl}/heals`);
-    expect(await page.locator('a.tool-heals-link').first().getAttribute('href')).toBe(`${UI}/namespaces/default/workflows?query=${encodeURIComponent('DiseTool="email_validator"')}`);
+    expect(await page.locator('a.tool-heals-link').first().getAttribute('href')).toBe(
+      `${UI}/namespaces/default/workflows?query=${encodeURIComponent('DiseTool="email_validator"')}`,
+    );
     await expectAccessible(page);
     await screenshot(page, 'heals');
 
@@ -215,7 +243,11 @@ describe('the dashboard in a real browser', () => {
     const held = hold.arm('pruneBranch');
     const { handle } = await startHeal(
       temporal.client,
-      { versionId: 'email_live@2.0.0', trigger: 'manual', failure: { failureType: 'manual', description: 'live test', severity: 'high', detectionMethod: 'manual' } },
+      {
+        versionId: 'email_live@2.0.0',
+        trigger: 'manual',
+        failure: { failureType: 'manual', description: 'live test', severity: 'high', detectionMethod: 'manual' },
+      },
       { taskQueue: heldQueue },
     );
     await held;
@@ -223,7 +255,9 @@ describe('the dashboard in a real browser', () => {
     await row.waitFor();
     expect(await row.getAttribute('data-status')).toBe('running');
     // The progress query's step reaches the open page too.
-    await page.waitForFunction(() => /prune/i.test(document.querySelector('tr[data-heal="email_live@2.0.0"] .step')?.textContent ?? ''));
+    await page.waitForFunction(() =>
+      /prune/i.test(document.querySelector('tr[data-heal="email_live@2.0.0"] .step')?.textContent ?? ''),
+    );
     hold.release();
     await handle.result();
     await page.locator('tr[data-heal="email_live@2.0.0"][data-status="healed"]').waitFor();
@@ -240,17 +274,35 @@ describe('the dashboard in a real browser', () => {
     expect(await page.locator('#action-result').textContent()).toMatch(/refused \(401\).*operator token/);
     await page.close();
 
-    const post = (headers: Record<string, string>) => fetch(`${dashboardUrl}/api/heals`, { method: 'POST', headers, body: JSON.stringify({ versionId: 'email_validator@2.0.1' }) });
+    const post = (headers: Record<string, string>) =>
+      fetch(`${dashboardUrl}/api/heals`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ versionId: 'email_validator@2.0.1' }),
+      });
     expect((await post({ 'Content-Type': 'application/json' })).status).toBe(401);
-    expect((await post({ 'Content-Type': 'application/json', Authorization: 'Bearer wrong-token-000000000000' })).status).toBe(401);
-    expect((await post({ 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}`, Origin: 'http://evil.example' })).status).toBe(403);
+    expect(
+      (await post({ 'Content-Type': 'application/json', Authorization: 'Bearer wrong-token-000000000000' })).status,
+    ).toBe(401);
+    expect(
+      (
+        await post({
+          'Content-Type': 'application/json',
+          Authorization: `Bearer ${TOKEN}`,
+          Origin: 'http://evil.example',
+        })
+      ).status,
+    ).toBe(403);
     expect((await post({ 'Content-Type': 'text/plain', Authorization: `Bearer ${TOKEN}` })).status).toBe(415);
     expect(await db.query(`SELECT 1 FROM heal_runs WHERE tool_id = 'email_validator@2.0.1'`)).toEqual([]);
     // The canary actions are guarded the same way; with the token, a version without a running canary is refused (409).
-    const canary = (action: string, headers: Record<string, string>) => fetch(`${dashboardUrl}/api/canaries/email_validator@2.0.1/${action}`, { method: 'POST', headers, body: '{}' });
+    const canary = (action: string, headers: Record<string, string>) =>
+      fetch(`${dashboardUrl}/api/canaries/email_validator@2.0.1/${action}`, { method: 'POST', headers, body: '{}' });
     expect((await canary('promote', { 'Content-Type': 'application/json' })).status).toBe(401);
     expect((await canary('abort', { 'Content-Type': 'application/json' })).status).toBe(401);
-    expect((await canary('abort', { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` })).status).toBe(409);
+    expect(
+      (await canary('abort', { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` })).status,
+    ).toBe(409);
 
     // With the token, the heals page's button goes through: asking for the heal of a version already
     // healed (by the live test) joins that heal, as `dise heal` does.
@@ -262,7 +314,9 @@ describe('the dashboard in a real browser', () => {
     await authorised.getByRole('button', { name: 'Start heal' }).click();
     await authorised.waitForFunction(() => document.getElementById('action-result')?.dataset.status !== undefined);
     expect(await authorised.locator('#action-result').getAttribute('data-status')).toBe('202');
-    expect(await authorised.locator('#action-result').textContent()).toMatch(/done: .*"workflowId":"heal:email_live@2\.0\.0","joined":true/);
+    expect(await authorised.locator('#action-result').textContent()).toMatch(
+      /done: .*"workflowId":"heal:email_live@2\.0\.0","joined":true/,
+    );
     await authorised.close();
   });
 
@@ -270,7 +324,14 @@ describe('the dashboard in a real browser', () => {
     const ui = await startDise(['ui', '--port', '0'], cliEnv(), /^dashboard=/);
     try {
       const url = ui.line.slice('dashboard='.length);
-      for (const route of ['/', '/tools/email_validator', '/versions/email_validator@2.0.0', '/heals', '/health', '/rules']) {
+      for (const route of [
+        '/',
+        '/tools/email_validator',
+        '/versions/email_validator@2.0.0',
+        '/heals',
+        '/health',
+        '/rules',
+      ]) {
         const { page, failures } = await openPage();
         await page.goto(url + route);
         await expectAssetsServed(page);
@@ -287,7 +348,15 @@ describe('the dashboard in a real browser', () => {
 
   it('renders a tool description holding <script> as text', async () => {
     const hostile = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">';
-    await store.registerMany([{ name: 'hostile', version: '1.0.0', description: hostile, category: 'x', code: 'function run(input) { return "</script><script>window.pwned=3</script>"; }' }]);
+    await store.registerMany([
+      {
+        name: 'hostile',
+        version: '1.0.0',
+        description: hostile,
+        category: 'x',
+        code: 'function run(input) { return "</script><script>window.pwned=3</script>"; }',
+      },
+    ]);
     await store.setRoute('hostile@1.0.0', 'test');
     const page = await browser.context.newPage();
     await page.goto(dashboardUrl);

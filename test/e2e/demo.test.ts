@@ -23,16 +23,44 @@ async function facts(tool: string) {
   try {
     const q = async <T extends pg.QueryResultRow>(sql: string) => (await client.query<T>(sql, [tool])).rows;
     return {
-      health: Object.fromEntries((await q<{ tool_id: string; health_status: string }>(`SELECT tool_id, health_status FROM tool_lineage WHERE tool_name = $1`)).map((r) => [r.tool_id, r.health_status])),
-      merges: (await q<{ n: number }>(`SELECT count(DISTINCT child_id)::int AS n FROM lineage_relationships WHERE relationship_type = 'merge' AND child_id LIKE $1 || '@%'`))[0]!.n,
-      rules: await q<{ source_failure: string; pattern_kind: string }>(`SELECT source_failure, pattern_kind FROM avoidance_rules WHERE source_failure LIKE $1 || '@%'`),
-      minted: await q<{ tool_id: string; input: string; expected: boolean }>(`SELECT tc.tool_id, tc.input, tc.expected FROM test_cases tc JOIN tool_lineage t ON t.tool_id = tc.tool_id WHERE tc.origin = 'minted' AND t.tool_name = $1`),
+      health: Object.fromEntries(
+        (
+          await q<{ tool_id: string; health_status: string }>(
+            `SELECT tool_id, health_status FROM tool_lineage WHERE tool_name = $1`,
+          )
+        ).map((r) => [r.tool_id, r.health_status]),
+      ),
+      merges: (
+        await q<{ n: number }>(
+          `SELECT count(DISTINCT child_id)::int AS n FROM lineage_relationships WHERE relationship_type = 'merge' AND child_id LIKE $1 || '@%'`,
+        )
+      )[0]!.n,
+      rules: await q<{ source_failure: string; pattern_kind: string }>(
+        `SELECT source_failure, pattern_kind FROM avoidance_rules WHERE source_failure LIKE $1 || '@%'`,
+      ),
+      minted: await q<{ tool_id: string; input: string; expected: boolean }>(
+        `SELECT tc.tool_id, tc.input, tc.expected FROM test_cases tc JOIN tool_lineage t ON t.tool_id = tc.tool_id WHERE tc.origin = 'minted' AND t.tool_name = $1`,
+      ),
       route: (await q<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = $1`))[0]?.version_id,
-      regenerated: (await q<{ tool_id: string; regenerated_from: string }>(`SELECT tool_id, regenerated_from FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`)),
+      regenerated: await q<{ tool_id: string; regenerated_from: string }>(
+        `SELECT tool_id, regenerated_from FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`,
+      ),
       heal: (await q<{ status: string }>(`SELECT status FROM heal_runs WHERE tool_id = $1 || '@2.3.0'`))[0]?.status,
-      refusedBy: (await q<{ detection_method: string }>(`SELECT DISTINCT detection_method FROM failures WHERE tool_id = $1 || '@2.2.0'`)).map((r) => r.detection_method),
-      callsOfRefused: (await q<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE tool_id = $1 || '@2.2.0'`))[0]!.n,
-      checks: Object.fromEntries((await q<{ tool_id: string; verdict: string }>(`SELECT tool_id, verdict FROM differential_checks WHERE tool_id LIKE $1 || '@%'`)).map((r) => [r.tool_id, r.verdict])),
+      refusedBy: (
+        await q<{ detection_method: string }>(
+          `SELECT DISTINCT detection_method FROM failures WHERE tool_id = $1 || '@2.2.0'`,
+        )
+      ).map((r) => r.detection_method),
+      callsOfRefused: (
+        await q<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE tool_id = $1 || '@2.2.0'`)
+      )[0]!.n,
+      checks: Object.fromEntries(
+        (
+          await q<{ tool_id: string; verdict: string }>(
+            `SELECT tool_id, verdict FROM differential_checks WHERE tool_id LIKE $1 || '@%'`,
+          )
+        ).map((r) => [r.tool_id, r.verdict]),
+      ),
     };
   } finally {
     await client.end();
@@ -46,21 +74,43 @@ describe('npm run demo', () => {
     expect(first.code, first.stderr).toBe(0);
     // The demo speaks the product's words: the email-validator story, not "the seed" (a generator's
     // random seed, printed with the differential corpus, is another thing).
-    expect(first.stdout + first.stderr).not.toMatch(/\bthe seed\b|\bseed's\b|\bseed (story|lineage|spelling|tables?)\b/i);
+    expect(first.stdout + first.stderr).not.toMatch(
+      /\bthe seed\b|\bseed's\b|\bseed (story|lineage|spelling|tables?)\b/i,
+    );
     expect(JSON.parse(first.stdout)).toMatchObject({
       tool: 'email_validator',
       broken: 'email_validator@2.3.0',
       status: 'healed',
       healed: 'email_validator@2.3.1',
       // The same story told with the tool written in Python.
-      python: { tool: 'email_validator_py', broken: 'email_validator_py@2.3.0', status: 'healed', healed: 'email_validator_py@2.3.1' },
+      python: {
+        tool: 'email_validator_py',
+        broken: 'email_validator_py@2.3.0',
+        status: 'healed',
+        healed: 'email_validator_py@2.3.1',
+      },
     });
-    expect(first.stderr).toMatch(/registered email_validator_py@2\.2\.0 \(python, direct of email_validator_py@2\.1\.0\) — failed/);
+    expect(first.stderr).toMatch(
+      /registered email_validator_py@2\.2\.0 \(python, direct of email_validator_py@2\.1\.0\) — failed/,
+    );
     expect(first.stderr).toMatch(/Temporal UI: http:\/\/127\.0\.0\.1:\d+/);
-    expect(first.stderr).toMatch(/inspect the heal in the Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/heal%3Aemail_validator%402\.3\.0/);
-    expect(first.stderr).toMatch(/differential vs email_validator@2\.1\.0: REFUSED — optimization "Optimize for speed" promises the same behaviour/);
-    expect(first.stderr).toContain('3 wrong answers reported by callers, all from email_validator@2.3.0; 0 calls reached email_validator@2.2.0');
-    for (const step of ['[pruneBranch]', '[createAvoidanceRule]', '[findHealthyAncestor]', '[regenerate]', '[validateCandidate]', '[promote]']) {
+    expect(first.stderr).toMatch(
+      /inspect the heal in the Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/heal%3Aemail_validator%402\.3\.0/,
+    );
+    expect(first.stderr).toMatch(
+      /differential vs email_validator@2\.1\.0: REFUSED — optimization "Optimize for speed" promises the same behaviour/,
+    );
+    expect(first.stderr).toContain(
+      '3 wrong answers reported by callers, all from email_validator@2.3.0; 0 calls reached email_validator@2.2.0',
+    );
+    for (const step of [
+      '[pruneBranch]',
+      '[createAvoidanceRule]',
+      '[findHealthyAncestor]',
+      '[regenerate]',
+      '[validateCandidate]',
+      '[promote]',
+    ]) {
       expect(first.stderr).toContain(step);
     }
 
@@ -98,7 +148,11 @@ describe('npm run demo', () => {
 
     const second = await runDise(['demo'], env, 170_000);
     expect(second.code, second.stderr).toBe(0);
-    expect(JSON.parse(second.stdout)).toMatchObject({ tool: 'email_validator_2', status: 'healed', healed: 'email_validator_2@2.3.1' });
+    expect(JSON.parse(second.stdout)).toMatchObject({
+      tool: 'email_validator_2',
+      status: 'healed',
+      healed: 'email_validator_2@2.3.1',
+    });
     expect((await facts('email_validator_2')).route).toBe('email_validator_2@2.3.1');
   }, 360_000);
 });

@@ -65,7 +65,12 @@ describe('dise dev', () => {
     const shown = await runDise(['lineage', 'greeter_v1.1.0', '--json'], env);
     expect(shown.code, shown.stderr).toBe(0);
     const lineage = JSON.parse(shown.stdout);
-    expect(lineage).toMatchObject({ id: 'greeter@1.1.0', parents: ['greeter@1.0.0'], generation: 1, health: 'healthy' });
+    expect(lineage).toMatchObject({
+      id: 'greeter@1.1.0',
+      parents: ['greeter@1.0.0'],
+      generation: 1,
+      health: 'healthy',
+    });
     expect(lineage.mutations[0]).toMatchObject({ mutationType: 'feature_add', description: 'Add a polite form' });
 
     const health = await runDise(['health', '--json'], env);

@@ -23,7 +23,17 @@ import { workflowBundlePath } from '../support/bundle-path.js';
 // run tool code that takes SLOW_TOOL_MS per call. Nothing here waits for the cancellation: the step
 // itself must stop.
 
-const STEPS = ['recordFailure', 'analyzeFailure', 'pruneBranch', 'createAvoidanceRule', 'propagateRule', 'findHealthyAncestor', 'regenerate', 'validateCandidate', 'promote'];
+const STEPS = [
+  'recordFailure',
+  'analyzeFailure',
+  'pruneBranch',
+  'createAvoidanceRule',
+  'propagateRule',
+  'findHealthyAncestor',
+  'regenerate',
+  'validateCandidate',
+  'promote',
+];
 const SLOW_TOOL_MS = 50;
 /** The steps whose slow part is tool code; in the others the slow part is the LLM, or nothing. */
 const SANDBOX_STEPS = new Set(['findHealthyAncestor', 'validateCandidate', 'promote']);
@@ -105,41 +115,50 @@ afterAll(async () => {
 });
 
 describe('cancelling a heal is prompt', () => {
-  it.each(STEPS)(`during %s: the step stops (target ${TARGET_MS} ms), lineage consistent`, async (step) => {
-    const tool = `prompt_${step.toLowerCase()}`;
-    await registerEmailStory(h.store, tool);
-    // Descendants of the pruned version, tainted by the prune, for promote to re-validate.
-    await h.store.registerMany(
-      [1, 2, 3, 4, 5, 6].map((minor) => ({ name: tool, version: `2.${minor}.0`, parents: [`${tool}@2.0.0`], code: V201_CODE.replace('input.length < 6', `input.length < ${5 + minor}`) })),
-    );
-    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
-    for (const w of WRONG_RESULTS) await runtime.report(`${tool}@2.0.0`, w);
-    await runtime.close();
-    llm.script('FailureAnalysis', [{ content: ANALYSIS, delayMs: step === 'analyzeFailure' ? SLOW_LLM_MS : 0 }]);
-    llm.script('RegeneratedTool', [{ content: { code: V201_CODE, notes: 'cached regex' }, delayMs: step === 'regenerate' ? SLOW_LLM_MS : 0 }]);
+  it.each(STEPS)(
+    `during %s: the step stops (target ${TARGET_MS} ms), lineage consistent`,
+    async (step) => {
+      const tool = `prompt_${step.toLowerCase()}`;
+      await registerEmailStory(h.store, tool);
+      // Descendants of the pruned version, tainted by the prune, for promote to re-validate.
+      await h.store.registerMany(
+        [1, 2, 3, 4, 5, 6].map((minor) => ({
+          name: tool,
+          version: `2.${minor}.0`,
+          parents: [`${tool}@2.0.0`],
+          code: V201_CODE.replace('input.length < 6', `input.length < ${5 + minor}`),
+        })),
+      );
+      const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
+      for (const w of WRONG_RESULTS) await runtime.report(`${tool}@2.0.0`, w);
+      await runtime.close();
+      llm.script('FailureAnalysis', [{ content: ANALYSIS, delayMs: step === 'analyzeFailure' ? SLOW_LLM_MS : 0 }]);
+      llm.script('RegeneratedTool', [
+        { content: { code: V201_CODE, notes: 'cached regex' }, delayMs: step === 'regenerate' ? SLOW_LLM_MS : 0 },
+      ]);
 
-    stepUnderTest = step;
-    const reached = new Promise<void>((r) => (entered = r));
-    const { handle } = await startHeal(
-      temporal.client,
-      healInput(`${tool}@2.0.0`, {}, 'manual'),
-      { taskQueue },
-    );
-    await reached;
-    // Let the step get into its slow part (the request sent, the first tool runs made).
-    await new Promise((r) => setTimeout(r, 100));
-    const started = performance.now();
-    await handle.cancel();
-    const err = await handle.result().catch((e: unknown) => e);
-    const elapsed = performance.now() - started;
-    stepUnderTest = null;
-    console.log(`cancel during ${step}: ${Math.round(elapsed)} ms (target ${TARGET_MS} ms)`);
+      stepUnderTest = step;
+      const reached = new Promise<void>((r) => (entered = r));
+      const { handle } = await startHeal(temporal.client, healInput(`${tool}@2.0.0`, {}, 'manual'), { taskQueue });
+      await reached;
+      // Let the step get into its slow part (the request sent, the first tool runs made).
+      await new Promise((r) => setTimeout(r, 100));
+      const started = performance.now();
+      await handle.cancel();
+      const err = await handle.result().catch((e: unknown) => e);
+      const elapsed = performance.now() - started;
+      stepUnderTest = null;
+      console.log(`cancel during ${step}: ${Math.round(elapsed)} ms (target ${TARGET_MS} ms)`);
 
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
-    expect(elapsed, `cancel during ${step} took ${Math.round(elapsed)} ms`).toBeLessThan(BOUND_MS);
-    const [run] = await h.db.query<{ status: string }>(`SELECT status FROM heal_runs WHERE tool_id = $1`, [`${tool}@2.0.0`]);
-    expect(run).toMatchObject({ status: 'cancelled' });
-    expect(await lineageViolations(h.db, tool)).toEqual([]);
-  }, 90_000);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+      expect(elapsed, `cancel during ${step} took ${Math.round(elapsed)} ms`).toBeLessThan(BOUND_MS);
+      const [run] = await h.db.query<{ status: string }>(`SELECT status FROM heal_runs WHERE tool_id = $1`, [
+        `${tool}@2.0.0`,
+      ]);
+      expect(run).toMatchObject({ status: 'cancelled' });
+      expect(await lineageViolations(h.db, tool)).toEqual([]);
+    },
+    90_000,
+  );
 });

@@ -68,11 +68,7 @@ describe('PostgreSQL restarted during a heal', () => {
     expect(before).toBe(250);
 
     const reached = hold.arm('findHealthyAncestor');
-    const { handle } = await startHeal(
-      temporal.client,
-      healInput('pg_fault@2.0.0'),
-      { taskQueue },
-    );
+    const { handle } = await startHeal(temporal.client, healInput('pg_fault@2.0.0'), { taskQueue });
     await reached;
     const port = postgres.port;
     await postgres.stop();

@@ -55,11 +55,17 @@ async function killServer(): Promise<void> {
 }
 
 async function executionCount(toolId: string): Promise<number> {
-  return (await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE tool_id = $1`, [toolId]))[0]!.n;
+  return (await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE tool_id = $1`, [toolId]))[0]!
+    .n;
 }
 
 async function regeneratedCount(toolName: string): Promise<number> {
-  return (await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [toolName]))[0]!.n;
+  return (
+    await h.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`,
+      [toolName],
+    )
+  )[0]!.n;
 }
 
 /** Defaults, with a canary judge that looks every 2 s and decides after 50 mirrored calls. */
@@ -102,11 +108,7 @@ describe('the Temporal dev server restarted', () => {
     expect(before).toBe(200);
 
     const reached = hold.arm('regenerate');
-    const { handle } = await startHeal(
-      client,
-      healInput('tfault@2.0.0'),
-      { taskQueue },
-    );
+    const { handle } = await startHeal(client, healInput('tfault@2.0.0'), { taskQueue });
     await reached;
     await killServer();
     hold.release(); // the activity finishes while nobody can hear its result
@@ -117,7 +119,9 @@ describe('the Temporal dev server restarted', () => {
     expect(result).toMatchObject({ status: 'healed', newVersionId: 'tfault@2.0.1' });
     expect(await regeneratedCount('tfault')).toBe(1);
     expect(await executionCount('tfault@2.0.0')).toBe(before);
-    const [route] = await h.db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'tfault'`);
+    const [route] = await h.db.query<{ version_id: string }>(
+      `SELECT version_id FROM routes WHERE tool_name = 'tfault'`,
+    );
     expect(route!.version_id).toBe('tfault@2.0.1');
     expect(await allViolations(new LineageStore(h.db.prisma), client)).toEqual([]);
   }, 240_000);
@@ -132,7 +136,10 @@ describe('the Temporal dev server restarted', () => {
       args: [{ intervalSeconds: 15 }],
     });
     // Wait until the monitor sleeps on its first timer, then kill the server under it.
-    await waitFor(async () => ((await monitor.fetchHistory()).events ?? []).some((e) => e.timerStartedEventAttributes), { timeoutMs: 30_000, what: 'the monitor timer' });
+    await waitFor(
+      async () => ((await monitor.fetchHistory()).events ?? []).some((e) => e.timerStartedEventAttributes),
+      { timeoutMs: 30_000, what: 'the monitor timer' },
+    );
     expect((await monitor.query(monitorStatusQuery)).checks).toBe(0);
     await killServer();
     // Down past the timer's deadline.
@@ -140,7 +147,8 @@ describe('the Temporal dev server restarted', () => {
     server = await startServer();
 
     await waitFor(
-      async () => ((await monitor.query(monitorStatusQuery).catch(() => null))?.healsStarted ?? []).includes('tmonitor@2.0.0'),
+      async () =>
+        ((await monitor.query(monitorStatusQuery).catch(() => null))?.healsStarted ?? []).includes('tmonitor@2.0.0'),
       { timeoutMs: 90_000, intervalMs: 500, what: 'the monitor to start a heal after the restart' },
     );
     const status = await monitor.query(monitorStatusQuery);
@@ -158,16 +166,31 @@ describe('the Temporal dev server restarted', () => {
     void hold.arm(null);
     await h.store.registerVersion(version('tcanary', '1.0.0', [], { code: 'function run(x) { return x + 1; }' }));
     await h.store.setRoute('tcanary@1.0.0', 'test');
-    await h.store.registerVersion(version('tcanary', '1.1.0', ['tcanary@1.0.0'], { code: 'function run(x) { return 1 + x; }' }));
+    await h.store.registerVersion(
+      version('tcanary', '1.1.0', ['tcanary@1.0.0'], { code: 'function run(x) { return 1 + x; }' }),
+    );
     const candidate = 'tcanary@1.1.0';
-    await h.store.canaries.begin({ candidateId: candidate, toolName: 'tcanary', stableId: 'tcanary@1.0.0', targetHealth: 'healthy', origin: 'registration', healId: null, workflowId: canaryWorkflowId(candidate), mirrorFraction: 1 });
+    await h.store.canaries.begin({
+      candidateId: candidate,
+      toolName: 'tcanary',
+      stableId: 'tcanary@1.0.0',
+      targetHealth: 'healthy',
+      origin: 'registration',
+      healId: null,
+      workflowId: canaryWorkflowId(candidate),
+      mirrorFraction: 1,
+    });
     const handle = await startCanary(client, candidate, { taskQueue });
-    await waitFor(async () => ((await handle.fetchHistory()).events ?? []).some((e) => e.timerStartedEventAttributes), { timeoutMs: 30_000, what: 'the canary timer' });
+    await waitFor(async () => ((await handle.fetchHistory()).events ?? []).some((e) => e.timerStartedEventAttributes), {
+      timeoutMs: 30_000,
+      what: 'the canary timer',
+    });
     await killServer();
     // Callers go on while Temporal is down; the runtime records what it mirrors in PostgreSQL.
     const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
     await runtime.preload(['tcanary']);
-    for (let i = 0; i < 60; i++) expect(await runtime.callDetailed('tcanary', i)).toMatchObject({ output: i + 1, versionId: 'tcanary@1.0.0' });
+    for (let i = 0; i < 60; i++)
+      expect(await runtime.callDetailed('tcanary', i)).toMatchObject({ output: i + 1, versionId: 'tcanary@1.0.0' });
     await runtime.close();
     await new Promise((r) => setTimeout(r, 3_000));
     server = await startServer();
@@ -175,9 +198,13 @@ describe('the Temporal dev server restarted', () => {
     const end = await handle.result();
     expect(end.status, end.message).toBe('promoted');
     expect((await h.store.canaries.get(candidate))!.verdict).toMatchObject({ decision: 'pass', mirrored: 60 });
-    const [route] = await h.db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'tcanary'`);
+    const [route] = await h.db.query<{ version_id: string }>(
+      `SELECT version_id FROM routes WHERE tool_name = 'tcanary'`,
+    );
     expect(route!.version_id).toBe(candidate);
-    const finishes = ((await handle.fetchHistory()).events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'finishCanary');
+    const finishes = ((await handle.fetchHistory()).events ?? []).filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'finishCanary',
+    );
     expect(finishes).toHaveLength(1);
     expect(await allViolations(new LineageStore(h.db.prisma), client)).toEqual([]);
   }, 240_000);

@@ -20,14 +20,40 @@ import { healInput } from '../support/failures.js';
 // see another test's heal half done. The killed worker is a child process; the worker that takes over
 // runs in this process.
 
-const STEPS = ['recordFailure', 'analyzeFailure', 'pruneBranch', 'createAvoidanceRule', 'propagateRule', 'findHealthyAncestor', 'regenerate', 'validateCandidate', 'promote'];
+const STEPS = [
+  'recordFailure',
+  'analyzeFailure',
+  'pruneBranch',
+  'createAvoidanceRule',
+  'propagateRule',
+  'findHealthyAncestor',
+  'regenerate',
+  'validateCandidate',
+  'promote',
+];
 
 /** Two heals: the email story (the failed version is the culprit: a rollback) and the slug story (a revert). */
 const STORIES = {
-  rollback: { register: registerEmailStory, failed: '2.0.0', culprit: '2.0.0', healed: '2.0.1', wrong: WRONG_RESULTS, call: (i: number) => `user${i}@example.com` },
-  revert: { register: registerSlugStory, failed: '1.3.0', culprit: '1.2.0', healed: '1.3.1', wrong: SLUG_WRONG, call: (i: number) => `Title ${i}` },
+  rollback: {
+    register: registerEmailStory,
+    failed: '2.0.0',
+    culprit: '2.0.0',
+    healed: '2.0.1',
+    wrong: WRONG_RESULTS,
+    call: (i: number) => `user${i}@example.com`,
+  },
+  revert: {
+    register: registerSlugStory,
+    failed: '1.3.0',
+    culprit: '1.2.0',
+    healed: '1.3.1',
+    wrong: SLUG_WRONG,
+    call: (i: number) => `Title ${i}`,
+  },
 } as const;
-const CASES = (Object.keys(STORIES) as (keyof typeof STORIES)[]).flatMap((story) => STEPS.map((step): [keyof typeof STORIES, string] => [story, step]));
+const CASES = (Object.keys(STORIES) as (keyof typeof STORIES)[]).flatMap((story) =>
+  STEPS.map((step): [keyof typeof STORIES, string] => [story, step]),
+);
 
 let temporal: TestTemporal;
 
@@ -40,45 +66,55 @@ afterAll(async () => {
 });
 
 describe.concurrent('a worker killed with SIGKILL in the middle of a heal', () => {
-  it.for(CASES)('%s heal, after %s: finishes with exactly one new version', { timeout: 240_000 }, async ([storyName, step], { onTestFinished }) => {
-    const story = STORIES[storyName];
-    const tool = `killed_${storyName}_${step.toLowerCase()}`;
-    const failed = `${tool}@${story.failed}`;
-    const db = await createTestDatabase();
-    const store = new LineageStore(db.prisma);
-    onTestFinished(() => db.drop()); // after the worker's shutdown below (hooks run last first)
-    await story.register(store, tool);
-    const runtime = await ToolRuntime.create({ databaseUrl: db.url });
-    for (let i = 0; i < 40; i++) await runtime.call(tool, story.call(i));
-    for (const w of story.wrong) await runtime.report(failed, w);
-    await runtime.close();
-    const taskQueue = uniqueTaskQueue(`kill-${step}`);
+  it.for(CASES)(
+    '%s heal, after %s: finishes with exactly one new version',
+    { timeout: 240_000 },
+    async ([storyName, step], { onTestFinished }) => {
+      const story = STORIES[storyName];
+      const tool = `killed_${storyName}_${step.toLowerCase()}`;
+      const failed = `${tool}@${story.failed}`;
+      const db = await createTestDatabase();
+      const store = new LineageStore(db.prisma);
+      onTestFinished(() => db.drop()); // after the worker's shutdown below (hooks run last first)
+      await story.register(store, tool);
+      const runtime = await ToolRuntime.create({ databaseUrl: db.url });
+      for (let i = 0; i < 40; i++) await runtime.call(tool, story.call(i));
+      for (const w of story.wrong) await runtime.report(failed, w);
+      await runtime.close();
+      const taskQueue = uniqueTaskQueue(`kill-${step}`);
 
-    const first = await spawnWorkerChild({ databaseUrl: db.url, taskQueue, killAfter: step });
-    const { handle } = await startHeal(
-      temporal.client,
-      healInput(failed, { description: 'wrong answers' }),
-      { taskQueue },
-    );
-    await first.hung;
-    first.child.kill('SIGKILL');
-    const second = await startTestWorker(db, { taskQueue });
-    onTestFinished(() => second.shutdown());
+      const first = await spawnWorkerChild({ databaseUrl: db.url, taskQueue, killAfter: step });
+      const { handle } = await startHeal(temporal.client, healInput(failed, { description: 'wrong answers' }), {
+        taskQueue,
+      });
+      await first.hung;
+      first.child.kill('SIGKILL');
+      const second = await startTestWorker(db, { taskQueue });
+      onTestFinished(() => second.shutdown());
 
-    const result = await handle.result();
-    expect(result.status).toBe('healed');
-    expect(result.strategy).toBe(storyName);
-    expect(result.newVersionId).toBe(`${tool}@${story.healed}`);
-    expect(await db.query(`SELECT tool_id FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [tool])).toHaveLength(1);
-    expect(await db.query(`SELECT 1 FROM avoidance_rules WHERE source_failure = $1`, [`${tool}@${story.culprit}`])).toHaveLength(1);
-    expect(await db.query(`SELECT 1 FROM failures WHERE tool_id = $1 AND dedupe_key IS NOT NULL`, [failed])).toHaveLength(1);
-    const [run] = await db.query<{ status: string }>(`SELECT status FROM heal_runs WHERE tool_id = $1`, [failed]);
-    expect(run!.status).toBe('healed');
-    expect(await db.query(`SELECT 1 FROM executions WHERE tool_id = $1`, [failed])).toHaveLength(40); // nothing lost
-    expect(await lineageViolations(db, tool)).toEqual([]);
-    expect(await allViolations(new LineageStore(db.prisma), temporal.client)).toEqual([]); // the whole doctor, heal runs included
-    const history = await handle.fetchHistory();
-    const retried = (history.events ?? []).some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
-    expect(retried).toBe(true);
-  });
+      const result = await handle.result();
+      expect(result.status).toBe('healed');
+      expect(result.strategy).toBe(storyName);
+      expect(result.newVersionId).toBe(`${tool}@${story.healed}`);
+      expect(
+        await db.query(`SELECT tool_id FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [
+          tool,
+        ]),
+      ).toHaveLength(1);
+      expect(
+        await db.query(`SELECT 1 FROM avoidance_rules WHERE source_failure = $1`, [`${tool}@${story.culprit}`]),
+      ).toHaveLength(1);
+      expect(
+        await db.query(`SELECT 1 FROM failures WHERE tool_id = $1 AND dedupe_key IS NOT NULL`, [failed]),
+      ).toHaveLength(1);
+      const [run] = await db.query<{ status: string }>(`SELECT status FROM heal_runs WHERE tool_id = $1`, [failed]);
+      expect(run!.status).toBe('healed');
+      expect(await db.query(`SELECT 1 FROM executions WHERE tool_id = $1`, [failed])).toHaveLength(40); // nothing lost
+      expect(await lineageViolations(db, tool)).toEqual([]);
+      expect(await allViolations(new LineageStore(db.prisma), temporal.client)).toEqual([]); // the whole doctor, heal runs included
+      const history = await handle.fetchHistory();
+      const retried = (history.events ?? []).some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
+      expect(retried).toBe(true);
+    },
+  );
 });

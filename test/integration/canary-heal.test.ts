@@ -28,11 +28,9 @@ async function heal(h: HealStack, name: string): Promise<HealProgress> {
   const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
   for (const w of WRONG_RESULTS) await runtime.report(`${name}@2.0.0`, w);
   await runtime.close();
-  const { handle } = await startHeal(
-    h.temporal.client,
-    healInput(`${name}@2.0.0`, { detectionMethod: 'runtime' }),
-    { taskQueue: h.taskQueue },
-  );
+  const { handle } = await startHeal(h.temporal.client, healInput(`${name}@2.0.0`, { detectionMethod: 'runtime' }), {
+    taskQueue: h.taskQueue,
+  });
   return handle.result();
 }
 
@@ -50,7 +48,8 @@ describe('a healed version under deployment.mode: shadow', () => {
     const runtime = await ToolRuntime.create({ databaseUrl: shadow.db.url });
     try {
       await runtime.preload(['shadow_heal']);
-      for (let i = 0; i < 30; i++) expect((await runtime.callDetailed('shadow_heal', `user${i}@example.com`)).versionId).toBe('shadow_heal@1.0.0');
+      for (let i = 0; i < 30; i++)
+        expect((await runtime.callDetailed('shadow_heal', `user${i}@example.com`)).versionId).toBe('shadow_heal@1.0.0');
       await runtime.flush();
       expect(runtime.mirror.written).toBe(30);
     } finally {
@@ -59,13 +58,26 @@ describe('a healed version under deployment.mode: shadow', () => {
     const end = await Promise.race([
       shadow.temporal.client.workflow.getHandle<typeof canaryWorkflow>(canaryWorkflowId('shadow_heal@2.0.1')).result(),
       new Promise<never>((_, reject) =>
-        setTimeout(async () => reject(new Error(JSON.stringify({ canary: await shadow.store.canaries.get('shadow_heal@2.0.1'), n: await shadow.db.query('SELECT count(*) FROM canary_comparisons') }))), 30_000),
+        setTimeout(
+          async () =>
+            reject(
+              new Error(
+                JSON.stringify({
+                  canary: await shadow.store.canaries.get('shadow_heal@2.0.1'),
+                  n: await shadow.db.query('SELECT count(*) FROM canary_comparisons'),
+                }),
+              ),
+            ),
+          30_000,
+        ),
       ),
     ]);
     expect(end.status, end.message).toBe('promoted');
     expect((await shadow.store.graph.version('shadow_heal@2.0.1'))!.health).toBe('regenerated');
     expect(await shadow.store.routing.routeOf('shadow_heal')).toBe('shadow_heal@2.0.1');
-    const [run] = await shadow.db.query<{ result: { canary?: { outcome: string } } }>(`SELECT result FROM heal_runs WHERE tool_id = 'shadow_heal@2.0.0'`);
+    const [run] = await shadow.db.query<{ result: { canary?: { outcome: string } } }>(
+      `SELECT result FROM heal_runs WHERE tool_id = 'shadow_heal@2.0.0'`,
+    );
     expect(run!.result.canary).toMatchObject({ candidateId: 'shadow_heal@2.0.1', outcome: 'promoted' });
   }, 120_000);
 

@@ -19,7 +19,12 @@ const h = useTestStore();
 let pool: pg.Pool;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'dise-cli-quick-'));
 
-function dise(args: string[], input?: string, extraEnv: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+function dise(
+  args: string[],
+  input?: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+  nodeArgs: string[] = [],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...nodeArgs, DISE_BIN, ...args], {
       cwd: PACKAGE_ROOT,
@@ -40,9 +45,24 @@ beforeAll(async () => {
   pool = new pg.Pool({ connectionString: h.db.url, max: 2 });
   await registerEmailStory(h.store, 'quick_email');
   await h.store.failures.record('quick_email@2.0.0', [
-    { failureType: 'wrong_output', description: 'accepted user@@domain.com', severity: 'high', detectionMethod: 'report', stackTrace: null, evidence: { input: 'user@@domain.com' } },
+    {
+      failureType: 'wrong_output',
+      description: 'accepted user@@domain.com',
+      severity: 'high',
+      detectionMethod: 'report',
+      stackTrace: null,
+      evidence: { input: 'user@@domain.com' },
+    },
   ]);
-  await h.store.rules.create({ ruleId: 'rule_quick', description: 'no substring checks', patternToAvoid: 'indexOf', patternKind: 'regex', reason: 'r', sourceVersionId: 'quick_email@2.0.0', scope: 'descendants' });
+  await h.store.rules.create({
+    ruleId: 'rule_quick',
+    description: 'no substring checks',
+    patternToAvoid: 'indexOf',
+    patternKind: 'regex',
+    reason: 'r',
+    sourceVersionId: 'quick_email@2.0.0',
+    scope: 'descendants',
+  });
 });
 afterAll(async () => {
   await pool.end();
@@ -63,11 +83,19 @@ describe('the quick commands', () => {
       { input: '@b.co', observed: true, expected: false, severity: 'low' },
       { id: 'quick_email', input: 'a@', observed: true },
     ].map((l) => JSON.stringify(l));
-    const ok = await dise(['report', 'quick_email@2.0.0', '--stdin', '--json'], `${lines[0]}\n\n${lines[1]}\n${lines[2]}\n`);
+    const ok = await dise(
+      ['report', 'quick_email@2.0.0', '--stdin', '--json'],
+      `${lines[0]}\n\n${lines[1]}\n${lines[2]}\n`,
+    );
     expect(ok.code, ok.stderr).toBe(0);
-    const printed = ok.stdout.trim().split('\n').map((l) => JSON.parse(l) as { versionId: string; failureCount: number });
+    const printed = ok.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { versionId: string; failureCount: number });
     expect(printed.map((p) => p.versionId)).toEqual(['quick_email@2.0.0', 'quick_email@2.0.0', 'quick_email@2.0.0']);
-    const [row] = await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM failures WHERE tool_id = 'quick_email@2.0.0' AND detection_method = 'report'`);
+    const [row] = await h.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM failures WHERE tool_id = 'quick_email@2.0.0' AND detection_method = 'report'`,
+    );
     expect(row!.n).toBe(4);
 
     const bad = await dise(['report', '--stdin'], `${lines[0]}\n{"input": 1}\n`);
@@ -82,7 +110,10 @@ describe('the quick commands', () => {
     ['tool list', ['tool', 'list']],
   ])('%s loads neither Prisma nor the Temporal client', async (_name, args) => {
     const file = path.join(dir, `${args[0]}-${args.length}.imports`);
-    const r = await dise(args, undefined, { DISE_RECORD_IMPORTS: file }, ['--import', path.join(PACKAGE_ROOT, 'test/support/record-imports.mjs')]);
+    const r = await dise(args, undefined, { DISE_RECORD_IMPORTS: file }, [
+      '--import',
+      path.join(PACKAGE_ROOT, 'test/support/record-imports.mjs'),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const loaded = readFileSync(file, 'utf8').split('\n');
     expect(loaded.some((u) => /\/pg\//.test(u))).toBe(true); // the recorder sees what is loaded

@@ -15,7 +15,15 @@ beforeAll(async () => {
   // No monitor for these commands: they must still record everything.
   process.env.DISE_SIGNAL_MONITOR = '0';
   const out = captureOutput();
-  const code = await runCli(['tool', 'add', path.join(PACKAGE_ROOT, 'examples/email-validator.yaml'), path.join(PACKAGE_ROOT, 'examples/email-validator-international.yaml')], out);
+  const code = await runCli(
+    [
+      'tool',
+      'add',
+      path.join(PACKAGE_ROOT, 'examples/email-validator.yaml'),
+      path.join(PACKAGE_ROOT, 'examples/email-validator-international.yaml'),
+    ],
+    out,
+  );
   expect(code, out.stderr.join('\n')).toBe(0);
 });
 afterAll(async () => {
@@ -49,15 +57,34 @@ describe('dise call / report / tool list', () => {
     const failed = captureOutput();
     expect(await runCli(['call', 'slow', 'true'], failed)).toBe(1);
     expect(failed.stderr.join('\n')).toMatch(/error: tool exceeded the time limit of 1000 ms/);
-    const [exec] = await h.db.query<{ ok: boolean; error_type: string; input: unknown }>(`SELECT ok, error_type, input FROM executions WHERE tool_id = 'slow@1.0.0'`);
+    const [exec] = await h.db.query<{ ok: boolean; error_type: string; input: unknown }>(
+      `SELECT ok, error_type, input FROM executions WHERE tool_id = 'slow@1.0.0'`,
+    );
     expect(exec).toEqual({ ok: false, error_type: 'timeout', input: true });
   });
 
   it('records a reported wrong result', async () => {
     const out = captureOutput();
-    const code = await runCli(['report', 'email_validator@2.2.0', '--input', '"user@@domain.com"', '--observed', 'true', '--expected', 'false', '--json'], out);
+    const code = await runCli(
+      [
+        'report',
+        'email_validator@2.2.0',
+        '--input',
+        '"user@@domain.com"',
+        '--observed',
+        'true',
+        '--expected',
+        'false',
+        '--json',
+      ],
+      out,
+    );
     expect(code, out.stderr.join('\n')).toBe(0);
-    expect(JSON.parse(out.stdout[0]!)).toMatchObject({ versionId: 'email_validator@2.2.0', failureCount: 1, signalled: false });
+    expect(JSON.parse(out.stdout[0]!)).toMatchObject({
+      versionId: 'email_validator@2.2.0',
+      failureCount: 1,
+      signalled: false,
+    });
     const bad = captureOutput();
     expect(await runCli(['report', 'email_validator@2.2.0', '--input', '1', '--severity', 'apocalyptic'], bad)).toBe(2);
     expect(bad.stderr.join('\n')).toMatch(/severity/);
@@ -70,7 +97,16 @@ describe('dise call / report / tool list', () => {
     expect(out.stdout.join('\n')).toMatch(/email_validator\s+email_validator@2\.2\.0\s+5\s+✓ Healthy/);
     const json = captureOutput();
     expect(await runCli(['tool', 'list', '--json'], json)).toBe(0);
-    expect(JSON.parse(json.stdout.join(''))).toContainEqual({ name: 'email_validator', versions: 5, routedVersion: 'email_validator@2.2.0', health: 'healthy', knownWrong: null, alternativeId: null, languages: ['javascript'], canary: null });
+    expect(JSON.parse(json.stdout.join(''))).toContainEqual({
+      name: 'email_validator',
+      versions: 5,
+      routedVersion: 'email_validator@2.2.0',
+      health: 'healthy',
+      knownWrong: null,
+      alternativeId: null,
+      languages: ['javascript'],
+      canary: null,
+    });
   });
 
   it('reads --config and refuses a bad one naming the key', async () => {

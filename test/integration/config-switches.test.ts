@@ -42,59 +42,115 @@ async function healWith(config: DiseConfig, tool: string) {
   const taskQueue = uniqueTaskQueue(tool);
   workers.push(await startTestWorker(h.db, { taskQueue, config }));
   await registerEmailStory(h.store, tool);
-  await h.store.registerVersion({ name: tool, version: '2.1.0', parents: [`${tool}@2.0.0`], code: "function run(input) { return typeof input === 'string' && input.indexOf('@') > 0; }", mutation: { type: 'refactor', description: 'x' } });
+  await h.store.registerVersion({
+    name: tool,
+    version: '2.1.0',
+    parents: [`${tool}@2.0.0`],
+    code: "function run(input) { return typeof input === 'string' && input.indexOf('@') > 0; }",
+    mutation: { type: 'refactor', description: 'x' },
+  });
   await h.store.setRoute(`${tool}@2.0.0`, 'test');
   const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
   for (const w of WRONG_RESULTS) await runtime.report(`${tool}@2.0.0`, w);
   await runtime.close();
-  const { handle } = await startHeal(temporal.client, { versionId: `${tool}@2.0.0`, trigger: 'report', failure: FAILURE }, { taskQueue });
+  const { handle } = await startHeal(
+    temporal.client,
+    { versionId: `${tool}@2.0.0`, trigger: 'report', failure: FAILURE },
+    { taskQueue },
+  );
   return handle.result();
 }
 
-const healthOf = async (id: string) => (await h.db.query<{ health_status: string }>(`SELECT health_status FROM tool_lineage WHERE tool_id = $1`, [id]))[0]!.health_status;
+const healthOf = async (id: string) =>
+  (await h.db.query<{ health_status: string }>(`SELECT health_status FROM tool_lineage WHERE tool_id = $1`, [id]))[0]!
+    .health_status;
 
 describe('config switches', () => {
   it('self_healing.enabled: false records the failure and heals nothing', async () => {
-    const result = await healWith(withSwitch((c) => (c.self_healing.enabled = false)), 'sw_disabled');
+    const result = await healWith(
+      withSwitch((c) => (c.self_healing.enabled = false)),
+      'sw_disabled',
+    );
     expect(result.status).toBe('disabled');
     expect(await healthOf('sw_disabled@2.0.0')).toBe('healthy');
-    expect(await h.db.query(`SELECT 1 FROM failures WHERE tool_id = 'sw_disabled@2.0.0' AND dedupe_key IS NOT NULL`)).toHaveLength(1);
+    expect(
+      await h.db.query(`SELECT 1 FROM failures WHERE tool_id = 'sw_disabled@2.0.0' AND dedupe_key IS NOT NULL`),
+    ).toHaveLength(1);
     // …and the monitor's checks tell it not to start heals.
-    const acts = createActivities({ store: h.store, config: withSwitch((c) => (c.self_healing.enabled = false)), sandbox: new Sandbox(defaultConfig().sandbox), llm: null });
+    const acts = createActivities({
+      store: h.store,
+      config: withSwitch((c) => (c.self_healing.enabled = false)),
+      sandbox: new Sandbox(defaultConfig().sandbox),
+      llm: null,
+    });
     expect((await acts.checkHealth({ reported: [] })).healingEnabled).toBe(false);
   });
 
   it('pruning.taint_descendants: false prunes without tainting', async () => {
     const tainted = await healWith(defaultConfig(), 'sw_taint_on');
     expect(tainted.prune!.taintedCount).toBe(1);
-    const result = await healWith(withSwitch((c) => (c.self_healing.pruning.taint_descendants = false)), 'sw_taint_off');
+    const result = await healWith(
+      withSwitch((c) => (c.self_healing.pruning.taint_descendants = false)),
+      'sw_taint_off',
+    );
     expect(result.status).toBe('healed');
     expect(result.prune!.taintedCount).toBe(0);
     expect(await healthOf('sw_taint_off@2.1.0')).toBe('healthy');
   });
 
   it('regeneration.auto_regenerate: false prunes and routes callers to the ancestor, regenerating nothing', async () => {
-    const result = await healWith(withSwitch((c) => (c.self_healing.regeneration.auto_regenerate = false)), 'sw_noregen');
+    const result = await healWith(
+      withSwitch((c) => (c.self_healing.regeneration.auto_regenerate = false)),
+      'sw_noregen',
+    );
     expect(result.status).toBe('routed_to_ancestor');
     expect(result.attempts).toEqual([]);
     expect(await healthOf('sw_noregen@2.0.0')).toBe('pruned');
-    const [route] = await h.db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'sw_noregen'`);
+    const [route] = await h.db.query<{ version_id: string }>(
+      `SELECT version_id FROM routes WHERE tool_name = 'sw_noregen'`,
+    );
     expect(route!.version_id).toBe('sw_noregen@1.0.0');
-    expect(await h.db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = 'sw_noregen' AND health_status = 'regenerated'`)).toHaveLength(0);
+    expect(
+      await h.db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = 'sw_noregen' AND health_status = 'regenerated'`),
+    ).toHaveLength(0);
   });
 
   it('propagation.critical_failures_global decides whether a security failure’s rule is global', async () => {
     const acts = (global: boolean) =>
-      createActivities({ store: h.store, config: withSwitch((c) => (c.self_healing.propagation.critical_failures_global = global)), sandbox: new Sandbox(defaultConfig().sandbox), llm: null });
+      createActivities({
+        store: h.store,
+        config: withSwitch((c) => (c.self_healing.propagation.critical_failures_global = global)),
+        sandbox: new Sandbox(defaultConfig().sandbox),
+        llm: null,
+      });
     await h.store.registerMany([
-      { name: 'sw_sec', version: '1.0.0', code: 'function run(x) { return String(x).length; }', tests: [{ name: 'len', input: 'abc', expect: 3 }] },
-      { name: 'sw_sec', version: '1.1.0', parents: ['sw_sec@1.0.0'], code: "function run(x) { if (x === 'boom') return process.env; return String(x).length; }", mutation: { type: 'refactor', description: 'x' } },
+      {
+        name: 'sw_sec',
+        version: '1.0.0',
+        code: 'function run(x) { return String(x).length; }',
+        tests: [{ name: 'len', input: 'abc', expect: 3 }],
+      },
+      {
+        name: 'sw_sec',
+        version: '1.1.0',
+        parents: ['sw_sec@1.0.0'],
+        code: "function run(x) { if (x === 'boom') return process.env; return String(x).length; }",
+        mutation: { type: 'refactor', description: 'x' },
+      },
     ]);
     const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
     await runtime.call('sw_sec@1.1.0', 'boom').catch(() => undefined);
     await runtime.close();
-    const [failure] = await h.db.query<{ id: number }>(`SELECT id FROM failures WHERE tool_id = 'sw_sec@1.1.0' AND failure_type = 'security_vulnerability'`);
-    const analyse = (global: boolean) => acts(global).analyzeFailure({ healId: `sw-sec-${global}`, versionId: 'sw_sec@1.1.0', failureId: failure!.id, useLlm: false });
+    const [failure] = await h.db.query<{ id: number }>(
+      `SELECT id FROM failures WHERE tool_id = 'sw_sec@1.1.0' AND failure_type = 'security_vulnerability'`,
+    );
+    const analyse = (global: boolean) =>
+      acts(global).analyzeFailure({
+        healId: `sw-sec-${global}`,
+        versionId: 'sw_sec@1.1.0',
+        failureId: failure!.id,
+        useLlm: false,
+      });
     expect((await analyse(true)).scope).toBe('global');
     expect((await analyse(false)).scope).toBe('descendants');
   });

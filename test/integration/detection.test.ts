@@ -21,30 +21,58 @@ const register = (...inputs: Parameters<LineageStore['registerVersion']>[0][]) =
 describe('validation at registration', () => {
   it('stores a version failing a critical test as FAILED with its failure records', async () => {
     const [root, child] = await register(
-      version('email', '1.0.0', [], { code: REGEX_VALIDATOR, tests: [{ name: 'rejects a double at', input: 'a@@b.co', expect: false, critical: true }] }),
+      version('email', '1.0.0', [], {
+        code: REGEX_VALIDATOR,
+        tests: [{ name: 'rejects a double at', input: 'a@@b.co', expect: false, critical: true }],
+      }),
       version('email', '1.1.0', ['email@1.0.0'], { code: AT_CHECK_VALIDATOR }),
     );
     expect(root!.health).toBe('healthy');
     expect(child!.health).toBe('failed');
-    const failures = await h.db.query<{ failure_type: string; severity: string; test_case_failed: string | null; detection_method: string }>(
+    const failures = await h.db.query<{
+      failure_type: string;
+      severity: string;
+      test_case_failed: string | null;
+      detection_method: string;
+    }>(
       `SELECT failure_type, severity, test_case_failed, detection_method FROM failures WHERE tool_id = 'email@1.1.0' ORDER BY id`,
     );
     expect(failures).toEqual([
-      { failure_type: 'test_failure', severity: 'critical', test_case_failed: 'rejects a double at', detection_method: 'test' },
-      { failure_type: 'regression', severity: 'critical', test_case_failed: 'rejects a double at', detection_method: 'regression_test' },
+      {
+        failure_type: 'test_failure',
+        severity: 'critical',
+        test_case_failed: 'rejects a double at',
+        detection_method: 'test',
+      },
+      {
+        failure_type: 'regression',
+        severity: 'critical',
+        test_case_failed: 'rejects a double at',
+        detection_method: 'regression_test',
+      },
       // It declares no mutation type, so the differential check judges it as a refactor: its smallest
       // differing inputs (a shrunk generated one, and the critical test's own input) are failures too.
       { failure_type: 'regression', severity: 'critical', test_case_failed: null, detection_method: 'differential' },
-      { failure_type: 'regression', severity: 'critical', test_case_failed: 'rejects a double at', detection_method: 'differential' },
+      {
+        failure_type: 'regression',
+        severity: 'critical',
+        test_case_failed: 'rejects a double at',
+        detection_method: 'differential',
+      },
     ]);
-    const [row] = await h.db.query<{ health_status: string; failure_count: number }>(`SELECT health_status, failure_count FROM tool_lineage WHERE tool_id = 'email@1.1.0'`);
+    const [row] = await h.db.query<{ health_status: string; failure_count: number }>(
+      `SELECT health_status, failure_count FROM tool_lineage WHERE tool_id = 'email@1.1.0'`,
+    );
     expect(row).toEqual({ health_status: 'failed', failure_count: 4 });
   });
 
   it("runs a version's suite only: a sibling branch's tests never fail it", async () => {
     const [, , later] = await register(
       version('branchy', '1.0.0', [], { code: 'function run(x) { return x; }' }),
-      version('branchy', '1.1.0', ['branchy@1.0.0'], { code: 'function run(x) { return x; }', tests: [{ name: 'doubles', input: 2, expect: 4 }] }),
+      version('branchy', '1.1.0', ['branchy@1.0.0'], {
+        code: 'function run(x) { return x; }',
+        tests: [{ name: 'doubles', input: 2, expect: 4 }],
+      }),
       version('branchy', '1.0.1', ['branchy@1.0.0'], { code: 'function run(x) { return x; }' }),
     );
     expect(later!.health).toBe('healthy');
@@ -56,23 +84,29 @@ describe('validation at registration', () => {
       `INSERT INTO avoidance_rules (rule_id, description, pattern_to_avoid, pattern_kind, reason, source_failure, propagation_scope)
        VALUES ('avoid_at_check', 'Never replace regex validation with a bare @ check', 'includes\\(''@''\\)', 'regex', 'accepted invalid emails', 'gated@1.0.0', 'descendants')`,
     );
-    await h.db.query(`INSERT INTO rule_inheritance (tool_id, rule_id, via) VALUES ('gated@1.0.0', 'avoid_at_check', 'source')`);
+    await h.db.query(
+      `INSERT INTO rule_inheritance (tool_id, rule_id, via) VALUES ('gated@1.0.0', 'avoid_at_check', 'source')`,
+    );
     const [child] = await register(version('gated', '1.1.0', ['gated@1.0.0'], { code: AT_CHECK_VALIDATOR }));
     expect(child!.health).toBe('failed');
     expect(child!.inheritedRules).toEqual(['avoid_at_check']);
     expect(child!.failures!.map((f) => f.failureType)).toEqual(['avoidance_rule_violation']);
-    expect(child!.failures![0]!.description).toMatch(/avoid_at_check "Never replace regex validation with a bare @ check" \(line 3/);
+    expect(child!.failures![0]!.description).toMatch(
+      /avoid_at_check "Never replace regex validation with a bare @ check" \(line 3/,
+    );
   });
 
   it('fails code with a security issue, and a global rule reaches every new version', async () => {
-    const [evil] = await register(version('evil', '1.0.0', [], { code: "function run(x) { return eval(x); }" }));
+    const [evil] = await register(version('evil', '1.0.0', [], { code: 'function run(x) { return eval(x); }' }));
     expect(evil!.health).toBe('failed');
     expect(evil!.failures![0]).toMatchObject({ failureType: 'security_vulnerability', severity: 'critical' });
     await h.db.query(
       `INSERT INTO avoidance_rules (rule_id, description, pattern_to_avoid, pattern_kind, reason, source_failure, propagation_scope)
        VALUES ('avoid_json_parse', 'Never parse JSON from input', 'CallExpression[callee.object.name="JSON"][callee.property.name="parse"]', 'ast', 'crashes', 'evil@1.0.0', 'global')`,
     );
-    const [other] = await register(version('other_tool', '1.0.0', [], { code: 'function run(x) { return JSON.parse(x); }' }));
+    const [other] = await register(
+      version('other_tool', '1.0.0', [], { code: 'function run(x) { return JSON.parse(x); }' }),
+    );
     expect(other!.health).toBe('failed');
     expect(other!.inheritedRules).toContain('avoid_json_parse');
   });
@@ -105,9 +139,16 @@ describe('runtime detection over the fleet', () => {
     const findings = await detectRuntimeFailures(h.store.executions, config.self_healing.thresholds);
     const byId = Object.fromEntries(findings.map((f) => [f.versionId, f.failure]));
     expect(Object.keys(byId).sort()).toEqual(['broken@1.0.0', 'wobbly@1.0.0']);
-    expect(byId['wobbly@1.0.0']).toMatchObject({ failureType: 'runtime_errors', severity: 'medium', detectionMethod: 'runtime', stackTrace: 'x is null' });
+    expect(byId['wobbly@1.0.0']).toMatchObject({
+      failureType: 'runtime_errors',
+      severity: 'medium',
+      detectionMethod: 'runtime',
+      stackTrace: 'x is null',
+    });
     expect(byId['broken@1.0.0']!.severity).toBe('high');
-    expect(byId['broken@1.0.0']!.description).toMatch(/error rate 50\.0% over the last 100 calls exceeds 5\.0% \(mostly TypeError\)/);
+    expect(byId['broken@1.0.0']!.description).toMatch(
+      /error rate 50\.0% over the last 100 calls exceeds 5\.0% \(mostly TypeError\)/,
+    );
   });
 
   it('finds a fitness drop against the version history, and can look at routed versions only', async () => {
@@ -116,9 +157,14 @@ describe('runtime detection over the fleet', () => {
       `INSERT INTO fitness_history (tool_id, fitness_score) SELECT 'slowing@1.0.0', s FROM unnest(ARRAY[0.9,0.9,0.92,0.88,0.9,0.5,0.5,0.55,0.5,0.5]::float8[]) s`,
     );
     const findings = await detectRuntimeFailures(h.store.executions, config.self_healing.thresholds);
-    expect(findings.find((f) => f.versionId === 'slowing@1.0.0')?.failure).toMatchObject({ failureType: 'performance_degradation', severity: 'medium' });
+    expect(findings.find((f) => f.versionId === 'slowing@1.0.0')?.failure).toMatchObject({
+      failureType: 'performance_degradation',
+      severity: 'medium',
+    });
     await h.store.setRoute('broken@1.0.0', 'test');
-    const routed = await detectRuntimeFailures(h.store.executions, config.self_healing.thresholds, { onlyRouted: true });
+    const routed = await detectRuntimeFailures(h.store.executions, config.self_healing.thresholds, {
+      onlyRouted: true,
+    });
     expect(routed.map((f) => f.versionId)).toEqual(['broken@1.0.0']);
   });
 });

@@ -28,17 +28,45 @@ describe('the differential check at registration', () => {
   it("stores the email story's 2.2.0 FAILED with its smallest differing inputs as failure records, and never routes it", async () => {
     const registered = await h.store.registerMany(emailLineage('email'), { validate: validator() });
     const health = Object.fromEntries(registered.map((r) => [r.version, r.health]));
-    expect(health).toEqual({ '1.0.0': 'healthy', '1.1.0': 'healthy', '1.0.1': 'healthy', '2.0.0': 'healthy', '2.1.0': 'healthy', '2.2.0': 'failed', '2.3.0': 'healthy' });
+    expect(health).toEqual({
+      '1.0.0': 'healthy',
+      '1.1.0': 'healthy',
+      '1.0.1': 'healthy',
+      '2.0.0': 'healthy',
+      '2.1.0': 'healthy',
+      '2.2.0': 'failed',
+      '2.3.0': 'healthy',
+    });
 
-    const failures = await h.db.query<{ failure_type: string; detection_method: string; severity: string; evidence: { input: unknown; output: unknown; parents: { id: string; output: unknown }[] } }>(
+    const failures = await h.db.query<{
+      failure_type: string;
+      detection_method: string;
+      severity: string;
+      evidence: { input: unknown; output: unknown; parents: { id: string; output: unknown }[] };
+    }>(
       `SELECT failure_type, detection_method, severity, evidence FROM failures WHERE tool_id = 'email@2.2.0' ORDER BY id`,
     );
     expect(failures.length).toBeGreaterThanOrEqual(1);
-    expect(failures.every((f) => f.failure_type === 'regression' && f.detection_method === 'differential' && f.severity === 'critical')).toBe(true);
+    expect(
+      failures.every(
+        (f) => f.failure_type === 'regression' && f.detection_method === 'differential' && f.severity === 'critical',
+      ),
+    ).toBe(true);
     // `user@@domain.com` shrinks to '@': the same difference (true where the parent says false), smaller.
-    expect(failures[0]!.evidence).toMatchObject({ input: '@', output: { output: true, error: null }, parents: [{ id: 'email@2.1.0', output: { output: false, error: null } }] });
+    expect(failures[0]!.evidence).toMatchObject({
+      input: '@',
+      output: { output: true, error: null },
+      parents: [{ id: 'email@2.1.0', output: { output: false, error: null } }],
+    });
 
-    const [check] = await h.db.query<{ verdict: string; judged_as: string; seed: number; inputs: number; sources: { suite: number; generated: number }; differences: unknown[] }>(
+    const [check] = await h.db.query<{
+      verdict: string;
+      judged_as: string;
+      seed: number;
+      inputs: number;
+      sources: { suite: number; generated: number };
+      differences: unknown[];
+    }>(
       `SELECT verdict, judged_as, seed, inputs, sources, differences FROM differential_checks WHERE tool_id = 'email@2.2.0'`,
     );
     expect(check).toMatchObject({ verdict: 'refused', judged_as: 'optimization' });
@@ -61,8 +89,14 @@ describe('the differential check at registration', () => {
   it('lists the differences of a feature_add and lets it register', async () => {
     const lineage = await h.store.getLineage('email@2.3.0');
     expect(lineage.health).toBe('healthy');
-    expect(lineage.differential).toMatchObject({ verdict: 'listed', judgedAs: 'feature_add', parents: ['email@2.1.0'] });
-    expect(lineage.differential!.differences.some((d) => d.output.output === true && d.parents[0]!.output.output === false)).toBe(true);
+    expect(lineage.differential).toMatchObject({
+      verdict: 'listed',
+      judgedAs: 'feature_add',
+      parents: ['email@2.1.0'],
+    });
+    expect(
+      lineage.differential!.differences.some((d) => d.output.output === true && d.parents[0]!.output.output === false),
+    ).toBe(true);
     expect(lineage.failures).toEqual([]);
   });
 
@@ -73,7 +107,15 @@ function run(input) {
   return EMAIL.test(String(input).trim());
 }`;
     const [r] = await h.store.registerMany(
-      [{ name: 'email', version: '2.1.1', parents: ['email@2.1.0'], code: precompiled, mutation: { type: 'optimization', description: 'Precompile the regex' } }],
+      [
+        {
+          name: 'email',
+          version: '2.1.1',
+          parents: ['email@2.1.0'],
+          code: precompiled,
+          mutation: { type: 'optimization', description: 'Precompile the regex' },
+        },
+      ],
       { validate: validator() },
     );
     expect(r).toMatchObject({ health: 'healthy', differential: { verdict: 'same', differing: 0 } });
@@ -82,9 +124,19 @@ function run(input) {
   });
 
   it('judges a version without a declared type as a refactor, with a message saying so', async () => {
-    const [r] = await h.store.registerMany([{ name: 'email', version: '2.4.0', parents: ['email@2.1.0'], code: emailLineage('email').find((v) => v.version === '2.2.0')!.code }], {
-      validate: validator(),
-    });
+    const [r] = await h.store.registerMany(
+      [
+        {
+          name: 'email',
+          version: '2.4.0',
+          parents: ['email@2.1.0'],
+          code: emailLineage('email').find((v) => v.version === '2.2.0')!.code,
+        },
+      ],
+      {
+        validate: validator(),
+      },
+    );
     expect(r!.health).toBe('failed');
     expect(r!.differential).toMatchObject({ mutationType: null, judgedAs: 'refactor', verdict: 'refused' });
     expect(r!.differential!.message).toMatch(/declares no mutation type, so it is judged as a refactor/);
@@ -93,9 +145,20 @@ function run(input) {
   it('is skipped when detection.differential is off', async () => {
     const off = defaultConfig();
     off.self_healing.detection.differential = false;
-    const [r] = await h.store.registerMany([{ name: 'email', version: '2.5.0', parents: ['email@2.1.0'], code: emailLineage('email').find((v) => v.version === '2.2.0')!.code, mutation: { type: 'optimization', description: 'fast' } }], {
-      validate: validator(off),
-    });
+    const [r] = await h.store.registerMany(
+      [
+        {
+          name: 'email',
+          version: '2.5.0',
+          parents: ['email@2.1.0'],
+          code: emailLineage('email').find((v) => v.version === '2.2.0')!.code,
+          mutation: { type: 'optimization', description: 'fast' },
+        },
+      ],
+      {
+        validate: validator(off),
+      },
+    );
     expect(r).toMatchObject({ health: 'healthy', differential: null });
   });
 });
@@ -104,7 +167,16 @@ describe('the differential check for heal candidates', () => {
   it('rejects a candidate that differs from the ancestor on an input outside every test, and passes one that keeps behaviour', async () => {
     await registerEmailStory(h.store, 'story');
     const acts = createActivities({ store: h.store, config, sandbox, llm: null });
-    const base = { healId: 'heal:story@2.0.0', ancestorId: 'story@1.0.0', failedId: 'story@2.0.0', culpritId: 'story@2.0.0', ruleIds: [], requireTests: true, strategy: 'rollback' as const, builtOn: 'story@1.0.0' };
+    const base = {
+      healId: 'heal:story@2.0.0',
+      ancestorId: 'story@1.0.0',
+      failedId: 'story@2.0.0',
+      culpritId: 'story@2.0.0',
+      ruleIds: [],
+      requireTests: true,
+      strategy: 'rollback' as const,
+      builtOn: 'story@1.0.0',
+    };
     // Accepts a one-letter top-level domain: no test covers it.
     const loose = V1_CODE.replace('{2,}', '{1,}');
     const rejected = await acts.validateCandidate({ ...base, attempt: 1, code: loose });
@@ -135,9 +207,20 @@ describe('recorded real inputs', () => {
     expect(kept.every((k) => /^user\d+@example\.com$/.test(k.input))).toBe(true);
     expect(await h.db.query(`SELECT 1 FROM input_samples WHERE tool_name = 'secret'`)).toEqual([]);
 
-    const [r] = await h.store.registerMany([{ name: 'email', version: '2.6.0', parents: ['email@2.1.1'], code: emailLineage('email').find((v) => v.version === '2.1.0')!.code, mutation: { type: 'refactor', description: 'back to the literal' } }], {
-      validate: validator(),
-    });
+    const [r] = await h.store.registerMany(
+      [
+        {
+          name: 'email',
+          version: '2.6.0',
+          parents: ['email@2.1.1'],
+          code: emailLineage('email').find((v) => v.version === '2.1.0')!.code,
+          mutation: { type: 'refactor', description: 'back to the literal' },
+        },
+      ],
+      {
+        validate: validator(),
+      },
+    );
     expect(r!.differential!.sources.recorded).toBe(5);
   });
 

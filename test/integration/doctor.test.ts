@@ -30,7 +30,9 @@ describe('dise doctor', () => {
     const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
     for (const w of WRONG_RESULTS) await runtime.report('doc@2.0.0', w);
     await runtime.close();
-    const { handle } = await startHeal(h.temporal.client, healInput('doc@2.0.0', { description: 'x' }), { taskQueue: h.taskQueue });
+    const { handle } = await startHeal(h.temporal.client, healInput('doc@2.0.0', { description: 'x' }), {
+      taskQueue: h.taskQueue,
+    });
     expect((await handle.result()).status).toBe('healed');
     await h.store.registerMany([
       { name: 'deep', version: '1.0.0', code: 'function run(x) { return x; }' },
@@ -50,12 +52,24 @@ describe('dise doctor', () => {
   it('reports each broken invariant with the ids involved, and exits 1', async () => {
     await h.db.query(`UPDATE routes SET version_id = 'doc@2.0.0' WHERE tool_name = 'doc'`); // routed to a pruned version
     await h.db.query(`UPDATE tool_lineage SET generation = 0 WHERE tool_id = 'deep@1.2.0'`); // an edge going up
-    await h.db.query(`UPDATE tool_lineage SET health_status = 'healthy', updated_at = '2000-01-01' WHERE tool_id = 'deep@1.2.0'`);
-    await h.db.query(`UPDATE tool_lineage SET health_status = 'pruned', pruned_at = now() WHERE tool_id = 'deep@1.1.0'`); // a healthy child never re-validated
-    await h.db.query(`INSERT INTO avoidance_rules (rule_id, description, pattern_to_avoid, reason, source_failure, propagation_scope) VALUES ('avoid_stray', 'x', 'x', 'x', 'side@1.0.0', 'descendants')`);
-    await h.db.query(`INSERT INTO rule_inheritance (tool_id, rule_id, via) VALUES ('doc@1.0.0', 'avoid_stray', 'descendants')`); // not a descendant of side
-    await h.db.query(`DELETE FROM lineage_relationships WHERE child_id = 'doc@2.0.1' AND relationship_type = 'regenerated'`);
-    await h.db.query(`INSERT INTO heal_runs (id, workflow_id, tool_id, status) VALUES ('no-such-run', 'heal:doc@1.0.0', 'doc@1.0.0', 'running')`);
+    await h.db.query(
+      `UPDATE tool_lineage SET health_status = 'healthy', updated_at = '2000-01-01' WHERE tool_id = 'deep@1.2.0'`,
+    );
+    await h.db.query(
+      `UPDATE tool_lineage SET health_status = 'pruned', pruned_at = now() WHERE tool_id = 'deep@1.1.0'`,
+    ); // a healthy child never re-validated
+    await h.db.query(
+      `INSERT INTO avoidance_rules (rule_id, description, pattern_to_avoid, reason, source_failure, propagation_scope) VALUES ('avoid_stray', 'x', 'x', 'x', 'side@1.0.0', 'descendants')`,
+    );
+    await h.db.query(
+      `INSERT INTO rule_inheritance (tool_id, rule_id, via) VALUES ('doc@1.0.0', 'avoid_stray', 'descendants')`,
+    ); // not a descendant of side
+    await h.db.query(
+      `DELETE FROM lineage_relationships WHERE child_id = 'doc@2.0.1' AND relationship_type = 'regenerated'`,
+    );
+    await h.db.query(
+      `INSERT INTO heal_runs (id, workflow_id, tool_id, status) VALUES ('no-such-run', 'heal:doc@1.0.0', 'doc@1.0.0', 'running')`,
+    );
     const { code, violations } = await doctor();
     expect(code).toBe(1);
     const by = (inv: string) => violations.filter((v) => v.invariant === inv).map((v) => v.ids);

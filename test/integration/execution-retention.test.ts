@@ -13,12 +13,15 @@ const h = useTestStore();
 const DAY = 86_400_000;
 const now = new Date();
 const dayStart = (daysAgo: number) => new Date(Math.floor(now.getTime() / DAY) * DAY - daysAgo * DAY);
-const partitionOf = (daysAgo: number) => `executions_p${dayStart(daysAgo).toISOString().slice(0, 10).replaceAll('-', '')}`;
+const partitionOf = (daysAgo: number) =>
+  `executions_p${dayStart(daysAgo).toISOString().slice(0, 10).replaceAll('-', '')}`;
 
 async function partitions(): Promise<string[]> {
-  return (await h.db.query<{ name: string }>(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'executions'::regclass ORDER BY 1`)).map(
-    (r) => r.name,
-  );
+  return (
+    await h.db.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'executions'::regclass ORDER BY 1`,
+    )
+  ).map((r) => r.name);
 }
 
 /** `n` calls of `tool` at 10:00–10:59 UTC `daysAgo` days ago, every 4th failed, taking 1..n ms. */
@@ -49,18 +52,50 @@ describe('execution retention', () => {
     expect(report.dropped).toEqual([partitionOf(40)]);
     expect(await partitions()).not.toContain(partitionOf(40));
     expect(await partitions()).toContain(partitionOf(10));
-    expect(await partitions()).toContain(`executions_p${new Date(now.getTime() + 7 * DAY).toISOString().slice(0, 10).replaceAll('-', '')}`);
+    expect(await partitions()).toContain(
+      `executions_p${new Date(now.getTime() + 7 * DAY).toISOString().slice(0, 10).replaceAll('-', '')}`,
+    );
 
-    const [gone] = await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE created_at < $1`, [dayStart(30)]);
+    const [gone] = await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE created_at < $1`, [
+      dayStart(30),
+    ]);
     expect(gone!.n).toBe(0);
-    const rollups = await h.db.query<{ hour: Date; calls: number; errors: number; p50_ms: number; p99_ms: number; max_ms: number }>(
+    const rollups = await h.db.query<{
+      hour: Date;
+      calls: number;
+      errors: number;
+      p50_ms: number;
+      p99_ms: number;
+      max_ms: number;
+    }>(
       `SELECT hour, calls, errors, p50_ms, p99_ms, max_ms FROM execution_rollups WHERE tool_id = 'kept@1.0.0' ORDER BY hour`,
     );
     // The dropped day's calls survive in its rollup: history outlives the retention.
     expect(rollups).toEqual([
-      { hour: new Date(dayStart(40).getTime() + 10 * 3_600_000), calls: 100, errors: 25, p50_ms: 50.5, p99_ms: expect.closeTo(99.01, 2), max_ms: 100 },
-      { hour: new Date(dayStart(10).getTime() + 10 * 3_600_000), calls: 200, errors: 50, p50_ms: 100.5, p99_ms: expect.closeTo(198.01, 2), max_ms: 200 },
-      { hour: new Date(dayStart(1).getTime() + 10 * 3_600_000), calls: 400, errors: 100, p50_ms: 200.5, p99_ms: expect.closeTo(396.01, 2), max_ms: 400 },
+      {
+        hour: new Date(dayStart(40).getTime() + 10 * 3_600_000),
+        calls: 100,
+        errors: 25,
+        p50_ms: 50.5,
+        p99_ms: expect.closeTo(99.01, 2),
+        max_ms: 100,
+      },
+      {
+        hour: new Date(dayStart(10).getTime() + 10 * 3_600_000),
+        calls: 200,
+        errors: 50,
+        p50_ms: 100.5,
+        p99_ms: expect.closeTo(198.01, 2),
+        max_ms: 200,
+      },
+      {
+        hour: new Date(dayStart(1).getTime() + 10 * 3_600_000),
+        calls: 400,
+        errors: 100,
+        p50_ms: 200.5,
+        p99_ms: expect.closeTo(396.01, 2),
+        max_ms: 400,
+      },
     ]);
     expect(await executionViolations(h.store)).toEqual([]);
 
@@ -90,7 +125,9 @@ describe('execution retention', () => {
     await h.db.query(`UPDATE tool_lineage SET execution_count = execution_count + 3 WHERE tool_id = 'kept@1.0.0'`);
     const violations = await executionViolations(h.store);
     expect(violations).toHaveLength(1);
-    expect(violations[0]!.message).toMatch(/kept@1\.0\.0 counts 728 call\(s\), but its rollups and stored executions hold 725/);
+    expect(violations[0]!.message).toMatch(
+      /kept@1\.0\.0 counts 728 call\(s\), but its rollups and stored executions hold 725/,
+    );
   });
 
   it('moves calls that landed in the default partition into their day when it is made', async () => {
@@ -98,10 +135,14 @@ describe('execution retention', () => {
       `INSERT INTO executions (tool_id, ok, duration_ms, input_hash, created_at) VALUES ('kept@1.0.0', true, 1, 'x', $1)`,
       [new Date(dayStart(-20).getTime() + 3_600_000)],
     );
-    const [before] = await h.db.query<{ part: string }>(`SELECT tableoid::regclass::text AS part FROM executions WHERE input_hash = 'x'`);
+    const [before] = await h.db.query<{ part: string }>(
+      `SELECT tableoid::regclass::text AS part FROM executions WHERE input_hash = 'x'`,
+    );
     expect(before!.part).toBe('executions_default');
     await h.db.query(`SELECT dise_ensure_execution_partition($1::date)`, [dayStart(-20).toISOString().slice(0, 10)]);
-    const [after] = await h.db.query<{ part: string }>(`SELECT tableoid::regclass::text AS part FROM executions WHERE input_hash = 'x'`);
+    const [after] = await h.db.query<{ part: string }>(
+      `SELECT tableoid::regclass::text AS part FROM executions WHERE input_hash = 'x'`,
+    );
     expect(after!.part).toBe(partitionOf(-20));
   });
 });

@@ -36,11 +36,37 @@ beforeAll(async () => {
   const fn = (body: string) => `function run(input) { ${body} }`;
   await h.store.registerMany([
     { name: 'mail', version: '1.0.0', description: 'Validate an email address', code: V1_CODE },
-    { name: 'mail', version: '1.1.0', parents: ['mail@1.0.0'], description: 'Validate an email address', code: V2_CODE, mutation: { type: 'optimization', description: 'fast' } },
-    { name: 'mail', version: '1.2.0', parents: ['mail@1.1.0'], description: 'Validate an email address', code: V2_CODE + '\n//', mutation: { type: 'refactor', description: 'x' } },
-    { name: 'mail', version: '1.0.1', parents: ['mail@1.0.0'], description: 'Validate an email address', code: V1_CODE + '\n//', mutation: { type: 'refactor', description: 'x' } },
+    {
+      name: 'mail',
+      version: '1.1.0',
+      parents: ['mail@1.0.0'],
+      description: 'Validate an email address',
+      code: V2_CODE,
+      mutation: { type: 'optimization', description: 'fast' },
+    },
+    {
+      name: 'mail',
+      version: '1.2.0',
+      parents: ['mail@1.1.0'],
+      description: 'Validate an email address',
+      code: V2_CODE + '\n//',
+      mutation: { type: 'refactor', description: 'x' },
+    },
+    {
+      name: 'mail',
+      version: '1.0.1',
+      parents: ['mail@1.0.0'],
+      description: 'Validate an email address',
+      code: V1_CODE + '\n//',
+      mutation: { type: 'refactor', description: 'x' },
+    },
     // Another tool much like mail (similar description and code), and one unlike it.
-    { name: 'email_check', version: '1.0.0', description: 'Validate an email address quickly', code: V1_CODE.replace('input', 'value').replace('input', 'value') },
+    {
+      name: 'email_check',
+      version: '1.0.0',
+      description: 'Validate an email address quickly',
+      code: V1_CODE.replace('input', 'value').replace('input', 'value'),
+    },
     { name: 'adder', version: '1.0.0', description: 'Add two numbers', code: fn('return input.a + input.b;') },
   ]);
 });
@@ -49,35 +75,65 @@ afterAll(async () => {
 });
 
 async function holders(ruleId: string): Promise<string[]> {
-  return (await h.db.query<{ tool_id: string }>(`SELECT tool_id FROM rule_inheritance WHERE rule_id = $1 ORDER BY tool_id`, [ruleId])).map((r) => r.tool_id);
+  return (
+    await h.db.query<{ tool_id: string }>(`SELECT tool_id FROM rule_inheritance WHERE rule_id = $1 ORDER BY tool_id`, [
+      ruleId,
+    ])
+  ).map((r) => r.tool_id);
 }
 
 describe('rule propagation by scope', () => {
   it('descendants: the source and everything below it, nothing beside it', async () => {
-    const rule = await acts.createAvoidanceRule({ healId: 'heal-desc', sourceVersionId: 'mail@1.1.0', failureId: 0, analysis: analysis('descendants') });
+    const rule = await acts.createAvoidanceRule({
+      healId: 'heal-desc',
+      sourceVersionId: 'mail@1.1.0',
+      failureId: 0,
+      analysis: analysis('descendants'),
+    });
     const result = await acts.propagateRule({ ruleId: rule.ruleId });
     expect(await holders(rule.ruleId)).toEqual(['mail@1.1.0', 'mail@1.2.0']);
     expect(result.reached).toBe(1);
   });
 
   it('all_similar: also every version of tools whose description and code are similar', async () => {
-    const rule = await acts.createAvoidanceRule({ healId: 'heal-similar', sourceVersionId: 'mail@1.1.0', failureId: 0, analysis: analysis('all_similar') });
+    const rule = await acts.createAvoidanceRule({
+      healId: 'heal-similar',
+      sourceVersionId: 'mail@1.1.0',
+      failureId: 0,
+      analysis: analysis('all_similar'),
+    });
     const result = await acts.propagateRule({ ruleId: rule.ruleId });
     expect(result.similarTools).toEqual(['email_check']);
     expect(await holders(rule.ruleId)).toEqual(['email_check@1.0.0', 'mail@1.1.0', 'mail@1.2.0']);
   });
 
   it('global: every version, and every version registered later', async () => {
-    const rule = await acts.createAvoidanceRule({ healId: 'heal-global', sourceVersionId: 'mail@1.1.0', failureId: 0, analysis: analysis('global') });
+    const rule = await acts.createAvoidanceRule({
+      healId: 'heal-global',
+      sourceVersionId: 'mail@1.1.0',
+      failureId: 0,
+      analysis: analysis('global'),
+    });
     await acts.propagateRule({ ruleId: rule.ruleId });
-    const all = (await h.db.query<{ tool_id: string }>(`SELECT tool_id FROM tool_lineage ORDER BY tool_id`)).map((r) => r.tool_id);
+    const all = (await h.db.query<{ tool_id: string }>(`SELECT tool_id FROM tool_lineage ORDER BY tool_id`)).map(
+      (r) => r.tool_id,
+    );
     expect(await holders(rule.ruleId)).toEqual(all);
-    const later = await h.store.registerVersion({ name: 'later', version: '1.0.0', code: 'function run(x) { return x; }' });
+    const later = await h.store.registerVersion({
+      name: 'later',
+      version: '1.0.0',
+      code: 'function run(x) { return x; }',
+    });
     expect(later.inheritedRules).toContain(rule.ruleId);
   });
 
   it('is idempotent: propagating twice writes nothing new', async () => {
-    const rule = await acts.createAvoidanceRule({ healId: 'heal-desc', sourceVersionId: 'mail@1.1.0', failureId: 0, analysis: analysis('descendants') });
+    const rule = await acts.createAvoidanceRule({
+      healId: 'heal-desc',
+      sourceVersionId: 'mail@1.1.0',
+      failureId: 0,
+      analysis: analysis('descendants'),
+    });
     const before = await holders(rule.ruleId);
     await acts.propagateRule({ ruleId: rule.ruleId });
     expect(await holders(rule.ruleId)).toEqual(before);
@@ -90,15 +146,35 @@ describe('minting failures into tests', () => {
       `INSERT INTO failures (tool_id, failure_type, description, detection_method, severity, evidence)
        VALUES ('mail@1.2.0', 'wrong_output', 'accepts a double at', 'report', 'high', '{"input": "a@@b.co", "observed": true}') RETURNING id`,
     );
-    const result = await acts.findHealthyAncestor({ healId: 'heal-mint', failedId: 'mail@1.2.0', culpritId: 'mail@1.1.0', failureId: failure!.id });
+    const result = await acts.findHealthyAncestor({
+      healId: 'heal-mint',
+      failedId: 'mail@1.2.0',
+      culpritId: 'mail@1.1.0',
+      failureId: failure!.id,
+    });
     expect(result.ancestorId).toBe('mail@1.0.0');
     expect(result.tried[0]).toEqual({ id: 'mail@1.0.0', passed: true, why: null });
-    const [minted] = await h.db.query<{ tool_id: string; input: unknown; expected: unknown; origin: string; source_failure_id: number }>(
-      `SELECT tool_id, input, expected, origin, source_failure_id FROM test_cases WHERE origin = 'minted'`,
-    );
-    expect(minted).toEqual({ tool_id: 'mail@1.0.0', input: 'a@@b.co', expected: false, origin: 'minted', source_failure_id: failure!.id });
+    const [minted] = await h.db.query<{
+      tool_id: string;
+      input: unknown;
+      expected: unknown;
+      origin: string;
+      source_failure_id: number;
+    }>(`SELECT tool_id, input, expected, origin, source_failure_id FROM test_cases WHERE origin = 'minted'`);
+    expect(minted).toEqual({
+      tool_id: 'mail@1.0.0',
+      input: 'a@@b.co',
+      expected: false,
+      origin: 'minted',
+      source_failure_id: failure!.id,
+    });
     // Minting again (a retried step) adds nothing.
-    await acts.findHealthyAncestor({ healId: 'heal-mint', failedId: 'mail@1.2.0', culpritId: 'mail@1.1.0', failureId: failure!.id });
+    await acts.findHealthyAncestor({
+      healId: 'heal-mint',
+      failedId: 'mail@1.2.0',
+      culpritId: 'mail@1.1.0',
+      failureId: failure!.id,
+    });
     expect(await h.db.query(`SELECT 1 FROM test_cases WHERE origin = 'minted'`)).toHaveLength(1);
     // Every descendant of the ancestor now carries it: the buggy line fails it, the sibling passes.
     expect((await h.store.suiteFor('mail@1.0.1')).map((t) => t.origin)).toContain('minted');
@@ -117,7 +193,19 @@ describe('promote', () => {
     const progress = {} as Parameters<typeof acts.promote>[0]['progress'];
     const results = await Promise.all(
       [0, 1, 2, 3, 4].map((p) =>
-        acts.promote({ healId: `heal-race-${p}`, failedId: `race@3.0.${p}`, culpritId: `race@3.0.${p}`, ancestorId: `race@3.0.${p}`, builtOn: `race@3.0.${p}`, setAside: [], code: V1_CODE, strategy: 'rollback', notes: '', ruleIds: [], progress }),
+        acts.promote({
+          healId: `heal-race-${p}`,
+          failedId: `race@3.0.${p}`,
+          culpritId: `race@3.0.${p}`,
+          ancestorId: `race@3.0.${p}`,
+          builtOn: `race@3.0.${p}`,
+          setAside: [],
+          code: V1_CODE,
+          strategy: 'rollback',
+          notes: '',
+          ruleIds: [],
+          progress,
+        }),
       ),
     );
     const made = results.map((r) => r.newVersionId).sort();
@@ -125,7 +213,19 @@ describe('promote', () => {
     const runs = await h.db.query<{ status: string }>(`SELECT status FROM heal_runs WHERE id LIKE 'heal-race-%'`);
     expect(runs.map((r) => r.status)).toEqual(['healed', 'healed', 'healed', 'healed', 'healed']);
     // A retried promote of the same heal finds its version instead of taking another number.
-    const again = await acts.promote({ healId: 'heal-race-0', failedId: 'race@3.0.0', culpritId: 'race@3.0.0', ancestorId: 'race@3.0.0', builtOn: 'race@3.0.0', setAside: [], code: V1_CODE, strategy: 'rollback', notes: '', ruleIds: [], progress });
+    const again = await acts.promote({
+      healId: 'heal-race-0',
+      failedId: 'race@3.0.0',
+      culpritId: 'race@3.0.0',
+      ancestorId: 'race@3.0.0',
+      builtOn: 'race@3.0.0',
+      setAside: [],
+      code: V1_CODE,
+      strategy: 'rollback',
+      notes: '',
+      ruleIds: [],
+      progress,
+    });
     expect(made).toContain(again.newVersionId);
   });
 });

@@ -6,7 +6,13 @@ import type { RunningWorker } from '../../src/worker.js';
 import { useTestStore } from '../support/database.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { captureOutput } from '../support/output.js';
-import { connectTestTemporal, findWorkflowIds, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
+import {
+  connectTestTemporal,
+  findWorkflowIds,
+  startTestWorker,
+  uniqueTaskQueue,
+  type TestTemporal,
+} from '../support/temporal.js';
 
 // The operator's commands against a real worker on the default task queue.
 
@@ -44,13 +50,25 @@ describe('dise heal and friends', () => {
     const code = await runCli(['heal', 'cli_heal', '--wait', '--reason', 'accepts user@@domain.com'], out);
     expect(code, out.stderr.join('\n')).toBe(0);
     const steps = out.stderr.filter((l) => l.startsWith('[')).map((l) => /^\[(\w+)\]/.exec(l)![1]);
-    expect(steps).toEqual(['recordFailure', 'analyzeFailure', 'pruneBranch', 'createAvoidanceRule', 'propagateRule', 'findHealthyAncestor', 'regenerate', 'validateCandidate', 'promote']);
+    expect(steps).toEqual([
+      'recordFailure',
+      'analyzeFailure',
+      'pruneBranch',
+      'createAvoidanceRule',
+      'propagateRule',
+      'findHealthyAncestor',
+      'regenerate',
+      'validateCandidate',
+      'promote',
+    ]);
     expect(out.stderr[0]).toMatch(/^started heal heal:cli_heal@2\.0\.0/);
     const text = out.stdout.join('\n');
     expect(text).toMatch(/^Heal of cli_heal@2\.0\.0: HEALED/);
     expect(text).toMatch(/New version: cli_heal@2\.0\.1 \(routed\)/);
 
-    expect(await findWorkflowIds(temporal.client, `DiseTool = "cli_heal" AND DiseHealStatus = "healed"`)).toEqual(['heal:cli_heal@2.0.0']);
+    expect(await findWorkflowIds(temporal.client, `DiseTool = "cli_heal" AND DiseHealStatus = "healed"`)).toEqual([
+      'heal:cli_heal@2.0.0',
+    ]);
   });
 
   it('heal-status shows how the heal ended; a second heal joins the finished one; heal-retry runs a new one', async () => {
@@ -70,14 +88,18 @@ describe('dise heal and friends', () => {
     expect(result).toMatchObject({ versionId: 'cli_heal@2.0.0', status: 'healed', newVersionId: 'cli_heal@2.0.1' });
     expect(result.message).toMatch(/already pruned and replaced by cli_heal@2\.0\.1/);
     expect(code).toBe(0);
-    expect(await h.db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = 'cli_heal' AND health_status = 'regenerated'`)).toHaveLength(1);
+    expect(
+      await h.db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = 'cli_heal' AND health_status = 'regenerated'`),
+    ).toHaveLength(1);
     expect(await h.db.query(`SELECT 1 FROM heal_runs WHERE tool_id = 'cli_heal@2.0.0'`)).toHaveLength(2);
   });
 
   it('heal-cancel cancels a running heal; heal-status of an unknown heal says how to start one', async () => {
     const none = captureOutput();
     expect(await runCli(['heal-status', 'cli_heal@1.0.0'], none)).toBe(2);
-    expect(none.stderr.join('\n')).toMatch(/no heal of cli_heal@1\.0\.0 has run \(start one with `dise heal cli_heal@1\.0\.0`\)/);
+    expect(none.stderr.join('\n')).toMatch(
+      /no heal of cli_heal@1\.0\.0 has run \(start one with `dise heal cli_heal@1\.0\.0`\)/,
+    );
     const notRunning = captureOutput();
     expect(await runCli(['heal-cancel', 'cli_heal@2.0.0'], notRunning)).toBe(2);
     expect(notRunning.stderr.join('\n')).toMatch(/no running heal of cli_heal@2\.0\.0 to cancel/);
@@ -85,14 +107,16 @@ describe('dise heal and friends', () => {
 });
 
 describe('dise health', () => {
-  it("prints the System Health Report from the database", async () => {
+  it('prints the System Health Report from the database', async () => {
     const out = captureOutput();
     expect(await runCli(['health'], out)).toBe(0);
     const text = out.stdout.join('\n');
     expect(text).toMatch(/^System Health Report/);
     expect(text).toMatch(/Versions: 3 across 1 tool\(s\)/);
     expect(text).toMatch(/❌ Pruned\s+1 {2}\(33\.3%\)/);
-    expect(text).toMatch(/Recent Failures:\n {2}\[.*\] cli_heal@2\.0\.0 {2}Wrong Output \(high\): .* — heal: healed → cli_heal@2\.0\.1/);
+    expect(text).toMatch(
+      /Recent Failures:\n {2}\[.*\] cli_heal@2\.0\.0 {2}Wrong Output \(high\): .* — heal: healed → cli_heal@2\.0\.1/,
+    );
     expect(text).toMatch(/Heal events: 2 {3}Successes: \d/);
     const json = captureOutput();
     expect(await runCli(['health', '--json'], json)).toBe(0);

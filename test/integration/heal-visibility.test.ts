@@ -21,7 +21,8 @@ function unique(prefix: string): string {
   return `${prefix}_${randomBytes(3).toString('hex')}`;
 }
 
-const report = (versionId: string): FailureReport => failureReport(versionId, { description: '10% of calls throw', reportedAt: new Date().toISOString() });
+const report = (versionId: string): FailureReport =>
+  failureReport(versionId, { description: '10% of calls throw', reportedAt: new Date().toISOString() });
 
 describe('finding heals by DiseTool', () => {
   it('finds a heal the monitor started on a runtime report', async () => {
@@ -31,11 +32,17 @@ describe('finding heals by DiseTool', () => {
     const { client } = stack.temporal;
     // The runtime's path: signalWithStart to the monitor (its own id here), which starts the heal.
     const monitorId = unique('monitor');
-    await new TemporalMonitorSignaler(client, { workflowId: monitorId, taskQueue: stack.taskQueue }).failureReported(report(versionId));
+    await new TemporalMonitorSignaler(client, { workflowId: monitorId, taskQueue: stack.taskQueue }).failureReported(
+      report(versionId),
+    );
     try {
       const heal = client.workflow.getHandle(`heal:${versionId}`);
       // The monitor starts the heal as a child: until it has, there is no heal to wait for.
-      const result = await pollUntil(() => heal.result().catch(() => undefined), (r) => r !== undefined, { what: `the heal of ${versionId}` });
+      const result = await pollUntil(
+        () => heal.result().catch(() => undefined),
+        (r) => r !== undefined,
+        { what: `the heal of ${versionId}` },
+      );
       expect(result?.status).toBe('healed');
       const attributes = (await heal.describe()).typedSearchAttributes;
       expect(attributes.get(DISE_TOOL)).toBe(tool);
@@ -45,7 +52,10 @@ describe('finding heals by DiseTool', () => {
       expect(await findWorkflowIds(client, `DiseVersion = "${versionId}"`)).toEqual([`heal:${versionId}`]);
       expect((await client.workflow.count(`DiseTool = "${tool}"`)).count).toBe(1);
     } finally {
-      await client.workflow.getHandle(monitorId).terminate('test over').catch(() => undefined);
+      await client.workflow
+        .getHandle(monitorId)
+        .terminate('test over')
+        .catch(() => undefined);
     }
   });
 
@@ -56,10 +66,16 @@ describe('finding heals by DiseTool', () => {
     const { client } = stack.temporal;
     const { handle } = await startHeal(
       client,
-      healInput(versionId, { failureType: 'manual', description: 'test', severity: 'high', detectionMethod: 'manual' }, 'manual'),
+      healInput(
+        versionId,
+        { failureType: 'manual', description: 'test', severity: 'high', detectionMethod: 'manual' },
+        'manual',
+      ),
       { taskQueue: stack.taskQueue },
     );
     await handle.result();
-    expect(await findWorkflowIds(client, `DiseTool = "${tool}" AND DiseVersion = "${versionId}"`)).toEqual([`heal:${versionId}`]);
+    expect(await findWorkflowIds(client, `DiseTool = "${tool}" AND DiseVersion = "${versionId}"`)).toEqual([
+      `heal:${versionId}`,
+    ]);
   });
 });

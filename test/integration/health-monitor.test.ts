@@ -6,12 +6,24 @@ import { createActivities } from '../../src/activities/index.js';
 import type { CheckHealthInput } from '../../src/activities/check-health.js';
 import { defaultConfig } from '../../src/config/schema.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
-import { checkNowSignal, failureReportedSignal, monitorStatusQuery, pauseSignal, resumeSignal, type MonitorStatus } from '../../src/shared/messages.js';
+import {
+  checkNowSignal,
+  failureReportedSignal,
+  monitorStatusQuery,
+  pauseSignal,
+  resumeSignal,
+  type MonitorStatus,
+} from '../../src/shared/messages.js';
 import type { healthMonitorWorkflow } from '../../src/workflows/health-monitor.js';
 import { useTestStore } from '../support/database.js';
 import { registerThrowingTool } from '../support/fixtures.js';
 import { uniqueTaskQueue } from '../support/temporal.js';
-import { createWorkflowTestEnv, skipWhenIdle, type DescribedWorkflow, type WorkflowTestEnv } from '../support/workflow-env.js';
+import {
+  createWorkflowTestEnv,
+  skipWhenIdle,
+  type DescribedWorkflow,
+  type WorkflowTestEnv,
+} from '../support/workflow-env.js';
 import { failureReport } from '../support/failures.js';
 import { pollUntil } from '../support/wait.js';
 
@@ -42,11 +54,19 @@ const recordChecks: ActivityInterceptorsFactory = (ctx) => ({
 const skip = (monitor: DescribedWorkflow, duration: string) => skipWhenIdle(env, monitor, duration);
 
 async function startMonitor(id: string, options: Parameters<typeof healthMonitorWorkflow>[0] = {}) {
-  return env.client.workflow.start<typeof healthMonitorWorkflow>('healthMonitorWorkflow', { workflowId: id, taskQueue, args: [options] });
+  return env.client.workflow.start<typeof healthMonitorWorkflow>('healthMonitorWorkflow', {
+    workflowId: id,
+    taskQueue,
+    args: [options],
+  });
 }
 
 async function healthOf(versionId: string): Promise<string | undefined> {
-  return (await h.db.query<{ health_status: string }>(`SELECT health_status FROM tool_lineage WHERE tool_id = $1`, [versionId]))[0]?.health_status;
+  return (
+    await h.db.query<{ health_status: string }>(`SELECT health_status FROM tool_lineage WHERE tool_id = $1`, [
+      versionId,
+    ])
+  )[0]?.health_status;
 }
 
 async function healExists(versionId: string): Promise<boolean> {
@@ -66,7 +86,10 @@ afterAll(async () => {
 beforeEach(async () => {
   t = await createWorkflowTestEnv();
   env = t.env;
-  ({ worker } = await t.worker(createActivities({ store: h.store, config: defaultConfig(), sandbox, llm: null }), { taskQueue, interceptors: { activity: [autoHeartbeat, recordChecks] } }));
+  ({ worker } = await t.worker(createActivities({ store: h.store, config: defaultConfig(), sandbox, llm: null }), {
+    taskQueue,
+    interceptors: { activity: [autoHeartbeat, recordChecks] },
+  }));
   running = worker.run();
 }, 120_000);
 afterEach(async () => {
@@ -114,11 +137,15 @@ describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
     expect(status.healsStarted).toContain('crossing@2.0.0');
     const heal = await env.client.workflow.getHandle('heal:crossing@2.0.0').result();
     expect(heal).toMatchObject({ status: 'healed', newVersionId: 'crossing@2.0.1' });
-    const [route] = await h.db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = 'crossing'`);
+    const [route] = await h.db.query<{ version_id: string }>(
+      `SELECT version_id FROM routes WHERE tool_name = 'crossing'`,
+    );
     expect(route!.version_id).toBe('crossing@2.0.1');
     // The next check sees nothing left to heal and starts nothing again.
     await skip(monitor, '5 minutes');
-    expect((await monitor.query(monitorStatusQuery)).healsStarted.filter((v) => v === 'crossing@2.0.0')).toHaveLength(1);
+    expect((await monitor.query(monitorStatusQuery)).healsStarted.filter((v) => v === 'crossing@2.0.0')).toHaveLength(
+      1,
+    );
   });
 
   it('starts nothing while paused, and checks at once when resumed and asked', async () => {
@@ -136,7 +163,11 @@ describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
     expect(status.checks).toBe(1);
     expect(status.healsStarted).toContain('paused_tool@2.0.0');
     // Wait for the heal in real time (the time-skipping client's result() would skew its time lock).
-    await pollUntil(() => healthOf('paused_tool@2.0.0'), (health) => health === 'pruned', { what: 'the heal to prune paused_tool@2.0.0' });
+    await pollUntil(
+      () => healthOf('paused_tool@2.0.0'),
+      (health) => health === 'pruned',
+      { what: 'the heal to prune paused_tool@2.0.0' },
+    );
   });
 
   it('keeps its state and queued reports across continue-as-new', async () => {
@@ -167,7 +198,9 @@ describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
     const status = await eventually(monitor, (s) => s.reportsHandled >= 1000 && s.pendingReports === 0, 60_000);
     expect(status.reportsHandled).toBe(1000);
     expect(status.runs).toBeGreaterThanOrEqual(2);
-    const handled = checkInputs.flatMap((c) => c.reported.map((r) => r.versionId)).filter((v) => v.startsWith('burst_'));
+    const handled = checkInputs
+      .flatMap((c) => c.reported.map((r) => r.versionId))
+      .filter((v) => v.startsWith('burst_'));
     expect(handled).toHaveLength(1000);
     expect(new Set(handled).size).toBe(1000);
   });
@@ -177,6 +210,10 @@ describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
  * Polls the monitor's status in real time until `ok` holds (or the timeout passes). Generous: these
  * wait on real activities against PostgreSQL, which a loaded machine slows down.
  */
-async function eventually(monitor: { query: (q: typeof monitorStatusQuery) => Promise<MonitorStatus> }, ok: (s: MonitorStatus) => boolean, timeout = 60_000): Promise<MonitorStatus> {
+async function eventually(
+  monitor: { query: (q: typeof monitorStatusQuery) => Promise<MonitorStatus> },
+  ok: (s: MonitorStatus) => boolean,
+  timeout = 60_000,
+): Promise<MonitorStatus> {
   return pollUntil(() => monitor.query(monitorStatusQuery), ok, { timeout, what: 'the monitor status' });
 }

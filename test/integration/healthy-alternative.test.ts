@@ -20,11 +20,7 @@ async function healUnhealed(versionId: string): Promise<void> {
   const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
   for (const w of WRONG_RESULTS) await runtime.report(versionId, w);
   await runtime.close();
-  const { handle } = await startHeal(
-    h.temporal.client,
-    healInput(versionId),
-    { taskQueue: h.taskQueue },
-  );
+  const { handle } = await startHeal(h.temporal.client, healInput(versionId), { taskQueue: h.taskQueue });
   const result = await handle.result();
   expect(result.status).toBe('unhealed');
 }
@@ -45,28 +41,63 @@ async function cli(fn: (out: ReturnType<typeof captureOutput>) => Promise<void>)
 describe('an answer when nothing of a tool is healthy', () => {
   it('names a healthy alternative on the route and answers from it; the CLI shows it', async () => {
     await h.store.registerMany([
-      { name: 'solid_email', version: '1.0.0', description: 'Validate an email address', category: 'validation', code: V1_CODE },
-      { name: 'quick_email', version: '1.0.0', description: 'Validate an email address, quickly', category: 'validation', code: V2_CODE },
+      {
+        name: 'solid_email',
+        version: '1.0.0',
+        description: 'Validate an email address',
+        category: 'validation',
+        code: V1_CODE,
+      },
+      {
+        name: 'quick_email',
+        version: '1.0.0',
+        description: 'Validate an email address, quickly',
+        category: 'validation',
+        code: V2_CODE,
+      },
       // Similar, same category, but answers the failing inputs the same wrong way: not an alternative.
-      { name: 'sloppy_email', version: '1.0.0', description: 'Validate an email address quickly', category: 'validation', code: V2_CODE.replace('Optimized', 'Sloppy') },
+      {
+        name: 'sloppy_email',
+        version: '1.0.0',
+        description: 'Validate an email address quickly',
+        category: 'validation',
+        code: V2_CODE.replace('Optimized', 'Sloppy'),
+      },
       // Correct, but another category: not an alternative.
-      { name: 'other_email', version: '1.0.0', description: 'Validate an email address, quickly', category: 'parsing', code: V1_CODE },
+      {
+        name: 'other_email',
+        version: '1.0.0',
+        description: 'Validate an email address, quickly',
+        category: 'parsing',
+        code: V1_CODE,
+      },
     ]);
-    for (const t of ['solid_email', 'quick_email', 'sloppy_email', 'other_email']) await h.store.setRoute(`${t}@1.0.0`, 'test');
+    for (const t of ['solid_email', 'quick_email', 'sloppy_email', 'other_email'])
+      await h.store.setRoute(`${t}@1.0.0`, 'test');
 
     const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
     try {
       expect(await runtime.call('quick_email', 'user@@domain.com')).toBe(true); // known wrong, not known yet
       await healUnhealed('quick_email@1.0.0');
-      const [route] = await h.db.query<{ version_id: string; known_wrong: string | null; alternative_id: string | null }>(
-        `SELECT version_id, known_wrong, alternative_id FROM routes WHERE tool_name = 'quick_email'`,
-      );
+      const [route] = await h.db.query<{
+        version_id: string;
+        known_wrong: string | null;
+        alternative_id: string | null;
+      }>(`SELECT version_id, known_wrong, alternative_id FROM routes WHERE tool_name = 'quick_email'`);
       expect(route).toMatchObject({ version_id: 'quick_email@1.0.0', alternative_id: 'solid_email@1.0.0' });
       expect(route!.known_wrong).toMatch(/ended unhealed/);
 
       // The runtime hears the route change and answers from the alternative, saying so.
-      const answer = await pollUntil(() => runtime.callDetailed('quick_email', 'user@@domain.com'), (a) => a.versionId === 'solid_email@1.0.0', { interval: 50 });
-      expect(answer).toMatchObject({ output: false, versionId: 'solid_email@1.0.0', alternativeFor: 'quick_email@1.0.0' });
+      const answer = await pollUntil(
+        () => runtime.callDetailed('quick_email', 'user@@domain.com'),
+        (a) => a.versionId === 'solid_email@1.0.0',
+        { interval: 50 },
+      );
+      expect(answer).toMatchObject({
+        output: false,
+        versionId: 'solid_email@1.0.0',
+        alternativeFor: 'quick_email@1.0.0',
+      });
     } finally {
       await runtime.close();
     }
@@ -84,10 +115,20 @@ describe('an answer when nothing of a tool is healthy', () => {
   }, 120_000);
 
   it('without an alternative refuses calls by default (ToolPrunedError), or serves them with a recorded warning', async () => {
-    await h.store.registerMany([{ name: 'lonely_email', version: '1.0.0', description: 'Check that a mailbox string looks right', category: 'mailboxes', code: V2_CODE }]);
+    await h.store.registerMany([
+      {
+        name: 'lonely_email',
+        version: '1.0.0',
+        description: 'Check that a mailbox string looks right',
+        category: 'mailboxes',
+        code: V2_CODE,
+      },
+    ]);
     await h.store.setRoute('lonely_email@1.0.0', 'test');
     await healUnhealed('lonely_email@1.0.0');
-    const [route] = await h.db.query<{ known_wrong: string | null; alternative_id: string | null }>(`SELECT known_wrong, alternative_id FROM routes WHERE tool_name = 'lonely_email'`);
+    const [route] = await h.db.query<{ known_wrong: string | null; alternative_id: string | null }>(
+      `SELECT known_wrong, alternative_id FROM routes WHERE tool_name = 'lonely_email'`,
+    );
     expect(route!.known_wrong).toMatch(/ended unhealed/);
     expect(route!.alternative_id).toBeNull();
 
@@ -111,7 +152,10 @@ describe('an answer when nothing of a tool is healthy', () => {
     } finally {
       await serving.close();
     }
-    const rows = await h.db.query(`SELECT ok, error_type FROM executions WHERE tool_id = 'lonely_email@1.0.0' AND error_type = $1`, [KNOWN_WRONG_WARNING]);
+    const rows = await h.db.query(
+      `SELECT ok, error_type FROM executions WHERE tool_id = 'lonely_email@1.0.0' AND error_type = $1`,
+      [KNOWN_WRONG_WARNING],
+    );
     expect(rows).toEqual([{ ok: true, error_type: KNOWN_WRONG_WARNING }]);
 
     const list = await cli((out) => toolList({ json: false }, defaultConfig(), out));

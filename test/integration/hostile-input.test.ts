@@ -33,36 +33,55 @@ const VALID_MANIFEST = {
 };
 
 const VALID_CONFIG = {
-  self_healing: { enabled: true, thresholds: { failure_count_trigger: 3, error_rate_threshold: 0.05 }, propagation: { default_scope: 'descendants' } },
+  self_healing: {
+    enabled: true,
+    thresholds: { failure_count_trigger: 3, error_rate_threshold: 0.05 },
+    propagation: { default_scope: 'descendants' },
+  },
   sandbox: { timeout_ms: 500 },
   llm: { model: 'm' },
 };
 
 /** Mutates a JSON document at a random path: delete, replace with junk, or add an unknown key. */
-const junk = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.string(), { maxKeys: 2 }));
+const junk = fc.oneof(
+  fc.string(),
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.string(), { maxLength: 3 }),
+  fc.dictionary(fc.string(), fc.string(), { maxKeys: 2 }),
+);
 function mutated(doc: object) {
-  return fc.tuple(fc.array(fc.tuple(fc.nat(), fc.nat(3), junk, fc.string({ minLength: 1, maxLength: 8 })), { minLength: 1, maxLength: 4 })).map(([edits]) => {
-    const copy = structuredClone(doc) as Record<string, unknown>;
-    for (const [pick, op, value, key] of edits) {
-      const paths: { parent: Record<string, unknown> | unknown[]; key: string | number }[] = [];
-      const walk = (node: unknown) => {
-        if (node && typeof node === 'object') {
-          for (const [k, v] of Object.entries(node)) {
-            paths.push({ parent: node as Record<string, unknown>, key: Array.isArray(node) ? Number(k) : k });
-            walk(v);
+  return fc
+    .tuple(
+      fc.array(fc.tuple(fc.nat(), fc.nat(3), junk, fc.string({ minLength: 1, maxLength: 8 })), {
+        minLength: 1,
+        maxLength: 4,
+      }),
+    )
+    .map(([edits]) => {
+      const copy = structuredClone(doc) as Record<string, unknown>;
+      for (const [pick, op, value, key] of edits) {
+        const paths: { parent: Record<string, unknown> | unknown[]; key: string | number }[] = [];
+        const walk = (node: unknown) => {
+          if (node && typeof node === 'object') {
+            for (const [k, v] of Object.entries(node)) {
+              paths.push({ parent: node as Record<string, unknown>, key: Array.isArray(node) ? Number(k) : k });
+              walk(v);
+            }
           }
-        }
-      };
-      walk(copy);
-      const target = paths[pick % Math.max(1, paths.length)];
-      if (!target) continue;
-      const parent = target.parent as Record<string | number, unknown>;
-      if (op === 0) delete parent[target.key];
-      else if (op === 1 || op === 2) parent[target.key] = value;
-      else if (!Array.isArray(parent)) parent[`x_${key}`] = value;
-    }
-    return copy;
-  });
+        };
+        walk(copy);
+        const target = paths[pick % Math.max(1, paths.length)];
+        if (!target) continue;
+        const parent = target.parent as Record<string | number, unknown>;
+        if (op === 0) delete parent[target.key];
+        else if (op === 1 || op === 2) parent[target.key] = value;
+        else if (!Array.isArray(parent)) parent[`x_${key}`] = value;
+      }
+      return copy;
+    });
 }
 
 function write(text: string): string {
@@ -110,7 +129,11 @@ describe('hostile manifests', () => {
 
 describe('hostile config files', () => {
   it('are rejected naming the key path, or accepted; never a crash', () => {
-    const documents = fc.oneof(mutated(VALID_CONFIG).map((d) => YAML.stringify(d)), fc.string({ maxLength: 200 }), fc.jsonValue().map((v) => JSON.stringify(v)));
+    const documents = fc.oneof(
+      mutated(VALID_CONFIG).map((d) => YAML.stringify(d)),
+      fc.string({ maxLength: 200 }),
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+    );
     fc.assert(
       fc.property(documents, (text) => {
         const file = write(text);

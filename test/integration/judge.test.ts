@@ -52,7 +52,9 @@ beforeAll(async () => {
   });
   const validate = registrationValidator({ store: fx.store, sandbox, config });
   await fx.store.registerMany(
-    Object.entries(VARIANTS).map(([name, code], i) => version('judged', `1.${i + 1}.0`, ['judged@1.0.0'], { code, description: name })),
+    Object.entries(VARIANTS).map(([name, code], i) =>
+      version('judged', `1.${i + 1}.0`, ['judged@1.0.0'], { code, description: name }),
+    ),
     { validate },
   );
 });
@@ -67,7 +69,10 @@ describe('one judge', () => {
     for (const [i, name] of Object.keys(VARIANTS).entries()) {
       const id = `judged@1.${i + 1}.0`;
       const stored = (await fx.store.graph.version(id))!;
-      const ancestor = await judgeStoredVersion({ store: fx.store, sandbox, config }, { id, code: stored.code, language: stored.language });
+      const ancestor = await judgeStoredVersion(
+        { store: fx.store, sandbox, config },
+        { id, code: stored.code, language: stored.language },
+      );
       const candidate = await acts.validateCandidate({
         healId: 'h',
         attempt: 1,
@@ -80,7 +85,11 @@ describe('one judge', () => {
         strategy: 'rollback',
         builtOn: 'judged@1.0.0',
       });
-      verdicts[name] = { registration: stored.health === 'healthy', ancestor: ancestor.passed, candidate: candidate.ok };
+      verdicts[name] = {
+        registration: stored.health === 'healthy',
+        ancestor: ancestor.passed,
+        candidate: candidate.ok,
+      };
     }
     expect(verdicts).toEqual({
       good: { registration: true, ancestor: true, candidate: true },
@@ -95,9 +104,23 @@ describe('one judge', () => {
     const expected = { 'judged@1.2.0': 'test', 'judged@1.3.0': 'static', 'judged@1.4.0': 'gate' } as const;
     for (const [id, kind] of Object.entries(expected)) {
       const stored = (await fx.store.graph.version(id))!;
-      const candidate = await acts.validateCandidate({ healId: 'h', attempt: 1, code: stored.code, ancestorId: 'judged@1.0.0', failedId: id, culpritId: id, ruleIds: [], requireTests: true, strategy: 'rollback', builtOn: 'judged@1.0.0' });
+      const candidate = await acts.validateCandidate({
+        healId: 'h',
+        attempt: 1,
+        code: stored.code,
+        ancestorId: 'judged@1.0.0',
+        failedId: id,
+        culpritId: id,
+        ruleIds: [],
+        requireTests: true,
+        strategy: 'rollback',
+        builtOn: 'judged@1.0.0',
+      });
       expect(candidate.rejections.map((r) => r.kind)).toContain(kind);
-      const ancestor = await judgeStoredVersion({ store: fx.store, sandbox, config }, { id, code: stored.code, language: stored.language });
+      const ancestor = await judgeStoredVersion(
+        { store: fx.store, sandbox, config },
+        { id, code: stored.code, language: stored.language },
+      );
       const failures = (await fx.store.failures.ofVersion(id, 10)).map((f) => f.detectionMethod);
       const method = { test: 'test', static: 'static_analysis', gate: 'rule_gate' }[kind];
       expect(ancestor.failures.map((f) => f.detectionMethod)).toContain(method);
@@ -113,7 +136,10 @@ describe('one judge', () => {
       }
     }
     const stored = (await fx.store.graph.version('judged@1.1.0'))!;
-    const verdict = await judgeStoredVersion({ store: fx.store, sandbox, config }, { id: stored.id, code: stored.code, language: stored.language });
+    const verdict = await judgeStoredVersion(
+      { store: fx.store, sandbox, config },
+      { id: stored.id, code: stored.code, language: stored.language },
+    );
     expect(verdict.skipped.map((s) => s.check).sort()).toEqual(['differential', 'regression', 'replay']);
   });
 });

@@ -11,7 +11,6 @@ import { useTestStore } from '../support/database.js';
 const h = useTestStore();
 let run = 0;
 
-
 /** A DAG as parent lists: node i's parents are earlier nodes. */
 const dagArb = fc
   .integer({ min: 2, max: 50 })
@@ -73,18 +72,32 @@ describe('lineage walks over random DAGs', () => {
         await h.store.registerMany(
           parents.map((ps, i) => {
             const [name, version] = id(i).split('@') as [string, string];
-            return { name, version, parents: ps.map(id), code: 'function run(x) { return x; }', ...(ps.length ? { mutation: { type: 'refactor' as const, description: `v${i}` } } : {}) };
+            return {
+              name,
+              version,
+              parents: ps.map(id),
+              code: 'function run(x) { return x; }',
+              ...(ps.length ? { mutation: { type: 'refactor' as const, description: `v${i}` } } : {}),
+            };
           }),
         );
         const ids = (set: Set<number>) => [...set].map(id).sort();
-        expect((await h.store.descendants(id(target))).map((d) => d.id).sort()).toEqual(ids(descendantsRef(parents, target)));
-        expect((await h.store.ancestors(id(target))).map((a) => a.id).sort()).toEqual(ids(ancestorsRef(parents, target)));
+        expect((await h.store.descendants(id(target))).map((d) => d.id).sort()).toEqual(
+          ids(descendantsRef(parents, target)),
+        );
+        expect((await h.store.ancestors(id(target))).map((a) => a.id).sort()).toEqual(
+          ids(ancestorsRef(parents, target)),
+        );
         expect(await h.store.countDescendants(id(target))).toBe(descendantsRef(parents, target).size);
 
-        await h.db.query(`UPDATE tool_lineage SET health_status = 'pruned', pruned_at = now() WHERE tool_id = $1`, [id(target)]);
+        await h.db.query(`UPDATE tool_lineage SET health_status = 'pruned', pruned_at = now() WHERE tool_id = $1`, [
+          id(target),
+        ]);
         const tainted = await h.store.taintDescendants(id(target));
         expect(tainted.sort()).toEqual(ids(descendantsRef(parents, target)));
-        const violations = (await lineageViolations(new LineageStore(h.db.prisma))).filter((v) => v.ids.some((x) => x.startsWith(`${tool}`)));
+        const violations = (await lineageViolations(new LineageStore(h.db.prisma))).filter((v) =>
+          v.ids.some((x) => x.startsWith(`${tool}`)),
+        );
         expect(violations).toEqual([]);
       }),
       { numRuns: 25, seed: 20261126 },

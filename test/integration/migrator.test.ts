@@ -29,9 +29,14 @@ describe('migrator', () => {
     const report = await migrate(db.url);
     const files = readMigrations();
     expect(report.applied).toEqual(files.map((f) => f.name));
-    const rows = await db.query<{ migration_name: string; checksum: string; finished_at: Date | null; rolled_back_at: Date | null; applied_steps_count: number; id: string }>(
-      'SELECT * FROM "_prisma_migrations" ORDER BY started_at',
-    );
+    const rows = await db.query<{
+      migration_name: string;
+      checksum: string;
+      finished_at: Date | null;
+      rolled_back_at: Date | null;
+      applied_steps_count: number;
+      id: string;
+    }>('SELECT * FROM "_prisma_migrations" ORDER BY started_at');
     expect(rows.map((r) => r.migration_name)).toEqual(files.map((f) => f.name));
     for (const [i, row] of rows.entries()) {
       // Prisma's checksum: SHA-256 of the file's bytes, hex.
@@ -87,7 +92,9 @@ describe('migrator', () => {
     expect(err).toBeInstanceOf(MigrationError);
     expect((err as Error).message).toMatch(/29990101000000_broken.*failed and was rolled back.*no_such_table/s);
     expect(await db.query(`SELECT 1 FROM pg_tables WHERE tablename = 'half_done'`)).toHaveLength(0);
-    const names = (await db.query<{ migration_name: string }>('SELECT migration_name FROM "_prisma_migrations"')).map((r) => r.migration_name);
+    const names = (await db.query<{ migration_name: string }>('SELECT migration_name FROM "_prisma_migrations"')).map(
+      (r) => r.migration_name,
+    );
     expect(names).not.toContain('29990101000000_broken');
     expect(names).toEqual(readMigrations().map((m) => m.name));
   });

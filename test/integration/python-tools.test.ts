@@ -21,7 +21,13 @@ import { captureOutput } from '../support/output.js';
 /** Canaries judged quickly: every call mirrored, 60 agreeing calls suffice, a check every second. */
 function fastCanaries() {
   const c = defaultConfig();
-  c.deployment.canary = { ...c.deployment.canary, mirror_fraction: 1, min_calls: 60, check_interval_seconds: 1, max_duration_seconds: 300 };
+  c.deployment.canary = {
+    ...c.deployment.canary,
+    mirror_fraction: 1,
+    min_calls: 60,
+    check_interval_seconds: 1,
+    max_duration_seconds: 300,
+  };
   return c;
 }
 const config = fastCanaries();
@@ -34,7 +40,11 @@ async function report(versionId: string, wrong: { input: unknown; observed: unkn
 }
 
 async function heal(versionId: string, failure: HealFailureInput) {
-  const { handle } = await startHeal(h.temporal.client, { versionId, trigger: 'report', failure }, { taskQueue: h.taskQueue });
+  const { handle } = await startHeal(
+    h.temporal.client,
+    { versionId, trigger: 'report', failure },
+    { taskQueue: h.taskQueue },
+  );
   return handle.result();
 }
 
@@ -54,7 +64,9 @@ describe('the email-validator story in Python, offline', () => {
     await warmPython();
     const name = 'py_mail';
     const sandbox = new Sandbox(config.sandbox);
-    const registered = await h.store.registerMany(pythonEmailLineage(name), { validate: registrationValidator({ store: h.store, sandbox, config }) });
+    const registered = await h.store.registerMany(pythonEmailLineage(name), {
+      validate: registrationValidator({ store: h.store, sandbox, config }),
+    });
     sandbox.close();
 
     // Registration: every child kept the root's language; the optimization was refused beside its parent.
@@ -86,16 +98,32 @@ describe('the email-validator story in Python, offline', () => {
     await runtime.close();
     await report(`${name}@2.3.0`, wrong);
 
-    const result = await heal(`${name}@2.3.0`, { failureType: 'wrong_output', description: "Accepted 'user@@domain.com'", severity: 'high', detectionMethod: 'report' });
+    const result = await heal(`${name}@2.3.0`, {
+      failureType: 'wrong_output',
+      description: "Accepted 'user@@domain.com'",
+      severity: 'high',
+      detectionMethod: 'report',
+    });
     expect(result).toMatchObject({ status: 'healed', newVersionId: `${name}@2.3.1` });
-    expect(result.analysis).toMatchObject({ verdict: 'mutation', culpritId: `${name}@2.3.0`, lastGoodId: `${name}@2.1.0`, source: 'offline', reproduced: true });
+    expect(result.analysis).toMatchObject({
+      verdict: 'mutation',
+      culpritId: `${name}@2.3.0`,
+      lastGoodId: `${name}@2.1.0`,
+      source: 'offline',
+      reproduced: true,
+    });
 
     // The rule was learned from Python's tokens: it matches the culprit and not the healed code.
     const culprit = await h.store.getLineage(`${name}@2.3.0`);
     expect(culprit.health).toBe('pruned');
     const rule = culprit.avoidanceRules[0]!;
     expect(rule.patternKind).toBe('tokens');
-    const gate = { ruleId: rule.ruleId, description: rule.description, patternToAvoid: rule.patternToAvoid, patternKind: rule.patternKind };
+    const gate = {
+      ruleId: rule.ruleId,
+      description: rule.description,
+      patternToAvoid: rule.patternToAvoid,
+      patternKind: rule.patternKind,
+    };
     expect(checkRuleGates(culprit.code, [gate], 'python')).toHaveLength(1);
     const healed = await h.store.getLineage(`${name}@2.3.1`);
     expect(healed).toMatchObject({ language: 'python', health: 'regenerated' });
@@ -106,7 +134,10 @@ describe('the email-validator story in Python, offline', () => {
 
     // The healed route answers right.
     const after = await ToolRuntime.create({ databaseUrl: h.db.url });
-    expect(await after.callDetailed(name, 'user@@domain.com')).toMatchObject({ output: false, versionId: `${name}@2.3.1` });
+    expect(await after.callDetailed(name, 'user@@domain.com')).toMatchObject({
+      output: false,
+      versionId: `${name}@2.3.1`,
+    });
     expect(await after.call(name, 'user@example.com')).toBe(true);
     await after.close();
 
@@ -121,10 +152,24 @@ describe('a revert heal on Python source', () => {
     await h.store.registerMany(pythonSlugLineage(name));
     await h.store.setRoute(`${name}@1.3.0`, 'newest');
     await report(`${name}@1.3.0`, [{ input: 'Top 10 Tips', observed: 'top-tips', expected: 'top-10-tips' }]);
-    const result = await heal(`${name}@1.3.0`, { failureType: 'wrong_output', description: 'digits are dropped', severity: 'critical', detectionMethod: 'report' });
+    const result = await heal(`${name}@1.3.0`, {
+      failureType: 'wrong_output',
+      description: 'digits are dropped',
+      severity: 'critical',
+      detectionMethod: 'report',
+    });
 
-    expect(result).toMatchObject({ status: 'healed', strategy: 'revert', newVersionId: `${name}@1.3.1`, features: { kept: 1, total: 1, lost: [] } });
-    expect(result.analysis).toMatchObject({ culpritId: `${name}@1.2.0`, culpritParentId: `${name}@1.1.0`, reproduced: true });
+    expect(result).toMatchObject({
+      status: 'healed',
+      strategy: 'revert',
+      newVersionId: `${name}@1.3.1`,
+      features: { kept: 1, total: 1, lost: [] },
+    });
+    expect(result.analysis).toMatchObject({
+      culpritId: `${name}@1.2.0`,
+      culpritParentId: `${name}@1.1.0`,
+      reproduced: true,
+    });
     const healed = await h.store.getLineage(`${name}@1.3.1`);
     expect(healed.language).toBe('python');
     // The culprit's line is undone, the feature's line kept.
@@ -133,8 +178,13 @@ describe('a revert heal on Python source', () => {
     expect(healed.code).toContain('return slug[:40].rstrip("-")');
 
     const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
-    expect(await runtime.callDetailed(name, 'Top 10 Tips')).toMatchObject({ output: 'top-10-tips', versionId: `${name}@1.3.1` });
-    expect(await runtime.call(name, 'A very long title that goes on and on about slugs and more slugs')).toBe('a-very-long-title-that-goes-on-and-on-ab');
+    expect(await runtime.callDetailed(name, 'Top 10 Tips')).toMatchObject({
+      output: 'top-10-tips',
+      versionId: `${name}@1.3.1`,
+    });
+    expect(await runtime.call(name, 'A very long title that goes on and on about slugs and more slugs')).toBe(
+      'a-very-long-title-that-goes-on-and-on-ab',
+    );
     await runtime.close();
   });
 });
@@ -145,14 +195,40 @@ describe('a heal across a language change', () => {
     const name = 'py_rewrite';
     const text = { description: 'Slugify a title', category: 'text' };
     await h.store.registerMany([
-      { name, version: '1.0.0', code: "function run(t) { return String(t).toLowerCase().replace(/[^a-z0-9]+/g, '-'); }", ...text, tests: [{ name: 'slugs a title', input: 'Hello World', expect: 'hello-world' }] },
+      {
+        name,
+        version: '1.0.0',
+        code: "function run(t) { return String(t).toLowerCase().replace(/[^a-z0-9]+/g, '-'); }",
+        ...text,
+        tests: [{ name: 'slugs a title', input: 'Hello World', expect: 'hello-world' }],
+      },
       // The rewrite drops digits: the bug.
-      { name, version: '1.1.0', parents: [`${name}@1.0.0`], language: 'python', code: 'import re\n\ndef run(t):\n    return re.sub(r"[^a-z]+", "-", str(t).lower())\n', ...text, mutation: { type: 'refactor', description: 'Rewrite in Python' } },
-      { name, version: '1.2.0', parents: [`${name}@1.1.0`], code: 'import re\n\ndef run(t):\n    return re.sub(r"[^a-z]+", "-", str(t).lower())[:40]\n', ...text, mutation: { type: 'feature_add', description: 'Cap slugs at 40 characters' } },
+      {
+        name,
+        version: '1.1.0',
+        parents: [`${name}@1.0.0`],
+        language: 'python',
+        code: 'import re\n\ndef run(t):\n    return re.sub(r"[^a-z]+", "-", str(t).lower())\n',
+        ...text,
+        mutation: { type: 'refactor', description: 'Rewrite in Python' },
+      },
+      {
+        name,
+        version: '1.2.0',
+        parents: [`${name}@1.1.0`],
+        code: 'import re\n\ndef run(t):\n    return re.sub(r"[^a-z]+", "-", str(t).lower())[:40]\n',
+        ...text,
+        mutation: { type: 'feature_add', description: 'Cap slugs at 40 characters' },
+      },
     ]);
     await h.store.setRoute(`${name}@1.2.0`, 'newest');
     await report(`${name}@1.2.0`, [{ input: 'Top 10 Tips', observed: 'top-tips', expected: 'top-10-tips' }]);
-    const result = await heal(`${name}@1.2.0`, { failureType: 'wrong_output', description: 'digits are dropped', severity: 'critical', detectionMethod: 'report' });
+    const result = await heal(`${name}@1.2.0`, {
+      failureType: 'wrong_output',
+      description: 'digits are dropped',
+      severity: 'critical',
+      detectionMethod: 'report',
+    });
 
     expect(result.analysis).toMatchObject({ culpritId: `${name}@1.1.0`, culpritParentId: `${name}@1.0.0` });
     expect(result).toMatchObject({ status: 'healed', strategy: 'rollback' });
@@ -168,22 +244,46 @@ describe('a heal across a language change', () => {
 describe('registration of Python code', () => {
   it('refuses code that does not parse, naming line and column, and stores nothing', async () => {
     await warmPython();
-    await expect(h.store.registerMany([{ name: 'py_bad', version: '1.0.0', language: 'python', code: 'def run(input)\n    return 1\n' }])).rejects.toThrow(
-      /code: Python tool code does not parse at line 1, column \d+/,
-    );
-    await expect(h.store.registerMany([{ name: 'py_bad', version: '1.0.0', language: 'python', code: 'def other(input):\n    return 1\n' }])).rejects.toThrow(/must define a top-level `def run\(input\)`/);
+    await expect(
+      h.store.registerMany([
+        { name: 'py_bad', version: '1.0.0', language: 'python', code: 'def run(input)\n    return 1\n' },
+      ]),
+    ).rejects.toThrow(/code: Python tool code does not parse at line 1, column \d+/);
+    await expect(
+      h.store.registerMany([
+        { name: 'py_bad', version: '1.0.0', language: 'python', code: 'def other(input):\n    return 1\n' },
+      ]),
+    ).rejects.toThrow(/must define a top-level `def run\(input\)`/);
     expect(await h.store.graph.versionCount('py_bad')).toBe(0);
   });
 
   it('stores a version importing os FAILED with a critical static finding, and never routes it', async () => {
     await warmPython();
     const sandbox = new Sandbox(config.sandbox);
-    const [r] = await h.store.registerMany([{ name: 'py_os', version: '1.0.0', language: 'python', code: 'import os\n\ndef run(input):\n    return os.getcwd()\n' }], {
-      validate: registrationValidator({ store: h.store, sandbox, config }),
-    });
+    const [r] = await h.store.registerMany(
+      [
+        {
+          name: 'py_os',
+          version: '1.0.0',
+          language: 'python',
+          code: 'import os\n\ndef run(input):\n    return os.getcwd()\n',
+        },
+      ],
+      {
+        validate: registrationValidator({ store: h.store, sandbox, config }),
+      },
+    );
     sandbox.close();
     expect(r!.health).toBe('failed');
-    expect(r!.failures).toEqual(expect.arrayContaining([expect.objectContaining({ failureType: 'security_vulnerability', severity: 'critical', description: expect.stringMatching(/import of the host module `os`/) })]));
+    expect(r!.failures).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          failureType: 'security_vulnerability',
+          severity: 'critical',
+          description: expect.stringMatching(/import of the host module `os`/),
+        }),
+      ]),
+    );
   });
 });
 
@@ -194,17 +294,30 @@ describe('dise tool add and dise call with a Python manifest', () => {
     process.env.DATABASE_URL = h.db.url;
     try {
       const add = captureOutput();
-      expect(await runCli(['tool', 'add', path.join(PACKAGE_ROOT, 'examples/slugify-python.yaml')], add), add.stderr.join('\n')).toBe(0);
-      expect(add.stdout.filter((l) => l.startsWith('slugify_py@'))).toEqual(['slugify_py@1.0.0 healthy (python)', 'slugify_py@1.1.0 healthy (python) (routed)']);
+      expect(
+        await runCli(['tool', 'add', path.join(PACKAGE_ROOT, 'examples/slugify-python.yaml')], add),
+        add.stderr.join('\n'),
+      ).toBe(0);
+      expect(add.stdout.filter((l) => l.startsWith('slugify_py@'))).toEqual([
+        'slugify_py@1.0.0 healthy (python)',
+        'slugify_py@1.1.0 healthy (python) (routed)',
+      ]);
       const call = captureOutput();
       expect(await runCli(['call', 'slugify_py', '"Top 10 Tips"', '--json'], call), call.stderr.join('\n')).toBe(0);
-      expect(JSON.parse(call.stdout.join('\n'))).toMatchObject({ output: 'top-10-tips', versionId: 'slugify_py@1.1.0' });
+      expect(JSON.parse(call.stdout.join('\n'))).toMatchObject({
+        output: 'top-10-tips',
+        versionId: 'slugify_py@1.1.0',
+      });
       const json = captureOutput();
       expect(await runCli(['lineage', 'slugify_py@1.1.0', '--json'], json)).toBe(0);
       expect(JSON.parse(json.stdout.join('\n'))).toMatchObject({ language: 'python', parents: ['slugify_py@1.0.0'] });
       const list = captureOutput();
       expect(await runCli(['tool', 'list', '--json'], list)).toBe(0);
-      expect((JSON.parse(list.stdout.join('\n')) as { name: string; languages: string[] }[]).find((t) => t.name === 'slugify_py')).toMatchObject({ languages: ['python'] });
+      expect(
+        (JSON.parse(list.stdout.join('\n')) as { name: string; languages: string[] }[]).find(
+          (t) => t.name === 'slugify_py',
+        ),
+      ).toMatchObject({ languages: ['python'] });
     } finally {
       delete process.env.DATABASE_URL;
     }
@@ -236,11 +349,29 @@ describe('a Python candidate in shadow beside a JavaScript stable version', () =
   async function begin(name: string, candidate: string) {
     await h.store.registerMany([
       { name, version: '1.0.0', code: 'function run(x) { return x * x; }', description: 'square', category: 'math' },
-      { name, version: '1.1.0', parents: [`${name}@1.0.0`], language: 'python', code: candidate, description: 'square', category: 'math', mutation: { type: 'refactor', description: 'Rewrite in Python' } },
+      {
+        name,
+        version: '1.1.0',
+        parents: [`${name}@1.0.0`],
+        language: 'python',
+        code: candidate,
+        description: 'square',
+        category: 'math',
+        mutation: { type: 'refactor', description: 'Rewrite in Python' },
+      },
     ]);
     await h.store.setRoute(`${name}@1.0.0`, 'stable');
     const id = `${name}@1.1.0`;
-    await h.store.canaries.begin({ candidateId: id, toolName: name, stableId: `${name}@1.0.0`, targetHealth: 'healthy', origin: 'registration', healId: null, workflowId: canaryWorkflowId(id), mirrorFraction: 1 });
+    await h.store.canaries.begin({
+      candidateId: id,
+      toolName: name,
+      stableId: `${name}@1.0.0`,
+      targetHealth: 'healthy',
+      origin: 'registration',
+      healId: null,
+      workflowId: canaryWorkflowId(id),
+      mirrorFraction: 1,
+    });
     return id;
   }
 
@@ -252,13 +383,18 @@ describe('a Python candidate in shadow beside a JavaScript stable version', () =
     const badRun = await startCanary(h.temporal.client, bad, { taskQueue: h.taskQueue });
     const goodEnd = goodRun.result();
     const badEnd = badRun.result();
-    await Promise.all([shadowTraffic('py_sq_good', ['py_sq_good@1.0.0', good], goodEnd), shadowTraffic('py_sq_bad', ['py_sq_bad@1.0.0'], badEnd)]);
+    await Promise.all([
+      shadowTraffic('py_sq_good', ['py_sq_good@1.0.0', good], goodEnd),
+      shadowTraffic('py_sq_bad', ['py_sq_bad@1.0.0'], badEnd),
+    ]);
     expect((await goodEnd).status).toBe('promoted');
     expect((await badEnd).status).toBe('refused');
     expect(await h.store.routing.routeOf('py_sq_good')).toBe(good);
     const lineage = await h.store.getLineage(bad);
     expect(lineage.health).toBe('pruned');
-    const evidence = (lineage.pruneEvidence as { canary: { disagreements: { input: number; stable: unknown; candidate: unknown }[] } }).canary;
+    const evidence = (
+      lineage.pruneEvidence as { canary: { disagreements: { input: number; stable: unknown; candidate: unknown }[] } }
+    ).canary;
     expect(evidence.disagreements.length).toBeGreaterThan(0);
     for (const d of evidence.disagreements) expect(d).toMatchObject({ stable: d.input * d.input, candidate: -1 });
   }, 240_000);

@@ -84,7 +84,7 @@ const GOOD: Record<string, string[]> = {
     'function run(who) { return `Hello, ${String(who).trim()}!`; }',
     "function run(n) {\n  const name = String(n).trim();\n  return 'Hello, ' + name + '!';\n}",
     "function run(n) { return ['Hello, ', String(n).trim(), '!'].join(''); }",
-    "function run(n) { const who = String(n).trim(); return `Hello, ${who}!`; }",
+    'function run(n) { const who = String(n).trim(); return `Hello, ${who}!`; }',
   ],
 };
 
@@ -93,15 +93,25 @@ const SIMILAR_TOOLS = [
   { name: 'has_at_sign', code: "function run(s) { return typeof s === 'string' && s.indexOf('@') !== -1; }" },
   { name: 'letters_only', code: "function run(t) { return String(t).replace(/[^a-z]+/g, ''); }" },
   { name: 'shout', code: "function run(n) { return String(n).toUpperCase() + '!'; }" },
-  { name: 'domain_of', code: "function run(s) { const at = String(s).indexOf('@'); return at < 0 ? null : String(s).slice(at + 1); }" },
-  { name: 'plain_join', code: "function run(parts) { return Array.isArray(parts) ? parts.join(' ') : String(parts); }" },
+  {
+    name: 'domain_of',
+    code: "function run(s) { const at = String(s).indexOf('@'); return at < 0 ? null : String(s).slice(at + 1); }",
+  },
+  {
+    name: 'plain_join',
+    code: "function run(parts) { return Array.isArray(parts) ? parts.join(' ') : String(parts); }",
+  },
 ];
 
 async function healReported(versionId: string, wrong: { input: unknown; observed: unknown; expected: unknown }[]) {
   const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
   for (const w of wrong) await runtime.report(versionId, w as never);
   await runtime.close();
-  const { handle } = await startHeal(h.temporal.client, healInput(versionId, { failureType: 'wrong_output', description: 'wrong answers' }), { taskQueue: h.taskQueue });
+  const { handle } = await startHeal(
+    h.temporal.client,
+    healInput(versionId, { failureType: 'wrong_output', description: 'wrong answers' }),
+    { taskQueue: h.taskQueue },
+  );
   const result = await handle.result();
   expect(result.status).toBe('healed');
   return result.newVersionId!;
@@ -115,18 +125,42 @@ describe('a learned mistake is never repeated', () => {
     await registerSlugStory(h.store, 'rec_slug');
     healed.slug = await healReported('rec_slug@1.3.0', SLUG_WRONG);
     await h.store.registerMany([
-      { name: 'rec_greeting', version: '1.0.0', code: GREETING_GOOD, tests: [{ name: 'greets', input: 'Ada', expect: 'Hello, Ada!' }] },
-      { name: 'rec_greeting', version: '1.1.0', parents: ['rec_greeting@1.0.0'], code: GREETING_BAD, mutation: { type: 'refactor', description: 'Simpler concatenation' } },
+      {
+        name: 'rec_greeting',
+        version: '1.0.0',
+        code: GREETING_GOOD,
+        tests: [{ name: 'greets', input: 'Ada', expect: 'Hello, Ada!' }],
+      },
+      {
+        name: 'rec_greeting',
+        version: '1.1.0',
+        parents: ['rec_greeting@1.0.0'],
+        code: GREETING_BAD,
+        mutation: { type: 'refactor', description: 'Simpler concatenation' },
+      },
     ]);
     await h.store.setRoute('rec_greeting@1.1.0', 'newest');
-    healed.greeting = await healReported('rec_greeting@1.1.0', [{ input: '  Ada ', observed: 'Hello,   Ada !', expected: 'Hello, Ada!' }]);
+    healed.greeting = await healReported('rec_greeting@1.1.0', [
+      { input: '  Ada ', observed: 'Hello,   Ada !', expected: 'Hello, Ada!' },
+    ]);
 
     const sandbox = new Sandbox(defaultConfig().sandbox);
     const validate = registrationValidator({ store: h.store, sandbox, config: defaultConfig() });
     let minor = 10;
     const register = async (parent: string, code: string) => {
       const [name] = parent.split('@');
-      const [v] = await h.store.registerMany([{ name: name!, version: `9.${minor++}.0`, parents: [parent], code, mutation: { type: 'refactor', description: 'variant' } }], { validate });
+      const [v] = await h.store.registerMany(
+        [
+          {
+            name: name!,
+            version: `9.${minor++}.0`,
+            parents: [parent],
+            code,
+            mutation: { type: 'refactor', description: 'variant' },
+          },
+        ],
+        { validate },
+      );
       return v!;
     };
     try {
@@ -135,7 +169,9 @@ describe('a learned mistake is never repeated', () => {
       for (const [story, codes] of Object.entries(BAD)) {
         for (const code of codes) {
           const v = await register(healed[story]!, code);
-          (v.health === 'failed' ? caught : missed).push(`${v.id} ${v.failures?.map((f) => f.detectionMethod).join('+')}`);
+          (v.health === 'failed' ? caught : missed).push(
+            `${v.id} ${v.failures?.map((f) => f.detectionMethod).join('+')}`,
+          );
         }
       }
       const refused: string[] = [];
@@ -148,7 +184,18 @@ describe('a learned mistake is never repeated', () => {
         }
       }
       for (const t of SIMILAR_TOOLS) {
-        const [v] = await h.store.registerMany([{ name: t.name, version: '1.0.0', code: t.code, description: 'Validate or shape text', category: 'validation' }], { validate });
+        const [v] = await h.store.registerMany(
+          [
+            {
+              name: t.name,
+              version: '1.0.0',
+              code: t.code,
+              description: 'Validate or shape text',
+              category: 'validation',
+            },
+          ],
+          { validate },
+        );
         good++;
         if (v!.health !== 'healthy') refused.push(`${v!.id}: ${v!.failures?.map((f) => f.description).join('; ')}`);
       }

@@ -66,12 +66,14 @@ function expectedType(f: DmmfField): string {
 }
 
 beforeAll(async () => {
-  const dmmf = await (internals as unknown as { getDMMF(o: { datamodel: string }): Promise<{ datamodel: { models: DmmfModel[]; indexes: DmmfIndex[] } }> })
-    .getDMMF({ datamodel: readFileSync(SCHEMA_FILE, 'utf8') });
+  const dmmf = await (
+    internals as unknown as {
+      getDMMF(o: { datamodel: string }): Promise<{ datamodel: { models: DmmfModel[]; indexes: DmmfIndex[] } }>;
+    }
+  ).getDMMF({ datamodel: readFileSync(SCHEMA_FILE, 'utf8') });
   models = dmmf.datamodel.models;
   indexes = dmmf.datamodel.indexes;
 });
-
 
 async function dbColumns(): Promise<Map<string, { type: string; nullable: boolean }>> {
   const rows = await h.db.query<{ tbl: string; col: string; type: string; notnull: boolean }>(`
@@ -88,10 +90,21 @@ describe('the migrated database matches prisma/schema.prisma', () => {
        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname <> '_prisma_migrations'`,
     );
     expect(rows.map((r) => r.relname).sort()).toEqual(models.map(table).sort());
-    expect(models.map(table)).toEqual(expect.arrayContaining([
-      'tool_lineage', 'lineage_relationships', 'mutations', 'failures', 'avoidance_rules', 'rule_inheritance',
-      'fitness_history', 'executions', 'test_cases', 'routes', 'heal_runs',
-    ]));
+    expect(models.map(table)).toEqual(
+      expect.arrayContaining([
+        'tool_lineage',
+        'lineage_relationships',
+        'mutations',
+        'failures',
+        'avoidance_rules',
+        'rule_inheritance',
+        'fitness_history',
+        'executions',
+        'test_cases',
+        'routes',
+        'heal_runs',
+      ]),
+    );
   });
 
   it('has every column of every model with its type and nullability, and no other column', async () => {
@@ -112,7 +125,9 @@ describe('the migrated database matches prisma/schema.prisma', () => {
              array(SELECT attname FROM pg_attribute WHERE attrelid = con.confrelid AND attnum = ANY(con.confkey) ORDER BY attnum)::text[] AS to_cols
       FROM pg_constraint con JOIN pg_class src ON src.oid = con.conrelid JOIN pg_class dst ON dst.oid = con.confrelid
       WHERE con.contype = 'f'`);
-    const actual = rows.map((r) => `${r.from_table}(${r.from_cols.join(',')}) -> ${r.to_table}(${r.to_cols.join(',')})`).sort();
+    const actual = rows
+      .map((r) => `${r.from_table}(${r.from_cols.join(',')}) -> ${r.to_table}(${r.to_cols.join(',')})`)
+      .sort();
     const byName = new Map(models.map((m) => [m.name, m]));
     const expected: string[] = [];
     for (const m of models) {
@@ -136,13 +151,17 @@ describe('the migrated database matches prisma/schema.prisma', () => {
       WHERE n.nspname = 'public' AND t.relname <> '_prisma_migrations' AND NOT t.relispartition`);
     const byName = new Map(models.map((m) => [m.name, m]));
     const describe = (tbl: string, kind: string, cols: string[]) => `${tbl} ${kind} (${cols.join(',')})`;
-    const actual = rows.map((r) => describe(r.tbl, r.primary ? 'primary' : r.uniq ? `unique ${r.idx}` : `index ${r.idx}`, r.cols)).sort();
-    const expected = indexes.map((ix) => {
-      const m = byName.get(ix.model)!;
-      const cols = ix.fields.map((f) => column(m.fields.find((x) => x.name === f.name)!));
-      const kind = ix.type === 'id' ? 'primary' : ix.type === 'unique' ? `unique ${ix.dbName}` : `index ${ix.dbName}`;
-      return describe(table(m), kind, cols);
-    }).sort();
+    const actual = rows
+      .map((r) => describe(r.tbl, r.primary ? 'primary' : r.uniq ? `unique ${r.idx}` : `index ${r.idx}`, r.cols))
+      .sort();
+    const expected = indexes
+      .map((ix) => {
+        const m = byName.get(ix.model)!;
+        const cols = ix.fields.map((f) => column(m.fields.find((x) => x.name === f.name)!));
+        const kind = ix.type === 'id' ? 'primary' : ix.type === 'unique' ? `unique ${ix.dbName}` : `index ${ix.dbName}`;
+        return describe(table(m), kind, cols);
+      })
+      .sort();
     expect(actual).toEqual(expected);
   });
 });

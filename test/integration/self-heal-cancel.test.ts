@@ -17,14 +17,26 @@ import { workflowBundlePath } from '../support/bundle-path.js';
 // Cancelling a heal while each of its steps runs: the heal ends cancelled, recorded as such, with
 // callers routed to a usable version and no half-made version.
 
-const STEPS = ['recordFailure', 'analyzeFailure', 'pruneBranch', 'createAvoidanceRule', 'propagateRule', 'findHealthyAncestor', 'regenerate', 'validateCandidate', 'promote'];
+const STEPS = [
+  'recordFailure',
+  'analyzeFailure',
+  'pruneBranch',
+  'createAvoidanceRule',
+  'propagateRule',
+  'findHealthyAncestor',
+  'regenerate',
+  'validateCandidate',
+  'promote',
+];
 
 /** The email story heals by rollback (the failed version is the culprit), the slug story by revert. */
 const STORIES = {
   rollback: { register: registerEmailStory, failed: '2.0.0', lastGood: '1.0.0', wrong: WRONG_RESULTS },
   revert: { register: registerSlugStory, failed: '1.3.0', lastGood: '1.1.0', wrong: SLUG_WRONG },
 } as const;
-const CASES = (Object.keys(STORIES) as (keyof typeof STORIES)[]).flatMap((story) => STEPS.map((step) => [story, step] as const));
+const CASES = (Object.keys(STORIES) as (keyof typeof STORIES)[]).flatMap((story) =>
+  STEPS.map((step) => [story, step] as const),
+);
 
 const h = useTestStore();
 let temporal: TestTemporal;
@@ -64,36 +76,47 @@ afterAll(async () => {
 });
 
 describe('cancelling a heal', () => {
-  it.each(CASES)('%s heal, during %s, leaves the lineage consistent', async (storyName, step) => {
-    const story = STORIES[storyName];
-    const tool = `cancelled_${storyName}_${step.toLowerCase()}`;
-    const failed = `${tool}@${story.failed}`;
-    await story.register(h.store, tool);
-    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
-    for (const w of story.wrong) await runtime.report(failed, w);
-    await runtime.close();
+  it.each(CASES)(
+    '%s heal, during %s, leaves the lineage consistent',
+    async (storyName, step) => {
+      const story = STORIES[storyName];
+      const tool = `cancelled_${storyName}_${step.toLowerCase()}`;
+      const failed = `${tool}@${story.failed}`;
+      await story.register(h.store, tool);
+      const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
+      for (const w of story.wrong) await runtime.report(failed, w);
+      await runtime.close();
 
-    holdStep = step;
-    const reached = new Promise<void>((r) => (entered = r));
-    const { handle } = await startHeal(
-      temporal.client,
-      healInput(failed, { description: 'wrong answers' }, 'manual'),
-      { taskQueue },
-    );
-    await reached;
-    await handle.cancel();
-    const err = await handle.result().catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+      holdStep = step;
+      const reached = new Promise<void>((r) => (entered = r));
+      const { handle } = await startHeal(
+        temporal.client,
+        healInput(failed, { description: 'wrong answers' }, 'manual'),
+        { taskQueue },
+      );
+      await reached;
+      await handle.cancel();
+      const err = await handle.result().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
 
-    const [run] = await h.db.query<{ status: string; finished_at: Date | null }>(`SELECT status, finished_at FROM heal_runs WHERE tool_id = $1`, [failed]);
-    expect(run).toMatchObject({ status: 'cancelled' });
-    expect(run!.finished_at).not.toBeNull();
-    expect(await h.db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [tool])).toHaveLength(0);
-    expect(await lineageViolations(h.db, tool)).toEqual([]);
-    const [route] = await h.db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = $1`, [tool]);
-    // Before the prune callers stay where they were; from the prune on they are on the last good version.
-    const pruned = STEPS.indexOf(step) > STEPS.indexOf('pruneBranch');
-    expect(route!.version_id).toBe(pruned ? `${tool}@${story.lastGood}` : failed);
-  }, 60_000);
+      const [run] = await h.db.query<{ status: string; finished_at: Date | null }>(
+        `SELECT status, finished_at FROM heal_runs WHERE tool_id = $1`,
+        [failed],
+      );
+      expect(run).toMatchObject({ status: 'cancelled' });
+      expect(run!.finished_at).not.toBeNull();
+      expect(
+        await h.db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [tool]),
+      ).toHaveLength(0);
+      expect(await lineageViolations(h.db, tool)).toEqual([]);
+      const [route] = await h.db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = $1`, [
+        tool,
+      ]);
+      // Before the prune callers stay where they were; from the prune on they are on the last good version.
+      const pruned = STEPS.indexOf(step) > STEPS.indexOf('pruneBranch');
+      expect(route!.version_id).toBe(pruned ? `${tool}@${story.lastGood}` : failed);
+    },
+    60_000,
+  );
 });

@@ -7,7 +7,14 @@ import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import { warmPython } from '../../src/sandbox/python.js';
 import type { RunningWorker } from '../../src/worker.js';
 import { useTestStore } from '../support/database.js';
-import { registerEmailStory, V1_CODE, V201_CODE, V2_CODE, WRONG_RESULTS, LLM_ANALYSIS } from '../support/email-story.js';
+import {
+  registerEmailStory,
+  V1_CODE,
+  V201_CODE,
+  V2_CODE,
+  WRONG_RESULTS,
+  LLM_ANALYSIS,
+} from '../support/email-story.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
 import { SLUG_V12, SLUG_WRONG, slugStory } from '../support/slug-story.js';
 import { connectTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
@@ -26,14 +33,19 @@ let counter = 0;
 const ANALYSIS = LLM_ANALYSIS;
 const regen = (code: string, notes = 'cached the regex, fast path first') => ({ content: { code, notes } });
 /** Accepts 'user@@domain.com' without using indexOf: passes the gate, fails the minted tests. */
-const STILL_WRONG = "function run(input) { return typeof input === 'string' && input.includes('@') && input.length > 3; }";
+const STILL_WRONG =
+  "function run(input) { return typeof input === 'string' && input.includes('@') && input.length > 3; }";
 
 beforeAll(async () => {
   temporal = await connectTestTemporal();
   llm = new FakeOpenAI();
   await llm.start();
   const config = defaultConfig();
-  worker = await startTestWorker(h.db, { taskQueue, config, llm: { apiKey: 'test-key', baseURL: llm.url, model: 'scripted-model', timeoutMs: 1500, temperature: 0 } });
+  worker = await startTestWorker(h.db, {
+    taskQueue,
+    config,
+    llm: { apiKey: 'test-key', baseURL: llm.url, model: 'scripted-model', timeoutMs: 1500, temperature: 0 },
+  });
 });
 afterAll(async () => {
   await worker.shutdown();
@@ -55,11 +67,7 @@ async function brokenTool(): Promise<{ name: string; v1: string; v2: string }> {
 }
 
 async function heal(versionId: string) {
-  const { handle } = await startHeal(
-    temporal.client,
-    healInput(versionId),
-    { taskQueue },
-  );
+  const { handle } = await startHeal(temporal.client, healInput(versionId), { taskQueue });
   return { handle, result: await handle.result() };
 }
 
@@ -69,11 +77,18 @@ describe('selfHealWorkflow with an LLM', () => {
     llm.script('FailureAnalysis', [{ content: ANALYSIS }]).script('RegeneratedTool', [regen(V201_CODE)]);
     const { result } = await heal(t.v2);
     expect(result.status).toBe('healed');
-    expect(result.analysis).toMatchObject({ source: 'llm', culpritId: t.v2, patternKind: 'ast', ruleDescription: ANALYSIS.rule_description });
+    expect(result.analysis).toMatchObject({
+      source: 'llm',
+      culpritId: t.v2,
+      patternKind: 'ast',
+      ruleDescription: ANALYSIS.rule_description,
+    });
     expect(result.attempts).toEqual([{ attempt: 1, strategy: 'llm', ok: true, rejections: [] }]);
     const healed = await h.store.getLineage(`${t.name}@2.0.1`);
     expect(healed).toMatchObject({ code: V201_CODE, health: 'regenerated', regeneratedFrom: t.v1 });
-    expect(healed.mutations[0]!.description).toMatch(/Regenerated from .*@1\.0\.0 \(self-healing\): Optimize for speed/);
+    expect(healed.mutations[0]!.description).toMatch(
+      /Regenerated from .*@1\.0\.0 \(self-healing\): Optimize for speed/,
+    );
 
     const [analysis] = llm.requestsFor('FailureAnalysis');
     const prompt = analysis!.body.messages[1]!.content;
@@ -90,7 +105,9 @@ describe('selfHealWorkflow with an LLM', () => {
 
   it('retries an answer slower than the timeout, then uses the next one', async () => {
     const t = await brokenTool();
-    llm.script('FailureAnalysis', [{ content: ANALYSIS, delayMs: 4000 }, { content: ANALYSIS }]).script('RegeneratedTool', [regen(V201_CODE)]);
+    llm
+      .script('FailureAnalysis', [{ content: ANALYSIS, delayMs: 4000 }, { content: ANALYSIS }])
+      .script('RegeneratedTool', [regen(V201_CODE)]);
     const { result } = await heal(t.v2);
     expect(result.status).toBe('healed');
     expect(result.analysis!.source).toBe('llm');
@@ -102,18 +119,24 @@ describe('selfHealWorkflow with an LLM', () => {
     const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
     for (let i = 0; i < 50; i++) await runtime.call(t.v2, `user${i}@example.com`);
     await runtime.close();
-    llm.script('FailureAnalysis', [{ status: 500 }, { drop: true }, { content: ANALYSIS }]).script('RegeneratedTool', [{ status: 503 }, regen(V201_CODE)]);
+    llm
+      .script('FailureAnalysis', [{ status: 500 }, { drop: true }, { content: ANALYSIS }])
+      .script('RegeneratedTool', [{ status: 503 }, regen(V201_CODE)]);
     const { handle, result } = await heal(t.v2);
     expect(result.status).toBe('healed');
     // Exactly one new version, nothing lost, and the whole doctor clean.
-    expect(await h.db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [t.name])).toHaveLength(1);
+    expect(
+      await h.db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`, [t.name]),
+    ).toHaveLength(1);
     expect(await h.db.query(`SELECT 1 FROM executions WHERE tool_id = $1`, [t.v2])).toHaveLength(50);
     expect(await allViolations(new LineageStore(h.db.prisma), temporal.client)).toEqual([]);
     expect(result.attempts).toHaveLength(1);
     expect(llm.requestsFor('FailureAnalysis')).toHaveLength(3);
     expect(llm.requestsFor('RegeneratedTool')).toHaveLength(2);
     const history = await handle.fetchHistory();
-    const retried = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes && (e.activityTaskStartedEventAttributes.attempt ?? 1) > 1);
+    const retried = (history.events ?? []).filter(
+      (e) => e.activityTaskStartedEventAttributes && (e.activityTaskStartedEventAttributes.attempt ?? 1) > 1,
+    );
     expect(retried.length).toBeGreaterThanOrEqual(2);
   });
 
@@ -130,18 +153,24 @@ describe('selfHealWorkflow with an LLM', () => {
       [1, false, 'malformed'],
       [2, true, undefined],
     ]);
-    expect(llm.requestsFor('RegeneratedTool')[1]!.body.messages[1]!.content).toMatch(/PREVIOUS ATTEMPTS WERE REJECTED:\n- attempt 1: unusable answer/);
+    expect(llm.requestsFor('RegeneratedTool')[1]!.body.messages[1]!.content).toMatch(
+      /PREVIOUS ATTEMPTS WERE REJECTED:\n- attempt 1: unusable answer/,
+    );
   });
 
   it('rejects code that breaks the new rule and feeds the rejection into the next attempt', async () => {
     const t = await brokenTool();
-    llm.script('FailureAnalysis', [{ content: ANALYSIS }]).script('RegeneratedTool', [regen(V2_CODE, 'kept the fast check'), regen(V201_CODE)]);
+    llm
+      .script('FailureAnalysis', [{ content: ANALYSIS }])
+      .script('RegeneratedTool', [regen(V2_CODE, 'kept the fast check'), regen(V201_CODE)]);
     const { result } = await heal(t.v2);
     expect(result.status).toBe('healed');
     expect(result.attempts[0]!.ok).toBe(false);
     expect(result.attempts[0]!.rejections.map((r) => r.kind)).toContain('gate');
     const second = llm.requestsFor('RegeneratedTool')[1]!.body.messages[1]!.content;
-    expect(second).toMatch(/attempt 1: gate: violates avoid_[0-9a-f]{8} "Never replace comprehensive validation with simple substring checks"/);
+    expect(second).toMatch(
+      /attempt 1: gate: violates avoid_[0-9a-f]{8} "Never replace comprehensive validation with simple substring checks"/,
+    );
   });
 
   it('falls back to rollback after three LLM candidates that fail a test, with every rejection recorded', async () => {
@@ -149,14 +178,31 @@ describe('selfHealWorkflow with an LLM', () => {
     llm.script('FailureAnalysis', [{ content: ANALYSIS }]).script('RegeneratedTool', [regen(STILL_WRONG)]);
     const { result } = await heal(t.v2);
     expect(result).toMatchObject({ status: 'healed', strategy: 'rollback', newVersionId: `${t.name}@2.0.1` });
-    expect(result.attempts.map((a) => [a.strategy, a.ok])).toEqual([['llm', false], ['llm', false], ['llm', false], ['rollback', true]]);
-    expect(result.attempts.slice(0, 3).every((a) => a.rejections.some((r) => r.kind === 'test' && /minted: .* input/.test(r.message)))).toBe(true);
+    expect(result.attempts.map((a) => [a.strategy, a.ok])).toEqual([
+      ['llm', false],
+      ['llm', false],
+      ['llm', false],
+      ['rollback', true],
+    ]);
+    expect(
+      result.attempts
+        .slice(0, 3)
+        .every((a) => a.rejections.some((r) => r.kind === 'test' && /minted: .* input/.test(r.message))),
+    ).toBe(true);
     expect(llm.requestsFor('RegeneratedTool')).toHaveLength(3);
-    const [route] = await h.db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = $1`, [t.name]);
+    const [route] = await h.db.query<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = $1`, [
+      t.name,
+    ]);
     expect(route!.version_id).toBe(`${t.name}@2.0.1`);
-    const [healed] = await h.db.query<{ code: string; regenerated_from: string }>(`SELECT code, regenerated_from FROM tool_lineage WHERE tool_id = $1`, [`${t.name}@2.0.1`]);
+    const [healed] = await h.db.query<{ code: string; regenerated_from: string }>(
+      `SELECT code, regenerated_from FROM tool_lineage WHERE tool_id = $1`,
+      [`${t.name}@2.0.1`],
+    );
     expect(healed).toEqual({ code: V1_CODE, regenerated_from: t.v1 });
-    const [run] = await h.db.query<{ status: string; result: { attempts: unknown[] } }>(`SELECT status, result FROM heal_runs WHERE tool_id = $1`, [t.v2]);
+    const [run] = await h.db.query<{ status: string; result: { attempts: unknown[] } }>(
+      `SELECT status, result FROM heal_runs WHERE tool_id = $1`,
+      [t.v2],
+    );
     expect(run!.status).toBe('healed');
     expect(run!.result.attempts).toHaveLength(4);
   });
@@ -166,18 +212,44 @@ describe('selfHealWorkflow with an LLM', () => {
     const [v1, v11, v12, v13] = slugStory(name);
     // 1.3.0 touches the very regex 1.2.0 narrowed: the three-way revert conflicts.
     const v13Code = SLUG_V12.replace('/[^a-z]+/g', "/[^a-z']+/g");
-    await h.store.registerMany([v1!, v11!, v12!, { ...v13!, code: v13Code, tests: [{ name: 'keeps apostrophes', input: "Don't Stop", expect: "don't-stop", critical: true }], mutation: { type: 'feature_add', description: 'Keep apostrophes' } }]);
+    await h.store.registerMany([
+      v1!,
+      v11!,
+      v12!,
+      {
+        ...v13!,
+        code: v13Code,
+        tests: [{ name: 'keeps apostrophes', input: "Don't Stop", expect: "don't-stop", critical: true }],
+        mutation: { type: 'feature_add', description: 'Keep apostrophes' },
+      },
+    ]);
     await h.store.setRoute(`${name}@1.3.0`, 'newest');
     const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
     for (const w of SLUG_WRONG) await runtime.report(`${name}@1.3.0`, w);
     await runtime.close();
     const fixed = v13Code.replace("/[^a-z']+/g", "/[^a-z0-9']+/g");
     llm
-      .script('FailureAnalysis', [{ content: { ...ANALYSIS, problematic_pattern: 'Literal[regex.pattern="[^a-z]+"]', rule_description: 'Keep digits in slugs' } }])
+      .script('FailureAnalysis', [
+        {
+          content: {
+            ...ANALYSIS,
+            problematic_pattern: 'Literal[regex.pattern="[^a-z]+"]',
+            rule_description: 'Keep digits in slugs',
+          },
+        },
+      ])
       .script('RevisedTool', [regen(fixed, 'digits back in the character class, apostrophes kept')]);
     const { result } = await heal(`${name}@1.3.0`);
-    expect(result).toMatchObject({ status: 'healed', strategy: 'llm', newVersionId: `${name}@1.3.1`, features: { kept: 1, total: 1, lost: [] } });
-    expect(result.attempts.map((a) => [a.strategy, a.ok])).toEqual([['revert', false], ['llm', true]]);
+    expect(result).toMatchObject({
+      status: 'healed',
+      strategy: 'llm',
+      newVersionId: `${name}@1.3.1`,
+      features: { kept: 1, total: 1, lost: [] },
+    });
+    expect(result.attempts.map((a) => [a.strategy, a.ok])).toEqual([
+      ['revert', false],
+      ['llm', true],
+    ]);
     const prompt = llm.requestsFor('RevisedTool')[0]!.body.messages[1]!.content;
     expect(prompt).toContain(`Failed Version: ${name}@1.3.0`);
     expect(prompt).toContain(v13Code);
@@ -199,15 +271,33 @@ describe('selfHealWorkflow with an LLM, on a Python tool', () => {
     await warmPython();
     const name = 'py_llm_mail';
     await h.store.registerMany([
-      { name, version: '1.0.0', language: 'python', code: PY_V1, description: 'Validate an email address', category: 'validation', tests: [{ name: 'accepts a plain address', input: 'user@example.com', expect: true }] },
-      { name, version: '2.0.0', parents: [`${name}@1.0.0`], code: PY_V2, description: 'Validate an email address (fast)', category: 'validation', mutation: { type: 'optimization', description: 'Optimize for speed' } },
+      {
+        name,
+        version: '1.0.0',
+        language: 'python',
+        code: PY_V1,
+        description: 'Validate an email address',
+        category: 'validation',
+        tests: [{ name: 'accepts a plain address', input: 'user@example.com', expect: true }],
+      },
+      {
+        name,
+        version: '2.0.0',
+        parents: [`${name}@1.0.0`],
+        code: PY_V2,
+        description: 'Validate an email address (fast)',
+        category: 'validation',
+        mutation: { type: 'optimization', description: 'Optimize for speed' },
+      },
     ]);
     await h.store.setRoute(`${name}@2.0.0`, 'v2 is faster');
     const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
     for (const w of WRONG_RESULTS) await runtime.report(`${name}@2.0.0`, w);
     await runtime.close();
     const analysis = { ...ANALYSIS, problematic_pattern: '"@" in \\w+', pattern_kind: 'regex' };
-    llm.script('FailureAnalysis', [{ content: analysis }]).script('RegeneratedTool', [regen(PY_V201, 'compiled the regex, one-@ fast path')]);
+    llm
+      .script('FailureAnalysis', [{ content: analysis }])
+      .script('RegeneratedTool', [regen(PY_V201, 'compiled the regex, one-@ fast path')]);
 
     const { result } = await heal(`${name}@2.0.0`);
     expect(result.status).toBe('healed');
@@ -225,7 +315,10 @@ describe('selfHealWorkflow with an LLM, on a Python tool', () => {
     expect(regeneration!.body.messages[1]!.content).toContain(`Base Implementation: ${name}@1.0.0 (python)`);
 
     const after = await ToolRuntime.create({ databaseUrl: h.db.url });
-    expect(await after.callDetailed(name, 'user@@domain.com')).toMatchObject({ output: false, versionId: `${name}@2.0.1` });
+    expect(await after.callDetailed(name, 'user@@domain.com')).toMatchObject({
+      output: false,
+      versionId: `${name}@2.0.1`,
+    });
     await after.close();
   });
 });

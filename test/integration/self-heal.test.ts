@@ -21,13 +21,21 @@ describe('the email-validator story, offline (tool story_mail: the heal ids of o
 
     const { handle } = await startHeal(
       h.temporal.client,
-      healInput('story_mail_v2.0.0', { description: 'Email validation too permissive, accepts invalid emails', detectionMethod: 'runtime' }),
+      healInput('story_mail_v2.0.0', {
+        description: 'Email validation too permissive, accepts invalid emails',
+        detectionMethod: 'runtime',
+      }),
       { taskQueue: h.taskQueue },
     );
     const result = await handle.result();
     expect(result.status).toBe('healed');
     expect(result.newVersionId).toBe('story_mail@2.0.1');
-    expect(result.analysis).toMatchObject({ verdict: 'mutation', culpritId: 'story_mail@2.0.0', lastGoodId: 'story_mail@1.0.0', source: 'offline' });
+    expect(result.analysis).toMatchObject({
+      verdict: 'mutation',
+      culpritId: 'story_mail@2.0.0',
+      lastGoodId: 'story_mail@1.0.0',
+      source: 'offline',
+    });
     expect(result.attempts).toEqual([{ attempt: 1, strategy: 'rollback', ok: true, rejections: [] }]);
 
     // The story's facts, from the database.
@@ -37,15 +45,31 @@ describe('the email-validator story, offline (tool story_mail: the heal ids of o
     expect(v2.regeneratedAs).toEqual(['story_mail@2.0.1']);
     expect(v2.avoidanceRules).toHaveLength(1);
     const rule = v2.avoidanceRules[0]!;
-    expect(rule).toMatchObject({ patternKind: 'ast', patternToAvoid: 'CallExpression[callee.property.name="indexOf"]', propagationScope: 'descendants', sourceFailure: 'story_mail@2.0.0' });
+    expect(rule).toMatchObject({
+      patternKind: 'ast',
+      patternToAvoid: 'CallExpression[callee.property.name="indexOf"]',
+      propagationScope: 'descendants',
+      sourceFailure: 'story_mail@2.0.0',
+    });
 
     const healed = await h.store.getLineage('story_mail@2.0.1');
-    expect(healed).toMatchObject({ health: 'regenerated', regeneratedFrom: 'story_mail@1.0.0', parents: ['story_mail@1.0.0'], code: V1_CODE });
+    expect(healed).toMatchObject({
+      health: 'regenerated',
+      regeneratedFrom: 'story_mail@1.0.0',
+      parents: ['story_mail@1.0.0'],
+      code: V1_CODE,
+    });
     expect(healed.inheritedRules).toContain(rule.ruleId);
     expect(healed.route).toEqual({ routed: true, toolRoutedTo: 'story_mail@2.0.1' });
     expect(healed.mutations[0]!.description).toMatch(/Rollback of story_mail@2\.0\.0 to story_mail@1\.0\.0/);
 
-    const minted = await h.db.query<{ tool_id: string; input: unknown; expected: unknown; origin: string; source_failure_id: number | null }>(
+    const minted = await h.db.query<{
+      tool_id: string;
+      input: unknown;
+      expected: unknown;
+      origin: string;
+      source_failure_id: number | null;
+    }>(
       `SELECT tool_id, input, expected, origin, source_failure_id FROM test_cases WHERE origin = 'minted' ORDER BY id`,
     );
     expect(minted.map((m) => [m.tool_id, m.input, m.expected])).toEqual(
@@ -53,14 +77,21 @@ describe('the email-validator story, offline (tool story_mail: the heal ids of o
     );
     expect(minted.every((m) => m.source_failure_id !== null)).toBe(true);
     // The minted tests now belong to every descendant of v1.0.0's suite, the healed version's included.
-    expect((await h.store.suiteFor('story_mail@2.0.1')).filter((t) => t.origin === 'minted')).toHaveLength(minted.length);
+    expect((await h.store.suiteFor('story_mail@2.0.1')).filter((t) => t.origin === 'minted')).toHaveLength(
+      minted.length,
+    );
 
-    const [run] = await h.db.query<{ status: string; workflow_id: string }>(`SELECT status, workflow_id FROM heal_runs`);
+    const [run] = await h.db.query<{ status: string; workflow_id: string }>(
+      `SELECT status, workflow_id FROM heal_runs`,
+    );
     expect(run).toEqual({ status: 'healed', workflow_id: 'heal:story_mail@2.0.0' });
 
     // Callers now get the right answer.
     const after = await ToolRuntime.create({ databaseUrl: h.db.url });
-    expect(await after.callDetailed('story_mail', 'user@@domain.com')).toMatchObject({ output: false, versionId: 'story_mail@2.0.1' });
+    expect(await after.callDetailed('story_mail', 'user@@domain.com')).toMatchObject({
+      output: false,
+      versionId: 'story_mail@2.0.1',
+    });
     await after.close();
 
     // And the lineage view tells the story.

@@ -3,7 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import pg from 'pg';
 import { defaultConfig } from '../../src/config/schema.js';
-import { MemorySignaler, TemporalMonitorSignaler, ToolExecutionError, ToolRuntime, ToolUnavailableError, UnknownToolError } from '../../src/runtime/index.js';
+import {
+  MemorySignaler,
+  TemporalMonitorSignaler,
+  ToolExecutionError,
+  ToolRuntime,
+  ToolUnavailableError,
+  UnknownToolError,
+} from '../../src/runtime/index.js';
 import { failureReportedSignal } from '../../src/shared/messages.js';
 import { useTestStore } from '../support/database.js';
 import { version } from '../support/fixtures.js';
@@ -26,7 +33,8 @@ async function runtime(extra: Partial<Parameters<typeof ToolRuntime.create>[0]> 
 }
 
 /** What `tool` answers to 1, polled until it is `expected` (a route change reaches the runtime in time). */
-const answer = (rt: ToolRuntime, tool: string) => expect.poll(() => rt.call(tool, 1), { timeout: 30_000, interval: 50 });
+const answer = (rt: ToolRuntime, tool: string) =>
+  expect.poll(() => rt.call(tool, 1), { timeout: 30_000, interval: 50 });
 
 beforeAll(async () => {
   await h.store.registerVersion(version('doubler', '1.0.0', [], { code: DOUBLE }));
@@ -47,14 +55,21 @@ describe('ToolRuntime', () => {
     expect(await rt.call('doubler@1.0.0', 5)).toBe(10);
     expect(await rt.call('doubler_v1.1.0', 2)).toBe(6);
     await rt.flush();
-    const rows = await h.db.query<{ tool_id: string; execution_count: number; failure_count: number; success_rate: number }>(
+    const rows = await h.db.query<{
+      tool_id: string;
+      execution_count: number;
+      failure_count: number;
+      success_rate: number;
+    }>(
       `SELECT tool_id, execution_count, failure_count, success_rate FROM tool_lineage WHERE tool_name = 'doubler' ORDER BY tool_id`,
     );
     expect(rows).toEqual([
       { tool_id: 'doubler@1.0.0', execution_count: 1, failure_count: 0, success_rate: 1 },
       { tool_id: 'doubler@1.1.0', execution_count: 2, failure_count: 0, success_rate: 1 },
     ]);
-    const executions = await h.db.query<{ ok: boolean; input: unknown; input_hash: string }>(`SELECT ok, input, input_hash FROM executions WHERE tool_id = 'doubler@1.1.0'`);
+    const executions = await h.db.query<{ ok: boolean; input: unknown; input_hash: string }>(
+      `SELECT ok, input, input_hash FROM executions WHERE tool_id = 'doubler@1.1.0'`,
+    );
     expect(executions).toHaveLength(2);
     expect(executions.every((e) => e.ok && e.input === null && /^[0-9a-f]{64}$/.test(e.input_hash))).toBe(true);
   });
@@ -70,7 +85,9 @@ describe('ToolRuntime', () => {
       await h.db.query(`UPDATE tool_lineage SET health_status = $1 WHERE tool_id = 'guarded@1.1.0'`, [health]);
       // The notification invalidates the cache: refused once it has arrived.
       const refusal = () => rt.call('guarded@1.1.0', 1).catch((e: unknown) => e);
-      const err = await pollUntil(refusal, (e) => e instanceof ToolUnavailableError && e.health === health, { what: `a refusal as ${health}` });
+      const err = await pollUntil(refusal, (e) => e instanceof ToolUnavailableError && e.health === health, {
+        what: `a refusal as ${health}`,
+      });
       expect(err).toBeInstanceOf(ToolUnavailableError);
       expect((err as ToolUnavailableError).health).toBe(health);
       expect((err as Error).message).toMatch(/routed to guarded@1\.0\.0/);
@@ -85,24 +102,37 @@ describe('ToolRuntime', () => {
     await h.store.registerVersion(version('counted', '1.0.0', [], { code: DOUBLE }));
     for (let i = 0; i < 1234; i++) await rt.call('counted@1.0.0', i);
     await rt.close();
-    const [row] = await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE tool_id = 'counted@1.0.0'`);
+    const [row] = await h.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM executions WHERE tool_id = 'counted@1.0.0'`,
+    );
     expect(row!.n).toBe(1234);
   });
 
   it('records a failed call with its input and error type, and reports hostile code as critical', async () => {
     const signaler = new MemorySignaler();
     const rt = await runtime({ signaler });
-    await h.store.registerVersion(version('sneaky', '1.0.0', [], { code: "function run(x) { if (x === 'escape') return process.env; return x; }" }));
+    await h.store.registerVersion(
+      version('sneaky', '1.0.0', [], { code: "function run(x) { if (x === 'escape') return process.env; return x; }" }),
+    );
     const err = await rt.call('sneaky@1.0.0', 'escape').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ToolExecutionError);
     expect((err as ToolExecutionError).kind).toBe('host_access');
     expect(await rt.call('sneaky@1.0.0', 'fine')).toBe('fine');
     await rt.flush();
-    const [exec] = await h.db.query<{ error_type: string; input: unknown }>(`SELECT error_type, input FROM executions WHERE tool_id = 'sneaky@1.0.0' AND NOT ok`);
+    const [exec] = await h.db.query<{ error_type: string; input: unknown }>(
+      `SELECT error_type, input FROM executions WHERE tool_id = 'sneaky@1.0.0' AND NOT ok`,
+    );
     expect(exec).toEqual({ error_type: 'host_access', input: 'escape' });
     expect(signaler.reports).toHaveLength(1);
-    expect(signaler.reports[0]).toMatchObject({ versionId: 'sneaky@1.0.0', kind: 'critical', severity: 'critical', failureType: 'security_vulnerability' });
-    const [failure] = await h.db.query<{ failure_type: string; severity: string }>(`SELECT failure_type, severity FROM failures WHERE tool_id = 'sneaky@1.0.0'`);
+    expect(signaler.reports[0]).toMatchObject({
+      versionId: 'sneaky@1.0.0',
+      kind: 'critical',
+      severity: 'critical',
+      failureType: 'security_vulnerability',
+    });
+    const [failure] = await h.db.query<{ failure_type: string; severity: string }>(
+      `SELECT failure_type, severity FROM failures WHERE tool_id = 'sneaky@1.0.0'`,
+    );
     expect(failure).toEqual({ failure_type: 'security_vulnerability', severity: 'critical' });
   });
 
@@ -120,7 +150,9 @@ describe('ToolRuntime', () => {
     expect((err as ToolExecutionError).kind).toBe('non_json_result');
     expect(await rt.call('tamperer@1.0.0', 'after')).toEqual(['after', 'undefined']);
     await rt.flush();
-    const rows = await h.db.query<{ ok: boolean; error_type: string | null }>(`SELECT ok, error_type FROM executions WHERE tool_id = 'tamperer@1.0.0' ORDER BY id`);
+    const rows = await h.db.query<{ ok: boolean; error_type: string | null }>(
+      `SELECT ok, error_type FROM executions WHERE tool_id = 'tamperer@1.0.0' ORDER BY id`,
+    );
     expect(rows).toEqual([
       { ok: true, error_type: null },
       { ok: false, error_type: 'non_json_result' },
@@ -129,25 +161,42 @@ describe('ToolRuntime', () => {
   });
 
   it('keeps calls apart by default; sandbox.isolation: shared lets module state persist, as before', async () => {
-    await h.store.registerVersion(version('counter', '1.0.0', [], { code: 'let n = 0; function run() { return ++n; }' }));
+    await h.store.registerVersion(
+      version('counter', '1.0.0', [], { code: 'let n = 0; function run() { return ++n; }' }),
+    );
     const isolated = await runtime();
-    expect([await isolated.call('counter@1.0.0', null), await isolated.call('counter@1.0.0', null), await isolated.call('counter@1.0.0', null)]).toEqual([1, 1, 1]);
+    expect([
+      await isolated.call('counter@1.0.0', null),
+      await isolated.call('counter@1.0.0', null),
+      await isolated.call('counter@1.0.0', null),
+    ]).toEqual([1, 1, 1]);
     const config = defaultConfig();
     config.sandbox.isolation = 'shared';
     const shared = await runtime({ config });
-    expect([await shared.call('counter@1.0.0', null), await shared.call('counter@1.0.0', null), await shared.call('counter@1.0.0', null)]).toEqual([1, 2, 3]);
+    expect([
+      await shared.call('counter@1.0.0', null),
+      await shared.call('counter@1.0.0', null),
+      await shared.call('counter@1.0.0', null),
+    ]).toEqual([1, 2, 3]);
   });
 
   it('records a wrong result reported from outside, with its evidence', async () => {
     const signaler = new MemorySignaler();
     const rt = await runtime({ signaler });
-    await h.store.registerVersion(version('reported', '1.0.0', [], { code: "function run(x) { return String(x).includes('@'); }" }));
+    await h.store.registerVersion(
+      version('reported', '1.0.0', [], { code: "function run(x) { return String(x).includes('@'); }" }),
+    );
     const first = await rt.report('reported_v1.0.0', { input: 'user@@domain.com', observed: true, expected: false });
     expect(first).toMatchObject({ failureCount: 1, signalled: false });
-    const [row] = await h.db.query<{ failure_type: string; detection_method: string; severity: string; description: string; evidence: unknown }>(
-      `SELECT failure_type, detection_method, severity, description, evidence FROM failures WHERE id = $1`,
-      [first.failureId],
-    );
+    const [row] = await h.db.query<{
+      failure_type: string;
+      detection_method: string;
+      severity: string;
+      description: string;
+      evidence: unknown;
+    }>(`SELECT failure_type, detection_method, severity, description, evidence FROM failures WHERE id = $1`, [
+      first.failureId,
+    ]);
     expect(row).toEqual({
       failure_type: 'wrong_output',
       detection_method: 'report',
@@ -155,7 +204,12 @@ describe('ToolRuntime', () => {
       description: 'wrong result for input "user@@domain.com": returned true, expected false',
       evidence: { input: 'user@@domain.com', observed: true, expected: false },
     });
-    const critical = await rt.report('reported@1.0.0', { input: '@domain.com', observed: true, severity: 'critical', description: "Accepted '@domain.com'" });
+    const critical = await rt.report('reported@1.0.0', {
+      input: '@domain.com',
+      observed: true,
+      severity: 'critical',
+      description: "Accepted '@domain.com'",
+    });
     expect(critical.signalled).toBe(true);
     await rt.flush();
     expect(signaler.reports.map((r) => [r.kind, r.description])).toEqual([['critical', "Accepted '@domain.com'"]]);
@@ -175,7 +229,9 @@ describe('ToolRuntime across processes and with Temporal', () => {
     try {
       await until(() => children.every((c) => c.lines.filter((l) => l.version === 'shared@1.1.0').length >= 5), 30_000);
       const prunedAt = Date.now();
-      await h.db.query(`BEGIN; UPDATE tool_lineage SET health_status = 'pruned' WHERE tool_id = 'shared@1.1.0'; UPDATE routes SET version_id = 'shared@1.0.0' WHERE tool_name = 'shared'; COMMIT;`);
+      await h.db.query(
+        `BEGIN; UPDATE tool_lineage SET health_status = 'pruned' WHERE tool_id = 'shared@1.1.0'; UPDATE routes SET version_id = 'shared@1.0.0' WHERE tool_name = 'shared'; COMMIT;`,
+      );
       await until(() => children.every((c) => c.lines.some((l) => (l.at ?? 0) > prunedAt + 1000)), 10_000);
       for (const c of children) {
         const lastOld = Math.max(...c.lines.filter((l) => l.version === 'shared@1.1.0').map((l) => l.at!));
@@ -201,15 +257,22 @@ describe('ToolRuntime across processes and with Temporal', () => {
       const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => rt.call('flaky', i)));
       expect(results.every((r) => r.status === 'rejected')).toBe(true);
       await rt.flush();
-      const [row] = await h.db.query<{ failure_count: number }>(`SELECT failure_count FROM tool_lineage WHERE tool_id = 'flaky@1.0.0'`);
+      const [row] = await h.db.query<{ failure_count: number }>(
+        `SELECT failure_count FROM tool_lineage WHERE tool_id = 'flaky@1.0.0'`,
+      );
       expect(row!.failure_count).toBe(50);
       const history = await client.workflow.getHandle(workflowId).fetchHistory();
-      const signals = (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === failureReportedSignal.name);
+      const signals = (history.events ?? []).filter(
+        (e) => e.workflowExecutionSignaledEventAttributes?.signalName === failureReportedSignal.name,
+      );
       expect(signals).toHaveLength(1);
       expect(rt.signalsSent).toBe(1);
     } finally {
       await rt.close();
-      await client.workflow.getHandle(workflowId).terminate('test done').catch(() => undefined);
+      await client.workflow
+        .getHandle(workflowId)
+        .terminate('test done')
+        .catch(() => undefined);
       await connection.close();
     }
   });
@@ -229,7 +292,8 @@ describe('ToolRuntime across processes and with Temporal', () => {
     await Promise.all(
       rts.map(async (rt, k) => {
         for (let round = 0; round < 40; round++) {
-          for (let i = 0; i < names.length; i++) await rt.call(`${names[(i * (k + 1) + round) % names.length]}@1.0.0`, i);
+          for (let i = 0; i < names.length; i++)
+            await rt.call(`${names[(i * (k + 1) + round) % names.length]}@1.0.0`, i);
           await new Promise((r) => setImmediate(r));
         }
       }),
@@ -258,7 +322,9 @@ describe('ToolRuntime across processes and with Temporal', () => {
     }
     expect(most).toBeLessThanOrEqual(200);
     await rt.flush();
-    const [row] = await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE tool_id = 'pressed@1.0.0'`);
+    const [row] = await h.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM executions WHERE tool_id = 'pressed@1.0.0'`,
+    );
     expect(row!.n).toBe(3000);
   });
 
@@ -279,7 +345,9 @@ describe('ToolRuntime across processes and with Temporal', () => {
     const rt = await runtime({ config });
     expect(await rt.call('quiet', 1)).toBe(2);
     // Move the route with the notification trigger off: only the periodic refresh can see it.
-    await h.db.query(`BEGIN; ALTER TABLE routes DISABLE TRIGGER routes_notify_routing; UPDATE routes SET version_id = 'quiet@1.1.0' WHERE tool_name = 'quiet'; ALTER TABLE routes ENABLE TRIGGER routes_notify_routing; COMMIT;`);
+    await h.db.query(
+      `BEGIN; ALTER TABLE routes DISABLE TRIGGER routes_notify_routing; UPDATE routes SET version_id = 'quiet@1.1.0' WHERE tool_name = 'quiet'; ALTER TABLE routes ENABLE TRIGGER routes_notify_routing; COMMIT;`,
+    );
     expect(await rt.call('quiet', 1)).toBe(2); // still cached
     await answer(rt, 'quiet').toBe(3);
   });
@@ -292,10 +360,19 @@ describe('ToolRuntime across processes and with Temporal', () => {
     config.runtime.route_refresh_seconds = 3600; // no periodic refresh: only LISTEN can tell it
     const rt = await runtime({ config });
     expect(await rt.call('deaf', 1)).toBe(2);
-    const listeners = () => h.db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`);
-    const lost = (await h.db.query<{ pid: number }>(`SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`)).map((r) => r.pid);
+    const listeners = () =>
+      h.db.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`,
+      );
+    const lost = (
+      await h.db.query<{ pid: number }>(
+        `SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`,
+      )
+    ).map((r) => r.pid);
     // Each runtime of this file lost its listener, and reconnects after 500 ms: as many new sessions listening.
-    await pollUntil(listeners, (rows) => rows.filter((r) => !lost.includes(r.pid)).length >= lost.length, { what: 'the routing listeners to reconnect' });
+    await pollUntil(listeners, (rows) => rows.filter((r) => !lost.includes(r.pid)).length >= lost.length, {
+      what: 'the routing listeners to reconnect',
+    });
     expect(await rt.call('deaf', 1)).toBe(2); // cached again, after the reconnect's invalidation
     await h.store.setRoute('deaf@1.1.0', 'test');
     await answer(rt, 'deaf').toBe(3);
@@ -313,7 +390,10 @@ describe('ToolRuntime across processes and with Temporal', () => {
   });
 
   it('writes a batch again at once when PostgreSQL picks it as the victim of a deadlock', async () => {
-    await h.store.registerMany([version('dl_a', '1.0.0', [], { code: FAILING }), version('dl_b', '1.0.0', [], { code: FAILING })]);
+    await h.store.registerMany([
+      version('dl_a', '1.0.0', [], { code: FAILING }),
+      version('dl_b', '1.0.0', [], { code: FAILING }),
+    ]);
     const logs: string[] = [];
     const config = defaultConfig();
     config.runtime.flush_interval_ms = 60_000; // only the flush below writes
@@ -329,7 +409,12 @@ describe('ToolRuntime across processes and with Temporal', () => {
       await other.query(`SET deadlock_timeout = '30s'`);
       await other.query(`BEGIN; SELECT 1 FROM tool_lineage WHERE tool_id = 'dl_b@1.0.0' FOR UPDATE`);
       const flushed = rt.flush();
-      const waiting = async () => (await h.db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).length > 0;
+      const waiting = async () =>
+        (
+          await h.db.query(
+            `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          )
+        ).length > 0;
       await expect.poll(waiting, { timeout: 30_000, interval: 20 }).toBe(true);
       await new Promise((r) => setTimeout(r, 300));
       // …and the other session now wants dl_a: a deadlock. The runtime's check fires first and

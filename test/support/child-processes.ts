@@ -34,7 +34,17 @@ export interface WorkerChild {
  * workflow bundle; resolves once it polls. With `killAfter`, the first attempt of that activity
  * commits and then the worker hangs (`hung`), to be killed with SIGKILL by the test.
  */
-export function spawnWorkerChild({ databaseUrl, taskQueue, killAfter, config }: { databaseUrl: string; taskQueue: string; killAfter?: string; config?: unknown }): Promise<WorkerChild> {
+export function spawnWorkerChild({
+  databaseUrl,
+  taskQueue,
+  killAfter,
+  config,
+}: {
+  databaseUrl: string;
+  taskQueue: string;
+  killAfter?: string;
+  config?: unknown;
+}): Promise<WorkerChild> {
   const child = spawnTsx('worker-child.ts', [], {
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: inject('temporalAddress'),

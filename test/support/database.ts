@@ -34,7 +34,9 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
 export async function createTestDatabase({ migrated = true }: { migrated?: boolean } = {}): Promise<TestDatabase> {
   const name = `dise_t_${randomBytes(6).toString('hex')}`;
   const template = inject('templateDatabase');
-  await admin((c) => c.query(migrated ? `CREATE DATABASE "${name}" TEMPLATE "${template}"` : `CREATE DATABASE "${name}"`));
+  await admin((c) =>
+    c.query(migrated ? `CREATE DATABASE "${name}" TEMPLATE "${template}"` : `CREATE DATABASE "${name}"`),
+  );
   const url = withDatabase(inject('postgresAdminUrl'), name);
   const prisma = createPrismaClient(url, { poolSize: 5 });
   const pool = new pg.Pool({ connectionString: url, max: 2 });
@@ -51,7 +53,9 @@ export async function createTestDatabase({ migrated = true }: { migrated?: boole
       // Connections may still be closing: a forced drop would kill them mid-close, and the error
       // would surface in whichever test file runs next. Wait for them (5 s at most), then force.
       await admin(async (c) => {
-        const connections = async () => (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name])).rows[0]?.n ?? 0;
+        const connections = async () =>
+          (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]))
+            .rows[0]?.n ?? 0;
         await pollUntil(connections, (n) => n === 0, { timeout: 5_000 }).catch(() => undefined);
         await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       });

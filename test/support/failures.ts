@@ -6,11 +6,21 @@ import type { HealFailureInput, HealTrigger, SelfHealInput } from '../../src/sha
  * version (a critical logic error). Tests override only the fields their assertion is about.
  */
 export function healFailure(overrides: Partial<HealFailureInput> = {}): HealFailureInput {
-  return { failureType: 'logic_error', description: 'accepts invalid emails', severity: 'critical', detectionMethod: 'report', ...overrides };
+  return {
+    failureType: 'logic_error',
+    description: 'accepts invalid emails',
+    severity: 'critical',
+    detectionMethod: 'report',
+    ...overrides,
+  };
 }
 
 /** A selfHealWorkflow input for `versionId`: reported by callers unless `trigger` says otherwise. */
-export function healInput(versionId: string, failure: Partial<HealFailureInput> = {}, trigger: HealTrigger = 'report'): SelfHealInput {
+export function healInput(
+  versionId: string,
+  failure: Partial<HealFailureInput> = {},
+  trigger: HealTrigger = 'report',
+): SelfHealInput {
   return { versionId, trigger, failure: healFailure(failure) };
 }
 

@@ -15,7 +15,11 @@ export interface ScriptedReply {
 
 export interface RecordedRequest {
   schema: string;
-  body: { model: string; messages: { role: string; content: string }[]; response_format?: { json_schema?: { name: string } } };
+  body: {
+    model: string;
+    messages: { role: string; content: string }[];
+    response_format?: { json_schema?: { name: string } };
+  };
 }
 
 /**
@@ -67,7 +71,9 @@ export class FakeOpenAI {
     }
     const status = reply.status ?? 200;
     if (status !== 200) {
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `scripted ${status}`, type: 'server_error' } }));
+      res
+        .writeHead(status, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { message: `scripted ${status}`, type: 'server_error' } }));
       return;
     }
     const content = typeof reply.content === 'string' ? reply.content : JSON.stringify(reply.content);

@@ -46,7 +46,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let temporalAddress = process.env.TEMPORAL_ADDRESS;
   let uiUrl = '';
   if (!temporalAddress) {
-    temporal = await startTemporalDevServer({ dir: path.join(scratch, 'temporal'), log: (l) => console.error(`[temporal] ${l}`) });
+    temporal = await startTemporalDevServer({
+      dir: path.join(scratch, 'temporal'),
+      log: (l) => console.error(`[temporal] ${l}`),
+    });
     temporalAddress = temporal.address;
     uiUrl = temporal.uiUrl ?? '';
   }

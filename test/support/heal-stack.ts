@@ -19,7 +19,10 @@ export interface HealStack {
  * database, a Temporal client, and a real worker on its own task queue. The fields are filled in
  * once beforeAll has run.
  */
-export function useHealStack(prefix: string, options: { config?: DiseConfig; llm?: LlmSettings | null } = {}): HealStack {
+export function useHealStack(
+  prefix: string,
+  options: { config?: DiseConfig; llm?: LlmSettings | null } = {},
+): HealStack {
   const stack = { taskQueue: uniqueTaskQueue(prefix) } as HealStack;
   const testStore = useTestStore();
   beforeAll(async () => {

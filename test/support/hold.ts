@@ -5,7 +5,11 @@ import type { ActivityInterceptorsFactory } from '@temporalio/worker';
  * that must strike while a step runs: `arm(step)` returns a promise that resolves once the step is
  * held; `release()` lets it run on.
  */
-export function activityHold(): { interceptor: ActivityInterceptorsFactory; arm(step: string | null): Promise<void>; release(): void } {
+export function activityHold(): {
+  interceptor: ActivityInterceptorsFactory;
+  arm(step: string | null): Promise<void>;
+  release(): void;
+} {
   let holdStep: string | null = null;
   let entered: () => void = () => undefined;
   let release: () => void = () => undefined;

@@ -4,5 +4,7 @@ import type { TestDatabase } from './database.js';
 
 /** `dise doctor`'s lineage invariants, limited to the versions of one tool. */
 export async function lineageViolations(db: TestDatabase, toolName: string): Promise<string[]> {
-  return (await allViolations(new LineageStore(db.prisma))).filter((v) => v.ids.some((id) => id.startsWith(`${toolName}@`))).map((v) => `[${v.invariant}] ${v.message}`);
+  return (await allViolations(new LineageStore(db.prisma)))
+    .filter((v) => v.ids.some((id) => id.startsWith(`${toolName}@`)))
+    .map((v) => `[${v.invariant}] ${v.message}`);
 }

@@ -40,7 +40,12 @@ export function uniqueTaskQueue(prefix = 'test'): string {
 /** A real worker for one test database, on its own task queue, running the run's workflow bundle. */
 export async function startTestWorker(
   db: TestDatabase,
-  { taskQueue, config = defaultConfig(), llm = null, ...rest }: { taskQueue: string; config?: DiseConfig; llm?: LlmSettings | null } & Partial<DiseWorkerOptions>,
+  {
+    taskQueue,
+    config = defaultConfig(),
+    llm = null,
+    ...rest
+  }: { taskQueue: string; config?: DiseConfig; llm?: LlmSettings | null } & Partial<DiseWorkerOptions>,
 ): Promise<RunningWorker> {
   return startWorker({
     temporal: { address: inject('temporalAddress'), namespace: DEFAULT_NAMESPACE, tls: false },

@@ -14,7 +14,11 @@ export interface PollOptions {
  * timeout it fails with the last value read, so the assertion that follows is not the one to explain.
  * For a plain assertion use `expect.poll(read, { timeout }).toBe(...)` instead.
  */
-export async function pollUntil<T>(read: () => T | Promise<T>, ok: (value: T) => boolean, { timeout = 60_000, interval = 100, what = 'the condition' }: PollOptions = {}): Promise<T> {
+export async function pollUntil<T>(
+  read: () => T | Promise<T>,
+  ok: (value: T) => boolean,
+  { timeout = 60_000, interval = 100, what = 'the condition' }: PollOptions = {},
+): Promise<T> {
   return vi.waitFor(
     async () => {
       const value = await read();

@@ -35,7 +35,9 @@ export interface WorkflowTestEnv {
 export async function createWorkflowTestEnv(): Promise<WorkflowTestEnv> {
   // Quiet: a workflow that fails on purpose is not news. (Integration files have installed theirs.)
   installTemporalRuntime('ERROR');
-  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: findTemporalTestServer() } } });
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: findTemporalTestServer() } },
+  });
   await registerSearchAttributes(env.connection, env.namespace ?? 'default');
   return {
     env,
@@ -95,11 +97,17 @@ export interface DescribedWorkflow {
  * flight, and a sleep asked for in that window waits in real time. Waits up to a minute for that: on
  * a loaded machine an activity can take seconds.
  */
-export async function skipWhenIdle(env: TestWorkflowEnvironment, workflow: DescribedWorkflow, duration: Duration): Promise<void> {
+export async function skipWhenIdle(
+  env: TestWorkflowEnvironment,
+  workflow: DescribedWorkflow,
+  duration: Duration,
+): Promise<void> {
   const idle = async () => {
     const raw = (await workflow.describe()).raw as { pendingActivities?: unknown[]; pendingWorkflowTask?: unknown };
     const events = (await workflow.fetchHistory()).events ?? [];
-    return !raw.pendingActivities?.length && !raw.pendingWorkflowTask && events.some((e) => e.timerStartedEventAttributes);
+    return (
+      !raw.pendingActivities?.length && !raw.pendingWorkflowTask && events.some((e) => e.timerStartedEventAttributes)
+    );
   };
   await pollUntil(idle, (yes) => yes, { interval: 25, what: 'the workflow to wait on its timer, nothing in flight' });
   await env.sleep(duration);
@@ -124,7 +132,10 @@ export function healSettings(overrides: Partial<HealSettings> = {}): HealSetting
   };
 }
 
-export function recorded(overrides: Partial<RecordFailureResult> = {}, settings: Partial<HealSettings> = {}): RecordFailureResult {
+export function recorded(
+  overrides: Partial<RecordFailureResult> = {},
+  settings: Partial<HealSettings> = {},
+): RecordFailureResult {
   return { failureId: 7, toolName: 'tool', settings: healSettings(settings), healedBy: null, ...overrides };
 }
 
@@ -149,7 +160,18 @@ export function analysis(culpritId: string | null, overrides: Partial<FailureAna
 }
 
 export function ancestorFound(ancestorId: string | null): AncestorResult {
-  return { ancestorId, tried: ancestorId ? [{ id: ancestorId, passed: true, why: null }] : [], mintedTests: ancestorId ? 1 : 0 };
+  return {
+    ancestorId,
+    tried: ancestorId ? [{ id: ancestorId, passed: true, why: null }] : [],
+    mintedTests: ancestorId ? 1 : 0,
+  };
 }
 
-export const PASSED: CandidateValidation = { ok: true, rejections: [], testsRun: 3, replayed: 0, setAside: [], features: { kept: 0, total: 0, lost: [] } };
+export const PASSED: CandidateValidation = {
+  ok: true,
+  rejections: [],
+  testsRun: 3,
+  replayed: 0,
+  setAside: [],
+  features: { kept: 0, total: 0, lost: [] },
+};

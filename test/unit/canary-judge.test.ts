@@ -4,11 +4,22 @@ import { fisherGreater, judgeCanary, mannWhitneyGreater } from '../../src/judge/
 import type { ComparisonSummary } from '../../src/lineage/canaries.js';
 import type { DifferentialReport } from '../../src/shared/lineage-types.js';
 
-const settings = { ...defaultConfig().deployment.canary, min_calls: 200, max_disagreement_rate: 0.01, significance: 0.01, latency_tolerance: 0.25, latency_floor_ms: 0.5 };
+const settings = {
+  ...defaultConfig().deployment.canary,
+  min_calls: 200,
+  max_disagreement_rate: 0.01,
+  significance: 0.01,
+  latency_tolerance: 0.25,
+  latency_floor_ms: 0.5,
+};
 const now = new Date('2026-11-27T00:00:00Z');
 
 /** n mirrored calls, `wrong` of them disagreeing (input i, stable true, candidate false), latencies around 1 ms. */
-function summary(n: number, wrong: number[] = [], options: { candidateErrors?: number; slower?: number } = {}): ComparisonSummary {
+function summary(
+  n: number,
+  wrong: number[] = [],
+  options: { candidateErrors?: number; slower?: number } = {},
+): ComparisonSummary {
   const jitter = (i: number) => ((i * 7919) % 100) / 1000;
   return {
     mirrored: n,
@@ -31,7 +42,9 @@ describe('the statistics (checked against exact sums and the textbook normal app
   });
 
   it('Mann–Whitney U, one-sided, with tie and continuity corrections (as R wilcox.test(exact = FALSE))', () => {
-    expect(mannWhitneyGreater([1.2, 3.4, 2.2, 5.1, 4.4, 3.3, 6.0, 2.9], [1.0, 1.1, 2.0, 2.1, 0.9, 1.5, 3.0, 1.9])).toBeCloseTo(0.005040846941929855, 10);
+    expect(
+      mannWhitneyGreater([1.2, 3.4, 2.2, 5.1, 4.4, 3.3, 6.0, 2.9], [1.0, 1.1, 2.0, 2.1, 0.9, 1.5, 3.0, 1.9]),
+    ).toBeCloseTo(0.005040846941929855, 10);
     expect(mannWhitneyGreater([1, 2, 2, 3, 3, 3, 4], [1, 1, 2, 2, 2, 3])).toBeCloseTo(0.08845593659724327, 10);
     expect(mannWhitneyGreater([], [1])).toBe(1);
     expect(mannWhitneyGreater([2, 2], [2, 2])).toBe(1);
@@ -76,19 +89,30 @@ describe('judgeCanary: a judge that knows when it does not know', () => {
     // Significantly but only slightly slower (within latency_tolerance) is not refused, nor is a
     // doubling of a microsecond median (under latency_floor_ms).
     expect(judgeCanary(summary(300, [], { slower: 1.1 }), null, settings, now).decision).toBe('pass');
-    expect(judgeCanary(summary(300, [], { slower: 2 }), null, { ...settings, latency_floor_ms: 2 }, now).decision).toBe('pass');
+    expect(judgeCanary(summary(300, [], { slower: 2 }), null, { ...settings, latency_floor_ms: 2 }, now).decision).toBe(
+      'pass',
+    );
   });
 
   it("accepts differences the differential check listed for the candidate (a feature's new answers)", () => {
     const differential = {
       verdict: 'listed',
-      differences: [3, 50, 97].map((i) => ({ input: `input-${i}`, output: { output: false, error: null }, parents: [], originalInput: null, source: 'suite', criticalTest: null })),
+      differences: [3, 50, 97].map((i) => ({
+        input: `input-${i}`,
+        output: { output: false, error: null },
+        parents: [],
+        originalInput: null,
+        source: 'suite',
+        criticalTest: null,
+      })),
     } as unknown as DifferentialReport;
     const v = judgeCanary(summary(200, [3, 50, 97]), differential, settings, now);
     expect(v.decision).toBe('pass');
     expect(v.accepted).toBe(3);
     expect(v.disagreed).toBe(0);
     // A refused (or same) differential accepts nothing.
-    expect(judgeCanary(summary(200, [3, 50, 97]), { ...differential, verdict: 'same' }, settings, now).decision).toBe('fail');
+    expect(judgeCanary(summary(200, [3, 50, 97]), { ...differential, verdict: 'same' }, settings, now).decision).toBe(
+      'fail',
+    );
   });
 });

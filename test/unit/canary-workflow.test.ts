@@ -52,7 +52,10 @@ function stubs(script: CanaryVerdict['decision'][], settings: CanarySettings = S
       },
       finishCanary: async (input: FinishCanaryInput): Promise<CanaryEnd> => {
         finished.push(input);
-        return { outcome: input.action === 'promote' ? 'promoted' : input.action === 'refuse' ? 'refused' : 'aborted', decision: input.decision };
+        return {
+          outcome: input.action === 'promote' ? 'promoted' : input.action === 'refuse' ? 'refused' : 'aborted',
+          decision: input.decision,
+        };
       },
     },
   };
@@ -60,7 +63,10 @@ function stubs(script: CanaryVerdict['decision'][], settings: CanarySettings = S
 
 async function start(taskQueue: string) {
   const id = `${uniqueName('tool')}@2.0.0`;
-  return t.env.client.workflow.start<typeof canaryWorkflow>(CANARY_WORKFLOW_TYPE, { ...canaryStartOptions(id), taskQueue });
+  return t.env.client.workflow.start<typeof canaryWorkflow>(CANARY_WORKFLOW_TYPE, {
+    ...canaryStartOptions(id),
+    taskQueue,
+  });
 }
 
 describe('canaryWorkflow', () => {
@@ -100,7 +106,9 @@ describe('canaryWorkflow', () => {
         expect(end.status).toBe(onTimeout === 'promote' ? 'promoted' : 'refused');
         // 600 s at one look per 30 s: the first look, 20 timers, the look at the deadline.
         expect(s.looks()).toBe(21);
-        expect(s.finished[0]!.decision).toMatch(new RegExp(`max_duration \\(600s\\) reached with not enough data.*on_timeout: ${onTimeout}`));
+        expect(s.finished[0]!.decision).toMatch(
+          new RegExp(`max_duration \\(600s\\) reached with not enough data.*on_timeout: ${onTimeout}`),
+        );
       });
     }
   });
@@ -112,12 +120,18 @@ describe('canaryWorkflow', () => {
       await worker.runUntil(async () => {
         const handle = await start(taskQueue);
         // The first look gives the verdict: until then the progress has none.
-        const progress = await pollUntil(() => handle.query(canaryProgressQuery), (p) => Boolean(p.verdict), { what: 'the first verdict' });
+        const progress = await pollUntil(
+          () => handle.query(canaryProgressQuery),
+          (p) => Boolean(p.verdict),
+          { what: 'the first verdict' },
+        );
         expect(progress.status).toBe('running');
         expect(progress.verdict?.decision).toBe('not_enough_data');
         expect(progress.stableId).toBe('tool@1.0.0');
         expect(progress.message).toMatch(/not enough data/);
-        await handle.signal(action === 'promote' ? canaryPromoteSignal : canaryAbortSignal, { reason: `${action} from the test` });
+        await handle.signal(action === 'promote' ? canaryPromoteSignal : canaryAbortSignal, {
+          reason: `${action} from the test`,
+        });
         const end = await handle.result();
         expect(end.status).toBe(action === 'promote' ? 'promoted' : 'aborted');
         expect(s.finished).toEqual([expect.objectContaining({ action, decision: `${action} from the test` })]);
@@ -128,7 +142,12 @@ describe('canaryWorkflow', () => {
   it('ends quietly when its canary was ended elsewhere (superseded by a newer version)', async () => {
     const finished: FinishCanaryInput[] = [];
     const { worker, taskQueue } = await t.worker({
-      judgeCanary: async (): Promise<JudgeCanaryResult> => ({ status: 'superseded', stableId: 'tool@1.0.0', verdict: null, settings: SETTINGS }),
+      judgeCanary: async (): Promise<JudgeCanaryResult> => ({
+        status: 'superseded',
+        stableId: 'tool@1.0.0',
+        verdict: null,
+        settings: SETTINGS,
+      }),
       finishCanary: async (input) => {
         finished.push(input);
         return { outcome: 'ended', decision: '' };

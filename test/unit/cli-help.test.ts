@@ -6,7 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/main.js';
 
 function commands(c: Command, prefix = ''): [string, Command][] {
-  return c.commands.flatMap((sub) => [[`${prefix}${sub.name()}`, sub] as [string, Command], ...commands(sub, `${prefix}${sub.name()} `)]);
+  return c.commands.flatMap((sub) => [
+    [`${prefix}${sub.name()}`, sub] as [string, Command],
+    ...commands(sub, `${prefix}${sub.name()} `),
+  ]);
 }
 
 const program = buildProgram({ info: () => undefined, result: () => undefined });
@@ -22,10 +25,25 @@ describe('the dise command line', () => {
   });
 
   it('offers --json on every listing', () => {
-    const listings = ['tool list', 'lineage', 'pruned', 'rules', 'health', 'heal-status', 'migrate', 'tool add', 'call', 'report', 'heal'];
+    const listings = [
+      'tool list',
+      'lineage',
+      'pruned',
+      'rules',
+      'health',
+      'heal-status',
+      'migrate',
+      'tool add',
+      'call',
+      'report',
+      'heal',
+    ];
     for (const name of listings) {
       const command = all.find(([n]) => n === name)![1];
-      expect(command.options.map((o) => o.long), name).toContain('--json');
+      expect(
+        command.options.map((o) => o.long),
+        name,
+      ).toContain('--json');
     }
   });
 });

@@ -81,7 +81,15 @@ describe('corpus sources that read the code', () => {
   it('structure: lists inserted into, shortened, duplicated, reordered, sorted and emptied', () => {
     const corpus = corpusOf([{ xs: [3, 1, 2] }], []);
     expect(inputsFrom(corpus, 'structure')).toEqual(
-      expect.arrayContaining(['{"xs":[]}', '{"xs":[1,2,3]}', '{"xs":[2,1,3]}', '{"xs":[1,2]}', '{"xs":[3,3,1,2]}', '{"xs":[1,3,2]}', '{}']),
+      expect.arrayContaining([
+        '{"xs":[]}',
+        '{"xs":[1,2,3]}',
+        '{"xs":[2,1,3]}',
+        '{"xs":[1,2]}',
+        '{"xs":[3,3,1,2]}',
+        '{"xs":[1,3,2]}',
+        '{}',
+      ]),
     );
   });
 
@@ -122,7 +130,16 @@ describe('the differential check on single-point bugs in ordinary Python functio
 
   it.each([
     ['is_prime: range(2, …) became range(3, …)', IS_PRIME(2), IS_PRIME(3), [[6], [101]], '[4]'],
-    ['below_threshold: >= became >', BELOW_THRESHOLD('>='), BELOW_THRESHOLD('>'), [[[1, 2, 4, 10], 100], [[1, 20, 4, 10], 5]], null],
+    [
+      'below_threshold: >= became >',
+      BELOW_THRESHOLD('>='),
+      BELOW_THRESHOLD('>'),
+      [
+        [[1, 2, 4, 10], 100],
+        [[1, 20, 4, 10], 5],
+      ],
+      null,
+    ],
     ["sort_numbers: 'five': 5 became 'five': 6", SORT_NUMBERS(5), SORT_NUMBERS(6), [[''], ['three']], null],
   ])('refuses %s', (_name, parent, child, suite, smallest) => {
     const report = judge('t', parent, child, suite as JsonValue[]);
@@ -142,8 +159,21 @@ describe('the differential check within its time', () => {
     try {
       const loop = 'function run(n) { let s = 0; for (let i = 0; i < n; i++) s += i % 7; return s; }';
       const inputs = [5, 1e12, 1e13, 2e12, 7];
-      const corpus = { seed: 0, sources: { suite: inputs.length, recorded: 0, generated: 0 }, inputs: inputs.map((input) => ({ input, json: JSON.stringify(input), source: 'suite' as const })) };
-      const subject = { id: 't', code: loop, language: 'javascript' as const, parents: [{ id: 'p', code: loop, language: 'javascript' as const }], mutationType: 'optimization' as const, criticalTests: [], corpus, maxDifferences: 3 };
+      const corpus = {
+        seed: 0,
+        sources: { suite: inputs.length, recorded: 0, generated: 0 },
+        inputs: inputs.map((input) => ({ input, json: JSON.stringify(input), source: 'suite' as const })),
+      };
+      const subject = {
+        id: 't',
+        code: loop,
+        language: 'javascript' as const,
+        parents: [{ id: 'p', code: loop, language: 'javascript' as const }],
+        mutationType: 'optimization' as const,
+        criticalTests: [],
+        corpus,
+        maxDifferences: 3,
+      };
       const report = runDifferential(sandbox, subject).report;
       expect(report.unjudged).toBe(1); // 1e12: the parent timed out
       expect(report.notRun).toBe(2); // 1e13 and 2e12 never ran

@@ -15,11 +15,25 @@ const SUITE = story.flatMap((s) => (s.tests ?? []).map((t) => t.input));
 const GOOD_RECORDED = ['user@example.com', 'first.last@company.org', 'dev+tag@sub.domain.io', 'USER@EXAMPLE.COM'];
 
 function corpusOf(inputs: JsonValue[]): Corpus {
-  return { seed: 0, sources: { suite: inputs.length, recorded: 0, generated: 0 }, inputs: inputs.map((input) => ({ input, json: JSON.stringify(input), source: 'suite' as const })) };
+  return {
+    seed: 0,
+    sources: { suite: inputs.length, recorded: 0, generated: 0 },
+    inputs: inputs.map((input) => ({ input, json: JSON.stringify(input), source: 'suite' as const })),
+  };
 }
 
 function subject(overrides: Partial<DifferentialSubject>): DifferentialSubject {
-  return { id: 'e@2.2.0', code: code('2.2.0'), language: 'javascript', parents: [{ id: 'e@2.1.0', code: code('2.1.0'), language: 'javascript' as const }], mutationType: 'optimization', criticalTests: [], corpus: corpusOf([]), maxDifferences: 20, ...overrides };
+  return {
+    id: 'e@2.2.0',
+    code: code('2.2.0'),
+    language: 'javascript',
+    parents: [{ id: 'e@2.1.0', code: code('2.1.0'), language: 'javascript' as const }],
+    mutationType: 'optimization',
+    criticalTests: [],
+    corpus: corpusOf([]),
+    maxDifferences: 20,
+    ...overrides,
+  };
 }
 
 describe('the differential corpus', () => {
@@ -31,14 +45,24 @@ describe('the differential corpus', () => {
     expect(a.inputs.map((i) => i.json)).toEqual(b.inputs.map((i) => i.json));
     expect(a.inputs.map((i) => i.json)).not.toEqual(c.inputs.map((i) => i.json));
     expect(a.seed).toBe(7);
-    expect(a.sources).toEqual({ suite: new Set(SUITE.map((i) => JSON.stringify(i))).size, recorded: GOOD_RECORDED.filter((i) => !SUITE.includes(i)).length, generated: 200 });
+    expect(a.sources).toEqual({
+      suite: new Set(SUITE.map((i) => JSON.stringify(i))).size,
+      recorded: GOOD_RECORDED.filter((i) => !SUITE.includes(i)).length,
+      generated: 200,
+    });
     expect(a.inputs.length).toBeLessThanOrEqual(300);
     expect(new Set(a.inputs.map((i) => i.json)).size).toBe(a.inputs.length);
     expect(buildCorpus({ ...options, size: 50, seed: 7 }).inputs).toHaveLength(50);
   });
 
   it('generates the edits the issue names: doubled separators, whitespace, case, unicode, empty, null, long', () => {
-    const { inputs } = buildCorpus({ suiteInputs: ['user@example.com'], recordedInputs: [], size: 2000, generated: 1500, seed: seedFrom('e@2.2.0') });
+    const { inputs } = buildCorpus({
+      suiteInputs: ['user@example.com'],
+      recordedInputs: [],
+      size: 2000,
+      generated: 1500,
+      seed: seedFrom('e@2.2.0'),
+    });
     const strings = inputs.map((i) => i.input).filter((i): i is string => typeof i === 'string');
     expect(strings.some((s) => s.includes('@@'))).toBe(true);
     expect(strings.some((s) => s.includes('..'))).toBe(true);
@@ -52,8 +76,16 @@ describe('the differential corpus', () => {
   });
 
   it('edits objects (missing and null fields), arrays (empty, longer) and numbers (boundaries)', () => {
-    const { inputs } = buildCorpus({ suiteInputs: [{ name: 'a', n: 5, tags: ['x', 'y'] }], recordedInputs: [], size: 1000, generated: 800, seed: 1 });
-    const objects = inputs.map((i) => i.input).filter((i): i is { [k: string]: JsonValue } => !!i && typeof i === 'object' && !Array.isArray(i));
+    const { inputs } = buildCorpus({
+      suiteInputs: [{ name: 'a', n: 5, tags: ['x', 'y'] }],
+      recordedInputs: [],
+      size: 1000,
+      generated: 800,
+      seed: 1,
+    });
+    const objects = inputs
+      .map((i) => i.input)
+      .filter((i): i is { [k: string]: JsonValue } => !!i && typeof i === 'object' && !Array.isArray(i));
     expect(objects.some((o) => !('name' in o))).toBe(true);
     expect(objects.some((o) => o.n === null)).toBe(true);
     expect(objects.some((o) => Array.isArray(o.tags) && o.tags.length === 0)).toBe(true);
@@ -67,33 +99,74 @@ describe('shrinking', () => {
     expect(shrinkInput('hello x world x again', (s) => typeof s === 'string' && s.split('x').length > 2)).toBe('xx');
     expect(shrinkInput(1000, (n) => typeof n === 'number' && n > 100)).toBe(101);
     expect(shrinkInput([3, 9, 7, 12], (a) => Array.isArray(a) && a.includes(7))).toEqual([7]);
-    expect(shrinkInput({ name: 'Zed', age: 40, tags: ['q'] }, (o) => !!o && typeof o === 'object' && 'age' in o && (o as { age: number }).age >= 18)).toEqual({ age: 18 });
+    expect(
+      shrinkInput(
+        { name: 'Zed', age: 40, tags: ['q'] },
+        (o) => !!o && typeof o === 'object' && 'age' in o && (o as { age: number }).age >= 18,
+      ),
+    ).toEqual({ age: 18 });
     expect(compareSize('b', 'aa')).toBeLessThan(0);
   });
 
   it("shrinks the email story's difference to the smallest input showing it", () => {
     const { report } = runDifferential(sandbox, subject({ corpus: corpusOf(['user@@domain.com']) }));
     expect(report.differences).toEqual([
-      { input: '@', output: { output: true, error: null }, parents: [{ id: 'e@2.1.0', output: { output: false, error: null } }], originalInput: 'user@@domain.com', source: 'suite', criticalTest: null },
+      {
+        input: '@',
+        output: { output: true, error: null },
+        parents: [{ id: 'e@2.1.0', output: { output: false, error: null } }],
+        originalInput: 'user@@domain.com',
+        source: 'suite',
+        criticalTest: null,
+      },
     ]);
   });
 });
 
 describe('what a difference means', () => {
-  const corpus = buildCorpus({ suiteInputs: SUITE, recordedInputs: GOOD_RECORDED, size: 1000, generated: 600, seed: 13 });
+  const corpus = buildCorpus({
+    suiteInputs: SUITE,
+    recordedInputs: GOOD_RECORDED,
+    size: 1000,
+    generated: 600,
+    seed: 13,
+  });
 
   it('refuses an optimization that differs: failure records of type regression, detection differential, with both outputs', () => {
-    const { report, failures } = runDifferential(sandbox, subject({ corpus, mutationDescription: 'Optimize for speed' }));
+    const { report, failures } = runDifferential(
+      sandbox,
+      subject({ corpus, mutationDescription: 'Optimize for speed' }),
+    );
     expect(report.verdict).toBe('refused');
     expect(report.differing).toBeGreaterThan(10);
     expect(report.message).toMatch(/optimization "Optimize for speed" promises the same behaviour/);
     expect(failures.length).toBeGreaterThanOrEqual(1);
-    expect(failures[0]).toMatchObject({ failureType: 'regression', detectionMethod: 'differential', severity: 'critical' });
-    expect(failures[0]!.evidence).toMatchObject({ input: '@', output: { output: true }, parents: [{ id: 'e@2.1.0', output: { output: false } }], seed: 13 });
+    expect(failures[0]).toMatchObject({
+      failureType: 'regression',
+      detectionMethod: 'differential',
+      severity: 'critical',
+    });
+    expect(failures[0]!.evidence).toMatchObject({
+      input: '@',
+      output: { output: true },
+      parents: [{ id: 'e@2.1.0', output: { output: false } }],
+      seed: 13,
+    });
   });
 
   it('gives the same verdict for the same seed', () => {
-    const again = runDifferential(sandbox, subject({ corpus: buildCorpus({ suiteInputs: SUITE, recordedInputs: GOOD_RECORDED, size: 1000, generated: 600, seed: 13 }) }));
+    const again = runDifferential(
+      sandbox,
+      subject({
+        corpus: buildCorpus({
+          suiteInputs: SUITE,
+          recordedInputs: GOOD_RECORDED,
+          size: 1000,
+          generated: 600,
+          seed: 13,
+        }),
+      }),
+    );
     const first = runDifferential(sandbox, subject({ corpus }));
     expect({ ...again.report, durationMs: 0 }).toEqual({ ...first.report, durationMs: 0 });
   });
@@ -108,7 +181,16 @@ function run(input) { if (input === null || input === undefined) return false; r
   });
 
   it('lists the differences of a feature_add without failing it', () => {
-    const { report, failures } = runDifferential(sandbox, subject({ id: 'e@2.3.0', code: code('2.3.0'), mutationType: 'feature_add', corpus, language: 'javascript' as const }));
+    const { report, failures } = runDifferential(
+      sandbox,
+      subject({
+        id: 'e@2.3.0',
+        code: code('2.3.0'),
+        mutationType: 'feature_add',
+        corpus,
+        language: 'javascript' as const,
+      }),
+    );
     expect(report.verdict).toBe('listed');
     expect(report.differences.length).toBeGreaterThan(0);
     expect(failures).toEqual([]);
@@ -116,18 +198,44 @@ function run(input) { if (input === null || input === undefined) return false; r
 
   it('lets a difference on the input of a critical test decide a feature_add', () => {
     const critical = [{ name: 'rejects a double at', input: 'user@@domain.com', expected: false }];
-    const { report, failures } = runDifferential(sandbox, subject({ id: 'e@2.3.0', code: code('2.3.0'), mutationType: 'feature_add', corpus: corpusOf(['user@@domain.com', 'josé@exämple.com']), criticalTests: critical, language: 'javascript' as const }));
+    const { report, failures } = runDifferential(
+      sandbox,
+      subject({
+        id: 'e@2.3.0',
+        code: code('2.3.0'),
+        mutationType: 'feature_add',
+        corpus: corpusOf(['user@@domain.com', 'josé@exämple.com']),
+        criticalTests: critical,
+        language: 'javascript' as const,
+      }),
+    );
     expect(report.verdict).toBe('refused');
     expect(failures).toHaveLength(1);
-    expect(failures[0]).toMatchObject({ testCaseFailed: 'rejects a double at', evidence: { input: 'user@@domain.com' } });
+    expect(failures[0]).toMatchObject({
+      testCaseFailed: 'rejects a double at',
+      evidence: { input: 'user@@domain.com' },
+    });
     // A bug_fix that makes the critical test pass where the parent failed it is fine.
-    const fixed = runDifferential(sandbox, subject({ id: 'fix', code: code('2.1.0'), parents: [{ id: 'e@2.3.0', code: code('2.3.0'), language: 'javascript' as const }], mutationType: 'bug_fix', corpus: corpusOf(['user@@domain.com']), criticalTests: critical }));
+    const fixed = runDifferential(
+      sandbox,
+      subject({
+        id: 'fix',
+        code: code('2.1.0'),
+        parents: [{ id: 'e@2.3.0', code: code('2.3.0'), language: 'javascript' as const }],
+        mutationType: 'bug_fix',
+        corpus: corpusOf(['user@@domain.com']),
+        criticalTests: critical,
+      }),
+    );
     expect(fixed.report.verdict).toBe('listed');
     expect(fixed.failures).toEqual([]);
   });
 
   it('judges a version that declares no type as a refactor, and says so', () => {
-    const { report, failures } = runDifferential(sandbox, subject({ mutationType: null, corpus: corpusOf(['a@@b.cc']) }));
+    const { report, failures } = runDifferential(
+      sandbox,
+      subject({ mutationType: null, corpus: corpusOf(['a@@b.cc']) }),
+    );
     expect(report).toMatchObject({ mutationType: null, judgedAs: 'refactor', verdict: 'refused' });
     expect(report.message).toMatch(/declares no mutation type, so it is judged as a refactor/);
     expect(failures).toHaveLength(1);
@@ -137,24 +245,78 @@ function run(input) { if (input === null || input === undefined) return false; r
     const trims = `function run(s) { return typeof s === 'string' && s.trim() === 'ok'; }`;
     const nullSafe = `function run(s) { if (s === null) return 'none'; return s === 'ok'; }`;
     const merged = `function run(s) { if (s === null) return 'none'; return typeof s === 'string' && s.trim() === 'ok'; }`;
-    const parents = [{ id: 'm@1.1.0', code: trims, language: 'javascript' as const }, { id: 'm@1.0.1', code: nullSafe, language: 'javascript' as const }];
+    const parents = [
+      { id: 'm@1.1.0', code: trims, language: 'javascript' as const },
+      { id: 'm@1.0.1', code: nullSafe, language: 'javascript' as const },
+    ];
     const inputs = corpusOf(['ok', ' ok ', null, 'no']);
-    expect(runDifferential(sandbox, subject({ id: 'm@2.0.0', code: merged, parents, mutationType: 'refactor', corpus: inputs, language: 'javascript' as const })).report.verdict).toBe('same');
+    expect(
+      runDifferential(
+        sandbox,
+        subject({
+          id: 'm@2.0.0',
+          code: merged,
+          parents,
+          mutationType: 'refactor',
+          corpus: inputs,
+          language: 'javascript' as const,
+        }),
+      ).report.verdict,
+    ).toBe('same');
     const wrong = `function run(s) { return s === null ? 'nothing' : typeof s === 'string' && s.trim() === 'ok'; }`;
-    const { report } = runDifferential(sandbox, subject({ id: 'm@2.0.0', code: wrong, parents, mutationType: 'refactor', corpus: inputs, language: 'javascript' as const }));
+    const { report } = runDifferential(
+      sandbox,
+      subject({
+        id: 'm@2.0.0',
+        code: wrong,
+        parents,
+        mutationType: 'refactor',
+        corpus: inputs,
+        language: 'javascript' as const,
+      }),
+    );
     expect(report.verdict).toBe('refused');
     expect(report.differences).toEqual([
-      expect.objectContaining({ input: null, output: { output: 'nothing', error: null }, parents: [{ id: 'm@1.1.0', output: { output: false, error: null } }, { id: 'm@1.0.1', output: { output: 'none', error: null } }] }),
+      expect.objectContaining({
+        input: null,
+        output: { output: 'nothing', error: null },
+        parents: [
+          { id: 'm@1.1.0', output: { output: false, error: null } },
+          { id: 'm@1.0.1', output: { output: 'none', error: null } },
+        ],
+      }),
     ]);
   });
 
   it('applies the sandbox limits: a parent that times out leaves the input unjudged; a version that times out differs', () => {
     const slow = `function run(n) { if (n === 1) { while (true) {} } return n; }`;
     const fast = `function run(n) { return n; }`;
-    const a = runDifferential(sandbox, subject({ id: 'x', code: fast, parents: [{ id: 'p', code: slow, language: 'javascript' as const }], mutationType: 'refactor', corpus: corpusOf([0, 1, 2]) }));
+    const a = runDifferential(
+      sandbox,
+      subject({
+        id: 'x',
+        code: fast,
+        parents: [{ id: 'p', code: slow, language: 'javascript' as const }],
+        mutationType: 'refactor',
+        corpus: corpusOf([0, 1, 2]),
+      }),
+    );
     expect(a.report).toMatchObject({ verdict: 'same', inputs: 2, unjudged: 1 });
-    const b = runDifferential(sandbox, subject({ id: 'x', code: slow, parents: [{ id: 'p', code: fast, language: 'javascript' as const }], mutationType: 'refactor', corpus: corpusOf([1]) }));
+    const b = runDifferential(
+      sandbox,
+      subject({
+        id: 'x',
+        code: slow,
+        parents: [{ id: 'p', code: fast, language: 'javascript' as const }],
+        mutationType: 'refactor',
+        corpus: corpusOf([1]),
+      }),
+    );
     expect(b.report.verdict).toBe('refused');
-    expect(b.report.differences[0]).toMatchObject({ input: 1, output: { error: 'timeout' }, parents: [{ output: { output: 1, error: null } }] });
+    expect(b.report.differences[0]).toMatchObject({
+      input: 1,
+      output: { error: 'timeout' },
+      parents: [{ output: { output: 1, error: null } }],
+    });
   });
 });

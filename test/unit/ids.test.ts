@@ -3,10 +3,17 @@ import { compareSemver, InvalidIdError, looksLikeVersionId, parseVersionId } fro
 
 describe('version ids', () => {
   it('parses the canonical name@semver form', () => {
-    expect(parseVersionId('email_validator@2.2.0')).toEqual({ id: 'email_validator@2.2.0', name: 'email_validator', version: '2.2.0', major: 2, minor: 2, patch: 0 });
+    expect(parseVersionId('email_validator@2.2.0')).toEqual({
+      id: 'email_validator@2.2.0',
+      name: 'email_validator',
+      version: '2.2.0',
+      major: 2,
+      minor: 2,
+      patch: 0,
+    });
   });
 
-  it("accepts the legacy name_vX.Y.Z and normalises it", () => {
+  it('accepts the legacy name_vX.Y.Z and normalises it', () => {
     expect(parseVersionId('email_validator_v2.2.0').id).toBe('email_validator@2.2.0');
     expect(parseVersionId('data_validator_v10.0.12')).toMatchObject({ name: 'data_validator', major: 10, patch: 12 });
   });

@@ -47,7 +47,13 @@ describe('manifests', () => {
       name: 'email_validator',
       version: '2.0.0',
       parents: ['email_validator@1.0.0'],
-      mutation: { type: 'optimization', description: 'Optimize for speed', fitnessBefore: 0.85, fitnessAfter: 0.95, prompt: null },
+      mutation: {
+        type: 'optimization',
+        description: 'Optimize for speed',
+        fitnessBefore: 0.85,
+        fitnessAfter: 0.95,
+        prompt: null,
+      },
       tests: [{ name: 'rejects a double at', input: 'user@@domain.com', expect: false, critical: true }],
     });
   });
@@ -55,7 +61,13 @@ describe('manifests', () => {
   it('reads JSON and lists of manifests', () => {
     const list = [
       { name: 'a', version: '1.0.0', code: 'function run(x) { return x; }' },
-      { name: 'a', version: '1.1.0', parents: ['a@1.0.0'], code: 'function run(x) { return x; }', tests: [{ name: 't', input: 1, expect: 1 }] },
+      {
+        name: 'a',
+        version: '1.1.0',
+        parents: ['a@1.0.0'],
+        code: 'function run(x) { return x; }',
+        tests: [{ name: 't', input: 1, expect: 1 }],
+      },
     ];
     const out = readManifestFile(file('list.json', JSON.stringify(list)));
     expect(out.map((m) => m.version)).toEqual(['1.0.0', '1.1.0']);
@@ -67,7 +79,12 @@ describe('manifests', () => {
     ['a bad semver', VALID.replace('version: 2.0.0', 'version: "2.0"'), 'version', /semver/],
     ['a bad name', VALID.replace('name: email_validator', 'name: Email'), 'name', /\[a-z\]/],
     ['an unknown mutation type', VALID.replace('type: optimization', 'type: speedup'), 'mutation.type', /optimization/],
-    ['an out-of-range fitness', VALID.replace('fitness_after: 0.95', 'fitness_after: 9.5'), 'mutation.fitness_after', /1/],
+    [
+      'an out-of-range fitness',
+      VALID.replace('fitness_after: 0.95', 'fitness_after: 9.5'),
+      'mutation.fitness_after',
+      /1/,
+    ],
     ['a missing code', VALID.replace(/code: \|\n.*\n/, ''), 'code', /expected string/],
     ['an unknown field', VALID + 'colour: blue\n', '(document)', /unknown field\(s\) colour/],
     ['a test without expect', VALID.replace('    expect: false\n', ''), 'tests[0].expect', /./],
@@ -81,7 +98,12 @@ describe('manifests', () => {
   });
 
   it('names the list index of a bad manifest in a list', () => {
-    const err = errorOf(file('list-bad.yaml', `- name: a\n  version: 1.0.0\n  code: "function run(x) {}"\n- name: a\n  version: nope\n  code: "function run(x) {}"\n`));
+    const err = errorOf(
+      file(
+        'list-bad.yaml',
+        `- name: a\n  version: 1.0.0\n  code: "function run(x) {}"\n- name: a\n  version: nope\n  code: "function run(x) {}"\n`,
+      ),
+    );
     expect(err.field).toBe('[1].version');
   });
 

@@ -39,14 +39,20 @@ afterAll(async () => {
   await closePythonHost();
 });
 
-describe('one Python tool cannot change another\'s answers', () => {
+describe("one Python tool cannot change another's answers", () => {
   it('per_tool: a tool past every Python-level defence rewrites its interpreter; the next tool answers as before', () => {
     const sandbox = new Sandbox({ ...base, python_isolation: 'per_tool' });
     expect(sandbox.run('victim-own', VICTIM, 'abc', 'python')).toEqual(EXPECTED);
     // The rewrite took at once: the host's encoder, replaced, answers for its own result.
     expect(sandbox.run('hostile-own', HOSTILE, null, 'python')).toBe('pwned');
     for (let i = 0; i < 3; i++) expect(sandbox.run('victim-own', VICTIM, 'abc', 'python')).toEqual(EXPECTED);
-    expect(sandbox.run('victim-own-2', VICTIM.replace('[1]', '[2]'), 'abc', 'python')).toEqual([3.14159, 3, 'bbc', [2], [1, 2]]);
+    expect(sandbox.run('victim-own-2', VICTIM.replace('[1]', '[2]'), 'abc', 'python')).toEqual([
+      3.14159,
+      3,
+      'bbc',
+      [2],
+      [1, 2],
+    ]);
     sandbox.close();
   });
 

@@ -2,7 +2,14 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config/schema.js';
 import { ToolExecutionError, type ToolErrorKind } from '../../src/sandbox/errors.js';
-import { analyzePython, closePythonHost, pythonProbe, pythonSelfCheck, pythonStats, warmPython } from '../../src/sandbox/python.js';
+import {
+  analyzePython,
+  closePythonHost,
+  pythonProbe,
+  pythonSelfCheck,
+  pythonStats,
+  warmPython,
+} from '../../src/sandbox/python.js';
 import { detectSecurityIssues } from '../../src/detection/static-analysis.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
 
@@ -22,7 +29,10 @@ afterAll(async () => {
 
 /** Hostile code whose run() misbehaves only when asked to, so the next call of the same tool works. */
 function hostile(body: string, prelude = ''): string {
-  const indented = body.split('\n').map((line) => `        ${line}`).join('\n');
+  const indented = body
+    .split('\n')
+    .map((line) => `        ${line}`)
+    .join('\n');
   return `${prelude}\ndef run(input):\n    if isinstance(input, dict) and input.get('attack'):\n${indented}\n    return {'ok': True, 'echo': input}\n`;
 }
 
@@ -38,7 +48,12 @@ function failure(key: string, code: string, input: unknown, box = sandbox): Tool
 
 const cases: [string, string, ToolErrorKind, RegExp][] = [
   ['an infinite loop', 'while True:\n    pass', 'timeout', /time limit of 300 ms/],
-  ['an infinite loop that swallows the interrupt', 'while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass', 'timeout', /time limit of 300 ms/],
+  [
+    'an infinite loop that swallows the interrupt',
+    'while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass',
+    'timeout',
+    /time limit of 300 ms/,
+  ],
   ['a thrown error', "raise ValueError('bad input shape')", 'thrown', /^ValueError: bad input shape$/],
   ['a function result', 'return lambda: 1', 'non_json_result', /result is a function/],
   ['a set result', 'return {1, 2}', 'non_json_result', /result is a set/],
@@ -53,16 +68,36 @@ const cases: [string, string, ToolErrorKind, RegExp][] = [
   ['import sys', 'import sys\nreturn sys.version', 'host_access', /import of 'sys' is not available/],
   ['import subprocess', "import subprocess\nreturn subprocess.run(['ls'])", 'host_access', /import of 'subprocess'/],
   ['import socket', 'import socket\nreturn 1', 'host_access', /import of 'socket'/],
-  ['import js reaching for process', 'import js\nreturn str(js.process.env)', 'host_access', /import of 'js' is not available/],
-  ['pyodide.ffi', "from pyodide.ffi import to_js\nreturn to_js([]).constructor.constructor('return process')()", 'host_access', /import of 'pyodide.ffi'/],
+  [
+    'import js reaching for process',
+    'import js\nreturn str(js.process.env)',
+    'host_access',
+    /import of 'js' is not available/,
+  ],
+  [
+    'pyodide.ffi',
+    "from pyodide.ffi import to_js\nreturn to_js([]).constructor.constructor('return process')()",
+    'host_access',
+    /import of 'pyodide.ffi'/,
+  ],
   ['__import__ of os', "return __import__('os').getcwd()", 'host_access', /import of 'os'/],
   ['importlib', "import importlib\nreturn importlib.import_module('os')", 'host_access', /import of 'importlib'/],
   ['open /etc/passwd', "return open('/etc/passwd').read()", 'host_access', /open is not available/],
   ['eval', "return eval('1 + 1')", 'host_access', /eval is not available/],
   ['exec', "exec('x = 1')\nreturn 1", 'host_access', /exec is not available/],
   ['compile', "return compile('1', 'x', 'eval')", 'host_access', /compile is not available/],
-  ['a builtins walk through __loader__', "return __loader__.load_module('os')", 'host_access', /__loader__ is not available/],
-  ['getattr to a dunder', "return getattr((), '__cl' + 'ass__')", 'host_access', /attribute '__class__' is not available/],
+  [
+    'a builtins walk through __loader__',
+    "return __loader__.load_module('os')",
+    'host_access',
+    /__loader__ is not available/,
+  ],
+  [
+    'getattr to a dunder',
+    "return getattr((), '__cl' + 'ass__')",
+    'host_access',
+    /attribute '__class__' is not available/,
+  ],
 ];
 
 describe('python sandbox: hostile code ends as a typed failure and the next call works', () => {
@@ -95,11 +130,11 @@ describe('python sandbox: hostile code ends as a typed failure and the next call
   });
 
   it('a classic escape in the source is refused before it runs', () => {
-    const code = hostile("return [c.__name__ for c in ().__class__.__base__.__subclasses__()]");
+    const code = hostile('return [c.__name__ for c in ().__class__.__base__.__subclasses__()]');
     expect(failure('escape', code, { n: 1 }).kind).toBe('host_access');
   });
 
-  it('a thrown error carries the class name and a traceback of the tool\'s own lines', () => {
+  it("a thrown error carries the class name and a traceback of the tool's own lines", () => {
     const code = 'def check(x):\n    raise KeyError(x)\n\ndef run(input):\n    return check(input)\n';
     const err = failure('traceback', code, 'missing');
     expect(err.kind).toBe('thrown');
@@ -121,7 +156,9 @@ describe('python sandbox: hostile code ends as a typed failure and the next call
     expect(failure('syntax', 'def run(x) return x', 1).kind).toBe('compile_error');
     expect(failure('norun', 'def walk(x):\n    return x\n', 1).kind).toBe('compile_error');
     expect(failure('notcallable', 'run = 5\n', 1).kind).toBe('compile_error');
-    expect(failure('toplevel-raise', "raise RuntimeError('boom')\ndef run(x):\n    return x\n", 1).message).toMatch(/failed to load: RuntimeError: boom/);
+    expect(failure('toplevel-raise', "raise RuntimeError('boom')\ndef run(x):\n    return x\n", 1).message).toMatch(
+      /failed to load: RuntimeError: boom/,
+    );
     expect(failure('toplevel-loop', 'while True:\n    pass\ndef run(x):\n    return x\n', 1).kind).toBe('timeout');
   });
 
@@ -141,10 +178,22 @@ describe('python sandbox: hostile code ends as a typed failure and the next call
 });
 
 describe('python sandbox: state does not leak between tools nor between calls', () => {
-  it('two tools do not see each other\'s globals', () => {
-    sandbox.run('a', 'counter = 41\ndef run(x):\n    global counter\n    counter += 1\n    return counter\n', null, 'python');
+  it("two tools do not see each other's globals", () => {
+    sandbox.run(
+      'a',
+      'counter = 41\ndef run(x):\n    global counter\n    counter += 1\n    return counter\n',
+      null,
+      'python',
+    );
     // globals() is gone from a tool's builtins: a NameError is what tool b can find of tool a.
-    expect(sandbox.run('b', "def run(x):\n    try:\n        return counter\n    except NameError:\n        return 'absent'\n", null, 'python')).toBe('absent');
+    expect(
+      sandbox.run(
+        'b',
+        "def run(x):\n    try:\n        return counter\n    except NameError:\n        return 'absent'\n",
+        null,
+        'python',
+      ),
+    ).toBe('absent');
   });
 
   it('a module-level counter starts afresh on every call', () => {
@@ -153,7 +202,8 @@ describe('python sandbox: state does not leak between tools nor between calls', 
   });
 
   it('patched builtins and stdlib modules are restored for the next call and the next tool', () => {
-    const taint = "import json, math\ndef run(x):\n    __builtins__['len'] = lambda v: 99\n    json.dumps = lambda v: 'evil'\n    math.pi = 3\n    return 0\n";
+    const taint =
+      "import json, math\ndef run(x):\n    __builtins__['len'] = lambda v: 99\n    json.dumps = lambda v: 'evil'\n    math.pi = 3\n    return 0\n";
     sandbox.run('taint', taint, null, 'python');
     const look = 'import json, math\ndef run(x):\n    return [len([1]), json.dumps([1]), math.pi > 3.14]\n';
     expect(sandbox.run('look', look, null, 'python')).toEqual([1, '[1]', true]);
@@ -163,7 +213,9 @@ describe('python sandbox: state does not leak between tools nor between calls', 
     const code = "import json\njson.JSONEncoder.encode = lambda self, o: 'evil'\ndef run(x):\n    return {'a': [x]}\n";
     expect(sandbox.run('encoder', code, 1, 'python')).toEqual({ a: [1] });
     // …and the patched class is restored for the next tool.
-    expect(sandbox.run('encoder-look', 'import json\ndef run(x):\n    return json.dumps(x)\n', [1], 'python')).toBe('[1]');
+    expect(sandbox.run('encoder-look', 'import json\ndef run(x):\n    return json.dumps(x)\n', [1], 'python')).toBe(
+      '[1]',
+    );
   });
 });
 
@@ -187,7 +239,8 @@ describe('python sandbox: the interpreter', () => {
     const shared = new Sandbox({ ...config, python_isolation: 'shared' });
     shared.run('shared-1', 'def run(x):\n    return 1\n', null, 'python');
     const starts = pythonStats().starts;
-    for (let i = 0; i < 5; i++) expect(shared.run(`shared-${i + 2}`, 'def run(x):\n    return x\n', i, 'python')).toBe(i);
+    for (let i = 0; i < 5; i++)
+      expect(shared.run(`shared-${i + 2}`, 'def run(x):\n    return x\n', i, 'python')).toBe(i);
     expect(pythonStats().starts).toBe(starts);
   });
 
@@ -202,7 +255,16 @@ describe('python sandbox: the interpreter', () => {
     const check = pythonSelfCheck();
     expect(check.reachableJs).toEqual([]);
     expect(check.codeGeneration).toMatch(/Code generation from strings disallowed/);
-    for (const name of ['process', 'require', 'Buffer', 'fetch', 'setTimeout', 'global', 'WebSocket', 'MessageChannel']) {
+    for (const name of [
+      'process',
+      'require',
+      'Buffer',
+      'fetch',
+      'setTimeout',
+      'global',
+      'WebSocket',
+      'MessageChannel',
+    ]) {
       expect(check.globals).not.toContain(name);
     }
   });
@@ -232,7 +294,17 @@ result = {
 }
 `);
     const out = result as Record<string, string>;
-    expect(Object.keys(out).sort()).toEqual(['function_constructor', 'import_js', 'import_pyodide_js', 'js_module', 'listdir', 'passwd', 'run_js', 'socket', 'system']);
+    expect(Object.keys(out).sort()).toEqual([
+      'function_constructor',
+      'import_js',
+      'import_pyodide_js',
+      'js_module',
+      'listdir',
+      'passwd',
+      'run_js',
+      'socket',
+      'system',
+    ]);
     expect(out.js_module).toBe("'absent'");
     expect(out.import_js).toMatch(/^refused: ModuleNotFoundError/);
     expect(out.import_pyodide_js).toMatch(/^refused: ModuleNotFoundError/);
@@ -248,9 +320,13 @@ result = {
   });
 
   it('a string annotation evaluated by typing cannot hand a tool the real builtins, and static analysis refuses such code', () => {
-    const code = 'import typing\n\nclass Probe:\n    mods: "__import__(\'sys\').modules"\n\ndef run(x):\n    return len(typing.get_type_hints(Probe))\n';
+    const code =
+      'import typing\n\nclass Probe:\n    mods: "__import__(\'sys\').modules"\n\ndef run(x):\n    return len(typing.get_type_hints(Probe))\n';
     expect(() => sandbox.run('annotation', code, null, 'python')).toThrow(/get_type_hints/);
-    expect(detectSecurityIssues(code, 'python').failure).toMatchObject({ failureType: 'security_vulnerability', severity: 'critical' });
+    expect(detectSecurityIssues(code, 'python').failure).toMatchObject({
+      failureType: 'security_vulnerability',
+      severity: 'critical',
+    });
   });
 
   it('leaves code generation on in the host process', () => {
@@ -258,12 +334,16 @@ result = {
   });
 
   it('analyzePython reports definitions, imports, calls, names, attributes, tokens and statements', () => {
-    const code = 'import os.path\nfrom json import loads\n\ndef run(s):\n    if s:\n        return s.strip().lower()\n    return eval("1")\n';
+    const code =
+      'import os.path\nfrom json import loads\n\ndef run(s):\n    if s:\n        return s.strip().lower()\n    return eval("1")\n';
     const analysis = analyzePython(code);
     expect(analysis.ok).toBe(true);
     if (!analysis.ok) return;
     expect(analysis.definesRun).toBe(true);
-    expect(analysis.imports).toEqual([{ module: 'os.path', line: 1 }, { module: 'json', line: 2 }]);
+    expect(analysis.imports).toEqual([
+      { module: 'os.path', line: 1 },
+      { module: 'json', line: 2 },
+    ]);
     expect(analysis.calls.map((c) => c.name)).toEqual(expect.arrayContaining(['s.strip', '<expr>.lower', 'eval']));
     expect(analysis.names).toContainEqual({ id: 'eval', line: 7, col: 11 });
     expect(analysis.attributes).toContainEqual({ attr: 'strip', line: 6, col: 17 });
@@ -285,16 +365,21 @@ describe('python sandbox: what one tool does to shared things ends with its call
     const victim = "import re\n\ndef run(x):\n    return [re.sub('a', 'b', 'aa'), hasattr(getattr, 'note')]\n";
     expect(sb.run('patcher', patcher, null, 'python')).toBe(1);
     expect(sb.run('victim', victim, null, 'python')).toEqual(['bb', false]);
-    expect(() => sb.run('vars', 'import typing\n\ndef run(x):\n    return len(vars(typing))\n', null, 'python')).toThrow(/vars is not available/);
+    expect(() =>
+      sb.run('vars', 'import typing\n\ndef run(x):\n    return len(vars(typing))\n', null, 'python'),
+    ).toThrow(/vars is not available/);
   });
 
   it('a module view holds no modules: typing.sys, re._compiler, dataclasses.inspect are not there', () => {
-    const code = "import typing, re, dataclasses\n\ndef run(x):\n    return ['sys' in dir(typing), '_compiler' in dir(re), 'inspect' in dir(dataclasses), 'sub' in dir(re)]\n";
+    const code =
+      "import typing, re, dataclasses\n\ndef run(x):\n    return ['sys' in dir(typing), '_compiler' in dir(re), 'inspect' in dir(dataclasses), 'sub' in dir(re)]\n";
     expect(sb.run('views', code, null, 'python')).toEqual([false, false, false, true]);
   });
 
   it('an integer beyond 2**53 - 1 is not a JSON value (JSON numbers cannot carry it exactly)', () => {
-    expect(() => sb.run('bigint', 'def run(x):\n    return 10**400\n', null, 'python')).toThrow(/integer beyond 2\*\*53 - 1/);
+    expect(() => sb.run('bigint', 'def run(x):\n    return 10**400\n', null, 'python')).toThrow(
+      /integer beyond 2\*\*53 - 1/,
+    );
     expect(sb.run('safeint', 'def run(x):\n    return 2**53 - 1\n', null, 'python')).toBe(2 ** 53 - 1);
   });
 

@@ -42,8 +42,18 @@ const cases: [string, string, ToolErrorKind, RegExp][] = [
   ['require', "return require('fs').readFileSync('/etc/passwd', 'utf8');", 'host_access', /require is not available/],
   ['process', 'return process.env;', 'host_access', /process is not available/],
   ['fetch', "return fetch('http://127.0.0.1/');", 'host_access', /fetch is not available/],
-  ['a globalThis trick', "return globalThis.constructor.constructor('return process')().env;", 'host_access', /process is not available/],
-  ['a this-constructor trick', "return (function () { return this; }).constructor('return require')()('child_process');", 'host_access', /require is not available/],
+  [
+    'a globalThis trick',
+    "return globalThis.constructor.constructor('return process')().env;",
+    'host_access',
+    /process is not available/,
+  ],
+  [
+    'a this-constructor trick',
+    "return (function () { return this; }).constructor('return require')()('child_process');",
+    'host_access',
+    /require is not available/,
+  ],
   ['timers', 'setTimeout(() => {}, 1); return 1;', 'host_access', /setTimeout is not available/],
 ];
 
@@ -85,7 +95,9 @@ describe('sandbox: hostile code ends as a typed failure and the next call works'
 
   it('types code that does not load: no run(), a top-level throw, a top-level infinite loop', () => {
     expect(failure('norun', 'function walk(x) { return x; }', 1).kind).toBe('compile_error');
-    expect(failure('toplevel-throw', "throw new Error('boom'); function run(x) { return x; }", 1).message).toMatch(/failed to load: Error: boom/);
+    expect(failure('toplevel-throw', "throw new Error('boom'); function run(x) { return x; }", 1).message).toMatch(
+      /failed to load: Error: boom/,
+    );
     expect(failure('toplevel-loop', 'while (true) {} function run(x) { return x; }', 1).kind).toBe('timeout');
   });
 
@@ -109,21 +121,53 @@ const tampering: [string, string, JsonValue | ToolErrorKind][] = [
   ['JSON.parse replaced', 'JSON.parse = () => ({ evil: true }); function run(x) { return x; }', 2],
   ['Set.prototype.has always true', 'Set.prototype.has = () => true; function run(x) { return [x, x]; }', [2, 2]],
   ['Set.prototype.add removed', 'Set.prototype.add = undefined; function run(x) { return { x }; }', { x: 2 }],
-  ['Object.keys and Array.isArray lie', 'Object.keys = () => []; Array.isArray = () => false; function run() { return { f: function () {} }; }', 'non_json_result'],
-  ['Object.getPrototypeOf lies', 'class K {}; Object.getPrototypeOf = () => Object.prototype; function run() { return new K(); }', 'non_json_result'],
+  [
+    'Object.keys and Array.isArray lie',
+    'Object.keys = () => []; Array.isArray = () => false; function run() { return { f: function () {} }; }',
+    'non_json_result',
+  ],
+  [
+    'Object.getPrototypeOf lies',
+    'class K {}; Object.getPrototypeOf = () => Object.prototype; function run() { return new K(); }',
+    'non_json_result',
+  ],
   ['Number.isFinite lies', 'Number.isFinite = () => true; function run() { return NaN; }', 'non_json_result'],
-  ['Reflect.apply and Function.prototype.call replaced', 'Reflect.apply = () => 7; Function.prototype.call = () => 7; function run(x) { return x + 1; }', 3],
+  [
+    'Reflect.apply and Function.prototype.call replaced',
+    'Reflect.apply = () => 7; Function.prototype.call = () => 7; function run(x) { return x + 1; }',
+    3,
+  ],
   ['a function declaration shadowing a built-in', 'function Set() { return {}; } function run(x) { return [x]; }', [2]],
-  ['Error replaced', 'Error = function () { return { message: "fake" }; }; function run() { return undefined; }', 'non_json_result'],
+  [
+    'Error replaced',
+    'Error = function () { return { message: "fake" }; }; function run() { return undefined; }',
+    'non_json_result',
+  ],
   // The result is written by the bootstrap, not JSON.stringify: no toJSON is consulted.
-  ['Object.prototype.toJSON throwing', 'Object.prototype.toJSON = function () { throw new RangeError("no"); }; function run() { return {}; }', {}],
-  ['Object.prototype.toJSON returning undefined', 'Object.prototype.toJSON = () => undefined; function run() { return {}; }', {}],
+  [
+    'Object.prototype.toJSON throwing',
+    'Object.prototype.toJSON = function () { throw new RangeError("no"); }; function run() { return {}; }',
+    {},
+  ],
+  [
+    'Object.prototype.toJSON returning undefined',
+    'Object.prototype.toJSON = () => undefined; function run() { return {}; }',
+    {},
+  ],
   ['a getter that throws', 'function run() { return { get a() { throw new TypeError("got"); } }; }', 'thrown'],
   ['a Proxy result', 'function run() { return new Proxy({}, { ownKeys() { throw new Error("trap"); } }); }', 'thrown'],
   ['a thrown symbol', 'function run() { throw Symbol("s"); }', 'thrown'],
-  ['a thrown object whose toString throws', 'function run() { throw { toString() { throw new Error("x"); } }; }', 'thrown'],
+  [
+    'a thrown object whose toString throws',
+    'function run() { throw { toString() { throw new Error("x"); } }; }',
+    'thrown',
+  ],
   ['a thrown null', 'function run() { throw null; }', 'thrown'],
-  ['an Error whose message is a getter that throws', 'function run() { const e = new Error("m"); Object.defineProperty(e, "message", { get() { throw 1; } }); throw e; }', 'thrown'],
+  [
+    'an Error whose message is a getter that throws',
+    'function run() { const e = new Error("m"); Object.defineProperty(e, "message", { get() { throw 1; } }); throw e; }',
+    'thrown',
+  ],
   ['a SyntaxError thrown by run', 'function run() { throw new SyntaxError("mine"); }', 'thrown'],
   ['a run that is not a function', 'const run = 5;', 'compile_error'],
 ];

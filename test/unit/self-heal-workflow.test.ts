@@ -50,11 +50,25 @@ function healStubs(
 ): { heal: Heal; activities: StubActivities } {
   const name = uniqueName('tool');
   // By default the failed version is the culprit (nothing after it to keep, so no revert is tried).
-  const heal: Heal = { name, versionId: `${name}@2.1.0`, culpritId: `${name}@${culpritVersion}`, ancestorId: `${name}@1.0.0`, calls: [], finished: [], regenerations: [] };
+  const heal: Heal = {
+    name,
+    versionId: `${name}@2.1.0`,
+    culpritId: `${name}@${culpritVersion}`,
+    ancestorId: `${name}@1.0.0`,
+    calls: [],
+    finished: [],
+    regenerations: [],
+  };
   const defaults: StubActivities = {
     recordFailure: async () => recorded({ toolName: name }, settings),
     analyzeFailure: async (input) => analysis(heal.culpritId, { source: input.useLlm ? 'llm' : 'offline' }),
-    pruneBranch: async () => ({ prunedId: heal.culpritId, prunedCount: 1, taintedCount: 1, tainted: [heal.versionId], reroutedTo: heal.ancestorId }),
+    pruneBranch: async () => ({
+      prunedId: heal.culpritId,
+      prunedCount: 1,
+      taintedCount: 1,
+      tainted: [heal.versionId],
+      reroutedTo: heal.ancestorId,
+    }),
     createAvoidanceRule: async () => ({ ruleId: 'rule-1', scope: 'descendants' }),
     propagateRule: async (input) => ({ ruleId: input.ruleId, scope: 'descendants', reached: 2, similarTools: [] }),
     findHealthyAncestor: async () => ancestorFound(heal.ancestorId),
@@ -84,26 +98,42 @@ function healStubs(
 }
 
 function input(heal: Heal): SelfHealInput {
-  return healInput(heal.versionId, { failureType: 'wrong_output', description: 'accepted a@@b.co', severity: 'high' }, 'manual');
+  return healInput(
+    heal.versionId,
+    { failureType: 'wrong_output', description: 'accepted a@@b.co', severity: 'high' },
+    'manual',
+  );
 }
 
 /** Runs a heal to its end on a fresh worker; returns its result (or the error it failed with). */
 async function runHeal(heal: Heal, activities: StubActivities): Promise<HealProgress> {
   const { worker, taskQueue } = await t.worker(activities);
-  return worker.runUntil(t.env.client.workflow.execute<typeof selfHealWorkflow>(HEAL_WORKFLOW_TYPE, { ...healStartOptions(input(heal)), taskQueue }));
+  return worker.runUntil(
+    t.env.client.workflow.execute<typeof selfHealWorkflow>(HEAL_WORKFLOW_TYPE, {
+      ...healStartOptions(input(heal)),
+      taskQueue,
+    }),
+  );
 }
 
 function activityTypes(heal: Heal): string[] {
   return heal.calls.map(([type]) => type);
 }
 
-const permanent = (message: string) => ApplicationFailure.create({ type: 'PermanentLlmError', message, nonRetryable: true });
+const permanent = (message: string) =>
+  ApplicationFailure.create({ type: 'PermanentLlmError', message, nonRetryable: true });
 
 describe('selfHealWorkflow', { timeout: 30_000 }, () => {
   it('heals through the LLM: every step in order, the candidate promoted, nothing left to finish', async () => {
     const { heal, activities } = healStubs({ llm: true });
     const result = await runHeal(heal, activities);
-    expect(result).toMatchObject({ status: 'healed', step: 'done', newVersionId: `${heal.name}@2.1.1`, attempt: 1, maxAttempts: 4 });
+    expect(result).toMatchObject({
+      status: 'healed',
+      step: 'done',
+      newVersionId: `${heal.name}@2.1.1`,
+      attempt: 1,
+      maxAttempts: 4,
+    });
     expect(result.attempts).toEqual([{ attempt: 1, strategy: 'llm', ok: true, rejections: [] }]);
     expect(result.analysis?.source).toBe('llm');
     expect(activityTypes(heal)).toEqual([
@@ -120,7 +150,11 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
     // Every activity the workflow ran is a step of the catalogue the CLI prints.
     const catalogued: (string | null)[] = Object.values(HEAL_STEPS).map((s) => s.activity);
     expect(activityTypes(heal).every((type) => catalogued.includes(type))).toBe(true);
-    const promote = heal.calls.find(([type]) => type === 'promote')![1] as { strategy: string; ancestorId: string; ruleIds: string[] };
+    const promote = heal.calls.find(([type]) => type === 'promote')![1] as {
+      strategy: string;
+      ancestorId: string;
+      ruleIds: string[];
+    };
     expect(promote).toMatchObject({ strategy: 'llm', ancestorId: heal.ancestorId, ruleIds: ['rule-1'] });
   });
 
@@ -129,8 +163,14 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
     const result = await runHeal(heal, activities);
     expect(result.status).toBe('healed');
     expect(result.attempts).toEqual([{ attempt: 1, strategy: 'rollback', ok: true, rejections: [] }]);
-    expect(heal.regenerations[0]).toMatchObject({ strategy: 'rollback', ancestorId: heal.ancestorId, culpritId: heal.culpritId, rejections: [] });
-    const attributes = (await t.env.client.workflow.getHandle(`heal:${heal.versionId}`).describe()).typedSearchAttributes;
+    expect(heal.regenerations[0]).toMatchObject({
+      strategy: 'rollback',
+      ancestorId: heal.ancestorId,
+      culpritId: heal.culpritId,
+      rejections: [],
+    });
+    const attributes = (await t.env.client.workflow.getHandle(`heal:${heal.versionId}`).describe())
+      .typedSearchAttributes;
     expect(attributes.get(DISE_TOOL)).toBe(heal.name);
     expect(attributes.get(DISE_VERSION)).toBe(heal.versionId);
     expect(attributes.get(DISE_HEAL_STEP)).toBe('done');
@@ -146,7 +186,9 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
     }));
     const result = await runHeal(heal, activities);
     expect(result).toMatchObject({ status: 'healed', analysis: { source: 'offline' } });
-    const analyses = heal.calls.filter(([type]) => type === 'analyzeFailure').map(([, i]) => (i as { useLlm: boolean }).useLlm);
+    const analyses = heal.calls
+      .filter(([type]) => type === 'analyzeFailure')
+      .map(([, i]) => (i as { useLlm: boolean }).useLlm);
     expect(analyses).toEqual([true, false]);
   });
 
@@ -154,7 +196,8 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
     const { heal, activities } = healStubs({ llm: true }, () => ({
       regenerate: async (i) => {
         if (i.attempt === 1) throw permanent('the model refused');
-        if (i.attempt === 2) return { strategy: 'llm', code: null, notes: 'no code block in the answer', builtOn: null };
+        if (i.attempt === 2)
+          return { strategy: 'llm', code: null, notes: 'no code block in the answer', builtOn: null };
         return { strategy: 'llm', code: CODE, notes: 'third time', builtOn: i.ancestorId };
       },
     }));
@@ -172,11 +215,17 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
 
   it('ends unhealed when every attempt is rejected, callers staying on the ancestor', async () => {
     const { heal, activities } = healStubs({ llm: true, strategies: ['llm'], maxRegenerationAttempts: 2 }, () => ({
-      validateCandidate: async (i) => ({ ...PASSED, ok: false, rejections: [{ kind: 'test', message: `attempt ${i.attempt} fails "rejects a double at"` }] }),
+      validateCandidate: async (i) => ({
+        ...PASSED,
+        ok: false,
+        rejections: [{ kind: 'test', message: `attempt ${i.attempt} fails "rejects a double at"` }],
+      }),
     }));
     const result = await runHeal(heal, activities);
     expect(result).toMatchObject({ status: 'unhealed', step: 'done', attempt: 2, maxAttempts: 2, newVersionId: null });
-    expect(result.message).toBe(`no candidate passed validation in 2 attempt(s) (llm); callers stay on ${heal.ancestorId}`);
+    expect(result.message).toBe(
+      `no candidate passed validation in 2 attempt(s) (llm); callers stay on ${heal.ancestorId}`,
+    );
     expect(heal.regenerations[1]!.rejections).toEqual(['attempt 1: test: attempt 1 fails "rejects a double at"']);
     expect(activityTypes(heal)).not.toContain('promote');
     expect(heal.finished).toHaveLength(1);
@@ -186,12 +235,20 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
   it('reverts first when the culprit lies above the failed version, building on the failed version', async () => {
     const features = { kept: 1, total: 1, lost: [] };
     const setAside = [{ testId: 4, name: 'encodes the bug', introducedBy: 'x' }];
-    const { heal, activities } = healStubs({ llm: true }, () => ({ validateCandidate: async () => ({ ...PASSED, features, setAside }) }), { culpritVersion: '2.0.0' });
+    const { heal, activities } = healStubs(
+      { llm: true },
+      () => ({ validateCandidate: async () => ({ ...PASSED, features, setAside }) }),
+      { culpritVersion: '2.0.0' },
+    );
     const result = await runHeal(heal, activities);
     expect(result).toMatchObject({ status: 'healed', strategy: 'revert', features, setAside, maxAttempts: 5 });
     expect(result.attempts).toEqual([{ attempt: 1, strategy: 'revert', ok: true, rejections: [] }]);
     expect(result.message).toMatch(/^healed by revert: .*; features kept 1\/1$/);
-    const promote = heal.calls.find(([type]) => type === 'promote')![1] as { strategy: string; builtOn: string; setAside: unknown };
+    const promote = heal.calls.find(([type]) => type === 'promote')![1] as {
+      strategy: string;
+      builtOn: string;
+      setAside: unknown;
+    };
     expect(promote).toMatchObject({ strategy: 'revert', builtOn: heal.versionId, setAside });
   });
 
@@ -200,7 +257,8 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
       { llm: true, maxRegenerationAttempts: 2 },
       () => ({
         regenerate: async (i) => {
-          if (i.strategy === 'revert') return { strategy: 'revert', code: null, notes: '1 conflicting change(s)', builtOn: null };
+          if (i.strategy === 'revert')
+            return { strategy: 'revert', code: null, notes: '1 conflicting change(s)', builtOn: null };
           if (i.strategy === 'llm') throw permanent('the model refused');
           return { strategy: 'rollback', code: CODE, notes: 'rollback', builtOn: i.ancestorId };
         },
@@ -227,7 +285,9 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
   });
 
   it('reports the heal that replaced an already pruned version, without healing again', async () => {
-    const { heal, activities } = healStubs({}, (h) => ({ recordFailure: async () => recorded({ healedBy: `${h.name}@2.1.1` }) }));
+    const { heal, activities } = healStubs({}, (h) => ({
+      recordFailure: async () => recorded({ healedBy: `${h.name}@2.1.1` }),
+    }));
     const result = await runHeal(heal, activities);
     expect(result).toMatchObject({ status: 'healed', newVersionId: `${heal.name}@2.1.1` });
     expect(result.message).toMatch(/^already pruned and replaced by /);
@@ -236,7 +296,9 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
 
   for (const verdict of ['transient', 'not_this_mutation'] as const) {
     it(`prunes nothing when the verdict is ${verdict}`, async () => {
-      const { heal, activities } = healStubs({}, () => ({ analyzeFailure: async () => analysis(null, { verdict, reason: `looks ${verdict}` }) }));
+      const { heal, activities } = healStubs({}, () => ({
+        analyzeFailure: async () => analysis(null, { verdict, reason: `looks ${verdict}` }),
+      }));
       const result = await runHeal(heal, activities);
       expect(result).toMatchObject({ status: 'not_pruned', message: `looks ${verdict}` });
       expect(activityTypes(heal)).toEqual(['recordFailure', 'analyzeFailure', 'finishHeal']);
@@ -244,20 +306,30 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
   }
 
   it('ends unhealed when the verdict is unrecoverable', async () => {
-    const { heal, activities } = healStubs({}, () => ({ analyzeFailure: async () => analysis(null, { verdict: 'unrecoverable', recoverable: false, reason: 'no ancestor passes its suite' }) }));
+    const { heal, activities } = healStubs({}, () => ({
+      analyzeFailure: async () =>
+        analysis(null, { verdict: 'unrecoverable', recoverable: false, reason: 'no ancestor passes its suite' }),
+    }));
     const result = await runHeal(heal, activities);
     expect(result).toMatchObject({ status: 'unhealed', message: 'no ancestor passes its suite' });
     expect(activityTypes(heal)).toEqual(['recordFailure', 'analyzeFailure', 'finishHeal']);
   });
 
   it('prunes nothing when a mutation verdict names no culprit', async () => {
-    const { heal, activities } = healStubs({}, () => ({ analyzeFailure: async () => analysis(null, { reason: 'no culprit found' }) }));
+    const { heal, activities } = healStubs({}, () => ({
+      analyzeFailure: async () => analysis(null, { reason: 'no culprit found' }),
+    }));
     expect(await runHeal(heal, activities)).toMatchObject({ status: 'not_pruned', message: 'no culprit found' });
   });
 
   it('ends unhealed when the culprit is known but the failure is not recoverable', async () => {
-    const { heal, activities } = healStubs({}, (h) => ({ analyzeFailure: async () => analysis(h.culpritId, { recoverable: false, reason: 'the root itself fails' }) }));
-    expect(await runHeal(heal, activities)).toMatchObject({ status: 'unhealed', message: 'not recoverable: the root itself fails' });
+    const { heal, activities } = healStubs({}, (h) => ({
+      analyzeFailure: async () => analysis(h.culpritId, { recoverable: false, reason: 'the root itself fails' }),
+    }));
+    expect(await runHeal(heal, activities)).toMatchObject({
+      status: 'unhealed',
+      message: 'not recoverable: the root itself fails',
+    });
     expect(activityTypes(heal)).not.toContain('pruneBranch');
   });
 
@@ -272,21 +344,33 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
   it('ends unhealed when no ancestor passes today’s suite', async () => {
     const { heal, activities } = healStubs({}, () => ({ findHealthyAncestor: async () => ancestorFound(null) }));
     const result = await runHeal(heal, activities);
-    expect(result).toMatchObject({ status: 'unhealed', prune: { prunedId: heal.culpritId }, rule: { ruleId: 'rule-1' }, ancestor: { ancestorId: null } });
+    expect(result).toMatchObject({
+      status: 'unhealed',
+      prune: { prunedId: heal.culpritId },
+      rule: { ruleId: 'rule-1' },
+      ancestor: { ancestorId: null },
+    });
     expect(activityTypes(heal)).not.toContain('regenerate');
   });
 
   it('routes callers to the ancestor when regeneration is off', async () => {
     const { heal, activities } = healStubs({ autoRegenerate: false });
     const result = await runHeal(heal, activities);
-    expect(result).toMatchObject({ status: 'routed_to_ancestor', message: `regeneration is off: callers are routed to ${heal.ancestorId}` });
+    expect(result).toMatchObject({
+      status: 'routed_to_ancestor',
+      message: `regeneration is off: callers are routed to ${heal.ancestorId}`,
+    });
     expect(activityTypes(heal).slice(-2)).toEqual(['findHealthyAncestor', 'finishHeal']);
   });
 
   it('fails as HealFailed when a step fails for good, and records why', async () => {
     const { heal, activities } = healStubs({}, () => ({
       pruneBranch: async () => {
-        throw ApplicationFailure.create({ type: 'LineageError', message: 'adding this edge closes a cycle', nonRetryable: true });
+        throw ApplicationFailure.create({
+          type: 'LineageError',
+          message: 'adding this edge closes a cycle',
+          nonRetryable: true,
+        });
       },
     }));
     const error = await runHeal(heal, activities).catch((err: unknown) => err);
@@ -295,7 +379,10 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
     expect(cause.type).toBe('HealFailed');
     expect(cause.message).toBe(`heal of ${heal.versionId} failed during pruneBranch: adding this edge closes a cycle`);
     expect(heal.finished).toHaveLength(1);
-    expect(heal.finished[0]).toMatchObject({ error: 'adding this edge closes a cycle', progress: { status: 'failed', step: 'pruneBranch' } });
+    expect(heal.finished[0]).toMatchObject({
+      error: 'adding this edge closes a cycle',
+      progress: { status: 'failed', step: 'pruneBranch' },
+    });
   });
 
   it('on cancel, still records the heal as cancelled (non-cancellable cleanup), and shows progress while it runs', async () => {
@@ -319,10 +406,18 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
     }));
     const { worker, taskQueue } = await t.worker(activities);
     await worker.runUntil(async () => {
-      const handle = await t.env.client.workflow.start<typeof selfHealWorkflow>(HEAL_WORKFLOW_TYPE, { ...healStartOptions(input(heal)), taskQueue });
+      const handle = await t.env.client.workflow.start<typeof selfHealWorkflow>(HEAL_WORKFLOW_TYPE, {
+        ...healStartOptions(input(heal)),
+        taskQueue,
+      });
       await running;
       const progress = await handle.query(healProgressQuery);
-      expect(progress).toMatchObject({ status: 'running', step: 'findHealthyAncestor', message: HEAL_STEPS.findHealthyAncestor.message(), prune: { prunedId: heal.culpritId } });
+      expect(progress).toMatchObject({
+        status: 'running',
+        step: 'findHealthyAncestor',
+        message: HEAL_STEPS.findHealthyAncestor.message(),
+        prune: { prunedId: heal.culpritId },
+      });
       await handle.cancel();
       const error = await handle.result().catch((err: unknown) => err);
       expect(error).toBeInstanceOf(WorkflowFailedError);
@@ -331,7 +426,10 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
     expect(stepCancelled).toBe(true);
     // The finishing step ran after the cancel: it routes callers to a usable version and records the end.
     expect(activityTypes(heal).slice(-1)).toEqual(['finishHeal']);
-    expect(heal.finished[0]).toMatchObject({ error: null, progress: { status: 'cancelled', step: 'findHealthyAncestor', message: 'cancelled during findHealthyAncestor' } });
+    expect(heal.finished[0]).toMatchObject({
+      error: null,
+      progress: { status: 'cancelled', step: 'findHealthyAncestor', message: 'cancelled during findHealthyAncestor' },
+    });
   });
 
   it('joins a second start of the same version instead of running two heals', async () => {
@@ -345,8 +443,16 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
     }));
     const { worker, taskQueue } = await t.worker(activities);
     await worker.runUntil(async () => {
-      const first = await t.env.client.workflow.start<typeof selfHealWorkflow>(HEAL_WORKFLOW_TYPE, { ...healStartOptions(input(heal)), taskQueue, workflowIdConflictPolicy: 'USE_EXISTING' });
-      const second = await t.env.client.workflow.start<typeof selfHealWorkflow>(HEAL_WORKFLOW_TYPE, { ...healStartOptions(input(heal)), taskQueue, workflowIdConflictPolicy: 'USE_EXISTING' });
+      const first = await t.env.client.workflow.start<typeof selfHealWorkflow>(HEAL_WORKFLOW_TYPE, {
+        ...healStartOptions(input(heal)),
+        taskQueue,
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+      const second = await t.env.client.workflow.start<typeof selfHealWorkflow>(HEAL_WORKFLOW_TYPE, {
+        ...healStartOptions(input(heal)),
+        taskQueue,
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
       expect(second.firstExecutionRunId).toBe(first.firstExecutionRunId);
       release();
       expect((await first.result()).status).toBe('not_pruned');

@@ -14,12 +14,20 @@ describe('static analysis: built-in security checks', () => {
     ['require', "function run(x) { return require('fs'); }", 'host_global'],
     ['globalThis', 'function run(x) { return globalThis; }', 'host_global'],
     ['a shorthand host global', 'function run(x) { return { fetch }; }', 'host_global'],
-    ['a constructor escape', "function run(x) { return x.constructor.constructor('return 1')(); }", 'constructor_escape'],
+    [
+      'a constructor escape',
+      "function run(x) { return x.constructor.constructor('return 1')(); }",
+      'constructor_escape',
+    ],
     ['__proto__', 'function run(x) { x.__proto__.polluted = 1; return x; }', 'prototype_access'],
   ])('flags %s as a critical security_vulnerability', (_name, code, check) => {
     const { failure, findings } = detectSecurityIssues(code);
     expect(findings.map((f) => f.check)).toContain(check);
-    expect(failure).toMatchObject({ failureType: 'security_vulnerability', severity: 'critical', detectionMethod: 'static_analysis' });
+    expect(failure).toMatchObject({
+      failureType: 'security_vulnerability',
+      severity: 'critical',
+      detectionMethod: 'static_analysis',
+    });
     expect(findings[0]!.line).toBe(1);
   });
 
@@ -34,9 +42,24 @@ describe('static analysis: built-in security checks', () => {
 
 describe('avoidance rules as gates', () => {
   const rules = [
-    { ruleId: 'avoid_substring', description: 'no bare @ checks', patternToAvoid: "indexOf\\('@'\\)|includes\\('@'\\)", patternKind: 'regex' },
-    { ruleId: 'avoid_eq', description: 'no loose equality', patternToAvoid: 'BinaryExpression[operator="=="]', patternKind: 'ast' },
-    { ruleId: 'avoid_semantic', description: 'keep validation comprehensive', patternToAvoid: 'Replacing validation with substring checks', patternKind: 'semantic' },
+    {
+      ruleId: 'avoid_substring',
+      description: 'no bare @ checks',
+      patternToAvoid: "indexOf\\('@'\\)|includes\\('@'\\)",
+      patternKind: 'regex',
+    },
+    {
+      ruleId: 'avoid_eq',
+      description: 'no loose equality',
+      patternToAvoid: 'BinaryExpression[operator="=="]',
+      patternKind: 'ast',
+    },
+    {
+      ruleId: 'avoid_semantic',
+      description: 'keep validation comprehensive',
+      patternToAvoid: 'Replacing validation with substring checks',
+      patternKind: 'semantic',
+    },
   ];
 
   it('enforces regex and AST-selector rules, naming the rule and the line', () => {
@@ -55,6 +78,10 @@ describe('avoidance rules as gates', () => {
   });
 
   it('skips a rule whose pattern is unusable instead of failing every version', () => {
-    expect(checkRuleGates('function run(x) { return x; }', [{ ruleId: 'bad', description: 'x', patternToAvoid: '([', patternKind: 'regex' }])).toEqual([]);
+    expect(
+      checkRuleGates('function run(x) { return x; }', [
+        { ruleId: 'bad', description: 'x', patternToAvoid: '([', patternKind: 'regex' },
+      ]),
+    ).toEqual([]);
   });
 });

@@ -9,7 +9,8 @@ const sandbox = new Sandbox(defaultConfig().sandbox);
 const js = (code: string) => ({ code, language: 'javascript' as const });
 afterAll(() => sandbox.close());
 
-const REGEX = "function run(x) { return typeof x === 'string' && /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$/.test(x); }";
+const REGEX =
+  "function run(x) { return typeof x === 'string' && /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$/.test(x); }";
 const AT_CHECK = "function run(x) { return String(x).indexOf('@') !== -1; }";
 const suite: SuiteTest[] = [
   { id: 1, name: 'accepts a plain address', input: 'a@b.co', expected: true, critical: true },
@@ -29,7 +30,12 @@ describe('test runner and detectors', () => {
     const results = runSuite(sandbox, 'at', js(AT_CHECK), suite);
     expect(results.map((r) => r.passed)).toEqual([true, false, false]);
     const failure = detectTestFailures(results);
-    expect(failure).toMatchObject({ failureType: 'test_failure', severity: 'critical', testCaseFailed: 'rejects a double at', detectionMethod: 'test' });
+    expect(failure).toMatchObject({
+      failureType: 'test_failure',
+      severity: 'critical',
+      testCaseFailed: 'rejects a double at',
+      detectionMethod: 'test',
+    });
     expect(failure!.description).toMatch(/1 critical test\(s\) failed \(and 1 non-critical\)/);
     expect(detectTestFailures(runSuite(sandbox, 'at', js(AT_CHECK), [suite[0]!, suite[2]!]))).toBeNull();
   });
@@ -43,7 +49,11 @@ describe('test runner and detectors', () => {
     const parent = runSuite(sandbox, 'regex', js(REGEX), suite);
     const child = runSuite(sandbox, 'at', js(AT_CHECK), suite);
     const regression = detectRegression(parent, child, 'v@1.0.0');
-    expect(regression).toMatchObject({ failureType: 'regression', severity: 'critical', detectionMethod: 'regression_test' });
+    expect(regression).toMatchObject({
+      failureType: 'regression',
+      severity: 'critical',
+      detectionMethod: 'regression_test',
+    });
     expect(regression!.description).toMatch(/broke 2 test\(s\) that v@1\.0\.0 passes/);
     expect(detectRegression(child, parent, 'v@2.0.0')).toBeNull();
   });
@@ -52,13 +62,20 @@ describe('test runner and detectors', () => {
     const config = defaultConfig();
     const evil = "function run(x) { return eval('1') === 1 && typeof x === 'string'; }";
     const judge = (code: string, tests: typeof suite) =>
-      judgeVersion(sandbox, { id: 'v@2.0.0', code, language: 'javascript', suite: tests, rules: [], baseline: null, replayInputs: [] }, configSkips(config));
+      judgeVersion(
+        sandbox,
+        { id: 'v@2.0.0', code, language: 'javascript', suite: tests, rules: [], baseline: null, replayInputs: [] },
+        configSkips(config),
+      );
     const report = judge(evil, []);
     expect(report.passed).toBe(false);
     expect(report.failures.map((f) => f.failureType)).toEqual(['security_vulnerability']);
     config.self_healing.detection.static_analysis = false;
     expect(judge(evil, []).passed).toBe(true);
-    expect(judge(evil, []).skipped).toContainEqual({ check: 'static', why: 'detection.static_analysis is off in config.yaml' });
+    expect(judge(evil, []).skipped).toContainEqual({
+      check: 'static',
+      why: 'detection.static_analysis is off in config.yaml',
+    });
     config.self_healing.detection.test_based = false;
     expect(judge(AT_CHECK, suite).passed).toBe(true);
   });

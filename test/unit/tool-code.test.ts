@@ -24,7 +24,9 @@ describe('tool code', () => {
   });
 
   it('refuses code without run, and modules', () => {
-    expect(() => parseToolCode('function walk(input) { return input; }')).toThrow(/must define a top-level `function run\(input\)`/);
+    expect(() => parseToolCode('function walk(input) { return input; }')).toThrow(
+      /must define a top-level `function run\(input\)`/,
+    );
     expect(() => parseToolCode('export function run(input) { return input; }')).toThrow(/does not parse/);
   });
 });

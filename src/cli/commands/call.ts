@@ -5,22 +5,34 @@ import { withPool, type Output } from '../context.js';
 import { optionalSignaler } from '../temporal-client.js';
 
 /** `dise call <name or id> <json>`: one call through the runtime guard; prints the output as JSON. */
-export async function call(nameOrId: string, inputText: string, options: { json: boolean }, config: DiseConfig, out: Output): Promise<void> {
+export async function call(
+  nameOrId: string,
+  inputText: string,
+  options: { json: boolean },
+  config: DiseConfig,
+  out: Output,
+): Promise<void> {
   const input = parseJsonArgument(inputText, 'input');
-  await withPool(out, async (db) => {
-    const { signaler, close } = await optionalSignaler(out, config);
-    const runtime = await ToolRuntime.create({ databaseUrl: db.url, config, signaler, log: out.info, listen: false });
-    try {
-      const result = await runtime.callDetailed(nameOrId, input);
-      if (options.json) out.result(JSON.stringify(result));
-      else {
-        out.info(`${result.versionId} answered in ${result.durationMs.toFixed(2)} ms${result.alternativeFor ? ` (a healthy alternative to ${result.alternativeFor}, which is known wrong)` : ''}`);
-        if (result.warning) out.info(`warning: ${result.warning}`);
-        out.result(JSON.stringify(result.output));
+  await withPool(
+    out,
+    async (db) => {
+      const { signaler, close } = await optionalSignaler(out, config);
+      const runtime = await ToolRuntime.create({ databaseUrl: db.url, config, signaler, log: out.info, listen: false });
+      try {
+        const result = await runtime.callDetailed(nameOrId, input);
+        if (options.json) out.result(JSON.stringify(result));
+        else {
+          out.info(
+            `${result.versionId} answered in ${result.durationMs.toFixed(2)} ms${result.alternativeFor ? ` (a healthy alternative to ${result.alternativeFor}, which is known wrong)` : ''}`,
+          );
+          if (result.warning) out.info(`warning: ${result.warning}`);
+          out.result(JSON.stringify(result.output));
+        }
+      } finally {
+        await runtime.close();
+        await close();
       }
-    } finally {
-      await runtime.close();
-      await close();
-    }
-  }, config);
+    },
+    config,
+  );
 }

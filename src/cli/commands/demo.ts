@@ -41,7 +41,8 @@ import { rules } from './rules.js';
 export async function demo(config: DiseConfig, out: Output): Promise<number> {
   const color = colorEnabled(process.stderr);
   const started = performance.now();
-  const say = (text: string) => out.info(`${paint(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s]`, 'gray', color)} ${text}`);
+  const say = (text: string) =>
+    out.info(`${paint(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s]`, 'gray', color)} ${text}`);
   const title = (text: string) => out.info(`\n${paint(`== ${text}`, 'bold', color)}`);
 
   installTemporalRuntime();
@@ -65,7 +66,11 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
   }
   say(`Temporal UI: ${ui ?? '(none)'}`);
   const llm = llmSettingsFrom(config);
-  say(llm ? `LLM: ${llm.model}${llm.baseURL ? ` at ${llm.baseURL}` : ''} (analysis and regeneration)` : 'LLM: none — offline strategy (diff analysis, rollback regeneration); set OPENAI_API_KEY to use one');
+  say(
+    llm
+      ? `LLM: ${llm.model}${llm.baseURL ? ` at ${llm.baseURL}` : ''} (analysis and regeneration)`
+      : 'LLM: none — offline strategy (diff analysis, rollback regeneration); set OPENAI_API_KEY to use one',
+  );
 
   const prisma = createPrismaClient(databaseUrl);
   const store = new LineageStore(prisma);
@@ -73,7 +78,23 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
   const client = new Client({ connection, namespace: temporal.namespace });
   const sandbox = new Sandbox(config.sandbox);
   try {
-    const js = await story({ lineage: emailLineage, base: 'email_validator', act: 2, store, sandbox, config, client, connection, temporal, ui, databaseUrl, say, title, out, color });
+    const js = await story({
+      lineage: emailLineage,
+      base: 'email_validator',
+      act: 2,
+      store,
+      sandbox,
+      config,
+      client,
+      connection,
+      temporal,
+      ui,
+      databaseUrl,
+      say,
+      title,
+      out,
+      color,
+    });
     const { name, broken, result, handle } = js;
 
     title(`6. dise lineage ${broken}`);
@@ -84,12 +105,37 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
     title('8. dise rules');
     await rules({ json: false }, { ...config, database: { url: databaseUrl } }, show);
     title('9. dise health');
-    await health({ json: false }, { ...config, database: { url: databaseUrl }, temporal: { ...config.temporal, address: temporal.address, namespace: temporal.namespace } }, show);
+    await health(
+      { json: false },
+      {
+        ...config,
+        database: { url: databaseUrl },
+        temporal: { ...config.temporal, address: temporal.address, namespace: temporal.namespace },
+      },
+      show,
+    );
 
     title('10. The same story, with the tool written in Python');
     say('loading the Python interpreter (CPython on WebAssembly, once per process)…');
     await warmPython();
-    const py = await story({ lineage: pythonEmailLineage, base: 'email_validator_py', act: 10, store, sandbox, config, client, connection, temporal, ui, databaseUrl, say, title, out, color, brief: true });
+    const py = await story({
+      lineage: pythonEmailLineage,
+      base: 'email_validator_py',
+      act: 10,
+      store,
+      sandbox,
+      config,
+      client,
+      connection,
+      temporal,
+      ui,
+      databaseUrl,
+      say,
+      title,
+      out,
+      color,
+      brief: true,
+    });
 
     title('11. An agent reaches the tool through MCP, reports its wrong answers, and gets the healed one');
     let agentTool = 'email_validator_mcp';
@@ -97,13 +143,31 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
     await store.registerMany(emailLineage(agentTool), { validate: registrationValidator({ store, sandbox, config }) });
     await store.setRoute(`${agentTool}@2.3.0`, 'newest passing version (demo)');
     say(`registered the same lineage as ${agentTool}; callers are routed to ${agentTool}@2.3.0`);
-    const agent: McpActResult = await mcpAct({ name: agentTool, broken: `${agentTool}@2.3.0`, databaseUrl, temporal, client, connection, say, color });
+    const agent: McpActResult = await mcpAct({
+      name: agentTool,
+      broken: `${agentTool}@2.3.0`,
+      databaseUrl,
+      temporal,
+      client,
+      connection,
+      say,
+      color,
+    });
 
     out.info('');
-    say(`done: ${result.status === 'healed' ? paint(`healed — callers of ${name} are on ${result.newVersionId}`, 'green', color) : paint(`heal ended ${result.status}`, 'red', color)}`);
-    if (ui) say(`inspect the heal in the Temporal UI: ${ui}/namespaces/${temporal.namespace}/workflows/${encodeURIComponent(handle.workflowId)}`);
-    say(`and in Python: ${py.result.status === 'healed' ? paint(`healed — callers of ${py.name} are on ${py.result.newVersionId}`, 'green', color) : paint(`heal ended ${py.result.status}`, 'red', color)}`);
-    say(`and through MCP: ${agent.status === 'healed' ? paint(`healed — the agent's calls of ${agentTool} are answered by ${agent.healed}`, 'green', color) : paint(`heal ${agent.status}`, 'red', color)}`);
+    say(
+      `done: ${result.status === 'healed' ? paint(`healed — callers of ${name} are on ${result.newVersionId}`, 'green', color) : paint(`heal ended ${result.status}`, 'red', color)}`,
+    );
+    if (ui)
+      say(
+        `inspect the heal in the Temporal UI: ${ui}/namespaces/${temporal.namespace}/workflows/${encodeURIComponent(handle.workflowId)}`,
+      );
+    say(
+      `and in Python: ${py.result.status === 'healed' ? paint(`healed — callers of ${py.name} are on ${py.result.newVersionId}`, 'green', color) : paint(`heal ended ${py.result.status}`, 'red', color)}`,
+    );
+    say(
+      `and through MCP: ${agent.status === 'healed' ? paint(`healed — the agent's calls of ${agentTool} are answered by ${agent.healed}`, 'green', color) : paint(`heal ${agent.status}`, 'red', color)}`,
+    );
     out.result(
       JSON.stringify({
         tool: name,
@@ -112,7 +176,15 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
         status: result.status,
         ui,
         python: { tool: py.name, broken: py.broken, healed: py.result.newVersionId, status: py.result.status },
-        mcp: { tool: agentTool, broken: `${agentTool}@2.3.0`, healed: agent.healed, status: agent.status, wrongBefore: agent.wrongBefore, rightAfter: agent.rightAfter, listChanged: agent.listChanged },
+        mcp: {
+          tool: agentTool,
+          broken: `${agentTool}@2.3.0`,
+          healed: agent.healed,
+          status: agent.status,
+          wrongBefore: agent.wrongBefore,
+          rightAfter: agent.rightAfter,
+          listChanged: agent.listChanged,
+        },
       }),
     );
     if (stack && ui && process.stdin.isTTY) {
@@ -120,7 +192,9 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
       say('the stack stays up so the Temporal UI can be explored; press Ctrl-C to stop it');
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
     }
-    return result.status === 'healed' && py.result.status === 'healed' && agent.status === 'healed' ? EXIT.ok : EXIT.failed;
+    return result.status === 'healed' && py.result.status === 'healed' && agent.status === 'healed'
+      ? EXIT.ok
+      : EXIT.failed;
   } finally {
     sandbox.close();
     await connection.close();
@@ -159,7 +233,9 @@ interface StoryContext {
  * traffic through the runtime guard with callers reporting wrong answers, the heal the monitor
  * starts, and the answers after it.
  */
-async function story(s: StoryContext): Promise<{ name: string; broken: string; result: HealProgress; handle: WorkflowHandle<typeof selfHealWorkflow> }> {
+async function story(
+  s: StoryContext,
+): Promise<{ name: string; broken: string; result: HealProgress; handle: WorkflowHandle<typeof selfHealWorkflow> }> {
   const { store, sandbox, config, client, connection, temporal, ui, databaseUrl, say, title, out, color } = s;
   const heading = (n: number, text: string) => title(s.brief ? `${s.act}.${n} ${text}` : `${s.act + n - 1}. ${text}`);
   let name = s.base;
@@ -168,27 +244,57 @@ async function story(s: StoryContext): Promise<{ name: string; broken: string; r
   const broken = `${name}@2.3.0`;
 
   heading(1, 'The lineage, each version checked beside its parent(s) at registration');
-  const registered = await store.registerMany(s.lineage(name), { validate: registrationValidator({ store, sandbox, config }) });
+  const registered = await store.registerMany(s.lineage(name), {
+    validate: registrationValidator({ store, sandbox, config }),
+  });
   for (const r of registered) {
-    say(`registered ${r.id} (${r.language === 'python' ? 'python, ' : ''}${r.relationship ?? 'root'}${r.parents.length ? ` of ${r.parents.join(' + ')}` : ''}) — ${r.health}`);
-    if (r.differential && r.differential.verdict !== 'same') for (const line of renderDifferential(r.differential, { indent: '         ', color }).slice(0, s.brief ? 2 : undefined)) out.info(line);
+    say(
+      `registered ${r.id} (${r.language === 'python' ? 'python, ' : ''}${r.relationship ?? 'root'}${r.parents.length ? ` of ${r.parents.join(' + ')}` : ''}) — ${r.health}`,
+    );
+    if (r.differential && r.differential.verdict !== 'same')
+      for (const line of renderDifferential(r.differential, { indent: '         ', color }).slice(
+        0,
+        s.brief ? 2 : undefined,
+      ))
+        out.info(line);
   }
   say(`${refused} "Optimize for speed" promised the same behaviour and did not keep it: stored FAILED, never routed`);
   await store.setRoute(broken, 'newest passing version (demo)');
-  say(`callers of ${name} are routed to ${broken}: "Accept internationalized addresses" — a feature_add, so its differences were listed, not refused`);
+  say(
+    `callers of ${name} are routed to ${broken}: "Accept internationalized addresses" — a feature_add, so its differences were listed, not refused`,
+  );
 
   heading(2, 'Traffic through the runtime guard');
-  const runtime = await ToolRuntime.create({ databaseUrl, config, signaler: new TemporalMonitorSignaler(client), log: (l) => say(l) });
+  const runtime = await ToolRuntime.create({
+    databaseUrl,
+    config,
+    signaler: new TemporalMonitorSignaler(client),
+    log: (l) => say(l),
+  });
   try {
     let wrong = 0;
     for (const t of DEMO_TRAFFIC) {
       const { output, versionId } = await runtime.callDetailed(name, t.input);
       const ok = output === t.valid;
-      say(`${versionId}(${JSON.stringify(t.input)}) = ${JSON.stringify(output)}${ok ? '' : paint(`  ✗ wrong: ${t.valid ? 'valid' : 'invalid'} address`, 'red', color)}`);
+      say(
+        `${versionId}(${JSON.stringify(t.input)}) = ${JSON.stringify(output)}${ok ? '' : paint(`  ✗ wrong: ${t.valid ? 'valid' : 'invalid'} address`, 'red', color)}`,
+      );
       if (!ok) {
         wrong++;
-        const reported = await runtime.report(versionId, { input: t.input, observed: output, expected: t.valid, description: `Accepted '${t.input}'` });
-        if (reported.signalled) say(paint(`failure_count reached ${reported.failureCount}: the runtime signalled the health monitor (failureReported)`, 'yellow', color));
+        const reported = await runtime.report(versionId, {
+          input: t.input,
+          observed: output,
+          expected: t.valid,
+          description: `Accepted '${t.input}'`,
+        });
+        if (reported.signalled)
+          say(
+            paint(
+              `failure_count reached ${reported.failureCount}: the runtime signalled the health monitor (failureReported)`,
+              'yellow',
+              color,
+            ),
+          );
       }
     }
     await runtime.flush();
@@ -198,11 +304,24 @@ async function story(s: StoryContext): Promise<{ name: string; broken: string; r
     heading(3, 'Self-healing');
     const handle = client.workflow.getHandle<typeof selfHealWorkflow>(healWorkflowId(broken));
     for (let i = 0; i < 300; i++) {
-      if (await handle.describe().then(() => true, () => false)) break;
+      if (
+        await handle.describe().then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    say(`the monitor started ${handle.workflowId}${ui ? ` — ${ui}/namespaces/${temporal.namespace}/workflows/${encodeURIComponent(handle.workflowId)}` : ''}`);
-    const result: HealProgress = await followHeal({ client, connection, settings: temporal, close: async () => undefined }, handle, { info: (l) => say(l), result: (t) => out.result(t) }, false);
+    say(
+      `the monitor started ${handle.workflowId}${ui ? ` — ${ui}/namespaces/${temporal.namespace}/workflows/${encodeURIComponent(handle.workflowId)}` : ''}`,
+    );
+    const result: HealProgress = await followHeal(
+      { client, connection, settings: temporal, close: async () => undefined },
+      handle,
+      { info: (l) => say(l), result: (t) => out.result(t) },
+      false,
+    );
     out.info('');
     if (!s.brief) out.info(renderHeal(result));
 
@@ -211,7 +330,8 @@ async function story(s: StoryContext): Promise<{ name: string; broken: string; r
     for (const t of DEMO_TRAFFIC) {
       const { output, versionId } = await runtime.callDetailed(name, t.input);
       if (output === t.valid) right++;
-      else say(paint(`${versionId}(${JSON.stringify(t.input)}) = ${JSON.stringify(output)} ✗ still wrong`, 'red', color));
+      else
+        say(paint(`${versionId}(${JSON.stringify(t.input)}) = ${JSON.stringify(output)} ✗ still wrong`, 'red', color));
     }
     say(`${right}/${DEMO_TRAFFIC.length} answers right, from ${result.newVersionId ?? '?'}`);
     const minted = await store.tests.mintedCount(name);

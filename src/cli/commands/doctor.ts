@@ -9,7 +9,11 @@ import { connectTemporal } from '../temporal-client.js';
  * running is running in Temporal. Prints each violation with the ids involved; exit 1 when any.
  */
 export async function doctor(options: { json: boolean }, config: DiseConfig, out: Output): Promise<number> {
-  const { violations, running } = await withDatabase(out, async ({ store }) => ({ violations: await lineageViolations(store), running: await store.healRuns.running() }), config);
+  const { violations, running } = await withDatabase(
+    out,
+    async ({ store }) => ({ violations: await lineageViolations(store), running: await store.healRuns.running() }),
+    config,
+  );
   let temporalNote: string | null = null;
   if (running.length) {
     try {
@@ -26,7 +30,9 @@ export async function doctor(options: { json: boolean }, config: DiseConfig, out
   if (options.json) {
     out.result(JSON.stringify({ ok: violations.length === 0, violations, note: temporalNote }, null, 2));
   } else if (!violations.length) {
-    out.result('doctor: the lineage is consistent (acyclic, routes usable, taint, rule inheritance, regenerated edges, heal runs)');
+    out.result(
+      'doctor: the lineage is consistent (acyclic, routes usable, taint, rule inheritance, regenerated edges, heal runs)',
+    );
   } else {
     out.result(`doctor: ${violations.length} violation(s)`);
     for (const v of violations) out.result(`  [${v.invariant}] ${v.message}`);

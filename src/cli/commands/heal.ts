@@ -43,7 +43,12 @@ function stepLine(activityType: string): string {
  * Prints each step as the heal reaches it — read from the workflow's history with long polls, so no
  * step is missed however fast it runs — then returns the heal's outcome.
  */
-export async function followHeal(temporal: TemporalHandle, handle: HealHandle, out: Output, json: boolean): Promise<HealProgress> {
+export async function followHeal(
+  temporal: TemporalHandle,
+  handle: HealHandle,
+  out: Output,
+  json: boolean,
+): Promise<HealProgress> {
   const runId = (await handle.describe()).runId;
   const seen = new Map<string, number>();
   let nextPageToken: Uint8Array | undefined;
@@ -86,7 +91,12 @@ function exitFor(p: HealProgress): number {
 }
 
 /** `dise heal <id>`: start (or join) the heal of a version; with --wait, follow it to the end. */
-export async function heal(id: string, options: HealOptions & { retry?: boolean }, config: DiseConfig, out: Output): Promise<number> {
+export async function heal(
+  id: string,
+  options: HealOptions & { retry?: boolean },
+  config: DiseConfig,
+  out: Output,
+): Promise<number> {
   const versionId = await withDatabase(out, async ({ store }) => store.resolve(id), config);
   return withTemporal(config, async (temporal) => {
     const { client, settings } = temporal;
@@ -95,14 +105,20 @@ export async function heal(id: string, options: HealOptions & { retry?: boolean 
       {
         versionId,
         trigger: 'manual',
-        failure: { failureType: 'manual', description: options.reason ?? 'heal requested by an operator', severity: 'high', detectionMethod: 'manual' },
+        failure: {
+          failureType: 'manual',
+          description: options.reason ?? 'heal requested by an operator',
+          severity: 'high',
+          detectionMethod: 'manual',
+        },
       },
       { retry: options.retry ?? false, taskQueue: taskQueueFromEnv(), detectJoined: true },
     );
     const link = uiLink(handle.workflowId, settings.namespace);
     out.info(`${joined ? 'joined the running' : 'started'} heal ${handle.workflowId}${link ? ` — ${link}` : ''}`);
     if (!options.wait) {
-      if (options.json) out.result(JSON.stringify({ workflowId: handle.workflowId, runId: (await handle.describe()).runId, joined }));
+      if (options.json)
+        out.result(JSON.stringify({ workflowId: handle.workflowId, runId: (await handle.describe()).runId, joined }));
       return EXIT.ok;
     }
     try {
@@ -117,7 +133,12 @@ export async function heal(id: string, options: HealOptions & { retry?: boolean 
 }
 
 /** `dise heal-status <id>`: the live progress of a running heal, or how the last one ended. */
-export async function healStatus(id: string, options: { json: boolean }, config: DiseConfig, out: Output): Promise<number> {
+export async function healStatus(
+  id: string,
+  options: { json: boolean },
+  config: DiseConfig,
+  out: Output,
+): Promise<number> {
   const versionId = await withDatabase(out, async ({ store }) => store.resolve(id), config);
   const workflowId = healWorkflowId(versionId);
   return withTemporal(config, async ({ client }) => {
@@ -126,11 +147,13 @@ export async function healStatus(id: string, options: { json: boolean }, config:
     try {
       status = (await handle.describe()).status.name;
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new UsageError(`no heal of ${versionId} has run (start one with \`dise heal ${versionId}\`)`);
+      if (err instanceof WorkflowNotFoundError)
+        throw new UsageError(`no heal of ${versionId} has run (start one with \`dise heal ${versionId}\`)`);
       throw err;
     }
     let progress: HealProgress | null = null;
-    if (status === 'RUNNING' || status === 'COMPLETED') progress = await handle.query(healProgressQuery).catch(() => null);
+    if (status === 'RUNNING' || status === 'COMPLETED')
+      progress = await handle.query(healProgressQuery).catch(() => null);
     if (!progress) {
       progress = await withDatabase(out, async ({ store }) => store.healRuns.latestResult(workflowId), config);
     }
@@ -144,12 +167,18 @@ export async function healStatus(id: string, options: { json: boolean }, config:
 }
 
 /** `dise heal-cancel <id>`: cancel a running heal; it leaves the lineage consistent and records the cancel. */
-export async function healCancel(id: string, options: { wait: boolean }, config: DiseConfig, out: Output): Promise<number> {
+export async function healCancel(
+  id: string,
+  options: { wait: boolean },
+  config: DiseConfig,
+  out: Output,
+): Promise<number> {
   const versionId = await withDatabase(out, async ({ store }) => store.resolve(id), config);
   return withTemporal(config, async ({ client }) => {
     const handle = client.workflow.getHandle<typeof selfHealWorkflow>(healWorkflowId(versionId));
     const description = await handle.describe().catch(() => null);
-    if (!description || description.status.name !== 'RUNNING') throw new UsageError(`no running heal of ${versionId} to cancel`);
+    if (!description || description.status.name !== 'RUNNING')
+      throw new UsageError(`no running heal of ${versionId} to cancel`);
     await handle.cancel();
     out.result(`cancel requested for ${handle.workflowId}`);
     if (options.wait) {

@@ -19,23 +19,27 @@ export interface HealthReport {
 
 /** `dise health`: the System Health Report, from the database and the monitor's `status` query. */
 export async function health(options: { json: boolean }, config: DiseConfig, out: Output): Promise<void> {
-  const report: HealthReport = await withDatabase(out, async ({ store }): Promise<HealthReport> => {
-    const counts = await store.views.healthCounts();
-    const byHealth = Object.fromEntries(
-      HEALTH.map((h) => {
-        const n = counts.byHealth.get(h) ?? 0;
-        return [h, { count: n, percent: counts.versions ? (100 * n) / counts.versions : 0 }];
-      }),
-    ) as HealthReport['byHealth'];
-    return {
-      tools: counts.tools,
-      versions: counts.versions,
-      byHealth,
-      recentFailures: await store.views.recentFailures(10),
-      healing: await store.healRuns.stats(),
-      monitor: { reachable: false, reason: 'not asked yet' },
-    };
-  }, config);
+  const report: HealthReport = await withDatabase(
+    out,
+    async ({ store }): Promise<HealthReport> => {
+      const counts = await store.views.healthCounts();
+      const byHealth = Object.fromEntries(
+        HEALTH.map((h) => {
+          const n = counts.byHealth.get(h) ?? 0;
+          return [h, { count: n, percent: counts.versions ? (100 * n) / counts.versions : 0 }];
+        }),
+      ) as HealthReport['byHealth'];
+      return {
+        tools: counts.tools,
+        versions: counts.versions,
+        byHealth,
+        recentFailures: await store.views.recentFailures(10),
+        healing: await store.healRuns.stats(),
+        monitor: { reachable: false, reason: 'not asked yet' },
+      };
+    },
+    config,
+  );
 
   try {
     const temporal = await connectTemporal(config);
@@ -54,17 +58,27 @@ export async function health(options: { json: boolean }, config: DiseConfig, out
     return;
   }
   const color = colorEnabled();
-  const lines = [paint('System Health Report', 'bold', color), '', `Versions: ${report.versions} across ${report.tools} tool(s)`];
+  const lines = [
+    paint('System Health Report', 'bold', color),
+    '',
+    `Versions: ${report.versions} across ${report.tools} tool(s)`,
+  ];
   for (const h of HEALTH) {
     const l = HEALTH_LABEL[h];
     const { count, percent } = report.byHealth[h];
-    lines.push(`  ${paint(l.mark, l.color, color)} ${titleCase(h).padEnd(12)} ${String(count).padStart(6)}  (${percent.toFixed(1)}%)`);
+    lines.push(
+      `  ${paint(l.mark, l.color, color)} ${titleCase(h).padEnd(12)} ${String(count).padStart(6)}  (${percent.toFixed(1)}%)`,
+    );
   }
   lines.push('', 'Recent Failures:');
   if (!report.recentFailures.length) lines.push('  none');
   for (const f of report.recentFailures) {
-    const heal = f.heal ? `heal: ${f.heal.status}${f.heal.newVersionId ? ` → ${f.heal.newVersionId}` : ''}` : 'heal: none';
-    lines.push(`  [${stamp(f.at)}] ${f.versionId}  ${titleCase(f.failureType)} (${f.severity}): ${f.description}  — ${heal}`);
+    const heal = f.heal
+      ? `heal: ${f.heal.status}${f.heal.newVersionId ? ` → ${f.heal.newVersionId}` : ''}`
+      : 'heal: none';
+    lines.push(
+      `  [${stamp(f.at)}] ${f.versionId}  ${titleCase(f.failureType)} (${f.severity}): ${f.description}  — ${heal}`,
+    );
   }
   const s = report.healing;
   lines.push('', 'Auto-Healing:');
@@ -74,7 +88,9 @@ export async function health(options: { json: boolean }, config: DiseConfig, out
   lines.push('');
   if (report.monitor.reachable) {
     const m = report.monitor;
-    lines.push(`Health Monitor: ${m.paused ? 'PAUSED' : 'running'}; ${m.checks} check(s), last ${stamp(m.lastCheckAt)}; ${m.findings.length} finding(s) in the last check; ${m.healsStarted.length} heal(s) started`);
+    lines.push(
+      `Health Monitor: ${m.paused ? 'PAUSED' : 'running'}; ${m.checks} check(s), last ${stamp(m.lastCheckAt)}; ${m.findings.length} finding(s) in the last check; ${m.healsStarted.length} heal(s) started`,
+    );
   } else {
     lines.push(`Health Monitor: not reachable (${report.monitor.reason})`);
   }

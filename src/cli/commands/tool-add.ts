@@ -19,7 +19,11 @@ export interface ToolAddOptions {
 
 export interface ToolAddResult {
   /** `canary`: the stable version it runs in shadow beside (deployment.mode: shadow), else null. */
-  registered: (RegisteredVersion & { file: string; routed: boolean; canary: { stableId: string; workflowId: string } | null })[];
+  registered: (RegisteredVersion & {
+    file: string;
+    routed: boolean;
+    canary: { stableId: string; workflowId: string } | null;
+  })[];
 }
 
 /**
@@ -29,90 +33,127 @@ export interface ToolAddResult {
  * becomes its route unless --no-route — or, under deployment.mode: shadow, when the tool already has a
  * routed version, enters CANARY beside it and its canary workflow starts. Exit code 1 when any version failed validation.
  */
-export async function toolAdd(files: string[], options: ToolAddOptions, config: DiseConfig, out: Output): Promise<ToolAddResult & { exitCode: number }> {
+export async function toolAdd(
+  files: string[],
+  options: ToolAddOptions,
+  config: DiseConfig,
+  out: Output,
+): Promise<ToolAddResult & { exitCode: number }> {
   if (!files.length) throw new UsageError('tool add: name at least one manifest file');
   const inputs: { file: string; input: RegisterVersionInput }[] = [];
   for (const file of files) for (const input of readManifestFile(file)) inputs.push({ file, input });
 
-  return withDatabase(out, async ({ store }) => {
-    // Python code is parsed and run by the sandbox's interpreter: load it once, up front (a child
-    // without a language field is in its first parent's).
-    const firstParents = inputs.flatMap((i) => (!i.input.language && i.input.parents?.length ? [normalizeVersionId(i.input.parents[0]!, 'parents[0]').id] : []));
-    const parentSources = await store.graph.codes(firstParents);
-    if (inputs.some((i) => i.input.language === 'python') || [...parentSources.values()].some((s) => s.language === 'python')) {
-      out.info('loading the Python interpreter (once per process)');
-      await warmPython();
-    }
-    const sandbox = new Sandbox(config.sandbox);
-    let registered: RegisteredVersion[];
-    try {
-      registered = await store.registerMany(
-        inputs.map((i) => i.input),
-        { validate: registrationValidator({ store, sandbox, config }) },
+  return withDatabase(
+    out,
+    async ({ store }) => {
+      // Python code is parsed and run by the sandbox's interpreter: load it once, up front (a child
+      // without a language field is in its first parent's).
+      const firstParents = inputs.flatMap((i) =>
+        !i.input.language && i.input.parents?.length ? [normalizeVersionId(i.input.parents[0]!, 'parents[0]').id] : [],
       );
-    } finally {
-      sandbox.close();
-    }
-    const routed = new Set<string>();
-    const canaries = new Map<string, { stableId: string; workflowId: string }>();
-    if (options.route) {
-      const newest = new Map<string, RegisteredVersion>();
-      for (const r of registered) {
-        if (!ROUTABLE_HEALTH.includes(r.health)) continue;
-        const current = newest.get(r.name);
-        if (!current || compareSemver(parseVersionId(r.id), parseVersionId(current.id)) > 0) newest.set(r.name, r);
+      const parentSources = await store.graph.codes(firstParents);
+      if (
+        inputs.some((i) => i.input.language === 'python') ||
+        [...parentSources.values()].some((s) => s.language === 'python')
+      ) {
+        out.info('loading the Python interpreter (once per process)');
+        await warmPython();
       }
-      for (const r of newest.values()) {
-        // Only move a route forward: a newer routed version already in place wins.
-        const existing = await store.routing.routeOf(r.name);
-        if (existing && compareSemver(parseVersionId(existing), parseVersionId(r.id)) > 0) continue;
-        // Shadow mode: a tool that already answers callers keeps doing so while the new version is judged.
-        const stable = config.deployment.mode === 'shadow' && existing && existing !== r.id && (await store.routing.isRoutable(existing)) ? existing : null;
-        if (stable) {
-          const workflowId = canaryWorkflowId(r.id);
-          await store.canaries.begin({ candidateId: r.id, toolName: r.name, stableId: stable, targetHealth: r.health, origin: 'registration', healId: null, workflowId, mirrorFraction: config.deployment.canary.mirror_fraction });
-          canaries.set(r.id, { stableId: stable, workflowId });
-          continue;
-        }
-        await store.setRoute(r.id, 'registered by dise tool add');
-        routed.add(r.id);
-      }
-    }
-    if (canaries.size) {
-      // Loaded only when a canary starts: the Temporal client is heavy for a command that rarely needs it.
-      const [{ connectTemporal }, { startCanary }, { taskQueueFromEnv }] = await Promise.all([
-        import('../temporal-client.js'),
-        import('../../client/start-canary.js'),
-        import('../../infra/temporal-connection.js'),
-      ]);
-      const temporal = await connectTemporal(config);
+      const sandbox = new Sandbox(config.sandbox);
+      let registered: RegisteredVersion[];
       try {
-        for (const id of canaries.keys()) await startCanary(temporal.client, id, { taskQueue: taskQueueFromEnv() });
+        registered = await store.registerMany(
+          inputs.map((i) => i.input),
+          { validate: registrationValidator({ store, sandbox, config }) },
+        );
       } finally {
-        await temporal.close();
+        sandbox.close();
       }
-    }
-    const result: ToolAddResult = {
-      registered: registered.map((r, i) => ({
-        ...r,
-        health: canaries.has(r.id) ? ('canary' as const) : r.health,
-        file: inputs[i]!.file,
-        routed: routed.has(r.id),
-        canary: canaries.get(r.id) ?? null,
-      })),
-    };
-    if (options.json) {
-      out.result(JSON.stringify(result, null, 2));
-    } else {
-      for (const r of result.registered) {
-        out.result(`${r.id} ${r.health}${r.language === 'python' ? ' (python)' : ''}${r.routed ? ' (routed)' : ''}${r.canary ? ` (in shadow beside ${r.canary.stableId}; dise canary status ${r.id})` : ''}`);
-        for (const f of r.failures ?? []) out.info(`  ${r.id}: [${f.severity}] ${f.failureType}: ${f.description}`);
-        // The verdict goes to stdout with the version: the three smallest differing inputs and both answers.
-        if (r.differential) for (const line of renderDifferential(r.differential).slice(0, r.differential.verdict === 'same' ? 1 : undefined)) out.result(line);
+      const routed = new Set<string>();
+      const canaries = new Map<string, { stableId: string; workflowId: string }>();
+      if (options.route) {
+        const newest = new Map<string, RegisteredVersion>();
+        for (const r of registered) {
+          if (!ROUTABLE_HEALTH.includes(r.health)) continue;
+          const current = newest.get(r.name);
+          if (!current || compareSemver(parseVersionId(r.id), parseVersionId(current.id)) > 0) newest.set(r.name, r);
+        }
+        for (const r of newest.values()) {
+          // Only move a route forward: a newer routed version already in place wins.
+          const existing = await store.routing.routeOf(r.name);
+          if (existing && compareSemver(parseVersionId(existing), parseVersionId(r.id)) > 0) continue;
+          // Shadow mode: a tool that already answers callers keeps doing so while the new version is judged.
+          const stable =
+            config.deployment.mode === 'shadow' &&
+            existing &&
+            existing !== r.id &&
+            (await store.routing.isRoutable(existing))
+              ? existing
+              : null;
+          if (stable) {
+            const workflowId = canaryWorkflowId(r.id);
+            await store.canaries.begin({
+              candidateId: r.id,
+              toolName: r.name,
+              stableId: stable,
+              targetHealth: r.health,
+              origin: 'registration',
+              healId: null,
+              workflowId,
+              mirrorFraction: config.deployment.canary.mirror_fraction,
+            });
+            canaries.set(r.id, { stableId: stable, workflowId });
+            continue;
+          }
+          await store.setRoute(r.id, 'registered by dise tool add');
+          routed.add(r.id);
+        }
       }
-    }
-    const failed = result.registered.filter((r) => r.health === 'failed');
-    if (failed.length) out.info(`${failed.length} version(s) failed validation and were stored FAILED (never routed)`);
-    return { ...result, exitCode: failed.length ? EXIT.failed : EXIT.ok };
-  }, config);
+      if (canaries.size) {
+        // Loaded only when a canary starts: the Temporal client is heavy for a command that rarely needs it.
+        const [{ connectTemporal }, { startCanary }, { taskQueueFromEnv }] = await Promise.all([
+          import('../temporal-client.js'),
+          import('../../client/start-canary.js'),
+          import('../../infra/temporal-connection.js'),
+        ]);
+        const temporal = await connectTemporal(config);
+        try {
+          for (const id of canaries.keys()) await startCanary(temporal.client, id, { taskQueue: taskQueueFromEnv() });
+        } finally {
+          await temporal.close();
+        }
+      }
+      const result: ToolAddResult = {
+        registered: registered.map((r, i) => ({
+          ...r,
+          health: canaries.has(r.id) ? ('canary' as const) : r.health,
+          file: inputs[i]!.file,
+          routed: routed.has(r.id),
+          canary: canaries.get(r.id) ?? null,
+        })),
+      };
+      if (options.json) {
+        out.result(JSON.stringify(result, null, 2));
+      } else {
+        for (const r of result.registered) {
+          out.result(
+            `${r.id} ${r.health}${r.language === 'python' ? ' (python)' : ''}${r.routed ? ' (routed)' : ''}${r.canary ? ` (in shadow beside ${r.canary.stableId}; dise canary status ${r.id})` : ''}`,
+          );
+          for (const f of r.failures ?? []) out.info(`  ${r.id}: [${f.severity}] ${f.failureType}: ${f.description}`);
+          // The verdict goes to stdout with the version: the three smallest differing inputs and both answers.
+          if (r.differential)
+            for (const line of renderDifferential(r.differential).slice(
+              0,
+              r.differential.verdict === 'same' ? 1 : undefined,
+            ))
+              out.result(line);
+        }
+      }
+      const failed = result.registered.filter((r) => r.health === 'failed');
+      if (failed.length)
+        out.info(`${failed.length} version(s) failed validation and were stored FAILED (never routed)`);
+      return { ...result, exitCode: failed.length ? EXIT.failed : EXIT.ok };
+    },
+    config,
+  );
 }

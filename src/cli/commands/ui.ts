@@ -8,7 +8,8 @@ import { UsageError } from '../errors.js';
 /** `dise ui`: serve the dashboard until Ctrl-C. */
 export async function ui(options: { host?: string; port?: string }, config: DiseConfig, out: Output): Promise<void> {
   const port = options.port === undefined ? config.ui.port : Number(options.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError(`--port: expected a port number (0..65535), got "${options.port}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new UsageError(`--port: expected a port number (0..65535), got "${options.port}"`);
   const host = options.host ?? config.ui.host;
   const db = await openDatabase(out, config);
   let temporal = null;
@@ -32,7 +33,11 @@ export async function ui(options: { host?: string; port?: string }, config: Dise
   if (!config.ui.token) out.info(`operator token (for actions; shown once): ${token}`);
   out.result(`dashboard=${dashboard.url}`);
   await new Promise<void>((resolve) => {
-    const stop = () => void dashboard.close().then(() => db.close()).finally(resolve);
+    const stop = () =>
+      void dashboard
+        .close()
+        .then(() => db.close())
+        .finally(resolve);
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });

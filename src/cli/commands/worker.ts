@@ -11,7 +11,11 @@ import { UsageError } from '../errors.js';
 import { readLiveDevState } from '../../infra/dev-state.js';
 
 /** `dise worker`: a worker against TEMPORAL_ADDRESS and DATABASE_URL (or the running dev stack). */
-export async function workerCommand(options: { taskQueue?: string; monitor?: boolean }, config: DiseConfig, out: Output): Promise<void> {
+export async function workerCommand(
+  options: { taskQueue?: string; monitor?: boolean },
+  config: DiseConfig,
+  out: Output,
+): Promise<void> {
   installTemporalRuntime();
   const temporal = resolveTemporal(process.env, config);
   const url = process.env.DATABASE_URL || config.database.url || readLiveDevState()?.database;
@@ -23,7 +27,9 @@ export async function workerCommand(options: { taskQueue?: string; monitor?: boo
     const temporalClient = await connectTemporal(config);
     try {
       await registerSearchAttributes(temporalClient.connection, temporal.namespace).catch((err: Error) =>
-        out.info(`note: could not register search attributes (${err.message}); create DiseTool, DiseVersion, DiseHealStep, DiseHealStatus (Keyword) yourself`),
+        out.info(
+          `note: could not register search attributes (${err.message}); create DiseTool, DiseVersion, DiseHealStep, DiseHealStatus (Keyword) yourself`,
+        ),
       );
       await ensureHealthMonitor(temporalClient.client, { taskQueue: options.taskQueue });
       out.info('health monitor running (workflow dise-health-monitor)');
@@ -32,8 +38,14 @@ export async function workerCommand(options: { taskQueue?: string; monitor?: boo
     }
   }
   const llm = llmSettingsFrom(config);
-  out.info(llm ? `LLM: ${llm.model}${llm.baseURL ? ` at ${llm.baseURL}` : ''}` : 'LLM: none, offline strategy (set OPENAI_API_KEY or OPENAI_BASE_URL to use one)');
-  out.info(`worker polling task queue ${worker.worker.options.taskQueue} on ${temporal.address} (namespace ${temporal.namespace}); Ctrl-C stops it`);
+  out.info(
+    llm
+      ? `LLM: ${llm.model}${llm.baseURL ? ` at ${llm.baseURL}` : ''}`
+      : 'LLM: none, offline strategy (set OPENAI_API_KEY or OPENAI_BASE_URL to use one)',
+  );
+  out.info(
+    `worker polling task queue ${worker.worker.options.taskQueue} on ${temporal.address} (namespace ${temporal.namespace}); Ctrl-C stops it`,
+  );
   const stop = () => void worker.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

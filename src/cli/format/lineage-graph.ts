@@ -22,7 +22,14 @@ const STYLE: Partial<Record<Health, { fill: string; stroke: string }>> = {
   canary: { fill: '#74c0fc', stroke: '#1971c2' },
 };
 
-const MARK: Record<Health, string> = { healthy: '', regenerated: '✅ ', degraded: '⚠️ ', failed: '✗ ', pruned: '💥 ', canary: '🐤 ' };
+const MARK: Record<Health, string> = {
+  healthy: '',
+  regenerated: '✅ ',
+  degraded: '⚠️ ',
+  failed: '✗ ',
+  pruned: '💥 ',
+  canary: '🐤 ',
+};
 
 function safeId(id: string): string {
   return id.replace(/[^a-zA-Z0-9_]/g, '_');
@@ -37,10 +44,15 @@ const HEALING_LABEL: Partial<Record<RelationshipType, string>> = { regenerated: 
 /** A mermaid `graph TD` of the lineage; healing edges (failed → regenerated, pruned → revert) are dotted. */
 export function renderMermaid(nodes: GraphNode[], edges: GraphEdge[]): string {
   const lines = ['graph TD'];
-  for (const n of nodes) lines.push(`    ${safeId(n.id)}["${escapeLabel(n.id)}<br/>${MARK[n.health]}${escapeLabel(n.note)}"]`);
+  for (const n of nodes)
+    lines.push(`    ${safeId(n.id)}["${escapeLabel(n.id)}<br/>${MARK[n.health]}${escapeLabel(n.note)}"]`);
   for (const e of edges) {
     const label = HEALING_LABEL[e.type];
-    lines.push(label ? `    ${safeId(e.from)} -.-> |${label}| ${safeId(e.to)}` : `    ${safeId(e.from)} ${e.type === 'merge' ? '==>' : '-->'} ${safeId(e.to)}`);
+    lines.push(
+      label
+        ? `    ${safeId(e.from)} -.-> |${label}| ${safeId(e.to)}`
+        : `    ${safeId(e.from)} ${e.type === 'merge' ? '==>' : '-->'} ${safeId(e.to)}`,
+    );
   }
   for (const n of nodes) {
     const style = STYLE[n.health];
@@ -51,15 +63,25 @@ export function renderMermaid(nodes: GraphNode[], edges: GraphEdge[]): string {
 
 /** The same picture in Graphviz dot. */
 export function renderDot(nodes: GraphNode[], edges: GraphEdge[]): string {
-  const lines = ['digraph lineage {', '  rankdir=TB;', '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica"];'];
+  const lines = [
+    'digraph lineage {',
+    '  rankdir=TB;',
+    '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica"];',
+  ];
   for (const n of nodes) {
     const style = STYLE[n.health];
     const color = style ? `, fillcolor="${style.fill}", color="${style.stroke}"` : '';
-    lines.push(`  "${n.id}" [label="${escapeLabel(n.id)}\\n${escapeLabel(n.health.toUpperCase())}: ${escapeLabel(n.note)}"${color}];`);
+    lines.push(
+      `  "${n.id}" [label="${escapeLabel(n.id)}\\n${escapeLabel(n.health.toUpperCase())}: ${escapeLabel(n.note)}"${color}];`,
+    );
   }
   for (const e of edges) {
     const label = HEALING_LABEL[e.type];
-    lines.push(label ? `  "${e.from}" -> "${e.to}" [style=dotted, label="${label}"];` : `  "${e.from}" -> "${e.to}"${e.type === 'merge' ? ' [penwidth=2, label="merge"]' : ''};`);
+    lines.push(
+      label
+        ? `  "${e.from}" -> "${e.to}" [style=dotted, label="${label}"];`
+        : `  "${e.from}" -> "${e.to}"${e.type === 'merge' ? ' [penwidth=2, label="merge"]' : ''};`,
+    );
   }
   lines.push('}');
   return lines.join('\n');

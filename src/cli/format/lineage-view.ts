@@ -3,7 +3,13 @@ import { renderDifferential } from './differential-view.js';
 import { healthBadge, paint, stamp, titleCase } from './style.js';
 
 interface PruneEvidence {
-  analysis?: { verdict: string; source: string; reason: string; lastGoodId: string | null; bisect?: { id: string; bad: boolean }[] } | null;
+  analysis?: {
+    verdict: string;
+    source: string;
+    reason: string;
+    lastGoodId: string | null;
+    bisect?: { id: string; bad: boolean }[];
+  } | null;
   failingInputs?: { input: unknown; observed?: unknown; expected?: unknown; errorType?: string }[];
   metricWindow?: unknown;
   staticFindings?: { description: string }[];
@@ -39,29 +45,45 @@ export function renderLineage(l: ToolLineage, extras: LineageViewExtras): string
   lines.push(`Status: ${status}${why}`);
   if (l.prunedAt) lines.push(`Pruned: ${stamp(l.prunedAt)}`);
   if (l.description) lines.push(`Description: ${l.description}`);
-  lines.push(`Language: ${l.language}   Generation: ${l.generation}   Executions: ${l.executionCount}   Success rate: ${(l.successRate * 100).toFixed(1)}%`);
+  lines.push(
+    `Language: ${l.language}   Generation: ${l.generation}   Executions: ${l.executionCount}   Success rate: ${(l.successRate * 100).toFixed(1)}%`,
+  );
   if (l.canary) {
     const c = l.canary;
     const progress = `mirrored ${c.mirrored}${c.minCalls ? `/${c.minCalls}` : ''}, agreement ${c.agreement === null ? '-' : `${(c.agreement * 100).toFixed(1)}%`}, verdict ${c.verdict ?? 'not judged yet'}`;
-    lines.push(`Canary: ${c.status === 'running' ? `in shadow beside ${c.stableId}` : `${c.status} (was in shadow beside ${c.stableId})`}: ${progress}`);
+    lines.push(
+      `Canary: ${c.status === 'running' ? `in shadow beside ${c.stableId}` : `${c.status} (was in shadow beside ${c.stableId})`}: ${progress}`,
+    );
     if (c.decision) lines.push(`  Decision: ${c.decision}`);
     else if (c.reasons.length) lines.push(`  Judge: ${c.reasons.join('; ')}`);
   }
   if (l.route.toolRoutedTo) {
-    lines.push(`Routing: ${l.route.routed ? 'callers of ' + l.name + ' are routed here' : `callers of ${l.name} go to ${l.route.toolRoutedTo}`}`);
+    lines.push(
+      `Routing: ${l.route.routed ? 'callers of ' + l.name + ' are routed here' : `callers of ${l.name} go to ${l.route.toolRoutedTo}`}`,
+    );
   }
 
   // Every ancestor, merged-in branches included, oldest first; a merge names what it merges.
   lines.push('', 'Ancestry:');
-  const chain = [...l.ancestors.map((a) => ({ id: a.id, health: a.health, parents: a.parents.map((p) => p.id) })), { id: l.id, health: l.health, parents: l.parents }];
+  const chain = [
+    ...l.ancestors.map((a) => ({ id: a.id, health: a.health, parents: a.parents.map((p) => p.id) })),
+    { id: l.id, health: l.health, parents: l.parents },
+  ];
   chain.forEach((a, i) => {
     const last = i === chain.length - 1;
     const merge = a.parents.length > 1 ? `  merge of ${a.parents.join(' + ')}` : '';
-    const offPath = !last && !l.ancestorPath.includes(a.id) ? `  (merged in via ${chain.slice(i + 1).find((c) => c.parents.includes(a.id))?.id ?? '?'})` : '';
-    lines.push(`  ${last ? '└─' : '├─'} ${a.id} (${healthBadge(a.health, color)})${merge}${offPath}${last ? ' ← You are here' : ''}`);
+    const offPath =
+      !last && !l.ancestorPath.includes(a.id)
+        ? `  (merged in via ${chain.slice(i + 1).find((c) => c.parents.includes(a.id))?.id ?? '?'})`
+        : '';
+    lines.push(
+      `  ${last ? '└─' : '├─'} ${a.id} (${healthBadge(a.health, color)})${merge}${offPath}${last ? ' ← You are here' : ''}`,
+    );
   });
   if (l.children.length) {
-    lines.push(`  Children: ${l.children.map((c) => `${c} (${healthBadge(extras.healthOf.get(c) ?? 'healthy', color)})`).join(', ')}`);
+    lines.push(
+      `  Children: ${l.children.map((c) => `${c} (${healthBadge(extras.healthOf.get(c) ?? 'healthy', color)})`).join(', ')}`,
+    );
   }
 
   lines.push('', 'Failures:');
@@ -101,26 +123,35 @@ export function renderLineage(l: ToolLineage, extras: LineageViewExtras): string
     lines.push('', 'Prune Decision:');
     const a = evidence.analysis;
     if (a) {
-      lines.push(`  Verdict: ${a.verdict} (${a.source} analysis)${a.lastGoodId ? `; last good version ${a.lastGoodId}` : ''}`);
+      lines.push(
+        `  Verdict: ${a.verdict} (${a.source} analysis)${a.lastGoodId ? `; last good version ${a.lastGoodId}` : ''}`,
+      );
       lines.push(`  Reason: ${a.reason}`);
-      if (a.bisect?.length) lines.push(`  Bisected: ${a.bisect.map((b) => `${b.id} ${b.bad ? 'bad' : 'good'}`).join(', ')}`);
+      if (a.bisect?.length)
+        lines.push(`  Bisected: ${a.bisect.map((b) => `${b.id} ${b.bad ? 'bad' : 'good'}`).join(', ')}`);
     }
     for (const c of (evidence.failingInputs ?? []).slice(0, 5)) {
-      const what = c.errorType ? `failed with ${c.errorType}` : `returned ${JSON.stringify(c.observed)}${c.expected !== undefined ? `, expected ${JSON.stringify(c.expected)}` : ''}`;
+      const what = c.errorType
+        ? `failed with ${c.errorType}`
+        : `returned ${JSON.stringify(c.observed)}${c.expected !== undefined ? `, expected ${JSON.stringify(c.expected)}` : ''}`;
       lines.push(`  Evidence: input ${JSON.stringify(c.input)} ${what}`);
     }
     if (evidence.metricWindow) lines.push(`  Metric window: ${JSON.stringify(evidence.metricWindow)}`);
-    if (evidence.staticFindings?.length) lines.push(`  Static findings: ${evidence.staticFindings.map((f) => f.description).join('; ')}`);
+    if (evidence.staticFindings?.length)
+      lines.push(`  Static findings: ${evidence.staticFindings.map((f) => f.description).join('; ')}`);
     if (evidence.diff) {
       lines.push('  Diff:');
-      for (const d of evidence.diff.split('\n').slice(0, 12)) lines.push(`    ${paint(d, d.startsWith('+') ? 'green' : 'red', color)}`);
+      for (const d of evidence.diff.split('\n').slice(0, 12))
+        lines.push(`    ${paint(d, d.startsWith('+') ? 'green' : 'red', color)}`);
     }
   }
 
   if (l.regeneratedFrom || l.regeneratedAs.length || l.revertedBy.length) {
     lines.push('', 'Recovery:');
     if (l.reverts) {
-      lines.push(`  Revert: undoes ${l.reverts}'s change on top of ${l.regeneratedFrom ?? '?'}, keeping what came after it`);
+      lines.push(
+        `  Revert: undoes ${l.reverts}'s change on top of ${l.regeneratedFrom ?? '?'}, keeping what came after it`,
+      );
     } else if (l.regeneratedFrom) {
       const rollback = l.healedBy?.strategy === 'rollback';
       lines.push(`  ${rollback ? 'Rolled back' : 'Regenerated'} from healthy ancestor ${l.regeneratedFrom}`);
@@ -129,7 +160,8 @@ export function renderLineage(l: ToolLineage, extras: LineageViewExtras): string
     if (f && f.total) {
       lines.push(`  Features kept: ${f.kept}/${f.total}${f.lost.length ? ` (lost: ${f.lost.join(', ')})` : ''}`);
     }
-    for (const t of l.healedBy?.setAside ?? []) lines.push(`  Set aside: "${t.name}" (introduced by ${t.introducedBy}; it encodes the bug)`);
+    for (const t of l.healedBy?.setAside ?? [])
+      lines.push(`  Set aside: "${t.name}" (introduced by ${t.introducedBy}; it encodes the bug)`);
     for (const r of l.revertedBy) {
       const h = extras.healthOf.get(r);
       lines.push(`  ${paint('✓', 'green', color)} Change reverted in ${r}${h ? ` (${healthBadge(h, color)})` : ''}`);

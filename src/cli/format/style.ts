@@ -29,7 +29,10 @@ export function healthBadge(health: Health, color: boolean): string {
 /** `2025-01-22 14:23:15` (UTC), the style of every timestamp the CLI prints. */
 export function stamp(isoString: string | null): string {
   if (!isoString) return '-';
-  return isoString.replace('T', ' ').replace(/\.\d+Z$/, '').replace(/Z$/, '');
+  return isoString
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, '')
+    .replace(/Z$/, '');
 }
 
 export function titleCase(s: string): string {

@@ -25,9 +25,27 @@ import nodeProcess from 'node:process';
 import vm from 'node:vm';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 
-const REQ = 0, RESP = 1, STATE = 2, OP = 3, LEN_A = 4, LEN_B = 5, LEN_C = 6, MEM_MB = 7, RESULT_LEN = 8, COLD_MS = 9, HEAP_MB = 10, BASE_MB = 11;
-const OP_CALL = 1, OP_COMPILE_CALL = 2, OP_ANALYZE = 3, OP_SELF_CHECK = 4, OP_PROBE = 5, OP_COMPILE_CALL_UNGUARDED = 6;
-const STATE_CONTEXT = 1, STATE_READY = 2, STATE_FAILED = 3;
+const REQ = 0,
+  RESP = 1,
+  STATE = 2,
+  OP = 3,
+  LEN_A = 4,
+  LEN_B = 5,
+  LEN_C = 6,
+  MEM_MB = 7,
+  RESULT_LEN = 8,
+  COLD_MS = 9,
+  HEAP_MB = 10,
+  BASE_MB = 11;
+const OP_CALL = 1,
+  OP_COMPILE_CALL = 2,
+  OP_ANALYZE = 3,
+  OP_SELF_CHECK = 4,
+  OP_PROBE = 5,
+  OP_COMPILE_CALL_UNGUARDED = 6;
+const STATE_CONTEXT = 1,
+  STATE_READY = 2,
+  STATE_FAILED = 3;
 const MIB = 1024 * 1024;
 
 const { ctrlBuffer, interruptBuffer, dataBuffer, port, pyodideUrl, hostPyPath, snapshot, snapshotPort } = workerData;
@@ -39,7 +57,10 @@ const interrupt = new Int32Array(interruptBuffer);
 const data = Buffer.from(dataBuffer);
 const started = performance.now();
 const now = () => performance.now();
-const atomicsWait = Atomics.wait, atomicsLoad = Atomics.load, atomicsStore = Atomics.store, atomicsNotify = Atomics.notify;
+const atomicsWait = Atomics.wait,
+  atomicsLoad = Atomics.load,
+  atomicsStore = Atomics.store,
+  atomicsNotify = Atomics.notify;
 const byteLength = Buffer.byteLength;
 const stringify = JSON.stringify;
 
@@ -144,9 +165,31 @@ function gut(object, name) {
 gut(fs, 'fs');
 gut(fs.promises, 'fs.promises');
 gut(childProcess, 'child_process');
-childProcess.spawnSync = () => ({ pid: 0, status: 127, signal: null, output: [null, null, null], stdout: null, stderr: null });
+childProcess.spawnSync = () => ({
+  pid: 0,
+  status: 127,
+  signal: null,
+  output: [null, null, null],
+  stdout: null,
+  stderr: null,
+});
 gut(vm, 'vm');
-for (const key of ['binding', '_linkedBinding', 'dlopen', 'kill', 'chdir', 'abort', 'setuid', 'setgid', 'seteuid', 'setegid', 'setgroups', 'initgroups', 'reallyExit', '_kill']) {
+for (const key of [
+  'binding',
+  '_linkedBinding',
+  'dlopen',
+  'kill',
+  'chdir',
+  'abort',
+  'setuid',
+  'setgid',
+  'seteuid',
+  'setegid',
+  'setgroups',
+  'initgroups',
+  'reallyExit',
+  '_kill',
+]) {
   try {
     nodeProcess[key] = refuse(`process.${key}`);
   } catch {
@@ -166,11 +209,44 @@ syncBuiltinESMExports();
 // The global object: keep what Pyodide uses at run time (performance, crypto, WebAssembly, the
 // language's built-ins); console becomes silent; the rest goes.
 for (const name of [
-  'process', 'global', 'Buffer', 'require', 'module', 'exports', 'setImmediate', 'clearImmediate', 'setTimeout',
-  'clearTimeout', 'setInterval', 'clearInterval', 'queueMicrotask', 'structuredClone', 'fetch', 'FormData', 'Headers',
-  'Request', 'Response', 'WebSocket', 'EventSource', 'BroadcastChannel', 'MessageChannel', 'MessagePort',
-  'MessageEvent', 'Blob', 'File', 'navigator', 'importScripts', 'Worker', 'SharedWorker', 'XMLHttpRequest',
-  'localStorage', 'sessionStorage', 'caches', 'indexedDB', 'Deno', 'Bun',
+  'process',
+  'global',
+  'Buffer',
+  'require',
+  'module',
+  'exports',
+  'setImmediate',
+  'clearImmediate',
+  'setTimeout',
+  'clearTimeout',
+  'setInterval',
+  'clearInterval',
+  'queueMicrotask',
+  'structuredClone',
+  'fetch',
+  'FormData',
+  'Headers',
+  'Request',
+  'Response',
+  'WebSocket',
+  'EventSource',
+  'BroadcastChannel',
+  'MessageChannel',
+  'MessagePort',
+  'MessageEvent',
+  'Blob',
+  'File',
+  'navigator',
+  'importScripts',
+  'Worker',
+  'SharedWorker',
+  'XMLHttpRequest',
+  'localStorage',
+  'sessionStorage',
+  'caches',
+  'indexedDB',
+  'Deno',
+  'Bun',
 ]) {
   try {
     delete globalThis[name];
@@ -189,7 +265,11 @@ for (const proto of [
   Object.getPrototypeOf(async function* () {}),
 ]) {
   try {
-    Object.defineProperty(proto, 'constructor', { value: refuse('the Function constructor'), writable: false, configurable: false });
+    Object.defineProperty(proto, 'constructor', {
+      value: refuse('the Function constructor'),
+      writable: false,
+      configurable: false,
+    });
   } catch {
     // skip
   }
@@ -205,7 +285,10 @@ try {
 // without it a new tool's first call in this interpreter pays for compiling the call path (~10 ms).
 // Its key cannot be a tool's (keys are code hashes).
 try {
-  pyCompile('warm-up', "import json, re\ndef run(x):\n    return json.loads(json.dumps(re.sub('a', 'b', '{0}'.format(x))))\n");
+  pyCompile(
+    'warm-up',
+    "import json, re\ndef run(x):\n    return json.loads(json.dumps(re.sub('a', 'b', '{0}'.format(x))))\n",
+  );
   pyCall('warm-up', '"a"');
 } catch {
   // not needed for correctness
@@ -265,7 +348,14 @@ function serve(op) {
       return 'O' + pyAnalyze(code);
     }
     case OP_SELF_CHECK:
-      return 'O' + stringify({ reachableJs: JSON.parse(pySelfCheck()), codeGeneration, globals: Reflect.ownKeys(globalThis).map(String) });
+      return (
+        'O' +
+        stringify({
+          reachableJs: JSON.parse(pySelfCheck()),
+          codeGeneration,
+          globals: Reflect.ownKeys(globalThis).map(String),
+        })
+      );
     case OP_PROBE: {
       const [code, asTool] = readStrings(2);
       return 'O' + pyProbe(code, asTool);

@@ -79,7 +79,9 @@ async function act(url, body) {
   const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body ?? {}) });
   const answer = await res.json().catch(() => ({}));
   if (result) {
-    result.textContent = res.ok ? `done: ${JSON.stringify(answer)}` : `refused (${res.status}): ${answer.error ?? res.statusText}`;
+    result.textContent = res.ok
+      ? `done: ${JSON.stringify(answer)}`
+      : `refused (${res.status}): ${answer.error ?? res.statusText}`;
     result.dataset.status = String(res.status);
   }
   if (res.ok) refreshSoon();

@@ -33,11 +33,29 @@ function short(text, n) {
 
 function draw(data) {
   layout = data;
-  const svg = el('svg', { role: 'group', 'aria-label': `Lineage of ${data.tool}: ${data.nodes.length} versions`, class: 'lineage-svg', width: '100%', height: '600' });
+  const svg = el('svg', {
+    role: 'group',
+    'aria-label': `Lineage of ${data.tool}: ${data.nodes.length} versions`,
+    class: 'lineage-svg',
+    width: '100%',
+    height: '600',
+  });
   const title = el('title', {}, svg);
   title.textContent = `Lineage of ${data.tool}`;
   const defs = el('defs', {}, svg);
-  const marker = el('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, defs);
+  const marker = el(
+    'marker',
+    {
+      id: 'arrow',
+      viewBox: '0 0 10 10',
+      refX: 10,
+      refY: 5,
+      markerWidth: 7,
+      markerHeight: 7,
+      orient: 'auto-start-reverse',
+    },
+    defs,
+  );
   el('path', { d: 'M 0 0 L 10 5 L 0 10 z', fill: '#495057' }, marker);
   const world = el('g', { class: 'world' }, svg);
   const pos = new Map(data.nodes.map((n) => [n.id, n]));
@@ -49,14 +67,47 @@ function draw(data) {
     const y1 = a.y + H / 2;
     const y2 = b.y - H / 2;
     const mid = (y1 + y2) / 2;
-    const d = Math.abs(a.x - b.x) < 1 && y2 > y1 ? `M${a.x},${y1} L${b.x},${y2}` : `M${a.x},${y1} C${a.x},${mid} ${b.x},${mid} ${b.x},${y2}`;
-    el('path', { d, class: `edge edge-${e.type}`, 'stroke-dasharray': DOTTED.has(e.type) ? '5 4' : 'none', 'stroke-width': e.type === 'merge' ? 3 : 1.5, 'marker-end': 'url(#arrow)', 'data-from': e.from, 'data-to': e.to, 'data-type': e.type }, edges);
+    const d =
+      Math.abs(a.x - b.x) < 1 && y2 > y1
+        ? `M${a.x},${y1} L${b.x},${y2}`
+        : `M${a.x},${y1} C${a.x},${mid} ${b.x},${mid} ${b.x},${y2}`;
+    el(
+      'path',
+      {
+        d,
+        class: `edge edge-${e.type}`,
+        'stroke-dasharray': DOTTED.has(e.type) ? '5 4' : 'none',
+        'stroke-width': e.type === 'merge' ? 3 : 1.5,
+        'marker-end': 'url(#arrow)',
+        'data-from': e.from,
+        'data-to': e.to,
+        'data-type': e.type,
+      },
+      edges,
+    );
   }
   const nodes = el('g', { class: 'nodes' }, world);
   for (const n of data.nodes) {
     const [fill, stroke, text] = STYLE[n.health] ?? STYLE.healthy;
-    const a = el('a', { href: `/versions/${encodeURIComponent(n.id)}`, class: 'node', 'data-id': n.id, 'data-health': n.health }, nodes);
-    el('rect', { x: n.x - W / 2, y: n.y - H / 2, width: W, height: H, rx: 6, fill, stroke, 'stroke-width': data.routed === n.id ? 3 : 1.5 }, a);
+    const a = el(
+      'a',
+      { href: `/versions/${encodeURIComponent(n.id)}`, class: 'node', 'data-id': n.id, 'data-health': n.health },
+      nodes,
+    );
+    el(
+      'rect',
+      {
+        x: n.x - W / 2,
+        y: n.y - H / 2,
+        width: W,
+        height: H,
+        rx: 6,
+        fill,
+        stroke,
+        'stroke-width': data.routed === n.id ? 3 : 1.5,
+      },
+      a,
+    );
     const t1 = el('text', { x: n.x, y: n.y - 4, 'text-anchor': 'middle', fill: text, class: 'node-id' }, a);
     t1.textContent = short(n.id, 28);
     const t2 = el('text', { x: n.x, y: n.y + 13, 'text-anchor': 'middle', fill: text, class: 'node-note' }, a);
@@ -90,11 +141,15 @@ function zoomAt(factor, cx, cy) {
 
 function enablePanZoom(svg) {
   let drag = null;
-  svg.addEventListener('wheel', (e) => {
-    e.preventDefault();
-    const r = svg.getBoundingClientRect();
-    zoomAt(e.deltaY < 0 ? 1.15 : 1 / 1.15, e.clientX - r.left, e.clientY - r.top);
-  }, { passive: false });
+  svg.addEventListener(
+    'wheel',
+    (e) => {
+      e.preventDefault();
+      const r = svg.getBoundingClientRect();
+      zoomAt(e.deltaY < 0 ? 1.15 : 1 / 1.15, e.clientX - r.left, e.clientY - r.top);
+    },
+    { passive: false },
+  );
   svg.addEventListener('pointerdown', (e) => {
     if (e.target instanceof Element && e.target.closest('a')) return;
     drag = { x: e.clientX, y: e.clientY, vx: view.x, vy: view.y };
