@@ -33,29 +33,31 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 
-// The protocol: the same constants as worker.mjs.
-const REQ = 0,
-  RESP = 1,
-  STATE = 2,
-  OP = 3,
-  LEN_A = 4,
-  LEN_B = 5,
-  LEN_C = 6,
-  MEM_MB = 7,
-  RESULT_LEN = 8,
-  COLD_MS = 9,
-  HEAP_MB = 10,
-  BASE_MB = 11;
-const OP_CALL = 1,
-  OP_COMPILE_CALL = 2,
-  OP_ANALYZE = 3,
-  OP_SELF_CHECK = 4,
-  OP_PROBE = 5,
-  OP_COMPILE_CALL_UNGUARDED = 6;
-const STATE_BOOT = 0,
-  STATE_READY = 2,
-  STATE_FAILED = 3;
-const CTRL_SLOTS = 16;
+// The shared-memory protocol, one home for both sides (python/protocol.mjs).
+import {
+  REQ,
+  RESP,
+  STATE,
+  OP,
+  LEN_A,
+  LEN_B,
+  LEN_C,
+  MEM_MB,
+  RESULT_LEN,
+  COLD_MS,
+  HEAP_MB,
+  BASE_MB,
+  CTRL_SLOTS,
+  OP_CALL,
+  OP_COMPILE_CALL,
+  OP_ANALYZE,
+  OP_SELF_CHECK,
+  OP_PROBE,
+  OP_COMPILE_CALL_UNGUARDED,
+  STATE_BOOT,
+  STATE_READY,
+  STATE_FAILED,
+} from './python/protocol.mjs';
 /** Requests and answers up to this size go through shared memory; larger ones through a MessagePort. */
 const DATA_BYTES = 1024 * 1024;
 /** How long a timed-out call waits for the interpreter to answer its KeyboardInterrupt. */

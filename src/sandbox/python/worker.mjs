@@ -12,7 +12,7 @@
 //      timers…;
 //   5. serve calls synchronously over shared memory until terminated.
 //
-// Protocol (the same constants as python.ts): ctrl is an Int32Array over a SharedArrayBuffer; the host
+// Protocol (python/protocol.mjs, shared with python.ts): ctrl is an Int32Array over a SharedArrayBuffer; the host
 // writes the request (strings in `data`, or on the port when they do not fit), bumps REQ and notifies;
 // this thread answers in `data` (or on the port), sets RESP to the request's sequence and notifies.
 import { Buffer } from 'node:buffer';
@@ -24,28 +24,30 @@ import { URL } from 'node:url';
 import nodeProcess from 'node:process';
 import vm from 'node:vm';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
+import {
+  REQ,
+  RESP,
+  STATE,
+  OP,
+  LEN_A,
+  LEN_B,
+  LEN_C,
+  MEM_MB,
+  RESULT_LEN,
+  COLD_MS,
+  HEAP_MB,
+  BASE_MB,
+  OP_CALL,
+  OP_COMPILE_CALL,
+  OP_ANALYZE,
+  OP_SELF_CHECK,
+  OP_PROBE,
+  OP_COMPILE_CALL_UNGUARDED,
+  STATE_CONTEXT,
+  STATE_READY,
+  STATE_FAILED,
+} from './protocol.mjs';
 
-const REQ = 0,
-  RESP = 1,
-  STATE = 2,
-  OP = 3,
-  LEN_A = 4,
-  LEN_B = 5,
-  LEN_C = 6,
-  MEM_MB = 7,
-  RESULT_LEN = 8,
-  COLD_MS = 9,
-  HEAP_MB = 10,
-  BASE_MB = 11;
-const OP_CALL = 1,
-  OP_COMPILE_CALL = 2,
-  OP_ANALYZE = 3,
-  OP_SELF_CHECK = 4,
-  OP_PROBE = 5,
-  OP_COMPILE_CALL_UNGUARDED = 6;
-const STATE_CONTEXT = 1,
-  STATE_READY = 2,
-  STATE_FAILED = 3;
 const MIB = 1024 * 1024;
 
 const { ctrlBuffer, interruptBuffer, dataBuffer, port, pyodideUrl, hostPyPath, snapshot, snapshotPort } = workerData;
