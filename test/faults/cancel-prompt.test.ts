@@ -17,23 +17,15 @@ import { lineageViolations } from '../support/invariants.js';
 import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
 import { healInput } from '../support/failures.js';
 import { workflowBundlePath } from '../support/bundle-path.js';
+import { HEAL_STEP_ORDER } from '../../src/shared/heal-steps.js';
 
 // Issue #16, item 1: cancelling a heal at any step ends it within 2 s, with work that is really slow
 // (not held by a test hook): the LLM steps wait on an answer that takes a minute, the sandbox steps
 // run tool code that takes SLOW_TOOL_MS per call. Nothing here waits for the cancellation: the step
 // itself must stop.
 
-const STEPS = [
-  'recordFailure',
-  'analyzeFailure',
-  'pruneBranch',
-  'createAvoidanceRule',
-  'propagateRule',
-  'findHealthyAncestor',
-  'regenerate',
-  'validateCandidate',
-  'promote',
-];
+/** The heal's steps between its start and its end, in order (the step catalogue's own). */
+const STEPS = HEAL_STEP_ORDER.filter((step) => step !== 'starting' && step !== 'done');
 const SLOW_TOOL_MS = 50;
 /** The steps whose slow part is tool code; in the others the slow part is the LLM, or nothing. */
 const SANDBOX_STEPS = new Set(['findHealthyAncestor', 'validateCandidate', 'promote']);

@@ -10,6 +10,7 @@ import { registerSlugStory, SLUG_WRONG } from '../support/slug-story.js';
 import { connectTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
 import { killChildren, spawnWorkerChild } from '../support/child-processes.js';
 import { healInput } from '../support/failures.js';
+import { HEAL_STEP_ORDER } from '../../src/shared/heal-steps.js';
 
 // A worker killed with SIGKILL right after an activity committed its writes, then restarted: the
 // activity is retried on the new worker (heartbeat timeout), and the heal must still end with exactly
@@ -20,17 +21,8 @@ import { healInput } from '../support/failures.js';
 // see another test's heal half done. The killed worker is a child process; the worker that takes over
 // runs in this process.
 
-const STEPS = [
-  'recordFailure',
-  'analyzeFailure',
-  'pruneBranch',
-  'createAvoidanceRule',
-  'propagateRule',
-  'findHealthyAncestor',
-  'regenerate',
-  'validateCandidate',
-  'promote',
-];
+/** The heal's steps between its start and its end, in order (the step catalogue's own). */
+const STEPS = HEAL_STEP_ORDER.filter((step) => step !== 'starting' && step !== 'done');
 
 /** Two heals: the email story (the failed version is the culprit: a rollback) and the slug story (a revert). */
 const STORIES = {

@@ -13,21 +13,13 @@ import { registerSlugStory, SLUG_WRONG } from '../support/slug-story.js';
 import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
 import { healInput } from '../support/failures.js';
 import { workflowBundlePath } from '../support/bundle-path.js';
+import { HEAL_STEP_ORDER } from '../../src/shared/heal-steps.js';
 
 // Cancelling a heal while each of its steps runs: the heal ends cancelled, recorded as such, with
 // callers routed to a usable version and no half-made version.
 
-const STEPS = [
-  'recordFailure',
-  'analyzeFailure',
-  'pruneBranch',
-  'createAvoidanceRule',
-  'propagateRule',
-  'findHealthyAncestor',
-  'regenerate',
-  'validateCandidate',
-  'promote',
-];
+/** The heal's steps between its start and its end, in order (the step catalogue's own). */
+const STEPS = HEAL_STEP_ORDER.filter((step) => step !== 'starting' && step !== 'done');
 
 /** The email story heals by rollback (the failed version is the culprit), the slug story by revert. */
 const STORIES = {
