@@ -145,9 +145,8 @@ describe('ToolRuntime', () => {
     }`;
     await h.store.registerVersion(version('tamperer', '1.0.0', [], { code }));
     expect(await rt.call('tamperer@1.0.0', 'stringify')).toEqual({ fine: true });
-    const err = await rt.call('tamperer@1.0.0', 'toJSON').catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ToolExecutionError);
-    expect((err as ToolExecutionError).kind).toBe('non_json_result');
+    // The result is written from the tool's own value, consulting no toJSON: the answer is the real {}.
+    expect(await rt.call('tamperer@1.0.0', 'toJSON')).toEqual({});
     expect(await rt.call('tamperer@1.0.0', 'after')).toEqual(['after', 'undefined']);
     await rt.flush();
     const rows = await h.db.query<{ ok: boolean; error_type: string | null }>(
@@ -155,7 +154,7 @@ describe('ToolRuntime', () => {
     );
     expect(rows).toEqual([
       { ok: true, error_type: null },
-      { ok: false, error_type: 'non_json_result' },
+      { ok: true, error_type: null },
       { ok: true, error_type: null },
     ]);
   });

@@ -20,7 +20,7 @@ interface Attempt {
   body: string;
   whole?: boolean;
   /** A JSON value the attempt answers with, or the kind of typed failure it ends as. */
-  expect: JsonValue | ToolErrorKind | { value: (v: JsonValue) => boolean };
+  expect: JsonValue | ToolErrorKind | { value: (v: JsonValue) => boolean } | { anyOf: ToolErrorKind[] };
 }
 
 const KINDS = new Set([
@@ -127,7 +127,13 @@ const groups: Record<string, Attempt[]> = {
       expect: 'thrown',
     },
     { name: 'eval reaching for require', body: "return eval('req' + 'uire')('fs');", expect: 'host_access' },
-    { name: 'a dynamic import', body: "return import('node:fs');", expect: 'non_json_result' },
+    {
+      name: 'a dynamic import',
+      body: "return import('node:fs');",
+      // A promise that never loads anything (non_json_result); a host whose V8 has its own module
+      // loader hook installed (vitest's) refuses the import when the code loads (compile_error).
+      expect: { anyOf: ['non_json_result', 'compile_error'] },
+    },
     {
       name: 'the Function constructor reaching for process',
       body: "return Function('return process')().env;",
@@ -329,7 +335,9 @@ describe('the JavaScript escape corpus', () => {
             outcome = e.kind;
           }
           const expected = attempt.expect;
-          if (
+          if (typeof expected === 'object' && expected !== null && 'anyOf' in expected) {
+            expect(expected.anyOf).toContain(outcome);
+          } else if (
             typeof expected === 'object' &&
             expected !== null &&
             'value' in expected &&
