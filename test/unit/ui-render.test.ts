@@ -55,7 +55,7 @@ describe('the differential evidence on the version page', () => {
     };
     const out = panel.render({ id: 't@2.0.0', differential } as unknown as ToolLineage)!.value;
     expect(out).toContain('REFUSED');
-    expect(out).toContain('600 inputs (3 from suites, 1 recorded, 596 generated; random seed 7)');
+    expect(out).toContain('600 inputs (3 suite, 1 recorded, 596 generated; random seed 7)');
     expect(out).toContain('&quot;&lt;b&gt;@&quot;');
     expect(out).not.toContain('<b>@');
     expect(panel.render({ id: 'x@1.0.0', differential: null } as unknown as ToolLineage)!.value).toContain(
