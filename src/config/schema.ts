@@ -38,7 +38,7 @@ export const configSchema = z.strictObject({
        * Most milliseconds one check spends running inputs (shrinking included), whatever the tool
        * does with them: inputs left when it is spent are not run, and the report says how many.
        */
-      time_budget_ms: z.int().min(100).max(600_000).default(2500),
+      time_budget_ms: z.int().min(100).max(600_000).default(10_000),
     }),
     thresholds: section({
       /** Trigger healing after this many failures of a version. */

@@ -37,7 +37,7 @@ describe('validation at registration', () => {
     }>(
       `SELECT failure_type, severity, test_case_failed, detection_method FROM failures WHERE tool_id = 'email@1.1.0' ORDER BY id`,
     );
-    expect(failures).toEqual([
+    expect(failures.slice(0, 2)).toEqual([
       {
         failure_type: 'test_failure',
         severity: 'critical',
@@ -50,20 +50,19 @@ describe('validation at registration', () => {
         test_case_failed: 'rejects a double at',
         detection_method: 'regression_test',
       },
-      // It declares no mutation type, so the differential check judges it as a refactor: its smallest
-      // differing inputs (a shrunk generated one, and the critical test's own input) are failures too.
-      { failure_type: 'regression', severity: 'critical', test_case_failed: null, detection_method: 'differential' },
-      {
-        failure_type: 'regression',
-        severity: 'critical',
-        test_case_failed: 'rejects a double at',
-        detection_method: 'differential',
-      },
     ]);
+    // It declares no mutation type, so the differential check judges it as a refactor: its smallest
+    // differing inputs (at most five, the critical test's own input among them) are failures too.
+    const differential = failures.slice(2);
+    expect(differential.length).toBeGreaterThanOrEqual(2);
+    expect(differential.length).toBeLessThanOrEqual(5);
+    for (const f of differential)
+      expect(f).toMatchObject({ failure_type: 'regression', severity: 'critical', detection_method: 'differential' });
+    expect(differential.map((f) => f.test_case_failed)).toContain('rejects a double at');
     const [row] = await h.db.query<{ health_status: string; failure_count: number }>(
       `SELECT health_status, failure_count FROM tool_lineage WHERE tool_id = 'email@1.1.0'`,
     );
-    expect(row).toEqual({ health_status: 'failed', failure_count: 4 });
+    expect(row).toEqual({ health_status: 'failed', failure_count: failures.length });
   });
 
   it("runs a version's suite only: a sibling branch's tests never fail it", async () => {
