@@ -16,7 +16,10 @@ export function installTemporalRuntime(
   Runtime.install({
     logger: new DefaultLogger(level),
     telemetryOptions: {
-      logging: { filter: makeTelemetryFilterString({ core: coreLevel, other: 'ERROR' }), console: {} },
+      // Forwarded to the logger above (stderr), never printed by the native side: the core's own
+      // console logging writes to stdout, where a warning under load would break the JSON that
+      // `--json`, `dise demo` and `dise mcp` (the protocol itself) print there.
+      logging: { filter: makeTelemetryFilterString({ core: coreLevel, other: 'ERROR' }), forward: {} },
     },
   });
 }
