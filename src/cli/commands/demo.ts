@@ -78,23 +78,9 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
   const client = new Client({ connection, namespace: temporal.namespace });
   const sandbox = new Sandbox(config.sandbox);
   try {
-    const js = await story({
-      lineage: emailLineage,
-      base: 'email_validator',
-      act: 2,
-      store,
-      sandbox,
-      config,
-      client,
-      connection,
-      temporal,
-      ui,
-      databaseUrl,
-      say,
-      title,
-      out,
-      color,
-    });
+    // What both tellings of the story share: the stack and the output.
+    const stage = { store, sandbox, config, client, connection, temporal, ui, databaseUrl, say, title, out, color };
+    const js = await story({ ...stage, lineage: emailLineage, base: 'email_validator', act: 2 });
     const { name, broken, result, handle } = js;
 
     title(`6. dise lineage ${broken}`);
@@ -118,24 +104,7 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
     title('10. The same story, with the tool written in Python');
     say('loading the Python interpreter (CPython on WebAssembly, once per process)…');
     await warmPython();
-    const py = await story({
-      lineage: pythonEmailLineage,
-      base: 'email_validator_py',
-      act: 10,
-      store,
-      sandbox,
-      config,
-      client,
-      connection,
-      temporal,
-      ui,
-      databaseUrl,
-      say,
-      title,
-      out,
-      color,
-      brief: true,
-    });
+    const py = await story({ ...stage, lineage: pythonEmailLineage, base: 'email_validator_py', act: 10, brief: true });
 
     title('11. An agent reaches the tool through MCP, reports its wrong answers, and gets the healed one');
     let agentTool = 'email_validator_mcp';
