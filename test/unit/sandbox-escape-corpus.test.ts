@@ -355,7 +355,9 @@ describe('the JavaScript escape corpus', () => {
           expect(({} as Record<string, unknown>).injected).toBeUndefined();
           expect([1].map((x) => x + 1)).toEqual([2]);
           // The same tool answers a plain call as before, and so does another tool.
-          if (!attempt.whole) expect(sandbox.run(key, code, { n: 1 })).toEqual({ ok: true, echo: { n: 1 } });
+          // (Code refused when it loads never answers anything, so only loaded tools are called again.)
+          if (!attempt.whole && outcome !== 'compile_error')
+            expect(sandbox.run(key, code, { n: 1 })).toEqual({ ok: true, echo: { n: 1 } });
           expect(sandbox.run('js-corpus-ordinary', ordinary, '  Hello World ')).toBe('hello world');
         });
       }
