@@ -19,6 +19,7 @@ import { useTestStore } from '../support/database.js';
 import { registerThrowingTool } from '../support/fixtures.js';
 import { uniqueTaskQueue } from '../support/temporal.js';
 import {
+  answeredWithin,
   createWorkflowTestEnv,
   skipWhenIdle,
   type DescribedWorkflow,
@@ -103,11 +104,11 @@ describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
     const started = Date.now();
     const monitor = await startMonitor('monitor-timer');
     await skip(monitor, '1 minute');
-    expect((await monitor.query(monitorStatusQuery)).checks).toBe(0);
+    expect((await statusOf(monitor)).checks).toBe(0);
     await skip(monitor, '5 minutes');
-    expect((await monitor.query(monitorStatusQuery)).checks).toBe(1);
+    expect((await statusOf(monitor)).checks).toBe(1);
     await skip(monitor, '10 minutes');
-    expect((await monitor.query(monitorStatusQuery)).checks).toBe(3);
+    expect((await statusOf(monitor)).checks).toBe(3);
     expect(Date.now() - started).toBeLessThan(120_000);
   });
 
@@ -143,9 +144,7 @@ describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
     expect(route!.version_id).toBe('crossing@2.0.1');
     // The next check sees nothing left to heal and starts nothing again.
     await skip(monitor, '5 minutes');
-    expect((await monitor.query(monitorStatusQuery)).healsStarted.filter((v) => v === 'crossing@2.0.0')).toHaveLength(
-      1,
-    );
+    expect((await statusOf(monitor)).healsStarted.filter((v) => v === 'crossing@2.0.0')).toHaveLength(1);
   });
 
   it('starts nothing while paused, and checks at once when resumed and asked', async () => {
@@ -153,7 +152,7 @@ describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
     await monitor.signal(pauseSignal);
     await registerThrowingTool(h.store, h.db.url, 'paused_tool');
     await skip(monitor, '15 minutes');
-    let status = await monitor.query(monitorStatusQuery);
+    let status = await statusOf(monitor);
     expect(status).toMatchObject({ paused: true, checks: 0, healsStarted: [] });
     expect(await healExists('paused_tool@2.0.0')).toBe(false);
     await monitor.signal(resumeSignal);
@@ -177,10 +176,10 @@ describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
     const reports = Array.from({ length: 25 }, (_, i) => failureReport(`queued_${i}@1.0.0`));
     for (const r of reports) await monitor.signal(failureReportedSignal, r);
     await skip(monitor, '6 minutes'); // the timer fires while paused: no check, but the history is long
-    const status = await monitor.query(monitorStatusQuery);
+    const status = await statusOf(monitor);
     expect(status.runs).toBeGreaterThanOrEqual(2);
     expect(status).toMatchObject({ paused: true, checks: 2, pendingReports: 25 });
-    const description = await monitor.describe();
+    const description = await answeredWithin(env, () => monitor.describe());
     expect(description.runId).not.toBe(monitor.firstExecutionRunId);
     await monitor.signal(resumeSignal);
     const after = await eventually(monitor, (s) => s.checks >= 3);
@@ -206,6 +205,9 @@ describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
   });
 });
 
+/** The monitor's status now (a query that hangs is asked again). */
+const statusOf = (monitor: Parameters<typeof eventually>[0]) => eventually(monitor, () => true);
+
 /**
  * Polls the monitor's status in real time until `ok` holds (or the timeout passes). Generous: these
  * wait on real activities against PostgreSQL, which a loaded machine slows down.
@@ -215,5 +217,8 @@ async function eventually(
   ok: (s: MonitorStatus) => boolean,
   timeout = 60_000,
 ): Promise<MonitorStatus> {
-  return pollUntil(() => monitor.query(monitorStatusQuery), ok, { timeout, what: 'the monitor status' });
+  return pollUntil(() => answeredWithin(env, () => monitor.query(monitorStatusQuery)), ok, {
+    timeout,
+    what: 'the monitor status',
+  });
 }

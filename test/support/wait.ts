@@ -7,6 +7,11 @@ export interface PollOptions {
   interval?: number;
   /** What is awaited, for the message when it never comes. */
   what?: string;
+  /**
+   * How long one read may take before it counts as failed and the next is tried (a call on a dropped
+   * connection may never answer; without this the whole timeout would go to it, with no message).
+   */
+  attemptTimeout?: number;
 }
 
 /**
@@ -17,16 +22,34 @@ export interface PollOptions {
 export async function pollUntil<T>(
   read: () => T | Promise<T>,
   ok: (value: T) => boolean,
-  { timeout = 60_000, interval = 100, what = 'the condition' }: PollOptions = {},
+  {
+    timeout = 60_000,
+    interval = 100,
+    what = 'the condition',
+    attemptTimeout = Math.min(20_000, timeout / 3),
+  }: PollOptions = {},
 ): Promise<T> {
   return vi.waitFor(
     async () => {
-      const value = await read();
+      const value = await withinTime(read(), attemptTimeout, what);
       if (!ok(value)) throw new Error(`still waiting for ${what}; last value: ${describe(value)}`);
       return value;
     },
     { timeout, interval },
   );
+}
+
+/** `value`, or a failure naming `what` once `ms` have passed without an answer. */
+async function withinTime<T>(value: T | Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`a read of ${what} gave no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([value, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function describe(value: unknown): string {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { ConnectionPlugin } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import type { DiseActivities } from '../../src/activities/index.js';
@@ -31,12 +32,31 @@ export interface WorkflowTestEnv {
   teardown(): Promise<void>;
 }
 
+/**
+ * The client's keepalive, within what the time-skipping server allows. The client pings every 30 s by
+ * default, also between calls; the test server (grpc-java) allows one ping per 5 minutes and answers
+ * more with GOAWAY "too many pings". On a loaded machine a test lives long enough for that, and a
+ * query or describe in flight on the dropped connection then never answers.
+ */
+const PINGS_THE_TEST_SERVER_ALLOWS: ConnectionPlugin = {
+  name: 'dise-test-keepalive',
+  configureConnection: (options) => ({
+    ...options,
+    channelArgs: {
+      ...options.channelArgs,
+      'grpc.keepalive_permit_without_calls': 0,
+      'grpc.keepalive_time_ms': 600_000,
+    },
+  }),
+};
+
 /** One time-skipping server; workers run the workflow bundle global setup built once for the run. */
 export async function createWorkflowTestEnv(): Promise<WorkflowTestEnv> {
   // Quiet: a workflow that fails on purpose is not news. (Integration files have installed theirs.)
   installTemporalRuntime('ERROR');
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: findTemporalTestServer() } },
+    plugins: [PINGS_THE_TEST_SERVER_ALLOWS],
   });
   await registerSearchAttributes(env.connection, env.namespace ?? 'default');
   return {
@@ -103,14 +123,25 @@ export async function skipWhenIdle(
   duration: Duration,
 ): Promise<void> {
   const idle = async () => {
-    const raw = (await workflow.describe()).raw as { pendingActivities?: unknown[]; pendingWorkflowTask?: unknown };
-    const events = (await workflow.fetchHistory()).events ?? [];
+    const description = await answeredWithin(env, () => workflow.describe());
+    const raw = description.raw as { pendingActivities?: unknown[]; pendingWorkflowTask?: unknown };
+    const events = (await answeredWithin(env, () => workflow.fetchHistory())).events ?? [];
     return (
       !raw.pendingActivities?.length && !raw.pendingWorkflowTask && events.some((e) => e.timerStartedEventAttributes)
     );
   };
   await pollUntil(idle, (yes) => yes, { interval: 25, what: 'the workflow to wait on its timer, nothing in flight' });
   await env.sleep(duration);
+}
+
+/**
+ * Runs one client call (a query, a describe) with a deadline. On a loaded machine a call to the
+ * time-skipping server now and then hangs until the server resets the connection, and the client then
+ * retries it in the background; with a deadline it ends, so a poll tries again and nothing is left
+ * retrying on the connection when the test tears it down.
+ */
+export function answeredWithin<T>(env: TestWorkflowEnvironment, call: () => Promise<T>, ms = 10_000): Promise<T> {
+  return env.connection.withDeadline(Date.now() + ms, call);
 }
 
 export function uniqueName(prefix: string): string {
