@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { Duration } from '@temporalio/common';
 import { NativeConnection, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { activitySignal } from './activities/cancellation.js';
 import { autoHeartbeat, HEARTBEAT_THROTTLE_MS } from './activities/heartbeat.js';
@@ -30,6 +31,12 @@ export interface DiseWorkerOptions {
   /** Concurrency limits; defaults suit a 2-core machine. */
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
+  /**
+   * How long a workflow task waits on this worker's sticky queue before Temporal hands it to any
+   * worker of the task queue (Temporal's default: 10 s). After this worker dies, each of its
+   * workflows pauses that long; fault tests that kill workers on purpose shorten it.
+   */
+  stickyQueueScheduleToStartTimeout?: Duration;
 }
 
 export interface RunningWorker {
@@ -66,6 +73,9 @@ export async function startWorker(options: DiseWorkerOptions): Promise<RunningWo
       // heartbeatTimeout), a cancelled heal would run on for seconds after the operator cancelled it.
       maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE_MS,
       defaultHeartbeatThrottleInterval: HEARTBEAT_THROTTLE_MS,
+      ...(options.stickyQueueScheduleToStartTimeout !== undefined
+        ? { stickyQueueScheduleToStartTimeout: options.stickyQueueScheduleToStartTimeout }
+        : {}),
     });
   } catch (err) {
     sandbox.close();

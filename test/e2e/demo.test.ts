@@ -16,56 +16,65 @@ const env: NodeJS.ProcessEnv = { ...inherited, DISE_HOME: home, NO_COLOR: '1', D
 
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
-async function facts(tool: string) {
+/** The story's facts for each tool, read from the demo's database (started once for all of them). */
+async function facts<const T extends string>(...tools: T[]): Promise<Record<T, ToolFacts>> {
   const postgres = await startEmbeddedPostgres({ dir: path.join(home, 'postgres') });
   const client = new pg.Client({ connectionString: postgres.url });
   await client.connect();
   try {
-    const q = async <T extends pg.QueryResultRow>(sql: string) => (await client.query<T>(sql, [tool])).rows;
-    return {
-      health: Object.fromEntries(
-        (
-          await q<{ tool_id: string; health_status: string }>(
-            `SELECT tool_id, health_status FROM tool_lineage WHERE tool_name = $1`,
-          )
-        ).map((r) => [r.tool_id, r.health_status]),
-      ),
-      merges: (
-        await q<{ n: number }>(
-          `SELECT count(DISTINCT child_id)::int AS n FROM lineage_relationships WHERE relationship_type = 'merge' AND child_id LIKE $1 || '@%'`,
-        )
-      )[0]!.n,
-      rules: await q<{ source_failure: string; pattern_kind: string }>(
-        `SELECT source_failure, pattern_kind FROM avoidance_rules WHERE source_failure LIKE $1 || '@%'`,
-      ),
-      minted: await q<{ tool_id: string; input: string; expected: boolean }>(
-        `SELECT tc.tool_id, tc.input, tc.expected FROM test_cases tc JOIN tool_lineage t ON t.tool_id = tc.tool_id WHERE tc.origin = 'minted' AND t.tool_name = $1`,
-      ),
-      route: (await q<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = $1`))[0]?.version_id,
-      regenerated: await q<{ tool_id: string; regenerated_from: string }>(
-        `SELECT tool_id, regenerated_from FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`,
-      ),
-      heal: (await q<{ status: string }>(`SELECT status FROM heal_runs WHERE tool_id = $1 || '@2.3.0'`))[0]?.status,
-      refusedBy: (
-        await q<{ detection_method: string }>(
-          `SELECT DISTINCT detection_method FROM failures WHERE tool_id = $1 || '@2.2.0'`,
-        )
-      ).map((r) => r.detection_method),
-      callsOfRefused: (
-        await q<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE tool_id = $1 || '@2.2.0'`)
-      )[0]!.n,
-      checks: Object.fromEntries(
-        (
-          await q<{ tool_id: string; verdict: string }>(
-            `SELECT tool_id, verdict FROM differential_checks WHERE tool_id LIKE $1 || '@%'`,
-          )
-        ).map((r) => [r.tool_id, r.verdict]),
-      ),
-    };
+    const all = {} as Record<T, ToolFacts>;
+    for (const tool of tools) all[tool] = await toolFacts(client, tool);
+    return all;
   } finally {
     await client.end();
     await postgres.stop();
   }
+}
+
+type ToolFacts = Awaited<ReturnType<typeof toolFacts>>;
+
+async function toolFacts(client: pg.Client, tool: string) {
+  const q = async <T extends pg.QueryResultRow>(sql: string) => (await client.query<T>(sql, [tool])).rows;
+  return {
+    health: Object.fromEntries(
+      (
+        await q<{ tool_id: string; health_status: string }>(
+          `SELECT tool_id, health_status FROM tool_lineage WHERE tool_name = $1`,
+        )
+      ).map((r) => [r.tool_id, r.health_status]),
+    ),
+    merges: (
+      await q<{ n: number }>(
+        `SELECT count(DISTINCT child_id)::int AS n FROM lineage_relationships WHERE relationship_type = 'merge' AND child_id LIKE $1 || '@%'`,
+      )
+    )[0]!.n,
+    rules: await q<{ source_failure: string; pattern_kind: string }>(
+      `SELECT source_failure, pattern_kind FROM avoidance_rules WHERE source_failure LIKE $1 || '@%'`,
+    ),
+    minted: await q<{ tool_id: string; input: string; expected: boolean }>(
+      `SELECT tc.tool_id, tc.input, tc.expected FROM test_cases tc JOIN tool_lineage t ON t.tool_id = tc.tool_id WHERE tc.origin = 'minted' AND t.tool_name = $1`,
+    ),
+    route: (await q<{ version_id: string }>(`SELECT version_id FROM routes WHERE tool_name = $1`))[0]?.version_id,
+    regenerated: await q<{ tool_id: string; regenerated_from: string }>(
+      `SELECT tool_id, regenerated_from FROM tool_lineage WHERE tool_name = $1 AND health_status = 'regenerated'`,
+    ),
+    heal: (await q<{ status: string }>(`SELECT status FROM heal_runs WHERE tool_id = $1 || '@2.3.0'`))[0]?.status,
+    refusedBy: (
+      await q<{ detection_method: string }>(
+        `SELECT DISTINCT detection_method FROM failures WHERE tool_id = $1 || '@2.2.0'`,
+      )
+    ).map((r) => r.detection_method),
+    callsOfRefused: (
+      await q<{ n: number }>(`SELECT count(*)::int AS n FROM executions WHERE tool_id = $1 || '@2.2.0'`)
+    )[0]!.n,
+    checks: Object.fromEntries(
+      (
+        await q<{ tool_id: string; verdict: string }>(
+          `SELECT tool_id, verdict FROM differential_checks WHERE tool_id LIKE $1 || '@%'`,
+        )
+      ).map((r) => [r.tool_id, r.verdict]),
+    ),
+  };
 }
 
 describe('npm run demo', () => {
@@ -114,7 +123,7 @@ describe('npm run demo', () => {
       expect(first.stderr).toContain(step);
     }
 
-    const f = await facts('email_validator');
+    const { email_validator: f, email_validator_py: py } = await facts('email_validator', 'email_validator_py');
     expect(f.merges).toBe(1);
     // The speed "optimization": refused by the differential check, never called.
     expect(f.health['email_validator@2.2.0']).toBe('failed');
@@ -131,7 +140,6 @@ describe('npm run demo', () => {
     expect(f.route).toBe('email_validator@2.3.1');
     expect(f.heal).toBe('healed');
     // And in Python: the same refusals, heal and route; the rule learned from Python's tokens.
-    const py = await facts('email_validator_py');
     expect(py.health['email_validator_py@2.2.0']).toBe('failed');
     expect(py.checks['email_validator_py@2.2.0']).toBe('refused');
     expect(py.health['email_validator_py@2.3.0']).toBe('pruned');
@@ -153,6 +161,6 @@ describe('npm run demo', () => {
       status: 'healed',
       healed: 'email_validator_2@2.3.1',
     });
-    expect((await facts('email_validator_2')).route).toBe('email_validator_2@2.3.1');
+    expect((await facts('email_validator_2')).email_validator_2.route).toBe('email_validator_2@2.3.1');
   }, 360_000);
 });

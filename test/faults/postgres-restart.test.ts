@@ -73,7 +73,8 @@ describe('PostgreSQL restarted during a heal', () => {
     const port = postgres.port;
     await postgres.stop();
     hold.release(); // the step now meets a dead database, and fails until it is back
-    await new Promise((r) => setTimeout(r, 10_000));
+    await hold.ran(); // its first attempt has failed
+    await new Promise((r) => setTimeout(r, 2_000)); // and a retry or two meet the dead database too
     postgres = await startEmbeddedPostgres({ dir: path.join(dir, 'postgres'), port });
 
     const result = await handle.result();

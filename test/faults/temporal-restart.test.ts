@@ -23,6 +23,7 @@ import { activityHold } from '../support/hold.js';
 import { uniqueTaskQueue } from '../support/temporal.js';
 import { healInput } from '../support/failures.js';
 import { workflowBundlePath } from '../support/bundle-path.js';
+import { pollUntil } from '../support/wait.js';
 
 // The Temporal dev server killed (SIGKILL) and started again on the same port with the same
 // database file: once in the middle of a heal, and once while the health monitor waits on its timer.
@@ -68,6 +69,12 @@ async function regeneratedCount(toolName: string): Promise<number> {
   )[0]!.n;
 }
 
+/**
+ * The monitor's interval in the timer test: long enough for the server to be killed before the timer
+ * is due on a loaded machine, short enough not to wait for nothing.
+ */
+const MONITOR_INTERVAL_S = 8;
+
 /** Defaults, with a canary judge that looks every 2 s and decides after 50 mirrored calls. */
 function canaryConfig() {
   const config = defaultConfig();
@@ -112,7 +119,9 @@ describe('the Temporal dev server restarted', () => {
     await reached;
     await killServer();
     hold.release(); // the activity finishes while nobody can hear its result
-    await new Promise((r) => setTimeout(r, 5_000));
+    await hold.ran();
+    // Its worker's report of the result meets the dead server, and retries.
+    await new Promise((r) => setTimeout(r, 1_000));
     server = await startServer();
 
     const result = (await handle.result()) as HealProgress;
@@ -133,17 +142,24 @@ describe('the Temporal dev server restarted', () => {
     const monitor = await client.workflow.start<typeof healthMonitorWorkflow>('healthMonitorWorkflow', {
       workflowId: 'monitor-temporal-fault',
       taskQueue,
-      args: [{ intervalSeconds: 15 }],
+      args: [{ intervalSeconds: MONITOR_INTERVAL_S }],
     });
     // Wait until the monitor sleeps on its first timer, then kill the server under it.
-    await waitFor(
-      async () => ((await monitor.fetchHistory()).events ?? []).some((e) => e.timerStartedEventAttributes),
-      { timeoutMs: 30_000, what: 'the monitor timer' },
-    );
+    const timerStarted = (await pollUntil(
+      async () => {
+        const started = ((await monitor.fetchHistory()).events ?? []).find((e) => e.timerStartedEventAttributes);
+        const at = started?.eventTime;
+        return at ? Number(at.seconds) * 1000 + Math.floor((at.nanos ?? 0) / 1e6) : undefined;
+      },
+      (at) => at !== undefined,
+      { timeout: 30_000, what: 'the monitor timer' },
+    )) as number;
     expect((await monitor.query(monitorStatusQuery)).checks).toBe(0);
     await killServer();
+    const deadline = timerStarted + MONITOR_INTERVAL_S * 1000;
+    expect(Date.now(), 'the server died before the timer was due').toBeLessThan(deadline);
     // Down past the timer's deadline.
-    await new Promise((r) => setTimeout(r, 18_000));
+    await new Promise((r) => setTimeout(r, deadline - Date.now() + 3_000));
     server = await startServer();
 
     await waitFor(

@@ -1,14 +1,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type {} from './child-bundle.js'; // declares the provided childBundleDir
 import { inject } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/infra/paths.js';
 import { workflowBundlePath } from './bundle-path.js';
 
 const alive = new Set<ChildProcess>();
 
-/** A TypeScript script of test/support in its own Node process (through tsx). */
+/**
+ * A script of test/support in its own Node process: from the run's bundle of the child scripts
+ * (global setup, ./child-bundle.ts), else from its TypeScript source through tsx.
+ */
 export function spawnTsx(script: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(PACKAGE_ROOT, 'test/support', script), ...args], {
+  const bundleDir = inject('childBundleDir');
+  const bundled = bundleDir ? path.join(bundleDir, script.replace(/\.ts$/, '.js')) : '';
+  const entry =
+    bundled && existsSync(bundled) ? [bundled] : ['--import', 'tsx', path.join(PACKAGE_ROOT, 'test/support', script)];
+  const child = spawn(process.execPath, [...entry, ...args], {
     cwd: PACKAGE_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

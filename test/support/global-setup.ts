@@ -5,6 +5,7 @@ import type { TestProject } from 'vitest/node';
 import { migrate } from '../../src/infra/migrator.js';
 import { ensureDatabaseExists, startEmbeddedPostgres, type RunningPostgres } from '../../src/infra/postgres.js';
 import { startTemporalDevServer, type RunningTemporal } from '../../src/infra/temporal-server.js';
+import { bundleChildScripts } from './child-bundle.js';
 import { bundleWorkflowsOnce } from './workflow-bundle.js';
 
 declare module 'vitest' {
@@ -31,6 +32,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // Bundled while the servers start (the bundler and the servers wait on different things).
   const bundling = bundleWorkflowsOnce();
   bundling.catch(() => undefined); // a failure surfaces where it is awaited, below
+  // Without the bundle, children run through tsx: slower, not wrong.
+  const children = bundleChildScripts().catch((err: Error) => {
+    console.error(`[global setup] child scripts not bundled (${err.message}); children run through tsx`);
+    return null;
+  });
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'dise-test-'));
   chmodSync(scratch, 0o755); // PostgreSQL runs as the postgres user and must reach its data dir
   let postgres: RunningPostgres | undefined;
@@ -59,10 +65,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('temporalAddress', temporalAddress);
   project.provide('temporalUiUrl', uiUrl);
   project.provide('workflowBundlePath', await bundling);
+  const childBundle = await children;
+  project.provide('childBundleDir', childBundle?.dir ?? '');
 
   return async () => {
     await temporal?.stop();
     await postgres?.stop();
     rmSync(scratch, { recursive: true, force: true });
+    childBundle?.remove();
   };
 }

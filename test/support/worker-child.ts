@@ -2,7 +2,8 @@
  * A dise worker in its own process, for fault tests. With KILL_AFTER=<activity>, the first attempt of
  * that activity runs to completion (its writes committed) and then the process announces
  * `AFTER <activity>` on stdout and hangs, waiting to be killed with SIGKILL. CONFIG_JSON: the worker's
- * config.yaml as JSON (defaults otherwise).
+ * config.yaml as JSON (defaults otherwise). Tests run it from the run's bundle of the child scripts
+ * (./child-bundle.ts), or through tsx.
  */
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { configSchema } from '../../src/config/schema.js';
@@ -35,6 +36,9 @@ const worker = await startWorker({
   taskQueue: TASK_QUEUE!,
   workflowBundlePath: WORKFLOW_BUNDLE,
   activityInterceptors: [hangAfter],
+  // This worker is killed on purpose: its workflows' next tasks wait on its sticky queue this long
+  // (not Temporal's default 10 s) before going to the worker that takes over.
+  stickyQueueScheduleToStartTimeout: '1 second',
 });
 process.stdout.write('READY\n');
 process.on('SIGTERM', () => void worker.shutdown());
