@@ -84,6 +84,18 @@ export interface ScreeningSession {
   close(): void;
 }
 
+/** One call of a batch: the output JSON text, or how the call failed. */
+export type BatchOutcome = { output: string; error: null } | { output: null; error: ToolExecutionError };
+
+function batchOutcome(run: () => string): BatchOutcome {
+  try {
+    return { output: run(), error: null };
+  } catch (err) {
+    if (err instanceof ToolExecutionError) return { output: null, error: err };
+    throw err;
+  }
+}
+
 interface ScreenState {
   key: string;
   code: string;
@@ -427,6 +439,31 @@ export class Sandbox {
       finish: () => this.finishScreen(state),
       close: () => this.closeScreen(state),
     };
+  }
+
+  /**
+   * Runs `code` on each input, every answer the one a fresh context gives: screened in one checked
+   * context when screen() allows it, else (or when the screening is void) a fresh context per call.
+   * Each outcome is the output JSON text or the ToolExecutionError runJson() would throw.
+   */
+  runBatch(
+    key: string,
+    code: string,
+    inputsJson: readonly string[],
+    language: ToolLanguage = 'javascript',
+  ): BatchOutcome[] {
+    const session = this.screen(key, code, language);
+    if (session) {
+      try {
+        const outcomes = inputsJson.map((json) => batchOutcome(() => session.runJson(json)));
+        if (session.finish()) return outcomes;
+      } catch (err) {
+        if (!(err instanceof ScreeningVoid)) throw err;
+      } finally {
+        session.close();
+      }
+    }
+    return inputsJson.map((json) => batchOutcome(() => this.runJson(key, code, json, language)));
   }
 
   private screenCall(state: ScreenState, inputJson: string): string {

@@ -102,15 +102,37 @@ export function screeningPlan(code: string): ScreeningPlan | null {
   walk.fullAncestor(program, (node: acorn.AnyNode, _state: unknown, ancestors: acorn.AnyNode[]) => {
     if (refused) return;
     switch (node.type) {
-      case 'Identifier': {
-        if (!UNSCREENABLE_NAMES.has(node.name)) break;
-        const parent = ancestors[ancestors.length - 2];
-        // A class's own `constructor() {}` is a method definition, not a way to the Function constructor.
-        const classConstructor =
-          node.name === 'constructor' && parent?.type === 'MethodDefinition' && parent.kind === 'constructor';
-        if (!classConstructor) refused = true;
+      case 'Identifier':
+        if (UNSCREENABLE_NAMES.has(node.name)) refused = true;
         break;
-      }
+      case 'MemberExpression':
+        // The walker does not visit a property written after a dot.
+        if (!node.computed && node.property.type === 'Identifier' && UNSCREENABLE_NAMES.has(node.property.name))
+          refused = true;
+        break;
+      case 'Property':
+      case 'PropertyDefinition':
+      case 'MethodDefinition':
+        // Nor a key written as a name; a class's own `constructor() {}` is no way to the Function constructor.
+        if (
+          !node.computed &&
+          node.key.type === 'Identifier' &&
+          UNSCREENABLE_NAMES.has(node.key.name) &&
+          !(node.type === 'MethodDefinition' && node.kind === 'constructor')
+        )
+          refused = true;
+        break;
+      case 'ObjectPattern':
+        // Nor the properties of a destructuring pattern (`const { constructor: F } = f`).
+        for (const prop of node.properties)
+          if (
+            prop.type === 'Property' &&
+            !prop.computed &&
+            prop.key.type === 'Identifier' &&
+            UNSCREENABLE_NAMES.has(prop.key.name)
+          )
+            refused = true;
+        break;
       case 'Literal':
         if (typeof node.value === 'string' && UNSCREENABLE_NAMES.has(node.value)) refused = true;
         break;
@@ -130,7 +152,9 @@ export function screeningPlan(code: string): ScreeningPlan | null {
           }
           if (a.type === 'FunctionDeclaration' || a.type === 'FunctionExpression') {
             // A strict function called plainly has `this` undefined; a sloppy one gets the global object.
-            safe = programStrict || ancestors.slice(0, i + 1).some((f) => isStrictFunction(f));
+            // Code in a class is strict.
+            safe =
+              programStrict || ancestors.slice(0, i + 1).some((f) => f.type === 'ClassBody' || isStrictFunction(f));
             break;
           }
         }
