@@ -444,7 +444,9 @@ export class Sandbox {
   /**
    * Runs `code` on each input, every answer the one a fresh context gives: screened in one checked
    * context when screen() allows it, else (or when the screening is void) a fresh context per call.
-   * Each outcome is the output JSON text or the ToolExecutionError runJson() would throw.
+   * Each outcome is the output JSON text or the ToolExecutionError runJson() would throw (the same
+   * kind, error type and message; a screened error's stack has one more frame, the screening's
+   * dispatcher, below the bootstrap's invoke).
    */
   runBatch(
     key: string,
