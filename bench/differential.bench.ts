@@ -41,9 +41,12 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** One whole check as registration runs it: corpus, compilation (a fresh sandbox), calls, shrinking. */
-function timedCheck(childCode: string, seed: number) {
-  const sandbox = new Sandbox(defaultConfig().sandbox);
+/**
+ * One whole check as registration runs it: corpus, compilation (a fresh sandbox), calls, shrinking.
+ * `screening: false` is the old path, a fresh context for every call, as the baseline.
+ */
+function timedCheck(childCode: string, seed: number, screening = true) {
+  const sandbox = new Sandbox(defaultConfig().sandbox, { screening });
   try {
     const t0 = performance.now();
     const corpus = buildCorpus({
@@ -64,7 +67,8 @@ function timedCheck(childCode: string, seed: number) {
       corpus,
       maxDifferences: 20,
     });
-    return { corpusMs: t1 - t0, checkMs: performance.now() - t1, totalMs: performance.now() - t0, report, corpus };
+    const checkMs = performance.now() - t1;
+    return { corpusMs: t1 - t0, checkMs, totalMs: performance.now() - t0, report, corpus, stats: { ...sandbox.stats } };
   } finally {
     sandbox.close();
   }
@@ -148,13 +152,31 @@ async function samplingCost() {
 async function main(): Promise<void> {
   progress(`1. the check on ${CORPUS} inputs, ${RUNS} runs each (fresh sandbox per run: compilation counted once)…`);
   const seed = seedFrom('email_validator@2.2.0');
-  const culprit = Array.from({ length: RUNS }, () => timedCheck(code('2.2.0'), seed));
-  const keeper = Array.from({ length: RUNS }, () => timedCheck(PRECOMPILED, seed));
+  // Screened and per-call runs alternate, so both see the same machine.
+  const culprit: ReturnType<typeof timedCheck>[] = [];
+  const keeper: ReturnType<typeof timedCheck>[] = [];
+  const culpritExact: ReturnType<typeof timedCheck>[] = [];
+  const keeperExact: ReturnType<typeof timedCheck>[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    culprit.push(timedCheck(code('2.2.0'), seed));
+    culpritExact.push(timedCheck(code('2.2.0'), seed, false));
+    keeper.push(timedCheck(PRECOMPILED, seed));
+    keeperExact.push(timedCheck(PRECOMPILED, seed, false));
+  }
   const c = culprit[0]!;
   if (c.report.verdict !== 'refused' || keeper[0]!.report.verdict !== 'same') throw new Error('unexpected verdicts');
-  // Same seed, same corpus and verdict.
+  // Same seed, same corpus and verdict; and the screened check reports exactly what the per-call one does.
   if (JSON.stringify(culprit[1]!.report.differences) !== JSON.stringify(c.report.differences))
     throw new Error('not deterministic');
+  const essentials = (r: (typeof c)['report']) =>
+    JSON.stringify({ ...r, durationMs: 0, message: r.message, differences: r.differences });
+  for (const [a, b] of [
+    [c, culpritExact[0]!],
+    [keeper[0]!, keeperExact[0]!],
+  ] as const) {
+    if (essentials(a.report) !== essentials(b.report)) throw new Error('screened and per-call reports differ');
+  }
+  if (keeper[0]!.stats.screenedCalls === 0) throw new Error('the same-behaviour check was not screened');
 
   progress('2. which bad inputs of the email story the corpus finds (from suites + good recorded inputs only)…');
   const bad = DEMO_TRAFFIC.filter((t) => !t.valid).map((t) => t.input);
@@ -187,6 +209,11 @@ async function main(): Promise<void> {
   const offerRatio = s.offerMs / s.offMs;
 
   const med = (xs: { totalMs: number }[]) => median(xs.map((x) => x.totalMs));
+  // Seconds per 1,000 corpus inputs, both versions run: the calls alone (no corpus generation).
+  const per1000 = (xs: { checkMs: number; report: { inputs: number; unjudged: number } }[]) =>
+    median(xs.map((x) => x.checkMs / (x.report.inputs + x.report.unjudged)));
+  const sameRatio = med(keeperExact) / med(keeper);
+  const culpritRatio = med(culpritExact) / med(culprit);
   printFigures(
     `bench:differential — ${CORPUS}-input corpus, median of ${RUNS}`,
     [
@@ -199,6 +226,21 @@ async function main(): Promise<void> {
         'check per version, same behaviour',
         fmtMs(med(keeper)),
         `precompiled-regex optimization: ${keeper[0]!.report.inputs} inputs, 0 differences (target < 1 s)`,
+      ],
+      [
+        'same behaviour, s per 1,000 inputs',
+        `${per1000(keeper).toFixed(3)} s`,
+        `screened (one checked context per version); per-call contexts: ${per1000(keeperExact).toFixed(3)} s; ${sameRatio.toFixed(1)}× faster (target ≤ 1 s)`,
+      ],
+      [
+        'culprit, per-call contexts (old path)',
+        fmtMs(med(culpritExact)),
+        `screened ${fmtMs(med(culprit))}: ${culpritRatio.toFixed(1)}× faster; each difference confirmed on fresh contexts`,
+      ],
+      [
+        'same behaviour, per-call contexts (old path)',
+        fmtMs(med(keeperExact)),
+        `screened ${fmtMs(med(keeper))}: ${sameRatio.toFixed(1)}× faster, same report`,
       ],
       [
         'corpus sources',
@@ -232,6 +274,12 @@ async function main(): Promise<void> {
       corpus: CORPUS,
       checkCulpritMs: med(culprit),
       checkSameMs: med(keeper),
+      checkCulpritPerCallMs: med(culpritExact),
+      checkSamePerCallMs: med(keeperExact),
+      sPer1000Screened: per1000(keeper),
+      sPer1000PerCall: per1000(keeperExact),
+      screenedSpeedupSame: sameRatio,
+      screenedSpeedupCulprit: culpritRatio,
       corpusMs: median(culprit.map((x) => x.corpusMs)),
       differing: c.report.differing,
       smallest: c.report.differences[0]?.input ?? null,

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { jsonEqual } from '../detection/json-equal.js';
 import { codeHash } from '../detection/tool-code.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
-import type { Sandbox } from '../sandbox/sandbox.js';
+import { ScreeningVoid, type Sandbox, type ScreeningSession } from '../sandbox/sandbox.js';
 import type { ToolSource } from '../shared/language.js';
 import type {
   DetectedFailure,
@@ -47,12 +47,49 @@ export interface DifferentialResult {
   failures: DetectedFailure[];
 }
 
-function outcomeOf(sandbox: Sandbox, key: string, source: ToolSource, json: string): DifferentialOutcome {
+function outcomeOf(run: () => string): DifferentialOutcome {
   try {
-    return { output: JSON.parse(sandbox.runJson(key, source.code, json, source.language)) as JsonValue, error: null };
+    return { output: JSON.parse(run()) as JsonValue, error: null };
   } catch (err) {
+    if (err instanceof ScreeningVoid) throw err;
     return { output: null, error: err instanceof ToolExecutionError ? err.errorType : 'thrown' };
   }
+}
+
+/**
+ * How the check runs a version on an input. `exact`: each call in a fresh context (Sandbox.runJson).
+ * `screened`: JavaScript calls in one screening context per version (Sandbox.screen), whose answers
+ * stand only if its checks find the context untouched: `finish()` false, or a ScreeningVoid thrown
+ * mid-way, and the whole check runs again the exact way.
+ */
+interface Runner {
+  screened: boolean;
+  outcome(key: string, source: ToolSource, json: string): DifferentialOutcome;
+  finish(): boolean;
+}
+
+function exactRunner(sandbox: Sandbox): Runner {
+  return {
+    screened: false,
+    outcome: (key, source, json) => outcomeOf(() => sandbox.runJson(key, source.code, json, source.language)),
+    finish: () => true,
+  };
+}
+
+function screenedRunner(sandbox: Sandbox, sessions: Map<string, ScreeningSession | null>): Runner {
+  return {
+    screened: true,
+    outcome: (key, source, json) => {
+      let session = sessions.get(key);
+      if (session === undefined) {
+        session = sandbox.screen(key, source.code, source.language);
+        sessions.set(key, session);
+      }
+      const s = session;
+      return outcomeOf(() => (s ? s.runJson(json) : sandbox.runJson(key, source.code, json, source.language)));
+    },
+    finish: () => [...sessions.values()].every((s) => !s || s.finish()),
+  };
 }
 
 function sameOutcome(a: DifferentialOutcome, b: DifferentialOutcome): boolean {
@@ -170,6 +207,25 @@ export function describeDifference(d: DifferentialDifference, versionId: string)
  */
 export function runDifferential(sandbox: Sandbox, s: DifferentialSubject): DifferentialResult {
   const started = performance.now();
+  // JavaScript versions are screened first (one context per version instead of one per call); if a
+  // screening cannot vouch for its answers, the whole check runs again with a fresh context per call.
+  const sessions = new Map<string, ScreeningSession | null>();
+  try {
+    return judgeDifferential(sandbox, s, started, screenedRunner(sandbox, sessions));
+  } catch (err) {
+    if (!(err instanceof ScreeningVoid)) throw err;
+  } finally {
+    for (const session of sessions.values()) session?.close();
+  }
+  return judgeDifferential(sandbox, s, started, exactRunner(sandbox));
+}
+
+function judgeDifferential(
+  sandbox: Sandbox,
+  s: DifferentialSubject,
+  started: number,
+  runner: Runner,
+): DifferentialResult {
   const subjectKey = codeHash(s.code);
   const parents = s.parents.map((p) => ({ ...p, key: codeHash(p.code) }));
   const cache = new Map<
@@ -179,15 +235,19 @@ export function runDifferential(sandbox: Sandbox, s: DifferentialSubject): Diffe
   const compare = (json: string) => {
     const known = cache.get(json);
     if (known !== undefined) return known;
-    const parentOutputs = parents.map((p) => outcomeOf(sandbox, p.key, p, json));
-    const judged = parentOutputs.filter((o) => !(o.error && UNJUDGEABLE.has(o.error)));
-    let result: { differs: boolean; output: DifferentialOutcome; parents: DifferentialOutcome[] } | null = null;
-    if (judged.length) {
-      const output = outcomeOf(sandbox, subjectKey, s, json);
-      result = { differs: !judged.some((o) => sameOutcome(o, output)), output, parents: parentOutputs };
-    }
+    let result = compareWith(runner, json);
+    // A difference found in screening counts only once fresh contexts show it too.
+    if (result?.differs && runner.screened) result = compareWith(exact, json);
     cache.set(json, result);
     return result;
+  };
+  const exact = exactRunner(sandbox);
+  const compareWith = (r: Runner, json: string) => {
+    const parentOutputs = parents.map((p) => r.outcome(p.key, p, json));
+    const judged = parentOutputs.filter((o) => !(o.error && UNJUDGEABLE.has(o.error)));
+    if (!judged.length) return null;
+    const output = r.outcome(subjectKey, s, json);
+    return { differs: !judged.some((o) => sameOutcome(o, output)), output, parents: parentOutputs };
   };
 
   const deadline = started + (s.timeBudgetMs ?? Infinity);
@@ -247,6 +307,7 @@ export function runDifferential(sandbox: Sandbox, s: DifferentialSubject): Diffe
     });
   }
   differences.sort((a, b) => compareSize(a.input, b.input));
+  if (!runner.finish()) throw new ScreeningVoid('a final check found a screening context touched');
 
   const judgedAs: MutationType = s.mutationType ?? 'refactor';
   const undeclared =

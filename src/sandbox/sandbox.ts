@@ -5,6 +5,7 @@ import type { ToolLanguage } from '../shared/language.js';
 import { BOOTSTRAP, ENTRY, NON_JSON_MARKER } from './bootstrap.js';
 import { ToolExecutionError } from './errors.js';
 import { callPython, type PythonAnswer } from './python.js';
+import { factorySource, SCREEN_BOOTSTRAP, screeningPlan, type ScreeningPlan } from './screening.js';
 
 /** Names whose absence a tool runs into when it reaches for the host. */
 const HOST_GLOBALS = new Set([
@@ -55,6 +56,56 @@ export interface SandboxStats {
   replaced: number;
   /** Contexts made on the caller's thread because no spare was ready. */
   contextsOnCallPath: number;
+  /** Calls answered in a screening context (see screening.ts). */
+  screenedCalls: number;
+  /** Screenings voided because a check found the context touched (or a limit left it unknowable). */
+  screeningsVoided: number;
+}
+
+/**
+ * Thrown by a screening session once it can no longer vouch that its answers are those of fresh
+ * contexts: every answer it gave is void, and the caller runs those calls again the exact way.
+ */
+export class ScreeningVoid extends Error {
+  constructor(reason: string) {
+    super(`screening void: ${reason}`);
+    this.name = 'ScreeningVoid';
+  }
+}
+
+/**
+ * Calls of one JavaScript tool answered in one reused context, each as a call in a fresh context
+ * would be (screening.ts). runJson() answers like Sandbox.runJson() or throws ScreeningVoid; finish()
+ * says whether every answer given stands (the final check) and frees the context.
+ */
+export interface ScreeningSession {
+  runJson(inputJson: string): string;
+  finish(): boolean;
+  close(): void;
+}
+
+/** One call of a batch: the output JSON text, or how the call failed. */
+export type BatchOutcome = { output: string; error: null } | { output: null; error: ToolExecutionError };
+
+function batchOutcome(run: () => string): BatchOutcome {
+  try {
+    return { output: run(), error: null };
+  } catch (err) {
+    if (err instanceof ToolExecutionError) return { output: null, error: err };
+    throw err;
+  }
+}
+
+interface ScreenState {
+  key: string;
+  code: string;
+  plan: ScreeningPlan;
+  isolate: ivm.Isolate | null;
+  dispatch: ivm.Reference<(op: string, a?: unknown, b?: unknown) => unknown> | null;
+  /** Calls since the context was opened, and the count at which the next check runs. */
+  calls: number;
+  nextCheck: number;
+  voided: string | null;
 }
 
 /**
@@ -74,6 +125,11 @@ export interface SandboxOptions {
    * runs cost nothing and the step ends at its next await.
    */
   cancellation?: () => AbortSignal | undefined;
+  /**
+   * Whether screen() may answer batches of calls in one checked context (default true). False keeps a
+   * fresh context per call everywhere: the benchmark's baseline, and the reference the tests compare with.
+   */
+  screening?: boolean;
 }
 
 /**
@@ -88,9 +144,18 @@ export interface SandboxOptions {
  */
 export class Sandbox {
   private readonly tools = new Map<string, CompiledTool>();
-  readonly stats: SandboxStats = { compiled: 0, replaced: 0, contextsOnCallPath: 0 };
+  readonly stats: SandboxStats = {
+    compiled: 0,
+    replaced: 0,
+    contextsOnCallPath: 0,
+    screenedCalls: 0,
+    screeningsVoided: 0,
+  };
+  private readonly plans = new Map<string, ScreeningPlan | null>();
+  private readonly screens = new Set<ScreenState>();
   private readonly isolation: SandboxIsolation;
   private readonly cancellation: (() => AbortSignal | undefined) | undefined;
+  private readonly screening: boolean;
 
   constructor(
     private readonly config: SandboxConfig,
@@ -98,6 +163,7 @@ export class Sandbox {
   ) {
     this.isolation = options.isolation ?? 'per_call';
     this.cancellation = options.cancellation;
+    this.screening = options.screening ?? true;
   }
 
   /**
@@ -337,6 +403,196 @@ export class Sandbox {
     return new ToolExecutionError('thrown', `${e.name}: ${message}`, e.name, e.stack ?? null);
   }
 
+  /**
+   * A screening session for many calls of one JavaScript tool (the differential check's inputs), or
+   * null when calls must each get a fresh context: Python (its calls already get fresh globals),
+   * `isolation: shared`, code the screening cannot vouch for (screeningPlan), or code that does not
+   * load (its calls then fail through runJson() exactly as before).
+   */
+  screen(key: string, code: string, language: ToolLanguage = 'javascript'): ScreeningSession | null {
+    if (!this.screening || language !== 'javascript' || this.isolation !== 'per_call') return null;
+    let plan = this.plans.get(key);
+    if (plan === undefined) {
+      plan = screeningPlan(code);
+      this.plans.set(key, plan);
+    }
+    if (!plan) return null;
+    try {
+      // The normal load first: code that fails it keeps failing the exact way, with the same errors.
+      this.compiled(key, code);
+    } catch {
+      return null;
+    }
+    const state: ScreenState = {
+      key,
+      code,
+      plan,
+      isolate: null,
+      dispatch: null,
+      calls: 0,
+      nextCheck: 1,
+      voided: null,
+    };
+    this.screens.add(state);
+    return {
+      runJson: (inputJson) => this.screenCall(state, inputJson),
+      finish: () => this.finishScreen(state),
+      close: () => this.closeScreen(state),
+    };
+  }
+
+  /**
+   * Runs `code` on each input, every answer the one a fresh context gives: screened in one checked
+   * context when screen() allows it, else (or when the screening is void) a fresh context per call.
+   * Each outcome is the output JSON text or the ToolExecutionError runJson() would throw (the same
+   * kind, error type and message; a screened error's stack has one more frame, the screening's
+   * dispatcher, below the bootstrap's invoke).
+   */
+  runBatch(
+    key: string,
+    code: string,
+    inputsJson: readonly string[],
+    language: ToolLanguage = 'javascript',
+  ): BatchOutcome[] {
+    const session = this.screen(key, code, language);
+    if (session) {
+      try {
+        const outcomes = inputsJson.map((json) => batchOutcome(() => session.runJson(json)));
+        if (session.finish()) return outcomes;
+      } catch (err) {
+        if (!(err instanceof ScreeningVoid)) throw err;
+      } finally {
+        session.close();
+      }
+    }
+    return inputsJson.map((json) => batchOutcome(() => this.runJson(key, code, json, language)));
+  }
+
+  private screenCall(state: ScreenState, inputJson: string): string {
+    const signal = this.cancellation?.();
+    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('cancelled');
+    if (state.voided) throw new ScreeningVoid(state.voided);
+    if (!state.dispatch) this.openScreen(state);
+    const dispatch = state.dispatch!;
+    const isolate = state.isolate!;
+    const timeout = this.config.timeout_ms;
+    let output: unknown;
+    let failure: ToolExecutionError | null = null;
+    let loading = true;
+    try {
+      if (!dispatch.applySync(undefined, ['load'], { timeout })) {
+        failure = new ToolExecutionError('compile_error', 'tool code defines no function run(input)');
+      } else {
+        loading = false;
+        output = dispatch.applySync(undefined, ['call', inputJson], { timeout });
+      }
+    } catch (err) {
+      failure = this.classifyError(err, isolate, loading);
+      if (failure.kind === 'memory_limit') this.voidScreen(state, 'a call hit the memory limit');
+      if (failure.kind === 'timeout') {
+        // The isolate survives a timeout: the state it left is checked, then the context is replaced,
+        // as the exact path replaces the isolate after a limit.
+        if (!this.checkScreen(state)) this.voidScreen(state, 'a call that timed out left the context touched');
+        this.disposeScreenContext(state);
+        this.stats.screenedCalls++;
+        throw failure;
+      }
+      if (loading && failure.kind === 'thrown') {
+        failure = new ToolExecutionError(
+          'compile_error',
+          `tool code failed to load: ${failure.message}`,
+          failure.toolErrorName,
+          failure.toolStack,
+        );
+      }
+    }
+    state.calls++;
+    if (state.calls === state.nextCheck) {
+      state.nextCheck *= 2;
+      if (!this.checkScreen(state)) this.voidScreen(state, 'a call left the global object or a built-in changed');
+    }
+    this.stats.screenedCalls++;
+    if (failure) throw failure;
+    if (typeof output !== 'string') throw new ToolExecutionError('non_json_result', 'result is not a JSON value');
+    if (output.length > this.config.max_output_bytes) {
+      throw new ToolExecutionError(
+        'output_too_large',
+        `result is ${output.length} bytes, over the limit of ${this.config.max_output_bytes}`,
+      );
+    }
+    return output;
+  }
+
+  /** A new isolate and context: the bootstrap, the screening bootstrap, the factory, the record. */
+  private openScreen(state: ScreenState): void {
+    const timeout = this.config.timeout_ms;
+    const isolate = new ivm.Isolate({ memoryLimit: this.config.memory_limit_mb });
+    state.isolate = isolate;
+    try {
+      const bootstrap = isolate.compileScriptSync(BOOTSTRAP, { filename: 'dise:bootstrap' });
+      const screening = isolate.compileScriptSync(SCREEN_BOOTSTRAP, { filename: 'dise:screening' });
+      const factory = isolate.compileScriptSync(factorySource(state.code), {
+        filename: `tool:${state.key}`,
+        lineOffset: -1,
+      });
+      const context = isolate.createContextSync();
+      const invoke = bootstrap.runSync(context, { reference: true, timeout }) as ivm.Reference<unknown>;
+      const makeDispatch = screening.runSync(context, { reference: true, timeout }) as ivm.Reference<unknown>;
+      const dispatch = makeDispatch.applySync(undefined, [invoke.derefInto()], {
+        timeout,
+        result: { reference: true },
+      }) as ScreenState['dispatch'];
+      const made = factory.runSync(context, { reference: true, timeout }) as ivm.Reference<unknown>;
+      const vouched = dispatch!.applySync(undefined, ['init', made.derefInto(), JSON.stringify(state.plan.varNames)], {
+        timeout,
+      });
+      state.dispatch = dispatch;
+      state.calls = 0;
+      state.nextCheck = 1;
+      if (!vouched) this.voidScreen(state, 'a var of the tool names a global');
+    } catch (err) {
+      if (err instanceof ScreeningVoid) throw err;
+      this.voidScreen(state, `the screening context could not be prepared: ${(err as Error).message}`);
+    }
+  }
+
+  private checkScreen(state: ScreenState): boolean {
+    if (!state.dispatch || !state.isolate || state.isolate.isDisposed) return false;
+    try {
+      return state.dispatch.applySync(undefined, ['check'], { timeout: this.config.timeout_ms }) === true;
+    } catch {
+      return false;
+    }
+  }
+
+  private voidScreen(state: ScreenState, reason: string): never {
+    if (!state.voided) this.stats.screeningsVoided++;
+    state.voided = reason;
+    this.disposeScreenContext(state);
+    throw new ScreeningVoid(reason);
+  }
+
+  private disposeScreenContext(state: ScreenState): void {
+    state.dispatch = null;
+    if (state.isolate && !state.isolate.isDisposed) state.isolate.dispose();
+    state.isolate = null;
+  }
+
+  private finishScreen(state: ScreenState): boolean {
+    const stands = !state.voided && (!state.dispatch || state.calls === 0 || this.checkScreen(state));
+    if (!stands && !state.voided) {
+      this.stats.screeningsVoided++;
+      state.voided = 'the final check found the context touched';
+    }
+    this.closeScreen(state);
+    return stands;
+  }
+
+  private closeScreen(state: ScreenState): void {
+    this.disposeScreenContext(state);
+    this.screens.delete(state);
+  }
+
   /** Forgets the compiled isolate of `key` (e.g. its code changed). */
   discard(key: string): void {
     const tool = this.tools.get(key);
@@ -349,6 +605,7 @@ export class Sandbox {
 
   /** Disposes every isolate. The process's Python interpreter is shared: see closePythonHost(). */
   close(): void {
+    for (const state of [...this.screens]) this.closeScreen(state);
     for (const key of [...this.tools.keys()]) this.discard(key);
   }
 }

@@ -3,7 +3,8 @@ import { defaultConfig } from '../../src/config/schema.js';
 import { emailLineage } from '../../src/demo/email-lineage.js';
 import { buildCorpus, seedFrom, type Corpus } from '../../src/judge/corpus.js';
 import { compareSize, runDifferential, shrinkInput, type DifferentialSubject } from '../../src/judge/differential.js';
-import { Sandbox } from '../../src/sandbox/sandbox.js';
+import { Sandbox, type ScreeningSession } from '../../src/sandbox/sandbox.js';
+import type { ToolLanguage } from '../../src/shared/language.js';
 import type { JsonValue } from '../../src/shared/lineage-types.js';
 
 const sandbox = new Sandbox({ ...defaultConfig().sandbox, timeout_ms: 100 });
@@ -318,5 +319,111 @@ function run(input) { if (input === null || input === undefined) return false; r
       output: { error: 'timeout' },
       parents: [{ output: { output: 1, error: null } }],
     });
+  });
+});
+
+/**
+ * The check screens JavaScript versions (one checked context per version, src/sandbox/screening.ts)
+ * and must report exactly what a fresh context per call reports.
+ */
+describe('the screened check answers as the per-call check does', () => {
+  const config = { ...defaultConfig().sandbox, timeout_ms: 100 };
+  const boxes: Sandbox[] = [];
+  const box = (options?: ConstructorParameters<typeof Sandbox>[1]) => {
+    const b = new Sandbox(config, options);
+    boxes.push(b);
+    return b;
+  };
+  afterAll(() => boxes.forEach((b) => b.close()));
+  const corpus = buildCorpus({
+    suiteInputs: SUITE,
+    recordedInputs: GOOD_RECORDED,
+    size: 300,
+    generated: 250,
+    seed: seedFrom('screened'),
+  });
+  const same = (r: ReturnType<typeof runDifferential>) => ({ ...r, report: { ...r.report, durationMs: 0 } });
+
+  it('gives the same reports, screened and per call, for a refused version and a same-behaviour one', () => {
+    for (const s of [
+      subject({ corpus }),
+      subject({ code: code('2.1.0') + '\n// reformatted', corpus }),
+      // A parent with module-level state renewed each call, and a version without it.
+      subject({
+        code: 'function run(input) { return [1, typeof input]; }',
+        parents: [
+          {
+            id: 'p',
+            code: 'let calls = 0; function run(input) { calls++; return [calls, typeof input]; }',
+            language: 'javascript',
+          },
+        ],
+        corpus,
+      }),
+    ]) {
+      const screened = box();
+      const a = runDifferential(screened, s);
+      const b = runDifferential(box({ screening: false }), s);
+      expect(same(a)).toEqual(same(b));
+      expect(screened.stats.screenedCalls).toBeGreaterThan(0);
+      expect(screened.stats.screeningsVoided).toBe(0);
+    }
+  });
+
+  it('a parent that patches a built-in voids the screening: the whole check runs per call, same report', () => {
+    const s = subject({
+      code: `function run(input) { return typeof input === 'string' ? input.trim().length : -1; }`,
+      parents: [
+        {
+          id: 'p',
+          code: `const patched = String.prototype.trim.name === 'tidy';
+String.prototype.trim = function tidy() { return ''; };
+function run(input) { return typeof input === 'string' && !patched ? input.replace(/^\\s+|\\s+$/g, '').length : -1; }`,
+          language: 'javascript',
+        },
+      ],
+      mutationType: 'refactor',
+      corpus,
+    });
+    const screened = box();
+    const a = runDifferential(screened, s);
+    expect(same(a)).toEqual(same(runDifferential(box({ screening: false }), s)));
+    expect(screened.stats.screeningsVoided).toBe(1);
+  });
+
+  it('a difference found in screening counts only once fresh contexts show it', () => {
+    // A sandbox whose screening lies for the version on one input: the check must not believe it.
+    class Lying extends Sandbox {
+      override screen(key: string, source: string, language?: ToolLanguage): ScreeningSession | null {
+        const session = super.screen(key, source, language);
+        if (!session || !source.includes('// version')) return session;
+        return { ...session, runJson: (json) => (json === '"user@example.com"' ? 'false' : session.runJson(json)) };
+      }
+    }
+    const lying = new Lying(config);
+    boxes.push(lying);
+    const s = subject({ code: code('2.1.0') + '\n// version', corpus });
+    const r = runDifferential(lying, s);
+    expect(r.report).toMatchObject({ verdict: 'same', differing: 0 });
+    expect(same(r)).toEqual(same(runDifferential(box({ screening: false }), s)));
+    expect(lying.stats.screenedCalls).toBeGreaterThan(0);
+  });
+
+  it('a screening whose final check fails is discarded: the check runs again per call', () => {
+    // Screened answers that make the culprit look the same as its parent, then a final check that
+    // says they cannot be vouched for: the report must be the per-call one, a refusal.
+    class Failing extends Sandbox {
+      override screen(key: string, source: string, language?: ToolLanguage): ScreeningSession | null {
+        const session = super.screen(key, source, language);
+        if (!session) return session;
+        return { ...session, runJson: () => '"x"', finish: () => (session.finish(), false) };
+      }
+    }
+    const failing = new Failing(config);
+    boxes.push(failing);
+    const s = subject({ corpus });
+    const r = runDifferential(failing, s);
+    expect(r.report.verdict).toBe('refused');
+    expect(same(r)).toEqual(same(runDifferential(box({ screening: false }), s)));
   });
 });

@@ -1,0 +1,225 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/config/schema.js';
+import { type BatchOutcome, Sandbox } from '../../src/sandbox/sandbox.js';
+import { screeningPlan } from '../../src/sandbox/screening.js';
+
+/**
+ * Screening (src/sandbox/screening.ts): many calls of one version in one reused context must give,
+ * call by call, what a fresh context per call gives. Every case compares Sandbox.runBatch with the
+ * per-call path of a Sandbox whose screening is off.
+ */
+const config = { ...defaultConfig().sandbox, timeout_ms: 200, memory_limit_mb: 16 };
+const screened = new Sandbox(config);
+const perCall = new Sandbox(config, { screening: false });
+/** For the memory bomb: time enough that only the memory limit can stop it, however loaded the machine. */
+const roomy = new Sandbox({ ...config, timeout_ms: 20_000 });
+const roomyPerCall = new Sandbox({ ...config, timeout_ms: 20_000 }, { screening: false });
+afterAll(() => {
+  for (const s of [screened, perCall, roomy, roomyPerCall]) s.close();
+});
+
+const INPUTS = [1, 'a', [1, 2], { k: 'v' }, null, 2, 3, 4, 5, 6].map((i) => JSON.stringify(i));
+
+/** What a caller can tell apart: the output, or the failure's kind, error type and message. */
+interface Comparable {
+  output?: string;
+  kind?: string;
+  type?: string;
+  message?: string;
+}
+function comparable(outcomes: BatchOutcome[]): Comparable[] {
+  return outcomes.map((o) =>
+    o.error ? { kind: o.error.kind, type: o.error.errorType, message: o.error.message } : { output: o.output },
+  );
+}
+
+let keys = 0;
+/** The batch, and the same calls each in a fresh context. */
+function both(code: string, inputs = INPUTS, box = screened, reference = perCall) {
+  const key = `batch-${++keys}`;
+  const voidedBefore = box.stats.screeningsVoided;
+  const screenedBefore = box.stats.screenedCalls;
+  const batch = comparable(box.runBatch(key, code, inputs));
+  const fresh = comparable(reference.runBatch(key, code, inputs));
+  return {
+    batch,
+    fresh,
+    voided: box.stats.screeningsVoided - voidedBefore,
+    screenedCalls: box.stats.screenedCalls - screenedBefore,
+  };
+}
+
+describe('screening: a batch of calls in one context answers as fresh contexts do', () => {
+  it('renews module-level state every call: a counter, a cache, a lazily built table', () => {
+    const code = `let calls = 0;
+const cache = new Map();
+var table;
+function run(input) {
+  calls++;
+  if (!table) table = [input];
+  const hit = cache.has(JSON.stringify(input));
+  cache.set(JSON.stringify(input), true);
+  return { calls, hit, table };
+}`;
+    const r = both(code);
+    expect(r.batch).toEqual(r.fresh);
+    expect(r.batch[5]).toEqual({ output: JSON.stringify({ calls: 1, hit: false, table: [2] }) });
+    expect(r.screenedCalls).toBe(INPUTS.length);
+    expect(r.voided).toBe(0);
+  });
+
+  it("resets RegExp's legacy statics (RegExp.$1, lastMatch) before each call, as a new context has them empty", () => {
+    const code = `function run(input) {
+  const before = [RegExp.$1, RegExp.lastMatch, RegExp.input];
+  /(\\w+)/.exec(String(input) + ' word');
+  return before;
+}`;
+    const r = both(code);
+    expect(r.batch).toEqual(r.fresh);
+    expect(r.batch.every((o) => o.output === '["","",""]')).toBe(true);
+    expect(r.voided).toBe(0);
+  });
+
+  it('keeps `this` in classes and top-level arrows without `arguments` as a script has them', () => {
+    const code = `class Counter { constructor() { this.n = 0; } add() { return ++this.n; } }
+const counter = new Counter();
+const outer = () => typeof arguments;
+function run(input) { counter.add(); return [counter.add(), outer(), typeof input]; }`;
+    const r = both(code);
+    expect(r.batch).toEqual(r.fresh);
+    expect(r.batch[0]).toEqual({ output: '[2,"undefined","number"]' });
+    expect(r.screenedCalls).toBe(INPUTS.length);
+  });
+
+  // Each tool records at its top level whether it finds the change an earlier call would have made,
+  // then makes it: in fresh contexts it never finds it. The screening's check sees the change after
+  // the first call and the batch runs again in fresh contexts, so the answers are the per-call ones.
+  const patches: [string, string, string][] = [
+    [
+      'Array.prototype.map',
+      `Array.prototype.map.name === 'patched'`,
+      `Array.prototype.map = function patched() { return []; };`,
+    ],
+    ['String.prototype.trim', `' a '.trim() === 'x'`, `String.prototype.trim = function () { return 'x'; };`],
+    ['Object.prototype', `({}).polluted === 1`, `Object.prototype.polluted = 1;`],
+    ['Math.random', `Math.random() === 0.5`, `Math.random = () => 0.5;`],
+    ['a global made by assignment', `typeof leaked !== 'undefined'`, `leaked = 1;`],
+    ['Error.stackTraceLimit', `Error.stackTraceLimit === 3`, `Error.stackTraceLimit = 3;`],
+    [
+      'the array iterator prototype',
+      `[][Symbol.iterator]().patched === 1`,
+      `Object.getPrototypeOf([][Symbol.iterator]()).patched = 1;`,
+    ],
+    ['Math made non-extensible', `Object.isFrozen(Math)`, `Object.freeze(Math);`],
+    [
+      'a property descriptor',
+      `Object.getOwnPropertyDescriptor(JSON, 'parse').enumerable`,
+      `Object.defineProperty(JSON, 'parse', { enumerable: true });`,
+    ],
+  ];
+  it.each(patches)(
+    'a tool that changes %s gets the per-call answers (the check voids the batch)',
+    (_, probe, patch) => {
+      const code = `const seen = (${probe});\n${patch}\nfunction run(input) { return [seen, input]; }`;
+      const r = both(code);
+      expect(r.batch).toEqual(r.fresh);
+      expect(r.fresh.every((o) => o.output?.startsWith('[false,'))).toBe(true);
+      expect(r.voided).toBe(1);
+    },
+  );
+
+  it('a change made inside run() only on some inputs is caught too', () => {
+    const code = `function run(input) {
+  const seen = typeof String.prototype.shout === 'function';
+  if (input === 'a') String.prototype.shout = function () { return 'x'; };
+  return seen;
+}`;
+    const r = both(code);
+    expect(r.batch).toEqual(r.fresh);
+    expect(r.fresh.every((o) => o.output === 'false')).toBe(true);
+    expect(r.voided).toBe(1);
+  });
+
+  it('code the screening cannot vouch for runs the per-call way, with the same answers', () => {
+    const refused = [
+      `var hits = 0; function run(input) { hits++; return globalThis.hits; }`,
+      `var hits = 0; function count() { return this.hits; } function run(input) { hits++; return count(); }`,
+      `let hits = 0; function run(input) { hits++; return (0, eval)('typeof hits'); }`,
+      `let hits = 0; function run(input) { hits++; return Function('return typeof hits')(); }`,
+      `let hits = 0; function run(input) { hits++; return run.constructor === Object; }`,
+      `function run(input) { return typeof new Error('x').stack; }`,
+      `let hits = 0; function run(input) { hits++; const { constructor: F } = run; return F === Object; }`,
+      `const o = { m() { return this; } }; const m = o.m; function run(input) { return typeof m(); }`,
+    ];
+    for (const code of refused) {
+      expect(screeningPlan(code)).toBeNull();
+      const r = both(code);
+      expect(r.batch).toEqual(r.fresh);
+      expect(r.screenedCalls).toBe(0);
+    }
+  });
+
+  it("a var that names a global keeps the global's value in a script: such code is not screened", () => {
+    const code = `var Array; var escape = escape; function run(input) { return [typeof Array, typeof escape]; }`;
+    expect(screeningPlan(code)?.varNames).toEqual(['Array', 'escape']);
+    const r = both(code);
+    expect(r.batch).toEqual(r.fresh);
+    expect(r.batch[0]).toEqual({ output: '["function","function"]' });
+    expect(r.voided).toBe(1);
+  });
+
+  it('fails compilation exactly as before: a top-level return, a syntax error, no run(), a throw at load', () => {
+    for (const code of [
+      'return 1;\nfunction run(input) { return input; }',
+      'function run(input) { return input',
+      'const x = 1;',
+      `throw new TypeError('not ready');\nfunction run(input) { return input; }`,
+    ]) {
+      const r = both(code);
+      expect(r.batch).toEqual(r.fresh);
+      expect(r.batch.every((o) => o.kind === 'compile_error')).toBe(true);
+    }
+  });
+
+  it('types a timeout inside a batch as before, and the calls after it still answer', () => {
+    const code = `function run(input) { if (input === 'a') for (;;) {} return input; }`;
+    const r = both(code);
+    expect(r.batch).toEqual(r.fresh);
+    expect(r.batch[1]).toMatchObject({ kind: 'timeout', message: 'tool exceeded the time limit of 200 ms' });
+    expect(r.batch[5]).toEqual({ output: '2' });
+    expect(r.screenedCalls).toBe(INPUTS.length);
+    expect(r.voided).toBe(0);
+  });
+
+  it('types a memory limit inside a batch as before (the batch runs again per call)', () => {
+    const code = `function run(input) {
+  if (input === 'a') { const keep = []; for (;;) keep.push(new Array(1e5).fill(keep.length)); }
+  return input;
+}`;
+    const r = both(code, INPUTS.slice(0, 4), roomy, roomyPerCall);
+    expect(r.batch).toEqual(r.fresh);
+    expect(r.batch[1]).toMatchObject({ kind: 'memory_limit' });
+    expect(r.batch[2]).toEqual({ output: '[1,2]' });
+    expect(r.voided).toBe(1);
+  });
+
+  it('keeps the other failures typed as the per-call path types them', () => {
+    const code = `function run(input) {
+  if (input === 1) throw new RangeError('too small');
+  if (input === 'a') return undefined;
+  if (input === null) return require('fs');
+  if (input === 2) return () => 1;
+  return input;
+}`;
+    const r = both(code);
+    expect(r.batch).toEqual(r.fresh);
+    expect(r.batch.slice(0, 6).map((o) => o.kind ?? 'ok')).toEqual([
+      'thrown',
+      'non_json_result',
+      'ok',
+      'ok',
+      'host_access',
+      'non_json_result',
+    ]);
+  });
+});
