@@ -1,8 +1,10 @@
 import path from 'node:path';
-import { NativeConnection, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
+import type { MetricMeter } from '@temporalio/common';
+import { NativeConnection, Runtime, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { activitySignal } from './activities/cancellation.js';
 import { autoHeartbeat, HEARTBEAT_THROTTLE_MS } from './activities/heartbeat.js';
 import { createActivities } from './activities/index.js';
+import { HealMetrics, healMetricsInterceptor } from './activities/metrics.js';
 import { defaultConfig, type DiseConfig } from './config/schema.js';
 import type { PrismaClient } from './infra/database.js';
 import { PACKAGE_ROOT } from './infra/paths.js';
@@ -30,6 +32,8 @@ export interface DiseWorkerOptions {
   /** Concurrency limits; defaults suit a 2-core machine. */
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
+  /** Where the heals' metrics go (tests: an in-memory meter); by default the Temporal runtime's meter. */
+  metricMeter?: MetricMeter;
 }
 
 export interface RunningWorker {
@@ -61,7 +65,13 @@ export async function startWorker(options: DiseWorkerOptions): Promise<RunningWo
       activities: createActivities({ store, config, sandbox, llm }),
       maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 20,
       maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions ?? 20,
-      interceptors: { activity: [autoHeartbeat, ...(options.activityInterceptors ?? [])] },
+      interceptors: {
+        activity: [
+          autoHeartbeat,
+          healMetricsInterceptor(new HealMetrics(options.metricMeter ?? Runtime.instance().metricMeter), store),
+          ...(options.activityInterceptors ?? []),
+        ],
+      },
       // Heartbeats carry cancellation back: sent at most every 8 s by default (80% of a 10 s
       // heartbeatTimeout), a cancelled heal would run on for seconds after the operator cancelled it.
       maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE_MS,

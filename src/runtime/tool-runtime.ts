@@ -14,6 +14,7 @@ import { ToolPrunedError, ToolUnavailableError, UnknownToolError } from './error
 import { CanaryMirror } from './canary-mirror.js';
 import { crossesThreshold, ExecutionRecorder, type ThresholdCrossing } from './execution-recorder.js';
 import { InputSampler } from './input-sampler.js';
+import type { RuntimeMetrics } from './metrics.js';
 import type { MonitorSignaler } from './monitor-signaler.js';
 import { RoutingCache, type VersionInfo } from './routing-cache.js';
 
@@ -32,6 +33,8 @@ export interface ToolRuntimeOptions {
   listen?: boolean;
   /** Decides which calls are mirrored to a canary (default: at random, the canary's fraction). */
   mirrorSample?: (fraction: number) => boolean;
+  /** Prometheus metrics of the calls (opt-in; serve `metrics.text()` yourself). None: nothing is counted. */
+  metrics?: RuntimeMetrics;
 }
 
 export interface WrongResultReport {
@@ -76,8 +79,10 @@ export class ToolRuntime {
   private undelivered: FailureReport[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
   signalsSent = 0;
+  private readonly metrics: RuntimeMetrics | undefined;
 
   private constructor(private readonly options: ToolRuntimeOptions) {
+    this.metrics = options.metrics;
     this.config = options.config ?? defaultConfig();
     this.log = options.log ?? (() => undefined);
     this.source = options.source ?? `runtime:${os.hostname()}:${process.pid}`;
@@ -107,6 +112,7 @@ export class ToolRuntime {
       sample: options.mirrorSample,
     });
     this.routing.onInvalidate = (name) => this.mirror.invalidate(name);
+    this.metrics?.watchMirror(this.mirror);
     const sampling = this.config.runtime.input_sampling;
     this.sampler =
       sampling.enabled && sampling.per_tool > 0
@@ -152,31 +158,50 @@ export class ToolRuntime {
    * version is refused with ToolPrunedError or served with a warning (runtime.known_wrong_policy).
    */
   async resolve(nameOrId: string): Promise<ResolvedVersion> {
+    const metrics = this.metrics;
     if (looksLikeVersionId(nameOrId)) {
       const versionId = parseVersionId(nameOrId).id;
       const info = this.routing.versionSync(versionId) ?? (await this.routing.version(versionId));
-      if (!info) throw new UnknownToolError(nameOrId);
+      if (!info) {
+        metrics?.failed('', 'unknown_tool');
+        throw new UnknownToolError(nameOrId);
+      }
       if (!ROUTABLE_HEALTH.includes(info.health)) {
+        metrics?.failed(info.name, 'unavailable');
         const routed = await this.routing.route(info.name);
         throw new ToolUnavailableError(info.id, info.health, routed && routed !== info.id ? routed : null);
       }
       return info;
     }
-    const route = this.routing.routeEntrySync(nameOrId) ?? (await this.routing.routeEntry(nameOrId));
-    if (!route) throw new UnknownToolError(nameOrId);
-    const info = this.routing.versionSync(route.versionId) ?? (await this.routing.version(route.versionId));
-    if (!info) throw new UnknownToolError(nameOrId);
+    let route = this.routing.routeEntrySync(nameOrId);
+    metrics?.routeLookup(route != null);
+    route ??= await this.routing.routeEntry(nameOrId);
+    const info = route && (this.routing.versionSync(route.versionId) ?? (await this.routing.version(route.versionId)));
+    if (!route || !info) {
+      // The name is the caller's: counted under tool="" so callers cannot grow the label set.
+      metrics?.failed('', 'unknown_tool');
+      throw new UnknownToolError(nameOrId);
+    }
     const routable = ROUTABLE_HEALTH.includes(info.health);
     if (routable && !route.knownWrong) return info;
     if (route.alternativeId) {
       const alternative =
         this.routing.versionSync(route.alternativeId) ?? (await this.routing.version(route.alternativeId));
-      if (alternative && ROUTABLE_HEALTH.includes(alternative.health))
+      if (alternative && ROUTABLE_HEALTH.includes(alternative.health)) {
+        if (route.knownWrong) metrics?.knownWrongCall(info.name, 'rerouted');
         return { ...alternative, alternativeFor: info.id };
+      }
     }
-    if (!routable) throw new ToolPrunedError(nameOrId, info.id, info.health, describeHealth(info.health));
-    if (this.config.runtime.known_wrong_policy === 'refuse')
+    if (!routable) {
+      metrics?.failed(info.name, 'pruned');
+      throw new ToolPrunedError(nameOrId, info.id, info.health, describeHealth(info.health));
+    }
+    if (this.config.runtime.known_wrong_policy === 'refuse') {
+      metrics?.failed(info.name, 'pruned');
+      metrics?.knownWrongCall(info.name, 'refused');
       throw new ToolPrunedError(nameOrId, info.id, info.health, `is known to answer wrongly (${route.knownWrong})`);
+    }
+    metrics?.knownWrongCall(info.name, 'served');
     return {
       ...info,
       warning: `${info.id} is known to answer wrongly and no healthy alternative exists: ${route.knownWrong}`,
@@ -197,7 +222,10 @@ export class ToolRuntime {
     } catch {
       inputJson = undefined;
     }
-    if (inputJson === undefined) throw new ToolExecutionError('invalid_input', 'input is not a JSON value');
+    if (inputJson === undefined) {
+      this.metrics?.failed(info.name, 'invalid_input');
+      throw new ToolExecutionError('invalid_input', 'input is not a JSON value');
+    }
     // The interpreter loads once per process; its cold start is waited for off the call's clock.
     if (info.language === 'python' && !pythonReady()) await warmPython();
     const started = performance.now();
@@ -205,6 +233,7 @@ export class ToolRuntime {
       const outputJson = this.sandbox.runJson(info.codeHash, info.code, inputJson, info.language);
       const output = parseOutput(outputJson);
       const durationMs = performance.now() - started;
+      this.metrics?.called(info.name, true, durationMs / 1000);
       this.sampler?.offer(info.name, inputJson);
       this.mirror.offer(info.name, inputJson, info.id, true, outputJson, null, durationMs);
       // A known-wrong answer served on purpose is recorded as a warning: ok, with its reason.
@@ -230,6 +259,10 @@ export class ToolRuntime {
       const e = err instanceof ToolExecutionError ? err : new ToolExecutionError('thrown', String(err));
       e.version = { id: info.id, health: info.health };
       const durationMs = performance.now() - started;
+      if (this.metrics) {
+        this.metrics.called(info.name, false, durationMs / 1000);
+        this.metrics.failed(info.name, e.kind);
+      }
       this.mirror.offer(info.name, inputJson, info.id, false, null, e.errorType, durationMs);
       const full = this.recorder.record({
         versionId: info.id,
@@ -296,6 +329,7 @@ export class ToolRuntime {
         ...(wrong.expected !== undefined ? { expected: wrong.expected } : {}),
       },
     });
+    this.metrics?.wrongAnswerReported(info.name, severity);
     const trigger = this.config.self_healing.thresholds.failure_count_trigger;
     const crossed = crossesThreshold(stored.failureCount - 1, stored.failureCount, trigger);
     const signalled = severity === 'critical' || crossed;
@@ -419,6 +453,7 @@ export class ToolRuntime {
           .failureReported(r)
           .catch((err: Error) => this.log(`lost report for ${r.versionId}: ${err.message}`));
     }
+    this.metrics?.unwatchMirror(this.mirror);
     await this.routing.close();
     this.sandbox.close();
     this.shadowSandbox.close();

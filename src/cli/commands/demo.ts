@@ -45,7 +45,7 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
     out.info(`${paint(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s]`, 'gray', color)} ${text}`);
   const title = (text: string) => out.info(`\n${paint(`== ${text}`, 'bold', color)}`);
 
-  installTemporalRuntime();
+  installTemporalRuntime(undefined, undefined, { metricsAddress: config.observability.metrics.worker_address });
   title('1. The embedded stack');
   let stack: DevStack | undefined;
   let databaseUrl: string;

@@ -17,7 +17,7 @@ export async function dev(options: { worker: boolean }, config: DiseConfig, out:
     out.result(readyLine(live));
     return;
   }
-  installTemporalRuntime();
+  installTemporalRuntime(undefined, undefined, { metricsAddress: config.observability.metrics.worker_address });
   const started = Date.now();
   const stack = await startDevStack({ dir, log: (l) => out.info(l), worker: options.worker, config });
   out.info(`started in ${((Date.now() - started) / 1000).toFixed(1)} s; Ctrl-C stops everything`);
