@@ -36,8 +36,7 @@ function parseExposition(text: string): { types: Map<string, string>; samples: s
 
 function sampleValue(samples: string[], name: string, labels: Record<string, string>): number | undefined {
   const line = samples.find(
-    (s) =>
-      s.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => s.includes(`${k}="${v}"`)),
+    (s) => s.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => s.includes(`${k}="${v}"`)),
   );
   return line === undefined ? undefined : Number(line.split(' ').at(-1));
 }

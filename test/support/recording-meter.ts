@@ -60,7 +60,12 @@ export class RecordingMeter implements MetricMeter {
     return histogram;
   }
 
-  createGauge(name: string, valueType: NumericMetricValueType = 'int', unit?: string, description?: string): MetricGauge {
+  createGauge(
+    name: string,
+    valueType: NumericMetricValueType = 'int',
+    unit?: string,
+    description?: string,
+  ): MetricGauge {
     const { record, ...m } = this.metric(name, 'gauge', unit, description);
     const gauge: MetricGauge = {
       ...m,
