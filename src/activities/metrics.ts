@@ -4,7 +4,15 @@ import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { LineageStore } from '../lineage/store.js';
 import type { CanaryEnd } from '../shared/canary-types.js';
 import { HEAL_METRICS } from '../shared/metric-names.js';
-import type { CandidateValidation, HealProgress, PruneResult, RuleResult } from '../shared/heal-types.js';
+import type {
+  CandidateValidation,
+  HealProgress,
+  HealStatus,
+  HealTrigger,
+  PruneResult,
+  RuleResult,
+} from '../shared/heal-types.js';
+import { PROPAGATION_SCOPES, SEVERITIES } from '../shared/lineage-types.js';
 import type { FinishHealInput } from './finish-heal.js';
 import type { PromoteInput } from './promote.js';
 import type { RecordFailureInput } from './record-failure.js';
@@ -31,6 +39,28 @@ export class HealMetrics {
     };
     const d = HEAL_METRICS.healDuration;
     this.duration = meter.createHistogram(d.name, 'float', 'seconds', d.help);
+    this.startAtZero();
+  }
+
+  /**
+   * Every expected series exists from the worker's start, at 0: Prometheus' increase() and rate() see
+   * a series' first event only as a step from an earlier sample, so the first heal would otherwise vanish.
+   */
+  private startAtZero(): void {
+    const c = this.counters;
+    const ended: [HealStatus, string][] = [
+      ...(['revert', 'llm', 'rollback', 'none'] as const).map((s): [HealStatus, string] => ['healed', s]),
+      ...(['unhealed', 'not_pruned', 'routed_to_ancestor', 'disabled', 'cancelled', 'failed'] as const).map(
+        (o): [HealStatus, string] => [o, 'none'],
+      ),
+    ];
+    for (const [outcome, strategy] of ended) c.healsEnded.add(0, { outcome, strategy });
+    for (const trigger of ['report', 'monitor', 'manual', 'runtime'] satisfies HealTrigger[])
+      c.healsStarted.add(0, { trigger });
+    for (const verdict of ['promoted', 'refused', 'aborted']) c.canaryVerdicts.add(0, { verdict });
+    for (const scope of PROPAGATION_SCOPES) c.rulesCreated.add(0, { scope });
+    for (const severity of SEVERITIES) c.wrongAnswersReported.add(0, { severity });
+    for (const counter of [c.prunes, c.taints, c.rulesEnforced, c.differentialRefusals]) counter.add(0);
   }
 
   healStarted(trigger: string, failure: RecordFailureInput['failure']): void {

@@ -192,3 +192,46 @@ export const ALL_METRICS: MetricSpec[] = [
   ...Object.values(RUNTIME_METRICS),
   ...Object.values(DASHBOARD_METRICS),
 ];
+
+/**
+ * Temporal SDK metrics the Grafana board reads, as the worker's exporter names them (prefix temporal_,
+ * `_total` counters, histograms in seconds). Temporal documents the full set:
+ * https://docs.temporal.io/references/sdk-metrics
+ */
+export const TEMPORAL_METRICS: MetricSpec[] = [
+  {
+    name: 'worker_task_slots_available',
+    exposed: 'temporal_worker_task_slots_available',
+    type: 'gauge',
+    labels: ['worker_type', 'task_queue'],
+    help: 'Free task slots of the worker, by worker type (WorkflowWorker, ActivityWorker, LocalActivityWorker)',
+  },
+  {
+    name: 'worker_task_slots_used',
+    exposed: 'temporal_worker_task_slots_used',
+    type: 'gauge',
+    labels: ['worker_type', 'task_queue'],
+    help: 'Task slots in use, by worker type',
+  },
+  {
+    name: 'workflow_task_schedule_to_start_latency',
+    exposed: 'temporal_workflow_task_schedule_to_start_latency_seconds',
+    type: 'histogram',
+    labels: ['task_queue'],
+    help: 'Seconds a workflow task waited for a worker',
+  },
+  {
+    name: 'activity_schedule_to_start_latency',
+    exposed: 'temporal_activity_schedule_to_start_latency_seconds',
+    type: 'histogram',
+    labels: ['activity_type', 'task_queue'],
+    help: 'Seconds an activity (a heal step) waited for a worker',
+  },
+  {
+    name: 'request_failure',
+    exposed: 'temporal_request_failure_total',
+    type: 'counter',
+    labels: ['operation'],
+    help: "Failed requests of the worker's client to the Temporal server, by operation",
+  },
+];

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHeal } from '../../src/client/start-heal.js';
 import { defaultConfig } from '../../src/config/schema.js';
 import { freePort } from '../../src/infra/net.js';
+import { PACKAGE_ROOT } from '../../src/infra/paths.js';
 import { RuntimeMetrics, ToolRuntime } from '../../src/runtime/index.js';
 import { startDashboard, type RunningDashboard } from '../../src/ui/server.js';
 import { killChildren, spawnWorkerChild } from '../support/child-processes.js';
@@ -64,8 +65,8 @@ afterAll(async () => {
 /** The vector a PromQL query answers with, via /api/v1/query. */
 async function query(promql: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
   const response = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(promql)}`);
-  const body = (await response.json()) as { status: string; data: { result: [] } };
-  expect(body.status).toBe('success');
+  const body = (await response.json()) as { status: string; error?: string; data: { result: [] } };
+  expect(body.status, `${promql}: ${body.error}`).toBe('success');
   return body.data.result;
 }
 
@@ -178,5 +179,16 @@ describe.skipIf(!binary)(`a real Prometheus server (skipped when absent: ${SKIP_
       { what: "the runtime's calls in Prometheus", timeout: 30_000 },
     );
     expect(Number(calls[0]!.value[1])).toBe(WRONG_RESULTS.length);
+  });
+
+  it("accepts every query of the provisioned Grafana board, and answers the board's heal panel", async () => {
+    const board = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'deploy/grafana/dashboards/dise.json'), 'utf8')) as {
+      panels: { title: string; targets: { expr: string }[] }[];
+    };
+    for (const panel of board.panels)
+      for (const { expr } of panel.targets) await query(expr.replaceAll('$__rate_interval', '1m')); // status: success
+    const heals = board.panels.find((p) => p.title === 'Heals over time')!.targets[0]!.expr;
+    const answered = await query(heals.replaceAll('$__rate_interval', '5m'));
+    expect(answered.map((r) => r.metric.outcome)).toContain('healed');
   });
 });
