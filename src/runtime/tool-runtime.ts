@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { context, propagation, SpanStatusCode, trace, type Context, type Tracer } from '@opentelemetry/api';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { defaultConfig, type DiseConfig } from '../config/schema.js';
@@ -35,6 +36,12 @@ export interface ToolRuntimeOptions {
   mirrorSample?: (fraction: number) => boolean;
   /** Prometheus metrics of the calls (opt-in; serve `metrics.text()` yourself). None: nothing is counted. */
   metrics?: RuntimeMetrics;
+  /**
+   * OpenTelemetry spans of calls, reports and the signals they send (opt-in, e.g.
+   * `trace.getTracer('dise-heal')` of your provider). A report carries its trace to the monitor, and
+   * the heal it starts joins it. None: no span is made.
+   */
+  tracer?: Tracer;
 }
 
 export interface WrongResultReport {
@@ -80,9 +87,13 @@ export class ToolRuntime {
   private retryTimer: NodeJS.Timeout | undefined;
   signalsSent = 0;
   private readonly metrics: RuntimeMetrics | undefined;
+  private readonly tracer: Tracer | undefined;
+  /** The trace of each version's last failed call: a threshold crossing found later reports under it. */
+  private readonly failureTraces = new Map<string, Context>();
 
   private constructor(private readonly options: ToolRuntimeOptions) {
     this.metrics = options.metrics;
+    this.tracer = options.tracer;
     this.config = options.config ?? defaultConfig();
     this.log = options.log ?? (() => undefined);
     this.source = options.source ?? `runtime:${os.hostname()}:${process.pid}`;
@@ -214,7 +225,30 @@ export class ToolRuntime {
   }
 
   /** Like call(), also telling which version answered and how long it took. */
-  async callDetailed(nameOrId: string, input: JsonValue): Promise<CallResult> {
+  callDetailed(nameOrId: string, input: JsonValue): Promise<CallResult> {
+    if (!this.tracer) return this.run(nameOrId, input);
+    // The span names the tool and the version, never the input or the output.
+    return this.tracer.startActiveSpan('dise.tool.call', { attributes: { 'dise.tool': nameOrId } }, async (span) => {
+      try {
+        const result = await this.run(nameOrId, input);
+        span.setAttribute('dise.version', result.versionId);
+        return result;
+      } catch (err) {
+        const version = (err as ToolExecutionError).version?.id;
+        if (version) {
+          span.setAttribute('dise.version', version);
+          if (this.failureTraces.size > 10_000) this.failureTraces.clear();
+          this.failureTraces.set(version, context.active());
+        }
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).name });
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  private async run(nameOrId: string, input: JsonValue): Promise<CallResult> {
     const info = await this.resolve(nameOrId);
     let inputJson: string | undefined;
     try {
@@ -282,7 +316,7 @@ export class ToolRuntime {
           stackTrace: e.toolStack,
           evidence: { input: JSON.parse(inputJson) as JsonValue, errorType: e.errorType },
         });
-        this.send({
+        void this.send({
           versionId: info.id,
           toolName: info.name,
           kind: 'critical',
@@ -304,6 +338,16 @@ export class ToolRuntime {
    * Counts as a failure of the version; a critical one is reported to the monitor at once.
    */
   async report(
+    versionInput: string,
+    wrong: WrongResultReport,
+  ): Promise<{ failureId: number; failureCount: number; signalled: boolean }> {
+    if (!this.tracer) return this.storeReport(versionInput, wrong);
+    return this.tracer.startActiveSpan('dise.report', { attributes: { 'dise.version': versionInput } }, (span) =>
+      this.storeReport(versionInput, wrong).finally(() => span.end()),
+    );
+  }
+
+  private async storeReport(
     versionInput: string,
     wrong: WrongResultReport,
   ): Promise<{ failureId: number; failureCount: number; signalled: boolean }> {
@@ -334,7 +378,7 @@ export class ToolRuntime {
     const crossed = crossesThreshold(stored.failureCount - 1, stored.failureCount, trigger);
     const signalled = severity === 'critical' || crossed;
     if (signalled) {
-      this.send({
+      void this.send({
         versionId,
         toolName: info.name,
         kind: severity === 'critical' ? 'critical' : 'threshold',
@@ -367,7 +411,14 @@ export class ToolRuntime {
   }
 
   private onCrossing(c: ThresholdCrossing): void {
-    this.send({
+    // Found when the batch was written, after the calls: reported under the last failed call's trace.
+    const traced = this.failureTraces.get(c.versionId);
+    if (traced) {
+      this.failureTraces.delete(c.versionId);
+      context.with(traced, () => this.onCrossing(c));
+      return;
+    }
+    void this.send({
       versionId: c.versionId,
       toolName: c.toolName,
       kind: 'threshold',
@@ -380,9 +431,22 @@ export class ToolRuntime {
     });
   }
 
-  private send(report: FailureReport): void {
+  private send(report: FailureReport): Promise<void> | undefined {
     const signaler = this.options.signaler;
-    if (!signaler) return;
+    if (!signaler) return undefined;
+    if (this.tracer && !report.traceparent) {
+      // The report's span parents the signal (its client span) and, through the traceparent it
+      // carries, the heal the monitor starts for it.
+      const span = this.tracer.startSpan('dise.failure_report', {
+        attributes: { 'dise.version': report.versionId, 'dise.report.kind': report.kind },
+      });
+      const spanContext = trace.setSpan(context.active(), span);
+      const carrier: Record<string, string> = {};
+      propagation.inject(spanContext, carrier);
+      const sent = context.with(spanContext, () => this.send({ ...report, traceparent: carrier.traceparent }));
+      void sent?.finally(() => span.end());
+      return sent;
+    }
     const p = signaler
       .failureReported(report)
       .then(() => {
@@ -395,6 +459,7 @@ export class ToolRuntime {
       })
       .finally(() => this.pendingSignals.delete(p));
     this.pendingSignals.add(p);
+    return p;
   }
 
   private scheduleRetry(): void {

@@ -3,6 +3,7 @@ import { registerSearchAttributes } from '../../infra/search-attributes-admin.js
 import { connectTemporal } from '../temporal-client.js';
 import { llmSettingsFrom } from '../../llm/client.js';
 import type { DiseConfig } from '../../config/schema.js';
+import { installTracing } from '../../infra/tracing.js';
 import { installTemporalRuntime, workerMetricsUrl } from '../../infra/temporal-runtime.js';
 import { createPrismaClient } from '../../infra/database.js';
 import { startWorker } from '../../worker.js';
@@ -17,6 +18,10 @@ export async function workerCommand(
   out: Output,
 ): Promise<void> {
   installTemporalRuntime(undefined, undefined, { metricsAddress: config.observability.metrics.worker_address });
+  installTracing({
+    otlpEndpoint: config.observability.tracing.otlp_endpoint,
+    serviceName: config.observability.tracing.service_name,
+  });
   const temporal = resolveTemporal(process.env, config);
   const url = process.env.DATABASE_URL || config.database.url || readLiveDevState()?.database;
   if (!url) throw new UsageError('no database: set DATABASE_URL, or start the embedded stack with `dise dev`');
