@@ -8,6 +8,11 @@ import { installTracing } from '../../src/infra/tracing.js';
 import { TemporalMonitorSignaler, ToolRuntime } from '../../src/runtime/index.js';
 import { useHealStack } from '../support/heal-stack.js';
 import { pollUntil } from '../support/wait.js';
+import { startHeal } from '../../src/client/start-heal.js';
+import { LLM_ANALYSIS, registerEmailStory, V201_CODE, WRONG_RESULTS } from '../support/email-story.js';
+import { FakeOpenAI } from '../support/fake-openai.js';
+import { healInput } from '../support/failures.js';
+import { startTestWorker, uniqueTaskQueue } from '../support/temporal.js';
 
 // Tracing is per process (vitest runs each file in its own): installed before the worker starts, it
 // bundles the workflows with the tracing interceptors and exports every span to this exporter.
@@ -110,5 +115,50 @@ describe('one trace from the failing call to the promotion', () => {
     }
     // No span carries the tool's input.
     for (const s of inTrace) expect(JSON.stringify(s.attributes)).not.toContain('"42"');
+  });
+});
+
+describe('the LLM request of a heal step', () => {
+  it("is a child span of the activity that asked, in the heal's trace", async () => {
+    const llm = new FakeOpenAI();
+    await llm.start();
+    closing.push(() => llm.stop());
+    const taskQueue = uniqueTaskQueue('trace-llm');
+    const worker = await startTestWorker(h.db, {
+      taskQueue,
+      llm: { apiKey: 'test-key', baseURL: llm.url, model: 'scripted-model', timeoutMs: 1500, temperature: 0 },
+    });
+    closing.push(() => worker.shutdown());
+    const name = `traced_llm_${randomBytes(3).toString('hex')}`;
+    await registerEmailStory(h.store, name);
+    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
+    for (const w of WRONG_RESULTS) await runtime.report(`${name}@2.0.0`, w);
+    await runtime.close();
+    llm
+      .script('FailureAnalysis', [{ content: LLM_ANALYSIS }])
+      .script('RegeneratedTool', [{ content: { code: V201_CODE, notes: 'cached the regex' } }]);
+    const client = new Client({
+      connection: h.temporal.connection,
+      interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] },
+    });
+    const { handle } = await startHeal(client, healInput(`${name}@2.0.0`), { taskQueue });
+    expect((await handle.result()).status).toBe('healed');
+
+    const spans = await pollUntil(
+      () => exporter.getFinishedSpans(),
+      (all) => all.filter((s) => s.name === 'RunWorkflow:selfHealWorkflow').length >= 2,
+      { what: "the LLM heal's workflow span", timeout: 30_000 },
+    );
+    const traceId = spans.find((s) => s.name === 'StartWorkflow:selfHealWorkflow')!.spanContext().traceId;
+    const inTrace = spans.filter((s) => s.spanContext().traceId === traceId);
+    const requests = inTrace.filter((s) => s.name === 'llm.request');
+    expect(requests.map((r) => r.attributes['dise.llm.schema']).sort()).toEqual(['FailureAnalysis', 'RegeneratedTool']);
+    for (const request of requests) {
+      const parent = inTrace.find((s) => s.spanContext().spanId === request.parentSpanId);
+      expect(parent?.name).toMatch(/^RunActivity:(analyzeFailure|regenerate)$/);
+      expect(request.attributes['gen_ai.request.model']).toBe('scripted-model');
+      // The prompt and the answer stay out of the span.
+      expect(JSON.stringify(request.attributes)).not.toContain('indexOf');
+    }
   });
 });

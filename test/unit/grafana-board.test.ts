@@ -89,3 +89,16 @@ describe("the Docker stack's Prometheus (deploy/prometheus/prometheus.yml)", () 
     );
   });
 });
+
+describe('the metrics documented', () => {
+  it("README's Observability table names every dise metric, docs/observability.md every metric with its type", () => {
+    const readme = read('README.md');
+    const section = readme.slice(readme.indexOf('## Observability'), readme.indexOf('## Read more'));
+    const doc = read('docs/observability.md');
+    for (const m of ALL_METRICS) {
+      expect(section, m.exposed).toContain(`| \`${m.exposed}\` |`);
+      expect(doc, m.exposed).toContain(`| \`${m.exposed}\` | ${m.type} |`);
+    }
+    for (const m of TEMPORAL_METRICS) expect(doc, m.exposed).toContain(`| \`${m.exposed}\` | ${m.type} |`);
+  });
+});
