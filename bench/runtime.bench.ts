@@ -12,14 +12,17 @@
  *      snapshot) beside one interpreter shared by every tool (shared, before it), in the same run:
  *      per call (one tool, and four tools in turn), per new tool, and memory per interpreter.
  *      BENCH_ONLY=python runs this part alone (no database, so no ToolRuntime line).
+ *   7. the runtime's Prometheus metrics: ToolRuntime.call with RuntimeMetrics against the same without
+ *      metrics, interleaved in one run (target < 5% overhead). BENCH_ONLY=metrics runs 1 and this alone.
  */
 import { performance } from 'node:perf_hooks';
 import ivm from '../src/sandbox/isolated-vm.js';
-import { defaultConfig } from '../src/config/schema.js';
+import { defaultConfig, type DiseConfig } from '../src/config/schema.js';
 import { detectRuntimeFailures } from '../src/detection/runtime-health.js';
 import { createPrismaClient } from '../src/infra/database.js';
 import { LineageStore } from '../src/lineage/store.js';
 import { ExecutionRecorder } from '../src/runtime/execution-recorder.js';
+import { RuntimeMetrics } from '../src/runtime/metrics.js';
 import { ToolRuntime } from '../src/runtime/tool-runtime.js';
 import { closePythonHost, pythonStats, warmPython, warmPythonSpare } from '../src/sandbox/python.js';
 import { Sandbox, type SandboxIsolation } from '../src/sandbox/sandbox.js';
@@ -273,6 +276,54 @@ async function pythonBench(
   }
 }
 
+/**
+ * The cost of the runtime's Prometheus metrics on ToolRuntime.call: a runtime without metrics and one
+ * with RuntimeMetrics, same tool, in interleaved rounds of the same process (a scrape of the second's
+ * registry each round, as Prometheus would).
+ */
+async function metricsBench(
+  databaseUrl: string,
+  config: DiseConfig,
+  rows: [string, string, string][],
+  figures: Record<string, number>,
+  isolation: SandboxIsolation,
+): Promise<void> {
+  progress(`metrics (${isolation}): ${CALLS.toLocaleString()} ToolRuntime.call without metrics and with, interleaved…`);
+  const metrics = new RuntimeMetrics();
+  const plain = await ToolRuntime.create({ databaseUrl, config });
+  const measured = await ToolRuntime.create({ databaseUrl, config, metrics });
+  await runtimeSamples(plain, 2000);
+  await runtimeSamples(measured, 2000);
+  const off: number[] = [];
+  const on: number[] = [];
+  for (let round = 0; round < 20; round++) {
+    // Alternate which goes first, so neither side always runs on a warmer cache.
+    if (round % 2) {
+      off.push(...(await runtimeSamples(plain, CALLS / 20)));
+      on.push(...(await runtimeSamples(measured, CALLS / 20)));
+    } else {
+      on.push(...(await runtimeSamples(measured, CALLS / 20)));
+      off.push(...(await runtimeSamples(plain, CALLS / 20)));
+    }
+    await metrics.text();
+  }
+  await plain.close();
+  await measured.close();
+  const offUs = median(off) * 1000;
+  const onUs = median(on) * 1000;
+  const overhead = onUs / offUs - 1;
+  const key = isolation === 'shared' ? 'Shared' : 'PerCall';
+  figures[`callWithoutMetrics${key}Us`] = offUs;
+  figures[`callWithMetrics${key}Us`] = onUs;
+  figures[`metricsOverheadRatio${key}`] = onUs / offUs;
+  rows.push([`ToolRuntime.call, ${isolation}, no metrics (median)`, `${offUs.toFixed(1)} µs`, 'baseline, same run']);
+  rows.push([
+    `ToolRuntime.call, ${isolation}, with RuntimeMetrics (median)`,
+    `${onUs.toFixed(1)} µs`,
+    `×${(onUs / offUs).toFixed(3)} (${(overhead * 100).toFixed(1)}% overhead), target < 5%`,
+  ]);
+}
+
 async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'python') {
     const rows: [string, string, string][] = [];
@@ -315,6 +366,16 @@ async function main(): Promise<void> {
     rows.push(['raw isolated-vm call (median)', `${rawUs.toFixed(1)} µs`, 'baseline']);
     rows.push(['ToolRuntime.call, same tool (median)', `${guardedUs.toFixed(1)} µs`, 'resolve + guard + run + record']);
     rows.push(['overhead per call', `${(guardedUs - rawUs).toFixed(1)} µs`, 'target < 20 µs']);
+
+    await metricsBench(db.url, config, rows, figures, 'per_call');
+    const sharedConfig = defaultConfig();
+    sharedConfig.runtime.batch_size = config.runtime.batch_size;
+    sharedConfig.sandbox.isolation = 'shared';
+    await metricsBench(db.url, sharedConfig, rows, figures, 'shared');
+    if (process.env.BENCH_ONLY === 'metrics') {
+      printFigures('bench:runtime (metrics)', rows, { bench: 'runtime-metrics', ...figures });
+      return;
+    }
 
     // 1b. Isolation between calls: one shared context (before #16) vs a fresh context per call.
     const ISOLATION_CALLS = Math.max(200, Math.floor(CALLS / 10));

@@ -1,12 +1,16 @@
 import path from 'node:path';
-import type { Duration } from '@temporalio/common';
-import { NativeConnection, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
+import type { Context } from '@temporalio/activity';
+import type { Duration, MetricMeter } from '@temporalio/common';
+import { makeWorkflowExporter, OpenTelemetryActivityInboundInterceptor } from '@temporalio/interceptors-opentelemetry';
+import { NativeConnection, Runtime, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { activitySignal } from './activities/cancellation.js';
 import { autoHeartbeat, HEARTBEAT_THROTTLE_MS } from './activities/heartbeat.js';
 import { createActivities } from './activities/index.js';
+import { HealMetrics, healMetricsInterceptor } from './activities/metrics.js';
 import { defaultConfig, type DiseConfig } from './config/schema.js';
 import type { PrismaClient } from './infra/database.js';
 import { PACKAGE_ROOT } from './infra/paths.js';
+import { currentTracing, type Tracing } from './infra/tracing-state.js';
 import { connectionOptions, taskQueueFromEnv, type TemporalSettings } from './infra/temporal-connection.js';
 import { LineageStore } from './lineage/store.js';
 import { LlmClient, llmSettingsFrom, type LlmSettings } from './llm/client.js';
@@ -14,6 +18,8 @@ import { warmPython } from './sandbox/python.js';
 import { Sandbox } from './sandbox/sandbox.js';
 
 export const WORKFLOWS_PATH = path.join(PACKAGE_ROOT, 'src', 'workflows', 'index.ts');
+/** The workflow interceptors of a traced worker (OpenTelemetry's, and the heal joining its report's trace). */
+export const TRACING_INTERCEPTORS_PATH = path.join(PACKAGE_ROOT, 'src', 'workflows', 'tracing.ts');
 
 export interface DiseWorkerOptions {
   temporal: TemporalSettings;
@@ -37,6 +43,14 @@ export interface DiseWorkerOptions {
    * workflows pauses that long; fault tests that kill workers on purpose shorten it.
    */
   stickyQueueScheduleToStartTimeout?: Duration;
+  /** Where the heals' metrics go (tests: an in-memory meter); by default the Temporal runtime's meter. */
+  metricMeter?: MetricMeter;
+  /**
+   * Spans of workflows, activities and LLM requests (installTracing); by default this process's, if
+   * installed. A traced worker bundles its workflows with the tracing interceptors (a prebuilt bundle is
+   * not used).
+   */
+  tracing?: Tracing | null;
 }
 
 export interface RunningWorker {
@@ -56,19 +70,31 @@ export async function startWorker(options: DiseWorkerOptions): Promise<RunningWo
   const sandbox = options.sandbox ?? new Sandbox(config.sandbox, { cancellation: activitySignal });
   const llmSettings = options.llm === undefined ? llmSettingsFrom(config) : options.llm;
   const llm = llmSettings ? new LlmClient(llmSettings) : null;
+  const tracing = options.tracing === undefined ? currentTracing() : options.tracing;
   let worker: Worker;
   try {
     worker = await Worker.create({
       connection,
       namespace: options.temporal.namespace,
       taskQueue: options.taskQueue ?? taskQueueFromEnv(),
-      ...(options.workflowBundlePath
+      ...(options.workflowBundlePath && !tracing
         ? { workflowBundle: { codePath: options.workflowBundlePath } }
         : { workflowsPath: WORKFLOWS_PATH }),
+      // Workflow spans leave the sandbox through this sink, to the process's exporter.
+      ...(tracing ? { sinks: { exporter: makeWorkflowExporter(tracing.exporter, tracing.resource) } } : {}),
       activities: createActivities({ store, config, sandbox, llm }),
       maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 20,
       maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions ?? 20,
-      interceptors: { activity: [autoHeartbeat, ...(options.activityInterceptors ?? [])] },
+      interceptors: {
+        ...(tracing ? { workflowModules: [TRACING_INTERCEPTORS_PATH] } : {}),
+        activity: [
+          // First, so the step's span covers everything it does (an LLM request is its child).
+          ...(tracing ? [(ctx: Context) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx) })] : []),
+          autoHeartbeat,
+          healMetricsInterceptor(new HealMetrics(options.metricMeter ?? Runtime.instance().metricMeter), store),
+          ...(options.activityInterceptors ?? []),
+        ],
+      },
       // Heartbeats carry cancellation back: sent at most every 8 s by default (80% of a 10 s
       // heartbeatTimeout), a cancelled heal would run on for seconds after the operator cancelled it.
       maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE_MS,

@@ -14,6 +14,7 @@ import { readDevState, removeDevState, writeDevState, type DevState } from '../i
 import { migrate } from '../infra/migrator.js';
 import { isProcessAlive } from '../infra/net.js';
 import { ensureDir } from '../infra/paths.js';
+import { workerMetricsUrl } from '../infra/temporal-runtime.js';
 import { startEmbeddedPostgres, type RunningPostgres } from '../infra/postgres.js';
 import { temporalSettingsFromEnv, type TemporalSettings } from '../infra/temporal-connection.js';
 import {
@@ -137,6 +138,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       temporal: temporal.address,
       ui: temporalUiUrl,
       dashboard: dashboard.url,
+      // Served by this process's Temporal runtime, when installed with an address (the worker's metrics).
+      metrics: workerMetricsUrl(),
       namespace: temporal.namespace ?? DEFAULT_NAMESPACE,
       database: databaseUrl,
       temporalPid: server?.pid ?? null,

@@ -67,7 +67,7 @@ function addStackCommands(program: Command, { config, out, exitCode }: CommandCo
     .option('--no-worker', 'do not run a worker in this process')
     .addHelpText(
       'after',
-      '\nPrints `ready temporal=… ui=… database=… dashboard=…` and writes .dise/dev.json. Ctrl-C stops it.\n\nExample:\n  $ dise dev',
+      '\nPrints `ready temporal=… ui=… database=… dashboard=… metrics=…` and writes .dise/dev.json. Ctrl-C stops it.\n\nExample:\n  $ dise dev',
     )
     .action(async (opts: { worker: boolean }) => (await import('./commands/dev.js')).dev(opts, config(), out));
 

@@ -1,5 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client/index.js';
 import { connectionOptions, type TemporalSettings } from '../infra/temporal-connection.js';
+import { currentTracing } from '../infra/tracing-state.js';
 
 /** A Temporal client and the connection it owns. */
 export interface TemporalHandle {
@@ -18,6 +20,11 @@ export async function connectTemporalClient(
   { connectTimeoutMs = 5000 }: { connectTimeoutMs?: number } = {},
 ): Promise<TemporalHandle> {
   const connection = await Connection.connect({ ...connectionOptions(settings), connectTimeout: connectTimeoutMs });
-  const client = new Client({ connection, namespace: settings.namespace });
+  // Traced processes send their span context with starts and signals, so workflows join the trace.
+  const client = new Client({
+    connection,
+    namespace: settings.namespace,
+    ...(currentTracing() ? { interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } } : {}),
+  });
   return { client, connection, settings, close: () => connection.close() };
 }

@@ -203,6 +203,26 @@ export const configSchema = z.strictObject({
      */
     execution_retention_days: z.int().min(1).max(3650).default(30),
   }),
+  /** Prometheus metrics and OpenTelemetry traces (docs/observability.md). */
+  observability: section({
+    metrics: section({
+      /**
+       * host:port where the worker process (`dise worker`, `dise dev`) serves Prometheus metrics at
+       * /metrics: Temporal's own and the heals'. None: not served. Fixed (no port 0): Prometheus must know it.
+       */
+      worker_address: z
+        .string()
+        .regex(/^[^\s:]+:\d{1,5}$/, 'host:port, e.g. 127.0.0.1:9464')
+        .nullable()
+        .default(null),
+    }),
+    tracing: section({
+      /** OTLP/HTTP traces endpoint (e.g. http://127.0.0.1:4318/v1/traces); none: no spans are exported. */
+      otlp_endpoint: z.url().nullable().default(null),
+      /** service.name of this process's spans. */
+      service_name: z.string().min(1).default('dise-heal'),
+    }),
+  }),
   /** The dashboard (`dise ui`, and `dise dev`). */
   ui: section({
     /** Where it listens: loopback unless told otherwise. */
@@ -220,6 +240,7 @@ export type ThresholdsConfig = DiseConfig['self_healing']['thresholds'];
 export type RuntimeConfig = DiseConfig['runtime'];
 export type DeploymentConfig = DiseConfig['deployment'];
 export type CanaryConfig = DeploymentConfig['canary'];
+export type ObservabilityConfig = DiseConfig['observability'];
 
 /** The defaults, as config.example.yaml documents them. */
 export function defaultConfig(): DiseConfig {

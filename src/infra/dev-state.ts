@@ -10,6 +10,8 @@ export interface DevState {
   ui: string | null;
   /** The dashboard's URL (`dise ui`, started by `dise dev`). */
   dashboard?: string | null;
+  /** The worker's Prometheus metrics URL (observability.metrics.worker_address), when served. */
+  metrics?: string | null;
   namespace: string;
   database: string;
   temporalPid: number | null;
@@ -46,6 +48,6 @@ export function removeDevState(dir = stateDir()): void {
   rmSync(devStateFile(dir), { force: true });
 }
 
-export function readyLine(state: Pick<DevState, 'temporal' | 'ui' | 'database' | 'dashboard'>): string {
-  return `ready temporal=${state.temporal} ui=${state.ui ?? 'none'} database=${state.database} dashboard=${state.dashboard ?? 'none'}`;
+export function readyLine(state: Pick<DevState, 'temporal' | 'ui' | 'database' | 'dashboard' | 'metrics'>): string {
+  return `ready temporal=${state.temporal} ui=${state.ui ?? 'none'} database=${state.database} dashboard=${state.dashboard ?? 'none'} metrics=${state.metrics ?? 'none'}`;
 }

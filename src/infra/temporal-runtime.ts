@@ -1,6 +1,16 @@
 import { DefaultLogger, makeTelemetryFilterString, Runtime, type LogLevel } from '@temporalio/worker';
+import { HEAL_DURATION_BUCKETS, HEAL_METRICS } from '../shared/metric-names.js';
 
 let installed = false;
+let metricsAddress: string | null = null;
+
+export interface TemporalRuntimeOptions {
+  /**
+   * host:port where this process serves Prometheus metrics at /metrics (observability.metrics.worker_address):
+   * Temporal's own (task slots, schedule-to-start latency, request failures) and the heals'. None: not served.
+   */
+  metricsAddress?: string | null;
+}
 
 /**
  * Installs the Temporal runtime once, logging at `level` (default WARN, or DISE_LOG_LEVEL) so the CLI
@@ -10,9 +20,11 @@ export function installTemporalRuntime(
   level: LogLevel = (process.env.DISE_LOG_LEVEL?.toUpperCase() as LogLevel) || 'WARN',
   /** The SDK core's own level (its gRPC retries are WARN); defaults to `level`. */
   coreLevel: LogLevel = level,
+  options: TemporalRuntimeOptions = {},
 ): void {
   if (installed) return;
   installed = true;
+  metricsAddress = options.metricsAddress ?? null;
   Runtime.install({
     logger: new DefaultLogger(level),
     telemetryOptions: {
@@ -20,6 +32,25 @@ export function installTemporalRuntime(
       // console logging writes to stdout, where a warning under load would break the JSON that
       // `--json`, `dise demo` and `dise mcp` (the protocol itself) print there.
       logging: { filter: makeTelemetryFilterString({ core: coreLevel, other: 'ERROR' }), forward: {} },
+      ...(metricsAddress
+        ? {
+            metrics: {
+              // Prometheus conventions: `_total` counters, units in names, durations in seconds.
+              prometheus: {
+                bindAddress: metricsAddress,
+                countersTotalSuffix: true,
+                unitSuffix: true,
+                useSecondsForDurations: true,
+                histogramBucketOverrides: { [HEAL_METRICS.healDuration.name]: HEAL_DURATION_BUCKETS },
+              },
+            },
+          }
+        : {}),
     },
   });
+}
+
+/** The URL of this process's worker metrics, when installTemporalRuntime was given an address. */
+export function workerMetricsUrl(): string | null {
+  return metricsAddress ? `http://${metricsAddress.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}/metrics` : null;
 }

@@ -39,6 +39,11 @@ export class HealRunStore {
     });
   }
 
+  /** When a heal's run was opened (null: never opened), for the heal-duration metric. */
+  async startedAt(healId: string): Promise<Date | null> {
+    const run = await this.prisma.healRun.findUnique({ where: { id: healId }, select: { startedAt: true } });
+    return run?.startedAt ?? null;
+  }
   /** Records how a heal ended, with its whole progress. */
   async finish(
     run: { healId: string; workflowId: string; versionId: string; progress: HealProgress; error?: string | null },
@@ -97,6 +102,12 @@ export class HealRunStore {
       select: { result: true },
     });
     return (run?.result as unknown as HealProgress | null) ?? null;
+  }
+
+  /** Heal runs by status (the dashboard's dise_heal_runs gauge). */
+  async countByStatus(): Promise<Map<string, number>> {
+    const rows = await this.prisma.healRun.groupBy({ by: ['status'], _count: { _all: true } });
+    return new Map(rows.map((r) => [r.status, r._count._all]));
   }
 
   /** Heal events, successes, failures, running heals and the mean time to heal. */

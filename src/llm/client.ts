@@ -1,6 +1,8 @@
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import OpenAI from 'openai';
 import { z } from 'zod';
 import type { DiseConfig } from '../config/schema.js';
+import { TRACER_NAME } from '../shared/constants.js';
 
 /** The LLM endpoint: any OpenAI-compatible server. */
 export interface LlmSettings {
@@ -60,6 +62,14 @@ function classify(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+interface LlmRequest<T> {
+  system: string;
+  user: string;
+  schemaName: string;
+  schema: z.ZodType<T>;
+  signal?: AbortSignal;
+}
+
 /**
  * A thin client over the `openai` SDK that asks for JSON matching a zod schema. The SDK's own
  * retries are off: Temporal retries transient errors with its own backoff, visible in history.
@@ -80,13 +90,25 @@ export class LlmClient {
    * `signal` aborts the request at once (the activity's cancellation signal): a cancelled heal must
    * not wait for a slow answer to run into llm.timeout_seconds. The abort is rethrown as its reason.
    */
-  async json<T>(args: {
-    system: string;
-    user: string;
-    schemaName: string;
-    schema: z.ZodType<T>;
-    signal?: AbortSignal;
-  }): Promise<T> {
+  json<T>(args: LlmRequest<T>): Promise<T> {
+    // A child of the heal step's span when the worker is traced (the prompt and answer are not recorded).
+    return trace.getTracer(TRACER_NAME).startActiveSpan(
+      'llm.request',
+      {
+        kind: SpanKind.CLIENT,
+        attributes: { 'gen_ai.request.model': this.settings.model, 'dise.llm.schema': args.schemaName },
+      },
+      (span) =>
+        this.request(args)
+          .catch((err: Error) => {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: err.name });
+            throw err;
+          })
+          .finally(() => span.end()),
+    );
+  }
+
+  private async request<T>(args: LlmRequest<T>): Promise<T> {
     let content: string | null | undefined;
     try {
       const completion = await this.openai.chat.completions.create(

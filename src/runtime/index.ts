@@ -8,5 +8,6 @@ export {
   type WrongResultReport,
 } from './tool-runtime.js';
 export { ToolExecutionError, ToolPrunedError, ToolUnavailableError, UnknownToolError } from './errors.js';
+export { RuntimeMetrics } from './metrics.js';
 export { MemorySignaler, TemporalMonitorSignaler, type MonitorSignaler } from './monitor-signaler.js';
 export type { FailureReport } from '../shared/messages.js';

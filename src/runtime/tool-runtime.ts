@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { context, propagation, SpanStatusCode, trace, type Context, type Tracer } from '@opentelemetry/api';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { defaultConfig, type DiseConfig } from '../config/schema.js';
@@ -14,6 +15,7 @@ import { ToolPrunedError, ToolUnavailableError, UnknownToolError } from './error
 import { CanaryMirror } from './canary-mirror.js';
 import { crossesThreshold, ExecutionRecorder, type ThresholdCrossing } from './execution-recorder.js';
 import { InputSampler } from './input-sampler.js';
+import type { RuntimeMetrics } from './metrics.js';
 import type { MonitorSignaler } from './monitor-signaler.js';
 import { RoutingCache, type VersionInfo } from './routing-cache.js';
 
@@ -32,6 +34,14 @@ export interface ToolRuntimeOptions {
   listen?: boolean;
   /** Decides which calls are mirrored to a canary (default: at random, the canary's fraction). */
   mirrorSample?: (fraction: number) => boolean;
+  /** Prometheus metrics of the calls (opt-in; serve `metrics.text()` yourself). None: nothing is counted. */
+  metrics?: RuntimeMetrics;
+  /**
+   * OpenTelemetry spans of calls, reports and the signals they send (opt-in, e.g.
+   * `trace.getTracer('dise-heal')` of your provider). A report carries its trace to the monitor, and
+   * the heal it starts joins it. None: no span is made.
+   */
+  tracer?: Tracer;
 }
 
 export interface WrongResultReport {
@@ -76,8 +86,14 @@ export class ToolRuntime {
   private undelivered: FailureReport[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
   signalsSent = 0;
+  private readonly metrics: RuntimeMetrics | undefined;
+  private readonly tracer: Tracer | undefined;
+  /** The trace of each version's last failed call: a threshold crossing found later reports under it. */
+  private readonly failureTraces = new Map<string, Context>();
 
   private constructor(private readonly options: ToolRuntimeOptions) {
+    this.metrics = options.metrics;
+    this.tracer = options.tracer;
     this.config = options.config ?? defaultConfig();
     this.log = options.log ?? (() => undefined);
     this.source = options.source ?? `runtime:${os.hostname()}:${process.pid}`;
@@ -107,6 +123,7 @@ export class ToolRuntime {
       sample: options.mirrorSample,
     });
     this.routing.onInvalidate = (name) => this.mirror.invalidate(name);
+    this.metrics?.watchMirror(this.mirror);
     const sampling = this.config.runtime.input_sampling;
     this.sampler =
       sampling.enabled && sampling.per_tool > 0
@@ -152,31 +169,50 @@ export class ToolRuntime {
    * version is refused with ToolPrunedError or served with a warning (runtime.known_wrong_policy).
    */
   async resolve(nameOrId: string): Promise<ResolvedVersion> {
+    const metrics = this.metrics;
     if (looksLikeVersionId(nameOrId)) {
       const versionId = parseVersionId(nameOrId).id;
       const info = this.routing.versionSync(versionId) ?? (await this.routing.version(versionId));
-      if (!info) throw new UnknownToolError(nameOrId);
+      if (!info) {
+        metrics?.failed('', 'unknown_tool');
+        throw new UnknownToolError(nameOrId);
+      }
       if (!ROUTABLE_HEALTH.includes(info.health)) {
+        metrics?.failed(info.name, 'unavailable');
         const routed = await this.routing.route(info.name);
         throw new ToolUnavailableError(info.id, info.health, routed && routed !== info.id ? routed : null);
       }
       return info;
     }
-    const route = this.routing.routeEntrySync(nameOrId) ?? (await this.routing.routeEntry(nameOrId));
-    if (!route) throw new UnknownToolError(nameOrId);
-    const info = this.routing.versionSync(route.versionId) ?? (await this.routing.version(route.versionId));
-    if (!info) throw new UnknownToolError(nameOrId);
+    let route = this.routing.routeEntrySync(nameOrId);
+    metrics?.routeLookup(route != null);
+    route ??= await this.routing.routeEntry(nameOrId);
+    const info = route && (this.routing.versionSync(route.versionId) ?? (await this.routing.version(route.versionId)));
+    if (!route || !info) {
+      // The name is the caller's: counted under tool="" so callers cannot grow the label set.
+      metrics?.failed('', 'unknown_tool');
+      throw new UnknownToolError(nameOrId);
+    }
     const routable = ROUTABLE_HEALTH.includes(info.health);
     if (routable && !route.knownWrong) return info;
     if (route.alternativeId) {
       const alternative =
         this.routing.versionSync(route.alternativeId) ?? (await this.routing.version(route.alternativeId));
-      if (alternative && ROUTABLE_HEALTH.includes(alternative.health))
+      if (alternative && ROUTABLE_HEALTH.includes(alternative.health)) {
+        if (route.knownWrong) metrics?.knownWrongCall(info.name, 'rerouted');
         return { ...alternative, alternativeFor: info.id };
+      }
     }
-    if (!routable) throw new ToolPrunedError(nameOrId, info.id, info.health, describeHealth(info.health));
-    if (this.config.runtime.known_wrong_policy === 'refuse')
+    if (!routable) {
+      metrics?.failed(info.name, 'pruned');
+      throw new ToolPrunedError(nameOrId, info.id, info.health, describeHealth(info.health));
+    }
+    if (this.config.runtime.known_wrong_policy === 'refuse') {
+      metrics?.failed(info.name, 'pruned');
+      metrics?.knownWrongCall(info.name, 'refused');
       throw new ToolPrunedError(nameOrId, info.id, info.health, `is known to answer wrongly (${route.knownWrong})`);
+    }
+    metrics?.knownWrongCall(info.name, 'served');
     return {
       ...info,
       warning: `${info.id} is known to answer wrongly and no healthy alternative exists: ${route.knownWrong}`,
@@ -189,7 +225,30 @@ export class ToolRuntime {
   }
 
   /** Like call(), also telling which version answered and how long it took. */
-  async callDetailed(nameOrId: string, input: JsonValue): Promise<CallResult> {
+  callDetailed(nameOrId: string, input: JsonValue): Promise<CallResult> {
+    if (!this.tracer) return this.run(nameOrId, input);
+    // The span names the tool and the version, never the input or the output.
+    return this.tracer.startActiveSpan('dise.tool.call', { attributes: { 'dise.tool': nameOrId } }, async (span) => {
+      try {
+        const result = await this.run(nameOrId, input);
+        span.setAttribute('dise.version', result.versionId);
+        return result;
+      } catch (err) {
+        const version = (err as ToolExecutionError).version?.id;
+        if (version) {
+          span.setAttribute('dise.version', version);
+          if (this.failureTraces.size > 10_000) this.failureTraces.clear();
+          this.failureTraces.set(version, context.active());
+        }
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).name });
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  private async run(nameOrId: string, input: JsonValue): Promise<CallResult> {
     const info = await this.resolve(nameOrId);
     let inputJson: string | undefined;
     try {
@@ -197,7 +256,10 @@ export class ToolRuntime {
     } catch {
       inputJson = undefined;
     }
-    if (inputJson === undefined) throw new ToolExecutionError('invalid_input', 'input is not a JSON value');
+    if (inputJson === undefined) {
+      this.metrics?.failed(info.name, 'invalid_input');
+      throw new ToolExecutionError('invalid_input', 'input is not a JSON value');
+    }
     // The interpreter loads once per process; its cold start is waited for off the call's clock.
     if (info.language === 'python' && !pythonReady()) await warmPython();
     const started = performance.now();
@@ -205,6 +267,7 @@ export class ToolRuntime {
       const outputJson = this.sandbox.runJson(info.codeHash, info.code, inputJson, info.language);
       const output = parseOutput(outputJson);
       const durationMs = performance.now() - started;
+      this.metrics?.called(info.name, true, durationMs / 1000);
       this.sampler?.offer(info.name, inputJson);
       this.mirror.offer(info.name, inputJson, info.id, true, outputJson, null, durationMs);
       // A known-wrong answer served on purpose is recorded as a warning: ok, with its reason.
@@ -230,6 +293,10 @@ export class ToolRuntime {
       const e = err instanceof ToolExecutionError ? err : new ToolExecutionError('thrown', String(err));
       e.version = { id: info.id, health: info.health };
       const durationMs = performance.now() - started;
+      if (this.metrics) {
+        this.metrics.called(info.name, false, durationMs / 1000);
+        this.metrics.failed(info.name, e.kind);
+      }
       this.mirror.offer(info.name, inputJson, info.id, false, null, e.errorType, durationMs);
       const full = this.recorder.record({
         versionId: info.id,
@@ -249,7 +316,7 @@ export class ToolRuntime {
           stackTrace: e.toolStack,
           evidence: { input: JSON.parse(inputJson) as JsonValue, errorType: e.errorType },
         });
-        this.send({
+        void this.send({
           versionId: info.id,
           toolName: info.name,
           kind: 'critical',
@@ -271,6 +338,16 @@ export class ToolRuntime {
    * Counts as a failure of the version; a critical one is reported to the monitor at once.
    */
   async report(
+    versionInput: string,
+    wrong: WrongResultReport,
+  ): Promise<{ failureId: number; failureCount: number; signalled: boolean }> {
+    if (!this.tracer) return this.storeReport(versionInput, wrong);
+    return this.tracer.startActiveSpan('dise.report', { attributes: { 'dise.version': versionInput } }, (span) =>
+      this.storeReport(versionInput, wrong).finally(() => span.end()),
+    );
+  }
+
+  private async storeReport(
     versionInput: string,
     wrong: WrongResultReport,
   ): Promise<{ failureId: number; failureCount: number; signalled: boolean }> {
@@ -296,11 +373,12 @@ export class ToolRuntime {
         ...(wrong.expected !== undefined ? { expected: wrong.expected } : {}),
       },
     });
+    this.metrics?.wrongAnswerReported(info.name, severity);
     const trigger = this.config.self_healing.thresholds.failure_count_trigger;
     const crossed = crossesThreshold(stored.failureCount - 1, stored.failureCount, trigger);
     const signalled = severity === 'critical' || crossed;
     if (signalled) {
-      this.send({
+      void this.send({
         versionId,
         toolName: info.name,
         kind: severity === 'critical' ? 'critical' : 'threshold',
@@ -333,7 +411,14 @@ export class ToolRuntime {
   }
 
   private onCrossing(c: ThresholdCrossing): void {
-    this.send({
+    // Found when the batch was written, after the calls: reported under the last failed call's trace.
+    const traced = this.failureTraces.get(c.versionId);
+    if (traced) {
+      this.failureTraces.delete(c.versionId);
+      context.with(traced, () => this.onCrossing(c));
+      return;
+    }
+    void this.send({
       versionId: c.versionId,
       toolName: c.toolName,
       kind: 'threshold',
@@ -346,9 +431,22 @@ export class ToolRuntime {
     });
   }
 
-  private send(report: FailureReport): void {
+  private send(report: FailureReport): Promise<void> | undefined {
     const signaler = this.options.signaler;
-    if (!signaler) return;
+    if (!signaler) return undefined;
+    if (this.tracer && !report.traceparent) {
+      // The report's span parents the signal (its client span) and, through the traceparent it
+      // carries, the heal the monitor starts for it.
+      const span = this.tracer.startSpan('dise.failure_report', {
+        attributes: { 'dise.version': report.versionId, 'dise.report.kind': report.kind },
+      });
+      const spanContext = trace.setSpan(context.active(), span);
+      const carrier: Record<string, string> = {};
+      propagation.inject(spanContext, carrier);
+      const sent = context.with(spanContext, () => this.send({ ...report, traceparent: carrier.traceparent }));
+      void sent?.finally(() => span.end());
+      return sent;
+    }
     const p = signaler
       .failureReported(report)
       .then(() => {
@@ -361,6 +459,7 @@ export class ToolRuntime {
       })
       .finally(() => this.pendingSignals.delete(p));
     this.pendingSignals.add(p);
+    return p;
   }
 
   private scheduleRetry(): void {
@@ -419,6 +518,7 @@ export class ToolRuntime {
           .failureReported(r)
           .catch((err: Error) => this.log(`lost report for ${r.versionId}: ${err.message}`));
     }
+    this.metrics?.unwatchMirror(this.mirror);
     await this.routing.close();
     this.sandbox.close();
     this.shadowSandbox.close();

@@ -16,3 +16,6 @@ export function healWorkflowId(versionId: string): string {
 export function canaryWorkflowId(versionId: string): string {
   return `canary:${versionId}`;
 }
+
+/** The OpenTelemetry instrumentation scope of dise's own spans (calls, reports, LLM requests). */
+export const TRACER_NAME = 'dise-heal';

@@ -34,6 +34,11 @@ export interface SelfHealInput {
   versionId: string;
   failure: HealFailureInput;
   trigger: HealTrigger;
+  /**
+   * The W3C traceparent of the report that started the heal, when it was traced: the heal's spans
+   * join that trace (src/workflows/tracing.ts puts it in the child's start headers).
+   */
+  traceparent?: string;
 }
 
 /** The worker's configuration as it applies to one heal (recorded in history by recordFailure). */

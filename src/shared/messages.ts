@@ -25,6 +25,8 @@ export interface FailureReport {
   failureId?: number | null;
   /** ISO-8601 time of the report. */
   reportedAt: string;
+  /** The W3C traceparent of the call or report that sent this, when traced; the heal joins its trace. */
+  traceparent?: string;
   /** Who reported: e.g. `runtime:host:pid`. */
   source: string;
 }

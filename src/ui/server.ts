@@ -13,6 +13,7 @@ import { PACKAGE_ROOT } from '../infra/paths.js';
 import type { TemporalSettings } from '../infra/temporal-connection.js';
 import { LayoutCache } from './layout.js';
 import { LiveHub } from './live.js';
+import { DashboardMetrics } from './metrics.js';
 import { ActionRefused, TemporalOperations } from './operations.js';
 import {
   errorPage,
@@ -132,7 +133,9 @@ export function createDashboardApp(options: DashboardOptions): {
     layouts: new LayoutCache(),
   };
   const app = new Hono();
+  const metrics = new DashboardMetrics(store);
 
+  app.use('*', metrics.middleware);
   app.use('*', securityHeaders);
   app.onError(errorResponse);
   app.notFound((c) => c.html(errorPage(404, `nothing at ${c.req.path}`), 404));
@@ -150,6 +153,9 @@ export function createDashboardApp(options: DashboardOptions): {
       return c.notFound();
     }
   });
+
+  // Prometheus' scrape: unauthenticated like every page (read-only, no inputs, outputs or token in it).
+  app.get('/metrics', async (c) => c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType }));
 
   addToolPages(app, deps);
   addVersionPage(app, deps);

@@ -150,7 +150,10 @@ export async function healthMonitorWorkflow(options: HealthMonitorOptions = {}):
       state.reportsHandled += result.handledReports.length;
       state.findings = result.findings.map((f) => ({ versionId: f.versionId, reason: f.reason }));
       if (result.healingEnabled) {
-        for (const finding of result.findings.filter((f) => f.heal)) await startHeal(finding, state);
+        // A heal joins the trace of the report that asked for it, when it was traced.
+        const traces = new Map(reported.filter((r) => r.traceparent).map((r) => [r.versionId, r.traceparent]));
+        for (const finding of result.findings.filter((f) => f.heal))
+          await startHeal(finding, state, traces.get(finding.versionId));
       }
     }
     // Hourly, paused or not: keeping executions bounded is not a health check. A failed run (after
@@ -173,10 +176,15 @@ export async function healthMonitorWorkflow(options: HealthMonitorOptions = {}):
 }
 
 /** Starts the heal of a finding the way every heal is started (src/shared/heal-start.ts), as an abandoned child. */
-async function startHeal(finding: HealthFinding, state: MonitorState): Promise<void> {
+async function startHeal(finding: HealthFinding, state: MonitorState, traceparent?: string): Promise<void> {
   let options: HealStartOptions;
   try {
-    options = healStartOptions({ versionId: finding.versionId, trigger: 'monitor', failure: finding.failure });
+    options = healStartOptions({
+      versionId: finding.versionId,
+      trigger: 'monitor',
+      failure: finding.failure,
+      ...(traceparent ? { traceparent } : {}),
+    });
   } catch (err) {
     // Ids come from the lineage tables, so this is not expected; one bad id must not stall the monitor.
     if (err instanceof InvalidIdError) {

@@ -76,7 +76,7 @@ beforeAll(async () => {
     }).then((w) => (heldWorker = w)),
     launchBrowser().then((b) => (browser = b)),
   ]);
-  const m = /^ready temporal=(\S+) ui=(\S+) database=\S+ dashboard=(\S+)$/.exec(started.line);
+  const m = /^ready temporal=(\S+) ui=(\S+) database=\S+ dashboard=(\S+) metrics=\S+$/.exec(started.line);
   expect(m, started.line).not.toBeNull();
   expect(m![1]).toBe(inject('temporalAddress')); // no second stack
   expect(m![2]).toBe(UI);

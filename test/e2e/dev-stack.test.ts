@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isProcessAlive } from '../../src/infra/net.js';
+import { freePort, isProcessAlive } from '../../src/infra/net.js';
 import { runDise, startDise, waitForExit } from '../support/cli.js';
 
 // `dise dev` as a new user runs it: the real command in a child process with its own .dise/ folder,
@@ -11,7 +11,19 @@ const home = mkdtempSync(path.join(os.tmpdir(), 'dise-dev-e2e-'));
 chmodSync(home, 0o755);
 // Not the test run's services: this stack starts its own, as on a fresh machine.
 const { DATABASE_URL: _db, TEMPORAL_ADDRESS: _temporal, ...inherited } = process.env;
-const env: NodeJS.ProcessEnv = { ...inherited, DISE_HOME: home, NO_COLOR: '1', DISE_FREE_PORTS: '1' };
+// The worker's Prometheus endpoint on a port of its own (the ready line names it).
+const metricsPort = await freePort();
+writeFileSync(
+  path.join(home, 'config.yaml'),
+  `observability:\n  metrics:\n    worker_address: 127.0.0.1:${metricsPort}\n`,
+);
+const env: NodeJS.ProcessEnv = {
+  ...inherited,
+  DISE_HOME: home,
+  NO_COLOR: '1',
+  DISE_FREE_PORTS: '1',
+  DISE_CONFIG: path.join(home, 'config.yaml'),
+};
 
 afterAll(() => {
   rmSync(home, { recursive: true, force: true });
@@ -41,11 +53,12 @@ mutation:
 describe('dise dev', () => {
   it('starts the stack, serves the UI, registers and shows lineage, is reused, and stops cleanly on Ctrl-C', async () => {
     const first = await startDise(['dev'], env, /^ready /);
-    const m = /^ready temporal=(\S+) ui=(\S+) database=(\S+) dashboard=(\S+)$/.exec(first.line);
+    const m = /^ready temporal=(\S+) ui=(\S+) database=(\S+) dashboard=(\S+) metrics=(\S+)$/.exec(first.line);
     expect(m, first.line).not.toBeNull();
-    const [, temporal, ui, database, dashboard] = m!;
+    const [, temporal, ui, database, dashboard, metrics] = m!;
     const devJson = JSON.parse(readFileSync(path.join(home, 'dev.json'), 'utf8'));
-    expect(devJson).toMatchObject({ temporal, ui, database, dashboard, pid: first.child.pid });
+    expect(devJson).toMatchObject({ temporal, ui, database, dashboard, metrics, pid: first.child.pid });
+    expect(metrics).toBe(`http://127.0.0.1:${metricsPort}/metrics`);
 
     const page = await fetch(ui!);
     expect(page.status).toBe(200);
@@ -78,6 +91,13 @@ describe('dise dev', () => {
     const report = JSON.parse(health.stdout);
     expect(report).toMatchObject({ tools: 1, versions: 2, monitor: { reachable: true, paused: false } });
     expect(report.byHealth.healthy).toEqual({ count: 2, percent: 100 });
+
+    // Temporal's own worker metrics (the health monitor has run tasks by now), named by Prometheus
+    // conventions: durations in seconds, counters with _total.
+    const exposition = await (await fetch(metrics!)).text();
+    expect(exposition).toMatch(/^temporal_worker_task_slots_available\{/m);
+    expect(exposition).toMatch(/^# TYPE temporal_workflow_task_schedule_to_start_latency_seconds histogram$/m);
+    expect(exposition).toMatch(/^# TYPE temporal_request_total counter$/m);
 
     const again = await runDise(['dev'], env);
     expect(again.code).toBe(0);

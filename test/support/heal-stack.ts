@@ -1,3 +1,4 @@
+import type { MetricMeter } from '@temporalio/common';
 import { afterAll, beforeAll } from 'vitest';
 import type { DiseConfig } from '../../src/config/schema.js';
 import type { LlmSettings } from '../../src/llm/client.js';
@@ -21,7 +22,7 @@ export interface HealStack {
  */
 export function useHealStack(
   prefix: string,
-  options: { config?: DiseConfig; llm?: LlmSettings | null } = {},
+  options: { config?: DiseConfig; llm?: LlmSettings | null; metricMeter?: MetricMeter } = {},
 ): HealStack {
   const stack = { taskQueue: uniqueTaskQueue(prefix) } as HealStack;
   const testStore = useTestStore();

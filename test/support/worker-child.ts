@@ -2,8 +2,9 @@
  * A dise worker in its own process, for fault tests. With KILL_AFTER=<activity>, the first attempt of
  * that activity runs to completion (its writes committed) and then the process announces
  * `AFTER <activity>` on stdout and hangs, waiting to be killed with SIGKILL. CONFIG_JSON: the worker's
- * config.yaml as JSON (defaults otherwise). Tests run it from the run's bundle of the child scripts
- * (./child-bundle.ts), or through tsx.
+ * config.yaml as JSON (defaults otherwise; its observability.metrics.worker_address serves the
+ * worker's metrics). Tests run it from the run's bundle of the child scripts (./child-bundle.ts), or
+ * through tsx.
  */
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { configSchema } from '../../src/config/schema.js';
@@ -11,8 +12,10 @@ import { createPrismaClient } from '../../src/infra/database.js';
 import { installTemporalRuntime } from '../../src/infra/temporal-runtime.js';
 import { startWorker } from '../../src/worker.js';
 
-installTemporalRuntime('ERROR');
 const { DATABASE_URL, TEMPORAL_ADDRESS, TASK_QUEUE, KILL_AFTER, WORKFLOW_BUNDLE, CONFIG_JSON } = process.env;
+const config = CONFIG_JSON ? configSchema.parse(JSON.parse(CONFIG_JSON)) : undefined;
+// observability.metrics.worker_address serves this worker's Prometheus metrics, as `dise worker` does.
+installTemporalRuntime('ERROR', 'ERROR', { metricsAddress: config?.observability.metrics.worker_address });
 const prisma = createPrismaClient(DATABASE_URL!);
 
 const hangAfter: ActivityInterceptorsFactory = (ctx) => ({
@@ -31,7 +34,7 @@ const hangAfter: ActivityInterceptorsFactory = (ctx) => ({
 const worker = await startWorker({
   temporal: { address: TEMPORAL_ADDRESS!, namespace: 'default', tls: false },
   prisma,
-  ...(CONFIG_JSON ? { config: configSchema.parse(JSON.parse(CONFIG_JSON)) } : {}),
+  ...(config ? { config } : {}),
   llm: null,
   taskQueue: TASK_QUEUE!,
   workflowBundlePath: WORKFLOW_BUNDLE,

@@ -44,11 +44,14 @@ describe('docker-compose.yml', () => {
     expect(ok).toBe(true);
   });
 
-  it('runs PostgreSQL, Temporal on it, the Temporal UI and a dise worker built from this repository', () => {
+  it('runs PostgreSQL, Temporal on it, the Temporal UI, a dise worker and dashboard built from this repository, Prometheus and Grafana', () => {
     expect(Object.keys(compose.services).sort()).toEqual([
+      'dise-dashboard',
       'dise-migrate',
       'dise-worker',
+      'grafana',
       'postgresql',
+      'prometheus',
       'temporal',
       'temporal-admin-tools',
       'temporal-ui',

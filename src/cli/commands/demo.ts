@@ -9,6 +9,7 @@ import { readLiveDevState } from '../../infra/dev-state.js';
 import { startDevStack, type DevStack } from '../dev-stack.js';
 import { stateDir } from '../../infra/paths.js';
 import { connectionOptions, type TemporalSettings } from '../../infra/temporal-connection.js';
+import { installTracing } from '../../infra/tracing.js';
 import { installTemporalRuntime } from '../../infra/temporal-runtime.js';
 import { LineageStore, type RegisterVersionInput } from '../../lineage/store.js';
 import { llmSettingsFrom } from '../../llm/client.js';
@@ -45,7 +46,11 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
     out.info(`${paint(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s]`, 'gray', color)} ${text}`);
   const title = (text: string) => out.info(`\n${paint(`== ${text}`, 'bold', color)}`);
 
-  installTemporalRuntime();
+  installTemporalRuntime(undefined, undefined, { metricsAddress: config.observability.metrics.worker_address });
+  installTracing({
+    otlpEndpoint: config.observability.tracing.otlp_endpoint,
+    serviceName: config.observability.tracing.service_name,
+  });
   title('1. The embedded stack');
   let stack: DevStack | undefined;
   let databaseUrl: string;

@@ -1,4 +1,5 @@
 import type { DiseConfig } from '../../config/schema.js';
+import { installTracing } from '../../infra/tracing.js';
 import { installTemporalRuntime } from '../../infra/temporal-runtime.js';
 import { readLiveDevState, readyLine } from '../../infra/dev-state.js';
 import { startDevStack } from '../dev-stack.js';
@@ -17,7 +18,11 @@ export async function dev(options: { worker: boolean }, config: DiseConfig, out:
     out.result(readyLine(live));
     return;
   }
-  installTemporalRuntime();
+  installTemporalRuntime(undefined, undefined, { metricsAddress: config.observability.metrics.worker_address });
+  installTracing({
+    otlpEndpoint: config.observability.tracing.otlp_endpoint,
+    serviceName: config.observability.tracing.service_name,
+  });
   const started = Date.now();
   const stack = await startDevStack({ dir, log: (l) => out.info(l), worker: options.worker, config });
   out.info(`started in ${((Date.now() - started) / 1000).toFixed(1)} s; Ctrl-C stops everything`);

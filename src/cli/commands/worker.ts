@@ -3,7 +3,8 @@ import { registerSearchAttributes } from '../../infra/search-attributes-admin.js
 import { connectTemporal } from '../temporal-client.js';
 import { llmSettingsFrom } from '../../llm/client.js';
 import type { DiseConfig } from '../../config/schema.js';
-import { installTemporalRuntime } from '../../infra/temporal-runtime.js';
+import { installTracing } from '../../infra/tracing.js';
+import { installTemporalRuntime, workerMetricsUrl } from '../../infra/temporal-runtime.js';
 import { createPrismaClient } from '../../infra/database.js';
 import { startWorker } from '../../worker.js';
 import { assertMigrated, resolveTemporal, type Output } from '../context.js';
@@ -16,7 +17,11 @@ export async function workerCommand(
   config: DiseConfig,
   out: Output,
 ): Promise<void> {
-  installTemporalRuntime();
+  installTemporalRuntime(undefined, undefined, { metricsAddress: config.observability.metrics.worker_address });
+  installTracing({
+    otlpEndpoint: config.observability.tracing.otlp_endpoint,
+    serviceName: config.observability.tracing.service_name,
+  });
   const temporal = resolveTemporal(process.env, config);
   const url = process.env.DATABASE_URL || config.database.url || readLiveDevState()?.database;
   if (!url) throw new UsageError('no database: set DATABASE_URL, or start the embedded stack with `dise dev`');
@@ -43,6 +48,8 @@ export async function workerCommand(
       ? `LLM: ${llm.model}${llm.baseURL ? ` at ${llm.baseURL}` : ''}`
       : 'LLM: none, offline strategy (set OPENAI_API_KEY or OPENAI_BASE_URL to use one)',
   );
+  const metrics = workerMetricsUrl();
+  if (metrics) out.info(`metrics ${metrics}`);
   out.info(
     `worker polling task queue ${worker.worker.options.taskQueue} on ${temporal.address} (namespace ${temporal.namespace}); Ctrl-C stops it`,
   );
