@@ -159,13 +159,22 @@ describe.skipIf(!binary)(`a real Prometheus server (skipped when absent: ${SKIP_
       { what: 'the heal in Prometheus', timeout: 30_000 },
     );
     expect(Number(healed[0]!.value[1])).toBe(1);
-    const up = await query('up');
+    // A scrape may time out on a loaded machine (its timeout is the 1 s interval): up is polled.
+    const up = await pollUntil(
+      () => query('up'),
+      (r) => r.length === 3 && r.every((t) => t.value[1] === '1'),
+      { what: 'every target up', timeout: 30_000 },
+    );
     expect(up.map((r) => [r.metric.job, r.value[1]]).sort()).toEqual([
       ['dise-dashboard', '1'],
       ['dise-runtime', '1'],
       ['dise-worker', '1'],
     ]);
-    const slots = await query('temporal_worker_task_slots_available{job="dise-worker"}');
+    const slots = await pollUntil(
+      () => query('temporal_worker_task_slots_available{job="dise-worker"}'),
+      (r) => r.length > 0,
+      { what: "the worker's task slots in Prometheus", timeout: 30_000 },
+    );
     expect(slots.length).toBeGreaterThan(0);
     const pruned = await pollUntil(
       () => query('dise_versions{health="pruned"}'),
@@ -188,7 +197,12 @@ describe.skipIf(!binary)(`a real Prometheus server (skipped when absent: ${SKIP_
     for (const panel of board.panels)
       for (const { expr } of panel.targets) await query(expr.replaceAll('$__rate_interval', '1m')); // status: success
     const heals = board.panels.find((p) => p.title === 'Heals over time')!.targets[0]!.expr;
-    const answered = await query(heals.replaceAll('$__rate_interval', '5m'));
+    // increase() needs two scrapes of the series around the heal: on a loaded machine a scrape can be late.
+    const answered = await pollUntil(
+      () => query(heals.replaceAll('$__rate_interval', '5m')),
+      (r) => r.some((s) => s.metric.outcome === 'healed'),
+      { what: "the board's heal panel to show the heal", timeout: 30_000 },
+    );
     expect(answered.map((r) => r.metric.outcome)).toContain('healed');
   });
 });

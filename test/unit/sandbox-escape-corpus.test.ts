@@ -308,6 +308,26 @@ const groups: Record<string, Attempt[]> = {
 };
 
 const ordinary = 'function run(s) { return s.trim().toLowerCase(); }';
+
+/**
+ * The tool answers a plain call after the attempt. Where the attempt may be refused when the code
+ * loads (a dynamic import under a host with its own module loader hook), the next context's load may
+ * be refused the same way: that refusal is typed, and no answer of the attack leaks.
+ */
+function expectPlainAnswer(key: string, code: string, attempt: Attempt): void {
+  const { expect: expected } = attempt;
+  const refusedOnLoad =
+    typeof expected === 'object' &&
+    expected !== null &&
+    'anyOf' in expected &&
+    Array.isArray(expected.anyOf) &&
+    expected.anyOf.includes('compile_error');
+  try {
+    expect(sandbox.run(key, code, { n: 1 })).toEqual({ ok: true, echo: { n: 1 } });
+  } catch (err) {
+    if (!refusedOnLoad || !(err instanceof ToolExecutionError) || err.kind !== 'compile_error') throw err;
+  }
+}
 let index = 0;
 
 describe('the JavaScript escape corpus', () => {
@@ -356,8 +376,7 @@ describe('the JavaScript escape corpus', () => {
           expect([1].map((x) => x + 1)).toEqual([2]);
           // The same tool answers a plain call as before, and so does another tool.
           // (Code refused when it loads never answers anything, so only loaded tools are called again.)
-          if (!attempt.whole && outcome !== 'compile_error')
-            expect(sandbox.run(key, code, { n: 1 })).toEqual({ ok: true, echo: { n: 1 } });
+          if (!attempt.whole && outcome !== 'compile_error') expectPlainAnswer(key, code, attempt);
           expect(sandbox.run('js-corpus-ordinary', ordinary, '  Hello World ')).toBe('hello world');
         });
       }
