@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import { askMonitorStatus, type MonitorReachability } from '../client/monitor-client.js';
 import { startHeal } from '../client/start-heal.js';
 import { connectTemporalClient, type TemporalHandle } from '../client/connection.js';
 import type { TemporalSettings } from '../infra/temporal-connection.js';
@@ -8,10 +9,8 @@ import {
   canaryAbortSignal,
   canaryPromoteSignal,
   healProgressQuery,
-  monitorStatusQuery,
   pauseSignal,
   resumeSignal,
-  type MonitorStatus,
 } from '../shared/messages.js';
 import type { selfHealWorkflow } from '../workflows/self-heal.js';
 
@@ -107,14 +106,9 @@ export class TemporalOperations {
     return found;
   }
 
-  async monitorStatus(): Promise<({ reachable: true } & MonitorStatus) | { reachable: false; reason: string }> {
+  async monitorStatus(): Promise<MonitorReachability> {
     try {
-      const status = await (
-        await this.client()
-      ).workflow
-        .getHandle(HEALTH_MONITOR_WORKFLOW_ID)
-        .query(monitorStatusQuery);
-      return { reachable: true, ...status };
+      return await askMonitorStatus(await this.client());
     } catch (err) {
       return { reachable: false, reason: (err as Error).message.split('\n')[0]! };
     }

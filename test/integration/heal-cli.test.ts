@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
+import { askMonitorStatus } from '../../src/client/monitor-client.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import type { RunningWorker } from '../../src/worker.js';
 import { useTestStore } from '../support/database.js';
@@ -123,5 +124,23 @@ describe('dise health', () => {
     const report = JSON.parse(json.stdout.join(''));
     expect(report.byHealth.regenerated).toEqual({ count: 1, percent: (100 * 1) / 3 });
     expect(report.healing.events).toBe(2);
+  });
+
+  it('says within its deadline, and why, when no worker answers the monitor', async () => {
+    const taskQueue = uniqueTaskQueue('nobody-polls');
+    const workflowId = `monitor-without-worker-${taskQueue}`;
+    await temporal.client.workflow.start('healthMonitorWorkflow', { workflowId, taskQueue, args: [{}] });
+    try {
+      const started = Date.now();
+      const answer = await askMonitorStatus(temporal.client, { timeoutMs: 1_000, workflowId });
+      expect(answer).toEqual({
+        reachable: false,
+        reason: 'the health monitor did not answer within 1 s: is a dise worker running (dise worker, or dise dev)?',
+      });
+      // The deadline ended the wait (a worker-less query is otherwise held for much longer).
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      await temporal.client.workflow.getHandle(workflowId).terminate('test over');
+    }
   });
 });

@@ -1,9 +1,8 @@
 import type { DiseConfig } from '../../config/schema.js';
 import type { HealStats } from '../../lineage/heal-runs.js';
 import type { RecentFailure } from '../../lineage/views.js';
-import { HEALTH_MONITOR_WORKFLOW_ID } from '../../shared/constants.js';
+import { askMonitorStatus, type MonitorReachability } from '../../client/monitor-client.js';
 import { HEALTH, type Health } from '../../shared/lineage-types.js';
-import { monitorStatusQuery, type MonitorStatus } from '../../shared/messages.js';
 import { withDatabase, type Output } from '../context.js';
 import { colorEnabled, HEALTH_LABEL, paint, stamp, titleCase } from '../format/style.js';
 import { connectTemporal } from '../temporal-client.js';
@@ -14,7 +13,7 @@ export interface HealthReport {
   byHealth: Record<Health, { count: number; percent: number }>;
   recentFailures: RecentFailure[];
   healing: HealStats;
-  monitor: (MonitorStatus & { reachable: true }) | { reachable: false; reason: string };
+  monitor: MonitorReachability;
 }
 
 /** `dise health`: the System Health Report, from the database and the monitor's `status` query. */
@@ -44,8 +43,7 @@ export async function health(options: { json: boolean }, config: DiseConfig, out
   try {
     const temporal = await connectTemporal(config);
     try {
-      const status = await temporal.client.workflow.getHandle(HEALTH_MONITOR_WORKFLOW_ID).query(monitorStatusQuery);
-      report.monitor = { ...status, reachable: true };
+      report.monitor = await askMonitorStatus(temporal.client);
     } finally {
       await temporal.close();
     }
