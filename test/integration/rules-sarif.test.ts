@@ -2,8 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import Ajv from 'ajv-draft-04';
-import addFormats from 'ajv-formats';
+import type { Ajv as AjvCore } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { useTestStore } from '../support/database.js';
@@ -15,6 +14,9 @@ const require = createRequire(import.meta.url);
 const schema = JSON.parse(
   readFileSync(require.resolve('@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json'), 'utf8'),
 ) as object;
+// Both are CommonJS; required as such, typed as Ajv 8 (whose class ajv-draft-04 extends).
+const Ajv = require('ajv-draft-04') as typeof AjvCore;
+const addFormats = require('ajv-formats') as (ajv: AjvCore) => AjvCore;
 // The schema's language pattern is not valid with the u flag (a stray `]`): compile patterns without it.
 const ajv = new Ajv({ allErrors: true, strict: false, unicodeRegExp: false });
 addFormats(ajv);
