@@ -9,6 +9,7 @@ import {
   RULE_DOCUMENT_SCHEMA,
   type RuleDocument,
 } from '../rules/document.js';
+import { astGrepYaml, toAstGrep } from '../rules/ast-grep.js';
 import { keyIdOf, parsePublicKey } from '../rules/keys.js';
 import type { RulePack } from '../rules/pack.js';
 import type { CheckRule } from '../rules/sarif.js';
@@ -133,6 +134,7 @@ export class SharedRuleStore {
         withdrawn: r.withdrawnAt !== null,
         language: r.language,
         pattern: { engine: ENGINE_OF_KIND[r.patternKind]!, source: r.pattern },
+        astGrep: astGrepOf(r),
         advice: r.description,
         reason: r.reason,
         evidence: {
@@ -401,4 +403,9 @@ export class SharedRuleStore {
       };
     });
   }
+}
+
+function astGrepOf(r: LocalRow): string | null {
+  const rule = toAstGrep(r.patternKind, r.pattern, r.language);
+  return rule ? astGrepYaml(r.ruleId, r.language, rule, r.description) : null;
 }

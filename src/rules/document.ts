@@ -22,6 +22,11 @@ export const ruleDocumentSchema = z.object({
   withdrawn: z.boolean(),
   language: z.enum(TOOL_LANGUAGES),
   pattern: z.object({ engine: z.enum(PATTERN_ENGINES), source: z.string().min(1).max(10_000) }),
+  /**
+   * The pattern as an ast-grep rule file (YAML: id, language, severity, message, rule), for tools
+   * outside dise; null when the pattern has no faithful translation. dise gates with `pattern`.
+   */
+  astGrep: z.string().nullable(),
   advice: z.string(),
   reason: z.string(),
   evidence: z.object({

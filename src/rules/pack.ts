@@ -1,5 +1,7 @@
 import { sign, verify, type KeyObject } from 'node:crypto';
+import YAML from 'yaml';
 import { z } from 'zod';
+import type { AstGrepRule } from './ast-grep.js';
 import { checkRuleGates } from '../detection/static-analysis.js';
 import { warmPythonFor } from '../sandbox/python.js';
 import { canonicalJson, documentDigest, KIND_OF_ENGINE, ruleDocumentSchema, type RuleDocument } from './document.js';
@@ -127,5 +129,16 @@ export async function selfCheck(doc: RuleDocument): Promise<SelfCheck> {
     return { ok: false, problem: 'its invalid example cannot be checked (it does not tokenize)' };
   if (doc.evidence.valid !== null && checkRuleGates(doc.evidence.valid, [rule], doc.language).length)
     return { ok: false, problem: `its ${doc.pattern.engine} pattern matches its own valid example` };
+  if (doc.astGrep !== null) {
+    // Tools outside dise read the ast-grep rule: it must say what the pattern says on the examples.
+    const { astGrepMatch } = await import('./ast-grep.js');
+    const parsed = YAML.parse(doc.astGrep) as { rule?: AstGrepRule; language?: string } | null;
+    if (!parsed?.rule || parsed.language !== doc.language)
+      return { ok: false, problem: 'its ast-grep rule is not a rule for its language' };
+    if (astGrepMatch(doc.evidence.invalid, doc.language, parsed.rule) === null)
+      return { ok: false, problem: 'its ast-grep rule does not match its own invalid example' };
+    if (doc.evidence.valid !== null && astGrepMatch(doc.evidence.valid, doc.language, parsed.rule) !== null)
+      return { ok: false, problem: 'its ast-grep rule matches its own valid example' };
+  }
   return { ok: true };
 }

@@ -130,6 +130,8 @@ describe('rules shared between installations', () => {
       withdrawn: false,
       language: 'javascript',
       pattern: { engine: 'tokens', source: AT_CHECK },
+      // A span of JavaScript tokens has no faithful ast-grep translation.
+      astGrep: null,
       scope: 'all_similar',
       evidence: { invalid: AT_CHECK_VALIDATOR, valid: REGEX_VALIDATOR },
       provenance: { tool: 'email_validator', version: 'email_validator@1.0.0', heal: 'heal-a' },
