@@ -411,6 +411,24 @@ function addRulesCommands(program: Command, { config, out, exitCode }: CommandCo
       (await commands()).rulesCheck(files, { sarif: Boolean(opts.sarif) }, config(), out, exitCode),
     );
   rules
+    .command('subscribe')
+    .description("pull a peer's signed pack on a Temporal schedule (visible in the Temporal UI) and import it")
+    .argument('<url>', "the peer's dashboard URL (its /rules/pack) or a pack's URL")
+    .option('--every <interval>', 'how often: 30m, 6h, 1d…', '1h')
+    .addHelpText(
+      'after',
+      "\nThe first pull starts at once. Needs the peer's key trusted (dise rules trust) and a worker.\n\nExample:\n  $ dise rules subscribe http://peer.example:4300 --every 6h",
+    )
+    .action(async (url: string, opts: { every: string }) =>
+      (await commands()).rulesSubscribe(url, opts, config(), out),
+    );
+  rules
+    .command('unsubscribe')
+    .description("delete a subscription's schedule (the rules it imported stay)")
+    .argument('<url>', 'the URL given to dise rules subscribe')
+    .addHelpText('after', '\nExample:\n  $ dise rules unsubscribe http://peer.example:4300')
+    .action(async (url: string) => (await commands()).rulesUnsubscribe(url, config(), out));
+  rules
     .command('key')
     .description("this installation's public key, for peers to trust (created on first use under .dise/rules/)")
     .addHelpText('after', '\nExample:\n  $ dise rules key')

@@ -193,3 +193,93 @@ export async function rulesCheck(
 function packageVersion(): string {
   return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
+
+/**
+ * `dise rules subscribe <url>`: a Temporal schedule that pulls a peer's pack every `every` and
+ * imports it (report-only, deduped by pattern); the first pull runs now. Subscribing again to the
+ * same URL updates the interval.
+ */
+export async function rulesSubscribe(
+  url: string,
+  options: { every: string },
+  config: DiseConfig,
+  out: Output,
+): Promise<void> {
+  const packUrl = packUrlOf(url);
+  const [
+    { connectTemporal },
+    { taskQueueFromEnv },
+    { ScheduleAlreadyRunning, ScheduleOverlapPolicy },
+    { subscriptionScheduleId },
+  ] = await Promise.all([
+    import('../temporal-client.js'),
+    import('../../infra/temporal-connection.js'),
+    import('@temporalio/client'),
+    import('../../shared/rule-subscription.js'),
+  ]);
+  const temporal = await connectTemporal(config);
+  try {
+    const scheduleId = subscriptionScheduleId(packUrl);
+    const spec = { intervals: [{ every: options.every as `${number}${'s' | 'm' | 'h' | 'd'}` }] };
+    let handle;
+    try {
+      handle = await temporal.client.schedule.create({
+        scheduleId,
+        spec,
+        action: {
+          type: 'startWorkflow',
+          workflowType: 'ruleSubscriptionWorkflow',
+          args: [{ url: packUrl }],
+          taskQueue: taskQueueFromEnv(),
+        },
+        policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
+        memo: { subscription: packUrl },
+      });
+    } catch (err) {
+      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+      handle = temporal.client.schedule.getHandle(scheduleId);
+      await handle.update((previous) => ({ ...previous, spec }));
+    }
+    await handle.trigger();
+    out.result(
+      `subscribed to ${packUrl}: Temporal schedule ${scheduleId}, every ${options.every} (first pull started)`,
+    );
+  } finally {
+    await temporal.close();
+  }
+}
+
+/** `dise rules unsubscribe <url>`: deletes the subscription's schedule; imported rules stay. */
+export async function rulesUnsubscribe(url: string, config: DiseConfig, out: Output): Promise<void> {
+  const packUrl = packUrlOf(url);
+  const [{ connectTemporal }, { subscriptionScheduleId }] = await Promise.all([
+    import('../temporal-client.js'),
+    import('../../shared/rule-subscription.js'),
+  ]);
+  const temporal = await connectTemporal(config);
+  try {
+    const scheduleId = subscriptionScheduleId(packUrl);
+    try {
+      await temporal.client.schedule.getHandle(scheduleId).delete();
+    } catch (err) {
+      if ((err as Error).name === 'ScheduleNotFoundError') throw new UsageError(`no subscription to ${packUrl}`);
+      throw err;
+    }
+    out.result(`unsubscribed from ${packUrl}: schedule ${scheduleId} deleted (imported rules stay)`);
+  } finally {
+    await temporal.close();
+  }
+}
+
+/** A peer's dashboard URL, or its pack's: a bare dashboard URL gets `/rules/pack`. */
+function packUrlOf(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UsageError(`not a URL: ${url}`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`not an http(s) URL: ${url}`);
+  if (u.pathname === '/' || u.pathname === '') u.pathname = '/rules/pack';
+  return u.toString();
+}
