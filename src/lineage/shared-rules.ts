@@ -231,7 +231,7 @@ export class SharedRuleStore {
     return summary;
   }
 
-  /** A rule here (imported, or local and not withdrawn) with the same pattern, if any. */
+  /** A rule here, imported or local and not withdrawn, with the same pattern, if any. */
   private async samePattern(
     tx: Db,
     language: string,
@@ -239,11 +239,13 @@ export class SharedRuleStore {
     pattern: string,
     hash: string,
   ): Promise<string | null> {
-    const imported = await tx.importedRule.findFirst({ where: { language, patternKind: kind, patternHash: hash } });
+    const imported = await tx.importedRule.findFirst({
+      where: { language, patternKind: kind, patternHash: hash, withdrawn: false },
+    });
     if (imported) return imported.ruleId;
     const local = await tx.$queryRaw<{ id: string }[]>`
       SELECT r.rule_id AS id FROM avoidance_rules r JOIN tool_lineage t ON t.tool_id = r.source_failure
-      WHERE r.withdrawn_at IS NULL AND r.pattern_kind = ${kind} AND t.language = ${language} AND btrim(r.pattern_to_avoid) = ${pattern.trim()}
+      WHERE r.withdrawn_at IS NULL AND r.pattern_kind = ${kind} AND t.language = ${language} AND r.pattern_to_avoid = ${pattern}
       LIMIT 1`;
     return local[0]?.id ?? null;
   }

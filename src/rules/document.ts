@@ -78,5 +78,6 @@ export function documentDigest(doc: RuleDocument): string {
 
 /** Two rules with the same pattern in the same language are one rule, whoever learned them. */
 export function patternHash(language: string, kind: string, pattern: string): string {
-  return sha256(`${language}\u0000${kind}\u0000${pattern.trim()}`);
+  // The text as it is: a space is part of a regular expression.
+  return sha256(`${language}\u0000${kind}\u0000${pattern}`);
 }

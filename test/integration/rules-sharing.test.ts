@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
+import { LineageStore } from '../../src/lineage/store.js';
 import type { RuleDocument } from '../../src/rules/document.js';
 import type { RulePack } from '../../src/rules/pack.js';
 import { createTestDatabase, useTestStore, type TestDatabase } from '../support/database.js';
@@ -252,5 +253,36 @@ describe('rules shared between installations', () => {
     // Each installation has its own identity.
     const [keyA, keyB] = [(await onA('rules', 'key')).stdout, (await onB('rules', 'key')).stdout];
     expect(keyB.split('\n')[0]).not.toBe(keyA.split('\n')[0]);
+  });
+
+  it('skips a rule whose pattern is already held here, whoever learned it', async () => {
+    const b = new LineageStore(bDb.prisma);
+    await b.registerVersion(version('b_tool', '1.0.0', [], { code: 'function run(x) {\n  return eval(x);\n}' }));
+    await b.rules.create({
+      ruleId: 'avoid_b0000001',
+      description: 'no eval',
+      patternToAvoid: String.raw`\beval\(`,
+      patternKind: 'regex',
+      reason: 'ran its input',
+      sourceVersionId: 'b_tool@1.0.0',
+      scope: 'global',
+    });
+    await a.store.registerVersion(
+      version('dup_tool', '1.0.0', [], { code: 'function run(x) {\n  return eval(x);\n}' }),
+    );
+    await a.store.rules.create({
+      ruleId: 'avoid_0000ffff',
+      description: 'never eval input',
+      patternToAvoid: String.raw`\beval\(`, // the same pattern, learned there
+      patternKind: 'regex',
+      reason: 'ran its input',
+      sourceVersionId: 'dup_tool@1.0.0',
+      scope: 'descendants',
+    });
+    const r = await onB('rules', 'import', file('dup.json', JSON.stringify(await exportFromA('--tool', 'dup_tool'))));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('imported 0 (report-only)');
+    expect(r.stdout).toContain('duplicates 1');
+    expect(r.stderr).toContain('avoid_0000ffff: same pattern as avoid_b0000001, skipped');
   });
 });

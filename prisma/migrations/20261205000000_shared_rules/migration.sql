@@ -36,7 +36,8 @@ CREATE TABLE "imported_rules" (
     "promoted_by" VARCHAR(20),
     CONSTRAINT "imported_rules_pkey" PRIMARY KEY ("rule_id")
 );
-CREATE UNIQUE INDEX "uq_imported_rules_pattern" ON "imported_rules"("language", "pattern_kind", "pattern_hash");
+-- Deduplication by pattern looks rules up by it (a withdrawn rule does not hold its pattern).
+CREATE INDEX "idx_imported_rules_pattern" ON "imported_rules"("language", "pattern_kind", "pattern_hash");
 
 -- What a report-only rule matched at registration: the evidence an operator reads before promoting it.
 CREATE TABLE "imported_rule_reports" (
