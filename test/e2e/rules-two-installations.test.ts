@@ -198,6 +198,7 @@ describe('two installations share what they learned', () => {
     const added = await onB('tool', 'add', manifest('contact_check', '1.0.0', REPEATS_THE_MISTAKE));
     expect(added.code, added.stderr).toBe(0);
     expect(added.stdout).toContain('contact_check@1.0.0 healthy');
+    expect(added.stderr).toContain(`contact_check@1.0.0: imported rule ${ruleId} (report-only) matches at line 3`);
     expect(await bDb.query('SELECT rule_id, tool_id FROM imported_rule_reports')).toEqual([
       { rule_id: ruleId, tool_id: 'contact_check@1.0.0' },
     ]);

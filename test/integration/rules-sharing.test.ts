@@ -196,6 +196,9 @@ describe('rules shared between installations', () => {
     r = await onB('tool', 'add', manifest('email_check', '1.0.0', REPEATS_THE_MISTAKE));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('email_check@1.0.0 healthy');
+    expect(r.stderr).toContain(
+      'email_check@1.0.0: imported rule avoid_0000aaaa (report-only) matches at line 3: return text.includes("@");',
+    );
     const reports = await bDb.query('SELECT rule_id, tool_id, line, passed_otherwise FROM imported_rule_reports');
     expect(reports).toEqual([
       { rule_id: 'avoid_0000aaaa', tool_id: 'email_check@1.0.0', line: 3, passed_otherwise: true },
