@@ -28,6 +28,7 @@ export function createAvoidanceRuleActivity(deps: ActivityDeps) {
       reason: failure?.description ?? a.reason,
       sourceVersionId: input.sourceVersionId,
       scope: a.scope,
+      healId: input.healId,
     });
     return { ruleId, scope: a.scope };
   };

@@ -10,6 +10,7 @@ import { maintainExecutionsActivity } from './maintain-executions.js';
 import { promoteActivity } from './promote.js';
 import { propagateRuleActivity } from './propagate-rule.js';
 import { pruneBranchActivity } from './prune-branch.js';
+import { pullRulePackActivity } from './pull-rule-pack.js';
 import { recordFailureActivity } from './record-failure.js';
 import { regenerateActivity } from './regenerate.js';
 import { validateCandidateActivity } from './validate-candidate.js';
@@ -37,6 +38,7 @@ export function createActivities(deps: ActivityDeps) {
     judgeCanary: judgeCanaryActivity(deps),
     finishCanary: finishCanaryActivity(deps),
     maintainExecutions: maintainExecutionsActivity(deps),
+    pullRulePack: pullRulePackActivity(deps),
   };
 }
 

@@ -379,14 +379,94 @@ function addOverviewCommands(program: Command, { config, out, exitCode }: Comman
     .action(async (opts: { json?: boolean }) =>
       (await import('./commands/pruned.js')).pruned({ json: Boolean(opts.json) }, config(), out),
     );
-  program
+  addRulesCommands(program, { config, out, exitCode });
+}
+
+/** `dise rules …`: the rules learned here and those shared with other installations (signed packs). */
+function addRulesCommands(program: Command, { config, out, exitCode }: CommandContext): void {
+  const rules = program
     .command('rules')
-    .description('avoidance rules: scope, pattern, source, and how many versions each affects')
-    .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExample:\n  $ dise rules')
-    .action(async (opts: { json?: boolean }) =>
-      (await import('./commands/rules.js')).rules({ json: Boolean(opts.json) }, config(), out),
+    .description('avoidance rules, and sharing them with other installations as signed packs')
+    .addHelpText(
+      'after',
+      '\n`dise rules` alone lists them (`dise rules list`).\n\nExamples:\n  $ dise rules --json\n  $ dise rules export > pack.json\n  $ dise rules import pack.json',
     );
+  const commands = () => import('./commands/rules.js');
+  rules
+    .command('list', { isDefault: true })
+    .description('avoidance rules: scope, pattern, source, how many versions each affects; imported ones too')
+    .option('--json', 'print as JSON, with where each rule came from')
+    .addHelpText('after', '\n`dise rules` alone is `dise rules list`.\n\nExample:\n  $ dise rules')
+    .action(async (opts: { json?: boolean }) => (await commands()).rules({ json: Boolean(opts.json) }, config(), out));
+  rules
+    .command('check')
+    .description("report the learned rules' matches in ordinary source files (.js, .py), as SARIF 2.1.0 with --sarif")
+    .argument('<files...>', 'JavaScript or Python source files')
+    .option('--sarif', 'print a SARIF 2.1.0 log (for code scanning in CI)')
+    .addHelpText(
+      'after',
+      '\nExit code 1 when an enforcing rule matches.\n\nExample:\n  $ dise rules check src/*.js --sarif > dise.sarif',
+    )
+    .action(async (files: string[], opts: { sarif?: boolean }) =>
+      (await commands()).rulesCheck(files, { sarif: Boolean(opts.sarif) }, config(), out, exitCode),
+    );
+  rules
+    .command('subscribe')
+    .description("pull a peer's signed pack on a Temporal schedule (visible in the Temporal UI) and import it")
+    .argument('<url>', "the peer's dashboard URL (its /rules/pack) or a pack's URL")
+    .option('--every <interval>', 'how often: 30m, 6h, 1d…', '1h')
+    .addHelpText(
+      'after',
+      "\nThe first pull starts at once. Needs the peer's key trusted (dise rules trust) and a worker.\n\nExample:\n  $ dise rules subscribe http://peer.example:4300 --every 6h",
+    )
+    .action(async (url: string, opts: { every: string }) =>
+      (await commands()).rulesSubscribe(url, opts, config(), out),
+    );
+  rules
+    .command('unsubscribe')
+    .description("delete a subscription's schedule (the rules it imported stay)")
+    .argument('<url>', 'the URL given to dise rules subscribe')
+    .addHelpText('after', '\nExample:\n  $ dise rules unsubscribe http://peer.example:4300')
+    .action(async (url: string) => (await commands()).rulesUnsubscribe(url, config(), out));
+  rules
+    .command('key')
+    .description("this installation's public key, for peers to trust (created on first use under .dise/rules/)")
+    .addHelpText('after', '\nExample:\n  $ dise rules key')
+    .action(async () => (await commands()).rulesKey(out));
+  rules
+    .command('export')
+    .description("write this installation's rules as a pack signed with its Ed25519 key, on stdout")
+    .option('--since <time>', 'only rules changed at or after this time (ISO 8601)')
+    .option('--tool <name>', 'only rules learned from versions of this tool')
+    .addHelpText('after', '\nExample:\n  $ dise rules export --since 2026-12-01 > pack.json')
+    .action(async (opts: { since?: string; tool?: string }) => (await commands()).rulesExport(opts, config(), out));
+  rules
+    .command('import')
+    .description("import a pack: a trusted key's signature, each rule checked on its examples, stored report-only")
+    .argument('<pack>', 'the pack file (- for stdin)')
+    .addHelpText(
+      'after',
+      '\nA tampered pack, an unknown key, or a rule whose examples disagree with its pattern refuses\nthe whole pack.\n\nExample:\n  $ dise rules import pack.json',
+    )
+    .action(async (file: string) => (await commands()).rulesImport(file, config(), out));
+  rules
+    .command('trust')
+    .description("accept packs signed by this public key (another installation's `dise rules key`)")
+    .argument('<key>', 'ed25519:<base64>')
+    .addHelpText('after', '\nExample:\n  $ dise rules trust ed25519:MCowBQYDK2VwAyEA…')
+    .action(async (key: string) => (await commands()).rulesTrust(key, config(), out));
+  rules
+    .command('promote')
+    .description('an imported rule enforces now, before its quarantine ends')
+    .argument('<rule>', 'the rule id')
+    .addHelpText('after', '\nExample:\n  $ dise rules promote avoid_1a2b3c4d')
+    .action(async (id: string) => (await commands()).rulesPromote(id, config(), out));
+  rules
+    .command('withdraw')
+    .description('a rule stops gating; a local rule is withdrawn in the next pack too')
+    .argument('<rule>', 'the rule id')
+    .addHelpText('after', '\nExample:\n  $ dise rules withdraw avoid_1a2b3c4d')
+    .action(async (id: string) => (await commands()).rulesWithdraw(id, config(), out));
 }
 
 /** Runs the command line; returns the exit code instead of exiting, for tests. */

@@ -232,6 +232,14 @@ export const configSchema = z.strictObject({
     /** Bearer token of its actions; none means one is generated at start and printed once. */
     token: z.string().min(16).nullable().default(null),
   }),
+  /** Rules shared between installations (`dise rules export`, `import`, `subscribe`). */
+  rules_sharing: section({
+    /**
+     * Local registrations an imported rule must see without a possible false positive (a match on a
+     * version that passed every other check) before it enforces; until then it only reports.
+     */
+    promote_after: z.int().min(1).max(1_000_000).default(20),
+  }),
 });
 
 export type DiseConfig = z.infer<typeof configSchema>;

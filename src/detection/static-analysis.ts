@@ -436,6 +436,124 @@ export interface GateViolation {
   excerpt: string;
 }
 
+/**
+ * Compiled patterns, by kind and text: a registration checks every rule in scope, and the same rules
+ * are checked again at the next one, so each selector and regular expression is compiled once
+ * (bounded: cleared when it grows past what any one rule set needs).
+ */
+const compiled = new Map<string, CompiledPattern | null>();
+const MAX_COMPILED = 100_000;
+
+interface CompiledPattern {
+  re?: RegExp;
+  selector?: ReturnType<typeof esquery.parse>;
+  /**
+   * Values some node of the AST must carry for the selector to match (attribute equalities outside
+   * `:not` and `:matches`): a rule whose values the code lacks is passed without walking the AST.
+   */
+  required?: string[];
+}
+
+function compile(kind: string, pattern: string): CompiledPattern | null {
+  const key = `${kind}\u0000${pattern}`;
+  let c = compiled.get(key);
+  if (c !== undefined) return c;
+  try {
+    if (kind === 'regex') c = { re: new RegExp(pattern, 'm') };
+    else if (kind === 'tokens') c = { re: new RegExp(`(?:^| )${pattern}(?= |$)`) };
+    else if (kind === 'ast') {
+      const selector = esquery.parse(pattern);
+      c = { selector, required: requiredValues(selector as unknown as SelectorNode) };
+    } else c = null;
+  } catch {
+    c = null; // an unusable pattern cannot gate; it stays a description for the LLM
+  }
+  if (compiled.size >= MAX_COMPILED) compiled.clear();
+  compiled.set(key, c);
+  return c;
+}
+
+interface SelectorNode {
+  type: string;
+  name?: string;
+  operator?: string;
+  value?: unknown;
+  selectors?: SelectorNode[];
+  left?: SelectorNode;
+  right?: SelectorNode;
+}
+
+/** Attribute paths whose values are all among the AST's values (see astValues). */
+const VALUE_PATHS = new Set([
+  'name',
+  'callee.name',
+  'callee.property.name',
+  'property.name',
+  'object.name',
+  'key.name',
+  'id.name',
+  'value',
+  'regex.pattern',
+  'regex.flags',
+  'operator',
+]);
+
+function requiredValues(s: SelectorNode, out: string[] = []): string[] {
+  switch (s.type) {
+    case 'attribute': {
+      const v = s.value as { type?: string; value?: unknown } | undefined;
+      if (s.operator === '=' && v?.type === 'literal' && VALUE_PATHS.has(s.name ?? '')) out.push(`${String(v.value)}`);
+      break;
+    }
+    case 'compound':
+    case 'has':
+      for (const x of s.selectors ?? []) requiredValues(x, out);
+      break;
+    case 'child':
+    case 'descendant':
+    case 'sibling':
+    case 'adjacent':
+      if (s.left) requiredValues(s.left, out);
+      if (s.right) requiredValues(s.right, out);
+      break;
+    default:
+      break; // :not, :matches and the rest promise nothing
+  }
+  return out;
+}
+
+/**
+ * Every value an attribute in VALUE_PATHS can read in this AST, stringified as esquery compares
+ * them. Every node is visited, by all of its properties (as esquery's own traversal does), so that
+ * names the usual walkers skip (a member's property, a key, a label) are there too.
+ */
+function astValues(program: acorn.Program): Set<string> {
+  const values = new Set<string>(['']);
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) {
+      for (const v of value) visit(v);
+      return;
+    }
+    if (value === null || typeof value !== 'object') return;
+    const node = value as Record<string, unknown>;
+    for (const key of ['name', 'operator', 'value']) {
+      const v = node[key];
+      if (v !== null && typeof v === 'object') continue;
+      if (v !== undefined || key === 'value') values.add(`${String(v)}`);
+    }
+    const regex = node.regex as { pattern: string; flags: string } | undefined;
+    if (regex) {
+      values.add(regex.pattern);
+      values.add(regex.flags);
+    }
+    for (const [key, child] of Object.entries(node)) {
+      if (key !== 'loc' && child !== null && typeof child === 'object') visit(child);
+    }
+  };
+  visit(program);
+  return values;
+}
+
 /** Checks code against every machine-checkable avoidance rule; semantic rules are skipped here. */
 export function checkRuleGates(
   code: string,
@@ -444,82 +562,53 @@ export function checkRuleGates(
 ): GateViolation[] {
   const violations: GateViolation[] = [];
   let program: acorn.Program | undefined;
+  let values: Set<string> | undefined;
   let stream: ReturnType<typeof normalizedTokens> | undefined;
   const lines = code.split('\n');
+  const violation = (rule: GateRule, patternKind: GateViolation['patternKind'], line: number, excerpt?: string) =>
+    violations.push({
+      ruleId: rule.ruleId,
+      description: rule.description,
+      patternKind,
+      pattern: rule.patternToAvoid,
+      line,
+      excerpt: excerpt ?? (lines[line - 1] ?? '').trim(),
+    });
   for (const rule of rules) {
     if (rule.patternKind === 'regex') {
-      let re: RegExp;
-      try {
-        re = new RegExp(rule.patternToAvoid, 'm');
-      } catch {
-        continue; // an unusable pattern cannot gate; it stays a description for the LLM
-      }
+      const re = compile('regex', rule.patternToAvoid)?.re;
+      if (!re) continue;
       const m = re.exec(code);
-      if (m) {
-        const line = code.slice(0, m.index).split('\n').length;
-        violations.push({
-          ruleId: rule.ruleId,
-          description: rule.description,
-          patternKind: 'regex',
-          pattern: rule.patternToAvoid,
-          line,
-          excerpt: (lines[line - 1] ?? '').trim(),
-        });
-      }
+      if (m) violation(rule, 'regex', code.slice(0, m.index).split('\n').length);
     } else if (rule.patternKind === 'tokens') {
+      const re = compile('tokens', rule.patternToAvoid)?.re;
+      if (!re) continue;
       stream ??= normalizedTokens(code, language);
-      let re: RegExp;
-      try {
-        re = new RegExp(`(?:^| )${rule.patternToAvoid}(?= |$)`);
-      } catch {
-        continue;
-      }
       if (!stream) {
         // Fail closed: a rule that cannot be checked is not passed.
-        violations.push({
-          ruleId: rule.ruleId,
-          description: rule.description,
-          patternKind: 'tokens',
-          pattern: rule.patternToAvoid,
-          line: 0,
-          excerpt: '(the code could not be tokenized to check this rule)',
-        });
+        violation(rule, 'tokens', 0, '(the code could not be tokenized to check this rule)');
         continue;
       }
       const m = re.exec(stream.text);
       if (m) {
         const tokenIndex = stream.text.slice(0, m.index + (m[0].startsWith(' ') ? 1 : 0)).split(' ').length - 1;
-        const line = stream.lines[tokenIndex] ?? 0;
-        violations.push({
-          ruleId: rule.ruleId,
-          description: rule.description,
-          patternKind: 'tokens',
-          pattern: rule.patternToAvoid,
-          line,
-          excerpt: (lines[line - 1] ?? '').trim(),
-        });
+        violation(rule, 'tokens', stream.lines[tokenIndex] ?? 0);
       }
     } else if (rule.patternKind === 'ast' && language === 'javascript') {
       // A selector over JavaScript's AST: it says nothing about code in another language.
+      const c = compile('ast', rule.patternToAvoid);
+      if (!c?.selector) continue;
       program ??= parseForAnalysis(code);
+      values ??= astValues(program);
+      if (c.required?.some((v) => !values!.has(v))) continue;
       let matches: AnyNode[];
       try {
-        matches = esquery.match(program as never, esquery.parse(rule.patternToAvoid)) as unknown as AnyNode[];
+        matches = esquery.match(program as never, c.selector) as unknown as AnyNode[];
       } catch {
         continue;
       }
       const first = matches[0];
-      if (first) {
-        const line = first.loc?.start.line ?? 0;
-        violations.push({
-          ruleId: rule.ruleId,
-          description: rule.description,
-          patternKind: 'ast',
-          pattern: rule.patternToAvoid,
-          line,
-          excerpt: (lines[line - 1] ?? '').trim(),
-        });
-      }
+      if (first) violation(rule, 'ast', first.loc?.start.line ?? 0);
     }
   }
   return violations;

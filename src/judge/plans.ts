@@ -110,7 +110,13 @@ export async function judgeWithScope(
           (t) => t.id === null || !excluded.has(t.id),
         )
       : [];
-  const rules = needs('gates') ? await deps.store.rules.inScopeWith(scope.scopeOf, scope.extraRuleIds ?? [], db) : [];
+  // Imported rules that enforce gate every version in their language, like global rules.
+  const rules = needs('gates')
+    ? [
+        ...(await deps.store.rules.inScopeWith(scope.scopeOf, scope.extraRuleIds ?? [], db)),
+        ...(await deps.store.shared.enforcing(subject.language, db)),
+      ]
+    : [];
   const baselineId = scope.baselineId ?? null;
   const baselineSource =
     baselineId && (needs('regression') || needs('replay'))

@@ -23,10 +23,20 @@ export function registrationValidator(deps: JudgeDeps): RegistrationValidator {
       tx,
     );
     if (verdict.differential) await deps.store.differential.record(verdict.differential, tx);
+    // Imported rules in quarantine report what they match here and never refuse.
+    const reported = await deps.store.shared.observe(
+      version,
+      verdict.passed,
+      deps.config.rules_sharing.promote_after,
+      tx,
+    );
     return {
       health: verdict.passed ? 'healthy' : 'failed',
       failures: verdict.failures,
       differential: verdict.differential,
+      reports: reported.map(
+        (v) => `imported rule ${v.ruleId} (report-only) matches at line ${v.line}: ${v.excerpt} — ${v.description}`,
+      ),
     };
   };
 }

@@ -67,6 +67,8 @@ export interface ValidationOutcome {
   failures: DetectedFailure[];
   /** The differential check against the parent(s), when it ran. */
   differential?: DifferentialReport | null;
+  /** What imported rules in quarantine matched: reported, never refused. */
+  reports?: string[];
 }
 
 /** Runs inside the registration transaction, after the version, its tests and rules are written. */
@@ -89,6 +91,8 @@ export interface RegisteredVersion {
   failures?: DetectedFailure[];
   /** The differential check against the parent(s), when it ran. */
   differential?: DifferentialReport | null;
+  /** What imported rules in quarantine matched: reported, never refused. */
+  reports?: string[];
 }
 
 /**
@@ -142,6 +146,7 @@ export class Registration {
             registered.health = outcome.health;
             registered.failures = outcome.failures;
             if (outcome.differential !== undefined) registered.differential = outcome.differential;
+            if (outcome.reports?.length) registered.reports = outcome.reports;
           }
           await options.afterInsert?.(tx, registered);
           out.push({ index: item.index, registered });

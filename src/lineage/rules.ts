@@ -25,6 +25,8 @@ export interface NewRule {
   reason: string;
   sourceVersionId: string;
   scope: PropagationScope;
+  /** The heal that learned it, when a heal did. */
+  healId?: string | null;
 }
 
 /** A rule row for listings: scope, source and how many versions hold it. */
@@ -38,6 +40,12 @@ export interface RuleListing {
   reason: string;
   affects: number;
   createdAt: string;
+  /** Learned here (imported rules are listed by SharedRuleStore). */
+  origin: 'local';
+  /** When it was withdrawn: a withdrawn rule no longer gates. */
+  withdrawnAt: string | null;
+  /** Where it came from: the heal that learned it. */
+  provenance: { heal: string | null };
 }
 
 /**
@@ -68,6 +76,7 @@ export class RuleStore {
           reason: rule.reason,
           sourceFailure: rule.sourceVersionId,
           propagationScope: rule.scope,
+          healId: rule.healId ?? null,
         },
         update: {},
       });
@@ -136,10 +145,13 @@ export class RuleStore {
     return { scope, reached, similarTools };
   }
 
-  /** Every avoidance rule that applies to a version (inherited, propagated or global). */
+  /** Every avoidance rule that applies to a version (inherited, propagated or global), withdrawn ones aside. */
   async inScope(versionId: string, db: Db = this.prisma): Promise<AvoidanceRuleRecord[]> {
     const rows = await db.avoidanceRule.findMany({
-      where: { OR: [{ inheritance: { some: { toolId: versionId } } }, { propagationScope: 'global' }] },
+      where: {
+        withdrawnAt: null,
+        OR: [{ inheritance: { some: { toolId: versionId } } }, { propagationScope: 'global' }],
+      },
       orderBy: { createdAt: 'asc' },
     });
     return rows.map(toRuleRecord);
@@ -147,7 +159,10 @@ export class RuleStore {
 
   async byIds(ruleIds: string[], db: Db = this.prisma): Promise<AvoidanceRuleRecord[]> {
     if (!ruleIds.length) return [];
-    const rows = await db.avoidanceRule.findMany({ where: { ruleId: { in: ruleIds } }, orderBy: { createdAt: 'asc' } });
+    const rows = await db.avoidanceRule.findMany({
+      where: { ruleId: { in: ruleIds }, withdrawnAt: null },
+      orderBy: { createdAt: 'asc' },
+    });
     return rows.map(toRuleRecord);
   }
 
@@ -170,11 +185,24 @@ export class RuleStore {
 
   /** Every rule with its scope, source and how many versions hold it (`dise rules`). */
   async list(): Promise<RuleListing[]> {
-    const rows = await this.prisma.$queryRaw<(Omit<RuleListing, 'createdAt'> & { createdAt: Date })[]>`
+    const rows = await this.prisma.$queryRaw<
+      (Omit<RuleListing, 'createdAt' | 'origin' | 'withdrawnAt' | 'provenance'> & {
+        createdAt: Date;
+        withdrawnAt: Date | null;
+        healId: string | null;
+      })[]
+    >`
       SELECT r.rule_id AS "ruleId", r.description, r.propagation_scope AS scope, r.pattern_kind AS "patternKind",
              r.pattern_to_avoid AS pattern, r.source_failure AS source, r.reason, r.created_at AS "createdAt",
+             r.withdrawn_at AS "withdrawnAt", r.heal_id AS "healId",
              (SELECT count(*)::int FROM rule_inheritance i WHERE i.rule_id = r.rule_id) AS affects
       FROM avoidance_rules r ORDER BY r.created_at, r.rule_id`;
-    return rows.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() }));
+    return rows.map(({ healId, ...r }) => ({
+      ...r,
+      createdAt: r.createdAt.toISOString(),
+      origin: 'local' as const,
+      withdrawnAt: r.withdrawnAt?.toISOString() ?? null,
+      provenance: { heal: healId },
+    }));
   }
 }

@@ -12,6 +12,7 @@ import { InputSampleStore } from './input-samples.js';
 import { InvariantQueries } from './invariants.js';
 import { Registration } from './registration.js';
 import { RoutingStore } from './routing.js';
+import { SharedRuleStore } from './shared-rules.js';
 import { RuleStore } from './rules.js';
 import { TestStore } from './tests.js';
 import { LineageViews } from './views.js';
@@ -38,6 +39,8 @@ export class LineageStore {
   readonly graph: GraphStore;
   readonly failures: FailureStore;
   readonly rules: RuleStore;
+  /** Rules between installations: trusted keys, portable documents, imported rules and their quarantine. */
+  readonly shared: SharedRuleStore;
   readonly tests: TestStore;
   readonly routing: RoutingStore;
   readonly registration: Registration;
@@ -57,6 +60,7 @@ export class LineageStore {
     this.graph = new GraphStore(prisma);
     this.failures = new FailureStore(prisma);
     this.rules = new RuleStore(prisma);
+    this.shared = new SharedRuleStore(prisma);
     this.tests = new TestStore(prisma);
     this.routing = new RoutingStore(prisma);
     this.registration = new Registration(prisma, this.graph, this.failures, this.rules, this.tests);

@@ -9,6 +9,7 @@ import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import type { DiseConfig } from '../config/schema.js';
 import { LineageError } from '../lineage/errors.js';
 import type { LineageStore } from '../lineage/store.js';
+import { addRulesPack } from './rules-pack.js';
 import { PACKAGE_ROOT } from '../infra/paths.js';
 import type { TemporalSettings } from '../infra/temporal-connection.js';
 import { LayoutCache } from './layout.js';
@@ -46,6 +47,8 @@ export interface DashboardOptions {
   config: DiseConfig;
   /** Bearer token of the mutating endpoints. */
   token: string;
+  /** Where this installation's rule-signing key lives (default: the state folder's rules/). */
+  rulesKeyDir?: string;
 }
 
 /** A random operator token, for when config.yaml names none. */
@@ -162,6 +165,7 @@ export function createDashboardApp(options: DashboardOptions): {
   addSystemPages(app, deps);
   addEventStream(app, deps);
   addActions(app, deps, options.token);
+  addRulesPack(app, store, options.rulesKeyDir);
 
   return { app, live, temporal };
 }

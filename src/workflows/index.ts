@@ -5,3 +5,4 @@
 export { selfHealWorkflow } from './self-heal.js';
 export { healthMonitorWorkflow, type HealthMonitorOptions, type MonitorState } from './health-monitor.js';
 export { canaryWorkflow } from './canary.js';
+export { ruleSubscriptionWorkflow } from './rule-subscription.js';

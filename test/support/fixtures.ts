@@ -14,6 +14,9 @@ export const TABLES = [
   'test_cases',
   'routes',
   'heal_runs',
+  'trusted_rule_keys',
+  'imported_rules',
+  'imported_rule_reports',
 ] as const;
 
 /** Row counts of every table, to prove a refused operation wrote nothing. */

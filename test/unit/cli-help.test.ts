@@ -29,7 +29,8 @@ describe('the dise command line', () => {
       'tool list',
       'lineage',
       'pruned',
-      'rules',
+      // `dise rules --json` is `dise rules list --json`: list is the group's default.
+      'rules list',
       'health',
       'heal-status',
       'migrate',

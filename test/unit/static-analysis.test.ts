@@ -84,4 +84,43 @@ describe('avoidance rules as gates', () => {
       ]),
     ).toEqual([]);
   });
+
+  it('finds a selector match whatever part of the AST holds its values, escapes and checks repeated included', () => {
+    // The gate passes a selector without walking the AST when the code lacks one of its values: the
+    // values it collects must include names in members, keys, labels, and escaped identifiers.
+    const rule = (ruleId: string, patternToAvoid: string) => ({
+      ruleId,
+      description: ruleId,
+      patternToAvoid,
+      patternKind: 'ast',
+    });
+    const rules = [
+      rule('member', 'CallExpression[callee.property.name="indexOf"]'),
+      rule('key', 'Property[key.name="secret"]'),
+      rule('label', 'LabeledStatement[label.name="outer"]'),
+      rule('number', 'CallExpression[callee.property.name="slice"] > Literal[value=4]'),
+      rule('regex', 'Literal[regex.pattern="a+"][regex.flags=""]'),
+      rule('operator', 'BinaryExpression[operator="**"]'),
+      rule('absent', 'Program:not(:has(CallExpression[callee.property.name="trim"]))'),
+      rule('missing', 'CallExpression[callee.property.name="notInTheCode"]'),
+    ];
+    const code = [
+      'function run(x) {',
+      '  const o = { secret: 1 };',
+      '  outer: for (const c of [1]) { break outer; }',
+      '  if (/a+/.test(x)) return x.slice(0, 0x4) ** 2;',
+      "  return String(x).\\u0069ndexOf('@') + o.secret;",
+      '}',
+    ].join('\n');
+    const expected = [
+      ['member', 5],
+      ['key', 2],
+      ['label', 3],
+      ['number', 4],
+      ['regex', 4],
+      ['operator', 4],
+      ['absent', 1],
+    ];
+    for (let i = 0; i < 2; i++) expect(checkRuleGates(code, rules).map((v) => [v.ruleId, v.line])).toEqual(expected);
+  });
 });

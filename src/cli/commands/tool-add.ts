@@ -140,6 +140,7 @@ export async function toolAdd(
             `${r.id} ${r.health}${r.language === 'python' ? ' (python)' : ''}${r.routed ? ' (routed)' : ''}${r.canary ? ` (in shadow beside ${r.canary.stableId}; dise canary status ${r.id})` : ''}`,
           );
           for (const f of r.failures ?? []) out.info(`  ${r.id}: [${f.severity}] ${f.failureType}: ${f.description}`);
+          for (const line of r.reports ?? []) out.info(`  ${r.id}: ${line}`);
           // The verdict goes to stdout with the version: the three smallest differing inputs and both answers.
           if (r.differential)
             for (const line of renderDifferential(r.differential).slice(
