@@ -15,6 +15,7 @@ import { DEFAULT_NAMESPACE } from '../../src/shared/constants.js';
 import { subscriptionScheduleId } from '../../src/shared/rule-subscription.js';
 import { generateToken, startDashboard, type RunningDashboard } from '../../src/ui/server.js';
 import type { RunningWorker } from '../../src/worker.js';
+import { addressManifest } from '../support/address-manifest.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { healInput } from '../support/failures.js';
@@ -52,27 +53,8 @@ async function cli(db: TestDatabase, keys: string, queue: string, argv: string[]
 const onA = (...argv: string[]) => cli(a.db, keysA, a.taskQueue, argv);
 const onB = (...argv: string[]) => cli(bDb, keysB, bQueue, argv);
 
-function manifest(name: string, v: string, code: string, parents: string[] = []): string {
-  const f = path.join(dir, `${name}-${v}.yaml`);
-  writeFileSync(
-    f,
-    `- name: ${name}
-  version: ${v}
-${parents.length ? `  parents: [${parents.join(', ')}]\n` : ''}  description: Check an address
-  code: |
-${code
-  .split('\n')
-  .map((l) => `    ${l}`)
-  .join('\n')}
-  tests:
-    - name: accepts an address
-      input: "user@example.com"
-      expect: true
-      critical: true
-`,
-  );
-  return f;
-}
+const manifest = (name: string, v: string, code: string, parents: string[] = []) =>
+  addressManifest(dir, name, v, code, parents);
 
 // The mistake A's heal learned (an indexOf("@") where the regex was), with other names.
 const REPEATS_THE_MISTAKE = `function run(address) {

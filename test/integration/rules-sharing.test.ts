@@ -6,6 +6,7 @@ import { runCli } from '../../src/cli/main.js';
 import { LineageStore } from '../../src/lineage/store.js';
 import type { RuleDocument } from '../../src/rules/document.js';
 import type { RulePack } from '../../src/rules/pack.js';
+import { addressManifest } from '../support/address-manifest.js';
 import { createTestDatabase, useTestStore, type TestDatabase } from '../support/database.js';
 import { AT_CHECK_VALIDATOR, REGEX_VALIDATOR, version } from '../support/fixtures.js';
 import { captureOutput } from '../support/output.js';
@@ -47,25 +48,8 @@ async function exportFromA(...argv: string[]): Promise<RulePack> {
 const importedCount = async () =>
   (await bDb.query<{ n: number }>('SELECT count(*)::int AS n FROM imported_rules'))[0]!.n;
 
-function manifest(name: string, v: string, code: string, parents: string[] = []): string {
-  return file(
-    `${name}-${v}.yaml`,
-    `- name: ${name}
-  version: ${v}
-${parents.length ? `  parents: [${parents.join(', ')}]\n` : ''}  description: Check an address
-  code: |
-${code
-  .split('\n')
-  .map((l) => `    ${l}`)
-  .join('\n')}
-  tests:
-    - name: accepts an address
-      input: "user@example.com"
-      expect: true
-      critical: true
-`,
-  );
-}
+const manifest = (name: string, v: string, code: string, parents: string[] = []) =>
+  addressManifest(dir, name, v, code, parents);
 
 const REPEATS_THE_MISTAKE = `function run(address) {
   const text = String(address);
