@@ -274,6 +274,11 @@ export class Sandbox {
       if (this.isolation === 'per_call') release(prepared);
       this.prepareSpare(tool);
     }
+    return this.checkedOutput(output);
+  }
+
+  /** What the bootstrap returned, as the caller gets it: JSON text within the output limit. */
+  private checkedOutput(output: unknown): string {
     if (typeof output !== 'string') throw new ToolExecutionError('non_json_result', 'result is not a JSON value');
     if (output.length > this.config.max_output_bytes) {
       throw new ToolExecutionError(
@@ -513,14 +518,7 @@ export class Sandbox {
     }
     this.stats.screenedCalls++;
     if (failure) throw failure;
-    if (typeof output !== 'string') throw new ToolExecutionError('non_json_result', 'result is not a JSON value');
-    if (output.length > this.config.max_output_bytes) {
-      throw new ToolExecutionError(
-        'output_too_large',
-        `result is ${output.length} bytes, over the limit of ${this.config.max_output_bytes}`,
-      );
-    }
-    return output;
+    return this.checkedOutput(output);
   }
 
   /** A new isolate and context: the bootstrap, the screening bootstrap, the factory, the record. */
