@@ -100,6 +100,21 @@ export async function judgeWithScope(
   scope: JudgeScope,
   db?: Db,
 ): Promise<Verdict> {
+  const judge = await loadJudgement(deps, purpose, subject, scope, db);
+  return judge();
+}
+
+/**
+ * Loads the evidence from the data layer (inside `db` when given) and returns the judgement, which
+ * runs tool code and touches no database: a caller holding a transaction can close it first.
+ */
+export async function loadJudgement(
+  deps: JudgeDeps,
+  purpose: JudgePurpose,
+  subject: { id: string } & ToolSource,
+  scope: JudgeScope,
+  db?: Db,
+): Promise<() => Promise<Verdict>> {
   await warmPythonFor(subject.language); // off the event loop, once
   const skip: SkippedChecks = { ...configSkips(deps.config), ...JUDGE_PLANS[purpose], ...scope.skip };
   const needs = (check: JudgeCheck) => !(check in skip);
@@ -126,20 +141,17 @@ export async function judgeWithScope(
     needs('replay') && scope.replayFrom?.length
       ? await deps.store.executions.recordedInputs(scope.replayFrom, MAX_REPLAY_INPUTS, db)
       : [];
-  return judgeVersion(
-    deps.sandbox,
-    {
-      id: subject.id,
-      code: subject.code,
-      language: subject.language,
-      suite,
-      rules,
-      baseline: baselineId && baselineSource !== undefined ? { id: baselineId, ...baselineSource } : null,
-      replayInputs,
-      differential: needs('differential') ? await differentialEvidence(deps, subject, scope, suite, db) : null,
-    },
-    skip,
-  );
+  const evidence = {
+    id: subject.id,
+    code: subject.code,
+    language: subject.language,
+    suite,
+    rules,
+    baseline: baselineId && baselineSource !== undefined ? { id: baselineId, ...baselineSource } : null,
+    replayInputs,
+    differential: needs('differential') ? await differentialEvidence(deps, subject, scope, suite, db) : null,
+  };
+  return async () => judgeVersion(deps.sandbox, evidence, skip);
 }
 
 /**
