@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { DiseConfig } from '../config/schema.js';
 import { consoleOutput, type Output } from './output.js';
@@ -277,6 +277,28 @@ function addLineageCommand(program: Command, { config, out }: CommandContext): v
         out,
       ),
     );
+
+  program
+    .command('immunity')
+    .description(
+      "the tool's adversarial self-test: mutants of its routed version against its suite, the inputs that kill the survivors pinned as tests, and its mutation score",
+    )
+    .argument('<tool>', 'tool name (its routed version) or version id')
+    .option('--max-mutants <n>', 'most mutants tried, spread over the code', parsePositiveInt, 60)
+    .option('--no-pin', 'report only: store neither the pinned tests nor the score')
+    .option('--json', 'print the whole report as JSON')
+    .addHelpText(
+      'after',
+      '\nThe score is the share of single-point mutants (operators swapped, constants ±1, booleans flipped) that the\nsuite refuses. Pinned tests are critical tests of the version with its own answers; every later version of\nthe tool faces them.\n\nExample:\n  $ dise immunity email_validator',
+    )
+    .action(async (tool: string, opts: { maxMutants: number; pin: boolean; json?: boolean }) =>
+      (await import('./commands/immunity.js')).immunity(
+        tool,
+        { maxMutants: opts.maxMutants, pin: opts.pin, json: Boolean(opts.json) },
+        config(),
+        out,
+      ),
+    );
 }
 
 /** Starting, following, cancelling and retrying heals. */
@@ -467,6 +489,14 @@ function addRulesCommands(program: Command, { config, out, exitCode }: CommandCo
     .argument('<rule>', 'the rule id')
     .addHelpText('after', '\nExample:\n  $ dise rules withdraw avoid_1a2b3c4d')
     .action(async (id: string) => (await commands()).rulesWithdraw(id, config(), out));
+}
+
+/** A whole number of at least 1, or a usage error naming the option's value. */
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError(`expected a whole number of at least 1, got "${value}"`);
+  return n;
 }
 
 /** Runs the command line; returns the exit code instead of exiting, for tests. */

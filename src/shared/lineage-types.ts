@@ -1,9 +1,13 @@
+import type { ImmunitySummary } from './immunity-types.js';
 import type { ToolLanguage } from './language.js';
 /** The vocabulary of the lineage DAG, shared by every layer. Values are stored as-is in PostgreSQL. */
 
 export { TOOL_LANGUAGES, type ToolLanguage } from './language.js';
 
 /** `canary`: validated and running in shadow beside the stable version, not yet answering callers. */
+/** Where a test comes from: written with the version, minted from a failure, or pinned by `dise immunity`. */
+export type TestOrigin = 'authored' | 'minted' | 'pinned';
+
 export const HEALTH = ['healthy', 'degraded', 'failed', 'pruned', 'regenerated', 'canary'] as const;
 export type Health = (typeof HEALTH)[number];
 
@@ -166,7 +170,7 @@ export interface TestCaseRecord {
   input: JsonValue;
   expected: JsonValue;
   critical: boolean;
-  origin: 'authored' | 'minted';
+  origin: TestOrigin;
   sourceFailureId: number | null;
 }
 
@@ -218,6 +222,8 @@ export interface ToolLineage {
   } | null;
   /** Why the version was pruned: failure, diff, failing tests, metric window, static findings, analysis. */
   pruneEvidence: JsonValue | null;
+  /** The latest `dise immunity` of this version: mutants its suite refused before and after pinning. */
+  immunity: ImmunitySummary | null;
   /** The latest differential check against its parent(s), with every difference (null: none ran). */
   differential: DifferentialReport | null;
   /** Its canary, when it ran (or runs) in shadow: status, progress and the judge's latest verdict. */

@@ -10,6 +10,7 @@ import type {
   Health,
   ToolLineage,
 } from '../shared/lineage-types.js';
+import { immunityLine } from '../shared/immunity-types.js';
 import { corpusSourcesText, HEALTH } from '../shared/lineage-types.js';
 import type { MonitorStatus } from '../shared/messages.js';
 import { styleOf } from './colors.js';
@@ -86,6 +87,8 @@ export interface ToolRow {
   description: string | null;
   errorRate: number | null;
   calls: number;
+  /** The routed version's mutation score (`dise immunity`), 0..1, null when never measured. */
+  mutationScore: number | null;
 }
 
 export function toolsPage(tools: ToolRow[], window: number): string {
@@ -94,7 +97,7 @@ export function toolsPage(tools: ToolRow[], window: number): string {
 ${
   tools.length
     ? html`<table class="grid" id="tools">
-<thead><tr><th scope="col">Tool</th><th scope="col">Description</th><th scope="col">Routed version</th><th scope="col">Health</th><th scope="col">Versions</th><th scope="col">Recent error rate</th></tr></thead>
+<thead><tr><th scope="col">Tool</th><th scope="col">Description</th><th scope="col">Routed version</th><th scope="col">Health</th><th scope="col">Versions</th><th scope="col">Recent error rate</th><th scope="col">Mutation score</th></tr></thead>
 <tbody>${tools.map(
         (t) => html`<tr data-tool="${t.name}">
 <td><a href="/tools/${encodeURIComponent(t.name)}">${t.name}</a></td>
@@ -103,6 +106,7 @@ ${
 <td>${healthBadge(t.health)}</td>
 <td class="num">${t.versions}</td>
 <td class="num">${t.calls ? html`${percent(t.errorRate)} <span class="muted">of ${t.calls}</span>` : 'no calls'}</td>
+<td class="num mutation-score">${t.mutationScore === null ? html`<span class="muted">not measured</span>` : percent(t.mutationScore)}</td>
 </tr>`,
       )}</tbody></table>`
     : html`<p>No tools registered yet (<code>dise tool add &lt;manifest&gt;</code>).</p>`
@@ -260,6 +264,7 @@ export function versionPage(d: VersionPageData, links: PageLinks): string {
 <dt>Tool</dt><dd><a href="/tools/${encodeURIComponent(l.name)}">${l.name}</a> (lineage)</dd>
 <dt>Routed</dt><dd>${l.route.routed ? 'yes: callers use this version' : html`no; the tool routes to ${versionLink(l.route.toolRoutedTo)}`}</dd>
 <dt>Language</dt><dd>${l.language}</dd>
+${l.immunity ? html`<dt>Mutation score</dt><dd class="mutation-score">${immunityLine(l.immunity)}</dd>` : ''}
 <dt>Generation</dt><dd>${l.generation}</dd>
 <dt>Parents</dt><dd>${l.parentEdges.length ? l.parentEdges.map((p, i) => html`${i ? ', ' : ''}${versionLink(p.id)} (${p.type})`) : 'none (a root)'}</dd>
 <dt>Children</dt><dd>${l.children.length ? l.children.map((c, i) => html`${i ? ', ' : ''}${versionLink(c)}`) : 'none'}</dd>
