@@ -31,7 +31,9 @@ export interface ToolAddResult {
  * its suite, regression against its parent, the differential check beside its parent(s)) and registered in one transaction (all or nothing). A
  * version that fails is stored FAILED with its failures; the newest passing version of each tool
  * becomes its route unless --no-route — or, under deployment.mode: shadow, when the tool already has a
- * routed version, enters CANARY beside it and its canary workflow starts. Exit code 1 when any version failed validation.
+ * routed version, enters CANARY beside it and its canary workflow starts. A feature_add the feature review
+ * holds for a person (deployment.review: hold) is stored HELD, unrouted, and its review workflow starts
+ * (`dise review`). Exit code 1 when any version failed validation.
  */
 export async function toolAdd(
   files: string[],
