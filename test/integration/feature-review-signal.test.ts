@@ -4,6 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
 import { runCli } from '../../src/cli/main.js';
+import { DEFAULT_NAMESPACE } from '../../src/shared/constants.js';
+import { createDashboardApp } from '../../src/ui/server.js';
 import { defaultConfig } from '../../src/config/schema.js';
 import { emailLineage } from '../../src/demo/email-lineage.js';
 import { pythonEmailLineage } from '../../src/demo/python-lineages.js';
@@ -117,6 +119,50 @@ describe.each([
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('is FAILED, not HELD for review');
   }, 180_000);
+});
+
+describe('the dashboard', () => {
+  it("shows a HELD version's review panel and sends the decision as the same signal", async () => {
+    const all = manifests(emailLineage, 'rev_ui');
+    const added = await cli(['tool', 'add', writeManifest(all.slice(0, 2))]);
+    expect(added.code, added.stderr).toBe(0);
+    const {
+      app,
+      live,
+      temporal: operations,
+    } = createDashboardApp({
+      store: h.store,
+      databaseUrl: h.db.url,
+      temporal: { address: inject('temporalAddress'), namespace: DEFAULT_NAMESPACE, tls: false },
+      temporalUiUrl: null,
+      taskQueue,
+      config: defaultConfig(),
+      token: 'review-token',
+    });
+    try {
+      const page = await (await app.request('/versions/rev_ui%401.1.0')).text();
+      expect(page).toContain('Held for review');
+      expect(page).toContain('data-action="review-refuse"');
+      const post = (path: string, token?: string) =>
+        app.request(path, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          body: JSON.stringify({ note: 'not wanted here' }),
+        });
+      expect((await post('/api/reviews/rev_ui%401.1.0/refuse')).status).toBe(401);
+      const refused = await post('/api/reviews/rev_ui%401.1.0/refuse', 'review-token');
+      expect(refused.status).toBe(202);
+      expect(await refused.json()).toEqual({ workflowId: 'review:rev_ui@1.1.0', decision: 'refuse' });
+      const result = await temporal.client.workflow.getHandle(reviewWorkflowId('rev_ui@1.1.0')).result();
+      expect(result).toMatchObject({ outcome: 'refused', health: 'failed' });
+      expect(result.message).toContain('refused in review by dashboard: not wanted here');
+      // The root is not HELD: nothing to decide.
+      expect((await post('/api/reviews/rev_ui%401.0.0/approve', 'review-token')).status).toBe(409);
+    } finally {
+      await live.close();
+      await operations.close();
+    }
+  }, 120_000);
 });
 
 describe('dise review usage', () => {
