@@ -5,6 +5,7 @@ import type { ActivityDeps } from './deps.js';
 import { finishCanaryActivity } from './finish-canary.js';
 import { findHealthyAncestorActivity } from './find-healthy-ancestor.js';
 import { finishHealActivity } from './finish-heal.js';
+import { finishReviewActivity } from './finish-review.js';
 import { judgeCanaryActivity } from './judge-canary.js';
 import { maintainExecutionsActivity } from './maintain-executions.js';
 import { promoteActivity } from './promote.js';
@@ -39,6 +40,7 @@ export function createActivities(deps: ActivityDeps) {
     finishCanary: finishCanaryActivity(deps),
     maintainExecutions: maintainExecutionsActivity(deps),
     pullRulePack: pullRulePackActivity(deps),
+    finishReview: finishReviewActivity(deps),
   };
 }
 

@@ -20,6 +20,7 @@ export function buildProgram(out: Output = consoleOutput, exitCode: { value: num
   addStackCommands(program, context);
   addToolCommands(program, context);
   addCanaryCommands(program, context);
+  addReviewCommand(program, context);
   addCallAndReportCommands(program, context);
   addLineageCommand(program, context);
   addHealCommands(program, context);
@@ -134,6 +135,46 @@ function addToolCommands(program: Command, { config, out, exitCode }: CommandCon
     .addHelpText('after', '\nExample:\n  $ dise tool list --json')
     .action(async (opts: { json?: boolean }) =>
       (await import('./commands/tool-list.js')).toolList({ json: Boolean(opts.json) }, config(), out),
+    );
+}
+
+/** `dise review <version> --approve|--refuse`: a person's decision on a feature_add held for review. */
+function addReviewCommand(program: Command, { config, out, exitCode }: CommandContext): void {
+  program
+    .command('review')
+    .description(
+      'approve or refuse a feature_add HELD for review (deployment.review: hold): routes it, or stores it FAILED',
+    )
+    .argument('<version>', 'version id')
+    .option('--approve', 'its listed differences are wanted: make it HEALTHY and route callers to it')
+    .option('--refuse', 'its listed differences are wrong: store it FAILED, never routed')
+    .option('--note <text>', 'why, recorded with the decision')
+    .option('--no-wait', 'send the decision and return without waiting for the review workflow')
+    .option('--json', 'print the decision and its result as JSON')
+    .addHelpText(
+      'after',
+      '\nThe decision is a signal to the review workflow review:<version> (visible in the Temporal UI).\n\nExamples:\n  $ dise review email_validator@2.3.0 --refuse --note "accepts user@@domain.com"\n  $ dise review email_validator@2.3.0 --approve --json',
+    )
+    .action(
+      async (
+        id: string,
+        opts: { approve?: boolean; refuse?: boolean; note?: string; wait: boolean; json?: boolean },
+      ) => {
+        exitCode.value = await (
+          await import('./commands/review.js')
+        ).review(
+          id,
+          {
+            approve: Boolean(opts.approve),
+            refuse: Boolean(opts.refuse),
+            note: opts.note,
+            wait: opts.wait,
+            json: Boolean(opts.json),
+          },
+          config(),
+          out,
+        );
+      },
     );
 }
 

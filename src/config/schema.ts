@@ -123,6 +123,24 @@ export const configSchema = z.strictObject({
       /** Mirrored calls waiting to run per runtime; more are dropped (never delaying callers). */
       queue_size: z.int().min(1).max(1_000_000).default(1000),
     }),
+    /**
+     * What holds a `feature_add` whose differences from its parent neither the LLM reviewer nor peers
+     * decided: none (registered and routed as listed) or hold (HELD, unrouted, until `dise review`).
+     */
+    review: z.enum(['none', 'hold']).default('none'),
+    /** Judges of a feature_add's listed differences beyond its parent (docs/feature-review.md). */
+    feature_review: section({
+      /** Ask the LLM (when one is configured) whether each difference is inside the mutation's intent. */
+      reviewer: z.boolean().default(true),
+      /** Longest the reviewer may take; past it the version is held (FAILED, with the reason). */
+      reviewer_timeout_seconds: z.int().min(1).max(600).default(60),
+      /** Ask healthy routed tools of the same category and language to answer the differing inputs. */
+      peers: z.boolean().default(true),
+      /** Peers that must side with the parent (and none with the new version) to hold a difference. */
+      min_peers: z.int().min(1).max(100).default(1),
+      /** Most peers asked. */
+      max_peers: z.int().min(1).max(100).default(5),
+    }),
   }),
   /** Connection settings: DATABASE_URL and TEMPORAL_* environment variables override these. */
   database: section({

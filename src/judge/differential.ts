@@ -45,6 +45,8 @@ export interface DifferentialSubject extends ToolSource {
 export interface DifferentialResult {
   report: DifferentialReport;
   failures: DetectedFailure[];
+  /** Every differing input as found in the corpus, before shrinking (not stored; the peers' evidence). */
+  differingInputs: JsonValue[];
 }
 
 function outcomeOf(run: () => string): DifferentialOutcome {
@@ -346,6 +348,7 @@ function judgeDifferential(
   }
   return {
     failures,
+    differingInputs: differing.map((d) => d.input),
     report: {
       versionId: s.id,
       parents: parents.map((p) => p.id),

@@ -1,5 +1,6 @@
 import type { RegistrationValidator } from '../lineage/registration.js';
-import { loadJudgement, type JudgeDeps } from './plans.js';
+import { loadFeatureReview, reviewFeatureAdd, type FeatureReviewDeps } from './feature-review.js';
+import { loadJudgement } from './plans.js';
 
 /**
  * The check every new version passes at registration (`dise tool add`, the demo): the judge with
@@ -8,9 +9,11 @@ import { loadJudgement, type JudgeDeps } from './plans.js';
  * optimization or refactor that differs fails). Its evidence is read inside the registration's
  * transaction, the tool code runs with none open, and the verdict is written in the registration's
  * one short transaction. A version with a critical finding is stored FAILED with its failure
- * records, and so never routed.
+ * records, and so never routed. A feature_add whose differences were listed then meets the judges
+ * beyond its parent (src/judge/feature-review.ts): the LLM reviewer and peers, with no transaction
+ * open either, or a person (stored HELD until `dise review`).
  */
-export function registrationValidator(deps: JudgeDeps): RegistrationValidator {
+export function registrationValidator(deps: FeatureReviewDeps): RegistrationValidator {
   return async (tx, version) => {
     const judge = await loadJudgement(
       deps,
@@ -24,24 +27,33 @@ export function registrationValidator(deps: JudgeDeps): RegistrationValidator {
       },
       tx,
     );
+    const reviewEvidence = await loadFeatureReview(deps, version, tx);
     return async () => {
       const verdict = await judge();
+      const review =
+        reviewEvidence &&
+        verdict.passed &&
+        verdict.differential?.verdict === 'listed' &&
+        verdict.differential.judgedAs === 'feature_add'
+          ? await reviewFeatureAdd(deps, version, reviewEvidence, verdict.differential, verdict.differingInputs)
+          : null;
+      const failures = [...verdict.failures, ...(review?.failures ?? [])];
+      const passed = verdict.passed && review?.outcome !== 'held';
       return async (db) => {
         if (verdict.differential) await deps.store.differential.record(verdict.differential, db);
         // Imported rules in quarantine report what they match here and never refuse.
-        const reported = await deps.store.shared.observe(
-          version,
-          verdict.passed,
-          deps.config.rules_sharing.promote_after,
-          db,
-        );
+        const reported = await deps.store.shared.observe(version, passed, deps.config.rules_sharing.promote_after, db);
         return {
-          health: verdict.passed ? 'healthy' : 'failed',
-          failures: verdict.failures,
+          health: !passed ? 'failed' : review?.outcome === 'awaiting' ? 'held' : 'healthy',
+          failures,
           differential: verdict.differential,
-          reports: reported.map(
-            (v) => `imported rule ${v.ruleId} (report-only) matches at line ${v.line}: ${v.excerpt} — ${v.description}`,
-          ),
+          reports: [
+            ...(review?.notes ?? []),
+            ...reported.map(
+              (v) =>
+                `imported rule ${v.ruleId} (report-only) matches at line ${v.line}: ${v.excerpt} — ${v.description}`,
+            ),
+          ],
         };
       };
     };

@@ -4,11 +4,14 @@ import type { ToolLanguage } from './language.js';
 
 export { TOOL_LANGUAGES, type ToolLanguage } from './language.js';
 
-/** `canary`: validated and running in shadow beside the stable version, not yet answering callers. */
 /** Where a test comes from: written with the version, minted from a failure, or pinned by `dise immunity`. */
 export type TestOrigin = 'authored' | 'minted' | 'pinned';
 
-export const HEALTH = ['healthy', 'degraded', 'failed', 'pruned', 'regenerated', 'canary'] as const;
+/**
+ * `canary`: validated and running in shadow beside the stable version, not yet answering callers.
+ * `held`: a feature_add waiting for a person to approve or refuse its listed differences (`dise review`).
+ */
+export const HEALTH = ['healthy', 'degraded', 'failed', 'pruned', 'regenerated', 'canary', 'held'] as const;
 export type Health = (typeof HEALTH)[number];
 
 /**
@@ -70,7 +73,8 @@ export interface DetectedFailure {
   description: string;
   stackTrace: string | null;
   testCaseFailed: string | null;
-  detectionMethod: 'test' | 'regression_test' | 'runtime' | 'static_analysis' | 'rule_gate' | 'replay' | 'differential';
+  detectionMethod:
+    'test' | 'regression_test' | 'runtime' | 'static_analysis' | 'rule_gate' | 'replay' | 'differential' | 'review';
   severity: Severity;
   evidence: JsonValue;
 }

@@ -243,6 +243,13 @@ function canaryPanel(l: ToolLineage): Html {
 ${running ? html`<div class="actions" data-version="${l.id}"><button type="button" data-action="canary-promote">Promote now</button> <button type="button" data-action="canary-abort">Abort canary</button></div>` : ''}`;
 }
 
+/** A feature_add HELD for a person's review: its decision, sent as a signal to its review workflow. */
+function reviewPanel(l: ToolLineage): Html | null {
+  if (l.health !== 'held') return null;
+  return html`<p>Held for review: its listed differences (above) wait for a person's decision, a signal to the workflow <code>review:${l.id}</code> (or <code>dise review ${l.id} --approve|--refuse</code>).</p>
+<div class="actions" data-version="${l.id}"><label>Note <input type="text" id="review-note" name="note"></label> <button type="button" data-action="review-approve">Approve and route</button> <button type="button" data-action="review-refuse">Refuse</button></div>`;
+}
+
 /**
  * Panels other features add to the version page (the differential check's evidence, a canary's
  * state) once they land: each renders its section, or null to stay out.
@@ -251,6 +258,7 @@ export type VersionPanel = (l: ToolLineage) => Html | null;
 export const versionPanels: { id: string; title: string; render: VersionPanel }[] = [
   { id: 'differential', title: 'Differential evidence', render: differentialPanel },
   { id: 'canary', title: 'Canary', render: canaryPanel },
+  { id: 'review', title: 'Review', render: reviewPanel },
 ];
 
 export function versionPage(d: VersionPageData, links: PageLinks): string {

@@ -344,6 +344,18 @@ function addActions(app: Hono, { store, temporal }: DashboardDeps, token: string
       202,
     );
   });
+  app.post('/api/reviews/:id/:action{approve|refuse}', guard, async (c) => {
+    const action = c.req.param('action') as 'approve' | 'refuse';
+    const versionId = await versionOf(c);
+    const version = await store.graph.version(versionId);
+    if (version?.health !== 'held')
+      throw new ActionRefused(
+        `${versionId} is ${String(version?.health ?? 'unknown').toUpperCase()}, not HELD for review`,
+      );
+    const body = (await c.req.json().catch(() => ({}))) as { note?: unknown };
+    const note = typeof body.note === 'string' && body.note.trim() ? body.note.trim() : null;
+    return c.json({ workflowId: await temporal.signalReview(versionId, action, note), decision: action }, 202);
+  });
   app.post('/api/monitor/:action{pause|resume}', guard, async (c) => {
     const action = c.req.param('action') as 'pause' | 'resume';
     await temporal.signalMonitor(action);
