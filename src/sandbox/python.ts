@@ -269,7 +269,10 @@ function start(role: Role, domain: string | null = null): Interpreter {
   worker.on('error', died);
   worker.on('exit', died);
   interpreter.ready = waitReady(interpreter).catch((err: unknown) => {
-    if (fromSnapshot && snapshotFromDisk) forgetDiskSnapshot(files);
+    // Only a load that failed condemns the kept snapshot, not a thread ended while it loaded (a spare
+    // at shutdown).
+    const failed = Atomics.load(interpreter.ctrl, STATE) === STATE_FAILED;
+    if (failed && fromSnapshot && snapshotFromDisk) forgetDiskSnapshot(files);
     throw err;
   });
   return interpreter;

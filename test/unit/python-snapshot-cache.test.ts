@@ -41,6 +41,8 @@ describe('the Python snapshot kept between processes', () => {
     const next = freshProcess();
     expect(next).toMatchObject({ answer: 42, parsed: true, coldStartMs: null });
     expect(next.snapshotStartMs).toBeGreaterThan(0);
+    // That process ended while its next spare interpreter was still loading: the file is kept.
+    expect(kept()).toHaveLength(1);
   });
 
   it('loads the plain way past a damaged file, and keeps a good one again', { timeout: 240_000 }, () => {
