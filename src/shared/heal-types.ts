@@ -1,3 +1,4 @@
+import type { StrategyChoice } from '../healing/strategy-bandit.js';
 import type { JsonValue, PropagationScope, Severity } from './lineage-types.js';
 
 /** Failure types of heal activities that no retry can fix (thrown as non-retryable application failures). */
@@ -52,6 +53,8 @@ export interface HealSettings {
   llm: boolean;
   /** The strategies to try, in order (llm only when an LLM is configured). */
   strategies: RegenerationStrategy[];
+  /** fixed: `strategies` as configured; learned: ordered per heal by chooseStrategies (healing.strategy_order). */
+  strategyOrder?: 'learned' | 'fixed';
 }
 
 export interface RecordFailureResult {
@@ -223,6 +226,8 @@ export interface HealProgress {
   restored: string[];
   /** The new version's canary (deployment.mode: shadow): it takes traffic only once promoted. */
   canary?: { stableId: string; workflowId: string } | null;
+  /** The order the strategies were tried in and why (chooseStrategies); absent on heals before it. */
+  strategyChoice?: StrategyChoice | null;
   message: string;
 }
 
