@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { STRATEGY_ORDER_MODES } from '../healing/strategy-bandit.js';
-import { REGENERATION_STRATEGIES } from '../shared/heal-types.js';
+import { REGENERATION_STRATEGIES, STRATEGY_ORDER_MODES } from '../shared/heal-types.js';
 
 /**
  * config.yaml: the `self_healing` and `lineage_tracking` sections, plus `llm`, `sandbox` and

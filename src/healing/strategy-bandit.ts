@@ -1,51 +1,24 @@
-import { REGENERATION_STRATEGIES, type RegenerationStrategy } from '../shared/heal-types.js';
+import {
+  REGENERATION_STRATEGIES,
+  type ArmChoice,
+  type ArmRecord,
+  type RegenerationStrategy,
+  type StrategyChoice,
+  type StrategyContext,
+  type StrategyOrderMode,
+} from '../shared/heal-types.js';
 
-/**
- * How a heal orders its regeneration strategies: `fixed` keeps the configured order; `learned` orders
- * them by Thompson sampling over what strategies achieved in earlier heals of the same failure context.
- */
-export const STRATEGY_ORDER_MODES = ['learned', 'fixed'] as const;
-export type StrategyOrderMode = (typeof STRATEGY_ORDER_MODES)[number];
-
-/** What a heal's strategies are learned per: heals alike in these tend to be healed by the same strategy. */
-export interface StrategyContext {
-  /** The failure's type (wrong_output, exception, timeout, ...). */
-  failureType: string;
-  /** The culprit's mutation type (bug_fix, feature_add, ...; `none` when it has none). */
-  mutationType: string;
-  language: string;
-  /** The failed version is itself the culprit: no later work to keep, no revert possible. */
-  culpritIsFailed: boolean;
-}
+export {
+  STRATEGY_ORDER_MODES,
+  type ArmChoice,
+  type ArmRecord,
+  type StrategyChoice,
+  type StrategyContext,
+  type StrategyOrderMode,
+} from '../shared/heal-types.js';
 
 export function contextKey(c: StrategyContext): string {
   return [c.failureType, c.mutationType, c.language, c.culpritIsFailed ? 'culprit' : 'descendant'].join('|');
-}
-
-/** One strategy's record in a context: candidates that were promoted and survived, and those that did not. */
-export interface ArmRecord {
-  successes: number;
-  failures: number;
-}
-
-export interface ArmChoice extends ArmRecord {
-  strategy: RegenerationStrategy;
-  /** Posterior mean of Beta(1 + successes, 1 + failures). */
-  mean: number;
-  /** The Thompson draw that placed it (null in fixed mode). */
-  draw: number | null;
-}
-
-/** The order a heal tries its strategies in, and why (recorded on the heal run). */
-export interface StrategyChoice {
-  mode: StrategyOrderMode;
-  order: RegenerationStrategy[];
-  context: StrategyContext;
-  contextKey: string;
-  arms: ArmChoice[];
-  /** The strategy put first by the exploration floor rather than by its draw, if any. */
-  explored: RegenerationStrategy | null;
-  reason: string;
 }
 
 export interface ChooseOrderInput {
