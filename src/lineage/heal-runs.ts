@@ -1,7 +1,7 @@
 import type { PrismaClient } from '../infra/database.js';
 import type { HealProgress, HealTrigger } from '../shared/heal-types.js';
 import { tallyRecord, type ArmRecord, type PastHeal } from '../healing/strategy-bandit.js';
-import type { RegenerationStrategy } from '../shared/heal-types.js';
+import { REGENERATION_STRATEGIES, type RegenerationStrategy } from '../shared/heal-types.js';
 import { asJson, type Db } from './sql.js';
 
 /** One failure context's record, as `dise strategies` shows it. */
@@ -212,4 +212,31 @@ function toPastHeal(r: PastHealRow, survivalCalls: number): PastHeal {
     else if (r.canary_outcome === 'promoted' || (r.execution_count ?? 0) >= survivalCalls) survived = true;
   }
   return { attempts: Array.isArray(r.attempts) ? r.attempts : [], promoted, survived };
+}
+
+/** One failure context as `dise strategies` shows it: each strategy's record and the order it favours. */
+export interface StrategyPreference {
+  context: string;
+  heals: number;
+  lastHeal: string;
+  /** Strategies by posterior mean, best first (what the learned order tries first most often). */
+  preferred: RegenerationStrategy[];
+  strategies: { strategy: RegenerationStrategy; successes: number; failures: number; mean: number }[];
+}
+
+/** Each context's strategies by the posterior mean of Beta(1 + successes, 1 + failures), best first. */
+export function strategyPreferences(records: StrategyContextRecord[]): StrategyPreference[] {
+  return records.map((r) => {
+    const strategies = REGENERATION_STRATEGIES.map((strategy) => {
+      const { successes, failures } = r.record[strategy] ?? { successes: 0, failures: 0 };
+      return { strategy, successes, failures, mean: (1 + successes) / (2 + successes + failures) };
+    }).filter((s) => s.successes + s.failures > 0);
+    return {
+      context: r.contextKey,
+      heals: r.heals,
+      lastHeal: r.lastHeal.toISOString(),
+      preferred: [...strategies].sort((a, b) => b.mean - a.mean).map((s) => s.strategy),
+      strategies,
+    };
+  });
 }

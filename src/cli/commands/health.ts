@@ -1,12 +1,11 @@
 import type { DiseConfig } from '../../config/schema.js';
-import type { HealStats } from '../../lineage/heal-runs.js';
+import { strategyPreferences, type HealStats, type StrategyPreference } from '../../lineage/heal-runs.js';
 import type { RecentFailure } from '../../lineage/views.js';
 import { askMonitorStatus, type MonitorReachability } from '../../client/monitor-client.js';
 import { HEALTH, type Health } from '../../shared/lineage-types.js';
 import { withDatabase, type Output } from '../context.js';
 import { colorEnabled, HEALTH_LABEL, paint, stamp, titleCase } from '../format/style.js';
 import { connectTemporal } from '../temporal-client.js';
-import { strategyPreferences, type StrategyPreference } from './strategies.js';
 
 export interface HealthReport {
   tools: number;

@@ -1,35 +1,7 @@
 import type { DiseConfig } from '../../config/schema.js';
-import { REGENERATION_STRATEGIES, type RegenerationStrategy } from '../../shared/heal-types.js';
-import type { StrategyContextRecord } from '../../lineage/heal-runs.js';
+import { strategyPreferences } from '../../lineage/heal-runs.js';
 import { withDatabase, type Output } from '../context.js';
 import { stamp } from '../format/style.js';
-
-/** One failure context as `dise strategies` shows it: each strategy's record and the order it favours. */
-export interface StrategyPreference {
-  context: string;
-  heals: number;
-  lastHeal: string;
-  /** Strategies by posterior mean, best first (what the learned order tries first most often). */
-  preferred: RegenerationStrategy[];
-  strategies: { strategy: RegenerationStrategy; successes: number; failures: number; mean: number }[];
-}
-
-/** Each context's strategies by the posterior mean of Beta(1 + successes, 1 + failures), best first. */
-export function strategyPreferences(records: StrategyContextRecord[]): StrategyPreference[] {
-  return records.map((r) => {
-    const strategies = REGENERATION_STRATEGIES.map((strategy) => {
-      const { successes, failures } = r.record[strategy] ?? { successes: 0, failures: 0 };
-      return { strategy, successes, failures, mean: (1 + successes) / (2 + successes + failures) };
-    }).filter((s) => s.successes + s.failures > 0);
-    return {
-      context: r.contextKey,
-      heals: r.heals,
-      lastHeal: r.lastHeal.toISOString(),
-      preferred: [...strategies].sort((a, b) => b.mean - a.mean).map((s) => s.strategy),
-      strategies,
-    };
-  });
-}
 
 /** `dise strategies`: what each heal strategy achieved per failure context, and the order the record favours. */
 export async function strategies(options: { json: boolean }, config: DiseConfig, out: Output): Promise<void> {
