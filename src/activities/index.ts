@@ -1,4 +1,5 @@
 import { analyzeFailureActivity } from './analyze-failure.js';
+import { chooseStrategiesActivity } from './choose-strategies.js';
 import { checkHealthActivity, monitorSettingsActivity } from './check-health.js';
 import { createAvoidanceRuleActivity } from './create-avoidance-rule.js';
 import type { ActivityDeps } from './deps.js';
@@ -30,6 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     createAvoidanceRule: createAvoidanceRuleActivity(deps),
     propagateRule: propagateRuleActivity(deps),
     findHealthyAncestor: findHealthyAncestorActivity(deps),
+    chooseStrategies: chooseStrategiesActivity(deps),
     regenerate: regenerateActivity(deps),
     validateCandidate: validateCandidateActivity(deps),
     promote: promoteActivity(deps),

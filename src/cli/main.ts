@@ -442,6 +442,17 @@ function addOverviewCommands(program: Command, { config, out, exitCode }: Comman
     .action(async (opts: { json?: boolean }) =>
       (await import('./commands/pruned.js')).pruned({ json: Boolean(opts.json) }, config(), out),
     );
+  program
+    .command('strategies')
+    .description('what each heal strategy (revert, llm, rollback) achieved per failure context, and the order learned')
+    .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      '\nA strategy succeeds when its candidate was promoted and served self_healing.regeneration.survival_calls\ncalls without a new failure (or its canary promoted it). self_healing.regeneration.strategy_order: learned\norders heals by this record; fixed keeps the configured order.\n\nExample:\n  $ dise strategies --json',
+    )
+    .action(async (opts: { json?: boolean }) =>
+      (await import('./commands/strategies.js')).strategies({ json: Boolean(opts.json) }, config(), out),
+    );
   addRulesCommands(program, { config, out, exitCode });
 }
 

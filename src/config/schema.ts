@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { REGENERATION_STRATEGIES } from '../shared/heal-types.js';
+import { REGENERATION_STRATEGIES, STRATEGY_ORDER_MODES } from '../shared/heal-types.js';
 
 /**
  * config.yaml: the `self_healing` and `lineage_tracking` sections, plus `llm`, `sandbox` and
@@ -70,6 +70,17 @@ export const configSchema = z.strictObject({
         .min(1)
         .refine((s) => new Set(s).size === s.length, { message: 'each strategy at most once' })
         .default(['revert', 'llm', 'rollback']),
+      /**
+       * fixed: try `strategies` in the configured order. learned: order them per failure context
+       * (failure type, culprit's mutation type, language, whether the failed version is the culprit)
+       * by Thompson sampling on what each strategy achieved in earlier heals (`dise strategies`).
+       * fixed by default: a heal's order stays predictable until an operator opts in.
+       */
+      strategy_order: z.enum(STRATEGY_ORDER_MODES).default('fixed'),
+      /** learned order: the probability that a strategy other than the best draw goes first (no strategy is starved). */
+      exploration_floor: z.number().min(0).max(1).default(0.1),
+      /** learned order: a promoted candidate counts as a success once it served this many calls without a new failure (or its canary promoted it). */
+      survival_calls: z.int().min(0).max(100_000).default(20),
     }),
     propagation: section({
       default_scope: z.enum(['descendants', 'all_similar', 'global']).default('descendants'),

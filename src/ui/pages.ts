@@ -1,5 +1,5 @@
 import { diffLines } from 'diff';
-import type { HealStats } from '../lineage/heal-runs.js';
+import type { HealStats, StrategyPreference } from '../lineage/heal-runs.js';
 import type { ExecutionBucket, FitnessPoint, HealRunListing, IntroducedTest } from '../lineage/activity.js';
 import type { RuleListing } from '../lineage/rules.js';
 import type { RecentFailure } from '../lineage/views.js';
@@ -381,6 +381,8 @@ export interface HealthPageData {
   byHealth: Map<Health, number>;
   recentFailures: RecentFailure[];
   healing: HealStats;
+  /** The heal strategies' record per failure context and the configured order mode (self_healing.regeneration.strategy_order). */
+  strategies: { mode: string; contexts: StrategyPreference[] };
   monitor: ({ reachable: true } & MonitorStatus) | { reachable: false; reason: string };
 }
 
@@ -398,6 +400,14 @@ ${HEALTH.map((h) => {
 </tbody></table>
 <h2>Auto-healing</h2>
 <dl class="facts" id="healing"><dt>Heal events</dt><dd>${s.events}</dd><dt>Successes</dt><dd>${s.successes}</dd><dt>Failures</dt><dd>${s.failures}</dd><dt>Running</dt><dd>${s.running}</dd><dt>Success rate</dt><dd>${s.events - s.running ? percent(s.successes / (s.events - s.running)) : '-'}</dd><dt>Average recovery time</dt><dd>${s.averageRecoverySeconds === null ? '-' : `${s.averageRecoverySeconds.toFixed(2)} s`}</dd></dl>
+<h2>Heal strategies</h2>
+<p>Order: ${d.strategies.mode}. A strategy succeeds when its candidate was promoted and survived (<code>dise strategies</code>).</p>
+${
+  d.strategies.contexts.length
+    ? html`<table class="grid" id="strategies"><thead><tr><th scope="col">Failure context</th><th scope="col">Heals</th><th scope="col">Prefers</th><th scope="col">Record (survived/candidates)</th></tr></thead><tbody>
+${d.strategies.contexts.map((c) => html`<tr><td><code>${c.context}</code></td><td class="num">${c.heals}</td><td>${c.preferred.join(' > ') || '-'}</td><td>${c.strategies.map((x, i) => html`${i ? ', ' : ''}${x.strategy} ${x.successes}/${x.successes + x.failures}`)}</td></tr>`)}</tbody></table>`
+    : html`<p id="strategies">No heal has recorded its strategy choice yet.</p>`
+}
 <h2>Health monitor</h2>
 ${
   m.reachable
