@@ -230,6 +230,7 @@ export type HealStep =
   | 'createAvoidanceRule'
   | 'propagateRule'
   | 'findHealthyAncestor'
+  | 'chooseStrategies'
   | 'regenerate'
   | 'validateCandidate'
   | 'promote'

@@ -315,18 +315,21 @@ function strategiesToTry(settings: HealSettings, culpritId: string, failedId: st
  * started before this step existed replay without it.
  */
 async function orderStrategies(
-  { healId, input, progress }: Heal,
+  heal: Heal,
   regeneration: Regeneration,
   strategies: RegenerationStrategy[],
 ): Promise<RegenerationStrategy[]> {
+  const { healId, input, progress } = heal;
   if (!patched('strategy-choice') || progress.failureId === null) return strategies;
+  const mode = regeneration.settings.strategyOrder ?? 'fixed';
+  heal.enter('chooseStrategies', mode);
   const choice = await quickStep.chooseStrategies({
     healId,
     failedId: input.versionId,
     culpritId: regeneration.culpritId,
     failureId: progress.failureId,
     strategies,
-    mode: regeneration.settings.strategyOrder ?? 'fixed',
+    mode,
   });
   progress.strategyChoice = choice;
   // Only strategies the heal may use, whatever the activity answers.
