@@ -20,7 +20,9 @@
  *
  * Env: BENCH_LANGUAGE (javascript | python; default both), BENCH_PROBLEMS (HumanEval problems,
  * default all 164), BENCH_MUTANTS_PER_PROBLEM (default 4), BENCH_CONTRIBUTIONS=0 (only the corpus
- * before and with every source, not each source alone), BENCH_ONLY (HumanEval entry points, comma-separated:
+ * before and with every source, not each source alone), BENCH_BEFORE=0 (not the corpus before the
+ * code-reading sources), BENCH_BASELINE=0 (not the check as it was before the later sources and the
+ * Python budget), BENCH_ONLY (HumanEval entry points, comma-separated:
  * only those problems, e.g. the missed ones the run prints).
  */
 import { execFileSync } from 'node:child_process';
@@ -134,7 +136,8 @@ interface Variant {
 const FIRST_SOURCES = FIRST_CODE_SOURCES;
 
 const VARIANTS: Variant[] = [
-  { name: 'suite + random edits (before)', codeSources: [] },
+  // BENCH_BEFORE=0 leaves out the corpus before the code-reading sources (a quicker run).
+  ...(process.env.BENCH_BEFORE === '0' ? [] : [{ name: 'suite + random edits (before)', codeSources: [] }]),
   // BENCH_BASELINE=0 leaves out the check as it was before the last sources and the Python budget.
   ...(process.env.BENCH_BASELINE === '0'
     ? []
