@@ -24,7 +24,7 @@ export const configSchema = z.strictObject({
       /** Most inputs a version and its parent run on (suite + recorded + generated). */
       corpus_size: z.int().min(1).max(100_000).default(1000),
       /** Of those, at most this many generated from the suite and recorded inputs. */
-      generated_inputs: z.int().min(0).max(100_000).default(600),
+      generated_inputs: z.int().min(0).max(100_000).default(900),
       /** The generator's seed; null: derived from the version id (recorded with every result). */
       seed: z
         .int()
@@ -38,7 +38,7 @@ export const configSchema = z.strictObject({
        * Most milliseconds one check spends running inputs (shrinking included), whatever the tool
        * does with them: inputs left when it is spent are not run, and the report says how many.
        */
-      time_budget_ms: z.int().min(100).max(600_000).default(10_000),
+      time_budget_ms: z.int().min(100).max(600_000).default(4_000),
     }),
     thresholds: section({
       /** Trigger healing after this many failures of a version. */

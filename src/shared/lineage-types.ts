@@ -99,6 +99,10 @@ export const CORPUS_SOURCES = [
   'reuse',
   'structure',
   'strings',
+  'lengths',
+  'products',
+  'digits',
+  'characters',
   'generated',
 ] as const;
 export type CorpusSourceName = (typeof CORPUS_SOURCES)[number];
