@@ -29,6 +29,7 @@ export function registrationValidator(deps: JudgeDeps): RegistrationValidator {
       verdict.passed,
       deps.config.rules_sharing.promote_after,
       tx,
+      deps.config.self_healing.propagation.similarity_threshold,
     );
     return {
       health: verdict.passed ? 'healthy' : 'failed',
