@@ -3,11 +3,13 @@
  * wall time, CPU time and peak memory of `call`, `report`, `lineage` and `tool list` (median of 5,
  * each a fresh process, as a script runs them), and 100 reports through one `dise report --stdin`
  * against 100 `dise report` processes, 20 at a time (the baseline: what a script did before).
+ * Then a Python tool's `call` and `tool add` beside the JavaScript ones, with the interpreter's
+ * snapshot kept on disk and without it (the plain load).
  * Uses the stack of DISE_HOME when one runs, else starts `dise dev --no-worker` for the run.
  * CPU and memory come from /usr/bin/time (GNU time) when installed.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readLiveDevState } from '../src/infra/dev-state.js';
@@ -72,6 +74,82 @@ async function startStack(env: NodeJS.ProcessEnv): Promise<() => Promise<void>> 
   };
 }
 
+/** A one-version manifest of a small tool with two tests, in either language. */
+function manifestFile(dir: string, language: 'javascript' | 'python', i: number): string {
+  const code =
+    language === 'python'
+      ? '    def run(n):\n        return n * 2 if n > 0 else 0\n'
+      : '    function run(n) {\n      return n > 0 ? n * 2 : 0;\n    }\n';
+  const file = path.join(dir, `${language}-${i}.yaml`);
+  writeFileSync(
+    file,
+    `- name: bench_${language}_${process.pid}_${i}\n  version: 1.0.0\n  language: ${language}\n  code: |\n${code}` +
+      '  tests:\n    - name: doubles\n      input: 2\n      expect: 4\n    - name: floors\n      input: -1\n      expect: 0\n',
+  );
+  return file;
+}
+
+/**
+ * A Python tool's `call` and `tool add` beside the same JavaScript commands, each a fresh process:
+ * with the interpreter's snapshot kept on disk (what every run after the first pays), and without it
+ * (DISE_PYTHON_SNAPSHOT_CACHE=0: the plain load, the baseline).
+ */
+function pythonBeside(env: NodeJS.ProcessEnv, figures: Record<string, number | null>): [string, string, string][] {
+  try {
+    runOnce(['tool', 'add', path.join(PACKAGE_ROOT, 'examples', 'slugify-python.yaml')], env);
+  } catch (err) {
+    if (!/already registered/.test((err as Error).message)) throw err;
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dise-bench-cli-manifests-'));
+  const plain = { ...env, DISE_PYTHON_SNAPSHOT_CACHE: '0' };
+  runOnce(['call', 'slugify_py', '"Hello World"'], env); // makes the snapshot if none is kept yet
+  let n = 0;
+  const cases: [string, string, () => Sample][] = [
+    ['jsCall', 'dise call email_validator (JavaScript)', () => runOnce(['call', 'email_validator', '"a@b.co"'], env)],
+    [
+      'pyCall',
+      'dise call slugify_py (Python, snapshot kept)',
+      () => runOnce(['call', 'slugify_py', '"Hello World"'], env),
+    ],
+    [
+      'pyCallPlain',
+      'dise call slugify_py (Python, plain load)',
+      () => runOnce(['call', 'slugify_py', '"Hello World"'], plain),
+    ],
+    [
+      'jsAdd',
+      'dise tool add (JavaScript, one version)',
+      () => runOnce(['tool', 'add', manifestFile(dir, 'javascript', n++)], env),
+    ],
+    [
+      'pyAdd',
+      'dise tool add (Python, snapshot kept)',
+      () => runOnce(['tool', 'add', manifestFile(dir, 'python', n++)], env),
+    ],
+    [
+      'pyAddPlain',
+      'dise tool add (Python, plain load)',
+      () => runOnce(['tool', 'add', manifestFile(dir, 'python', n++)], plain),
+    ],
+  ];
+  const measured = new Map<string, Sample>();
+  const rows: [string, string, string][] = [];
+  for (const [key, label, run] of cases) {
+    progress(`${label} × ${RUNS}…`);
+    const s = summarise(Array.from({ length: RUNS }, run));
+    measured.set(key, s);
+    figures[`${key}WallMs`] = s.wallMs;
+    figures[`${key}CpuMs`] = s.cpuMs;
+    const js = key.startsWith('py') ? measured.get(key.includes('Add') ? 'jsAdd' : 'jsCall') : undefined;
+    rows.push([
+      label,
+      fmtMs(s.wallMs),
+      `cpu ${s.cpuMs === null ? '?' : fmtMs(s.cpuMs)}${js ? `; +${fmtMs(s.wallMs - js.wallMs)} over JavaScript (target < 500 ms)` : ''}`,
+    ]);
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   const home = process.env.DISE_HOME ?? mkdtempSync(path.join(os.tmpdir(), 'dise-bench-cli-'));
   // The embedded PostgreSQL runs as the postgres user when started by root: it must reach its data dir.
@@ -122,6 +200,8 @@ async function main(): Promise<void> {
         `cpu ${s.cpuMs === null ? '?' : fmtMs(s.cpuMs)}, peak ${s.peakMiB === null ? '?' : `${s.peakMiB.toFixed(0)} MiB`}; median of ${RUNS}, target < 300 ms wall`,
       ]);
     }
+
+    rows.push(...pythonBeside(env, figures));
 
     progress(`${REPORTS} reports through one \`dise report --stdin\`…`);
     const lines = Array.from({ length: REPORTS }, (_, i) =>

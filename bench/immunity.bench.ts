@@ -20,7 +20,10 @@
  *
  * Env: BENCH_LANGUAGE (javascript | python; default both), BENCH_PROBLEMS (HumanEval problems,
  * default all 164), BENCH_MUTANTS_PER_PROBLEM (default 4), BENCH_CONTRIBUTIONS=0 (only the corpus
- * before and with every source, not each source alone).
+ * before and with every source, not each source alone), BENCH_BEFORE=0 (not the corpus before the
+ * code-reading sources), BENCH_BASELINE=0 (not the check as it was before the later sources and the
+ * Python budget), BENCH_ONLY (HumanEval entry points, comma-separated:
+ * only those problems, e.g. the missed ones the run prints).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -30,7 +33,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { defaultConfig } from '../src/config/schema.js';
 import { jsonEqual } from '../src/detection/json-equal.js';
-import { CODE_SOURCES, type CodeSource } from '../src/judge/code-inputs.js';
+import { CODE_SOURCES, FIRST_CODE_SOURCES, type CodeSource } from '../src/judge/code-inputs.js';
 import { buildCorpus, seedFrom } from '../src/judge/corpus.js';
 import { runDifferential } from '../src/judge/differential.js';
 import { closePythonHost, warmPythonFor } from '../src/sandbox/python.js';
@@ -125,10 +128,26 @@ interface Judged {
 interface Variant {
   name: string;
   codeSources: readonly CodeSource[];
+  /** The check as it was before the Python budget work: 10 s budget, the full call limit for every call. */
+  oldBudget?: boolean;
 }
 
+/** The code-reading sources before lengths, products, digits and characters were added. */
+const FIRST_SOURCES = FIRST_CODE_SOURCES;
+
 const VARIANTS: Variant[] = [
-  { name: 'suite + random edits (before)', codeSources: [] },
+  // BENCH_BEFORE=0 leaves out the corpus before the code-reading sources (a quicker run).
+  ...(process.env.BENCH_BEFORE === '0' ? [] : [{ name: 'suite + random edits (before)', codeSources: [] }]),
+  // BENCH_BASELINE=0 leaves out the check as it was before the last sources and the Python budget.
+  ...(process.env.BENCH_BASELINE === '0'
+    ? []
+    : [
+        {
+          name: 'first 5 sources, 10 s budget, full call limit (baseline)',
+          codeSources: FIRST_SOURCES,
+          oldBudget: true,
+        },
+      ]),
   { name: 'reading the code (all sources)', codeSources: CODE_SOURCES },
   // Each source's contribution: BENCH_CONTRIBUTIONS=0 leaves these out (a quicker run).
   ...(process.env.BENCH_CONTRIBUTIONS === '0'
@@ -161,7 +180,8 @@ function judgeOptimization(
     criticalTests: [],
     corpus,
     maxDifferences: 1,
-    timeBudgetMs: settings.time_budget_ms,
+    timeBudgetMs: variant.oldBudget ? 10_000 : settings.time_budget_ms,
+    quickPythonMs: variant.oldBudget ? null : undefined,
   });
   const first = report.differences[0];
   return {
@@ -286,9 +306,10 @@ function measure(
         refused++;
         caughtBy.set(j.caughtBy ?? '?', (caughtBy.get(j.caughtBy ?? '?') ?? 0) + 1);
       } else {
-        missed.push(`${s.taskId} ${s.what}`);
+        missed.push(`${s.id.split('@')[0]} (${s.taskId}) ${s.what}`);
       }
     }
+    if (missed.length) progress(`  missed: ${missed.join('; ')}`);
     times.sort((a, b) => a - b);
     perThousand.sort((a, b) => a - b);
     if (!variant.codeSources.length) before = refused;
@@ -300,7 +321,7 @@ function measure(
     rows.push([
       variant.name,
       pct(refused, bad.length),
-      `${refused}/${bad.length} refused${ratio}; false refusals ${falseRefusals}/${faithful.length}; s/registration median ${(quantile(times, 0.5) / 1000).toFixed(2)}, max ${(quantile(times, 1) / 1000).toFixed(2)}; s per 1,000 inputs ${(quantile(perThousand, 0.5) / 1000).toFixed(2)}${overBudget ? `; ${overBudget} hit the time budget` : ''}${sources ? `; first difference from: ${sources}` : ''}`,
+      `${refused}/${bad.length} refused${ratio}; false refusals ${falseRefusals}/${faithful.length}; s/registration median ${(quantile(times, 0.5) / 1000).toFixed(2)}, p95 ${(quantile(times, 0.95) / 1000).toFixed(2)}, max ${(quantile(times, 1) / 1000).toFixed(2)}; s per 1,000 inputs ${(quantile(perThousand, 0.5) / 1000).toFixed(2)}${overBudget ? `; ${overBudget} hit the time budget` : ''}${sources ? `; first difference from: ${sources}` : ''}`,
     ]);
     (figures.variants as Record<string, unknown>)[variant.name.trim()] = {
       refused,
@@ -311,6 +332,7 @@ function measure(
         p95: quantile(times, 0.95) / 1000,
         max: quantile(times, 1) / 1000,
       },
+      over5s: times.filter((t) => t > 5000).length,
       secondsPer1000Inputs: quantile(perThousand, 0.5) / 1000,
       overBudget,
       caughtBy: Object.fromEntries(caughtBy),
@@ -346,7 +368,10 @@ async function main() {
       );
     }
     if (!only || only === 'python') {
-      const problems = loadProblems().slice(0, PROBLEMS);
+      const only = process.env.BENCH_ONLY?.split(',').map((n) => n.trim());
+      const problems = loadProblems()
+        .slice(0, PROBLEMS)
+        .filter((p) => !only || only.includes(p.entryPoint));
       measure(
         sandbox,
         'immunity: HumanEval (Python), single-point mutants declared as optimizations',

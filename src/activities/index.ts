@@ -1,10 +1,12 @@
 import { analyzeFailureActivity } from './analyze-failure.js';
+import { chooseStrategiesActivity } from './choose-strategies.js';
 import { checkHealthActivity, monitorSettingsActivity } from './check-health.js';
 import { createAvoidanceRuleActivity } from './create-avoidance-rule.js';
 import type { ActivityDeps } from './deps.js';
 import { finishCanaryActivity } from './finish-canary.js';
 import { findHealthyAncestorActivity } from './find-healthy-ancestor.js';
 import { finishHealActivity } from './finish-heal.js';
+import { finishReviewActivity } from './finish-review.js';
 import { judgeCanaryActivity } from './judge-canary.js';
 import { maintainExecutionsActivity } from './maintain-executions.js';
 import { promoteActivity } from './promote.js';
@@ -29,6 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     createAvoidanceRule: createAvoidanceRuleActivity(deps),
     propagateRule: propagateRuleActivity(deps),
     findHealthyAncestor: findHealthyAncestorActivity(deps),
+    chooseStrategies: chooseStrategiesActivity(deps),
     regenerate: regenerateActivity(deps),
     validateCandidate: validateCandidateActivity(deps),
     promote: promoteActivity(deps),
@@ -39,6 +42,7 @@ export function createActivities(deps: ActivityDeps) {
     finishCanary: finishCanaryActivity(deps),
     maintainExecutions: maintainExecutionsActivity(deps),
     pullRulePack: pullRulePackActivity(deps),
+    finishReview: finishReviewActivity(deps),
   };
 }
 

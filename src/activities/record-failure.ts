@@ -62,6 +62,7 @@ export function recordFailureActivity(deps: ActivityDeps) {
         requireTestValidation: c.regeneration.require_test_validation,
         llm: deps.llm !== null,
         strategies: c.regeneration.strategies.filter((s) => s !== 'llm' || deps.llm !== null),
+        strategyOrder: c.regeneration.strategy_order,
       },
     };
   };

@@ -1,3 +1,4 @@
+import { asDatabaseFailure } from '../infra/database-errors.js';
 import pg from 'pg';
 import type { DiseConfig } from '../config/schema.js';
 import type { PrismaClient } from '../infra/database.js';
@@ -114,7 +115,10 @@ async function assertMigratedSql(query: (sql: string) => Promise<{ migration_nam
       `SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
     );
     applied = rows.map((r) => r.migration_name);
-  } catch {
+  } catch (err) {
+    // A blank database has no migrations table; a database that is not there is another matter.
+    const failure = asDatabaseFailure(err);
+    if (failure && failure.reason !== 'other') throw failure;
     applied = [];
   }
   const missing = expected.filter((m) => !applied.includes(m));

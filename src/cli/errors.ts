@@ -5,6 +5,7 @@ import { ConfigError } from '../config/load.js';
 import { MigrationError } from '../infra/migrator.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
 import { UnknownToolError } from '../runtime/errors.js';
+import { asDatabaseFailure } from '../infra/database-errors.js';
 
 /** Exit codes of the `dise` command (DESIGN.md §9). */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -34,6 +35,12 @@ export function exitCodeFor(err: unknown): number {
 /** One line for the user; the stack only with --verbose. */
 export function describeError(err: unknown, verbose: boolean): string {
   if (!(err instanceof Error)) return `error: ${String(err)}`;
+  // A driver's error names our call sites and its own internals: say what it means instead.
+  const database = asDatabaseFailure(err);
+  if (database) {
+    const cause = database.cause instanceof Error ? database.cause : null;
+    return verbose && cause?.stack ? `error: ${database.message}\n${cause.stack}` : `error: ${database.message}`;
+  }
   if (verbose && err.stack) return `error: ${err.stack}`;
   return `error: ${err.message}`;
 }

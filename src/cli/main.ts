@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { DiseConfig } from '../config/schema.js';
 import { consoleOutput, type Output } from './output.js';
@@ -20,6 +20,7 @@ export function buildProgram(out: Output = consoleOutput, exitCode: { value: num
   addStackCommands(program, context);
   addToolCommands(program, context);
   addCanaryCommands(program, context);
+  addReviewCommand(program, context);
   addCallAndReportCommands(program, context);
   addLineageCommand(program, context);
   addHealCommands(program, context);
@@ -134,6 +135,46 @@ function addToolCommands(program: Command, { config, out, exitCode }: CommandCon
     .addHelpText('after', '\nExample:\n  $ dise tool list --json')
     .action(async (opts: { json?: boolean }) =>
       (await import('./commands/tool-list.js')).toolList({ json: Boolean(opts.json) }, config(), out),
+    );
+}
+
+/** `dise review <version> --approve|--refuse`: a person's decision on a feature_add held for review. */
+function addReviewCommand(program: Command, { config, out, exitCode }: CommandContext): void {
+  program
+    .command('review')
+    .description(
+      'approve or refuse a feature_add HELD for review (deployment.review: hold): routes it, or stores it FAILED',
+    )
+    .argument('<version>', 'version id')
+    .option('--approve', 'its listed differences are wanted: make it HEALTHY and route callers to it')
+    .option('--refuse', 'its listed differences are wrong: store it FAILED, never routed')
+    .option('--note <text>', 'why, recorded with the decision')
+    .option('--no-wait', 'send the decision and return without waiting for the review workflow')
+    .option('--json', 'print the decision and its result as JSON')
+    .addHelpText(
+      'after',
+      '\nThe decision is a signal to the review workflow review:<version> (visible in the Temporal UI).\n\nExamples:\n  $ dise review email_validator@2.3.0 --refuse --note "accepts user@@domain.com"\n  $ dise review email_validator@2.3.0 --approve --json',
+    )
+    .action(
+      async (
+        id: string,
+        opts: { approve?: boolean; refuse?: boolean; note?: string; wait: boolean; json?: boolean },
+      ) => {
+        exitCode.value = await (
+          await import('./commands/review.js')
+        ).review(
+          id,
+          {
+            approve: Boolean(opts.approve),
+            refuse: Boolean(opts.refuse),
+            note: opts.note,
+            wait: opts.wait,
+            json: Boolean(opts.json),
+          },
+          config(),
+          out,
+        );
+      },
     );
 }
 
@@ -277,6 +318,28 @@ function addLineageCommand(program: Command, { config, out }: CommandContext): v
         out,
       ),
     );
+
+  program
+    .command('immunity')
+    .description(
+      "the tool's adversarial self-test: mutants of its routed version against its suite, the inputs that kill the survivors pinned as tests, and its mutation score",
+    )
+    .argument('<tool>', 'tool name (its routed version) or version id')
+    .option('--max-mutants <n>', 'most mutants tried, spread over the code', parsePositiveInt, 60)
+    .option('--no-pin', 'report only: store neither the pinned tests nor the score')
+    .option('--json', 'print the whole report as JSON')
+    .addHelpText(
+      'after',
+      '\nThe score is the share of single-point mutants (operators swapped, constants ±1, booleans flipped) that the\nsuite refuses. Pinned tests are critical tests of the version with its own answers; every later version of\nthe tool faces them.\n\nExample:\n  $ dise immunity email_validator',
+    )
+    .action(async (tool: string, opts: { maxMutants: number; pin: boolean; json?: boolean }) =>
+      (await import('./commands/immunity.js')).immunity(
+        tool,
+        { maxMutants: opts.maxMutants, pin: opts.pin, json: Boolean(opts.json) },
+        config(),
+        out,
+      ),
+    );
 }
 
 /** Starting, following, cancelling and retrying heals. */
@@ -379,6 +442,17 @@ function addOverviewCommands(program: Command, { config, out, exitCode }: Comman
     .action(async (opts: { json?: boolean }) =>
       (await import('./commands/pruned.js')).pruned({ json: Boolean(opts.json) }, config(), out),
     );
+  program
+    .command('strategies')
+    .description('what each heal strategy (revert, llm, rollback) achieved per failure context, and the order learned')
+    .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      '\nA strategy succeeds when its candidate was promoted and served self_healing.regeneration.survival_calls\ncalls without a new failure (or its canary promoted it). self_healing.regeneration.strategy_order: learned\norders heals by this record; fixed keeps the configured order.\n\nExample:\n  $ dise strategies --json',
+    )
+    .action(async (opts: { json?: boolean }) =>
+      (await import('./commands/strategies.js')).strategies({ json: Boolean(opts.json) }, config(), out),
+    );
   addRulesCommands(program, { config, out, exitCode });
 }
 
@@ -467,6 +541,14 @@ function addRulesCommands(program: Command, { config, out, exitCode }: CommandCo
     .argument('<rule>', 'the rule id')
     .addHelpText('after', '\nExample:\n  $ dise rules withdraw avoid_1a2b3c4d')
     .action(async (id: string) => (await commands()).rulesWithdraw(id, config(), out));
+}
+
+/** A whole number of at least 1, or a usage error naming the option's value. */
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError(`expected a whole number of at least 1, got "${value}"`);
+  return n;
 }
 
 /** Runs the command line; returns the exit code instead of exiting, for tests. */

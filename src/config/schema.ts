@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { REGENERATION_STRATEGIES } from '../shared/heal-types.js';
+import { REGENERATION_STRATEGIES, STRATEGY_ORDER_MODES } from '../shared/heal-types.js';
 
 /**
  * config.yaml: the `self_healing` and `lineage_tracking` sections, plus `llm`, `sandbox` and
@@ -24,7 +24,7 @@ export const configSchema = z.strictObject({
       /** Most inputs a version and its parent run on (suite + recorded + generated). */
       corpus_size: z.int().min(1).max(100_000).default(1000),
       /** Of those, at most this many generated from the suite and recorded inputs. */
-      generated_inputs: z.int().min(0).max(100_000).default(600),
+      generated_inputs: z.int().min(0).max(100_000).default(900),
       /** The generator's seed; null: derived from the version id (recorded with every result). */
       seed: z
         .int()
@@ -38,7 +38,7 @@ export const configSchema = z.strictObject({
        * Most milliseconds one check spends running inputs (shrinking included), whatever the tool
        * does with them: inputs left when it is spent are not run, and the report says how many.
        */
-      time_budget_ms: z.int().min(100).max(600_000).default(10_000),
+      time_budget_ms: z.int().min(100).max(600_000).default(4_000),
     }),
     thresholds: section({
       /** Trigger healing after this many failures of a version. */
@@ -70,6 +70,17 @@ export const configSchema = z.strictObject({
         .min(1)
         .refine((s) => new Set(s).size === s.length, { message: 'each strategy at most once' })
         .default(['revert', 'llm', 'rollback']),
+      /**
+       * fixed: try `strategies` in the configured order. learned: order them per failure context
+       * (failure type, culprit's mutation type, language, whether the failed version is the culprit)
+       * by Thompson sampling on what each strategy achieved in earlier heals (`dise strategies`).
+       * fixed by default: a heal's order stays predictable until an operator opts in.
+       */
+      strategy_order: z.enum(STRATEGY_ORDER_MODES).default('fixed'),
+      /** learned order: the probability that a strategy other than the best draw goes first (no strategy is starved). */
+      exploration_floor: z.number().min(0).max(1).default(0.1),
+      /** learned order: a promoted candidate counts as a success once it served this many calls without a new failure (or its canary promoted it). */
+      survival_calls: z.int().min(0).max(100_000).default(20),
     }),
     propagation: section({
       default_scope: z.enum(['descendants', 'all_similar', 'global']).default('descendants'),
@@ -122,6 +133,24 @@ export const configSchema = z.strictObject({
       latency_floor_ms: z.number().min(0).max(60_000).default(1),
       /** Mirrored calls waiting to run per runtime; more are dropped (never delaying callers). */
       queue_size: z.int().min(1).max(1_000_000).default(1000),
+    }),
+    /**
+     * What holds a `feature_add` whose differences from its parent neither the LLM reviewer nor peers
+     * decided: none (registered and routed as listed) or hold (HELD, unrouted, until `dise review`).
+     */
+    review: z.enum(['none', 'hold']).default('none'),
+    /** Judges of a feature_add's listed differences beyond its parent (docs/feature-review.md). */
+    feature_review: section({
+      /** Ask the LLM (when one is configured) whether each difference is inside the mutation's intent. */
+      reviewer: z.boolean().default(true),
+      /** Longest the reviewer may take; past it the version is held (FAILED, with the reason). */
+      reviewer_timeout_seconds: z.int().min(1).max(600).default(60),
+      /** Ask healthy routed tools of the same category and language to answer the differing inputs. */
+      peers: z.boolean().default(true),
+      /** Peers that must side with the parent (and none with the new version) to hold a difference. */
+      min_peers: z.int().min(1).max(100).default(1),
+      /** Most peers asked. */
+      max_peers: z.int().min(1).max(100).default(5),
     }),
   }),
   /** Connection settings: DATABASE_URL and TEMPORAL_* environment variables override these. */

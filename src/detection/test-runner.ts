@@ -1,7 +1,7 @@
 import { ToolExecutionError } from '../sandbox/errors.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 import type { ToolSource } from '../shared/language.js';
-import type { JsonValue } from '../shared/lineage-types.js';
+import type { JsonValue, TestOrigin } from '../shared/lineage-types.js';
 import type { DetectedFailure } from './types.js';
 import { jsonEqual } from './json-equal.js';
 
@@ -13,7 +13,7 @@ export interface SuiteTest {
   critical: boolean;
   /** Where the test comes from: the version that introduced it. */
   toolId?: string;
-  origin?: 'authored' | 'minted';
+  origin?: TestOrigin;
 }
 
 export interface TestResult {

@@ -32,6 +32,11 @@ export function toolsDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(env.DISE_TOOLS_DIR ?? path.join(PACKAGE_ROOT, '.dise', 'tools'));
 }
 
+/** Files worth keeping between runs (the Python interpreter's snapshot), shared by every state dir. */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.DISE_CACHE_DIR ?? path.join(PACKAGE_ROOT, '.dise', 'cache'));
+}
+
 export function ensureDir(dir: string, mode = 0o755): string {
   if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode });
   return dir;

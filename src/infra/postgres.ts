@@ -32,6 +32,11 @@ export interface EmbeddedPostgresOptions {
   port?: number;
   database?: string;
   log?: (line: string) => void;
+  /**
+   * false for a throwaway cluster (the test suite's): writes are not flushed to disk. A killed server
+   * still loses nothing (the data is in the OS's cache); only a machine crash would. Default true.
+   */
+  durable?: boolean;
 }
 
 function urlFor(port: number, database: string): string {
@@ -121,8 +126,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     port,
     persistent: true,
     createPostgresUser: true,
-    // Listen on loopback only; fsync off would be faster but we promise durability.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    // Listen on loopback only; flushing to disk is what durability costs, so only a throwaway cluster skips it.
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'max_connections=200',
+      ...(options.durable === false ? ['-c', 'fsync=off', '-c', 'full_page_writes=off'] : []),
+    ],
     onLog: (message: unknown) => log(String(message).trimEnd()),
     onError: (error: unknown) => log(`[error] ${String(error)}`),
   });

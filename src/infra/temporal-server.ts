@@ -24,6 +24,11 @@ export interface TemporalDevServerOptions {
   port?: number;
   uiPort?: number;
   ui?: boolean;
+  /**
+   * false for a throwaway server (the test suite's): SQLite does not wait for the disk. A killed
+   * server still loses nothing; only a machine crash could. Default true.
+   */
+  durable?: boolean;
   log?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
   /** Wait at most this long for the server to answer. */
@@ -114,6 +119,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     '--log-level',
     'warn',
     ...(ui ? ['--ui-port', String(uiPort), '--ui-ip', '127.0.0.1'] : ['--headless']),
+    ...(options.durable === false ? ['--sqlite-pragma', 'synchronous=OFF'] : []),
     ...searchAttributeFlags(),
   ];
   log(`starting Temporal dev server (${found.source}: ${found.path})`);

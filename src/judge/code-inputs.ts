@@ -12,8 +12,14 @@ export const CODE_SOURCES = [
   'reuse',
   'structure',
   'strings',
+  'lengths',
+  'products',
+  'digits',
+  'characters',
 ] as const satisfies readonly CorpusSourceName[];
 export type CodeSource = (typeof CODE_SOURCES)[number];
+/** The sources that take their turns first (the later ones share what is left of the code's share). */
+export const FIRST_CODE_SOURCES: readonly CodeSource[] = ['literals', 'sweep', 'reuse', 'structure', 'strings'];
 
 /** Small integers every numeric argument is swept over: most off-by-one and parity bugs live here. */
 const SWEEP = Array.from({ length: 24 }, (_, i) => i - 3);
@@ -229,6 +235,112 @@ function* strings(template: JsonValue, facts: CodeFacts): Generator<JsonValue> {
   }
 }
 
+/** String and list lengths every string and list argument is set to: lengths decide primes, parity, halves. */
+const LENGTHS = Array.from({ length: 17 }, (_, i) => i);
+
+/** A string or list made `n` long from its own elements (repeated when shorter). */
+function resized<T>(items: T[], filler: T, n: number): T[] {
+  const from = items.length ? items : [filler];
+  return Array.from({ length: n }, (_, i) => from[i % from.length]!);
+}
+
+/**
+ * Every string argument at each length 0 to 16, built from its own characters, and every list of
+ * scalars grown to those lengths (shorter lists are the structure source's).
+ */
+function* lengths(template: JsonValue): Generator<JsonValue> {
+  const all = nodes(template);
+  for (const n of LENGTHS)
+    for (const { path, value } of all) {
+      if (typeof value === 'string') yield setAt(template, path, resized([...value], 'a', n).join(''));
+      else if (Array.isArray(value) && n > value.length && value.every((v) => typeof v !== 'object' || v === null))
+        yield setAt(template, path, resized(value, 1, n));
+    }
+}
+
+/** Small primes: products of two and three of them are what factor and divisor code decides on. */
+const PRIMES = [2, 3, 5, 7, 11, 13];
+
+/** Products of two and three small primes (and of the code's small whole numbers), and sums of the code's numbers in pairs. */
+function productValues(facts: CodeFacts): number[] {
+  const small = [...new Set([...PRIMES, ...facts.numbers.filter((n) => Number.isInteger(n) && n > 1 && n <= 20)])];
+  const out = new Set<number>();
+  for (const a of small) for (const b of small) if (a <= b) out.add(a * b);
+  for (const a of PRIMES) for (const b of PRIMES) for (const c of PRIMES) if (a <= b && b <= c) out.add(a * b * c);
+  const numbers = facts.numbers.filter(Number.isInteger);
+  for (const a of numbers) for (const b of numbers) if (a < b) out.add(a + b);
+  // Above the sweep (which has the small ones), smaller first.
+  return [...out].filter((n) => n > SWEEP[SWEEP.length - 1]!).sort((x, y) => x - y);
+}
+
+/** Each number argument set to a product of small primes, or to the sum of two of the code's numbers. */
+function* products(template: JsonValue, facts: CodeFacts): Generator<JsonValue> {
+  const leaves = nodes(template).filter((n) => typeof n.value === 'number');
+  for (const v of productValues(facts)) for (const { path } of leaves) yield setAt(template, path, v);
+}
+
+const DIGIT_RUN = /\d+/g;
+
+/** `n` written as a run of digits as wide as `width` (zero-padded, as in `03-11-2000`). */
+function padded(n: number, width: number): string {
+  return String(n).padStart(width, '0');
+}
+
+/**
+ * Numbers written inside strings (dates, versions, codes): each run of digits replaced by the code's
+ * numbers and their neighbours and by 0 to 12, one run at a time, then two runs at a time.
+ */
+function* digits(template: JsonValue, facts: CodeFacts): Generator<JsonValue> {
+  const values = [
+    ...new Set(
+      [...neighbours(facts.numbers), ...SWEEP.filter((n) => n >= 0 && n <= 12)].filter(
+        (n) => Number.isInteger(n) && n >= 0,
+      ),
+    ),
+  ];
+  const strings = nodes(template).filter((n) => typeof n.value === 'string');
+  const runsOf = (text: string) => [...text.matchAll(DIGIT_RUN)].map((m) => ({ at: m.index, width: m[0].length }));
+  const replace = (text: string, runs: { at: number; width: number }[], by: number[]) => {
+    let out = text;
+    // Right to left, so earlier positions stay valid.
+    for (let k = runs.length - 1; k >= 0; k--)
+      out = out.slice(0, runs[k]!.at) + padded(by[k]!, runs[k]!.width) + out.slice(runs[k]!.at + runs[k]!.width);
+    return out;
+  };
+  for (const { path, value } of strings) {
+    const runs = runsOf(value as string);
+    for (const run of runs) for (const v of values) yield setAt(template, path, replace(value as string, [run], [v]));
+  }
+  for (const { path, value } of strings) {
+    const runs = runsOf(value as string);
+    for (let i = 0; i < runs.length; i++)
+      for (let j = i + 1; j < runs.length; j++)
+        for (const a of values)
+          for (const b of values) yield setAt(template, path, replace(value as string, [runs[i]!, runs[j]!], [a, b]));
+  }
+}
+
+/** Representatives of each character class, and the edges of the letter and digit ranges. */
+const CLASS_CHARACTERS = ['a', 'z', 'A', 'Z', '0', '9', ' ', '.', '!', '_', '`', '{', '@', '[', '/', ':'];
+
+/**
+ * Strings ending (and made of) one character: each class's edges, and the characters whose codes
+ * are the code's numbers and their neighbours (code comparing `ord(c)` with 97 and 122).
+ */
+function* characters(template: JsonValue, facts: CodeFacts): Generator<JsonValue> {
+  const codes = neighbours(facts.numbers).filter((n) => Number.isInteger(n) && n >= 32 && n <= 126);
+  const chars = [...new Set([...CLASS_CHARACTERS, ...codes.map((n) => String.fromCharCode(n))])];
+  for (const { path, value } of nodes(template)) {
+    if (typeof value !== 'string') continue;
+    for (const c of chars) {
+      yield setAt(template, path, `${value}${c}`);
+      yield setAt(template, path, `${value} ${c}`);
+      yield setAt(template, path, c);
+      if (value) yield setAt(template, path, `${value.slice(0, -1)}${c}`);
+    }
+  }
+}
+
 function* capped(source: Iterable<JsonValue>): Generator<JsonValue> {
   let n = 0;
   for (const v of source) {
@@ -244,11 +356,31 @@ export function codeInputs(templates: JsonValue[], facts: CodeFacts): Record<Cod
       for (const t of templates) yield* capped(make(t));
     },
   });
+  // The later sources take one input of each template in turn: their share is small.
+  const interleaved = (make: (t: JsonValue) => Iterable<JsonValue>) => ({
+    *[Symbol.iterator]() {
+      const live = templates.map((t) => capped(make(t)));
+      while (live.length) {
+        for (let i = 0; i < live.length;) {
+          const next = live[i]!.next();
+          if (next.done) live.splice(i, 1);
+          else {
+            yield next.value;
+            i++;
+          }
+        }
+      }
+    },
+  });
   return {
     literals: over((t) => literals(t, facts)),
     sweep: over(sweep),
     reuse: over(reuse),
     structure: over(structure),
     strings: over((t) => strings(t, facts)),
+    lengths: interleaved(lengths),
+    products: interleaved((t) => products(t, facts)),
+    digits: interleaved((t) => digits(t, facts)),
+    characters: interleaved((t) => characters(t, facts)),
   };
 }

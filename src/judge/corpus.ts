@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { CORPUS_SOURCES, type CorpusCounts, type CorpusSourceName, type JsonValue } from '../shared/lineage-types.js';
-import { CODE_SOURCES, codeFacts, codeInputs, type CodeSource } from './code-inputs.js';
+import { CODE_SOURCES, codeFacts, codeInputs, FIRST_CODE_SOURCES, type CodeSource } from './code-inputs.js';
 
 /**
  * Where a corpus input came from: the suites, recorded calls, inputs derived from them by reading the
@@ -209,8 +209,14 @@ function generatedFrom(seeds: JsonValue[]): fc.Arbitrary<JsonValue> {
   });
 }
 
-/** Of the derived inputs, the share kept for those that read the code (random edits get the rest). */
-const CODE_SHARE = 0.7;
+/**
+ * Of the derived inputs, the share kept for the first code-reading sources (literals, sweeps, reuse,
+ * structure, words), then the share of the later ones (lengths, products, digits in strings,
+ * characters: they run after the first, so an input both build counts for the first); random edits
+ * get the rest.
+ */
+const CODE_SHARE = 0.5;
+const LATER_SHARE = 0.2;
 
 /**
  * The differential corpus: every suite input, the tool's recorded inputs, inputs derived from the
@@ -241,16 +247,16 @@ export function buildCorpus(options: CorpusOptions): Corpus {
   if (!seeds.length || budget <= 0) return { inputs, seed: options.seed, sources: withoutUnused(sources) };
 
   const templates = options.suiteInputs.length ? options.suiteInputs : seeds;
-  const derived = addInTurns(
-    codeInputs(templates, codeFacts(options.codes ?? [])),
-    options.codeSources ?? CODE_SOURCES,
-    Math.floor(budget * CODE_SHARE),
-    add,
-  );
+  const bySource = codeInputs(templates, codeFacts(options.codes ?? []));
+  const use = options.codeSources ?? CODE_SOURCES;
+  const first = use.filter((s) => FIRST_CODE_SOURCES.includes(s));
+  const later = use.filter((s) => !FIRST_CODE_SOURCES.includes(s));
+  let derived = addInTurns(bySource, first, Math.floor(budget * CODE_SHARE), add);
+  derived += addInTurns(bySource, later, Math.floor(budget * LATER_SHARE), add);
   const randomBudget = budget - derived;
   if (randomBudget > 0) {
-    // Edits sometimes repeat; twice the budget in tries fills it in practice.
-    const sampled = fc.sample(generatedFrom(seeds), { seed: options.seed, numRuns: randomBudget * 2 });
+    // Edits sometimes repeat (or repeat a code-read input); three times the budget in tries fills it in practice.
+    const sampled = fc.sample(generatedFrom(seeds), { seed: options.seed, numRuns: randomBudget * 3 });
     let added = 0;
     for (const input of sampled) {
       if (added >= randomBudget) break;

@@ -20,6 +20,15 @@ export const SAME_BEHAVIOUR: readonly MutationType[] = ['optimization', 'refacto
 /** Limits an isolate hit: the answer says nothing about the code's behaviour on that input. */
 const UNJUDGEABLE = new Set(['timeout', 'memory_limit']);
 
+/**
+ * A Python call's time limit in the check's first try (lower than sandbox.timeout_ms): HumanEval-like
+ * code answers small inputs in microseconds, and an input that runs into a limit would otherwise cost
+ * the whole call limit, parent and version each, one input after another. A parent that does not
+ * finish in it leaves the input unjudged; a version that does not (where its parent did) gets the
+ * full call limit before its timeout counts as a difference.
+ */
+export const QUICK_PYTHON_MS = 200;
+
 /** Shrinking tries at most this many candidate inputs per difference. */
 const SHRINK_BUDGET = 300;
 /** Failure records made from the smallest differences of a refused version. */
@@ -40,11 +49,15 @@ export interface DifferentialSubject extends ToolSource {
   maxDifferences: number;
   /** Most milliseconds spent running inputs, shrinking included (default: no limit). */
   timeBudgetMs?: number;
+  /** A Python call's limit in the first try (default QUICK_PYTHON_MS; null: the call limit, as before it existed). */
+  quickPythonMs?: number | null;
 }
 
 export interface DifferentialResult {
   report: DifferentialReport;
   failures: DetectedFailure[];
+  /** Every differing input as found in the corpus, before shrinking (not stored; the peers' evidence). */
+  differingInputs: JsonValue[];
 }
 
 function outcomeOf(run: () => string): DifferentialOutcome {
@@ -64,14 +77,15 @@ function outcomeOf(run: () => string): DifferentialOutcome {
  */
 interface Runner {
   screened: boolean;
-  outcome(key: string, source: ToolSource, json: string): DifferentialOutcome;
+  outcome(key: string, source: ToolSource, json: string, timeoutMs?: number): DifferentialOutcome;
   finish(): boolean;
 }
 
 function exactRunner(sandbox: Sandbox): Runner {
   return {
     screened: false,
-    outcome: (key, source, json) => outcomeOf(() => sandbox.runJson(key, source.code, json, source.language)),
+    outcome: (key, source, json, timeoutMs) =>
+      outcomeOf(() => sandbox.runJson(key, source.code, json, source.language, timeoutMs)),
     finish: () => true,
   };
 }
@@ -79,14 +93,16 @@ function exactRunner(sandbox: Sandbox): Runner {
 function screenedRunner(sandbox: Sandbox, sessions: Map<string, ScreeningSession | null>): Runner {
   return {
     screened: true,
-    outcome: (key, source, json) => {
+    outcome: (key, source, json, timeoutMs) => {
       let session = sessions.get(key);
       if (session === undefined) {
         session = sandbox.screen(key, source.code, source.language);
         sessions.set(key, session);
       }
       const s = session;
-      return outcomeOf(() => (s ? s.runJson(json) : sandbox.runJson(key, source.code, json, source.language)));
+      return outcomeOf(() =>
+        s ? s.runJson(json) : sandbox.runJson(key, source.code, json, source.language, timeoutMs),
+      );
     },
     finish: () => [...sessions.values()].every((s) => !s || s.finish()),
   };
@@ -106,6 +122,14 @@ function largestNumber(value: JsonValue): number {
   if (value !== null && typeof value === 'object')
     return Object.values(value).reduce<number>((m, v) => Math.max(m, largestNumber(v)), 0);
   return 0;
+}
+
+/** Whether a value holds a negative number. */
+function hasNegative(value: JsonValue): boolean {
+  if (typeof value === 'number') return value < 0;
+  if (Array.isArray(value)) return value.some(hasNegative);
+  if (value !== null && typeof value === 'object') return Object.values(value).some(hasNegative);
+  return false;
 }
 
 /** Whether a value holds a number that is not a whole number. */
@@ -242,11 +266,25 @@ function judgeDifferential(
     return result;
   };
   const exact = exactRunner(sandbox);
+  // Python calls first run with the quick limit (see QUICK_PYTHON_MS); JavaScript calls with the
+  // call limit (its isolates stop a runaway call cheaply).
+  const callLimit = sandbox.callLimitMs;
+  const quickMs = s.quickPythonMs === undefined ? QUICK_PYTHON_MS : s.quickPythonMs;
+  const quick = s.language === 'python' && quickMs !== null && quickMs < callLimit ? quickMs : undefined;
+  // A version's quick timeout is retried with the full limit (so a difference never depends on how
+  // fast the machine is), while there is time left for it; once one such retry confirmed a timeout,
+  // the version is refused whatever the rest says, and later quick timeouts are left unjudged.
+  let timeoutConfirmed: string | null = null;
   const compareWith = (r: Runner, json: string) => {
-    const parentOutputs = parents.map((p) => r.outcome(p.key, p, json));
+    const parentOutputs = parents.map((p) => r.outcome(p.key, p, json, quick));
     const judged = parentOutputs.filter((o) => !(o.error && UNJUDGEABLE.has(o.error)));
     if (!judged.length) return null;
-    const output = r.outcome(subjectKey, s, json);
+    let output = r.outcome(subjectKey, s, json, quick);
+    if (quick !== undefined && output.error === 'timeout' && timeoutConfirmed !== json) {
+      if (timeoutConfirmed !== null || performance.now() + callLimit > deadline) return null;
+      output = r.outcome(subjectKey, s, json);
+      if (output.error === 'timeout') timeoutConfirmed = json;
+    }
     return { differs: !judged.some((o) => sameOutcome(o, output)), output, parents: parentOutputs };
   };
 
@@ -274,7 +312,9 @@ function judgeDifferential(
     const r = compare(item.json);
     if (!r) {
       unjudged++;
-      if (magnitude > SMALL) limitAt = Math.min(limitAt, magnitude);
+      // A small positive count that runs into a limit (the 12th prime Fibonacci number) says the
+      // larger ones will too; a negative one says nothing about them (a countdown that never ends).
+      if (magnitude > SMALL || (magnitude >= 2 && !hasNegative(item.input))) limitAt = Math.min(limitAt, magnitude);
       continue;
     }
     compared++;
@@ -346,6 +386,7 @@ function judgeDifferential(
   }
   return {
     failures,
+    differingInputs: differing.map((d) => d.input),
     report: {
       versionId: s.id,
       parents: parents.map((p) => p.id),

@@ -63,6 +63,8 @@ export interface Verdict {
   replayed: number;
   /** What the differential check found (null when it did not run). */
   differential: DifferentialReport | null;
+  /** Every input the differential check found differing, before shrinking (not stored). */
+  differingInputs: JsonValue[];
   /** The checks not run, and why (the caller's reasons, or missing evidence). */
   skipped: { check: JudgeCheck; why: string }[];
   /** The first reason it did not pass, for one-line reports. */
@@ -123,6 +125,7 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
       testsRun,
       replayed,
       differential,
+      differingInputs,
       skipped,
       why: critical[0]?.description ?? null,
     };
@@ -138,6 +141,7 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
   let testsRun = 0;
   let replayed = 0;
   let differential: DifferentialReport | null = null;
+  let differingInputs: JsonValue[] = [];
 
   if (runs('parse')) {
     try {
@@ -274,6 +278,7 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
         .map((t) => ({ name: t.name, input: t.input, expected: t.expected })),
     });
     differential = result.report;
+    differingInputs = result.differingInputs;
     failures.push(...result.failures);
     if (result.failures.length) {
       for (const d of result.report.differences.slice(0, MAX_REPLAY_REJECTIONS)) {

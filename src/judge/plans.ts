@@ -100,6 +100,21 @@ export async function judgeWithScope(
   scope: JudgeScope,
   db?: Db,
 ): Promise<Verdict> {
+  const judge = await loadJudgement(deps, purpose, subject, scope, db);
+  return judge();
+}
+
+/**
+ * Loads the evidence from the data layer (inside `db` when given) and returns the judgement, which
+ * runs tool code and touches no database: a caller holding a transaction can close it first.
+ */
+export async function loadJudgement(
+  deps: JudgeDeps,
+  purpose: JudgePurpose,
+  subject: { id: string } & ToolSource,
+  scope: JudgeScope,
+  db?: Db,
+): Promise<() => Promise<Verdict>> {
   await warmPythonFor(subject.language); // off the event loop, once
   const skip: SkippedChecks = { ...configSkips(deps.config), ...JUDGE_PLANS[purpose], ...scope.skip };
   const needs = (check: JudgeCheck) => !(check in skip);
@@ -130,20 +145,17 @@ export async function judgeWithScope(
     needs('replay') && scope.replayFrom?.length
       ? await deps.store.executions.recordedInputs(scope.replayFrom, MAX_REPLAY_INPUTS, db)
       : [];
-  return judgeVersion(
-    deps.sandbox,
-    {
-      id: subject.id,
-      code: subject.code,
-      language: subject.language,
-      suite,
-      rules,
-      baseline: baselineId && baselineSource !== undefined ? { id: baselineId, ...baselineSource } : null,
-      replayInputs,
-      differential: needs('differential') ? await differentialEvidence(deps, subject, scope, suite, db) : null,
-    },
-    skip,
-  );
+  const evidence = {
+    id: subject.id,
+    code: subject.code,
+    language: subject.language,
+    suite,
+    rules,
+    baseline: baselineId && baselineSource !== undefined ? { id: baselineId, ...baselineSource } : null,
+    replayInputs,
+    differential: needs('differential') ? await differentialEvidence(deps, subject, scope, suite, db) : null,
+  };
+  return async () => judgeVersion(deps.sandbox, evidence, skip);
 }
 
 /**
@@ -165,20 +177,16 @@ async function differentialEvidence(
   const parents = parentIds.flatMap((id) => (codes.has(id) ? [{ id, ...codes.get(id)! }] : []));
   const mutation = scope.mutationOf ? await deps.store.differential.declaredMutation(scope.mutationOf, db) : null;
   const suite = suiteLoaded.length ? suiteLoaded : toSuiteTests(await deps.store.tests.suiteFor(scope.scopeOf, db));
-  const sampling = deps.config.runtime.input_sampling;
-  const recorded = await deps.store.samples.forTool(
-    parseVersionId(scope.scopeOf).name,
-    Math.min(sampling.per_tool || settings.corpus_size, settings.corpus_size),
+  const corpus = await corpusFor(
+    deps,
+    {
+      scopeOf: scope.scopeOf,
+      seedKey: subject.id === scope.scopeOf ? subject.id : `${scope.scopeOf}/${subject.id}`,
+      suite,
+      codes: [subject.code, ...parents.map((p) => p.code)],
+    },
     db,
   );
-  const corpus = buildCorpus({
-    suiteInputs: suite.map((t) => t.input),
-    recordedInputs: recorded,
-    size: settings.corpus_size,
-    generated: settings.generated_inputs,
-    seed: settings.seed ?? seedFrom(subject.id === scope.scopeOf ? subject.id : `${scope.scopeOf}/${subject.id}`),
-    codes: [subject.code, ...parents.map((p) => p.code)],
-  });
   return {
     parents,
     mutationType: mutation?.type ?? null,
@@ -187,6 +195,33 @@ async function differentialEvidence(
     maxDifferences: settings.max_differences,
     timeBudgetMs: settings.time_budget_ms,
   };
+}
+
+/**
+ * The differential corpus as registration builds it: every suite input in scope, the tool's sample of
+ * recorded inputs, and inputs generated from both and from the code, with the configured (or
+ * key-derived) seed.
+ */
+export async function corpusFor(
+  deps: JudgeDeps,
+  what: { scopeOf: string; seedKey: string; suite: SuiteTest[]; codes: string[] },
+  db?: Db,
+) {
+  const settings = deps.config.self_healing.differential;
+  const sampling = deps.config.runtime.input_sampling;
+  const recorded = await deps.store.samples.forTool(
+    parseVersionId(what.scopeOf).name,
+    Math.min(sampling.per_tool || settings.corpus_size, settings.corpus_size),
+    db,
+  );
+  return buildCorpus({
+    suiteInputs: what.suite.map((t) => t.input),
+    recordedInputs: recorded,
+    size: settings.corpus_size,
+    generated: settings.generated_inputs,
+    seed: settings.seed ?? seedFrom(what.seedKey),
+    codes: what.codes,
+  });
 }
 
 /** Is this stored version good today, on its own (the ancestor search's question)? */

@@ -1,6 +1,28 @@
 import type { PrismaClient } from '../infra/database.js';
 import type { HealProgress, HealTrigger } from '../shared/heal-types.js';
+import { tallyRecord, type ArmRecord, type PastHeal } from '../healing/strategy-bandit.js';
+import { REGENERATION_STRATEGIES, type RegenerationStrategy } from '../shared/heal-types.js';
 import { asJson, type Db } from './sql.js';
+
+/** One failure context's record, as `dise strategies` shows it. */
+export interface StrategyContextRecord {
+  contextKey: string;
+  heals: number;
+  lastHeal: Date;
+  record: Partial<Record<RegenerationStrategy, ArmRecord>>;
+}
+
+interface PastHealRow {
+  context_key: string;
+  started_at: Date;
+  attempts: { strategy: string; ok: boolean }[] | null;
+  strategy: string | null;
+  status: string;
+  canary_outcome: string | null;
+  health_status: string | null;
+  execution_count: number | null;
+  failure_count: number | null;
+}
 
 /** A heal run the database calls running, for comparing with Temporal. */
 export interface RunningHealRun {
@@ -86,6 +108,55 @@ export class HealRunStore {
     await db.healRun.update({ where: { id: healId }, data: { result: asJson({ ...result, canary }) } });
   }
 
+  /**
+   * The strategies' record in one failure context (the learned order's evidence): the latest
+   * `limit` heals that recorded their choice in it. A promoted candidate survived once it served
+   * `survivalCalls` calls with no failure recorded on it, or once its canary promoted it.
+   */
+  async strategyRecord(
+    contextKey: string,
+    survivalCalls: number,
+    limit = 500,
+  ): Promise<Partial<Record<RegenerationStrategy, ArmRecord>>> {
+    const rows = await this.pastHeals(contextKey, limit);
+    return tallyRecord(rows.map((r) => toPastHeal(r, survivalCalls)));
+  }
+
+  /** Every failure context's record (`dise strategies`, the dashboard, `dise health`), most heals first. */
+  async strategyRecords(survivalCalls: number, limit = 5000): Promise<StrategyContextRecord[]> {
+    const rows = await this.pastHeals(null, limit);
+    const byContext = new Map<string, PastHealRow[]>();
+    for (const r of rows) byContext.set(r.context_key, [...(byContext.get(r.context_key) ?? []), r]);
+    return [...byContext.entries()]
+      .map(([key, heals]) => ({
+        contextKey: key,
+        heals: heals.length,
+        lastHeal: heals[0]!.started_at,
+        record: tallyRecord(heals.map((r) => toPastHeal(r, survivalCalls))),
+      }))
+      .sort((a, b) => b.heals - a.heals || a.contextKey.localeCompare(b.contextKey));
+  }
+
+  private pastHeals(contextKey: string | null, limit: number): Promise<PastHealRow[]> {
+    return this.prisma.$queryRaw<PastHealRow[]>`
+      SELECT h.result->'strategyChoice'->>'contextKey' AS context_key,
+             h.started_at,
+             h.result->'attempts' AS attempts,
+             CASE WHEN h.status = 'healed' THEN h.result->>'strategy' END AS strategy,
+             h.status,
+             h.result->'canary'->>'outcome' AS canary_outcome,
+             v.health_status,
+             v.execution_count,
+             v.failure_count
+      FROM heal_runs h
+      LEFT JOIN tool_lineage v ON v.tool_id = h.result->>'newVersionId'
+      WHERE h.status <> 'running'
+        AND h.result->'strategyChoice'->>'contextKey' IS NOT NULL
+        AND (${contextKey}::text IS NULL OR h.result->'strategyChoice'->>'contextKey' = ${contextKey}::text)
+      ORDER BY h.started_at DESC
+      LIMIT ${limit}`;
+  }
+
   async running(): Promise<RunningHealRun[]> {
     return this.prisma.healRun.findMany({
       where: { status: 'running' },
@@ -129,4 +200,43 @@ export class HealRunStore {
       averageRecoverySeconds: s?.avg_seconds ?? null,
     };
   }
+}
+
+function toPastHeal(r: PastHealRow, survivalCalls: number): PastHeal {
+  const promoted = r.status === 'healed' ? r.strategy : null;
+  let survived: boolean | null = null;
+  if (promoted) {
+    const failed = (r.failure_count ?? 0) > 0 || r.health_status === 'pruned';
+    const canaryRefused = r.canary_outcome !== null && r.canary_outcome !== 'promoted' && r.canary_outcome !== 'ended';
+    if (failed || canaryRefused) survived = false;
+    else if (r.canary_outcome === 'promoted' || (r.execution_count ?? 0) >= survivalCalls) survived = true;
+  }
+  return { attempts: Array.isArray(r.attempts) ? r.attempts : [], promoted, survived };
+}
+
+/** One failure context as `dise strategies` shows it: each strategy's record and the order it favours. */
+export interface StrategyPreference {
+  context: string;
+  heals: number;
+  lastHeal: string;
+  /** Strategies by posterior mean, best first (what the learned order tries first most often). */
+  preferred: RegenerationStrategy[];
+  strategies: { strategy: RegenerationStrategy; successes: number; failures: number; mean: number }[];
+}
+
+/** Each context's strategies by the posterior mean of Beta(1 + successes, 1 + failures), best first. */
+export function strategyPreferences(records: StrategyContextRecord[]): StrategyPreference[] {
+  return records.map((r) => {
+    const strategies = REGENERATION_STRATEGIES.map((strategy) => {
+      const { successes, failures } = r.record[strategy] ?? { successes: 0, failures: 0 };
+      return { strategy, successes, failures, mean: (1 + successes) / (2 + successes + failures) };
+    }).filter((s) => s.successes + s.failures > 0);
+    return {
+      context: r.contextKey,
+      heals: r.heals,
+      lastHeal: r.lastHeal.toISOString(),
+      preferred: [...strategies].sort((a, b) => b.mean - a.mean).map((s) => s.strategy),
+      strategies,
+    };
+  });
 }

@@ -24,16 +24,20 @@ export interface ToolListing {
   alternativeId: string | null;
   /** The languages the tool's versions are written in. */
   languages: ToolLanguage[];
+  /** The routed version's mutation score from its latest `dise immunity` (0..1), null when never measured. */
+  mutationScore: number | null;
 }
 
 /** Every tool with its version count, routed version, that version's health and what the route says. */
 export const LIST_TOOLS_SQL = `
   SELECT t.tool_name AS name, count(*)::int AS versions, r.version_id AS routed, rv.health_status AS health, r.known_wrong, r.alternative_id,
-         array_agg(DISTINCT t.language ORDER BY t.language) AS languages
+         array_agg(DISTINCT t.language ORDER BY t.language) AS languages,
+         (im.killed_after::float8 / NULLIF(im.mutants, 0)) AS mutation_score
   FROM tool_lineage t
   LEFT JOIN routes r ON r.tool_name = t.tool_name
   LEFT JOIN tool_lineage rv ON rv.tool_id = r.version_id
-  GROUP BY t.tool_name, r.version_id, rv.health_status, r.known_wrong, r.alternative_id
+  LEFT JOIN LATERAL (SELECT i.mutants, i.killed_after FROM immunity_runs i WHERE i.tool_id = r.version_id ORDER BY i.id DESC LIMIT 1) im ON true
+  GROUP BY t.tool_name, r.version_id, rv.health_status, r.known_wrong, r.alternative_id, im.mutants, im.killed_after
   ORDER BY t.tool_name`;
 
 export function toToolListing(r: {
@@ -44,6 +48,7 @@ export function toToolListing(r: {
   known_wrong: string | null;
   alternative_id: string | null;
   languages: ToolLanguage[];
+  mutation_score: number | null;
 }): ToolListing {
   return {
     name: r.name,
@@ -53,6 +58,7 @@ export function toToolListing(r: {
     knownWrong: r.known_wrong,
     alternativeId: r.alternative_id,
     languages: r.languages,
+    mutationScore: r.mutation_score === null ? null : Number(r.mutation_score),
   };
 }
 
@@ -240,6 +246,8 @@ const LINEAGE_SQL = `
                               FROM heal_runs h, jsonb_array_elements(CASE WHEN jsonb_typeof(h.result->'setAside') = 'array' THEN h.result->'setAside' ELSE '[]'::jsonb END) x
                               WHERE h.id = t.heal_id), '[]'::json)) END,
     'pruneEvidence', t.prune_evidence,
+    'immunity', (SELECT json_build_object('mutants', i.mutants, 'killedBefore', i.killed_before, 'killedAfter', i.killed_after,
+        'pinned', i.pinned, 'at', ${ISO('i.created_at')}) FROM immunity_runs i WHERE i.tool_id = t.tool_id ORDER BY i.id DESC LIMIT 1),
     'canary', (SELECT json_build_object('status', c.status, 'stableId', c.stable_id,
         'mirrored', (SELECT count(*)::int FROM canary_comparisons cc WHERE cc.candidate_id = c.candidate_id),
         'agreement', (c.verdict->>'agreement')::float8, 'verdict', c.verdict->>'decision',

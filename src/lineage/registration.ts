@@ -61,7 +61,7 @@ export interface RegisterVersionInput {
   healId?: string | null;
 }
 
-/** What a registration validator decided about a version just inserted (inside the transaction). */
+/** What a registration validator decided about a version. */
 export interface ValidationOutcome {
   health: Health;
   failures: DetectedFailure[];
@@ -71,11 +71,37 @@ export interface ValidationOutcome {
   reports?: string[];
 }
 
-/** Runs inside the registration transaction, after the version, its tests and rules are written. */
-export type RegistrationValidator = (
-  tx: Prisma.TransactionClient,
-  version: { id: string; code: string; language: ToolLanguage; parents: string[] },
-) => Promise<ValidationOutcome>;
+/** The version a validator looks at. */
+export interface ValidatedVersion {
+  id: string;
+  code: string;
+  language: ToolLanguage;
+  parents: string[];
+}
+
+/** Writes what the judge decided, inside the registration's transaction. */
+export type RecordVerdict = (tx: Prisma.TransactionClient) => Promise<ValidationOutcome>;
+/** Judges a version from the evidence already read: runs tool code, with no transaction open. */
+export type RunJudge = () => Promise<RecordVerdict>;
+/**
+ * A registration check in three steps, so that no database transaction is open while tool code runs:
+ * read the evidence (inside a transaction that sees the batch inserted), judge, then record.
+ */
+export type RegistrationValidator = (tx: Prisma.TransactionClient, version: ValidatedVersion) => Promise<RunJudge>;
+
+/** Ends the evidence-reading transaction on purpose: it rolls back and carries the judges out. */
+class EvidenceRead extends Error {
+  constructor(readonly judges: RunJudge[]) {
+    super('registration evidence read (rolled back on purpose)');
+  }
+}
+
+type CheckedInput = {
+  input: RegisterVersionInput;
+  index: number;
+  ref: VersionRef;
+  prepared: ReturnType<Registration['prepare']>;
+};
 
 export interface RegisteredVersion {
   id: string;
@@ -96,8 +122,8 @@ export interface RegisteredVersion {
 }
 
 /**
- * Registration: a version with its edges, mutation, authored tests and inherited rules, validated
- * inside the same transaction. Every refusal is a LineageError raised before anything is written.
+ * Registration: a version with its edges, mutation, authored tests and inherited rules, judged with
+ * no transaction open and written in one short transaction. Every refusal is a LineageError raised before anything is written.
  */
 export class Registration {
   constructor(
@@ -116,7 +142,10 @@ export class Registration {
 
   /**
    * Registers several versions in one transaction, parents before children whatever the input order:
-   * either all are registered or, on the first refusal, none.
+   * either all are registered or, on the first refusal, none. With a validator, each version is judged
+   * first: the batch is inserted in a transaction that only reads each version's evidence and rolls
+   * back, the judge runs tool code with no transaction open, and a second short transaction inserts
+   * the batch again with the verdicts (a child whose parent was judged FAILED is refused there).
    */
   async registerMany(
     inputs: RegisterVersionInput[],
@@ -129,33 +158,64 @@ export class Registration {
       inputs.map((input, index) => ({ input, index, ref: this.validateIdentity(input) })),
     );
     const checked = ordered.map((item) => ({ ...item, prepared: this.prepare(item.input, item.ref) }));
+    const verdicts: RecordVerdict[] = [];
+    if (options.validate) {
+      for (const judge of await this.readEvidence(checked, options.validate)) verdicts.push(await judge());
+    }
     const results = await this.prisma.$transaction(
       async (tx) => {
         const out: { index: number; registered: RegisteredVersion }[] = [];
-        for (const item of checked) {
+        for (const [i, item] of checked.entries()) {
           const registered = await this.insertVersion(tx, item.ref, item.input, item.prepared);
-          if (options.validate) {
-            const outcome = await options.validate(tx, {
-              id: registered.id,
-              code: item.input.code,
-              language: registered.language,
-              parents: registered.parents,
-            });
-            await this.graph.setHealth(registered.id, outcome.health, tx);
-            await this.failures.record(registered.id, outcome.failures, tx);
-            registered.health = outcome.health;
-            registered.failures = outcome.failures;
-            if (outcome.differential !== undefined) registered.differential = outcome.differential;
-            if (outcome.reports?.length) registered.reports = outcome.reports;
-          }
+          if (verdicts[i]) await this.applyVerdict(tx, registered, await verdicts[i](tx));
           await options.afterInsert?.(tx, registered);
           out.push({ index: item.index, registered });
         }
         return out;
       },
-      { timeout: 60_000, maxWait: 10_000 },
+      { timeout: 30_000, maxWait: 10_000 },
     );
     return results.sort((a, b) => a.index - b.index).map((r) => r.registered);
+  }
+
+  /**
+   * Inserts the batch in a transaction that is always rolled back, so each version's evidence (its
+   * suite, inherited rules, parents' code) is read as it will be once registered; returns the judges.
+   */
+  private async readEvidence(checked: CheckedInput[], validate: RegistrationValidator): Promise<RunJudge[]> {
+    try {
+      await this.prisma.$transaction(
+        async (tx) => {
+          const judges: RunJudge[] = [];
+          for (const item of checked) {
+            const registered = await this.insertVersion(tx, item.ref, item.input, item.prepared);
+            judges.push(
+              await validate(tx, {
+                id: registered.id,
+                code: item.input.code,
+                language: registered.language,
+                parents: registered.parents,
+              }),
+            );
+          }
+          throw new EvidenceRead(judges);
+        },
+        { timeout: 30_000, maxWait: 10_000 },
+      );
+    } catch (err) {
+      if (err instanceof EvidenceRead) return err.judges;
+      throw err;
+    }
+    throw new Error('the evidence-reading transaction committed; it must always roll back');
+  }
+
+  private async applyVerdict(tx: Prisma.TransactionClient, registered: RegisteredVersion, outcome: ValidationOutcome) {
+    await this.graph.setHealth(registered.id, outcome.health, tx);
+    await this.failures.record(registered.id, outcome.failures, tx);
+    registered.health = outcome.health;
+    registered.failures = outcome.failures;
+    if (outcome.differential !== undefined) registered.differential = outcome.differential;
+    if (outcome.reports?.length) registered.reports = outcome.reports;
   }
 
   /** Checks everything that needs no database; throws before any write. */

@@ -64,6 +64,22 @@ export class RoutingStore {
     return rows.map((r) => ({ id: r.tool_id, code: r.code, language: r.language, similarity: r.sim }));
   }
 
+  /**
+   * Peers of a version: the routed, routable versions of other tools of its category (never empty)
+   * and language, never one known wrong — the tools asked to answer a feature_add's differing inputs.
+   */
+  async peersOf(versionId: string, limit: number, db: Db = this.prisma): Promise<({ id: string } & ToolSource)[]> {
+    const rows = await db.$queryRaw<{ tool_id: string; code: string; language: ToolLanguage }[]>`
+      WITH src AS (SELECT tool_name, category, language FROM tool_lineage WHERE tool_id = ${versionId})
+      SELECT t.tool_id, t.code, t.language
+      FROM src, routes r JOIN tool_lineage t ON t.tool_id = r.version_id
+      WHERE t.tool_name <> src.tool_name AND src.category <> '' AND t.category = src.category
+        AND t.language = src.language AND r.known_wrong IS NULL AND ${isRoutable('t')}
+      ORDER BY t.tool_id
+      LIMIT ${limit}`;
+    return rows.map((r) => ({ id: r.tool_id, code: r.code, language: r.language }));
+  }
+
   async routeOf(toolName: string, db: Db = this.prisma): Promise<string | null> {
     return (await db.route.findUnique({ where: { toolName }, select: { versionId: true } }))?.versionId ?? null;
   }

@@ -1,3 +1,4 @@
+import { ImmunityStore } from './immunity.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
 import { CanaryStore } from './canaries.js';
@@ -53,6 +54,7 @@ export class LineageStore {
   readonly samples: InputSampleStore;
   readonly differential: DifferentialStore;
   readonly canaries: CanaryStore;
+  readonly immunity: ImmunityStore;
   /** What the dashboard reads beyond the CLI's views: error rates, series, tests, heal runs. */
   readonly activity: ActivityReads;
 
@@ -68,6 +70,7 @@ export class LineageStore {
     this.retention = new ExecutionRetention(prisma);
     this.healRuns = new HealRunStore(prisma);
     this.differential = new DifferentialStore(prisma);
+    this.immunity = new ImmunityStore(prisma);
     this.views = new LineageViews(prisma);
     this.invariants = new InvariantQueries(prisma);
     this.samples = new InputSampleStore(prisma);

@@ -1,6 +1,6 @@
 import type { ToolLanguage } from '../shared/language.js';
 import type { PrismaClient } from '../infra/database.js';
-import type { JsonValue, TestCaseRecord } from '../shared/lineage-types.js';
+import type { JsonValue, TestCaseRecord, TestOrigin } from '../shared/lineage-types.js';
 import { ancestorSet, asJson, isLineageEdge, isRoutable, type Db } from './sql.js';
 
 export interface AuthoredTest {
@@ -65,6 +65,25 @@ export class TestStore {
   }
 
   /**
+   * Pins inputs that kill a version's surviving mutants, with the version's own answers, as critical
+   * tests of the version (its descendants inherit them); a name already there is kept as it was.
+   */
+  async pin(versionId: string, tests: { name: string; input: JsonValue; expected: JsonValue }[]): Promise<void> {
+    if (!tests.length) return;
+    await this.prisma.testCase.createMany({
+      data: tests.map((t) => ({
+        toolId: versionId,
+        name: t.name,
+        input: asJson(t.input),
+        expected: asJson(t.expected),
+        critical: true,
+        origin: 'pinned',
+      })),
+      skipDuplicates: true,
+    });
+  }
+
+  /**
    * Sets tests aside for a version and its descendants (a revert's bug-encoding tests), once however
    * often retried.
    */
@@ -120,7 +139,7 @@ export class TestStore {
       input: r.input,
       expected: r.expected,
       critical: r.critical,
-      origin: r.origin as 'authored' | 'minted',
+      origin: r.origin as TestOrigin,
       sourceFailureId: r.source_failure_id,
     }));
   }

@@ -32,6 +32,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { discardCachedSnapshot, readCachedSnapshot, writeCachedSnapshot } from './python-snapshot-cache.js';
 
 // The shared-memory protocol, one home for both sides (python/protocol.mjs).
 import {
@@ -57,6 +58,7 @@ import {
   STATE_BOOT,
   STATE_READY,
   STATE_FAILED,
+  SNAPSHOT_REFUSED,
 } from './python/protocol.mjs';
 /** Requests and answers up to this size go through shared memory; larger ones through a MessagePort. */
 const DATA_BYTES = 1024 * 1024;
@@ -164,6 +166,9 @@ let spare: Interpreter | null = null;
  */
 let snapshot: SharedArrayBuffer | null = null;
 let snapshotPort: MessagePort | null = null;
+/** Whether the on-disk snapshot was looked for, and whether `snapshot` came from it. */
+let diskLooked = false;
+let snapshotFromDisk = false;
 const unguardedKeys = new Set<string>();
 
 function locate(): { workerUrl: URL; hostPy: string; pyodideUrl: string } {
@@ -198,11 +203,17 @@ function locate(): { workerUrl: URL; hostPy: string; pyodideUrl: string } {
 function start(role: Role, domain: string | null = null): Interpreter {
   const files = locate();
   takeSnapshot();
-  // The first tools interpreter makes the snapshot the others start from.
+  // An earlier process's snapshot, kept on disk: every interpreter of this one starts from it.
+  if (!diskLooked && snapshot === null && snapshotPort === null) {
+    diskLooked = true;
+    snapshot = readCachedSnapshot(snapshotFiles(files));
+    snapshotFromDisk = snapshot !== null;
+  }
+  // Otherwise the first tools interpreter makes the snapshot the others start from.
   const makeSnapshot = role === 'tools' && snapshot === null && snapshotPort === null;
   const snapshotChannel = makeSnapshot ? new MessageChannel() : null;
   if (snapshotChannel) snapshotPort = snapshotChannel.port1;
-  const fromSnapshot = role === 'tools' && snapshot !== null;
+  const fromSnapshot = snapshot !== null;
   const ctrl = new Int32Array(new SharedArrayBuffer(CTRL_SLOTS * 4));
   const interrupt = new Int32Array(new SharedArrayBuffer(4));
   const dataBuffer = new SharedArrayBuffer(DATA_BYTES);
@@ -257,8 +268,26 @@ function start(role: Role, domain: string | null = null): Interpreter {
   };
   worker.on('error', died);
   worker.on('exit', died);
-  interpreter.ready = waitReady(interpreter);
+  interpreter.ready = waitReady(interpreter).catch((err: unknown) => {
+    // Only a load that failed condemns the kept snapshot, not a thread ended while it loaded (a spare
+    // at shutdown).
+    const failed = Atomics.load(interpreter.ctrl, STATE) === STATE_FAILED;
+    if (failed && fromSnapshot && snapshotFromDisk) forgetDiskSnapshot(files);
+    throw err;
+  });
   return interpreter;
+}
+
+const snapshotFiles = (files: ReturnType<typeof locate>) => ({
+  workerFile: fileURLToPath(files.workerUrl),
+  hostPy: files.hostPy,
+});
+
+/** A kept snapshot that failed to start an interpreter is dropped: the next start loads the plain way. */
+function forgetDiskSnapshot(files: ReturnType<typeof locate>): void {
+  discardCachedSnapshot(snapshotFiles(files));
+  snapshot = null;
+  snapshotFromDisk = false;
 }
 
 /** Resolves when the interpreter is ready, polling its state without blocking the event loop. */
@@ -286,6 +315,7 @@ async function waitReady(interpreter: Interpreter): Promise<void> {
 
 function noteReady(interpreter: Interpreter): void {
   interpreter.noted = true;
+  if (Atomics.load(interpreter.ctrl, SNAPSHOT_REFUSED) === 1 && snapshotFromDisk) forgetDiskSnapshot(locate());
   if (interpreter.role === 'tools') {
     if (interpreter.fromSnapshot) stats.snapshotStartMs = Atomics.load(interpreter.ctrl, COLD_MS);
     else stats.coldStartMs = Atomics.load(interpreter.ctrl, COLD_MS);
@@ -313,6 +343,7 @@ function takeSnapshot(): void {
     snapshot = message.message;
     snapshotPort.close();
     snapshotPort = null;
+    writeCachedSnapshot(snapshotFiles(locate()), snapshot);
   } else if (message) {
     // The snapshot could not be made: every interpreter loads the plain way.
     snapshotPort.close();

@@ -187,12 +187,28 @@ export class Sandbox {
     }
   }
 
-  /** Same as run() with the input already serialised; returns the output as JSON text. */
-  runJson(key: string, code: string, inputJson: string, language: ToolLanguage = 'javascript'): string {
+  /** The per-call time limit (sandbox.timeout_ms). */
+  get callLimitMs(): number {
+    return this.config.timeout_ms;
+  }
+
+  /**
+   * Same as run() with the input already serialised; returns the output as JSON text. `timeoutMs`
+   * lowers the time limit of a Python call below timeout_ms (the differential check's quick tries).
+   */
+  runJson(
+    key: string,
+    code: string,
+    inputJson: string,
+    language: ToolLanguage = 'javascript',
+    timeoutMs?: number,
+  ): string {
     const signal = this.cancellation?.();
     if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('cancelled');
     try {
-      return language === 'python' ? this.invokePython(key, code, inputJson) : this.invoke(key, code, inputJson);
+      return language === 'python'
+        ? this.invokePython(key, code, inputJson, timeoutMs)
+        : this.invoke(key, code, inputJson);
     } catch (err) {
       // The last line of defence: whatever escaped the classification below is still a typed failure.
       if (err instanceof ToolExecutionError) throw err;
@@ -207,8 +223,9 @@ export class Sandbox {
    * JavaScript only. Nothing here is per Sandbox, so close() leaves the
    * interpreter to the other Sandbox instances (closePythonHost() ends it).
    */
-  private invokePython(key: string, code: string, inputJson: string): string {
-    const { timeout_ms: timeout, memory_limit_mb: memory, max_output_bytes: maxOutput } = this.config;
+  private invokePython(key: string, code: string, inputJson: string, timeoutMs?: number): string {
+    const { memory_limit_mb: memory, max_output_bytes: maxOutput } = this.config;
+    const timeout = Math.min(timeoutMs ?? Infinity, this.config.timeout_ms);
     let answer: PythonAnswer;
     try {
       answer = callPython(key, code, inputJson, timeout, memory, {

@@ -53,6 +53,12 @@ export const HEAL_STEPS = {
     activity: 'findHealthyAncestor',
     message: () => 'validating ancestors against today’s suite and minting regression tests',
   },
+  chooseStrategies: {
+    line: 'choosing the order of the strategies from their record',
+    activity: 'chooseStrategies',
+    message: (mode: string) =>
+      mode === 'learned' ? 'choosing the order of the strategies from their record' : 'keeping the configured order',
+  },
   regenerate: {
     line: 'making a candidate (revert, LLM or rollback)',
     activity: 'regenerate',

@@ -16,6 +16,50 @@ export const HEAL_NON_RETRYABLE_ERRORS = [
 export const REGENERATION_STRATEGIES = ['revert', 'llm', 'rollback'] as const;
 export type RegenerationStrategy = (typeof REGENERATION_STRATEGIES)[number];
 
+/**
+ * How a heal orders its regeneration strategies: `fixed` keeps the configured order; `learned` orders
+ * them by Thompson sampling over what strategies achieved in earlier heals of the same failure context.
+ */
+export const STRATEGY_ORDER_MODES = ['learned', 'fixed'] as const;
+export type StrategyOrderMode = (typeof STRATEGY_ORDER_MODES)[number];
+
+/** What a heal's strategies are learned per: heals alike in these tend to be healed by the same strategy. */
+export interface StrategyContext {
+  /** The failure's type (wrong_output, exception, timeout, ...). */
+  failureType: string;
+  /** The culprit's mutation type (bug_fix, feature_add, ...; `none` when it has none). */
+  mutationType: string;
+  language: string;
+  /** The failed version is itself the culprit: no later work to keep, no revert possible. */
+  culpritIsFailed: boolean;
+}
+
+/** One strategy's record in a context: candidates that were promoted and survived, and those that did not. */
+export interface ArmRecord {
+  successes: number;
+  failures: number;
+}
+
+export interface ArmChoice extends ArmRecord {
+  strategy: RegenerationStrategy;
+  /** Posterior mean of Beta(1 + successes, 1 + failures). */
+  mean: number;
+  /** The Thompson draw that placed it (null in fixed mode). */
+  draw: number | null;
+}
+
+/** The order a heal tries its strategies in, and why (recorded on the heal run). */
+export interface StrategyChoice {
+  mode: StrategyOrderMode;
+  order: RegenerationStrategy[];
+  context: StrategyContext;
+  contextKey: string;
+  arms: ArmChoice[];
+  /** The strategy put first by the exploration floor rather than by its draw, if any. */
+  explored: RegenerationStrategy | null;
+  reason: string;
+}
+
 /** What triggers a heal: a runtime report, the health monitor, or an operator. */
 export type HealTrigger = 'report' | 'monitor' | 'manual' | 'runtime';
 
@@ -52,6 +96,8 @@ export interface HealSettings {
   llm: boolean;
   /** The strategies to try, in order (llm only when an LLM is configured). */
   strategies: RegenerationStrategy[];
+  /** fixed: `strategies` as configured; learned: ordered per heal by chooseStrategies (healing.strategy_order). */
+  strategyOrder?: StrategyOrderMode;
 }
 
 export interface RecordFailureResult {
@@ -184,6 +230,7 @@ export type HealStep =
   | 'createAvoidanceRule'
   | 'propagateRule'
   | 'findHealthyAncestor'
+  | 'chooseStrategies'
   | 'regenerate'
   | 'validateCandidate'
   | 'promote'
@@ -223,6 +270,8 @@ export interface HealProgress {
   restored: string[];
   /** The new version's canary (deployment.mode: shadow): it takes traffic only once promoted. */
   canary?: { stableId: string; workflowId: string } | null;
+  /** The order the strategies were tried in and why (chooseStrategies); absent on heals before it. */
+  strategyChoice?: StrategyChoice | null;
   message: string;
 }
 

@@ -1,10 +1,17 @@
+import type { ImmunitySummary } from './immunity-types.js';
 import type { ToolLanguage } from './language.js';
 /** The vocabulary of the lineage DAG, shared by every layer. Values are stored as-is in PostgreSQL. */
 
 export { TOOL_LANGUAGES, type ToolLanguage } from './language.js';
 
-/** `canary`: validated and running in shadow beside the stable version, not yet answering callers. */
-export const HEALTH = ['healthy', 'degraded', 'failed', 'pruned', 'regenerated', 'canary'] as const;
+/** Where a test comes from: written with the version, minted from a failure, or pinned by `dise immunity`. */
+export type TestOrigin = 'authored' | 'minted' | 'pinned';
+
+/**
+ * `canary`: validated and running in shadow beside the stable version, not yet answering callers.
+ * `held`: a feature_add waiting for a person to approve or refuse its listed differences (`dise review`).
+ */
+export const HEALTH = ['healthy', 'degraded', 'failed', 'pruned', 'regenerated', 'canary', 'held'] as const;
 export type Health = (typeof HEALTH)[number];
 
 /**
@@ -66,7 +73,8 @@ export interface DetectedFailure {
   description: string;
   stackTrace: string | null;
   testCaseFailed: string | null;
-  detectionMethod: 'test' | 'regression_test' | 'runtime' | 'static_analysis' | 'rule_gate' | 'replay' | 'differential';
+  detectionMethod:
+    'test' | 'regression_test' | 'runtime' | 'static_analysis' | 'rule_gate' | 'replay' | 'differential' | 'review';
   severity: Severity;
   evidence: JsonValue;
 }
@@ -91,6 +99,10 @@ export const CORPUS_SOURCES = [
   'reuse',
   'structure',
   'strings',
+  'lengths',
+  'products',
+  'digits',
+  'characters',
   'generated',
 ] as const;
 export type CorpusSourceName = (typeof CORPUS_SOURCES)[number];
@@ -166,7 +178,7 @@ export interface TestCaseRecord {
   input: JsonValue;
   expected: JsonValue;
   critical: boolean;
-  origin: 'authored' | 'minted';
+  origin: TestOrigin;
   sourceFailureId: number | null;
 }
 
@@ -218,6 +230,8 @@ export interface ToolLineage {
   } | null;
   /** Why the version was pruned: failure, diff, failing tests, metric window, static findings, analysis. */
   pruneEvidence: JsonValue | null;
+  /** The latest `dise immunity` of this version: mutants its suite refused before and after pinning. */
+  immunity: ImmunitySummary | null;
   /** The latest differential check against its parent(s), with every difference (null: none ran). */
   differential: DifferentialReport | null;
   /** Its canary, when it ran (or runs) in shadow: status, progress and the judge's latest verdict. */

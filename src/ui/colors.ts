@@ -24,6 +24,7 @@ export const STATE_STYLE: Record<VersionState, StateStyle> = {
   pruned: { fill: '#ff6b6b', stroke: '#c92a2a', text: '#2b0000', label: 'pruned' },
   canary: { fill: '#74c0fc', stroke: '#1971c2', text: '#04233f', label: 'canary' },
   shadow: { fill: '#e5dbff', stroke: '#7048e8', text: '#1e0f4d', label: 'shadow' },
+  held: { fill: '#e9ecef', stroke: '#868e96', text: '#212529', label: 'held for review' },
 };
 
 export function styleOf(state: string): StateStyle {

@@ -133,6 +133,21 @@ export class TemporalOperations {
     return handle.workflowId;
   }
 
+  /**
+   * A person's decision on a HELD feature_add: the `reviewDecision` signal `dise review` sends (the
+   * workflow started with it when nothing started it). Returns the review workflow's id.
+   */
+  async signalReview(versionId: string, decision: 'approve' | 'refuse', note: string | null): Promise<string> {
+    const { sendReviewDecision } = await import('../client/review.js');
+    const handle = await sendReviewDecision(
+      await this.client(),
+      versionId,
+      { decision, note, by: 'dashboard' },
+      { taskQueue: this.taskQueue },
+    );
+    return handle.workflowId;
+  }
+
   async close(): Promise<void> {
     const h = this.handle;
     this.handle = null;

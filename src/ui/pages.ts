@@ -1,5 +1,5 @@
 import { diffLines } from 'diff';
-import type { HealStats } from '../lineage/heal-runs.js';
+import type { HealStats, StrategyPreference } from '../lineage/heal-runs.js';
 import type { ExecutionBucket, FitnessPoint, HealRunListing, IntroducedTest } from '../lineage/activity.js';
 import type { RuleListing } from '../lineage/rules.js';
 import type { RecentFailure } from '../lineage/views.js';
@@ -10,6 +10,7 @@ import type {
   Health,
   ToolLineage,
 } from '../shared/lineage-types.js';
+import { immunityLine } from '../shared/immunity-types.js';
 import { corpusSourcesText, HEALTH } from '../shared/lineage-types.js';
 import type { MonitorStatus } from '../shared/messages.js';
 import { styleOf } from './colors.js';
@@ -86,6 +87,8 @@ export interface ToolRow {
   description: string | null;
   errorRate: number | null;
   calls: number;
+  /** The routed version's mutation score (`dise immunity`), 0..1, null when never measured. */
+  mutationScore: number | null;
 }
 
 export function toolsPage(tools: ToolRow[], window: number): string {
@@ -94,7 +97,7 @@ export function toolsPage(tools: ToolRow[], window: number): string {
 ${
   tools.length
     ? html`<table class="grid" id="tools">
-<thead><tr><th scope="col">Tool</th><th scope="col">Description</th><th scope="col">Routed version</th><th scope="col">Health</th><th scope="col">Versions</th><th scope="col">Recent error rate</th></tr></thead>
+<thead><tr><th scope="col">Tool</th><th scope="col">Description</th><th scope="col">Routed version</th><th scope="col">Health</th><th scope="col">Versions</th><th scope="col">Recent error rate</th><th scope="col">Mutation score</th></tr></thead>
 <tbody>${tools.map(
         (t) => html`<tr data-tool="${t.name}">
 <td><a href="/tools/${encodeURIComponent(t.name)}">${t.name}</a></td>
@@ -103,6 +106,7 @@ ${
 <td>${healthBadge(t.health)}</td>
 <td class="num">${t.versions}</td>
 <td class="num">${t.calls ? html`${percent(t.errorRate)} <span class="muted">of ${t.calls}</span>` : 'no calls'}</td>
+<td class="num mutation-score">${t.mutationScore === null ? html`<span class="muted">not measured</span>` : percent(t.mutationScore)}</td>
 </tr>`,
       )}</tbody></table>`
     : html`<p>No tools registered yet (<code>dise tool add &lt;manifest&gt;</code>).</p>`
@@ -239,6 +243,13 @@ function canaryPanel(l: ToolLineage): Html {
 ${running ? html`<div class="actions" data-version="${l.id}"><button type="button" data-action="canary-promote">Promote now</button> <button type="button" data-action="canary-abort">Abort canary</button></div>` : ''}`;
 }
 
+/** A feature_add HELD for a person's review: its decision, sent as a signal to its review workflow. */
+function reviewPanel(l: ToolLineage): Html | null {
+  if (l.health !== 'held') return null;
+  return html`<p>Held for review: its listed differences (above) wait for a person's decision, a signal to the workflow <code>review:${l.id}</code> (or <code>dise review ${l.id} --approve|--refuse</code>).</p>
+<div class="actions" data-version="${l.id}"><label>Note <input type="text" id="review-note" name="note"></label> <button type="button" data-action="review-approve">Approve and route</button> <button type="button" data-action="review-refuse">Refuse</button></div>`;
+}
+
 /**
  * Panels other features add to the version page (the differential check's evidence, a canary's
  * state) once they land: each renders its section, or null to stay out.
@@ -247,6 +258,7 @@ export type VersionPanel = (l: ToolLineage) => Html | null;
 export const versionPanels: { id: string; title: string; render: VersionPanel }[] = [
   { id: 'differential', title: 'Differential evidence', render: differentialPanel },
   { id: 'canary', title: 'Canary', render: canaryPanel },
+  { id: 'review', title: 'Review', render: reviewPanel },
 ];
 
 export function versionPage(d: VersionPageData, links: PageLinks): string {
@@ -260,6 +272,7 @@ export function versionPage(d: VersionPageData, links: PageLinks): string {
 <dt>Tool</dt><dd><a href="/tools/${encodeURIComponent(l.name)}">${l.name}</a> (lineage)</dd>
 <dt>Routed</dt><dd>${l.route.routed ? 'yes: callers use this version' : html`no; the tool routes to ${versionLink(l.route.toolRoutedTo)}`}</dd>
 <dt>Language</dt><dd>${l.language}</dd>
+${l.immunity ? html`<dt>Mutation score</dt><dd class="mutation-score">${immunityLine(l.immunity)}</dd>` : ''}
 <dt>Generation</dt><dd>${l.generation}</dd>
 <dt>Parents</dt><dd>${l.parentEdges.length ? l.parentEdges.map((p, i) => html`${i ? ', ' : ''}${versionLink(p.id)} (${p.type})`) : 'none (a root)'}</dd>
 <dt>Children</dt><dd>${l.children.length ? l.children.map((c, i) => html`${i ? ', ' : ''}${versionLink(c)}`) : 'none'}</dd>
@@ -368,6 +381,8 @@ export interface HealthPageData {
   byHealth: Map<Health, number>;
   recentFailures: RecentFailure[];
   healing: HealStats;
+  /** The heal strategies' record per failure context and the configured order mode (self_healing.regeneration.strategy_order). */
+  strategies: { mode: string; contexts: StrategyPreference[] };
   monitor: ({ reachable: true } & MonitorStatus) | { reachable: false; reason: string };
 }
 
@@ -385,6 +400,14 @@ ${HEALTH.map((h) => {
 </tbody></table>
 <h2>Auto-healing</h2>
 <dl class="facts" id="healing"><dt>Heal events</dt><dd>${s.events}</dd><dt>Successes</dt><dd>${s.successes}</dd><dt>Failures</dt><dd>${s.failures}</dd><dt>Running</dt><dd>${s.running}</dd><dt>Success rate</dt><dd>${s.events - s.running ? percent(s.successes / (s.events - s.running)) : '-'}</dd><dt>Average recovery time</dt><dd>${s.averageRecoverySeconds === null ? '-' : `${s.averageRecoverySeconds.toFixed(2)} s`}</dd></dl>
+<h2>Heal strategies</h2>
+<p>Order: ${d.strategies.mode}. A strategy succeeds when its candidate was promoted and survived (<code>dise strategies</code>).</p>
+${
+  d.strategies.contexts.length
+    ? html`<table class="grid" id="strategies"><thead><tr><th scope="col">Failure context</th><th scope="col">Heals</th><th scope="col">Prefers</th><th scope="col">Record (survived/candidates)</th></tr></thead><tbody>
+${d.strategies.contexts.map((c) => html`<tr><td><code>${c.context}</code></td><td class="num">${c.heals}</td><td>${c.preferred.join(' > ') || '-'}</td><td>${c.strategies.map((x, i) => html`${i ? ', ' : ''}${x.strategy} ${x.successes}/${x.successes + x.failures}`)}</td></tr>`)}</tbody></table>`
+    : html`<p id="strategies">No heal has recorded its strategy choice yet.</p>`
+}
 <h2>Health monitor</h2>
 ${
   m.reachable

@@ -8,6 +8,7 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import type { DiseConfig } from '../config/schema.js';
 import { LineageError } from '../lineage/errors.js';
+import { strategyPreferences } from '../lineage/heal-runs.js';
 import type { LineageStore } from '../lineage/store.js';
 import { addRulesPack } from './rules-pack.js';
 import { PACKAGE_ROOT } from '../infra/paths.js';
@@ -115,6 +116,8 @@ interface DashboardDeps {
   /** How many recent calls an error rate is over (self_healing.thresholds.execution_window). */
   window: number;
   layouts: LayoutCache;
+  /** The heal strategies' order settings (self_healing.regeneration), for the health page. */
+  regeneration: DiseConfig['self_healing']['regeneration'];
 }
 
 /** The dashboard's routes: pages, the lineage layout as JSON, the event stream, guarded actions. */
@@ -134,6 +137,7 @@ export function createDashboardApp(options: DashboardOptions): {
     links,
     window: config.self_healing.thresholds.execution_window,
     layouts: new LayoutCache(),
+    regeneration: config.self_healing.regeneration,
   };
   const app = new Hono();
   const metrics = new DashboardMetrics(store);
@@ -254,15 +258,17 @@ function addVersionPage(app: Hono, { store, links }: DashboardDeps): void {
 }
 
 /** The system's health, its heals and its avoidance rules. */
-function addSystemPages(app: Hono, { store, temporal, links }: DashboardDeps): void {
+function addSystemPages(app: Hono, { store, temporal, links, regeneration }: DashboardDeps): void {
   app.get('/health', async (c) => {
-    const [counts, recentFailures, healing, monitor] = await Promise.all([
+    const [counts, recentFailures, healing, records, monitor] = await Promise.all([
       store.views.healthCounts(),
       store.views.recentFailures(10),
       store.healRuns.stats(),
+      store.healRuns.strategyRecords(regeneration.survival_calls),
       temporal.monitorStatus(),
     ]);
-    return c.html(healthPage({ ...counts, recentFailures, healing, monitor }));
+    const strategies = { mode: regeneration.strategy_order, contexts: strategyPreferences(records) };
+    return c.html(healthPage({ ...counts, recentFailures, healing, strategies, monitor }));
   });
 
   app.get('/heals', async (c) => {
@@ -343,6 +349,18 @@ function addActions(app: Hono, { store, temporal }: DashboardDeps, token: string
       },
       202,
     );
+  });
+  app.post('/api/reviews/:id/:action{approve|refuse}', guard, async (c) => {
+    const action = c.req.param('action') as 'approve' | 'refuse';
+    const versionId = await versionOf(c);
+    const version = await store.graph.version(versionId);
+    if (version?.health !== 'held')
+      throw new ActionRefused(
+        `${versionId} is ${String(version?.health ?? 'unknown').toUpperCase()}, not HELD for review`,
+      );
+    const body = (await c.req.json().catch(() => ({}))) as { note?: unknown };
+    const note = typeof body.note === 'string' && body.note.trim() ? body.note.trim() : null;
+    return c.json({ workflowId: await temporal.signalReview(versionId, action, note), decision: action }, 202);
   });
   app.post('/api/monitor/:action{pause|resume}', guard, async (c) => {
     const action = c.req.param('action') as 'pause' | 'resume';

@@ -66,6 +66,8 @@ const maintenance = proxyActivities<DiseActivities>({
 const MAINTENANCE_INTERVAL_MS = 3_600_000;
 /** Histories recorded before the monitor ran the maintenance replay without it. */
 const EXECUTION_MAINTENANCE_PATCH = 'execution-maintenance';
+/** Histories recorded before the monitor started a check's heals together replay them one by one. */
+const CONCURRENT_HEAL_STARTS_PATCH = 'concurrent-heal-starts';
 
 /** How many started heals the status keeps (newest last). */
 const KEEP_HEALS = 200;
@@ -152,8 +154,12 @@ export async function healthMonitorWorkflow(options: HealthMonitorOptions = {}):
       if (result.healingEnabled) {
         // A heal joins the trace of the report that asked for it, when it was traced.
         const traces = new Map(reported.filter((r) => r.traceparent).map((r) => [r.versionId, r.traceparent]));
-        for (const finding of result.findings.filter((f) => f.heal))
-          await startHeal(finding, state, traces.get(finding.versionId));
+        const toHeal = result.findings.filter((f) => f.heal);
+        // All the check's heals start in one workflow task: one after another, each start waited for
+        // its own round trip to the server, and a storm of reports queued behind the monitor.
+        if (patched(CONCURRENT_HEAL_STARTS_PATCH))
+          await Promise.all(toHeal.map((finding) => startHeal(finding, state, traces.get(finding.versionId))));
+        else for (const finding of toHeal) await startHeal(finding, state, traces.get(finding.versionId));
       }
     }
     // Hourly, paused or not: keeping executions bounded is not a health check. A failed run (after

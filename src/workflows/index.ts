@@ -6,3 +6,4 @@ export { selfHealWorkflow } from './self-heal.js';
 export { healthMonitorWorkflow, type HealthMonitorOptions, type MonitorState } from './health-monitor.js';
 export { canaryWorkflow } from './canary.js';
 export { ruleSubscriptionWorkflow } from './rule-subscription.js';
+export { reviewWorkflow } from './review.js';

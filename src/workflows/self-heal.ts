@@ -5,6 +5,7 @@ import {
   CancellationScope,
   isCancellation,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -268,7 +269,11 @@ interface Candidate {
  */
 async function regenerateUntilOnePasses(heal: Heal, regeneration: Regeneration): Promise<HealProgress> {
   const { progress } = heal;
-  const strategies = strategiesToTry(regeneration.settings, regeneration.culpritId, heal.input.versionId);
+  const strategies = await orderStrategies(
+    heal,
+    regeneration,
+    strategiesToTry(regeneration.settings, regeneration.culpritId, heal.input.versionId),
+  );
   // The LLM gets max_regeneration_attempts tries; a revert or a rollback gives the same answer every time.
   const tries = (strategy: RegenerationStrategy) =>
     strategy === 'llm' ? regeneration.settings.maxRegenerationAttempts : 1;
@@ -302,6 +307,34 @@ async function regenerateUntilOnePasses(heal: Heal, regeneration: Regeneration):
  */
 function strategiesToTry(settings: HealSettings, culpritId: string, failedId: string): RegenerationStrategy[] {
   return settings.strategies.filter((s) => s !== 'revert' || culpritId !== failedId);
+}
+
+/**
+ * The order to try the strategies in, chosen by an activity (it reads the record of earlier heals and
+ * draws random numbers) and kept on the heal's progress, so the heal run records it and why. Heals
+ * started before this step existed replay without it.
+ */
+async function orderStrategies(
+  heal: Heal,
+  regeneration: Regeneration,
+  strategies: RegenerationStrategy[],
+): Promise<RegenerationStrategy[]> {
+  const { healId, input, progress } = heal;
+  if (!patched('strategy-choice') || progress.failureId === null) return strategies;
+  const mode = regeneration.settings.strategyOrder ?? 'fixed';
+  heal.enter('chooseStrategies', mode);
+  const choice = await quickStep.chooseStrategies({
+    healId,
+    failedId: input.versionId,
+    culpritId: regeneration.culpritId,
+    failureId: progress.failureId,
+    strategies,
+    mode,
+  });
+  progress.strategyChoice = choice;
+  // Only strategies the heal may use, whatever the activity answers.
+  const allowed = choice.order.filter((s) => strategies.includes(s));
+  return allowed.length === strategies.length ? allowed : strategies;
 }
 
 /** One attempt's candidate, or null (the reason recorded and kept for the next attempt) when none came of it. */

@@ -78,7 +78,7 @@ async function toolFacts(client: pg.Client, tool: string) {
 }
 
 describe('npm run demo', () => {
-  it('refuses the speed optimization at registration, heals the feature_add callers catch, and can be run twice in a row', async () => {
+  it('refuses the speed optimization at registration, heals the feature_add callers catch, catches it before any caller with the feature review, and can be run twice in a row', async () => {
     const first = await runDise(['demo'], env, 170_000);
     expect(first.code, first.stderr).toBe(0);
     // The demo speaks the product's words: the email-validator story, not "the seed" (a generator's
@@ -98,7 +98,20 @@ describe('npm run demo', () => {
         status: 'healed',
         healed: 'email_validator_py@2.3.1',
       },
+      // Judged beyond its parent (no LLM in this run: a peer of its category), 2.3.0 serves no one.
+      judged: {
+        tool: 'email_validator_judged',
+        broken: 'email_validator_judged@2.3.0',
+        caughtBy: 'peers',
+        route: 'email_validator_judged@2.1.0',
+        wrong: 0,
+      },
     });
+    expect(first.stderr).toContain(
+      'email_validator_judged@2.3.0 "Accept internationalized addresses" was caught at registration by peers; callers of email_validator_judged stay on email_validator_judged@2.1.0',
+    );
+    expect(first.stderr).toMatch(/registered email_validator_judged@2\.3\.0 — failed: held by peers: /);
+    expect(first.stderr).toContain('0 wrong answers in 12 calls from email_validator_judged@2.1.0');
     expect(first.stderr).toMatch(
       /registered email_validator_py@2\.2\.0 \(python, direct of email_validator_py@2\.1\.0\) — failed/,
     );
@@ -161,6 +174,14 @@ describe('npm run demo', () => {
       status: 'healed',
       healed: 'email_validator_2@2.3.1',
     });
-    expect((await facts('email_validator_2')).email_validator_2.route).toBe('email_validator_2@2.3.1');
+    expect(JSON.parse(second.stdout).judged).toMatchObject({
+      tool: 'email_validator_judged_2',
+      caughtBy: 'peers',
+      wrong: 0,
+    });
+    const again = await facts('email_validator_2', 'email_validator_judged');
+    expect(again.email_validator_2.route).toBe('email_validator_2@2.3.1');
+    expect(again.email_validator_judged.health['email_validator_judged@2.3.0']).toBe('failed');
+    expect(again.email_validator_judged.route).toBe('email_validator_judged@2.1.0');
   }, 360_000);
 });

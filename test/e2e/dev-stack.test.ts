@@ -51,69 +51,73 @@ mutation:
 `;
 
 describe('dise dev', () => {
-  it('starts the stack, serves the UI, registers and shows lineage, is reused, and stops cleanly on Ctrl-C', async () => {
-    const first = await startDise(['dev'], env, /^ready /);
-    const m = /^ready temporal=(\S+) ui=(\S+) database=(\S+) dashboard=(\S+) metrics=(\S+)$/.exec(first.line);
-    expect(m, first.line).not.toBeNull();
-    const [, temporal, ui, database, dashboard, metrics] = m!;
-    const devJson = JSON.parse(readFileSync(path.join(home, 'dev.json'), 'utf8'));
-    expect(devJson).toMatchObject({ temporal, ui, database, dashboard, metrics, pid: first.child.pid });
-    expect(metrics).toBe(`http://127.0.0.1:${metricsPort}/metrics`);
+  it(
+    'starts the stack, serves the UI, registers and shows lineage, is reused, and stops cleanly on Ctrl-C',
+    { timeout: 180_000 },
+    async () => {
+      const first = await startDise(['dev'], env, /^ready /);
+      const m = /^ready temporal=(\S+) ui=(\S+) database=(\S+) dashboard=(\S+) metrics=(\S+)$/.exec(first.line);
+      expect(m, first.line).not.toBeNull();
+      const [, temporal, ui, database, dashboard, metrics] = m!;
+      const devJson = JSON.parse(readFileSync(path.join(home, 'dev.json'), 'utf8'));
+      expect(devJson).toMatchObject({ temporal, ui, database, dashboard, metrics, pid: first.child.pid });
+      expect(metrics).toBe(`http://127.0.0.1:${metricsPort}/metrics`);
 
-    const page = await fetch(ui!);
-    expect(page.status).toBe(200);
-    expect(new URL(dashboard!).hostname).toBe('127.0.0.1');
-    const tools = await fetch(dashboard!);
-    expect(tools.status).toBe(200);
-    expect(await tools.text()).toContain('<h1>Tools</h1>');
+      const page = await fetch(ui!);
+      expect(page.status).toBe(200);
+      expect(new URL(dashboard!).hostname).toBe('127.0.0.1');
+      const tools = await fetch(dashboard!);
+      expect(tools.status).toBe(200);
+      expect(await tools.text()).toContain('<h1>Tools</h1>');
 
-    const files = [path.join(home, 'root.yaml'), path.join(home, 'child.yaml')];
-    writeFileSync(files[0]!, ROOT);
-    writeFileSync(files[1]!, CHILD);
-    const add = await runDise(['tool', 'add', ...files], env);
-    expect(add.code, add.stderr).toBe(0);
-    expect(add.stdout).toContain('greeter@1.0.0 healthy');
-    expect(add.stdout).toContain('greeter@1.1.0 healthy (routed)');
+      const files = [path.join(home, 'root.yaml'), path.join(home, 'child.yaml')];
+      writeFileSync(files[0]!, ROOT);
+      writeFileSync(files[1]!, CHILD);
+      const add = await runDise(['tool', 'add', ...files], env);
+      expect(add.code, add.stderr).toBe(0);
+      expect(add.stdout).toContain('greeter@1.0.0 healthy');
+      expect(add.stdout).toContain('greeter@1.1.0 healthy (routed)');
 
-    const shown = await runDise(['lineage', 'greeter_v1.1.0', '--json'], env);
-    expect(shown.code, shown.stderr).toBe(0);
-    const lineage = JSON.parse(shown.stdout);
-    expect(lineage).toMatchObject({
-      id: 'greeter@1.1.0',
-      parents: ['greeter@1.0.0'],
-      generation: 1,
-      health: 'healthy',
-    });
-    expect(lineage.mutations[0]).toMatchObject({ mutationType: 'feature_add', description: 'Add a polite form' });
+      const shown = await runDise(['lineage', 'greeter_v1.1.0', '--json'], env);
+      expect(shown.code, shown.stderr).toBe(0);
+      const lineage = JSON.parse(shown.stdout);
+      expect(lineage).toMatchObject({
+        id: 'greeter@1.1.0',
+        parents: ['greeter@1.0.0'],
+        generation: 1,
+        health: 'healthy',
+      });
+      expect(lineage.mutations[0]).toMatchObject({ mutationType: 'feature_add', description: 'Add a polite form' });
 
-    const health = await runDise(['health', '--json'], env);
-    expect(health.code, health.stderr).toBe(0);
-    const report = JSON.parse(health.stdout);
-    expect(report).toMatchObject({ tools: 1, versions: 2, monitor: { reachable: true, paused: false } });
-    expect(report.byHealth.healthy).toEqual({ count: 2, percent: 100 });
+      const health = await runDise(['health', '--json'], env);
+      expect(health.code, health.stderr).toBe(0);
+      const report = JSON.parse(health.stdout);
+      expect(report).toMatchObject({ tools: 1, versions: 2, monitor: { reachable: true, paused: false } });
+      expect(report.byHealth.healthy).toEqual({ count: 2, percent: 100 });
 
-    // Temporal's own worker metrics (the health monitor has run tasks by now), named by Prometheus
-    // conventions: durations in seconds, counters with _total.
-    const exposition = await (await fetch(metrics!)).text();
-    expect(exposition).toMatch(/^temporal_worker_task_slots_available\{/m);
-    expect(exposition).toMatch(/^# TYPE temporal_workflow_task_schedule_to_start_latency_seconds histogram$/m);
-    expect(exposition).toMatch(/^# TYPE temporal_request_total counter$/m);
+      // Temporal's own worker metrics (the health monitor has run tasks by now), named by Prometheus
+      // conventions: durations in seconds, counters with _total.
+      const exposition = await (await fetch(metrics!)).text();
+      expect(exposition).toMatch(/^temporal_worker_task_slots_available\{/m);
+      expect(exposition).toMatch(/^# TYPE temporal_workflow_task_schedule_to_start_latency_seconds histogram$/m);
+      expect(exposition).toMatch(/^# TYPE temporal_request_total counter$/m);
 
-    const again = await runDise(['dev'], env);
-    expect(again.code).toBe(0);
-    expect(again.stdout.trim()).toBe(first.line);
-    expect(again.stderr).toMatch(/already running/);
+      const again = await runDise(['dev'], env);
+      expect(again.code).toBe(0);
+      expect(again.stdout.trim()).toBe(first.line);
+      expect(again.stderr).toMatch(/already running/);
 
-    const pgPid = Number(readFileSync(path.join(home, 'postgres', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
-    expect(isProcessAlive(pgPid)).toBe(true);
-    first.child.kill('SIGINT');
-    expect(await waitForExit(first.child)).toBe(0);
-    expect(isProcessAlive(devJson.temporalPid)).toBe(false);
-    expect(isProcessAlive(pgPid)).toBe(false);
-    expect(existsSync(path.join(home, 'dev.json'))).toBe(false);
-  });
+      const pgPid = Number(readFileSync(path.join(home, 'postgres', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      expect(isProcessAlive(pgPid)).toBe(true);
+      first.child.kill('SIGINT');
+      expect(await waitForExit(first.child)).toBe(0);
+      expect(isProcessAlive(devJson.temporalPid)).toBe(false);
+      expect(isProcessAlive(pgPid)).toBe(false);
+      expect(existsSync(path.join(home, 'dev.json'))).toBe(false);
+    },
+  );
 
-  it('recovers a stale .dise/ left by a killed run, keeping its data', async () => {
+  it('recovers a stale .dise/ left by a killed run, keeping its data', { timeout: 180_000 }, async () => {
     const killed = await startDise(['dev'], env, /^ready /);
     const state = JSON.parse(readFileSync(path.join(home, 'dev.json'), 'utf8'));
     killed.child.kill('SIGKILL');

@@ -93,8 +93,8 @@ describe('dise call / report / tool list', () => {
   it('lists tools with their routed version and health, as a table or JSON', async () => {
     const out = captureOutput();
     expect(await runCli(['tool', 'list'], out)).toBe(0);
-    expect(out.stdout[0]).toMatch(/^TOOL\s+ROUTED\s+VERSIONS\s+HEALTH$/);
-    expect(out.stdout.join('\n')).toMatch(/email_validator\s+email_validator@2\.2\.0\s+5\s+✓ Healthy/);
+    expect(out.stdout[0]).toMatch(/^TOOL\s+ROUTED\s+VERSIONS\s+IMMUNITY\s+HEALTH$/);
+    expect(out.stdout.join('\n')).toMatch(/email_validator\s+email_validator@2\.2\.0\s+5\s+-\s+✓ Healthy/);
     const json = captureOutput();
     expect(await runCli(['tool', 'list', '--json'], json)).toBe(0);
     expect(JSON.parse(json.stdout.join(''))).toContainEqual({
@@ -105,6 +105,7 @@ describe('dise call / report / tool list', () => {
       knownWrong: null,
       alternativeId: null,
       languages: ['javascript'],
+      mutationScore: null,
       canary: null,
     });
   });

@@ -58,6 +58,7 @@ describe('dise heal and friends', () => {
       'createAvoidanceRule',
       'propagateRule',
       'findHealthyAncestor',
+      'chooseStrategies',
       'regenerate',
       'validateCandidate',
       'promote',

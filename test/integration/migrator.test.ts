@@ -52,7 +52,7 @@ describe('migrator', () => {
       `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition`,
     );
-    expect(tables[0]!.n).toBe(22);
+    expect(tables[0]!.n).toBe(23);
   });
 
   it('applies nothing the second time', async () => {

@@ -7,6 +7,8 @@ export interface ScriptedReply {
   status?: number;
   /** The assistant message content: an object is sent as JSON text, a string as is. */
   content?: unknown;
+  /** The content computed from the request's user message (instead of `content`). */
+  answer?: (user: string) => unknown;
   /** Wait this long before answering. */
   delayMs?: number;
   /** Drop the connection without answering. */
@@ -76,7 +78,10 @@ export class FakeOpenAI {
         .end(JSON.stringify({ error: { message: `scripted ${status}`, type: 'server_error' } }));
       return;
     }
-    const content = typeof reply.content === 'string' ? reply.content : JSON.stringify(reply.content);
+    const given = reply.answer
+      ? reply.answer(body.messages.find((m) => m.role === 'user')?.content ?? '')
+      : reply.content;
+    const content = typeof given === 'string' ? given : JSON.stringify(given);
     res.writeHead(200, { 'content-type': 'application/json' }).end(
       JSON.stringify({
         id: `chatcmpl-${this.requests.length}`,

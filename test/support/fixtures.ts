@@ -14,6 +14,7 @@ export const TABLES = [
   'test_cases',
   'routes',
   'heal_runs',
+  'immunity_runs',
   'trusted_rule_keys',
   'imported_rules',
   'imported_rule_reports',

@@ -42,7 +42,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let postgres: RunningPostgres | undefined;
   let adminUrl = process.env.DATABASE_URL ? withDatabase(process.env.DATABASE_URL, 'postgres') : undefined;
   if (!adminUrl) {
-    postgres = await startEmbeddedPostgres({ dir: path.join(scratch, 'postgres') });
+    // The run's servers are thrown away after it: they need not wait for the disk (a killed one loses nothing).
+    postgres = await startEmbeddedPostgres({ dir: path.join(scratch, 'postgres'), durable: false });
     adminUrl = postgres.adminUrl;
   }
   await ensureDatabaseExists(adminUrl, TEMPLATE);
@@ -54,6 +55,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (!temporalAddress) {
     temporal = await startTemporalDevServer({
       dir: path.join(scratch, 'temporal'),
+      durable: false,
       log: (l) => console.error(`[temporal] ${l}`),
     });
     temporalAddress = temporal.address;

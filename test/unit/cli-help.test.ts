@@ -29,6 +29,7 @@ describe('the dise command line', () => {
       'tool list',
       'lineage',
       'pruned',
+      'strategies',
       // `dise rules --json` is `dise rules list --json`: list is the group's default.
       'rules list',
       'health',

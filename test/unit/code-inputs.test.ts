@@ -98,6 +98,32 @@ describe('corpus sources that read the code', () => {
     expect(inputsFrom(corpus, 'strings')).toEqual(expect.arrayContaining(['["five six"]', '["six five"]', '["five"]']));
   });
 
+  it('lengths: every string at each length from 0 to 16 from its own characters, lists grown likewise', () => {
+    const corpus = corpusOf([['abc', [4, 5]]], []);
+    expect(inputsFrom(corpus, 'lengths')).toEqual(
+      expect.arrayContaining(['["",[4,5]]', '["abcab",[4,5]]', '["abc",[4,5,4]]', '["abcabcabcabcabca",[4,5]]']),
+    );
+  });
+
+  it('products: products of two and three small primes and sums of the code’s numbers, above the sweep', () => {
+    const corpus = corpusOf([[5]], ['def f(a):\n    return a < 40 or a == 100']);
+    expect(inputsFrom(corpus, 'products')).toEqual(expect.arrayContaining(['[21]', '[30]', '[105]', '[140]', '[49]']));
+  });
+
+  it('digits: numbers inside strings replaced by the code’s numbers and their neighbours, keeping their width', () => {
+    const corpus = corpusOf([['03-11-2000']], ['if day > 31 or month in [4, 6]:']);
+    expect(inputsFrom(corpus, 'digits')).toEqual(
+      expect.arrayContaining(['["03-32-2000"]', '["06-11-2000"]', '["03-11-0031"]', '["04-31-2000"]']),
+    );
+  });
+
+  it('characters: strings ending in each class’s edge characters and in the characters the code compares codes with', () => {
+    const corpus = corpusOf([['apple pie']], ['return 97 <= ord(c) <= 122']);
+    expect(inputsFrom(corpus, 'characters')).toEqual(
+      expect.arrayContaining(['["apple pie a"]', '["apple pie z"]', '["apple pi{"]', '["apple pie `"]', '["9"]']),
+    );
+  });
+
   it('is repeatable and bounded: the same corpus twice, never over its size, random edits keep a share', () => {
     const a = corpusOf([[[1, 2, 4, 10], 100]], [BELOW_THRESHOLD('>=')], 300);
     const b = corpusOf([[[1, 2, 4, 10], 100]], [BELOW_THRESHOLD('>=')], 300);
@@ -185,5 +211,70 @@ describe('the differential check within its time', () => {
     } finally {
       sandbox.close();
     }
+  });
+
+  describe('Python inputs that run into the time limit', () => {
+    // Loops forever on negative numbers and fractions; answers small whole numbers at once.
+    const COUNTDOWN = `
+def run(input):
+    n = input[0]
+    steps = 0
+    while n != 0:
+        n -= 1
+        steps += 1
+    return steps
+`;
+    let sandbox: Sandbox;
+    beforeAll(async () => {
+      await warmPythonFor('python');
+      sandbox = new Sandbox(defaultConfig().sandbox);
+    }, 60_000);
+    afterAll(() => sandbox.close());
+
+    const judge = (code: string, inputs: JsonValue[], timeBudgetMs = 60_000) => {
+      const corpus = {
+        seed: 0,
+        sources: { suite: inputs.length, recorded: 0, generated: 0 },
+        inputs: inputs.map((input) => ({ input, json: JSON.stringify(input), source: 'suite' as const })),
+      };
+      return runDifferential(sandbox, {
+        id: 't',
+        code,
+        language: 'python',
+        parents: [{ id: 'p', code: COUNTDOWN, language: 'python' }],
+        mutationType: 'optimization',
+        criticalTests: [],
+        corpus,
+        maxDifferences: 3,
+        timeBudgetMs,
+      }).report;
+    };
+
+    it('leaves inputs neither version finishes unjudged, never a difference', () => {
+      const inputs: JsonValue[] = [[3], [0], ...Array.from({ length: 12 }, (_, i) => [-1 - i]), [7]];
+      const report = judge(COUNTDOWN.replace('steps = 0', 'steps = 0 * 1'), inputs);
+      expect(report.verdict).toBe('same');
+      expect(report.unjudged).toBe(12);
+      expect(report.inputs).toBe(3);
+      expect(report.notRun).toBe(0);
+    }, 120_000);
+
+    it('confirms a version’s timeout with the full call limit before counting it a difference', () => {
+      // The version loops on 5, where its parent answers at once: a difference at any machine speed.
+      const hangsOnFive = COUNTDOWN.replace('    steps = 0', '    steps = 0\n    while n == 5:\n        pass');
+      const report = judge(hangsOnFive, [[3], [5], [6], [-2]]);
+      expect(report.verdict).toBe('refused');
+      expect(report.differences[0]!.output.error).toBe('timeout');
+      expect(report.unjudged).toBe(1); // -2: the parent never finishes either
+    }, 120_000);
+
+    it('stops starting inputs once the budget is spent, with a verdict from those that ran', () => {
+      const inputs: JsonValue[] = [[1], [2], ...Array.from({ length: 40 }, (_, i) => [-1 - i])];
+      const report = judge(COUNTDOWN.replace('steps = 0', 'steps = 0 * 1'), inputs, 1500);
+      expect(report.verdict).toBe('same');
+      expect(report.inputs).toBe(2);
+      expect(report.notRun ?? 0).toBeGreaterThan(0);
+      expect(report.unjudged + (report.notRun ?? 0)).toBe(40);
+    }, 120_000);
   });
 });

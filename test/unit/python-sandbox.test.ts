@@ -15,15 +15,22 @@ import { Sandbox } from '../../src/sandbox/sandbox.js';
 
 const config = { ...defaultConfig().sandbox, timeout_ms: 300, memory_limit_mb: 16, max_output_bytes: 64 * 1024 };
 const sandbox = new Sandbox(config);
+/**
+ * Hostile code and leaks between tools run in one shared interpreter: these test the Python layer
+ * (typed endings, restoring what a call patched), not the wall of per-tool interpreters behind it
+ * (test/unit/python-isolation.test.ts), and the next call runs where the hostile one ran.
+ */
+const layer = new Sandbox({ ...config, python_isolation: 'shared' });
 /** For the memory bomb: time enough that only the memory limit can stop it, however loaded the machine. */
-const roomy = new Sandbox({ ...config, timeout_ms: 20_000 });
+const roomyLayer = new Sandbox({ ...config, python_isolation: 'shared', timeout_ms: 20_000 });
 
 beforeAll(async () => {
   await warmPython();
 }, 120_000);
 afterAll(async () => {
   sandbox.close();
-  roomy.close();
+  layer.close();
+  roomyLayer.close();
   await closePythonHost();
 });
 
@@ -36,7 +43,7 @@ function hostile(body: string, prelude = ''): string {
   return `${prelude}\ndef run(input):\n    if isinstance(input, dict) and input.get('attack'):\n${indented}\n    return {'ok': True, 'echo': input}\n`;
 }
 
-function failure(key: string, code: string, input: unknown, box = sandbox): ToolExecutionError {
+function failure(key: string, code: string, input: unknown, box = layer): ToolExecutionError {
   try {
     box.run(key, code, input as never, 'python');
   } catch (err) {
@@ -104,29 +111,29 @@ describe('python sandbox: hostile code ends as a typed failure and the next call
   it.each(cases)('%s', (name, body, kind, message) => {
     const key = `hostile:${name}`;
     const code = hostile(body);
-    expect(sandbox.run(key, code, { n: 1 }, 'python')).toEqual({ ok: true, echo: { n: 1 } });
+    expect(layer.run(key, code, { n: 1 }, 'python')).toEqual({ ok: true, echo: { n: 1 } });
     const err = failure(key, code, { attack: true });
     expect(err.kind).toBe(kind);
     expect(err.message).toMatch(message);
-    expect(sandbox.run(key, code, { n: 2 }, 'python')).toEqual({ ok: true, echo: { n: 2 } });
+    expect(layer.run(key, code, { n: 2 }, 'python')).toEqual({ ok: true, echo: { n: 2 } });
   });
 
   it('a deep recursion', () => {
     // Time enough that only the recursion limit can stop it, however loaded the machine.
     const code = hostile('def f(n):\n    return f(n + 1) + 1\nreturn f(0)');
-    const err = failure('recursion', code, { attack: true }, roomy);
+    const err = failure('recursion', code, { attack: true }, roomyLayer);
     expect(err.kind).toBe('thrown');
     expect(err.message).toMatch(/RecursionError: maximum recursion depth/);
-    expect(roomy.run('recursion', code, { n: 2 }, 'python')).toEqual({ ok: true, echo: { n: 2 } });
+    expect(roomyLayer.run('recursion', code, { n: 2 }, 'python')).toEqual({ ok: true, echo: { n: 2 } });
   });
 
   it('a memory bomb', () => {
     const code = hostile('hog = []\nwhile True:\n    hog.append([input] * 100000)');
-    expect(roomy.run('bomb', code, { n: 1 }, 'python')).toEqual({ ok: true, echo: { n: 1 } });
-    const err = failure('bomb', code, { attack: true }, roomy);
+    expect(roomyLayer.run('bomb', code, { n: 1 }, 'python')).toEqual({ ok: true, echo: { n: 1 } });
+    const err = failure('bomb', code, { attack: true }, roomyLayer);
     expect(err.kind).toBe('memory_limit');
     expect(err.message).toMatch(/memory limit of 16 MB/);
-    expect(roomy.run('bomb', code, { n: 2 }, 'python')).toEqual({ ok: true, echo: { n: 2 } });
+    expect(roomyLayer.run('bomb', code, { n: 2 }, 'python')).toEqual({ ok: true, echo: { n: 2 } });
   });
 
   it('a classic escape in the source is refused before it runs', () => {
@@ -163,9 +170,9 @@ describe('python sandbox: hostile code ends as a typed failure and the next call
   });
 
   it('JSON values come back as JSON: None, tuples as arrays, unicode, big structures through the port', () => {
-    expect(sandbox.run('none', 'def run(x):\n    return None\n', 1, 'python')).toBeNull();
-    expect(sandbox.run('tuple', 'def run(x):\n    return (x, [x, True])\n', 1, 'python')).toEqual([1, [1, true]]);
-    expect(sandbox.run('unicode', 'def run(x):\n    return x + " ✓ é 😀"\n', 'ok', 'python')).toBe('ok ✓ é 😀');
+    expect(layer.run('none', 'def run(x):\n    return None\n', 1, 'python')).toBeNull();
+    expect(layer.run('tuple', 'def run(x):\n    return (x, [x, True])\n', 1, 'python')).toEqual([1, [1, true]]);
+    expect(layer.run('unicode', 'def run(x):\n    return x + " ✓ é 😀"\n', 'ok', 'python')).toBe('ok ✓ é 😀');
     const big = 'x'.repeat(3 * 1024 * 1024);
     const wide = new Sandbox({ ...config, timeout_ms: 5000, memory_limit_mb: 128, max_output_bytes: 16 * 1024 * 1024 });
     expect(wide.run('big', 'def run(x):\n    return x + x\n', big, 'python')).toBe(big + big);
@@ -173,13 +180,13 @@ describe('python sandbox: hostile code ends as a typed failure and the next call
 
   it('each tool is compiled once per interpreter and its calls are cheap', () => {
     const code = 'def run(x):\n    return x * 2\n';
-    for (let i = 0; i < 200; i++) expect(sandbox.run('reuse', code, i, 'python')).toBe(i * 2);
+    for (let i = 0; i < 200; i++) expect(layer.run('reuse', code, i, 'python')).toBe(i * 2);
   });
 });
 
 describe('python sandbox: state does not leak between tools nor between calls', () => {
   it("two tools do not see each other's globals", () => {
-    sandbox.run(
+    layer.run(
       'a',
       'counter = 41\ndef run(x):\n    global counter\n    counter += 1\n    return counter\n',
       null,
@@ -187,7 +194,7 @@ describe('python sandbox: state does not leak between tools nor between calls', 
     );
     // globals() is gone from a tool's builtins: a NameError is what tool b can find of tool a.
     expect(
-      sandbox.run(
+      layer.run(
         'b',
         "def run(x):\n    try:\n        return counter\n    except NameError:\n        return 'absent'\n",
         null,
@@ -198,22 +205,22 @@ describe('python sandbox: state does not leak between tools nor between calls', 
 
   it('a module-level counter starts afresh on every call', () => {
     const code = 'n = 0\ndef run(x):\n    global n\n    n += 1\n    return n\n';
-    expect([1, 2, 3, 4, 5].map(() => sandbox.run('counter', code, null, 'python'))).toEqual([1, 1, 1, 1, 1]);
+    expect([1, 2, 3, 4, 5].map(() => layer.run('counter', code, null, 'python'))).toEqual([1, 1, 1, 1, 1]);
   });
 
   it('patched builtins and stdlib modules are restored for the next call and the next tool', () => {
     const taint =
       "import json, math\ndef run(x):\n    __builtins__['len'] = lambda v: 99\n    json.dumps = lambda v: 'evil'\n    math.pi = 3\n    return 0\n";
-    sandbox.run('taint', taint, null, 'python');
+    layer.run('taint', taint, null, 'python');
     const look = 'import json, math\ndef run(x):\n    return [len([1]), json.dumps([1]), math.pi > 3.14]\n';
-    expect(sandbox.run('look', look, null, 'python')).toEqual([1, '[1]', true]);
+    expect(layer.run('look', look, null, 'python')).toEqual([1, '[1]', true]);
   });
 
   it('the JSON encoding of results does not depend on the stdlib a tool may patch', () => {
     const code = "import json\njson.JSONEncoder.encode = lambda self, o: 'evil'\ndef run(x):\n    return {'a': [x]}\n";
-    expect(sandbox.run('encoder', code, 1, 'python')).toEqual({ a: [1] });
+    expect(layer.run('encoder', code, 1, 'python')).toEqual({ a: [1] });
     // …and the patched class is restored for the next tool.
-    expect(sandbox.run('encoder-look', 'import json\ndef run(x):\n    return json.dumps(x)\n', [1], 'python')).toBe(
+    expect(layer.run('encoder-look', 'import json\ndef run(x):\n    return json.dumps(x)\n', [1], 'python')).toBe(
       '[1]',
     );
   });

@@ -8,14 +8,18 @@ import { screeningPlan } from '../../src/sandbox/screening.js';
  * call by call, what a fresh context per call gives. Every case compares Sandbox.runBatch with the
  * per-call path of a Sandbox whose screening is off.
  */
-const config = { ...defaultConfig().sandbox, timeout_ms: 200, memory_limit_mb: 16 };
+// A call of these tools takes microseconds: the limit is generous so a loaded machine never times one
+// out (a timeout voids a screening); the timeout test has its own tight one.
+const config = { ...defaultConfig().sandbox, timeout_ms: 5000, memory_limit_mb: 16 };
 const screened = new Sandbox(config);
 const perCall = new Sandbox(config, { screening: false });
+const tight = new Sandbox({ ...config, timeout_ms: 200 });
+const tightPerCall = new Sandbox({ ...config, timeout_ms: 200 }, { screening: false });
 /** For the memory bomb: time enough that only the memory limit can stop it, however loaded the machine. */
 const roomy = new Sandbox({ ...config, timeout_ms: 20_000 });
 const roomyPerCall = new Sandbox({ ...config, timeout_ms: 20_000 }, { screening: false });
 afterAll(() => {
-  for (const s of [screened, perCall, roomy, roomyPerCall]) s.close();
+  for (const s of [screened, perCall, tight, tightPerCall, roomy, roomyPerCall]) s.close();
 });
 
 const INPUTS = [1, 'a', [1, 2], { k: 'v' }, null, 2, 3, 4, 5, 6].map((i) => JSON.stringify(i));
@@ -183,12 +187,12 @@ function run(input) { counter.add(); return [counter.add(), outer(), typeof inpu
 
   it('types a timeout inside a batch as before, and the calls after it still answer', () => {
     const code = `function run(input) { if (input === 'a') for (;;) {} return input; }`;
-    const r = both(code);
+    const r = both(code, INPUTS, tight, tightPerCall);
     expect(r.batch).toEqual(r.fresh);
     expect(r.batch[1]).toMatchObject({ kind: 'timeout', message: 'tool exceeded the time limit of 200 ms' });
     expect(r.batch[5]).toEqual({ output: '2' });
-    expect(r.screenedCalls).toBe(INPUTS.length);
-    expect(r.voided).toBe(0);
+    // Whether the screening goes on after the timeout or is voided (its context checked under the
+    // same 200 ms limit, which a loaded machine can miss) changes no answer: the answers are the test.
   });
 
   it('types a memory limit inside a batch as before (the batch runs again per call)', () => {

@@ -72,6 +72,16 @@ function healStubs(
     createAvoidanceRule: async () => ({ ruleId: 'rule-1', scope: 'descendants' }),
     propagateRule: async (input) => ({ ruleId: input.ruleId, scope: 'descendants', reached: 2, similarTools: [] }),
     findHealthyAncestor: async () => ancestorFound(heal.ancestorId),
+    // The configured order, as the fixed mode answers (the bandit has tests of its own).
+    chooseStrategies: async (input) => ({
+      mode: input.mode,
+      order: input.strategies,
+      context: { failureType: 'wrong_output', mutationType: 'none', language: 'javascript', culpritIsFailed: true },
+      contextKey: 'wrong_output|none|javascript|culprit',
+      arms: [],
+      explored: null,
+      reason: 'the configured order',
+    }),
     regenerate: async (input) => ({
       strategy: input.strategy,
       code: CODE,
@@ -143,6 +153,7 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
       'createAvoidanceRule',
       'propagateRule',
       'findHealthyAncestor',
+      'chooseStrategies',
       'regenerate',
       'validateCandidate',
       'promote',

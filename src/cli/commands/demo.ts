@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import type { DiseConfig } from '../../config/schema.js';
 import { emailLineage, DEMO_TRAFFIC } from '../../demo/email-lineage.js';
+import { judgedEmailStory } from '../../demo/judged-story.js';
 import { pythonEmailLineage } from '../../demo/python-lineages.js';
 import { registrationValidator } from '../../judge/registration.js';
 import { createPrismaClient } from '../../infra/database.js';
@@ -37,7 +38,10 @@ import { rules } from './rules.js';
  * speed" mutation before any caller sees it — route callers to a feature_add whose differences were
  * listed but allowed, send traffic through the runtime guard, and watch the runtime report its wrong
  * answers, the monitor start the heal, and the heal prune, learn, mint tests, regenerate, validate and
- * reroute. Each run uses a fresh tool name, so it can run again and again.
+ * reroute. Those lineages are judged without the feature review (no LLM reviewer, no peers), so the
+ * bug reaches callers; the last act registers the lineage again beside a peer of its category, with
+ * the feature review on, and 2.3.0 is held back at registration: no caller meets its bug. Each run
+ * uses fresh tool names, so it can run again and again.
  */
 export async function demo(config: DiseConfig, out: Output): Promise<number> {
   const color = colorEnabled(process.stderr);
@@ -82,9 +86,32 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
   const connection = await Connection.connect(connectionOptions(temporal));
   const client = new Client({ connection, namespace: temporal.namespace });
   const sandbox = new Sandbox(config.sandbox);
+  // The healing stories are judged as before the feature review, so 2.3.0's bug reaches callers and
+  // the heal can be shown; act 12 judges the same lineage with it.
+  const unreviewed: DiseConfig = {
+    ...config,
+    deployment: {
+      ...config.deployment,
+      review: 'none',
+      feature_review: { ...config.deployment.feature_review, reviewer: false, peers: false },
+    },
+  };
   try {
     // What both tellings of the story share: the stack and the output.
-    const stage = { store, sandbox, config, client, connection, temporal, ui, databaseUrl, say, title, out, color };
+    const stage = {
+      store,
+      sandbox,
+      config: unreviewed,
+      client,
+      connection,
+      temporal,
+      ui,
+      databaseUrl,
+      say,
+      title,
+      out,
+      color,
+    };
     const js = await story({ ...stage, lineage: emailLineage, base: 'email_validator', act: 2 });
     const { name, broken, result, handle } = js;
 
@@ -114,7 +141,9 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
     title('11. An agent reaches the tool through MCP, reports its wrong answers, and gets the healed one');
     let agentTool = 'email_validator_mcp';
     for (let n = 2; await store.graph.versionCount(agentTool); n++) agentTool = `email_validator_mcp_${n}`;
-    await store.registerMany(emailLineage(agentTool), { validate: registrationValidator({ store, sandbox, config }) });
+    await store.registerMany(emailLineage(agentTool), {
+      validate: registrationValidator({ store, sandbox, config: unreviewed }),
+    });
     await store.setRoute(`${agentTool}@2.3.0`, 'newest passing version (demo)');
     say(`registered the same lineage as ${agentTool}; callers are routed to ${agentTool}@2.3.0`);
     const agent: McpActResult = await mcpAct({
@@ -127,6 +156,14 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
       say,
       color,
     });
+
+    title("12. The same lineage judged beyond its parent: 2.3.0's bug caught before any caller");
+    say(
+      llm
+        ? `the feature review: the LLM reviewer (${llm.model}), then peers of the tool's category`
+        : "the feature review: no LLM, so peers of the tool's category answer the inputs 2.3.0 answers differently",
+    );
+    const judged = await judgedEmailStory({ store, sandbox, config, databaseUrl, say });
 
     out.info('');
     say(
@@ -141,6 +178,9 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
     );
     say(
       `and through MCP: ${agent.status === 'healed' ? paint(`healed — the agent's calls of ${agentTool} are answered by ${agent.healed}`, 'green', color) : paint(`heal ${agent.status}`, 'red', color)}`,
+    );
+    say(
+      `and judged beyond its parent: ${judged.caughtBy ? paint(`${judged.broken}'s bug caught at registration by ${judged.caughtBy}; ${judged.wrong} wrong answers served`, judged.wrong ? 'red' : 'green', color) : paint(`${judged.broken} passed every judge; ${judged.wrong} wrong answers served`, 'red', color)}`,
     );
     out.result(
       JSON.stringify({
@@ -159,6 +199,13 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
           rightAfter: agent.rightAfter,
           listChanged: agent.listChanged,
         },
+        judged: {
+          tool: judged.tool,
+          broken: judged.broken,
+          caughtBy: judged.caughtBy,
+          route: judged.route,
+          wrong: judged.wrong,
+        },
       }),
     );
     if (stack && ui && process.stdin.isTTY) {
@@ -166,7 +213,11 @@ export async function demo(config: DiseConfig, out: Output): Promise<number> {
       say('the stack stays up so the Temporal UI can be explored; press Ctrl-C to stop it');
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
     }
-    return result.status === 'healed' && py.result.status === 'healed' && agent.status === 'healed'
+    return result.status === 'healed' &&
+      py.result.status === 'healed' &&
+      agent.status === 'healed' &&
+      judged.caughtBy !== null &&
+      judged.wrong === 0
       ? EXIT.ok
       : EXIT.failed;
   } finally {
@@ -235,7 +286,7 @@ async function story(
   say(`${refused} "Optimize for speed" promised the same behaviour and did not keep it: stored FAILED, never routed`);
   await store.setRoute(broken, 'newest passing version (demo)');
   say(
-    `callers of ${name} are routed to ${broken}: "Accept internationalized addresses" — a feature_add, so its differences were listed, not refused`,
+    `callers of ${name} are routed to ${broken}: "Accept internationalized addresses" — a feature_add, so its differences were listed, not refused${s.brief ? '' : ' (judged without the feature review: no LLM reviewer, no peers — act 12 judges it with them)'}`,
   );
 
   heading(2, 'Traffic through the runtime guard');

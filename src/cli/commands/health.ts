@@ -1,5 +1,5 @@
 import type { DiseConfig } from '../../config/schema.js';
-import type { HealStats } from '../../lineage/heal-runs.js';
+import { strategyPreferences, type HealStats, type StrategyPreference } from '../../lineage/heal-runs.js';
 import type { RecentFailure } from '../../lineage/views.js';
 import { askMonitorStatus, type MonitorReachability } from '../../client/monitor-client.js';
 import { HEALTH, type Health } from '../../shared/lineage-types.js';
@@ -13,6 +13,8 @@ export interface HealthReport {
   byHealth: Record<Health, { count: number; percent: number }>;
   recentFailures: RecentFailure[];
   healing: HealStats;
+  /** The heal strategies' record per failure context (`dise strategies`), most heals first. */
+  strategies: { mode: string; contexts: StrategyPreference[] };
   monitor: MonitorReachability;
 }
 
@@ -34,6 +36,12 @@ export async function health(options: { json: boolean }, config: DiseConfig, out
         byHealth,
         recentFailures: await store.views.recentFailures(10),
         healing: await store.healRuns.stats(),
+        strategies: {
+          mode: config.self_healing.regeneration.strategy_order,
+          contexts: strategyPreferences(
+            await store.healRuns.strategyRecords(config.self_healing.regeneration.survival_calls),
+          ),
+        },
         monitor: { reachable: false, reason: 'not asked yet' },
       };
     },
@@ -83,6 +91,15 @@ export async function health(options: { json: boolean }, config: DiseConfig, out
   lines.push(
     `  Heal events: ${s.events}   Successes: ${s.successes}   Failures: ${s.failures}   Running: ${s.running}   Average recovery time: ${s.averageRecoverySeconds === null ? '-' : `${s.averageRecoverySeconds.toFixed(2)} s`}`,
   );
+  const contexts = report.strategies.contexts;
+  lines.push(
+    `  Strategy order: ${report.strategies.mode}${contexts.length ? '' : ' (no heal recorded its choice yet)'}`,
+  );
+  for (const c of contexts.slice(0, 5))
+    lines.push(
+      `    ${c.context}: prefers ${c.preferred.join(' > ') || '-'} (${c.strategies.map((x) => `${x.strategy} ${x.successes}/${x.successes + x.failures}`).join(', ')})`,
+    );
+  if (contexts.length > 5) lines.push(`    … ${contexts.length - 5} more context(s): dise strategies`);
   lines.push('');
   if (report.monitor.reachable) {
     const m = report.monitor;

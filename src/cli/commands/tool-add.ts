@@ -31,7 +31,9 @@ export interface ToolAddResult {
  * its suite, regression against its parent, the differential check beside its parent(s)) and registered in one transaction (all or nothing). A
  * version that fails is stored FAILED with its failures; the newest passing version of each tool
  * becomes its route unless --no-route — or, under deployment.mode: shadow, when the tool already has a
- * routed version, enters CANARY beside it and its canary workflow starts. Exit code 1 when any version failed validation.
+ * routed version, enters CANARY beside it and its canary workflow starts. A feature_add the feature review
+ * holds for a person (deployment.review: hold) is stored HELD, unrouted, and its review workflow starts
+ * (`dise review`). Exit code 1 when any version failed validation.
  */
 export async function toolAdd(
   files: string[],
@@ -109,8 +111,10 @@ export async function toolAdd(
           routed.add(r.id);
         }
       }
-      if (canaries.size) {
-        // Loaded only when a canary starts: the Temporal client is heavy for a command that rarely needs it.
+      // A feature_add held for a person's review (deployment.review: hold) waits in its review workflow.
+      const held = registered.filter((r) => r.health === 'held').map((r) => r.id);
+      if (canaries.size || held.length) {
+        // Loaded only when a canary or a review starts: the Temporal client is heavy for a command that rarely needs it.
         const [{ connectTemporal }, { startCanary }, { taskQueueFromEnv }] = await Promise.all([
           import('../temporal-client.js'),
           import('../../client/start-canary.js'),
@@ -119,6 +123,10 @@ export async function toolAdd(
         const temporal = await connectTemporal(config);
         try {
           for (const id of canaries.keys()) await startCanary(temporal.client, id, { taskQueue: taskQueueFromEnv() });
+          if (held.length) {
+            const { startReview } = await import('../../client/review.js');
+            for (const id of held) await startReview(temporal.client, id, { taskQueue: taskQueueFromEnv() });
+          }
         } finally {
           await temporal.close();
         }
@@ -137,7 +145,7 @@ export async function toolAdd(
       } else {
         for (const r of result.registered) {
           out.result(
-            `${r.id} ${r.health}${r.language === 'python' ? ' (python)' : ''}${r.routed ? ' (routed)' : ''}${r.canary ? ` (in shadow beside ${r.canary.stableId}; dise canary status ${r.id})` : ''}`,
+            `${r.id} ${r.health}${r.language === 'python' ? ' (python)' : ''}${r.routed ? ' (routed)' : ''}${r.canary ? ` (in shadow beside ${r.canary.stableId}; dise canary status ${r.id})` : ''}${r.health === 'held' ? ` (held for review: dise review ${r.id} --approve | --refuse)` : ''}`,
           );
           for (const f of r.failures ?? []) out.info(`  ${r.id}: [${f.severity}] ${f.failureType}: ${f.description}`);
           for (const line of r.reports ?? []) out.info(`  ${r.id}: ${line}`);

@@ -39,7 +39,7 @@ export async function toolList(options: { json: boolean }, config: DiseConfig, o
       const color = colorEnabled();
       const width = Math.max(4, ...tools.map((t) => t.name.length));
       const vwidth = Math.max(6, ...tools.map((t) => (t.routedVersion ?? '-').length));
-      out.result(`${'TOOL'.padEnd(width)}  ${'ROUTED'.padEnd(vwidth)}  VERSIONS  HEALTH`);
+      out.result(`${'TOOL'.padEnd(width)}  ${'ROUTED'.padEnd(vwidth)}  VERSIONS  IMMUNITY  HEALTH`);
       for (const t of tools) {
         const answers = t.alternativeId
           ? `  known wrong: answered by ${t.alternativeId}`
@@ -47,7 +47,7 @@ export async function toolList(options: { json: boolean }, config: DiseConfig, o
             ? `  known wrong: ${config.runtime.known_wrong_policy === 'refuse' ? 'calls refused' : 'served with a warning'} (no healthy alternative)`
             : '';
         out.result(
-          `${t.name.padEnd(width)}  ${(t.routedVersion ?? '-').padEnd(vwidth)}  ${String(t.versions).padStart(8)}  ${t.health ? healthBadge(t.health, color) : '-'}${answers}`,
+          `${t.name.padEnd(width)}  ${(t.routedVersion ?? '-').padEnd(vwidth)}  ${String(t.versions).padStart(8)}  ${(t.mutationScore === null ? '-' : `${Math.round(t.mutationScore * 100)}%`).padStart(8)}  ${t.health ? healthBadge(t.health, color) : '-'}${answers}`,
         );
         const c = canaryOf.get(t.name);
         if (c)

@@ -20,6 +20,7 @@ const STYLE: Partial<Record<Health, { fill: string; stroke: string }>> = {
   regenerated: { fill: '#51cf66', stroke: '#2f9e44' },
   degraded: { fill: '#ffd43b', stroke: '#f59f00' },
   canary: { fill: '#74c0fc', stroke: '#1971c2' },
+  held: { fill: '#e9ecef', stroke: '#868e96' },
 };
 
 const MARK: Record<Health, string> = {
@@ -29,6 +30,7 @@ const MARK: Record<Health, string> = {
   failed: '✗ ',
   pruned: '💥 ',
   canary: '🐤 ',
+  held: '⏸ ',
 };
 
 function safeId(id: string): string {

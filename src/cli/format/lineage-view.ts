@@ -1,4 +1,5 @@
 import type { Health, ToolLineage } from '../../shared/lineage-types.js';
+import { immunityLine } from '../../shared/immunity-types.js';
 import { renderDifferential } from './differential-view.js';
 import { healthBadge, paint, stamp, titleCase } from './style.js';
 
@@ -48,6 +49,7 @@ export function renderLineage(l: ToolLineage, extras: LineageViewExtras): string
   lines.push(
     `Language: ${l.language}   Generation: ${l.generation}   Executions: ${l.executionCount}   Success rate: ${(l.successRate * 100).toFixed(1)}%`,
   );
+  if (l.immunity) lines.push(`Mutation score: ${immunityLine(l.immunity)}`);
   if (l.canary) {
     const c = l.canary;
     const progress = `mirrored ${c.mirrored}${c.minCalls ? `/${c.minCalls}` : ''}, agreement ${c.agreement === null ? '-' : `${(c.agreement * 100).toFixed(1)}%`}, verdict ${c.verdict ?? 'not judged yet'}`;

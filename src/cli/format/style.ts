@@ -19,6 +19,7 @@ export const HEALTH_LABEL: Record<Health, { mark: string; label: string; color: 
   failed: { mark: '✗', label: 'FAILED', color: 'red' },
   pruned: { mark: '❌', label: 'PRUNED', color: 'red' },
   canary: { mark: '◐', label: 'CANARY', color: 'blue' },
+  held: { mark: '⏸', label: 'HELD', color: 'yellow' },
 };
 
 export function healthBadge(health: Health, color: boolean): string {

@@ -15,6 +15,8 @@ export const RESULT_LEN = 8;
 export const COLD_MS = 9;
 export const HEAP_MB = 10;
 export const BASE_MB = 11;
+/** 1 when the worker was given a snapshot that would not load, and loaded the plain way instead. */
+export const SNAPSHOT_REFUSED = 12;
 export const CTRL_SLOTS = 16;
 
 /** What a request asks. */

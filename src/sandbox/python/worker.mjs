@@ -35,6 +35,7 @@ import {
   MEM_MB,
   RESULT_LEN,
   COLD_MS,
+  SNAPSHOT_REFUSED,
   HEAP_MB,
   BASE_MB,
   OP_CALL,
@@ -97,10 +98,18 @@ const options = {
 let pyodide;
 let namespace;
 if (snapshot) {
-  pyodide = await loadPyodide({ ...options, _loadSnapshot: new Uint8Array(snapshot) });
-  namespace = pyodide.globals.get('_dise_host');
-  pyodide.globals.delete('_dise_host');
-} else {
+  try {
+    pyodide = await loadPyodide({ ...options, _loadSnapshot: new Uint8Array(snapshot) });
+    namespace = pyodide.globals.get('_dise_host');
+    pyodide.globals.delete('_dise_host');
+  } catch {
+    // A snapshot that does not load (a damaged file kept on disk): the plain way below, and the host
+    // is told so it drops the file.
+    pyodide = undefined;
+    atomicsStore(ctrl, SNAPSHOT_REFUSED, 1);
+  }
+}
+if (!pyodide) {
   const hostSource = fs.readFileSync(hostPyPath, 'utf8');
   pyodide = await loadPyodide({ ...options, _makeSnapshot: Boolean(snapshotPort) });
   namespace = pyodide.globals.get('dict')();

@@ -100,4 +100,8 @@ document.addEventListener('click', (e) => {
   else if (action === 'pause' || action === 'resume') void act(`/api/monitor/${action}`);
   else if (action === 'canary-promote') void act(`/api/canaries/${v}/promote`);
   else if (action === 'canary-abort') void act(`/api/canaries/${v}/abort`);
+  else if (action === 'review-approve' || action === 'review-refuse')
+    void act(`/api/reviews/${v}/${action.slice('review-'.length)}`, {
+      note: document.getElementById('review-note')?.value ?? '',
+    });
 });

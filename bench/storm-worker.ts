@@ -1,0 +1,63 @@
+/**
+ * One dise worker in its own process for bench:storm, so each worker's memory, event loop and CPU are
+ * its own. Prints READY once polling; on SIGTERM it shuts down and prints one STATS line: peak RSS, the
+ * event loop's delay (max, p99) and the time spent in each activity type (count, total ms).
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { createPrismaClient } from '../src/infra/database.js';
+import { installTemporalRuntime } from '../src/infra/temporal-runtime.js';
+import { startWorker } from '../src/worker.js';
+
+const { DATABASE_URL, TEMPORAL_ADDRESS, TASK_QUEUE, WORKFLOW_BUNDLE, MAX_ACTIVITIES, MAX_WORKFLOW_TASKS } = process.env;
+installTemporalRuntime('ERROR');
+const prisma = createPrismaClient(DATABASE_URL!);
+
+const activities: Record<string, { count: number; ms: number }> = {};
+const timed: ActivityInterceptorsFactory = (ctx) => ({
+  inbound: {
+    async execute(input, next) {
+      const started = performance.now();
+      try {
+        return await next(input);
+      } finally {
+        const a = (activities[ctx.info.activityType] ??= { count: 0, ms: 0 });
+        a.count++;
+        a.ms += performance.now() - started;
+      }
+    },
+  },
+});
+
+const worker = await startWorker({
+  temporal: { address: TEMPORAL_ADDRESS!, namespace: 'default', tls: false },
+  prisma,
+  llm: null,
+  taskQueue: TASK_QUEUE!,
+  workflowBundlePath: WORKFLOW_BUNDLE,
+  activityInterceptors: [timed],
+  ...(MAX_ACTIVITIES ? { maxConcurrentActivityTaskExecutions: Number(MAX_ACTIVITIES) } : {}),
+  ...(MAX_WORKFLOW_TASKS ? { maxConcurrentWorkflowTaskExecutions: Number(MAX_WORKFLOW_TASKS) } : {}),
+});
+
+// Measured from READY: the worker's start (bundling, warming) is not the storm.
+const delay = monitorEventLoopDelay({ resolution: 10 });
+delay.enable();
+let peakRss = process.memoryUsage().rss;
+const sampler = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}, 100);
+process.stdout.write('READY\n');
+process.on('SIGTERM', () => void worker.shutdown());
+await worker.done;
+clearInterval(sampler);
+delay.disable();
+process.stdout.write(
+  `STATS ${JSON.stringify({
+    peakRss,
+    loopMaxMs: delay.max / 1e6,
+    loopP99Ms: delay.percentile(99) / 1e6,
+    activities,
+  })}\n`,
+);
+await prisma.$disconnect();
