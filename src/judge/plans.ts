@@ -125,11 +125,15 @@ export async function loadJudgement(
           (t) => t.id === null || !excluded.has(t.id),
         )
       : [];
-  // Imported rules that enforce gate every version in their language, like global rules.
+  // Imported rules that enforce gate the versions in their document's scope (the tool of `scopeOf`).
   const rules = needs('gates')
     ? [
         ...(await deps.store.rules.inScopeWith(scope.scopeOf, scope.extraRuleIds ?? [], db)),
-        ...(await deps.store.shared.enforcing(subject.language, db)),
+        ...(await deps.store.shared.enforcing(
+          { id: scope.scopeOf, code: subject.code, language: subject.language },
+          db,
+          deps.config.self_healing.propagation.similarity_threshold,
+        )),
       ]
     : [];
   const baselineId = scope.baselineId ?? null;

@@ -42,7 +42,13 @@ export function registrationValidator(deps: FeatureReviewDeps): RegistrationVali
       return async (db) => {
         if (verdict.differential) await deps.store.differential.record(verdict.differential, db);
         // Imported rules in quarantine report what they match here and never refuse.
-        const reported = await deps.store.shared.observe(version, passed, deps.config.rules_sharing.promote_after, db);
+        const reported = await deps.store.shared.observe(
+          version,
+          passed,
+          deps.config.rules_sharing.promote_after,
+          db,
+          deps.config.self_healing.propagation.similarity_threshold,
+        );
         return {
           health: !passed ? 'failed' : review?.outcome === 'awaiting' ? 'held' : 'healthy',
           failures,

@@ -77,6 +77,16 @@ interface LocalRow {
  * Rules between installations: the keys trusted here, the local rules as portable documents, the
  * imported rules and their quarantine (report-only, then enforcing).
  */
+/** The version a gate reads: `id` names its tool (or, for a candidate, the version it stands in for). */
+export interface RuleSubject {
+  id: string;
+  code: string;
+  language: ToolLanguage;
+}
+
+/** self_healing.propagation.similarity_threshold's default. */
+const DEFAULT_SIMILARITY = 0.3;
+
 export class SharedRuleStore {
   constructor(private readonly prisma: PrismaClient) {}
 
@@ -250,23 +260,51 @@ export class SharedRuleStore {
     return local[0]?.id ?? null;
   }
 
-  /** Imported rules that gate a version in `language`: enforcing and not withdrawn. */
-  async enforcing(language: ToolLanguage, db: Db = this.prisma): Promise<GateRule[]> {
-    return this.gateRules(language, 'enforcing', db);
+  /**
+   * Imported rules that gate a version: enforcing, not withdrawn, in its language and in its scope.
+   * A document's scope reads across installations by tool name, since version ids are not shared:
+   * `descendants` gates the tool the rule was learned on, `all_similar` that tool and any version
+   * whose code is trigram-similar to the culprit at or above `similarityThreshold`, `global` every
+   * version. A version whose tool is not stored yet is gated by all of them (the safe side).
+   */
+  async enforcing(
+    subject: RuleSubject | ToolLanguage,
+    db: Db = this.prisma,
+    similarityThreshold = DEFAULT_SIMILARITY,
+  ): Promise<GateRule[]> {
+    return this.gateRules(subject, 'enforcing', db, similarityThreshold);
   }
 
-  private async gateRules(language: ToolLanguage, mode: string, db: Db): Promise<GateRule[]> {
-    const rows = await db.importedRule.findMany({
-      where: { language, mode, withdrawn: false },
-      select: { ruleId: true, description: true, pattern: true, patternKind: true },
-      orderBy: { ruleId: 'asc' },
-    });
-    return rows.map((r) => ({
-      ruleId: r.ruleId,
-      description: r.description,
-      patternToAvoid: r.pattern,
-      patternKind: r.patternKind,
-    }));
+  private async gateRules(
+    subject: RuleSubject | ToolLanguage,
+    mode: string,
+    db: Db,
+    similarityThreshold: number,
+  ): Promise<GateRule[]> {
+    if (typeof subject === 'string') {
+      const rows = await db.importedRule.findMany({
+        where: { language: subject, mode, withdrawn: false },
+        select: { ruleId: true, description: true, pattern: true, patternKind: true },
+        orderBy: { ruleId: 'asc' },
+      });
+      return rows.map((r) => ({
+        ruleId: r.ruleId,
+        description: r.description,
+        patternToAvoid: r.pattern,
+        patternKind: r.patternKind,
+      }));
+    }
+    return db.$queryRaw<GateRule[]>`
+      WITH subj AS (SELECT tool_name FROM tool_lineage WHERE tool_id = ${subject.id} LIMIT 1)
+      SELECT r.rule_id AS "ruleId", r.description, r.pattern AS "patternToAvoid", r.pattern_kind AS "patternKind"
+      FROM imported_rules r
+      WHERE r.language = ${subject.language} AND r.mode = ${mode} AND NOT r.withdrawn
+        AND (r.document->>'scope' = 'global'
+          OR NOT EXISTS (SELECT 1 FROM subj)
+          OR r.document->'provenance'->>'tool' = (SELECT tool_name FROM subj)
+          OR (r.document->>'scope' = 'all_similar'
+            AND similarity(r.document->'evidence'->>'invalid', ${subject.code}) >= ${similarityThreshold}))
+      ORDER BY r.rule_id`;
   }
 
   /**
@@ -280,8 +318,9 @@ export class SharedRuleStore {
     passedOtherwise: boolean,
     promoteAfter: number,
     db: Db = this.prisma,
+    similarityThreshold = DEFAULT_SIMILARITY,
   ): Promise<GateViolation[]> {
-    const rules = await this.gateRules(version.language, 'report_only', db);
+    const rules = await this.gateRules(version, 'report_only', db, similarityThreshold);
     if (!rules.length) return [];
     const violations = checkRuleGates(version.code, rules, version.language);
     const matched = new Set(violations.map((v) => v.ruleId));

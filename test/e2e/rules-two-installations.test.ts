@@ -176,30 +176,37 @@ describe('two installations share what they learned', () => {
       }),
     ]);
 
-    // Report-only: the mistake under other names is registered, and the match reported.
-    const added = await onB('tool', 'add', manifest('contact_check', '1.0.0', REPEATS_THE_MISTAKE));
+    // Out of its scope (the rule's scope is `descendants` of ${TOOL}): another tool is neither gated nor reported.
+    const other = await onB('tool', 'add', manifest('contact_check', '1.0.0', REPEATS_THE_MISTAKE));
+    expect(other.code, other.stderr).toBe(0);
+    expect(other.stderr).not.toContain(ruleId);
+    // Report-only, in scope: the mistake under other names in ${TOOL} is registered, and the match reported.
+    const added = await onB('tool', 'add', manifest(TOOL, '1.0.0', REPEATS_THE_MISTAKE));
     expect(added.code, added.stderr).toBe(0);
-    expect(added.stdout).toContain('contact_check@1.0.0 healthy');
-    expect(added.stderr).toContain(`contact_check@1.0.0: imported rule ${ruleId} (report-only) matches at line 3`);
+    expect(added.stdout).toContain(`${TOOL}@1.0.0 healthy`);
+    expect(added.stderr).toContain(`${TOOL}@1.0.0: imported rule ${ruleId} (report-only) matches at line 3`);
     expect(await bDb.query('SELECT rule_id, tool_id FROM imported_rule_reports')).toEqual([
-      { rule_id: ruleId, tool_id: 'contact_check@1.0.0' },
+      { rule_id: ruleId, tool_id: `${TOOL}@1.0.0` },
     ]);
   });
 
-  it('B enforces the rule after clean registrations, and refuses a new version of a different tool that repeats the mistake', async () => {
-    expect((await onB('tool', 'add', manifest('address_check', '1.0.0', CLEAN(3)))).code).toBe(0);
-    expect((await onB('tool', 'add', manifest('length_check', '1.0.0', CLEAN(4)))).code).toBe(0);
+  it('B enforces the rule after clean registrations in its scope, and refuses a new version that repeats the mistake', async () => {
+    expect((await onB('tool', 'add', manifest(TOOL, '1.1.0', CLEAN(3)))).code).toBe(0);
+    expect((await onB('tool', 'add', manifest(TOOL, '1.2.0', CLEAN(4)))).code).toBe(0);
     expect(await importedOnB()).toEqual([
       { rule_id: ruleId, mode: 'enforcing', withdrawn: false, promoted_by: 'quarantine' },
     ]);
-    const r = await onB(
+    const r = await onB('tool', 'add', manifest(TOOL, '1.3.0', REPEATS_THE_MISTAKE));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`${TOOL}@1.3.0 failed`);
+    expect(r.stderr).toContain(ruleId);
+    // Still out of scope for another tool.
+    const other = await onB(
       'tool',
       'add',
-      manifest('address_check', '1.1.0', REPEATS_THE_MISTAKE, ['address_check@1.0.0']),
+      manifest('contact_check', '1.1.0', REPEATS_THE_MISTAKE, ['contact_check@1.0.0']),
     );
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain('address_check@1.1.0 failed');
-    expect(r.stderr).toContain(ruleId);
+    expect(other.code, other.stderr).toBe(0);
   });
 
   it('A withdraws the rule; the next pull carries it and B stops gating', async () => {
@@ -207,9 +214,9 @@ describe('two installations share what they learned', () => {
     const packUrl = `${dashboardA.url}/rules/pack`;
     await a.temporal.client.schedule.getHandle(subscriptionScheduleId(packUrl)).trigger();
     await pollUntil(importedOnB, (rows) => rows[0]?.withdrawn === true, { what: 'the withdrawal to arrive' });
-    const r = await onB('tool', 'add', manifest('email_probe', '1.0.0', REPEATS_THE_MISTAKE));
+    const r = await onB('tool', 'add', manifest(TOOL, '1.4.0', REPEATS_THE_MISTAKE));
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('email_probe@1.0.0 healthy');
+    expect(r.stdout).toContain(`${TOOL}@1.4.0 healthy`);
   });
 
   it('B refuses a tampered pack from a subscription, and imports nothing from it', async () => {

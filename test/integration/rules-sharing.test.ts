@@ -237,6 +237,15 @@ describe('rules shared between installations', () => {
       `SELECT mode, promoted_by FROM imported_rules WHERE rule_id = 'avoid_0000cccc'`,
     );
     expect(rule).toEqual({ mode: 'enforcing', promoted_by: 'operator' });
+    // Its scope is `descendants` of broken_rule_tool: another tool with a length-only check is not gated...
+    const outOfScope = await onB('tool', 'add', manifest('size_check', '1.0.0', OTHER_TOOL(7)));
+    expect(outOfScope.code, outOfScope.stderr).toBe(0);
+    expect(outOfScope.stdout).toContain('size_check@1.0.0 healthy');
+    // ...and the tool it was learned on is refused.
+    const inScope = await onB('tool', 'add', manifest('broken_rule_tool', '1.0.0', OTHER_TOOL(7)));
+    expect(inScope.code).toBe(1);
+    expect(inScope.stdout).toContain('broken_rule_tool@1.0.0 failed');
+    expect(inScope.stderr).toContain('avoid_0000cccc');
     // Each installation has its own identity.
     const [keyA, keyB] = [(await onA('rules', 'key')).stdout, (await onB('rules', 'key')).stdout];
     expect(keyB.split('\n')[0]).not.toBe(keyA.split('\n')[0]);
