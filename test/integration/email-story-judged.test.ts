@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config/schema.js';
 import { judgedEmailStory } from '../../src/demo/judged-story.js';
 import { LlmClient } from '../../src/llm/client.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
 import { useTestStore } from '../support/database.js';
-import { FakeOpenAI } from '../support/fake-openai.js';
+import { useFakeOpenAI } from '../support/fake-openai.js';
 
 // The email story judged beyond the parent: 2.3.0 (a feature_add that also accepts a second '@') is
 // held back at registration, so the story's traffic meets 0 wrong answers — offline through a peer,
@@ -13,16 +13,9 @@ import { FakeOpenAI } from '../support/fake-openai.js';
 const h = useTestStore();
 const config = defaultConfig();
 const sandbox = new Sandbox(config.sandbox);
-let fake: FakeOpenAI;
+const fake = useFakeOpenAI();
 
-beforeAll(async () => {
-  fake = new FakeOpenAI();
-  await fake.start();
-});
-afterAll(async () => {
-  sandbox.close();
-  await fake.stop();
-});
+afterAll(() => sandbox.close());
 
 /**
  * A reviewer as an LLM would answer: for "Accept internationalized addresses" a difference is inside

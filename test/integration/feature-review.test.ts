@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { defaultConfig, type DiseConfig } from '../../src/config/schema.js';
 import { emailLineage } from '../../src/demo/email-lineage.js';
 import { registrationValidator } from '../../src/judge/registration.js';
@@ -6,23 +6,16 @@ import { LlmClient } from '../../src/llm/client.js';
 import type { RegisterVersionInput } from '../../src/lineage/store.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
 import { useTestStore } from '../support/database.js';
-import { FakeOpenAI } from '../support/fake-openai.js';
+import { useFakeOpenAI } from '../support/fake-openai.js';
 
 // The judges of a feature_add's listed differences beyond its parent: the LLM reviewer (a scripted
 // OpenAI-compatible server), peers (routed tools of the same category), on a real database.
 
 const h = useTestStore();
 const sandbox = new Sandbox(defaultConfig().sandbox);
-let fake: FakeOpenAI;
+const fake = useFakeOpenAI();
 
-beforeAll(async () => {
-  fake = new FakeOpenAI();
-  await fake.start();
-});
-afterAll(async () => {
-  sandbox.close();
-  await fake.stop();
-});
+afterAll(() => sandbox.close());
 
 function withReview(patch: Partial<DiseConfig['deployment']['feature_review']>, review: 'none' | 'hold' = 'none') {
   const config = defaultConfig();

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -98,4 +99,12 @@ export class FakeOpenAI {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/** A scripted server for one test file: started before its tests, stopped after them. */
+export function useFakeOpenAI(): FakeOpenAI {
+  const fake = new FakeOpenAI();
+  beforeAll(() => fake.start());
+  afterAll(() => fake.stop());
+  return fake;
 }
