@@ -413,7 +413,7 @@ async function main(): Promise<void> {
 
     // 2. Recording throughput, into the day-partitioned executions and, as the baseline, into a
     // plain table of the same columns and indexes swapped in under the same name (what it was before
-    // issue #16), interleaved in rounds so machine noise hits both alike.
+    // executions were partitioned), interleaved in rounds so machine noise hits both alike.
     const record = async (n: number): Promise<number> => {
       const recorder = new ExecutionRecorder(db.pool, {
         batchSize: config.runtime.batch_size,

@@ -19,7 +19,7 @@ import { healInput } from '../support/failures.js';
 import { workflowBundlePath } from '../support/bundle-path.js';
 import { HEAL_STEP_ORDER } from '../../src/shared/heal-steps.js';
 
-// Issue #16, item 1: cancelling a heal at any step ends it within 2 s, with work that is really slow
+// Cancelling a heal at any step ends it within 2 s, with work that is really slow
 // (not held by a test hook): the LLM steps wait on an answer that takes a minute, the sandbox steps
 // run tool code that takes SLOW_TOOL_MS per call. Nothing here waits for the cancellation: the step
 // itself must stop.
@@ -30,7 +30,7 @@ const SLOW_TOOL_MS = 50;
 /** The steps whose slow part is tool code; in the others the slow part is the LLM, or nothing. */
 const SANDBOX_STEPS = new Set(['findHealthyAncestor', 'validateCandidate', 'promote']);
 const SLOW_LLM_MS = 60_000;
-/** The target (issue #16): printed with each run. */
+/** The promise to operators: printed with each run. */
 const TARGET_MS = 2000;
 /**
  * What the test asserts: far below the slow work a step that ignored the cancellation would finish

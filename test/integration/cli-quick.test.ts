@@ -11,7 +11,7 @@ import { DISE_BIN } from '../support/cli.js';
 import { useTestStore } from '../support/database.js';
 import { registerEmailStory } from '../support/email-story.js';
 
-// Issue #16, item 5: the quick commands (call, report, lineage, tool list) load neither Prisma nor
+// The quick commands (call, report, lineage, tool list) load neither Prisma nor
 // the Temporal client, read the same answers without them, and `dise report --stdin` records many
 // reports in one process.
 

@@ -5,7 +5,7 @@ import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import { useTestStore } from '../support/database.js';
 import { version } from '../support/fixtures.js';
 
-// Issue #16, item 4: executions partitioned by day; finished hours summed into rollups (kept); days
+// Executions partitioned by day; finished hours summed into rollups (kept); days
 // past runtime.execution_retention_days dropped whole; the doctor checks the counters against the
 // rollups and what is still stored.
 

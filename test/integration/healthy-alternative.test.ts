@@ -10,7 +10,7 @@ import { captureOutput } from '../support/output.js';
 import { healInput } from '../support/failures.js';
 import { pollUntil } from '../support/wait.js';
 
-// Issue #16, item 6: when the only version of a tool is found wrong and nothing of its own lineage
+// When the only version of a tool is found wrong and nothing of its own lineage
 // can replace it, callers get a healthy alternative (same category, similar description, passes the
 // failing inputs), or — without one — a refusal by default, or a recorded warning when configured.
 

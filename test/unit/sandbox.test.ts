@@ -114,7 +114,7 @@ describe('sandbox: hostile code ends as a typed failure and the next call works'
   });
 });
 
-/** Code that tampers with the isolate's built-ins before or while it answers (issue #16, item 2). */
+/** Code that tampers with the isolate's built-ins before or while it answers */
 const tampering: [string, string, JsonValue | ToolErrorKind][] = [
   ['JSON.stringify replaced at the top level', 'JSON.stringify = () => "{"; function run(x) { return 1; }', 1],
   ['JSON.stringify replaced inside run', 'function run(x) { JSON.stringify = () => "{"; return { a: x }; }', { a: 2 }],
@@ -185,7 +185,7 @@ describe('sandbox: a tool that tampers with built-ins gets a value or a typed fa
   });
 });
 
-describe('sandbox: calls of one version cannot see each other (issue #16, item 3)', () => {
+describe('sandbox: calls of one version cannot see each other', () => {
   it('a module-level counter starts afresh on every call', () => {
     const code = 'let n = 0; function run() { return ++n; }';
     expect([1, 2, 3, 4, 5].map(() => sandbox.run('counter', code, null))).toEqual([1, 1, 1, 1, 1]);
