@@ -92,7 +92,10 @@ function exactRunner(sandbox: Sandbox): Runner {
 
 function screenedRunner(sandbox: Sandbox, sessions: Map<string, ScreeningSession | null>): Runner {
   return {
-    screened: true,
+    // Python is never screened (its sessions are null): its answers already come from fresh calls.
+    get screened() {
+      return [...sessions.values()].some((session) => session !== null);
+    },
     outcome: (key, source, json, timeoutMs) => {
       let session = sessions.get(key);
       if (session === undefined) {
@@ -259,13 +262,26 @@ function judgeDifferential(
   const compare = (json: string) => {
     const known = cache.get(json);
     if (known !== undefined) return known;
-    let result = compareWith(runner, json);
-    // A difference found in screening counts only once fresh contexts show it too.
-    if (result?.differs && runner.screened) result = compareWith(exact, json);
+    const result = compareWith(runner, json);
     cache.set(json, result);
     return result;
   };
+  // A difference found in screening is reported only once fresh contexts show it too. Only the
+  // reported ones are run again (each shrunk input), not every differing input of the corpus: one
+  // that fresh contexts do not confirm voids the screening, and the whole check runs fresh.
   const exact = exactRunner(sandbox);
+  const confirmed = new Map<string, ReturnType<typeof compareWith>>();
+  const confirm = (json: string) => {
+    const screened = compare(json);
+    if (!screened?.differs || !runner.screened) return screened;
+    let result = confirmed.get(json);
+    if (result === undefined) {
+      result = compareWith(exact, json);
+      confirmed.set(json, result);
+    }
+    if (!result?.differs) throw new ScreeningVoid('a difference found in screening did not show in fresh contexts');
+    return result;
+  };
   // Python calls first run with the quick limit (see QUICK_PYTHON_MS); JavaScript calls with the
   // call limit (its isolates stop a runaway call cheaply).
   const callLimit = sandbox.callLimitMs;
@@ -336,7 +352,7 @@ function judgeDifferential(
     const key = JSON.stringify(input);
     if (seen.has(key)) continue;
     seen.add(key);
-    const r = compare(key)!;
+    const r = confirm(key)!;
     differences.push({
       input,
       output: r.output,

@@ -330,7 +330,7 @@ function run(input) { if (input === null || input === undefined) return false; r
  * and must report exactly what a fresh context per call reports.
  */
 describe('the screened check answers as the per-call check does', () => {
-  const config = { ...defaultConfig().sandbox, timeout_ms: 100 };
+  const config = { ...defaultConfig().sandbox, timeout_ms: 1000 };
   const boxes: Sandbox[] = [];
   const box = (options?: ConstructorParameters<typeof Sandbox>[1]) => {
     const b = new Sandbox(config, options);
@@ -410,6 +410,26 @@ function run(input) { return typeof input === 'string' && !patched ? input.repla
     expect(r.report).toMatchObject({ verdict: 'same', differing: 0 });
     expect(same(r)).toEqual(same(runDifferential(box({ screening: false }), s)));
     expect(lying.stats.screenedCalls).toBeGreaterThan(0);
+  });
+
+  it('confirms in fresh contexts only the differences it reports, not every differing input', () => {
+    class Counting extends Sandbox {
+      fresh = 0;
+      override runJson(...args: Parameters<Sandbox['runJson']>): string {
+        this.fresh++;
+        return super.runJson(...args);
+      }
+    }
+    const counting = new Counting(config);
+    boxes.push(counting);
+    const s = subject({ corpus, maxDifferences: 3 });
+    const r = runDifferential(counting, s);
+    expect(r.report.verdict).toBe('refused');
+    expect(r.report.differing).toBeGreaterThan(10);
+    expect(r.report.differences.length).toBeGreaterThan(0);
+    // Each reported (shrunk, deduplicated) difference: the version and its parent once, fresh.
+    expect(counting.fresh).toBe(r.report.differences.length * 2);
+    expect(same(r)).toEqual(same(runDifferential(box({ screening: false }), s)));
   });
 
   it('a screening whose final check fails is discarded: the check runs again per call', () => {
