@@ -468,13 +468,18 @@ const visibleTests = (s: Subject) =>
  * registration answers callers), `shadow` (a canary first), and `nodiff` (direct with
  * detection.differential off: what the later stages and the learned rules do on their own).
  */
-type Mode = 'direct' | 'shadow' | 'nodiff';
-const MODES = (process.env.BENCH_MODES ?? 'direct,shadow,nodiff').split(',').map((m) => m.trim()) as Mode[];
+type Mode = 'direct' | 'shadow' | 'direct-nodiff' | 'shadow-nodiff';
+const MODES = (process.env.BENCH_MODES ?? 'direct,shadow,direct-nodiff,shadow-nodiff')
+  .split(',')
+  .map((m) => m.trim()) as Mode[];
 const MODE_TITLE: Record<Mode, string> = {
   direct: 'deployment.mode direct (default)',
   shadow: 'deployment.mode shadow',
-  nodiff: 'deployment.mode direct, detection.differential off',
+  'direct-nodiff': 'deployment.mode direct, detection.differential off',
+  'shadow-nodiff': 'deployment.mode shadow, detection.differential off',
 };
+const differentialOff = (mode: Mode) => mode.endsWith('-nodiff');
+const shadow = (mode: Mode) => mode.startsWith('shadow');
 
 /**
  * Per stage, the first one that stops each bad version (and each faithful rewrite: a false refusal),
@@ -561,10 +566,10 @@ async function stageTable(
     const healSeconds: number[] = [];
     for (const s of subjects) {
       const r = registrations.get(s)!;
-      let stage: Stage | null = mode === 'nodiff' && r.stage === 'the differential check' ? null : r.stage;
+      let stage: Stage | null = differentialOff(mode) && r.stage === 'the differential check' ? null : r.stage;
       if (stage !== 'the suite' && stage !== 'static analysis and rules' && gateOf(s, rules.get(s.taskId) ?? []))
         stage = 'static analysis and rules';
-      if (!stage && mode === 'shadow' && canaryOf(s).decision !== 'pass') stage = 'the canary (shadow)';
+      if (!stage && shadow(mode) && canaryOf(s).decision !== 'pass') stage = 'the canary (shadow)';
       if (s.faithful) {
         if (stage) refusedFaithful.set(stage, refusedFaithful.get(stage)! + 1);
         continue;
@@ -619,9 +624,9 @@ async function stageTable(
       const note =
         stage === 'the suite'
           ? 'by construction: every bad version passes the visible suite'
-          : stage === 'the canary (shadow)' && mode !== 'shadow'
+          : stage === 'the canary (shadow)' && !shadow(mode)
             ? 'no canary in deployment.mode direct'
-            : stage === 'the differential check' && mode === 'nodiff'
+            : stage === 'the differential check' && differentialOff(mode)
               ? 'detection.differential off'
               : `${pct(cumulative, bad.length)} stopped before any caller gets an answer; false refusals ${falseRefusals}/${faithful.length}`;
       rows.push([stage, String(n), note]);
