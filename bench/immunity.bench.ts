@@ -9,21 +9,31 @@
  *
  * Mutants: single-point edits of the solution's body (comparison, arithmetic and boolean operators,
  * integer constants ±1, True/False). Kept: those that pass the visible suite and fail a held-out
- * test — the bad "optimizations" a suite alone lets through. Each is judged as an `optimization` of
- * the canonical version, the way registration judges it: the visible suite, then the differential
- * check beside its parent on the corpus registration builds. Faithful rewrites (the same program
+ * test — the bad "optimizations" a suite alone lets through. Faithful rewrites (the same program
  * printed back from its syntax tree) measure false refusals.
  *
+ * Per stage, the first that stops each version: the suite; static analysis and rules (the product's
+ * judge at registration, and the gate-able rules the run's earlier heals left on the tool); the
+ * differential check (the version declared an `optimization`); the shadow canary (the held-out
+ * tests' inputs as callers' traffic, the configured mirror fraction, min_calls and thresholds, the
+ * product's canary judge); and callers' reports of its wrong answers followed by a heal through
+ * selfHealWorkflow on the embedded stack (PostgreSQL, a Temporal dev server; offline strategies),
+ * healed when the promoted version passes every held-out test. Four installations: deployment.mode
+ * direct (the default) and shadow, each with the differential check on and off. Then heal success
+ * with features kept: a feature version built on the bad one, healed, and checked for both.
+ *
  * The same is measured on JavaScript functions of our own (bench/immunity/js-functions.ts), mutated by
- * the same operators. Every corpus variant runs on the same versions in the same run: the corpus
- * before the code-reading sources, with all of them, and with each alone (its contribution).
+ * the same operators. BENCH_VARIANTS=1 adds the corpus variants on the same versions (the differential
+ * check alone): the corpus before the code-reading sources, the baseline, with all of them, and each
+ * alone (its contribution).
  *
  * Env: BENCH_LANGUAGE (javascript | python; default both), BENCH_PROBLEMS (HumanEval problems,
- * default all 164), BENCH_MUTANTS_PER_PROBLEM (default 4), BENCH_CONTRIBUTIONS=0 (only the corpus
- * before and with every source, not each source alone), BENCH_BEFORE=0 (not the corpus before the
- * code-reading sources), BENCH_BASELINE=0 (not the check as it was before the later sources and the
- * Python budget), BENCH_ONLY (HumanEval entry points, comma-separated:
- * only those problems, e.g. the missed ones the run prints).
+ * default all 164), BENCH_MUTANTS_PER_PROBLEM (default 4), BENCH_MODES (comma-separated, default
+ * direct,shadow,direct-nodiff,shadow-nodiff), BENCH_HEALS (heals with a feature kept, per language;
+ * default 20, `all`, 0 for none), BENCH_VARIANTS=1 (the corpus variants; with it BENCH_CONTRIBUTIONS=0
+ * leaves out each source alone, BENCH_BEFORE=0 the corpus before the code-reading sources,
+ * BENCH_BASELINE=0 the check as it was before the later sources and the Python budget), BENCH_ONLY
+ * (HumanEval entry points, comma-separated: only those problems, e.g. the missed ones the run prints).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -33,6 +43,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { defaultConfig } from '../src/config/schema.js';
 import { jsonEqual } from '../src/detection/json-equal.js';
+import { codeHash } from '../src/detection/tool-code.js';
 import { CODE_SOURCES, FIRST_CODE_SOURCES, type CodeSource } from '../src/judge/code-inputs.js';
 import { buildCorpus, seedFrom } from '../src/judge/corpus.js';
 import { runDifferential } from '../src/judge/differential.js';
@@ -440,11 +451,12 @@ function gateOf(s: Subject, rules: GateRule[]): string | null {
   return detectGateViolations(s.code, rules, s.language).failure?.description ?? null;
 }
 
-const heldOutPass = (sandbox: Sandbox, key: string, code: string, s: Subject) =>
-  s.heldOut.every((t) => passes(sandbox, key, { code, language: s.language }, t));
+const heldOutPass = (sandbox: Sandbox, code: string, s: Subject) =>
+  s.heldOut.every((t) => passes(sandbox, codeHash(code), { code, language: s.language }, t));
 
 /** Held-out tests the version gets wrong, as callers would report them (at most three). */
-function wrongAnswers(sandbox: Sandbox, key: string, code: string, s: Subject) {
+function wrongAnswers(sandbox: Sandbox, code: string, s: Subject) {
+  const key = codeHash(code);
   const out: { input: JsonValue; observed: JsonValue; expected: JsonValue }[] = [];
   for (const t of s.heldOut) {
     const r = answers(sandbox, key, { code, language: s.language }, t.input);
@@ -541,10 +553,10 @@ async function stageTable(
           },
         ],
         `${name}@1.1.0`,
-        wrongAnswers(sandbox, `rep:${s.id}`, s.code, s),
+        wrongAnswers(sandbox, s.code, s),
         `wrong answers on held-out inputs (${s.what})`,
       );
-      h = { ...run, healed: run.code !== null && heldOutPass(sandbox, `healed:${s.id}`, run.code, s) };
+      h = { ...run, healed: run.code !== null && heldOutPass(sandbox, run.code, s) };
       progress(
         `  heal of ${s.id} (${s.taskId}): ${run.status}${run.strategy ? ` by ${run.strategy}` : ''}, ${h.healed ? 'passes' : 'fails'} the held-out tests, ${run.rules.length} gate rule(s), ${run.seconds.toFixed(1)} s`,
       );
@@ -711,10 +723,11 @@ async function healSample(
     const feature = withFeature(s.code, s.language);
     if (!feature) continue;
     const featureTest = { input: { args: s.visible[0]!.input }, expected: s.visible[0]!.expected };
-    const key = `feat:${s.id}`;
+    // Sandbox keys name the code they run (subject ids repeat when two mutants share a line).
+    const key = codeHash(feature);
     // The feature version must do what its test says, and still carry the bad version's wrong answers.
     if (!passes(sandbox, key, { code: feature, language: s.language }, featureTest)) continue;
-    const reports = wrongAnswers(sandbox, key, feature, s);
+    const reports = wrongAnswers(sandbox, feature, s);
     if (!reports.length) continue;
     attempted++;
     const name = toolName('feat', s, i);
@@ -746,9 +759,9 @@ async function healSample(
     seconds.push(run.seconds);
     outcomes.set(run.status, (outcomes.get(run.status) ?? 0) + 1);
     if (run.strategy) strategies.set(run.strategy, (strategies.get(run.strategy) ?? 0) + 1);
-    const ok = run.code !== null && heldOutPass(sandbox, `fh:${s.id}`, run.code, s);
+    const ok = run.code !== null && heldOutPass(sandbox, run.code, s);
     const featureKept =
-      run.code !== null && passes(sandbox, `fk:${s.id}`, { code: run.code, language: s.language }, featureTest);
+      run.code !== null && passes(sandbox, codeHash(run.code), { code: run.code, language: s.language }, featureTest);
     if (ok) healed++;
     if (featureKept) kept++;
     if (ok && featureKept) both++;

@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { startHeal } from '../../src/client/start-heal.js';
 import { defaultConfig } from '../../src/config/schema.js';
 import type { GateRule } from '../../src/detection/static-analysis.js';
+import { codeHash } from '../../src/detection/tool-code.js';
 import { createPrismaClient } from '../../src/infra/database.js';
 import { installTemporalRuntime } from '../../src/infra/temporal-runtime.js';
 import { judgeCanary } from '../../src/judge/canary.js';
@@ -68,10 +69,10 @@ export function shadowCanary(
     calls++;
     if (draw() >= settings.mirror_fraction) continue; // answered by the stable version only
     let t0 = performance.now();
-    const s = answer(sandbox, `canary-stable:${id}`, stable, input);
+    const s = answer(sandbox, codeHash(stable.code), stable, input);
     summary.stableMs.push(performance.now() - t0);
     t0 = performance.now();
-    const c = answer(sandbox, `canary-candidate:${id}`, candidate, input);
+    const c = answer(sandbox, codeHash(candidate.code), candidate, input);
     summary.candidateMs.push(performance.now() - t0);
     summary.mirrored++;
     if (!s.ok) summary.stableErrors++;
