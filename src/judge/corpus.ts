@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { CORPUS_SOURCES, type CorpusCounts, type CorpusSourceName, type JsonValue } from '../shared/lineage-types.js';
-import { CODE_SOURCES, codeFacts, codeInputs, FIRST_CODE_SOURCES, type CodeSource } from './code-inputs.js';
+import {
+  CODE_SOURCES,
+  codeFacts,
+  codeInputs,
+  FIRST_CODE_SOURCES,
+  type CodeFacts,
+  type CodeSource,
+} from './code-inputs.js';
 
 /**
  * Where a corpus input came from: the suites, recorded calls, inputs derived from them by reading the
@@ -17,10 +24,23 @@ export interface CorpusInput {
   source: CorpusSource;
 }
 
+/** A source that threw while building the corpus: its inputs stop where it threw. */
+export interface BrokenSource {
+  source: CorpusSource | 'code facts';
+  /** The exception, as `Name: message`. */
+  error: string;
+}
+
 export interface Corpus {
   inputs: CorpusInput[];
   seed: number;
   sources: CorpusCounts;
+  /**
+   * Sources that threw (a hostile literal, a bug in a generator). The corpus keeps what the other
+   * sources built, and the differential check refuses the version, naming each source and its error:
+   * a check that could not run as configured never lets a version through.
+   */
+  broken?: BrokenSource[];
 }
 
 export interface CorpusOptions {
@@ -229,6 +249,13 @@ export function buildCorpus(options: CorpusOptions): Corpus {
   const seen = new Set<string>();
   const inputs: CorpusInput[] = [];
   const sources = Object.fromEntries(CORPUS_SOURCES.map((k) => [k, 0])) as Record<CorpusSource, number>;
+  const broken: BrokenSource[] = [];
+  const done = (): Corpus => ({
+    inputs,
+    seed: options.seed,
+    sources: withoutUnused(sources),
+    ...(broken.length ? { broken } : {}),
+  });
   const add = (input: JsonValue, source: CorpusSource): boolean => {
     if (inputs.length >= options.size) return false;
     const json = JSON.stringify(input);
@@ -244,26 +271,46 @@ export function buildCorpus(options: CorpusOptions): Corpus {
   for (const input of options.recordedInputs.slice(0, recordedRoom)) add(input, 'recorded');
   const seeds = inputs.map((i) => i.input);
   const budget = Math.min(options.generated, options.size - inputs.length);
-  if (!seeds.length || budget <= 0) return { inputs, seed: options.seed, sources: withoutUnused(sources) };
+  if (!seeds.length || budget <= 0) return done();
 
   const templates = options.suiteInputs.length ? options.suiteInputs : seeds;
-  const bySource = codeInputs(templates, codeFacts(options.codes ?? []));
   const use = options.codeSources ?? CODE_SOURCES;
-  const first = use.filter((s) => FIRST_CODE_SOURCES.includes(s));
-  const later = use.filter((s) => !FIRST_CODE_SOURCES.includes(s));
-  let derived = addInTurns(bySource, first, Math.floor(budget * CODE_SHARE), add);
-  derived += addInTurns(bySource, later, Math.floor(budget * LATER_SHARE), add);
+  let derived = 0;
+  let facts: CodeFacts | null = null;
+  try {
+    facts = codeFacts(options.codes ?? []);
+  } catch (err) {
+    // Without the code's facts no code-reading source can run: one entry says why.
+    if (use.length) broken.push({ source: 'code facts', error: errorText(err) });
+  }
+  if (facts) {
+    const bySource = codeInputs(templates, facts);
+    const first = use.filter((s) => FIRST_CODE_SOURCES.includes(s));
+    const later = use.filter((s) => !FIRST_CODE_SOURCES.includes(s));
+    derived += addInTurns(bySource, first, Math.floor(budget * CODE_SHARE), add, broken);
+    derived += addInTurns(bySource, later, Math.floor(budget * LATER_SHARE), add, broken);
+  }
   const randomBudget = budget - derived;
   if (randomBudget > 0) {
-    // Edits sometimes repeat (or repeat a code-read input); three times the budget in tries fills it in practice.
-    const sampled = fc.sample(generatedFrom(seeds), { seed: options.seed, numRuns: randomBudget * 3 });
-    let added = 0;
-    for (const input of sampled) {
-      if (added >= randomBudget) break;
-      if (add(input, 'generated')) added++;
+    try {
+      // Edits sometimes repeat (or repeat a code-read input); three times the budget in tries fills it in practice.
+      const sampled = fc.sample(generatedFrom(seeds), { seed: options.seed, numRuns: randomBudget * 3 });
+      let added = 0;
+      for (const input of sampled) {
+        if (added >= randomBudget) break;
+        if (add(input, 'generated')) added++;
+      }
+    } catch (err) {
+      broken.push({ source: 'generated', error: errorText(err) });
     }
   }
-  return { inputs, seed: options.seed, sources: withoutUnused(sources) };
+  return done();
+}
+
+/** An exception as one line: `RangeError: Invalid string length`. */
+function errorText(err: unknown): string {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return text.split('\n')[0]!.slice(0, 300);
 }
 
 /** The counts, without the code-reading sources that added nothing. */
@@ -274,6 +321,7 @@ function withoutUnused(sources: Record<CorpusSource, number>): CorpusCounts {
 
 /**
  * One new input from each source in turn, until `limit` are added or every source is spent.
+ * A source that throws is recorded in `broken` and takes no more turns (what it added stays).
  * Returns how many were added.
  */
 function addInTurns(
@@ -281,14 +329,29 @@ function addInTurns(
   use: readonly CodeSource[],
   limit: number,
   add: (input: JsonValue, source: CorpusSource) => boolean,
+  broken: BrokenSource[],
 ): number {
-  const live = use.map((source) => ({ source, it: bySource[source][Symbol.iterator]() }));
+  const live: { source: CodeSource; it: Iterator<JsonValue> }[] = [];
+  for (const source of use) {
+    try {
+      live.push({ source, it: bySource[source][Symbol.iterator]() });
+    } catch (err) {
+      broken.push({ source, error: errorText(err) });
+    }
+  }
   let added = 0;
   while (live.length && added < limit) {
     for (let i = 0; i < live.length && added < limit;) {
       const { source, it } = live[i]!;
-      let next = it.next();
-      while (!next.done && !add(next.value, source)) next = it.next();
+      let next: IteratorResult<JsonValue>;
+      try {
+        next = it.next();
+        while (!next.done && !add(next.value, source)) next = it.next();
+      } catch (err) {
+        broken.push({ source, error: errorText(err) });
+        live.splice(i, 1);
+        continue;
+      }
       if (next.done) {
         live.splice(i, 1);
       } else {

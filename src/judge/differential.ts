@@ -400,6 +400,25 @@ function judgeDifferential(
         ),
       );
   }
+  // A corpus source that threw leaves the check short of inputs it was configured to judge on: the
+  // version is refused whatever the rest found, and the message names each source and its error.
+  const broken = s.corpus.broken ?? [];
+  if (broken.length) {
+    const named = broken.map((b) => `"${b.source}" threw ${b.error}`).join('; ');
+    const found =
+      verdict === 'same' ? 'no difference on the inputs the other sources built' : `what they show: ${message}`;
+    verdict = 'refused';
+    message = `refused: the corpus could not be built as configured (source ${named}); ${found}`;
+    failures.push({
+      failureType: 'judge_error',
+      description: `the differential check's corpus source ${named}; ${s.id} is refused until its corpus can be built`,
+      stackTrace: null,
+      testCaseFailed: null,
+      detectionMethod: 'differential',
+      severity: 'critical',
+      evidence: { brokenSources: broken, seed: s.corpus.seed } as unknown as JsonValue,
+    });
+  }
   return {
     failures,
     differingInputs: differing.map((d) => d.input),
@@ -416,6 +435,7 @@ function judgeDifferential(
       sources: s.corpus.sources,
       differing: differing.length,
       differences,
+      ...(broken.length ? { brokenSources: broken } : {}),
       message,
       durationMs: performance.now() - started,
     },

@@ -281,6 +281,8 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
     differingInputs = result.differingInputs;
     failures.push(...result.failures);
     if (result.failures.length) {
+      for (const b of result.report.brokenSources ?? [])
+        rejections.push({ kind: 'differential', message: `differential corpus source "${b.source}" threw ${b.error}` });
       for (const d of result.report.differences.slice(0, MAX_REPLAY_REJECTIONS)) {
         rejections.push({
           kind: 'differential',

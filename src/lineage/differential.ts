@@ -36,6 +36,7 @@ export class DifferentialStore {
           unjudged: report.unjudged,
           notRun: report.notRun ?? 0,
           differing: report.differing,
+          ...(report.brokenSources?.length ? { broken: report.brokenSources } : {}),
         }),
         differences: asJson(report.differences),
         message: report.message,

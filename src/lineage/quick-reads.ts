@@ -161,14 +161,25 @@ export interface DifferentialRow {
   verdict: string;
   seed: number;
   inputs: number;
-  sources: CorpusCounts & { unjudged?: number; notRun?: number; differing?: number };
+  sources: CorpusCounts & {
+    unjudged?: number;
+    notRun?: number;
+    differing?: number;
+    broken?: DifferentialReport['brokenSources'];
+  };
   differences: DifferentialReport['differences'];
   message: string;
   durationMs: number;
 }
 
-/** The per-source counts of a stored check (the row also keeps unjudged and differing there). */
-function countsOf({ unjudged: _u, notRun: _n, differing: _d, ...counts }: DifferentialRow['sources']): CorpusCounts {
+/** The per-source counts of a stored check (the row also keeps unjudged, differing and broken sources there). */
+function countsOf({
+  unjudged: _u,
+  notRun: _n,
+  differing: _d,
+  broken: _b,
+  ...counts
+}: DifferentialRow['sources']): CorpusCounts {
   return counts;
 }
 
@@ -187,6 +198,7 @@ export function toDifferentialReport(r: DifferentialRow): DifferentialReport {
     sources: countsOf(r.sources),
     differing: r.sources.differing ?? r.differences.length,
     differences: r.differences,
+    ...(r.sources.broken?.length ? { brokenSources: r.sources.broken } : {}),
     message: r.message,
     durationMs: r.durationMs,
   };

@@ -156,6 +156,11 @@ export interface DifferentialReport {
   differing: number;
   /** The shrunk differences, smallest first. */
   differences: DifferentialDifference[];
+  /**
+   * Corpus sources that threw while the corpus was built, each with its error (absent: none). Any
+   * refuses the version: its check did not run as configured.
+   */
+  brokenSources?: { source: string; error: string }[];
   message: string;
   durationMs: number;
 }
