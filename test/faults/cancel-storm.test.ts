@@ -32,17 +32,21 @@ let worker: RunningWorker;
 const taskQueue = uniqueTaskQueue('cancel-storm');
 const config = defaultConfig();
 
-/** Activities of the storm running right now, by type. */
+/** Activities of the storm running right now, by type, and the heals replaying spinning code right now. */
 const running = new Map<string, number>();
+const replaying = new Set<string>();
 const countRunning: ActivityInterceptorsFactory = (ctx) => ({
   inbound: {
     async execute(input, next) {
       const type = ctx.info.activityType;
+      const heal = ctx.info.workflowExecution?.workflowId ?? '';
       running.set(type, (running.get(type) ?? 0) + 1);
+      if (type === 'analyzeFailure') replaying.add(heal);
       try {
         return await next(input);
       } finally {
         running.set(type, running.get(type)! - 1);
+        if (type === 'analyzeFailure') replaying.delete(heal);
       }
     },
   },
@@ -114,7 +118,10 @@ describe('a heal storm of spinning tools', () => {
       await new Promise((r) => setTimeout(r, 1000));
       const busy = Object.fromEntries(running);
 
-      const victim = handles[HEALS - 1]!;
+      // A heal in the middle of its spinning step, while the others spin and queue.
+      const victimAt = handles.findIndex((handle) => replaying.has(handle.workflowId));
+      expect(victimAt).toBeGreaterThanOrEqual(0);
+      const victim = handles[victimAt]!;
       const started = performance.now();
       await victim.cancel();
       const err = await victim.result().catch((e: unknown) => e);
@@ -127,13 +134,14 @@ describe('a heal storm of spinning tools', () => {
       );
 
       // Stop the storm before asserting, so a failure leaves no heals spinning on the shared server.
-      await Promise.all(handles.slice(0, -1).map((handle) => handle.cancel().catch(() => undefined)));
-      const ends = await Promise.all(handles.slice(0, -1).map((handle) => handle.result().catch((e: unknown) => e)));
+      const others = handles.filter((handle) => handle !== victim);
+      await Promise.all(others.map((handle) => handle.cancel().catch(() => undefined)));
+      const ends = await Promise.all(others.map((handle) => handle.result().catch((e: unknown) => e)));
 
       expect(err).toBeInstanceOf(WorkflowFailedError);
       expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
       const [run] = await h.db.query<{ status: string }>(`SELECT status FROM heal_runs WHERE tool_id = $1`, [
-        `${tools[HEALS - 1]}@1.1.0`,
+        `${tools[victimAt]}@1.1.0`,
       ]);
       expect(run).toMatchObject({ status: 'cancelled' });
       // The product's promise, asserted as a behaviour (not a speed figure): an operator who cancels a
