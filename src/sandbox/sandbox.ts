@@ -222,7 +222,7 @@ export class Sandbox {
     await this.asyncSlots.acquire(signal);
     let output: string;
     try {
-      output = await this.invokeAsync(key, code, inputJson);
+      output = await this.invokeAsyncAgainIfDiscarded(key, code, inputJson);
     } catch (err) {
       if (err instanceof ToolExecutionError) throw err;
       const e = err instanceof Error ? err : new Error(safeText(err));
@@ -344,6 +344,20 @@ export class Sandbox {
     return this.checkedOutput(output);
   }
 
+  /**
+   * Another run of the same code that hit a limit discards the isolate under the runs queued on it:
+   * that says nothing about their inputs, so they run again in a fresh isolate.
+   */
+  private async invokeAsyncAgainIfDiscarded(key: string, code: string, inputJson: string): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.invokeAsync(key, code, inputJson);
+      } catch (err) {
+        if (!(err instanceof IsolateDiscardedUnder) || attempt >= 3) throw err;
+      }
+    }
+  }
+
   private async invokeAsync(key: string, code: string, inputJson: string): Promise<string> {
     const tool = this.compiled(key, code);
     const prepared = this.takeContext(key, tool);
@@ -353,6 +367,7 @@ export class Sandbox {
         timeout: this.config.timeout_ms,
       });
     } catch (err) {
+      if (this.tools.get(key) !== tool) throw new IsolateDiscardedUnder();
       throw this.classify(key, tool, err);
     } finally {
       if (this.isolation === 'per_call') release(prepared);
@@ -689,6 +704,13 @@ export class Sandbox {
   close(): void {
     for (const state of [...this.screens]) this.closeScreen(state);
     for (const key of [...this.tools.keys()]) this.discard(key);
+  }
+}
+
+/** A runAsync() call's isolate was discarded by a concurrent run of the same code (a limit it hit). */
+class IsolateDiscardedUnder extends Error {
+  constructor() {
+    super('the isolate was discarded by a concurrent run of the same code that hit a limit');
   }
 }
 

@@ -258,4 +258,19 @@ describe('runAsync: tool code off the event loop', () => {
       box.close();
     }
   });
+
+  it('a run queued on an isolate that another run of the same code discards (a limit) runs again', async () => {
+    const box = new Sandbox(config, { asyncConcurrency: 2 });
+    // The second run is still busy when the first one's timeout discards the isolate they share.
+    const code =
+      "function run(x) { if (x === 'spin') for (;;) {} const t = Date.now(); while (Date.now() - t < 100) {} return x; }";
+    try {
+      const spinning = box.runAsync('same-code', code, 'spin').catch((e: unknown) => e);
+      const answering = box.runAsync('same-code', code, 'ok').catch((e: unknown) => e);
+      expect(await spinning).toMatchObject({ kind: 'timeout' });
+      expect(await answering).toBe('ok');
+    } finally {
+      box.close();
+    }
+  });
 });
