@@ -1,7 +1,13 @@
 import esquery from 'esquery';
 import { bisect, candidateAncestors, isBad, pathBetween } from '../healing/ancestry.js';
 import { judgeStoredVersion } from '../judge/plans.js';
-import { gatherFailingCases, reproduces, TRANSIENT_ERRORS, type FailingCase } from '../healing/failing-cases.js';
+import {
+  firstReproduced,
+  gatherFailingCases,
+  reproducedCases,
+  TRANSIENT_ERRORS,
+  type FailingCase,
+} from '../healing/failing-cases.js';
 import { analyzeOffline, lineDiff, patternMatches } from '../healing/offline-analysis.js';
 import { revertChange } from '../healing/revert.js';
 import { analyzeWithLlm } from '../llm/analyst.js';
@@ -97,7 +103,7 @@ function analysis(deps: ActivityDeps) {
       reproduced: false,
     };
 
-    const reproducedByFailed = cases.filter((c) => reproduces(deps.sandbox, failed, c));
+    const reproducedByFailed = await reproducedCases(deps.sandbox, failed, cases);
     // Walk up, nearest first: the first ancestor that passes today's suite is the last validated
     // one; the first that also answers the failing inputs correctly is where the bug is absent.
     let validated: ({ id: string } & ToolSource) | undefined;
@@ -106,7 +112,7 @@ function analysis(deps: ActivityDeps) {
       await checkpoint();
       if (!(await judgeStoredVersion(deps, candidate)).passed) continue;
       validated ??= candidate;
-      if (!reproducedByFailed.some((c) => reproduces(deps.sandbox, candidate, c))) {
+      if (!(await firstReproduced(deps.sandbox, candidate, reproducedByFailed))) {
         lastGood = candidate;
         break;
       }
@@ -168,7 +174,7 @@ function analysis(deps: ActivityDeps) {
         : null;
     const healedCodes = [lastGood.code, before.code, ...(revert?.ok ? [revert.code] : [])];
     // Nothing learned from nothing: a gate only when a failing input was reproduced on the culprit.
-    const reproduced = reproducedByFailed.some((c) => reproduces(deps.sandbox, bad, c));
+    const reproduced = (await firstReproduced(deps.sandbox, bad, reproducedByFailed)) !== undefined;
     const common = {
       recoverable: true,
       verdict: 'mutation' as const,

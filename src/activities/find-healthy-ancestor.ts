@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { candidateAncestors } from '../healing/ancestry.js';
 import { judgeStoredVersion } from '../judge/plans.js';
-import { gatherFailingCases, reproduces, runCase } from '../healing/failing-cases.js';
+import { firstReproduced, gatherFailingCases, runCase } from '../healing/failing-cases.js';
 import type { AncestorResult } from '../shared/heal-types.js';
 import { checkpoint, throwIfCancelled } from './cancellation.js';
 import type { ActivityDeps } from './deps.js';
@@ -34,7 +34,7 @@ export function findHealthyAncestorActivity(deps: ActivityDeps) {
         tried.push({ id: candidate.id, passed: false, why: today.why });
         continue;
       }
-      const repro = cases.find((c) => reproduces(deps.sandbox, candidate, c));
+      const repro = await firstReproduced(deps.sandbox, candidate, cases);
       if (repro) {
         tried.push({
           id: candidate.id,
@@ -45,19 +45,19 @@ export function findHealthyAncestorActivity(deps: ActivityDeps) {
       }
       tried.push({ id: candidate.id, passed: true, why: null });
 
-      const minted = cases.flatMap((c) => {
-        const expected = c.expected !== undefined ? c.expected : runCase(deps.sandbox, candidate, c.input).output;
-        if (expected === undefined) return []; // the ancestor cannot answer it either: nothing to pin
+      const minted = [];
+      for (const c of cases) {
+        const expected =
+          c.expected !== undefined ? c.expected : (await runCase(deps.sandbox, candidate, c.input)).output;
+        if (expected === undefined) continue; // the ancestor cannot answer it either: nothing to pin
         const key = createHash('sha256').update(JSON.stringify(c.input)).digest('hex').slice(0, 10);
-        return [
-          {
-            name: `minted: ${input.failedId} input ${key}`,
-            input: c.input,
-            expected,
-            sourceFailureId: c.failureId ?? input.failureId,
-          },
-        ];
-      });
+        minted.push({
+          name: `minted: ${input.failedId} input ${key}`,
+          input: c.input,
+          expected,
+          sourceFailureId: c.failureId ?? input.failureId,
+        });
+      }
       throwIfCancelled(); // outputs of a cancelled step are not to be pinned as tests
       await deps.store.tests.mint(candidate.id, minted);
       return { ancestorId: candidate.id, tried, mintedTests: minted.length };

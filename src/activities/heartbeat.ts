@@ -19,6 +19,8 @@ export const HEARTBEAT_THROTTLE_MS = 250;
 export const autoHeartbeat: ActivityInterceptorsFactory = (ctx: Context) => ({
   inbound: {
     async execute(input, next) {
+      // A local activity (a cancelled heal's end) has no heartbeat: it is not cancellable anyway.
+      if (ctx.info.isLocal) return next(input);
       const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_INTERVAL_MS);
       try {
         return await next(input);

@@ -1,7 +1,7 @@
 import { judgeStoredVersion, type JudgeDeps } from '../judge/plans.js';
 import type { LineageStore } from '../lineage/store.js';
 import type { DiseConfig } from '../config/schema.js';
-import { gatherFailingCases, reproduces } from './failing-cases.js';
+import { firstReproduced, gatherFailingCases } from './failing-cases.js';
 
 /**
  * The seed's find_healthy_alternative: for a version callers are left on although it is known to
@@ -23,7 +23,7 @@ export async function findHealthyAlternative(
   const tried: { id: string; why: string | null }[] = [];
   for (const candidate of candidates) {
     await between();
-    const repro = cases.find((c) => reproduces(deps.sandbox, candidate, c));
+    const repro = await firstReproduced(deps.sandbox, candidate, cases);
     if (repro) {
       tried.push({ id: candidate.id, why: `fails the failing input ${JSON.stringify(repro.input)} too` });
       continue;

@@ -2,7 +2,7 @@ import { judgeStoredVersion, type JudgeDeps } from '../judge/plans.js';
 import type { LineageStore } from '../lineage/store.js';
 import type { ToolSource } from '../shared/language.js';
 import type { Health } from '../shared/lineage-types.js';
-import { reproduces, type FailingCase } from './failing-cases.js';
+import { firstReproduced, type FailingCase } from './failing-cases.js';
 
 export interface AncestorCandidate extends ToolSource {
   id: string;
@@ -23,7 +23,7 @@ export async function candidateAncestors(store: LineageStore, versionId: string)
 
 /** A version is bad on the evidence when it reproduces any failing case or the judge refuses it today. */
 export async function isBad(deps: JudgeDeps, v: { id: string } & ToolSource, cases: FailingCase[]): Promise<boolean> {
-  if (cases.some((c) => reproduces(deps.sandbox, v, c))) return true;
+  if (await firstReproduced(deps.sandbox, v, cases)) return true;
   return !(await judgeStoredVersion(deps, v)).passed;
 }
 

@@ -85,17 +85,22 @@ export interface CaseOutcome {
   errorType?: string;
 }
 
-export function runCase(sandbox: Sandbox, source: ToolSource, input: JsonValue): CaseOutcome {
+/**
+ * Runs a failing input on a version. Asynchronous (Sandbox.runAsync): the version replayed is often
+ * the broken one, and broken code may spin to the time limit; the worker's event loop stays free
+ * meanwhile for heartbeats, cancellations and the other heals.
+ */
+export async function runCase(sandbox: Sandbox, source: ToolSource, input: JsonValue): Promise<CaseOutcome> {
   try {
-    return { output: sandbox.run(codeHash(source.code), source.code, input, source.language) };
+    return { output: await sandbox.runAsync(codeHash(source.code), source.code, input, source.language) };
   } catch (err) {
     return { errorType: err instanceof ToolExecutionError ? err.errorType : 'thrown' };
   }
 }
 
 /** Does `source` fail this case the same way the failed version did? */
-export function reproduces(sandbox: Sandbox, source: ToolSource, c: FailingCase): boolean {
-  const outcome = runCase(sandbox, source, c.input);
+export async function reproduces(sandbox: Sandbox, source: ToolSource, c: FailingCase): Promise<boolean> {
+  const outcome = await runCase(sandbox, source, c.input);
   if (outcome.errorType !== undefined) {
     // An error reproduces an error of the same type, or any wrong-output case (no usable answer).
     return c.errorType !== undefined ? c.errorType === outcome.errorType : true;
@@ -103,4 +108,25 @@ export function reproduces(sandbox: Sandbox, source: ToolSource, c: FailingCase)
   if (c.expected !== undefined) return !jsonEqual(outcome.output, c.expected);
   if (c.observed !== undefined) return jsonEqual(outcome.output, c.observed);
   return false; // the case was an error, this run answered
+}
+
+/** The cases `source` reproduces, in order. */
+export async function reproducedCases(
+  sandbox: Sandbox,
+  source: ToolSource,
+  cases: FailingCase[],
+): Promise<FailingCase[]> {
+  const out: FailingCase[] = [];
+  for (const c of cases) if (await reproduces(sandbox, source, c)) out.push(c);
+  return out;
+}
+
+/** The first case `source` reproduces (undefined: none). */
+export async function firstReproduced(
+  sandbox: Sandbox,
+  source: ToolSource,
+  cases: FailingCase[],
+): Promise<FailingCase | undefined> {
+  for (const c of cases) if (await reproduces(sandbox, source, c)) return c;
+  return undefined;
 }

@@ -30,7 +30,7 @@ export interface CountedVersion {
 export async function insertExecutions(client: pg.PoolClient, rows: ExecutionRow[]): Promise<void> {
   await client.query(
     `INSERT INTO executions (tool_id, ok, error_type, error_message, duration_ms, input_hash, input)
-     SELECT * FROM unnest($1::varchar[], $2::bool[], $3::varchar[], $4::text[], $5::float8[], $6::varchar[], $7::jsonb[])`,
+     SELECT * FROM unnest($1::varchar[], $2::bool[], $3::varchar[], $4::text[], $5::float8[], $6::varchar[], $7::json[])`,
     [
       rows.map((r) => r.versionId),
       rows.map((r) => r.ok),

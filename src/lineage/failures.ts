@@ -25,7 +25,7 @@ export interface FailureInput {
 const INSERT_FAILURES_SQL = `
   WITH f AS (
     INSERT INTO failures (tool_id, failure_type, description, stack_trace, test_case_failed, detection_method, severity, evidence, dedupe_key)
-    SELECT $1, v.* FROM unnest($2::varchar[], $3::text[], $4::text[], $5::varchar[], $6::varchar[], $7::varchar[], $8::jsonb[], $9::varchar[])
+    SELECT $1, v.* FROM unnest($2::varchar[], $3::text[], $4::text[], $5::varchar[], $6::varchar[], $7::varchar[], $8::json[], $9::varchar[])
       AS v(failure_type, description, stack_trace, test_case_failed, detection_method, severity, evidence, dedupe_key)
     ON CONFLICT (dedupe_key) DO NOTHING
     RETURNING id

@@ -21,7 +21,7 @@ export async function upsertInputSamples(client: pg.Pool | pg.PoolClient, rows: 
   await client.query(
     `INSERT INTO input_samples (tool_name, slot, input, input_hash, recorded_at)
      SELECT v.tool_name, v.slot, v.input, v.input_hash, now()
-     FROM unnest($1::varchar[], $2::int[], $3::jsonb[], $4::varchar[]) AS v(tool_name, slot, input, input_hash)
+     FROM unnest($1::varchar[], $2::int[], $3::json[], $4::varchar[]) AS v(tool_name, slot, input, input_hash)
      ON CONFLICT (tool_name, slot) DO UPDATE SET input = EXCLUDED.input, input_hash = EXCLUDED.input_hash, recorded_at = EXCLUDED.recorded_at`,
     [
       rows.map((r) => r.toolName),

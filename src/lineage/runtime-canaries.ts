@@ -54,7 +54,7 @@ export const runtimeCanaries = {
     if (!rows.length) return;
     await db.query(
       `INSERT INTO canary_comparisons (candidate_id, stable_id, agree, stable_ok, candidate_ok, candidate_error, stable_ms, candidate_ms, input_hash, input, stable_output, candidate_output, source, seq)
-       SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::bool[], $4::bool[], $5::bool[], $6::varchar[], $7::float8[], $8::float8[], $9::varchar[], $10::jsonb[], $11::jsonb[], $12::jsonb[], $13::varchar[], $14::int8[])
+       SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::bool[], $4::bool[], $5::bool[], $6::varchar[], $7::float8[], $8::float8[], $9::varchar[], $10::json[], $11::json[], $12::json[], $13::varchar[], $14::int8[])
        ON CONFLICT (source, seq) DO NOTHING`,
       [
         rows.map((r) => r.candidateId),

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import ivm from './isolated-vm.js';
 import type { SandboxConfig } from '../config/schema.js';
 import type { JsonValue } from '../shared/lineage-types.js';
@@ -130,6 +131,12 @@ export interface SandboxOptions {
    * fresh context per call everywhere: the benchmark's baseline, and the reference the tests compare with.
    */
   screening?: boolean;
+  /**
+   * How many runAsync() calls may run tool code at once (default: the cores less one, at least one).
+   * Tool code that spins takes a whole core until its time limit; left unbounded, a storm of such
+   * runs takes every core and the thread that serves heartbeats and cancellations barely runs.
+   */
+  asyncConcurrency?: number;
 }
 
 /**
@@ -156,6 +163,7 @@ export class Sandbox {
   private readonly isolation: SandboxIsolation;
   private readonly cancellation: (() => AbortSignal | undefined) | undefined;
   private readonly screening: boolean;
+  private readonly asyncSlots: AsyncSlots;
 
   constructor(
     private readonly config: SandboxConfig,
@@ -164,6 +172,7 @@ export class Sandbox {
     this.isolation = options.isolation ?? 'per_call';
     this.cancellation = options.cancellation;
     this.screening = options.screening ?? true;
+    this.asyncSlots = new AsyncSlots(options.asyncConcurrency ?? Math.max(1, availableParallelism() - 1));
   }
 
   /**
@@ -180,6 +189,47 @@ export class Sandbox {
     }
     if (inputJson === undefined) throw new ToolExecutionError('invalid_input', 'input is not a JSON value');
     const output = this.runJson(key, code, inputJson, language);
+    try {
+      return JSON.parse(output) as JsonValue;
+    } catch (err) {
+      throw new ToolExecutionError('non_json_result', `result is not JSON text: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * run() without holding the event loop: JavaScript runs on isolated-vm's own threads while this
+   * thread goes on serving heartbeats, cancellations and other work. A tool that spins to its time
+   * limit blocks run()'s caller's whole process for that long; a heal replaying failing inputs on a
+   * broken version uses this, so a storm of such heals cannot starve a worker (Python runs as in run()).
+   */
+  async runAsync(
+    key: string,
+    code: string,
+    input: JsonValue,
+    language: ToolLanguage = 'javascript',
+  ): Promise<JsonValue> {
+    if (language === 'python') return this.run(key, code, input, language);
+    let inputJson: string | undefined;
+    try {
+      inputJson = JSON.stringify(input);
+    } catch (err) {
+      throw new ToolExecutionError('invalid_input', `input is not a JSON value: ${(err as Error).message}`);
+    }
+    if (inputJson === undefined) throw new ToolExecutionError('invalid_input', 'input is not a JSON value');
+    const signal = this.cancellation?.();
+    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('cancelled');
+    // A cancelled step leaves the queue at once (its signal's reason is thrown).
+    await this.asyncSlots.acquire(signal);
+    let output: string;
+    try {
+      output = await this.invokeAsyncAgainIfDiscarded(key, code, inputJson);
+    } catch (err) {
+      if (err instanceof ToolExecutionError) throw err;
+      const e = err instanceof Error ? err : new Error(safeText(err));
+      throw new ToolExecutionError('thrown', `${e.name}: ${e.message}`, e.name, e.stack ?? null);
+    } finally {
+      this.asyncSlots.release();
+    }
     try {
       return JSON.parse(output) as JsonValue;
     } catch (err) {
@@ -286,6 +336,38 @@ export class Sandbox {
         timeout: this.config.timeout_ms,
       });
     } catch (err) {
+      throw this.classify(key, tool, err);
+    } finally {
+      if (this.isolation === 'per_call') release(prepared);
+      this.prepareSpare(tool);
+    }
+    return this.checkedOutput(output);
+  }
+
+  /**
+   * Another run of the same code that hit a limit discards the isolate under the runs queued on it:
+   * that says nothing about their inputs, so they run again in a fresh isolate.
+   */
+  private async invokeAsyncAgainIfDiscarded(key: string, code: string, inputJson: string): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.invokeAsync(key, code, inputJson);
+      } catch (err) {
+        if (!(err instanceof IsolateDiscardedUnder) || attempt >= 3) throw err;
+      }
+    }
+  }
+
+  private async invokeAsync(key: string, code: string, inputJson: string): Promise<string> {
+    const tool = this.compiled(key, code);
+    const prepared = this.takeContext(key, tool);
+    let output: unknown;
+    try {
+      output = await prepared.invoke.apply(undefined, [prepared.run.derefInto(), inputJson], {
+        timeout: this.config.timeout_ms,
+      });
+    } catch (err) {
+      if (this.tools.get(key) !== tool) throw new IsolateDiscardedUnder();
       throw this.classify(key, tool, err);
     } finally {
       if (this.isolation === 'per_call') release(prepared);
@@ -622,6 +704,51 @@ export class Sandbox {
   close(): void {
     for (const state of [...this.screens]) this.closeScreen(state);
     for (const key of [...this.tools.keys()]) this.discard(key);
+  }
+}
+
+/** A runAsync() call's isolate was discarded by a concurrent run of the same code (a limit it hit). */
+class IsolateDiscardedUnder extends Error {
+  constructor() {
+    super('the isolate was discarded by a concurrent run of the same code that hit a limit');
+  }
+}
+
+/** A counting semaphore, first come first served; a waiter whose signal aborts leaves the queue. */
+class AsyncSlots {
+  private free: number;
+  private readonly waiting: { grant: () => void }[] = [];
+
+  constructor(size: number) {
+    this.free = Math.max(1, size);
+  }
+
+  acquire(signal?: AbortSignal): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        grant: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        const at = this.waiting.indexOf(waiter);
+        if (at >= 0) this.waiting.splice(at, 1);
+        reject(signal!.reason instanceof Error ? signal!.reason : new Error('cancelled'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next.grant();
+    else this.free++;
   }
 }
 

@@ -7,6 +7,7 @@ import {
   ParentClosePolicy,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   startChild,
   upsertSearchAttributes,
@@ -68,6 +69,21 @@ const heavyStep = proxyActivities<DiseActivities>(
     { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '15 seconds', maximumAttempts: 20 },
   ),
 );
+/**
+ * The record of a cancelled heal's end, run by the worker that holds the workflow (a local activity):
+ * it takes no activity slot and waits behind no queued task, so a worker busy with other heals'
+ * steps still ends a cancelled heal at once. Retried like a quick step.
+ */
+const cancelledEnd = proxyLocalActivities<DiseActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '500 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '10 seconds',
+    maximumAttempts: 30,
+    nonRetryableErrorTypes: [...HEAL_NON_RETRYABLE_ERRORS],
+  },
+});
 /** Steps that may call the LLM: slow answers, and transient errors (429, 5xx, timeouts) retried a few times. */
 const llmStep = proxyActivities<DiseActivities>(
   stepProfile(
@@ -469,7 +485,9 @@ async function endOnError({ healId, workflowId, input, progress }: Heal, err: un
     await CancellationScope.nonCancellable(async () => {
       progress.status = 'cancelled';
       progress.message = `cancelled during ${progress.step}`;
-      await quickStep.finishHeal({ healId, workflowId, versionId: input.versionId, progress, error: null });
+      // Heals cancelled before this change replay their recorded (normal) activity.
+      const finish = patched('cancelled-end-local') ? cancelledEnd.finishHeal : quickStep.finishHeal;
+      await finish({ healId, workflowId, versionId: input.versionId, progress, error: null });
     });
     throw err;
   }

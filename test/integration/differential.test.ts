@@ -235,6 +235,6 @@ describe('recorded real inputs', () => {
     } finally {
       await runtime.close();
     }
-    expect(await h.db.query(`SELECT 1 FROM input_samples WHERE input = '"never-kept"'::jsonb`)).toEqual([]);
+    expect(await h.db.query(`SELECT 1 FROM input_samples WHERE input::jsonb = '"never-kept"'::jsonb`)).toEqual([]);
   });
 });

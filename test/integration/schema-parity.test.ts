@@ -57,7 +57,7 @@ function expectedType(f: DmmfField): string {
     case 'Boolean':
       return 'boolean';
     case 'Json':
-      return 'jsonb';
+      return native === 'Json' ? 'json' : 'jsonb';
     case 'DateTime':
       if (native === 'Timestamptz') return `timestamp(${args[0] ?? 3}) with time zone`;
       return `timestamp(${args[0] ?? 3}) without time zone`;

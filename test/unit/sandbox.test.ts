@@ -220,3 +220,57 @@ describe('sandbox: calls of one version cannot see each other', () => {
     expect(sandbox.stats.replaced - before).toBe(0);
   });
 });
+
+describe('runAsync: tool code off the event loop', () => {
+  it('answers and fails as run() does', async () => {
+    const code = 'function run(x) { if (x === "boom") throw new TypeError("no"); return { twice: x + x }; }';
+    expect(await sandbox.runAsync('async-same', code, 'ab')).toEqual(sandbox.run('async-same', code, 'ab'));
+    await expect(sandbox.runAsync('async-same', code, 'boom')).rejects.toMatchObject({ kind: 'thrown' });
+    await expect(sandbox.runAsync('async-spin', 'function run() { for (;;) {} }', 1)).rejects.toMatchObject({
+      kind: 'timeout',
+    });
+  });
+
+  it('leaves the event loop free while tool code spins to its time limit', async () => {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    try {
+      await expect(sandbox.runAsync('async-loop', 'function run() { for (;;) {} }', null)).rejects.toMatchObject({
+        kind: 'timeout',
+      });
+    } finally {
+      clearInterval(timer);
+    }
+    // run() would have held the thread for the whole 200 ms: no tick at all.
+    expect(ticks).toBeGreaterThan(0);
+  });
+
+  it('queues runs beyond its concurrency, and a cancelled waiter leaves the queue at once', async () => {
+    const controller = new AbortController();
+    const box = new Sandbox(config, { asyncConcurrency: 1, cancellation: () => controller.signal });
+    try {
+      const spinning = box.runAsync('q-spin', 'function run() { for (;;) {} }', null).catch((e: unknown) => e);
+      const queued = box.runAsync('q-ok', 'function run(x) { return x; }', 7).catch((e: unknown) => e);
+      controller.abort(new Error('heal cancelled'));
+      expect(await queued).toMatchObject({ message: 'heal cancelled' });
+      expect(await spinning).toMatchObject({ kind: 'timeout' });
+    } finally {
+      box.close();
+    }
+  });
+
+  it('a run queued on an isolate that another run of the same code discards (a limit) runs again', async () => {
+    const box = new Sandbox(config, { asyncConcurrency: 2 });
+    // The second run is still busy when the first one's timeout discards the isolate they share.
+    const code =
+      "function run(x) { if (x === 'spin') for (;;) {} const t = Date.now(); while (Date.now() - t < 100) {} return x; }";
+    try {
+      const spinning = box.runAsync('same-code', code, 'spin').catch((e: unknown) => e);
+      const answering = box.runAsync('same-code', code, 'ok').catch((e: unknown) => e);
+      expect(await spinning).toMatchObject({ kind: 'timeout' });
+      expect(await answering).toBe('ok');
+    } finally {
+      box.close();
+    }
+  });
+});
