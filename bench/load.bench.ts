@@ -16,16 +16,12 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Client, Connection } from '@temporalio/client';
-import { defaultConfig } from '../src/config/schema.js';
 import { startHeal } from '../src/client/start-heal.js';
-import { createPrismaClient } from '../src/infra/database.js';
 import { PACKAGE_ROOT } from '../src/infra/paths.js';
 import { installTemporalRuntime } from '../src/infra/temporal-runtime.js';
-import { LineageStore, type RegisterVersionInput } from '../src/lineage/store.js';
-import { ToolRuntime } from '../src/runtime/tool-runtime.js';
-import { startWorker } from '../src/worker.js';
-import { benchDatabase, benchTemporal, percentile, printFigures, progress, type LoadCounts } from './support.js';
+import type { RegisterVersionInput } from '../src/lineage/store.js';
+import { startBenchStack } from './stack.js';
+import { percentile, printFigures, progress, type LoadCounts } from './support.js';
 
 const TOOLS = Number(process.env.BENCH_TOOLS ?? 1000);
 const PROCS = Number(process.env.BENCH_PROCS ?? 20);
@@ -155,21 +151,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function main(): Promise<void> {
   installTemporalRuntime('ERROR');
   const failures: string[] = [];
-  const db = await benchDatabase('dise_bench_load');
-  const temporal = await benchTemporal('bench-load-temporal');
-  const prisma = createPrismaClient(db.url, { poolSize: 10 });
-  const store = new LineageStore(prisma);
-  const taskQueue = `bench-load-${Date.now()}`;
-  const worker = await startWorker({
-    temporal: { address: temporal.address, namespace: 'default', tls: false },
-    prisma,
-    config: defaultConfig(),
-    llm: null,
-    taskQueue,
-  });
-  const connection = await Connection.connect({ address: temporal.address });
-  const client = new Client({ connection });
-  const reporter = await ToolRuntime.create({ databaseUrl: db.url });
+  const stack = await startBenchStack('load', { poolSize: 10 });
+  const { db, store, client, taskQueue, runtime: reporter } = stack;
   const children: ChildProcess[] = [];
   try {
     // 1. The tools.
@@ -300,7 +283,7 @@ async function main(): Promise<void> {
       failures.push(`${unhealed.length} broken tools are not routed to their regenerated version`);
     progress('running dise doctor…');
     const doctor = spawnSync(process.execPath, [path.join(PACKAGE_ROOT, 'bin/dise.mjs'), 'doctor'], {
-      env: { ...process.env, DATABASE_URL: db.url, TEMPORAL_ADDRESS: temporal.address },
+      env: { ...process.env, DATABASE_URL: db.url, TEMPORAL_ADDRESS: stack.temporalAddress },
       encoding: 'utf8',
     });
     const doctorSays = (doctor.stdout + doctor.stderr).trim();
@@ -388,12 +371,7 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const c of children) c.kill('SIGKILL');
-    await reporter.close().catch(() => undefined);
-    await worker.shutdown();
-    await connection.close();
-    await prisma.$disconnect();
-    await temporal.stop();
-    await db.close();
+    await stack.close();
   }
 }
 

@@ -1,23 +1,20 @@
 import { performance } from 'node:perf_hooks';
-import { Client, Connection } from '@temporalio/client';
 import { startHeal } from '../../src/client/start-heal.js';
 import { defaultConfig } from '../../src/config/schema.js';
 import type { GateRule } from '../../src/detection/static-analysis.js';
 import { codeHash } from '../../src/detection/tool-code.js';
-import { createPrismaClient } from '../../src/infra/database.js';
 import { installTemporalRuntime } from '../../src/infra/temporal-runtime.js';
 import { judgeCanary } from '../../src/judge/canary.js';
 import { seedFrom } from '../../src/judge/corpus.js';
 import type { ComparisonSummary } from '../../src/lineage/canaries.js';
 import type { RegisterVersionInput } from '../../src/lineage/registration.js';
-import { LineageStore } from '../../src/lineage/store.js';
-import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
+import type { LineageStore } from '../../src/lineage/store.js';
 import type { Sandbox } from '../../src/sandbox/sandbox.js';
 import type { CanaryVerdict } from '../../src/shared/canary-types.js';
 import type { ToolSource } from '../../src/shared/language.js';
 import type { JsonValue } from '../../src/shared/lineage-types.js';
-import { startWorker } from '../../src/worker.js';
-import { benchDatabase, benchTemporal, progress, rng, type BenchDatabase } from '../support.js';
+import { startBenchStack, type BenchStack } from '../stack.js';
+import { progress, rng } from '../support.js';
 
 /**
  * The stages after registration, for bench:immunity: the shadow canary on callers' traffic, and
@@ -108,37 +105,16 @@ export interface HealRun {
 
 /** The embedded stack heals run on: PostgreSQL, a Temporal dev server, one worker, one runtime. */
 export class HealStack {
-  private constructor(
-    private readonly db: BenchDatabase,
-    private readonly temporal: { stop(): Promise<void> },
-    private readonly prisma: ReturnType<typeof createPrismaClient>,
-    readonly store: LineageStore,
-    private readonly worker: Awaited<ReturnType<typeof startWorker>>,
-    private readonly connection: Connection,
-    private readonly client: Client,
-    private readonly runtime: ToolRuntime,
-    private readonly taskQueue: string,
-  ) {}
+  private constructor(private readonly stack: BenchStack) {}
+
+  get store(): LineageStore {
+    return this.stack.store;
+  }
 
   static async start(): Promise<HealStack> {
     installTemporalRuntime('ERROR');
     progress('starting the embedded stack for heals (PostgreSQL, Temporal dev server, a worker)…');
-    const db = await benchDatabase('dise_bench_immunity');
-    const temporal = await benchTemporal('bench-immunity-temporal');
-    const prisma = createPrismaClient(db.url);
-    const store = new LineageStore(prisma);
-    const taskQueue = `bench-immunity-${Date.now()}`;
-    const worker = await startWorker({
-      temporal: { address: temporal.address, namespace: 'default', tls: false },
-      prisma,
-      config: defaultConfig(),
-      llm: null,
-      taskQueue,
-    });
-    const connection = await Connection.connect({ address: temporal.address });
-    const client = new Client({ connection });
-    const runtime = await ToolRuntime.create({ databaseUrl: db.url });
-    return new HealStack(db, temporal, prisma, store, worker, connection, client, runtime, taskQueue);
+    return new HealStack(await startBenchStack('immunity'));
   }
 
   /**
@@ -156,11 +132,11 @@ export class HealStack {
     const started = performance.now();
     let failureId = 0;
     for (const r of reports) {
-      const reported = await this.runtime.report(routed, { ...r, severity: 'critical' });
+      const reported = await this.stack.runtime.report(routed, { ...r, severity: 'critical' });
       failureId ||= reported.failureId;
     }
     const { handle } = await startHeal(
-      this.client,
+      this.stack.client,
       {
         versionId: routed,
         trigger: 'report',
@@ -172,7 +148,7 @@ export class HealStack {
           failureId,
         },
       },
-      { taskQueue: this.taskQueue },
+      { taskQueue: this.stack.taskQueue },
     );
     const result = await handle.result();
     const seconds = (performance.now() - started) / 1000;
@@ -198,11 +174,6 @@ export class HealStack {
   }
 
   async close(): Promise<void> {
-    await this.runtime.close();
-    await this.worker.shutdown();
-    await this.connection.close();
-    await this.prisma.$disconnect();
-    await this.temporal.stop();
-    await this.db.close();
+    await this.stack.close();
   }
 }
