@@ -163,15 +163,14 @@ const CAREFUL_PEER = `function run(input) {
 }`;
 
 describe('peers', () => {
+  /** A healthy tool of the email story's category, routed: a peer the feature review asks. */
+  async function routedPeer(name: string, description: string, code: string): Promise<void> {
+    await h.store.registerVersion({ name, version: '1.0.0', category: 'validation', description, code });
+    await h.store.setRoute(`${name}@1.0.0`, 'test');
+  }
+
   it('hold a feature_add where every peer sides with the parent, naming the peers and the inputs', async () => {
-    await h.store.registerVersion({
-      name: 'careful_check',
-      version: '1.0.0',
-      category: 'validation',
-      description: 'Check an address',
-      code: CAREFUL_PEER,
-    });
-    await h.store.setRoute('careful_check@1.0.0', 'test');
+    await routedPeer('careful_check', 'Check an address', CAREFUL_PEER);
     const registered = await h.store.registerMany(internationalized('pe_held'), {
       validate: registrationValidator({ store: h.store, sandbox, config: withReview({}), llm: null }),
     });
@@ -184,17 +183,14 @@ describe('peers', () => {
   });
 
   it('say so when a peer errors: it is not counted as agreeing', async () => {
-    await h.store.registerVersion({
-      name: 'throwing_check',
-      version: '1.0.0',
-      category: 'validation',
-      description: 'Check an address (throws on two @)',
-      code: `function run(input) {
+    await routedPeer(
+      'throwing_check',
+      'Check an address (throws on two @)',
+      `function run(input) {
   if (String(input).split('@').length > 2) throw new TypeError('two @');
   return /^[^\\s@]+@[^\\s@]+\\.[^\\s@]{2,}$/.test(String(input).trim());
 }`,
-    });
-    await h.store.setRoute('throwing_check@1.0.0', 'test');
+    );
     const registered = await h.store.registerMany(internationalized('pe_err'), {
       validate: registrationValidator({ store: h.store, sandbox, config: withReview({}), llm: null }),
     });
