@@ -26,6 +26,8 @@ export interface ExportFilter {
 
 export interface ImportSummary {
   imported: string[];
+  /** Those of `imported` that are semantic: advice for the LLM, never a gate. */
+  advice: string[];
   updated: string[];
   withdrawn: string[];
   unchanged: string[];
@@ -225,7 +227,14 @@ export class SharedRuleStore {
    * same advice).
    */
   async importPack(pack: RulePack, source: string): Promise<ImportSummary> {
-    const summary: ImportSummary = { imported: [], updated: [], withdrawn: [], unchanged: [], duplicates: [] };
+    const summary: ImportSummary = {
+      imported: [],
+      advice: [],
+      updated: [],
+      withdrawn: [],
+      unchanged: [],
+      duplicates: [],
+    };
     await this.prisma.$transaction(async (tx) => {
       for (const doc of pack.rules) {
         const kind = doc.pattern ? KIND_OF_ENGINE[doc.pattern.engine] : 'semantic';
@@ -284,6 +293,7 @@ export class SharedRuleStore {
           },
         });
         summary.imported.push(doc.id);
+        if (!doc.pattern) summary.advice.push(doc.id);
       }
     });
     return summary;

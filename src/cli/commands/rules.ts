@@ -87,7 +87,7 @@ export async function rulesExport(
   );
 }
 
-/** `dise rules import <pack>`: verified, self-checked, stored report-only. */
+/** `dise rules import <pack>`: verified, self-checked, stored report-only (a semantic rule as advice). */
 export async function rulesImport(file: string, config: DiseConfig, out: Output): Promise<void> {
   let raw: unknown;
   try {
@@ -101,7 +101,7 @@ export async function rulesImport(file: string, config: DiseConfig, out: Output)
     async ({ store }) => {
       const s = await importPack(store.shared, raw, file);
       out.result(
-        `imported ${s.imported.length} (report-only), updated ${s.updated.length}, withdrawn ${s.withdrawn.length}, unchanged ${s.unchanged.length}, duplicates ${s.duplicates.length}`,
+        `imported ${s.imported.length - s.advice.length} (report-only)${s.advice.length ? `, ${s.advice.length} as advice (semantic: never gates)` : ''}, updated ${s.updated.length}, withdrawn ${s.withdrawn.length}, unchanged ${s.unchanged.length}, duplicates ${s.duplicates.length}`,
       );
       for (const d of s.duplicates) out.info(`  ${d.id}: same pattern as ${d.sameAs}, skipped`);
     },
