@@ -90,13 +90,30 @@ export function regenerateActivity(deps: ActivityDeps) {
     if (!deps.llm)
       return { strategy: 'llm', code: null, notes: 'no LLM is configured (set OPENAI_API_KEY)', builtOn: null };
     const scopeOf = keepsLaterWork ? input.failedId : input.ancestorId;
-    const rules = (await store.rules.inScopeWith(scopeOf, input.ruleIds)).map((r) => ({
-      ruleId: r.ruleId,
-      description: r.description,
-      patternToAvoid: r.patternToAvoid,
-      reason: r.reason,
-      sourceFailure: r.sourceFailure,
-    }));
+    const scopeVersion = keepsLaterWork ? failed : ancestor;
+    const rules = [
+      ...(await store.rules.inScopeWith(scopeOf, input.ruleIds)).map((r) => ({
+        ruleId: r.ruleId,
+        description: r.description,
+        patternToAvoid: r.patternToAvoid,
+        reason: r.reason,
+        sourceFailure: r.sourceFailure,
+      })),
+      // Semantic rules learned by other installations: advice, with no pattern, like a local semantic rule.
+      ...(
+        await store.shared.advice(
+          { id: scopeOf, code: scopeVersion.code, language: scopeVersion.language },
+          undefined,
+          deps.config.self_healing.propagation.similarity_threshold,
+        )
+      ).map((a) => ({
+        ruleId: a.ruleId,
+        description: a.description,
+        patternToAvoid: '',
+        reason: a.reason,
+        sourceFailure: a.source,
+      })),
+    ];
     try {
       if (keepsLaterWork) {
         const parent = input.culpritParentId ? await requireVersion(deps, input.culpritParentId) : ancestor;

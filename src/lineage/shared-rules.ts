@@ -7,6 +7,7 @@ import {
   KIND_OF_ENGINE,
   patternHash,
   RULE_DOCUMENT_SCHEMA,
+  SEMANTIC_RULE_DOCUMENT_SCHEMA,
   type RuleDocument,
 } from '../rules/document.js';
 import { astGrepYaml, toAstGrep } from '../rules/ast-grep.js';
@@ -25,11 +26,22 @@ export interface ExportFilter {
 
 export interface ImportSummary {
   imported: string[];
+  /** Those of `imported` that are semantic: advice for the LLM, never a gate. */
+  advice: string[];
   updated: string[];
   withdrawn: string[];
   unchanged: string[];
   /** Rules whose pattern a rule here has already (local or imported), with the rule that has it. */
   duplicates: { id: string; sameAs: string }[];
+}
+
+/** An imported semantic rule, as a regeneration prompt reads it. */
+export interface ImportedAdvice {
+  ruleId: string;
+  description: string;
+  reason: string;
+  /** The culprit it was learned on and the installation that learned it. */
+  source: string;
 }
 
 /** An imported rule as `dise rules --json` shows it. */
@@ -40,6 +52,7 @@ export interface ImportedRuleListing {
   language: string;
   patternKind: string;
   pattern: string;
+  /** report_only or enforcing; advice for a semantic rule (no pattern: never gates, given to the LLM). */
   mode: string;
   withdrawn: boolean;
   cleanRegistrations: number;
@@ -87,8 +100,37 @@ export interface RuleSubject {
 /** self_healing.propagation.similarity_threshold's default. */
 const DEFAULT_SIMILARITY = 0.3;
 
+/** An imported rule as the gate keeps it in memory: the pattern, and what its scope reads. */
+interface CachedRule extends GateRule {
+  language: string;
+  mode: string;
+  scope: string | null;
+  /** The tool it was learned on (`provenance.tool`). */
+  tool: string | null;
+}
+
+export interface SharedRuleStoreOptions {
+  /**
+   * Keep the imported rules in memory between gate checks, read again when imported_rules_generation
+   * moves (default true). False reads them from PostgreSQL at every check (the benchmark's baseline).
+   */
+  cacheRules?: boolean;
+}
+
 export class SharedRuleStore {
-  constructor(private readonly prisma: PrismaClient) {}
+  private readonly cacheRules: boolean;
+  /**
+   * The gate's imported rules (not withdrawn, not semantic) as of `generation`, by language and mode
+   * (`<language> <mode>`), each list in rule id order.
+   */
+  private cache: { generation: bigint; rules: Map<string, CachedRule[]> } | null = null;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    options: SharedRuleStoreOptions = {},
+  ) {
+    this.cacheRules = options.cacheRules ?? true;
+  }
 
   async trust(publicKey: string): Promise<string> {
     const key = parsePublicKey(publicKey);
@@ -108,8 +150,9 @@ export class SharedRuleStore {
   }
 
   /**
-   * The local machine-checkable rules as portable documents (semantic rules are descriptions, not
-   * patterns, and do not travel). Withdrawn rules travel too, so the withdrawal reaches subscribers.
+   * The local rules as portable documents: the machine-checkable ones with their pattern
+   * (`dise-rule/1`), the semantic ones (a description, no pattern) as advice with `pattern: null`
+   * (`dise-rule/2`). Withdrawn rules travel too, so the withdrawal reaches subscribers.
    */
   async exportDocuments(filter: ExportFilter, installationId: string): Promise<RuleDocument[]> {
     const rows = await this.prisma.$queryRaw<LocalRow[]>`
@@ -118,7 +161,7 @@ export class SharedRuleStore {
              r.modified_at AS "modifiedAt", r.withdrawn_at AS "withdrawnAt",
              t.language, t.tool_name AS "toolName", t.code AS invalid
       FROM avoidance_rules r JOIN tool_lineage t ON t.tool_id = r.source_failure
-      WHERE r.pattern_kind IN ('regex', 'ast', 'tokens')
+      WHERE r.pattern_kind IN ('regex', 'ast', 'tokens', 'semantic')
         AND (r.pattern_kind <> 'ast' OR t.language = 'javascript')
         AND (${filter.since ?? null}::timestamptz IS NULL OR r.modified_at >= ${filter.since ?? null}::timestamptz)
         AND (${filter.tool ?? null}::varchar IS NULL OR t.tool_name = ${filter.tool ?? null}::varchar)
@@ -137,14 +180,16 @@ export class SharedRuleStore {
           SELECT r.rule_id AS id FROM avoidance_rules r JOIN tool_lineage t ON t.tool_id = r.source_failure
           WHERE t.tool_name = ${r.toolName} AND r.rule_id <> ${r.ruleId} ORDER BY r.rule_id`,
       ]);
+      const engine = ENGINE_OF_KIND[r.patternKind];
       docs.push({
-        schema: RULE_DOCUMENT_SCHEMA,
+        ...(engine
+          ? { schema: RULE_DOCUMENT_SCHEMA, pattern: { engine, source: r.pattern } }
+          : { schema: SEMANTIC_RULE_DOCUMENT_SCHEMA, pattern: null }),
         id: r.ruleId,
         modified: r.modifiedAt.toISOString(),
         withdrawn: r.withdrawnAt !== null,
         language: r.language,
-        pattern: { engine: ENGINE_OF_KIND[r.patternKind]!, source: r.pattern },
-        astGrep: astGrepOf(r),
+        astGrep: engine ? astGrepOf(r) : null,
         advice: r.description,
         reason: r.reason,
         evidence: {
@@ -176,16 +221,27 @@ export class SharedRuleStore {
   }
 
   /**
-   * Stores a verified, self-checked pack's rules in one transaction: new ones report-only, newer
-   * versions of known ones updated (a withdrawal stops their gating), same pattern as a rule here
-   * skipped as a duplicate.
+   * Stores a verified, self-checked pack's rules in one transaction: new ones report-only (a
+   * semantic one as advice, which never gates), newer versions of known ones updated (a withdrawal
+   * stops their gating), same pattern as a rule here skipped as a duplicate (for a semantic rule, the
+   * same advice).
    */
   async importPack(pack: RulePack, source: string): Promise<ImportSummary> {
-    const summary: ImportSummary = { imported: [], updated: [], withdrawn: [], unchanged: [], duplicates: [] };
+    const summary: ImportSummary = {
+      imported: [],
+      advice: [],
+      updated: [],
+      withdrawn: [],
+      unchanged: [],
+      duplicates: [],
+    };
     await this.prisma.$transaction(async (tx) => {
       for (const doc of pack.rules) {
-        const kind = KIND_OF_ENGINE[doc.pattern.engine];
-        const hash = patternHash(doc.language, kind, doc.pattern.source);
+        const kind = doc.pattern ? KIND_OF_ENGINE[doc.pattern.engine] : 'semantic';
+        const pattern = doc.pattern?.source ?? '';
+        // A semantic rule is known by its advice: it has no pattern.
+        const hash = patternHash(doc.language, kind, doc.pattern ? pattern : doc.advice);
+        const firstMode = doc.pattern ? 'report_only' : 'advice';
         const known = await tx.importedRule.findUnique({ where: { ruleId: doc.id } });
         if (known) {
           if (new Date(doc.modified) <= known.modifiedAt) {
@@ -202,10 +258,10 @@ export class SharedRuleStore {
               // A changed pattern is a new claim: it goes back to quarantine.
               ...(known.patternHash !== hash
                 ? {
-                    pattern: doc.pattern.source,
+                    pattern,
                     patternKind: kind,
                     patternHash: hash,
-                    mode: 'report_only',
+                    mode: firstMode,
                     cleanRegistrations: 0,
                   }
                 : {}),
@@ -214,7 +270,7 @@ export class SharedRuleStore {
           (doc.withdrawn && !known.withdrawn ? summary.withdrawn : summary.updated).push(doc.id);
           continue;
         }
-        const sameAs = await this.samePattern(tx, doc.language, kind, doc.pattern.source, hash);
+        const sameAs = await this.samePattern(tx, doc.language, kind, doc.pattern ? pattern : doc.advice, hash);
         if (sameAs) {
           summary.duplicates.push({ id: doc.id, sameAs });
           continue;
@@ -224,8 +280,9 @@ export class SharedRuleStore {
             ruleId: doc.id,
             language: doc.language,
             patternKind: kind,
-            pattern: doc.pattern.source,
+            pattern,
             patternHash: hash,
+            mode: firstMode,
             description: doc.advice,
             document: doc as unknown as Prisma.InputJsonValue,
             modifiedAt: new Date(doc.modified),
@@ -236,12 +293,16 @@ export class SharedRuleStore {
           },
         });
         summary.imported.push(doc.id);
+        if (!doc.pattern) summary.advice.push(doc.id);
       }
     });
     return summary;
   }
 
-  /** A rule here, imported or local and not withdrawn, with the same pattern, if any. */
+  /**
+   * A rule here, imported or local and not withdrawn, with the same pattern, if any; `pattern` is a
+   * semantic rule's advice (its description).
+   */
   private async samePattern(
     tx: Db,
     language: string,
@@ -255,7 +316,8 @@ export class SharedRuleStore {
     if (imported) return imported.ruleId;
     const local = await tx.$queryRaw<{ id: string }[]>`
       SELECT r.rule_id AS id FROM avoidance_rules r JOIN tool_lineage t ON t.tool_id = r.source_failure
-      WHERE r.withdrawn_at IS NULL AND r.pattern_kind = ${kind} AND t.language = ${language} AND r.pattern_to_avoid = ${pattern}
+      WHERE r.withdrawn_at IS NULL AND r.pattern_kind = ${kind} AND t.language = ${language}
+        AND (CASE WHEN ${kind} = 'semantic' THEN r.description ELSE r.pattern_to_avoid END) = ${pattern}
       LIMIT 1`;
     return local[0]?.id ?? null;
   }
@@ -276,6 +338,84 @@ export class SharedRuleStore {
   }
 
   private async gateRules(
+    subject: RuleSubject | ToolLanguage,
+    mode: string,
+    db: Db,
+    similarityThreshold: number,
+  ): Promise<GateRule[]> {
+    if (!this.cacheRules) return this.gateRulesRead(subject, mode, db, similarityThreshold);
+    const subjectId = typeof subject === 'string' ? null : subject.id;
+    // One round trip: has anything changed since the rules were read, and the subject's tool name.
+    const [head] = await db.$queryRaw<{ generation: bigint | null; tool: string | null }[]>`
+      SELECT (SELECT generation FROM imported_rules_generation WHERE id = 1) AS generation,
+             (SELECT tool_name FROM tool_lineage WHERE tool_id = ${subjectId}::varchar LIMIT 1) AS tool`;
+    const generation = head?.generation ?? null;
+    let cache = this.cache;
+    if (!cache || generation === null || cache.generation !== generation) {
+      const rows = await db.$queryRaw<CachedRule[]>`
+        SELECT rule_id AS "ruleId", description, pattern AS "patternToAvoid", pattern_kind AS "patternKind",
+               language, mode, document->>'scope' AS scope, document->'provenance'->>'tool' AS tool
+        FROM imported_rules
+        WHERE NOT withdrawn AND mode IN ('report_only', 'enforcing')
+        ORDER BY rule_id`;
+      const rules = new Map<string, CachedRule[]>();
+      for (const r of rows) {
+        const key = `${r.language} ${r.mode}`;
+        const list = rules.get(key);
+        if (list) list.push(r);
+        else rules.set(key, [r]);
+      }
+      cache = { generation: generation ?? -1n, rules };
+      // Without its row (a database the migration has not reached) nothing says when to read again.
+      this.cache = generation === null ? null : cache;
+    }
+    const language = typeof subject === 'string' ? subject : subject.language;
+    const ofMode = cache.rules.get(`${language} ${mode}`) ?? [];
+    return this.inScope(ofMode, subject, mode, head?.tool ?? null, db, similarityThreshold);
+  }
+
+  /**
+   * The cached rules of a subject's language and mode in its scope (the same reading as
+   * gateRulesRead's SQL). Whether an `all_similar` rule's culprit is similar to the code is PostgreSQL's pg_trgm
+   * answer, asked only for the rules that need it: for enforcing rules only those that match the code
+   * (a rule that does not match gates nothing either way); for report-only ones all of them, since a
+   * rule in scope that does not match counts a clean registration.
+   */
+  private async inScope(
+    ofMode: CachedRule[],
+    subject: RuleSubject | ToolLanguage,
+    mode: string,
+    tool: string | null,
+    db: Db,
+    similarityThreshold: number,
+  ): Promise<GateRule[]> {
+    // The cached objects themselves (a GateRule with more fields): the gate only reads them.
+    if (typeof subject === 'string' || tool === null) return ofMode.slice();
+    const held = new Set<string>();
+    let maybe: CachedRule[] = [];
+    for (const r of ofMode) {
+      if (r.scope === 'global' || r.tool === tool) held.add(r.ruleId);
+      else if (r.scope === 'all_similar') maybe.push(r);
+    }
+    if (maybe.length && mode === 'enforcing') {
+      const matched = new Set(checkRuleGates(subject.code, maybe, subject.language).map((v) => v.ruleId));
+      maybe = maybe.filter((r) => matched.has(r.ruleId));
+    }
+    if (maybe.length) {
+      const similar = await db.$queryRaw<{ ruleId: string }[]>`
+        SELECT rule_id AS "ruleId" FROM imported_rules
+        WHERE rule_id = ANY(${maybe.map((r) => r.ruleId)}::varchar[])
+          AND similarity(document->'evidence'->>'invalid', ${subject.code}) >= ${similarityThreshold}`;
+      for (const r of similar) held.add(r.ruleId);
+    }
+    return ofMode.filter((r) => held.has(r.ruleId));
+  }
+
+  /**
+   * The same rules read from PostgreSQL at every check (the store built with `cacheRules: false`),
+   * and the imported advice in a version's scope (mode `advice`).
+   */
+  private async gateRulesRead(
     subject: RuleSubject | ToolLanguage,
     mode: string,
     db: Db,
@@ -305,6 +445,33 @@ export class SharedRuleStore {
           OR (r.document->>'scope' = 'all_similar'
             AND similarity(r.document->'evidence'->>'invalid', ${subject.code}) >= ${similarityThreshold}))
       ORDER BY r.rule_id`;
+  }
+
+  /**
+   * Imported semantic rules in a version's scope (read like a gate's, by tool name): advice for the
+   * LLM that regenerates it, never a gate. `source` names the culprit and the installation that
+   * learned it.
+   */
+  async advice(
+    subject: RuleSubject,
+    db: Db = this.prisma,
+    similarityThreshold = DEFAULT_SIMILARITY,
+  ): Promise<ImportedAdvice[]> {
+    const inScope = await this.gateRulesRead(subject, 'advice', db, similarityThreshold);
+    if (!inScope.length) return [];
+    const rows = await db.importedRule.findMany({
+      where: { ruleId: { in: inScope.map((r) => r.ruleId) } },
+      orderBy: { ruleId: 'asc' },
+    });
+    return rows.map((r) => {
+      const doc = r.document as unknown as RuleDocument;
+      return {
+        ruleId: r.ruleId,
+        description: r.description,
+        reason: doc.reason,
+        source: `${doc.provenance.version} at installation ${r.installationId}`,
+      };
+    });
   }
 
   /**
@@ -343,13 +510,17 @@ export class SharedRuleStore {
     return violations;
   }
 
-  /** An operator's word: the imported rule enforces now. */
-  async promote(ruleId: string): Promise<boolean> {
-    const n = await this.prisma.importedRule.updateMany({
+  /**
+   * An operator's word: the imported rule enforces now. `advice` for a semantic rule, which has no
+   * pattern to enforce; null when there is no such rule.
+   */
+  async promote(ruleId: string): Promise<'enforcing' | 'advice' | null> {
+    await this.prisma.importedRule.updateMany({
       where: { ruleId, mode: 'report_only' },
       data: { mode: 'enforcing', promotedAt: new Date(), promotedBy: 'operator' },
     });
-    return n.count > 0 || (await this.prisma.importedRule.count({ where: { ruleId } })) > 0;
+    const rule = await this.prisma.importedRule.findUnique({ where: { ruleId }, select: { mode: true } });
+    return rule ? (rule.mode === 'advice' ? 'advice' : 'enforcing') : null;
   }
 
   /**
@@ -387,7 +558,7 @@ export class SharedRuleStore {
       WHERE r.withdrawn_at IS NULL AND r.pattern_kind IN ('regex', 'ast', 'tokens')
       ORDER BY r.created_at, r.rule_id`;
     const imported = await this.prisma.importedRule.findMany({
-      where: { withdrawn: false },
+      where: { withdrawn: false, patternKind: { not: 'semantic' } },
       orderBy: { ruleId: 'asc' },
     });
     return [

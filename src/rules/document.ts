@@ -8,20 +8,27 @@ import { TOOL_LANGUAGES } from '../shared/language.js';
  * `regex` (a JavaScript regular expression over the code), `esquery` (a selector over the ESTree AST
  * of JavaScript), `tokens` (a regular expression over dise's normalised token stream, where names
  * read `ID`, so renames do not hide a match).
+ *
+ * Two versions of the document: `dise-rule/1` always has a pattern; `dise-rule/2` may have none
+ * (`pattern: null`: a semantic rule, advice in words that never gates). A rule with a pattern is
+ * still written as version 1, so installations that read only version 1 keep reading it; only a
+ * semantic rule needs version 2.
  */
 export const RULE_DOCUMENT_SCHEMA = 'dise-rule/1';
+/** The version that allows a document with no pattern (a semantic rule). */
+export const SEMANTIC_RULE_DOCUMENT_SCHEMA = 'dise-rule/2';
 export const PATTERN_ENGINES = ['regex', 'esquery', 'tokens'] as const;
 export type PatternEngine = (typeof PATTERN_ENGINES)[number];
 
 const failingInput = z.object({ input: z.unknown(), expected: z.unknown() });
 
-export const ruleDocumentSchema = z.object({
-  schema: z.literal(RULE_DOCUMENT_SCHEMA),
+const patternSchema = z.object({ engine: z.enum(PATTERN_ENGINES), source: z.string().min(1).max(10_000) });
+
+const documentFields = z.object({
   id: z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/),
   modified: z.iso.datetime(),
   withdrawn: z.boolean(),
   language: z.enum(TOOL_LANGUAGES),
-  pattern: z.object({ engine: z.enum(PATTERN_ENGINES), source: z.string().min(1).max(10_000) }),
   /**
    * The pattern as an ast-grep rule file (YAML: id, language, severity, message, rule), for tools
    * outside dise; null when the pattern has no faithful translation. dise gates with `pattern`.
@@ -47,6 +54,12 @@ export const ruleDocumentSchema = z.object({
   }),
   related: z.array(z.string()),
 });
+
+export const ruleDocumentSchema = z.discriminatedUnion('schema', [
+  documentFields.extend({ schema: z.literal(RULE_DOCUMENT_SCHEMA), pattern: patternSchema }),
+  /** A semantic rule has no pattern: its `advice` is given to the LLM, and it never gates. */
+  documentFields.extend({ schema: z.literal(SEMANTIC_RULE_DOCUMENT_SCHEMA), pattern: patternSchema.nullable() }),
+]);
 export type RuleDocument = z.infer<typeof ruleDocumentSchema>;
 
 /** dise's own pattern kinds and the engines the document names. */

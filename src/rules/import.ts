@@ -3,8 +3,9 @@ import { PackRefusedError, selfCheck, verifyPack } from './pack.js';
 
 /**
  * A pack from a file or a peer, checked whole before anything is stored: the key trusted here, the
- * signature, every document's digest, and every live rule against its own examples (its pattern
- * matches its invalid code and not its valid code). One failure refuses the whole pack.
+ * signature, every document's digest, and every live rule with a pattern against its own examples
+ * (its pattern matches its invalid code and not its valid code; a semantic rule has no pattern to
+ * check). One failure refuses the whole pack.
  */
 export async function importPack(shared: SharedRuleStore, raw: unknown, source: string): Promise<ImportSummary> {
   const keys = await shared.trustedKeys();

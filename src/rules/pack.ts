@@ -115,20 +115,23 @@ export interface SelfCheck {
 
 /** A rule's pattern against its own examples: it must match the invalid code and not the valid code. */
 export async function selfCheck(doc: RuleDocument): Promise<SelfCheck> {
+  const pattern = doc.pattern;
+  // A semantic rule is advice in words: there is no pattern to hold against its examples.
+  if (pattern === null) return { ok: true };
   await warmPythonFor(doc.language);
   const rule = {
     ruleId: doc.id,
     description: doc.advice,
-    patternToAvoid: doc.pattern.source,
-    patternKind: KIND_OF_ENGINE[doc.pattern.engine],
+    patternToAvoid: pattern.source,
+    patternKind: KIND_OF_ENGINE[pattern.engine],
   };
   const invalid = checkRuleGates(doc.evidence.invalid, [rule], doc.language);
   if (!invalid.length)
-    return { ok: false, problem: `its ${doc.pattern.engine} pattern does not match its own invalid example` };
+    return { ok: false, problem: `its ${pattern.engine} pattern does not match its own invalid example` };
   if (invalid[0]!.line === 0)
     return { ok: false, problem: 'its invalid example cannot be checked (it does not tokenize)' };
   if (doc.evidence.valid !== null && checkRuleGates(doc.evidence.valid, [rule], doc.language).length)
-    return { ok: false, problem: `its ${doc.pattern.engine} pattern matches its own valid example` };
+    return { ok: false, problem: `its ${pattern.engine} pattern matches its own valid example` };
   if (doc.astGrep !== null) {
     // Tools outside dise read the ast-grep rule: it must say what the pattern says on the examples.
     const { astGrepMatch } = await import('./ast-grep.js');

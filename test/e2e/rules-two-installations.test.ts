@@ -1,11 +1,14 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { WorkflowFailedError, type ApplicationFailure } from '@temporalio/client';
+import type { ChildProcess } from 'node:child_process';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
+import { connectTemporalClient, type TemporalHandle } from '../../src/client/connection.js';
 import { startHeal } from '../../src/client/start-heal.js';
 import { defaultConfig } from '../../src/config/schema.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
@@ -14,44 +17,87 @@ import type { RulePack } from '../../src/rules/pack.js';
 import { DEFAULT_NAMESPACE } from '../../src/shared/constants.js';
 import { subscriptionScheduleId } from '../../src/shared/rule-subscription.js';
 import { generateToken, startDashboard, type RunningDashboard } from '../../src/ui/server.js';
-import type { RunningWorker } from '../../src/worker.js';
 import { addressManifest } from '../support/address-manifest.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { runDise, startDise, waitForExit } from '../support/cli.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { healInput } from '../support/failures.js';
 import { useHealStack } from '../support/heal-stack.js';
 import { captureOutput } from '../support/output.js';
-import { startTestWorker, uniqueTaskQueue } from '../support/temporal.js';
 import { pollUntil } from '../support/wait.js';
 
-// Two installations on one machine, each with its own database, worker and task queue, dashboard
-// and signing key (they share this run's PostgreSQL server and Temporal dev server, as two
-// namespaces of one cluster would). A heals a bug and learns a rule; B subscribes to A's dashboard.
+// Two installations on one machine. A is this run's stack (its database, worker and task queue, and
+// a dashboard started here). B is a second installation as a user starts one: `dise dev` in a child
+// process with its own state folder, so its own embedded PostgreSQL, Temporal dev server, worker,
+// dashboard and signing key, on free ports; B is driven with the `dise` command, and its
+// subscription is a schedule on its own Temporal. A heals a bug and learns a rule; B subscribes to
+// A's dashboard.
 const a = useHealStack('rules-a');
-let bDb: TestDatabase;
-let bWorker: RunningWorker;
-const bQueue = uniqueTaskQueue('rules-b');
 let dashboardA: RunningDashboard;
 let tampered: Server;
 let tamperedUrl: string;
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'dise-rules-e2e-'));
 const keysA = path.join(dir, 'keys-a');
-const keysB = path.join(dir, 'keys-b');
-const configB = path.join(dir, 'config-b.yaml');
+const configA = path.join(dir, 'config-a.yaml');
+writeFileSync(configA, 'rules_sharing:\n  promote_after: 2\n');
+// B's state folder is readable by the user its embedded PostgreSQL runs as (initdb refuses 0700 parents).
+const homeB = mkdtempSync(path.join(os.tmpdir(), 'dise-rules-e2e-b-'));
+chmodSync(homeB, 0o755);
+const configB = path.join(homeB, 'config.yaml');
 writeFileSync(configB, 'rules_sharing:\n  promote_after: 2\n');
+/** B's task queue: its worker (in `dise dev`) and its commands read it from DISE_TASK_QUEUE. */
+const B_QUEUE = 'dise-rules-b';
 const TOOL = 'mail_a';
 
-async function cli(db: TestDatabase, keys: string, queue: string, argv: string[]) {
-  process.env.DATABASE_URL = db.url;
-  process.env.DISE_RULES_KEY_DIR = keys;
-  process.env.DISE_TASK_QUEUE = queue;
+/** B: its `dise dev`, a Temporal client on its Temporal, and a connection to its database. */
+let devB: { child: ChildProcess; stderr: () => string } | undefined;
+let temporalB: TemporalHandle;
+let dbB: pg.Pool;
+/** B's stack starting: it starts while A heals (the first test), and B's first test waits for it. */
+let startingB: Promise<void>;
+
+async function startB(): Promise<void> {
+  const started = await startDise(['dev'], envB(), /^ready /, 240_000);
+  devB = started;
+  const m = /^ready temporal=(\S+) ui=\S+ database=(\S+) dashboard=\S+/.exec(started.line);
+  if (!m) throw new Error(`B's ready line does not read as expected: ${started.line}`);
+  temporalB = await connectTemporalClient(
+    { address: m[1]!, namespace: DEFAULT_NAMESPACE, tls: false },
+    { connectTimeoutMs: 30_000 },
+  );
+  dbB = new pg.Pool({ connectionString: m[2]!, max: 2 });
+}
+
+/** B's environment: its own state folder; none of this run's services (A's commands set them in this process). */
+function envB(): NodeJS.ProcessEnv {
+  const {
+    DATABASE_URL: _db,
+    TEMPORAL_ADDRESS: _temporal,
+    DISE_RULES_KEY_DIR: _keys,
+    DISE_TASK_QUEUE: _queue,
+    OPENAI_API_KEY: _key,
+    OPENAI_BASE_URL: _url,
+    ...inherited
+  } = process.env;
+  return {
+    ...inherited,
+    DISE_HOME: homeB,
+    DISE_CONFIG: configB,
+    DISE_FREE_PORTS: '1',
+    DISE_TASK_QUEUE: B_QUEUE,
+    NO_COLOR: '1',
+  };
+}
+
+async function onA(...argv: string[]) {
+  process.env.DATABASE_URL = a.db.url;
+  process.env.DISE_RULES_KEY_DIR = keysA;
+  process.env.DISE_TASK_QUEUE = a.taskQueue;
   const out = captureOutput();
-  const code = await runCli(['--config', configB, ...argv], out);
+  const code = await runCli(['--config', configA, ...argv], out);
   return { code, stdout: out.stdout.join('\n'), stderr: out.stderr.join('\n') };
 }
-const onA = (...argv: string[]) => cli(a.db, keysA, a.taskQueue, argv);
-const onB = (...argv: string[]) => cli(bDb, keysB, bQueue, argv);
+const onB = (...argv: string[]) => runDise(argv, envB(), 150_000);
 
 const manifest = (name: string, v: string, code: string, parents: string[] = []) =>
   addressManifest(dir, name, v, code, parents);
@@ -66,14 +112,15 @@ const CLEAN = (n: number) => `function run(address) {
 }`;
 
 const importedOnB = async () =>
-  bDb.query<{ rule_id: string; mode: string; withdrawn: boolean; promoted_by: string | null }>(
-    'SELECT rule_id, mode, withdrawn, promoted_by FROM imported_rules ORDER BY rule_id',
-  );
+  (
+    await dbB.query<{ rule_id: string; mode: string; withdrawn: boolean; promoted_by: string | null }>(
+      'SELECT rule_id, mode, withdrawn, promoted_by FROM imported_rules ORDER BY rule_id',
+    )
+  ).rows;
 
 beforeAll(async () => {
-  bDb = await createTestDatabase();
-  const config = { ...defaultConfig(), rules_sharing: { promote_after: 2 } };
-  bWorker = await startTestWorker(bDb, { taskQueue: bQueue, config });
+  startingB = startB();
+  startingB.catch(() => undefined); // awaited (and its error reported) by B's first test
   dashboardA = await startDashboard({
     store: a.store,
     databaseUrl: a.db.url,
@@ -86,7 +133,6 @@ beforeAll(async () => {
     port: 0,
     rulesKeyDir: keysA,
   });
-  process.env.TEMPORAL_ADDRESS = inject('temporalAddress');
   // A peer that serves A's pack with one rule changed after signing.
   tampered = createServer((_req, res) => {
     void (async () => {
@@ -99,17 +145,20 @@ beforeAll(async () => {
   tamperedUrl = `http://127.0.0.1:${(tampered.address() as AddressInfo).port}/rules/pack`;
 });
 afterAll(async () => {
-  for (const id of [subscriptionScheduleId(`${dashboardA.url}/rules/pack`)])
-    await a.temporal.client.schedule
-      .getHandle(id)
-      .delete()
-      .catch(() => undefined);
-  await new Promise((resolve) => tampered?.close(resolve));
+  await startingB?.catch(() => undefined);
+  if (tampered) await new Promise((resolve) => tampered.close(resolve));
   await dashboardA?.close();
-  await bWorker?.shutdown();
-  await bDb?.drop();
-  for (const k of ['DATABASE_URL', 'DISE_RULES_KEY_DIR', 'DISE_TASK_QUEUE', 'TEMPORAL_ADDRESS']) delete process.env[k];
-});
+  await dbB?.end();
+  await temporalB?.close();
+  if (devB) {
+    // Ctrl-C: B's worker, dashboard, Temporal and PostgreSQL stop with it.
+    devB.child.kill('SIGINT');
+    await waitForExit(devB.child, 120_000);
+  }
+  for (const k of ['DATABASE_URL', 'DISE_RULES_KEY_DIR', 'DISE_TASK_QUEUE']) delete process.env[k];
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(homeB, { recursive: true, force: true });
+}, 180_000);
 
 describe('two installations share what they learned', () => {
   let ruleId: string;
@@ -150,7 +199,8 @@ describe('two installations share what they learned', () => {
     );
   });
 
-  it('B subscribes to A on a Temporal schedule, and holds the rule report-only', async () => {
+  it('B subscribes to A on a Temporal schedule, and holds the rule report-only', { timeout: 400_000 }, async () => {
+    await startingB;
     const key = (await onA('rules', 'key')).stdout.split('\n')[1]!;
     expect((await onB('rules', 'trust', key)).code).toBe(0);
     const r = await onB('rules', 'subscribe', dashboardA.url, '--every', '1h');
@@ -160,8 +210,8 @@ describe('two installations share what they learned', () => {
       `subscribed to ${packUrl}: Temporal schedule ${subscriptionScheduleId(packUrl)}, every 1h`,
     );
     // The schedule is Temporal's (visible in its UI), and its first run imported the rule.
-    const schedule = await a.temporal.client.schedule.getHandle(subscriptionScheduleId(packUrl)).describe();
-    expect(schedule.action).toMatchObject({ workflowType: 'ruleSubscriptionWorkflow', taskQueue: bQueue });
+    const schedule = await temporalB.client.schedule.getHandle(subscriptionScheduleId(packUrl)).describe();
+    expect(schedule.action).toMatchObject({ workflowType: 'ruleSubscriptionWorkflow', taskQueue: B_QUEUE });
     expect(schedule.spec.intervals?.[0]?.every).toBe(3_600_000);
     await pollUntil(importedOnB, (rows) => rows.length === 1, { what: 'the first pull' });
     expect(await importedOnB()).toEqual([
@@ -185,46 +235,50 @@ describe('two installations share what they learned', () => {
     expect(added.code, added.stderr).toBe(0);
     expect(added.stdout).toContain(`${TOOL}@1.0.0 healthy`);
     expect(added.stderr).toContain(`${TOOL}@1.0.0: imported rule ${ruleId} (report-only) matches at line 3`);
-    expect(await bDb.query('SELECT rule_id, tool_id FROM imported_rule_reports')).toEqual([
+    expect((await dbB.query('SELECT rule_id, tool_id FROM imported_rule_reports')).rows).toEqual([
       { rule_id: ruleId, tool_id: `${TOOL}@1.0.0` },
     ]);
   });
 
-  it('B enforces the rule after clean registrations in its scope, and refuses a new version that repeats the mistake', async () => {
-    expect((await onB('tool', 'add', manifest(TOOL, '1.1.0', CLEAN(3)))).code).toBe(0);
-    expect((await onB('tool', 'add', manifest(TOOL, '1.2.0', CLEAN(4)))).code).toBe(0);
-    expect(await importedOnB()).toEqual([
-      { rule_id: ruleId, mode: 'enforcing', withdrawn: false, promoted_by: 'quarantine' },
-    ]);
-    const r = await onB('tool', 'add', manifest(TOOL, '1.3.0', REPEATS_THE_MISTAKE));
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain(`${TOOL}@1.3.0 failed`);
-    expect(r.stderr).toContain(ruleId);
-    // Still out of scope for another tool.
-    const other = await onB(
-      'tool',
-      'add',
-      manifest('contact_check', '1.1.0', REPEATS_THE_MISTAKE, ['contact_check@1.0.0']),
-    );
-    expect(other.code, other.stderr).toBe(0);
-  });
+  it(
+    'B enforces the rule after clean registrations in its scope, and refuses a new version that repeats the mistake',
+    { timeout: 300_000 },
+    async () => {
+      expect((await onB('tool', 'add', manifest(TOOL, '1.1.0', CLEAN(3)))).code).toBe(0);
+      expect((await onB('tool', 'add', manifest(TOOL, '1.2.0', CLEAN(4)))).code).toBe(0);
+      expect(await importedOnB()).toEqual([
+        { rule_id: ruleId, mode: 'enforcing', withdrawn: false, promoted_by: 'quarantine' },
+      ]);
+      const r = await onB('tool', 'add', manifest(TOOL, '1.3.0', REPEATS_THE_MISTAKE));
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain(`${TOOL}@1.3.0 failed`);
+      expect(r.stderr).toContain(ruleId);
+      // Still out of scope for another tool.
+      const other = await onB(
+        'tool',
+        'add',
+        manifest('contact_check', '1.1.0', REPEATS_THE_MISTAKE, ['contact_check@1.0.0']),
+      );
+      expect(other.code, other.stderr).toBe(0);
+    },
+  );
 
-  it('A withdraws the rule; the next pull carries it and B stops gating', async () => {
+  it('A withdraws the rule; the next pull carries it and B stops gating', { timeout: 300_000 }, async () => {
     expect((await onA('rules', 'withdraw', ruleId)).code).toBe(0);
     const packUrl = `${dashboardA.url}/rules/pack`;
-    await a.temporal.client.schedule.getHandle(subscriptionScheduleId(packUrl)).trigger();
+    await temporalB.client.schedule.getHandle(subscriptionScheduleId(packUrl)).trigger();
     await pollUntil(importedOnB, (rows) => rows[0]?.withdrawn === true, { what: 'the withdrawal to arrive' });
     const r = await onB('tool', 'add', manifest(TOOL, '1.4.0', REPEATS_THE_MISTAKE));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`${TOOL}@1.4.0 healthy`);
   });
 
-  it('B refuses a tampered pack from a subscription, and imports nothing from it', async () => {
+  it('B refuses a tampered pack from a subscription, and imports nothing from it', { timeout: 300_000 }, async () => {
     const before = await importedOnB();
-    const run = a.temporal.client.workflow.execute('ruleSubscriptionWorkflow', {
+    const run = temporalB.client.workflow.execute('ruleSubscriptionWorkflow', {
       args: [{ url: tamperedUrl }],
-      taskQueue: bQueue,
-      workflowId: `rules-tampered-${bQueue}`,
+      taskQueue: B_QUEUE,
+      workflowId: `rules-tampered-${B_QUEUE}`,
     });
     const err = await run.then(
       () => null,

@@ -137,7 +137,7 @@ describe('rules shared between installations', () => {
     expect((await onB('rules', 'trust', key)).code).toBe(0);
 
     const changedRule = await exportFromA('--tool', 'email_validator');
-    (changedRule.rules[0] as RuleDocument).pattern.source = String.raw`\. indexOf \(`;
+    (changedRule.rules[0] as RuleDocument).pattern!.source = String.raw`\. indexOf \(`;
     let r = await onB('rules', 'import', file('changed-rule.json', JSON.stringify(changedRule)));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('rule avoid_0000aaaa does not match its SHA-256 in the signed manifest');

@@ -49,10 +49,11 @@ export function startDise(
     let stdout = '';
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(
-      () => reject(new Error(`dise ${args.join(' ')} not ready after ${timeoutMs} ms\n${stderr}`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => {
+      // Ctrl-C, so a stack half started stops what it started rather than outliving the test.
+      child.kill('SIGINT');
+      reject(new Error(`dise ${args.join(' ')} not ready after ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
     child.stdout!.on('data', (d: Buffer) => {
       stdout += d.toString();
       const line = stdout.split('\n').find((l) => ready.test(l));

@@ -29,16 +29,25 @@ export async function rules(options: { json: boolean }, config: DiseConfig, out:
         out.result(`     Affects: ${r.scope === 'global' ? 'ALL tools' : `${r.affects} version(s)`}`);
       });
       imported.forEach((r, i) => {
-        const state = r.withdrawn ? 'WITHDRAWN' : r.mode === 'enforcing' ? 'ENFORCING' : 'REPORT-ONLY';
+        const state = r.withdrawn
+          ? 'WITHDRAWN'
+          : r.mode === 'enforcing'
+            ? 'ENFORCING'
+            : r.mode === 'advice'
+              ? 'ADVICE'
+              : 'REPORT-ONLY';
         out.result(`  ${rows.length + i + 1}. ${r.ruleId} [IMPORTED, ${state}]`);
         out.result(`     ${r.description}`);
-        out.result(`     Pattern (${r.patternKind}, ${r.language}): ${r.pattern}`);
+        if (r.mode === 'advice')
+          out.result(`     Semantic (${r.language}): no pattern; given to the LLM that regenerates a tool in scope`);
+        else out.result(`     Pattern (${r.patternKind}, ${r.language}): ${r.pattern}`);
         out.result(
           `     Source: ${r.provenance.tool} at installation ${r.provenance.installation} (${r.provenance.source})`,
         );
-        out.result(
-          `     Quarantine: ${r.cleanRegistrations} clean registration(s), ${r.reportedMatches} match(es) reported`,
-        );
+        if (r.mode !== 'advice')
+          out.result(
+            `     Quarantine: ${r.cleanRegistrations} clean registration(s), ${r.reportedMatches} match(es) reported`,
+          );
       });
     },
     config,
@@ -78,7 +87,7 @@ export async function rulesExport(
   );
 }
 
-/** `dise rules import <pack>`: verified, self-checked, stored report-only. */
+/** `dise rules import <pack>`: verified, self-checked, stored report-only (a semantic rule as advice). */
 export async function rulesImport(file: string, config: DiseConfig, out: Output): Promise<void> {
   let raw: unknown;
   try {
@@ -92,7 +101,7 @@ export async function rulesImport(file: string, config: DiseConfig, out: Output)
     async ({ store }) => {
       const s = await importPack(store.shared, raw, file);
       out.result(
-        `imported ${s.imported.length} (report-only), updated ${s.updated.length}, withdrawn ${s.withdrawn.length}, unchanged ${s.unchanged.length}, duplicates ${s.duplicates.length}`,
+        `imported ${s.imported.length - s.advice.length} (report-only)${s.advice.length ? `, ${s.advice.length} as advice (semantic: never gates)` : ''}, updated ${s.updated.length}, withdrawn ${s.withdrawn.length}, unchanged ${s.unchanged.length}, duplicates ${s.duplicates.length}`,
       );
       for (const d of s.duplicates) out.info(`  ${d.id}: same pattern as ${d.sameAs}, skipped`);
     },
@@ -122,7 +131,10 @@ export async function rulesPromote(ruleId: string, config: DiseConfig, out: Outp
   await withDatabase(
     out,
     async ({ store }) => {
-      if (!(await store.shared.promote(ruleId))) throw new UsageError(`no imported rule ${ruleId}`);
+      const mode = await store.shared.promote(ruleId);
+      if (!mode) throw new UsageError(`no imported rule ${ruleId}`);
+      if (mode === 'advice')
+        throw new UsageError(`${ruleId} is a semantic rule (advice for the LLM, no pattern): it never gates`);
       out.result(`${ruleId} enforces`);
     },
     config,
