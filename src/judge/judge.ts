@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { DiseConfig } from '../config/schema.js';
 import { jsonEqual } from '../detection/json-equal.js';
 import {
@@ -109,7 +110,17 @@ function describeTest(r: TestResult): string {
  * all call it; each states which checks it skips and why. A verdict passes when nothing critical
  * was found.
  */
+/**
+ * The differential check's time budget counts from the start of the judging, so a slow tool's suite
+ * and regression runs come out of it too and the registration stays near the budget; the check keeps
+ * at least half of it whatever the earlier stages took.
+ */
+export function differentialBudget(budgetMs: number | undefined, elapsedMs: number): number | undefined {
+  return budgetMs === undefined ? undefined : Math.max(budgetMs / 2, budgetMs - elapsedMs);
+}
+
 export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks = {}): Verdict {
+  const started = performance.now();
   const failures: DetectedFailure[] = [];
   const rejections: Rejection[] = [];
   const skipped: Verdict['skipped'] = [];
@@ -270,6 +281,7 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
   ) {
     const result = runDifferential(sandbox, {
       ...diff,
+      timeBudgetMs: differentialBudget(diff.timeBudgetMs, performance.now() - started),
       id: c.id,
       code: c.code,
       language: c.language,
