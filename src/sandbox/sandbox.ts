@@ -181,19 +181,7 @@ export class Sandbox {
    * (python.ts), with the same limits and the same typed failures.
    */
   run(key: string, code: string, input: JsonValue, language: ToolLanguage = 'javascript'): JsonValue {
-    let inputJson: string | undefined;
-    try {
-      inputJson = JSON.stringify(input);
-    } catch (err) {
-      throw new ToolExecutionError('invalid_input', `input is not a JSON value: ${(err as Error).message}`);
-    }
-    if (inputJson === undefined) throw new ToolExecutionError('invalid_input', 'input is not a JSON value');
-    const output = this.runJson(key, code, inputJson, language);
-    try {
-      return JSON.parse(output) as JsonValue;
-    } catch (err) {
-      throw new ToolExecutionError('non_json_result', `result is not JSON text: ${(err as Error).message}`);
-    }
+    return outputOf(this.runJson(key, code, inputJsonOf(input), language));
   }
 
   /**
@@ -209,13 +197,7 @@ export class Sandbox {
     language: ToolLanguage = 'javascript',
   ): Promise<JsonValue> {
     if (language === 'python') return this.run(key, code, input, language);
-    let inputJson: string | undefined;
-    try {
-      inputJson = JSON.stringify(input);
-    } catch (err) {
-      throw new ToolExecutionError('invalid_input', `input is not a JSON value: ${(err as Error).message}`);
-    }
-    if (inputJson === undefined) throw new ToolExecutionError('invalid_input', 'input is not a JSON value');
+    const inputJson = inputJsonOf(input);
     const signal = this.cancellation?.();
     if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('cancelled');
     // A cancelled step leaves the queue at once (its signal's reason is thrown).
@@ -230,11 +212,7 @@ export class Sandbox {
     } finally {
       this.asyncSlots.release();
     }
-    try {
-      return JSON.parse(output) as JsonValue;
-    } catch (err) {
-      throw new ToolExecutionError('non_json_result', `result is not JSON text: ${(err as Error).message}`);
-    }
+    return outputOf(output);
   }
 
   /** The per-call time limit (sandbox.timeout_ms). */
@@ -704,6 +682,27 @@ export class Sandbox {
   close(): void {
     for (const state of [...this.screens]) this.closeScreen(state);
     for (const key of [...this.tools.keys()]) this.discard(key);
+  }
+}
+
+/** A tool's input as JSON text, or the invalid_input failure a value that is not JSON gets. */
+function inputJsonOf(input: JsonValue): string {
+  let inputJson: string | undefined;
+  try {
+    inputJson = JSON.stringify(input);
+  } catch (err) {
+    throw new ToolExecutionError('invalid_input', `input is not a JSON value: ${(err as Error).message}`);
+  }
+  if (inputJson === undefined) throw new ToolExecutionError('invalid_input', 'input is not a JSON value');
+  return inputJson;
+}
+
+/** A tool's answer from its JSON text. */
+function outputOf(output: string): JsonValue {
+  try {
+    return JSON.parse(output) as JsonValue;
+  } catch (err) {
+    throw new ToolExecutionError('non_json_result', `result is not JSON text: ${(err as Error).message}`);
   }
 }
 
