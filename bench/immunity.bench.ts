@@ -42,6 +42,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { defaultConfig } from '../src/config/schema.js';
+import type { RegisterVersionInput } from '../src/lineage/registration.js';
 import { jsonEqual } from '../src/detection/json-equal.js';
 import { codeHash } from '../src/detection/tool-code.js';
 import { CODE_SOURCES, FIRST_CODE_SOURCES, type CodeSource } from '../src/judge/code-inputs.js';
@@ -475,6 +476,18 @@ const toolName = (prefix: string, s: Subject, i: number) =>
 const visibleTests = (s: Subject) =>
   s.visible.map((t, i) => ({ name: `visible ${i + 1}`, input: t.input, expect: t.expected }));
 
+/** The canonical version (with its visible tests) and the bad version registered as its optimization. */
+const parentAndBad = (name: string, s: Subject): RegisterVersionInput[] => [
+  { name, version: '1.0.0', code: s.parent, language: s.language, tests: visibleTests(s) },
+  {
+    name,
+    version: '1.1.0',
+    parents: [`${name}@1.0.0`],
+    code: s.code,
+    mutation: { type: 'optimization', description: s.what },
+  },
+];
+
 /**
  * The installations compared: `direct` (the default deployment.mode: a version that passes
  * registration answers callers), `shadow` (a canary first), and `nodiff` (direct with
@@ -542,16 +555,7 @@ async function stageTable(
       const run = await (
         await stack()
       ).heal(
-        [
-          { name, version: '1.0.0', code: s.parent, language: s.language, tests: visibleTests(s) },
-          {
-            name,
-            version: '1.1.0',
-            parents: [`${name}@1.0.0`],
-            code: s.code,
-            mutation: { type: 'optimization', description: s.what },
-          },
-        ],
+        parentAndBad(name, s),
         `${name}@1.1.0`,
         wrongAnswers(sandbox, s.code, s),
         `wrong answers on held-out inputs (${s.what})`,
@@ -739,14 +743,7 @@ async function healSample(
       await stack()
     ).heal(
       [
-        { name, version: '1.0.0', code: s.parent, language: s.language, tests: visibleTests(s) },
-        {
-          name,
-          version: '1.1.0',
-          parents: [`${name}@1.0.0`],
-          code: s.code,
-          mutation: { type: 'optimization', description: s.what },
-        },
+        ...parentAndBad(name, s),
         {
           name,
           version: '1.2.0',
