@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { regenerateActivity } from '../../src/activities/regenerate.js';
-import { runCli } from '../../src/cli/main.js';
 import { defaultConfig } from '../../src/config/schema.js';
 import { LineageStore } from '../../src/lineage/store.js';
 import { LlmClient } from '../../src/llm/client.js';
@@ -11,10 +10,10 @@ import { ruleDocumentSchema, type RuleDocument } from '../../src/rules/document.
 import type { RulePack } from '../../src/rules/pack.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
 import { addressManifest } from '../support/address-manifest.js';
+import { runCliIn } from '../support/cli-in-process.js';
 import { createTestDatabase, useTestStore, type TestDatabase } from '../support/database.js';
 import { useFakeOpenAI } from '../support/fake-openai.js';
 import { version } from '../support/fixtures.js';
-import { captureOutput } from '../support/output.js';
 
 // A semantic rule (a description, no pattern) travels as advice: A learned it, B imports it, and it
 // never gates on B but is given to the LLM that regenerates a version in its scope on B.
@@ -44,13 +43,8 @@ const ADDRESS_CHECK = `function run(address) {
   return String(address).toLowerCase().includes('@');
 }`;
 
-async function cli(db: TestDatabase, keys: string, argv: string[]) {
-  process.env.DATABASE_URL = db.url;
-  process.env.DISE_RULES_KEY_DIR = keys;
-  const out = captureOutput();
-  const code = await runCli(['--config', config, ...argv], out);
-  return { code, stdout: out.stdout.join('\n'), stderr: out.stderr.join('\n') };
-}
+const cli = (db: TestDatabase, keys: string, argv: string[]) =>
+  runCliIn({ DATABASE_URL: db.url, DISE_RULES_KEY_DIR: keys }, ['--config', config, ...argv]);
 const onA = (...argv: string[]) => cli(a.db, keysA, argv);
 const onB = (...argv: string[]) => cli(bDb, keysB, argv);
 

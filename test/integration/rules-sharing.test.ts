@@ -2,14 +2,13 @@ import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import { LineageStore } from '../../src/lineage/store.js';
 import type { RuleDocument } from '../../src/rules/document.js';
 import type { RulePack } from '../../src/rules/pack.js';
 import { addressManifest } from '../support/address-manifest.js';
+import { runCliIn } from '../support/cli-in-process.js';
 import { createTestDatabase, useTestStore, type TestDatabase } from '../support/database.js';
 import { AT_CHECK_VALIDATOR, REGEX_VALIDATOR, version } from '../support/fixtures.js';
-import { captureOutput } from '../support/output.js';
 
 // Two installations on one PostgreSQL (two databases) with their own keys: A learns, B imports.
 const a = useTestStore();
@@ -23,13 +22,8 @@ writeFileSync(config, 'rules_sharing:\n  promote_after: 2\n');
 // An "@" check is not an email check: the pattern over the normalised tokens, so names do not matter.
 const AT_CHECK = String.raw`\. includes \( ['"]@['"] \)`;
 
-async function cli(db: TestDatabase, keys: string, argv: string[]) {
-  process.env.DATABASE_URL = db.url;
-  process.env.DISE_RULES_KEY_DIR = keys;
-  const out = captureOutput();
-  const code = await runCli(['--config', config, ...argv], out);
-  return { code, stdout: out.stdout.join('\n'), stderr: out.stderr.join('\n') };
-}
+const cli = (db: TestDatabase, keys: string, argv: string[]) =>
+  runCliIn({ DATABASE_URL: db.url, DISE_RULES_KEY_DIR: keys }, ['--config', config, ...argv]);
 const onA = (...argv: string[]) => cli(a.db, keysA, argv);
 const onB = (...argv: string[]) => cli(bDb, keysB, argv);
 
