@@ -55,23 +55,18 @@ describe('a healed version under deployment.mode: shadow', () => {
     } finally {
       await runtime.close();
     }
+    // A canary that does not end in 30 s fails with what it had recorded (the timer is cleared when it ends).
+    let timer: NodeJS.Timeout | undefined;
     const end = await Promise.race([
       shadow.temporal.client.workflow.getHandle<typeof canaryWorkflow>(canaryWorkflowId('shadow_heal@2.0.1')).result(),
-      new Promise<never>((_, reject) =>
-        setTimeout(
-          async () =>
-            reject(
-              new Error(
-                JSON.stringify({
-                  canary: await shadow.store.canaries.get('shadow_heal@2.0.1'),
-                  n: await shadow.db.query('SELECT count(*) FROM canary_comparisons'),
-                }),
-              ),
-            ),
-          30_000,
-        ),
-      ),
-    ]);
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(async () => {
+          const canary = await shadow.store.canaries.get('shadow_heal@2.0.1');
+          const n = await shadow.db.query('SELECT count(*) FROM canary_comparisons');
+          reject(new Error(JSON.stringify({ canary, n })));
+        }, 30_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
     expect(end.status, end.message).toBe('promoted');
     expect((await shadow.store.graph.version('shadow_heal@2.0.1'))!.health).toBe('regenerated');
     expect(await shadow.store.routing.routeOf('shadow_heal')).toBe('shadow_heal@2.0.1');

@@ -27,8 +27,42 @@ function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
+interface Services {
+  adminUrl: string;
+  temporalAddress: string;
+  uiUrl: string;
+  workflowBundlePath: string;
+  childBundleDir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The run's services, shared by every project that names this set-up (vitest runs each project's
+ * global set-up in its own module instance, so they meet on globalThis), stopped after the last.
+ */
+const SHARED = Symbol.for('dise.test.services');
+type Shared = { services: Promise<Services>; users: number };
+
 /** Starts one PostgreSQL and one Temporal dev server for the whole run; each file gets its own database. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const g = globalThis as { [SHARED]?: Shared };
+  const shared = (g[SHARED] ??= { services: startServices(), users: 0 });
+  shared.users++;
+  const services = await shared.services;
+  project.provide('postgresAdminUrl', services.adminUrl);
+  project.provide('templateDatabase', TEMPLATE);
+  project.provide('temporalAddress', services.temporalAddress);
+  project.provide('temporalUiUrl', services.uiUrl);
+  project.provide('workflowBundlePath', services.workflowBundlePath);
+  project.provide('childBundleDir', services.childBundleDir);
+  return async () => {
+    if (--shared.users > 0) return;
+    delete g[SHARED];
+    await services.stop();
+  };
+}
+
+async function startServices(): Promise<Services> {
   // Bundled while the servers start (the bundler and the servers wait on different things).
   const bundling = bundleWorkflowsOnce();
   bundling.catch(() => undefined); // a failure surfaces where it is awaited, below
@@ -61,19 +95,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
     temporalAddress = temporal.address;
     uiUrl = temporal.uiUrl ?? '';
   }
-
-  project.provide('postgresAdminUrl', adminUrl);
-  project.provide('templateDatabase', TEMPLATE);
-  project.provide('temporalAddress', temporalAddress);
-  project.provide('temporalUiUrl', uiUrl);
-  project.provide('workflowBundlePath', await bundling);
+  const workflowBundlePath = await bundling;
   const childBundle = await children;
-  project.provide('childBundleDir', childBundle?.dir ?? '');
-
-  return async () => {
-    await temporal?.stop();
-    await postgres?.stop();
-    rmSync(scratch, { recursive: true, force: true });
-    childBundle?.remove();
+  return {
+    adminUrl,
+    temporalAddress,
+    uiUrl,
+    workflowBundlePath,
+    childBundleDir: childBundle?.dir ?? '',
+    async stop() {
+      await temporal?.stop();
+      await postgres?.stop();
+      rmSync(scratch, { recursive: true, force: true });
+      childBundle?.remove();
+    },
   };
 }
