@@ -1,5 +1,6 @@
 import type { DiseConfig } from '../../config/schema.js';
 import { ToolRuntime } from '../../runtime/tool-runtime.js';
+import { holdPythonSpare } from '../../sandbox/python.js';
 import { parseJsonArgument } from '../json-argument.js';
 import { withPool, type Output } from '../context.js';
 import { optionalSignaler } from '../temporal-client.js';
@@ -18,6 +19,8 @@ export async function call(
     async (db) => {
       const { signaler, close } = await optionalSignaler(out, config);
       const runtime = await ToolRuntime.create({ databaseUrl: db.url, config, signaler, log: out.info, listen: false });
+      // One call: a Python interpreter loaded in reserve would only hold the exit up.
+      const releaseSpare = holdPythonSpare();
       try {
         const result = await runtime.callDetailed(nameOrId, input);
         if (options.json) out.result(JSON.stringify(result));
@@ -31,6 +34,7 @@ export async function call(
       } finally {
         await runtime.close();
         await close();
+        releaseSpare();
       }
     },
     config,

@@ -2,7 +2,7 @@ import type { DiseConfig } from '../../config/schema.js';
 import { registrationValidator } from '../../judge/registration.js';
 import { readManifestFile } from '../manifest.js';
 import { normalizeVersionId } from '../../lineage/ids.js';
-import { warmPython } from '../../sandbox/python.js';
+import { holdPythonSpare, warmPython } from '../../sandbox/python.js';
 import { Sandbox } from '../../sandbox/sandbox.js';
 import type { RegisterVersionInput, RegisteredVersion } from '../../lineage/store.js';
 import { compareSemver, parseVersionId } from '../../shared/ids.js';
@@ -61,6 +61,9 @@ export async function toolAdd(
         out.info('loading the Python interpreter (once per process)');
         await warmPython();
       }
+      // One version with no parent runs in one interpreter: none need be loaded in reserve for a next
+      // version (a parent's code, or a second version, runs in an interpreter of its own).
+      const releaseSpare = inputs.length === 1 && !inputs[0]!.input.parents?.length ? holdPythonSpare() : () => {};
       const sandbox = new Sandbox(config.sandbox);
       let registered: RegisteredVersion[];
       try {
@@ -70,6 +73,7 @@ export async function toolAdd(
         );
       } finally {
         sandbox.close();
+        releaseSpare();
       }
       const routed = new Set<string>();
       const canaries = new Map<string, { stableId: string; workflowId: string }>();
