@@ -117,8 +117,9 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     const token = config.ui.token ?? generateToken();
     // The Web UI of our own dev server, else the one TEMPORAL_UI_URL names for an outside Temporal.
     const temporalUiUrl = server?.uiUrl ?? (env.TEMPORAL_UI_URL || null);
+    const store = new LineageStore(prisma);
     const dashboardOptions = {
-      store: new LineageStore(prisma),
+      store,
       databaseUrl,
       temporal,
       temporalUiUrl,
@@ -149,7 +150,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     };
     writeDevState(state, dir);
     // Python calls of the quick commands run in this process's interpreters, loaded once (handoff-server.ts).
-    const handOff = await startHandOff({ databaseUrl, config, temporal, dir, log });
+    const handOff = await startHandOff({ databaseUrl, store, config, temporal, dir, log });
     stopping.push(() => handOff.close());
     log(`database ${redactUrl(databaseUrl)}`);
     return {

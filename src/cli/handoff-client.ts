@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { DiseConfig } from '../config/schema.js';
 import { readLiveDevState } from '../infra/dev-state.js';
 import { stateDir } from '../infra/paths.js';
+import type { Output } from './output.js';
 
 /**
  * The hand-off: a quick command (`dise call` of a Python tool) asks the running `dise dev` to do the
@@ -30,7 +31,21 @@ export interface HandedOffFailure {
   exitCode: number;
 }
 
-export type HandOffAnswer<T> = { ok: true; value: T } | { ok: false; error: HandedOffFailure };
+/** A line the work printed there, in order: a message (stderr) or a result (stdout). */
+export type OutputLine = ['info' | 'result', string];
+
+/** What the stack answered, and the lines the command would have printed while doing the work. */
+export type HandOffAnswer<T> = ({ ok: true; value: T } | { ok: false; error: HandedOffFailure }) & {
+  lines?: OutputLine[];
+};
+
+/** Prints the lines the stack's work printed, as the command would have. */
+export function replayLines(lines: OutputLine[] | undefined, out: Output): void {
+  for (const [stream, text] of lines ?? []) {
+    if (stream === 'result') out.result(text);
+    else out.info(text);
+  }
+}
 
 /** Header naming the digest of the command's configuration (the stack refuses a different one). */
 export const CONFIG_HEADER = 'x-dise-config';

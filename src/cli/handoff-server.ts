@@ -15,13 +15,19 @@ import {
   writeHandOffState,
   type HandedOffFailure,
   type HandOffAnswer,
+  type OutputLine,
 } from './handoff-client.js';
+import type { ManifestInput, ToolAddOptions } from './commands/tool-add.js';
+import type { Output } from './output.js';
+import type { LineageStore } from '../lineage/store.js';
 
 /** Requests larger than this are refused (a call's input travels in it). */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 export interface HandOffOptions {
   databaseUrl: string;
+  /** Where handed-off registrations are stored. */
+  store: LineageStore;
   config: DiseConfig;
   /** Where the monitor is signalled from handed-off calls (as `dise call` would). */
   temporal: TemporalSettings;
@@ -40,6 +46,8 @@ export interface RunningHandOff {
  * every request must carry the key of handoff.json and the digest of this stack's configuration.
  * POST /call {tool, input} answers what `dise call` would print or fail with, through one runtime
  * kept for the process (its interpreters stay loaded), with the execution stored before the answer.
+ * POST /tool-add {inputs, options} judges and registers manifests as `dise tool add` would, and
+ * answers with the lines it would have printed.
  */
 export async function startHandOff(options: HandOffOptions): Promise<RunningHandOff> {
   const key = randomBytes(32).toString('base64url');
@@ -63,21 +71,27 @@ export async function startHandOff(options: HandOffOptions): Promise<RunningHand
       res.end(text);
     };
     if (!authorised(req.headers.authorization, key)) return send(401, { error: 'a hand-off key is required' });
-    if (req.method !== 'POST' || req.url !== '/call')
+    if (req.method !== 'POST' || (req.url !== '/call' && req.url !== '/tool-add'))
       return send(404, { error: `nothing at ${req.method} ${req.url}` });
     if (!(req.headers['content-type'] ?? '').startsWith('application/json'))
       return send(415, { error: 'requests take application/json' });
     // Another configuration would judge or limit differently: the command does the work itself.
     if (req.headers[CONFIG_HEADER] !== digest) return send(409, { error: 'the stack runs another configuration' });
-    readBody(req).then(
-      async (text) => {
-        const body = JSON.parse(text) as { tool?: unknown; input?: unknown };
+    void readBody(req)
+      .then(async (text) => {
+        const body = JSON.parse(text) as { tool?: unknown; input?: unknown; inputs?: unknown; options?: unknown };
+        if (req.url === '/tool-add') {
+          if (!Array.isArray(body.inputs) || typeof body.options !== 'object' || body.options === null)
+            return send(400, { error: 'inputs and options are required' });
+          return send(200, await register(options, body.inputs as ManifestInput[], body.options as ToolAddOptions));
+        }
         if (typeof body.tool !== 'string' || typeof body.input !== 'string')
           return send(400, { error: 'tool and input (JSON text) are required' });
         send(200, await answer(getRuntime, body.tool, body.input));
-      },
-      (err: Error) => send(400, { error: err.message }),
-    );
+      })
+      .catch((err: Error) => {
+        if (!res.headersSent) send(400, { error: err.message });
+      });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -116,6 +130,29 @@ async function answer(
     }
   } catch (err) {
     return { ok: false, error: failure(err) };
+  }
+}
+
+/** `dise tool add` of manifests the command read: judged and registered here, its lines kept for it to print. */
+async function register(
+  options: HandOffOptions,
+  inputs: ManifestInput[],
+  toolAdd: ToolAddOptions,
+): Promise<HandOffAnswer<unknown>> {
+  const lines: OutputLine[] = [];
+  const out: Output = { info: (line) => lines.push(['info', line]), result: (text) => lines.push(['result', text]) };
+  try {
+    const { registerManifests } = await import('./register-manifests.js');
+    const value = await registerManifests(
+      options.store,
+      inputs,
+      { route: Boolean(toolAdd.route), json: Boolean(toolAdd.json), oneShot: false },
+      options.config,
+      out,
+    );
+    return { ok: true, value, lines };
+  } catch (err) {
+    return { ok: false, error: failure(err), lines };
   }
 }
 

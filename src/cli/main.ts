@@ -125,7 +125,12 @@ function addToolCommands(program: Command, { config, out, exitCode }: CommandCon
       exitCode.value = (
         await (
           await import('./commands/tool-add.js')
-        ).toolAdd(files, { route: opts.route, json: Boolean(opts.json) }, config(), out)
+        ).toolAdd(
+          files,
+          { route: opts.route, json: Boolean(opts.json), verbose: Boolean(program.opts().verbose) },
+          config(),
+          out,
+        )
       ).exitCode;
     });
   tool
