@@ -44,7 +44,7 @@ export interface RunningHandOff {
 /**
  * `dise dev`'s listener for work the quick commands hand off (handoff-client.ts): on 127.0.0.1 only,
  * every request must carry the key of handoff.json and the digest of this stack's configuration.
- * POST /call {tool, input} answers what `dise call` would print or fail with, through one runtime
+ * POST /call {tool, input, signal} answers what `dise call` would print or fail with, through one runtime
  * kept for the process (its interpreters stay loaded), with the execution stored before the answer.
  * POST /tool-add {inputs, options} judges and registers manifests as `dise tool add` would, and
  * answers with the lines it would have printed.
@@ -52,17 +52,25 @@ export interface RunningHandOff {
 export async function startHandOff(options: HandOffOptions): Promise<RunningHandOff> {
   const key = randomBytes(32).toString('base64url');
   const digest = configDigest(options.config);
-  let runtime: Promise<ToolRuntime> | undefined;
+  // Two runtimes, made when first needed: one signals the monitor as `dise call` does, one does not
+  // (for a command run with DISE_SIGNAL_MONITOR=0). They share the process's interpreters.
+  const runtimes = new Map<boolean, Promise<ToolRuntime>>();
   const signaler = lazySignaler(options);
-  const getRuntime = () =>
-    (runtime ??= import('../runtime/tool-runtime.js').then(({ ToolRuntime }) =>
-      ToolRuntime.create({
-        databaseUrl: options.databaseUrl,
-        config: options.config,
-        signaler: signaler.signaler,
-        log: options.log,
-      }),
-    ));
+  const getRuntime = (signal: boolean) => {
+    let runtime = runtimes.get(signal);
+    if (!runtime) {
+      runtime = import('../runtime/tool-runtime.js').then(({ ToolRuntime }) =>
+        ToolRuntime.create({
+          databaseUrl: options.databaseUrl,
+          config: options.config,
+          signaler: signal ? signaler.signaler : undefined,
+          log: options.log,
+        }),
+      );
+      runtimes.set(signal, runtime);
+    }
+    return runtime;
+  };
 
   const server = http.createServer((req, res) => {
     const send = (status: number, body: unknown) => {
@@ -79,7 +87,13 @@ export async function startHandOff(options: HandOffOptions): Promise<RunningHand
     if (req.headers[CONFIG_HEADER] !== digest) return send(409, { error: 'the stack runs another configuration' });
     void readBody(req)
       .then(async (text) => {
-        const body = JSON.parse(text) as { tool?: unknown; input?: unknown; inputs?: unknown; options?: unknown };
+        const body = JSON.parse(text) as {
+          tool?: unknown;
+          input?: unknown;
+          signal?: unknown;
+          inputs?: unknown;
+          options?: unknown;
+        };
         if (req.url === '/tool-add') {
           if (!Array.isArray(body.inputs) || typeof body.options !== 'object' || body.options === null)
             return send(400, { error: 'inputs and options are required' });
@@ -87,7 +101,7 @@ export async function startHandOff(options: HandOffOptions): Promise<RunningHand
         }
         if (typeof body.tool !== 'string' || typeof body.input !== 'string')
           return send(400, { error: 'tool and input (JSON text) are required' });
-        send(200, await answer(getRuntime, body.tool, body.input));
+        send(200, await answer(() => getRuntime(body.signal !== false), body.tool, body.input));
       })
       .catch((err: Error) => {
         if (!res.headersSent) send(400, { error: err.message });
@@ -107,7 +121,7 @@ export async function startHandOff(options: HandOffOptions): Promise<RunningHand
         server.closeAllConnections();
         server.close(() => resolve());
       });
-      if (runtime) await (await runtime).close();
+      for (const runtime of runtimes.values()) await (await runtime).close();
       await signaler.close();
     },
   };

@@ -71,7 +71,12 @@ async function handedOff(
   // Only Python pays for loading an interpreter; a JavaScript call is cheaper here than a round trip.
   // (A name that does not resolve fails here as it would in the call.)
   if ((await runtime.resolve(nameOrId)).language !== 'python') return null;
-  const answer = await handOff<CallResult>(target, '/call', { tool: nameOrId, input: inputText }, config);
+  const answer = await handOff<CallResult>(
+    target,
+    '/call',
+    { tool: nameOrId, input: inputText, signal: process.env.DISE_SIGNAL_MONITOR !== '0' },
+    config,
+  );
   if (!answer) {
     if (options.verbose)
       out.info(`the running stack (${target.url}) did not take the call: the Python interpreter loads in this process`);
