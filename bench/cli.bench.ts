@@ -30,7 +30,7 @@ interface Sample {
 
 /** Wall time over the same JavaScript command (CPU too when measured), e.g. `+244 ms wall, +20 ms cpu over JavaScript`. */
 function overJs(s: Sample, js: Sample): string {
-  const signed = (ms: number) => `${ms < 0 ? '-' : '+'}${fmtMs(Math.abs(ms))}`;
+  const signed = (ms: number) => `${ms < 0 ? '-' : '+'}${Math.round(Math.abs(ms))} ms`;
   const cpu = s.cpuMs !== null && js.cpuMs !== null ? `, ${signed(s.cpuMs - js.cpuMs)} cpu` : '';
   return `${signed(s.wallMs - js.wallMs)} wall${cpu} over JavaScript`;
 }
