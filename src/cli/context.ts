@@ -58,13 +58,18 @@ export async function openDatabase(
   };
 }
 
+/** The database a command works on when one is named or running (else the embedded one would be started). */
+export function configuredDatabaseUrl(config?: DiseConfig, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.DATABASE_URL || config?.database.url || readLiveDevState()?.database;
+}
+
 /** The URL of the database a command works on; starts (and migrates) the embedded one when there is none. */
 async function databaseUrl(
   out: Output,
   config: DiseConfig | undefined,
   env: NodeJS.ProcessEnv,
 ): Promise<{ url: string; embedded?: RunningPostgres }> {
-  const url = env.DATABASE_URL || config?.database.url || readLiveDevState()?.database;
+  const url = configuredDatabaseUrl(config, env);
   if (url) return { url };
   out.info('starting the embedded PostgreSQL under .dise/ (run `dise dev` to keep it running)');
   const [{ startEmbeddedPostgres }, { migrate }] = await Promise.all([

@@ -9,6 +9,7 @@ import { LineageStore } from '../lineage/store.js';
 import { taskQueueFromEnv } from '../infra/temporal-connection.js';
 import { defaultConfig } from '../config/schema.js';
 import { generateToken, startDashboard, type RunningDashboard } from '../ui/server.js';
+import { startHandOff } from './handoff-server.js';
 import { createPrismaClient, redactUrl, type PrismaClient } from '../infra/database.js';
 import { readDevState, removeDevState, writeDevState, type DevState } from '../infra/dev-state.js';
 import { migrate } from '../infra/migrator.js';
@@ -116,8 +117,9 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     const token = config.ui.token ?? generateToken();
     // The Web UI of our own dev server, else the one TEMPORAL_UI_URL names for an outside Temporal.
     const temporalUiUrl = server?.uiUrl ?? (env.TEMPORAL_UI_URL || null);
+    const store = new LineageStore(prisma);
     const dashboardOptions = {
-      store: new LineageStore(prisma),
+      store,
       databaseUrl,
       temporal,
       temporalUiUrl,
@@ -147,6 +149,9 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       startedAt: new Date().toISOString(),
     };
     writeDevState(state, dir);
+    // Python calls of the quick commands run in this process's interpreters, loaded once (handoff-server.ts).
+    const handOff = await startHandOff({ databaseUrl, store, config, temporal, dir, log });
+    stopping.push(() => handOff.close());
     log(`database ${redactUrl(databaseUrl)}`);
     return {
       state,

@@ -18,7 +18,22 @@ export class UsageError extends Error {
   }
 }
 
+/** A failure the running stack answered a handed-off command with (handoff-client.ts): its message and exit code. */
+export class HandedOffError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+    name: string,
+    stack: string | null,
+  ) {
+    super(message);
+    this.name = name;
+    if (stack) this.stack = stack;
+  }
+}
+
 export function exitCodeFor(err: unknown): number {
+  if (err instanceof HandedOffError) return err.exitCode;
   if (
     err instanceof UsageError ||
     err instanceof LineageError ||

@@ -125,7 +125,12 @@ function addToolCommands(program: Command, { config, out, exitCode }: CommandCon
       exitCode.value = (
         await (
           await import('./commands/tool-add.js')
-        ).toolAdd(files, { route: opts.route, json: Boolean(opts.json) }, config(), out)
+        ).toolAdd(
+          files,
+          { route: opts.route, json: Boolean(opts.json), verbose: Boolean(program.opts().verbose) },
+          config(),
+          out,
+        )
       ).exitCode;
     });
   tool
@@ -234,7 +239,13 @@ function addCallAndReportCommands(program: Command, { config, out }: CommandCont
       `\nExit code 1 when the tool fails (the error names the kind: timeout, memory_limit, thrown, …).\n\nExample:\n  $ dise call email_validator '"user@example.com"'`,
     )
     .action(async (tool: string, json: string, opts: { json?: boolean }) =>
-      (await import('./commands/call.js')).call(tool, json, { json: Boolean(opts.json) }, config(), out),
+      (await import('./commands/call.js')).call(
+        tool,
+        json,
+        { json: Boolean(opts.json), verbose: Boolean(program.opts().verbose) },
+        config(),
+        out,
+      ),
     );
 
   program

@@ -6,7 +6,7 @@ import { defaultConfig, type DiseConfig } from '../config/schema.js';
 import { insertFailures } from '../lineage/failures.js';
 import { pgRunner } from '../lineage/sql-runner.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
-import { pythonReady, warmPython } from '../sandbox/python.js';
+import { pythonToolsReady, warmPythonTools } from '../sandbox/python.js';
 import { Sandbox } from '../sandbox/sandbox.js';
 import { looksLikeVersionId, parseVersionId } from '../shared/ids.js';
 import { ROUTABLE_HEALTH, SEVERITIES, type Health, type JsonValue, type Severity } from '../shared/lineage-types.js';
@@ -260,8 +260,9 @@ export class ToolRuntime {
       this.metrics?.failed(info.name, 'invalid_input');
       throw new ToolExecutionError('invalid_input', 'input is not a JSON value');
     }
-    // The interpreter loads once per process; its cold start is waited for off the call's clock.
-    if (info.language === 'python' && !pythonReady()) await warmPython();
+    // The interpreter loads once per process; its cold start is waited for off the call's clock. A call
+    // needs only the one that runs tools (the analysis interpreter loads when something is judged).
+    if (info.language === 'python' && !pythonToolsReady()) await warmPythonTools();
     const started = performance.now();
     try {
       const outputJson = this.sandbox.runJson(info.codeHash, info.code, inputJson, info.language);

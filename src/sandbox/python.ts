@@ -405,9 +405,28 @@ function toolsFor(domain: string, maxInterpreters: number): Interpreter {
   return taken;
 }
 
+/** Holds on the spare (holdPythonSpare): while any is held, no interpreter is started in reserve. */
+let spareHolds = 0;
+
 function startSpareIfIdle(): void {
   // Only while the process uses Python: closePythonHost() leaves nothing running.
-  if (tools.size > 0 && !(spare && spare.alive)) ensureSpare();
+  if (spareHolds === 0 && tools.size > 0 && !(spare && spare.alive)) ensureSpare();
+}
+
+/**
+ * Until the returned release is called, no interpreter is loaded in reserve for the next new tool.
+ * For a command that runs one tool and exits (`dise call`): a spare would cost a second load (the
+ * process cannot exit while its thread loads) for a tool that never comes. A tool needing an
+ * interpreter meanwhile still gets one, loaded when it asks.
+ */
+export function holdPythonSpare(): () => void {
+  spareHolds++;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    spareHolds--;
+  };
 }
 
 /** Ends an interpreter; `later`: its thread is stopped off the current call (stopping one takes ms). */
@@ -427,9 +446,21 @@ export function pythonReady(): boolean {
 
 /** Starts the interpreters if needed (in parallel) and resolves once both are loaded; never blocks the event loop. */
 export async function warmPython(): Promise<void> {
+  await Promise.all([analysis().ready, warmPythonTools()]);
+}
+
+/** Is an interpreter for tool code loaded (the spare or one a tool already runs in)? */
+export function pythonToolsReady(): boolean {
   const ready = (i: Interpreter | null) => i !== null && i.alive && Atomics.load(i.ctrl, STATE) === STATE_READY;
-  const toolsReady = ready(spare) || [...tools.values()].some(ready);
-  await Promise.all([analysis().ready, toolsReady ? Promise.resolve() : ensureSpare().ready]);
+  return ready(spare) || [...tools.values()].some(ready);
+}
+
+/**
+ * Loads an interpreter for tool code if none is loaded, without the analysis one: calling a tool
+ * parses nothing, and a process that only calls (`dise call`) would otherwise load two.
+ */
+export async function warmPythonTools(): Promise<void> {
+  if (!pythonToolsReady()) await ensureSpare().ready;
 }
 
 /** Resolves once the spare interpreter (the one the next new tool takes) is loaded. */

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -62,6 +62,13 @@ describe('dise dev', () => {
       const devJson = JSON.parse(readFileSync(path.join(home, 'dev.json'), 'utf8'));
       expect(devJson).toMatchObject({ temporal, ui, database, dashboard, metrics, pid: first.child.pid });
       expect(metrics).toBe(`http://127.0.0.1:${metricsPort}/metrics`);
+      // The hand-off listener of the quick commands: on loopback, its key readable by this user only.
+      const handOff = JSON.parse(readFileSync(path.join(home, 'handoff.json'), 'utf8'));
+      expect(handOff).toMatchObject({
+        pid: first.child.pid,
+        url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      });
+      expect(statSync(path.join(home, 'handoff.json')).mode & 0o077).toBe(0);
 
       const page = await fetch(ui!);
       expect(page.status).toBe(200);
@@ -114,6 +121,7 @@ describe('dise dev', () => {
       expect(isProcessAlive(devJson.temporalPid)).toBe(false);
       expect(isProcessAlive(pgPid)).toBe(false);
       expect(existsSync(path.join(home, 'dev.json'))).toBe(false);
+      expect(existsSync(path.join(home, 'handoff.json'))).toBe(false);
     },
   );
 

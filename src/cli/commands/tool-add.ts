@@ -1,16 +1,9 @@
 import type { DiseConfig } from '../../config/schema.js';
-import { registrationValidator } from '../../judge/registration.js';
-import { readManifestFile } from '../manifest.js';
-import { normalizeVersionId } from '../../lineage/ids.js';
-import { warmPython } from '../../sandbox/python.js';
-import { Sandbox } from '../../sandbox/sandbox.js';
 import type { RegisterVersionInput, RegisteredVersion } from '../../lineage/store.js';
-import { compareSemver, parseVersionId } from '../../shared/ids.js';
-import { ROUTABLE_HEALTH } from '../../shared/lineage-types.js';
-import { canaryWorkflowId } from '../../shared/constants.js';
-import { withDatabase, type Output } from '../context.js';
-import { renderDifferential } from '../format/differential-view.js';
-import { EXIT, UsageError } from '../errors.js';
+import { readManifestFile } from '../manifest.js';
+import { configuredDatabaseUrl, withDatabase, type Output } from '../context.js';
+import { HandedOffError, UsageError } from '../errors.js';
+import { handOff, handOffTarget, replayLines } from '../handoff-client.js';
 
 export interface ToolAddOptions {
   route: boolean;
@@ -26,6 +19,12 @@ export interface ToolAddResult {
   })[];
 }
 
+/** One version of a manifest file, as read. */
+export interface ManifestInput {
+  file: string;
+  input: RegisterVersionInput;
+}
+
 /**
  * `dise tool add <file>...`: every manifest of every file is validated (static analysis, rule gates,
  * its suite, regression against its parent, the differential check beside its parent(s)) and registered in one transaction (all or nothing). A
@@ -37,132 +36,56 @@ export interface ToolAddResult {
  */
 export async function toolAdd(
   files: string[],
-  options: ToolAddOptions,
+  options: ToolAddOptions & { verbose?: boolean },
   config: DiseConfig,
   out: Output,
 ): Promise<ToolAddResult & { exitCode: number }> {
   if (!files.length) throw new UsageError('tool add: name at least one manifest file');
-  const inputs: { file: string; input: RegisterVersionInput }[] = [];
+  const inputs: ManifestInput[] = [];
   for (const file of files) for (const input of readManifestFile(file)) inputs.push({ file, input });
-
+  const route = { route: options.route, json: options.json };
+  const handed = await handedOff(inputs, route, options.verbose ?? false, config, out);
+  if (handed) return handed;
+  const { registerManifests } = await import('../register-manifests.js');
   return withDatabase(
     out,
-    async ({ store }) => {
-      // Python code is parsed and run by the sandbox's interpreter: load it once, up front (a child
-      // without a language field is in its first parent's).
-      const firstParents = inputs.flatMap((i) =>
-        !i.input.language && i.input.parents?.length ? [normalizeVersionId(i.input.parents[0]!, 'parents[0]').id] : [],
-      );
-      const parentSources = await store.graph.codes(firstParents);
-      if (
-        inputs.some((i) => i.input.language === 'python') ||
-        [...parentSources.values()].some((s) => s.language === 'python')
-      ) {
-        out.info('loading the Python interpreter (once per process)');
-        await warmPython();
-      }
-      const sandbox = new Sandbox(config.sandbox);
-      let registered: RegisteredVersion[];
-      try {
-        registered = await store.registerMany(
-          inputs.map((i) => i.input),
-          { validate: registrationValidator({ store, sandbox, config }) },
-        );
-      } finally {
-        sandbox.close();
-      }
-      const routed = new Set<string>();
-      const canaries = new Map<string, { stableId: string; workflowId: string }>();
-      if (options.route) {
-        const newest = new Map<string, RegisteredVersion>();
-        for (const r of registered) {
-          if (!ROUTABLE_HEALTH.includes(r.health)) continue;
-          const current = newest.get(r.name);
-          if (!current || compareSemver(parseVersionId(r.id), parseVersionId(current.id)) > 0) newest.set(r.name, r);
-        }
-        for (const r of newest.values()) {
-          // Only move a route forward: a newer routed version already in place wins.
-          const existing = await store.routing.routeOf(r.name);
-          if (existing && compareSemver(parseVersionId(existing), parseVersionId(r.id)) > 0) continue;
-          // Shadow mode: a tool that already answers callers keeps doing so while the new version is judged.
-          const stable =
-            config.deployment.mode === 'shadow' &&
-            existing &&
-            existing !== r.id &&
-            (await store.routing.isRoutable(existing))
-              ? existing
-              : null;
-          if (stable) {
-            const workflowId = canaryWorkflowId(r.id);
-            await store.canaries.begin({
-              candidateId: r.id,
-              toolName: r.name,
-              stableId: stable,
-              targetHealth: r.health,
-              origin: 'registration',
-              healId: null,
-              workflowId,
-              mirrorFraction: config.deployment.canary.mirror_fraction,
-            });
-            canaries.set(r.id, { stableId: stable, workflowId });
-            continue;
-          }
-          await store.setRoute(r.id, 'registered by dise tool add');
-          routed.add(r.id);
-        }
-      }
-      // A feature_add held for a person's review (deployment.review: hold) waits in its review workflow.
-      const held = registered.filter((r) => r.health === 'held').map((r) => r.id);
-      if (canaries.size || held.length) {
-        // Loaded only when a canary or a review starts: the Temporal client is heavy for a command that rarely needs it.
-        const [{ connectTemporal }, { startCanary }, { taskQueueFromEnv }] = await Promise.all([
-          import('../temporal-client.js'),
-          import('../../client/start-canary.js'),
-          import('../../infra/temporal-connection.js'),
-        ]);
-        const temporal = await connectTemporal(config);
-        try {
-          for (const id of canaries.keys()) await startCanary(temporal.client, id, { taskQueue: taskQueueFromEnv() });
-          if (held.length) {
-            const { startReview } = await import('../../client/review.js');
-            for (const id of held) await startReview(temporal.client, id, { taskQueue: taskQueueFromEnv() });
-          }
-        } finally {
-          await temporal.close();
-        }
-      }
-      const result: ToolAddResult = {
-        registered: registered.map((r, i) => ({
-          ...r,
-          health: canaries.has(r.id) ? ('canary' as const) : r.health,
-          file: inputs[i]!.file,
-          routed: routed.has(r.id),
-          canary: canaries.get(r.id) ?? null,
-        })),
-      };
-      if (options.json) {
-        out.result(JSON.stringify(result, null, 2));
-      } else {
-        for (const r of result.registered) {
-          out.result(
-            `${r.id} ${r.health}${r.language === 'python' ? ' (python)' : ''}${r.routed ? ' (routed)' : ''}${r.canary ? ` (in shadow beside ${r.canary.stableId}; dise canary status ${r.id})` : ''}${r.health === 'held' ? ` (held for review: dise review ${r.id} --approve | --refuse)` : ''}`,
-          );
-          for (const f of r.failures ?? []) out.info(`  ${r.id}: [${f.severity}] ${f.failureType}: ${f.description}`);
-          for (const line of r.reports ?? []) out.info(`  ${r.id}: ${line}`);
-          // The verdict goes to stdout with the version: the three smallest differing inputs and both answers.
-          if (r.differential)
-            for (const line of renderDifferential(r.differential).slice(
-              0,
-              r.differential.verdict === 'same' ? 1 : undefined,
-            ))
-              out.result(line);
-        }
-      }
-      const failed = result.registered.filter((r) => r.health === 'failed');
-      if (failed.length)
-        out.info(`${failed.length} version(s) failed validation and were stored FAILED (never routed)`);
-      return { ...result, exitCode: failed.length ? EXIT.failed : EXIT.ok };
-    },
+    ({ store }) => registerManifests(store, inputs, { ...route, oneShot: true }, config, out),
     config,
   );
+}
+
+/**
+ * Python versions (or children that may inherit Python from a parent) are judged by the running
+ * `dise dev`, whose interpreters are loaded, when one works on the same database and configuration
+ * (handoff-client.ts); it prints and stores what this command would. Null: register here.
+ */
+async function handedOff(
+  inputs: ManifestInput[],
+  options: ToolAddOptions,
+  verbose: boolean,
+  config: DiseConfig,
+  out: Output,
+): Promise<(ToolAddResult & { exitCode: number }) | null> {
+  const python = inputs.some(
+    (i) => i.input.language === 'python' || (!i.input.language && Boolean(i.input.parents?.length)),
+  );
+  if (!python) return null;
+  const url = configuredDatabaseUrl(config);
+  const target = url ? handOffTarget(url) : undefined;
+  const answer = target
+    ? await handOff<ToolAddResult & { exitCode: number }>(target, '/tool-add', { inputs, options }, config)
+    : null;
+  if (!answer) {
+    if (verbose)
+      out.info(
+        target
+          ? `the running stack (${target.url}) did not take the registration: the Python interpreter loads in this process`
+          : 'no running stack takes the registration: the Python interpreter loads in this process',
+      );
+    return null;
+  }
+  if (verbose) out.info(`judged in the running stack's interpreters (${target!.url})`);
+  replayLines(answer.lines, out);
+  if (answer.ok) return answer.value;
+  throw new HandedOffError(answer.error.message, answer.error.exitCode, answer.error.name, answer.error.stack);
 }
