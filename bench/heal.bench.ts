@@ -65,12 +65,15 @@ type HistoryEvent = {
   activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
   activityTaskStartedEventAttributes?: { scheduledEventId?: { toString(): string } };
   activityTaskCompletedEventAttributes?: { scheduledEventId?: { toString(): string } };
+  workflowTaskScheduledEventAttributes?: unknown;
+  workflowTaskStartedEventAttributes?: unknown;
+  workflowTaskCompletedEventAttributes?: unknown;
 };
 
 /**
  * Where one heal's time went, from its history: per activity, queued (scheduled → started) and run
- * (started → completed); the rest (workflow tasks between steps, local activities, the start and
- * the end) as `between steps`. Added to `times` under `<name> queued|ran`.
+ * (started → completed); each workflow task, queued and run (local activities run inside one);
+ * and the rest (workflow tasks, local activities, the start and the end) as `between steps`. Added to `times` under `<name> queued|ran`.
  */
 async function historyTimes(
   handle: { fetchHistory(): Promise<{ events?: unknown[] | null }> },
@@ -81,7 +84,16 @@ async function historyTimes(
   const events = ((await handle.fetchHistory()).events ?? []) as HistoryEvent[];
   const scheduled = new Map<string, { name: string; at: number; started?: number }>();
   let inSteps = 0;
+  let task = 0;
+  let taskScheduled = 0;
+  let taskStarted = 0;
   for (const e of events) {
+    if (e.workflowTaskScheduledEventAttributes) taskScheduled = at(e);
+    if (e.workflowTaskStartedEventAttributes) {
+      taskStarted = at(e);
+      addTime(times, `workflow task ${++task} queued`, taskStarted - taskScheduled);
+    }
+    if (e.workflowTaskCompletedEventAttributes) addTime(times, `workflow task ${task} ran`, at(e) - taskStarted);
     const sched = e.activityTaskScheduledEventAttributes;
     if (sched) scheduled.set(e.eventId!.toString(), { name: sched.activityType?.name ?? '?', at: at(e) });
     const st = e.activityTaskStartedEventAttributes;
