@@ -86,12 +86,14 @@ const cancelledEnd = proxyLocalActivities<DiseActivities>({
 });
 /**
  * The short database steps of heals started since this change (record, prune, rule, propagate, order,
- * offline regenerate, promote, finish): local activities, run by the worker that holds the heal with
- * the retries of a quick step. A run of them takes no round trip through Temporal between steps:
- * their results are recorded (as markers) with the next workflow task, which ends at the next heavy
- * step (analysis, ancestor, validation) or at the heal's end. A worker killed before that runs them
- * again on the next worker from the last recorded one: each is idempotent (keyed by the heal), and
- * what a run of them follows has already been recorded, so running again gives the same answers.
+ * offline regenerate, finish, and promote when it has no tainted descendant to re-validate): local
+ * activities, run by the worker that holds the heal with the retries of a quick step. A run of them
+ * takes no round trip through Temporal between steps: their results are recorded (as markers) with
+ * the next workflow task, which ends at the next heavy step (analysis, ancestor, validation) or at
+ * the heal's end. A worker killed before that runs them again on the next worker from the last
+ * recorded one: each is idempotent (keyed by the heal), and what a run of them follows has already
+ * been recorded, so running again gives the same answers. A cancellation reaches a local step when
+ * it ends (a step that hangs: at the workflow task's heartbeat, 80% of its 10 s timeout).
  */
 const localStep = proxyLocalActivities<DiseActivities>({
   startToCloseTimeout: '30 seconds',
@@ -462,7 +464,12 @@ async function promote(
   progress.strategy = strategy;
   progress.features = validation.features;
   progress.setAside = validation.setAside;
-  const promoted = await quick.promote({
+  // Promote re-validates the descendants the prune tainted (tool code, version after version): with
+  // any to re-validate it stays a heartbeating activity, so a cancellation reaches it at once.
+  const prune = progress.prune;
+  const revalidates = !prune || prune.taintedCount > prune.tainted.filter((id) => id === input.versionId).length;
+  const promoteStep = revalidates ? quickStep : quick;
+  const promoted = await promoteStep.promote({
     healId,
     failedId: input.versionId,
     culpritId: regeneration.culpritId,
