@@ -6,7 +6,11 @@
  * share that kept every feature added after the culprit.
  */
 import { performance } from 'node:perf_hooks';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { defaultConfig } from '../src/config/schema.js';
 import { createActivities } from '../src/activities/index.js';
 import { startHeal } from '../src/client/start-heal.js';
@@ -17,14 +21,119 @@ import { LineageStore } from '../src/lineage/store.js';
 import { registerSlugStory, SLUG_WRONG } from '../src/demo/slug-lineage.js';
 import { ToolRuntime } from '../src/runtime/tool-runtime.js';
 import { startWorker } from '../src/worker.js';
-import { benchDatabase, benchTemporal, progress } from './support.js';
+import { benchDatabase, benchTemporal, percentile, progress } from './support.js';
 
 const HEALS = Number(process.env.BENCH_HEALS ?? 20);
+/**
+ * Another checkout's src/workflows/index.ts (e.g. main's): its heals run interleaved with this
+ * checkout's, on a worker of their own with the same activities, so a change of the workflow is
+ * measured before and after in the same process and conditions.
+ */
+const BASELINE_WORKFLOWS = process.env.BENCH_HEAL_BASELINE_WORKFLOWS;
 const V1 =
   "function run(input) { return typeof input === 'string' && /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$/.test(input); }";
 const V2 = "function run(input) { if (typeof input !== 'string') return false; return input.indexOf('@') !== -1; }";
 
 type Activities = ReturnType<typeof createActivities>;
+
+/** Per step of the heals: its times in ms, one per heal, by name (direct calls, or Temporal's history). */
+type StepTimes = Map<string, number[]>;
+
+function addTime(times: StepTimes, name: string, ms: number): void {
+  times.set(name, [...(times.get(name) ?? []), ms]);
+}
+
+/** The activities, each call's time added to `times` under its name. */
+function timed(acts: Activities, times: StepTimes): Activities {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(acts) as [string, (...args: unknown[]) => Promise<unknown>][]) {
+    out[name] = async (...args: unknown[]) => {
+      const t0 = performance.now();
+      try {
+        return await fn(...args);
+      } finally {
+        addTime(times, name, performance.now() - t0);
+      }
+    };
+  }
+  return out as Activities;
+}
+
+type HistoryEvent = {
+  eventId?: { toString(): string };
+  eventTime?: { seconds?: { toString(): string }; nanos?: number };
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
+  activityTaskStartedEventAttributes?: { scheduledEventId?: { toString(): string } };
+  activityTaskCompletedEventAttributes?: { scheduledEventId?: { toString(): string } };
+  workflowTaskScheduledEventAttributes?: unknown;
+  workflowTaskStartedEventAttributes?: unknown;
+  workflowTaskCompletedEventAttributes?: unknown;
+};
+
+/**
+ * Where one heal's time went, from its history: per activity, queued (scheduled → started) and run
+ * (started → completed); each workflow task, queued and run (local activities run inside one);
+ * and the rest (workflow tasks, local activities, the start and the end) as `between steps`. Added to `times` under `<name> queued|ran`.
+ */
+async function historyTimes(
+  handle: { fetchHistory(): Promise<{ events?: unknown[] | null }> },
+  times: StepTimes,
+): Promise<number> {
+  const at = (e: HistoryEvent) =>
+    Number(e.eventTime?.seconds?.toString() ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+  const events = ((await handle.fetchHistory()).events ?? []) as HistoryEvent[];
+  const scheduled = new Map<string, { name: string; at: number; started?: number }>();
+  let inSteps = 0;
+  let task = 0;
+  let taskScheduled = 0;
+  let taskStarted = 0;
+  for (const e of events) {
+    if (e.workflowTaskScheduledEventAttributes) taskScheduled = at(e);
+    if (e.workflowTaskStartedEventAttributes) {
+      taskStarted = at(e);
+      addTime(times, `workflow task ${++task} queued`, taskStarted - taskScheduled);
+    }
+    if (e.workflowTaskCompletedEventAttributes) addTime(times, `workflow task ${task} ran`, at(e) - taskStarted);
+    const sched = e.activityTaskScheduledEventAttributes;
+    if (sched) scheduled.set(e.eventId!.toString(), { name: sched.activityType?.name ?? '?', at: at(e) });
+    const st = e.activityTaskStartedEventAttributes;
+    if (st) Object.assign(scheduled.get(st.scheduledEventId!.toString()) ?? {}, { started: at(e) });
+    const done = e.activityTaskCompletedEventAttributes;
+    if (done) {
+      const s = scheduled.get(done.scheduledEventId!.toString())!;
+      const started = s.started ?? s.at;
+      addTime(times, `${s.name} queued`, started - s.at);
+      addTime(times, `${s.name} ran`, at(e) - started);
+      inSteps += at(e) - s.at;
+    }
+  }
+  const total = at(events.at(-1)!) - at(events[0]!);
+  addTime(times, 'between steps (workflow tasks)', total - inSteps);
+  addTime(times, 'workflow start → close', total);
+  return events.length;
+}
+
+/** One heal's history, event by event, with the time since the first (BENCH_HEAL_EVENTS=1). */
+async function printEvents(handle: { fetchHistory(): Promise<{ events?: unknown[] | null }> }): Promise<void> {
+  const events = ((await handle.fetchHistory()).events ?? []) as (HistoryEvent & Record<string, unknown>)[];
+  const at = (e: HistoryEvent) =>
+    Number(e.eventTime?.seconds?.toString() ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+  for (const e of events) {
+    const kind = Object.keys(e).find((k) => k.endsWith('EventAttributes') && e[k]) ?? '?';
+    const detail =
+      e.activityTaskScheduledEventAttributes?.activityType?.name ??
+      (e.markerRecordedEventAttributes as { markerName?: string } | undefined)?.markerName ??
+      '';
+    console.log(
+      `    +${(at(e) - at(events[0]!)).toFixed(1).padStart(7)} ms  ${kind.replace('EventAttributes', '')} ${detail}`,
+    );
+  }
+}
+
+function printTimes(title: string, times: StepTimes): void {
+  console.log(`  ${title}`);
+  for (const [name, ms] of times) console.log(`    ${name.padEnd(50)} ${median(ms).toFixed(1).padStart(7)} ms`);
+}
 
 /** The heal's steps in order, called directly: the baseline without Temporal. */
 async function healDirectly(acts: Activities, versionId: string, failureId: number, healId: string): Promise<string> {
@@ -96,6 +205,13 @@ async function healDirectly(acts: Activities, versionId: string, failureId: numb
   return promoted.newVersionId;
 }
 
+async function bundleFile(workflowsPath: string): Promise<string> {
+  const { code } = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('ERROR') });
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'dise-bench-bundle-')), 'workflows.js');
+  writeFileSync(file, code);
+  return file;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -116,6 +232,17 @@ async function main(): Promise<void> {
     llm: null,
     taskQueue,
   });
+  const baselineQueue = `${taskQueue}-baseline`;
+  const baselineWorker = BASELINE_WORKFLOWS
+    ? await startWorker({
+        temporal: { address, namespace: 'default', tls: false },
+        prisma,
+        config: defaultConfig(),
+        llm: null,
+        taskQueue: baselineQueue,
+        workflowBundlePath: await bundleFile(BASELINE_WORKFLOWS),
+      })
+    : null;
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   const runtime = await ToolRuntime.create({ databaseUrl: db.url });
@@ -136,9 +263,43 @@ async function main(): Promise<void> {
   };
   try {
     const direct: number[] = [];
-    const latencies: number[] = [];
-    let historyLength = 0;
-    progress(`healing ${HEALS} tools through selfHealWorkflow and ${HEALS} by direct calls, interleaved…`);
+    const directTimes: StepTimes = new Map();
+    const queues = baselineWorker ? [taskQueue, baselineQueue] : [taskQueue];
+    const runs = new Map(
+      queues.map((queue) => [
+        queue,
+        {
+          rollback: [] as number[],
+          revert: [] as number[],
+          rollbackTimes: new Map() as StepTimes,
+          revertTimes: new Map() as StepTimes,
+          historyLength: 0,
+          keptAll: 0,
+          revertHeals: 0,
+        },
+      ]),
+    );
+    const heal = async (versionId: string, description: string, failureId: number, queue: string) =>
+      (
+        await startHeal(
+          client,
+          {
+            versionId,
+            trigger: 'report',
+            failure: {
+              failureType: 'wrong_output',
+              description,
+              severity: 'critical',
+              detectionMethod: 'report',
+              failureId,
+            },
+          },
+          { taskQueue: queue },
+        )
+      ).handle;
+    progress(
+      `healing ${HEALS} tools through selfHealWorkflow${baselineWorker ? ` (and through ${BASELINE_WORKFLOWS})` : ''} and ${HEALS} by direct calls, interleaved…`,
+    );
     for (let i = 0; i < HEALS + 1; i++) {
       const baseline = `bench_direct_${i}`;
       await register(baseline);
@@ -150,7 +311,7 @@ async function main(): Promise<void> {
         severity: 'critical',
       });
       const healedDirect = await healDirectly(
-        acts,
+        i > 0 ? timed(acts, directTimes) : acts,
         `${baseline}@2.0.0`,
         reportedDirect.failureId,
         `direct-${i}-${Date.now()}`,
@@ -158,74 +319,55 @@ async function main(): Promise<void> {
       if (i > 0) direct.push(performance.now() - t0);
       if (healedDirect !== `${baseline}@2.0.1`) throw new Error(`direct heal produced ${healedDirect}`);
 
-      const name = `bench_email_${i}`;
-      await register(name);
-      const started = performance.now();
-      const reported = await runtime.report(`${name}@2.0.0`, {
-        input: 'user@@domain.com',
-        observed: true,
-        expected: false,
-        severity: 'critical',
-      });
-      const { handle } = await startHeal(
-        client,
-        {
-          versionId: `${name}@2.0.0`,
-          trigger: 'report',
-          failure: {
-            failureType: 'wrong_output',
-            description: 'accepts user@@domain.com',
-            severity: 'critical',
-            detectionMethod: 'report',
-            failureId: reported.failureId,
-          },
-        },
-        { taskQueue },
-      );
-      const result = await handle.result();
-      const ms = performance.now() - started;
-      if (result.status !== 'healed') throw new Error(`heal of ${name} ended ${result.status}: ${result.message}`);
-      const route = await prisma.route.findUnique({ where: { toolName: name } });
-      if (route?.versionId !== result.newVersionId) throw new Error(`route of ${name} is ${route?.versionId}`);
-      if (i === 0) {
-        historyLength = (await handle.fetchHistory()).events?.length ?? 0;
-        continue; // the first heal warms the worker's caches and the sandbox
+      for (const queue of queues) {
+        const name = `bench_email_${queue === taskQueue ? '' : 'baseline_'}${i}`;
+        await register(name);
+        const started = performance.now();
+        const reported = await runtime.report(`${name}@2.0.0`, {
+          input: 'user@@domain.com',
+          observed: true,
+          expected: false,
+          severity: 'critical',
+        });
+        const handle = await heal(`${name}@2.0.0`, 'accepts user@@domain.com', reported.failureId, queue);
+        const result = await handle.result();
+        const ms = performance.now() - started;
+        if (result.status !== 'healed') throw new Error(`heal of ${name} ended ${result.status}: ${result.message}`);
+        const route = await prisma.route.findUnique({ where: { toolName: name } });
+        if (route?.versionId !== result.newVersionId) throw new Error(`route of ${name} is ${route?.versionId}`);
+        const run = runs.get(queue)!;
+        if (i === 0) {
+          run.historyLength = (await handle.fetchHistory()).events?.length ?? 0;
+          continue; // the first heal warms the worker's caches and the sandbox
+        }
+        run.rollback.push(ms);
+        if (i === 1 && process.env.BENCH_HEAL_EVENTS) await printEvents(handle);
+        await historyTimes(handle, run.rollbackTimes);
       }
-      latencies.push(ms);
     }
     // Revert heals: the slug story (bug at 1.2.0, a feature with its critical test at 1.3.0).
     progress(`healing ${HEALS} copies of the slug story (a revert keeps 1.3.0's feature)…`);
-    const reverts: number[] = [];
-    let keptAll = 0;
-    let revertHeals = 0;
     for (let i = 0; i < HEALS + 1; i++) {
-      const name = `bench_slug_${i}`;
-      await registerSlugStory(store, name);
-      const started = performance.now();
-      const reported = await runtime.report(`${name}@1.3.0`, { ...SLUG_WRONG[0]!, severity: 'critical' });
-      const { handle } = await startHeal(
-        client,
-        {
-          versionId: `${name}@1.3.0`,
-          trigger: 'report',
-          failure: {
-            failureType: 'wrong_output',
-            description: 'drops digits',
-            severity: 'critical',
-            detectionMethod: 'report',
-            failureId: reported.failureId,
-          },
-        },
-        { taskQueue },
-      );
-      const result = await handle.result();
-      const ms = performance.now() - started;
-      if (result.status !== 'healed') throw new Error(`heal of ${name} ended ${result.status}: ${result.message}`);
-      if (i === 0) continue;
-      reverts.push(ms);
-      if (result.strategy === 'revert') revertHeals++;
-      if (result.features && result.features.kept === result.features.total) keptAll++;
+      for (const queue of queues) {
+        const name = `bench_slug_${queue === taskQueue ? '' : 'baseline_'}${i}`;
+        await registerSlugStory(store, name);
+        const started = performance.now();
+        const reported = await runtime.report(`${name}@1.3.0`, { ...SLUG_WRONG[0]!, severity: 'critical' });
+        const handle = await heal(`${name}@1.3.0`, 'drops digits', reported.failureId, queue);
+        const result = await handle.result();
+        const ms = performance.now() - started;
+        if (result.status !== 'healed') throw new Error(`heal of ${name} ended ${result.status}: ${result.message}`);
+        if (i === 0) continue;
+        const run = runs.get(queue)!;
+        run.revert.push(ms);
+        await historyTimes(handle, run.revertTimes);
+        if (result.strategy === 'revert') run.revertHeals++;
+        if (result.features && result.features.kept === result.features.total) run.keptAll++;
+      }
     }
+    const { rollback: latencies, revert: reverts, historyLength, keptAll, revertHeals } = runs.get(taskQueue)!;
+    const healTimes = runs.get(taskQueue)!.rollbackTimes;
+    const revertTimes = runs.get(taskQueue)!.revertTimes;
 
     const sorted = [...latencies].sort((a, b) => a - b);
     console.log('\nbench:heal (offline strategy)');
@@ -244,19 +386,53 @@ async function main(): Promise<void> {
       `  revert heal, slug story (median of ${reverts.length})                ${median(reverts).toFixed(0)} ms   ${(median(reverts) / median(latencies)).toFixed(2)}x the rollback heal`,
     );
     console.log(
+      `  p95: rollback heal ${percentile(latencies, 95).toFixed(0)} ms, revert heal ${percentile(reverts, 95).toFixed(0)} ms, direct ${percentile(direct, 95).toFixed(0)} ms`,
+    );
+    console.log(
       `  revert heals that kept every feature                  ${keptAll}/${reverts.length} (${((100 * keptAll) / reverts.length).toFixed(0)}%), ${revertHeals} healed by revert`,
     );
+    const base = runs.get(baselineQueue);
+    if (base) {
+      console.log(`\nbaseline workflows ${BASELINE_WORKFLOWS}, interleaved with these, same activities`);
+      console.log(
+        `  rollback heal median ${median(base.rollback).toFixed(0)} ms (p95 ${percentile(base.rollback, 95).toFixed(0)}), this checkout ${median(latencies).toFixed(0)} ms (p95 ${percentile(latencies, 95).toFixed(0)}): ${(median(latencies) / median(base.rollback)).toFixed(2)}x`,
+      );
+      console.log(
+        `  revert heal median ${median(base.revert).toFixed(0)} ms (p95 ${percentile(base.revert, 95).toFixed(0)}), this checkout ${median(reverts).toFixed(0)} ms (p95 ${percentile(reverts, 95).toFixed(0)}): ${(median(reverts) / median(base.revert)).toFixed(2)}x`,
+      );
+      console.log(`  history length ${base.historyLength} events, this checkout ${historyLength}`);
+    }
+    console.log('\nwhere the time goes (medians per step)');
+    printTimes('steps called directly', directTimes);
+    printTimes('rollback heal through Temporal (history timestamps)', healTimes);
+    printTimes('revert heal through Temporal (history timestamps)', revertTimes);
+    if (base) {
+      printTimes('baseline rollback heal (history timestamps)', base.rollbackTimes);
+      printTimes('baseline revert heal (history timestamps)', base.revertTimes);
+    }
     console.log(
       JSON.stringify({
         bench: 'heal',
         medianMs: median(latencies),
         minMs: sorted[0],
         maxMs: sorted.at(-1),
+        p95Ms: percentile(latencies, 95),
         directMedianMs: median(direct),
         ratio: median(latencies) / median(direct),
         historyLength,
         heals: latencies.length,
         revertMedianMs: median(reverts),
+        revertP95Ms: percentile(reverts, 95),
+        ...(base
+          ? {
+              baselineWorkflows: BASELINE_WORKFLOWS,
+              baselineMedianMs: median(base.rollback),
+              baselineP95Ms: percentile(base.rollback, 95),
+              baselineRevertMedianMs: median(base.revert),
+              baselineRevertP95Ms: percentile(base.revert, 95),
+              baselineHistoryLength: base.historyLength,
+            }
+          : {}),
         revertKeptAll: keptAll,
         revertHeals,
       }),
@@ -265,6 +441,7 @@ async function main(): Promise<void> {
     await runtime.close();
     sandbox.close();
     await worker.shutdown();
+    await baselineWorker?.shutdown();
     await connection.close();
     await prisma.$disconnect();
     await temporalServer.stop();

@@ -74,10 +74,14 @@ async function mutationFor(deps: ActivityDeps, input: PromoteInput) {
  * `regenerated` edge from the culprit.
  */
 async function registerNextPatch(deps: ActivityDeps, input: PromoteInput): Promise<string> {
-  const culprit = await deps.store.graph.version(input.culpritId);
-  const base = await requireVersion(deps, input.builtOn);
   const revert = input.builtOn === input.failedId && input.failedId !== input.culpritId;
-  const { name, version } = await nextPatchVersion(deps, revert ? input.failedId : input.culpritId);
+  // Independent reads, at once: a heal is measured end to end, one database round trip at a time.
+  const [culprit, base, { name, version }, mutation] = await Promise.all([
+    deps.store.graph.version(input.culpritId),
+    requireVersion(deps, input.builtOn),
+    nextPatchVersion(deps, revert ? input.failedId : input.culpritId),
+    mutationFor(deps, input),
+  ]);
   const [registered] = await deps.store.registerMany(
     [
       {
@@ -92,7 +96,7 @@ async function registerNextPatch(deps: ActivityDeps, input: PromoteInput): Promi
         replaces: revert ? input.failedId : input.culpritId,
         reverts: revert ? input.culpritId : null,
         healId: input.healId,
-        mutation: await mutationFor(deps, input),
+        mutation,
       },
     ],
     {
@@ -160,9 +164,11 @@ export function promoteActivity(deps: ActivityDeps) {
     }
 
     // Re-validate what the prune tainted: those that pass today's suite and every gate are restored.
-    const degraded = (await deps.store.graph.descendants(input.culpritId)).filter(
-      (d) => d.health === 'degraded' && d.id !== input.failedId,
-    );
+    const [descendants, canary] = await Promise.all([
+      deps.store.graph.descendants(input.culpritId),
+      deps.store.canaries.get(newVersionId),
+    ]);
+    const degraded = descendants.filter((d) => d.health === 'degraded' && d.id !== input.failedId);
     const codes = await deps.store.graph.codes(degraded.map((d) => d.id));
     const restored: string[] = [];
     for (const [id, source] of codes) {
@@ -172,7 +178,6 @@ export function promoteActivity(deps: ActivityDeps) {
     throwIfCancelled(); // verdicts of a cancelled step restore nothing
     restored.sort();
     await deps.store.graph.restore(restored);
-    const canary = await deps.store.canaries.get(newVersionId);
     return {
       newVersionId,
       restored,

@@ -22,9 +22,14 @@ export function pruneBranchActivity(deps: ActivityDeps) {
   return async function pruneBranch(input: PruneBranchInput): Promise<PruneResult> {
     const { store } = deps;
     const culpritId = input.analysis.culpritId ?? input.failedId;
-    const culprit = await requireVersion(deps, culpritId);
-    const lastGood = input.analysis.lastGoodId ? await requireVersion(deps, input.analysis.lastGoodId) : null;
-    const failure = await store.failures.find(input.failureId);
+    // Independent reads, at once: a heal is measured end to end, one database round trip at a time.
+    const [culprit, lastGood, failure, failingCases, staticFindings] = await Promise.all([
+      requireVersion(deps, culpritId),
+      input.analysis.lastGoodId ? requireVersion(deps, input.analysis.lastGoodId) : null,
+      store.failures.find(input.failureId),
+      gatherFailingCases(store, input.failedId, input.failureId),
+      store.failures.staticFindings(culpritId),
+    ]);
     const evidence = {
       healId: input.healId,
       failure: failure
@@ -38,14 +43,14 @@ export function pruneBranchActivity(deps: ActivityDeps) {
         : null,
       metricWindow: failure?.detectionMethod === 'runtime' ? failure.evidence : null,
       failingTests: failure && ['test_failure', 'regression'].includes(failure.failureType) ? failure.evidence : null,
-      failingInputs: (await gatherFailingCases(store, input.failedId, input.failureId)).slice(0, 10).map((c) => ({
+      failingInputs: failingCases.slice(0, 10).map((c) => ({
         input: c.input,
         ...(c.observed !== undefined ? { observed: c.observed } : {}),
         ...(c.expected !== undefined ? { expected: c.expected } : {}),
         ...(c.errorType ? { errorType: c.errorType } : {}),
         source: c.source,
       })),
-      staticFindings: await store.failures.staticFindings(culpritId),
+      staticFindings,
       diff: lastGood ? lineDiff(lastGood.code, culprit.code) : null,
       analysis: input.analysis,
     };

@@ -145,6 +145,9 @@ export async function loadJudgement(
     needs('replay') && scope.replayFrom?.length
       ? await deps.store.executions.recordedInputs(scope.replayFrom, MAX_REPLAY_INPUTS, db)
       : [];
+  const differential = needs('differential') ? await differentialEvidence(deps, subject, scope, suite, db) : null;
+  if (differential?.sameCodeAs)
+    skip.differential = `${subject.id} is the code of ${differential.sameCodeAs.join(', ')} itself: it answers every input as they do`;
   const evidence = {
     id: subject.id,
     code: subject.code,
@@ -153,7 +156,7 @@ export async function loadJudgement(
     rules,
     baseline: baselineId && baselineSource !== undefined ? { id: baselineId, ...baselineSource } : null,
     replayInputs,
-    differential: needs('differential') ? await differentialEvidence(deps, subject, scope, suite, db) : null,
+    differential: differential?.sameCodeAs === undefined ? differential : null,
   };
   return async () => judgeVersion(deps.sandbox, evidence, skip);
 }
@@ -161,7 +164,8 @@ export async function loadJudgement(
 /**
  * The differential check's evidence from the data layer: the parents' code, the declared mutation,
  * and the corpus — every suite input in scope (minted included), the tool's sample of recorded
- * inputs, and inputs generated from both with the configured (or version-derived) seed.
+ * inputs, and inputs generated from both with the configured (or version-derived) seed. Code that is
+ * every parent's own code comes back as `sameCodeAs` instead: it answers every input as they do.
  */
 async function differentialEvidence(
   deps: JudgeDeps,
@@ -175,6 +179,9 @@ async function differentialEvidence(
   const settings = deps.config.self_healing.differential;
   const codes = await deps.store.graph.codes(parentIds, db);
   const parents = parentIds.flatMap((id) => (codes.has(id) ? [{ id, ...codes.get(id)! }] : []));
+  // Code identical to every parent's (a rollback to the ancestor) has nothing to compare: no corpus is built or run.
+  if (parents.length && parents.every((p) => p.code === subject.code && p.language === subject.language))
+    return { sameCodeAs: parents.map((p) => p.id) };
   const mutation = scope.mutationOf ? await deps.store.differential.declaredMutation(scope.mutationOf, db) : null;
   const suite = suiteLoaded.length ? suiteLoaded : toSuiteTests(await deps.store.tests.suiteFor(scope.scopeOf, db));
   const corpus = await corpusFor(

@@ -84,6 +84,28 @@ const cancelledEnd = proxyLocalActivities<DiseActivities>({
     nonRetryableErrorTypes: [...HEAL_NON_RETRYABLE_ERRORS],
   },
 });
+/**
+ * The short database steps of heals started since this change (record, prune, rule, propagate, order,
+ * offline regenerate, finish, and promote when it has no tainted descendant to re-validate): local
+ * activities, run by the worker that holds the heal with the retries of a quick step. A run of them
+ * takes no round trip through Temporal between steps: their results are recorded (as markers) with
+ * the next workflow task, which ends at the next heavy step (analysis, ancestor, validation) or at
+ * the heal's end. A worker killed before that runs them again on the next worker from the last
+ * recorded one: each is idempotent (keyed by the heal), and what a run of them follows has already
+ * been recorded, so running again gives the same answers. A cancellation reaches a local step when
+ * it ends (a step that hangs: at the workflow task's heartbeat, 80% of its 10 s timeout).
+ */
+const localStep = proxyLocalActivities<DiseActivities>({
+  startToCloseTimeout: '30 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: {
+    initialInterval: '500 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '10 seconds',
+    maximumAttempts: 30,
+    nonRetryableErrorTypes: [...HEAL_NON_RETRYABLE_ERRORS],
+  },
+});
 /** Steps that may call the LLM: slow answers, and transient errors (429, 5xx, timeouts) retried a few times. */
 const llmStep = proxyActivities<DiseActivities>(
   stepProfile(
@@ -102,11 +124,11 @@ const llmStep = proxyActivities<DiseActivities>(
  */
 export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgress> {
   const heal = beginHeal(input);
-  const { healId, workflowId, progress } = heal;
+  const { healId, workflowId, progress, quick } = heal;
   const versionId = input.versionId;
   try {
     heal.enter('recordFailure', versionId);
-    const recorded = await quickStep.recordFailure({
+    const recorded = await quick.recordFailure({
       healId,
       workflowId,
       versionId,
@@ -143,7 +165,7 @@ export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgre
       );
 
     heal.enter('pruneBranch', culpritId, settings.taintDescendants);
-    progress.prune = await quickStep.pruneBranch({
+    progress.prune = await quick.pruneBranch({
       healId,
       failedId: versionId,
       failureId: recorded.failureId,
@@ -152,7 +174,7 @@ export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgre
     });
 
     heal.enter('createAvoidanceRule');
-    const rule = await quickStep.createAvoidanceRule({
+    const rule = await quick.createAvoidanceRule({
       healId,
       sourceVersionId: culpritId,
       failureId: recorded.failureId,
@@ -161,7 +183,7 @@ export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgre
     progress.rule = rule;
 
     heal.enter('propagateRule', rule.ruleId, rule.scope);
-    progress.propagation = await quickStep.propagateRule({ ruleId: rule.ruleId });
+    progress.propagation = await quick.propagateRule({ ruleId: rule.ruleId });
 
     heal.enter('findHealthyAncestor');
     const ancestor = await heavyStep.findHealthyAncestor({
@@ -197,6 +219,8 @@ interface Heal {
   healId: string;
   workflowId: string;
   progress: HealProgress;
+  /** The short database steps: local activities, or (heals recorded before that change) normal ones. */
+  quick: typeof quickStep;
   /** Enters a step: its message from the catalogue, and the search attributes the Temporal UI shows. */
   enter<S extends HealStep>(step: S, ...args: HealStepMessageArgs<S>): void;
   /** Ends the heal without a promotion, recording how (finishHeal routes callers to a usable version). */
@@ -226,11 +250,13 @@ function beginHeal(input: SelfHealInput): Heal {
     message: 'starting',
   };
   setHandler(healProgressQuery, () => progress);
+  const quick = patched('local-quick-steps') ? localStep : quickStep;
   const heal: Heal = {
     input,
     healId,
     workflowId,
     progress,
+    quick,
     // Every step's message comes from the catalogue in src/shared/heal-steps.ts, which the CLI reads too.
     enter(step, ...args) {
       progress.step = step;
@@ -243,7 +269,7 @@ function beginHeal(input: SelfHealInput): Heal {
     async finish(status, message) {
       progress.status = status;
       heal.enter('done', message);
-      await quickStep.finishHeal({ healId, workflowId, versionId: input.versionId, progress, error: null });
+      await quick.finishHeal({ healId, workflowId, versionId: input.versionId, progress, error: null });
       return progress;
     },
   };
@@ -335,11 +361,11 @@ async function orderStrategies(
   regeneration: Regeneration,
   strategies: RegenerationStrategy[],
 ): Promise<RegenerationStrategy[]> {
-  const { healId, input, progress } = heal;
+  const { healId, input, progress, quick } = heal;
   if (!patched('strategy-choice') || progress.failureId === null) return strategies;
   const mode = regeneration.settings.strategyOrder ?? 'fixed';
   heal.enter('chooseStrategies', mode);
-  const choice = await quickStep.chooseStrategies({
+  const choice = await quick.chooseStrategies({
     healId,
     failedId: input.versionId,
     culpritId: regeneration.culpritId,
@@ -367,7 +393,9 @@ async function makeCandidate(
   heal.enter('regenerate', strategy, keepsLaterWork ? input.versionId : ancestorId, attempt, progress.maxAttempts);
   let candidate: RegenerationCandidate;
   try {
-    const regenerate = strategy === 'llm' ? llmStep.regenerate : heavyStep.regenerate;
+    // A rollback or a revert reads the lineage and merges code: a short step (local for new heals).
+    const offline = heal.quick === localStep ? localStep.regenerate : heavyStep.regenerate;
+    const regenerate = strategy === 'llm' ? llmStep.regenerate : offline;
     candidate = await regenerate({
       healId,
       attempt,
@@ -429,14 +457,19 @@ async function promote(
   validation: CandidateValidation,
   attempt: number,
 ): Promise<HealProgress> {
-  const { healId, input, progress } = heal;
+  const { healId, input, progress, quick } = heal;
   const strategy = candidate.strategy;
   heal.enter('promote', attempt);
   progress.status = 'healed';
   progress.strategy = strategy;
   progress.features = validation.features;
   progress.setAside = validation.setAside;
-  const promoted = await quickStep.promote({
+  // Promote re-validates the descendants the prune tainted (tool code, version after version): with
+  // any to re-validate it stays a heartbeating activity, so a cancellation reaches it at once.
+  const prune = progress.prune;
+  const revalidates = !prune || prune.taintedCount > prune.tainted.filter((id) => id === input.versionId).length;
+  const promoteStep = revalidates ? quickStep : quick;
+  const promoted = await promoteStep.promote({
     healId,
     failedId: input.versionId,
     culpritId: regeneration.culpritId,
@@ -480,7 +513,7 @@ async function promote(
  * A heal interrupted by cancellation or by a step that failed for good still leaves the lineage
  * consistent (finishHeal, in a scope that cannot be cancelled) before it ends as cancelled or failed.
  */
-async function endOnError({ healId, workflowId, input, progress }: Heal, err: unknown): Promise<never> {
+async function endOnError({ healId, workflowId, input, progress, quick }: Heal, err: unknown): Promise<never> {
   if (isCancellation(err)) {
     await CancellationScope.nonCancellable(async () => {
       progress.status = 'cancelled';
@@ -494,7 +527,7 @@ async function endOnError({ healId, workflowId, input, progress }: Heal, err: un
   progress.status = 'failed';
   progress.message = describe(err);
   await CancellationScope.nonCancellable(() =>
-    quickStep.finishHeal({ healId, workflowId, versionId: input.versionId, progress, error: describe(err) }),
+    quick.finishHeal({ healId, workflowId, versionId: input.versionId, progress, error: describe(err) }),
   );
   throw ApplicationFailure.create({
     type: 'HealFailed',

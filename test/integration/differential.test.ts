@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { defaultConfig, type DiseConfig } from '../../src/config/schema.js';
 import { emailLineage } from '../../src/demo/email-lineage.js';
+import { judgeWithScope } from '../../src/judge/plans.js';
 import { registrationValidator } from '../../src/judge/registration.js';
 import { ToolUnavailableError } from '../../src/runtime/errors.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
@@ -184,6 +185,40 @@ describe('the differential check for heal candidates', () => {
     expect(rejected.rejections.some((r) => /^differential \(optimization\): /.test(r.message))).toBe(true);
     const accepted = await acts.validateCandidate({ ...base, attempt: 2, code: V201_CODE });
     expect(accepted, JSON.stringify(accepted.rejections)).toMatchObject({ ok: true });
+  });
+
+  it("compares nothing for a rollback (the ancestor's own code), and says so; one changed character is compared", async () => {
+    await registerEmailStory(h.store, 'same');
+    const scope = {
+      scopeOf: 'same@1.0.0',
+      baselineId: 'same@1.0.0',
+      replayFrom: ['same@2.0.0'],
+      parentIds: ['same@1.0.0'],
+      mutationOf: 'same@2.0.0',
+    };
+    const deps = { store: h.store, config, sandbox };
+    const rollback = await judgeWithScope(
+      deps,
+      'candidate',
+      { id: 'rollback', code: V1_CODE, language: 'javascript' },
+      scope,
+    );
+    expect(rollback.passed).toBe(true);
+    expect(rollback.differential).toBeNull();
+    expect(rollback.skipped).toContainEqual({
+      check: 'differential',
+      why: 'rollback is the code of same@1.0.0 itself: it answers every input as they do',
+    });
+    // The other checks still run on it: the suite, and regression against the ancestor.
+    expect(rollback.testsRun).toBeGreaterThan(0);
+    const loose = await judgeWithScope(
+      deps,
+      'candidate',
+      { id: 'loose', code: V1_CODE.replace('{2,}', '{1,}'), language: 'javascript' },
+      scope,
+    );
+    expect(loose.differential?.differing).toBeGreaterThan(0);
+    expect(loose.skipped.map((s) => s.check)).not.toContain('differential');
   });
 });
 

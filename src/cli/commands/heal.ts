@@ -39,6 +39,41 @@ function stepLine(activityType: string): string {
   return step ? HEAL_STEPS[step].line : activityType;
 }
 
+/** The marker Temporal records for a local activity's result; its `data` payload names the activity type. */
+const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
+
+/** What stepActivity reads of a history event. */
+interface HistoryEvent {
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
+  markerRecordedEventAttributes?: {
+    markerName?: string | null;
+    details?: Record<string, { payloads?: { data?: Uint8Array | null }[] | null }> | null;
+  } | null;
+}
+
+/**
+ * The activity type a history event starts: a scheduled activity, or a local activity's marker (a
+ * short step runs locally in the worker; its marker is recorded when the step has run).
+ */
+function stepActivity(e: HistoryEvent): string | undefined {
+  const scheduled = e.activityTaskScheduledEventAttributes?.activityType?.name;
+  if (scheduled) return scheduled;
+  const marker = e.markerRecordedEventAttributes;
+  if (marker?.markerName !== LOCAL_ACTIVITY_MARKER) return undefined;
+  const data = marker.details?.['data']?.payloads?.[0]?.data;
+  if (!data) return undefined;
+  try {
+    const parsed = JSON.parse(Buffer.from(data).toString('utf8')) as {
+      activity_type?: unknown;
+      activityType?: unknown;
+    };
+    const type = parsed.activity_type ?? parsed.activityType;
+    return typeof type === 'string' ? type : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Prints each step as the heal reaches it — read from the workflow's history with long polls, so no
  * step is missed however fast it runs — then returns the heal's outcome.
@@ -61,7 +96,7 @@ export async function followHeal(
     });
     let closed = false;
     for (const e of page.history?.events ?? []) {
-      const scheduled = e.activityTaskScheduledEventAttributes?.activityType?.name;
+      const scheduled = stepActivity(e);
       if (scheduled && !json) {
         const n = (seen.get(scheduled) ?? 0) + 1;
         seen.set(scheduled, n);
