@@ -19,8 +19,13 @@ const services = {
 
 export default defineConfig({
   test: {
-    // Two cores: at most two test files at once.
-    poolOptions: { forks: { maxForks: 2, minForks: 1 }, threads: { maxThreads: 2, minThreads: 1 } },
+    // Two cores: at most two test files at once. A process runs file after file of a project (isolate:
+    // false here): Node, Temporal's core, Prisma and the sandbox load once per process, not once per file.
+    // Each project says whether its own modules are loaded again for each file (its `isolate`).
+    poolOptions: {
+      forks: { maxForks: 2, minForks: 1, isolate: false },
+      threads: { maxThreads: 2, minThreads: 1 },
+    },
     // The long files first, whatever the cache of an earlier run says (see the sequencer).
     sequence: { sequencer: SlowFirstSequencer },
     projects: [
@@ -28,6 +33,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Each file loads the sources afresh (several replace a module with vi.mock).
+          isolate: true,
           environment: 'node',
           // Bundles src/workflows once for the run: the workflow tests' workers share it.
           globalSetup: ['test/support/global-setup-unit.ts'],
@@ -42,17 +49,17 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/faults/**/*.test.ts'],
           exclude: MOCKING,
-          // One process runs file after file: each file makes its own databases, workers and servers, and
-          // stops them, so nothing carries over but loaded modules. Loading Temporal, Prisma and the
-          // sandbox once per process instead of once per file saves about a third of the CPU these files use.
+          // The sources too are loaded once per process: each file makes its own databases, workers and
+          // servers, and stops them, so nothing carries over but loaded modules.
           isolate: false,
         },
       },
       {
         test: {
           ...services,
-          // A module mock (vi.mock) reaches modules loaded after it: these files get a process of their own.
+          // A module mock (vi.mock) reaches modules loaded after it: these files load the sources afresh.
           name: 'integration-mocking',
+          isolate: true,
           include: MOCKING,
         },
       },
