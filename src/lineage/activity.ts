@@ -113,11 +113,23 @@ export class ActivityReads {
         error: string | null;
       }[]
     >`
-      SELECT h.id, h.workflow_id, h.tool_id, t.tool_name, h.status, h.trigger, h.started_at, h.finished_at,
-             h.result->>'step' AS step, (h.result->>'attempt')::int AS attempt, h.result->>'newVersionId' AS new_version, h.error
-      FROM heal_runs h JOIN tool_lineage t ON t.tool_id = h.tool_id
-      WHERE ${toolName ?? null}::text IS NULL OR t.tool_name = ${toolName ?? null}
-      ORDER BY (h.status = 'running') DESC, h.started_at DESC LIMIT ${limit}`;
+      -- Running heals first, then the latest of the rest: two halves so that each is read newest
+      -- first by an index (idx_heal_runs_status, idx_heal_runs_started) and stops at the limit.
+      WITH listed AS (
+        SELECT h.id, h.workflow_id, h.tool_id, t.tool_name, h.status, h.trigger, h.started_at, h.finished_at,
+               h.result->>'step' AS step, (h.result->>'attempt')::int AS attempt, h.result->>'newVersionId' AS new_version, h.error
+        FROM heal_runs h JOIN tool_lineage t ON t.tool_id = h.tool_id
+        WHERE h.status = 'running' AND (${toolName ?? null}::text IS NULL OR t.tool_name = ${toolName ?? null})
+        ORDER BY h.started_at DESC LIMIT ${limit}
+      ), rest AS (
+        SELECT h.id, h.workflow_id, h.tool_id, t.tool_name, h.status, h.trigger, h.started_at, h.finished_at,
+               h.result->>'step' AS step, (h.result->>'attempt')::int AS attempt, h.result->>'newVersionId' AS new_version, h.error
+        FROM heal_runs h JOIN tool_lineage t ON t.tool_id = h.tool_id
+        WHERE h.status <> 'running' AND (${toolName ?? null}::text IS NULL OR t.tool_name = ${toolName ?? null})
+        ORDER BY h.started_at DESC LIMIT ${limit}
+      )
+      SELECT * FROM (SELECT * FROM listed UNION ALL SELECT * FROM rest) u
+      ORDER BY (u.status = 'running') DESC, u.started_at DESC LIMIT ${limit}`;
     return rows.map((r) => ({
       id: r.id,
       workflowId: r.workflow_id,
