@@ -58,6 +58,8 @@ interface CompiledTool {
   preparing: boolean;
   /** How many ready contexts to keep: sandbox.ready_contexts, fewer when this tool's context is large. */
   target: number;
+  /** Calls so far: the pool grows with them, so a version judged once does not pay for four contexts. */
+  calls: number;
 }
 
 export interface SandboxStats {
@@ -384,6 +386,7 @@ export class Sandbox {
 
   /** The context for this call: a ready one when there is one, else one made now (under the call's time limit). */
   private takeContext(key: string, tool: CompiledTool): PreparedContext {
+    tool.calls++;
     const ready = this.isolation === 'per_call' ? tool.ready.shift() : tool.ready[0];
     if (ready) {
       if (this.isolation === 'per_call') this.stats.contextsFromPool++;
@@ -400,7 +403,8 @@ export class Sandbox {
   }
 
   /**
-   * Tops the tool's ready contexts up to its target, one at a time on the isolate's thread, each
+   * Tops the tool's ready contexts up to its target (no more than the calls it has had: a version
+   * called once, as heal steps judge many, keeps one spare as before), one at a time on the isolate's thread, each
    * started when the last one is in. Started on the next turn of this thread, not in the call that
    * took a context: handing the work to the isolate's thread costs ~15 µs that call need not pay. A
    * failure just stops the refill until the next call, which makes its own context and meets the
@@ -408,13 +412,13 @@ export class Sandbox {
    */
   private refill(tool: CompiledTool): void {
     if (this.isolation !== 'per_call' || tool.preparing || tool.isolate.isDisposed) return;
-    if (tool.ready.length >= tool.target) return;
+    if (tool.ready.length >= wanted(tool)) return;
     tool.preparing = true;
     setImmediate(() => this.prepareNext(tool));
   }
 
   private prepareNext(tool: CompiledTool): void {
-    if (tool.isolate.isDisposed || tool.ready.length >= tool.target) {
+    if (tool.isolate.isDisposed || tool.ready.length >= wanted(tool)) {
       tool.preparing = false;
       return;
     }
@@ -447,7 +451,7 @@ export class Sandbox {
     try {
       const bootstrap = isolate.compileScriptSync(BOOTSTRAP, { filename: 'dise:bootstrap' });
       const script = isolate.compileScriptSync(`${code}${ENTRY}`, { filename: `tool:${key}` });
-      const tool: CompiledTool = { isolate, bootstrap, script, ready: [], preparing: false, target: 0 };
+      const tool: CompiledTool = { isolate, bootstrap, script, ready: [], preparing: false, target: 0, calls: 0 };
       // Load it once now, so code that does not load fails here as compile_error, and keep the context.
       const before = isolate.getHeapStatisticsSync().used_heap_size;
       tool.ready.push(prepareSync(tool, this.config.timeout_ms));
@@ -800,6 +804,11 @@ class AsyncSlots {
     if (next) next.grant();
     else this.free++;
   }
+}
+
+/** The ready contexts a tool should have now: its target, grown into one call at a time. */
+function wanted(tool: CompiledTool): number {
+  return Math.min(tool.target, Math.max(1, tool.calls));
 }
 
 function release(used: PreparedContext): void {
