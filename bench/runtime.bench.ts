@@ -14,6 +14,11 @@
  *      BENCH_ONLY=python runs this part alone (no database, so no ToolRuntime line).
  *   7. the runtime's Prometheus metrics: ToolRuntime.call with RuntimeMetrics against the same without
  *      metrics, interleaved in one run (target < 5% overhead). BENCH_ONLY=metrics runs 1 and this alone.
+ *   8. ready contexts (sandbox.ready_contexts): ToolRuntime.call of a JavaScript tool per_call with the
+ *      pool (the default, 4) against per_call with no context made ahead (0) and shared, beside the raw
+ *      call, in interleaved 200-call blocks: paced (a timer turn between calls, as a client spacing its
+ *      calls), on every turn (setImmediate between calls: a busy server) and a tight loop (a burst: the
+ *      pool drains after its size). BENCH_ONLY=pool runs this part alone (target < 50 µs over raw, paced).
  */
 import { performance } from 'node:perf_hooks';
 import ivm from '../src/sandbox/isolated-vm.js';
@@ -52,6 +57,26 @@ function rawIsolateSamples(n: number): number[] {
     const t = performance.now();
     JSON.parse(invoke.applySync(undefined, [JSON.stringify(input)], { timeout: 1000 }));
     samples.push(performance.now() - t);
+  }
+  isolate.dispose();
+  return samples;
+}
+
+/** rawIsolateSamples() with a timer turn between calls (not timed): the raw figure for paced calls. */
+async function rawPacedSamples(n: number): Promise<number[]> {
+  const isolate = new ivm.Isolate({ memoryLimit: 64 });
+  const context = isolate.createContextSync();
+  isolate
+    .compileScriptSync(`${CODE}\nglobalThis.invoke = (json) => JSON.stringify(run(JSON.parse(json)));`)
+    .runSync(context);
+  const invoke = context.global.getSync('invoke', { reference: true }) as ivm.Reference<(s: string) => string>;
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const input = `user${i % 100}@example.com`;
+    const t = performance.now();
+    JSON.parse(invoke.applySync(undefined, [JSON.stringify(input)], { timeout: 1000 }));
+    samples.push(performance.now() - t);
+    await new Promise((r) => setTimeout(r, 0));
   }
   isolate.dispose();
   return samples;
@@ -324,6 +349,101 @@ async function metricsBench(
   ]);
 }
 
+type Pacing = 'paced' | 'turns' | 'burst';
+
+/** ToolRuntime.call timings, one per call; the wait between calls (`pacing`) is not timed. */
+async function pacedSamples(runtime: ToolRuntime, n: number, pacing: Pacing): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const input = `user${i % 100}@example.com`;
+    const t = performance.now();
+    await runtime.call('bench_tool', input);
+    samples.push(performance.now() - t);
+    if (pacing === 'paced') await new Promise((r) => setTimeout(r, 0));
+    else if (pacing === 'turns') await new Promise((r) => setImmediate(r));
+  }
+  return samples;
+}
+
+/** Section 8: the call with ready contexts against without, per pacing, in interleaved 200-call blocks. */
+async function poolBench(databaseUrl: string, rows: [string, string, string][], figures: Record<string, number>) {
+  const BLOCK = 200;
+  const blocks = Math.max(4, Math.floor(Number(process.env.BENCH_POOL_BLOCKS ?? 10)));
+  const variants: { name: string; ready: number; isolation: SandboxIsolation }[] = [
+    { name: 'per_call, ready_contexts 4 (default)', ready: 4, isolation: 'per_call' },
+    { name: 'per_call, ready_contexts 1 (one spare, before)', ready: 1, isolation: 'per_call' },
+    { name: 'per_call, ready_contexts 0 (none ahead)', ready: 0, isolation: 'per_call' },
+    { name: 'shared (state leaks between calls)', ready: 0, isolation: 'shared' },
+  ];
+  progress(`ready contexts: ${blocks} blocks of ${BLOCK} calls per variant and pacing, interleaved…`);
+  const runtimes: ToolRuntime[] = [];
+  for (const v of variants) {
+    const config = defaultConfig();
+    config.runtime.batch_size = 5000;
+    config.sandbox.isolation = v.isolation;
+    config.sandbox.ready_contexts = v.ready;
+    const runtime = await ToolRuntime.create({ databaseUrl, config });
+    await pacedSamples(runtime, 400, 'paced');
+    runtimes.push(runtime);
+  }
+  rawIsolateSamples(2000);
+  const pacings: Pacing[] = ['paced', 'turns', 'burst'];
+  const samples = pacings.map(() => variants.map(() => [] as number[]));
+  /** Mean per call of each burst block: what a 200-call loop costs (bench:differential's figure). */
+  const burstMeans = variants.map(() => [] as number[]);
+  const raw: number[] = [];
+  const rawPaced: number[] = [];
+  try {
+    for (let b = 0; b < blocks; b++) {
+      raw.push(...rawIsolateSamples(BLOCK));
+      rawPaced.push(...(await rawPacedSamples(BLOCK)));
+      for (let p = 0; p < pacings.length; p++) {
+        // Rotate the order, so no variant always runs first; let every pool refill before a block.
+        for (let k = 0; k < variants.length; k++) {
+          const i = (k + b) % variants.length;
+          await new Promise((r) => setTimeout(r, 20));
+          const block = await pacedSamples(runtimes[i]!, BLOCK, pacings[p]!);
+          samples[p]![i]!.push(...block);
+          if (pacings[p] === 'burst') burstMeans[i]!.push(block.reduce((a, x) => a + x, 0) / block.length);
+        }
+      }
+    }
+  } finally {
+    for (const runtime of runtimes) await runtime.close();
+  }
+  const rawUs = median(raw) * 1000;
+  figures.poolRawCallUs = rawUs;
+  const rawPacedUs = median(rawPaced) * 1000;
+  figures.poolRawPacedCallUs = rawPacedUs;
+  rows.push(['raw isolated-vm call (median), same run', `${rawUs.toFixed(1)} µs`, 'baseline']);
+  rows.push(['  same, paced (timer turn between calls)', `${rawPacedUs.toFixed(1)} µs`, 'baseline of the paced rows']);
+  const label = { paced: 'paced (timer turn between calls)', turns: 'setImmediate between calls', burst: 'tight loop' };
+  const key = ['Pool4', 'Pool1', 'Pool0', 'Shared'];
+  for (let p = 0; p < pacings.length; p++) {
+    const baseUs = median(samples[p]![2]!) * 1000;
+    const overUs = pacings[p] === 'paced' ? rawPacedUs : rawUs;
+    for (let i = 0; i < variants.length; i++) {
+      const us = median(samples[p]![i]!) * 1000;
+      const pacing = pacings[p]!;
+      figures[`call${key[i]}${pacing[0]!.toUpperCase()}${pacing.slice(1)}Us`] = us;
+      rows.push([
+        `ToolRuntime.call, ${variants[i]!.name}, ${label[pacing]} (median)`,
+        `${us.toFixed(1)} µs`,
+        `${(us - overUs).toFixed(1)} µs over raw; ×${(us / baseUs).toFixed(3)} against ready_contexts 0`,
+      ]);
+    }
+  }
+  for (let i = 0; i < variants.length; i++) {
+    const ms = median(burstMeans[i]!);
+    figures[`burstBlockMean${key[i]}Us`] = ms * 1000;
+    rows.push([
+      `  ${variants[i]!.name}: a 200-call burst, mean per call`,
+      `${(ms * 1000).toFixed(1)} µs`,
+      'median over blocks; the pool serves the first calls, the rest make their context',
+    ]);
+  }
+}
+
 async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'python') {
     const rows: [string, string, string][] = [];
@@ -342,6 +462,11 @@ async function main(): Promise<void> {
   try {
     await store.registerVersion({ name: 'bench_tool', version: '1.0.0', code: CODE });
     await store.setRoute('bench_tool@1.0.0', 'bench');
+    if (process.env.BENCH_ONLY === 'pool') {
+      await poolBench(db.url, rows, figures);
+      printFigures('bench:runtime (ready contexts)', rows, { bench: 'runtime-pool', ...figures });
+      return;
+    }
 
     // 1. Per-call overhead, interleaved rounds so machine noise hits both sides alike.
     progress(

@@ -46,17 +46,31 @@ interface CompiledTool {
   isolate: ivm.Isolate;
   bootstrap: ivm.Script;
   script: ivm.Script;
-  /** The context the next call runs in, when one is ready. */
-  spare: PreparedContext | null;
-  /** A spare being prepared on the isolate's own thread. */
+  /**
+   * Contexts ready for one call each, oldest first (per_call): a call takes one and it is freed after
+   * that call, never used again. Under `shared`, the one context every call runs in.
+   */
+  ready: PreparedContext[];
+  /**
+   * A context being prepared on the isolate's own thread. One at a time: a call on the caller's thread
+   * then waits for at most one step of one preparation before it has the isolate.
+   */
   preparing: boolean;
+  /** How many ready contexts to keep: sandbox.ready_contexts, fewer when this tool's context is large. */
+  target: number;
+  /** Calls so far: the pool grows with them, so a version judged once does not pay for four contexts. */
+  calls: number;
 }
 
 export interface SandboxStats {
   compiled: number;
   replaced: number;
-  /** Contexts made on the caller's thread because no spare was ready. */
+  /** Contexts made on the caller's thread because none was ready. */
   contextsOnCallPath: number;
+  /** Calls that took a context prepared ahead (per_call). */
+  contextsFromPool: number;
+  /** Contexts prepared ahead on an isolate's own thread, off the call path. */
+  contextsPrepared: number;
   /** Calls answered in a screening context (see screening.ts). */
   screenedCalls: number;
   /** Screenings voided because a check found the context touched (or a limit left it unknowable). */
@@ -142,9 +156,11 @@ export interface SandboxOptions {
 /**
  * Runs tool code in isolated-vm: no require, process, fs or network; a per-call time limit and a
  * per-isolate memory limit. Each code body is compiled once into its own isolate; each call runs in a
- * fresh context of that isolate. The next call's context is prepared on the isolate's thread after a
- * call (context, bootstrap, the tool's top level), so a call usually pays only for itself. An isolate
- * killed by a limit is disposed and replaced on the next call.
+ * fresh context of that isolate. A few contexts per tool (sandbox.ready_contexts) are kept ready: each
+ * made on the isolate's own thread, the compiled bootstrap and tool run in it (context, bootstrap, the
+ * tool's top level), so a call usually pays only for itself; each serves one call and is then freed.
+ * When none is ready (a burst faster than the refill) the call makes its own. An isolate killed by a
+ * limit is disposed, with its ready contexts, and replaced on the next call.
  *
  * Every outcome is a value or a ToolExecutionError: the host never parses or trusts anything the
  * tool's globals produced (see bootstrap.ts), and anything unexpected is typed on the way out.
@@ -155,6 +171,8 @@ export class Sandbox {
     compiled: 0,
     replaced: 0,
     contextsOnCallPath: 0,
+    contextsFromPool: 0,
+    contextsPrepared: 0,
     screenedCalls: 0,
     screeningsVoided: 0,
   };
@@ -317,7 +335,7 @@ export class Sandbox {
       throw this.classify(key, tool, err);
     } finally {
       if (this.isolation === 'per_call') release(prepared);
-      this.prepareSpare(tool);
+      this.refill(tool);
     }
     return this.checkedOutput(output);
   }
@@ -349,7 +367,7 @@ export class Sandbox {
       throw this.classify(key, tool, err);
     } finally {
       if (this.isolation === 'per_call') release(prepared);
-      this.prepareSpare(tool);
+      this.refill(tool);
     }
     return this.checkedOutput(output);
   }
@@ -366,32 +384,54 @@ export class Sandbox {
     return output;
   }
 
-  /** The context for this call: the spare when ready, else one made now (under the call's time limit). */
+  /** The context for this call: a ready one when there is one, else one made now (under the call's time limit). */
   private takeContext(key: string, tool: CompiledTool): PreparedContext {
-    const spare = tool.spare;
-    if (spare) {
-      if (this.isolation === 'per_call') tool.spare = null;
-      return spare;
+    tool.calls++;
+    const ready = this.isolation === 'per_call' ? tool.ready.shift() : tool.ready[0];
+    if (ready) {
+      if (this.isolation === 'per_call') this.stats.contextsFromPool++;
+      return ready;
     }
     this.stats.contextsOnCallPath++;
     try {
       const prepared = prepareSync(tool, this.config.timeout_ms);
-      if (this.isolation === 'shared') tool.spare = prepared;
+      if (this.isolation === 'shared') tool.ready.push(prepared);
       return prepared;
     } catch (err) {
       throw this.loadFailure(err, tool.isolate, key);
     }
   }
 
-  /** Prepares the next call's context on the isolate's thread; a failure just leaves no spare. */
-  private prepareSpare(tool: CompiledTool): void {
-    if (this.isolation !== 'per_call' || tool.spare || tool.preparing || tool.isolate.isDisposed) return;
+  /**
+   * Tops the tool's ready contexts up to its target (no more than the calls it has had: a version
+   * called once, as heal steps judge many, keeps one spare as before), one at a time on the isolate's thread, each
+   * started when the last one is in. Started on the next turn of this thread, not in the call that
+   * took a context: handing the work to the isolate's thread costs ~15 µs that call need not pay. A
+   * failure just stops the refill until the next call, which makes its own context and meets the
+   * failure itself.
+   */
+  private refill(tool: CompiledTool): void {
+    if (this.isolation !== 'per_call' || tool.preparing || tool.isolate.isDisposed) return;
+    if (tool.ready.length >= wanted(tool)) return;
     tool.preparing = true;
+    setImmediate(() => this.prepareNext(tool));
+  }
+
+  private prepareNext(tool: CompiledTool): void {
+    if (tool.isolate.isDisposed || tool.ready.length >= wanted(tool)) {
+      tool.preparing = false;
+      return;
+    }
     prepareAsync(tool, this.config.timeout_ms).then(
       (prepared) => {
-        tool.preparing = false;
-        if (tool.isolate.isDisposed || tool.spare) release(prepared);
-        else tool.spare = prepared;
+        // Disposed (a limit, discard(), close()): its contexts went with it.
+        if (tool.isolate.isDisposed) {
+          tool.preparing = false;
+          return release(prepared);
+        }
+        tool.ready.push(prepared);
+        this.stats.contextsPrepared++;
+        this.prepareNext(tool);
       },
       () => {
         tool.preparing = false;
@@ -411,11 +451,19 @@ export class Sandbox {
     try {
       const bootstrap = isolate.compileScriptSync(BOOTSTRAP, { filename: 'dise:bootstrap' });
       const script = isolate.compileScriptSync(`${code}${ENTRY}`, { filename: `tool:${key}` });
-      const tool: CompiledTool = { isolate, bootstrap, script, spare: null, preparing: false };
+      const tool: CompiledTool = { isolate, bootstrap, script, ready: [], preparing: false, target: 0, calls: 0 };
       // Load it once now, so code that does not load fails here as compile_error, and keep the context.
-      tool.spare = prepareSync(tool, this.config.timeout_ms);
+      const before = isolate.getHeapStatisticsSync().used_heap_size;
+      tool.ready.push(prepareSync(tool, this.config.timeout_ms));
+      const contextBytes = Math.max(1, isolate.getHeapStatisticsSync().used_heap_size - before);
+      // Ready contexts live in the isolate's heap, under its memory limit: together they may take at
+      // most a quarter of it, so a tool with a large top level keeps fewer (at least one) and its
+      // calls keep the rest of the limit.
+      const fit = Math.floor((this.config.memory_limit_mb * 1024 * 1024) / 4 / contextBytes);
+      tool.target = Math.min(this.config.ready_contexts, Math.max(1, fit));
       this.tools.set(key, tool);
       this.stats.compiled++;
+      this.refill(tool);
       return tool;
     } catch (err) {
       const failure = this.loadFailure(err, isolate, key);
@@ -668,13 +716,20 @@ export class Sandbox {
     this.screens.delete(state);
   }
 
+  /** How many contexts of `key`'s tool are ready for a call now (per_call; diagnostics and tests). */
+  readyContexts(key: string): number {
+    const tool = this.tools.get(key);
+    return tool && !tool.isolate.isDisposed && this.isolation === 'per_call' ? tool.ready.length : 0;
+  }
+
   /** Forgets the compiled isolate of `key` (e.g. its code changed). */
   discard(key: string): void {
     const tool = this.tools.get(key);
     if (!tool) return;
     this.tools.delete(key);
     this.stats.replaced++;
-    tool.spare = null;
+    // Disposing the isolate frees its ready contexts (and stops a preparation under way).
+    tool.ready = [];
     if (!tool.isolate.isDisposed) tool.isolate.dispose();
   }
 
@@ -751,6 +806,11 @@ class AsyncSlots {
   }
 }
 
+/** The ready contexts a tool should have now: its target, grown into one call at a time. */
+function wanted(tool: CompiledTool): number {
+  return Math.min(tool.target, Math.max(1, tool.calls));
+}
+
 function release(used: PreparedContext): void {
   // Only these references: touching context.global would keep the context alive (isolated-vm 5).
   try {
@@ -790,14 +850,19 @@ function prepareSync(tool: CompiledTool, timeout: number): PreparedContext {
 
 async function prepareAsync(tool: CompiledTool, timeout: number): Promise<PreparedContext> {
   const context = await tool.isolate.createContext();
-  try {
-    const invoke = (await tool.bootstrap.run(context, { reference: true, timeout })) as ivm.Reference<unknown>;
-    const run = (await tool.script.run(context, { reference: true, timeout })) as ivm.Reference<unknown>;
-    return readyContext(context, invoke, run);
-  } catch (err) {
-    if (!tool.isolate.isDisposed) context.release();
-    throw err;
+  // Both runs queued at once (the isolate's thread takes them in order): one hand-back to this thread
+  // instead of two, so a context is ready a turn sooner. A failed bootstrap fails the preparation.
+  const [invoke, run] = await Promise.allSettled([
+    tool.bootstrap.run(context, { reference: true, timeout }) as Promise<ivm.Reference<unknown>>,
+    tool.script.run(context, { reference: true, timeout }) as Promise<ivm.Reference<unknown>>,
+  ]);
+  if (invoke.status === 'fulfilled' && run.status === 'fulfilled')
+    return readyContext(context, invoke.value, run.value);
+  if (!tool.isolate.isDisposed) {
+    for (const made of [invoke, run]) if (made.status === 'fulfilled') made.value.release();
+    context.release();
   }
+  throw invoke.status === 'rejected' ? invoke.reason : (run as PromiseRejectedResult).reason;
 }
 
 /** Text of a thrown value that may be anything (a symbol, an object whose toString throws…). */
