@@ -15,6 +15,7 @@ import { pruneBranchActivity } from './prune-branch.js';
 import { pullRulePackActivity } from './pull-rule-pack.js';
 import { recordFailureActivity } from './record-failure.js';
 import { regenerateActivity } from './regenerate.js';
+import { startHealsActivity } from './start-heals.js';
 import { validateCandidateActivity } from './validate-candidate.js';
 
 export type { ActivityDeps } from './deps.js';
@@ -37,6 +38,7 @@ export function createActivities(deps: ActivityDeps) {
     promote: promoteActivity(deps),
     finishHeal: finishHealActivity(deps),
     checkHealth: checkHealthActivity(deps),
+    startHeals: startHealsActivity(deps),
     monitorSettings: monitorSettingsActivity(deps),
     judgeCanary: judgeCanaryActivity(deps),
     finishCanary: finishCanaryActivity(deps),

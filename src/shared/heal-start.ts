@@ -6,7 +6,7 @@ import { DISE_HEAL_STATUS, DISE_HEAL_STEP, DISE_TOOL, DISE_VERSION } from './sea
 
 /**
  * How every heal is started, whoever starts it (the CLI and other clients through
- * src/client/start-heal.ts, the health monitor through startChild — and so the tool runtime, which
+ * src/client/start-heal.ts, the health monitor through its startHeals activity — and so the tool runtime, which
  * reports to the monitor): one workflow id per version, one reuse/conflict policy, and the same
  * initial search attributes, so a heal is found in the Temporal UI by DiseTool and DiseVersion
  * whatever started it. Pure and deterministic: imported by workflows.
@@ -14,9 +14,9 @@ import { DISE_HEAL_STATUS, DISE_HEAL_STEP, DISE_TOOL, DISE_VERSION } from './sea
 export const HEAL_WORKFLOW_TYPE = 'selfHealWorkflow';
 
 /**
- * A second start of a running heal joins it. Clients say so with this conflict policy; a child
- * workflow cannot (the start fails with WorkflowExecutionAlreadyStartedError, which the monitor
- * treats as joined).
+ * A second start of a running heal joins it. Clients say so with this conflict policy; the monitor's
+ * startHeals keeps the default (the start fails with WorkflowExecutionAlreadyStartedError, which it
+ * counts as joined, so it knows which heals it started).
  */
 export const HEAL_ID_CONFLICT_POLICY = 'USE_EXISTING' as const;
 

@@ -69,15 +69,21 @@ const EXECUTION_MAINTENANCE_PATCH = 'execution-maintenance';
 /** Histories recorded before the monitor started a check's heals together replay them one by one. */
 const CONCURRENT_HEAL_STARTS_PATCH = 'concurrent-heal-starts';
 
+/**
+ * Histories recorded before the heals started through an activity (outside the monitor's history)
+ * replay their child starts.
+ */
+const HEAL_STARTS_OUTSIDE_PATCH = 'heal-starts-outside-history';
+
 /** How many started heals the status keeps (newest last). */
 const KEEP_HEALS = 200;
 
 /**
  * The long-running health monitor (one per namespace, id `dise-health-monitor`). Every
  * `monitoring.health_check_interval_seconds` (a Temporal timer), or at once on `checkNow` or a
- * `failureReported` signal, it runs one `checkHealth` activity over every routed version and starts a
- * child selfHealWorkflow per finding that calls for one (parent close policy ABANDON; a heal already
- * running is joined, not duplicated). `pause`/`resume` stop and restart checks; query `status`. It
+ * `failureReported` signal, it runs one `checkHealth` activity over every routed version and, with one
+ * `startHeals` activity, starts a selfHealWorkflow per finding that calls for one (not a child: its
+ * events stay out of this history; a heal already running is joined, not duplicated). `pause`/`resume` stop and restart checks; query `status`. It
  * continues as new when Temporal suggests it (or past `maxHistoryEvents`), after its handlers have
  * finished, carrying its state and every report not yet handled.
  */
@@ -157,7 +163,16 @@ export async function healthMonitorWorkflow(options: HealthMonitorOptions = {}):
         const toHeal = result.findings.filter((f) => f.heal);
         // All the check's heals start in one workflow task: one after another, each start waited for
         // its own round trip to the server, and a storm of reports queued behind the monitor.
-        if (patched(CONCURRENT_HEAL_STARTS_PATCH))
+        if (patched(HEAL_STARTS_OUTSIDE_PATCH)) {
+          const heals = toHeal.flatMap((finding) => {
+            const options = healOptions(finding, traces.get(finding.versionId));
+            return options ? [options] : [];
+          });
+          if (heals.length > 0) {
+            const { started } = await checks.startHeals(heals);
+            for (const versionId of started) recordStarted(state, versionId);
+          }
+        } else if (patched(CONCURRENT_HEAL_STARTS_PATCH))
           await Promise.all(toHeal.map((finding) => startHeal(finding, state, traces.get(finding.versionId))));
         else for (const finding of toHeal) await startHeal(finding, state, traces.get(finding.versionId));
       }
@@ -181,11 +196,10 @@ export async function healthMonitorWorkflow(options: HealthMonitorOptions = {}):
   }
 }
 
-/** Starts the heal of a finding the way every heal is started (src/shared/heal-start.ts), as an abandoned child. */
-async function startHeal(finding: HealthFinding, state: MonitorState, traceparent?: string): Promise<void> {
-  let options: HealStartOptions;
+/** The start options of a finding's heal (src/shared/heal-start.ts), or null when its id is not a version id. */
+function healOptions(finding: HealthFinding, traceparent?: string): HealStartOptions | null {
   try {
-    options = healStartOptions({
+    return healStartOptions({
       versionId: finding.versionId,
       trigger: 'monitor',
       failure: finding.failure,
@@ -195,14 +209,24 @@ async function startHeal(finding: HealthFinding, state: MonitorState, traceparen
     // Ids come from the lineage tables, so this is not expected; one bad id must not stall the monitor.
     if (err instanceof InvalidIdError) {
       log.warn(`not healing ${finding.versionId}: ${err.message}`);
-      return;
+      return null;
     }
     throw err;
   }
+}
+
+function recordStarted(state: MonitorState, versionId: string): void {
+  state.healsStarted.push(versionId);
+  if (state.healsStarted.length > KEEP_HEALS) state.healsStarted.splice(0, state.healsStarted.length - KEEP_HEALS);
+}
+
+/** How histories recorded before HEAL_STARTS_OUTSIDE_PATCH started a heal: as an abandoned child. */
+async function startHeal(finding: HealthFinding, state: MonitorState, traceparent?: string): Promise<void> {
+  const options = healOptions(finding, traceparent);
+  if (!options) return;
   try {
     await startChild(selfHealWorkflow, { ...options, parentClosePolicy: ParentClosePolicy.ABANDON });
-    state.healsStarted.push(finding.versionId);
-    if (state.healsStarted.length > KEEP_HEALS) state.healsStarted.splice(0, state.healsStarted.length - KEEP_HEALS);
+    recordStarted(state, finding.versionId);
   } catch (err) {
     // A heal of this version is running (or finished healed): joined, not duplicated.
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

@@ -12,7 +12,7 @@ import { findWorkflowIds } from '../support/temporal.js';
 import { pollUntil } from '../support/wait.js';
 
 // Heals are found in the Temporal UI by DiseTool and DiseVersion whatever started them: the operator
-// (client start) or the health monitor (startChild), which is also how the tool runtime's reports
+// (client start) or the health monitor (its startHeals activity), which is also how the tool runtime's reports
 // start heals. Real dev server, real visibility store (eventually consistent: polled).
 
 const stack = useHealStack('visibility');
@@ -37,7 +37,7 @@ describe('finding heals by DiseTool', () => {
     );
     try {
       const heal = client.workflow.getHandle(`heal:${versionId}`);
-      // The monitor starts the heal as a child: until it has, there is no heal to wait for.
+      // The monitor's startHeals activity starts the heal: until it has, there is no heal to wait for.
       const result = await pollUntil(
         () => heal.result().catch(() => undefined),
         (r) => r !== undefined,

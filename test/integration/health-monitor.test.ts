@@ -147,6 +147,33 @@ describe('healthMonitorWorkflow', { timeout: 240_000 }, () => {
     expect((await statusOf(monitor)).healsStarted.filter((v) => v === 'crossing@2.0.0')).toHaveLength(1);
   });
 
+  it('starts each heal of a check once, outside its history, and a second check joins them', async () => {
+    const monitor = await startMonitor('monitor-several');
+    const tools = ['several_a', 'several_b', 'several_c'];
+    for (const tool of tools) await registerThrowingTool(h.store, h.db.url, tool);
+    // Two checks back to back: the second sees the same findings while their heals run (or have healed).
+    await monitor.signal(checkNowSignal);
+    await eventually(monitor, (s) => s.checks >= 1);
+    await monitor.signal(checkNowSignal);
+    const status = await eventually(monitor, (s) => s.checks >= 2);
+    for (const tool of tools) {
+      expect(status.healsStarted.filter((v) => v === `${tool}@2.0.0`)).toHaveLength(1);
+      const heal = await answeredWithin(env, () => env.client.workflow.getHandle(`heal:${tool}@2.0.0`).describe());
+      // Started by an activity, not as a child of the monitor.
+      expect(heal.parentExecution).toBeUndefined();
+    }
+    // The monitor's history holds no child starts.
+    const history = await answeredWithin(env, () => monitor.fetchHistory());
+    expect(history.events?.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toBe(false);
+    for (const tool of tools) {
+      await pollUntil(
+        () => healthOf(`${tool}@2.0.0`),
+        (health) => health === 'pruned',
+        { what: `the heal to prune ${tool}@2.0.0` },
+      );
+    }
+  });
+
   it('starts nothing while paused, and checks at once when resumed and asked', async () => {
     const monitor = await startMonitor('monitor-pause');
     await monitor.signal(pauseSignal);
