@@ -6,7 +6,13 @@
  * then with two on the same task queue. Prints the storm's duration, heals per second, heal latency
  * (report → healed route), duplicate and lost heals, the share that kept the later feature, the
  * workers' peak RSS and longest event-loop block, database growth and rows written per heal, and where
- * the CPU went (workers, PostgreSQL, the Temporal dev server) with the activities' own time.
+ * the CPU went (workers, PostgreSQL, the Temporal dev server) with the activities' own time, and the
+ * doctor's findings afterwards.
+ *
+ * BENCH_FAULTS=1: the storm on two workers twice, undisturbed and then with faults injected while it
+ * runs (./storm/faults.ts): a worker SIGKILLed and replaced, PostgreSQL restarted, 100 ms added and then
+ * connections cut between the workers and PostgreSQL and between the workers and Temporal (Toxiproxy,
+ * built with Go on first use: ./storm/toxiproxy.ts). Prints each fault's effect on heals per second.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -21,11 +27,16 @@ import { TemporalMonitorSignaler } from '../src/runtime/monitor-signaler.js';
 import { ToolRuntime } from '../src/runtime/tool-runtime.js';
 import { healWorkflowId } from '../src/shared/constants.js';
 import { bundleWorkflowsOnce } from '../test/support/workflow-bundle.js';
+import { allViolations } from '../src/doctor/invariants.js';
 import { benchDatabase, benchTemporal, percentile, printFigures, progress } from './support.js';
+import { healRate, injectFaults, type EndedSamples, type FaultWindow } from './storm/faults.js';
+import { startToxiproxy, type Toxiproxies } from './storm/toxiproxy.js';
 
 const TOOLS = Number(process.env.BENCH_TOOLS ?? 1000);
 const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number);
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 15 * 60_000);
+/** Faults injected while the storm runs (two workers): see ./storm/faults.ts. */
+const FAULTS = process.env.BENCH_FAULTS === '1';
 /** Clock ticks per second in /proc/<pid>/stat (USER_HZ, 100 on Linux). */
 const TICKS = 100;
 
@@ -76,15 +87,32 @@ function descendants(): { pid: number; comm: string }[] {
   return [...mine].map((pid) => ({ pid, comm: comm.get(pid) ?? '?' }));
 }
 
-/** CPU seconds so far of PostgreSQL's processes and of the Temporal dev server. */
-function serverCpu(): { postgres: number; temporal: number } {
-  let postgres = 0;
-  let temporal = 0;
-  for (const p of descendants()) {
-    if (p.comm.startsWith('postgres')) postgres += cpuSeconds(p.pid);
-    else if (p.comm.startsWith('temporal')) temporal += cpuSeconds(p.pid);
+/**
+ * CPU seconds of PostgreSQL's processes and of the Temporal dev server since the tracker was made,
+ * sampled: a process that starts later (a restarted database, a new backend) counts from 0, and one
+ * that ends counts up to its last sample.
+ */
+class ServerCpu {
+  private readonly seen = new Map<number, { kind: 'postgres' | 'temporal'; first: number; last: number }>();
+  private started = false;
+
+  sample(): void {
+    for (const p of descendants()) {
+      const kind = p.comm.startsWith('postgres') ? 'postgres' : p.comm.startsWith('temporal') ? 'temporal' : null;
+      if (!kind) continue;
+      const cpu = cpuSeconds(p.pid);
+      const known = this.seen.get(p.pid);
+      if (known) known.last = cpu;
+      else this.seen.set(p.pid, { kind, first: this.started ? 0 : cpu, last: cpu });
+    }
+    this.started = true;
   }
-  return { postgres, temporal };
+
+  total(): { postgres: number; temporal: number } {
+    const sum = { postgres: 0, temporal: 0 };
+    for (const p of this.seen.values()) sum[p.kind] += p.last - p.first;
+    return sum;
+  }
 }
 
 async function tableRows(pool: pg.Pool): Promise<Record<string, number>> {
@@ -150,13 +178,31 @@ interface StormResult {
   cpu: { workers: number; postgres: number; temporal: number; bench: number };
   activityMs: Record<string, number>;
   load: string;
+  /** The doctor's findings on the whole database and Temporal once the storm is over (must be none). */
+  violations: string[];
+  /** Heals ended over time (every storm), and when each fault held (a storm with faults). */
+  samples: EndedSamples;
+  faults?: FaultWindow[];
 }
 
-async function storm(
-  workers: number,
-  ctx: { url: string; pool: pg.Pool; address: string; bundle: string; client: Client },
-): Promise<StormResult> {
-  const prefix = `storm${workers}w`;
+interface StormContext {
+  url: string;
+  pool: pg.Pool;
+  address: string;
+  bundle: string;
+  client: Client;
+  faults?: { toxiproxy: Toxiproxies; restartPostgres(downMs: number): Promise<void> };
+}
+
+/** `url` with its host:port replaced (the workers' way to the database through a proxy). */
+function withHost(url: string, host: string): string {
+  const u = new URL(url);
+  u.host = host;
+  return u.toString();
+}
+
+async function storm(workers: number, ctx: StormContext): Promise<StormResult> {
+  const prefix = `storm${workers}w${ctx.faults ? 'f' : ''}`;
   const prisma = createPrismaClient(ctx.url);
   const store = new LineageStore(prisma);
   const taskQueue = `bench-storm-${workers}-${Date.now()}`;
@@ -169,18 +215,20 @@ async function storm(
     await Promise.all(batch.map((n) => store.setRoute(`${n}@1.3.0`, 'newest')));
   }
 
-  const children = await Promise.all(
-    Array.from({ length: workers }, () =>
-      startWorkerChild({
-        DATABASE_URL: ctx.url,
-        TEMPORAL_ADDRESS: ctx.address,
-        TASK_QUEUE: taskQueue,
-        WORKFLOW_BUNDLE: ctx.bundle,
-        ...(process.env.BENCH_MAX_ACTIVITIES ? { MAX_ACTIVITIES: process.env.BENCH_MAX_ACTIVITIES } : {}),
-        ...(process.env.BENCH_MAX_WORKFLOW_TASKS ? { MAX_WORKFLOW_TASKS: process.env.BENCH_MAX_WORKFLOW_TASKS } : {}),
-      }),
-    ),
-  );
+  // With faults, the workers reach PostgreSQL and Temporal through Toxiproxy; the bench itself does not.
+  const proxies = ctx.faults && {
+    postgres: await ctx.faults.toxiproxy.proxy(`postgres_${workers}`, new URL(ctx.url).host),
+    temporal: await ctx.faults.toxiproxy.proxy(`temporal_${workers}`, ctx.address),
+  };
+  const workerEnv = {
+    DATABASE_URL: proxies ? withHost(ctx.url, proxies.postgres.listen) : ctx.url,
+    TEMPORAL_ADDRESS: proxies ? proxies.temporal.listen : ctx.address,
+    TASK_QUEUE: taskQueue,
+    WORKFLOW_BUNDLE: ctx.bundle,
+    ...(process.env.BENCH_MAX_ACTIVITIES ? { MAX_ACTIVITIES: process.env.BENCH_MAX_ACTIVITIES } : {}),
+    ...(process.env.BENCH_MAX_WORKFLOW_TASKS ? { MAX_WORKFLOW_TASKS: process.env.BENCH_MAX_WORKFLOW_TASKS } : {}),
+  };
+  const children = await Promise.all(Array.from({ length: workers }, () => startWorkerChild(workerEnv)));
   const runtime = await ToolRuntime.create({
     databaseUrl: ctx.url,
     signaler: new TemporalMonitorSignaler(ctx.client, { workflowId: monitorId, taskQueue }),
@@ -191,8 +239,11 @@ async function storm(
 
   const rowsBefore = await tableRows(ctx.pool);
   const sizeBefore = await dbSize(ctx.pool);
-  const cpuBefore = serverCpu();
-  const workerCpuBefore = children.map((c) => cpuSeconds(c.child.pid!));
+  const serverCpu = new ServerCpu();
+  serverCpu.sample();
+  // Worker CPU from here on, a killed worker's included (counted at its death).
+  const workerCpuFrom = new Map(children.map((c) => [c.child.pid!, cpuSeconds(c.child.pid!)]));
+  let killedWorkerCpu = 0;
   const benchCpuBefore = process.cpuUsage();
   const load = os
     .loadavg()
@@ -210,14 +261,39 @@ async function storm(
     }),
   );
   progress(`[${workers} worker(s)] reported in ${Date.now() - started} ms; waiting for every heal to end…`);
-  let ended = 0;
-  let lastShown = 0;
-  for (;;) {
+  const countEnded = async () => {
     const r = await ctx.pool.query<{ n: string }>(
       `SELECT count(DISTINCT tool_id) AS n FROM heal_runs WHERE tool_id LIKE $1 AND status <> 'running'`,
       [`${prefix}\\_%`],
     );
-    ended = Number(r.rows[0]!.n);
+    return Number(r.rows[0]!.n);
+  };
+  const faults =
+    proxies &&
+    injectFaults(
+      {
+        async killWorker(downMs) {
+          const victim = children.shift()!;
+          killedWorkerCpu += cpuSeconds(victim.child.pid!) - workerCpuFrom.get(victim.child.pid!)!;
+          victim.child.kill('SIGKILL');
+          await new Promise((r) => setTimeout(r, downMs));
+          const replacement = await startWorkerChild(workerEnv);
+          workerCpuFrom.set(replacement.child.pid!, 0);
+          children.push(replacement);
+        },
+        restartPostgres: (downMs) => ctx.faults!.restartPostgres(downMs),
+      },
+      proxies,
+      started,
+    );
+  let ended = 0;
+  let lastShown = 0;
+  const samples: EndedSamples = [];
+  for (;;) {
+    // A restarting database fails the count: the last one stands.
+    ended = await countEnded().catch(() => ended);
+    samples.push({ ms: Date.now() - started, ended });
+    if (samples.length % 10 === 0) serverCpu.sample();
     if (ended >= TOOLS || Date.now() - started > TIMEOUT_MS) break;
     if (Date.now() - lastShown > 10_000) {
       progress(`  ${ended}/${TOOLS} heals ended after ${((Date.now() - started) / 1000).toFixed(0)} s`);
@@ -225,14 +301,19 @@ async function storm(
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+  const faultWindows = faults && (await faults);
   // The run is written at promotion; the workflow closes a step later. The storm ends when Temporal
   // has no heal of this storm running.
   const running = `TaskQueue = '${taskQueue}' AND WorkflowType = 'selfHealWorkflow' AND ExecutionStatus = 'Running'`;
   while ((await ctx.client.workflow.count(running)).count > 0 && Date.now() - started < TIMEOUT_MS)
     await new Promise((r) => setTimeout(r, 200));
   const endedAt = Date.now();
-  const cpuAfter = serverCpu();
-  const workerCpuAfter = children.map((c) => cpuSeconds(c.child.pid!));
+  serverCpu.sample();
+  const cpuAfter = serverCpu.total();
+  const workerCpu = children.reduce(
+    (sum, c) => sum + cpuSeconds(c.child.pid!) - workerCpuFrom.get(c.child.pid!)!,
+    killedWorkerCpu,
+  );
   const benchCpu = process.cpuUsage(benchCpuBefore);
   const seconds = (endedAt - started) / 1000;
 
@@ -271,6 +352,7 @@ async function storm(
     if (!e || e.running > 0 || runsOf === 0) lost++;
   }
 
+  const violations = (await allViolations(store, ctx.client)).map((v) => `${v.invariant}: ${v.message}`);
   const sizeAfter = await dbSize(ctx.pool);
   const rowsAfter = await tableRows(ctx.pool);
 
@@ -325,13 +407,16 @@ async function storm(
     rowsPerHeal: rows / TOOLS,
     rowsByTable,
     cpu: {
-      workers: workerCpuAfter.reduce((a, b, i) => a + b - workerCpuBefore[i]!, 0),
-      postgres: cpuAfter.postgres - cpuBefore.postgres,
-      temporal: cpuAfter.temporal - cpuBefore.temporal,
+      workers: workerCpu,
+      postgres: cpuAfter.postgres,
+      temporal: cpuAfter.temporal,
       bench: (benchCpu.user + benchCpu.system) / 1e6,
     },
     activityMs,
     load,
+    violations,
+    samples,
+    ...(faultWindows && { faults: faultWindows }),
   };
 }
 
@@ -344,12 +429,21 @@ async function main(): Promise<void> {
   progress('bundling the workflows once for the workers…');
   const bundle = await bundleWorkflowsOnce();
   const results: StormResult[] = [];
+  let toxiproxy: Toxiproxies | undefined;
   try {
-    for (const workers of WORKER_COUNTS)
-      results.push(
-        await storm(workers, { url: db.url, pool: db.pool, address: temporalServer.address, bundle, client }),
-      );
+    const ctx: StormContext = { url: db.url, pool: db.pool, address: temporalServer.address, bundle, client };
+    if (FAULTS) {
+      if (!db.restart) throw new Error('BENCH_FAULTS restarts the embedded PostgreSQL: unset DATABASE_URL');
+      toxiproxy = await startToxiproxy();
+      ctx.faults = { toxiproxy, restartPostgres: (downMs) => db.restart!(downMs) };
+    }
+    if (FAULTS) {
+      // The same storm twice on two workers: undisturbed, then with the faults.
+      results.push(await storm(2, { ...ctx, faults: undefined }));
+      results.push(await storm(2, ctx));
+    } else for (const workers of WORKER_COUNTS) results.push(await storm(workers, ctx));
   } finally {
+    await toxiproxy?.stop();
     await connection.close();
     await temporalServer.stop();
     await db.close();
@@ -359,7 +453,7 @@ async function main(): Promise<void> {
   const ms = (x: number) => `${(x / 1000).toFixed(1)} s`;
   const rows: [string, string, string][] = [];
   for (const r of results) {
-    const w = `${r.workers} worker${r.workers > 1 ? 's' : ''}:`;
+    const w = `${r.workers} worker${r.workers > 1 ? 's' : ''}${r.faults ? ', faults' : ''}:`;
     const activities = Object.entries(r.activityMs)
       .sort((a, b) => b[1] - a[1])
       .slice(0, 4)
@@ -381,6 +475,11 @@ async function main(): Promise<void> {
         r.loopMaxMs.map((x) => x.toFixed(0)).join(' / ') + ' ms',
         `p99 ${r.loopP99Ms.map((x) => x.toFixed(0)).join(' / ')} ms (per worker)`,
       ],
+      [
+        `${w} the doctor afterwards`,
+        r.violations.length === 0 ? 'clean' : `${r.violations.length} findings`,
+        r.violations.slice(0, 3).join('; ') || 'every invariant holds, heal runs included',
+      ],
       [`${w} database growth`, `${r.dbGrowthMb.toFixed(1)} MB`, `${r.rowsPerHeal.toFixed(1)} rows written per heal`],
       [
         `${w} CPU workers / postgres / temporal`,
@@ -389,7 +488,23 @@ async function main(): Promise<void> {
       ],
     );
   }
-  if (results.length === 2)
+  const undisturbed = results.find((r) => !r.faults);
+  for (const r of results) {
+    if (!r.faults || !undisturbed) continue;
+    const rate = (samples: EndedSamples, from: number, to: number) => healRate(samples, from, to).toFixed(1);
+    rows.push([
+      'faults: storm time, with / without',
+      `${(r.seconds / undisturbed.seconds).toFixed(2)}x`,
+      `${ms(r.seconds * 1000)} against ${ms(undisturbed.seconds * 1000)}`,
+    ]);
+    for (const f of r.faults)
+      rows.push([
+        `  ${ms(f.fromMs)}–${ms(f.toMs)} heals/s held · after`,
+        `${rate(r.samples, f.fromMs, f.toMs)} · ${rate(r.samples, f.toMs, f.gapEndMs)}`,
+        `${f.fault}; undisturbed then: ${rate(undisturbed.samples, f.fromMs, f.toMs)} · ${rate(undisturbed.samples, f.toMs, f.gapEndMs)}`,
+      ]);
+  }
+  if (results.length === 2 && !FAULTS)
     rows.push([
       'ratio 2 workers / 1 worker (storm time)',
       `${(results[1]!.seconds / results[0]!.seconds).toFixed(2)}x`,
@@ -398,7 +513,7 @@ async function main(): Promise<void> {
   printFigures(`bench:storm (${TOOLS} heals at once, offline strategy, ${os.cpus().length} cores)`, rows, {
     bench: 'storm',
     tools: TOOLS,
-    results,
+    results: results.map(({ samples: _samples, ...r }) => r),
   });
 }
 

@@ -11,6 +11,8 @@ export interface BenchDatabase {
   url: string;
   pool: pg.Pool;
   close(): Promise<void>;
+  /** The embedded server stopped, down for `downMs`, and started again on the same port and data; absent with DATABASE_URL. */
+  restart?(downMs: number): Promise<void>;
 }
 
 function withDatabase(url: string, database: string): string {
@@ -49,6 +51,14 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
       await pool.end();
       await embedded?.stop();
     },
+    ...(embedded && {
+      async restart(downMs: number) {
+        const port = embedded!.port;
+        await embedded!.stop();
+        await new Promise((r) => setTimeout(r, downMs));
+        embedded = await startEmbeddedPostgres({ port });
+      },
+    }),
   };
 }
 
