@@ -31,15 +31,7 @@ export interface HealStartOptions {
   args: [SelfHealInput];
   workflowIdReusePolicy: WorkflowIdReusePolicy;
   typedSearchAttributes: SearchAttributePair[];
-  workflowTaskTimeout: string;
 }
-
-/**
- * A heal's short steps run as local activities inside a workflow task, which the worker keeps alive
- * at 80% of this timeout; a cancellation (or a dead worker's task) is seen when that task completes.
- * 2 s (Temporal's default is 10 s) keeps a cancellation during a step that hangs within about 2 s.
- */
-export const HEAL_WORKFLOW_TASK_TIMEOUT = '2 seconds';
 
 /**
  * The start options of the heal of `input.versionId` (either id spelling; the canonical one is used).
@@ -51,7 +43,6 @@ export function healStartOptions(input: SelfHealInput, { retry = false }: { retr
     workflowId: healWorkflowId(ref.id),
     args: [{ ...input, versionId: ref.id }],
     workflowIdReusePolicy: healIdReusePolicy(retry),
-    workflowTaskTimeout: HEAL_WORKFLOW_TASK_TIMEOUT,
     typedSearchAttributes: [
       { key: DISE_TOOL, value: ref.name },
       { key: DISE_VERSION, value: ref.id },
