@@ -1,4 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { Duration } from '@temporalio/common';
 import { TASK_QUEUE } from '../shared/constants.js';
 import { HEAL_ID_CONFLICT_POLICY, HEAL_WORKFLOW_TYPE, healStartOptions } from '../shared/heal-start.js';
 import type { SelfHealInput } from '../shared/heal-types.js';
@@ -12,7 +13,9 @@ export type HealHandle = WorkflowHandle<typeof selfHealWorkflow>;
  * (conflict policy USE_EXISTING), and a finished one is reused too unless it failed or was
  * cancelled. `retry: true` allows a new run after any end. `joined` is true when a finished heal was
  * reused; whether a running one was joined costs one more RPC, so it is only found out with
- * `detectJoined: true` (for people) and is null otherwise.
+ * `detectJoined: true` (for people) and is null otherwise. `workflowTaskTimeout` overrides Temporal's
+ * 10 s: a cancellation during a short step (a local activity) that hangs is seen when its workflow
+ * task next reports, at 80% of that timeout.
  */
 export async function startHeal(
   client: Client,
@@ -21,7 +24,8 @@ export async function startHeal(
     taskQueue = TASK_QUEUE,
     retry = false,
     detectJoined = false,
-  }: { taskQueue?: string; retry?: boolean; detectJoined?: boolean } = {},
+    workflowTaskTimeout,
+  }: { taskQueue?: string; retry?: boolean; detectJoined?: boolean; workflowTaskTimeout?: Duration } = {},
 ): Promise<{ handle: HealHandle; joined: boolean | null }> {
   const options = healStartOptions(input, { retry });
   // Only for telling the caller: the start below is what guarantees a single heal.
@@ -37,6 +41,7 @@ export async function startHeal(
       ...options,
       taskQueue,
       workflowIdConflictPolicy: HEAL_ID_CONFLICT_POLICY,
+      ...(workflowTaskTimeout !== undefined && { workflowTaskTimeout }),
     });
     return { handle, joined: runningBefore };
   } catch (err) {

@@ -84,7 +84,9 @@ describe('cancelling a heal', () => {
       const { handle } = await startHeal(
         temporal.client,
         healInput(failed, { description: 'wrong answers' }, 'manual'),
-        { taskQueue },
+        // The held step never ends by itself: a local step's workflow task reports the cancellation at
+        // its next heartbeat, 80% of this timeout (Temporal's 10 s would make each such case wait 8 s).
+        { taskQueue, workflowTaskTimeout: '2 seconds' },
       );
       await reached;
       await handle.cancel();
