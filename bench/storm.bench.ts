@@ -301,7 +301,6 @@ async function storm(workers: number, ctx: StormContext): Promise<StormResult> {
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  const faultWindows = faults && (await faults);
   // The run is written at promotion; the workflow closes a step later. The storm ends when Temporal
   // has no heal of this storm running.
   const running = `TaskQueue = '${taskQueue}' AND WorkflowType = 'selfHealWorkflow' AND ExecutionStatus = 'Running'`;
@@ -316,6 +315,8 @@ async function storm(workers: number, ctx: StormContext): Promise<StormResult> {
   );
   const benchCpu = process.cpuUsage(benchCpuBefore);
   const seconds = (endedAt - started) / 1000;
+  // Faults planned after the last heal ended still run (and hit an idle stack) before the counting.
+  const faultWindows = faults && (await faults);
 
   // Latency from each report to its healed route (the promotion sets the route and ends the run).
   const runs = await ctx.pool.query<{ tool_id: string; status: string; finished_ms: string | null; result: unknown }>(
