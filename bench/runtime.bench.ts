@@ -43,8 +43,11 @@ function median(samples: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** The baseline: the tool in a bare isolate, called with applySync and a timeout, JSON in and out. */
-function rawIsolateSamples(n: number): number[] {
+/**
+ * The baseline: the tool in a bare isolate, called with applySync and a timeout, JSON in and out.
+ * `paced`: a timer turn between calls (not timed), the raw figure for paced calls.
+ */
+async function rawSamples(n: number, paced: boolean): Promise<number[]> {
   const isolate = new ivm.Isolate({ memoryLimit: 64 });
   const context = isolate.createContextSync();
   isolate
@@ -57,26 +60,7 @@ function rawIsolateSamples(n: number): number[] {
     const t = performance.now();
     JSON.parse(invoke.applySync(undefined, [JSON.stringify(input)], { timeout: 1000 }));
     samples.push(performance.now() - t);
-  }
-  isolate.dispose();
-  return samples;
-}
-
-/** rawIsolateSamples() with a timer turn between calls (not timed): the raw figure for paced calls. */
-async function rawPacedSamples(n: number): Promise<number[]> {
-  const isolate = new ivm.Isolate({ memoryLimit: 64 });
-  const context = isolate.createContextSync();
-  isolate
-    .compileScriptSync(`${CODE}\nglobalThis.invoke = (json) => JSON.stringify(run(JSON.parse(json)));`)
-    .runSync(context);
-  const invoke = context.global.getSync('invoke', { reference: true }) as ivm.Reference<(s: string) => string>;
-  const samples: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const input = `user${i % 100}@example.com`;
-    const t = performance.now();
-    JSON.parse(invoke.applySync(undefined, [JSON.stringify(input)], { timeout: 1000 }));
-    samples.push(performance.now() - t);
-    await new Promise((r) => setTimeout(r, 0));
+    if (paced) await new Promise((r) => setTimeout(r, 0));
   }
   isolate.dispose();
   return samples;
@@ -386,7 +370,7 @@ async function poolBench(databaseUrl: string, rows: [string, string, string][], 
     await pacedSamples(runtime, 400, 'paced');
     runtimes.push(runtime);
   }
-  rawIsolateSamples(2000);
+  await rawSamples(2000, false);
   const pacings: Pacing[] = ['paced', 'turns', 'burst'];
   const samples = pacings.map(() => variants.map(() => [] as number[]));
   /** Mean per call of each burst block: what a 200-call loop costs (bench:differential's figure). */
@@ -395,8 +379,8 @@ async function poolBench(databaseUrl: string, rows: [string, string, string][], 
   const rawPaced: number[] = [];
   try {
     for (let b = 0; b < blocks; b++) {
-      raw.push(...rawIsolateSamples(BLOCK));
-      rawPaced.push(...(await rawPacedSamples(BLOCK)));
+      raw.push(...(await rawSamples(BLOCK, false)));
+      rawPaced.push(...(await rawSamples(BLOCK, true)));
       for (let p = 0; p < pacings.length; p++) {
         // Rotate the order, so no variant always runs first; let every pool refill before a block.
         for (let k = 0; k < variants.length; k++) {
@@ -474,12 +458,12 @@ async function main(): Promise<void> {
     );
     const runtime = await ToolRuntime.create({ databaseUrl: db.url, config });
     await runtime.call('bench_tool', 'warm@up.io');
-    rawIsolateSamples(2000);
+    await rawSamples(2000, false);
     await runtimeSamples(runtime, 2000);
     const raw: number[] = [];
     const guarded: number[] = [];
     for (let round = 0; round < 10; round++) {
-      raw.push(...rawIsolateSamples(CALLS / 10));
+      raw.push(...(await rawSamples(CALLS / 10, false)));
       guarded.push(...(await runtimeSamples(runtime, CALLS / 10)));
     }
     await runtime.close();

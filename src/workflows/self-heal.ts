@@ -55,12 +55,18 @@ function stepProfile(
   };
 }
 
-/** Short database steps (30 s), retried patiently: a restarted PostgreSQL must not fail a heal. */
+/** How short database steps are retried, patiently: a restarted PostgreSQL must not fail a heal. */
+const QUICK_RETRY = {
+  initialInterval: '500 milliseconds',
+  backoffCoefficient: 2,
+  maximumInterval: '10 seconds',
+  maximumAttempts: 30,
+  nonRetryableErrorTypes: [...HEAL_NON_RETRYABLE_ERRORS],
+};
+
+/** Short database steps (30 s). */
 const quickStep = proxyActivities<DiseActivities>(
-  stepProfile(
-    { startToCloseTimeout: '30 seconds', heartbeatTimeout: '5 seconds' },
-    { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 30 },
-  ),
+  stepProfile({ startToCloseTimeout: '30 seconds', heartbeatTimeout: '5 seconds' }, QUICK_RETRY),
 );
 /** Steps that may take minutes of local work (tool code run against suites, possibly many versions). */
 const heavyStep = proxyActivities<DiseActivities>(
@@ -74,16 +80,7 @@ const heavyStep = proxyActivities<DiseActivities>(
  * it takes no activity slot and waits behind no queued task, so a worker busy with other heals'
  * steps still ends a cancelled heal at once. Retried like a quick step.
  */
-const cancelledEnd = proxyLocalActivities<DiseActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: {
-    initialInterval: '500 milliseconds',
-    backoffCoefficient: 2,
-    maximumInterval: '10 seconds',
-    maximumAttempts: 30,
-    nonRetryableErrorTypes: [...HEAL_NON_RETRYABLE_ERRORS],
-  },
-});
+const cancelledEnd = proxyLocalActivities<DiseActivities>({ startToCloseTimeout: '30 seconds', retry: QUICK_RETRY });
 /**
  * The short database steps of heals started since this change (record, prune, rule, propagate, order,
  * offline regenerate, finish, and promote when it has no tainted descendant to re-validate): local
@@ -98,13 +95,7 @@ const cancelledEnd = proxyLocalActivities<DiseActivities>({
 const localStep = proxyLocalActivities<DiseActivities>({
   startToCloseTimeout: '30 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: {
-    initialInterval: '500 milliseconds',
-    backoffCoefficient: 2,
-    maximumInterval: '10 seconds',
-    maximumAttempts: 30,
-    nonRetryableErrorTypes: [...HEAL_NON_RETRYABLE_ERRORS],
-  },
+  retry: QUICK_RETRY,
 });
 /** Steps that may call the LLM: slow answers, and transient errors (429, 5xx, timeouts) retried a few times. */
 const llmStep = proxyActivities<DiseActivities>(
