@@ -1,9 +1,13 @@
 import { activityInfo, Context } from '@temporalio/activity';
-import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
-import { Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client/index.js';
-import { currentTracing } from '../infra/tracing-state.js';
-import { HEAL_WORKFLOW_TYPE, type HealStartOptions } from '../shared/heal-start.js';
+import {
+  Client,
+  WorkflowExecutionAlreadyStartedError,
+  type WorkflowClientInterceptor,
+  type WorkflowStartInput,
+} from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { HEAL_WORKFLOW_TYPE, TRACE_HEADER, type HealStartOptions } from '../shared/heal-start.js';
+import type { SelfHealInput } from '../shared/heal-types.js';
 import type { ActivityDeps } from './deps.js';
 
 /** What startHeals reports back to the monitor: the versions whose heal it started, and those it joined. */
@@ -24,38 +28,54 @@ export function startHealsActivity(_deps: ActivityDeps) {
   return async function startHeals(heals: HealStartOptions[]): Promise<StartHealsResult> {
     const ctx = Context.current();
     const info = activityInfo();
-    // A traced worker sends the span context with each start (the report's, when it was traced, or
-    // this activity's), as the monitor's child starts did; the worker's own client has no interceptor.
-    const client = currentTracing()
+    // A heal of a traced report is started under the report's span (its traceparent in the header a
+    // traced worker reads), as the monitor's child starts were; the worker's own client sends none.
+    const client = heals.some((h) => h.args[0].traceparent)
       ? new Client({
           connection: ctx.client.connection,
           namespace: info.workflowNamespace,
-          interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] },
+          interceptors: { workflow: [healJoinsReportTrace] },
         })
       : ctx.client;
     const taskQueue = info.taskQueue;
-    const result: StartHealsResult = { started: [], joined: [] };
     // A few at a time: all at once would open hundreds of RPCs on the worker's one connection.
-    const queue = [...heals];
-    const startOne = async (options: HealStartOptions) => {
-      const versionId = options.args[0].versionId;
+    const outcomes: ('started' | 'joined')[] = [];
+    let done = 0;
+    const startOne = async (options: HealStartOptions, index: number) => {
       try {
-        const traceparent = options.args[0].traceparent;
-        const start = () => client.workflow.start(HEAL_WORKFLOW_TYPE, { ...options, taskQueue });
-        await (traceparent ? context.with(propagation.extract(ROOT_CONTEXT, { traceparent }), start) : start());
-        result.started.push(versionId);
+        await client.workflow.start(HEAL_WORKFLOW_TYPE, { ...options, taskQueue });
+        outcomes[index] = 'started';
       } catch (err) {
         // A heal of this version is running (or finished healed): joined, not duplicated.
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        result.joined.push(versionId);
+        outcomes[index] = 'joined';
       }
-      ctx.heartbeat(result.started.length + result.joined.length);
+      ctx.heartbeat(++done);
     };
+    let next = 0;
     await Promise.all(
-      Array.from({ length: Math.min(16, queue.length) }, async () => {
-        for (let next = queue.shift(); next; next = queue.shift()) await startOne(next);
+      Array.from({ length: Math.min(16, heals.length) }, async () => {
+        for (let i = next++; i < heals.length; i = next++) await startOne(heals[i]!, i);
       }),
     );
+    // In the findings' order, whichever start answered first.
+    const result: StartHealsResult = { started: [], joined: [] };
+    heals.forEach((options, i) => result[outcomes[i]!].push(options.args[0].versionId));
     return result;
   };
 }
+
+/** Puts a heal's traceparent (its report's) in the header OpenTelemetry's workflow interceptors read. */
+function withReportTrace(input: WorkflowStartInput): WorkflowStartInput {
+  const traceparent = (input.options.args?.[0] as SelfHealInput | undefined)?.traceparent;
+  if (input.workflowType !== HEAL_WORKFLOW_TYPE || !traceparent) return input;
+  return {
+    ...input,
+    headers: { ...input.headers, [TRACE_HEADER]: defaultPayloadConverter.toPayload({ traceparent }) },
+  };
+}
+
+const healJoinsReportTrace: WorkflowClientInterceptor = {
+  start: (input, next) => next(withReportTrace(input)),
+  startWithDetails: (input, next) => next(withReportTrace(input)),
+};

@@ -20,6 +20,13 @@ export const HEAL_WORKFLOW_TYPE = 'selfHealWorkflow';
  */
 export const HEAL_ID_CONFLICT_POLICY = 'USE_EXISTING' as const;
 
+/**
+ * The Temporal header OpenTelemetry's interceptors carry a span context in. A heal started for a
+ * traced report carries the report's traceparent there, so the heal's spans join the report's trace
+ * (src/workflows/tracing.ts for a start from a workflow, src/activities/start-heals.ts from a client).
+ */
+export const TRACE_HEADER = '_tracer-data';
+
 /** A finished heal is reused (joined) unless it failed or was cancelled; `retry` allows a new run after any end. */
 export function healIdReusePolicy(retry = false): WorkflowIdReusePolicy {
   return retry ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY';

@@ -16,11 +16,8 @@ import type {
   WorkflowInterceptors,
   WorkflowOutboundCallsInterceptor,
 } from '@temporalio/workflow';
-import { HEAL_WORKFLOW_TYPE } from '../shared/heal-start.js';
+import { HEAL_WORKFLOW_TYPE, TRACE_HEADER } from '../shared/heal-start.js';
 import type { SelfHealInput } from '../shared/heal-types.js';
-
-/** The header OpenTelemetry's interceptors carry a span context in. */
-const TRACE_HEADER = '_tracer-data';
 
 /**
  * The health monitor starts heals from its loop, long after the signal that brought the report: a

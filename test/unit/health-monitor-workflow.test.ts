@@ -1,6 +1,8 @@
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CheckHealthInput } from '../../src/activities/check-health.js';
+import type { ActivityDeps } from '../../src/activities/deps.js';
+import { startHealsActivity } from '../../src/activities/start-heals.js';
 import { HEALTH_MONITOR_WORKFLOW_TYPE } from '../../src/shared/constants.js';
 import type { HealthCheckResult, HealthFinding, MonitorSettings } from '../../src/shared/heal-types.js';
 import {
@@ -84,6 +86,8 @@ function monitorStubs({
       return recorded({}, { enabled: false });
     },
     finishHeal: async () => ({ routedTo: null }),
+    // The real one: it starts each heal through the worker's client (it uses no dependency).
+    startHeals: startHealsActivity({} as ActivityDeps),
     // The monitor's hourly upkeep of executions (nothing to keep here).
     maintainExecutions: async () => ({ rolledUpHours: 0, droppedPartitions: [], createdPartitions: [] }) as never,
   };
