@@ -113,7 +113,7 @@ beforeAll(async () => {
   llm = new FakeOpenAI();
   await llm.start();
   const config = defaultConfig();
-  // The default (full) differential corpus: the candidate's check runs it at SLOW_TOOL_MS a call.
+  // The full differential corpus: the candidate's check runs its 1,000 inputs at SLOW_TOOL_MS a call.
   worker = await startWorker({
     temporal: { address: inject('temporalAddress'), namespace: 'default', tls: false },
     prisma: h.db.prisma,
