@@ -113,7 +113,10 @@ beforeAll(async () => {
   llm = new FakeOpenAI();
   await llm.start();
   const config = defaultConfig();
-  // The full differential corpus: the candidate's check runs its 1,000 inputs at SLOW_TOOL_MS a call.
+  // Tool runs take SLOW_TOOL_MS here: a small differential corpus keeps the candidate's check short
+  // (a full one, 1,000 inputs beside the ancestor, would take a minute at that speed).
+  config.self_healing.differential.corpus_size = 40;
+  config.self_healing.differential.generated_inputs = 20;
   worker = await startWorker({
     temporal: { address: inject('temporalAddress'), namespace: 'default', tls: false },
     prisma: h.db.prisma,
