@@ -8,7 +8,7 @@
  *   3. reservoir sampling on the call path: ToolRuntime.call with sampling on vs off, in the same
  *      run on the same database, as a ratio; and the sampler's own cost per call against a call.
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { defaultConfig } from '../src/config/schema.js';
 import { DEMO_TRAFFIC, emailLineage } from '../src/demo/email-lineage.js';
 import { createPrismaClient } from '../src/infra/database.js';
@@ -45,7 +45,7 @@ function median(xs: number[]): number {
  * One whole check as registration runs it: corpus, compilation (a fresh sandbox), calls, shrinking.
  * `screening: false` is the old path, a fresh context for every call, as the baseline.
  */
-function timedCheck(childCode: string, seed: number, screening = true) {
+async function timedCheck(childCode: string, seed: number, screening = true) {
   const sandbox = new Sandbox(defaultConfig().sandbox, { screening });
   try {
     const t0 = performance.now();
@@ -57,7 +57,11 @@ function timedCheck(childCode: string, seed: number, screening = true) {
       seed,
     });
     const t1 = performance.now();
-    const { report } = runDifferential(sandbox, {
+    // The event loop's longest wait while the check runs (tool code is off the loop: what is left is
+    // the judge's own work between batches).
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
+    const { report } = await runDifferential(sandbox, {
       id: 'email_validator@2.2.0',
       code: childCode,
       language: 'javascript',
@@ -68,7 +72,17 @@ function timedCheck(childCode: string, seed: number, screening = true) {
       maxDifferences: 20,
     });
     const checkMs = performance.now() - t1;
-    return { corpusMs: t1 - t0, checkMs, totalMs: performance.now() - t0, report, corpus, stats: { ...sandbox.stats } };
+    loop.disable();
+    const loopMaxMs = loop.max / 1e6;
+    return {
+      corpusMs: t1 - t0,
+      checkMs,
+      loopMaxMs,
+      totalMs: performance.now() - t0,
+      report,
+      corpus,
+      stats: { ...sandbox.stats },
+    };
   } finally {
     sandbox.close();
   }
@@ -153,15 +167,16 @@ async function main(): Promise<void> {
   progress(`1. the check on ${CORPUS} inputs, ${RUNS} runs each (fresh sandbox per run: compilation counted once)…`);
   const seed = seedFrom('email_validator@2.2.0');
   // Screened and per-call runs alternate, so both see the same machine.
-  const culprit: ReturnType<typeof timedCheck>[] = [];
-  const keeper: ReturnType<typeof timedCheck>[] = [];
-  const culpritExact: ReturnType<typeof timedCheck>[] = [];
-  const keeperExact: ReturnType<typeof timedCheck>[] = [];
+  type Check = Awaited<ReturnType<typeof timedCheck>>;
+  const culprit: Check[] = [];
+  const keeper: Check[] = [];
+  const culpritExact: Check[] = [];
+  const keeperExact: Check[] = [];
   for (let i = 0; i < RUNS; i++) {
-    culprit.push(timedCheck(code('2.2.0'), seed));
-    culpritExact.push(timedCheck(code('2.2.0'), seed, false));
-    keeper.push(timedCheck(PRECOMPILED, seed));
-    keeperExact.push(timedCheck(PRECOMPILED, seed, false));
+    culprit.push(await timedCheck(code('2.2.0'), seed));
+    culpritExact.push(await timedCheck(code('2.2.0'), seed, false));
+    keeper.push(await timedCheck(PRECOMPILED, seed));
+    keeperExact.push(await timedCheck(PRECOMPILED, seed, false));
   }
   const c = culprit[0]!;
   if (c.report.verdict !== 'refused' || keeper[0]!.report.verdict !== 'same') throw new Error('unexpected verdicts');
@@ -243,6 +258,11 @@ async function main(): Promise<void> {
         'same behaviour, per-call contexts (old path)',
         fmtMs(med(keeperExact)),
         `screened ${fmtMs(med(keeper))}: ${sameRatio.toFixed(1)}× faster, same report`,
+      ],
+      [
+        'event loop held at most, per check',
+        fmtMs(median([...culprit, ...keeper].map((x) => x.loopMaxMs))),
+        `median over the screened checks of the longest wait of the event loop while the check ran (per-call path: ${fmtMs(median([...culpritExact, ...keeperExact].map((x) => x.loopMaxMs)))}); tool code runs on isolated-vm's threads`,
       ],
       [
         'corpus sources',

@@ -176,11 +176,11 @@ const VARIANTS: Variant[] = [
     : CODE_SOURCES.map((s) => ({ name: `  ${s} alone (+ random edits)`, codeSources: [s] }))),
 ];
 
-function judgeOptimization(
+async function judgeOptimization(
   sandbox: Sandbox,
   variant: Variant,
   { id, parent: parentCode, code, visible, language }: Subject,
-): Judged {
+): Promise<Judged> {
   const t0 = performance.now();
   const settings = defaultConfig().self_healing.differential;
   const corpus = buildCorpus({
@@ -192,7 +192,7 @@ function judgeOptimization(
     codes: [code, parentCode],
     codeSources: variant.codeSources,
   });
-  const { report } = runDifferential(sandbox, {
+  const { report } = await runDifferential(sandbox, {
     id,
     code,
     language,
@@ -282,12 +282,12 @@ function quantile(sorted: number[], f: number): number {
 }
 
 /** Every corpus variant on one language's bad versions and rewrites (the differential check alone): a table and its figures. */
-function variantTable(
+async function variantTable(
   sandbox: Sandbox,
   title: string,
   problems: Problem[],
   { subjects, usable }: { subjects: Subject[]; usable: number },
-): Record<string, unknown> {
+): Promise<Record<string, unknown>> {
   const bad = subjects.filter((s) => !s.faithful);
   const faithful = subjects.filter((s) => s.faithful);
 
@@ -316,7 +316,7 @@ function variantTable(
     let falseRefusals = 0;
     let overBudget = 0;
     for (const s of subjects) {
-      const j = judgeOptimization(sandbox, variant, s);
+      const j = await judgeOptimization(sandbox, variant, s);
       times.push(j.ms);
       if (j.ms > 5000)
         progress(`  ${s.id} (${s.taskId}, ${s.what}) took ${(j.ms / 1000).toFixed(1)} s, ${j.notRun} inputs not run`);
@@ -393,7 +393,7 @@ interface Registration {
  * beside it with every code-reading source), the version declared an `optimization`. Replay is
  * skipped as the registration plan skips it. Learned rules are gated separately (gateOf), per mode.
  */
-function register(sandbox: Sandbox, s: Subject): Registration {
+async function register(sandbox: Sandbox, s: Subject): Promise<Registration> {
   const t0 = performance.now();
   const settings = defaultConfig().self_healing.differential;
   const corpus = buildCorpus({
@@ -404,7 +404,7 @@ function register(sandbox: Sandbox, s: Subject): Registration {
     seed: seedFrom(s.id),
     codes: [s.code, s.parent],
   });
-  const verdict = judgeVersion(
+  const verdict = await judgeVersion(
     sandbox,
     {
       id: s.id,
@@ -526,7 +526,7 @@ async function stageTable(
   const registrations = new Map<Subject, Registration>();
   for (const [i, s] of subjects.entries()) {
     if (i % 50 === 0) progress(`  ${i + 1}/${subjects.length}`);
-    const r = register(sandbox, s);
+    const r = await register(sandbox, s);
     if (r.ms > 5000)
       progress(`  ${s.id} (${s.taskId}, ${s.what}) took ${(r.ms / 1000).toFixed(1)} s, ${r.notRun} inputs not run`);
     registrations.set(s, r);
@@ -823,7 +823,8 @@ async function measure(
   );
   await stageTable(sandbox, stack, `${title}: the first stage that stops each`, judged, problems.length);
   if (HEALS !== '0') await healSample(sandbox, stack, `${title}: heal success with features kept`, bad);
-  if (VARIANTS_ON) variantTable(sandbox, `${title}: corpus variants (the differential check alone)`, problems, judged);
+  if (VARIANTS_ON)
+    await variantTable(sandbox, `${title}: corpus variants (the differential check alone)`, problems, judged);
 }
 
 async function main() {

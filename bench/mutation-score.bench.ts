@@ -20,7 +20,7 @@ import { printFigures, progress } from './support.js';
 
 const MAX_MUTANTS = Number(process.env.BENCH_MUTANTS ?? 60);
 
-function main() {
+async function main() {
   const config = defaultConfig();
   const sandbox = new Sandbox(config.sandbox);
   const settings = config.self_healing.differential;
@@ -48,7 +48,7 @@ function main() {
         seed: seedFrom(`${p.name}/immunity`),
         codes: [p.code],
       });
-      const r = amplify(sandbox, {
+      const r = await amplify(sandbox, {
         id: p.name,
         source: { code: p.code, language: 'javascript' },
         suite,
@@ -91,4 +91,4 @@ function main() {
   if (disagreeing) process.exitCode = 1;
 }
 
-main();
+void main();

@@ -2,12 +2,18 @@ import path from 'node:path';
 import type { Context } from '@temporalio/activity';
 import type { Duration, MetricMeter } from '@temporalio/common';
 import { makeWorkflowExporter, OpenTelemetryActivityInboundInterceptor } from '@temporalio/interceptors-opentelemetry';
-import { NativeConnection, Runtime, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Runtime,
+  Worker,
+  type ActivityInterceptorsFactory,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { activitySignal } from './activities/cancellation.js';
 import { autoHeartbeat, HEARTBEAT_THROTTLE_MS } from './activities/heartbeat.js';
 import { createActivities } from './activities/index.js';
 import { HealMetrics, healMetricsInterceptor } from './activities/metrics.js';
-import { defaultConfig, type DiseConfig } from './config/schema.js';
+import { defaultConfig, type DiseConfig, type WorkerTuningConfig } from './config/schema.js';
 import type { PrismaClient } from './infra/database.js';
 import { PACKAGE_ROOT } from './infra/paths.js';
 import { currentTracing, type Tracing } from './infra/tracing-state.js';
@@ -67,7 +73,12 @@ export async function startWorker(options: DiseWorkerOptions): Promise<RunningWo
   const store = new LineageStore(options.prisma);
   const config = options.config ?? defaultConfig();
   // A cancelled step's remaining tool runs end at once (its activity's cancellation signal).
-  const sandbox = options.sandbox ?? new Sandbox(config.sandbox, { cancellation: activitySignal });
+  const sandbox =
+    options.sandbox ??
+    new Sandbox(config.sandbox, {
+      cancellation: activitySignal,
+      asyncConcurrency: config.sandbox.judge_threads ?? undefined,
+    });
   const llmSettings = options.llm === undefined ? llmSettingsFrom(config) : options.llm;
   const llm = llmSettings ? new LlmClient(llmSettings) : null;
   const tracing = options.tracing === undefined ? currentTracing() : options.tracing;
@@ -83,8 +94,7 @@ export async function startWorker(options: DiseWorkerOptions): Promise<RunningWo
       // Workflow spans leave the sandbox through this sink, to the process's exporter.
       ...(tracing ? { sinks: { exporter: makeWorkflowExporter(tracing.exporter, tracing.resource) } } : {}),
       activities: createActivities({ store, config, sandbox, llm }),
-      maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 20,
-      maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions ?? 20,
+      ...slotTuning(config.worker, options),
       interceptors: {
         ...(tracing ? { workflowModules: [TRACING_INTERCEPTORS_PATH] } : {}),
         activity: [
@@ -125,6 +135,30 @@ export async function startWorker(options: DiseWorkerOptions): Promise<RunningWo
     async shutdown() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await done;
+    },
+  };
+}
+
+/**
+ * How many tasks the worker takes at once (config.worker): fixed maxima, or Temporal's resource-based
+ * tuner with the same maxima, handing out slots only while memory and CPU stay under their targets.
+ * A caller's explicit maxima (tests) win over the configured ones.
+ */
+export function slotTuning(
+  tuning: WorkerTuningConfig,
+  explicit: Pick<DiseWorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'> = {},
+): Pick<WorkerOptions, 'tuner' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'> {
+  const activities = explicit.maxConcurrentActivityTaskExecutions ?? tuning.max_activities;
+  const workflowTasks = explicit.maxConcurrentWorkflowTaskExecutions ?? tuning.max_workflow_tasks;
+  if (tuning.tuner === 'fixed') {
+    return { maxConcurrentActivityTaskExecutions: activities, maxConcurrentWorkflowTaskExecutions: workflowTasks };
+  }
+  return {
+    tuner: {
+      tunerOptions: { targetMemoryUsage: tuning.target_memory, targetCpuUsage: tuning.target_cpu },
+      activityTaskSlotOptions: { minimumSlots: 1, maximumSlots: activities },
+      localActivityTaskSlotOptions: { minimumSlots: 1, maximumSlots: activities },
+      workflowTaskSlotOptions: { minimumSlots: 2, maximumSlots: workflowTasks },
     },
   };
 }

@@ -15,6 +15,7 @@ import type { ToolSource } from '../../src/shared/language.js';
 import type { JsonValue } from '../../src/shared/lineage-types.js';
 import { startBenchStack, type BenchStack } from '../stack.js';
 import { progress, rng } from '../support.js';
+import { healInput } from '../../test/support/failures.js';
 
 /**
  * The stages after registration, for bench:immunity: the shadow canary on callers' traffic, and
@@ -137,17 +138,7 @@ export class HealStack {
     }
     const { handle } = await startHeal(
       this.stack.client,
-      {
-        versionId: routed,
-        trigger: 'report',
-        failure: {
-          failureType: 'wrong_output',
-          description,
-          severity: 'critical',
-          detectionMethod: 'report',
-          failureId,
-        },
-      },
+      healInput(routed, { failureType: 'wrong_output', description, failureId }),
       { taskQueue: this.stack.taskQueue },
     );
     const result = await handle.result();

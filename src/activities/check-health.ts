@@ -71,11 +71,13 @@ export function checkHealthActivity(deps: ActivityDeps) {
       for (const m of minted) byVersion.set(m.versionId, [...(byVersion.get(m.versionId) ?? []), m]);
       for (const [versionId, tests] of byVersion) {
         const { code, language } = tests[0]!;
-        const failed = runSuite(
-          deps.sandbox,
-          codeHash(code),
-          { code, language },
-          tests.map((t) => ({ id: t.testId, name: t.name, input: t.input, expected: t.expected, critical: true })),
+        const failed = (
+          await runSuite(
+            deps.sandbox,
+            codeHash(code),
+            { code, language },
+            tests.map((t) => ({ id: t.testId, name: t.name, input: t.input, expected: t.expected, critical: true })),
+          )
         ).filter((r) => !r.passed);
         if (failed.length) {
           const description = `fails ${failed.length} minted regression test(s), e.g. "${failed[0]!.name}"`;

@@ -22,12 +22,15 @@ export interface FindHealthyAncestorInput {
  */
 export function findHealthyAncestorActivity(deps: ActivityDeps) {
   return async function findHealthyAncestor(input: FindHealthyAncestorInput): Promise<AncestorResult> {
-    const cases = [
-      ...(await gatherFailingCases(deps.store, input.failedId, input.failureId)),
-      ...(input.culpritId !== input.failedId ? await gatherFailingCases(deps.store, input.culpritId, null) : []),
-    ];
+    // Independent reads, at once: a heal is measured end to end, one database round trip at a time.
+    const [failedCases, culpritCases, ancestors] = await Promise.all([
+      gatherFailingCases(deps.store, input.failedId, input.failureId),
+      input.culpritId !== input.failedId ? gatherFailingCases(deps.store, input.culpritId, null) : [],
+      candidateAncestors(deps.store, input.culpritId),
+    ]);
+    const cases = [...failedCases, ...culpritCases];
     const tried: AncestorResult['tried'] = [];
-    for (const candidate of await candidateAncestors(deps.store, input.culpritId)) {
+    for (const candidate of ancestors) {
       await checkpoint();
       const today = await judgeStoredVersion(deps, candidate);
       if (!today.passed) {

@@ -34,9 +34,11 @@ export interface RegenerateInput {
 export function regenerateActivity(deps: ActivityDeps) {
   return async function regenerate(input: RegenerateInput): Promise<RegenerationCandidate> {
     const { store } = deps;
-    const ancestor = await requireVersion(deps, input.ancestorId);
-    const failed = await requireVersion(deps, input.failedId);
-    const culprit = await requireVersion(deps, input.culpritId);
+    const [ancestor, failed, culprit] = await Promise.all([
+      requireVersion(deps, input.ancestorId),
+      requireVersion(deps, input.failedId),
+      requireVersion(deps, input.culpritId),
+    ]);
     const keepsLaterWork = input.culpritId !== input.failedId;
 
     if (input.strategy === 'rollback') {

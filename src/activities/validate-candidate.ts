@@ -34,27 +34,29 @@ export interface ValidateCandidateInput {
 export function validateCandidateActivity(deps: ActivityDeps) {
   return async function validateCandidate(input: ValidateCandidateInput): Promise<CandidateValidation> {
     const { store } = deps;
-    const ancestor = await requireVersion(deps, input.ancestorId);
     const onFailed = input.builtOn === input.failedId;
+    // Independent reads, at once: a heal is measured end to end, one database round trip at a time.
+    // Tests introduced from the culprit down to the failed version are the features at stake.
+    const [ancestor, failed, pathIds, suite] = await Promise.all([
+      requireVersion(deps, input.ancestorId),
+      onFailed ? requireVersion(deps, input.failedId) : null,
+      input.culpritId === input.failedId ? [input.failedId] : pathBetween(store, input.culpritId, input.failedId),
+      store.tests.suiteFor(input.failedId),
+    ]);
     // The candidate is written in the language of the version it is built on (promotion inherits it).
-    const language = onFailed ? (await requireVersion(deps, input.failedId)).language : ancestor.language;
+    const language = failed ? failed.language : ancestor.language;
     await checkpoint();
 
-    // Tests introduced from the culprit down to the failed version: the features at stake.
-    const path = new Set(
-      input.culpritId === input.failedId ? [input.failedId] : await pathBetween(store, input.culpritId, input.failedId),
-    );
-    const pathTests = toSuiteTests(
-      (await store.tests.suiteFor(input.failedId)).filter((t) => path.has(t.toolId) && t.origin === 'authored'),
-    );
+    const path = new Set(pathIds);
+    const pathTests = toSuiteTests(suite.filter((t) => path.has(t.toolId) && t.origin === 'authored'));
     const culpritTests = pathTests.filter((t) => t.toolId === input.culpritId);
-    const setAside: SetAsideTest[] = runSuite(deps.sandbox, codeHash(ancestor.code), ancestor, culpritTests)
+    const setAside: SetAsideTest[] = (await runSuite(deps.sandbox, codeHash(ancestor.code), ancestor, culpritTests))
       .map((r, i) => ({ r, t: culpritTests[i]! }))
       .filter(({ r }) => !r.passed)
       .map(({ t }) => ({ testId: t.id!, name: t.name, introducedBy: input.culpritId }));
     const asideIds = new Set(setAside.map((s) => s.testId));
     const featureTests = pathTests.filter((t) => !asideIds.has(t.id!));
-    const results = runSuite(deps.sandbox, codeHash(input.code), { code: input.code, language }, featureTests);
+    const results = await runSuite(deps.sandbox, codeHash(input.code), { code: input.code, language }, featureTests);
     const features: FeaturesKept = {
       kept: results.filter((r) => r.passed).length,
       total: results.length,

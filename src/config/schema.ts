@@ -210,6 +210,26 @@ export const configSchema = z.strictObject({
     ready_contexts: z.int().min(0).max(64).default(4),
     /** Most Python tool interpreters alive per process under per_tool (about 50 MB each); the least recently used is retired. */
     python_interpreters: z.int().min(1).max(256).default(8),
+    /**
+     * The judge's runs of tool code (suite, replays, differential and canary checks) that run at once,
+     * off the worker's event loop: JavaScript on isolated-vm's threads, Python on its interpreters'
+     * threads. None: the cores less one.
+     */
+    judge_threads: z.int().min(1).max(256).nullable().default(null),
+  }),
+  /** How many tasks a worker process (`dise worker`, `dise dev`) takes at once. */
+  worker: section({
+    /**
+     * `fixed`: up to max_activities activity tasks and max_workflow_tasks workflow tasks at once.
+     * `resource`: Temporal's resource-based tuner hands out slots up to those maxima only while the
+     * machine's memory and CPU use stay under target_memory and target_cpu (fractions of the
+     * machine), so a storm of heals cannot run it out of memory.
+     */
+    tuner: z.enum(['fixed', 'resource']).default('fixed'),
+    max_activities: z.int().min(1).max(2000).default(20),
+    max_workflow_tasks: z.int().min(2).max(2000).default(20),
+    target_memory: z.number().gt(0).max(1).default(0.8),
+    target_cpu: z.number().gt(0).max(1).default(0.9),
   }),
   runtime: section({
     /** Execution records are written in batches of at most this many… */
@@ -280,6 +300,7 @@ export const configSchema = z.strictObject({
 
 export type DiseConfig = z.infer<typeof configSchema>;
 export type SandboxConfig = DiseConfig['sandbox'];
+export type WorkerTuningConfig = DiseConfig['worker'];
 export type ThresholdsConfig = DiseConfig['self_healing']['thresholds'];
 export type RuntimeConfig = DiseConfig['runtime'];
 export type DeploymentConfig = DiseConfig['deployment'];

@@ -27,18 +27,31 @@ export interface TestResult {
   error?: { kind: string; message: string; stack: string | null };
 }
 
-/** Runs every test of a suite against one code body in the sandbox. */
-export function runSuite(sandbox: Sandbox, key: string, source: ToolSource, tests: SuiteTest[]): TestResult[] {
-  return tests.map((t) => {
+/**
+ * Runs every test of a suite against one code body in the sandbox, one after another. JavaScript runs
+ * on isolated-vm's own thread (Sandbox.runAsync), so a slow or spinning tool holds no event loop; a
+ * cancelled step's signal ends the run at the next test.
+ */
+export async function runSuite(
+  sandbox: Sandbox,
+  key: string,
+  source: ToolSource,
+  tests: SuiteTest[],
+): Promise<TestResult[]> {
+  const results: TestResult[] = [];
+  for (const t of tests) {
     const base = { name: t.name, testId: t.id, critical: t.critical, input: t.input, expected: t.expected };
     try {
-      const actual = sandbox.run(key, source.code, t.input, source.language);
-      return { ...base, passed: jsonEqual(actual, t.expected), actual };
+      const actual = await sandbox.runAsync(key, source.code, t.input, source.language);
+      results.push({ ...base, passed: jsonEqual(actual, t.expected), actual });
     } catch (err) {
-      const e = err instanceof ToolExecutionError ? err : new ToolExecutionError('thrown', String(err));
-      return { ...base, passed: false, error: { kind: e.errorType, message: e.message, stack: e.toolStack } };
+      // Anything but a tool's failure is the step's cancellation (the sandbox types every failure).
+      if (!(err instanceof ToolExecutionError)) throw err;
+      const e = err;
+      results.push({ ...base, passed: false, error: { kind: e.errorType, message: e.message, stack: e.toolStack } });
     }
-  });
+  }
+  return results;
 }
 
 function describeResult(r: TestResult): string {

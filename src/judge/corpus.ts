@@ -246,6 +246,31 @@ const LATER_SHARE = 0.2;
  * same corpus). Duplicates are dropped; the total is at most `size`.
  */
 export function buildCorpus(options: CorpusOptions): Corpus {
+  const steps = corpusSteps(options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * buildCorpus() a piece at a time, the event loop served between pieces (a full corpus's generation
+ * takes ~100 ms of this thread on a loaded machine): the same corpus, input for input.
+ */
+export async function buildCorpusAsync(options: CorpusOptions): Promise<Corpus> {
+  const steps = corpusSteps(options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Random edits sampled per piece of buildCorpusAsync (a few milliseconds of work). */
+const SAMPLES_PER_STEP = 150;
+
+/** The corpus's construction, yielding where buildCorpusAsync() lets the event loop run. */
+function* corpusSteps(options: CorpusOptions): Generator<void, Corpus, void> {
   const seen = new Set<string>();
   const inputs: CorpusInput[] = [];
   const sources = Object.fromEntries(CORPUS_SOURCES.map((k) => [k, 0])) as Record<CorpusSource, number>;
@@ -288,17 +313,26 @@ export function buildCorpus(options: CorpusOptions): Corpus {
     const first = use.filter((s) => FIRST_CODE_SOURCES.includes(s));
     const later = use.filter((s) => !FIRST_CODE_SOURCES.includes(s));
     derived += addInTurns(bySource, first, Math.floor(budget * CODE_SHARE), add, broken);
+    yield;
     derived += addInTurns(bySource, later, Math.floor(budget * LATER_SHARE), add, broken);
+    yield;
   }
   const randomBudget = budget - derived;
   if (randomBudget > 0) {
     try {
-      // Edits sometimes repeat (or repeat a code-read input); three times the budget in tries fills it in practice.
-      const sampled = fc.sample(generatedFrom(seeds), { seed: options.seed, numRuns: randomBudget * 3 });
+      // Edits sometimes repeat (or repeat a code-read input); three times the budget in tries fills it in
+      // practice. Sampled a piece at a time: fast-check's `path` starts a sample at its n-th run, so the
+      // pieces are, value for value, the one sample of that seed.
+      const arbitrary = generatedFrom(seeds);
+      const runs = randomBudget * 3;
       let added = 0;
-      for (const input of sampled) {
-        if (added >= randomBudget) break;
-        if (add(input, 'generated')) added++;
+      for (let at = 0; at < runs && added < randomBudget; at += SAMPLES_PER_STEP) {
+        if (at) yield;
+        const numRuns = Math.min(SAMPLES_PER_STEP, runs - at);
+        for (const input of fc.sample(arbitrary, { seed: options.seed, numRuns, path: String(at) })) {
+          if (added >= randomBudget) break;
+          if (add(input, 'generated')) added++;
+        }
       }
     } catch (err) {
       broken.push({ source: 'generated', error: errorText(err) });

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { jsonEqual } from '../detection/json-equal.js';
 import { codeHash } from '../detection/tool-code.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
-import { ScreeningVoid, type Sandbox, type ScreeningSession } from '../sandbox/sandbox.js';
+import { ScreeningVoid, type BatchOutcome, type Sandbox, type ScreeningSession } from '../sandbox/sandbox.js';
 import type { ToolSource } from '../shared/language.js';
 import type {
   DetectedFailure,
@@ -29,6 +29,12 @@ const UNJUDGEABLE = new Set(['timeout', 'memory_limit']);
  */
 export const QUICK_PYTHON_MS = 200;
 
+/** Inputs asked for ahead at a time (see prefetch in judgeDifferential). */
+const PREFETCH_INPUTS = 256;
+/** The longest the check's own work runs between two turns of the event loop. */
+const TURN_MS = 10;
+/** Most shrinking candidates answered ahead together (see shrinkInput). */
+const SHRINK_AHEAD = 64;
 /** Shrinking tries at most this many candidate inputs per difference. */
 const SHRINK_BUDGET = 300;
 /** Failure records made from the smallest differences of a refused version. */
@@ -60,54 +66,98 @@ export interface DifferentialResult {
   differingInputs: JsonValue[];
 }
 
-function outcomeOf(run: () => string): DifferentialOutcome {
+async function outcomeOf(run: () => Promise<string>): Promise<DifferentialOutcome> {
   try {
-    return { output: JSON.parse(run()) as JsonValue, error: null };
+    return { output: JSON.parse(await run()) as JsonValue, error: null };
   } catch (err) {
     if (err instanceof ScreeningVoid) throw err;
     return { output: null, error: err instanceof ToolExecutionError ? err.errorType : 'thrown' };
   }
 }
 
+function batchOutcomeOf(o: BatchOutcome): DifferentialOutcome {
+  if (o.error) return { output: null, error: o.error.errorType };
+  try {
+    return { output: JSON.parse(o.output) as JsonValue, error: null };
+  } catch {
+    return { output: null, error: 'non_json_result' };
+  }
+}
+
 /**
- * How the check runs a version on an input. `exact`: each call in a fresh context (Sandbox.runJson).
- * `screened`: JavaScript calls in one screening context per version (Sandbox.screen), whose answers
- * stand only if its checks find the context untouched: `finish()` false, or a ScreeningVoid thrown
- * mid-way, and the whole check runs again the exact way.
+ * How the check runs a version on an input, tool code always off this thread (JavaScript on
+ * isolated-vm's own threads; Python as Sandbox.runJson runs it). `exact`: each call in a fresh context
+ * (Sandbox.runJsonAsync). `screened`: JavaScript calls in one screening context per version
+ * (Sandbox.screen), answered ahead in batches (prefetch: one hand-over per time slice, not one per
+ * call); its answers stand only if its checks find the context untouched: `finish()` false, or a
+ * ScreeningVoid thrown mid-way, and the whole check runs again the exact way.
  */
 interface Runner {
   screened: boolean;
-  outcome(key: string, source: ToolSource, json: string, timeoutMs?: number): DifferentialOutcome;
-  finish(): boolean;
+  outcome(key: string, source: ToolSource, json: string, timeoutMs?: number): Promise<DifferentialOutcome>;
+  /**
+   * Answers `jsons` ahead where the runner can batch them, in order, until one runs into the time
+   * limit (larger inputs may be left out then) or `stop()` says so.
+   */
+  prefetch(key: string, source: ToolSource, jsons: readonly string[], stop: () => boolean): Promise<void>;
+  /** An answer known already (prefetched), if any. */
+  known(key: string, json: string): DifferentialOutcome | undefined;
+  finish(): Promise<boolean>;
 }
 
 function exactRunner(sandbox: Sandbox): Runner {
   return {
     screened: false,
     outcome: (key, source, json, timeoutMs) =>
-      outcomeOf(() => sandbox.runJson(key, source.code, json, source.language, timeoutMs)),
-    finish: () => true,
+      outcomeOf(() => sandbox.runJsonAsync(key, source.code, json, source.language, timeoutMs)),
+    prefetch: () => Promise.resolve(),
+    known: () => undefined,
+    finish: () => Promise.resolve(true),
   };
 }
 
 function screenedRunner(sandbox: Sandbox, sessions: Map<string, ScreeningSession | null>): Runner {
+  const answers = new Map<string, Map<string, DifferentialOutcome>>();
+  const sessionFor = (key: string, source: ToolSource) => {
+    let session = sessions.get(key);
+    if (session === undefined) {
+      session = sandbox.screen(key, source.code, source.language);
+      sessions.set(key, session);
+      answers.set(key, new Map());
+    }
+    return session;
+  };
   return {
     // Python is never screened (its sessions are null): its answers already come from fresh calls.
     get screened() {
       return [...sessions.values()].some((session) => session !== null);
     },
-    outcome: (key, source, json, timeoutMs) => {
-      let session = sessions.get(key);
-      if (session === undefined) {
-        session = sandbox.screen(key, source.code, source.language);
-        sessions.set(key, session);
-      }
-      const s = session;
-      return outcomeOf(() =>
-        s ? s.runJson(json) : sandbox.runJson(key, source.code, json, source.language, timeoutMs),
-      );
+    outcome: async (key, source, json, timeoutMs) => {
+      const session = sessionFor(key, source);
+      const known = answers.get(key)!.get(json);
+      if (known) return known;
+      if (!session) return outcomeOf(() => sandbox.runJsonAsync(key, source.code, json, source.language, timeoutMs));
+      const { outcomes } = await session.runBatchAsync([json]);
+      const outcome = batchOutcomeOf(outcomes[0]!);
+      answers.get(key)!.set(json, outcome);
+      return outcome;
     },
-    finish: () => [...sessions.values()].every((s) => !s || s.finish()),
+    prefetch: async (key, source, jsons, stop) => {
+      const session = sessionFor(key, source);
+      if (!session) return;
+      const known = answers.get(key)!;
+      const wanted = [...new Set(jsons.filter((json) => !known.has(json)))];
+      for (let at = 0; at < wanted.length && !stop();) {
+        const batch = await session.runBatchAsync(wanted.slice(at), stop);
+        for (const o of batch.outcomes) known.set(wanted[at++]!, batchOutcomeOf(o));
+        if (batch.timedOut) return;
+      }
+    },
+    known: (key, json) => answers.get(key)?.get(json),
+    finish: async () => {
+      for (const s of sessions.values()) if (s && !(await s.finishAsync())) return false;
+      return true;
+    },
   };
 }
 
@@ -194,19 +244,38 @@ function* shrinkCandidates(value: JsonValue): Generator<JsonValue> {
  * Greedy shrinking: take the first simpler candidate that still differs and is smaller, until none
  * does (or the budget is spent). Returns the smallest differing input found.
  */
-export function shrinkInput(
+export async function shrinkInput(
   input: JsonValue,
-  differs: (candidate: JsonValue) => boolean,
+  differs: (candidate: JsonValue) => boolean | Promise<boolean>,
   budget = SHRINK_BUDGET,
-): JsonValue {
+  ahead?: (candidates: JsonValue[]) => Promise<void>,
+): Promise<JsonValue> {
   let current = input;
   let tries = 0;
   for (let improved = true; improved && tries < budget;) {
     improved = false;
-    for (const candidate of shrinkCandidates(current)) {
-      if (compareSize(candidate, current) >= 0) continue;
+    const candidates = shrinkCandidates(current);
+    const pending: JsonValue[] = [];
+    let exhausted = false;
+    // The next candidates are handed to `ahead` together (one batch each for the versions instead of
+    // one hand-over per candidate), one at first and twice as many each time none of them differed:
+    // greedy shrinking often takes an early candidate, and those after it would be answered for nothing.
+    let window = 1;
+    for (;;) {
+      if (!pending.length) {
+        const wanted = window;
+        window = Math.min(window * 2, SHRINK_AHEAD);
+        while (!exhausted && pending.length < wanted) {
+          const next = candidates.next();
+          if (next.done) exhausted = true;
+          else if (compareSize(next.value, current) < 0) pending.push(next.value);
+        }
+        if (!pending.length) break;
+        if (ahead) await ahead(pending.slice(0, Math.max(0, budget - tries)));
+      }
+      const candidate = pending.shift()!;
       if (++tries > budget) break;
-      if (differs(candidate)) {
+      if (await differs(candidate)) {
         current = candidate;
         improved = true;
         break;
@@ -232,13 +301,13 @@ export function describeDifference(d: DifferentialDifference, versionId: string)
  * difference is shrunk to the smallest input that still differs; the declared mutation type decides
  * what differences mean.
  */
-export function runDifferential(sandbox: Sandbox, s: DifferentialSubject): DifferentialResult {
+export async function runDifferential(sandbox: Sandbox, s: DifferentialSubject): Promise<DifferentialResult> {
   const started = performance.now();
   // JavaScript versions are screened first (one context per version instead of one per call); if a
   // screening cannot vouch for its answers, the whole check runs again with a fresh context per call.
   const sessions = new Map<string, ScreeningSession | null>();
   try {
-    return judgeDifferential(sandbox, s, started, screenedRunner(sandbox, sessions));
+    return await judgeDifferential(sandbox, s, started, screenedRunner(sandbox, sessions));
   } catch (err) {
     if (!(err instanceof ScreeningVoid)) throw err;
   } finally {
@@ -247,22 +316,29 @@ export function runDifferential(sandbox: Sandbox, s: DifferentialSubject): Diffe
   return judgeDifferential(sandbox, s, started, exactRunner(sandbox));
 }
 
-function judgeDifferential(
+async function judgeDifferential(
   sandbox: Sandbox,
   s: DifferentialSubject,
   started: number,
   runner: Runner,
-): DifferentialResult {
+): Promise<DifferentialResult> {
   const subjectKey = codeHash(s.code);
   const parents = s.parents.map((p) => ({ ...p, key: codeHash(p.code) }));
   const cache = new Map<
     string,
     { differs: boolean; output: DifferentialOutcome; parents: DifferentialOutcome[] } | null
   >();
-  const compare = (json: string) => {
+  // Answers known ahead resolve at once, and a run of them never leaves the microtask queue: the loop
+  // over them gives the event loop a turn every few milliseconds.
+  let turnAt = performance.now();
+  const compare = async (json: string) => {
+    if (performance.now() - turnAt > TURN_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      turnAt = performance.now();
+    }
     const known = cache.get(json);
     if (known !== undefined) return known;
-    const result = compareWith(runner, json);
+    const result = await compareWith(runner, json);
     cache.set(json, result);
     return result;
   };
@@ -270,13 +346,13 @@ function judgeDifferential(
   // reported ones are run again (each shrunk input), not every differing input of the corpus: one
   // that fresh contexts do not confirm voids the screening, and the whole check runs fresh.
   const exact = exactRunner(sandbox);
-  const confirmed = new Map<string, ReturnType<typeof compareWith>>();
-  const confirm = (json: string) => {
-    const screened = compare(json);
+  const confirmed = new Map<string, Awaited<ReturnType<typeof compareWith>>>();
+  const confirm = async (json: string) => {
+    const screened = await compare(json);
     if (!screened?.differs || !runner.screened) return screened;
     let result = confirmed.get(json);
     if (result === undefined) {
-      result = compareWith(exact, json);
+      result = await compareWith(exact, json);
       confirmed.set(json, result);
     }
     if (!result?.differs) throw new ScreeningVoid('a difference found in screening did not show in fresh contexts');
@@ -291,14 +367,15 @@ function judgeDifferential(
   // fast the machine is), while there is time left for it; once one such retry confirmed a timeout,
   // the version is refused whatever the rest says, and later quick timeouts are left unjudged.
   let timeoutConfirmed: string | null = null;
-  const compareWith = (r: Runner, json: string) => {
-    const parentOutputs = parents.map((p) => r.outcome(p.key, p, json, quick));
+  const compareWith = async (r: Runner, json: string) => {
+    const parentOutputs: DifferentialOutcome[] = [];
+    for (const p of parents) parentOutputs.push(await r.outcome(p.key, p, json, quick));
     const judged = parentOutputs.filter((o) => !(o.error && UNJUDGEABLE.has(o.error)));
     if (!judged.length) return null;
-    let output = r.outcome(subjectKey, s, json, quick);
+    let output = await r.outcome(subjectKey, s, json, quick);
     if (quick !== undefined && output.error === 'timeout' && timeoutConfirmed !== json) {
       if (timeoutConfirmed !== null || performance.now() + callLimit > deadline) return null;
-      output = r.outcome(subjectKey, s, json);
+      output = await r.outcome(subjectKey, s, json);
       if (output.error === 'timeout') timeoutConfirmed = json;
     }
     return { differs: !judged.some((o) => sameOutcome(o, output)), output, parents: parentOutputs };
@@ -320,12 +397,35 @@ function judgeDifferential(
   const byMagnitude = s.corpus.inputs
     .map((item) => ({ item, magnitude: largestNumber(item.input), fractional: hasFraction(item.input) }))
     .sort((a, b) => Number(a.fractional) - Number(b.fractional) || a.magnitude - b.magnitude);
-  for (const { item, magnitude } of byMagnitude) {
+  // Answers are asked for ahead, a chunk of inputs at a time (the parents', then the version's where a
+  // parent's answer is judged): a screened version answers them in batches on its isolate's thread.
+  const prefetch = async (jsons: string[]) => {
+    for (const p of parents) await runner.prefetch(p.key, p, jsons, spent);
+    const subjectJsons: string[] = [];
+    for (const json of jsons) {
+      const answers = parents.map((p) => runner.known(p.key, json));
+      if (answers.some((o) => o === undefined)) break;
+      if (answers.some((o) => !(o!.error && UNJUDGEABLE.has(o!.error)))) subjectJsons.push(json);
+    }
+    await runner.prefetch(subjectKey, s, subjectJsons, spent);
+  };
+  let prefetchedTo = 0;
+  for (let i = 0; i < byMagnitude.length; i++) {
+    const { item, magnitude } = byMagnitude[i]!;
     if (spent() || magnitude >= limitAt) {
       notRun++;
       continue;
     }
-    const r = compare(item.json);
+    if (i >= prefetchedTo) {
+      prefetchedTo = i + PREFETCH_INPUTS;
+      await prefetch(
+        byMagnitude
+          .slice(i, prefetchedTo)
+          .filter((x) => x.magnitude < limitAt)
+          .map((x) => x.item.json),
+      );
+    }
+    const r = await compare(item.json);
     if (!r) {
       unjudged++;
       // A small positive count that runs into a limit (the 12th prime Fibonacci number) says the
@@ -348,11 +448,26 @@ function judgeDifferential(
     const test = criticalByInput.get(JSON.stringify(d.input));
     const input = test
       ? d.input
-      : shrinkInput(d.input, (candidate) => !spent() && (compare(JSON.stringify(candidate))?.differs ?? false));
+      : await shrinkInput(
+          d.input,
+          async (candidate) => !spent() && ((await compare(JSON.stringify(candidate)))?.differs ?? false),
+          undefined,
+          async (candidates) => {
+            if (spent()) return;
+            // Shrinking candidates are small: every version answers them at once, in parallel (the
+            // version's answers where no parent's is judged are just not used).
+            const jsons = candidates.map((c) => JSON.stringify(c)).filter((json) => !cache.has(json));
+            await Promise.all(
+              [...parents.map((p) => ({ key: p.key, source: p as ToolSource })), { key: subjectKey, source: s }].map(
+                ({ key, source }) => runner.prefetch(key, source, jsons, spent),
+              ),
+            );
+          },
+        );
     const key = JSON.stringify(input);
     if (seen.has(key)) continue;
     seen.add(key);
-    const r = confirm(key)!;
+    const r = (await confirm(key))!;
     differences.push({
       input,
       output: r.output,
@@ -363,7 +478,7 @@ function judgeDifferential(
     });
   }
   differences.sort((a, b) => compareSize(a.input, b.input));
-  if (!runner.finish()) throw new ScreeningVoid('a final check found a screening context touched');
+  if (!(await runner.finish())) throw new ScreeningVoid('a final check found a screening context touched');
 
   const judgedAs: MutationType = s.mutationType ?? 'refactor';
   const undeclared =

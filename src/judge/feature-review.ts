@@ -57,12 +57,28 @@ function sameOutcome(a: DifferentialOutcome, b: DifferentialOutcome): boolean {
   return a.error !== null || b.error !== null ? a.error === b.error : jsonEqual(a.output, b.output);
 }
 
-function runOn(sandbox: Sandbox, source: ToolSource, input: JsonValue): DifferentialOutcome {
+/** One answer, the tool code off this thread (Sandbox.runAsync). */
+async function runOn(sandbox: Sandbox, source: ToolSource, input: JsonValue): Promise<DifferentialOutcome> {
   try {
-    return { output: sandbox.run(codeHash(source.code), source.code, input, source.language), error: null };
+    return {
+      output: await sandbox.runAsync(codeHash(source.code), source.code, input, source.language),
+      error: null,
+    };
   } catch (err) {
-    return { output: null, error: err instanceof ToolExecutionError ? err.errorType : 'thrown' };
+    // Anything but a tool's failure is the step's cancellation (the sandbox types every failure).
+    if (!(err instanceof ToolExecutionError)) throw err;
+    return { output: null, error: err.errorType };
   }
+}
+
+async function answersOf(
+  sandbox: Sandbox,
+  sources: ({ id: string } & ToolSource)[],
+  input: JsonValue,
+): Promise<{ id: string; output: DifferentialOutcome }[]> {
+  const answers: { id: string; output: DifferentialOutcome }[] = [];
+  for (const p of sources) answers.push({ id: p.id, output: await runOn(sandbox, p, input) });
+  return answers;
 }
 
 function reviewFinding(
@@ -187,37 +203,37 @@ async function askReviewer(
  * (the listed ones are shrunk and capped, so a difference of another kind may only be among these),
  * each with the version's and its parents' answers.
  */
-function peerCases(
+async function peerCases(
   sandbox: Sandbox,
   subject: { id: string } & ToolSource,
   parents: ({ id: string } & ToolSource)[],
   report: DifferentialReport,
   differingInputs: JsonValue[],
-): DifferentialDifference[] {
+): Promise<DifferentialDifference[]> {
   const cases = [...report.differences];
   const seen = new Set(cases.map((d) => JSON.stringify(d.input)));
   const rest = differingInputs.filter((i) => !seen.has(JSON.stringify(i))).sort(compareSize);
   for (const input of rest) {
     if (cases.length >= MAX_PEER_INPUTS) break;
-    const output = runOn(sandbox, subject, input);
-    const answers = parents.map((p) => ({ id: p.id, output: runOn(sandbox, p, input) }));
+    const output = await runOn(sandbox, subject, input);
+    const answers = await answersOf(sandbox, parents, input);
     if (answers.some((a) => sameOutcome(a.output, output))) continue;
     cases.push({ input, output, parents: answers, originalInput: input, source: 'generated', criticalTest: null });
   }
   return cases;
 }
 
-function askPeers(
+async function askPeers(
   sandbox: Sandbox,
   subject: { id: string; intent: string },
   peers: ({ id: string } & ToolSource)[],
   differences: DifferentialDifference[],
   minPeers: number,
-): FeatureReviewResult {
+): Promise<FeatureReviewResult> {
   const suspects: { d: DifferentialDifference; answers: { id: string; output: DifferentialOutcome }[] }[] = [];
   const errored: string[] = [];
   for (const d of differences) {
-    const answers = peers.map((p) => ({ id: p.id, output: runOn(sandbox, p, d.input) }));
+    const answers = await answersOf(sandbox, peers, d.input);
     let withParent = 0;
     let other = 0;
     for (const a of answers) {
@@ -329,8 +345,8 @@ export async function reviewFeatureAdd(
   if (settings.peers) {
     const { peers } = evidence;
     if (peers.length >= settings.min_peers) {
-      const cases = peerCases(deps.sandbox, subject, evidence.parents, report, differingInputs);
-      const judged = askPeers(deps.sandbox, { id: subject.id, intent }, peers, cases, settings.min_peers);
+      const cases = await peerCases(deps.sandbox, subject, evidence.parents, report, differingInputs);
+      const judged = await askPeers(deps.sandbox, { id: subject.id, intent }, peers, cases, settings.min_peers);
       return { ...judged, notes: [...notes, ...judged.notes] };
     }
     notes.push(

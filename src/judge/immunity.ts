@@ -46,7 +46,7 @@ export async function measureImmunity(
     suite,
     codes: [source.code],
   });
-  const found = amplify(deps.sandbox, {
+  const found = await amplify(deps.sandbox, {
     id: versionId,
     source,
     suite,
@@ -84,19 +84,25 @@ export interface AmplifySubject {
  * as a test with the version's own answer. The mutation score is the share of mutants the suite
  * refuses, before and after.
  */
-export function amplify(
+export async function amplify(
   sandbox: Sandbox,
   s: AmplifySubject,
-): Pick<
-  ImmunityReport,
-  'mutants' | 'killedBefore' | 'killedAfter' | 'scoreBefore' | 'scoreAfter' | 'pinned' | 'undetected'
+): Promise<
+  Pick<
+    ImmunityReport,
+    'mutants' | 'killedBefore' | 'killedAfter' | 'scoreBefore' | 'scoreAfter' | 'pinned' | 'undetected'
+  >
 > {
   const mutants = spreadEvenly(mutantsOf(s.source), s.maxMutants);
-  const refusedBy = (tests: SuiteTest[]) => (m: Mutant) => suiteRefuses(sandbox, m, s.source, tests);
-  const survivors = mutants.filter((m) => !refusedBy(s.suite)(m));
-  const pinned = pinSurvivors(sandbox, s, survivors);
+  const notRefusedBy = async (tests: SuiteTest[], among: Mutant[]) => {
+    const left: Mutant[] = [];
+    for (const m of among) if (!(await suiteRefuses(sandbox, m, s.source, tests))) left.push(m);
+    return left;
+  };
+  const survivors = await notRefusedBy(s.suite, mutants);
+  const pinned = await pinSurvivors(sandbox, s, survivors);
   const amplified = [...s.suite, ...pinned.map(asSuiteTest)];
-  const undetected = survivors.filter((m) => !refusedBy(amplified)(m)).map(refOf);
+  const undetected = (await notRefusedBy(amplified, survivors)).map(refOf);
   const killedBefore = mutants.length - survivors.length;
   const killedAfter = mutants.length - undetected.length;
   return {
@@ -111,9 +117,9 @@ export function amplify(
 }
 
 /** Does any test of the suite fail (or error) on the mutant? */
-function suiteRefuses(sandbox: Sandbox, m: Mutant, source: ToolSource, tests: SuiteTest[]): boolean {
+async function suiteRefuses(sandbox: Sandbox, m: Mutant, source: ToolSource, tests: SuiteTest[]): Promise<boolean> {
   const mutant = { code: m.code, language: source.language };
-  return runSuite(sandbox, codeHash(m.code), mutant, tests).some((r) => !r.passed);
+  return (await runSuite(sandbox, codeHash(m.code), mutant, tests)).some((r) => !r.passed);
 }
 
 /**
@@ -121,16 +127,22 @@ function suiteRefuses(sandbox: Sandbox, m: Mutant, source: ToolSource, tests: Su
  * check's smallest input on which it answers otherwise than the version (where the version itself
  * answers without an error), pinned with the version's answer.
  */
-function pinSurvivors(sandbox: Sandbox, s: AmplifySubject, survivors: Mutant[]): PinnedTest[] {
+async function pinSurvivors(sandbox: Sandbox, s: AmplifySubject, survivors: Mutant[]): Promise<PinnedTest[]> {
   const pinned: PinnedTest[] = [];
   for (const m of survivors) {
     const ref = refOf(m);
-    const caught = pinned.find((p) => suiteRefuses(sandbox, m, s.source, [asSuiteTest(p)]));
+    let caught: PinnedTest | undefined;
+    for (const p of pinned) {
+      if (await suiteRefuses(sandbox, m, s.source, [asSuiteTest(p)])) {
+        caught = p;
+        break;
+      }
+    }
     if (caught) {
       caught.kills.push(ref.id);
       continue;
     }
-    const { report } = runDifferential(sandbox, {
+    const { report } = await runDifferential(sandbox, {
       id: `${s.id} mutant`,
       code: m.code,
       language: s.source.language,

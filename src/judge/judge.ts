@@ -88,11 +88,17 @@ export function configSkips(config: DiseConfig): SkippedChecks {
   return skip;
 }
 
-function outcome(sandbox: Sandbox, source: ToolSource, input: JsonValue): { output?: JsonValue; errorType?: string } {
+async function outcome(
+  sandbox: Sandbox,
+  source: ToolSource,
+  input: JsonValue,
+): Promise<{ output?: JsonValue; errorType?: string }> {
   try {
-    return { output: sandbox.run(codeHash(source.code), source.code, input, source.language) };
+    return { output: await sandbox.runAsync(codeHash(source.code), source.code, input, source.language) };
   } catch (err) {
-    return { errorType: err instanceof ToolExecutionError ? err.errorType : 'thrown' };
+    // Anything but a tool's failure is the step's cancellation (the sandbox types every failure).
+    if (!(err instanceof ToolExecutionError)) throw err;
+    return { errorType: err.errorType };
   }
 }
 
@@ -119,7 +125,7 @@ export function differentialBudget(budgetMs: number | undefined, elapsedMs: numb
   return budgetMs === undefined ? undefined : Math.max(budgetMs / 2, budgetMs - elapsedMs);
 }
 
-export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks = {}): Verdict {
+export async function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks = {}): Promise<Verdict> {
   const started = performance.now();
   const failures: DetectedFailure[] = [];
   const rejections: Rejection[] = [];
@@ -209,7 +215,7 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
     !c.suite.length ? 'no tests in scope' : !c.baseline ? 'nothing to compare with' : undefined,
   );
   if (runSuiteCheck || runRegression) {
-    tests = runSuite(sandbox, codeHash(c.code), c, c.suite);
+    tests = await runSuite(sandbox, codeHash(c.code), c, c.suite);
     testsRun = tests.length;
   }
   if (runSuiteCheck) {
@@ -218,7 +224,7 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
     for (const r of tests) if (!r.passed && r.critical) rejections.push({ kind: 'test', message: describeTest(r) });
   }
   if (runRegression && c.baseline) {
-    const baseline = runSuite(sandbox, codeHash(c.baseline.code), c.baseline, c.suite);
+    const baseline = await runSuite(sandbox, codeHash(c.baseline.code), c.baseline, c.suite);
     const regression = detectRegression(baseline, tests, c.baseline.id);
     if (regression) {
       failures.push(regression);
@@ -239,10 +245,10 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
   ) {
     const mismatches: { input: JsonValue; expected: JsonValue | undefined; got: JsonValue | string | undefined }[] = [];
     for (const input of c.replayInputs) {
-      const expected = outcome(sandbox, c.baseline, input);
+      const expected = await outcome(sandbox, c.baseline, input);
       if (expected.errorType !== undefined) continue; // the baseline cannot answer it: nothing to compare
       replayed++;
-      const got = outcome(sandbox, c, input);
+      const got = await outcome(sandbox, c, input);
       if (got.errorType !== undefined || !jsonEqual(got.output, expected.output)) {
         mismatches.push({ input, expected: expected.output, got: got.errorType ?? got.output });
         rejections.push({
@@ -279,7 +285,7 @@ export function judgeVersion(sandbox: Sandbox, c: JudgeCase, skip: SkippedChecks
     ) &&
     diff
   ) {
-    const result = runDifferential(sandbox, {
+    const result = await runDifferential(sandbox, {
       ...diff,
       timeBudgetMs: differentialBudget(diff.timeBudgetMs, performance.now() - started),
       id: c.id,

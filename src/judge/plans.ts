@@ -7,7 +7,7 @@ import type { ToolSource } from '../shared/language.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 import { parseVersionId } from '../shared/ids.js';
 import type { JsonValue, TestCaseRecord } from '../shared/lineage-types.js';
-import { buildCorpus, seedFrom } from './corpus.js';
+import { buildCorpusAsync, seedFrom } from './corpus.js';
 import { configSkips, judgeVersion, type JudgeCheck, type SkippedChecks, type Verdict } from './judge.js';
 
 /**
@@ -221,7 +221,7 @@ export async function corpusFor(
     Math.min(sampling.per_tool || settings.corpus_size, settings.corpus_size),
     db,
   );
-  return buildCorpus({
+  return buildCorpusAsync({
     suiteInputs: what.suite.map((t) => t.input),
     recordedInputs: recorded,
     size: settings.corpus_size,

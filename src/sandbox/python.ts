@@ -71,6 +71,15 @@ const LOAD_TIMEOUT_MS = 120_000;
 const ANALYSIS_TIMEOUT_MS = 10_000;
 const ANALYSIS_MEMORY_MB = 256;
 
+type WaitAsync = (
+  a: Int32Array,
+  i: number,
+  v: number,
+  t: number,
+) => { async: boolean; value: Promise<string> | string };
+/** Atomics.waitAsync: waits on shared memory without blocking the event loop. */
+const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
+
 export interface PythonHostStats {
   /** Milliseconds the last interpreter took to load (worker start to ready), null before any load. */
   coldStartMs: number | null;
@@ -132,6 +141,8 @@ interface Interpreter {
   /** Tool keys compiled in this interpreter. */
   known: Set<string>;
   seq: number;
+  /** The request the thread works on, until its answer (or its timeout) is taken. */
+  pending: Pending | null;
   alive: boolean;
   ready: Promise<void>;
   /** noteReady() ran for it (stats read, the thread unref'd). */
@@ -255,6 +266,7 @@ function start(role: Role, domain: string | null = null): Interpreter {
     port: channel.port1,
     known: new Set(),
     seq: 0,
+    pending: null,
     alive: true,
     ready: Promise.resolve(),
     noted: false,
@@ -265,6 +277,7 @@ function start(role: Role, domain: string | null = null): Interpreter {
   const died = () => {
     interpreter.alive = false;
     forget(interpreter);
+    endPendingOfGone(interpreter);
   };
   worker.on('error', died);
   worker.on('exit', died);
@@ -298,16 +311,7 @@ async function waitReady(interpreter: Interpreter): Promise<void> {
     if (state === STATE_READY) return noteReady(interpreter);
     if (state === STATE_FAILED || !interpreter.alive || Date.now() > deadline)
       throw new Error('the Python interpreter failed to load');
-    const waited = (
-      Atomics as unknown as {
-        waitAsync?: (
-          a: Int32Array,
-          i: number,
-          v: number,
-          t: number,
-        ) => { async: boolean; value: Promise<string> | string };
-      }
-    ).waitAsync?.(interpreter.ctrl, STATE, state, 100);
+    const waited = waitAsync?.(interpreter.ctrl, STATE, state, 100);
     if (waited?.async) await waited.value;
     else await new Promise((r) => setTimeout(r, 20));
   }
@@ -388,10 +392,12 @@ function toolsFor(domain: string, maxInterpreters: number): Interpreter {
   taken.domain = domain;
   tools.set(domain, taken);
   while (tools.size > Math.max(1, maxInterpreters)) {
-    const [oldest, victim] = tools.entries().next().value as [string, Interpreter];
-    tools.delete(oldest);
+    // The least recently used that is not working for an awaiting caller (all busy: retired later).
+    const idle = [...tools.entries()].find(([, candidate]) => !candidate.pending);
+    if (!idle) break;
+    tools.delete(idle[0]);
     stats.evictions++;
-    retire(victim, true);
+    retire(idle[1], true);
   }
   // The next new domain's interpreter loads in the background (from the snapshot once there is one),
   // started off this call: starting a thread blocks until its context exists.
@@ -433,9 +439,20 @@ export function holdPythonSpare(): () => void {
 function retire(target: Interpreter, later = false): void {
   target.alive = false;
   forget(target);
+  endPendingOfGone(target);
   target.port.close();
   if (later) setImmediate(() => void target.worker.terminate());
   else void target.worker.terminate();
+}
+
+/** A request still pending on an interpreter that is gone ends now: it will never be answered. */
+function endPendingOfGone(target: Interpreter): void {
+  if (target.pending)
+    settle(target, target.pending, {
+      status: 'crashed',
+      name: 'InterpreterExited',
+      message: 'the Python interpreter exited',
+    });
 }
 
 /** Are the analysis interpreter and a tools interpreter loaded (so a call or an analysis pays nothing for loading)? */
@@ -494,14 +511,22 @@ export async function closePythonHost(): Promise<void> {
   spare = null;
   tools.clear();
   stats.interpreters = 0;
-  await Promise.all(
-    targets.map(async (target) => {
-      if (!target) return;
-      target.alive = false;
-      target.port.close();
-      await target.worker.terminate();
-    }),
-  );
+  // A thread being stopped keeps no process alive, and one still loading can take a while to stop: a
+  // process with nothing else to do would exit in the middle of this await (status 13) without this.
+  const keepAlive = setInterval(() => undefined, 1000);
+  try {
+    await Promise.all(
+      targets.map(async (target) => {
+        if (!target) return;
+        target.alive = false;
+        endPendingOfGone(target);
+        target.port.close();
+        await target.worker.terminate();
+      }),
+    );
+  } finally {
+    clearInterval(keepAlive);
+  }
 }
 
 export function pythonStats(): Readonly<PythonHostStats> {
@@ -511,6 +536,8 @@ export function pythonStats(): Readonly<PythonHostStats> {
 }
 
 function replace(target: Interpreter): void {
+  // Already gone (it exited, was retired, or the host closed): nothing to replace.
+  if (!target.alive) return;
   stats.restarts++;
   retire(target);
   // The next interpreter loads in the background; a call arriving before it is ready waits for it.
@@ -599,9 +626,91 @@ function decode(text: string): PythonAnswer {
 }
 
 /**
- * One synchronous request. `strings` go to the interpreter; `timeoutMs` bounds the Python work (not
- * the load, not the hand-off before it starts); `memoryMb` caps heap growth during it.
+ * A request sent to an interpreter's thread. It ends once, whichever side ends it: the caller that
+ * sent it, or a synchronous request for the same thread that has to wait for it (the shared buffers
+ * serve one request at a time).
  */
+interface Pending {
+  seq: number;
+  /** performance.now() after which the Python work is interrupted. */
+  deadline: number;
+  /** When the interrupt was sent; the thread then has INTERRUPT_GRACE_MS to answer. */
+  interruptedAt: number | null;
+  result: PythonAnswer | null;
+  /** Resolves when the request has ended. */
+  ended: Promise<void>;
+  end: () => void;
+}
+
+/** Sends a request to the thread; `timeoutMs` bounds the Python work, `memoryMb` caps heap growth during it. */
+function send(target: Interpreter, op: number, strings: string[], timeoutMs: number, memoryMb: number): Pending {
+  if (!target.alive) throw new Error('the Python interpreter exited');
+  const ctrl = target.ctrl;
+  write(target, strings);
+  Atomics.store(ctrl, OP, op);
+  Atomics.store(ctrl, MEM_MB, memoryMb);
+  const seq = ++target.seq;
+  let end: () => void = () => undefined;
+  const ended = new Promise<void>((resolve) => (end = resolve));
+  const pending: Pending = {
+    seq,
+    deadline: performance.now() + timeoutMs,
+    interruptedAt: null,
+    result: null,
+    ended,
+    end,
+  };
+  target.pending = pending;
+  Atomics.store(ctrl, REQ, seq);
+  Atomics.notify(ctrl, REQ);
+  stats.calls++;
+  return pending;
+}
+
+/** Ends `pending` with `result`: the thread is free for the next request. */
+function settle(target: Interpreter, pending: Pending, result: PythonAnswer): PythonAnswer {
+  pending.result = result;
+  if (target.pending === pending) target.pending = null;
+  pending.end();
+  return result;
+}
+
+/** The thread answered `pending`: its answer (an interpreter that crashed is replaced). */
+function takeAnswer(target: Interpreter, pending: Pending): PythonAnswer {
+  const answer = decode(readAnswer(target));
+  if (answer.status === 'crashed') replace(target);
+  return settle(target, pending, answer);
+}
+
+/** Over time (or cancelled): a KeyboardInterrupt for the tool, which has a grace to unwind. */
+function interrupt(target: Interpreter, pending: Pending): void {
+  stats.timeouts++;
+  pending.interruptedAt = performance.now();
+  Atomics.store(target.interrupt, 0, 2);
+}
+
+/** The grace after the interrupt is over: whatever it answered, the request timed out. */
+function timedOut(target: Interpreter, pending: Pending, answeredInGrace: boolean): PythonAnswer {
+  if (answeredInGrace) {
+    if (decode(readAnswer(target)).status === 'crashed') replace(target);
+  } else {
+    // It did not unwind: the interpreter is replaced.
+    replace(target);
+  }
+  return settle(target, pending, { status: 'timeout' });
+}
+
+/** Ends `pending`, blocking this thread: its answer, or a timeout past its deadline. */
+function endSync(target: Interpreter, pending: Pending): PythonAnswer {
+  if (pending.interruptedAt === null) {
+    if (awaitAnswer(target, pending.seq, pending.deadline)) return takeAnswer(target, pending);
+    interrupt(target, pending);
+  }
+  const answered = awaitAnswer(target, pending.seq, pending.interruptedAt! + INTERRUPT_GRACE_MS);
+  return answered ? timedOut(target, pending, true) : timedOut(target, pending, false);
+}
+
+/** One synchronous request: the event loop waits for the answer. */
 function request(
   target: Interpreter,
   op: number,
@@ -610,33 +719,91 @@ function request(
   memoryMb: number,
 ): PythonAnswer {
   readySync(target);
-  if (!target.alive) throw new Error('the Python interpreter exited');
+  // An asynchronous request still running on this thread ends first (its caller gets its answer).
+  if (target.pending) endSync(target, target.pending);
+  return endSync(target, send(target, op, strings, timeoutMs, memoryMb));
+}
+
+/** Resolves when `ctrl[RESP]` changes from `seen`, after `ms`, or when `signal` aborts. */
+async function answerOrTimer(ctrl: Int32Array, seen: number, ms: number, signal?: AbortSignal): Promise<void> {
+  let onAbort: () => void = () => undefined;
+  const aborted = new Promise<void>((resolve) => {
+    onAbort = () => resolve();
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    const waited = waitAsync?.(ctrl, RESP, seen, Math.max(1, ms));
+    const changed = waited?.async
+      ? (waited.value as Promise<string>)
+      : new Promise((r) => setTimeout(r, Math.min(ms, 5)));
+    await Promise.race([changed, aborted]);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * One request without holding the event loop: the caller awaits the thread's answer (requests for the
+ * same thread take turns). `signal` ends the Python work as its time limit would (the answer is then a
+ * timeout; the caller reports the cancellation).
+ */
+async function requestAsync(
+  target: Interpreter,
+  op: number,
+  strings: string[],
+  timeoutMs: number,
+  memoryMb: number,
+  signal?: AbortSignal,
+): Promise<PythonAnswer> {
+  await target.ready;
+  if (!target.noted) noteReady(target);
+  while (target.pending) await target.pending.ended;
+  const pending = send(target, op, strings, timeoutMs, memoryMb);
+  // Awaiting shared memory keeps no process alive: the thread does while it works for this caller.
+  target.worker.ref();
+  void pending.ended.then(() => {
+    if (!target.pending) target.worker.unref();
+  });
   const ctrl = target.ctrl;
-  write(target, strings);
-  Atomics.store(ctrl, OP, op);
-  Atomics.store(ctrl, MEM_MB, memoryMb);
-  const seq = ++target.seq;
-  Atomics.store(ctrl, REQ, seq);
-  Atomics.notify(ctrl, REQ);
-  stats.calls++;
-  if (awaitAnswer(target, seq, performance.now() + timeoutMs)) {
-    const answer = decode(readAnswer(target));
-    if (answer.status === 'crashed') replace(target);
-    return answer;
+  for (;;) {
+    // A synchronous request for this thread, or the thread's end, may have ended it meanwhile.
+    if (pending.result) return pending.result;
+    if (Atomics.load(ctrl, RESP) === pending.seq)
+      // Answered in the grace after the interrupt: a timeout all the same, as endSync() says.
+      return pending.interruptedAt === null ? takeAnswer(target, pending) : timedOut(target, pending, true);
+    const failed = Atomics.load(ctrl, STATE) === STATE_FAILED;
+    const now = performance.now();
+    if (pending.interruptedAt === null) {
+      if (failed || now >= pending.deadline || signal?.aborted) interrupt(target, pending);
+      else {
+        await answerOrTimer(ctrl, Atomics.load(ctrl, RESP), Math.min(pending.deadline - now, 1000), signal);
+        continue;
+      }
+    }
+    const graceLeft = pending.interruptedAt! + INTERRUPT_GRACE_MS - performance.now();
+    if (failed || graceLeft <= 0) return timedOut(target, pending, false);
+    await answerOrTimer(ctrl, Atomics.load(ctrl, RESP), graceLeft);
   }
-  // Over time: interrupt, give it a grace to unwind, else replace the interpreter.
-  stats.timeouts++;
-  Atomics.store(target.interrupt, 0, 2);
-  if (awaitAnswer(target, seq, performance.now() + INTERRUPT_GRACE_MS)) {
-    const answer = decode(readAnswer(target));
-    if (answer.status === 'crashed') replace(target);
-  } else {
-    replace(target);
-  }
-  return { status: 'timeout' };
 }
 
 const DEFAULT_PLACEMENT: PythonPlacement = { isolation: 'per_tool', maxInterpreters: 8 };
+
+/** A call of the Python tool `key`: the interpreter of its trust domain, and what to send it. */
+function toolRequest(key: string, code: string, inputJson: string, placement: PythonPlacement) {
+  const domain = placement.isolation === 'shared' ? SHARED_DOMAIN : `tool:${key}`;
+  const target = toolsFor(domain, placement.maxInterpreters);
+  // The code is compiled once per interpreter: later calls send only the key and the input.
+  const compile = !target.known.has(key);
+  const op = compile ? (unguardedKeys.has(key) ? OP_COMPILE_CALL_UNGUARDED : OP_COMPILE_CALL) : OP_CALL;
+  const strings = compile ? [key, code, inputJson] : [key, inputJson];
+  /** Remembers that the interpreter holds the compiled code, once it has answered. */
+  const answered = (answer: PythonAnswer): PythonAnswer => {
+    if (compile && target.alive && !(answer.status === 'error' && answer.kind === 'compile_error'))
+      target.known.add(key);
+    return answer;
+  };
+  return { target, op, strings, answered };
+}
 
 /**
  * Runs the Python tool `key` (compiled from `code` once per interpreter) on `inputJson`, in the
@@ -650,14 +817,25 @@ export function callPython(
   memoryMb: number,
   placement: PythonPlacement = DEFAULT_PLACEMENT,
 ): PythonAnswer {
-  const domain = placement.isolation === 'shared' ? SHARED_DOMAIN : `tool:${key}`;
-  const target = toolsFor(domain, placement.maxInterpreters);
-  readySync(target);
-  const compile = !target.known.has(key);
-  const op = compile ? (unguardedKeys.has(key) ? OP_COMPILE_CALL_UNGUARDED : OP_COMPILE_CALL) : OP_CALL;
-  const answer = request(target, op, compile ? [key, code, inputJson] : [key, inputJson], timeoutMs, memoryMb);
-  if (compile && target.alive && !(answer.status === 'error' && answer.kind === 'compile_error')) target.known.add(key);
-  return answer;
+  const { target, op, strings, answered } = toolRequest(key, code, inputJson, placement);
+  return answered(request(target, op, strings, timeoutMs, memoryMb));
+}
+
+/**
+ * callPython() without holding the event loop (the judge's runs): the caller awaits the interpreter's
+ * answer while this thread serves heartbeats and cancellations. `signal` interrupts the tool.
+ */
+export async function callPythonAsync(
+  key: string,
+  code: string,
+  inputJson: string,
+  timeoutMs: number,
+  memoryMb: number,
+  placement: PythonPlacement = DEFAULT_PLACEMENT,
+  signal?: AbortSignal,
+): Promise<PythonAnswer> {
+  const { target, op, strings, answered } = toolRequest(key, code, inputJson, placement);
+  return answered(await requestAsync(target, op, strings, timeoutMs, memoryMb, signal));
 }
 
 /**

@@ -5,7 +5,7 @@ import type { JsonValue } from '../shared/lineage-types.js';
 import type { ToolLanguage } from '../shared/language.js';
 import { BOOTSTRAP, ENTRY, NON_JSON_MARKER } from './bootstrap.js';
 import { ToolExecutionError } from './errors.js';
-import { callPython, type PythonAnswer } from './python.js';
+import { callPython, callPythonAsync, type PythonAnswer, type PythonPlacement } from './python.js';
 import { factorySource, SCREEN_BOOTSTRAP, screeningPlan, type ScreeningPlan } from './screening.js';
 
 /** Names whose absence a tool runs into when it reaches for the host. */
@@ -96,8 +96,46 @@ export class ScreeningVoid extends Error {
 export interface ScreeningSession {
   runJson(inputJson: string): string;
   finish(): boolean;
+  /**
+   * Calls on many inputs in one hand-over to the isolate's own thread (the loop runs inside the
+   * isolate, a time slice at a time), so this thread stays free meanwhile. Answers the first inputs,
+   * in order: all of them, or fewer when a call ran into the time limit (`timedOut`: the answers stop
+   * at it; the caller decides whether larger inputs are worth running) or `stop()` said so between
+   * slices. Throws ScreeningVoid as runJson() does, and the cancellation's reason at once when the
+   * work's signal aborts (the screening's isolate is disposed, so nothing keeps running).
+   */
+  runBatchAsync(inputsJson: readonly string[], stop?: () => boolean): Promise<ScreenedBatch>;
+  /** finish() off this thread. */
+  finishAsync(): Promise<boolean>;
   close(): void;
 }
+
+/** What a screening session answered of a batch: the outcomes of its first inputs, in order. */
+export interface ScreenedBatch {
+  outcomes: BatchOutcome[];
+  /** The last outcome is a timeout, or the batch stopped at a call a timeout ended. */
+  timedOut: boolean;
+}
+
+/** The in-isolate state of a batch, as the screening's dispatcher reports it. */
+interface BatchProgress {
+  /** Output JSON text per call done; null where the call failed (see `failed`). */
+  outputs: (string | null)[];
+  /** Calls that failed: [index, 'load' | 'call' | 'norun'] (the thrown value is kept in the context). */
+  failed: [number, string][];
+  calls: number;
+  nextCheck: number;
+  /** false: a check found the context touched. */
+  clean: boolean;
+}
+
+/**
+ * How long one hand-over of a screened batch runs inside the isolate before it comes back: bounds
+ * how late a cancellation, a time budget or a stop is seen, and how much of the call limit the calls
+ * of a slice share (a call that a timeout ends after another call of its slice ran is run again first
+ * in a slice of its own, with the whole limit).
+ */
+const BATCH_SLICE_MS = 20;
 
 /** One call of a batch: the output JSON text, or how the call failed. */
 export type BatchOutcome = { output: string; error: null } | { output: null; error: ToolExecutionError };
@@ -206,7 +244,8 @@ export class Sandbox {
    * run() without holding the event loop: JavaScript runs on isolated-vm's own threads while this
    * thread goes on serving heartbeats, cancellations and other work. A tool that spins to its time
    * limit blocks run()'s caller's whole process for that long; a heal replaying failing inputs on a
-   * broken version uses this, so a storm of such heals cannot starve a worker (Python runs as in run()).
+   * broken version uses this, so a storm of such heals cannot starve a worker. Python runs on its
+   * interpreter's thread the same way (this thread awaits the answer; a cancellation interrupts the tool).
    */
   async runAsync(
     key: string,
@@ -214,23 +253,41 @@ export class Sandbox {
     input: JsonValue,
     language: ToolLanguage = 'javascript',
   ): Promise<JsonValue> {
-    if (language === 'python') return this.run(key, code, input, language);
-    const inputJson = inputJsonOf(input);
+    return outputOf(await this.runJsonAsync(key, code, inputJsonOf(input), language));
+  }
+
+  /**
+   * runJson() without holding the event loop: JavaScript on isolated-vm's threads, Python on its
+   * interpreter's thread. Once the work's signal aborts, the call is abandoned at once: its reason is
+   * thrown while the isolate's thread finishes the call (within its time limit) and frees its slot (a
+   * Python call is interrupted).
+   */
+  async runJsonAsync(
+    key: string,
+    code: string,
+    inputJson: string,
+    language: ToolLanguage = 'javascript',
+    timeoutMs?: number,
+  ): Promise<string> {
     const signal = this.cancellation?.();
-    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('cancelled');
+    if (signal?.aborted) throw abortReason(signal);
     // A cancelled step leaves the queue at once (its signal's reason is thrown).
     await this.asyncSlots.acquire(signal);
-    let output: string;
-    try {
-      output = await this.invokeAsyncAgainIfDiscarded(key, code, inputJson);
-    } catch (err) {
-      if (err instanceof ToolExecutionError) throw err;
+    const running =
+      language === 'python'
+        ? this.invokePythonAsync(key, code, inputJson, signal, timeoutMs)
+        : this.invokeAsyncAgainIfDiscarded(key, code, inputJson);
+    const work = running.catch((err: unknown) => {
+      // A cancelled call throws its signal's reason, untouched.
+      if (err instanceof ToolExecutionError || signal?.aborted) throw err;
       const e = err instanceof Error ? err : new Error(safeText(err));
       throw new ToolExecutionError('thrown', `${e.name}: ${e.message}`, e.name, e.stack ?? null);
-    } finally {
-      this.asyncSlots.release();
-    }
-    return outputOf(output);
+    });
+    void work.then(
+      () => this.asyncSlots.release(),
+      () => this.asyncSlots.release(),
+    );
+    return abandonOnAbort(work, signal);
   }
 
   /** The per-call time limit (sandbox.timeout_ms). */
@@ -250,7 +307,7 @@ export class Sandbox {
     timeoutMs?: number,
   ): string {
     const signal = this.cancellation?.();
-    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('cancelled');
+    if (signal?.aborted) throw abortReason(signal);
     try {
       return language === 'python'
         ? this.invokePython(key, code, inputJson, timeoutMs)
@@ -270,21 +327,43 @@ export class Sandbox {
    * interpreter to the other Sandbox instances (closePythonHost() ends it).
    */
   private invokePython(key: string, code: string, inputJson: string, timeoutMs?: number): string {
-    const { memory_limit_mb: memory, max_output_bytes: maxOutput } = this.config;
     const timeout = Math.min(timeoutMs ?? Infinity, this.config.timeout_ms);
     let answer: PythonAnswer;
     try {
-      answer = callPython(key, code, inputJson, timeout, memory, {
-        isolation: this.config.python_isolation,
-        maxInterpreters: this.config.python_interpreters,
-      });
+      answer = callPython(key, code, inputJson, timeout, this.config.memory_limit_mb, this.pythonPlacement());
     } catch (err) {
-      throw new ToolExecutionError(
-        'thrown',
-        `InterpreterError: the Python interpreter is unavailable: ${(err as Error).message}`,
-        'InterpreterError',
-      );
+      throw interpreterUnavailable(err);
     }
+    return this.pythonOutput(answer, timeout);
+  }
+
+  /** invokePython() awaiting the interpreter's thread; `signal` interrupts the tool and its reason is thrown. */
+  private async invokePythonAsync(
+    key: string,
+    code: string,
+    inputJson: string,
+    signal?: AbortSignal,
+    timeoutMs?: number,
+  ): Promise<string> {
+    const timeout = Math.min(timeoutMs ?? Infinity, this.config.timeout_ms);
+    const memory = this.config.memory_limit_mb;
+    let answer: PythonAnswer;
+    try {
+      answer = await callPythonAsync(key, code, inputJson, timeout, memory, this.pythonPlacement(), signal);
+    } catch (err) {
+      throw interpreterUnavailable(err);
+    }
+    if (signal?.aborted) throw abortReason(signal);
+    return this.pythonOutput(answer, timeout);
+  }
+
+  private pythonPlacement(): PythonPlacement {
+    return { isolation: this.config.python_isolation, maxInterpreters: this.config.python_interpreters };
+  }
+
+  /** The interpreter's answer as the tool's output JSON, or the typed failure it stands for. */
+  private pythonOutput(answer: PythonAnswer, timeout: number): string {
+    const { memory_limit_mb: memory, max_output_bytes: maxOutput } = this.config;
     switch (answer.status) {
       case 'ok':
         if (answer.text.length > maxOutput) {
@@ -477,15 +556,7 @@ export class Sandbox {
     if (err instanceof ToolExecutionError) return err;
     const classified = this.classifyError(err, isolate, true);
     if (classified.kind === 'timeout' || classified.kind === 'memory_limit') this.discard(key);
-    if (classified.kind === 'thrown') {
-      return new ToolExecutionError(
-        'compile_error',
-        `tool code failed to load: ${classified.message}`,
-        classified.toolErrorName,
-        classified.toolStack,
-      );
-    }
-    return classified;
+    return loadFailureOf(classified);
   }
 
   private classify(key: string, tool: CompiledTool, err: unknown): ToolExecutionError {
@@ -567,6 +638,8 @@ export class Sandbox {
     return {
       runJson: (inputJson) => this.screenCall(state, inputJson),
       finish: () => this.finishScreen(state),
+      runBatchAsync: (inputsJson, stop) => this.screenBatch(state, inputsJson, stop),
+      finishAsync: () => this.finishScreenAsync(state),
       close: () => this.closeScreen(state),
     };
   }
@@ -598,9 +671,161 @@ export class Sandbox {
     return inputsJson.map((json) => batchOutcome(() => this.runJson(key, code, json, language)));
   }
 
+  /**
+   * runBatch() off this thread: screened batches (one hand-over per time slice, the loop inside the
+   * isolate), else, or when the screening is void, a fresh context per call through runJsonAsync().
+   */
+  async runBatchAsync(
+    key: string,
+    code: string,
+    inputsJson: readonly string[],
+    language: ToolLanguage = 'javascript',
+  ): Promise<BatchOutcome[]> {
+    const session = this.screen(key, code, language);
+    if (session) {
+      try {
+        const outcomes: BatchOutcome[] = [];
+        while (outcomes.length < inputsJson.length)
+          outcomes.push(...(await session.runBatchAsync(inputsJson.slice(outcomes.length))).outcomes);
+        if (await session.finishAsync()) return outcomes;
+      } catch (err) {
+        if (!(err instanceof ScreeningVoid)) throw err;
+      } finally {
+        session.close();
+      }
+    }
+    const outcomes: BatchOutcome[] = [];
+    for (const json of inputsJson) {
+      try {
+        outcomes.push({ output: await this.runJsonAsync(key, code, json, language), error: null });
+      } catch (err) {
+        if (!(err instanceof ToolExecutionError)) throw err;
+        outcomes.push({ output: null, error: err });
+      }
+    }
+    return outcomes;
+  }
+
+  /** A screened batch: see ScreeningSession.runBatchAsync. */
+  private async screenBatch(
+    state: ScreenState,
+    inputsJson: readonly string[],
+    stop?: () => boolean,
+  ): Promise<ScreenedBatch> {
+    const signal = this.cancellation?.();
+    const timeout = this.config.timeout_ms;
+    const outcomes: BatchOutcome[] = [];
+    const dropContext = () => this.disposeScreenContext(state);
+    while (outcomes.length < inputsJson.length) {
+      if (signal?.aborted) throw abortReason(signal);
+      if (state.voided) throw new ScreeningVoid(state.voided);
+      if (outcomes.length && stop?.()) break;
+      if (!state.dispatch) await abandonOnAbort(this.openScreenAsync(state), signal, dropContext);
+      const dispatch = state.dispatch!;
+      const isolate = state.isolate!;
+      const settings = JSON.stringify({ calls: state.calls, nextCheck: state.nextCheck, sliceMs: BATCH_SLICE_MS });
+      let progress: BatchProgress;
+      let timedOut = false;
+      try {
+        progress = (await abandonOnAbort(
+          dispatch.apply(undefined, ['batch', JSON.stringify(inputsJson.slice(outcomes.length)), settings], {
+            timeout,
+            result: { copy: true },
+          }),
+          signal,
+          dropContext,
+        )) as BatchProgress;
+      } catch (err) {
+        if (signal?.aborted) throw abortReason(signal);
+        const failure = this.classifyError(err, isolate);
+        if (failure.kind === 'memory_limit') this.voidScreen(state, 'a call hit the memory limit');
+        if (failure.kind !== 'timeout') this.voidScreen(state, `a screened batch failed: ${failure.message}`);
+        // The isolate survives a timeout: what the calls before it answered is read back.
+        timedOut = true;
+        try {
+          progress = (await dispatch.apply(undefined, ['progress'], {
+            timeout,
+            result: { copy: true },
+          })) as BatchProgress;
+        } catch {
+          this.voidScreen(state, 'a call that timed out left the context unreadable');
+        }
+      }
+      const done = await this.batchOutcomes(state, dispatch, isolate, progress);
+      state.calls = progress.calls;
+      state.nextCheck = progress.nextCheck;
+      this.stats.screenedCalls += done.length;
+      if (!progress.clean) this.voidScreen(state, 'a call left the global object or a built-in changed');
+      // A slice always makes its first call: no answer without a timeout means the record was tampered with.
+      if (!done.length && !timedOut) this.voidScreen(state, 'a screened batch answered no call');
+      outcomes.push(...done);
+      if (timedOut) {
+        // As the exact path replaces the isolate after a limit: the state it left is checked, then the
+        // context is replaced. A call that had the whole limit (the first of its slice) timed out; one
+        // that shared its slice's limit is left to a slice of its own.
+        if (!(await this.checkScreenAsync(state)))
+          this.voidScreen(state, 'a call that timed out left the context touched');
+        this.disposeScreenContext(state);
+        if (!done.length) {
+          this.stats.screenedCalls++;
+          outcomes.push({
+            output: null,
+            error: new ToolExecutionError('timeout', `tool exceeded the time limit of ${timeout} ms`),
+          });
+        }
+        return { outcomes, timedOut: true };
+      }
+    }
+    return { outcomes, timedOut: false };
+  }
+
+  /**
+   * The outcomes of a batch's calls: outputs as runJson() returns them, failures typed as runJson()
+   * types them (each thrown value is thrown again out of the context, so the host sees what it saw
+   * when the call itself threw). A limit while doing so leaves the answers unknowable: void.
+   */
+  private async batchOutcomes(
+    state: ScreenState,
+    dispatch: NonNullable<ScreenState['dispatch']>,
+    isolate: ivm.Isolate,
+    progress: BatchProgress,
+  ): Promise<BatchOutcome[]> {
+    const outcomes: BatchOutcome[] = progress.outputs.map((output) =>
+      output === null
+        ? { output: null, error: new ToolExecutionError('thrown', 'unset') }
+        : batchOutcome(() => this.checkedOutput(output)),
+    );
+    const timeout = this.config.timeout_ms;
+    const failures = await Promise.all(
+      progress.failed.map(async ([index, phase]): Promise<ToolExecutionError> => {
+        if (phase === 'norun')
+          return new ToolExecutionError('compile_error', 'tool code defines no function run(input)');
+        try {
+          await dispatch.apply(undefined, ['rethrow', index], { timeout });
+        } catch (err) {
+          return this.screenFailure(err, isolate, phase === 'load');
+        }
+        return new ToolExecutionError('thrown', 'a failed call did not throw again');
+      }),
+    );
+    progress.failed.forEach(([index], i) => {
+      const error = failures[i]!;
+      if (error.kind === 'timeout' || error.kind === 'memory_limit')
+        this.voidScreen(state, 'a failed call hit a limit when its error was read');
+      outcomes[index] = { output: null, error };
+    });
+    return outcomes;
+  }
+
+  /** A screened call's failure typed as the exact path types it (a throw while loading is a compile_error). */
+  private screenFailure(err: unknown, isolate: ivm.Isolate, loading: boolean): ToolExecutionError {
+    const failure = this.classifyError(err, isolate, loading);
+    return loading ? loadFailureOf(failure) : failure;
+  }
+
   private screenCall(state: ScreenState, inputJson: string): string {
     const signal = this.cancellation?.();
-    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('cancelled');
+    if (signal?.aborted) throw abortReason(signal);
     if (state.voided) throw new ScreeningVoid(state.voided);
     if (!state.dispatch) this.openScreen(state);
     const dispatch = state.dispatch!;
@@ -688,6 +913,63 @@ export class Sandbox {
     }
   }
 
+  /** openScreen() with every step on the isolate's own thread. */
+  private async openScreenAsync(state: ScreenState): Promise<void> {
+    const timeout = this.config.timeout_ms;
+    const isolate = new ivm.Isolate({ memoryLimit: this.config.memory_limit_mb });
+    state.isolate = isolate;
+    try {
+      const [bootstrap, screening, factory, context] = await Promise.all([
+        isolate.compileScript(BOOTSTRAP, { filename: 'dise:bootstrap' }),
+        isolate.compileScript(SCREEN_BOOTSTRAP, { filename: 'dise:screening' }),
+        isolate.compileScript(factorySource(state.code), { filename: `tool:${state.key}`, lineOffset: -1 }),
+        isolate.createContext(),
+      ]);
+      const invoke = (await bootstrap.run(context, { reference: true, timeout })) as ivm.Reference<unknown>;
+      const makeDispatch = (await screening.run(context, { reference: true, timeout })) as ivm.Reference<unknown>;
+      const dispatch = (await makeDispatch.apply(undefined, [invoke.derefInto()], {
+        timeout,
+        result: { reference: true },
+      })) as ScreenState['dispatch'];
+      const made = (await factory.run(context, { reference: true, timeout })) as ivm.Reference<unknown>;
+      const vouched = await dispatch!.apply(
+        undefined,
+        ['init', made.derefInto(), JSON.stringify(state.plan.varNames)],
+        {
+          timeout,
+        },
+      );
+      if (state.isolate !== isolate) throw new Error('the screening was closed while it was prepared');
+      state.dispatch = dispatch;
+      state.calls = 0;
+      state.nextCheck = 1;
+      if (!vouched) this.voidScreen(state, 'a var of the tool names a global');
+    } catch (err) {
+      if (err instanceof ScreeningVoid) throw err;
+      if (!isolate.isDisposed) isolate.dispose();
+      this.voidScreen(state, `the screening context could not be prepared: ${(err as Error).message}`);
+    }
+  }
+
+  private async checkScreenAsync(state: ScreenState): Promise<boolean> {
+    if (!state.dispatch || !state.isolate || state.isolate.isDisposed) return false;
+    try {
+      return (await state.dispatch.apply(undefined, ['check'], { timeout: this.config.timeout_ms })) === true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async finishScreenAsync(state: ScreenState): Promise<boolean> {
+    const stands = !state.voided && (!state.dispatch || state.calls === 0 || (await this.checkScreenAsync(state)));
+    if (!stands && !state.voided) {
+      this.stats.screeningsVoided++;
+      state.voided = 'the final check found the context touched';
+    }
+    this.closeScreen(state);
+    return stands;
+  }
+
   private voidScreen(state: ScreenState, reason: string): never {
     if (!state.voided) this.stats.screeningsVoided++;
     state.voided = reason;
@@ -759,6 +1041,26 @@ function outputOf(output: string): JsonValue {
   } catch (err) {
     throw new ToolExecutionError('non_json_result', `result is not JSON text: ${(err as Error).message}`);
   }
+}
+
+/** A throw while the tool's code loads is a compile_error, on the exact path and in a screening alike. */
+function loadFailureOf(failure: ToolExecutionError): ToolExecutionError {
+  if (failure.kind !== 'thrown') return failure;
+  return new ToolExecutionError(
+    'compile_error',
+    `tool code failed to load: ${failure.message}`,
+    failure.toolErrorName,
+    failure.toolStack,
+  );
+}
+
+/** A typed failure for an interpreter that could not take the call (it failed to load or exited). */
+function interpreterUnavailable(err: unknown): ToolExecutionError {
+  return new ToolExecutionError(
+    'thrown',
+    `InterpreterError: the Python interpreter is unavailable: ${(err as Error).message}`,
+    'InterpreterError',
+  );
 }
 
 /** A runAsync() call's isolate was discarded by a concurrent run of the same code (a limit it hit). */
@@ -872,4 +1174,35 @@ function safeText(value: unknown): string {
   } catch {
     return 'a value that cannot be shown';
   }
+}
+
+/** The reason a cancelled step's work ends with. */
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('cancelled');
+}
+
+/**
+ * `work`, or the signal's reason as soon as it aborts (then `onAbort` runs: e.g. disposing the isolate
+ * the work runs in, so nothing keeps running for a step that was cancelled).
+ */
+function abandonOnAbort<T>(work: Promise<T>, signal: AbortSignal | undefined, onAbort?: () => void): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => {
+      onAbort?.();
+      reject(abortReason(signal));
+    };
+    if (signal.aborted) abort();
+    else signal.addEventListener('abort', abort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', abort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', abort);
+        reject(err instanceof Error ? err : new Error(safeText(err)));
+      },
+    );
+  });
 }

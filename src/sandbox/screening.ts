@@ -200,6 +200,11 @@ export function factorySource(code: string): string {
  *   load(): resets RegExp's statics and runs the factory (the tool's top level); false: no run().
  *   call(inputJson): the loaded run() through invoke, as a fresh context's call.
  *   check(): whether the global object and the built-ins are exactly as recorded.
+ *   batch(inputsJsonArray, settingsJson): load and call on each input in turn, checking on the session's
+ *     schedule (calls, nextCheck), for at most sliceMs (at least one call); returns the progress: each
+ *     output, the calls that failed (their thrown values kept for rethrow), the counts, whether clean.
+ *   progress(): the last batch's progress so far (read after a call of it timed out).
+ *   rethrow(index): throws again what the last batch's call at index threw.
  * Like BOOTSTRAP, it uses only built-ins captured before the tool ran, and `check` reads own properties
  * alone (no getter, proxy or prototype lookup), so no tool code runs inside it.
  */
@@ -218,6 +223,7 @@ export const SCREEN_BOOTSTRAP = `((invoke) => {
   const mapSet = Map.prototype.set;
   const exec = RegExp.prototype.exec;
   const emptyPattern = /(?:)/;
+  const dateNow = Date.now;
   const G = globalThis;
   const roots = [G];
   const addRoot = (make) => {
@@ -307,7 +313,49 @@ export const SCREEN_BOOTSTRAP = `((invoke) => {
   };
   let factory;
   let run;
+  // A batch's state, kept here so the host can read it back after a call of the batch timed out.
+  let progress = null;
+  let errors = [];
+  const batch = (inputs, settings) => {
+    const started = dateNow();
+    progress = { outputs: [], failed: [], calls: settings.calls, nextCheck: settings.nextCheck, clean: true };
+    errors = [];
+    const outputs = progress.outputs;
+    const failed = progress.failed;
+    for (let i = 0; i < inputs.length; i++) {
+      if (i > 0 && dateNow() - started >= settings.sliceMs) break;
+      let phase = 'load';
+      let output = null;
+      try {
+        apply(exec, emptyPattern, ['']);
+        const made = factory();
+        if (typeof made !== 'function') {
+          phase = 'norun';
+          failed[failed.length] = [i, phase];
+        } else {
+          phase = 'call';
+          output = invoke(made, inputs[i]);
+        }
+      } catch (e) {
+        errors[i] = e;
+        failed[failed.length] = [i, phase];
+      }
+      outputs[i] = output;
+      progress.calls++;
+      if (progress.calls === progress.nextCheck) {
+        progress.nextCheck *= 2;
+        if (!check()) {
+          progress.clean = false;
+          break;
+        }
+      }
+    }
+    return progress;
+  };
   return (op, a, b) => {
+    if (op === 'batch') return batch(parse(a), parse(b));
+    if (op === 'progress') return progress;
+    if (op === 'rethrow') throw errors[a];
     if (op === 'load') {
       run = undefined;
       apply(exec, emptyPattern, ['']);

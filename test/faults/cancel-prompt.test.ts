@@ -9,8 +9,7 @@ import { defaultConfig } from '../../src/config/schema.js';
 import { startHeal } from '../../src/client/start-heal.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import type { ToolLanguage } from '../../src/shared/language.js';
-import type { JsonValue } from '../../src/shared/lineage-types.js';
-import { Sandbox } from '../../src/sandbox/sandbox.js';
+import { Sandbox, type ScreeningSession } from '../../src/sandbox/sandbox.js';
 import { startWorker, type RunningWorker } from '../../src/worker.js';
 import { useTestStore } from '../support/database.js';
 import { registerEmailStory, V201_CODE, WRONG_RESULTS, LLM_ANALYSIS } from '../support/email-story.js';
@@ -62,10 +61,29 @@ function slowing(): boolean {
   return stepUnderTest !== null && SANDBOX_STEPS.has(stepUnderTest) && currentActivity() === stepUnderTest;
 }
 
+/** Waits `ms`, or ends at once with the step's cancellation (as tool code on an isolate's thread is abandoned). */
+function slowWait(ms: number): Promise<void> {
+  const signal = activitySignal();
+  return new Promise<void>((resolve, reject) => {
+    const cancelled = () => {
+      clearTimeout(timer);
+      reject(signal!.reason instanceof Error ? signal!.reason : new Error('cancelled'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', cancelled);
+      resolve();
+    }, ms);
+    if (signal?.aborted) cancelled();
+    else signal?.addEventListener('abort', cancelled, { once: true });
+  });
+}
+
 /**
  * Tool code that takes SLOW_TOOL_MS per call while the step under test runs, on every path a step
  * runs tool code by: a busy loop on the calling thread for the synchronous runs (as slow code is
- * there), a wait off the thread for runAsync() (its code runs on isolated-vm's own thread).
+ * there: Python, and the runtime's calls), a wait off the thread for runJsonAsync() (runAsync() goes
+ * through it) and for a screened batch, whose slow calls come one per batch slice (a 50 ms call
+ * fills a slice), as on isolated-vm's own thread.
  */
 class SlowSandbox extends Sandbox {
   override runJson(
@@ -85,16 +103,32 @@ class SlowSandbox extends Sandbox {
     return output;
   }
 
-  override async runAsync(
+  override async runJsonAsync(
     key: string,
     code: string,
-    input: JsonValue,
+    inputJson: string,
     language: ToolLanguage = 'javascript',
-  ): Promise<JsonValue> {
-    const slow = slowing();
-    const output = await super.runAsync(key, code, input, language);
-    if (slow) await new Promise((r) => setTimeout(r, SLOW_TOOL_MS));
+    timeoutMs?: number,
+  ): Promise<string> {
+    // Python runs through runJson(), slowed there.
+    const slow = slowing() && language === 'javascript';
+    const output = await super.runJsonAsync(key, code, inputJson, language, timeoutMs);
+    if (slow) await slowWait(SLOW_TOOL_MS);
     return output;
+  }
+
+  override screen(key: string, code: string, language?: ToolLanguage): ScreeningSession | null {
+    const session = super.screen(key, code, language);
+    if (!session) return session;
+    return {
+      ...session,
+      runBatchAsync: async (inputsJson, stop) => {
+        if (!slowing()) return session.runBatchAsync(inputsJson, stop);
+        const batch = await session.runBatchAsync(inputsJson.slice(0, 1), stop);
+        await slowWait(SLOW_TOOL_MS * batch.outcomes.length);
+        return batch;
+      },
+    };
   }
 }
 
@@ -113,10 +147,7 @@ beforeAll(async () => {
   llm = new FakeOpenAI();
   await llm.start();
   const config = defaultConfig();
-  // Tool runs take SLOW_TOOL_MS here: a small differential corpus keeps the candidate's check short
-  // (a full one, 1,000 inputs beside the ancestor, would take a minute at that speed).
-  config.self_healing.differential.corpus_size = 40;
-  config.self_healing.differential.generated_inputs = 20;
+  // The full differential corpus: the candidate's check runs its 1,000 inputs at SLOW_TOOL_MS a call.
   worker = await startWorker({
     temporal: { address: inject('temporalAddress'), namespace: 'default', tls: false },
     prisma: h.db.prisma,

@@ -9,7 +9,7 @@ import { startHeal } from '../../src/client/start-heal.js';
 import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
 import type { HealFailureInput } from '../../src/shared/heal-types.js';
-import type { RunningWorker } from '../../src/worker.js';
+import { slotTuning, type RunningWorker } from '../../src/worker.js';
 import { useTestStore } from '../support/database.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { captureOutput } from '../support/output.js';
@@ -84,6 +84,28 @@ describe('config switches', () => {
       llm: null,
     });
     expect((await acts.checkHealth({ reported: [] })).healingEnabled).toBe(false);
+  });
+
+  it('worker.tuner: resource heals on a worker whose slots Temporal hands out by memory and CPU, up to the maxima', async () => {
+    const resource = withSwitch((c) => {
+      c.worker.tuner = 'resource';
+      c.worker.max_activities = 4;
+    });
+    expect(slotTuning(resource.worker)).toEqual({
+      tuner: {
+        tunerOptions: { targetMemoryUsage: 0.8, targetCpuUsage: 0.9 },
+        activityTaskSlotOptions: { minimumSlots: 1, maximumSlots: 4 },
+        localActivityTaskSlotOptions: { minimumSlots: 1, maximumSlots: 4 },
+        workflowTaskSlotOptions: { minimumSlots: 2, maximumSlots: 20 },
+      },
+    });
+    // fixed (the default): the same maxima as plain limits; a caller's explicit ones win.
+    expect(slotTuning(defaultConfig().worker, { maxConcurrentActivityTaskExecutions: 2 })).toEqual({
+      maxConcurrentActivityTaskExecutions: 2,
+      maxConcurrentWorkflowTaskExecutions: 20,
+    });
+    const result = await healWith(resource, 'sw_tuner');
+    expect(result).toMatchObject({ status: 'healed', newVersionId: 'sw_tuner@2.0.1' });
   });
 
   it('pruning.taint_descendants: false prunes without tainting', async () => {

@@ -387,8 +387,9 @@ describe('a Python candidate in shadow beside a JavaScript stable version', () =
       shadowTraffic('py_sq_good', ['py_sq_good@1.0.0', good], goodEnd),
       shadowTraffic('py_sq_bad', ['py_sq_bad@1.0.0'], badEnd),
     ]);
-    expect((await goodEnd).status).toBe('promoted');
-    expect((await badEnd).status).toBe('refused');
+    // The whole result on a failure: it says why the canary decided as it did.
+    expect((await goodEnd).status, JSON.stringify(await goodEnd)).toBe('promoted');
+    expect((await badEnd).status, JSON.stringify(await badEnd)).toBe('refused');
     expect(await h.store.routing.routeOf('py_sq_good')).toBe(good);
     const lineage = await h.store.getLineage(bad);
     expect(lineage.health).toBe('pruned');

@@ -49,36 +49,36 @@ function inputsFrom(corpus: ReturnType<typeof corpusOf>, source: CorpusSource): 
 }
 
 describe('code facts', () => {
-  it('reads numbers and words from the code, those on changed lines first', () => {
+  it('reads numbers and words from the code, those on changed lines first', async () => {
     const facts = codeFacts([IS_PRIME(3), IS_PRIME(2)]);
     expect(facts.numbers.slice(0, 3)).toEqual([3, 1, 2]);
     expect(codeFacts([SORT_NUMBERS(6), SORT_NUMBERS(5)]).words).toEqual(expect.arrayContaining(['five', 'six', ' ']));
   });
 
-  it('takes no words from comments and keeps the corpus unchanged without code', () => {
+  it('takes no words from comments and keeps the corpus unchanged without code', async () => {
     expect(codeFacts(['# "hidden"\nfunction run(x) { return x > 7 } // 99']).words).toEqual([]);
     expect(codeFacts(['# "hidden"\nfunction run(x) { return x > 7 } // 99']).numbers).toEqual([7]);
   });
 });
 
 describe('corpus sources that read the code', () => {
-  it('literals: the neighbours of a changed constant (is_prime meets 4)', () => {
+  it('literals: the neighbours of a changed constant (is_prime meets 4)', async () => {
     const corpus = corpusOf([[6], [101]], [IS_PRIME(3), IS_PRIME(2)]);
     expect(inputsFrom(corpus, 'literals')).toEqual(expect.arrayContaining(['[4]', '[2]', '[3]']));
   });
 
-  it('sweep: small integers in every numeric argument', () => {
+  it('sweep: small integers in every numeric argument', async () => {
     const corpus = corpusOf([[[1, 5], 9]], []);
     const swept = inputsFrom(corpus, 'sweep');
     expect(swept).toEqual(expect.arrayContaining(['[[1,5],-3]', '[[1,5],0]', '[[1,5],20]', '[[0,5],9]', '[[7],9]']));
   });
 
-  it('reuse: one argument’s value in another (the threshold put in the list)', () => {
+  it('reuse: one argument’s value in another (the threshold put in the list)', async () => {
     const corpus = corpusOf([[[1, 2, 4, 10], 100]], []);
     expect(inputsFrom(corpus, 'reuse')).toEqual(expect.arrayContaining(['[[1,2,4,10,100],100]', '[[100,2,4,10],100]']));
   });
 
-  it('structure: lists inserted into, shortened, duplicated, reordered, sorted and emptied', () => {
+  it('structure: lists inserted into, shortened, duplicated, reordered, sorted and emptied', async () => {
     const corpus = corpusOf([{ xs: [3, 1, 2] }], []);
     expect(inputsFrom(corpus, 'structure')).toEqual(
       expect.arrayContaining([
@@ -93,38 +93,38 @@ describe('corpus sources that read the code', () => {
     );
   });
 
-  it('strings: the code’s words composed, both ways round', () => {
+  it('strings: the code’s words composed, both ways round', async () => {
     const corpus = corpusOf([['three'], ['three five nine']], [SORT_NUMBERS(6), SORT_NUMBERS(5)]);
     expect(inputsFrom(corpus, 'strings')).toEqual(expect.arrayContaining(['["five six"]', '["six five"]', '["five"]']));
   });
 
-  it('lengths: every string at each length from 0 to 16 from its own characters, lists grown likewise', () => {
+  it('lengths: every string at each length from 0 to 16 from its own characters, lists grown likewise', async () => {
     const corpus = corpusOf([['abc', [4, 5]]], []);
     expect(inputsFrom(corpus, 'lengths')).toEqual(
       expect.arrayContaining(['["",[4,5]]', '["abcab",[4,5]]', '["abc",[4,5,4]]', '["abcabcabcabcabca",[4,5]]']),
     );
   });
 
-  it('products: products of two and three small primes and sums of the code’s numbers, above the sweep', () => {
+  it('products: products of two and three small primes and sums of the code’s numbers, above the sweep', async () => {
     const corpus = corpusOf([[5]], ['def f(a):\n    return a < 40 or a == 100']);
     expect(inputsFrom(corpus, 'products')).toEqual(expect.arrayContaining(['[21]', '[30]', '[105]', '[140]', '[49]']));
   });
 
-  it('digits: numbers inside strings replaced by the code’s numbers and their neighbours, keeping their width', () => {
+  it('digits: numbers inside strings replaced by the code’s numbers and their neighbours, keeping their width', async () => {
     const corpus = corpusOf([['03-11-2000']], ['if day > 31 or month in [4, 6]:']);
     expect(inputsFrom(corpus, 'digits')).toEqual(
       expect.arrayContaining(['["03-32-2000"]', '["06-11-2000"]', '["03-11-0031"]', '["04-31-2000"]']),
     );
   });
 
-  it('characters: strings ending in each class’s edge characters and in the characters the code compares codes with', () => {
+  it('characters: strings ending in each class’s edge characters and in the characters the code compares codes with', async () => {
     const corpus = corpusOf([['apple pie']], ['return 97 <= ord(c) <= 122']);
     expect(inputsFrom(corpus, 'characters')).toEqual(
       expect.arrayContaining(['["apple pie a"]', '["apple pie z"]', '["apple pi{"]', '["apple pie `"]', '["9"]']),
     );
   });
 
-  it('is repeatable and bounded: the same corpus twice, never over its size, random edits keep a share', () => {
+  it('is repeatable and bounded: the same corpus twice, never over its size, random edits keep a share', async () => {
     const a = corpusOf([[[1, 2, 4, 10], 100]], [BELOW_THRESHOLD('>=')], 300);
     const b = corpusOf([[[1, 2, 4, 10], 100]], [BELOW_THRESHOLD('>=')], 300);
     expect(a.inputs.map((i) => i.json)).toEqual(b.inputs.map((i) => i.json));
@@ -142,17 +142,19 @@ describe('the differential check on single-point bugs in ordinary Python functio
   }, 60_000);
   afterAll(() => sandbox.close());
 
-  const judge = (id: string, parent: string, child: string, suite: JsonValue[]) =>
-    runDifferential(sandbox, {
-      id,
-      code: child,
-      language: 'python',
-      parents: [{ id: `${id}-parent`, code: parent, language: 'python' }],
-      mutationType: 'optimization',
-      criticalTests: [],
-      corpus: corpusOf(suite, [child, parent]),
-      maxDifferences: 3,
-    }).report;
+  const judge = async (id: string, parent: string, child: string, suite: JsonValue[]) =>
+    (
+      await runDifferential(sandbox, {
+        id,
+        code: child,
+        language: 'python',
+        parents: [{ id: `${id}-parent`, code: parent, language: 'python' }],
+        mutationType: 'optimization',
+        criticalTests: [],
+        corpus: corpusOf(suite, [child, parent]),
+        maxDifferences: 3,
+      })
+    ).report;
 
   it.each([
     ['is_prime: range(2, …) became range(3, …)', IS_PRIME(2), IS_PRIME(3), [[6], [101]], '[4]'],
@@ -167,20 +169,20 @@ describe('the differential check on single-point bugs in ordinary Python functio
       null,
     ],
     ["sort_numbers: 'five': 5 became 'five': 6", SORT_NUMBERS(5), SORT_NUMBERS(6), [[''], ['three']], null],
-  ])('refuses %s', (_name, parent, child, suite, smallest) => {
-    const report = judge('t', parent, child, suite as JsonValue[]);
+  ])('refuses %s', async (_name, parent, child, suite, smallest) => {
+    const report = await judge('t', parent, child, suite as JsonValue[]);
     expect(report.verdict).toBe('refused');
     if (smallest) expect(JSON.stringify(report.differences[0]!.input)).toBe(smallest);
   });
 
-  it('accepts the same function written differently', () => {
+  it('accepts the same function written differently', async () => {
     const rewrite = IS_PRIME(2).replace('if n < 2:\n        return False', 'if n <= 1:\n        return False');
-    expect(judge('t', IS_PRIME(2), rewrite, [[6], [101]]).verdict).toBe('same');
+    expect((await judge('t', IS_PRIME(2), rewrite, [[6], [101]])).verdict).toBe('same');
   });
 });
 
 describe('the differential check within its time', () => {
-  it('does not run inputs larger than one a parent could not answer in time, nor any once its budget is spent', () => {
+  it('does not run inputs larger than one a parent could not answer in time, nor any once its budget is spent', async () => {
     const sandbox = new Sandbox({ ...defaultConfig().sandbox, timeout_ms: 50 });
     try {
       const loop = 'function run(n) { let s = 0; for (let i = 0; i < n; i++) s += i % 7; return s; }';
@@ -200,12 +202,12 @@ describe('the differential check within its time', () => {
         corpus,
         maxDifferences: 3,
       };
-      const report = runDifferential(sandbox, subject).report;
+      const report = (await runDifferential(sandbox, subject)).report;
       expect(report.unjudged).toBe(1); // 1e12: the parent timed out
       expect(report.notRun).toBe(2); // 1e13 and 2e12 never ran
       expect(report.inputs).toBe(2); // 5 and 7 did
       expect(report.verdict).toBe('same');
-      const none = runDifferential(sandbox, { ...subject, timeBudgetMs: 0 }).report;
+      const none = (await runDifferential(sandbox, { ...subject, timeBudgetMs: 0 })).report;
       expect(none.inputs + none.unjudged).toBe(0);
       expect(none.notRun).toBe(corpus.inputs.length);
     } finally {
@@ -231,13 +233,13 @@ def run(input):
     }, 60_000);
     afterAll(() => sandbox.close());
 
-    const judge = (code: string, inputs: JsonValue[], timeBudgetMs = 60_000) => {
+    const judge = async (code: string, inputs: JsonValue[], timeBudgetMs = 60_000) => {
       const corpus = {
         seed: 0,
         sources: { suite: inputs.length, recorded: 0, generated: 0 },
         inputs: inputs.map((input) => ({ input, json: JSON.stringify(input), source: 'suite' as const })),
       };
-      return runDifferential(sandbox, {
+      const { report } = await runDifferential(sandbox, {
         id: 't',
         code,
         language: 'python',
@@ -247,30 +249,31 @@ def run(input):
         corpus,
         maxDifferences: 3,
         timeBudgetMs,
-      }).report;
+      });
+      return report;
     };
 
-    it('leaves inputs neither version finishes unjudged, never a difference', () => {
+    it('leaves inputs neither version finishes unjudged, never a difference', async () => {
       const inputs: JsonValue[] = [[3], [0], ...Array.from({ length: 12 }, (_, i) => [-1 - i]), [7]];
-      const report = judge(COUNTDOWN.replace('steps = 0', 'steps = 0 * 1'), inputs);
+      const report = await judge(COUNTDOWN.replace('steps = 0', 'steps = 0 * 1'), inputs);
       expect(report.verdict).toBe('same');
       expect(report.unjudged).toBe(12);
       expect(report.inputs).toBe(3);
       expect(report.notRun).toBe(0);
     }, 120_000);
 
-    it('confirms a version’s timeout with the full call limit before counting it a difference', () => {
+    it('confirms a version’s timeout with the full call limit before counting it a difference', async () => {
       // The version loops on 5, where its parent answers at once: a difference at any machine speed.
       const hangsOnFive = COUNTDOWN.replace('    steps = 0', '    steps = 0\n    while n == 5:\n        pass');
-      const report = judge(hangsOnFive, [[3], [5], [6], [-2]]);
+      const report = await judge(hangsOnFive, [[3], [5], [6], [-2]]);
       expect(report.verdict).toBe('refused');
       expect(report.differences[0]!.output.error).toBe('timeout');
       expect(report.unjudged).toBe(1); // -2: the parent never finishes either
     }, 120_000);
 
-    it('stops starting inputs once the budget is spent, with a verdict from those that ran', () => {
+    it('stops starting inputs once the budget is spent, with a verdict from those that ran', async () => {
       const inputs: JsonValue[] = [[1], [2], ...Array.from({ length: 40 }, (_, i) => [-1 - i])];
-      const report = judge(COUNTDOWN.replace('steps = 0', 'steps = 0 * 1'), inputs, 1500);
+      const report = await judge(COUNTDOWN.replace('steps = 0', 'steps = 0 * 1'), inputs, 1500);
       expect(report.verdict).toBe('same');
       expect(report.inputs).toBe(2);
       expect(report.notRun ?? 0).toBeGreaterThan(0);

@@ -55,7 +55,7 @@ function corpus(codes: string[]) {
 }
 
 describe('a corpus source that throws', () => {
-  it('does not stop the corpus: the other sources fill it, and the broken source is named with its error', () => {
+  it('does not stop the corpus: the other sources fill it, and the broken source is named with its error', async () => {
     const c = corpus([SAME, CODE]);
     expect(c.broken).toEqual([{ source: 'lengths', error: 'RangeError: Invalid string length' }]);
     // What it yielded before it threw stays; the other sources and the random edits still ran.
@@ -65,8 +65,8 @@ describe('a corpus source that throws', () => {
     expect(c.inputs.length).toBe(300);
   });
 
-  it('refuses a version whose check found no difference, naming the source and its error', () => {
-    const { report, failures } = runDifferential(sandbox, {
+  it('refuses a version whose check found no difference, naming the source and its error', async () => {
+    const { report, failures } = await runDifferential(sandbox, {
       id: 't@2.0.0',
       code: SAME,
       language: 'javascript',
@@ -89,8 +89,8 @@ describe('a corpus source that throws', () => {
     expect(failures[0]!.description).toContain('"lengths" threw RangeError: Invalid string length');
   });
 
-  it('refuses a feature_add too (its differences would otherwise only be listed)', () => {
-    const { report } = runDifferential(sandbox, {
+  it('refuses a feature_add too (its differences would otherwise only be listed)', async () => {
+    const { report } = await runDifferential(sandbox, {
       id: 't@2.0.0',
       code: "function run(input) { return typeof input === 'string' ? input.length + 1 : -1; }",
       language: 'javascript',
@@ -104,14 +104,14 @@ describe('a corpus source that throws', () => {
     expect(report.message).toMatch(/^refused: the corpus could not be built as configured \(source "lengths" threw/);
   });
 
-  it('names the code facts when reading the code throws, and still builds the corpus from the suite and random edits', () => {
+  it('names the code facts when reading the code throws, and still builds the corpus from the suite and random edits', async () => {
     const c = corpus(['// HOSTILE_FACTS\n' + CODE]);
     expect(c.broken).toEqual([{ source: 'code facts', error: 'TypeError: cannot read the code' }]);
     expect(c.sources.suite).toBe(2);
     expect(c.sources.generated).toBeGreaterThan(0);
   });
 
-  it('leaves a corpus whose sources all ran without a broken list', () => {
+  it('leaves a corpus whose sources all ran without a broken list', async () => {
     const c = buildCorpus({ suiteInputs: [1, 2], recordedInputs: [], size: 50, generated: 48, seed: 3, codes: [] });
     expect(c.broken).toBeUndefined();
   });

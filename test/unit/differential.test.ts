@@ -38,7 +38,7 @@ function subject(overrides: Partial<DifferentialSubject>): DifferentialSubject {
 }
 
 describe('the differential corpus', () => {
-  it('is the same for the same seed, different for another, and bounded', () => {
+  it('is the same for the same seed, different for another, and bounded', async () => {
     const options = { suiteInputs: SUITE, recordedInputs: GOOD_RECORDED, size: 300, generated: 200 };
     const a = buildCorpus({ ...options, seed: 7 });
     const b = buildCorpus({ ...options, seed: 7 });
@@ -59,7 +59,7 @@ describe('the differential corpus', () => {
     expect(buildCorpus({ ...options, size: 50, seed: 7 }).inputs).toHaveLength(50);
   });
 
-  it('generates the edits the issue names: doubled separators, whitespace, case, unicode, empty, null, long', () => {
+  it('generates the edits the issue names: doubled separators, whitespace, case, unicode, empty, null, long', async () => {
     const { inputs } = buildCorpus({
       suiteInputs: ['user@example.com'],
       recordedInputs: [],
@@ -79,7 +79,7 @@ describe('the differential corpus', () => {
     expect(inputs.some((i) => i.input === null)).toBe(true);
   });
 
-  it('edits objects (missing and null fields), arrays (empty, longer) and numbers (boundaries)', () => {
+  it('edits objects (missing and null fields), arrays (empty, longer) and numbers (boundaries)', async () => {
     const { inputs } = buildCorpus({
       suiteInputs: [{ name: 'a', n: 5, tags: ['x', 'y'] }],
       recordedInputs: [],
@@ -99,12 +99,14 @@ describe('the differential corpus', () => {
 });
 
 describe('shrinking', () => {
-  it('finds the smallest input that still differs', () => {
-    expect(shrinkInput('hello x world x again', (s) => typeof s === 'string' && s.split('x').length > 2)).toBe('xx');
-    expect(shrinkInput(1000, (n) => typeof n === 'number' && n > 100)).toBe(101);
-    expect(shrinkInput([3, 9, 7, 12], (a) => Array.isArray(a) && a.includes(7))).toEqual([7]);
+  it('finds the smallest input that still differs', async () => {
+    expect(await shrinkInput('hello x world x again', (s) => typeof s === 'string' && s.split('x').length > 2)).toBe(
+      'xx',
+    );
+    expect(await shrinkInput(1000, (n) => typeof n === 'number' && n > 100)).toBe(101);
+    expect(await shrinkInput([3, 9, 7, 12], (a) => Array.isArray(a) && a.includes(7))).toEqual([7]);
     expect(
-      shrinkInput(
+      await shrinkInput(
         { name: 'Zed', age: 40, tags: ['q'] },
         (o) => !!o && typeof o === 'object' && 'age' in o && (o as { age: number }).age >= 18,
       ),
@@ -112,8 +114,8 @@ describe('shrinking', () => {
     expect(compareSize('b', 'aa')).toBeLessThan(0);
   });
 
-  it("shrinks the email story's difference to the smallest input showing it", () => {
-    const { report } = runDifferential(sandbox, subject({ corpus: corpusOf(['user@@domain.com']) }));
+  it("shrinks the email story's difference to the smallest input showing it", async () => {
+    const { report } = await runDifferential(sandbox, subject({ corpus: corpusOf(['user@@domain.com']) }));
     expect(report.differences).toEqual([
       {
         input: '@',
@@ -136,8 +138,8 @@ describe('what a difference means', () => {
     seed: 13,
   });
 
-  it('refuses an optimization that differs: failure records of type regression, detection differential, with both outputs', () => {
-    const { report, failures } = runDifferential(
+  it('refuses an optimization that differs: failure records of type regression, detection differential, with both outputs', async () => {
+    const { report, failures } = await runDifferential(
       sandbox,
       subject({ corpus, mutationDescription: 'Optimize for speed' }),
     );
@@ -158,8 +160,8 @@ describe('what a difference means', () => {
     });
   });
 
-  it('gives the same verdict for the same seed', () => {
-    const again = runDifferential(
+  it('gives the same verdict for the same seed', async () => {
+    const again = await runDifferential(
       sandbox,
       subject({
         corpus: buildCorpus({
@@ -171,21 +173,21 @@ describe('what a difference means', () => {
         }),
       }),
     );
-    const first = runDifferential(sandbox, subject({ corpus }));
+    const first = await runDifferential(sandbox, subject({ corpus }));
     expect({ ...again.report, durationMs: 0 }).toEqual({ ...first.report, durationMs: 0 });
   });
 
-  it('passes an optimization that keeps behaviour (a precompiled regex)', () => {
+  it('passes an optimization that keeps behaviour (a precompiled regex)', async () => {
     const precompiled = `var EMAIL = new RegExp('^[a-z0-9._%+-]+@[a-z0-9.-]+\\\\.[a-z]{2,}$', 'i');
 function run(input) { if (input === null || input === undefined) return false; return EMAIL.test(String(input).trim()); }`;
-    const { report, failures } = runDifferential(sandbox, subject({ code: precompiled, corpus }));
+    const { report, failures } = await runDifferential(sandbox, subject({ code: precompiled, corpus }));
     expect(report).toMatchObject({ verdict: 'same', differing: 0, differences: [] });
     expect(report.inputs).toBeGreaterThan(500);
     expect(failures).toEqual([]);
   });
 
-  it('lists the differences of a feature_add without failing it', () => {
-    const { report, failures } = runDifferential(
+  it('lists the differences of a feature_add without failing it', async () => {
+    const { report, failures } = await runDifferential(
       sandbox,
       subject({
         id: 'e@2.3.0',
@@ -200,9 +202,9 @@ function run(input) { if (input === null || input === undefined) return false; r
     expect(failures).toEqual([]);
   });
 
-  it('lets a difference on the input of a critical test decide a feature_add', () => {
+  it('lets a difference on the input of a critical test decide a feature_add', async () => {
     const critical = [{ name: 'rejects a double at', input: 'user@@domain.com', expected: false }];
-    const { report, failures } = runDifferential(
+    const { report, failures } = await runDifferential(
       sandbox,
       subject({
         id: 'e@2.3.0',
@@ -220,7 +222,7 @@ function run(input) { if (input === null || input === undefined) return false; r
       evidence: { input: 'user@@domain.com' },
     });
     // A bug_fix that makes the critical test pass where the parent failed it is fine.
-    const fixed = runDifferential(
+    const fixed = await runDifferential(
       sandbox,
       subject({
         id: 'fix',
@@ -235,8 +237,8 @@ function run(input) { if (input === null || input === undefined) return false; r
     expect(fixed.failures).toEqual([]);
   });
 
-  it('judges a version that declares no type as a refactor, and says so', () => {
-    const { report, failures } = runDifferential(
+  it('judges a version that declares no type as a refactor, and says so', async () => {
+    const { report, failures } = await runDifferential(
       sandbox,
       subject({ mutationType: null, corpus: corpusOf(['a@@b.cc']) }),
     );
@@ -245,7 +247,7 @@ function run(input) { if (input === null || input === undefined) return false; r
     expect(failures).toHaveLength(1);
   });
 
-  it('compares a merge against each parent: each answer may come from either', () => {
+  it('compares a merge against each parent: each answer may come from either', async () => {
     const trims = `function run(s) { return typeof s === 'string' && s.trim() === 'ok'; }`;
     const nullSafe = `function run(s) { if (s === null) return 'none'; return s === 'ok'; }`;
     const merged = `function run(s) { if (s === null) return 'none'; return typeof s === 'string' && s.trim() === 'ok'; }`;
@@ -255,20 +257,22 @@ function run(input) { if (input === null || input === undefined) return false; r
     ];
     const inputs = corpusOf(['ok', ' ok ', null, 'no']);
     expect(
-      runDifferential(
-        sandbox,
-        subject({
-          id: 'm@2.0.0',
-          code: merged,
-          parents,
-          mutationType: 'refactor',
-          corpus: inputs,
-          language: 'javascript' as const,
-        }),
+      (
+        await runDifferential(
+          sandbox,
+          subject({
+            id: 'm@2.0.0',
+            code: merged,
+            parents,
+            mutationType: 'refactor',
+            corpus: inputs,
+            language: 'javascript' as const,
+          }),
+        )
       ).report.verdict,
     ).toBe('same');
     const wrong = `function run(s) { return s === null ? 'nothing' : typeof s === 'string' && s.trim() === 'ok'; }`;
-    const { report } = runDifferential(
+    const { report } = await runDifferential(
       sandbox,
       subject({
         id: 'm@2.0.0',
@@ -292,10 +296,10 @@ function run(input) { if (input === null || input === undefined) return false; r
     ]);
   });
 
-  it('applies the sandbox limits: a parent that times out leaves the input unjudged; a version that times out differs', () => {
+  it('applies the sandbox limits: a parent that times out leaves the input unjudged; a version that times out differs', async () => {
     const slow = `function run(n) { if (n === 1) { while (true) {} } return n; }`;
     const fast = `function run(n) { return n; }`;
-    const a = runDifferential(
+    const a = await runDifferential(
       sandbox,
       subject({
         id: 'x',
@@ -306,7 +310,7 @@ function run(input) { if (input === null || input === undefined) return false; r
       }),
     );
     expect(a.report).toMatchObject({ verdict: 'same', inputs: 2, unjudged: 1 });
-    const b = runDifferential(
+    const b = await runDifferential(
       sandbox,
       subject({
         id: 'x',
@@ -345,9 +349,9 @@ describe('the screened check answers as the per-call check does', () => {
     generated: 250,
     seed: seedFrom('screened'),
   });
-  const same = (r: ReturnType<typeof runDifferential>) => ({ ...r, report: { ...r.report, durationMs: 0 } });
+  const same = (r: Awaited<ReturnType<typeof runDifferential>>) => ({ ...r, report: { ...r.report, durationMs: 0 } });
 
-  it('gives the same reports, screened and per call, for a refused version and a same-behaviour one', () => {
+  it('gives the same reports, screened and per call, for a refused version and a same-behaviour one', async () => {
     for (const s of [
       subject({ corpus }),
       subject({ code: code('2.1.0') + '\n// reformatted', corpus }),
@@ -365,15 +369,15 @@ describe('the screened check answers as the per-call check does', () => {
       }),
     ]) {
       const screened = box();
-      const a = runDifferential(screened, s);
-      const b = runDifferential(box({ screening: false }), s);
+      const a = await runDifferential(screened, s);
+      const b = await runDifferential(box({ screening: false }), s);
       expect(same(a)).toEqual(same(b));
       expect(screened.stats.screenedCalls).toBeGreaterThan(0);
       expect(screened.stats.screeningsVoided).toBe(0);
     }
   });
 
-  it('a parent that patches a built-in voids the screening: the whole check runs per call, same report', () => {
+  it('a parent that patches a built-in voids the screening: the whole check runs per call, same report', async () => {
     const s = subject({
       code: `function run(input) { return typeof input === 'string' ? input.trim().length : -1; }`,
       parents: [
@@ -389,64 +393,78 @@ function run(input) { return typeof input === 'string' && !patched ? input.repla
       corpus,
     });
     const screened = box();
-    const a = runDifferential(screened, s);
-    expect(same(a)).toEqual(same(runDifferential(box({ screening: false }), s)));
+    const a = await runDifferential(screened, s);
+    expect(same(a)).toEqual(same(await runDifferential(box({ screening: false }), s)));
     expect(screened.stats.screeningsVoided).toBe(1);
   });
 
-  it('a difference found in screening counts only once fresh contexts show it', () => {
+  it('a difference found in screening counts only once fresh contexts show it', async () => {
     // A sandbox whose screening lies for the version on one input: the check must not believe it.
     class Lying extends Sandbox {
       override screen(key: string, source: string, language?: ToolLanguage): ScreeningSession | null {
         const session = super.screen(key, source, language);
         if (!session || !source.includes('// version')) return session;
-        return { ...session, runJson: (json) => (json === '"user@example.com"' ? 'false' : session.runJson(json)) };
+        return {
+          ...session,
+          runBatchAsync: async (jsons, stop) => {
+            const batch = await session.runBatchAsync(jsons, stop);
+            const outcomes = batch.outcomes.map((o, i) =>
+              jsons[i] === '"user@example.com"' ? { output: 'false', error: null } : o,
+            );
+            return { ...batch, outcomes };
+          },
+        };
       }
     }
     const lying = new Lying(config);
     boxes.push(lying);
     const s = subject({ code: code('2.1.0') + '\n// version', corpus });
-    const r = runDifferential(lying, s);
+    const r = await runDifferential(lying, s);
     expect(r.report).toMatchObject({ verdict: 'same', differing: 0 });
-    expect(same(r)).toEqual(same(runDifferential(box({ screening: false }), s)));
+    expect(same(r)).toEqual(same(await runDifferential(box({ screening: false }), s)));
     expect(lying.stats.screenedCalls).toBeGreaterThan(0);
   });
 
-  it('confirms in fresh contexts only the differences it reports, not every differing input', () => {
+  it('confirms in fresh contexts only the differences it reports, not every differing input', async () => {
     class Counting extends Sandbox {
       fresh = 0;
-      override runJson(...args: Parameters<Sandbox['runJson']>): string {
+      override runJsonAsync(...args: Parameters<Sandbox['runJsonAsync']>): Promise<string> {
         this.fresh++;
-        return super.runJson(...args);
+        return super.runJsonAsync(...args);
       }
     }
     const counting = new Counting(config);
     boxes.push(counting);
     const s = subject({ corpus, maxDifferences: 3 });
-    const r = runDifferential(counting, s);
+    const r = await runDifferential(counting, s);
     expect(r.report.verdict).toBe('refused');
     expect(r.report.differing).toBeGreaterThan(10);
     expect(r.report.differences.length).toBeGreaterThan(0);
     // Each reported (shrunk, deduplicated) difference: the version and its parent once, fresh.
     expect(counting.fresh).toBe(r.report.differences.length * 2);
-    expect(same(r)).toEqual(same(runDifferential(box({ screening: false }), s)));
+    expect(same(r)).toEqual(same(await runDifferential(box({ screening: false }), s)));
   });
 
-  it('a screening whose final check fails is discarded: the check runs again per call', () => {
+  it('a screening whose final check fails is discarded: the check runs again per call', async () => {
     // Screened answers that make the culprit look the same as its parent, then a final check that
     // says they cannot be vouched for: the report must be the per-call one, a refusal.
     class Failing extends Sandbox {
       override screen(key: string, source: string, language?: ToolLanguage): ScreeningSession | null {
         const session = super.screen(key, source, language);
         if (!session) return session;
-        return { ...session, runJson: () => '"x"', finish: () => (session.finish(), false) };
+        return {
+          ...session,
+          runBatchAsync: (jsons) =>
+            Promise.resolve({ outcomes: jsons.map(() => ({ output: '"x"', error: null })), timedOut: false }),
+          finishAsync: async () => (await session.finishAsync(), false),
+        };
       }
     }
     const failing = new Failing(config);
     boxes.push(failing);
     const s = subject({ corpus });
-    const r = runDifferential(failing, s);
+    const r = await runDifferential(failing, s);
     expect(r.report.verdict).toBe('refused');
-    expect(same(r)).toEqual(same(runDifferential(box({ screening: false }), s)));
+    expect(same(r)).toEqual(same(await runDifferential(box({ screening: false }), s)));
   });
 });

@@ -16,7 +16,7 @@ beforeAll(async () => {
 }, 120_000);
 
 describe('Python tokens', () => {
-  it('splits code into pieces that join back exactly, comments and indentation kept', () => {
+  it('splits code into pieces that join back exactly, comments and indentation kept', async () => {
     const code = 'import re\n\n# a comment\ndef run(s):\n    return re.sub(r"[^a-z]+", "-", s)  # tail\n';
     const pieces = codePieces(code, 'python');
     expect(pieces).not.toBeNull();
@@ -24,7 +24,7 @@ describe('Python tokens', () => {
     expect(pieces).toContain('r"[^a-z]+"');
   });
 
-  it('normalises names a version chose, so a rename or a reformat reads the same', () => {
+  it('normalises names a version chose, so a rename or a reformat reads the same', async () => {
     const a = normalizedTokens('def run(s):\n    return s.split("@")[0]\n', 'python')!;
     const b = normalizedTokens('def run(address):\n    return address.split( "@" )[0]  # renamed\n', 'python')!;
     expect(a.text).toBe(b.text);
@@ -61,7 +61,7 @@ describe('Python static analysis', () => {
     expect(findings.map((f) => f.message).join('\n')).toMatch(message);
   });
 
-  it('passes plain code using pure modules', () => {
+  it('passes plain code using pure modules', async () => {
     expect(
       finding(
         'import re, json, math\n\ndef run(x):\n    return len(re.findall(r"\\w+", json.dumps(x))) + math.floor(1.5)\n',
@@ -69,7 +69,7 @@ describe('Python static analysis', () => {
     ).toEqual({ failure: null, findings: [] });
   });
 
-  it('names the line and column of code that does not parse', () => {
+  it('names the line and column of code that does not parse', async () => {
     const { failure, findings } = finding('def run(x)\n    return 1\n');
     expect(failure).toMatchObject({ failureType: 'static_analysis' });
     expect(findings[0]).toMatchObject({ check: 'parse_error', line: 1 });
@@ -78,7 +78,7 @@ describe('Python static analysis', () => {
 });
 
 describe('rule gates over Python', () => {
-  it('applies a token rule over Python code, and leaves JavaScript selectors to JavaScript', () => {
+  it('applies a token rule over Python code, and leaves JavaScript selectors to JavaScript', async () => {
     const rules = [
       { ruleId: 'r1', description: 'no split on @', patternToAvoid: '\\. split \\( "@" \\)', patternKind: 'tokens' },
       {
@@ -94,7 +94,7 @@ describe('rule gates over Python', () => {
 });
 
 describe('offline analysis of a Python change', () => {
-  it('learns a token rule from the changed regex that matches the culprit, not the good code', () => {
+  it('learns a token rule from the changed regex that matches the culprit, not the good code', async () => {
     const good =
       'import re\n\nEMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9.-]+\\.[a-z]{2,}", re.IGNORECASE)\n\ndef run(input):\n    return EMAIL.fullmatch(str(input)) is not None\n';
     const bad =
@@ -116,7 +116,7 @@ describe('offline analysis of a Python change', () => {
     expect(analysis.reason).toMatch(/changed r"\[a-z0-9\._%\+-\]\+@/);
   });
 
-  it('learns a rule from an added call that replaced what the good code did', () => {
+  it('learns a rule from an added call that replaced what the good code did', async () => {
     const good = 'import re\n\ndef run(s):\n    return re.fullmatch(r"[^@]+@[^@]+", s) is not None\n';
     const bad = 'def run(s):\n    return len(s.split("@")) >= 2\n';
     const analysis = analyzeOffline({
@@ -141,7 +141,7 @@ describe('offline analysis of a Python change', () => {
 });
 
 describe('the revert merge on Python source', () => {
-  it('undoes the culprit line and keeps the later feature line', () => {
+  it('undoes the culprit line and keeps the later feature line', async () => {
     const result = revertChange({
       culpritCode: PY_SLUG_V12,
       failedCode: PY_SLUG_V13,
@@ -154,7 +154,7 @@ describe('the revert merge on Python source', () => {
     expect(code).toContain('slug[:40].rstrip("-")');
   });
 
-  it('separates two changes on one line by Python tokens', () => {
+  it('separates two changes on one line by Python tokens', async () => {
     const parent = 'def run(s):\n    return s.strip().lower()\n';
     const culprit = 'def run(s):\n    return s.lower()\n'; // drops strip()
     const later = 'def run(s):\n    return s.lower()[:40]\n'; // adds a cap on the same line
@@ -168,7 +168,7 @@ describe('the revert merge on Python source', () => {
 });
 
 describe('Python static analysis and the tool parameter', () => {
-  it('does not mistake the parameter `input` for the builtin, but finds input() called', () => {
+  it('does not mistake the parameter `input` for the builtin, but finds input() called', async () => {
     expect(
       detectSecurityIssues('def run(input):\n    return isinstance(input, str) and len(input) > 2\n', 'python'),
     ).toEqual({ failure: null, findings: [] });
@@ -189,7 +189,7 @@ describe('the judge on Python code', () => {
       code: 'def run(s):\n    return s.strip().lower()\n',
     };
     const changed = 'def run(s):\n    return s.lower()\n';
-    const verdict = judgeVersion(sandbox, {
+    const verdict = await judgeVersion(sandbox, {
       id: 'v@1.1.0',
       code: changed,
       language: 'python',
@@ -206,7 +206,7 @@ describe('the judge on Python code', () => {
         evidence: { baseline: 'v@1.0.0', mismatches: [{ input: ' Padded ', expected: 'padded', got: ' padded ' }] },
       }),
     ]);
-    const same = judgeVersion(sandbox, {
+    const same = await judgeVersion(sandbox, {
       id: 'v@1.1.1',
       code: baseline.code,
       language: 'python',
@@ -244,7 +244,7 @@ describe("Python static analysis of the ways past the sandbox's first layer", ()
     expect(findings.map((f) => f.message).join('\n')).toMatch(message);
   });
 
-  it('keeps the main guard and plain strings', () => {
+  it('keeps the main guard and plain strings', async () => {
     expect(detectSecurityIssues('def run(x):\n    return "__main__" if x else "a_b"\n', 'python')).toEqual({
       failure: null,
       findings: [],
@@ -256,7 +256,7 @@ describe("Python static analysis of the ways past the sandbox's first layer", ()
     const { judgeVersion } = await import('../../src/judge/judge.js');
     const sandbox = new Sandbox(defaultConfig().sandbox);
     const code = 'def run(x):\n    g = vars\n    return 1\n';
-    const verdict = judgeVersion(sandbox, {
+    const verdict = await judgeVersion(sandbox, {
       id: 'v@1.0.0',
       code,
       language: 'python',
@@ -275,7 +275,7 @@ describe("Python static analysis of the ways past the sandbox's first layer", ()
 });
 
 describe('Python tokens around characters outside the BMP', () => {
-  it('maps tokenize columns (code points) to string offsets: pieces join back and a rule still matches after an emoji', () => {
+  it('maps tokenize columns (code points) to string offsets: pieces join back and a rule still matches after an emoji', async () => {
     const code = 'def run(s):\n    tag = "😀"; return s.split("@")[0] + tag\n';
     const pieces = codePieces(code, 'python');
     expect(pieces?.join('')).toBe(code);
@@ -287,7 +287,7 @@ describe('Python tokens around characters outside the BMP', () => {
 });
 
 describe('a token rule on code that does not tokenize', () => {
-  it('fails closed: the rule is reported violated, not passed', () => {
+  it('fails closed: the rule is reported violated, not passed', async () => {
     const rule = [
       { ruleId: 'r', description: 'no split on @', patternToAvoid: '\\. split \\(', patternKind: 'tokens' },
     ];

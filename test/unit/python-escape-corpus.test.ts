@@ -385,7 +385,7 @@ let index = 0;
 
 describe('the Python escape corpus', () => {
   const total = Object.values(groups).reduce((n, g) => n + g.length, 0);
-  it(`holds at least 60 attempts (${total}), in ${Object.keys(groups).length} techniques`, () => {
+  it(`holds at least 60 attempts (${total}), in ${Object.keys(groups).length} techniques`, async () => {
     expect(total).toBeGreaterThanOrEqual(60);
   });
 
@@ -393,7 +393,7 @@ describe('the Python escape corpus', () => {
     describe(technique, () => {
       for (const attempt of attempts) {
         const key = `corpus-${index++}`;
-        it(attempt.name, () => {
+        it(attempt.name, async () => {
           // Refused at analysis: the judge would run none of it.
           const { failure } = detectSecurityIssues(attempt.code, 'python');
           if (attempt.static === false) expect(failure).toBeNull();
@@ -425,10 +425,10 @@ describe('the Python escape corpus', () => {
 });
 
 describe('the two reported paths, through the judge', () => {
-  const judge = (code: string) => {
+  const judge = async (code: string) => {
     const judged = new Sandbox({ ...defaultConfig().sandbox });
     try {
-      return judgeVersion(judged, {
+      return await judgeVersion(judged, {
         id: 'escape@1.0.0',
         code,
         language: 'python',
@@ -442,16 +442,16 @@ describe('the two reported paths, through the judge', () => {
     }
   };
 
-  it('a dunder keyword in a class pattern: refused at registration by static analysis, none of it run', () => {
-    const verdict = judge(groups['match class patterns']![0]!.code);
+  it('a dunder keyword in a class pattern: refused at registration by static analysis, none of it run', async () => {
+    const verdict = await judge(groups['match class patterns']![0]!.code);
     expect(verdict.passed).toBe(false);
     expect(verdict.testsRun).toBe(0);
     expect(verdict.failures).toEqual([expect.objectContaining({ failureType: 'security_vulnerability' })]);
     expect(JSON.stringify(verdict.failures)).toMatch(/match_attribute/);
   });
 
-  it('a format string built at run time: the source cannot tell, the run refuses it, and the judge refuses the version', () => {
-    const verdict = judge(groups['format strings']![0]!.code);
+  it('a format string built at run time: the source cannot tell, the run refuses it, and the judge refuses the version', async () => {
+    const verdict = await judge(groups['format strings']![0]!.code);
     expect(verdict.passed).toBe(false);
     expect(verdict.testsRun).toBe(1);
     const text = JSON.stringify(verdict.failures);

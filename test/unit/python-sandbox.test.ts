@@ -403,3 +403,69 @@ describe('python sandbox: what one tool does to shared things ends with its call
     expect(kinds).toEqual(['host_access', 'host_access']);
   });
 });
+
+describe('python sandbox: runAsync leaves the event loop free', () => {
+  const ECHO_OR_SPIN = [
+    'def run(x):',
+    "    if x == 'spin':",
+    '        while True:',
+    '            pass',
+    "    if x == 'slow':",
+    '        n = 0',
+    '        for i in range(300000):',
+    '            n += i',
+    '    return x',
+  ].join('\n');
+
+  it('answers as run() does, and a timer due during a spinning call fires before the call ends', async () => {
+    expect(await sandbox.runAsync('async-echo', ECHO_OR_SPIN, 'hello', 'python')).toBe('hello');
+    const order: string[] = [];
+    const spinning = sandbox.runAsync('async-echo', ECHO_OR_SPIN, 'spin', 'python').catch((err: unknown) => {
+      order.push('call ended');
+      return err;
+    });
+    setTimeout(() => order.push('timer'), 5);
+    const err = await spinning;
+    expect(err).toBeInstanceOf(ToolExecutionError);
+    expect((err as ToolExecutionError).kind).toBe('timeout');
+    expect(order).toEqual(['timer', 'call ended']);
+    expect(await sandbox.runAsync('async-echo', ECHO_OR_SPIN, 'after', 'python')).toBe('after');
+  });
+
+  it('a cancellation interrupts the tool at once: the call throws the reason, the interpreter serves the next call', async () => {
+    const controller = new AbortController();
+    const cancellable = new Sandbox({ ...config, timeout_ms: 60_000 }, { cancellation: () => controller.signal });
+    try {
+      const spinning = cancellable.runAsync('async-cancel', ECHO_OR_SPIN, 'spin', 'python').catch((e: unknown) => e);
+      setTimeout(() => controller.abort(new Error('heal cancelled')), 50);
+      expect(await spinning).toMatchObject({ message: 'heal cancelled' });
+      expect(sandbox.run('async-cancel', ECHO_OR_SPIN, 'next', 'python')).toBe('next');
+    } finally {
+      cancellable.close();
+    }
+  });
+
+  it('an interpreter working for an awaiting caller is not retired to make room for another tool', async () => {
+    const one = new Sandbox({ ...config, timeout_ms: 5_000, python_interpreters: 1 });
+    try {
+      const slow = one.runAsync('evict-busy-a', ECHO_OR_SPIN, 'slow', 'python');
+      await new Promise((r) => setTimeout(r, 20));
+      expect(await one.runAsync('evict-busy-b', ECHO_OR_SPIN, 'other', 'python')).toBe('other');
+      expect(await slow).toBe('slow');
+    } finally {
+      one.close();
+    }
+  });
+
+  it('a synchronous call of the same tool while an asynchronous one runs: each gets its own answer', async () => {
+    const slow = sandbox.runAsync('async-mixed', ECHO_OR_SPIN, 'slow', 'python');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sandbox.run('async-mixed', ECHO_OR_SPIN, 'quick', 'python')).toBe('quick');
+    expect(await slow).toBe('slow');
+    const both = await Promise.all([
+      sandbox.runAsync('async-mixed', ECHO_OR_SPIN, 'slow', 'python'),
+      sandbox.runAsync('async-mixed', ECHO_OR_SPIN, 'second', 'python'),
+    ]);
+    expect(both).toEqual(['slow', 'second']);
+  });
+});

@@ -38,13 +38,18 @@ function comparable(outcomes: BatchOutcome[]): Comparable[] {
 }
 
 let keys = 0;
-/** The batch, and the same calls each in a fresh context. */
-function both(code: string, inputs = INPUTS, box = screened, reference = perCall) {
+/**
+ * The batch, and the same calls each in a fresh context. The batch is run both ways, on this thread
+ * (runBatch) and in batches on the isolate's own thread (runBatchAsync): their answers must match.
+ */
+async function both(code: string, inputs = INPUTS, box = screened, reference = perCall) {
   const key = `batch-${++keys}`;
+  const asyncBatch = comparable(await box.runBatchAsync(key, code, inputs));
   const voidedBefore = box.stats.screeningsVoided;
   const screenedBefore = box.stats.screenedCalls;
   const batch = comparable(box.runBatch(key, code, inputs));
   const fresh = comparable(reference.runBatch(key, code, inputs));
+  expect(asyncBatch, 'runBatchAsync answers as runBatch does').toEqual(batch);
   return {
     batch,
     fresh,
@@ -54,7 +59,7 @@ function both(code: string, inputs = INPUTS, box = screened, reference = perCall
 }
 
 describe('screening: a batch of calls in one context answers as fresh contexts do', () => {
-  it('renews module-level state every call: a counter, a cache, a lazily built table', () => {
+  it('renews module-level state every call: a counter, a cache, a lazily built table', async () => {
     const code = `let calls = 0;
 const cache = new Map();
 var table;
@@ -65,31 +70,31 @@ function run(input) {
   cache.set(JSON.stringify(input), true);
   return { calls, hit, table };
 }`;
-    const r = both(code);
+    const r = await both(code);
     expect(r.batch).toEqual(r.fresh);
     expect(r.batch[5]).toEqual({ output: JSON.stringify({ calls: 1, hit: false, table: [2] }) });
     expect(r.screenedCalls).toBe(INPUTS.length);
     expect(r.voided).toBe(0);
   });
 
-  it("resets RegExp's legacy statics (RegExp.$1, lastMatch) before each call, as a new context has them empty", () => {
+  it("resets RegExp's legacy statics (RegExp.$1, lastMatch) before each call, as a new context has them empty", async () => {
     const code = `function run(input) {
   const before = [RegExp.$1, RegExp.lastMatch, RegExp.input];
   /(\\w+)/.exec(String(input) + ' word');
   return before;
 }`;
-    const r = both(code);
+    const r = await both(code);
     expect(r.batch).toEqual(r.fresh);
     expect(r.batch.every((o) => o.output === '["","",""]')).toBe(true);
     expect(r.voided).toBe(0);
   });
 
-  it('keeps `this` in classes and top-level arrows without `arguments` as a script has them', () => {
+  it('keeps `this` in classes and top-level arrows without `arguments` as a script has them', async () => {
     const code = `class Counter { constructor() { this.n = 0; } add() { return ++this.n; } }
 const counter = new Counter();
 const outer = () => typeof arguments;
 function run(input) { counter.add(); return [counter.add(), outer(), typeof input]; }`;
-    const r = both(code);
+    const r = await both(code);
     expect(r.batch).toEqual(r.fresh);
     expect(r.batch[0]).toEqual({ output: '[2,"undefined","number"]' });
     expect(r.screenedCalls).toBe(INPUTS.length);
@@ -123,28 +128,28 @@ function run(input) { counter.add(); return [counter.add(), outer(), typeof inpu
   ];
   it.each(patches)(
     'a tool that changes %s gets the per-call answers (the check voids the batch)',
-    (_, probe, patch) => {
+    async (_, probe, patch) => {
       const code = `const seen = (${probe});\n${patch}\nfunction run(input) { return [seen, input]; }`;
-      const r = both(code);
+      const r = await both(code);
       expect(r.batch).toEqual(r.fresh);
       expect(r.fresh.every((o) => o.output?.startsWith('[false,'))).toBe(true);
       expect(r.voided).toBe(1);
     },
   );
 
-  it('a change made inside run() only on some inputs is caught too', () => {
+  it('a change made inside run() only on some inputs is caught too', async () => {
     const code = `function run(input) {
   const seen = typeof String.prototype.shout === 'function';
   if (input === 'a') String.prototype.shout = function () { return 'x'; };
   return seen;
 }`;
-    const r = both(code);
+    const r = await both(code);
     expect(r.batch).toEqual(r.fresh);
     expect(r.fresh.every((o) => o.output === 'false')).toBe(true);
     expect(r.voided).toBe(1);
   });
 
-  it('code the screening cannot vouch for runs the per-call way, with the same answers', () => {
+  it('code the screening cannot vouch for runs the per-call way, with the same answers', async () => {
     const refused = [
       `var hits = 0; function run(input) { hits++; return globalThis.hits; }`,
       `var hits = 0; function count() { return this.hits; } function run(input) { hits++; return count(); }`,
@@ -157,37 +162,37 @@ function run(input) { counter.add(); return [counter.add(), outer(), typeof inpu
     ];
     for (const code of refused) {
       expect(screeningPlan(code)).toBeNull();
-      const r = both(code);
+      const r = await both(code);
       expect(r.batch).toEqual(r.fresh);
       expect(r.screenedCalls).toBe(0);
     }
   });
 
-  it("a var that names a global keeps the global's value in a script: such code is not screened", () => {
+  it("a var that names a global keeps the global's value in a script: such code is not screened", async () => {
     const code = `var Array; var escape = escape; function run(input) { return [typeof Array, typeof escape]; }`;
     expect(screeningPlan(code)?.varNames).toEqual(['Array', 'escape']);
-    const r = both(code);
+    const r = await both(code);
     expect(r.batch).toEqual(r.fresh);
     expect(r.batch[0]).toEqual({ output: '["function","function"]' });
     expect(r.voided).toBe(1);
   });
 
-  it('fails compilation exactly as before: a top-level return, a syntax error, no run(), a throw at load', () => {
+  it('fails compilation exactly as before: a top-level return, a syntax error, no run(), a throw at load', async () => {
     for (const code of [
       'return 1;\nfunction run(input) { return input; }',
       'function run(input) { return input',
       'const x = 1;',
       `throw new TypeError('not ready');\nfunction run(input) { return input; }`,
     ]) {
-      const r = both(code);
+      const r = await both(code);
       expect(r.batch).toEqual(r.fresh);
       expect(r.batch.every((o) => o.kind === 'compile_error')).toBe(true);
     }
   });
 
-  it('types a timeout inside a batch as before, and the calls after it still answer', () => {
+  it('types a timeout inside a batch as before, and the calls after it still answer', async () => {
     const code = `function run(input) { if (input === 'a') for (;;) {} return input; }`;
-    const r = both(code, INPUTS, tight, tightPerCall);
+    const r = await both(code, INPUTS, tight, tightPerCall);
     expect(r.batch).toEqual(r.fresh);
     expect(r.batch[1]).toMatchObject({ kind: 'timeout', message: 'tool exceeded the time limit of 200 ms' });
     expect(r.batch[5]).toEqual({ output: '2' });
@@ -195,19 +200,19 @@ function run(input) { counter.add(); return [counter.add(), outer(), typeof inpu
     // same 200 ms limit, which a loaded machine can miss) changes no answer: the answers are the test.
   });
 
-  it('types a memory limit inside a batch as before (the batch runs again per call)', () => {
+  it('types a memory limit inside a batch as before (the batch runs again per call)', async () => {
     const code = `function run(input) {
   if (input === 'a') { const keep = []; for (;;) keep.push(new Array(1e5).fill(keep.length)); }
   return input;
 }`;
-    const r = both(code, INPUTS.slice(0, 4), roomy, roomyPerCall);
+    const r = await both(code, INPUTS.slice(0, 4), roomy, roomyPerCall);
     expect(r.batch).toEqual(r.fresh);
     expect(r.batch[1]).toMatchObject({ kind: 'memory_limit' });
     expect(r.batch[2]).toEqual({ output: '[1,2]' });
     expect(r.voided).toBe(1);
   });
 
-  it('keeps the other failures typed as the per-call path types them', () => {
+  it('keeps the other failures typed as the per-call path types them', async () => {
     const code = `function run(input) {
   if (input === 1) throw new RangeError('too small');
   if (input === 'a') return undefined;
@@ -215,7 +220,7 @@ function run(input) { counter.add(); return [counter.add(), outer(), typeof inpu
   if (input === 2) return () => 1;
   return input;
 }`;
-    const r = both(code);
+    const r = await both(code);
     expect(r.batch).toEqual(r.fresh);
     expect(r.batch.slice(0, 6).map((o) => o.kind ?? 'ok')).toEqual([
       'thrown',
@@ -225,5 +230,36 @@ function run(input) { counter.add(); return [counter.add(), outer(), typeof inpu
       'host_access',
       'non_json_result',
     ]);
+  });
+});
+
+describe('screened batches off the event loop', () => {
+  it('a cancelled batch ends with the cancellation at once, not at the call limit (its isolate is disposed)', async () => {
+    const controller = new AbortController();
+    // A limit no test waits for: only the cancellation can end this batch in time.
+    const box = new Sandbox({ ...config, timeout_ms: 60_000 }, { cancellation: () => controller.signal });
+    try {
+      const session = box.screen('cancel-spin', 'function run(input) { for (;;) {} }');
+      expect(session).not.toBeNull();
+      const pending = session!.runBatchAsync(['1', '2']).catch((e: unknown) => e);
+      setTimeout(() => controller.abort(new Error('heal cancelled')), 50);
+      expect(await pending).toMatchObject({ message: 'heal cancelled' });
+      session!.close();
+    } finally {
+      box.close();
+    }
+  });
+
+  it('keeps the event loop turning while a batch spins to its limit', async () => {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    try {
+      const outcomes = await tight.runBatchAsync('spin-batch', 'function run(input) { for (;;) {} }', ['1']);
+      expect(outcomes[0]).toMatchObject({ error: { kind: 'timeout' } });
+    } finally {
+      clearInterval(timer);
+    }
+    // A synchronous batch would have held the thread for the whole 200 ms: no tick at all.
+    expect(ticks).toBeGreaterThan(0);
   });
 });

@@ -19,15 +19,15 @@ const suite: SuiteTest[] = [
 ];
 
 describe('test runner and detectors', () => {
-  it('compares JSON structurally', () => {
+  it('compares JSON structurally', async () => {
     expect(jsonEqual({ a: [1, { b: null }], c: 'x' }, { c: 'x', a: [1, { b: null }] })).toBe(true);
     expect(jsonEqual({ a: 1 }, { a: 1, b: undefined as never })).toBe(false);
     expect(jsonEqual([1, 2], [2, 1])).toBe(false);
     expect(jsonEqual(0, false)).toBe(false);
   });
 
-  it('reports only critical test failures as a health failure', () => {
-    const results = runSuite(sandbox, 'at', js(AT_CHECK), suite);
+  it('reports only critical test failures as a health failure', async () => {
+    const results = await runSuite(sandbox, 'at', js(AT_CHECK), suite);
     expect(results.map((r) => r.passed)).toEqual([true, false, false]);
     const failure = detectTestFailures(results);
     expect(failure).toMatchObject({
@@ -37,17 +37,17 @@ describe('test runner and detectors', () => {
       detectionMethod: 'test',
     });
     expect(failure!.description).toMatch(/1 critical test\(s\) failed \(and 1 non-critical\)/);
-    expect(detectTestFailures(runSuite(sandbox, 'at', js(AT_CHECK), [suite[0]!, suite[2]!]))).toBeNull();
+    expect(detectTestFailures(await runSuite(sandbox, 'at', js(AT_CHECK), [suite[0]!, suite[2]!]))).toBeNull();
   });
 
-  it('records a thrown error as a failed test with its message', () => {
-    const [r] = runSuite(sandbox, 'boom', js("function run(x) { throw new RangeError('nope'); }"), [suite[0]!]);
+  it('records a thrown error as a failed test with its message', async () => {
+    const [r] = await runSuite(sandbox, 'boom', js("function run(x) { throw new RangeError('nope'); }"), [suite[0]!]);
     expect(r).toMatchObject({ passed: false, error: { kind: 'RangeError', message: 'RangeError: nope' } });
   });
 
-  it('finds regressions: tests the parent passes and the child fails', () => {
-    const parent = runSuite(sandbox, 'regex', js(REGEX), suite);
-    const child = runSuite(sandbox, 'at', js(AT_CHECK), suite);
+  it('finds regressions: tests the parent passes and the child fails', async () => {
+    const parent = await runSuite(sandbox, 'regex', js(REGEX), suite);
+    const child = await runSuite(sandbox, 'at', js(AT_CHECK), suite);
     const regression = detectRegression(parent, child, 'v@1.0.0');
     expect(regression).toMatchObject({
       failureType: 'regression',
@@ -58,25 +58,25 @@ describe('test runner and detectors', () => {
     expect(detectRegression(child, parent, 'v@2.0.0')).toBeNull();
   });
 
-  it('validates a version with every detector, and honours the static-analysis switch', () => {
+  it('validates a version with every detector, and honours the static-analysis switch', async () => {
     const config = defaultConfig();
     const evil = "function run(x) { return eval('1') === 1 && typeof x === 'string'; }";
-    const judge = (code: string, tests: typeof suite) =>
-      judgeVersion(
+    const judge = async (code: string, tests: typeof suite) =>
+      await judgeVersion(
         sandbox,
         { id: 'v@2.0.0', code, language: 'javascript', suite: tests, rules: [], baseline: null, replayInputs: [] },
         configSkips(config),
       );
-    const report = judge(evil, []);
+    const report = await judge(evil, []);
     expect(report.passed).toBe(false);
     expect(report.failures.map((f) => f.failureType)).toEqual(['security_vulnerability']);
     config.self_healing.detection.static_analysis = false;
-    expect(judge(evil, []).passed).toBe(true);
-    expect(judge(evil, []).skipped).toContainEqual({
+    expect((await judge(evil, [])).passed).toBe(true);
+    expect((await judge(evil, [])).skipped).toContainEqual({
       check: 'static',
       why: 'detection.static_analysis is off in config.yaml',
     });
     config.self_healing.detection.test_based = false;
-    expect(judge(AT_CHECK, suite).passed).toBe(true);
+    expect((await judge(AT_CHECK, suite)).passed).toBe(true);
   });
 });
