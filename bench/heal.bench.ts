@@ -6,22 +6,28 @@
  * share that kept every feature added after the culprit.
  */
 import { performance } from 'node:perf_hooks';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import proto from '@temporalio/proto';
+import type { Context } from '@temporalio/activity';
+import { bundleWorkflowCode, DefaultLogger, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { defaultConfig } from '../src/config/schema.js';
 import { createActivities } from '../src/activities/index.js';
 import { startHeal } from '../src/client/start-heal.js';
 import { Sandbox } from '../src/sandbox/sandbox.js';
 import { createPrismaClient } from '../src/infra/database.js';
 import { installTemporalRuntime } from '../src/infra/temporal-runtime.js';
+import type { startTemporalDevServer } from '../src/infra/temporal-server.js';
+import { stateDir } from '../src/infra/paths.js';
 import { LineageStore } from '../src/lineage/store.js';
 import { registerSlugStory, SLUG_WRONG } from '../src/demo/slug-lineage.js';
 import { ToolRuntime } from '../src/runtime/tool-runtime.js';
 import { startWorker } from '../src/worker.js';
 import { benchDatabase, benchTemporal, percentile, progress } from './support.js';
+import { healInput } from '../test/support/failures.js';
 
 const HEALS = Number(process.env.BENCH_HEALS ?? 20);
 /**
@@ -30,6 +36,38 @@ const HEALS = Number(process.env.BENCH_HEALS ?? 20);
  * measured before and after in the same process and conditions.
  */
 const BASELINE_WORKFLOWS = process.env.BENCH_HEAL_BASELINE_WORKFLOWS;
+/**
+ * A git ref (e.g. main) whose whole stack is the baseline: its Temporal dev server settings (a server
+ * of its own, started by its src/infra/temporal-server.ts), its workflows, activities and worker
+ * options, and its way of starting a heal (src/client/start-heal.ts), copied from git into
+ * .dise/bench-heal-baseline/ and loaded in this process beside this checkout's. For changes outside
+ * the workflows (activities, the start, the worker, the embedded server).
+ */
+const BASELINE_REF = process.env.BENCH_HEAL_BASELINE_REF;
+const BASELINE = BASELINE_REF ? `${BASELINE_REF}'s worker and start` : BASELINE_WORKFLOWS;
+
+type WorkerModule = { startWorker: typeof startWorker };
+type StartHealModule = { startHeal: typeof startHeal };
+type TemporalServerModule = { startTemporalDevServer: typeof startTemporalDevServer };
+type ConfigModule = { defaultConfig: typeof defaultConfig };
+
+/** The ref's src/ (with this checkout's generated Prisma client: same schema) under .dise/, importable here. */
+async function baselineModules(
+  ref: string,
+): Promise<{ worker: WorkerModule; start: StartHealModule; temporal: TemporalServerModule; config: ConfigModule }> {
+  const dir = path.resolve('.dise', 'bench-heal-baseline');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  execFileSync('sh', ['-c', `git archive "$0" src prisma package.json | tar -x -C "$1"`, ref, dir]);
+  cpSync(path.resolve('src', 'generated'), path.join(dir, 'src', 'generated'), { recursive: true });
+  return {
+    worker: (await import(path.join(dir, 'src', 'worker.ts'))) as WorkerModule,
+    start: (await import(path.join(dir, 'src', 'client', 'start-heal.ts'))) as StartHealModule,
+    temporal: (await import(path.join(dir, 'src', 'infra', 'temporal-server.ts'))) as TemporalServerModule,
+    // Its own defaults: its worker may read settings this checkout does not have, or the reverse.
+    config: (await import(path.join(dir, 'src', 'config', 'schema.ts'))) as ConfigModule,
+  };
+}
 const V1 =
   "function run(input) { return typeof input === 'string' && /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$/.test(input); }";
 const V2 = "function run(input) { if (typeof input !== 'string') return false; return input.indexOf('@') !== -1; }";
@@ -111,6 +149,67 @@ async function historyTimes(
   addTime(times, 'between steps (workflow tasks)', total - inSteps);
   addTime(times, 'workflow start → close', total);
   return events.length;
+}
+
+/** Each step a heal ran in this process, by workflow id: name, local or not, start and end (performance.now()). */
+type StepLog = Map<string, { name: string; local: boolean; start: number; end: number }[]>;
+
+/** Logs every step the worker runs (local activities too, whose times the history does not show). */
+function stepLogger(log: StepLog): ActivityInterceptorsFactory {
+  return (ctx: Context) => ({
+    inbound: {
+      async execute(input, next) {
+        const start = performance.now();
+        try {
+          return await next(input);
+        } finally {
+          const id = ctx.info.workflowExecution?.workflowId ?? '?';
+          log.set(id, [
+            ...(log.get(id) ?? []),
+            { name: ctx.info.activityType, local: ctx.info.isLocal, start, end: performance.now() },
+          ]);
+        }
+      },
+    },
+  });
+}
+
+/**
+ * Where one heal's time went, seen from this process: the report, then each step's run (local steps
+ * marked) and the time before it since the previous step ended (the first: since the start was sent;
+ * the start RPC, the first workflow task), then the time from the last step to the result. Added to `times`.
+ */
+function stepTimes(
+  steps: StepLog,
+  workflowId: string,
+  at: { reporting: number; starting: number; ended: number },
+  times: StepTimes,
+): void {
+  addTime(times, 'the report (runtime.report)', at.starting - at.reporting);
+  let last = at.starting;
+  for (const s of steps.get(workflowId) ?? []) {
+    const name = `${s.name}${s.local ? ' (local)' : ''}`;
+    addTime(times, `${name}: before it`, s.start - last);
+    addTime(times, `${name}: ran`, s.end - s.start);
+    last = s.end;
+  }
+  addTime(times, 'last step → result', at.ended - last);
+}
+
+/**
+ * BENCH_HEAL_SAVE_HISTORY=<folder>: one heal's history of each kind, as Temporal's protobuf encoding
+ * (the replay test's test/support/histories/ are made so).
+ */
+async function saveHistory(
+  handle: { fetchHistory(): Promise<Parameters<typeof proto.temporal.api.history.v1.History.encode>[0]> },
+  name: string,
+): Promise<void> {
+  const dir = process.env.BENCH_HEAL_SAVE_HISTORY;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}.bin`);
+  writeFileSync(file, proto.temporal.api.history.v1.History.encode(await handle.fetchHistory()).finish());
+  progress(`saved ${file}`);
 }
 
 /** One heal's history, event by event, with the time since the first (BENCH_HEAL_EVENTS=1). */
@@ -225,26 +324,53 @@ async function main(): Promise<void> {
   const prisma = createPrismaClient(db.url);
   const store = new LineageStore(prisma);
   const taskQueue = `bench-heal-${Date.now()}`;
+  const steps: StepLog = new Map();
   const worker = await startWorker({
     temporal: { address, namespace: 'default', tls: false },
     prisma,
     config: defaultConfig(),
     llm: null,
     taskQueue,
+    activityInterceptors: [stepLogger(steps)],
   });
   const baselineQueue = `${taskQueue}-baseline`;
-  const baselineWorker = BASELINE_WORKFLOWS
-    ? await startWorker({
-        temporal: { address, namespace: 'default', tls: false },
-        prisma,
-        config: defaultConfig(),
-        llm: null,
-        taskQueue: baselineQueue,
-        workflowBundlePath: await bundleFile(BASELINE_WORKFLOWS),
+  const baseline = BASELINE_REF ? await baselineModules(BASELINE_REF) : null;
+  // A fresh server: a kept one would answer an earlier run's heal ids with their old results.
+  const baselineDir = path.join(stateDir(), 'bench-temporal-baseline');
+  rmSync(baselineDir, { recursive: true, force: true });
+  const baselineServer = baseline
+    ? await baseline.temporal.startTemporalDevServer({
+        dir: baselineDir,
+        ui: false,
       })
     : null;
+  const baselineWorker = baseline
+    ? await baseline.worker.startWorker({
+        temporal: { address: baselineServer!.address, namespace: 'default', tls: false },
+        prisma,
+        config: baseline.config.defaultConfig(),
+        llm: null,
+        taskQueue: `${taskQueue}-baseline`,
+        activityInterceptors: [stepLogger(steps)],
+      })
+    : BASELINE_WORKFLOWS
+      ? await startWorker({
+          temporal: { address, namespace: 'default', tls: false },
+          prisma,
+          config: defaultConfig(),
+          llm: null,
+          taskQueue: baselineQueue,
+          workflowBundlePath: await bundleFile(BASELINE_WORKFLOWS),
+          activityInterceptors: [stepLogger(steps)],
+        })
+      : null;
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
+  const baselineConnection = baselineServer ? await Connection.connect({ address: baselineServer.address }) : null;
+  const baselineClient = baselineConnection ? new Client({ connection: baselineConnection }) : client;
+  // This checkout's heals start as the monitor's startHeals does: on the worker's own connection,
+  // eagerly (the first workflow task comes back with the start's answer).
+  const workerClient = new Client({ connection: worker.connection });
   const runtime = await ToolRuntime.create({ databaseUrl: db.url });
   const sandbox = new Sandbox(defaultConfig().sandbox);
   const acts = createActivities({ store, config: defaultConfig(), sandbox, llm: null });
@@ -273,6 +399,8 @@ async function main(): Promise<void> {
           revert: [] as number[],
           rollbackTimes: new Map() as StepTimes,
           revertTimes: new Map() as StepTimes,
+          rollbackSteps: new Map() as StepTimes,
+          revertSteps: new Map() as StepTimes,
           historyLength: 0,
           keptAll: 0,
           revertHeals: 0,
@@ -281,24 +409,14 @@ async function main(): Promise<void> {
     );
     const heal = async (versionId: string, description: string, failureId: number, queue: string) =>
       (
-        await startHeal(
-          client,
-          {
-            versionId,
-            trigger: 'report',
-            failure: {
-              failureType: 'wrong_output',
-              description,
-              severity: 'critical',
-              detectionMethod: 'report',
-              failureId,
-            },
-          },
-          { taskQueue: queue },
+        await (queue === taskQueue ? startHeal : (baseline?.start.startHeal ?? startHeal))(
+          queue === taskQueue ? workerClient : baselineClient,
+          healInput(versionId, { failureType: 'wrong_output', description, failureId }),
+          { taskQueue: queue, ...(queue === taskQueue && { eager: true }) },
         )
       ).handle;
     progress(
-      `healing ${HEALS} tools through selfHealWorkflow${baselineWorker ? ` (and through ${BASELINE_WORKFLOWS})` : ''} and ${HEALS} by direct calls, interleaved…`,
+      `healing ${HEALS} tools through selfHealWorkflow${baselineWorker ? ` (and through ${BASELINE})` : ''} and ${HEALS} by direct calls, interleaved…`,
     );
     for (let i = 0; i < HEALS + 1; i++) {
       const baseline = `bench_direct_${i}`;
@@ -329,6 +447,7 @@ async function main(): Promise<void> {
           expected: false,
           severity: 'critical',
         });
+        const starting = performance.now();
         const handle = await heal(`${name}@2.0.0`, 'accepts user@@domain.com', reported.failureId, queue);
         const result = await handle.result();
         const ms = performance.now() - started;
@@ -341,7 +460,9 @@ async function main(): Promise<void> {
           continue; // the first heal warms the worker's caches and the sandbox
         }
         run.rollback.push(ms);
+        stepTimes(steps, handle.workflowId, { reporting: started, starting, ended: started + ms }, run.rollbackSteps);
         if (i === 1 && process.env.BENCH_HEAL_EVENTS) await printEvents(handle);
+        if (i === 1 && queue === taskQueue) await saveHistory(handle, 'heal-rollback');
         await historyTimes(handle, run.rollbackTimes);
       }
     }
@@ -353,6 +474,7 @@ async function main(): Promise<void> {
         await registerSlugStory(store, name);
         const started = performance.now();
         const reported = await runtime.report(`${name}@1.3.0`, { ...SLUG_WRONG[0]!, severity: 'critical' });
+        const starting = performance.now();
         const handle = await heal(`${name}@1.3.0`, 'drops digits', reported.failureId, queue);
         const result = await handle.result();
         const ms = performance.now() - started;
@@ -360,6 +482,8 @@ async function main(): Promise<void> {
         if (i === 0) continue;
         const run = runs.get(queue)!;
         run.revert.push(ms);
+        if (i === 1 && queue === taskQueue) await saveHistory(handle, 'heal-revert');
+        stepTimes(steps, handle.workflowId, { reporting: started, starting, ended: started + ms }, run.revertSteps);
         await historyTimes(handle, run.revertTimes);
         if (result.strategy === 'revert') run.revertHeals++;
         if (result.features && result.features.kept === result.features.total) run.keptAll++;
@@ -393,7 +517,7 @@ async function main(): Promise<void> {
     );
     const base = runs.get(baselineQueue);
     if (base) {
-      console.log(`\nbaseline workflows ${BASELINE_WORKFLOWS}, interleaved with these, same activities`);
+      console.log(`\nbaseline ${BASELINE}, interleaved with these${BASELINE_REF ? '' : ', same activities'}`);
       console.log(
         `  rollback heal median ${median(base.rollback).toFixed(0)} ms (p95 ${percentile(base.rollback, 95).toFixed(0)}), this checkout ${median(latencies).toFixed(0)} ms (p95 ${percentile(latencies, 95).toFixed(0)}): ${(median(latencies) / median(base.rollback)).toFixed(2)}x`,
       );
@@ -406,9 +530,13 @@ async function main(): Promise<void> {
     printTimes('steps called directly', directTimes);
     printTimes('rollback heal through Temporal (history timestamps)', healTimes);
     printTimes('revert heal through Temporal (history timestamps)', revertTimes);
+    printTimes('rollback heal, each step as the worker ran it', runs.get(taskQueue)!.rollbackSteps);
+    printTimes('revert heal, each step as the worker ran it', runs.get(taskQueue)!.revertSteps);
     if (base) {
       printTimes('baseline rollback heal (history timestamps)', base.rollbackTimes);
       printTimes('baseline revert heal (history timestamps)', base.revertTimes);
+      printTimes('baseline rollback heal, each step as the worker ran it', base.rollbackSteps);
+      printTimes('baseline revert heal, each step as the worker ran it', base.revertSteps);
     }
     console.log(
       JSON.stringify({
@@ -425,7 +553,7 @@ async function main(): Promise<void> {
         revertP95Ms: percentile(reverts, 95),
         ...(base
           ? {
-              baselineWorkflows: BASELINE_WORKFLOWS,
+              baseline: BASELINE,
               baselineMedianMs: median(base.rollback),
               baselineP95Ms: percentile(base.rollback, 95),
               baselineRevertMedianMs: median(base.revert),
@@ -442,6 +570,8 @@ async function main(): Promise<void> {
     sandbox.close();
     await worker.shutdown();
     await baselineWorker?.shutdown();
+    await baselineConnection?.close();
+    await baselineServer?.stop();
     await connection.close();
     await prisma.$disconnect();
     await temporalServer.stop();

@@ -78,9 +78,13 @@ export function analyzeFailureActivity(deps: ActivityDeps) {
 
 function analysis(deps: ActivityDeps) {
   return async (input: AnalyzeFailureInput): Promise<FailureAnalysis> => {
-    const failed = await requireVersion(deps, input.versionId);
-    const failure = await deps.store.failures.find(input.failureId);
-    const cases = await gatherFailingCases(deps.store, input.versionId, input.failureId);
+    // Independent reads, at once: a heal is measured end to end, one database round trip at a time.
+    const [failed, failure, cases, ancestors] = await Promise.all([
+      requireVersion(deps, input.versionId),
+      deps.store.failures.find(input.failureId),
+      gatherFailingCases(deps.store, input.versionId, input.failureId),
+      candidateAncestors(deps.store, input.versionId),
+    ]);
     // The trigger may be an operator's request: say what actually went wrong, with an example.
     const example = cases[0] ? describeCases([cases[0]]).replace(/^- /, '') : null;
     const failureText =
@@ -108,7 +112,7 @@ function analysis(deps: ActivityDeps) {
     // one; the first that also answers the failing inputs correctly is where the bug is absent.
     let validated: ({ id: string } & ToolSource) | undefined;
     let lastGood: ({ id: string } & ToolSource) | undefined;
-    for (const candidate of await candidateAncestors(deps.store, input.versionId)) {
+    for (const candidate of ancestors) {
       await checkpoint();
       if (!(await judgeStoredVersion(deps, candidate)).passed) continue;
       validated ??= candidate;

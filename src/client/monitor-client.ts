@@ -33,13 +33,16 @@ export async function askMonitorStatus(
   client: Client,
   { timeoutMs = MONITOR_QUERY_TIMEOUT_MS, workflowId = HEALTH_MONITOR_WORKFLOW_ID } = {},
 ): Promise<MonitorReachability> {
+  const deadline = Date.now() + timeoutMs;
   try {
-    const status = await client.connection.withDeadline(Date.now() + timeoutMs, () =>
+    const status = await client.connection.withDeadline(deadline, () =>
       client.workflow.getHandle(workflowId).query(monitorStatusQuery),
     );
     return { reachable: true, ...status };
   } catch (err) {
-    if (isDeadline(err)) {
+    // Past the deadline, whatever error ended the wait (the server may answer one of its own, such as
+    // a cancelled context, instead of the client's DEADLINE_EXCEEDED): nobody answered in time.
+    if (isDeadline(err) || Date.now() >= deadline) {
       return {
         reachable: false,
         reason: `the health monitor did not answer within ${timeoutMs / 1000} s: is a dise worker running (dise worker, or dise dev)?`,

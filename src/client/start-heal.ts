@@ -15,7 +15,11 @@ export type HealHandle = WorkflowHandle<typeof selfHealWorkflow>;
  * reused; whether a running one was joined costs one more RPC, so it is only found out with
  * `detectJoined: true` (for people) and is null otherwise. `workflowTaskTimeout` overrides Temporal's
  * 10 s: a cancellation during a short step (a local activity) that hangs is seen when its workflow
- * task next reports, at 80% of that timeout.
+ * task next reports, at 80% of that timeout. `eager: true` asks Temporal to hand the heal's first
+ * workflow task straight back to a worker of `taskQueue` in this process (eager workflow start: no
+ * trip through the task queue); the client must then be on that worker's NativeConnection
+ * (`new Client({ connection: worker.connection })`). Temporal starts the heal as usual when that worker has
+ * no free slot; `eagerlyStarted` says which happened.
  */
 export async function startHeal(
   client: Client,
@@ -25,8 +29,15 @@ export async function startHeal(
     retry = false,
     detectJoined = false,
     workflowTaskTimeout,
-  }: { taskQueue?: string; retry?: boolean; detectJoined?: boolean; workflowTaskTimeout?: Duration } = {},
-): Promise<{ handle: HealHandle; joined: boolean | null }> {
+    eager = false,
+  }: {
+    taskQueue?: string;
+    retry?: boolean;
+    detectJoined?: boolean;
+    workflowTaskTimeout?: Duration;
+    eager?: boolean;
+  } = {},
+): Promise<{ handle: HealHandle; joined: boolean | null; eagerlyStarted: boolean }> {
   const options = healStartOptions(input, { retry });
   // Only for telling the caller: the start below is what guarantees a single heal.
   const runningBefore = detectJoined
@@ -42,11 +53,16 @@ export async function startHeal(
       taskQueue,
       workflowIdConflictPolicy: HEAL_ID_CONFLICT_POLICY,
       ...(workflowTaskTimeout !== undefined && { workflowTaskTimeout }),
+      ...(eager && { requestEagerStart: true }),
     });
-    return { handle, joined: runningBefore };
+    return { handle, joined: runningBefore, eagerlyStarted: handle.eagerlyStarted };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      return { handle: client.workflow.getHandle<typeof selfHealWorkflow>(options.workflowId), joined: true };
+      return {
+        handle: client.workflow.getHandle<typeof selfHealWorkflow>(options.workflowId),
+        joined: true,
+        eagerlyStarted: false,
+      };
     }
     throw err;
   }

@@ -177,6 +177,7 @@ export async function selfHealWorkflow(input: SelfHealInput): Promise<HealProgre
     progress.propagation = await quick.propagateRule({ ruleId: rule.ruleId });
 
     heal.enter('findHealthyAncestor');
+    heal.publish();
     const ancestor = await heavyStep.findHealthyAncestor({
       healId,
       failedId: versionId,
@@ -214,6 +215,11 @@ interface Heal {
   quick: typeof quickStep;
   /** Enters a step: its message from the catalogue, and the search attributes the Temporal UI shows. */
   enter<S extends HealStep>(step: S, ...args: HealStepMessageArgs<S>): void;
+  /**
+   * Sets the search attributes to the step entered, before the heal waits on Temporal (an activity
+   * of its own, or the end): see `enter`.
+   */
+  publish(): void;
   /** Ends the heal without a promotion, recording how (finishHeal routes callers to a usable version). */
   finish(status: HealStatus, message: string): Promise<HealProgress>;
 }
@@ -242,6 +248,18 @@ function beginHeal(input: SelfHealInput): Heal {
   };
   setHandler(healProgressQuery, () => progress);
   const quick = patched('local-quick-steps') ? localStep : quickStep;
+  // Heals started since this change set the search attributes once per workflow task instead of at
+  // every step: a run of local steps is recorded at once with the task that ends it, so Temporal only
+  // ever showed the last of their upserts; the others were events (and visibility writes) nobody saw.
+  const perTask = patched('step-attributes-per-task');
+  let published: string | null = null;
+  const upsert = () => {
+    published = `${progress.step}:${progress.status}`;
+    upsertSearchAttributes([
+      { key: DISE_HEAL_STEP, value: progress.step },
+      { key: DISE_HEAL_STATUS, value: progress.status },
+    ]);
+  };
   const heal: Heal = {
     input,
     healId,
@@ -252,14 +270,15 @@ function beginHeal(input: SelfHealInput): Heal {
     enter(step, ...args) {
       progress.step = step;
       progress.message = healStepMessage(step, ...args);
-      upsertSearchAttributes([
-        { key: DISE_HEAL_STEP, value: step },
-        { key: DISE_HEAL_STATUS, value: progress.status },
-      ]);
+      if (!perTask) upsert();
+    },
+    publish() {
+      if (perTask && published !== `${progress.step}:${progress.status}`) upsert();
     },
     async finish(status, message) {
       progress.status = status;
       heal.enter('done', message);
+      heal.publish();
       await quick.finishHeal({ healId, workflowId, versionId: input.versionId, progress, error: null });
       return progress;
     },
@@ -268,9 +287,11 @@ function beginHeal(input: SelfHealInput): Heal {
 }
 
 /** The LLM's analysis when one is configured; when the LLM keeps failing, the diff-based analysis lets the heal go on. */
-async function analyzeWithFallback({ healId, input }: Heal, recorded: RecordFailureResult): Promise<FailureAnalysis> {
+async function analyzeWithFallback(heal: Heal, recorded: RecordFailureResult): Promise<FailureAnalysis> {
+  const { healId, input } = heal;
   const useLlm = recorded.settings.llm;
   const analysisInput = { healId, versionId: input.versionId, failureId: recorded.failureId, useLlm };
+  heal.publish();
   try {
     return await llmStep.analyzeFailure(analysisInput);
   } catch (err) {
@@ -387,6 +408,7 @@ async function makeCandidate(
     // A rollback or a revert reads the lineage and merges code: a short step (local for new heals).
     const offline = heal.quick === localStep ? localStep.regenerate : heavyStep.regenerate;
     const regenerate = strategy === 'llm' ? llmStep.regenerate : offline;
+    if (strategy === 'llm' || heal.quick !== localStep) heal.publish();
     candidate = await regenerate({
       healId,
       attempt,
@@ -418,11 +440,13 @@ async function makeCandidate(
 }
 
 function validateCandidate(
-  { healId, input }: Heal,
+  heal: Heal,
   regeneration: Regeneration,
   candidate: Candidate,
   attempt: number,
 ): Promise<CandidateValidation> {
+  const { healId, input } = heal;
+  heal.publish();
   return heavyStep.validateCandidate({
     healId,
     attempt,
@@ -460,6 +484,7 @@ async function promote(
   const prune = progress.prune;
   const revalidates = !prune || prune.taintedCount > prune.tainted.filter((id) => id === input.versionId).length;
   const promoteStep = revalidates ? quickStep : quick;
+  if (promoteStep === quickStep) heal.publish();
   const promoted = await promoteStep.promote({
     healId,
     failedId: input.versionId,
@@ -481,6 +506,7 @@ async function promote(
   if (promoted.canary) {
     // Shadow deployment: the canary outlives the heal (ABANDON) and tells its heal run how it ended.
     progress.canary = promoted.canary;
+    heal.publish();
     await startChild(canaryWorkflow, {
       ...canaryStartOptions(promoted.newVersionId),
       parentClosePolicy: ParentClosePolicy.ABANDON,
@@ -491,12 +517,14 @@ async function promote(
       'done',
       `healed by ${strategy}: ${promoted.newVersionId} runs in shadow beside ${promoted.canary.stableId} until its canary promotes it (${promoted.canary.workflowId})${kept}`,
     );
+    heal.publish();
     return progress;
   }
   heal.enter(
     'done',
     `healed by ${strategy}: callers of ${input.versionId.split('@')[0]} are routed to ${promoted.newVersionId}${kept}`,
   );
+  heal.publish();
   return progress;
 }
 

@@ -94,6 +94,9 @@ describe.concurrent('a worker killed with SIGKILL in the middle of a heal', () =
       const first = await spawnWorkerChild({ databaseUrl: db.url, taskQueue, killAfter: step });
       const { handle } = await startHeal(temporal.client, healInput(failed, { description: 'wrong answers' }), {
         taskQueue,
+        // The dead worker's workflow task (a local step's) times out after this; Temporal's 10 s would
+        // make each such case wait 10 s for nothing.
+        workflowTaskTimeout: '2 seconds',
       });
       await first.hung;
       first.child.kill('SIGKILL');

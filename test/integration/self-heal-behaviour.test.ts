@@ -1,3 +1,4 @@
+import { Client } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { startHeal } from '../../src/client/start-heal.js';
@@ -244,5 +245,22 @@ describe('one heal per version', () => {
     expect(
       await h.db.query(`SELECT 1 FROM tool_lineage WHERE tool_name = 'crowded' AND health_status = 'regenerated'`),
     ).toHaveLength(1);
+  });
+});
+
+describe('eager start', () => {
+  it("takes a heal's first workflow task from the start's answer on the worker's own connection; a second start joins it", async () => {
+    await registerEmailStory(h.store, 'eager_mail');
+    await report('eager_mail@2.0.0');
+    // As the monitor's startHeals does: a client on the worker's own connection.
+    const client = new Client({ connection: h.worker.connection });
+    const input = { versionId: 'eager_mail@2.0.0', trigger: 'report' as const, failure: FAILURE };
+    const first = await startHeal(client, input, { taskQueue: h.taskQueue, eager: true });
+    expect(first.eagerlyStarted).toBe(true);
+    const again = await startHeal(client, input, { taskQueue: h.taskQueue, eager: true });
+    expect(again.eagerlyStarted).toBe(false);
+    expect((await again.handle.describe()).runId).toBe((await first.handle.describe()).runId);
+    expect((await first.handle.result()).status).toBe('healed');
+    expect(await h.db.query(`SELECT 1 FROM heal_runs WHERE tool_id = 'eager_mail@2.0.0'`)).toHaveLength(1);
   });
 });

@@ -14,6 +14,7 @@ import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../supp
 import { healInput } from '../support/failures.js';
 import { workflowBundlePath } from '../support/bundle-path.js';
 import { HEAL_STEP_ORDER } from '../../src/shared/heal-steps.js';
+import { healWorkflowId } from '../../src/shared/constants.js';
 
 // Cancelling a heal while each of its steps runs: the heal ends cancelled, recorded as such, with
 // callers routed to a usable version and no half-made version.
@@ -35,14 +36,18 @@ let temporal: TestTemporal;
 let worker: RunningWorker;
 const taskQueue = uniqueTaskQueue('heal-cancel');
 
+/**
+ * The step each running heal holds (by workflow id), and what to call once it got there. The cases run
+ * at once, each heal holding its own step.
+ */
+const holds = new Map<string, { step: string; entered: () => void }>();
 /** Holds the first attempt of the step under test until the heal is cancelled. */
-let holdStep: string | null = null;
-let entered: () => void = () => undefined;
 const holdInterceptor: ActivityInterceptorsFactory = (ctx) => ({
   inbound: {
     async execute(input, next) {
-      if (ctx.info.activityType === holdStep && ctx.info.attempt === 1) {
-        entered();
+      const hold = holds.get(ctx.info.workflowExecution?.workflowId ?? '');
+      if (ctx.info.activityType === hold?.step && ctx.info.attempt === 1) {
+        hold.entered();
         await Promise.race([ctx.cancelled, new Promise((r) => setTimeout(r, 20_000))]);
       }
       return next(input);
@@ -67,7 +72,8 @@ afterAll(async () => {
   await temporal.close();
 });
 
-describe('cancelling a heal', () => {
+// Each case is a heal of its own tool, so they run at once (most of a case is waiting for the cancellation).
+describe.concurrent('cancelling a heal', () => {
   it.each(CASES)(
     '%s heal, during %s, leaves the lineage consistent',
     async (storyName, step) => {
@@ -79,11 +85,11 @@ describe('cancelling a heal', () => {
       for (const w of story.wrong) await runtime.report(failed, w);
       await runtime.close();
 
-      holdStep = step;
-      const reached = new Promise<void>((r) => (entered = r));
+      const input = healInput(failed, { description: 'wrong answers' }, 'manual');
+      const reached = new Promise<void>((entered) => holds.set(healWorkflowId(failed), { step, entered }));
       const { handle } = await startHeal(
         temporal.client,
-        healInput(failed, { description: 'wrong answers' }, 'manual'),
+        input,
         // The held step never ends by itself: a local step's workflow task reports the cancellation at
         // its next heartbeat, 80% of this timeout (Temporal's 10 s would make each such case wait 8 s).
         { taskQueue, workflowTaskTimeout: '2 seconds' },

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { workflowBundlePath } from '../support/bundle-path.js';
 
 // Recorded heals replayed by today's workflow code: heals recorded before the short steps ran as
-// local activities (each step an activity of its own, 78 events) and after (45 events), one rollback
+// local activities (each step an activity of its own, 78 events), after (45 events), and since the
+// search attributes are set once per workflow task (40 events), one rollback
 // (the email story's optimization) and one revert (the slug story) each, stored as Temporal's
 // protobuf encoding. Replay fails on any command the code issues differently from the history, so
 // a heal under way when a worker is upgraded goes on.
@@ -30,6 +31,8 @@ describe('recorded heals replay on today’s workflow code', { timeout: 60_000 }
     'heal-revert-before-local-steps.bin',
     'heal-rollback-local-steps.bin',
     'heal-revert-local-steps.bin',
+    'heal-rollback-attributes-per-task.bin',
+    'heal-revert-attributes-per-task.bin',
   ])('%s', async (name) => {
     await expect(replay(history(name), name)).resolves.toBeUndefined();
   });
@@ -41,5 +44,14 @@ describe('recorded heals replay on today’s workflow code', { timeout: 60_000 }
       .find((p) => p?.data && Buffer.from(p.data).toString().includes('local-quick-steps'))!;
     patch.data = Buffer.from(JSON.stringify({ id: 'another-change', deprecated: false }));
     await expect(replay(h, 'without-patch')).rejects.toBeInstanceOf(DeterminismViolationError);
+  });
+
+  it('tells a heal with one upsert per workflow task by its patch marker: without it, it does not replay', async () => {
+    const h = history('heal-rollback-attributes-per-task.bin');
+    const patch = h.events
+      .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0])
+      .find((p) => p?.data && Buffer.from(p.data).toString().includes('step-attributes-per-task'))!;
+    patch.data = Buffer.from(JSON.stringify({ id: 'another-change', deprecated: false }));
+    await expect(replay(h, 'without-per-task-patch')).rejects.toBeInstanceOf(DeterminismViolationError);
   });
 });

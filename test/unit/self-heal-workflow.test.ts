@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import type { FinishHealInput } from '../../src/activities/finish-heal.js';
 import type { RegenerateInput } from '../../src/activities/regenerate.js';
@@ -186,6 +186,15 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
     expect(attributes.get(DISE_VERSION)).toBe(heal.versionId);
     expect(attributes.get(DISE_HEAL_STEP)).toBe('done');
     expect(attributes.get(DISE_HEAL_STATUS)).toBe('healed');
+    // Set once per workflow task: before each step that runs as an activity of its own, and at the
+    // end; the local steps between them are recorded with those tasks, so no one saw theirs.
+    const { events } = await t.env.client.workflow.getHandle(`heal:${heal.versionId}`).fetchHistory();
+    const upserts = (events ?? []).flatMap((e) => {
+      const payload =
+        e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.[DISE_HEAL_STEP.name];
+      return payload ? [defaultPayloadConverter.fromPayload<string>(payload)] : [];
+    });
+    expect(upserts).toEqual(['analyzeFailure', 'findHealthyAncestor', 'validateCandidate', 'done']);
   });
 
   it('falls back to the offline analysis when the LLM keeps failing', async () => {
@@ -429,6 +438,8 @@ describe('selfHealWorkflow', { timeout: 30_000 }, () => {
         message: HEAL_STEPS.findHealthyAncestor.message(),
         prune: { prunedId: heal.culpritId },
       });
+      // The Temporal UI shows the step the heal waits on.
+      expect((await handle.describe()).typedSearchAttributes.get(DISE_HEAL_STEP)).toBe('findHealthyAncestor');
       await handle.cancel();
       const error = await handle.result().catch((err: unknown) => err);
       expect(error).toBeInstanceOf(WorkflowFailedError);
