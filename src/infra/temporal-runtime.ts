@@ -1,4 +1,5 @@
 import { DefaultLogger, makeTelemetryFilterString, Runtime, type LogLevel } from '@temporalio/worker';
+import { atCommandEnd } from './command-end.js';
 import { HEAL_DURATION_BUCKETS, HEAL_METRICS } from '../shared/metric-names.js';
 
 let installed = false;
@@ -24,6 +25,7 @@ export function installTemporalRuntime(
 ): void {
   if (installed) return;
   installed = true;
+  atCommandEnd(releaseTemporalRuntime);
   metricsAddress = options.metricsAddress ?? null;
   Runtime.install({
     logger: new DefaultLogger(level),
@@ -48,6 +50,17 @@ export function installTemporalRuntime(
         : {}),
     },
   });
+}
+
+/**
+ * Shuts the Temporal runtime down once a command has ended (its workers and connections are closed
+ * by then). A command that failed before its worker started would otherwise leave the runtime holding
+ * the process open, deaf to SIGTERM (the runtime takes that signal for its workers' shutdown).
+ */
+export async function releaseTemporalRuntime(): Promise<void> {
+  if (!installed) return;
+  installed = false;
+  await Runtime.instance().shutdown();
 }
 
 /** The URL of this process's worker metrics, when installTemporalRuntime was given an address. */

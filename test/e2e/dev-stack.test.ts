@@ -139,4 +139,38 @@ describe('dise dev', () => {
     expect(await waitForExit(next.child)).toBe(0);
     expect(isProcessAlive(state.temporalPid)).toBe(false);
   });
+
+  it('without a worker (--no-worker) stops everything and exits on Ctrl-C', { timeout: 120_000 }, async () => {
+    const stack = await startDise(['dev', '--no-worker'], env, /^ready /);
+    const state = JSON.parse(readFileSync(path.join(home, 'dev.json'), 'utf8'));
+    stack.child.kill('SIGINT');
+    expect(await waitForExit(stack.child), stack.stderr()).toBe(0);
+    expect(isProcessAlive(state.temporalPid)).toBe(false);
+  });
+});
+
+describe('a command that fails before its worker starts', () => {
+  it('dise demo with an unreachable database says so and exits (the Temporal runtime it installed does not hold it open)', async () => {
+    const failed = await runDise(
+      ['demo'],
+      { ...env, DATABASE_URL: 'postgresql://postgres:x@127.0.0.1:1/nowhere' },
+      30_000,
+    );
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('cannot reach the database at 127.0.0.1:1');
+  });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "as root, names the folder PostgreSQL's own user cannot reach (skipped unless root: only then does the server run as another user)",
+    async () => {
+      const closed = mkdtempSync(path.join(os.tmpdir(), 'dise-closed-')); // 700, as mktemp makes it
+      try {
+        const failed = await runDise(['dev'], { ...env, DISE_HOME: path.join(closed, 'home') }, 30_000);
+        expect(failed.code).toBe(1);
+        expect(failed.stderr).toContain(`${closed} is closed to other users. Open it (chmod o+x ${closed})`);
+      } finally {
+        rmSync(closed, { recursive: true, force: true });
+      }
+    },
+  );
 });
