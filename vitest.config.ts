@@ -52,6 +52,9 @@ export default defineConfig({
           // The sources too are loaded once per process: each file makes its own databases, workers and
           // servers, and stops them, so nothing carries over but loaded modules.
           isolate: false,
+          // A concurrent describe's cases mostly wait for Temporal (a dead worker's timeouts, a cancelled
+          // heal): all of a file's cases wait at once, not five at a time.
+          maxConcurrency: 20,
         },
       },
       {

@@ -88,6 +88,13 @@ describe('a candidate in shadow under load (several runtime processes)', () => {
       runtimeProcess('sq_bad'),
     ];
     try {
+      // The candidates are in shadow from begin(); the checks start once every runtime has answered
+      // enough calls in shadow to judge, however slowly a loaded machine starts the processes.
+      await pollUntil(
+        () => Math.min(...procs.map((p) => p.lines.length)),
+        (fewest) => fewest > 60,
+        { what: 'every runtime answering 60 calls in shadow' },
+      );
       const goodRun = await startCanary(temporal.client, good, { taskQueue });
       const badRun = await startCanary(temporal.client, bad, { taskQueue });
       const [goodEnd, badEnd] = await Promise.all([goodRun.result(), badRun.result()]);

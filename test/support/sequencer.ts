@@ -17,6 +17,14 @@ const SLOW_FIRST = [
   'test/faults/postgres-restart.test.ts',
   'test/e2e/dev-stack.test.ts',
   'test/faults/canary-worker-kill.test.ts',
+  // The unit project runs after the integration project (a project's files share its processes): its
+  // own long files first, so the last seconds are not one file running alone.
+  'test/unit/python-snapshot-cache.test.ts',
+  'test/unit/code-inputs.test.ts',
+  'test/unit/python-sandbox.test.ts',
+  'test/unit/self-heal-workflow.test.ts',
+  'test/unit/differential.test.ts',
+  'test/unit/health-monitor-workflow.test.ts',
 ];
 
 export class SlowFirstSequencer extends BaseSequencer {
