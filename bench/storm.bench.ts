@@ -13,6 +13,9 @@
  * runs (./storm/faults.ts): a worker SIGKILLed and replaced, PostgreSQL restarted, 100 ms added and then
  * connections cut between the workers and PostgreSQL and between the workers and Temporal (Toxiproxy,
  * built with Go on first use: ./storm/toxiproxy.ts). Prints each fault's effect on heals per second.
+ *
+ * BENCH_WORKER_NODE_ARGS: Node options for the worker processes, e.g. `--cpu-prof --cpu-prof-dir=DIR`
+ * (a CPU profile per worker, written when it stops).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -37,6 +40,7 @@ const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 15 * 60_000);
 /** Faults injected while the storm runs (two workers): see ./storm/faults.ts. */
 const FAULTS = process.env.BENCH_FAULTS === '1';
+const WORKER_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 /** Clock ticks per second in /proc/<pid>/stat (USER_HZ, 100 on Linux). */
 const TICKS = 100;
 
@@ -135,7 +139,7 @@ async function dbSize(pool: pg.Pool): Promise<number> {
 }
 
 function startWorkerChild(env: Record<string, string>): Promise<{ child: ChildProcess; stats: Promise<WorkerStats> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/storm-worker.ts'], {
+  const child = spawn(process.execPath, [...WORKER_NODE_ARGS, '--import', 'tsx', 'bench/storm-worker.ts'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
