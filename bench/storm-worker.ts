@@ -1,13 +1,14 @@
 /**
  * One dise worker in its own process for bench:storm, so each worker's memory, event loop and CPU are
- * its own. Prints READY once polling; on SIGTERM it shuts down and prints one STATS line: peak RSS, the
- * event loop's delay (max, p99) and the time spent in each activity type (count, total ms).
+ * its own. Prints READY once polling, and measures from STORM on its stdin; on SIGTERM it shuts down and prints one STATS line: peak RSS, the
+ * event loop's delay (max, p99, and how the late gaps split between running and waiting for a core) and the time spent in each activity type (count, total ms).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { createPrismaClient } from '../src/infra/database.js';
 import { installTemporalRuntime } from '../src/infra/temporal-runtime.js';
 import { startWorker } from '../src/worker.js';
+import { startLoopLag } from './storm/loop-lag.js';
 
 const { DATABASE_URL, TEMPORAL_ADDRESS, TASK_QUEUE, WORKFLOW_BUNDLE, MAX_ACTIVITIES, MAX_WORKFLOW_TASKS } = process.env;
 installTemporalRuntime('ERROR');
@@ -40,23 +41,36 @@ const worker = await startWorker({
   ...(MAX_WORKFLOW_TASKS ? { maxConcurrentWorkflowTaskExecutions: Number(MAX_WORKFLOW_TASKS) } : {}),
 });
 
-// Measured from READY: the worker's start (bundling, warming) is not the storm.
+// Measured from the storm's first report (STORM on stdin; READY until then): the worker's start
+// (bundling, loading, its first polls) is not the storm.
 const delay = monitorEventLoopDelay({ resolution: 10 });
 delay.enable();
+let lag = startLoopLag();
+process.stdin.setEncoding('utf8').on('data', (line: string) => {
+  if (!line.includes('STORM')) return;
+  delay.reset();
+  lag.stop();
+  lag = startLoopLag();
+});
 let peakRss = process.memoryUsage().rss;
 const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 }, 100);
 process.stdout.write('READY\n');
-process.on('SIGTERM', () => void worker.shutdown());
+process.on('SIGTERM', () => {
+  process.stdin.destroy();
+  void worker.shutdown();
+});
 await worker.done;
 clearInterval(sampler);
 delay.disable();
+const loopLag = lag.stop();
 process.stdout.write(
   `STATS ${JSON.stringify({
     peakRss,
     loopMaxMs: delay.max / 1e6,
     loopP99Ms: delay.percentile(99) / 1e6,
+    loopLag,
     activities,
   })}\n`,
 );

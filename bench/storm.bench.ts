@@ -34,6 +34,7 @@ import { allViolations } from '../src/doctor/invariants.js';
 import { benchDatabase, benchTemporal, percentile, printFigures, progress } from './support.js';
 import { healRate, injectFaults, type EndedSamples, type FaultWindow } from './storm/faults.js';
 import { startToxiproxy, type Toxiproxies } from './storm/toxiproxy.js';
+import type { LoopLagFigures } from './storm/loop-lag.js';
 
 const TOOLS = Number(process.env.BENCH_TOOLS ?? 1000);
 const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number);
@@ -48,6 +49,7 @@ interface WorkerStats {
   peakRss: number;
   loopMaxMs: number;
   loopP99Ms: number;
+  loopLag: LoopLagFigures;
   activities: Record<string, { count: number; ms: number }>;
 }
 
@@ -141,7 +143,7 @@ async function dbSize(pool: pg.Pool): Promise<number> {
 function startWorkerChild(env: Record<string, string>): Promise<{ child: ChildProcess; stats: Promise<WorkerStats> }> {
   const child = spawn(process.execPath, [...WORKER_NODE_ARGS, '--import', 'tsx', 'bench/storm-worker.ts'], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
   let out = '';
   let onReady: () => void;
@@ -176,6 +178,7 @@ interface StormResult {
   peakRssMb: number[];
   loopMaxMs: number[];
   loopP99Ms: number[];
+  loopLag: LoopLagFigures[];
   dbGrowthMb: number;
   rowsPerHeal: number;
   rowsByTable: Record<string, number>;
@@ -257,6 +260,8 @@ async function storm(workers: number, ctx: StormContext): Promise<StormResult> {
   progress(`[${workers} worker(s)] reporting ${TOOLS} bad versions at once…`);
   const reportedAt = new Map<string, number>();
   const started = Date.now();
+  // The workers measure their event loop from here: their start is not the storm.
+  for (const c of children) c.child.stdin!.write('STORM\n');
   await Promise.all(
     names.map(async (n) => {
       const answer = await runtime.call(n, SLUG_WRONG[0]!.input);
@@ -282,6 +287,7 @@ async function storm(workers: number, ctx: StormContext): Promise<StormResult> {
           victim.child.kill('SIGKILL');
           await new Promise((r) => setTimeout(r, downMs));
           const replacement = await startWorkerChild(workerEnv);
+          replacement.child.stdin!.write('STORM\n');
           workerCpuFrom.set(replacement.child.pid!, 0);
           children.push(replacement);
         },
@@ -408,6 +414,7 @@ async function storm(workers: number, ctx: StormContext): Promise<StormResult> {
     peakRssMb: stats.map((s) => s.peakRss / 2 ** 20),
     loopMaxMs: stats.map((s) => s.loopMaxMs),
     loopP99Ms: stats.map((s) => s.loopP99Ms),
+    loopLag: stats.map((s) => s.loopLag),
     dbGrowthMb: (sizeAfter - sizeBefore) / 2 ** 20,
     rowsPerHeal: rows / TOOLS,
     rowsByTable,
@@ -480,6 +487,7 @@ async function main(): Promise<void> {
         r.loopMaxMs.map((x) => x.toFixed(0)).join(' / ') + ' ms',
         `p99 ${r.loopP99Ms.map((x) => x.toFixed(0)).join(' / ')} ms (per worker)`,
       ],
+      ...loopLagRows(w, r.loopLag),
       [
         `${w} the doctor afterwards`,
         r.violations.length === 0 ? 'clean' : `${r.violations.length} findings`,
@@ -520,6 +528,30 @@ async function main(): Promise<void> {
     tools: TOOLS,
     results: results.map(({ samples: _samples, ...r }) => r),
   });
+}
+
+/** How the workers' late gaps split between the main thread running and waiting for a core. */
+function loopLagRows(w: string, lags: LoopLagFigures[]): [string, string, string][] {
+  if (!lags.every((l) => l.available)) return [];
+  const each = (f: (l: LoopLagFigures) => string) => lags.map(f).join(' / ');
+  const ms = (x: number) => x.toFixed(0);
+  return [
+    [
+      `${w}   the latest tick: ran / waited`,
+      lags.map((l) => `${ms(l.mostLate.ranMs)} / ${ms(l.mostLate.waitedMs)}`).join(' · ') + ' ms',
+      `of ${each((l) => ms(l.mostLate.lateMs))} ms late: on a core / ready but waiting for one`,
+    ],
+    [
+      `${w}   the main thread's longest run`,
+      each((l) => `${ms(l.longestRun.ranMs)} ms`),
+      'on a core between two 10 ms ticks: bounds the longest task on the loop',
+    ],
+    [
+      `${w}   gaps > 50 ms late, waiting share`,
+      each((l) => `${l.lateGaps}, ${(100 * l.lateWaitShare).toFixed(0)}%`),
+      'their lateness spent ready but without a core',
+    ],
+  ];
 }
 
 main().then(

@@ -2,7 +2,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import type { ActivityDeps } from '../../src/activities/deps.js';
 import { STARTED_BY, startHealsActivity } from '../../src/activities/start-heals.js';
-import { healStartOptions, type HealStartOptions } from '../../src/shared/heal-start.js';
+import { healStartOptions, TRACE_HEADER, type HealStartOptions } from '../../src/shared/heal-start.js';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { healInput } from '../support/failures.js';
 import { pollUntil } from '../support/wait.js';
 import { uniqueName, useWorkflowTestEnv } from '../support/workflow-env.js';
@@ -59,6 +60,27 @@ describe('startHeals', () => {
     const { memo } = await t.env.client.workflow.getHandle(`heal:${tool}@1.0.0`).describe();
     expect(memo?.[STARTED_BY]).toBe('monitor-under-test/run-1/7');
     for (const v of ['1.0.0', '1.1.0', '1.2.0', '1.3.0'])
+      await t.env.client.workflow.getHandle(`heal:${tool}@${v}`).terminate('test over');
+  });
+
+  it("starts a traced report's heal under the report's trace, and an untraced one with no trace header", async () => {
+    const tool = uniqueName('traced');
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const [traced, plain] = [
+      healStartOptions({ ...healInput(`${tool}@1.0.0`, {}, 'monitor'), traceparent }),
+      heals(tool, '1.1.0')[0]!,
+    ];
+    const result = await attempt('9', 1).run(startHeals, [traced, plain]);
+    expect(result).toEqual({ started: [`${tool}@1.0.0`, `${tool}@1.1.0`], joined: [] });
+
+    const traceHeader = async (version: string) => {
+      const history = await t.env.client.workflow.getHandle(`heal:${tool}@${version}`).fetchHistory();
+      const field = history.events?.[0]?.workflowExecutionStartedEventAttributes?.header?.fields?.[TRACE_HEADER];
+      return field ? defaultPayloadConverter.fromPayload(field) : undefined;
+    };
+    expect(await traceHeader('1.0.0')).toEqual({ traceparent });
+    expect(await traceHeader('1.1.0')).toBeUndefined();
+    for (const v of ['1.0.0', '1.1.0'])
       await t.env.client.workflow.getHandle(`heal:${tool}@${v}`).terminate('test over');
   });
 });
