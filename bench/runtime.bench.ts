@@ -21,6 +21,7 @@
  *      pool drains after its size). BENCH_ONLY=pool runs this part alone (target < 50 µs over raw, paced).
  */
 import { performance } from 'node:perf_hooks';
+import vm from 'node:vm';
 import ivm from '../src/sandbox/isolated-vm.js';
 import { defaultConfig, type DiseConfig } from '../src/config/schema.js';
 import { detectRuntimeFailures } from '../src/detection/runtime-health.js';
@@ -417,6 +418,7 @@ async function poolBench(databaseUrl: string, rows: [string, string, string][], 
       ]);
     }
   }
+  contextFloorRows(rows, figures);
   for (let i = 0; i < variants.length; i++) {
     const ms = median(burstMeans[i]!);
     figures[`burstBlockMean${key[i]}Us`] = ms * 1000;
@@ -425,6 +427,33 @@ async function poolBench(databaseUrl: string, rows: [string, string, string][], 
       `${(ms * 1000).toFixed(1)} µs`,
       'median over blocks; the pool serves the first calls, the rest make their context',
     ]);
+  }
+}
+
+/**
+ * What one fresh context costs V8, whoever asks: isolated-vm's and Node's own `vm.createContext`, side
+ * by side. A per_call tool called faster than one context per this time outruns any pool.
+ */
+function contextFloorRows(rows: [string, string, string][], figures: Record<string, number>) {
+  const N = 300;
+  const perContextUs = (make: () => void) => {
+    const started = performance.now();
+    for (let i = 0; i < N; i++) make();
+    return ((performance.now() - started) / N) * 1000;
+  };
+  const isolate = new ivm.Isolate({ memoryLimit: 256 });
+  try {
+    const ivmUs = perContextUs(() => isolate.createContextSync().release());
+    const nodeUs = perContextUs(() => vm.createContext({}));
+    figures.contextIsolatedVmUs = ivmUs;
+    figures.contextNodeVmUs = nodeUs;
+    rows.push([
+      'a fresh context: isolated-vm · node:vm (mean of 300)',
+      `${ivmUs.toFixed(0)} · ${nodeUs.toFixed(0)} µs`,
+      "V8's floor per context: a per_call burst faster than this outruns the pool",
+    ]);
+  } finally {
+    isolate.dispose();
   }
 }
 
