@@ -1,7 +1,9 @@
 /**
  * One dise worker in its own process for bench:storm, so each worker's memory, event loop and CPU are
- * its own. Prints READY once polling, and measures from STORM on its stdin; on SIGTERM it shuts down and prints one STATS line: peak RSS, the
- * event loop's delay (max, p99, and how the late gaps split between running and waiting for a core) and the time spent in each activity type (count, total ms).
+ * its own. Prints READY once polling and measures from STORM on its stdin; on SIGTERM it shuts down
+ * and prints one STATS line: peak RSS, the event loop's delay (max, p99, and how the late gaps split
+ * between running and waiting for a core; LOOP_LAG_TRACE=1 prints each gap over 50 ms) and the time
+ * spent in each activity type (count, total ms).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
