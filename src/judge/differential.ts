@@ -118,10 +118,16 @@ function exactRunner(sandbox: Sandbox): Runner {
 
 function screenedRunner(sandbox: Sandbox, sessions: Map<string, ScreeningSession | null>): Runner {
   const answers = new Map<string, Map<string, DifferentialOutcome>>();
-  const sessionFor = (key: string, source: ToolSource) => {
+  const sessionFor = async (key: string, source: ToolSource) => {
     let session = sessions.get(key);
     if (session === undefined) {
-      session = sandbox.screen(key, source.code, source.language);
+      session = await sandbox.screenAsync(key, source.code, source.language);
+      // Two callers may have opened one meanwhile: the first one kept stands.
+      const opened = sessions.get(key);
+      if (opened !== undefined) {
+        session?.close();
+        return opened;
+      }
       sessions.set(key, session);
       answers.set(key, new Map());
     }
@@ -133,7 +139,7 @@ function screenedRunner(sandbox: Sandbox, sessions: Map<string, ScreeningSession
       return [...sessions.values()].some((session) => session !== null);
     },
     outcome: async (key, source, json, timeoutMs) => {
-      const session = sessionFor(key, source);
+      const session = await sessionFor(key, source);
       const known = answers.get(key)!.get(json);
       if (known) return known;
       if (!session) return outcomeOf(() => sandbox.runJsonAsync(key, source.code, json, source.language, timeoutMs));
@@ -143,7 +149,7 @@ function screenedRunner(sandbox: Sandbox, sessions: Map<string, ScreeningSession
       return outcome;
     },
     prefetch: async (key, source, jsons, stop) => {
-      const session = sessionFor(key, source);
+      const session = await sessionFor(key, source);
       if (!session) return;
       const known = answers.get(key)!;
       const wanted = [...new Set(jsons.filter((json) => !known.has(json)))];

@@ -48,6 +48,7 @@ import {
   COLD_MS,
   HEAP_MB,
   BASE_MB,
+  INTERRUPT_SEQ,
   CTRL_SLOTS,
   OP_CALL,
   OP_COMPILE_CALL,
@@ -686,6 +687,8 @@ function takeAnswer(target: Interpreter, pending: Pending): PythonAnswer {
 function interrupt(target: Interpreter, pending: Pending): void {
   stats.timeouts++;
   pending.interruptedAt = performance.now();
+  // Which request it is for first: a thread that has not taken the request yet keeps the interrupt.
+  Atomics.store(target.ctrl, INTERRUPT_SEQ, pending.seq);
   Atomics.store(target.interrupt, 0, 2);
 }
 
@@ -710,6 +713,17 @@ function endSync(target: Interpreter, pending: Pending): PythonAnswer {
   return answered ? timedOut(target, pending, true) : timedOut(target, pending, false);
 }
 
+/**
+ * Blocks until `target` can take a request: loaded, and an asynchronous request still running on it
+ * ended first (its caller gets its answer). False when that request retired the interpreter (it ran
+ * away): the caller asks its domain for the new one.
+ */
+function turnSync(target: Interpreter): boolean {
+  readySync(target);
+  if (target.pending) endSync(target, target.pending);
+  return target.alive;
+}
+
 /** One synchronous request: the event loop waits for the answer. */
 function request(
   target: Interpreter,
@@ -718,9 +732,7 @@ function request(
   timeoutMs: number,
   memoryMb: number,
 ): PythonAnswer {
-  readySync(target);
-  // An asynchronous request still running on this thread ends first (its caller gets its answer).
-  if (target.pending) endSync(target, target.pending);
+  turnSync(target);
   return endSync(target, send(target, op, strings, timeoutMs, memoryMb));
 }
 
@@ -745,7 +757,8 @@ async function answerOrTimer(ctrl: Int32Array, seen: number, ms: number, signal?
 /**
  * One request without holding the event loop: the caller awaits the thread's answer (requests for the
  * same thread take turns). `signal` ends the Python work as its time limit would (the answer is then a
- * timeout; the caller reports the cancellation).
+ * timeout; the caller reports the cancellation). Null, sent nowhere, when a request before it retired
+ * the interpreter (it ran away): the caller asks its domain for the new one.
  */
 async function requestAsync(
   target: Interpreter,
@@ -754,10 +767,14 @@ async function requestAsync(
   timeoutMs: number,
   memoryMb: number,
   signal?: AbortSignal,
-): Promise<PythonAnswer> {
+): Promise<PythonAnswer | null> {
   await target.ready;
   if (!target.noted) noteReady(target);
   while (target.pending) await target.pending.ended;
+  // No await from here to send(): the turn is this request's alone.
+  if (!target.alive) return null;
+  // Cancelled while it waited for its turn: not sent at all.
+  if (signal?.aborted) return { status: 'timeout' };
   const pending = send(target, op, strings, timeoutMs, memoryMb);
   // Awaiting shared memory keeps no process alive: the thread does while it works for this caller.
   target.worker.ref();
@@ -817,8 +834,12 @@ export function callPython(
   memoryMb: number,
   placement: PythonPlacement = DEFAULT_PLACEMENT,
 ): PythonAnswer {
-  const { target, op, strings, answered } = toolRequest(key, code, inputJson, placement);
-  return answered(request(target, op, strings, timeoutMs, memoryMb));
+  for (;;) {
+    const { target, op, strings, answered } = toolRequest(key, code, inputJson, placement);
+    // Retired while this call waited for its turn: the domain's next interpreter takes it.
+    if (!turnSync(target)) continue;
+    return answered(endSync(target, send(target, op, strings, timeoutMs, memoryMb)));
+  }
 }
 
 /**
@@ -834,8 +855,13 @@ export async function callPythonAsync(
   placement: PythonPlacement = DEFAULT_PLACEMENT,
   signal?: AbortSignal,
 ): Promise<PythonAnswer> {
-  const { target, op, strings, answered } = toolRequest(key, code, inputJson, placement);
-  return answered(await requestAsync(target, op, strings, timeoutMs, memoryMb, signal));
+  for (;;) {
+    const { target, op, strings, answered } = toolRequest(key, code, inputJson, placement);
+    // Retired while this call waited for its turn (a call before it ran away): the domain's next
+    // interpreter takes it. Each retirement ended another call, so this ends as the calls before it do.
+    const answer = await requestAsync(target, op, strings, timeoutMs, memoryMb, signal);
+    if (answer) return answered(answer);
+  }
 }
 
 /**

@@ -137,6 +137,14 @@ interface BatchProgress {
  */
 const BATCH_SLICE_MS = 20;
 
+/**
+ * The share of screened calls after which the host draws a check of the context, besides the
+ * doubling schedule (see screening.ts). A check costs about what a fresh context does (~0.5 ms against
+ * ~20–40 µs for a screened call), so 1/32 adds about 15 µs per call, and a tool that carries state
+ * across calls on k of them escapes with probability (31/32)^k: 4% at k = 100.
+ */
+const SCREEN_CHECK_RATE = 1 / 32;
+
 /** One call of a batch: the output JSON text, or how the call failed. */
 export type BatchOutcome = { output: string; error: null } | { output: null; error: ToolExecutionError };
 
@@ -189,6 +197,8 @@ export interface SandboxOptions {
    * runs takes every core and the thread that serves heartbeats and cancellations barely runs.
    */
   asyncConcurrency?: number;
+  /** The share of screened calls checked at random (default SCREEN_CHECK_RATE; tests set 1 or 0). */
+  screeningCheckRate?: number;
 }
 
 /**
@@ -220,6 +230,11 @@ export class Sandbox {
   private readonly cancellation: (() => AbortSignal | undefined) | undefined;
   private readonly screening: boolean;
   private readonly asyncSlots: AsyncSlots;
+  private readonly checkRate: number;
+  /** Compilations under way off this thread (runAsync), one per key: every call of the key awaits it. */
+  private readonly compiling = new Map<string, Promise<CompiledTool>>();
+  /** Set by close(): nothing is compiled or run again, and a call it cut short is not retried. */
+  private closed = false;
 
   constructor(
     private readonly config: SandboxConfig,
@@ -229,6 +244,7 @@ export class Sandbox {
     this.cancellation = options.cancellation;
     this.screening = options.screening ?? true;
     this.asyncSlots = new AsyncSlots(options.asyncConcurrency ?? Math.max(1, availableParallelism() - 1));
+    this.checkRate = options.screeningCheckRate ?? SCREEN_CHECK_RATE;
   }
 
   /**
@@ -271,23 +287,38 @@ export class Sandbox {
   ): Promise<string> {
     const signal = this.cancellation?.();
     if (signal?.aborted) throw abortReason(signal);
-    // A cancelled step leaves the queue at once (its signal's reason is thrown).
-    await this.asyncSlots.acquire(signal);
-    const running =
+    const work = this.inSlot(signal, () =>
       language === 'python'
         ? this.invokePythonAsync(key, code, inputJson, signal, timeoutMs)
-        : this.invokeAsyncAgainIfDiscarded(key, code, inputJson);
-    const work = running.catch((err: unknown) => {
-      // A cancelled call throws its signal's reason, untouched.
-      if (err instanceof ToolExecutionError || signal?.aborted) throw err;
+        : this.invokeAsyncAgainIfDiscarded(key, code, inputJson),
+    ).catch((err: unknown) => {
+      // A cancelled call throws its signal's reason, untouched; so does a call close() cut short.
+      if (err instanceof ToolExecutionError || err instanceof SandboxClosed || signal?.aborted) throw err;
       const e = err instanceof Error ? err : new Error(safeText(err));
       throw new ToolExecutionError('thrown', `${e.name}: ${e.message}`, e.name, e.stack ?? null);
     });
-    void work.then(
+    return abandonOnAbort(work, signal);
+  }
+
+  /**
+   * `work` once one of the runAsync slots (sandbox.judge_threads) is free, holding it until the work
+   * settles (also when its caller abandoned it on a cancellation: the isolate's thread is still busy).
+   * A cancelled step leaves the queue at once (its signal's reason is thrown).
+   */
+  private async inSlot<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+    await this.asyncSlots.acquire(signal);
+    let running: Promise<T>;
+    try {
+      running = work();
+    } catch (err) {
+      this.asyncSlots.release();
+      throw err;
+    }
+    void running.then(
       () => this.asyncSlots.release(),
       () => this.asyncSlots.release(),
     );
-    return abandonOnAbort(work, signal);
+    return running;
   }
 
   /** The per-call time limit (sandbox.timeout_ms). */
@@ -314,7 +345,7 @@ export class Sandbox {
         : this.invoke(key, code, inputJson);
     } catch (err) {
       // The last line of defence: whatever escaped the classification below is still a typed failure.
-      if (err instanceof ToolExecutionError) throw err;
+      if (err instanceof ToolExecutionError || err instanceof SandboxClosed) throw err;
       const e = err instanceof Error ? err : new Error(safeText(err));
       throw new ToolExecutionError('thrown', `${e.name}: ${e.message}`, e.name, e.stack ?? null);
     }
@@ -420,35 +451,49 @@ export class Sandbox {
   }
 
   /**
-   * Another run of the same code that hit a limit discards the isolate under the runs queued on it:
-   * that says nothing about their inputs, so they run again in a fresh isolate.
+   * A run of the same code that hit the memory limit takes the isolate down under the runs queued on
+   * it: that says nothing about their inputs, so they run again in a fresh isolate. Each time it
+   * happens another run has ended on its limit, so this ends as the runs before it do.
    */
   private async invokeAsyncAgainIfDiscarded(key: string, code: string, inputJson: string): Promise<string> {
-    for (let attempt = 1; ; attempt++) {
+    for (;;) {
       try {
         return await this.invokeAsync(key, code, inputJson);
       } catch (err) {
-        if (!(err instanceof IsolateDiscardedUnder) || attempt >= 3) throw err;
+        if (!(err instanceof IsolateDiscardedUnder)) throw err;
       }
     }
   }
 
   private async invokeAsync(key: string, code: string, inputJson: string): Promise<string> {
-    const tool = this.compiled(key, code);
-    const prepared = this.takeContext(key, tool);
+    const tool = await this.compiledAsync(key, code);
+    const prepared = await this.takeContextAsync(key, tool);
     let output: unknown;
     try {
       output = await prepared.invoke.apply(undefined, [prepared.run.derefInto(), inputJson], {
         timeout: this.config.timeout_ms,
       });
     } catch (err) {
-      if (this.tools.get(key) !== tool) throw new IsolateDiscardedUnder();
-      throw this.classify(key, tool, err);
+      throw this.discardedUnder(key, tool, err) ?? this.classify(key, tool, err);
     } finally {
       if (this.isolation === 'per_call') release(prepared);
       this.refill(tool);
     }
     return this.checkedOutput(output);
+  }
+
+  /**
+   * Whether a run's failure is another's: its isolate was disposed while it waited on the isolate's
+   * thread (isolated-vm says only "Isolate is disposed"), or while it ran by a discard for another
+   * run or by close(). A run that itself hit the memory limit is told so ("...due to memory limit").
+   */
+  private discardedUnder(key: string, tool: CompiledTool, err: unknown): Error | null {
+    if (!tool.isolate.isDisposed) return null;
+    if (this.closed) return new SandboxClosed();
+    const message = err instanceof Error ? err.message : '';
+    if (message === 'Isolate is disposed') return new IsolateDiscardedUnder();
+    if (!/memory limit/i.test(message) && this.tools.get(key) !== tool) return new IsolateDiscardedUnder();
+    return null;
   }
 
   /** What the bootstrap returned, as the caller gets it: JSON text within the output limit. */
@@ -479,6 +524,32 @@ export class Sandbox {
     } catch (err) {
       throw this.loadFailure(err, tool.isolate, key);
     }
+  }
+
+  /** takeContext() with the context, when none is ready, made on the isolate's own thread. */
+  private async takeContextAsync(key: string, tool: CompiledTool): Promise<PreparedContext> {
+    tool.calls++;
+    const ready = this.isolation === 'per_call' ? tool.ready.shift() : tool.ready[0];
+    if (ready) {
+      if (this.isolation === 'per_call') this.stats.contextsFromPool++;
+      return ready;
+    }
+    this.stats.contextsOnCallPath++;
+    let prepared: PreparedContext;
+    try {
+      prepared = await prepareAsync(tool, this.config.timeout_ms);
+    } catch (err) {
+      throw this.discardedUnder(key, tool, err) ?? this.loadFailure(err, tool.isolate, key);
+    }
+    if (this.isolation === 'shared') {
+      // Another call made the shared context meanwhile: every call runs in that one.
+      if (tool.ready[0]) {
+        release(prepared);
+        return tool.ready[0];
+      }
+      tool.ready.push(prepared);
+    }
+    return prepared;
   }
 
   /**
@@ -518,14 +589,22 @@ export class Sandbox {
     );
   }
 
-  /** Compiles (once) and returns the isolate for `key`. Throws compile_error for unusable code. */
-  private compiled(key: string, code: string): CompiledTool {
+  /** The compiled tool of `key` while its isolate lives. */
+  private liveTool(key: string): CompiledTool | undefined {
     const existing = this.tools.get(key);
     if (existing && !existing.isolate.isDisposed) return existing;
     if (existing) {
       this.tools.delete(key);
       this.stats.replaced++;
     }
+    return undefined;
+  }
+
+  /** Compiles (once) and returns the isolate for `key`. Throws compile_error for unusable code. */
+  private compiled(key: string, code: string): CompiledTool {
+    if (this.closed) throw new SandboxClosed();
+    const existing = this.liveTool(key);
+    if (existing) return existing;
     const isolate = new ivm.Isolate({ memoryLimit: this.config.memory_limit_mb });
     try {
       const bootstrap = isolate.compileScriptSync(BOOTSTRAP, { filename: 'dise:bootstrap' });
@@ -535,20 +614,70 @@ export class Sandbox {
       const before = isolate.getHeapStatisticsSync().used_heap_size;
       tool.ready.push(prepareSync(tool, this.config.timeout_ms));
       const contextBytes = Math.max(1, isolate.getHeapStatisticsSync().used_heap_size - before);
-      // Ready contexts live in the isolate's heap, under its memory limit: together they may take at
-      // most a quarter of it, so a tool with a large top level keeps fewer (at least one) and its
-      // calls keep the rest of the limit.
-      const fit = Math.floor((this.config.memory_limit_mb * 1024 * 1024) / 4 / contextBytes);
-      tool.target = Math.min(this.config.ready_contexts, Math.max(1, fit));
-      this.tools.set(key, tool);
-      this.stats.compiled++;
-      this.refill(tool);
-      return tool;
+      return this.install(key, tool, contextBytes);
     } catch (err) {
       const failure = this.loadFailure(err, isolate, key);
       if (!isolate.isDisposed) isolate.dispose();
       throw failure;
     }
+  }
+
+  /**
+   * compiled() with every step on the isolate's own thread: compiling, and loading the tool's top level
+   * once (a top level that spins to its limit holds that thread, not this one). Concurrent calls of
+   * one key share one compilation.
+   */
+  private compiledAsync(key: string, code: string): Promise<CompiledTool> {
+    if (this.closed) return Promise.reject(new SandboxClosed());
+    const existing = this.liveTool(key);
+    if (existing) return Promise.resolve(existing);
+    let compiling = this.compiling.get(key);
+    if (!compiling) {
+      compiling = this.compileAsync(key, code).finally(() => this.compiling.delete(key));
+      this.compiling.set(key, compiling);
+    }
+    return compiling;
+  }
+
+  private async compileAsync(key: string, code: string): Promise<CompiledTool> {
+    const isolate = new ivm.Isolate({ memoryLimit: this.config.memory_limit_mb });
+    try {
+      const [bootstrap, script] = await Promise.all([
+        isolate.compileScript(BOOTSTRAP, { filename: 'dise:bootstrap' }),
+        isolate.compileScript(`${code}${ENTRY}`, { filename: `tool:${key}` }),
+      ]);
+      const tool: CompiledTool = { isolate, bootstrap, script, ready: [], preparing: false, target: 0, calls: 0 };
+      const before = (await isolate.getHeapStatistics()).used_heap_size;
+      tool.ready.push(await prepareAsync(tool, this.config.timeout_ms));
+      const contextBytes = Math.max(1, (await isolate.getHeapStatistics()).used_heap_size - before);
+      if (this.closed) throw new SandboxClosed();
+      // A synchronous call compiled the key meanwhile: one isolate per key.
+      const raced = this.liveTool(key);
+      if (raced) {
+        isolate.dispose();
+        return raced;
+      }
+      return this.install(key, tool, contextBytes);
+    } catch (err) {
+      if (err instanceof SandboxClosed || this.closed) throw new SandboxClosed();
+      // Not loadFailure(): this isolate is not the key's yet, so there is nothing under the key to discard.
+      const failure = err instanceof ToolExecutionError ? err : loadFailureOf(this.classifyError(err, isolate, true));
+      if (!isolate.isDisposed) isolate.dispose();
+      throw failure;
+    }
+  }
+
+  /** Keeps a freshly compiled tool under `key`, its ready-context target sized from one context's heap. */
+  private install(key: string, tool: CompiledTool, contextBytes: number): CompiledTool {
+    // Ready contexts live in the isolate's heap, under its memory limit: together they may take at
+    // most a quarter of it, so a tool with a large top level keeps fewer (at least one) and its
+    // calls keep the rest of the limit.
+    const fit = Math.floor((this.config.memory_limit_mb * 1024 * 1024) / 4 / contextBytes);
+    tool.target = Math.min(this.config.ready_contexts, Math.max(1, fit));
+    this.tools.set(key, tool);
+    this.stats.compiled++;
+    this.refill(tool);
+    return tool;
   }
 
   /** Types a failure while loading the code: what the tool threw is a compile_error, limits stay limits. */
@@ -561,8 +690,12 @@ export class Sandbox {
 
   private classify(key: string, tool: CompiledTool, err: unknown): ToolExecutionError {
     const classified = this.classifyError(err, tool.isolate);
-    // A limit may leave the isolate in any state: start the next call from a fresh one.
-    if (classified.kind === 'timeout' || classified.kind === 'memory_limit') this.discard(key);
+    // The memory limit has taken the isolate down already: the next call starts from a fresh one.
+    // A timeout leaves only the call's context unknown; under per_call that context is never used
+    // again, and the isolate, its other contexts and the calls queued on it go on. The shared
+    // context is everyone's, so under `shared` the isolate is replaced.
+    if (classified.kind === 'memory_limit' || (classified.kind === 'timeout' && this.isolation === 'shared'))
+      this.discard(key);
     return classified;
   }
 
@@ -611,12 +744,7 @@ export class Sandbox {
    * load (its calls then fail through runJson() exactly as before).
    */
   screen(key: string, code: string, language: ToolLanguage = 'javascript'): ScreeningSession | null {
-    if (!this.screening || language !== 'javascript' || this.isolation !== 'per_call') return null;
-    let plan = this.plans.get(key);
-    if (plan === undefined) {
-      plan = screeningPlan(code);
-      this.plans.set(key, plan);
-    }
+    const plan = this.screeningPlanOf(key, code, language);
     if (!plan) return null;
     try {
       // The normal load first: code that fails it keeps failing the exact way, with the same errors.
@@ -624,6 +752,37 @@ export class Sandbox {
     } catch {
       return null;
     }
+    return this.openSession(key, code, plan);
+  }
+
+  /** screen() with the normal load on the isolate's own thread (see compiledAsync()). */
+  async screenAsync(
+    key: string,
+    code: string,
+    language: ToolLanguage = 'javascript',
+  ): Promise<ScreeningSession | null> {
+    const plan = this.screeningPlanOf(key, code, language);
+    if (!plan) return null;
+    try {
+      await this.compiledAsync(key, code);
+    } catch (err) {
+      if (err instanceof SandboxClosed) throw err;
+      return null;
+    }
+    return this.openSession(key, code, plan);
+  }
+
+  private screeningPlanOf(key: string, code: string, language: ToolLanguage): ScreeningPlan | null {
+    if (!this.screening || language !== 'javascript' || this.isolation !== 'per_call') return null;
+    let plan = this.plans.get(key);
+    if (plan === undefined) {
+      plan = screeningPlan(code);
+      this.plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  private openSession(key: string, code: string, plan: ScreeningPlan): ScreeningSession {
     const state: ScreenState = {
       key,
       code,
@@ -681,7 +840,7 @@ export class Sandbox {
     inputsJson: readonly string[],
     language: ToolLanguage = 'javascript',
   ): Promise<BatchOutcome[]> {
-    const session = this.screen(key, code, language);
+    const session = await this.screenAsync(key, code, language);
     if (session) {
       try {
         const outcomes: BatchOutcome[] = [];
@@ -706,6 +865,16 @@ export class Sandbox {
     return outcomes;
   }
 
+  /**
+   * The call counts, among the `count` after `done`, after which a screened batch checks its context
+   * besides the doubling schedule: each drawn on this thread with the check rate's probability.
+   */
+  private drawChecks(done: number, count: number): number[] {
+    const checks: number[] = [];
+    for (let call = done + 1; call <= done + count; call++) if (Math.random() < this.checkRate) checks.push(call);
+    return checks;
+  }
+
   /** A screened batch: see ScreeningSession.runBatchAsync. */
   private async screenBatch(
     state: ScreenState,
@@ -720,18 +889,31 @@ export class Sandbox {
       if (signal?.aborted) throw abortReason(signal);
       if (state.voided) throw new ScreeningVoid(state.voided);
       if (outcomes.length && stop?.()) break;
-      if (!state.dispatch) await abandonOnAbort(this.openScreenAsync(state), signal, dropContext);
+      if (!state.dispatch)
+        await abandonOnAbort(
+          this.inSlot(signal, () => this.openScreenAsync(state)),
+          signal,
+          dropContext,
+        );
       const dispatch = state.dispatch!;
       const isolate = state.isolate!;
-      const settings = JSON.stringify({ calls: state.calls, nextCheck: state.nextCheck, sliceMs: BATCH_SLICE_MS });
+      const settings = JSON.stringify({
+        calls: state.calls,
+        nextCheck: state.nextCheck,
+        sliceMs: BATCH_SLICE_MS,
+        checks: this.drawChecks(state.calls, inputsJson.length - outcomes.length),
+      });
       let progress: BatchProgress;
       let timedOut = false;
       try {
+        // Each hand-over takes a runAsync slot, so screened batches count against judge_threads too.
         progress = (await abandonOnAbort(
-          dispatch.apply(undefined, ['batch', JSON.stringify(inputsJson.slice(outcomes.length)), settings], {
-            timeout,
-            result: { copy: true },
-          }),
+          this.inSlot(signal, () =>
+            dispatch.apply(undefined, ['batch', JSON.stringify(inputsJson.slice(outcomes.length)), settings], {
+              timeout,
+              result: { copy: true },
+            }),
+          ),
           signal,
           dropContext,
         )) as BatchProgress;
@@ -862,8 +1044,9 @@ export class Sandbox {
       }
     }
     state.calls++;
-    if (state.calls === state.nextCheck) {
-      state.nextCheck *= 2;
+    const due = state.calls === state.nextCheck;
+    if (due) state.nextCheck *= 2;
+    if (due || Math.random() < this.checkRate) {
       if (!this.checkScreen(state)) this.voidScreen(state, 'a call left the global object or a built-in changed');
     }
     this.stats.screenedCalls++;
@@ -873,6 +1056,7 @@ export class Sandbox {
 
   /** A new isolate and context: the bootstrap, the screening bootstrap, the factory, the record. */
   private openScreen(state: ScreenState): void {
+    if (this.closed) throw new SandboxClosed();
     const timeout = this.config.timeout_ms;
     const isolate = new ivm.Isolate({ memoryLimit: this.config.memory_limit_mb });
     state.isolate = isolate;
@@ -915,6 +1099,7 @@ export class Sandbox {
 
   /** openScreen() with every step on the isolate's own thread. */
   private async openScreenAsync(state: ScreenState): Promise<void> {
+    if (this.closed) throw new SandboxClosed();
     const timeout = this.config.timeout_ms;
     const isolate = new ivm.Isolate({ memoryLimit: this.config.memory_limit_mb });
     state.isolate = isolate;
@@ -1017,6 +1202,7 @@ export class Sandbox {
 
   /** Disposes every isolate. The process's Python interpreter is shared: see closePythonHost(). */
   close(): void {
+    this.closed = true;
     for (const state of [...this.screens]) this.closeScreen(state);
     for (const key of [...this.tools.keys()]) this.discard(key);
   }
@@ -1067,6 +1253,17 @@ function interpreterUnavailable(err: unknown): ToolExecutionError {
 class IsolateDiscardedUnder extends Error {
   constructor() {
     super('the isolate was discarded by a concurrent run of the same code that hit a limit');
+  }
+}
+
+/**
+ * A call close() cut short, or one made after it: not the tool's failure, so it is not typed as one
+ * (a Sandbox is closed when the work it served ends: a worker shutting down, a step that returned).
+ */
+export class SandboxClosed extends Error {
+  constructor() {
+    super('the sandbox was closed');
+    this.name = 'SandboxClosed';
   }
 }
 

@@ -17,8 +17,15 @@ import { NO_RUN_MARKER } from './bootstrap.js';
  *     (prototypes, constructors, namespace objects, the iterator prototypes). SCREEN_BOOTSTRAP records
  *     every object reachable from them before any tool code runs (prototype, extensibility, each own
  *     property's key, value, getter, setter and flags), and `check` compares them all with that record.
- *     The session checks after its 1st, 2nd, 4th, 8th… call and at the end; a check that finds anything
- *     touched voids the whole screening and the caller runs every call again the exact way.
+ *     A check reads every one of those properties (about as long as making a fresh context), so the
+ *     session does not check after every call: after its 1st, 2nd, 4th, 8th… call (a tool that
+ *     changes a built-in on every call is caught at once), after calls the host draws at random
+ *     (sandbox.ts, SCREEN_CHECK_RATE), and at the end. A check that finds anything touched voids the
+ *     whole screening and the caller runs every call again the exact way. The draws are the host's,
+ *     out of the tool's reach, so a tool that carries state from one call to the next and removes it
+ *     before a check cannot know which calls are checked: each call that leaves such state behind is
+ *     caught with the rate's probability, and one that does it on many calls is caught all but surely.
+ *     A difference a screening finds is always confirmed in fresh contexts (judge/differential.ts).
  *   - RegExp's legacy statics (RegExp.$1, lastMatch…) are reset before each call by a match against
  *     the empty string, as they are in a new context.
  *
@@ -201,7 +208,8 @@ export function factorySource(code: string): string {
  *   call(inputJson): the loaded run() through invoke, as a fresh context's call.
  *   check(): whether the global object and the built-ins are exactly as recorded.
  *   batch(inputsJsonArray, settingsJson): load and call on each input in turn, checking on the session's
- *     schedule (calls, nextCheck), for at most sliceMs (at least one call); returns the progress: each
+ *     schedule (calls, nextCheck, and the host's drawn `checks`), for at most sliceMs (at least one
+ *     call); returns the progress: each
  *     output, the calls that failed (their thrown values kept for rethrow), the counts, whether clean.
  *   progress(): the last batch's progress so far (read after a call of it timed out).
  *   rethrow(index): throws again what the last batch's call at index threw.
@@ -320,6 +328,9 @@ export const SCREEN_BOOTSTRAP = `((invoke) => {
     const started = dateNow();
     progress = { outputs: [], failed: [], calls: settings.calls, nextCheck: settings.nextCheck, clean: true };
     errors = [];
+    // The host's own draws: call counts after which to check besides the doubling schedule.
+    const drawn = settings.checks;
+    let d = 0;
     const outputs = progress.outputs;
     const failed = progress.failed;
     for (let i = 0; i < inputs.length; i++) {
@@ -342,12 +353,13 @@ export const SCREEN_BOOTSTRAP = `((invoke) => {
       }
       outputs[i] = output;
       progress.calls++;
-      if (progress.calls === progress.nextCheck) {
-        progress.nextCheck *= 2;
-        if (!check()) {
-          progress.clean = false;
-          break;
-        }
+      let due = progress.calls === progress.nextCheck;
+      if (due) progress.nextCheck *= 2;
+      while (d < drawn.length && drawn[d] < progress.calls) d++;
+      if (d < drawn.length && drawn[d] === progress.calls) due = true;
+      if (due && !check()) {
+        progress.clean = false;
+        break;
       }
     }
     return progress;

@@ -457,6 +457,67 @@ describe('python sandbox: runAsync leaves the event loop free', () => {
     }
   });
 
+  it('calls queued behind a runaway call run in the interpreter that replaces it, not the retired one', async () => {
+    // The tool swallows the interrupt, so its interpreter is replaced; the two calls queued behind it
+    // were sent nowhere yet and must answer from the new one.
+    const runaway = [
+      'def run(x):',
+      "    if x == 'spin':",
+      '        while True:',
+      '            try:',
+      '                while True:',
+      '                    pass',
+      '            except BaseException:',
+      '                pass',
+      '    return x',
+    ].join('\n');
+    // Slots enough that all three reach the interpreter's queue (one slot would queue them here).
+    const box = new Sandbox({ ...config, timeout_ms: 300 }, { asyncConcurrency: 4 });
+    try {
+      expect(await box.runAsync('queued-runaway', runaway, 'warm', 'python')).toBe('warm');
+      const restarts = pythonStats().restarts;
+      const [spin, first, second] = await Promise.allSettled([
+        box.runAsync('queued-runaway', runaway, 'spin', 'python'),
+        box.runAsync('queued-runaway', runaway, 'first', 'python'),
+        box.runAsync('queued-runaway', runaway, 'second', 'python'),
+      ]);
+      expect(spin).toMatchObject({ status: 'rejected', reason: { kind: 'timeout' } });
+      expect(first).toEqual({ status: 'fulfilled', value: 'first' });
+      expect(second).toEqual({ status: 'fulfilled', value: 'second' });
+      expect(pythonStats().restarts).toBe(restarts + 1);
+    } finally {
+      box.close();
+    }
+  });
+
+  it('a call cancelled while it waits for its turn never runs: no interrupt lost, no interpreter replaced', async () => {
+    const counting = ['def run(x):', '    i = 0', "    while i < x['n']:", '        i += 1', '    return i'].join('\n');
+    const controller = new AbortController();
+    const box = new Sandbox({ ...config, timeout_ms: 20_000 }, { asyncConcurrency: 4 });
+    const cancellable = new Sandbox(
+      { ...config, timeout_ms: 20_000 },
+      { asyncConcurrency: 4, cancellation: () => controller.signal },
+    );
+    try {
+      expect(await box.runAsync('queued-cancel', counting, { n: 1 }, 'python')).toBe(1);
+      const restarts = pythonStats().restarts;
+      const ahead = box.runAsync('queued-cancel', counting, { n: 2_000_000 }, 'python');
+      // Queued behind `ahead`; it would count for many seconds if it ran.
+      const cancelled = cancellable
+        .runAsync('queued-cancel', counting, { n: 2_000_000_000 }, 'python')
+        .catch((e: unknown) => e);
+      const behind = box.runAsync('queued-cancel', counting, { n: 10 }, 'python');
+      setTimeout(() => controller.abort(new Error('heal cancelled')), 20);
+      expect(await ahead).toBe(2_000_000);
+      expect(await cancelled).toMatchObject({ message: 'heal cancelled' });
+      expect(await behind).toBe(10);
+      expect(pythonStats().restarts).toBe(restarts);
+    } finally {
+      box.close();
+      cancellable.close();
+    }
+  });
+
   it('a synchronous call of the same tool while an asynchronous one runs: each gets its own answer', async () => {
     const slow = sandbox.runAsync('async-mixed', ECHO_OR_SPIN, 'slow', 'python');
     await new Promise((r) => setTimeout(r, 20));

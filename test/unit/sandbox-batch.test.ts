@@ -149,6 +149,42 @@ function run(input) { counter.add(); return [counter.add(), outer(), typeof inpu
     expect(r.voided).toBe(1);
   });
 
+  it('a tool that carries state from one call to the next and removes it before the doubling checks is caught by the drawn ones', async () => {
+    // Input k % 4 === 3 leaves a marker on a built-in, the next input (a multiple of 4) reads it and
+    // removes it: the checks after calls 1, 2, 4, 8… never see it, and its answers on the multiples of 4
+    // would be true where a fresh context says false. About one call in 32 is checked at random, so
+    // over 500 such pairs the screening is voided all but surely (a miss has odds of 1e-7).
+    const code = `function run(n) {
+  const seen = Object.hasOwn(Array.prototype, 'carried');
+  if (n % 4 === 3) Array.prototype.carried = true;
+  if (n % 4 === 0) delete Array.prototype.carried;
+  return seen;
+}`;
+    const inputs = Array.from({ length: 2000 }, (_, i) => JSON.stringify(i + 1));
+    const r = await both(code, inputs);
+    expect(r.batch).toEqual(r.fresh);
+    expect(r.fresh.every((o) => o.output === 'false')).toBe(true);
+    expect(r.voided).toBe(1);
+  });
+
+  it('checks after every call at a check rate of 1: a state carried across a single pair of calls is caught', async () => {
+    const everyCall = new Sandbox(config, { screeningCheckRate: 1 });
+    try {
+      const code = `function run(n) {
+  const seen = Object.hasOwn(Object.prototype, 'carried');
+  if (n === 5) Object.prototype.carried = true;
+  if (n === 6) delete Object.prototype.carried;
+  return seen;
+}`;
+      const inputs = Array.from({ length: 7 }, (_, i) => JSON.stringify(i + 1));
+      const r = await both(code, inputs, everyCall);
+      expect(r.batch).toEqual(r.fresh);
+      expect(r.voided).toBe(1);
+    } finally {
+      everyCall.close();
+    }
+  });
+
   it('code the screening cannot vouch for runs the per-call way, with the same answers', async () => {
     const refused = [
       `var hits = 0; function run(input) { hits++; return globalThis.hits; }`,
@@ -245,6 +281,25 @@ describe('screened batches off the event loop', () => {
       setTimeout(() => controller.abort(new Error('heal cancelled')), 50);
       expect(await pending).toMatchObject({ message: 'heal cancelled' });
       session!.close();
+    } finally {
+      box.close();
+    }
+  });
+
+  it('a screened batch waits for a judge_threads slot as a runAsync call does', async () => {
+    const box = new Sandbox({ ...config, timeout_ms: 300 }, { asyncConcurrency: 1 });
+    const order: string[] = [];
+    try {
+      const spinning = box
+        .runAsync('slot-spin', 'function run() { for (;;) {} }', null)
+        .catch(() => undefined)
+        .then(() => order.push('spin ended'));
+      const batch = box
+        .runBatchAsync('slot-batch', 'function run(x) { return x; }', ['1', '2', '3'])
+        .then(() => order.push('batch answered'));
+      await Promise.all([spinning, batch]);
+      // The one slot is the spinning call's until its limit: the batch runs after it.
+      expect(order).toEqual(['spin ended', 'batch answered']);
     } finally {
       box.close();
     }

@@ -263,18 +263,70 @@ describe('runAsync: tool code off the event loop', () => {
     }
   });
 
-  it('a run queued on an isolate that another run of the same code discards (a limit) runs again', async () => {
-    const box = new Sandbox(config, { asyncConcurrency: 2 });
-    // The second run is still busy when the first one's timeout discards the isolate they share.
-    const code =
-      "function run(x) { if (x === 'spin') for (;;) {} const t = Date.now(); while (Date.now() - t < 100) {} return x; }";
+  it('runs of one tool that spin to their limit end as timeouts and leave the runs queued with them alone', async () => {
+    const box = new Sandbox(config, { asyncConcurrency: 8 });
+    const code = 'function run(x) { if (x.spin) { for (;;) {} } return x.n * 2; }';
     try {
-      const spinning = box.runAsync('same-code', code, 'spin').catch((e: unknown) => e);
-      const answering = box.runAsync('same-code', code, 'ok').catch((e: unknown) => e);
-      expect(await spinning).toMatchObject({ kind: 'timeout' });
-      expect(await answering).toBe('ok');
+      const inputs: JsonValue[] = [{ spin: true }, { spin: true }, { spin: true }, { spin: true }, { n: 21 }];
+      const outcomes = await Promise.allSettled(inputs.map((input) => box.runAsync('spin-queue', code, input)));
+      expect(outcomes.slice(0, 4).map((o) => o.status === 'rejected' && (o.reason as ToolExecutionError).kind)).toEqual(
+        ['timeout', 'timeout', 'timeout', 'timeout'],
+      );
+      expect(outcomes[4]).toEqual({ status: 'fulfilled', value: 42 });
+      // A timeout leaves only its own context unknown: the isolate is kept for the next call.
+      expect(box.stats.replaced).toBe(0);
     } finally {
       box.close();
     }
+  });
+
+  it('a healthy run queued on an isolate that a run of the same code took past the memory limit runs again', async () => {
+    const box = new Sandbox({ ...config, timeout_ms: 20_000 }, { asyncConcurrency: 8 });
+    const code =
+      'function run(x) { if (x.bomb) { const a = []; for (;;) a.push(new Array(1e5).fill(Math.random())); } return x.n * 2; }';
+    try {
+      expect(await box.runAsync('oom-queue', code, { n: 0 })).toBe(0);
+      const inputs: JsonValue[] = [{ bomb: true }, { n: 2 }, { bomb: true }, { n: 3 }, { n: 4 }];
+      const outcomes = await Promise.allSettled(inputs.map((input) => box.runAsync('oom-queue', code, input)));
+      expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as ToolExecutionError).kind))).toEqual(
+        ['memory_limit', 4, 'memory_limit', 6, 8],
+      );
+    } finally {
+      box.close();
+    }
+  });
+
+  it("a tool's top level that spins holds its isolate's thread, not the event loop", async () => {
+    const box = new Sandbox(config, { asyncConcurrency: 4 });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    try {
+      const code = 'let i = 0; while (true) { i++; } function run(x) { return x; }';
+      const outcomes = await Promise.allSettled([1, 2, 3].map((n) => box.runAsync('spinning-top', code, n)));
+      expect(outcomes.map((o) => o.status === 'rejected' && (o.reason as ToolExecutionError).kind)).toEqual([
+        'timeout',
+        'timeout',
+        'timeout',
+      ]);
+    } finally {
+      clearInterval(timer);
+      box.close();
+    }
+    // Loaded on this thread, the three loads would have held it for their whole 200 ms each.
+    expect(ticks).toBeGreaterThan(5);
+  });
+
+  it('close() ends a run in flight as closed, not as the tool failing, and compiles nothing again', async () => {
+    const box = new Sandbox({ ...config, timeout_ms: 5_000 }, { asyncConcurrency: 8 });
+    const code = 'function run(x) { let i = 0; while (i < x) i++; return i; }';
+    const runs = [box.runAsync('close-race', code, 3e8), box.runAsync('close-race', code, 5)];
+    setTimeout(() => box.close(), 50);
+    const outcomes = await Promise.allSettled(runs);
+    for (const outcome of outcomes)
+      expect(outcome).toMatchObject({ status: 'rejected', reason: { name: 'SandboxClosed' } });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(box.stats.compiled).toBe(1);
+    expect(box.readyContexts('close-race')).toBe(0);
+    await expect(box.runAsync('close-race', code, 1)).rejects.toMatchObject({ name: 'SandboxClosed' });
   });
 });

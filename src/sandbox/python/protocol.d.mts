@@ -11,6 +11,7 @@ export declare const COLD_MS: 9;
 export declare const HEAP_MB: 10;
 export declare const BASE_MB: 11;
 export declare const SNAPSHOT_REFUSED: 12;
+export declare const INTERRUPT_SEQ: 13;
 export declare const CTRL_SLOTS: 16;
 export declare const OP_CALL: 1;
 export declare const OP_COMPILE_CALL: 2;

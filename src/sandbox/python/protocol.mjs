@@ -17,6 +17,11 @@ export const HEAP_MB = 10;
 export const BASE_MB = 11;
 /** 1 when the worker was given a snapshot that would not load, and loaded the plain way instead. */
 export const SNAPSHOT_REFUSED = 12;
+/**
+ * The request an interrupt is meant for (the host stores it before the interrupt itself): the worker
+ * clears an interrupt left from an earlier request when it takes a new one, and keeps one meant for it.
+ */
+export const INTERRUPT_SEQ = 13;
 export const CTRL_SLOTS = 16;
 
 /** What a request asks. */

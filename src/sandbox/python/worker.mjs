@@ -38,6 +38,7 @@ import {
   SNAPSHOT_REFUSED,
   HEAP_MB,
   BASE_MB,
+  INTERRUPT_SEQ,
   OP_CALL,
   OP_COMPILE_CALL,
   OP_ANALYZE,
@@ -384,7 +385,9 @@ for (;;) {
   while (atomicsLoad(ctrl, REQ) === last) atomicsWait(ctrl, REQ, last, 1000);
   const seq = atomicsLoad(ctrl, REQ);
   last = seq;
-  atomicsStore(interrupt, 0, 0);
+  // An interrupt meant for an earlier request (its time ran out as it answered) is dropped; one the host
+  // sent for this request before this thread took it (a cancelled call) stands, and stops it at once.
+  if (atomicsLoad(ctrl, INTERRUPT_SEQ) !== seq) atomicsStore(interrupt, 0, 0);
   const op = atomicsLoad(ctrl, OP);
   const mb = atomicsLoad(ctrl, MEM_MB);
   capBytes = Math.max(baseline + mb * MIB, heapBytes());
