@@ -508,15 +508,19 @@ export class Sandbox {
     return output;
   }
 
-  /** The context for this call: a ready one when there is one, else one made now (under the call's time limit). */
-  private takeContext(key: string, tool: CompiledTool): PreparedContext {
+  /** Counts the call, and takes a ready context for it if there is one (the shared one under `shared`). */
+  private takeReady(tool: CompiledTool): PreparedContext | undefined {
     tool.calls++;
     const ready = this.isolation === 'per_call' ? tool.ready.shift() : tool.ready[0];
-    if (ready) {
-      if (this.isolation === 'per_call') this.stats.contextsFromPool++;
-      return ready;
-    }
-    this.stats.contextsOnCallPath++;
+    if (ready && this.isolation === 'per_call') this.stats.contextsFromPool++;
+    if (!ready) this.stats.contextsOnCallPath++;
+    return ready;
+  }
+
+  /** The context for this call: a ready one when there is one, else one made now (under the call's time limit). */
+  private takeContext(key: string, tool: CompiledTool): PreparedContext {
+    const ready = this.takeReady(tool);
+    if (ready) return ready;
     try {
       const prepared = prepareSync(tool, this.config.timeout_ms);
       if (this.isolation === 'shared') tool.ready.push(prepared);
@@ -528,13 +532,8 @@ export class Sandbox {
 
   /** takeContext() with the context, when none is ready, made on the isolate's own thread. */
   private async takeContextAsync(key: string, tool: CompiledTool): Promise<PreparedContext> {
-    tool.calls++;
-    const ready = this.isolation === 'per_call' ? tool.ready.shift() : tool.ready[0];
-    if (ready) {
-      if (this.isolation === 'per_call') this.stats.contextsFromPool++;
-      return ready;
-    }
-    this.stats.contextsOnCallPath++;
+    const ready = this.takeReady(tool);
+    if (ready) return ready;
     let prepared: PreparedContext;
     try {
       prepared = await prepareAsync(tool, this.config.timeout_ms);
