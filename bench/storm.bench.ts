@@ -547,6 +547,11 @@ function loopLagRows(w: string, lags: LoopLagFigures[]): [string, string, string
       'on a core between two 10 ms ticks: bounds the longest task on the loop',
     ],
     [
+      `${w}   the longest garbage collection`,
+      each((l) => `${ms(l.longestGc.ms)} ms`),
+      `${each((l) => l.longestGc.kind)}: the main thread held by V8, not by the work`,
+    ],
+    [
       `${w}   gaps > 50 ms late, waiting share`,
       each((l) => `${l.lateGaps}, ${(100 * l.lateWaitShare).toFixed(0)}%`),
       'their lateness spent ready but without a core',

@@ -10,6 +10,7 @@
  * Linux only; elsewhere `available` is false and nothing is sampled.
  */
 import { readFileSync } from 'node:fs';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 
 export interface LoopGap {
   /** When the tick came, in ms since sampling started. */
@@ -31,7 +32,16 @@ export interface LoopLagFigures {
   /** Gaps more than 50 ms late, and the share of their lateness spent waiting for a core. */
   lateGaps: number;
   lateWaitShare: number;
+  /** The longest garbage collection, which holds the main thread however little the work on it. */
+  longestGc: { ms: number; atMs: number; kind: string };
 }
+
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'scavenge',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'mark-compact',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental marking',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
+};
 
 const SCHEDSTAT = '/proc/thread-self/schedstat';
 
@@ -47,13 +57,30 @@ function readSchedstat(): [number, number] | null {
 /** Samples until stop() is called; call it from the main thread (the counters read are the caller's). */
 export function startLoopLag(everyMs = 10): { stop(): LoopLagFigures } {
   const none: LoopGap = { atMs: 0, lateMs: 0, ranMs: 0, waitedMs: 0 };
-  const figures: LoopLagFigures = { available: false, mostLate: none, longestRun: none, lateGaps: 0, lateWaitShare: 0 };
+  const figures: LoopLagFigures = {
+    available: false,
+    mostLate: none,
+    longestRun: none,
+    lateGaps: 0,
+    lateWaitShare: 0,
+    longestGc: { ms: 0, atMs: 0, kind: '' },
+  };
   let previous = readSchedstat();
   if (!previous) return { stop: () => figures };
   figures.available = true;
   let lateSum = 0;
   let lateWaited = 0;
   const started = performance.now();
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (entry.startTime < started) continue;
+      const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? -1;
+      const pause = { ms: entry.duration, atMs: entry.startTime - started, kind: GC_KINDS[kind] ?? String(kind) };
+      if (process.env.LOOP_LAG_TRACE && pause.ms > 20) process.stderr.write(`long gc ${JSON.stringify(pause)}\n`);
+      if (pause.ms > figures.longestGc.ms) figures.longestGc = pause;
+    }
+  });
+  gc.observe({ entryTypes: ['gc'] });
   let expected = started + everyMs;
   let timer: NodeJS.Timeout;
   const tick = () => {
@@ -81,6 +108,7 @@ export function startLoopLag(everyMs = 10): { stop(): LoopLagFigures } {
   return {
     stop() {
       clearTimeout(timer);
+      gc.disconnect();
       figures.lateWaitShare = lateSum > 0 ? lateWaited / lateSum : 0;
       return figures;
     },
