@@ -97,7 +97,11 @@ export function startLoopLag(everyMs = 10): { stop(): LoopLagFigures } {
     if (gap.ranMs > figures.longestRun.ranMs) figures.longestRun = gap;
     if (gap.lateMs > 50) {
       figures.lateGaps++;
-      if (process.env.LOOP_LAG_TRACE) process.stderr.write(`late gap ${JSON.stringify(gap)}\n`);
+      // With the monotonic clock in µs, the clock of a --cpu-prof profile's samples, to find the gap there.
+      if (process.env.LOOP_LAG_TRACE)
+        process.stderr.write(
+          `late gap ${JSON.stringify({ ...gap, monoUs: Number(process.hrtime.bigint() / 1000n) })}\n`,
+        );
       lateSum += gap.lateMs;
       lateWaited += Math.min(gap.waitedMs, gap.lateMs);
     }
