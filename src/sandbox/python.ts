@@ -414,6 +414,8 @@ function toolsFor(domain: string, maxInterpreters: number): Interpreter {
 
 /** Holds on the spare (holdPythonSpare): while any is held, no interpreter is started in reserve. */
 let spareHolds = 0;
+/** Counts closePythonHost() calls: a call waiting for its turn when the host closed is not sent again. */
+let hostGeneration = 0;
 
 function startSpareIfIdle(): void {
   // Only while the process uses Python: closePythonHost() leaves nothing running.
@@ -507,6 +509,7 @@ function readySync(target: Interpreter): void {
 
 /** Terminates the interpreters (process shutdown, tests). The next call starts fresh ones (from the snapshot). */
 export async function closePythonHost(): Promise<void> {
+  hostGeneration++;
   const targets = [analysisInterpreter, spare, ...tools.values()];
   analysisInterpreter = null;
   spare = null;
@@ -754,6 +757,9 @@ async function answerOrTimer(ctrl: Int32Array, seen: number, ms: number, signal?
   }
 }
 
+/** The answer to a request cancelled before it was sent (a timeout to its caller, who reports the cancellation). */
+const NOT_SENT: PythonAnswer = { status: 'timeout' };
+
 /**
  * One request without holding the event loop: the caller awaits the thread's answer (requests for the
  * same thread take turns). `signal` ends the Python work as its time limit would (the answer is then a
@@ -774,7 +780,7 @@ async function requestAsync(
   // No await from here to send(): the turn is this request's alone.
   if (!target.alive) return null;
   // Cancelled while it waited for its turn: not sent at all.
-  if (signal?.aborted) return { status: 'timeout' };
+  if (signal?.aborted) return NOT_SENT;
   const pending = send(target, op, strings, timeoutMs, memoryMb);
   // Awaiting shared memory keeps no process alive: the thread does while it works for this caller.
   target.worker.ref();
@@ -834,12 +840,21 @@ export function callPython(
   memoryMb: number,
   placement: PythonPlacement = DEFAULT_PLACEMENT,
 ): PythonAnswer {
+  const generation = hostGeneration;
   for (;;) {
     const { target, op, strings, answered } = toolRequest(key, code, inputJson, placement);
     // Retired while this call waited for its turn: the domain's next interpreter takes it.
-    if (!turnSync(target)) continue;
+    if (!turnSync(target)) {
+      hostStillOpen(generation);
+      continue;
+    }
     return answered(endSync(target, send(target, op, strings, timeoutMs, memoryMb)));
   }
+}
+
+/** A call whose interpreter went away while it waited is sent again only if the host was not closed. */
+function hostStillOpen(generation: number): void {
+  if (hostGeneration !== generation) throw new Error('the Python interpreter exited');
 }
 
 /**
@@ -855,12 +870,16 @@ export async function callPythonAsync(
   placement: PythonPlacement = DEFAULT_PLACEMENT,
   signal?: AbortSignal,
 ): Promise<PythonAnswer> {
+  const generation = hostGeneration;
   for (;;) {
     const { target, op, strings, answered } = toolRequest(key, code, inputJson, placement);
     // Retired while this call waited for its turn (a call before it ran away): the domain's next
     // interpreter takes it. Each retirement ended another call, so this ends as the calls before it do.
     const answer = await requestAsync(target, op, strings, timeoutMs, memoryMb, signal);
+    // Never sent: nothing was compiled, so nothing is remembered.
+    if (answer === NOT_SENT) return answer;
     if (answer) return answered(answer);
+    hostStillOpen(generation);
   }
 }
 

@@ -658,9 +658,13 @@ export class Sandbox {
       }
       return this.install(key, tool, contextBytes);
     } catch (err) {
-      if (err instanceof SandboxClosed || this.closed) throw new SandboxClosed();
       // Not loadFailure(): this isolate is not the key's yet, so there is nothing under the key to discard.
-      const failure = err instanceof ToolExecutionError ? err : loadFailureOf(this.classifyError(err, isolate, true));
+      const failure =
+        err instanceof SandboxClosed || this.closed
+          ? new SandboxClosed()
+          : err instanceof ToolExecutionError
+            ? err
+            : loadFailureOf(this.classifyError(err, isolate, true));
       if (!isolate.isDisposed) isolate.dispose();
       throw failure;
     }
@@ -692,7 +696,9 @@ export class Sandbox {
     // The memory limit has taken the isolate down already: the next call starts from a fresh one.
     // A timeout leaves only the call's context unknown; under per_call that context is never used
     // again, and the isolate, its other contexts and the calls queued on it go on. The shared
-    // context is everyone's, so under `shared` the isolate is replaced.
+    // context is everyone's, so under `shared` the isolate is replaced (runAsync calls that isolated-vm
+    // had already queued on it may still run in the context the timed-out call left: `shared` is the
+    // benchmark's baseline, not an isolation).
     if (classified.kind === 'memory_limit' || (classified.kind === 'timeout' && this.isolation === 'shared'))
       this.discard(key);
     return classified;

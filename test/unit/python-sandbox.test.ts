@@ -518,6 +518,22 @@ describe('python sandbox: runAsync leaves the event loop free', () => {
     }
   });
 
+  it('a call cancelled before it was sent leaves its tool uncompiled there: the next calls compile and answer', async () => {
+    let controller = new AbortController();
+    const box = new Sandbox(config, { cancellation: () => controller.signal });
+    const code = 'def run(x):\n    return x * 2\n';
+    try {
+      const first = box.runAsync('cancel-unsent', code, 21, 'python').catch((e: unknown) => e);
+      controller.abort(new Error('step cancelled'));
+      expect(await first).toMatchObject({ message: 'step cancelled' });
+      controller = new AbortController();
+      expect(await box.runAsync('cancel-unsent', code, 1, 'python')).toBe(2);
+      expect(box.run('cancel-unsent', code, 5, 'python')).toBe(10);
+    } finally {
+      box.close();
+    }
+  });
+
   it('a synchronous call of the same tool while an asynchronous one runs: each gets its own answer', async () => {
     const slow = sandbox.runAsync('async-mixed', ECHO_OR_SPIN, 'slow', 'python');
     await new Promise((r) => setTimeout(r, 20));

@@ -387,7 +387,10 @@ for (;;) {
   last = seq;
   // An interrupt meant for an earlier request (its time ran out as it answered) is dropped; one the host
   // sent for this request before this thread took it (a cancelled call) stands, and stops it at once.
-  if (atomicsLoad(ctrl, INTERRUPT_SEQ) !== seq) atomicsStore(interrupt, 0, 0);
+  // Cleared first, then set again if it is this request's: the host writes INTERRUPT_SEQ before the
+  // interrupt, so one it sends after the clear is kept either way (a check-then-clear could wipe it).
+  atomicsStore(interrupt, 0, 0);
+  if (atomicsLoad(ctrl, INTERRUPT_SEQ) === seq) atomicsStore(interrupt, 0, 2);
   const op = atomicsLoad(ctrl, OP);
   const mb = atomicsLoad(ctrl, MEM_MB);
   capBytes = Math.max(baseline + mb * MIB, heapBytes());
