@@ -809,6 +809,9 @@ async function requestAsync(
   }
 }
 
+/** Error kinds after which the interpreter may not hold the tool's code (see toolRequest). */
+const NOT_KEPT = new Set(['compile_error', 'timeout', 'memory_limit']);
+
 const DEFAULT_PLACEMENT: PythonPlacement = { isolation: 'per_tool', maxInterpreters: 8 };
 
 /** A call of the Python tool `key`: the interpreter of its trust domain, and what to send it. */
@@ -819,10 +822,14 @@ function toolRequest(key: string, code: string, inputJson: string, placement: Py
   const compile = !target.known.has(key);
   const op = compile ? (unguardedKeys.has(key) ? OP_COMPILE_CALL_UNGUARDED : OP_COMPILE_CALL) : OP_CALL;
   const strings = compile ? [key, code, inputJson] : [key, inputJson];
-  /** Remembers that the interpreter holds the compiled code, once it has answered. */
+  /**
+   * Remembers that the interpreter holds the compiled code, once the tool itself answered. Not after a
+   * timeout, an interrupt or a crash: an interrupt that lands while the code compiles leaves it
+   * uncompiled, and the next call must send the code again.
+   */
   const answered = (answer: PythonAnswer): PythonAnswer => {
-    if (compile && target.alive && !(answer.status === 'error' && answer.kind === 'compile_error'))
-      target.known.add(key);
+    const ran = answer.status === 'ok' || (answer.status === 'error' && !NOT_KEPT.has(answer.kind));
+    if (compile && target.alive && ran) target.known.add(key);
     return answer;
   };
   return { target, op, strings, answered };

@@ -534,6 +534,16 @@ describe('python sandbox: runAsync leaves the event loop free', () => {
     }
   });
 
+  it('a call whose time runs out while its code compiles leaves the tool uncompiled there: the next call compiles it', async () => {
+    // Thousands of lines: compiling takes far longer than the first call's 15 ms limit.
+    const lines = Array.from({ length: 5000 }, (_, i) => `v${i} = ${i}`).join('\n');
+    const code = `${lines}\ndef run(x):\n    return x + 1\n`;
+    await expect(sandbox.runJsonAsync('compile-interrupted', code, '1', 'python', 15)).rejects.toMatchObject({
+      kind: 'timeout',
+    });
+    expect(await sandbox.runAsync('compile-interrupted', code, 1, 'python')).toBe(2);
+  });
+
   it('a synchronous call of the same tool while an asynchronous one runs: each gets its own answer', async () => {
     const slow = sandbox.runAsync('async-mixed', ECHO_OR_SPIN, 'slow', 'python');
     await new Promise((r) => setTimeout(r, 20));
