@@ -75,6 +75,8 @@ export interface SandboxStats {
   screenedCalls: number;
   /** Screenings voided because a check found the context touched (or a limit left it unknowable). */
   screeningsVoided: number;
+  /** Runs that ended on a limit that took their isolate down (and the runs queued on it). */
+  limitDiscards: number;
 }
 
 /**
@@ -144,6 +146,13 @@ const BATCH_SLICE_MS = 20;
  * across calls on k of them escapes with probability (31/32)^k: 4% at k = 100.
  */
 const SCREEN_CHECK_RATE = 1 / 32;
+
+/**
+ * How often a runAsync() call runs again after its isolate died under it with no run ending on a
+ * limit (see invokeAsyncAgainIfDiscarded): a tool whose contexts keep going over the memory limit as
+ * they are made ahead of calls would otherwise keep its callers waiting for good.
+ */
+const UNOWED_RETRIES = 2;
 
 /** One call of a batch: the output JSON text, or how the call failed. */
 export type BatchOutcome = { output: string; error: null } | { output: null; error: ToolExecutionError };
@@ -223,6 +232,7 @@ export class Sandbox {
     contextsPrepared: 0,
     screenedCalls: 0,
     screeningsVoided: 0,
+    limitDiscards: 0,
   };
   private readonly plans = new Map<string, ScreeningPlan | null>();
   private readonly screens = new Set<ScreenState>();
@@ -452,15 +462,25 @@ export class Sandbox {
 
   /**
    * A run of the same code that hit the memory limit takes the isolate down under the runs queued on
-   * it: that says nothing about their inputs, so they run again in a fresh isolate. Each time it
-   * happens another run has ended on its limit, so this ends as the runs before it do.
+   * it: that says nothing about their inputs, so they run again in a fresh isolate. Each such retry
+   * is owed to a run that ended on its limit, so it ends as the runs before it do. An isolate can also
+   * die with no run ending on a limit (a context made ahead of the calls going over the memory limit,
+   * a tool whose top level varies): only UNOWED_RETRIES of those, then the call ends on the limit.
    */
   private async invokeAsyncAgainIfDiscarded(key: string, code: string, inputJson: string): Promise<string> {
-    for (;;) {
+    const limitsBefore = this.stats.limitDiscards;
+    for (let attempt = 1; ; attempt++) {
       try {
         return await this.invokeAsync(key, code, inputJson);
       } catch (err) {
         if (!(err instanceof IsolateDiscardedUnder)) throw err;
+        if (attempt > UNOWED_RETRIES + this.stats.limitDiscards - limitsBefore) {
+          throw new ToolExecutionError(
+            'memory_limit',
+            `the tool's isolate was taken down under this call ${attempt} times with no call ending on a limit ` +
+              `(loading its contexts ahead of calls goes over the memory limit of ${this.config.memory_limit_mb} MB)`,
+          );
+        }
       }
     }
   }
@@ -687,7 +707,7 @@ export class Sandbox {
   private loadFailure(err: unknown, isolate: ivm.Isolate, key: string): ToolExecutionError {
     if (err instanceof ToolExecutionError) return err;
     const classified = this.classifyError(err, isolate, true);
-    if (classified.kind === 'timeout' || classified.kind === 'memory_limit') this.discard(key);
+    if (classified.kind === 'timeout' || classified.kind === 'memory_limit') this.discardForLimit(key);
     return loadFailureOf(classified);
   }
 
@@ -700,7 +720,7 @@ export class Sandbox {
     // had already queued on it may still run in the context the timed-out call left: `shared` is the
     // benchmark's baseline, not an isolation).
     if (classified.kind === 'memory_limit' || (classified.kind === 'timeout' && this.isolation === 'shared'))
-      this.discard(key);
+      this.discardForLimit(key);
     return classified;
   }
 
@@ -887,7 +907,6 @@ export class Sandbox {
     stop?: () => boolean,
   ): Promise<ScreenedBatch> {
     const signal = this.cancellation?.();
-    const timeout = this.config.timeout_ms;
     const outcomes: BatchOutcome[] = [];
     const dropContext = () => this.disposeScreenContext(state);
     while (outcomes.length < inputsJson.length) {
@@ -900,70 +919,82 @@ export class Sandbox {
           signal,
           dropContext,
         );
-      const dispatch = state.dispatch!;
-      const isolate = state.isolate!;
-      const settings = JSON.stringify({
-        calls: state.calls,
-        nextCheck: state.nextCheck,
-        sliceMs: BATCH_SLICE_MS,
-        checks: this.drawChecks(state.calls, inputsJson.length - outcomes.length),
-      });
-      let progress: BatchProgress;
-      let timedOut = false;
-      try {
-        // Each hand-over takes a runAsync slot, so screened batches count against judge_threads too.
-        progress = (await abandonOnAbort(
-          this.inSlot(signal, () =>
-            dispatch.apply(undefined, ['batch', JSON.stringify(inputsJson.slice(outcomes.length)), settings], {
-              timeout,
-              result: { copy: true },
-            }),
-          ),
-          signal,
-          dropContext,
-        )) as BatchProgress;
-      } catch (err) {
-        if (signal?.aborted) throw abortReason(signal);
-        const failure = this.classifyError(err, isolate);
-        if (failure.kind === 'memory_limit') this.voidScreen(state, 'a call hit the memory limit');
-        if (failure.kind !== 'timeout') this.voidScreen(state, `a screened batch failed: ${failure.message}`);
-        // The isolate survives a timeout: what the calls before it answered is read back.
-        timedOut = true;
-        try {
-          progress = (await dispatch.apply(undefined, ['progress'], {
-            timeout,
-            result: { copy: true },
-          })) as BatchProgress;
-        } catch {
-          this.voidScreen(state, 'a call that timed out left the context unreadable');
-        }
-      }
-      const done = await this.batchOutcomes(state, dispatch, isolate, progress);
-      state.calls = progress.calls;
-      state.nextCheck = progress.nextCheck;
-      this.stats.screenedCalls += done.length;
-      if (!progress.clean) this.voidScreen(state, 'a call left the global object or a built-in changed');
-      // A slice always makes its first call: no answer without a timeout means the record was tampered with.
-      if (!done.length && !timedOut) this.voidScreen(state, 'a screened batch answered no call');
-      outcomes.push(...done);
-      if (timedOut) {
-        // As the exact path replaces the isolate after a limit: the state it left is checked, then the
-        // context is replaced. A call that had the whole limit (the first of its slice) timed out; one
-        // that shared its slice's limit is left to a slice of its own.
-        if (!(await this.checkScreenAsync(state)))
-          this.voidScreen(state, 'a call that timed out left the context touched');
-        this.disposeScreenContext(state);
-        if (!done.length) {
-          this.stats.screenedCalls++;
-          outcomes.push({
-            output: null,
-            error: new ToolExecutionError('timeout', `tool exceeded the time limit of ${timeout} ms`),
-          });
-        }
-        return { outcomes, timedOut: true };
-      }
+      // A slice holds one runAsync slot from its hand-over to its last read-back (a timeout's progress,
+      // failures thrown again, the check after it): screened batches count against judge_threads too.
+      const slice = await abandonOnAbort(
+        this.inSlot(signal, () => this.screenSlice(state, inputsJson.slice(outcomes.length), signal)),
+        signal,
+        dropContext,
+      );
+      outcomes.push(...slice.outcomes);
+      if (slice.timedOut) return { outcomes, timedOut: true };
     }
     return { outcomes, timedOut: false };
+  }
+
+  /**
+   * One hand-over of a screened batch: the calls on `inputsJson` that fit in a slice (BATCH_SLICE_MS),
+   * in the open screening context. After a timeout, what the calls before it answered is read back,
+   * the context is checked and replaced, and the batch ends there.
+   */
+  private async screenSlice(
+    state: ScreenState,
+    inputsJson: readonly string[],
+    signal: AbortSignal | undefined,
+  ): Promise<ScreenedBatch> {
+    const timeout = this.config.timeout_ms;
+    const dispatch = state.dispatch!;
+    const isolate = state.isolate!;
+    const settings = JSON.stringify({
+      calls: state.calls,
+      nextCheck: state.nextCheck,
+      sliceMs: BATCH_SLICE_MS,
+      checks: this.drawChecks(state.calls, inputsJson.length),
+    });
+    let progress: BatchProgress;
+    let timedOut = false;
+    try {
+      progress = (await dispatch.apply(undefined, ['batch', JSON.stringify(inputsJson), settings], {
+        timeout,
+        result: { copy: true },
+      })) as BatchProgress;
+    } catch (err) {
+      if (signal?.aborted) throw abortReason(signal);
+      const failure = this.classifyError(err, isolate);
+      if (failure.kind === 'memory_limit') this.voidScreen(state, 'a call hit the memory limit');
+      if (failure.kind !== 'timeout') this.voidScreen(state, `a screened batch failed: ${failure.message}`);
+      // The isolate survives a timeout: what the calls before it answered is read back.
+      timedOut = true;
+      try {
+        progress = (await dispatch.apply(undefined, ['progress'], {
+          timeout,
+          result: { copy: true },
+        })) as BatchProgress;
+      } catch {
+        this.voidScreen(state, 'a call that timed out left the context unreadable');
+      }
+    }
+    const outcomes = await this.batchOutcomes(state, dispatch, isolate, progress);
+    state.calls = progress.calls;
+    state.nextCheck = progress.nextCheck;
+    this.stats.screenedCalls += outcomes.length;
+    if (!progress.clean) this.voidScreen(state, 'a call left the global object or a built-in changed');
+    // A slice always makes its first call: no answer without a timeout means the record was tampered with.
+    if (!outcomes.length && !timedOut) this.voidScreen(state, 'a screened batch answered no call');
+    if (!timedOut) return { outcomes, timedOut: false };
+    // As the exact path replaces the isolate after a limit: the state it left is checked, then the
+    // context is replaced. A call that had the whole limit (the first of its slice) timed out; one
+    // that shared its slice's limit is left to a slice of its own.
+    if (!(await this.checkScreenAsync(state))) this.voidScreen(state, 'a call that timed out left the context touched');
+    this.disposeScreenContext(state);
+    if (!outcomes.length) {
+      this.stats.screenedCalls++;
+      outcomes.push({
+        output: null,
+        error: new ToolExecutionError('timeout', `tool exceeded the time limit of ${timeout} ms`),
+      });
+    }
+    return { outcomes, timedOut: true };
   }
 
   /**
@@ -1203,6 +1234,12 @@ export class Sandbox {
     // Disposing the isolate frees its ready contexts (and stops a preparation under way).
     tool.ready = [];
     if (!tool.isolate.isDisposed) tool.isolate.dispose();
+  }
+
+  /** discard() because a run ended on a limit: the runs it takes down with it may run again. */
+  private discardForLimit(key: string): void {
+    this.stats.limitDiscards++;
+    this.discard(key);
   }
 
   /** Disposes every isolate. The process's Python interpreter is shared: see closePythonHost(). */

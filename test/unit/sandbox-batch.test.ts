@@ -305,6 +305,26 @@ describe('screened batches off the event loop', () => {
     }
   });
 
+  it('a screened batch whose call times out keeps its slot until it has read back and checked its context', async () => {
+    const box = new Sandbox({ ...config, timeout_ms: 300 }, { asyncConcurrency: 1 });
+    const quick = 'function run(x) { return x; }';
+    const order: string[] = [];
+    try {
+      await box.runAsync('slot-after', quick, 0);
+      const batch = box
+        .runBatchAsync('slot-timeout', 'function run(x) { if (x === "spin") for (;;) {} return x; }', ['"spin"'])
+        .then((outcomes) => order.push(`batch answered ${outcomes[0]!.error?.kind}`));
+      // Queued while the batch's call spins: it runs once the batch has read back what the timeout
+      // left and checked the context (hand-overs to the batch's isolate that count as its slot's).
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const run = box.runAsync('slot-after', quick, 5).then(() => order.push('run answered'));
+      await Promise.all([batch, run]);
+      expect(order).toEqual(['batch answered timeout', 'run answered']);
+    } finally {
+      box.close();
+    }
+  });
+
   it('keeps the event loop turning while a batch spins to its limit', async () => {
     let ticks = 0;
     const timer = setInterval(() => ticks++, 10);

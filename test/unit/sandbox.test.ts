@@ -296,6 +296,27 @@ describe('runAsync: tool code off the event loop', () => {
     }
   });
 
+  it('a run whose isolate keeps dying under it with no run ending on a limit ends after a bounded number of retries', async () => {
+    // What a context made ahead of the calls going over the memory limit does to the runs queued on
+    // its isolate, every time: the isolate dies and no run ended on its limit. Here the isolate is
+    // taken down from outside, every 10 ms, under a run that needs ~40 ms.
+    const box = new Sandbox({ ...config, timeout_ms: 20_000 }, { asyncConcurrency: 2 });
+    const code = 'function run(x) { let i = 0; while (i < x) i++; return i; }';
+    const steps = 4e7;
+    const killer = setInterval(() => box.discard('dies-under'), 10);
+    try {
+      await expect(box.runAsync('dies-under', code, steps)).rejects.toMatchObject({
+        kind: 'memory_limit',
+        message: expect.stringMatching(/taken down under this call 3 times with no call ending on a limit/),
+      });
+      expect(box.stats.limitDiscards).toBe(0);
+      expect(box.stats.compiled).toBe(3);
+    } finally {
+      clearInterval(killer);
+      box.close();
+    }
+  });
+
   it("a tool's top level that spins holds its isolate's thread, not the event loop", async () => {
     const box = new Sandbox(config, { asyncConcurrency: 4 });
     let ticks = 0;
