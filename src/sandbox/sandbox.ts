@@ -243,6 +243,8 @@ export class Sandbox {
   private readonly checkRate: number;
   /** Compilations under way off this thread (runAsync), one per key: every call of the key awaits it. */
   private readonly compiling = new Map<string, Promise<CompiledTool>>();
+  /** Isolates that a run's own limit took down (the runs queued on them run again: see invokeAsyncAgainIfDiscarded). */
+  private readonly endedOnLimit = new WeakSet<ivm.Isolate>();
   /** Set by close(): nothing is compiled or run again, and a call it cut short is not retried. */
   private closed = false;
 
@@ -465,20 +467,19 @@ export class Sandbox {
    * it: that says nothing about their inputs, so they run again in a fresh isolate. Each such retry
    * is owed to a run that ended on its limit, so it ends as the runs before it do. An isolate can also
    * die with no run ending on a limit (a context made ahead of the calls going over the memory limit,
-   * a tool whose top level varies): only UNOWED_RETRIES of those, then the call ends on the limit.
+   * a tool whose top level varies): after UNOWED_RETRIES of those, the call ends on the limit.
    */
   private async invokeAsyncAgainIfDiscarded(key: string, code: string, inputJson: string): Promise<string> {
-    const limitsBefore = this.stats.limitDiscards;
-    for (let attempt = 1; ; attempt++) {
+    for (let unowed = 0; ;) {
       try {
         return await this.invokeAsync(key, code, inputJson);
       } catch (err) {
         if (!(err instanceof IsolateDiscardedUnder)) throw err;
-        if (attempt > UNOWED_RETRIES + this.stats.limitDiscards - limitsBefore) {
+        if (!err.owed && ++unowed > UNOWED_RETRIES) {
           throw new ToolExecutionError(
             'memory_limit',
-            `the tool's isolate was taken down under this call ${attempt} times with no call ending on a limit ` +
-              `(loading its contexts ahead of calls goes over the memory limit of ${this.config.memory_limit_mb} MB)`,
+            `the tool's isolate was taken down under this call ${unowed} times with no call ending on a limit ` +
+              `(as when making its contexts ahead of calls goes over the memory limit of ${this.config.memory_limit_mb} MB)`,
           );
         }
       }
@@ -511,8 +512,9 @@ export class Sandbox {
     if (!tool.isolate.isDisposed) return null;
     if (this.closed) return new SandboxClosed();
     const message = err instanceof Error ? err.message : '';
-    if (message === 'Isolate is disposed') return new IsolateDiscardedUnder();
-    if (!/memory limit/i.test(message) && this.tools.get(key) !== tool) return new IsolateDiscardedUnder();
+    const owed = this.endedOnLimit.has(tool.isolate);
+    if (message === 'Isolate is disposed') return new IsolateDiscardedUnder(owed);
+    if (!/memory limit/i.test(message) && this.tools.get(key) !== tool) return new IsolateDiscardedUnder(owed);
     return null;
   }
 
@@ -707,7 +709,7 @@ export class Sandbox {
   private loadFailure(err: unknown, isolate: ivm.Isolate, key: string): ToolExecutionError {
     if (err instanceof ToolExecutionError) return err;
     const classified = this.classifyError(err, isolate, true);
-    if (classified.kind === 'timeout' || classified.kind === 'memory_limit') this.discardForLimit(key);
+    if (classified.kind === 'timeout' || classified.kind === 'memory_limit') this.discardForLimit(key, isolate);
     return loadFailureOf(classified);
   }
 
@@ -720,7 +722,7 @@ export class Sandbox {
     // had already queued on it may still run in the context the timed-out call left: `shared` is the
     // benchmark's baseline, not an isolation).
     if (classified.kind === 'memory_limit' || (classified.kind === 'timeout' && this.isolation === 'shared'))
-      this.discardForLimit(key);
+      this.discardForLimit(key, tool.isolate);
     return classified;
   }
 
@@ -913,16 +915,11 @@ export class Sandbox {
       if (signal?.aborted) throw abortReason(signal);
       if (state.voided) throw new ScreeningVoid(state.voided);
       if (outcomes.length && stop?.()) break;
-      if (!state.dispatch)
-        await abandonOnAbort(
-          this.inSlot(signal, () => this.openScreenAsync(state)),
-          signal,
-          dropContext,
-        );
       // A slice holds one runAsync slot from its hand-over to its last read-back (a timeout's progress,
       // failures thrown again, the check after it): screened batches count against judge_threads too.
+      const rest = inputsJson.slice(outcomes.length);
       const slice = await abandonOnAbort(
-        this.inSlot(signal, () => this.screenSlice(state, inputsJson.slice(outcomes.length), signal)),
+        this.inSlot(signal, () => this.openAndScreenSlice(state, rest, signal)),
         signal,
         dropContext,
       );
@@ -930,6 +927,22 @@ export class Sandbox {
       if (slice.timedOut) return { outcomes, timedOut: true };
     }
     return { outcomes, timedOut: false };
+  }
+
+  /**
+   * screenSlice() once the slot is this batch's, in the session as the wait left it: closed, voided,
+   * or its context replaced after another batch's timeout (a fresh one is opened then).
+   */
+  private async openAndScreenSlice(
+    state: ScreenState,
+    inputsJson: readonly string[],
+    signal: AbortSignal | undefined,
+  ): Promise<ScreenedBatch> {
+    if (this.closed) throw new SandboxClosed();
+    if (state.voided) throw new ScreeningVoid(state.voided);
+    if (!this.screens.has(state)) throw new ScreeningVoid('the screening session was closed');
+    if (!state.dispatch) await this.openScreenAsync(state);
+    return this.screenSlice(state, inputsJson, signal);
   }
 
   /**
@@ -945,6 +958,11 @@ export class Sandbox {
     const timeout = this.config.timeout_ms;
     const dispatch = state.dispatch!;
     const isolate = state.isolate!;
+    // A cancellation drops the context under the slice: what fails after it says nothing of the tool.
+    const voided: (reason: string) => never = (reason) => {
+      if (signal?.aborted) throw abortReason(signal);
+      return this.voidScreen(state, reason);
+    };
     const settings = JSON.stringify({
       calls: state.calls,
       nextCheck: state.nextCheck,
@@ -961,8 +979,8 @@ export class Sandbox {
     } catch (err) {
       if (signal?.aborted) throw abortReason(signal);
       const failure = this.classifyError(err, isolate);
-      if (failure.kind === 'memory_limit') this.voidScreen(state, 'a call hit the memory limit');
-      if (failure.kind !== 'timeout') this.voidScreen(state, `a screened batch failed: ${failure.message}`);
+      if (failure.kind === 'memory_limit') voided('a call hit the memory limit');
+      if (failure.kind !== 'timeout') voided(`a screened batch failed: ${failure.message}`);
       // The isolate survives a timeout: what the calls before it answered is read back.
       timedOut = true;
       try {
@@ -971,21 +989,21 @@ export class Sandbox {
           result: { copy: true },
         })) as BatchProgress;
       } catch {
-        this.voidScreen(state, 'a call that timed out left the context unreadable');
+        voided('a call that timed out left the context unreadable');
       }
     }
-    const outcomes = await this.batchOutcomes(state, dispatch, isolate, progress);
+    const outcomes = await this.batchOutcomes(voided, dispatch, isolate, progress);
     state.calls = progress.calls;
     state.nextCheck = progress.nextCheck;
     this.stats.screenedCalls += outcomes.length;
-    if (!progress.clean) this.voidScreen(state, 'a call left the global object or a built-in changed');
+    if (!progress.clean) voided('a call left the global object or a built-in changed');
     // A slice always makes its first call: no answer without a timeout means the record was tampered with.
-    if (!outcomes.length && !timedOut) this.voidScreen(state, 'a screened batch answered no call');
+    if (!outcomes.length && !timedOut) voided('a screened batch answered no call');
     if (!timedOut) return { outcomes, timedOut: false };
     // As the exact path replaces the isolate after a limit: the state it left is checked, then the
     // context is replaced. A call that had the whole limit (the first of its slice) timed out; one
     // that shared its slice's limit is left to a slice of its own.
-    if (!(await this.checkScreenAsync(state))) this.voidScreen(state, 'a call that timed out left the context touched');
+    if (!(await this.checkScreenAsync(state))) voided('a call that timed out left the context touched');
     this.disposeScreenContext(state);
     if (!outcomes.length) {
       this.stats.screenedCalls++;
@@ -1003,7 +1021,7 @@ export class Sandbox {
    * when the call itself threw). A limit while doing so leaves the answers unknowable: void.
    */
   private async batchOutcomes(
-    state: ScreenState,
+    voided: (reason: string) => never,
     dispatch: NonNullable<ScreenState['dispatch']>,
     isolate: ivm.Isolate,
     progress: BatchProgress,
@@ -1029,7 +1047,7 @@ export class Sandbox {
     progress.failed.forEach(([index], i) => {
       const error = failures[i]!;
       if (error.kind === 'timeout' || error.kind === 'memory_limit')
-        this.voidScreen(state, 'a failed call hit a limit when its error was read');
+        voided('a failed call hit a limit when its error was read');
       outcomes[index] = { output: null, error };
     });
     return outcomes;
@@ -1237,9 +1255,15 @@ export class Sandbox {
   }
 
   /** discard() because a run ended on a limit: the runs it takes down with it may run again. */
-  private discardForLimit(key: string): void {
+  /**
+   * discard() because a run on `isolate` ended on a limit: the runs it takes down with it are owed a
+   * run again. Only that isolate: one that already replaced it under the key serves on.
+   */
+  private discardForLimit(key: string, isolate: ivm.Isolate): void {
     this.stats.limitDiscards++;
-    this.discard(key);
+    this.endedOnLimit.add(isolate);
+    if (this.tools.get(key)?.isolate === isolate) this.discard(key);
+    else if (!isolate.isDisposed) isolate.dispose();
   }
 
   /** Disposes every isolate. The process's Python interpreter is shared: see closePythonHost(). */
@@ -1293,8 +1317,9 @@ function interpreterUnavailable(err: unknown): ToolExecutionError {
 
 /** A runAsync() call's isolate was discarded by a concurrent run of the same code (a limit it hit). */
 class IsolateDiscardedUnder extends Error {
-  constructor() {
-    super('the isolate was discarded by a concurrent run of the same code that hit a limit');
+  /** `owed`: a run on that isolate ended on its own limit (else it died with no run to blame). */
+  constructor(readonly owed: boolean) {
+    super('the isolate was discarded under this run');
   }
 }
 

@@ -325,6 +325,59 @@ describe('screened batches off the event loop', () => {
     }
   });
 
+  it("a session's second batch, waiting for the slot while the first times out, runs in a fresh context", async () => {
+    const box = new Sandbox({ ...config, timeout_ms: 300 }, { asyncConcurrency: 1 });
+    try {
+      const session = (await box.screenAsync(
+        'slot-twice',
+        'function run(x) { if (x === "spin") for (;;) {} return x; }',
+      ))!;
+      await session.runBatchAsync(['1']);
+      const [first, second] = await Promise.all([session.runBatchAsync(['"spin"']), session.runBatchAsync(['2'])]);
+      expect(first.outcomes[0]).toMatchObject({ error: { kind: 'timeout' } });
+      expect(second.outcomes).toEqual([{ output: '2', error: null }]);
+      expect(box.stats.screeningsVoided).toBe(0);
+    } finally {
+      box.close();
+    }
+  });
+
+  it('a batch waiting for its slot when the sandbox closes ends as closed', async () => {
+    const box = new Sandbox({ ...config, timeout_ms: 2000 }, { asyncConcurrency: 1 });
+    const session = (await box.screenAsync('slot-close', 'function run(x) { return x; }'))!;
+    await session.runBatchAsync(['1']);
+    const spinning = box.runAsync('slot-close-spin', 'function run() { for (;;) {} }', null).catch(() => undefined);
+    const waiting = session.runBatchAsync(['2']).catch((err: unknown) => err);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    box.close();
+    expect(await waiting).toMatchObject({ name: 'SandboxClosed' });
+    await spinning;
+  });
+
+  it('a cancellation during the check after a timeout ends the batch as cancelled, not as a voided screening', async () => {
+    const controller = new AbortController();
+    const box = new Sandbox({ ...config, timeout_ms: 300 }, { cancellation: () => controller.signal });
+    // The cancellation lands exactly between the timeout's read-back and its check of the context.
+    const hooks = box as unknown as { checkScreenAsync(state: unknown): Promise<boolean> };
+    const check = hooks.checkScreenAsync.bind(box);
+    hooks.checkScreenAsync = (state) => {
+      controller.abort(new Error('heal cancelled'));
+      return check(state);
+    };
+    try {
+      const session = (await box.screenAsync(
+        'cancel-check',
+        'function run(x) { if (x === "spin") for (;;) {} return x; }',
+      ))!;
+      await session.runBatchAsync(['1']);
+      await expect(session.runBatchAsync(['"spin"'])).rejects.toThrow('heal cancelled');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(box.stats.screeningsVoided).toBe(0);
+    } finally {
+      box.close();
+    }
+  });
+
   it('keeps the event loop turning while a batch spins to its limit', async () => {
     let ticks = 0;
     const timer = setInterval(() => ticks++, 10);
