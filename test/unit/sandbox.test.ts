@@ -299,10 +299,10 @@ describe('runAsync: tool code off the event loop', () => {
   it('a run whose isolate keeps dying under it with no run ending on a limit ends after a bounded number of retries', async () => {
     // What a context made ahead of the calls going over the memory limit does to the runs queued on
     // its isolate, every time: the isolate dies and no run ended on its limit. Here the isolate is
-    // taken down from outside, every 10 ms, under a run that needs ~40 ms.
+    // taken down from outside, every 10 ms, under a run that needs ~150 ms.
     const box = new Sandbox({ ...config, timeout_ms: 20_000 }, { asyncConcurrency: 2 });
     const code = 'function run(x) { let i = 0; while (i < x) i++; return i; }';
-    const steps = 4e7;
+    const steps = 4e8;
     const killer = setInterval(() => box.discard('dies-under'), 10);
     try {
       await expect(box.runAsync('dies-under', code, steps)).rejects.toMatchObject({
@@ -313,6 +313,30 @@ describe('runAsync: tool code off the event loop', () => {
       expect(box.stats.compiled).toBe(3);
     } finally {
       clearInterval(killer);
+      box.close();
+    }
+  });
+
+  it("another tool's runs ending on their memory limit earn no retries for a run whose own isolate keeps dying", async () => {
+    const box = new Sandbox({ ...config, timeout_ms: 20_000 }, { asyncConcurrency: 4 });
+    const code = 'function run(x) { let i = 0; while (i < x) i++; return i; }';
+    const bomb = 'function run() { const a = []; for (;;) a.push(new Array(1e5).fill(Math.random())); }';
+    let bombing = true;
+    const bombs = (async () => {
+      while (bombing) await box.runAsync('bombs', bomb, null).catch(() => undefined);
+    })();
+    // The run needs ~150 ms and its isolate dies every 100 ms; a bomb ends on its limit every ~30 ms.
+    const killer = setInterval(() => box.discard('dies-beside-bombs'), 100);
+    try {
+      await expect(box.runAsync('dies-beside-bombs', code, 4e8)).rejects.toMatchObject({
+        kind: 'memory_limit',
+        message: expect.stringMatching(/taken down under this call 3 times/),
+      });
+      expect(box.stats.limitDiscards).toBeGreaterThan(0);
+    } finally {
+      clearInterval(killer);
+      bombing = false;
+      await bombs;
       box.close();
     }
   });
