@@ -22,6 +22,16 @@ afterAll(() => {
   for (const s of [screened, perCall, tight, tightPerCall, roomy, roomyPerCall]) s.close();
 });
 
+/** A tool that answers its input, except the input "spin", on which it runs to its time limit. */
+const SPINS_ON_SPIN = 'function run(x) { if (x === "spin") for (;;) {} return x; }';
+
+/** A screening session of `code` on `box` that has answered one batch (its context is open). */
+async function openedSession(box: Sandbox, key: string, code: string) {
+  const session = (await box.screenAsync(key, code))!;
+  await session.runBatchAsync(['1']);
+  return session;
+}
+
 const INPUTS = [1, 'a', [1, 2], { k: 'v' }, null, 2, 3, 4, 5, 6].map((i) => JSON.stringify(i));
 
 /** What a caller can tell apart: the output, or the failure's kind, error type and message. */
@@ -312,7 +322,7 @@ describe('screened batches off the event loop', () => {
     try {
       await box.runAsync('slot-after', quick, 0);
       const batch = box
-        .runBatchAsync('slot-timeout', 'function run(x) { if (x === "spin") for (;;) {} return x; }', ['"spin"'])
+        .runBatchAsync('slot-timeout', SPINS_ON_SPIN, ['"spin"'])
         .then((outcomes) => order.push(`batch answered ${outcomes[0]!.error?.kind}`));
       // Queued while the batch's call spins: it runs once the batch has read back what the timeout
       // left and checked the context (hand-overs to the batch's isolate that count as its slot's).
@@ -328,11 +338,7 @@ describe('screened batches off the event loop', () => {
   it("a session's second batch, waiting for the slot while the first times out, runs in a fresh context", async () => {
     const box = new Sandbox({ ...config, timeout_ms: 300 }, { asyncConcurrency: 1 });
     try {
-      const session = (await box.screenAsync(
-        'slot-twice',
-        'function run(x) { if (x === "spin") for (;;) {} return x; }',
-      ))!;
-      await session.runBatchAsync(['1']);
+      const session = await openedSession(box, 'slot-twice', SPINS_ON_SPIN);
       const [first, second] = await Promise.all([session.runBatchAsync(['"spin"']), session.runBatchAsync(['2'])]);
       expect(first.outcomes[0]).toMatchObject({ error: { kind: 'timeout' } });
       expect(second.outcomes).toEqual([{ output: '2', error: null }]);
@@ -344,8 +350,7 @@ describe('screened batches off the event loop', () => {
 
   it('a batch waiting for its slot when the sandbox closes ends as closed', async () => {
     const box = new Sandbox({ ...config, timeout_ms: 2000 }, { asyncConcurrency: 1 });
-    const session = (await box.screenAsync('slot-close', 'function run(x) { return x; }'))!;
-    await session.runBatchAsync(['1']);
+    const session = await openedSession(box, 'slot-close', 'function run(x) { return x; }');
     const spinning = box.runAsync('slot-close-spin', 'function run() { for (;;) {} }', null).catch(() => undefined);
     const waiting = session.runBatchAsync(['2']).catch((err: unknown) => err);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -365,11 +370,7 @@ describe('screened batches off the event loop', () => {
       return check(state);
     };
     try {
-      const session = (await box.screenAsync(
-        'cancel-check',
-        'function run(x) { if (x === "spin") for (;;) {} return x; }',
-      ))!;
-      await session.runBatchAsync(['1']);
+      const session = await openedSession(box, 'cancel-check', SPINS_ON_SPIN);
       await expect(session.runBatchAsync(['"spin"'])).rejects.toThrow('heal cancelled');
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(box.stats.screeningsVoided).toBe(0);
