@@ -135,6 +135,17 @@ async function tableRows(pool: pg.Pool): Promise<Record<string, number>> {
   return counts;
 }
 
+/**
+ * Transactions the database has ended so far: every statement outside a transaction is one, so this
+ * counts round trips of work (the workers' and the bench's own polling), not rows.
+ */
+async function transactions(pool: pg.Pool): Promise<number> {
+  const r = await pool.query<{ n: string }>(
+    `SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()`,
+  );
+  return Number(r.rows[0]!.n);
+}
+
 async function dbSize(pool: pg.Pool): Promise<number> {
   const r = await pool.query<{ size: string }>(`SELECT pg_database_size(current_database()) AS size`);
   return Number(r.rows[0]!.size);
@@ -181,6 +192,8 @@ interface StormResult {
   loopLag: LoopLagFigures[];
   dbGrowthMb: number;
   rowsPerHeal: number;
+  /** Database transactions per heal while the storm ran (each statement outside one is one). */
+  transactionsPerHeal: number;
   rowsByTable: Record<string, number>;
   cpu: { workers: number; postgres: number; temporal: number; bench: number };
   activityMs: Record<string, number>;
@@ -246,6 +259,7 @@ async function storm(workers: number, ctx: StormContext): Promise<StormResult> {
 
   const rowsBefore = await tableRows(ctx.pool);
   const sizeBefore = await dbSize(ctx.pool);
+  const transactionsBefore = await transactions(ctx.pool);
   const serverCpu = new ServerCpu();
   serverCpu.sample();
   // Worker CPU from here on, a killed worker's included (counted at its death).
@@ -317,6 +331,9 @@ async function storm(workers: number, ctx: StormContext): Promise<StormResult> {
   while ((await ctx.client.workflow.count(running)).count > 0 && Date.now() - started < TIMEOUT_MS)
     await new Promise((r) => setTimeout(r, 200));
   const endedAt = Date.now();
+  // The statistics of a backend's last transactions are flushed within a second or so.
+  await new Promise((r) => setTimeout(r, 1500));
+  const transactionsPerHeal = ((await transactions(ctx.pool)) - transactionsBefore) / TOOLS;
   serverCpu.sample();
   const cpuAfter = serverCpu.total();
   const workerCpu = children.reduce(
@@ -417,6 +434,7 @@ async function storm(workers: number, ctx: StormContext): Promise<StormResult> {
     loopLag: stats.map((s) => s.loopLag),
     dbGrowthMb: (sizeAfter - sizeBefore) / 2 ** 20,
     rowsPerHeal: rows / TOOLS,
+    transactionsPerHeal,
     rowsByTable,
     cpu: {
       workers: workerCpu,
@@ -494,6 +512,11 @@ async function main(): Promise<void> {
         r.violations.slice(0, 3).join('; ') || 'every invariant holds, heal runs included',
       ],
       [`${w} database growth`, `${r.dbGrowthMb.toFixed(1)} MB`, `${r.rowsPerHeal.toFixed(1)} rows written per heal`],
+      [
+        `${w} database transactions`,
+        `${r.transactionsPerHeal.toFixed(0)} per heal`,
+        'each statement outside a transaction is one; the bench polls too',
+      ],
       [
         `${w} CPU workers / postgres / temporal`,
         `${r.cpu.workers.toFixed(0)} / ${r.cpu.postgres.toFixed(0)} / ${r.cpu.temporal.toFixed(0)} s`,
