@@ -5,7 +5,9 @@
  * between running and waiting for a core; LOOP_LAG_TRACE=1 prints each gap over 50 ms) and the time
  * spent in each activity type (count, total ms).
  */
+import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import pg from 'pg';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { createPrismaClient } from '../src/infra/database.js';
 import { installTemporalRuntime } from '../src/infra/temporal-runtime.js';
@@ -16,15 +18,31 @@ const { DATABASE_URL, TEMPORAL_ADDRESS, TASK_QUEUE, WORKFLOW_BUNDLE, MAX_ACTIVIT
 installTemporalRuntime('ERROR');
 const prisma = createPrismaClient(DATABASE_URL!);
 
-const activities: Record<string, { count: number; ms: number }> = {};
+const activities: Record<string, { count: number; ms: number; statements: number }> = {};
+
+// SQL statements this process sends, each counted against the activity type running when it was sent
+// (a pooled client handed over by another activity's release runs the callback in the asker's context).
+const runningActivity = new AsyncLocalStorage<string>();
+const statementsOutside = { count: 0 };
+const sendQuery = pg.Client.prototype.query;
+pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+  const type = runningActivity.getStore();
+  if (type) (activities[type] ??= { count: 0, ms: 0, statements: 0 }).statements++;
+  else statementsOutside.count++;
+  return (sendQuery as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof sendQuery;
+const connect = pg.Pool.prototype.connect as (this: pg.Pool, callback?: unknown) => unknown;
+pg.Pool.prototype.connect = function (this: pg.Pool, callback?: (...a: unknown[]) => void) {
+  return connect.call(this, callback && AsyncResource.bind(callback));
+} as typeof pg.Pool.prototype.connect;
 const timed: ActivityInterceptorsFactory = (ctx) => ({
   inbound: {
     async execute(input, next) {
       const started = performance.now();
       try {
-        return await next(input);
+        return await runningActivity.run(ctx.info.activityType, () => next(input));
       } finally {
-        const a = (activities[ctx.info.activityType] ??= { count: 0, ms: 0 });
+        const a = (activities[ctx.info.activityType] ??= { count: 0, ms: 0, statements: 0 });
         a.count++;
         a.ms += performance.now() - started;
       }
@@ -74,6 +92,7 @@ process.stdout.write(
     loopP99Ms: delay.percentile(99) / 1e6,
     loopLag,
     activities,
+    statementsOutside: statementsOutside.count,
   })}\n`,
 );
 await prisma.$disconnect();

@@ -50,7 +50,9 @@ interface WorkerStats {
   loopMaxMs: number;
   loopP99Ms: number;
   loopLag: LoopLagFigures;
-  activities: Record<string, { count: number; ms: number }>;
+  activities: Record<string, { count: number; ms: number; statements: number }>;
+  /** Statements sent while no activity ran (the monitor's own reads, start-up). */
+  statementsOutside: number;
 }
 
 /** CPU seconds (user + system) of a process, from /proc/<pid>/stat. */
@@ -194,6 +196,9 @@ interface StormResult {
   rowsPerHeal: number;
   /** Database transactions per heal while the storm ran (each statement outside one is one). */
   transactionsPerHeal: number;
+  /** SQL statements the workers sent per heal, in all and by activity type (the bench's own not counted). */
+  statementsPerHeal: number;
+  statementsByStep: Record<string, number>;
   rowsByTable: Record<string, number>;
   cpu: { workers: number; postgres: number; temporal: number; bench: number };
   activityMs: Record<string, number>;
@@ -414,8 +419,13 @@ async function storm(workers: number, ctx: StormContext): Promise<StormResult> {
   for (const c of children) c.child.kill('SIGTERM');
   const stats = await Promise.all(children.map((c) => c.stats));
   const activityMs: Record<string, number> = {};
+  const statementsByStep: Record<string, number> = {};
   for (const s of stats)
-    for (const [name, a] of Object.entries(s.activities)) activityMs[name] = (activityMs[name] ?? 0) + a.ms;
+    for (const [name, a] of Object.entries(s.activities)) {
+      activityMs[name] = (activityMs[name] ?? 0) + a.ms;
+      statementsByStep[name] = (statementsByStep[name] ?? 0) + a.statements / TOOLS;
+    }
+  const statementsOutside = stats.reduce((sum, s) => sum + s.statementsOutside, 0);
   await prisma.$disconnect();
   return {
     workers,
@@ -435,6 +445,8 @@ async function storm(workers: number, ctx: StormContext): Promise<StormResult> {
     dbGrowthMb: (sizeAfter - sizeBefore) / 2 ** 20,
     rowsPerHeal: rows / TOOLS,
     transactionsPerHeal,
+    statementsPerHeal: Object.values(statementsByStep).reduce((a, b) => a + b, statementsOutside / TOOLS),
+    statementsByStep,
     rowsByTable,
     cpu: {
       workers: workerCpu,
@@ -516,6 +528,15 @@ async function main(): Promise<void> {
         `${w} database transactions`,
         `${r.transactionsPerHeal.toFixed(0)} per heal`,
         'each statement outside a transaction is one; the bench polls too',
+      ],
+      [
+        `${w} SQL statements from the workers`,
+        `${r.statementsPerHeal.toFixed(1)} per heal`,
+        Object.entries(r.statementsByStep)
+          .filter(([, n]) => n >= 0.5)
+          .sort((a, b) => b[1] - a[1])
+          .map(([name, n]) => `${name} ${n.toFixed(0)}`)
+          .join(', '),
       ],
       [
         `${w} CPU workers / postgres / temporal`,
