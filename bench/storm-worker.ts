@@ -3,7 +3,7 @@
  * its own. Prints READY once polling and measures from STORM on its stdin; on SIGTERM it shuts down
  * and prints one STATS line: peak RSS, the event loop's delay (max, p99, and how the late gaps split
  * between running and waiting for a core; LOOP_LAG_TRACE=1 prints each gap over 50 ms) and the time
- * spent in each activity type (count, total ms).
+ * spent in each activity type (count, total ms, SQL statements sent while it ran).
  */
 import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { monitorEventLoopDelay } from 'node:perf_hooks';

@@ -336,9 +336,6 @@ async function storm(workers: number, ctx: StormContext): Promise<StormResult> {
   while ((await ctx.client.workflow.count(running)).count > 0 && Date.now() - started < TIMEOUT_MS)
     await new Promise((r) => setTimeout(r, 200));
   const endedAt = Date.now();
-  // The statistics of a backend's last transactions are flushed within a second or so.
-  await new Promise((r) => setTimeout(r, 1500));
-  const transactionsPerHeal = ((await transactions(ctx.pool)) - transactionsBefore) / TOOLS;
   serverCpu.sample();
   const cpuAfter = serverCpu.total();
   const workerCpu = children.reduce(
@@ -346,6 +343,9 @@ async function storm(workers: number, ctx: StormContext): Promise<StormResult> {
     killedWorkerCpu,
   );
   const benchCpu = process.cpuUsage(benchCpuBefore);
+  // After the CPU figures: the statistics of a backend's last transactions are flushed within a second or so.
+  await new Promise((r) => setTimeout(r, 1500));
+  const transactionsPerHeal = ((await transactions(ctx.pool)) - transactionsBefore) / TOOLS;
   const seconds = (endedAt - started) / 1000;
   // Faults planned after the last heal ended still run (and hit an idle stack) before the counting.
   const faultWindows = faults && (await faults);
