@@ -6,6 +6,7 @@
  * spent in each activity type (count, total ms, SQL statements sent while it ran).
  */
 import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
+import { createWriteStream } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
@@ -14,7 +15,8 @@ import { installTemporalRuntime } from '../src/infra/temporal-runtime.js';
 import { startWorker } from '../src/worker.js';
 import { startLoopLag } from './storm/loop-lag.js';
 
-const { DATABASE_URL, TEMPORAL_ADDRESS, TASK_QUEUE, WORKFLOW_BUNDLE, MAX_ACTIVITIES, MAX_WORKFLOW_TASKS } = process.env;
+const { DATABASE_URL, TEMPORAL_ADDRESS, TASK_QUEUE, WORKFLOW_BUNDLE, MAX_ACTIVITIES, MAX_WORKFLOW_TASKS, STORM_SQL_LOG } =
+  process.env;
 installTemporalRuntime('ERROR');
 const prisma = createPrismaClient(DATABASE_URL!);
 
@@ -29,8 +31,15 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   const type = runningActivity.getStore();
   if (type) (activities[type] ??= { count: 0, ms: 0, statements: 0 }).statements++;
   else statementsOutside.count++;
+  if (sqlLog) logStatement(type ?? '-', args[0]);
   return (sendQuery as (...a: unknown[]) => unknown).apply(this, args);
 } as typeof sendQuery;
+// STORM_SQL_LOG=FILE writes each statement's text, one line per statement, after the step that sent it.
+const sqlLog = STORM_SQL_LOG ? createWriteStream(STORM_SQL_LOG) : null;
+function logStatement(type: string, query: unknown): void {
+  const text = typeof query === 'string' ? query : (query as { text?: string } | null)?.text ?? String(query);
+  sqlLog!.write(`${type}\t${text.replace(/\s+/g, ' ')}\n`);
+}
 const connect = pg.Pool.prototype.connect as (this: pg.Pool, callback?: unknown) => unknown;
 pg.Pool.prototype.connect = function (this: pg.Pool, callback?: (...a: unknown[]) => void) {
   return connect.call(this, callback && AsyncResource.bind(callback));

@@ -73,7 +73,8 @@ async function mutationFor(deps: ActivityDeps, input: PromoteInput) {
  * on the healthy ancestor is the culprit's next patch: a direct edge from the ancestor and a
  * `regenerated` edge from the culprit.
  */
-async function registerNextPatch(deps: ActivityDeps, input: PromoteInput): Promise<string> {
+async function registerNextPatch(deps: ActivityDeps, input: PromoteInput): Promise<Promoted> {
+  let canary: Promoted['canary'] = null;
   const revert = input.builtOn === input.failedId && input.failedId !== input.culpritId;
   // Independent reads, at once: a heal is measured end to end, one database round trip at a time.
   const [culprit, base, { name, version }, mutation] = await Promise.all([
@@ -119,6 +120,7 @@ async function registerNextPatch(deps: ActivityDeps, input: PromoteInput): Promi
             ? await deps.store.routing.routeOf(name, tx)
             : null;
         if (current && current !== v.id && (await deps.store.routing.isRoutable(current, tx))) {
+          canary = { stableId: current, workflowId: canaryWorkflowId(v.id) };
           await deps.store.canaries.begin(
             {
               candidateId: v.id,
@@ -139,7 +141,21 @@ async function registerNextPatch(deps: ActivityDeps, input: PromoteInput): Promi
       },
     },
   );
-  return registered!.id;
+  return { id: registered!.id, canary };
+}
+
+/** The version a heal promoted, and the canary it began beside the routed version (shadow mode). */
+interface Promoted {
+  id: string;
+  canary: { stableId: string; workflowId: string } | null;
+}
+
+/** What an earlier attempt of this heal promoted, if one did. */
+async function promotedEarlier(deps: ActivityDeps, healId: string): Promise<Promoted | null> {
+  const id = await deps.store.graph.versionByHeal(healId);
+  if (!id) return null;
+  const canary = await deps.store.canaries.get(id);
+  return { id, canary: canary ? { stableId: canary.stableId, workflowId: canary.workflowId } : null };
 }
 
 /**
@@ -151,23 +167,22 @@ async function registerNextPatch(deps: ActivityDeps, input: PromoteInput): Promi
  */
 export function promoteActivity(deps: ActivityDeps) {
   return async function promote(input: PromoteInput): Promise<PromoteResult> {
-    const byHeal = async () => (await deps.store.graph.versionByHeal(input.healId)) ?? undefined;
-    let newVersionId = await byHeal();
-    // Two heals of sibling versions can pick the same free patch at once; the loser takes the next.
-    for (let tries = 1; !newVersionId; tries++) {
+    // Registering is keyed by the heal: a retry after a crash loses the race on heal_id (or on the
+    // version number) and finds what the earlier attempt promoted. Two heals of sibling versions can
+    // pick the same free patch at once; the loser takes the next.
+    let promoted: Promoted | null = null;
+    for (let tries = 1; !promoted; tries++) {
       try {
-        newVersionId = await registerNextPatch(deps, input);
+        promoted = await registerNextPatch(deps, input);
       } catch (err) {
         if (tries >= MAX_PATCH_TRIES || !isPatchTaken(err)) throw err;
-        newVersionId = await byHeal(); // an earlier attempt of this heal may have won
+        promoted = await promotedEarlier(deps, input.healId);
       }
     }
+    const { id: newVersionId, canary } = promoted;
 
     // Re-validate what the prune tainted: those that pass today's suite and every gate are restored.
-    const [descendants, canary] = await Promise.all([
-      deps.store.graph.descendants(input.culpritId),
-      deps.store.canaries.get(newVersionId),
-    ]);
+    const descendants = await deps.store.graph.descendants(input.culpritId);
     const degraded = descendants.filter((d) => d.health === 'degraded' && d.id !== input.failedId);
     const codes = await deps.store.graph.codes(degraded.map((d) => d.id));
     const restored: string[] = [];
@@ -181,7 +196,7 @@ export function promoteActivity(deps: ActivityDeps) {
     return {
       newVersionId,
       restored,
-      canary: canary ? { stableId: canary.stableId, workflowId: canary.workflowId } : null,
+      canary,
     };
   };
 }

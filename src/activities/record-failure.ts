@@ -18,30 +18,27 @@ export function recordFailureActivity(deps: ActivityDeps) {
     const { store } = deps;
     const version = await requireVersion(deps, input.versionId);
     let failureId = input.failure.failureId ?? null;
-    await store.transaction(async (tx) => {
-      if (failureId !== null) {
-        const existing = await store.failures.find(failureId, tx);
-        if (!existing || existing.toolId !== input.versionId) {
-          throw nonRetryable('InvalidHealInput', `failure #${failureId} is not a failure of ${input.versionId}`);
-        }
-      } else {
-        failureId = await store.failures.recordOnce(
-          input.versionId,
-          {
-            failureType: input.failure.failureType,
-            description: input.failure.description,
-            detectionMethod: input.failure.detectionMethod,
-            severity: input.failure.severity,
-            evidence: input.failure.evidence ?? null,
-            dedupeKey: `${input.healId}:trigger`,
-          },
-          tx,
-        );
+    // No transaction: both writes are idempotent, so a retry after a crash between them completes the pair.
+    if (failureId !== null) {
+      const existing = await store.failures.find(failureId);
+      if (!existing || existing.toolId !== input.versionId) {
+        throw nonRetryable('InvalidHealInput', `failure #${failureId} is not a failure of ${input.versionId}`);
       }
-      await store.healRuns.open(
-        { healId: input.healId, workflowId: input.workflowId, versionId: input.versionId, trigger: input.trigger },
-        tx,
-      );
+    } else {
+      failureId = await store.failures.recordOnce(input.versionId, {
+        failureType: input.failure.failureType,
+        description: input.failure.description,
+        detectionMethod: input.failure.detectionMethod,
+        severity: input.failure.severity,
+        evidence: input.failure.evidence ?? null,
+        dedupeKey: `${input.healId}:trigger`,
+      });
+    }
+    await store.healRuns.open({
+      healId: input.healId,
+      workflowId: input.workflowId,
+      versionId: input.versionId,
+      trigger: input.trigger,
     });
     const c = deps.config.self_healing;
     let healedBy: string | null = null;

@@ -48,16 +48,12 @@ export class HealRunStore {
     run: { healId: string; workflowId: string; versionId: string; trigger: HealTrigger },
     db: Db = this.prisma,
   ): Promise<void> {
-    await db.healRun.upsert({
-      where: { id: run.healId },
-      create: {
-        id: run.healId,
-        workflowId: run.workflowId,
-        toolId: run.versionId,
-        status: 'running',
-        trigger: run.trigger,
-      },
-      update: {},
+    // One INSERT … ON CONFLICT DO NOTHING (an upsert with nothing to update is three statements).
+    await db.healRun.createMany({
+      data: [
+        { id: run.healId, workflowId: run.workflowId, toolId: run.versionId, status: 'running', trigger: run.trigger },
+      ],
+      skipDuplicates: true,
     });
   }
 

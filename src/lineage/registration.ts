@@ -249,24 +249,29 @@ export class Registration {
     input: RegisterVersionInput,
     { parents, health, regeneratedFrom, replaces, reverts }: ReturnType<Registration['prepare']>,
   ): Promise<RegisteredVersion> {
-    const existing = await tx.toolLineage.findUnique({ where: { toolId: ref.id }, select: { toolId: true } });
-    if (existing) {
+    // One read answers every id the version names: itself (it must be new), its parents and its
+    // regeneratedFrom / replaces / reverts (they must exist).
+    const named = [...new Set([ref.id, ...parents, regeneratedFrom, replaces, reverts])].filter(
+      (id): id is string => id !== null,
+    );
+    const rows = await tx.toolLineage.findMany({
+      where: { toolId: { in: named } },
+      select: {
+        toolId: true,
+        toolName: true,
+        generation: true,
+        healthStatus: true,
+        language: true,
+        inputSchema: true,
+        outputSchema: true,
+        code: true,
+      },
+    });
+    if (rows.some((r) => r.toolId === ref.id)) {
       throw new LineageError('DUPLICATE_VERSION', `version ${ref.id} is already registered`, 'version', [ref.id]);
     }
-    const parentRows = parents.length
-      ? await tx.toolLineage.findMany({
-          where: { toolId: { in: parents } },
-          select: {
-            toolId: true,
-            toolName: true,
-            generation: true,
-            healthStatus: true,
-            language: true,
-            inputSchema: true,
-            outputSchema: true,
-          },
-        })
-      : [];
+    const known = new Map(rows.map((r) => [r.toolId, r]));
+    const parentRows = parents.flatMap((id) => known.get(id) ?? []);
     const byId = new Map(parentRows.map((p) => [p.toolId, p]));
     for (const [i, parentId] of parents.entries()) {
       const parent = byId.get(parentId);
@@ -293,7 +298,7 @@ export class Registration {
       ['replaces', replaces],
       ['reverts', reverts],
     ] as const) {
-      if (id && !(await tx.toolLineage.findUnique({ where: { toolId: id }, select: { toolId: true } }))) {
+      if (id && !known.has(id)) {
         throw new LineageError('UNKNOWN_VERSION', `${field}: unknown version ${id}`, field, [id]);
       }
     }
@@ -341,25 +346,18 @@ export class Registration {
         ...(outputSchema ? { outputSchema: outputSchema as Prisma.InputJsonObject } : {}),
       },
     });
-    if (relationship) {
-      await tx.lineageRelationship.createMany({
-        data: parents.map((parentId) => ({ childId: ref.id, parentId, relationshipType: relationship })),
-      });
-    }
-    if (reverts) {
-      await tx.lineageRelationship.create({
-        data: { childId: ref.id, parentId: reverts, relationshipType: 'reverts' },
-      });
-    }
-    if (replaces) {
-      await tx.lineageRelationship.create({
-        data: { childId: ref.id, parentId: replaces, relationshipType: 'regenerated' },
-      });
+    // Every edge in one statement, in this order: the parents (the first is the main line), then
+    // what it reverts and what it replaces.
+    const edges = [
+      ...(relationship ? parents.map((parentId) => ({ parentId, relationshipType: relationship })) : []),
+      ...(reverts ? [{ parentId: reverts, relationshipType: 'reverts' as const }] : []),
+      ...(replaces ? [{ parentId: replaces, relationshipType: 'regenerated' as const }] : []),
+    ];
+    if (edges.length) {
+      await tx.lineageRelationship.createMany({ data: edges.map((e) => ({ childId: ref.id, ...e })) });
     }
     if (input.mutation) {
-      const parentCode = parents.length
-        ? ((await tx.toolLineage.findUnique({ where: { toolId: parents[0]! }, select: { code: true } }))?.code ?? '')
-        : '';
+      const parentCode = firstParent?.code ?? '';
       await tx.mutation.create({
         data: {
           toolId: ref.id,
@@ -378,8 +376,7 @@ export class Registration {
     await this.tests.addAuthored(ref.id, input.tests ?? [], tx);
     // Rule closure: every rule any parent holds (parents already hold their ancestors' rules), plus
     // every global rule.
-    await this.rules.inheritFromParents(ref.id, parents, tx);
-    const inherited = await this.rules.heldBy(ref.id, tx);
+    const inherited = await this.rules.inheritFromParents(ref.id, parents, tx);
 
     return {
       id: ref.id,

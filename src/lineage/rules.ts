@@ -63,37 +63,37 @@ export async function grantRules(db: Db, rows: Prisma.Sql): Promise<number> {
 export class RuleStore {
   constructor(private readonly prisma: PrismaClient) {}
 
-  /** Creates a rule held by the version it was learned from (idempotent: the id is the heal's). */
+  /**
+   * Creates a rule held by the version it was learned from (idempotent: the id is the heal's). One
+   * statement, so the rule never exists without its holder, however the step ends.
+   */
   async create(rule: NewRule, db: Db = this.prisma): Promise<void> {
-    const write = async (tx: Db) => {
-      await tx.avoidanceRule.upsert({
-        where: { ruleId: rule.ruleId },
-        create: {
-          ruleId: rule.ruleId,
-          description: rule.description,
-          patternToAvoid: rule.patternToAvoid,
-          patternKind: rule.patternKind,
-          reason: rule.reason,
-          sourceFailure: rule.sourceVersionId,
-          propagationScope: rule.scope,
-          healId: rule.healId ?? null,
-        },
-        update: {},
-      });
-      await grantRules(tx, Prisma.sql`SELECT ${rule.sourceVersionId}::varchar, ${rule.ruleId}::varchar, 'source'`);
-    };
-    if (db === this.prisma) await this.prisma.$transaction((tx) => write(tx));
-    else await write(db);
+    await db.$executeRaw`
+      WITH rule AS (
+        INSERT INTO avoidance_rules
+          (rule_id, description, pattern_to_avoid, pattern_kind, reason, source_failure, propagation_scope, heal_id)
+        VALUES (${rule.ruleId}, ${rule.description}, ${rule.patternToAvoid}, ${rule.patternKind}, ${rule.reason},
+          ${rule.sourceVersionId}, ${rule.scope}, ${rule.healId ?? null})
+        ON CONFLICT (rule_id) DO NOTHING
+      )
+      INSERT INTO rule_inheritance (tool_id, rule_id, via)
+      VALUES (${rule.sourceVersionId}, ${rule.ruleId}, 'source')
+      ON CONFLICT (tool_id, rule_id) DO NOTHING`;
   }
 
-  /** Gives a new version every rule its parents hold (they hold their ancestors') and every global rule. */
-  async inheritFromParents(versionId: string, parents: string[], db: Db = this.prisma): Promise<void> {
-    await grantRules(
-      db,
-      Prisma.sql`SELECT ${versionId}::varchar, rule_id, 'ancestor' FROM rule_inheritance WHERE tool_id = ANY(${parents}::varchar[])
-        UNION
-        SELECT ${versionId}::varchar, rule_id, 'global' FROM avoidance_rules WHERE propagation_scope = 'global'`,
-    );
+  /**
+   * Gives a new version every rule its parents hold (they hold their ancestors') and every global
+   * rule; returns the rules it holds, sorted (a new version holds no rule before this).
+   */
+  async inheritFromParents(versionId: string, parents: string[], db: Db = this.prisma): Promise<string[]> {
+    const rows = await db.$queryRaw<{ rule_id: string }[]>`
+      INSERT INTO rule_inheritance (tool_id, rule_id, via)
+      SELECT ${versionId}::varchar, rule_id, 'ancestor' FROM rule_inheritance WHERE tool_id = ANY(${parents}::varchar[])
+      UNION
+      SELECT ${versionId}::varchar, rule_id, 'global' FROM avoidance_rules WHERE propagation_scope = 'global'
+      ON CONFLICT (tool_id, rule_id) DO NOTHING
+      RETURNING rule_id`;
+    return rows.map((r) => r.rule_id).sort();
   }
 
   /** Gives a version the named rules, as their holder (`source`): a healed version keeps what its heal learned. */
