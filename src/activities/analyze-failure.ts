@@ -3,7 +3,7 @@ import { bisect, candidateAncestors, isBad, pathBetween } from '../healing/ances
 import { judgeStoredVersion } from '../judge/plans.js';
 import {
   firstReproduced,
-  gatherFailingCases,
+  failureAndCases,
   reproducedCases,
   TRANSIENT_ERRORS,
   type FailingCase,
@@ -60,6 +60,17 @@ function checkedPattern(
   return notIn.some((code) => patternMatches(pattern, kind, code, language)) ? 'semantic' : kind;
 }
 
+/** The code of each version named: from the versions already read, the rest from the database. */
+async function sourcesOf(
+  deps: ActivityDeps,
+  ids: string[],
+  read: ({ id: string } & ToolSource)[],
+): Promise<Map<string, ToolSource>> {
+  const known = new Map(read.map((v): [string, ToolSource] => [v.id, { code: v.code, language: v.language }]));
+  const missing = await deps.store.graph.codes(ids.filter((id) => !known.has(id)));
+  return new Map([...known, ...missing]);
+}
+
 /**
  * Step 2: what went wrong, and whose fault it is. Finds the nearest ancestor that passes today's
  * suite; if it fails the failing inputs the same way, the cause is older or environmental and
@@ -79,10 +90,9 @@ export function analyzeFailureActivity(deps: ActivityDeps) {
 function analysis(deps: ActivityDeps) {
   return async (input: AnalyzeFailureInput): Promise<FailureAnalysis> => {
     // Independent reads, at once: a heal is measured end to end, one database round trip at a time.
-    const [failed, failure, cases, ancestors] = await Promise.all([
+    const [failed, { focus: failure, cases }, ancestors] = await Promise.all([
       requireVersion(deps, input.versionId),
-      deps.store.failures.find(input.failureId),
-      gatherFailingCases(deps.store, input.versionId, input.failureId),
+      failureAndCases(deps.store, input.versionId, input.failureId),
       candidateAncestors(deps.store, input.versionId),
     ]);
     // The trigger may be an operator's request: say what actually went wrong, with an example.
@@ -157,7 +167,7 @@ function analysis(deps: ActivityDeps) {
     }
 
     const pathIds = await pathBetween(deps.store, lastGood.id, input.versionId);
-    const codeOf = await deps.store.graph.codes(pathIds);
+    const codeOf = await sourcesOf(deps, pathIds, [failed, ...ancestors]);
     const path = pathIds.map((id) => ({ id, ...codeOf.get(id)! }));
     const { culprit, probes } = await bisect(path, async (v) => {
       await checkpoint();

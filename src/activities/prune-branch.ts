@@ -1,4 +1,4 @@
-import { gatherFailingCases } from '../healing/failing-cases.js';
+import { failureAndCases } from '../healing/failing-cases.js';
 import { lineDiff } from '../healing/offline-analysis.js';
 import type { FailureAnalysis, PruneResult } from '../shared/heal-types.js';
 import type { JsonValue } from '../shared/lineage-types.js';
@@ -23,11 +23,10 @@ export function pruneBranchActivity(deps: ActivityDeps) {
     const { store } = deps;
     const culpritId = input.analysis.culpritId ?? input.failedId;
     // Independent reads, at once: a heal is measured end to end, one database round trip at a time.
-    const [culprit, lastGood, failure, failingCases, staticFindings] = await Promise.all([
+    const [culprit, lastGood, { focus: failure, cases: failingCases }, staticFindings] = await Promise.all([
       requireVersion(deps, culpritId),
       input.analysis.lastGoodId ? requireVersion(deps, input.analysis.lastGoodId) : null,
-      store.failures.find(input.failureId),
-      gatherFailingCases(store, input.failedId, input.failureId),
+      failureAndCases(store, input.failedId, input.failureId),
       store.failures.staticFindings(culpritId),
     ]);
     const evidence = {
@@ -57,9 +56,9 @@ export function pruneBranchActivity(deps: ActivityDeps) {
 
     return store.transaction(async (tx) => {
       await store.graph.prune(culpritId, input.failedId, evidence as unknown as JsonValue, tx);
-      const tainted = input.taintDescendants ? await store.graph.taintDescendants(culpritId, tx) : [];
+      const { descendants, tainted } = await store.graph.taintBelow(culpritId, input.taintDescendants, tx);
       // Everything under the pruned version is out of routing, tainted or not.
-      const affected = [culpritId, input.failedId, ...(await store.graph.descendants(culpritId, tx)).map((d) => d.id)];
+      const affected = [culpritId, input.failedId, ...descendants];
       const rerouted = await store.routing.rerouteAway(
         affected,
         lastGood ? { id: lastGood.id, toolName: lastGood.name } : null,

@@ -34,10 +34,11 @@ export interface RegenerateInput {
 export function regenerateActivity(deps: ActivityDeps) {
   return async function regenerate(input: RegenerateInput): Promise<RegenerationCandidate> {
     const { store } = deps;
-    const [ancestor, failed, culprit] = await Promise.all([
+    const [ancestor, failed, culprit, culpritParent] = await Promise.all([
       requireVersion(deps, input.ancestorId),
       requireVersion(deps, input.failedId),
       requireVersion(deps, input.culpritId),
+      input.culpritParentId ? requireVersion(deps, input.culpritParentId) : null,
     ]);
     const keepsLaterWork = input.culpritId !== input.failedId;
 
@@ -59,7 +60,7 @@ export function regenerateActivity(deps: ActivityDeps) {
           builtOn: null,
         };
       }
-      const parent = input.culpritParentId ? await requireVersion(deps, input.culpritParentId) : ancestor;
+      const parent = culpritParent ?? ancestor;
       if (parent.language !== culprit.language || failed.language !== culprit.language) {
         return {
           strategy: 'revert',
@@ -118,7 +119,7 @@ export function regenerateActivity(deps: ActivityDeps) {
     ];
     try {
       if (keepsLaterWork) {
-        const parent = input.culpritParentId ? await requireVersion(deps, input.culpritParentId) : ancestor;
+        const parent = culpritParent ?? ancestor;
         const path = await pathBetween(store, input.culpritId, input.failedId);
         const laterGoals = [];
         for (const id of path.slice(1)) {

@@ -2,6 +2,7 @@ import { runSuite } from '../detection/test-runner.js';
 import { pathBetween } from '../healing/ancestry.js';
 import { judgeWithScope, toSuiteTests } from '../judge/plans.js';
 import { codeHash } from '../detection/tool-code.js';
+import type { ToolSource } from '../shared/language.js';
 import type { CandidateValidation, FeaturesKept, RegenerationStrategy, SetAsideTest } from '../shared/heal-types.js';
 import { checkpoint } from './cancellation.js';
 import { requireVersion, type ActivityDeps } from './deps.js';
@@ -19,6 +20,9 @@ export interface ValidateCandidateInput {
   ruleIds: string[];
   requireTests: boolean;
 }
+
+/** A version's code and language alone. */
+const sourceOf = (v: ToolSource): ToolSource => ({ code: v.code, language: v.language });
 
 /**
  * Step 8: the judge decides. A candidate built on the healthy ancestor is judged as before against
@@ -75,6 +79,7 @@ export function validateCandidateActivity(deps: ActivityDeps) {
             baselineId: input.failedId,
             excludeTests: [...asideIds],
             skip: input.requireTests ? {} : { suite: why, regression: why },
+            known: { suite, baseline: sourceOf(failed!) },
           }
         : {
             scopeOf: input.ancestorId,
@@ -86,6 +91,7 @@ export function validateCandidateActivity(deps: ActivityDeps) {
             parentIds: [input.ancestorId],
             mutationOf: input.culpritId,
             skip: input.requireTests ? {} : { suite: why, regression: why },
+            known: { baseline: sourceOf(ancestor) },
           },
     );
     await checkpoint(); // the judge's verdict is moot for a cancelled heal

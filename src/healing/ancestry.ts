@@ -12,13 +12,8 @@ export interface AncestorCandidate extends ToolSource {
 
 /** Ancestors a heal may start from, nearest first; pruned and failed ones are never candidates. */
 export async function candidateAncestors(store: LineageStore, versionId: string): Promise<AncestorCandidate[]> {
-  const ancestors = (await store.graph.ancestors(versionId)).filter(
-    (a) => a.health !== 'pruned' && a.health !== 'failed',
-  );
-  const code = await store.graph.codes(ancestors.map((a) => a.id));
-  return ancestors
-    .map((a) => ({ id: a.id, generation: a.generation, health: a.health, ...code.get(a.id)! }))
-    .sort((a, b) => b.generation - a.generation || a.id.localeCompare(b.id));
+  const ancestors = await store.graph.usableAncestorSources(versionId);
+  return ancestors.sort((a, b) => b.generation - a.generation || a.id.localeCompare(b.id));
 }
 
 /** A version is bad on the evidence when it reproduces any failing case or the judge refuses it today. */

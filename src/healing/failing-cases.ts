@@ -1,4 +1,5 @@
 import { jsonEqual } from '../detection/json-equal.js';
+import type { StoredFailure } from '../lineage/failures.js';
 import type { LineageStore } from '../lineage/store.js';
 import { codeHash } from '../detection/tool-code.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
@@ -37,6 +38,18 @@ export async function gatherFailingCases(
   versionId: string,
   focusFailureId: number | null,
 ): Promise<FailingCase[]> {
+  return (await failureAndCases(store, versionId, focusFailureId)).cases;
+}
+
+/**
+ * The failure that triggered a heal, with the cases gathered as gatherFailingCases does: read with
+ * the version's recent failures (once), and alone only when it is older than all of them.
+ */
+export async function failureAndCases(
+  store: LineageStore,
+  versionId: string,
+  focusFailureId: number | null,
+): Promise<{ focus: StoredFailure | null; cases: FailingCase[] }> {
   const cases: FailingCase[] = [];
   const seen = new Set<string>();
   const add = (c: FailingCase) => {
@@ -46,6 +59,10 @@ export async function gatherFailingCases(
     cases.push(c);
   };
   const failures = await store.failures.ofVersion(versionId, 100);
+  const focus =
+    focusFailureId === null
+      ? null
+      : (failures.find((f) => f.id === focusFailureId) ?? (await store.failures.find(focusFailureId)));
   // The failure that triggered the heal first, then the others, newest first.
   failures.sort((a, b) => Number(b.id === focusFailureId) - Number(a.id === focusFailureId));
   for (const f of failures) {
@@ -77,7 +94,7 @@ export async function gatherFailingCases(
       source: 'execution',
     });
   }
-  return cases;
+  return { focus, cases };
 }
 
 export interface CaseOutcome {

@@ -82,6 +82,8 @@ export interface JudgeScope {
   skip?: SkippedChecks;
   /** Tests of the suite left out (a revert's set-aside tests). */
   excludeTests?: number[];
+  /** Evidence the caller has read already (the scope's suite, the baseline's code): not read again. */
+  known?: { suite?: TestCaseRecord[]; baseline?: ToolSource };
 }
 
 export const MAX_REPLAY_INPUTS = 200;
@@ -121,7 +123,7 @@ export async function loadJudgement(
   const excluded = new Set(scope.excludeTests ?? []);
   const suite =
     needs('suite') || needs('regression')
-      ? toSuiteTests(await deps.store.tests.suiteFor(scope.scopeOf, db)).filter(
+      ? toSuiteTests(scope.known?.suite ?? (await deps.store.tests.suiteFor(scope.scopeOf, db))).filter(
           (t) => t.id === null || !excluded.has(t.id),
         )
       : [];
@@ -139,7 +141,7 @@ export async function loadJudgement(
   const baselineId = scope.baselineId ?? null;
   const baselineSource =
     baselineId && (needs('regression') || needs('replay'))
-      ? (await deps.store.graph.codes([baselineId], db)).get(baselineId)
+      ? (scope.known?.baseline ?? (await deps.store.graph.codes([baselineId], db)).get(baselineId))
       : undefined;
   const replayInputs: JsonValue[] =
     needs('replay') && scope.replayFrom?.length

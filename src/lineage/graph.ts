@@ -149,6 +149,18 @@ export class GraphStore {
       ORDER BY t.generation, t.tool_id`;
   }
 
+  /**
+   * Every ancestor a heal may start from (neither PRUNED nor FAILED), with its code, in no order.
+   */
+  async usableAncestorSources(idInput: string, db: Db = this.prisma): Promise<(WalkRow & ToolSource)[]> {
+    const id = normalizeVersionId(idInput).id;
+    return db.$queryRaw<(WalkRow & { code: string; language: ToolLanguage })[]>`
+      ${ancestorSet(id)}
+      SELECT t.tool_id AS id, t.generation, t.health_status AS health, t.code, t.language
+      FROM a JOIN tool_lineage t ON t.tool_id = a.id
+      WHERE t.health_status NOT IN ('pruned', 'failed')`;
+  }
+
   /** Every descendant, in generation order. */
   async descendants(idInput: string, db: Db = this.prisma): Promise<WalkRow[]> {
     const id = normalizeVersionId(idInput).id;
@@ -170,13 +182,28 @@ export class GraphStore {
 
   /** Marks every HEALTHY descendant of `id` DEGRADED in one statement. Returns the ids tainted. */
   async taintDescendants(idInput: string, db: Db = this.prisma): Promise<string[]> {
+    return (await this.taintBelow(idInput, true, db)).tainted;
+  }
+
+  /**
+   * Every descendant of `id`, and (with `taint`) those HEALTHY or in CANARY marked DEGRADED by the
+   * same statement: what a prune takes out of routing and what it taints, in one round trip.
+   */
+  async taintBelow(
+    idInput: string,
+    taint: boolean,
+    db: Db = this.prisma,
+  ): Promise<{ descendants: string[]; tainted: string[] }> {
     const id = normalizeVersionId(idInput).id;
-    const rows = await db.$queryRaw<{ tool_id: string }[]>`
-      ${descendantSet(id)}
-      UPDATE tool_lineage t SET health_status = 'degraded', updated_at = now()
-      FROM d WHERE t.tool_id = d.id AND t.health_status IN ('healthy', 'canary')
-      RETURNING t.tool_id`;
-    return rows.map((r) => r.tool_id);
+    const rows = await db.$queryRaw<{ id: string; tainted: boolean }[]>`
+      ${descendantSet(id)},
+      tainted AS (
+        UPDATE tool_lineage t SET health_status = 'degraded', updated_at = now()
+        FROM d WHERE ${taint} AND t.tool_id = d.id AND t.health_status IN ('healthy', 'canary')
+        RETURNING t.tool_id
+      )
+      SELECT d.id, tainted.tool_id IS NOT NULL AS tainted FROM d LEFT JOIN tainted ON tainted.tool_id = d.id`;
+    return { descendants: rows.map((r) => r.id), tainted: rows.filter((r) => r.tainted).map((r) => r.id) };
   }
 
   /** The first-parent path from the root down to (excluding) `id`. */
@@ -259,15 +286,15 @@ export class GraphStore {
    * that failed FAILED when it is another one.
    */
   async prune(culpritId: string, failedId: string, evidence: JsonValue, db: Db = this.prisma): Promise<void> {
+    // One statement: the culprit PRUNED with its evidence, the failed version (another one) FAILED.
+    const isCulprit = Prisma.sql`tool_id = ${culpritId}`;
     await db.$executeRaw`
-      UPDATE tool_lineage SET health_status = 'pruned', pruned_at = COALESCE(pruned_at, now()), prune_evidence = ${jsonbSafeText(JSON.stringify(evidence))}::jsonb, updated_at = now()
-      WHERE tool_id = ${culpritId}`;
-    if (failedId !== culpritId) {
-      await db.toolLineage.updateMany({
-        where: { toolId: failedId, healthStatus: { notIn: ['pruned'] } },
-        data: { healthStatus: 'failed', updatedAt: new Date() },
-      });
-    }
+      UPDATE tool_lineage SET
+        health_status = CASE WHEN ${isCulprit} THEN 'pruned' ELSE 'failed' END,
+        pruned_at = CASE WHEN ${isCulprit} THEN COALESCE(pruned_at, now()) ELSE pruned_at END,
+        prune_evidence = CASE WHEN ${isCulprit} THEN ${jsonbSafeText(JSON.stringify(evidence))}::jsonb ELSE prune_evidence END,
+        updated_at = now()
+      WHERE ${isCulprit} OR (tool_id = ${failedId} AND health_status <> 'pruned')`;
   }
 
   /** Sets the health of versions registration just stored (after validation, inside its transaction). */

@@ -119,7 +119,7 @@ export class RuleStore {
     const scope = rule.propagationScope as PropagationScope;
     const source = rule.sourceFailure;
     let similarTools: string[] = [];
-    await this.prisma.$transaction(async (tx) => {
+    const grant = async (tx: Db) => {
       await grantRules(tx, Prisma.sql`${descendantSet(source)} SELECT id, ${ruleId}::varchar, 'descendants' FROM d`);
       if (scope === 'all_similar') {
         const similar = await tx.$queryRaw<{ tool_name: string }[]>`
@@ -140,7 +140,10 @@ export class RuleStore {
       if (scope === 'global') {
         await grantRules(tx, Prisma.sql`SELECT tool_id, ${ruleId}::varchar, 'global' FROM tool_lineage`);
       }
-    });
+    };
+    // The descendants alone are one statement: no transaction around it.
+    if (scope === 'descendants') await grant(this.prisma);
+    else await this.prisma.$transaction((tx) => grant(tx));
     const reached = await this.prisma.ruleInheritance.count({ where: { ruleId, via: { not: 'source' } } });
     return { scope, reached, similarTools };
   }
@@ -168,9 +171,18 @@ export class RuleStore {
 
   /** The rules in scope of a version plus `extra` ids (a heal's new rule before it is inherited), each once. */
   async inScopeWith(versionId: string, extra: string[], db: Db = this.prisma): Promise<AvoidanceRuleRecord[]> {
-    const inScope = await this.inScope(versionId, db);
-    const more = (await this.byIds(extra, db)).filter((r) => !inScope.some((s) => s.ruleId === r.ruleId));
-    return [...inScope, ...more];
+    const rows = await db.avoidanceRule.findMany({
+      where: {
+        withdrawnAt: null,
+        OR: [
+          { inheritance: { some: { toolId: versionId } } },
+          { propagationScope: 'global' },
+          ...(extra.length ? [{ ruleId: { in: extra } }] : []),
+        ],
+      },
+      orderBy: { createdAt: 'asc' },
+    });
+    return rows.map(toRuleRecord);
   }
 
   /** The ids of the rules a version holds. */
