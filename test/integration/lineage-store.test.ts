@@ -211,6 +211,25 @@ describe('bad input is refused with a typed error and writes nothing', () => {
     );
   });
 
+  it('a duplicate id that also names an unknown parent: the duplicate is named', async () => {
+    await expectRefused(
+      () => h.store.registerVersion(version('validator', '2.2.0', ['validator@9.9.9'])),
+      'DUPLICATE_VERSION',
+      /validator@2\.2\.0 is already registered/,
+    );
+  });
+
+  it('an unknown version it was regenerated from, replaces or reverts', async () => {
+    for (const field of ['regeneratedFrom', 'replaces', 'reverts'] as const) {
+      await expectRefused(
+        () =>
+          h.store.registerVersion(version('validator', '3.1.0', ['validator@2.1.0'], { [field]: 'validator@8.8.8' })),
+        'UNKNOWN_VERSION',
+        new RegExp(`^${field}: unknown version validator@8\\.8\\.8$`),
+      );
+    }
+  });
+
   it('an edge that would close a cycle', async () => {
     await expectRefused(
       () => h.store.addParent('validator@1.0.0', 'validator@2.2.0'),
