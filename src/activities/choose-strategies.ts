@@ -1,6 +1,6 @@
 import { chooseStrategyOrder, contextKey, type StrategyChoice } from '../healing/strategy-bandit.js';
 import type { RegenerationStrategy } from '../shared/heal-types.js';
-import { requireVersion, type ActivityDeps } from './deps.js';
+import { nonRetryable, type ActivityDeps } from './deps.js';
 
 export interface ChooseStrategiesInput {
   healId: string;
@@ -20,15 +20,12 @@ export interface ChooseStrategiesInput {
 export function chooseStrategiesActivity(deps: ActivityDeps) {
   return async function chooseStrategies(input: ChooseStrategiesInput): Promise<StrategyChoice> {
     const { store } = deps;
-    const failed = await requireVersion(deps, input.failedId);
-    const [failure, mutation] = await Promise.all([
-      store.failures.find(input.failureId),
-      store.graph.latestMutation(input.culpritId),
-    ]);
+    const found = await store.healRuns.failureContextOf(input.failedId, input.culpritId, input.failureId);
+    if (!found) throw nonRetryable('UnknownVersion', `unknown version ${input.failedId}`);
     const context = {
-      failureType: failure?.failureType ?? 'unknown',
-      mutationType: mutation?.type ?? 'none',
-      language: failed.language,
+      failureType: found.failureType ?? 'unknown',
+      mutationType: found.mutationType ?? 'none',
+      language: found.language,
       culpritIsFailed: input.culpritId === input.failedId,
     };
     const settings = deps.config.self_healing.regeneration;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { candidateAncestors } from '../healing/ancestry.js';
 import { judgeStoredVersion } from '../judge/plans.js';
-import { firstReproduced, gatherFailingCases, runCase } from '../healing/failing-cases.js';
+import { firstReproduced, gatherFailingCasesOf, runCase } from '../healing/failing-cases.js';
 import type { AncestorResult } from '../shared/heal-types.js';
 import { checkpoint, throwIfCancelled } from './cancellation.js';
 import type { ActivityDeps } from './deps.js';
@@ -23,12 +23,14 @@ export interface FindHealthyAncestorInput {
 export function findHealthyAncestorActivity(deps: ActivityDeps) {
   return async function findHealthyAncestor(input: FindHealthyAncestorInput): Promise<AncestorResult> {
     // Independent reads, at once: a heal is measured end to end, one database round trip at a time.
-    const [failedCases, culpritCases, ancestors] = await Promise.all([
-      gatherFailingCases(deps.store, input.failedId, input.failureId),
-      input.culpritId !== input.failedId ? gatherFailingCases(deps.store, input.culpritId, null) : [],
+    const [failingCases, ancestors] = await Promise.all([
+      gatherFailingCasesOf(deps.store, [
+        { versionId: input.failedId, focusFailureId: input.failureId },
+        ...(input.culpritId !== input.failedId ? [{ versionId: input.culpritId, focusFailureId: null }] : []),
+      ]),
       candidateAncestors(deps.store, input.culpritId),
     ]);
-    const cases = [...failedCases, ...culpritCases];
+    const cases = failingCases.flat();
     const tried: AncestorResult['tried'] = [];
     for (const candidate of ancestors) {
       await checkpoint();

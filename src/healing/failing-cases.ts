@@ -1,5 +1,5 @@
 import { jsonEqual } from '../detection/json-equal.js';
-import type { StoredFailure } from '../lineage/failures.js';
+import type { RecentEvidence, StoredFailure } from '../lineage/failures.js';
 import type { LineageStore } from '../lineage/store.js';
 import { codeHash } from '../detection/tool-code.js';
 import { ToolExecutionError } from '../sandbox/errors.js';
@@ -50,6 +50,32 @@ export async function failureAndCases(
   versionId: string,
   focusFailureId: number | null,
 ): Promise<{ focus: StoredFailure | null; cases: FailingCase[] }> {
+  const [evidence] = await store.failures.recentEvidence([versionId], RECENT_FAILURES, RECENT_CALLS);
+  const focus =
+    focusFailureId === null
+      ? null
+      : (evidence!.failures.find((f) => f.id === focusFailureId) ?? (await store.failures.find(focusFailureId)));
+  return { focus, cases: casesFrom(evidence!, focusFailureId) };
+}
+
+/** The failing cases of several versions (each with its focus failure, if any), in one read. */
+export async function gatherFailingCasesOf(
+  store: LineageStore,
+  versions: { versionId: string; focusFailureId: number | null }[],
+): Promise<FailingCase[][]> {
+  const evidence = await store.failures.recentEvidence(
+    versions.map((v) => v.versionId),
+    RECENT_FAILURES,
+    RECENT_CALLS,
+  );
+  return evidence.map((e, i) => casesFrom(e, versions[i]!.focusFailureId));
+}
+
+const RECENT_FAILURES = 100;
+const RECENT_CALLS = 200;
+
+/** The cases in a version's recent evidence: the focus failure's first, then the others, newest first. */
+function casesFrom(evidence: RecentEvidence, focusFailureId: number | null): FailingCase[] {
   const cases: FailingCase[] = [];
   const seen = new Set<string>();
   const add = (c: FailingCase) => {
@@ -58,13 +84,9 @@ export async function failureAndCases(
     seen.add(key);
     cases.push(c);
   };
-  const failures = await store.failures.ofVersion(versionId, 100);
-  const focus =
-    focusFailureId === null
-      ? null
-      : (failures.find((f) => f.id === focusFailureId) ?? (await store.failures.find(focusFailureId)));
-  // The failure that triggered the heal first, then the others, newest first.
-  failures.sort((a, b) => Number(b.id === focusFailureId) - Number(a.id === focusFailureId));
+  const failures = [...evidence.failures].sort(
+    (a, b) => Number(b.id === focusFailureId) - Number(a.id === focusFailureId),
+  );
   for (const f of failures) {
     const ev = f.evidence;
     if (!isObject(ev)) continue;
@@ -86,7 +108,8 @@ export async function failureAndCases(
       }
     }
   }
-  for (const e of await store.executions.failedCalls(versionId, 200)) {
+  for (const e of evidence.failedCalls) {
+    if (e.input === null) continue;
     add({
       input: e.input,
       ...(e.errorType ? { errorType: e.errorType } : {}),
@@ -94,7 +117,7 @@ export async function failureAndCases(
       source: 'execution',
     });
   }
-  return { focus, cases };
+  return cases;
 }
 
 export interface CaseOutcome {

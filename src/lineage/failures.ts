@@ -65,6 +65,19 @@ export interface StoredFailure {
   evidence: JsonValue | null;
 }
 
+/** A failed call's input, as the caller sent it, and how the call ended. */
+export interface FailedCall {
+  input: JsonValue;
+  errorType: string | null;
+}
+
+/** A version's newest failures and failed calls (FailureStore.recentEvidence). */
+export interface RecentEvidence {
+  versionId: string;
+  failures: StoredFailure[];
+  failedCalls: FailedCall[];
+}
+
 /** The `failures` table and each version's failure_count. */
 export class FailureStore {
   constructor(private readonly prisma: PrismaClient) {}
@@ -91,6 +104,25 @@ export class FailureStore {
     if (ids[0] !== undefined) return ids[0];
     // Another attempt stored it between the read and the insert.
     return (await db.failure.findUniqueOrThrow({ where: { dedupeKey: failure.dedupeKey }, select: { id: true } })).id;
+  }
+
+  /**
+   * What each version got wrong, in one statement: its newest failures (at most `failureLimit`) and
+   * the inputs of its newest failed calls (at most `callLimit`), newest first, in the order asked.
+   */
+  async recentEvidence(versionIds: string[], failureLimit: number, callLimit: number): Promise<RecentEvidence[]> {
+    const rows = await this.prisma.$queryRaw<{ failures: StoredFailure[]; calls: FailedCall[] }[]>`
+      SELECT
+        (SELECT coalesce(json_agg(f ORDER BY f.id DESC), '[]') FROM (
+          SELECT id, tool_id AS "toolId", failure_type AS "failureType", description,
+                 detection_method AS "detectionMethod", severity, evidence
+          FROM failures WHERE tool_id = v.id ORDER BY id DESC LIMIT ${failureLimit}) f) AS failures,
+        (SELECT coalesce(json_agg(json_build_object('input', e.input, 'errorType', e.error_type) ORDER BY e.id DESC), '[]') FROM (
+          SELECT id, input, error_type FROM executions
+          WHERE tool_id = v.id AND NOT ok AND input IS NOT NULL ORDER BY id DESC LIMIT ${callLimit}) e) AS calls
+      FROM unnest(${versionIds}::varchar[]) WITH ORDINALITY AS v(id, n)
+      ORDER BY v.n`;
+    return rows.map((r, i) => ({ versionId: versionIds[i]!, failures: r.failures, failedCalls: r.calls }));
   }
 
   async find(id: number, db: Db = this.prisma): Promise<StoredFailure | null> {

@@ -2,6 +2,8 @@ import type { PrismaClient } from '../infra/database.js';
 import type { HealProgress, HealTrigger } from '../shared/heal-types.js';
 import { tallyRecord, type ArmRecord, type PastHeal } from '../healing/strategy-bandit.js';
 import { REGENERATION_STRATEGIES, type RegenerationStrategy } from '../shared/heal-types.js';
+import type { ToolLanguage } from '../shared/language.js';
+import type { MutationType } from '../shared/lineage-types.js';
 import { asJson, type Db } from './sql.js';
 
 /** One failure context's record, as `dise strategies` shows it. */
@@ -55,6 +57,28 @@ export class HealRunStore {
       ],
       skipDuplicates: true,
     });
+  }
+
+  /**
+   * What a heal's failure context is made of, in one statement: the failed version's language, the
+   * triggering failure's type and the culprit's latest mutation type (null: the version is unknown).
+   */
+  async failureContextOf(
+    failedId: string,
+    culpritId: string,
+    failureId: number,
+  ): Promise<{ language: ToolLanguage; failureType: string | null; mutationType: MutationType | null } | null> {
+    const [row] = await this.prisma.$queryRaw<
+      { language: ToolLanguage; failure_type: string | null; mutation_type: MutationType | null }[]
+    >`
+      SELECT t.language, f.failure_type, m.mutation_type
+      FROM tool_lineage t
+      LEFT JOIN failures f ON f.id = ${failureId}
+      LEFT JOIN LATERAL (
+        SELECT mutation_type FROM mutations WHERE tool_id = ${culpritId} ORDER BY id DESC LIMIT 1
+      ) m ON true
+      WHERE t.tool_id = ${failedId}`;
+    return row ? { language: row.language, failureType: row.failure_type, mutationType: row.mutation_type } : null;
   }
 
   /** When a heal's run was opened (null: never opened), for the heal-duration metric. */

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { defaultConfig } from '../../src/config/schema.js';
+import { gatherFailingCasesOf } from '../../src/healing/failing-cases.js';
 import { Sandbox } from '../../src/sandbox/sandbox.js';
 import type { FailureAnalysis } from '../../src/shared/heal-types.js';
 import { useTestStore } from '../support/database.js';
@@ -227,5 +228,42 @@ describe('promote', () => {
       progress,
     });
     expect(made).toContain(again.newVersionId);
+  });
+});
+
+describe("a heal's failing cases", () => {
+  it('reads several versions at once: the focus failure first, failed calls as the caller sent them, nothing for a clean one', async () => {
+    await h.store.registerMany([
+      { name: 'cases', version: '1.0.0', code: V1_CODE },
+      { name: 'cases', version: '1.1.0', parents: ['cases@1.0.0'], code: V2_CODE },
+    ]);
+    const report = (input: string, expected: boolean) => ({
+      failureType: 'wrong_output',
+      description: `wrong on ${input}`,
+      detectionMethod: 'runtime',
+      severity: 'high' as const,
+      evidence: { input, observed: !expected, expected },
+    });
+    const {
+      ids: [focus],
+    } = await h.store.failures.record('cases@1.1.0', [report('a@@b.co', false)]);
+    await h.store.failures.record('cases@1.1.0', [report('@b.co', false)]); // newer, not the focus
+    await h.db.query(
+      `INSERT INTO executions (tool_id, ok, error_type, duration_ms, input_hash, input)
+       VALUES ('cases@1.1.0', false, 'TypeError', 1, 'h1', '{"b":1,"a":2}'::json)`,
+    );
+
+    const [failed, clean] = await gatherFailingCasesOf(h.store, [
+      { versionId: 'cases@1.1.0', focusFailureId: focus! },
+      { versionId: 'cases@1.0.0', focusFailureId: null },
+    ]);
+    expect(failed!.map((c) => [c.source, c.input])).toEqual([
+      ['report', 'a@@b.co'],
+      ['report', '@b.co'],
+      ['execution', { b: 1, a: 2 }],
+    ]);
+    expect(Object.keys(failed![2]!.input as object)).toEqual(['b', 'a']);
+    expect(failed![2]).toMatchObject({ errorType: 'TypeError', failureId: focus });
+    expect(clean).toEqual([]);
   });
 });
