@@ -121,20 +121,29 @@ export async function loadJudgement(
   const skip: SkippedChecks = { ...configSkips(deps.config), ...JUDGE_PLANS[purpose], ...scope.skip };
   const needs = (check: JudgeCheck) => !(check in skip);
   const excluded = new Set(scope.excludeTests ?? []);
-  const suite =
-    needs('suite') || needs('regression')
-      ? toSuiteTests(scope.known?.suite ?? (await deps.store.tests.suiteFor(scope.scopeOf, db))).filter(
-          (t) => t.id === null || !excluded.has(t.id),
+  const wantSuite = needs('suite') || needs('regression');
+  const readSuite = wantSuite && !scope.known?.suite;
+  // One round trip for the suite, the rules in scope and the imported rules' head.
+  const read =
+    readSuite || needs('gates')
+      ? await deps.store.judgeEvidence.of(
+          scope.scopeOf,
+          { suite: readSuite, rules: needs('gates'), extraRuleIds: scope.extraRuleIds ?? [] },
+          db,
         )
-      : [];
+      : null;
+  const suite = wantSuite
+    ? toSuiteTests(scope.known?.suite ?? read?.suite ?? []).filter((t) => t.id === null || !excluded.has(t.id))
+    : [];
   // Imported rules that enforce gate the versions in their document's scope (the tool of `scopeOf`).
   const rules = needs('gates')
     ? [
-        ...(await deps.store.rules.inScopeWith(scope.scopeOf, scope.extraRuleIds ?? [], db)),
+        ...(read?.rules ?? []),
         ...(await deps.store.shared.enforcing(
           { id: scope.scopeOf, code: subject.code, language: subject.language },
           db,
           deps.config.self_healing.propagation.similarity_threshold,
+          read?.gateHead,
         )),
       ]
     : [];

@@ -110,21 +110,6 @@ export class ExecutionStore {
     return rows.map((r) => r.input as JsonValue);
   }
 
-  /** Inputs of a version's recent failed calls, newest first, with their error types. */
-  async failedCalls(
-    versionId: string,
-    limit: number,
-    db: Db = this.prisma,
-  ): Promise<{ input: JsonValue; errorType: string | null }[]> {
-    const rows = await db.execution.findMany({
-      where: { toolId: versionId, ok: false, input: { not: null as never } },
-      orderBy: { id: 'desc' },
-      take: limit,
-      select: { input: true, errorType: true },
-    });
-    return rows.filter((e) => e.input !== null).map((e) => ({ input: e.input as JsonValue, errorType: e.errorType }));
-  }
-
   /**
    * The fleet check in one statement: for every routable version (only routed ones with
    * `onlyRouted`), the error rate over its last `window` calls of the last FLEET_LOOKBACK (index-only

@@ -17,6 +17,45 @@ export function toRuleRecord(r: AvoidanceRule): AvoidanceRuleRecord {
   };
 }
 
+/** A rule row as rulesInScopeRows selects it (createdAt: a Date, or its text inside JSON). */
+export interface RuleRow extends Omit<AvoidanceRuleRecord, 'createdAt'> {
+  createdAt: Date | string;
+}
+
+/**
+ * The rules that gate a version, withdrawn ones aside: those it holds (inherited, propagated), every
+ * global one, and `extra` ids (a heal's new rule before it is inherited). A whole SELECT, to read
+ * alone or inside another; in creation order once sorted with byCreation.
+ */
+export function rulesInScopeRows(versionId: string, extra: string[]): Prisma.Sql {
+  return Prisma.sql`
+    SELECT r.rule_id AS "ruleId", r.description, r.pattern_to_avoid AS "patternToAvoid",
+           r.pattern_kind AS "patternKind", r.reason, r.source_failure AS "sourceFailure",
+           r.propagation_scope AS "propagationScope", r.created_at AS "createdAt"
+    FROM avoidance_rules r
+    WHERE r.withdrawn_at IS NULL
+      AND (r.propagation_scope = 'global' OR r.rule_id = ANY(${extra}::varchar[])
+        OR EXISTS (SELECT 1 FROM rule_inheritance i WHERE i.rule_id = r.rule_id AND i.tool_id = ${versionId}))`;
+}
+
+/** Oldest rule first, then by id. */
+export function byCreation(a: RuleRow, b: RuleRow): number {
+  return new Date(a.createdAt).getTime() - new Date(b.createdAt).getTime() || (a.ruleId < b.ruleId ? -1 : 1);
+}
+
+export function fromRuleRow(r: RuleRow): AvoidanceRuleRecord {
+  return {
+    ruleId: r.ruleId,
+    description: r.description,
+    patternToAvoid: r.patternToAvoid,
+    patternKind: r.patternKind,
+    reason: r.reason,
+    sourceFailure: r.sourceFailure,
+    propagationScope: r.propagationScope,
+    createdAt: new Date(r.createdAt).toISOString(),
+  };
+}
+
 export interface NewRule {
   ruleId: string;
   description: string;
@@ -171,28 +210,8 @@ export class RuleStore {
 
   /** The rules in scope of a version plus `extra` ids (a heal's new rule before it is inherited), each once. */
   async inScopeWith(versionId: string, extra: string[], db: Db = this.prisma): Promise<AvoidanceRuleRecord[]> {
-    const rows = await db.avoidanceRule.findMany({
-      where: {
-        withdrawnAt: null,
-        OR: [
-          { inheritance: { some: { toolId: versionId } } },
-          { propagationScope: 'global' },
-          ...(extra.length ? [{ ruleId: { in: extra } }] : []),
-        ],
-      },
-      orderBy: { createdAt: 'asc' },
-    });
-    return rows.map(toRuleRecord);
-  }
-
-  /** The ids of the rules a version holds. */
-  async heldBy(versionId: string, db: Db = this.prisma): Promise<string[]> {
-    const rows = await db.ruleInheritance.findMany({
-      where: { toolId: versionId },
-      select: { ruleId: true },
-      orderBy: { ruleId: 'asc' },
-    });
-    return rows.map((r) => r.ruleId);
+    const rows = await db.$queryRaw<RuleRow[]>`SELECT * FROM (${rulesInScopeRows(versionId, extra)}) r`;
+    return rows.sort(byCreation).map(fromRuleRow);
   }
 
   /** Every rule with its scope, source and how many versions hold it (`dise rules`). */

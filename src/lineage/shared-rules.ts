@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { type Prisma } from '../generated/prisma/client.js';
+import { Prisma } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
 import { checkRuleGates, type GateRule, type GateViolation } from '../detection/static-analysis.js';
 import {
@@ -91,6 +91,21 @@ interface LocalRow {
  * imported rules and their quarantine (report-only, then enforcing).
  */
 /** The version a gate reads: `id` names its tool (or, for a candidate, the version it stands in for). */
+/**
+ * What the gate checks before using its kept rules: the imported rules' generation (has anything
+ * changed since they were read?) and the subject's tool name. Read with gateHeadColumns.
+ */
+export interface GateHead {
+  generation: bigint | string | number | null;
+  tool: string | null;
+}
+
+/** The columns of a GateHead, for a SELECT of its own or inside another. */
+export function gateHeadColumns(subjectId: string | null): Prisma.Sql {
+  return Prisma.sql`(SELECT generation FROM imported_rules_generation WHERE id = 1) AS generation,
+    (SELECT tool_name FROM tool_lineage WHERE tool_id = ${subjectId}::varchar LIMIT 1) AS tool`;
+}
+
 export interface RuleSubject {
   id: string;
   code: string;
@@ -333,8 +348,9 @@ export class SharedRuleStore {
     subject: RuleSubject | ToolLanguage,
     db: Db = this.prisma,
     similarityThreshold = DEFAULT_SIMILARITY,
+    head?: GateHead,
   ): Promise<GateRule[]> {
-    return this.gateRules(subject, 'enforcing', db, similarityThreshold);
+    return this.gateRules(subject, 'enforcing', db, similarityThreshold, head);
   }
 
   private async gateRules(
@@ -342,14 +358,14 @@ export class SharedRuleStore {
     mode: string,
     db: Db,
     similarityThreshold: number,
+    read?: GateHead,
   ): Promise<GateRule[]> {
     if (!this.cacheRules) return this.gateRulesRead(subject, mode, db, similarityThreshold);
     const subjectId = typeof subject === 'string' ? null : subject.id;
-    // One round trip: has anything changed since the rules were read, and the subject's tool name.
-    const [head] = await db.$queryRaw<{ generation: bigint | null; tool: string | null }[]>`
-      SELECT (SELECT generation FROM imported_rules_generation WHERE id = 1) AS generation,
-             (SELECT tool_name FROM tool_lineage WHERE tool_id = ${subjectId}::varchar LIMIT 1) AS tool`;
-    const generation = head?.generation ?? null;
+    // One round trip (or none, when the caller read it with its own): has anything changed since the
+    // rules were read, and the subject's tool name.
+    const [head] = read ? [read] : await db.$queryRaw<GateHead[]>`SELECT ${gateHeadColumns(subjectId)}`;
+    const generation = head?.generation === null || head?.generation === undefined ? null : BigInt(head.generation);
     let cache = this.cache;
     if (!cache || generation === null || cache.generation !== generation) {
       const rows = await db.$queryRaw<CachedRule[]>`

@@ -11,6 +11,7 @@ import { GraphStore } from './graph.js';
 import { HealRunStore } from './heal-runs.js';
 import { InputSampleStore } from './input-samples.js';
 import { InvariantQueries } from './invariants.js';
+import { JudgeEvidenceReads } from './judge-evidence.js';
 import { Registration } from './registration.js';
 import { RoutingStore } from './routing.js';
 import { SharedRuleStore } from './shared-rules.js';
@@ -57,12 +58,15 @@ export class LineageStore {
   readonly immunity: ImmunityStore;
   /** What the dashboard reads beyond the CLI's views: error rates, series, tests, heal runs. */
   readonly activity: ActivityReads;
+  /** The judge's reads of a scope (suite, rules, the imported rules' head) in one statement. */
+  readonly judgeEvidence: JudgeEvidenceReads;
 
   constructor(readonly prisma: PrismaClient) {
     this.graph = new GraphStore(prisma);
     this.failures = new FailureStore(prisma);
     this.rules = new RuleStore(prisma);
     this.shared = new SharedRuleStore(prisma);
+    this.judgeEvidence = new JudgeEvidenceReads(prisma);
     this.tests = new TestStore(prisma);
     this.routing = new RoutingStore(prisma);
     this.registration = new Registration(prisma, this.graph, this.failures, this.rules, this.tests);

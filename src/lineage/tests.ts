@@ -1,4 +1,5 @@
 import type { ToolLanguage } from '../shared/language.js';
+import { Prisma } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
 import type { JsonValue, TestCaseRecord, TestOrigin } from '../shared/lineage-types.js';
 import { ancestorSet, asJson, isLineageEdge, isRoutable, type Db } from './sql.js';
@@ -27,6 +28,19 @@ export interface RoutedMintedTest {
   name: string;
   input: JsonValue;
   expected: JsonValue;
+}
+
+/**
+ * The rows of a version's suite (TestCaseRecord's fields): tests introduced by it or by any
+ * ancestor, less those a revert set aside. A whole SELECT, to read alone or inside another.
+ */
+export function suiteRows(versionId: string): Prisma.Sql {
+  return Prisma.sql`
+    ${ancestorSet(versionId, { includeSelf: true })}
+    SELECT t.id, t.tool_id AS "toolId", t.name, t.input, t.expected, t.critical, t.origin,
+           t.source_failure_id AS "sourceFailureId"
+    FROM test_cases t JOIN a ON t.tool_id = a.id
+    WHERE NOT EXISTS (SELECT 1 FROM suspended_tests s JOIN a sa ON sa.id = s.version_id WHERE s.test_id = t.id)`;
 }
 
 /** test_cases: authored tests, minted tests, and the suite of a version. */
@@ -115,33 +129,7 @@ export class TestStore {
 
   /** The version's suite: tests introduced by it or by any ancestor (never by another branch), less those a revert set aside. */
   async suiteFor(versionId: string, db: Db = this.prisma): Promise<TestCaseRecord[]> {
-    const rows = await db.$queryRaw<
-      {
-        id: number;
-        tool_id: string;
-        name: string;
-        input: JsonValue;
-        expected: JsonValue;
-        critical: boolean;
-        origin: string;
-        source_failure_id: number | null;
-      }[]
-    >`
-      ${ancestorSet(versionId, { includeSelf: true })}
-      SELECT t.id, t.tool_id, t.name, t.input, t.expected, t.critical, t.origin, t.source_failure_id
-      FROM test_cases t JOIN a ON t.tool_id = a.id
-      WHERE NOT EXISTS (SELECT 1 FROM suspended_tests s JOIN a sa ON sa.id = s.version_id WHERE s.test_id = t.id)
-      ORDER BY t.id`;
-    return rows.map((r) => ({
-      id: r.id,
-      toolId: r.tool_id,
-      name: r.name,
-      input: r.input,
-      expected: r.expected,
-      critical: r.critical,
-      origin: r.origin as TestOrigin,
-      sourceFailureId: r.source_failure_id,
-    }));
+    return db.$queryRaw<TestCaseRecord[]>`SELECT * FROM (${suiteRows(versionId)}) s ORDER BY s.id`;
   }
 
   /** Minted tests attached to any ancestor of a routed, routable version (or to it), in one statement. */

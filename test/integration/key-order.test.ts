@@ -86,7 +86,7 @@ describe.each(['javascript', 'python'] as const)('a key-order-sensitive %s tool'
 
     // The failed call is kept as sent, so a replay reproduces it (reordered to {"a":2,"z":1} it would
     // answer "a", and the heal would call the failure transient).
-    const failed = await h.store.executions.failedCalls(id, 10);
+    const failed = (await h.store.failures.recentEvidence([id], 10, 10))[0]!.failedCalls;
     expect(failed.map((f) => JSON.stringify(f.input))).toEqual([FAILING_INPUT]);
     expect(() => sandbox.run(`replay:${id}`, CODE[language], failed[0]!.input, language)).toThrow(/z first/);
     const recorded = await h.store.executions.recordedInputs([id], 10);
