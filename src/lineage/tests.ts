@@ -1,7 +1,7 @@
 import type { ToolLanguage } from '../shared/language.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { PrismaClient } from '../infra/database.js';
-import type { JsonValue, TestCaseRecord, TestOrigin } from '../shared/lineage-types.js';
+import type { JsonValue, TestCaseRecord } from '../shared/lineage-types.js';
 import { ancestorSet, asJson, isLineageEdge, isRoutable, type Db } from './sql.js';
 
 export interface AuthoredTest {
