@@ -1,6 +1,12 @@
 import { judgeStoredVersion } from '../judge/plans.js';
 import { LineageError } from '../lineage/errors.js';
-import type { HealProgress, PromoteResult, RegenerationStrategy, SetAsideTest } from '../shared/heal-types.js';
+import {
+  taintedOthers,
+  type HealProgress,
+  type PromoteResult,
+  type RegenerationStrategy,
+  type SetAsideTest,
+} from '../shared/heal-types.js';
 import { canaryWorkflowId } from '../shared/constants.js';
 import { checkpoint, throwIfCancelled } from './cancellation.js';
 import { requireVersion, type ActivityDeps } from './deps.js';
@@ -182,7 +188,9 @@ export function promoteActivity(deps: ActivityDeps) {
     const { id: newVersionId, canary } = promoted;
 
     // Re-validate what the prune tainted: those that pass today's suite and every gate are restored.
-    const descendants = await deps.store.graph.descendants(input.culpritId);
+    const descendants = taintedOthers(input.progress.prune, input.failedId)
+      ? await deps.store.graph.descendants(input.culpritId)
+      : [];
     const degraded = descendants.filter((d) => d.health === 'degraded' && d.id !== input.failedId);
     const codes = await deps.store.graph.codes(degraded.map((d) => d.id));
     const restored: string[] = [];

@@ -152,6 +152,14 @@ export interface PruneResult {
   reroutedTo: string | null;
 }
 
+/**
+ * Did the prune taint versions promote must re-validate (any besides the failed version)? Unknown
+ * (no prune recorded) counts as yes.
+ */
+export function taintedOthers(prune: PruneResult | null | undefined, failedId: string): boolean {
+  return !prune || prune.taintedCount > prune.tainted.filter((id) => id === failedId).length;
+}
+
 export interface RuleResult {
   ruleId: string;
   scope: PropagationScope;

@@ -30,6 +30,7 @@ import {
   type RegenerationStrategy,
   type Rejection,
   type SelfHealInput,
+  taintedOthers,
 } from '../shared/heal-types.js';
 import { canaryStartOptions } from '../shared/canary-start.js';
 import { healStepMessage, type HealStepMessageArgs } from '../shared/heal-steps.js';
@@ -482,7 +483,7 @@ async function promote(
   // Promote re-validates the descendants the prune tainted (tool code, version after version): with
   // any to re-validate it stays a heartbeating activity, so a cancellation reaches it at once.
   const prune = progress.prune;
-  const revalidates = !prune || prune.taintedCount > prune.tainted.filter((id) => id === input.versionId).length;
+  const revalidates = taintedOthers(prune, input.versionId);
   const promoteStep = revalidates ? quickStep : quick;
   if (promoteStep === quickStep) heal.publish();
   const promoted = await promoteStep.promote({
