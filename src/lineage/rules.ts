@@ -5,16 +5,7 @@ import { descendantSet, newestFirst, type Db } from './sql.js';
 
 /** An avoidance_rules row as an AvoidanceRuleRecord (dates as ISO strings). */
 export function toRuleRecord(r: AvoidanceRule): AvoidanceRuleRecord {
-  return {
-    ruleId: r.ruleId,
-    description: r.description,
-    patternToAvoid: r.patternToAvoid,
-    patternKind: r.patternKind,
-    reason: r.reason,
-    sourceFailure: r.sourceFailure,
-    propagationScope: r.propagationScope as PropagationScope,
-    createdAt: r.createdAt.toISOString(),
-  };
+  return fromRuleRow({ ...r, propagationScope: r.propagationScope as PropagationScope });
 }
 
 /** A rule row as rulesInScopeRows selects it (createdAt: a Date, or its text inside JSON). */
@@ -43,6 +34,7 @@ export function byCreation(a: RuleRow, b: RuleRow): number {
   return new Date(a.createdAt).getTime() - new Date(b.createdAt).getTime() || (a.ruleId < b.ruleId ? -1 : 1);
 }
 
+/** A rule row (a Prisma model's or rulesInScopeRows') as an AvoidanceRuleRecord (dates as ISO strings). */
 export function fromRuleRow(r: RuleRow): AvoidanceRuleRecord {
   return {
     ruleId: r.ruleId,
