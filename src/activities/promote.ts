@@ -1,12 +1,6 @@
 import { judgeStoredVersion } from '../judge/plans.js';
 import { LineageError } from '../lineage/errors.js';
-import {
-  taintedOthers,
-  type HealProgress,
-  type PromoteResult,
-  type RegenerationStrategy,
-  type SetAsideTest,
-} from '../shared/heal-types.js';
+import type { HealProgress, PromoteResult, RegenerationStrategy, SetAsideTest } from '../shared/heal-types.js';
 import { canaryWorkflowId } from '../shared/constants.js';
 import { checkpoint, throwIfCancelled } from './cancellation.js';
 import { requireVersion, type ActivityDeps } from './deps.js';
@@ -181,16 +175,17 @@ export function promoteActivity(deps: ActivityDeps) {
       try {
         promoted = await registerNextPatch(deps, input);
       } catch (err) {
-        if (tries >= MAX_PATCH_TRIES || !isPatchTaken(err)) throw err;
+        // Whatever refused this attempt (a lost race, or a check that no longer holds, such as an
+        // ancestor pruned since), an earlier attempt may have promoted already: that stands.
         promoted = await promotedEarlier(deps, input.healId);
+        if (!promoted && (tries >= MAX_PATCH_TRIES || !isPatchTaken(err))) throw err;
       }
     }
     const { id: newVersionId, canary } = promoted;
 
-    // Re-validate what the prune tainted: those that pass today's suite and every gate are restored.
-    const descendants = taintedOthers(input.progress.prune, input.failedId)
-      ? await deps.store.graph.descendants(input.culpritId)
-      : [];
+    // Re-validate what is degraded below the culprit (what this prune tainted, and what a retried or
+    // an earlier one did): those that pass today's suite and every gate are restored.
+    const descendants = await deps.store.graph.descendants(input.culpritId);
     const degraded = descendants.filter((d) => d.health === 'degraded' && d.id !== input.failedId);
     const codes = await deps.store.graph.codes(degraded.map((d) => d.id));
     const restored: string[] = [];

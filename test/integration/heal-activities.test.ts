@@ -231,6 +231,66 @@ describe('promote', () => {
   });
 });
 
+describe('promote, retried', () => {
+  const code = (n: number) => `function run(input) { return input.a + input.b; }\n// ${n}`;
+  const line = (name: string, versions: number) =>
+    h.store.registerMany(
+      Array.from({ length: versions }, (_, i) => ({
+        name,
+        version: `1.${i}.0`,
+        code: code(i),
+        ...(i ? { parents: [`${name}@1.${i - 1}.0`], mutation: { type: 'refactor' as const, description: 'x' } } : {}),
+      })),
+    );
+  const openRun = (healId: string, versionId: string) =>
+    h.db.query(`INSERT INTO heal_runs (id, workflow_id, tool_id, status) VALUES ($1, $1, $2, 'running')`, [
+      healId,
+      versionId,
+    ]);
+  const rollback = (name: string, failed: string, progress: object) => ({
+    healId: `heal-${name}`,
+    failedId: failed,
+    culpritId: `${name}@1.1.0`,
+    ancestorId: `${name}@1.0.0`,
+    builtOn: `${name}@1.0.0`,
+    setAside: [],
+    code: code(0),
+    strategy: 'rollback' as const,
+    notes: '',
+    ruleIds: [],
+    progress: progress as Parameters<typeof acts.promote>[0]['progress'],
+  });
+
+  it('re-validates the descendants a retried prune left degraded, though that prune reports tainting none', async () => {
+    // 1.0.0 → 1.1.0 (culprit) → 1.2.0 → 1.3.0 (failed): the prune taints 1.2.0.
+    await line('retaint', 4);
+    await openRun('heal-retaint', 'retaint@1.3.0');
+    const prune = {
+      healId: 'heal-retaint',
+      failedId: 'retaint@1.3.0',
+      failureId: 0,
+      analysis: { ...analysis('descendants'), culpritId: 'retaint@1.1.0', lastGoodId: 'retaint@1.0.0' },
+      taintDescendants: true,
+    };
+    expect((await acts.pruneBranch(prune)).tainted).toEqual(['retaint@1.2.0']);
+    const retried = await acts.pruneBranch(prune); // the step ran again after its commit
+    expect(retried.taintedCount).toBe(0);
+    const result = await acts.promote(rollback('retaint', 'retaint@1.3.0', { prune: retried }));
+    expect(result.restored).toEqual(['retaint@1.2.0']);
+    expect((await h.store.getLineage('retaint@1.2.0')).health).toBe('healthy');
+  });
+
+  it('finds the version an earlier attempt promoted, though its ancestor was pruned since', async () => {
+    await line('repromote', 2);
+    await openRun('heal-repromote', 'repromote@1.1.0');
+    const input = rollback('repromote', 'repromote@1.1.0', {});
+    const first = await acts.promote(input);
+    // Another heal prunes the ancestor the candidate was built on before this step's retry.
+    await h.db.query(`UPDATE tool_lineage SET health_status = 'pruned' WHERE tool_id = 'repromote@1.0.0'`);
+    expect((await acts.promote(input)).newVersionId).toBe(first.newVersionId);
+  });
+});
+
 describe("a heal's failing cases", () => {
   it('reads several versions at once: the focus failure first, failed calls as the caller sent them, nothing for a clean one', async () => {
     await h.store.registerMany([
