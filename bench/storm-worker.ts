@@ -15,8 +15,15 @@ import { installTemporalRuntime } from '../src/infra/temporal-runtime.js';
 import { startWorker } from '../src/worker.js';
 import { startLoopLag } from './storm/loop-lag.js';
 
-const { DATABASE_URL, TEMPORAL_ADDRESS, TASK_QUEUE, WORKFLOW_BUNDLE, MAX_ACTIVITIES, MAX_WORKFLOW_TASKS, STORM_SQL_LOG } =
-  process.env;
+const {
+  DATABASE_URL,
+  TEMPORAL_ADDRESS,
+  TASK_QUEUE,
+  WORKFLOW_BUNDLE,
+  MAX_ACTIVITIES,
+  MAX_WORKFLOW_TASKS,
+  STORM_SQL_LOG,
+} = process.env;
 installTemporalRuntime('ERROR');
 const prisma = createPrismaClient(DATABASE_URL!);
 
@@ -37,7 +44,7 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
 // STORM_SQL_LOG=FILE writes each statement's text, one line per statement, after the step that sent it.
 const sqlLog = STORM_SQL_LOG ? createWriteStream(STORM_SQL_LOG) : null;
 function logStatement(type: string, query: unknown): void {
-  const text = typeof query === 'string' ? query : (query as { text?: string } | null)?.text ?? String(query);
+  const text = typeof query === 'string' ? query : ((query as { text?: string } | null)?.text ?? String(query));
   sqlLog!.write(`${type}\t${text.replace(/\s+/g, ' ')}\n`);
 }
 const connect = pg.Pool.prototype.connect as (this: pg.Pool, callback?: unknown) => unknown;
