@@ -2,11 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { startHeal } from '../../src/client/start-heal.js';
-import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
 import { captureOutput } from '../support/output.js';
 import { useHealStack } from '../support/heal-stack.js';
-import { healInput } from '../support/failures.js';
+import { healInput, reportWrongResults } from '../support/failures.js';
 
 const h = useHealStack('doctor');
 beforeAll(() => {
@@ -27,9 +26,7 @@ async function doctor(): Promise<{ code: number; violations: { invariant: string
 describe('dise doctor', () => {
   it('is clean after a heal, and after a late merge re-levels the generations', async () => {
     await registerEmailStory(h.store, 'doc');
-    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
-    for (const w of WRONG_RESULTS) await runtime.report('doc@2.0.0', w);
-    await runtime.close();
+    await reportWrongResults(h.db.url, 'doc@2.0.0', WRONG_RESULTS);
     const { handle } = await startHeal(h.temporal.client, healInput('doc@2.0.0', { description: 'x' }), {
       taskQueue: h.taskQueue,
     });

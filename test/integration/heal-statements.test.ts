@@ -1,9 +1,8 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHeal } from '../../src/client/start-heal.js';
-import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
-import { healInput } from '../support/failures.js';
+import { healInput, reportWrongResults } from '../support/failures.js';
 import { useHealStack } from '../support/heal-stack.js';
 
 // The worker's SQL statements are a heal's main cost at fleet scale (docs/benchmarks.md, "Half the
@@ -35,9 +34,7 @@ afterEach(() => {
 describe("a heal's statements", () => {
   it('the email story heals with at most 55 SQL statements from the worker (88 before they were halved, 50 after)', async () => {
     await registerEmailStory(h.store, 'counted_mail');
-    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
-    for (const w of WRONG_RESULTS) await runtime.report('counted_mail@2.0.0', w);
-    await runtime.close();
+    await reportWrongResults(h.db.url, 'counted_mail@2.0.0', WRONG_RESULTS);
 
     counting = countStatements();
     const { handle } = await startHeal(

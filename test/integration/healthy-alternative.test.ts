@@ -7,7 +7,7 @@ import { KNOWN_WRONG_WARNING, ToolPrunedError, ToolRuntime } from '../../src/run
 import { useHealStack } from '../support/heal-stack.js';
 import { V1_CODE, V2_CODE, WRONG_RESULTS } from '../support/email-story.js';
 import { captureOutput } from '../support/output.js';
-import { healInput } from '../support/failures.js';
+import { healInput, reportWrongResults } from '../support/failures.js';
 import { pollUntil } from '../support/wait.js';
 
 // When the only version of a tool is found wrong and nothing of its own lineage
@@ -17,9 +17,7 @@ import { pollUntil } from '../support/wait.js';
 const h = useHealStack('alternative');
 
 async function healUnhealed(versionId: string): Promise<void> {
-  const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
-  for (const w of WRONG_RESULTS) await runtime.report(versionId, w);
-  await runtime.close();
+  await reportWrongResults(h.db.url, versionId, WRONG_RESULTS);
   const { handle } = await startHeal(h.temporal.client, healInput(versionId), { taskQueue: h.taskQueue });
   const result = await handle.result();
   expect(result.status).toBe('unhealed');

@@ -5,7 +5,7 @@ import { RuntimeMetrics, ToolRuntime } from '../../src/runtime/index.js';
 import { DASHBOARD_METRICS, HEAL_METRICS, RUNTIME_METRICS } from '../../src/shared/metric-names.js';
 import { startDashboard, type RunningDashboard } from '../../src/ui/server.js';
 import { registerEmailStory, WRONG_RESULTS } from '../support/email-story.js';
-import { healInput } from '../support/failures.js';
+import { healInput, reportWrongResults } from '../support/failures.js';
 import { version } from '../support/fixtures.js';
 import { useHealStack } from '../support/heal-stack.js';
 import { RecordingMeter } from '../support/recording-meter.js';
@@ -139,9 +139,7 @@ describe("the dashboard's /metrics", () => {
 describe("the worker's heal metrics", () => {
   it('a heal increments heals started and ended (by outcome and strategy), prunes, rules and the duration', async () => {
     await registerEmailStory(h.store, 'metrics_mail');
-    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
-    for (const w of WRONG_RESULTS) await runtime.report('metrics_mail@2.0.0', w);
-    await runtime.close();
+    await reportWrongResults(h.db.url, 'metrics_mail@2.0.0', WRONG_RESULTS);
     const ended = () => meter.sum(HEAL_METRICS.healsEnded.name, { outcome: 'healed', strategy: 'rollback' });
     const before = ended();
 

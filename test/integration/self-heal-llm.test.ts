@@ -18,7 +18,7 @@ import {
 import { FakeOpenAI } from '../support/fake-openai.js';
 import { SLUG_V12, SLUG_WRONG, slugStory } from '../support/slug-story.js';
 import { connectTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from '../support/temporal.js';
-import { healInput } from '../support/failures.js';
+import { healInput, reportWrongResults } from '../support/failures.js';
 
 // The LLM path end to end: the real `openai` SDK against a scripted OpenAI-compatible server on
 // loopback, with slow, failing and malformed answers.
@@ -60,9 +60,7 @@ beforeEach(() => {
 async function brokenTool(): Promise<{ name: string; v1: string; v2: string }> {
   const name = `email_llm_${++counter}`;
   await registerEmailStory(h.store, name);
-  const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
-  for (const w of WRONG_RESULTS) await runtime.report(`${name}@2.0.0`, w);
-  await runtime.close();
+  await reportWrongResults(h.db.url, `${name}@2.0.0`, WRONG_RESULTS);
   return { name, v1: `${name}@1.0.0`, v2: `${name}@2.0.0` };
 }
 

@@ -2,10 +2,9 @@ import { describe, expect, inject, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { startHeal } from '../../src/client/start-heal.js';
 import { defaultConfig, type DiseConfig } from '../../src/config/schema.js';
-import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import { useHealStack } from '../support/heal-stack.js';
 import { captureOutput } from '../support/output.js';
-import { healFailure } from '../support/failures.js';
+import { healFailure, reportWrongResults } from '../support/failures.js';
 import { registerSlugStory, SLUG_WRONG } from '../support/slug-story.js';
 
 // The slug story offline: the bug is at 1.2.0 and callers report 1.3.0, so a revert and a rollback
@@ -21,9 +20,7 @@ const h = useHealStack('heal-strategies', { config: learned() });
 describe('a heal with the learned strategy order', () => {
   it('records the order it tried its strategies in, and why, on its heal run; dise strategies shows the record', async () => {
     await registerSlugStory(h.store, 'slug_learned');
-    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
-    for (const w of SLUG_WRONG) await runtime.report('slug_learned@1.3.0', w);
-    await runtime.close();
+    await reportWrongResults(h.db.url, 'slug_learned@1.3.0', SLUG_WRONG);
 
     const { handle } = await startHeal(
       h.temporal.client,

@@ -11,7 +11,7 @@ import { pollUntil } from '../support/wait.js';
 import { startHeal } from '../../src/client/start-heal.js';
 import { LLM_ANALYSIS, registerEmailStory, V201_CODE, WRONG_RESULTS } from '../support/email-story.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
-import { healInput } from '../support/failures.js';
+import { healInput, reportWrongResults } from '../support/failures.js';
 import { startTestWorker, uniqueTaskQueue } from '../support/temporal.js';
 
 // Tracing is per process (vitest runs each file in its own): installed before the worker starts, it
@@ -131,9 +131,7 @@ describe('the LLM request of a heal step', () => {
     closing.push(() => worker.shutdown());
     const name = `traced_llm_${randomBytes(3).toString('hex')}`;
     await registerEmailStory(h.store, name);
-    const runtime = await ToolRuntime.create({ databaseUrl: h.db.url });
-    for (const w of WRONG_RESULTS) await runtime.report(`${name}@2.0.0`, w);
-    await runtime.close();
+    await reportWrongResults(h.db.url, `${name}@2.0.0`, WRONG_RESULTS);
     llm
       .script('FailureAnalysis', [{ content: LLM_ANALYSIS }])
       .script('RegeneratedTool', [{ content: { code: V201_CODE, notes: 'cached the regex' } }]);

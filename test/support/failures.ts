@@ -1,3 +1,4 @@
+import { ToolRuntime } from '../../src/runtime/tool-runtime.js';
 import type { FailureReport } from '../../src/shared/messages.js';
 import type { HealFailureInput, HealTrigger, SelfHealInput } from '../../src/shared/heal-types.js';
 
@@ -41,4 +42,18 @@ export function failureReport(versionId: string, overrides: Partial<FailureRepor
     source: 'test',
     ...overrides,
   };
+}
+
+/** Reports each wrong result against `versionId` through a tool runtime of its own, as callers' runtimes do. */
+export async function reportWrongResults(
+  databaseUrl: string,
+  versionId: string,
+  wrong: readonly Parameters<ToolRuntime['report']>[1][],
+): Promise<void> {
+  const runtime = await ToolRuntime.create({ databaseUrl });
+  try {
+    for (const w of wrong) await runtime.report(versionId, w);
+  } finally {
+    await runtime.close();
+  }
 }
