@@ -130,12 +130,6 @@ export class FailureStore {
     return f ? toStored(f) : null;
   }
 
-  /** The newest failures of a version (at most `limit`), newest first. */
-  async ofVersion(versionId: string, limit: number, db: Db = this.prisma): Promise<StoredFailure[]> {
-    const rows = await db.failure.findMany({ where: { toolId: versionId }, orderBy: { id: 'desc' }, take: limit });
-    return rows.map(toStored);
-  }
-
   /** What static analysis and the rule gates found against a version. */
   async staticFindings(
     versionId: string,

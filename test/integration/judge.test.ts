@@ -121,7 +121,7 @@ describe('one judge', () => {
         { store: fx.store, sandbox, config },
         { id, code: stored.code, language: stored.language },
       );
-      const failures = (await fx.store.failures.ofVersion(id, 10)).map((f) => f.detectionMethod);
+      const failures = (await fx.store.failures.recentEvidence([id], 10, 0))[0]!.failures.map((f) => f.detectionMethod);
       const method = { test: 'test', static: 'static_analysis', gate: 'rule_gate' }[kind];
       expect(ancestor.failures.map((f) => f.detectionMethod)).toContain(method);
       expect(failures).toContain(method);
